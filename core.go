@@ -1,0 +1,508 @@
+package trove
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// SchemaStore is implemented by event storages that keep the core's schema
+// registry, so that registered schemas survive a restart. Without it the
+// registry lives in memory.
+type SchemaStore interface {
+	// SaveSchema stores s. The same (id, version) with the same document is
+	// a no-op; with another document ErrConflict.
+	SaveSchema(ctx context.Context, s RegisteredSchema) error
+	// ListSchemas returns every stored schema, in registration order.
+	ListSchemas(ctx context.Context) ([]RegisteredSchema, error)
+}
+
+// Upload is a file sent with a new event: its metadata and a stream of its
+// bytes.
+type Upload struct {
+	File EventFile
+	Data io.Reader
+}
+
+// Core is Trove's core: it validates events against their schemas, keeps the
+// schema registry, and routes each role to its storage plugin. It is safe
+// for concurrent use.
+type Core struct {
+	events  EventStorage
+	files   FileStorage // nil when no plugin serves files
+	links   LinkStorage // nil when no plugin serves links
+	plugins []Plugin    // distinct instances, in initialization order
+	logger  *slog.Logger
+	valid   validators
+	now     func() time.Time
+
+	mu struct {
+		sync.RWMutex
+		schemas []RegisteredSchema           // registration order
+		byKey   map[string]*RegisteredSchema // id + "\x00" + version
+		closed  bool
+	}
+}
+
+// Option adjusts Open.
+type Option func(*Core)
+
+// WithLogger sets the core's logger (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(c *Core) { c.logger = l } }
+
+// Open builds a core from cfg: it makes each configured plugin (roles naming
+// the same plugin with the same options share one instance), checks that
+// each serves its role, and initializes each instance once. On error every
+// plugin already initialized is shut down again.
+func Open(ctx context.Context, cfg Config, opts ...Option) (*Core, error) {
+	c := &Core{logger: slog.Default(), now: time.Now}
+	for _, o := range opts {
+		o(c)
+	}
+	c.mu.byKey = map[string]*RegisteredSchema{}
+	st := cfg.Storage
+	if st.Events.Plugin == "" || st.Events.Plugin == UseEventStorage {
+		return nil, invalidf("config: storage.events needs a plugin")
+	}
+	instances := map[string]Plugin{}
+	get := func(role string, pc PluginConfig, capab Capability) (Plugin, error) {
+		if pc.Plugin == "" || pc.Plugin == UseEventStorage {
+			pc = st.Events
+		}
+		key := pc.Plugin + "\x00" + canonicalJSON(pc.Options)
+		p, ok := instances[key]
+		if !ok {
+			var err error
+			if p, err = NewPlugin(pc.Plugin, pc.Options); err != nil {
+				return nil, err
+			}
+			instances[key] = p
+			c.plugins = append(c.plugins, p)
+		}
+		if !HasCapability(p, capab) {
+			return nil, invalidf("config: storage.%s: plugin %s does not offer %s", role, pc.Plugin, capab)
+		}
+		return p, nil
+	}
+	ep, err := get("events", st.Events, CapEvents)
+	if err != nil {
+		return nil, err
+	}
+	fp, err := get("files", st.Files, CapFiles)
+	if err != nil && (st.Files.Plugin != "" || HasCapability(ep, CapFiles)) {
+		return nil, err
+	}
+	lp, err := get("links", st.Links, CapLinks)
+	if err != nil && (st.Links.Plugin != "" || HasCapability(ep, CapLinks)) {
+		return nil, err
+	}
+	if lp != nil && lp != ep {
+		return nil, invalidf("config: storage.links: plugin %s must be the event storage's instance (%s): queries filter on links", lp.Name(), ep.Name())
+	}
+	var ok bool
+	if c.events, ok = ep.(EventStorage); !ok {
+		return nil, invalidf("config: plugin %s lists %s but does not implement EventStorage", ep.Name(), CapEvents)
+	}
+	if fp != nil {
+		if c.files, ok = fp.(FileStorage); !ok {
+			return nil, invalidf("config: plugin %s lists %s but does not implement FileStorage", fp.Name(), CapFiles)
+		}
+	}
+	if lp != nil {
+		if c.links, ok = lp.(LinkStorage); !ok {
+			return nil, invalidf("config: plugin %s lists %s but does not implement LinkStorage", lp.Name(), CapLinks)
+		}
+	}
+	for i, p := range c.plugins {
+		if err := p.Initialize(ctx, c); err != nil {
+			for _, q := range slices.Backward(c.plugins[:i]) {
+				_ = q.Shutdown(ctx)
+			}
+			return nil, fmt.Errorf("plugin %s: initialize: %w", p.Name(), err)
+		}
+	}
+	if ss, ok := c.events.(SchemaStore); ok {
+		list, err := ss.ListSchemas(ctx)
+		if err != nil {
+			_ = c.Shutdown(ctx)
+			return nil, fmt.Errorf("schema registry: %w", err)
+		}
+		for _, s := range list {
+			c.addSchemaLocked(s)
+		}
+	}
+	return c, nil
+}
+
+func canonicalJSON(b json.RawMessage) string {
+	if isJSONNull(b) {
+		return ""
+	}
+	var v any
+	if json.Unmarshal(b, &v) != nil {
+		return string(b)
+	}
+	out, _ := json.Marshal(v) // map keys come out sorted
+	return string(out)
+}
+
+// Logger returns the core's logger; plugins log through it.
+func (c *Core) Logger() *slog.Logger {
+	if c == nil {
+		return slog.Default()
+	}
+	return c.logger
+}
+
+// Events returns the event storage.
+func (c *Core) Events() EventStorage { return c.events }
+
+// Files returns the file storage, or nil when none is configured.
+func (c *Core) Files() FileStorage { return c.files }
+
+// Links returns the link storage, or nil when none is configured.
+func (c *Core) Links() LinkStorage { return c.links }
+
+// PluginInstances returns the distinct plugin instances, in initialization
+// order.
+func (c *Core) PluginInstances() []Plugin { return slices.Clone(c.plugins) }
+
+// Shutdown shuts every plugin down, in reverse initialization order, and
+// returns the first error. Calls after Shutdown return ErrClosed.
+func (c *Core) Shutdown(ctx context.Context) error {
+	c.mu.Lock()
+	if c.mu.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.mu.closed = true
+	c.mu.Unlock()
+	var first error
+	for _, p := range slices.Backward(c.plugins) {
+		if err := p.Shutdown(ctx); err != nil && first == nil {
+			first = fmt.Errorf("plugin %s: shutdown: %w", p.Name(), err)
+		}
+	}
+	return first
+}
+
+func (c *Core) checkOpen() error {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.mu.closed {
+		return ErrClosed
+	}
+	return nil
+}
+
+// RegisterSchema adds a named, versioned schema to the registry, so events
+// may carry only {"id","version"}. The document must compile. The same
+// (id, version) with the same document is a no-op; with another
+// ErrConflict. It is persisted when the event storage is a SchemaStore.
+func (c *Core) RegisterSchema(ctx context.Context, s RegisteredSchema) (RegisteredSchema, error) {
+	if err := c.checkOpen(); err != nil {
+		return s, err
+	}
+	if s.ID == "" || s.Version == "" {
+		return s, invalidf("schema registration: id and version are required")
+	}
+	doc, err := compactObject(s.Schema)
+	if err != nil {
+		return s, invalidf("schema registration %s@%s: schema: %v", s.ID, s.Version, err)
+	}
+	s.Schema = doc
+	if _, err := c.valid.compile(doc); err != nil {
+		return s, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, ok := c.mu.byKey[s.ID+"\x00"+s.Version]; ok {
+		if JSONEqual(old.Schema, s.Schema) {
+			return *old, nil
+		}
+		return s, fmt.Errorf("%w: schema %s version %s is registered with another document", ErrConflict, s.ID, s.Version)
+	}
+	if ss, ok := c.events.(SchemaStore); ok {
+		if err := ss.SaveSchema(ctx, s); err != nil {
+			return s, err
+		}
+	}
+	c.addSchemaLocked(s)
+	return s, nil
+}
+
+func (c *Core) addSchemaLocked(s RegisteredSchema) {
+	key := s.ID + "\x00" + s.Version
+	if _, ok := c.mu.byKey[key]; ok {
+		return
+	}
+	c.mu.schemas = append(c.mu.schemas, s)
+	c.mu.byKey[key] = &c.mu.schemas[len(c.mu.schemas)-1]
+	// Re-point the map: append may have moved the slice.
+	for i := range c.mu.schemas {
+		c.mu.byKey[c.mu.schemas[i].ID+"\x00"+c.mu.schemas[i].Version] = &c.mu.schemas[i]
+	}
+}
+
+// Schemas lists the registered schemas in registration order.
+func (c *Core) Schemas() []RegisteredSchema {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return slices.Clone(c.mu.schemas)
+}
+
+// Schema returns a registered schema. version "" means the latest
+// registered version of id. ErrNotFound when absent.
+func (c *Core) Schema(id, version string) (RegisteredSchema, error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if version != "" {
+		if s, ok := c.mu.byKey[id+"\x00"+version]; ok {
+			return *s, nil
+		}
+		return RegisteredSchema{}, fmt.Errorf("%w: schema %s version %s", ErrNotFound, id, version)
+	}
+	for _, s := range slices.Backward(c.mu.schemas) {
+		if s.ID == id {
+			return s, nil
+		}
+	}
+	return RegisteredSchema{}, fmt.Errorf("%w: schema %s", ErrNotFound, id)
+}
+
+// ValidateEvent checks e's payload against its schema: the document itself,
+// or the registered schema a reference names (an unknown reference is
+// ErrInvalid). A failing payload is a *ValidationError.
+func (c *Core) ValidateEvent(e Event) error {
+	if e.Schema.IsZero() {
+		return invalidf("event: schema is required")
+	}
+	payload, err := compactObject(e.Payload)
+	if err != nil {
+		return invalidf("event: payload: %v", err)
+	}
+	doc := e.Schema.Raw()
+	if e.Schema.IsReference() {
+		rs, err := c.Schema(e.Schema.Identity(), e.Schema.RefVersion())
+		if err != nil {
+			return invalidf("event: schema reference %s version %s is not registered", e.Schema.Identity(), e.Schema.RefVersion())
+		}
+		doc = rs.Schema
+	}
+	return c.valid.validate(e.Schema.Identity(), doc, payload)
+}
+
+// CreateEvent validates e, stores its files (uploads, and inline files whose
+// Data holds base64 bytes) in file storage, then saves the event, with its
+// links, to event storage, and returns the stored event.
+func (c *Core) CreateEvent(ctx context.Context, e Event, uploads ...Upload) (Event, error) {
+	if err := c.checkOpen(); err != nil {
+		return e, err
+	}
+	e, err := c.prepareEvent(ctx, e, uploads)
+	if err != nil {
+		return e, err
+	}
+	return c.events.SaveEvent(ctx, e)
+}
+
+// CreateEvents validates every event and saves them all atomically (through
+// BatchSaver or a transaction); on any error none is saved. Errors name the
+// index of the failing event.
+func (c *Core) CreateEvents(ctx context.Context, events []Event) ([]Event, error) {
+	if err := c.checkOpen(); err != nil {
+		return nil, err
+	}
+	prepared := make([]Event, len(events))
+	for i, e := range events {
+		p, err := c.prepareEvent(ctx, e, nil)
+		if err != nil {
+			return nil, &BatchError{Index: i, Err: err}
+		}
+		prepared[i] = p
+	}
+	if bs, ok := c.events.(BatchSaver); ok {
+		return bs.SaveEvents(ctx, prepared)
+	}
+	if ts, ok := c.events.(Transactional); ok {
+		tx, err := ts.Begin(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for i, e := range prepared {
+			if _, err := tx.SaveEvent(ctx, e); err != nil {
+				_ = tx.Rollback(ctx)
+				return nil, &BatchError{Index: i, Err: err}
+			}
+		}
+		return tx.Commit(ctx)
+	}
+	return nil, invalidf("event storage cannot save a batch atomically")
+}
+
+// BatchError says which event of a batch failed. It unwraps to the cause.
+type BatchError struct {
+	Index int
+	Err   error
+}
+
+func (e *BatchError) Error() string { return fmt.Sprintf("event %d: %v", e.Index, e.Err) }
+func (e *BatchError) Unwrap() error { return e.Err }
+
+func (c *Core) prepareEvent(ctx context.Context, e Event, uploads []Upload) (Event, error) {
+	if err := c.ValidateEvent(e); err != nil {
+		return e, err
+	}
+	if len(uploads) == 0 && !hasInlineFiles(e.Files) {
+		return e, nil
+	}
+	if c.files == nil {
+		return e, invalidf("event has files but no file storage is configured")
+	}
+	files := slices.Clone(e.Files)
+	for i, f := range files {
+		if f.IsReference || f.Data == "" {
+			continue
+		}
+		raw, err := base64.StdEncoding.DecodeString(f.Data)
+		if err != nil {
+			return e, invalidf("files[%d]: data must be base64: %v", i, err)
+		}
+		f.Data = ""
+		stored, err := c.files.SaveFile(ctx, f, bytes.NewReader(raw))
+		if err != nil {
+			return e, fmt.Errorf("files[%d]: %w", i, err)
+		}
+		files[i] = stored
+	}
+	for i, u := range uploads {
+		f := u.File
+		if f.ID == "" {
+			f.ID = NewID()
+		}
+		stored, err := c.files.SaveFile(ctx, f, u.Data)
+		if err != nil {
+			return e, fmt.Errorf("upload %d (%s): %w", i, u.File.Filename, err)
+		}
+		files = append(files, stored)
+	}
+	e.Files = files
+	return e, nil
+}
+
+func hasInlineFiles(fs []EventFile) bool {
+	return slices.ContainsFunc(fs, func(f EventFile) bool { return !f.IsReference && f.Data != "" })
+}
+
+// GetEvent returns an event from event storage.
+func (c *Core) GetEvent(ctx context.Context, id EventID) (Event, error) {
+	if err := c.checkOpen(); err != nil {
+		return Event{}, err
+	}
+	return c.events.GetEvent(ctx, id)
+}
+
+// QueryEvents runs a query on event storage.
+func (c *Core) QueryEvents(ctx context.Context, q EventQuery) ([]Event, error) {
+	if err := c.checkOpen(); err != nil {
+		return nil, err
+	}
+	return c.events.QueryEvents(ctx, q)
+}
+
+// errNoRole is returned when a role has no plugin.
+func errNoRole(role string) error {
+	return invalidf("no %s storage is configured", role)
+}
+
+// SaveFile stores a file in file storage. An empty id gets a generated one.
+func (c *Core) SaveFile(ctx context.Context, f EventFile, data io.Reader) (EventFile, error) {
+	if err := c.checkOpen(); err != nil {
+		return f, err
+	}
+	if c.files == nil {
+		return f, errNoRole("file")
+	}
+	if f.ID == "" {
+		f.ID = NewID()
+	}
+	return c.files.SaveFile(ctx, f, data)
+}
+
+// GetFile returns a file's metadata.
+func (c *Core) GetFile(ctx context.Context, id string) (EventFile, error) {
+	if err := c.checkOpen(); err != nil {
+		return EventFile{}, err
+	}
+	if c.files == nil {
+		return EventFile{}, errNoRole("file")
+	}
+	return c.files.GetFile(ctx, id)
+}
+
+// GetFileData streams a file's bytes.
+func (c *Core) GetFileData(ctx context.Context, id string) (io.ReadCloser, error) {
+	if err := c.checkOpen(); err != nil {
+		return nil, err
+	}
+	if c.files == nil {
+		return nil, errNoRole("file")
+	}
+	return c.files.GetFileData(ctx, id)
+}
+
+// SaveLink adds a link to an event.
+func (c *Core) SaveLink(ctx context.Context, source EventID, l EventLink) error {
+	if err := c.checkOpen(); err != nil {
+		return err
+	}
+	if c.links == nil {
+		return errNoRole("link")
+	}
+	return c.links.SaveLink(ctx, source, l)
+}
+
+// GetLinks lists an event's links.
+func (c *Core) GetLinks(ctx context.Context, id EventID, opts LinkOptions) ([]EventLink, error) {
+	if err := c.checkOpen(); err != nil {
+		return nil, err
+	}
+	if c.links == nil {
+		return nil, errNoRole("link")
+	}
+	return c.links.GetLinks(ctx, id, opts)
+}
+
+// GetLinkedEvents lists the events at the other end of an event's links.
+func (c *Core) GetLinkedEvents(ctx context.Context, id EventID, opts LinkOptions) ([]Event, error) {
+	if err := c.checkOpen(); err != nil {
+		return nil, err
+	}
+	if c.links == nil {
+		return nil, errNoRole("link")
+	}
+	return c.links.GetLinkedEvents(ctx, id, opts)
+}
+
+// ParseDirection reads "in", "out" or "" (out). Others are ErrInvalid.
+func ParseDirection(s string) (Direction, error) {
+	switch strings.ToLower(s) {
+	case "", "out", "outgoing":
+		return Outgoing, nil
+	case "in", "incoming":
+		return Incoming, nil
+	}
+	return "", invalidf("link direction %q (want in or out)", s)
+}
+
+// IsNotFound etc. are small conveniences over errors.Is.
+func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
