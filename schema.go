@@ -26,8 +26,8 @@ func NewSchema(raw json.RawMessage) (Schema, error) {
 		return Schema{}, invalidf("schema: %v", err)
 	}
 	var head struct {
-		DollarID *string        `json:"$id"`
-		ID       *string        `json:"id"`
+		DollarID *string         `json:"$id"`
+		ID       *string         `json:"id"`
 		Version  json.RawMessage `json:"version"`
 	}
 	if err := json.Unmarshal(b, &head); err != nil {
