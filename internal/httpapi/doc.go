@@ -1,0 +1,40 @@
+// Package httpapi is troved's HTTP API: a Trove-compatible http.Handler over
+// a *trove.Core.
+//
+//	api, err := httpapi.New(core, httpapi.Options{Tokens: []string{"s3cret"}})
+//	srv := &http.Server{Addr: "127.0.0.1:3000", Handler: api}
+//	srv.RegisterOnShutdown(api.StopStreams)
+//
+// Routes (JSON everywhere; errors are {"error": TITLE, "details": TEXT}):
+//
+//	GET  /up                            200 "OK", text/plain, never behind auth
+//	POST /api/events                    create: JSON body or multipart/form-data with file parts
+//	POST /api/events/batch              a JSON array or NDJSON, saved atomically
+//	GET  /api/events/{id}               one event (?version=N), 404 when absent
+//	POST /api/events/query              body = trove.EventQuery, {"events":[…],"nextOffset":N}
+//	GET  /api/events                    the same query from URL parameters
+//	GET  /api/events/stream             Server-Sent Events: catch-up from ?from= or Last-Event-ID, then live
+//	POST /api/schemas                   register {id, version, schema}
+//	GET  /api/schemas[/{id}]            the registry, or one schema (?version=)
+//	POST /api/events/{id}/links         add a link
+//	GET  /api/events/{id}/links         ?type=&direction=out|in
+//	GET  /api/events/{id}/linked        the events at the other end
+//	POST /api/files                     multipart, or a raw body (?id=&filename=)
+//	GET  /api/files/{id}[/data]         metadata, or the bytes (Range requests: 206)
+//	GET  /metrics                       Prometheus, from the server's own registry
+//	GET  /api/openapi.json              an OpenAPI 3 description of every route
+//
+// Status codes follow the storage errors: trove.ErrInvalid is 400 ("Invalid
+// Request Format"), a *trove.ValidationError or an unregistered schema
+// reference 422 ("Invalid Event Payload"), trove.ErrConflict 409,
+// trove.ErrNotFound 404, a body over its limit 413, anything else 500
+// ("Internal Server Error", with the cause logged and not sent).
+//
+// When Options.Tokens is set every /api/ route needs "Authorization: Bearer
+// TOKEN" (401 otherwise); tokens are compared in constant time.
+//
+// The Server is safe for concurrent use. Streams run until the client goes,
+// the request context ends or StopStreams is called; http.Server.Shutdown
+// waits for every other in-flight request to finish, so an event whose 201
+// was sent is durable.
+package httpapi

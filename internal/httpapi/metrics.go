@@ -1,0 +1,94 @@
+package httpapi
+
+import (
+	"net/http"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/trovedb/trove"
+)
+
+// StatsReporter is an optional interface of storage plugins: Stats returns
+// named figures (fsyncs, bytes_written, index_lag, open_readers, …) read at
+// each scrape and exported as trove_storage_<name>{plugin="…"}. Names are
+// lower_snake_case; others are cleaned up.
+type StatsReporter interface {
+	Stats() map[string]float64
+}
+
+type metrics struct {
+	reg         *prometheus.Registry
+	requests    *prometheus.CounterVec
+	latency     *prometheus.HistogramVec
+	eventsSaved prometheus.Counter
+	streams     prometheus.Gauge
+	handler     http.Handler
+}
+
+func newMetrics(core *trove.Core) *metrics {
+	reg := prometheus.NewRegistry()
+	m := &metrics{
+		reg: reg,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "trove_http_requests_total",
+			Help: "HTTP requests answered, by route pattern and status code.",
+		}, []string{"route", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "trove_http_request_duration_seconds",
+			Help:    "Time to answer an HTTP request, by route pattern (streams: their whole life).",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 4, 10),
+		}, []string{"route"}),
+		eventsSaved: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "trove_events_saved_total",
+			Help: "Events saved through the API (single and batch creates).",
+		}),
+		streams: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "trove_event_streams",
+			Help: "Event streams open now.",
+		}),
+	}
+	reg.MustRegister(m.requests, m.latency, m.eventsSaved, m.streams,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		&storageCollector{core: core})
+	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+	return m
+}
+
+func (m *metrics) observe(route string, code int, d time.Duration) {
+	m.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
+	m.latency.WithLabelValues(route).Observe(d.Seconds())
+}
+
+// storageCollector exports the figures of every plugin that is a
+// StatsReporter. It is unchecked: the names are the plugins' own.
+type storageCollector struct{ core *trove.Core }
+
+func (c *storageCollector) Describe(chan<- *prometheus.Desc) {}
+
+var badMetricChars = regexp.MustCompile(`[^a-zA-Z0-9_]`)
+
+func (c *storageCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, p := range c.core.PluginInstances() {
+		sr, ok := p.(StatsReporter)
+		if !ok {
+			continue
+		}
+		for name, v := range sr.Stats() {
+			d := prometheus.NewDesc("trove_storage_"+badMetricChars.ReplaceAllString(name, "_"),
+				"Storage figure "+name+" reported by the plugin.", []string{"plugin"}, nil)
+			m, err := prometheus.NewConstMetric(d, prometheus.UntypedValue, v, p.Name())
+			if err == nil {
+				ch <- m
+			}
+		}
+	}
+}
+
+func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
+	s.metrics.handler.ServeHTTP(w, r)
+}

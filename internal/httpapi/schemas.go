@@ -1,0 +1,80 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/trovedb/trove"
+)
+
+// handleSchemaPost is POST /api/schemas: {"id","version","schema"}.
+func (s *Server) handleSchemaPost(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxEventBytes)
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if kind(body) != '{' {
+		s.fail(w, r, badRequest("must be object"))
+		return
+	}
+	var rs trove.RegisteredSchema
+	if err := json.Unmarshal(body, &rs); err != nil {
+		s.fail(w, r, badRequest(detail(err)))
+		return
+	}
+	switch {
+	case rs.ID == "":
+		s.fail(w, r, badRequest("must have required property 'id'"))
+		return
+	case rs.Version == "":
+		s.fail(w, r, badRequest("must have required property 'version'"))
+		return
+	case isNull(rs.Schema):
+		s.fail(w, r, badRequest("must have required property 'schema'"))
+		return
+	case kind(rs.Schema) != '{':
+		s.fail(w, r, badRequest("Path /schema: must be object"))
+		return
+	}
+	before := len(s.core.Schemas())
+	saved, err := s.core.RegisterSchema(r.Context(), rs)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if s.opts.SchemasChanged != nil && len(s.core.Schemas()) != before {
+		if err := s.opts.SchemasChanged(r.Context()); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	writeJSON(w, http.StatusCreated, saved)
+}
+
+// handleSchemaList is GET /api/schemas.
+func (s *Server) handleSchemaList(w http.ResponseWriter, r *http.Request) {
+	list := s.core.Schemas()
+	if list == nil {
+		list = []trove.RegisteredSchema{}
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+// handleSchemaGet is GET /api/schemas/{id}?version=: that version, or the
+// latest registered.
+func (s *Server) handleSchemaGet(w http.ResponseWriter, r *http.Request) {
+	rs, err := s.core.Schema(r.PathValue("id"), r.URL.Query().Get("version"))
+	if err != nil {
+		if errors.Is(err, trove.ErrNotFound) {
+			writeError(w, http.StatusNotFound, titleNotFound, "")
+			return
+		}
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rs)
+}

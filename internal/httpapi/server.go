@@ -1,0 +1,275 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/trovedb/trove"
+)
+
+// Options configure a Server. Zero fields take the defaults named on each.
+type Options struct {
+	// Tokens, when not empty, are the bearer tokens accepted on /api/ routes.
+	Tokens []string
+	// MaxEventBytes caps a JSON or NDJSON request body and the non-file
+	// fields of a multipart form, in bytes. Default 32 MiB.
+	MaxEventBytes int64
+	// MaxFileBytes caps a request that carries file bytes (multipart events,
+	// POST /api/files), in bytes. Default 1 GiB.
+	MaxFileBytes int64
+	// DefaultPageSize is the page size of a query without a limit. Default 100.
+	DefaultPageSize int
+	// MaxPageSize caps a query's limit; a larger limit is lowered to it and
+	// nextOffset tells where the rest starts. Default 10,000.
+	MaxPageSize int
+	// MaxBatchEvents caps the events of one batch request. Default 100,000.
+	MaxBatchEvents int
+	// MaxStreams caps concurrent event streams; one more gets 503. Default 256.
+	MaxStreams int
+	// Heartbeat is the interval of the comment lines that keep an idle
+	// stream open. Default 15s.
+	Heartbeat time.Duration
+	// StreamWriteTimeout is how long one write to a stream may take before
+	// the client is dropped as too slow. Default 30s.
+	StreamWriteTimeout time.Duration
+	// UploadReadTimeout is the read deadline of requests that carry file
+	// bytes, from the moment their handler starts. Default 1h.
+	UploadReadTimeout time.Duration
+	// SchemasChanged, when set, is called after a new schema is registered
+	// (to persist the registry when the event storage does not).
+	SchemasChanged func(ctx context.Context) error
+	// Logger receives request errors. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Default limits.
+const (
+	DefaultMaxEventBytes   = 32 << 20
+	DefaultMaxFileBytes    = 1 << 30
+	DefaultPageSize        = 100
+	DefaultMaxPageSize     = 10_000
+	DefaultMaxBatchEvents  = 100_000
+	DefaultMaxStreams      = 256
+	DefaultHeartbeat       = 15 * time.Second
+	DefaultStreamWriteTime = 30 * time.Second
+	DefaultUploadReadTime  = time.Hour
+)
+
+func (o Options) withDefaults() Options {
+	if o.MaxEventBytes <= 0 {
+		o.MaxEventBytes = DefaultMaxEventBytes
+	}
+	if o.MaxFileBytes <= 0 {
+		o.MaxFileBytes = DefaultMaxFileBytes
+	}
+	if o.DefaultPageSize <= 0 {
+		o.DefaultPageSize = DefaultPageSize
+	}
+	if o.MaxPageSize <= 0 {
+		o.MaxPageSize = DefaultMaxPageSize
+	}
+	if o.DefaultPageSize > o.MaxPageSize {
+		o.DefaultPageSize = o.MaxPageSize
+	}
+	if o.MaxBatchEvents <= 0 {
+		o.MaxBatchEvents = DefaultMaxBatchEvents
+	}
+	if o.MaxStreams <= 0 {
+		o.MaxStreams = DefaultMaxStreams
+	}
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = DefaultHeartbeat
+	}
+	if o.StreamWriteTimeout <= 0 {
+		o.StreamWriteTimeout = DefaultStreamWriteTime
+	}
+	if o.UploadReadTimeout <= 0 {
+		o.UploadReadTimeout = DefaultUploadReadTime
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+// Server is the HTTP API. Build it with New.
+type Server struct {
+	core    *trove.Core
+	opts    Options
+	log     *slog.Logger
+	mux     *http.ServeMux
+	routes  []Route
+	tokens  [][32]byte // sha256 of each token
+	metrics *metrics
+	streams chan struct{} // semaphore: one slot per open stream
+	stop    chan struct{} // closed by StopStreams
+	once    sync.Once
+	openapi []byte
+}
+
+// Route is one route of the API, as registered and as described by the
+// OpenAPI document.
+type Route struct {
+	Method  string
+	Path    string // ServeMux and OpenAPI syntax: /api/events/{id}
+	Summary string
+	Auth    bool // behind the bearer tokens when they are configured
+	handler http.HandlerFunc
+	doc     operationDoc
+}
+
+// Pattern is the ServeMux pattern of the route.
+func (r Route) Pattern() string { return r.Method + " " + r.Path }
+
+// New builds the API over core. opts is copied; its zero fields get their
+// defaults.
+func New(core *trove.Core, opts Options) (*Server, error) {
+	o := opts.withDefaults()
+	s := &Server{
+		core:    core,
+		opts:    o,
+		log:     o.Logger,
+		mux:     http.NewServeMux(),
+		streams: make(chan struct{}, o.MaxStreams),
+		stop:    make(chan struct{}),
+	}
+	for _, t := range o.Tokens {
+		if t == "" {
+			continue
+		}
+		s.tokens = append(s.tokens, sha256.Sum256([]byte(t)))
+	}
+	s.metrics = newMetrics(core)
+	s.routes = s.routeTable()
+	for _, rt := range s.routes {
+		s.mux.HandleFunc(rt.Pattern(), rt.handler)
+	}
+	doc, err := s.buildOpenAPI()
+	if err != nil {
+		return nil, err
+	}
+	s.openapi = doc
+	return s, nil
+}
+
+// Routes lists the routes the server answers, in registration order.
+func (s *Server) Routes() []Route { return append([]Route(nil), s.routes...) }
+
+// StopStreams ends every open event stream and refuses new ones; register
+// it with http.Server.RegisterOnShutdown so that Shutdown does not wait on
+// streams that never end by themselves.
+func (s *Server) StopStreams() { s.once.Do(func() { close(s.stop) }) }
+
+// AuthEnabled reports whether bearer tokens are configured.
+func (s *Server) AuthEnabled() bool { return len(s.tokens) > 0 }
+
+// ServeHTTP routes r, checks auth and records metrics.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	_, pattern := s.mux.Handler(r)
+	label := pattern
+	if label == "" {
+		label = "unmatched"
+	}
+	sw := &statusWriter{ResponseWriter: w}
+	defer func() {
+		s.metrics.observe(label, sw.status(), time.Since(start))
+	}()
+	if pattern == "" {
+		// ServeMux answers 404 or 405 (with Allow) in plain text: keep its
+		// status and headers, send our JSON error shape instead.
+		s.mux.ServeHTTP(&jsonStatusWriter{ResponseWriter: sw, route: r.Method + " " + r.URL.Path}, r)
+		return
+	}
+	if strings.HasPrefix(r.URL.Path, "/api/") && !s.authorized(r) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="trove"`)
+		writeError(sw, http.StatusUnauthorized, "Unauthorized", "a valid bearer token is required")
+		return
+	}
+	s.mux.ServeHTTP(sw, r)
+}
+
+// authorized checks the bearer token against every configured token, in
+// constant time for each.
+func (s *Server) authorized(r *http.Request) bool {
+	if len(s.tokens) == 0 {
+		return true
+	}
+	h := r.Header.Get("Authorization")
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
+	match := 0
+	for _, t := range s.tokens {
+		match |= subtle.ConstantTimeCompare(sum[:], t[:])
+	}
+	return match == 1
+}
+
+// statusWriter remembers the status written, for metrics. It passes
+// Flush and the ResponseController methods through Unwrap.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *statusWriter) status() int {
+	if w.code == 0 {
+		return http.StatusOK
+	}
+	return w.code
+}
+
+// jsonStatusWriter turns ServeMux's plain-text 404/405 into the API's JSON
+// error shape, keeping the status and the Allow header.
+type jsonStatusWriter struct {
+	http.ResponseWriter
+	route string
+	wrote bool
+}
+
+func (w *jsonStatusWriter) WriteHeader(code int) {
+	if w.wrote {
+		return
+	}
+	w.wrote = true
+	w.Header().Del("X-Content-Type-Options")
+	writeError(w.ResponseWriter, code, http.StatusText(code), "no route for "+w.route)
+}
+
+func (w *jsonStatusWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusNotFound)
+	}
+	return len(b), nil
+}

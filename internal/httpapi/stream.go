@@ -1,0 +1,192 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/trovedb/trove"
+)
+
+// replayPoll is how often a stream over a storage that can replay but not
+// subscribe looks for new events.
+const replayPoll = time.Second
+
+// handleStream is GET /api/events/stream: Server-Sent Events. It sends every
+// stored event whose position is greater than ?from= (or the Last-Event-ID
+// of a reconnecting client), then each new event as it commits, each as
+//
+//	id: <position>
+//	data: <event JSON>
+//
+// with comment lines as heartbeats. The query filters of GET /api/events
+// apply (sort, limit and offset do not: a stream is in position order).
+func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
+	v := r.URL.Query()
+	var from uint64
+	fromText := v.Get("from")
+	if id := r.Header.Get("Last-Event-ID"); id != "" {
+		fromText = id
+	}
+	if fromText != "" {
+		n, err := strconv.ParseUint(strings.TrimSpace(fromText), 10, 64)
+		if err != nil {
+			s.fail(w, r, badRequest("from (or Last-Event-ID) must be a log position: a non-negative integer"))
+			return
+		}
+		from = n
+	}
+	q, err := queryFromURL(v)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	q.Sort, q.Limit, q.Offset = nil, nil, 0
+	cq, err := q.Compile()
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	source := s.streamSource()
+	if source == nil {
+		writeError(w, http.StatusNotImplemented, "Not Implemented", "the event storage cannot stream its log")
+		return
+	}
+	select {
+	case s.streams <- struct{}{}:
+		defer func() { <-s.streams }()
+	default:
+		writeError(w, http.StatusServiceUnavailable, titleClosed, "too many open streams")
+		return
+	}
+	select {
+	case <-s.stop:
+		writeError(w, http.StatusServiceUnavailable, titleClosed, "the server is shutting down")
+		return
+	default:
+	}
+	s.metrics.streams.Inc()
+	defer s.metrics.streams.Dec()
+
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	go func() {
+		select {
+		case <-s.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{}) // a stream outlives the server's ReadTimeout
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+
+	write := func(b []byte) error {
+		_ = rc.SetWriteDeadline(time.Now().Add(s.opts.StreamWriteTimeout))
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
+	if err := write([]byte(": trove event stream\n\n")); err != nil {
+		return
+	}
+
+	events := make(chan trove.Event, 64)
+	done := make(chan error, 1)
+	go func() {
+		done <- source(ctx, from, func(e trove.Event) error {
+			select {
+			case events <- e:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+	tick := time.NewTicker(s.opts.Heartbeat)
+	defer tick.Stop()
+	for {
+		select {
+		case e := <-events:
+			if !s.streamMatch(ctx, cq, e) {
+				continue
+			}
+			data, err := json.Marshal(e)
+			if err != nil {
+				s.log.ErrorContext(ctx, "httpapi: stream: encode event", "position", e.Position, "err", err)
+				return
+			}
+			if err := write(fmt.Appendf(nil, "id: %d\ndata: %s\n\n", e.Position, data)); err != nil {
+				return
+			}
+		case <-tick.C:
+			if err := write([]byte(": heartbeat\n\n")); err != nil {
+				return
+			}
+		case err := <-done:
+			if err != nil && !errors.Is(err, context.Canceled) && ctx.Err() == nil {
+				s.log.ErrorContext(ctx, "httpapi: stream ended", "err", err)
+			}
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// streamMatch applies the stream's filters to one event; link criteria see
+// the links added after the event too.
+func (s *Server) streamMatch(ctx context.Context, cq *trove.Query, e trove.Event) bool {
+	links := e.Links
+	if len(cq.LinkCriteria()) > 0 && s.core.Links() != nil {
+		if all, err := s.core.GetLinks(ctx, e.ID, trove.LinkOptions{}); err == nil {
+			links = all
+		}
+	}
+	return cq.Match(&e, links)
+}
+
+type streamFunc func(ctx context.Context, from uint64, fn func(trove.Event) error) error
+
+// streamSource is the storage's Subscribe, or a polling loop over Replay,
+// or nil when the storage offers neither.
+func (s *Server) streamSource() streamFunc {
+	switch st := s.core.Events().(type) {
+	case trove.Subscriber:
+		return st.Subscribe
+	case trove.Replayer:
+		return func(ctx context.Context, from uint64, fn func(trove.Event) error) error {
+			t := time.NewTicker(replayPoll)
+			defer t.Stop()
+			for {
+				err := st.Replay(ctx, from, func(e trove.Event) error {
+					if err := fn(e); err != nil {
+						return err
+					}
+					from = e.Position
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-t.C:
+				}
+			}
+		}
+	}
+	return nil
+}
