@@ -1,0 +1,133 @@
+package memory
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/trovedb/trove"
+)
+
+// Subscribe calls fn with every event after position from, then with each
+// event as it commits, until ctx is done or fn fails. fn runs without the
+// store's lock held, so it may call the store.
+func (s *Store) Subscribe(ctx context.Context, from uint64, fn func(trove.Event) error) error {
+	for {
+		batch, changed, err := s.after(from)
+		if err != nil {
+			return err
+		}
+		for _, e := range batch {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := fn(e); err != nil {
+				return err
+			}
+			from = e.Position
+		}
+		if len(batch) > 0 {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-changed:
+		}
+	}
+}
+
+// Replay calls fn with every event after position from, up to the last one
+// committed when Replay was called.
+func (s *Store) Replay(ctx context.Context, from uint64, fn func(trove.Event) error) error {
+	s.mu.RLock()
+	if s.mu.closed {
+		s.mu.RUnlock()
+		return errClosed("replay")
+	}
+	end := uint64(len(s.mu.log))
+	s.mu.RUnlock()
+	for from < end {
+		batch, _, err := s.after(from)
+		if err != nil {
+			return err
+		}
+		for _, e := range batch {
+			if e.Position > end {
+				return nil
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := fn(e); err != nil {
+				return err
+			}
+			from = e.Position
+		}
+	}
+	return nil
+}
+
+// after returns up to 256 events after position from, and a channel closed
+// when more arrive.
+func (s *Store) after(from uint64) ([]trove.Event, <-chan struct{}, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.mu.closed {
+		return nil, nil, errClosed("subscribe")
+	}
+	log := s.mu.log
+	if from > uint64(len(log)) {
+		from = uint64(len(log))
+	}
+	log = log[from:]
+	if len(log) > 256 {
+		log = log[:256]
+	}
+	out := make([]trove.Event, len(log))
+	for i, r := range log {
+		out[i] = r.ev.Clone()
+	}
+	return out, s.mu.changed, nil
+}
+
+// SaveSchema keeps a registered schema: the same (id, version) with the same
+// document is a no-op, with another ErrConflict.
+func (s *Store) SaveSchema(ctx context.Context, rs trove.RegisteredSchema) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mu.closed {
+		return errClosed("save schema")
+	}
+	for _, have := range s.mu.regs {
+		if have.ID == rs.ID && have.Version == rs.Version {
+			if trove.JSONEqual(have.Schema, rs.Schema) {
+				return nil
+			}
+			return fmt.Errorf("%w: memory: schema %s version %s is stored with another document", trove.ErrConflict, rs.ID, rs.Version)
+		}
+	}
+	rs.Schema = append([]byte(nil), rs.Schema...)
+	s.mu.regs = append(s.mu.regs, rs)
+	return nil
+}
+
+// ListSchemas returns the stored schemas in registration order.
+func (s *Store) ListSchemas(ctx context.Context) ([]trove.RegisteredSchema, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.mu.closed {
+		return nil, errClosed("list schemas")
+	}
+	out := make([]trove.RegisteredSchema, len(s.mu.regs))
+	for i, r := range s.mu.regs {
+		r.Schema = append([]byte(nil), r.Schema...)
+		out[i] = r
+	}
+	return out, nil
+}

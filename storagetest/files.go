@@ -1,0 +1,3 @@
+package storagetest
+
+func fileTests() []test { return nil }

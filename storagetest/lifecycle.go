@@ -1,0 +1,3 @@
+package storagetest
+
+func lifecycleTests() []test { return nil }
