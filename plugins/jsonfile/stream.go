@@ -1,0 +1,152 @@
+package jsonfile
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"sort"
+
+	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/internal/fsutil"
+)
+
+// Subscribe calls fn with every event after position from, then with each
+// event as it commits, until ctx is done or fn fails. fn runs without the
+// store's lock held, so it may call the store.
+func (s *Store) Subscribe(ctx context.Context, from uint64, fn func(trove.Event) error) error {
+	for {
+		batch, changed, err := s.after(from)
+		if err != nil {
+			return err
+		}
+		for _, e := range batch {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := fn(e); err != nil {
+				return err
+			}
+			from = e.Position
+		}
+		if len(batch) > 0 {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-changed:
+		}
+	}
+}
+
+// Replay calls fn with every event after position from, up to the last one
+// committed when Replay was called.
+func (s *Store) Replay(ctx context.Context, from uint64, fn func(trove.Event) error) error {
+	s.mu.RLock()
+	if err := s.checkLocked("replay"); err != nil {
+		s.mu.RUnlock()
+		return err
+	}
+	end := s.mu.lastPos
+	s.mu.RUnlock()
+	for from < end {
+		batch, _, err := s.after(from)
+		if err != nil {
+			return err
+		}
+		if len(batch) == 0 {
+			return nil
+		}
+		for _, e := range batch {
+			if e.Position > end {
+				return nil
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := fn(e); err != nil {
+				return err
+			}
+			from = e.Position
+		}
+	}
+	return nil
+}
+
+// after returns up to 256 events after position from, and a channel closed
+// when more arrive.
+func (s *Store) after(from uint64) ([]trove.Event, <-chan struct{}, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.checkLocked("subscribe"); err != nil {
+		return nil, nil, err
+	}
+	log := s.mu.log
+	i := sort.Search(len(log), func(i int) bool { return log[i].ev.Position > from })
+	log = log[i:]
+	if len(log) > 256 {
+		log = log[:256]
+	}
+	out := make([]trove.Event, len(log))
+	for i, r := range log {
+		out[i] = r.ev.Clone()
+	}
+	return out, s.mu.changed, nil
+}
+
+// SaveSchema keeps a registered schema in schemas.json: the same (id,
+// version) with the same document is a no-op, with another ErrConflict.
+func (s *Store) SaveSchema(ctx context.Context, rs trove.RegisteredSchema) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	s.mu.RLock()
+	err := s.checkLocked("save schema")
+	regs := s.mu.regs
+	s.mu.RUnlock()
+	if err != nil {
+		return err
+	}
+	for _, have := range regs {
+		if have.ID == rs.ID && have.Version == rs.Version {
+			if trove.JSONEqual(have.Schema, rs.Schema) {
+				return nil
+			}
+			return fmt.Errorf("%w: jsonfile: schema %s version %s is stored with another document", trove.ErrConflict, rs.ID, rs.Version)
+		}
+	}
+	rs.Schema = append([]byte(nil), rs.Schema...)
+	next := append(regs[:len(regs):len(regs)], rs)
+	raw, err := json.MarshalIndent(next, "", "  ")
+	if err != nil {
+		return fmt.Errorf("jsonfile: save schema: %w", err)
+	}
+	if err := fsutil.WriteFileBytes(filepath.Join(s.opts.Directory, schemasFile), append(raw, '\n'), 0o644); err != nil {
+		return fmt.Errorf("jsonfile: save schema: %w", err)
+	}
+	s.mu.Lock()
+	s.mu.regs = next
+	s.mu.Unlock()
+	return nil
+}
+
+// ListSchemas returns the stored schemas in registration order.
+func (s *Store) ListSchemas(ctx context.Context) ([]trove.RegisteredSchema, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.checkLocked("list schemas"); err != nil {
+		return nil, err
+	}
+	out := make([]trove.RegisteredSchema, len(s.mu.regs))
+	for i, r := range s.mu.regs {
+		r.Schema = append([]byte(nil), r.Schema...)
+		out[i] = r
+	}
+	return out, nil
+}
