@@ -1,0 +1,67 @@
+// Package segment holds the log engine's two on-disk formats and their
+// readers: the write-ahead log, checksummed frames on top of
+// github.com/tidwall/wal, and sealed segments, immutable zstd-compressed
+// block files. FORMAT.md in this directory describes every byte of both and
+// the recovery rules; golden files in testdata/ pin them.
+//
+// # Records
+//
+// A Record is the unit both formats carry: a type byte chosen by the engine
+// (1..255; 0 is invalid so that zeroed space never decodes), the event
+// position it carries (0 for none), a time in unix milliseconds (0 for
+// none) and an opaque body.
+//
+// # The WAL
+//
+// OpenWAL verifies every frame of every tidwall file before tidwall sees
+// them, truncates a torn, partial, zeroed or CRC-failing tail (the bytes of
+// an Append that was never acknowledged) and reports the repair as a
+// Recovery. Damage that is not at the tail is returned as a
+// *trove.CorruptionError with the file and byte offset; nothing is silently
+// dropped.
+//
+// WAL.Append writes each batch ([]Record) as one tidwall entry holding one
+// frame — type, flags, length, WAL index, CRC-32C, the batch's records — all
+// batches of one call in a single tidwall WriteBatch followed by a single
+// fsync. A batch is atomic: after a crash its frame is intact or gone. When
+// Append returns nil every entry it wrote is durable; a failed write or
+// fsync is sticky, and every later Append returns that error, wrapped.
+// WAL.Read verifies a frame again and decodes it; TruncateFront drops
+// entries once they are sealed into a segment.
+//
+// # Sealed segments
+//
+// WriteSegment cuts records into blocks of about SegmentOptions.BlockSize
+// uncompressed bytes, compresses each with zstd, and appends a footer with
+// Meta and a block table (offset, length, CRC and position/time ranges of
+// every block), framed by a header and a trailer with magic, version and
+// CRCs. The file is published atomically with internal/fsutil. OpenSegment
+// verifies the header, trailer and footer; ReadBlock verifies a block's CRC
+// and contents; Check verifies everything.
+//
+// # Errors
+//
+// Damage is always a *trove.CorruptionError (errors.Is(err,
+// trove.ErrCorrupt)) saying which file, at which offset and what failed.
+// Decoders never panic on bad bytes and check every length before they
+// allocate. Use after Close wraps trove.ErrClosed, an absent WAL entry or
+// block trove.ErrNotFound, a record that can't be written trove.ErrInvalid.
+//
+// # Concurrency
+//
+// A WAL has one writer — Append, TruncateFront and Close are serialised —
+// and any number of concurrent readers: Read, FirstIndex, LastIndex,
+// NextIndex and Size may run while Append does. Read sees an entry only
+// after the Append that wrote it has returned (after its fsync). A Segment
+// is immutable: every method may be called from many goroutines, and Close
+// must follow the last read (the engine reference-counts segments).
+//
+// # Ownership of returned bytes
+//
+// Record bodies returned by WAL.Read, Segment.ReadBlock and Segment.Scan are
+// never copies per record: all bodies of one call (one WAL entry, one block)
+// are sub-slices of one freshly allocated buffer that nothing else
+// references. The caller owns them and may keep or modify them. Bodies
+// passed to Append and WriteSegment are only read during the call.
+// Segment.Blocks returns a shared slice that must not be modified.
+package segment

@@ -1,0 +1,281 @@
+package segment
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"sync/atomic"
+
+	"github.com/trovedb/trove"
+)
+
+// Segment is an open, immutable sealed segment file. Its methods are safe
+// for concurrent use; Close must come after the last read.
+type Segment struct {
+	name   string
+	r      io.ReaderAt
+	f      *os.File // nil when reading from memory
+	size   int64
+	meta   Meta
+	blocks []blockEntry
+	infos  []BlockInfo
+	closed atomic.Bool
+}
+
+// OpenSegment opens a sealed segment and verifies its header, trailer,
+// footer and block table (not the blocks: see Check). Damage is returned as
+// a *trove.CorruptionError.
+func OpenSegment(path string) (*Segment, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("segment: open: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("segment: open: %w", err)
+	}
+	s, err := openSegment(path, f, st.Size())
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	s.f = f
+	return s, nil
+}
+
+// openSegment reads and verifies the fixed parts of a segment held by r.
+func openSegment(name string, r io.ReaderAt, size int64) (*Segment, error) {
+	le := binary.LittleEndian
+	if size < segHeaderSize+segMetaSize+segTrailerLen {
+		return nil, corrupt(name, 0, "file of %d bytes is too short for a segment", size)
+	}
+	var hdr [segHeaderSize]byte
+	if _, err := r.ReadAt(hdr[:], 0); err != nil {
+		return nil, fmt.Errorf("segment: read header of %s: %w", name, err)
+	}
+	switch {
+	case string(hdr[:8]) != segMagic:
+		return nil, corrupt(name, 0, "bad header magic %q", hdr[:8])
+	case crc32.Checksum(hdr[:12], castagnoli) != le.Uint32(hdr[12:16]):
+		return nil, corrupt(name, 0, "header CRC mismatch")
+	case le.Uint32(hdr[8:12]) != segVersion:
+		return nil, corrupt(name, 0, "unsupported segment version %d", le.Uint32(hdr[8:12]))
+	}
+	trOff := size - segTrailerLen
+	var tr [segTrailerLen]byte
+	if _, err := r.ReadAt(tr[:], trOff); err != nil {
+		return nil, fmt.Errorf("segment: read trailer of %s: %w", name, err)
+	}
+	switch {
+	case string(tr[24:32]) != segEndMagic:
+		return nil, corrupt(name, trOff, "bad trailer magic %q", tr[24:32])
+	case crc32.Checksum(tr[:20], castagnoli) != le.Uint32(tr[20:24]):
+		return nil, corrupt(name, trOff, "trailer CRC mismatch")
+	case le.Uint32(tr[16:20]) != segVersion:
+		return nil, corrupt(name, trOff, "unsupported segment version %d in trailer", le.Uint32(tr[16:20]))
+	}
+	fOff, fLen := le.Uint64(tr[0:8]), int64(le.Uint32(tr[8:12]))
+	if fOff < segHeaderSize || fOff > uint64(trOff) || int64(fOff)+fLen != trOff ||
+		fLen < segMetaSize || (fLen-segMetaSize)%segBlockEntry != 0 {
+		return nil, corrupt(name, trOff, "footer at %d of %d bytes does not end at the trailer", fOff, fLen)
+	}
+	footer := make([]byte, fLen)
+	if _, err := r.ReadAt(footer, int64(fOff)); err != nil {
+		return nil, fmt.Errorf("segment: read footer of %s: %w", name, err)
+	}
+	if crc32.Checksum(footer, castagnoli) != le.Uint32(tr[12:16]) {
+		return nil, corrupt(name, int64(fOff), "footer CRC mismatch")
+	}
+	s := &Segment{name: name, r: r, size: size}
+	if err := s.parseFooter(footer, int64(fOff)); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// parseFooter decodes the meta and block table and checks their invariants
+// (FORMAT.md §3.5).
+func (s *Segment) parseFooter(footer []byte, fOff int64) error {
+	le := binary.LittleEndian
+	m := Meta{
+		FirstPosition: le.Uint64(footer[0:]),
+		LastPosition:  le.Uint64(footer[8:]),
+		MinTime:       int64(le.Uint64(footer[16:])),
+		MaxTime:       int64(le.Uint64(footer[24:])),
+		FirstWALIndex: le.Uint64(footer[48:]),
+		LastWALIndex:  le.Uint64(footer[56:]),
+	}
+	records, nblocks := le.Uint64(footer[32:]), le.Uint64(footer[40:])
+	if nblocks != uint64((len(footer)-segMetaSize)/segBlockEntry) {
+		return corrupt(s.name, fOff, "meta says %d blocks, footer holds %d", nblocks, (len(footer)-segMetaSize)/segBlockEntry)
+	}
+	if records > uint64(s.size) {
+		return corrupt(s.name, fOff, "meta says %d records in %d bytes", records, s.size)
+	}
+	m.Records, m.Blocks = int(records), int(nblocks)
+	s.blocks = make([]blockEntry, nblocks)
+	s.infos = make([]BlockInfo, nblocks)
+	next := int64(segHeaderSize)
+	var total ranges
+	for i := range s.blocks {
+		e := footer[segMetaSize+i*segBlockEntry:]
+		b := blockEntry{
+			BlockInfo: BlockInfo{
+				Offset:        int64(le.Uint64(e[0:])),
+				Length:        int64(le.Uint32(e[8:])),
+				Records:       int(le.Uint32(e[20:])),
+				FirstPosition: le.Uint64(e[24:]),
+				LastPosition:  le.Uint64(e[32:]),
+				MinTime:       int64(le.Uint64(e[40:])),
+				MaxTime:       int64(le.Uint64(e[48:])),
+			},
+			raw: int(le.Uint32(e[12:])),
+			crc: le.Uint32(e[16:]),
+		}
+		entryOff := fOff + int64(segMetaSize+i*segBlockEntry)
+		switch {
+		case b.Offset != next:
+			return corrupt(s.name, entryOff, "block %d at offset %d, expected %d", i, b.Offset, next)
+		case b.Length == 0 || b.Offset+b.Length > fOff:
+			return corrupt(s.name, entryOff, "block %d of %d bytes at %d overruns the footer at %d", i, b.Length, b.Offset, fOff)
+		case b.Records < 1 || b.raw > MaxBodySize || b.raw < b.Records*minRecordSize:
+			return corrupt(s.name, entryOff, "block %d: %d records in %d uncompressed bytes", i, b.Records, b.raw)
+		case b.FirstPosition > b.LastPosition || b.MinTime > b.MaxTime:
+			return corrupt(s.name, entryOff, "block %d: inverted position or time range", i)
+		}
+		next = b.Offset + b.Length
+		total.merge(ranges{records: b.Records, firstPos: b.FirstPosition, lastPos: b.LastPosition,
+			minTime: b.MinTime, maxTime: b.MaxTime, hasTime: b.MinTime != 0 || b.MaxTime != 0})
+		s.blocks[i] = b
+		s.infos[i] = b.BlockInfo
+	}
+	if next != fOff {
+		return corrupt(s.name, fOff, "blocks end at %d, footer starts at %d", next, fOff)
+	}
+	if total.records != m.Records || total.firstPos != m.FirstPosition || total.lastPos != m.LastPosition ||
+		total.minTime != m.MinTime || total.maxTime != m.MaxTime {
+		return corrupt(s.name, fOff, "meta disagrees with the block table")
+	}
+	s.meta = m
+	return nil
+}
+
+// Meta returns the segment's meta.
+func (s *Segment) Meta() Meta { return s.meta }
+
+// Blocks returns the block table. The slice is shared: do not modify it.
+func (s *Segment) Blocks() []BlockInfo { return s.infos }
+
+// Size returns the size of the file in bytes.
+func (s *Segment) Size() int64 { return s.size }
+
+// Path returns the file the segment was opened from.
+func (s *Segment) Path() string { return s.name }
+
+// ReadBlock reads, verifies (CRC, length, record count and ranges) and
+// decodes block i. Record bodies alias one new buffer per call, owned by
+// the caller.
+func (s *Segment) ReadBlock(i int) ([]Record, error) {
+	return s.readBlock(i, nil)
+}
+
+func (s *Segment) readBlock(i int, dst []Record) ([]Record, error) {
+	if s.closed.Load() {
+		return nil, fmt.Errorf("segment: read block of %s: %w", s.name, trove.ErrClosed)
+	}
+	if i < 0 || i >= len(s.blocks) {
+		return nil, fmt.Errorf("segment: block %d of %s (%d blocks): %w", i, s.name, len(s.blocks), trove.ErrNotFound)
+	}
+	b := &s.blocks[i]
+	bp := getBuf()
+	defer putBuf(bp)
+	comp := *bp
+	if int64(cap(comp)) < b.Length {
+		comp = make([]byte, b.Length)
+	}
+	comp = comp[:b.Length]
+	*bp = comp
+	if _, err := s.r.ReadAt(comp, b.Offset); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, corrupt(s.name, b.Offset, "block %d: file ends inside the block", i)
+		}
+		return nil, fmt.Errorf("segment: read block %d of %s: %w", i, s.name, err)
+	}
+	if crc32.Checksum(comp, castagnoli) != b.crc {
+		return nil, corrupt(s.name, b.Offset, "block %d: CRC mismatch", i)
+	}
+	raw, err := decoder().DecodeAll(comp, make([]byte, 0, b.raw))
+	if err != nil {
+		return nil, corrupt(s.name, b.Offset, "block %d: zstd: %v", i, err)
+	}
+	if len(raw) != b.raw {
+		return nil, corrupt(s.name, b.Offset, "block %d: %d uncompressed bytes, table says %d", i, len(raw), b.raw)
+	}
+	if dst == nil {
+		dst = make([]Record, 0, b.Records)
+	}
+	start := len(dst)
+	dst, _, err = decodeRecords(raw, dst)
+	if err != nil {
+		return nil, corrupt(s.name, b.Offset, "block %d: %v", i, err)
+	}
+	var g ranges
+	for j := start; j < len(dst); j++ {
+		g.add(&dst[j])
+	}
+	if g.records != b.Records || g.firstPos != b.FirstPosition || g.lastPos != b.LastPosition ||
+		g.minTime != b.MinTime || g.maxTime != b.MaxTime {
+		return nil, corrupt(s.name, b.Offset, "block %d: records disagree with the block table", i)
+	}
+	return dst, nil
+}
+
+// Scan calls fn for every record in order and stops at the first error fn
+// returns, which Scan returns as is. Bodies stay valid after fn returns.
+func (s *Segment) Scan(fn func(Record) error) error {
+	var recs []Record
+	for i := range s.blocks {
+		var err error
+		recs, err = s.readBlock(i, recs[:0])
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Check verifies every CRC and structural invariant of the segment: what
+// OpenSegment checked plus every block.
+func (s *Segment) Check() error {
+	var recs []Record
+	for i := range s.blocks {
+		var err error
+		if recs, err = s.readBlock(i, recs[:0]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close closes the file. Reads after Close return errors wrapping
+// trove.ErrClosed.
+func (s *Segment) Close() error {
+	if s.closed.Swap(true) {
+		return fmt.Errorf("segment: close %s: %w", s.name, trove.ErrClosed)
+	}
+	if s.f != nil {
+		if err := s.f.Close(); err != nil {
+			return fmt.Errorf("segment: close %s: %w", s.name, err)
+		}
+	}
+	return nil
+}

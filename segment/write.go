@@ -1,0 +1,182 @@
+package segment
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"io"
+
+	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/internal/fsutil"
+)
+
+// SegmentOptions configures WriteSegment.
+type SegmentOptions struct {
+	// BlockSize is the uncompressed size in bytes at which a block is cut.
+	// Default (0) DefaultBlockSize, 64 KiB. Larger blocks compress better
+	// and make point reads decompress more.
+	BlockSize int
+	// Level is the zstd level as a klauspost/compress/zstd EncoderLevel
+	// (1 fastest .. 4 best). Default (0) zstd.SpeedDefault.
+	Level int
+}
+
+// Meta describes a sealed segment.
+type Meta struct {
+	// FirstPosition and LastPosition are the lowest and highest position
+	// over records with one; 0, 0 when none has one. The engine writes
+	// positions in increasing order, so these are the first and the last.
+	FirstPosition, LastPosition uint64
+	// MinTime and MaxTime range over records with a non-zero Time; 0, 0
+	// when none has one.
+	MinTime, MaxTime int64
+	Records, Blocks  int
+	// FirstWALIndex and LastWALIndex are the WAL entries this segment holds
+	// (for recovery after a crash between seal and WAL truncation).
+	FirstWALIndex, LastWALIndex uint64
+}
+
+// BlockInfo describes one block of a sealed segment (ranges as in Meta).
+type BlockInfo struct {
+	Offset, Length              int64 // of the compressed block in the file
+	FirstPosition, LastPosition uint64
+	MinTime, MaxTime            int64
+	Records                     int
+}
+
+// blockEntry is a block table entry: BlockInfo plus what verifies the block.
+type blockEntry struct {
+	BlockInfo
+	raw int    // uncompressed length
+	crc uint32 // of the compressed bytes
+}
+
+// WriteSegment encodes records, in order, into zstd-compressed blocks
+// followed by a footer with the block table and Meta, and publishes path
+// atomically (temporary file, fsync, rename, fsync of the directory). Of
+// meta only FirstWALIndex and LastWALIndex are used; the ranges and counts
+// are computed from records. Records must have a non-zero Type.
+func WriteSegment(path string, meta Meta, records []Record, opts SegmentOptions) error {
+	if opts.BlockSize < 0 {
+		return fmt.Errorf("%w: segment: negative block size %d", trove.ErrInvalid, opts.BlockSize)
+	}
+	if opts.BlockSize == 0 {
+		opts.BlockSize = DefaultBlockSize
+	}
+	opts.BlockSize = min(opts.BlockSize, MaxBodySize/2)
+	enc, ok := encoderFor(opts.Level)
+	if !ok {
+		return fmt.Errorf("%w: segment: zstd level %d", trove.ErrInvalid, opts.Level)
+	}
+	if err := validateRecords(records); err != nil {
+		return err
+	}
+	return fsutil.WriteFileAtomic(path, 0o640, func(w io.Writer) error {
+		bw := bufio.NewWriterSize(w, 256<<10)
+		if err := encodeSegment(bw, meta, records, opts, enc); err != nil {
+			return err
+		}
+		if err := bw.Flush(); err != nil {
+			return fmt.Errorf("segment: write %s: %w", path, err)
+		}
+		return nil
+	})
+}
+
+// encodeSegment writes a whole segment file to w.
+func encodeSegment(w io.Writer, meta Meta, records []Record, opts SegmentOptions, enc interface {
+	EncodeAll(src, dst []byte) []byte
+}) error {
+	var hdr [segHeaderSize]byte
+	copy(hdr[:8], segMagic)
+	binary.LittleEndian.PutUint32(hdr[8:12], segVersion)
+	binary.LittleEndian.PutUint32(hdr[12:16], crc32.Checksum(hdr[:12], castagnoli))
+	if _, err := w.Write(hdr[:]); err != nil {
+		return fmt.Errorf("segment: write: %w", err)
+	}
+	off := int64(segHeaderSize)
+
+	rawp, outp := getBuf(), getBuf()
+	defer putBuf(rawp)
+	defer putBuf(outp)
+	var blocks []blockEntry
+	var total ranges
+	for start := 0; start < len(records); {
+		// Cut a block: records until the encoded list reaches BlockSize.
+		end, size := start, binary.MaxVarintLen64
+		var g ranges
+		for end < len(records) && (end == start || size < opts.BlockSize) {
+			r := &records[end]
+			size += 1 + 3*binary.MaxVarintLen64 + len(r.Body)
+			g.add(r)
+			end++
+		}
+		if size > MaxBodySize {
+			return fmt.Errorf("%w: segment: block of %d bytes exceeds %d", trove.ErrInvalid, size, MaxBodySize)
+		}
+		raw := appendRecords((*rawp)[:0], records[start:end])
+		out := enc.EncodeAll(raw, (*outp)[:0])
+		*rawp, *outp = raw, out
+		if _, err := w.Write(out); err != nil {
+			return fmt.Errorf("segment: write: %w", err)
+		}
+		blocks = append(blocks, blockEntry{
+			BlockInfo: BlockInfo{
+				Offset: off, Length: int64(len(out)),
+				FirstPosition: g.firstPos, LastPosition: g.lastPos,
+				MinTime: g.minTime, MaxTime: g.maxTime,
+				Records: g.records,
+			},
+			raw: len(raw),
+			crc: crc32.Checksum(out, castagnoli),
+		})
+		off += int64(len(out))
+		total.merge(g)
+		start = end
+	}
+
+	meta.FirstPosition, meta.LastPosition = total.firstPos, total.lastPos
+	meta.MinTime, meta.MaxTime = total.minTime, total.maxTime
+	meta.Records, meta.Blocks = total.records, len(blocks)
+	footer := appendFooter(make([]byte, 0, segMetaSize+segBlockEntry*len(blocks)+segTrailerLen), meta, blocks)
+	flen := len(footer)
+	var tr [segTrailerLen]byte
+	binary.LittleEndian.PutUint64(tr[0:8], uint64(off))
+	binary.LittleEndian.PutUint32(tr[8:12], uint32(flen))
+	binary.LittleEndian.PutUint32(tr[12:16], crc32.Checksum(footer, castagnoli))
+	binary.LittleEndian.PutUint32(tr[16:20], segVersion)
+	binary.LittleEndian.PutUint32(tr[20:24], crc32.Checksum(tr[:20], castagnoli))
+	copy(tr[24:32], segEndMagic)
+	footer = append(footer, tr[:]...)
+	if _, err := w.Write(footer); err != nil {
+		return fmt.Errorf("segment: write: %w", err)
+	}
+	return nil
+}
+
+// appendFooter appends the meta and the block table (FORMAT.md §3.3).
+func appendFooter(dst []byte, m Meta, blocks []blockEntry) []byte {
+	le := binary.LittleEndian
+	dst = le.AppendUint64(dst, m.FirstPosition)
+	dst = le.AppendUint64(dst, m.LastPosition)
+	dst = le.AppendUint64(dst, uint64(m.MinTime))
+	dst = le.AppendUint64(dst, uint64(m.MaxTime))
+	dst = le.AppendUint64(dst, uint64(m.Records))
+	dst = le.AppendUint64(dst, uint64(m.Blocks))
+	dst = le.AppendUint64(dst, m.FirstWALIndex)
+	dst = le.AppendUint64(dst, m.LastWALIndex)
+	for i := range blocks {
+		b := &blocks[i]
+		dst = le.AppendUint64(dst, uint64(b.Offset))
+		dst = le.AppendUint32(dst, uint32(b.Length))
+		dst = le.AppendUint32(dst, uint32(b.raw))
+		dst = le.AppendUint32(dst, b.crc)
+		dst = le.AppendUint32(dst, uint32(b.Records))
+		dst = le.AppendUint64(dst, b.FirstPosition)
+		dst = le.AppendUint64(dst, b.LastPosition)
+		dst = le.AppendUint64(dst, uint64(b.MinTime))
+		dst = le.AppendUint64(dst, uint64(b.MaxTime))
+	}
+	return dst
+}
