@@ -1,8 +1,8 @@
 package segment
 
 import (
-	"errors"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"

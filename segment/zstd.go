@@ -57,7 +57,7 @@ func encoderFor(level int) (*zstd.Encoder, bool) {
 	return encoders[level](), true
 }
 
-func getBuf() *[]byte  { return bufPool.Get().(*[]byte) }
+func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
 func putBuf(b *[]byte) {
 	if cap(*b) <= 4<<20 {
 		*b = (*b)[:0]
