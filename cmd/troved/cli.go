@@ -1,0 +1,306 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/trovedb/trove"
+	"golang.org/x/term"
+)
+
+// maxImportLine caps one NDJSON line of an import.
+const maxImportLine = 32 << 20
+
+// parseWithArgs parses flags that may come before or after the positional
+// arguments, and returns the positional ones.
+func parseWithArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+func closeStore(core *trove.Core, err *error) {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if e := core.Shutdown(ctx); e != nil && *err == nil {
+		*err = fmt.Errorf("troved: shutting the store down: %w", e)
+	}
+}
+
+// importCmd reads NDJSON events (one event JSON per line, as export writes
+// them; positions are ignored) and saves them in atomic batches. A retried
+// import of the same events is idempotent.
+func importCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
+	fs := flag.NewFlagSet("troved import", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var sf storeFlags
+	sf.register(fs)
+	batch := fs.Int("batch", 1000, "events per atomic `batch`")
+	progress := fs.String("progress", "auto", "progress bar: auto (when stdout is a terminal), always or never")
+	pos, err := parseWithArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || *batch < 1 {
+		return fmt.Errorf("%w: troved import [flags] FILE|- (and --batch >= 1)", errUsage)
+	}
+	in, size := stdin, int64(-1)
+	if pos[0] != "-" {
+		f, err := os.Open(pos[0])
+		if err != nil {
+			return fmt.Errorf("troved: import: %w", err)
+		}
+		defer f.Close()
+		if fi, err := f.Stat(); err == nil {
+			size = fi.Size()
+		}
+		in = f
+	}
+	st, err := sf.resolve(fs)
+	if err != nil {
+		return err
+	}
+	core, _, err := openStore(ctx, st, quietLogger())
+	if err != nil {
+		return err
+	}
+	defer closeStore(core, &err)
+
+	showBar := *progress == "always" || *progress == "auto" && isTerminal(stdout)
+	var bar *progressbar.ProgressBar
+	if showBar {
+		bar = progressbar.NewOptions64(size,
+			progressbar.OptionSetWriter(stderr),
+			progressbar.OptionSetDescription("importing"),
+			progressbar.OptionShowBytes(true),
+			progressbar.OptionShowCount(),
+			progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionClearOnFinish(),
+		)
+		in = io.TeeReader(in, bar)
+	}
+	start := time.Now()
+	r := bufio.NewReaderSize(in, 1<<20)
+	var (
+		events  []trove.Event
+		lines   []int // the line of each pending event
+		line    int
+		total   int
+		flushed = func() error {
+			if len(events) == 0 {
+				return nil
+			}
+			if _, err := core.CreateEvents(ctx, events); err != nil {
+				var be *trove.BatchError
+				if errors.As(err, &be) && be.Index < len(lines) {
+					return fmt.Errorf("troved: import: line %d: %w (the %d events before this batch are saved)", lines[be.Index], be.Err, total)
+				}
+				return fmt.Errorf("troved: import: batch ending at line %d: %w (the %d events before this batch are saved)", line, err, total)
+			}
+			total += len(events)
+			events, lines = events[:0], lines[:0]
+			return nil
+		}
+	)
+	for {
+		b, rerr := readLine(r)
+		if len(b) > 0 {
+			line++
+			if len(bytes.TrimSpace(b)) > 0 {
+				var e trove.Event
+				if err := json.Unmarshal(b, &e); err != nil {
+					return fmt.Errorf("troved: import: line %d: %w", line, err)
+				}
+				e.Position = 0
+				events = append(events, e)
+				lines = append(lines, line)
+				if len(events) == *batch {
+					if err := flushed(); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return fmt.Errorf("troved: import: line %d: %w", line+1, rerr)
+		}
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("troved: import interrupted after %d events: %w", total, err)
+		}
+	}
+	if err := flushed(); err != nil {
+		return err
+	}
+	if bar != nil {
+		_ = bar.Finish()
+	}
+	fmt.Fprintf(stdout, "imported %d events in %s\n", total, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// readLine returns the next line, without its newline, up to
+// maxImportLine bytes.
+func readLine(r *bufio.Reader) ([]byte, error) {
+	var buf []byte
+	for {
+		chunk, err := r.ReadSlice('\n')
+		buf = append(buf, chunk...)
+		if len(buf) > maxImportLine {
+			return nil, fmt.Errorf("a line is longer than %d bytes", maxImportLine)
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		return bytes.TrimRight(buf, "\r\n"), err
+	}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// exportCmd writes every event whose position is greater than --from as
+// NDJSON, in position order.
+func exportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
+	fs := flag.NewFlagSet("troved export", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var sf storeFlags
+	sf.register(fs)
+	from := fs.Uint64("from", 0, "export the events after this log `POSITION` (0: all)")
+	pos, err := parseWithArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return fmt.Errorf("%w: troved export takes no arguments", errUsage)
+	}
+	st, err := sf.resolve(fs)
+	if err != nil {
+		return err
+	}
+	core, _, err := openStore(ctx, st, quietLogger())
+	if err != nil {
+		return err
+	}
+	defer closeStore(core, &err)
+	w := bufio.NewWriterSize(stdout, 1<<20)
+	write := func(e trove.Event) error {
+		b, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		b = append(b, '\n')
+		_, err = w.Write(b)
+		return err
+	}
+	if rp, ok := core.Events().(trove.Replayer); ok {
+		err = rp.Replay(ctx, *from, write)
+	} else {
+		// Every backend answers this query in position order.
+		var all []trove.Event
+		all, err = core.QueryEvents(ctx, trove.EventQuery{AllVersions: true})
+		for _, e := range all {
+			if err != nil {
+				break
+			}
+			if e.Position > *from {
+				err = write(e)
+			}
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("troved: export: %w", err)
+	}
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("troved: export: %w", err)
+	}
+	return nil
+}
+
+// checkCmd runs the storage's integrity check on the data at rest; the
+// daemon must not be running on the same data.
+func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("troved check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var sf storeFlags
+	sf.register(fs)
+	pos, err := parseWithArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return fmt.Errorf("%w: troved check takes no arguments", errUsage)
+	}
+	st, err := sf.resolve(fs)
+	if err != nil {
+		return err
+	}
+	if !st.known || st.kind.check == nil {
+		return fmt.Errorf("troved: check: storage %s has no integrity checker", st.plugin)
+	}
+	if err := st.kind.check(ctx, st.storage.Storage.Events.Options); err != nil {
+		return fmt.Errorf("troved: check: %s: %w", st.dataDir, err)
+	}
+	fmt.Fprintf(stdout, "%s: ok\n", st.dataDir)
+	return nil
+}
+
+// versionString is the module version and VCS state the binary was built
+// from.
+func versionString() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "troved (unknown version)"
+	}
+	v := bi.Main.Version
+	if v == "" {
+		v = "(devel)"
+	}
+	s := "troved " + v + " " + bi.GoVersion
+	var rev, modified, at string
+	for _, kv := range bi.Settings {
+		switch kv.Key {
+		case "vcs.revision":
+			rev = kv.Value
+		case "vcs.modified":
+			modified = kv.Value
+		case "vcs.time":
+			at = kv.Value
+		}
+	}
+	if rev != "" {
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		s += " commit " + rev
+		if modified == "true" {
+			s += "+dirty"
+		}
+		if at != "" {
+			s += " " + at
+		}
+	}
+	return s
+}

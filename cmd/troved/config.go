@@ -1,0 +1,192 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/internal/httpapi"
+)
+
+// fileConfig is the --config file, YAML or JSON:
+//
+//	storage:                       # as in Trove; default: --storage under --data
+//	  events: {plugin: storage-log, options: {directory: ./data}}
+//	  files: useEventStorage
+//	  links: useEventStorage
+//	http:
+//	  addr: 127.0.0.1:3000
+//	auth:
+//	  tokens: [s3cret]
+//	limits:
+//	  eventBodyBytes: 33554432     # JSON/NDJSON bodies and multipart text fields
+//	  fileBodyBytes: 1073741824    # requests that carry file bytes
+//	  defaultPageSize: 100
+//	  maxPageSize: 10000
+//	  maxBatchEvents: 100000
+//	  maxStreams: 256
+//	  heartbeat: 15s
+//	  readHeaderTimeout: 10s
+//	  readTimeout: 5m
+//	  idleTimeout: 2m
+//	  shutdownTimeout: 30s
+//
+// Flags override the file.
+type fileConfig struct {
+	Storage *trove.StorageConfig `json:"storage"`
+	HTTP    struct {
+		Addr string `json:"addr"`
+	} `json:"http"`
+	Auth struct {
+		Tokens []string `json:"tokens"`
+	} `json:"auth"`
+	Limits limits `json:"limits"`
+}
+
+// limits are the configurable limits; zero fields take the defaults.
+type limits struct {
+	EventBodyBytes    int64    `json:"eventBodyBytes"`
+	FileBodyBytes     int64    `json:"fileBodyBytes"`
+	DefaultPageSize   int      `json:"defaultPageSize"`
+	MaxPageSize       int      `json:"maxPageSize"`
+	MaxBatchEvents    int      `json:"maxBatchEvents"`
+	MaxStreams        int      `json:"maxStreams"`
+	Heartbeat         duration `json:"heartbeat"`
+	ReadHeaderTimeout duration `json:"readHeaderTimeout"`
+	ReadTimeout       duration `json:"readTimeout"`
+	IdleTimeout       duration `json:"idleTimeout"`
+	ShutdownTimeout   duration `json:"shutdownTimeout"`
+}
+
+// Server timeouts when the config names none.
+const (
+	defaultReadHeaderTimeout = 10 * time.Second
+	defaultReadTimeout       = 5 * time.Minute
+	defaultIdleTimeout       = 2 * time.Minute
+	defaultShutdownTimeout   = 30 * time.Second
+	maxHeaderBytes           = 1 << 20
+)
+
+// duration reads "1m30s" or a number of seconds.
+type duration time.Duration
+
+func (d *duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if json.Unmarshal(b, &s) == nil {
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("duration %q: %w", s, err)
+		}
+		*d = duration(v)
+		return nil
+	}
+	f, err := strconv.ParseFloat(string(bytes.TrimSpace(b)), 64)
+	if err != nil {
+		return fmt.Errorf("duration %s: want \"10s\" or a number of seconds", b)
+	}
+	*d = duration(f * float64(time.Second))
+	return nil
+}
+
+func orDefault(d duration, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return time.Duration(d)
+}
+
+func (l limits) apiOptions() httpapi.Options {
+	return httpapi.Options{
+		MaxEventBytes:   l.EventBodyBytes,
+		MaxFileBytes:    l.FileBodyBytes,
+		DefaultPageSize: l.DefaultPageSize,
+		MaxPageSize:     l.MaxPageSize,
+		MaxBatchEvents:  l.MaxBatchEvents,
+		MaxStreams:      l.MaxStreams,
+		Heartbeat:       time.Duration(l.Heartbeat),
+	}
+}
+
+// storeFlags are the flags of every subcommand that opens the store.
+type storeFlags struct {
+	data    string
+	storage string
+	config  string
+}
+
+func (sf *storeFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&sf.data, "data", "./data", "data directory of the storage `DIR`")
+	fs.StringVar(&sf.storage, "storage", defaultStorage, "storage plugin `NAME` for all three roles, with its default options under --data")
+	fs.StringVar(&sf.config, "config", "", "config `FILE` (YAML or JSON)")
+}
+
+// settings is the outcome of flags and config file.
+type settings struct {
+	file    fileConfig
+	storage trove.Config
+	plugin  string // the event storage's plugin
+	dataDir string
+	kind    storageKind
+	known   bool // kind is from the table
+}
+
+// resolve merges the config file and the flags: a flag set on the command
+// line wins; --storage (explicit, or when the file names no storage) puts
+// all three roles on one plugin with its default options under --data.
+func (sf *storeFlags) resolve(fs *flag.FlagSet) (settings, error) {
+	var st settings
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if sf.config != "" {
+		raw, err := trove.ReadConfigFile(sf.config)
+		if err != nil {
+			return st, err
+		}
+		d := json.NewDecoder(bytes.NewReader(raw))
+		if err := d.Decode(&st.file); err != nil {
+			return st, fmt.Errorf("config %s: %w", sf.config, err)
+		}
+	}
+	abs, err := filepath.Abs(sf.data)
+	if err != nil {
+		return st, err
+	}
+	st.dataDir = abs
+	if st.file.Storage != nil && st.file.Storage.Events.Plugin != "" && !set["storage"] {
+		st.storage = trove.Config{Storage: *st.file.Storage}
+		st.plugin = st.storage.Storage.Events.Plugin
+	} else {
+		kinds := storageKinds()
+		k, ok := kinds[sf.storage]
+		if !ok {
+			return st, fmt.Errorf("troved: unknown storage %q for --storage (known: %v); use --config for others", sf.storage, trove.Plugins())
+		}
+		opts, _ := json.Marshal(k.options(abs))
+		st.storage = trove.Config{Storage: trove.StorageConfig{
+			Events: trove.PluginConfig{Plugin: sf.storage, Options: opts},
+		}}
+		st.plugin = sf.storage
+	}
+	st.kind, st.known = storageKinds()[st.plugin]
+	return st, nil
+}
+
+// needsDataDir reports whether the data directory must exist before the
+// store opens.
+func (st settings) needsDataDir() bool { return !st.known || st.kind.persistent }
+
+func (st settings) makeDataDir() error {
+	if !st.needsDataDir() {
+		return nil
+	}
+	if err := os.MkdirAll(st.dataDir, 0o755); err != nil {
+		return fmt.Errorf("troved: data directory: %w", err)
+	}
+	return nil
+}
