@@ -1,0 +1,54 @@
+package segment
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/trovedb/trove"
+)
+
+// event returns a ~300-byte JSON-like body for position pos.
+func event(pos uint64) []byte {
+	return fmt.Appendf(nil, `{"id":"018f%08x-7c1e-7a3b-9d2e-%012x","schema":"https://example.com/schemas/order/v%d","producer":"svc-%d","createdAt":"2026-11-25T20:%02d:%02d.%03dZ","payload":{"order":%d,"customer":"cust-%05d","amount":%d.%02d,"currency":"EUR","items":[{"sku":"SKU-%04d","qty":%d}],"status":"%s","note":"lorem ipsum dolor sit amet"}}`,
+		pos, pos*7919, pos%3+1, pos%17, pos/60%60, pos%60, pos%1000, pos, pos%5000, pos%997, pos%100, pos%1000, pos%9+1,
+		[]string{"new", "paid", "shipped", "delivered"}[pos%4])
+}
+
+// batch returns n records with positions from, from+1, …
+func batch(from uint64, n int) []Record {
+	recs := make([]Record, n)
+	for i := range recs {
+		p := from + uint64(i)
+		recs[i] = Record{Type: byte(1 + p%3), Position: p, Time: 1_764_000_000_000 + int64(p)*37, Body: event(p)}
+	}
+	return recs
+}
+
+func equalRecords(t testing.TB, got, want []Record) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("got %d records, want %d", len(got), len(want))
+	}
+	for i := range got {
+		g, w := got[i], want[i]
+		if g.Type != w.Type || g.Position != w.Position || g.Time != w.Time || !bytes.Equal(g.Body, w.Body) {
+			t.Fatalf("record %d: got {%d %d %d %q}, want {%d %d %d %q}", i, g.Type, g.Position, g.Time, g.Body, w.Type, w.Position, w.Time, w.Body)
+		}
+	}
+}
+
+// wantCorrupt asserts err is a *trove.CorruptionError matching ErrCorrupt and
+// returns it.
+func wantCorrupt(t testing.TB, err error) *trove.CorruptionError {
+	t.Helper()
+	if !errors.Is(err, trove.ErrCorrupt) {
+		t.Fatalf("got %v, want an error matching trove.ErrCorrupt", err)
+	}
+	var ce *trove.CorruptionError
+	if !errors.As(err, &ce) {
+		t.Fatalf("got %T %v, want a *trove.CorruptionError", err, err)
+	}
+	return ce
+}

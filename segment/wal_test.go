@@ -1,0 +1,278 @@
+package segment
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/trovedb/trove"
+)
+
+func openWAL(t testing.TB, dir string, opts WALOptions) *WAL {
+	t.Helper()
+	w, rec, err := OpenWAL(dir, opts)
+	if err != nil {
+		t.Fatalf("OpenWAL: %v", err)
+	}
+	if rec.Reason != "" {
+		t.Fatalf("OpenWAL repaired a clean WAL: %+v", rec)
+	}
+	return w
+}
+
+func TestWALAppendReadReopen(t *testing.T) {
+	dir := t.TempDir()
+	w := openWAL(t, dir, WALOptions{SegmentSize: 8 << 10}) // many tidwall files
+	if w.FirstIndex() != 0 || w.LastIndex() != 0 || w.NextIndex() != 1 {
+		t.Fatalf("empty WAL: first %d last %d next %d", w.FirstIndex(), w.LastIndex(), w.NextIndex())
+	}
+	var want [][]Record
+	pos := uint64(1)
+	for call := 0; call < 20; call++ {
+		var batches [][]Record
+		for b := 0; b < 1+call%3; b++ { // one to three batches per Append
+			n := 1 + (call*7+b)%12
+			batches = append(batches, batch(pos, n))
+			pos += uint64(n)
+		}
+		first, err := w.Append(batches)
+		if err != nil {
+			t.Fatalf("Append %d: %v", call, err)
+		}
+		if first != uint64(len(want))+1 {
+			t.Fatalf("Append %d: first index %d, want %d", call, first, len(want)+1)
+		}
+		want = append(want, batches...)
+	}
+	check := func(w *WAL) {
+		t.Helper()
+		if w.FirstIndex() != 1 || w.LastIndex() != uint64(len(want)) {
+			t.Fatalf("first %d last %d, want 1 %d", w.FirstIndex(), w.LastIndex(), len(want))
+		}
+		for i, b := range want {
+			got, err := w.Read(uint64(i + 1))
+			if err != nil {
+				t.Fatalf("Read %d: %v", i+1, err)
+			}
+			equalRecords(t, got, b)
+		}
+		if _, err := w.Read(uint64(len(want) + 1)); !errors.Is(err, trove.ErrNotFound) {
+			t.Fatalf("Read past the end: %v, want ErrNotFound", err)
+		}
+		files, _ := listWALFiles(dir)
+		var size int64
+		for _, f := range files {
+			size += f.size
+		}
+		if len(files) < 3 || w.Size() != size {
+			t.Fatalf("%d files of %d bytes, Size() %d", len(files), size, w.Size())
+		}
+	}
+	check(w)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Append([][]Record{batch(1, 1)}); !errors.Is(err, trove.ErrClosed) {
+		t.Fatalf("Append after Close: %v", err)
+	}
+	w = openWAL(t, dir, WALOptions{SegmentSize: 8 << 10})
+	defer w.Close()
+	check(w)
+}
+
+func TestWALTruncateFront(t *testing.T) {
+	dir := t.TempDir()
+	opts := WALOptions{SegmentSize: 4 << 10}
+	w := openWAL(t, dir, opts)
+	for i := 0; i < 40; i++ {
+		if _, err := w.Append([][]Record{batch(uint64(i*5+1), 5)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.TruncateFront(15); err != nil {
+		t.Fatal(err)
+	}
+	if w.FirstIndex() != 15 || w.LastIndex() != 40 {
+		t.Fatalf("after TruncateFront(15): first %d last %d", w.FirstIndex(), w.LastIndex())
+	}
+	if _, err := w.Read(14); !errors.Is(err, trove.ErrNotFound) {
+		t.Fatalf("Read(14) after truncation: %v", err)
+	}
+	if err := w.TruncateFront(3); err != nil { // before the first: nothing to do
+		t.Fatal(err)
+	}
+	if err := w.TruncateFront(42); !errors.Is(err, ErrOutOfRange) {
+		t.Fatalf("TruncateFront past next: %v", err)
+	}
+	// Empty it, then keep counting.
+	if err := w.TruncateFront(41); err != nil {
+		t.Fatal(err)
+	}
+	if w.FirstIndex() != 0 || w.LastIndex() != 0 || w.NextIndex() != 41 {
+		t.Fatalf("emptied: first %d last %d next %d", w.FirstIndex(), w.LastIndex(), w.NextIndex())
+	}
+	first, err := w.Append([][]Record{batch(201, 3), batch(204, 2)})
+	if err != nil || first != 41 {
+		t.Fatalf("Append after emptying: %d %v", first, err)
+	}
+	w.Close()
+	w = openWAL(t, dir, opts)
+	defer w.Close()
+	if w.FirstIndex() != 41 || w.LastIndex() != 42 {
+		t.Fatalf("reopened: first %d last %d", w.FirstIndex(), w.LastIndex())
+	}
+	got, err := w.Read(42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	equalRecords(t, got, batch(204, 2))
+	if err := w.TruncateFront(42); err != nil {
+		t.Fatal(err)
+	}
+	got, err = w.Read(42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	equalRecords(t, got, batch(204, 2))
+}
+
+func TestWALStickyFsyncError(t *testing.T) {
+	dir := t.TempDir()
+	w := openWAL(t, dir, WALOptions{})
+	defer w.Close()
+	if _, err := w.Append([][]Record{batch(1, 3)}); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("injected fsync failure")
+	w.syncFile = func(*os.File) error { return boom }
+	if _, err := w.Append([][]Record{batch(4, 3)}); !errors.Is(err, boom) {
+		t.Fatalf("Append with failing fsync: %v", err)
+	}
+	w.syncFile = (*os.File).Sync
+	size := w.Size()
+	for i := 0; i < 3; i++ {
+		if _, err := w.Append([][]Record{batch(7, 1)}); !errors.Is(err, boom) {
+			t.Fatalf("Append after a failed fsync: %v, want the same error", err)
+		}
+	}
+	if w.LastIndex() != 1 || w.Size() != size {
+		t.Fatalf("after failure: last %d size %d→%d; nothing may be acknowledged or written", w.LastIndex(), size, w.Size())
+	}
+	if _, err := w.Read(2); !errors.Is(err, trove.ErrNotFound) {
+		t.Fatalf("the unacknowledged entry is readable: %v", err)
+	}
+}
+
+func TestWALRejectsBadRecords(t *testing.T) {
+	w := openWAL(t, t.TempDir(), WALOptions{})
+	defer w.Close()
+	if _, err := w.Append([][]Record{{{Type: 0, Body: []byte("x")}}}); !errors.Is(err, trove.ErrInvalid) {
+		t.Fatalf("type 0: %v", err)
+	}
+	// Not sticky: the next good Append works and gets index 1.
+	if first, err := w.Append([][]Record{batch(1, 1)}); err != nil || first != 1 {
+		t.Fatalf("after a rejected Append: %d %v", first, err)
+	}
+	if first, err := w.Append(nil); err != nil || first != 2 {
+		t.Fatalf("empty Append: %d %v", first, err)
+	}
+	// An empty batch is a valid entry.
+	if first, err := w.Append([][]Record{{}}); err != nil || first != 2 {
+		t.Fatalf("empty batch: %d %v", first, err)
+	}
+	if recs, err := w.Read(2); err != nil || len(recs) != 0 {
+		t.Fatalf("empty batch read: %v %v", recs, err)
+	}
+}
+
+// Readers run while the writer appends across many tidwall files and
+// truncates the front; run with -race.
+func TestWALConcurrentReaders(t *testing.T) {
+	w := openWAL(t, t.TempDir(), WALOptions{SegmentSize: 16 << 10, NoSync: true})
+	defer w.Close()
+	const appends = 300
+	var done atomic.Bool
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for r := 0; r < 4; r++ {
+		wg.Add(1)
+		go func(r int) {
+			defer wg.Done()
+			for n := 0; !done.Load(); n++ {
+				last := w.LastIndex()
+				if last == 0 {
+					continue
+				}
+				first := w.FirstIndex()
+				idx := last - uint64(n+r)%(last-min(first, last)+1)
+				recs, err := w.Read(idx)
+				if errors.Is(err, trove.ErrNotFound) { // truncated meanwhile
+					continue
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+				if len(recs) != 4 || recs[0].Position != (idx-1)*4+1 {
+					errs <- errors.New("wrong records for index")
+					return
+				}
+			}
+		}(r)
+	}
+	for i := 0; i < appends; i++ {
+		if _, err := w.Append([][]Record{batch(uint64(i*4+1), 4)}); err != nil {
+			t.Fatal(err)
+		}
+		if i%50 == 49 {
+			if err := w.TruncateFront(uint64(i - 20)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	done.Store(true)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+// A crash can leave a tidwall truncation half done; OpenWAL finishes it.
+func TestWALFinishesInterruptedTruncation(t *testing.T) {
+	dir := t.TempDir()
+	w := openWAL(t, dir, WALOptions{SegmentSize: 2 << 10})
+	for i := 0; i < 20; i++ {
+		if _, err := w.Append([][]Record{batch(uint64(i*3+1), 3)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	files, _ := listWALFiles(dir)
+	if len(files) < 3 {
+		t.Fatalf("want several files, got %d", len(files))
+	}
+	// Simulate tidwall's TruncateFront(files[1].index) stopped after writing
+	// the START file: a copy of files[1].
+	data, err := os.ReadFile(filepath.Join(dir, files[1].name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, files[1].name+".START"), data, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, files[2].name+".START.TEMP"), []byte("junk"), 0o640)
+	w = openWAL(t, dir, WALOptions{SegmentSize: 2 << 10})
+	defer w.Close()
+	if w.FirstIndex() != files[1].index || w.LastIndex() != 20 {
+		t.Fatalf("first %d last %d, want %d 20", w.FirstIndex(), w.LastIndex(), files[1].index)
+	}
+	got, err := w.Read(20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	equalRecords(t, got, batch(58, 3))
+}
