@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/trovedb/trove"
+)
+
+// errUnsupported is returned by a store for an operation it does not offer
+// (a raw log has no get-by-id); the report shows the workload as n/a.
+var errUnsupported = errors.New("bench: not supported by this contender")
+
+// Store is one open instance of a contender on a directory. Every save is
+// durable when it returns. Save is called from many goroutines at once.
+type Store interface {
+	// SaveBatch saves the items as one durable batch.
+	SaveBatch(ctx context.Context, items []Item) error
+	// Save saves one item durably.
+	Save(ctx context.Context, it Item) error
+	// Close releases the store; the directory keeps what was saved.
+	Close(ctx context.Context) error
+}
+
+// Reader is implemented by stores that answer reads; stores that do not
+// (a raw log, the disk) show the read workloads as n/a.
+type Reader interface {
+	// Get fetches the latest version of the event with this id.
+	Get(ctx context.Context, id string) error
+	// Query runs q and returns how many events it returned. A query shape
+	// the store cannot answer is errUnsupported.
+	Query(ctx context.Context, q trove.EventQuery) (int, error)
+}
+
+// Contender is one entry of the comparison: a Trove backend driven through
+// the public API, or a peer driven directly.
+type Contender struct {
+	Name  string // shown in the report
+	Kind  string // "trove" or "peer"
+	About string // one line: what it is and how it is configured
+	// Persistent stores keep their data across Close and Open (reopen time
+	// and disk bytes are measured only for them).
+	Persistent bool
+	// Available says why the contender cannot run here (its package is not
+	// built in, say), or nil when it can.
+	Available func() error
+	// Open opens the contender on dir, creating it when empty.
+	Open func(ctx context.Context, dir string, log *slog.Logger) (Store, error)
+}
+
+// Contender kinds.
+const (
+	kindTrove = "trove"
+	kindPeer  = "peer"
+)
+
+// baseline is the contender every ratio in the report is relative to.
+const baseline = "storage-log"
+
+// contenders is the table of everything the benchmark compares, in report
+// order. Adding a contender is adding an entry here.
+func contenders() []Contender {
+	return []Contender{
+		troveContender("storage-log", "the Trove log engine (WAL, group commit, roaring and bleve indexes)", true, dirOptions),
+		troveContender("storage-sqlite", "the Trove SQLite plugin", true, dirOptions),
+		troveContender("storage-json-file", "the Trove JSON-file plugin", true, dirOptions),
+		troveContender("storage-memory", "the Trove in-memory plugin (not durable)", false, nil),
+		walPeer(),
+		sqlitePeer(),
+		natsPeer(),
+		diskPeer(),
+	}
+}
+
+// findContender returns the contender named name.
+func findContender(name string) (Contender, bool) {
+	for _, c := range contenders() {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return Contender{}, false
+}

@@ -1,0 +1,320 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/trovedb/trove"
+)
+
+// Config sizes a run. quickConfig and fullConfig give the standard ones.
+type Config struct {
+	Events    int           // events in the main store
+	Seed      uint64        // dataset seed
+	Quick     bool          // the -quick sizes
+	QueryOps  int           // operations per read workload, at most
+	QueryTime time.Duration // time per read workload, at most
+	SaveTime  time.Duration // time per single-save workload, at most
+	SaveMax   int           // events per single-save workload, at most
+	VisOps    int           // samples of the ack-to-visible workload
+	Writers   []int         // writer counts of the single-save workloads
+	DiskMiB   int           // MiB written by the disk bandwidth probe
+	FsyncOps  int           // samples of the fsync latency probe
+}
+
+// fullConfig is the default run's sizes for events events.
+func fullConfig(events int) Config {
+	return Config{Events: events, Seed: 1, QueryOps: 2000, QueryTime: 3 * time.Second,
+		SaveTime: 4 * time.Second, SaveMax: 200_000, VisOps: 200, Writers: []int{1, 8, 64},
+		DiskMiB: 256, FsyncOps: 500}
+}
+
+// quickConfig is -quick: small enough to finish every contender in under
+// a minute.
+func quickConfig(events int) Config {
+	return Config{Events: events, Seed: 1, Quick: true, QueryOps: 100, QueryTime: 150 * time.Millisecond,
+		SaveTime: 250 * time.Millisecond, SaveMax: 5_000, VisOps: 10, Writers: []int{1, 8, 64},
+		DiskMiB: 16, FsyncOps: 50}
+}
+
+// runner measures one contender; it is what a child process (or the
+// in-process mode) executes.
+type runner struct {
+	c        Contender
+	cfg      Config
+	data     *Dataset
+	dir      string // the contender's working directory
+	log      *slog.Logger
+	progress progressFactory
+	res      *ContenderResult
+	save     func(*ContenderResult) // called after each workload with the results so far
+}
+
+func (r *runner) set(id string, m *Measurement) {
+	r.res.Workloads[id] = m
+	if r.save != nil {
+		r.save(r.res)
+	}
+}
+
+func (r *runner) mainDir() string { return filepath.Join(r.dir, "main") }
+
+// run measures everything but reopen time and peak RSS: ingest, reads,
+// ack-to-visible, disk bytes, then single saves on fresh stores.
+func (r *runner) run(ctx context.Context) error {
+	if err := os.RemoveAll(r.dir); err != nil {
+		return err
+	}
+	st, err := r.c.Open(ctx, r.mainDir(), r.log)
+	if err != nil {
+		return fmt.Errorf("open: %w", err)
+	}
+	stored, err := r.ingest(ctx, st)
+	if err != nil {
+		st.Close(ctx)
+		return fmt.Errorf("ingest: %w", err)
+	}
+	rd, reads := st.(Reader)
+	for _, qw := range queryWorkloads(r.data) {
+		if !reads {
+			r.set(qw.id, &Measurement{NA: "no reads"})
+			continue
+		}
+		r.set(qw.id, r.reads(ctx, rd, qw))
+	}
+	if reads {
+		m := r.visibility(ctx, st, rd)
+		stored += m.Ops
+		r.set(wVisibility, m)
+	} else {
+		r.set(wVisibility, &Measurement{NA: "no reads"})
+	}
+	if err := st.Close(ctx); err != nil {
+		return fmt.Errorf("close: %w", err)
+	}
+	if r.c.Persistent {
+		size, err := dirSize(r.mainDir())
+		if err != nil {
+			r.set(wDisk, &Measurement{Error: err.Error()})
+		} else {
+			r.set(wDisk, &Measurement{Value: float64(size) / float64(stored), Ops: stored})
+		}
+	} else {
+		r.set(wDisk, &Measurement{NA: "in memory"})
+	}
+	for k, w := range r.cfg.Writers {
+		r.set(saveWorkload(w), r.singles(ctx, w, r.cfg.Events*10+k*r.cfg.SaveMax))
+	}
+	return nil
+}
+
+// ingest saves the dataset in batches of 1,000 and returns how many
+// events it saved. Only the save calls are timed.
+func (r *runner) ingest(ctx context.Context, st Store) (int, error) {
+	const batch = 1000
+	bar := r.progress(r.c.Name+": ingest", r.cfg.Events)
+	defer bar.Finish()
+	var total time.Duration
+	var lat []time.Duration
+	items := make([]Item, 0, batch)
+	for start := 0; start < r.cfg.Events; start += batch {
+		items = items[:0]
+		for i := start; i < min(start+batch, r.cfg.Events); i++ {
+			it := r.data.Item(i)
+			it.Encoded()
+			items = append(items, it)
+		}
+		t := time.Now()
+		if err := st.SaveBatch(ctx, items); err != nil {
+			r.set(wIngest, &Measurement{Error: err.Error()})
+			return 0, fmt.Errorf("batch at %d: %w", start, err)
+		}
+		d := time.Since(t)
+		total += d
+		lat = append(lat, d)
+		bar.Add(len(items))
+	}
+	m := &Measurement{Ops: r.cfg.Events, Seconds: total.Seconds(), PerSec: float64(r.cfg.Events) / total.Seconds()}
+	m.Percentiles = percentiles(lat)
+	r.set(wIngest, m)
+	return r.cfg.Events, nil
+}
+
+// reads runs one read workload until QueryOps operations or QueryTime.
+func (r *runner) reads(ctx context.Context, rd Reader, qw queryWorkload) *Measurement {
+	rng := rand.New(rand.NewPCG(r.cfg.Seed, uint64(len(qw.id))*7919+uint64(qw.id[0])))
+	bar := r.progress(r.c.Name+": "+qw.id, r.cfg.QueryOps)
+	defer bar.Finish()
+	var lat []time.Duration
+	results := 0
+	deadline := time.Now().Add(r.cfg.QueryTime)
+	begin := time.Now()
+	for len(lat) < r.cfg.QueryOps && (len(lat) < 3 || time.Now().Before(deadline)) {
+		var n int
+		var err error
+		if qw.getID != nil {
+			id := qw.getID(rng)
+			t := time.Now()
+			err = rd.Get(ctx, id)
+			lat = append(lat, time.Since(t))
+			n = 1
+		} else {
+			q := qw.next(rng)
+			t := time.Now()
+			n, err = rd.Query(ctx, q)
+			lat = append(lat, time.Since(t))
+		}
+		if errors.Is(err, errUnsupported) {
+			return &Measurement{NA: "query shape not supported"}
+		}
+		if err != nil {
+			return &Measurement{Error: err.Error()}
+		}
+		results += n
+		bar.Add(1)
+	}
+	el := time.Since(begin)
+	m := &Measurement{Ops: len(lat), Seconds: el.Seconds(), PerSec: float64(len(lat)) / el.Seconds(), Results: results}
+	m.Percentiles = percentiles(lat)
+	return m
+}
+
+// visibility saves VisOps events one at a time and, after each save
+// returns, queries the event's unique traceId until it is found.
+func (r *runner) visibility(ctx context.Context, st Store, rd Reader) *Measurement {
+	bar := r.progress(r.c.Name+": "+wVisibility, r.cfg.VisOps)
+	defer bar.Finish()
+	var lat []time.Duration
+	base := r.cfg.Events * 5
+	for k := 0; k < r.cfg.VisOps; k++ {
+		it := r.data.Item(base + k)
+		if err := st.Save(ctx, it); err != nil {
+			return &Measurement{Error: err.Error(), Ops: k}
+		}
+		acked := time.Now()
+		q := trove.EventQuery{Payload: map[string]any{"traceId": r.data.TraceID(base + k)}, Limit: trove.Limit(1)}
+		for {
+			n, err := rd.Query(ctx, q)
+			if errors.Is(err, errUnsupported) {
+				return &Measurement{NA: "query shape not supported", Ops: k + 1}
+			}
+			if err != nil {
+				return &Measurement{Error: err.Error(), Ops: k + 1}
+			}
+			if n > 0 {
+				break
+			}
+			if time.Since(acked) > 30*time.Second {
+				return &Measurement{Error: "event not visible 30s after its save returned", Ops: k + 1}
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+		lat = append(lat, time.Since(acked))
+		bar.Add(1)
+	}
+	m := &Measurement{Ops: len(lat)}
+	m.Percentiles = percentiles(lat)
+	return m
+}
+
+// singles opens a fresh store and has writers goroutines save one event
+// per call, events base, base+1, …, until SaveTime or SaveMax events.
+func (r *runner) singles(ctx context.Context, writers, base int) *Measurement {
+	dir := filepath.Join(r.dir, fmt.Sprintf("singles-%d", writers))
+	defer os.RemoveAll(dir)
+	st, err := r.c.Open(ctx, dir, r.log)
+	if err != nil {
+		return &Measurement{Error: "open: " + err.Error()}
+	}
+	defer st.Close(ctx)
+	bar := r.progress(fmt.Sprintf("%s: %d writers", r.c.Name, writers), r.cfg.SaveMax)
+	defer bar.Finish()
+	var next atomic.Int64
+	var failed atomic.Pointer[error]
+	stop := time.Now().Add(r.cfg.SaveTime)
+	lats := make([][]time.Duration, writers)
+	var wg sync.WaitGroup
+	begin := time.Now()
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(stop) && failed.Load() == nil {
+				n := int(next.Add(1)) - 1
+				if n >= r.cfg.SaveMax {
+					return
+				}
+				it := r.data.Item(base + n)
+				it.Encoded()
+				t := time.Now()
+				if err := st.Save(ctx, it); err != nil {
+					failed.CompareAndSwap(nil, &err)
+					return
+				}
+				lats[w] = append(lats[w], time.Since(t))
+				bar.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(begin)
+	if e := failed.Load(); e != nil {
+		return &Measurement{Error: (*e).Error()}
+	}
+	var all []time.Duration
+	for _, l := range lats {
+		all = append(all, l...)
+	}
+	m := &Measurement{Ops: len(all), Seconds: el.Seconds(), PerSec: float64(len(all)) / el.Seconds()}
+	m.Percentiles = percentiles(all)
+	return m
+}
+
+// reopen opens the populated main store, gets one event by id (when the
+// store reads) and closes it; the time to the first answer is reopen time.
+func (r *runner) reopen(ctx context.Context) *Measurement {
+	if !r.c.Persistent {
+		return &Measurement{NA: "in memory"}
+	}
+	t := time.Now()
+	st, err := r.c.Open(ctx, r.mainDir(), r.log)
+	if err != nil {
+		return &Measurement{Error: err.Error()}
+	}
+	defer st.Close(ctx)
+	if rd, ok := st.(Reader); ok {
+		if err := rd.Get(ctx, r.data.ID(r.cfg.Events/2)); err != nil {
+			return &Measurement{Error: "get after reopen: " + err.Error()}
+		}
+	}
+	el := time.Since(t)
+	return &Measurement{Value: float64(el) / float64(time.Millisecond), Ops: 1}
+}
+
+// dirSize is the total size of the regular files under dir.
+func dirSize(dir string) (int64, error) {
+	var n int64
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			n += info.Size()
+		}
+		return nil
+	})
+	return n, err
+}
