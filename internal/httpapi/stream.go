@@ -46,6 +46,10 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if _, err := q.Compile(); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	q.Sort, q.Limit, q.Offset = nil, nil, 0
 	cq, err := q.Compile()
 	if err != nil {
