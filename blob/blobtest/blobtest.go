@@ -415,14 +415,29 @@ func testConcurrentSame(t *testing.T, s blob.Store) {
 }
 
 func testConcurrentOther(t *testing.T, s blob.Store) {
-	const n = 6
+	for _, size := range []int{200000, 6<<20 + 1} {
+		for _, withDigest := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%d-bytes-digest-%v", size, withDigest), func(t *testing.T) {
+				concurrentOther(t, s, size, withDigest)
+			})
+		}
+	}
+}
+
+func concurrentOther(t *testing.T, s blob.Store, size int, withDigest bool) {
+	const n = 3
+	key := fmt.Sprintf("k-%d-%v", size, withDigest)
 	datas := make([][]byte, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		datas[i] = Data(uint64(100+i), 200000)
+		datas[i] = Data(uint64(100+i), size)
+		var opts blob.PutOptions
+		if withDigest {
+			opts.SHA256 = Digest(datas[i])
+		}
 		wg.Go(func() {
-			_, errs[i] = s.Put(context.Background(), "k", bytes.NewReader(datas[i]), blob.PutOptions{})
+			_, errs[i] = s.Put(context.Background(), key, bytes.NewReader(datas[i]), opts)
 		})
 	}
 	wg.Wait()
@@ -440,7 +455,7 @@ func testConcurrentOther(t *testing.T, s blob.Store) {
 	if winner < 0 {
 		t.Fatal("no writer succeeded")
 	}
-	if got, _ := get(t, s, "k"); !bytes.Equal(got, datas[winner]) {
+	if got, _ := get(t, s, key); !bytes.Equal(got, datas[winner]) {
 		t.Fatal("the key does not hold the winner's bytes")
 	}
 }

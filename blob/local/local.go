@@ -38,6 +38,8 @@ type Store struct {
 	// keyLocks serialize the check-then-publish of one key's record; a key
 	// uses keyLocks[fnv(key) % len].
 	keyLocks [64]sync.Mutex
+	// dirs caches the shard directories known to exist.
+	dirs sync.Map
 }
 
 var _ blob.Store = (*Store)(nil)
@@ -78,24 +80,9 @@ func Open(dir string) (*Store, error) {
 	if err := s.checkMarker(); err != nil {
 		return nil, err
 	}
-	created := false
-	for _, top := range []string{s.objects, s.keys} {
-		for i := 0; i < 256; i++ {
-			d := filepath.Join(top, fmt.Sprintf("%02x", i))
-			if _, err := os.Stat(d); err == nil {
-				continue
-			}
-			if err := os.MkdirAll(d, 0o755); err != nil {
-				return nil, fmt.Errorf("local: open: %w", err)
-			}
-			created = true
-		}
-	}
-	if created {
-		for _, d := range []string{s.objects, s.keys, dir} {
-			if err := fsutil.SyncDir(d); err != nil {
-				return nil, fmt.Errorf("local: open: %w", err)
-			}
+	for _, d := range []string{s.objects, s.keys} {
+		if err := s.ensureDir(d); err != nil {
+			return nil, fmt.Errorf("local: open: %w", err)
 		}
 	}
 	if err := s.removeLeftovers(); err != nil {
@@ -133,9 +120,17 @@ func (s *Store) checkMarker() error {
 // temporary files (every name starting with "." in objects/ and in the key
 // shards). None of them was ever visible.
 func (s *Store) removeLeftovers() error {
-	dirs := []string{s.objects}
-	for i := 0; i < 256; i++ {
-		dirs = append(dirs, filepath.Join(s.keys, fmt.Sprintf("%02x", i)), filepath.Join(s.objects, fmt.Sprintf("%02x", i)))
+	dirs := []string{s.objects, s.keys}
+	for _, top := range []string{s.objects, s.keys} {
+		entries, err := os.ReadDir(top)
+		if err != nil {
+			return fmt.Errorf("local: open: %w", err)
+		}
+		for _, e := range entries {
+			if e.IsDir() {
+				dirs = append(dirs, filepath.Join(top, e.Name()))
+			}
+		}
 	}
 	for _, d := range dirs {
 		entries, err := os.ReadDir(d)
@@ -150,6 +145,26 @@ func (s *Store) removeLeftovers() error {
 			}
 		}
 	}
+	return nil
+}
+
+// ensureDir creates dir when it does not exist and makes its entry durable
+// in its parent. Shard directories are created on first use.
+func (s *Store) ensureDir(dir string) error {
+	if _, ok := s.dirs.Load(dir); ok {
+		return nil
+	}
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		if err := fsutil.SyncDir(filepath.Dir(dir)); err != nil {
+			return err
+		}
+	} else if err != nil {
+		return err
+	}
+	s.dirs.Store(dir, true)
 	return nil
 }
 
@@ -235,6 +250,9 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts blob.PutO
 		return blob.Info{}, err
 	}
 	obj := s.objectPath(digest)
+	if err := s.ensureDir(filepath.Dir(obj)); err != nil {
+		return blob.Info{}, fmt.Errorf("local: put %s: %w", key, err)
+	}
 	if _, err := os.Lstat(obj); errors.Is(err, fs.ErrNotExist) {
 		if err := os.Rename(staged, obj); err != nil {
 			return blob.Info{}, fmt.Errorf("local: put %s: publish object: %w", key, err)
@@ -250,7 +268,11 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts blob.PutO
 	if err != nil {
 		return blob.Info{}, fmt.Errorf("local: put %s: %w", key, err)
 	}
-	if err := fsutil.WriteFileBytes(s.recordPath(key), append(b, '\n'), 0o644); err != nil {
+	rp := s.recordPath(key)
+	if err := s.ensureDir(filepath.Dir(rp)); err != nil {
+		return blob.Info{}, fmt.Errorf("local: put %s: %w", key, err)
+	}
+	if err := fsutil.WriteFileBytes(rp, append(b, '\n'), 0o644); err != nil {
 		return blob.Info{}, fmt.Errorf("local: put %s: publish record: %w", key, err)
 	}
 	return infoOf(rec), nil
@@ -378,6 +400,9 @@ func (s *Store) referenced(ctx context.Context, digest string) (bool, error) {
 	for i := 0; i < 256; i++ {
 		d := filepath.Join(s.keys, fmt.Sprintf("%02x", i))
 		entries, err := os.ReadDir(d)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
 		if err != nil {
 			return false, fmt.Errorf("local: %w", err)
 		}

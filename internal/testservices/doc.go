@@ -1,0 +1,12 @@
+// Package testservices starts the real servers that tests need, on
+// loopback, and stops them when the tests are done. A service that cannot
+// be installed or started fails the test (t.Fatal); it is never skipped.
+//
+// S3 runs versitygw (an S3-compatible gateway) with its posix backend on a
+// temporary directory. The binary is looked up on PATH, then in
+// $(go env GOPATH)/bin; when absent it is installed once with
+// `go install github.com/versity/versitygw/cmd/versitygw@` + VersitygwVersion,
+// under a file lock in os.TempDir() so that test packages running in
+// parallel install it once. One server runs per test process while any test
+// uses it; the last user's cleanup stops it and removes its directory.
+package testservices
