@@ -1,0 +1,39 @@
+package engine
+
+import (
+	"context"
+	"io"
+
+	"github.com/trovedb/trove"
+)
+
+var _ trove.FileStorage = (*Store)(nil)
+
+// SaveFile stores a file's bytes in the store's content-addressed file
+// directory (see trove.FileStorage).
+func (s *Store) SaveFile(ctx context.Context, f trove.EventFile, data io.Reader) (trove.EventFile, error) {
+	if err := s.enter("save file", false); err != nil {
+		return f, err
+	}
+	defer s.inflight.Done()
+	return s.files.SaveFile(ctx, f, data)
+}
+
+// GetFile returns a file's metadata.
+func (s *Store) GetFile(ctx context.Context, id string) (trove.EventFile, error) {
+	if err := s.enter("get file", false); err != nil {
+		return trove.EventFile{}, err
+	}
+	defer s.inflight.Done()
+	return s.files.GetFile(ctx, id)
+}
+
+// GetFileData streams a file's bytes; the caller closes the reader. The
+// reader stays usable after the store closes.
+func (s *Store) GetFileData(ctx context.Context, id string) (io.ReadCloser, error) {
+	if err := s.enter("get file data", false); err != nil {
+		return nil, err
+	}
+	defer s.inflight.Done()
+	return s.files.GetFileData(ctx, id)
+}

@@ -1,0 +1,139 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+
+	"github.com/trovedb/trove"
+)
+
+// Sync modes (Options.SyncMode).
+const (
+	// SyncAlways fsyncs every group commit before acknowledging it: an
+	// acknowledged save survives a crash or power loss.
+	SyncAlways = "always"
+	// SyncNone never fsyncs: acknowledged saves survive a process crash
+	// (the bytes are in the OS) but not a power loss.
+	SyncNone = "none"
+)
+
+// Options configure a Store. Zero values mean the default.
+type Options struct {
+	// SegmentSize is how many bytes of records the active (unsealed) part of
+	// the log may hold before it is sealed into a compressed segment file.
+	// Unit: bytes. Default 64 MiB; zero means the default.
+	SegmentSize int64 `json:"segmentSize"`
+	// SyncMode is SyncAlways (default; "" means it) or SyncNone.
+	SyncMode string `json:"syncMode"`
+	// BlockSize is the uncompressed size a sealed block aims for. Unit:
+	// bytes. Default 64 KiB; zero means the default.
+	BlockSize int `json:"blockSize"`
+	// CompressionLevel is the zstd level of sealed blocks: 1 fastest … 4
+	// best. Default 1; zero means the default.
+	CompressionLevel int `json:"compressionLevel"`
+	// CacheSize bounds the decoded sealed blocks kept for reads. Unit:
+	// bytes. Default 64 MiB; zero means the default; negative disables the
+	// cache.
+	CacheSize int64 `json:"cacheSize"`
+	// MaxPathValues is how many distinct values a payload path may take
+	// before the payload index stops indexing it (queries on it then scan).
+	// Default 4096; zero means the default; negative turns the payload
+	// index off.
+	MaxPathValues int `json:"maxPathValues"`
+	// MaxGroup caps how many concurrent requests one group commit takes.
+	// Default 4096; zero means the default.
+	MaxGroup int `json:"maxGroup"`
+	// SearchIndex turns on the background bleve index used by search
+	// queries over sealed segments: "on" (default) or "off".
+	SearchIndex string `json:"searchIndex"`
+	// Logger receives the store's logs. Default slog.Default().
+	Logger *slog.Logger `json:"-"`
+}
+
+// DefaultOptions returns the defaults.
+func DefaultOptions() Options {
+	return Options{
+		SegmentSize:      64 << 20,
+		SyncMode:         SyncAlways,
+		BlockSize:        64 << 10,
+		CompressionLevel: 1,
+		CacheSize:        64 << 20,
+		MaxPathValues:    4096,
+		MaxGroup:         4096,
+		SearchIndex:      "on",
+	}
+}
+
+// withDefaults fills a copy of o and validates it. Errors wrap
+// trove.ErrInvalid.
+func (o Options) withDefaults() (Options, error) {
+	d := DefaultOptions()
+	if o.SegmentSize == 0 {
+		o.SegmentSize = d.SegmentSize
+	}
+	if o.SyncMode == "" {
+		o.SyncMode = d.SyncMode
+	}
+	if o.BlockSize == 0 {
+		o.BlockSize = d.BlockSize
+	}
+	if o.CompressionLevel == 0 {
+		o.CompressionLevel = d.CompressionLevel
+	}
+	if o.CacheSize == 0 {
+		o.CacheSize = d.CacheSize
+	}
+	if o.MaxPathValues == 0 {
+		o.MaxPathValues = d.MaxPathValues
+	}
+	if o.MaxGroup == 0 {
+		o.MaxGroup = d.MaxGroup
+	}
+	if o.SearchIndex == "" {
+		o.SearchIndex = d.SearchIndex
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	switch {
+	case o.SegmentSize < 0:
+		return o, fmt.Errorf("%w: engine: segmentSize %d is negative", trove.ErrInvalid, o.SegmentSize)
+	case o.SyncMode != SyncAlways && o.SyncMode != SyncNone:
+		return o, fmt.Errorf("%w: engine: syncMode %q (want %q or %q)", trove.ErrInvalid, o.SyncMode, SyncAlways, SyncNone)
+	case o.BlockSize < 0:
+		return o, fmt.Errorf("%w: engine: blockSize %d is negative", trove.ErrInvalid, o.BlockSize)
+	case o.CompressionLevel < 1 || o.CompressionLevel > 4:
+		return o, fmt.Errorf("%w: engine: compressionLevel %d (want 1-4)", trove.ErrInvalid, o.CompressionLevel)
+	case o.MaxGroup < 0:
+		return o, fmt.Errorf("%w: engine: maxGroup %d is negative", trove.ErrInvalid, o.MaxGroup)
+	case o.SearchIndex != "on" && o.SearchIndex != "off":
+		return o, fmt.Errorf("%w: engine: searchIndex %q (want on or off)", trove.ErrInvalid, o.SearchIndex)
+	}
+	return o, nil
+}
+
+// pluginOptions is the options object of the storage-log plugin: Options
+// plus the directory.
+type pluginOptions struct {
+	// Directory holds the store (created when missing). Required.
+	Directory string `json:"directory"`
+	Options
+}
+
+func parsePluginOptions(raw json.RawMessage) (string, Options, error) {
+	var po pluginOptions
+	if len(bytes.TrimSpace(raw)) > 0 {
+		d := json.NewDecoder(bytes.NewReader(raw))
+		d.DisallowUnknownFields()
+		if err := d.Decode(&po); err != nil {
+			return "", Options{}, fmt.Errorf("%w: engine: options: %v", trove.ErrInvalid, err)
+		}
+	}
+	if po.Directory == "" {
+		return "", Options{}, fmt.Errorf("%w: engine: options: directory is required", trove.ErrInvalid)
+	}
+	o, err := po.Options.withDefaults()
+	return po.Directory, o, err
+}

@@ -1,0 +1,207 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/index"
+	"github.com/trovedb/trove/segment"
+)
+
+// recover opens the store's files and rebuilds the writer's state:
+//
+//  1. Temporary files of an interrupted seal or snapshot are removed.
+//  2. Sealed segments are opened (header, footer and block table checked);
+//     damage there is an error: sealed data is never dropped silently.
+//  3. segment.OpenWAL truncates a torn, zeroed or CRC-failing tail (only
+//     unacknowledged bytes can be there).
+//  4. The index snapshot, if present and intact, is loaded; the log after
+//     the WAL entry it covers is replayed from segments and the WAL. A
+//     damaged snapshot is ignored (logged) and the index rebuilt from the
+//     whole log.
+//  5. WAL entries already sealed (a crash between seal and truncation,
+//     told by the newest segment's LastWALIndex) are truncated; the rest
+//     become the memtable.
+func (s *Store) recover() (err error) {
+	for _, d := range []string{s.dir, s.segDir(), s.walDir()} {
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			return fmt.Errorf("engine: open: %w", err)
+		}
+	}
+	for _, d := range []string{s.dir, s.segDir()} {
+		if err := removeLeftovers(d); err != nil {
+			return fmt.Errorf("engine: open: %w", err)
+		}
+	}
+	s.w.regKeys = map[string]string{}
+	defer func() {
+		if err != nil {
+			for _, sg := range s.w.segs {
+				sg.seg.Close()
+			}
+			if s.wal != nil {
+				s.wal.Close()
+			}
+		}
+	}()
+	names, err := filepath.Glob(filepath.Join(s.segDir(), "*.seg"))
+	if err != nil {
+		return fmt.Errorf("engine: open: %w", err)
+	}
+	slices.Sort(names)
+	var lastSealed uint64
+	for _, name := range names {
+		seg, err := segment.OpenSegment(name)
+		if err != nil {
+			return fmt.Errorf("engine: open segment: %w", err)
+		}
+		s.addSegment(name, seg)
+		lastSealed = max(lastSealed, seg.Meta().LastWALIndex)
+	}
+	walOpts := segment.WALOptions{NoSync: s.opts.SyncMode == SyncNone}
+	w, rec, err := segment.OpenWAL(s.walDir(), walOpts)
+	if err != nil {
+		return fmt.Errorf("engine: open: %w", err)
+	}
+	s.wal = w
+	if rec.TruncatedEntries > 0 || rec.TruncatedBytes > 0 {
+		s.logger.Warn("repaired the WAL's torn tail", "entries", rec.TruncatedEntries, "bytes", rec.TruncatedBytes, "reason", rec.Reason)
+	}
+	walIndex, ok := s.loadSnapshot()
+	if ok {
+		err = s.replay(walIndex, lastSealed)
+		if errors.Is(err, errReplayGap) {
+			s.logger.Warn("index snapshot does not join the log; rebuilding the index", "err", err)
+			ok = false
+		} else if err != nil {
+			return err
+		}
+	}
+	if !ok {
+		s.resetState()
+		if err := s.replay(0, lastSealed); err != nil {
+			return err
+		}
+	}
+	if first := s.wal.FirstIndex(); first != 0 && first <= lastSealed {
+		if err := s.wal.TruncateFront(min(lastSealed+1, s.wal.NextIndex())); err != nil {
+			return fmt.Errorf("engine: open: %w", err)
+		}
+	}
+	return nil
+}
+
+var errReplayGap = errors.New("engine: the log after the snapshot is incomplete")
+
+// resetState forgets everything loaded from a snapshot.
+func (s *Store) resetState() {
+	s.ix = index.New(index.Options{MaxPathValues: s.opts.MaxPathValues})
+	s.w.last = 0
+	s.w.schemas = nil
+	s.w.schemaNums = map[string]uint32{}
+	s.w.regKeys = map[string]string{}
+	s.regMu.Lock()
+	s.registered = nil
+	s.regMu.Unlock()
+}
+
+// loadSnapshot loads the index snapshot and returns the last WAL entry it
+// covers; false when there is none or it is damaged (then the state is
+// reset).
+func (s *Store) loadSnapshot() (uint64, bool) {
+	s.resetState()
+	data, err := os.ReadFile(s.snapPath())
+	if err != nil {
+		if !os.IsNotExist(err) {
+			s.logger.Warn("cannot read the index snapshot; rebuilding", "err", err)
+		}
+		return 0, false
+	}
+	ix, meta, err := index.Decode(s.snapPath(), data)
+	if err != nil {
+		s.logger.Warn("damaged index snapshot; rebuilding the index from the log", "err", err)
+		return 0, false
+	}
+	var sm snapMeta
+	if err := json.Unmarshal(meta, &sm); err != nil || uint64(ix.Last()) != sm.Last {
+		s.logger.Warn("damaged index snapshot meta; rebuilding the index from the log")
+		return 0, false
+	}
+	for i, raw := range sm.Schemas {
+		sc, err := trove.NewSchema(raw)
+		if err != nil {
+			s.logger.Warn("damaged schema in the index snapshot; rebuilding", "err", err)
+			s.resetState()
+			return 0, false
+		}
+		s.w.schemas = append(s.w.schemas, sc)
+		s.w.schemaNums[string(sc.Raw())] = uint32(i)
+	}
+	for _, rs := range sm.Registered {
+		s.w.regKeys[rs.ID+"\x00"+rs.Version] = string(rs.Schema)
+	}
+	s.registered = sm.Registered
+	s.ix = ix
+	s.w.last = sm.Last
+	return sm.WALIndex, true
+}
+
+// replay applies the log after WAL entry from to the index (whole segments
+// first, then WAL entries) and builds the memtable from the WAL entries
+// after lastSealed.
+func (s *Store) replay(from, lastSealed uint64) error {
+	next := from + 1
+	for _, sg := range s.w.segs {
+		m := sg.meta
+		if m.LastWALIndex < next {
+			continue
+		}
+		if m.FirstWALIndex != next {
+			break // the snapshot ends inside this segment: use the WAL
+		}
+		err := sg.seg.Scan(func(r segment.Record) error {
+			return s.apply([]segment.Record{r}, 0, true, false)
+		})
+		if err != nil {
+			return fmt.Errorf("engine: replay %s: %w", sg.path, err)
+		}
+		next = m.LastWALIndex + 1
+	}
+	first, last := s.wal.FirstIndex(), s.wal.LastIndex()
+	if next <= last && (first == 0 || first > next) {
+		return fmt.Errorf("%w: entry %d is neither sealed nor in the WAL (WAL holds %d-%d)", errReplayGap, next, first, last)
+	}
+	if next <= lastSealed && last < lastSealed {
+		// Everything sealed must have been replayed by now.
+		return fmt.Errorf("%w: sealed entries %d-%d not replayed", errReplayGap, next, lastSealed)
+	}
+	// The memtable starts after the last event position sealed.
+	s.w.mem = &memtable{first: 1}
+	if n := len(s.w.evSegs); n > 0 {
+		s.w.mem.first = s.w.evSegs[n-1].meta.LastPosition + 1
+	}
+	start := min(next, lastSealed+1)
+	if first != 0 {
+		start = max(start, first)
+	}
+	for i := start; first != 0 && i <= last; i++ {
+		recs, err := s.wal.Read(i)
+		if err != nil {
+			return fmt.Errorf("engine: replay: %w", err)
+		}
+		toIndex, toMem := i >= next, i > lastSealed
+		if err := s.apply(recs, i, toIndex, toMem); err != nil {
+			return fmt.Errorf("engine: replay WAL entry %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// isTemp reports whether name is a temporary file of an atomic publish.
+func isTemp(name string) bool { return strings.HasPrefix(filepath.Base(name), ".") }

@@ -1,0 +1,245 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+
+	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/blob"
+	"github.com/trovedb/trove/blob/local"
+	"github.com/trovedb/trove/index"
+	"github.com/trovedb/trove/segment"
+)
+
+// Compile-time checks: the interfaces the store implements.
+var (
+	_ trove.EventStorage  = (*Store)(nil)
+	_ trove.LinkStorage   = (*Store)(nil)
+	_ trove.Transactional = (*Store)(nil)
+	_ trove.BatchSaver    = (*Store)(nil)
+	_ trove.Subscriber    = (*Store)(nil)
+	_ trove.Replayer      = (*Store)(nil)
+	_ trove.SchemaStore   = (*Store)(nil)
+)
+
+// Store is the log engine. Every method is safe for concurrent use.
+//
+// Writes go through one writer goroutine that commits in groups:
+//
+//   - Concurrent callers (SaveEvent, SaveEvents, Tx.Commit, SaveLink,
+//     SaveSchema) queue a request; the writer takes every request waiting
+//     (up to Options.MaxGroup), checks each against the committed state
+//     plus the requests before it in the group, and appends the accepted
+//     ones with one segment.WAL.Append: one write and one fsync. Each
+//     request is one WAL entry, so it is atomic.
+//   - Positions are assigned by the writer in append order, so position
+//     order is commit order.
+//   - Nobody is acknowledged, and nothing becomes visible to readers, before
+//     the group's bytes are durable (fsynced, in SyncAlways mode).
+//   - A failed write or fsync is sticky: every request of that group and
+//     every later one fails with that cause (Err says it) until the store is
+//     reopened, whose recovery keeps exactly the durable entries.
+//
+// Readers never take the writer's path: they load the current view (an
+// immutable value behind an atomic pointer: sealed segments, the unsealed
+// events, the committed position) and hold the index's read lock only
+// while combining bitmaps.
+type Store struct {
+	dir    string
+	opts   Options
+	logger *slog.Logger
+
+	wal   *segment.WAL
+	ix    *index.Index
+	cache *blockCache
+	view  atomic.Pointer[view]
+	srch  *searcher // nil when the search index is off
+	blobs *local.Store
+	files trove.FileStorage // over blobs
+
+	reqs     chan *request
+	writerWG sync.WaitGroup
+	inflight sync.WaitGroup
+	closedCh chan struct{}
+
+	mu struct {
+		sync.RWMutex
+		closed bool
+		err    error // sticky write failure
+	}
+
+	// w is owned by the writer goroutine (and by Open before it starts).
+	w writerState
+
+	regMu      sync.RWMutex
+	registered []trove.RegisteredSchema // guarded by regMu
+}
+
+// writerState is what only the writer touches.
+type writerState struct {
+	last       uint64            // last committed event position
+	schemaNums map[string]uint32 // schema document → dictionary number
+	schemas    []trove.Schema    // dictionary, by number (append-only)
+	mem        *memtable
+	segs       []*sealed // every open segment, in log order
+	evSegs     []*sealed // those holding events, in position order
+	nextSegID  uint64
+	regKeys    map[string]string // id\x00version → document, registered schemas
+}
+
+// view is an immutable picture of the committed log for readers.
+type view struct {
+	last     uint64 // last committed event position
+	segs     []*sealed
+	memFirst uint64   // first position held in memBodies
+	memBody  [][]byte // event record bodies of the unsealed part
+	memTime  []int64
+	schemas  []trove.Schema
+	changed  chan struct{} // closed when a newer view is published
+}
+
+// memtable holds the unsealed part of the log in memory.
+type memtable struct {
+	first    uint64 // first event position it holds (last+1 when none)
+	bodies   [][]byte
+	times    []int64
+	records  []segment.Record // every record, in log order, for sealing
+	bytes    int64
+	firstWAL uint64 // first WAL entry, 0 when none
+	lastWAL  uint64
+}
+
+// Open opens (creating when needed) the store in dir and recovers it: the
+// WAL's torn tail is repaired, sealed segments are opened and checked, the
+// index snapshot is loaded and only the log after it is replayed.
+func Open(dir string, opts Options) (*Store, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{
+		dir:      dir,
+		opts:     o,
+		logger:   o.Logger.With("store", dir),
+		reqs:     make(chan *request, 1024),
+		closedCh: make(chan struct{}),
+	}
+	s.cache = newBlockCache(o.CacheSize)
+	if err := s.recover(); err != nil {
+		return nil, err
+	}
+	blobs, err := local.Open(filepath.Join(dir, "files"))
+	if err != nil {
+		s.wal.Close()
+		for _, sg := range s.w.segs {
+			sg.seg.Close()
+		}
+		return nil, fmt.Errorf("engine: open files: %w", err)
+	}
+	s.blobs = blobs
+	s.files = blob.NewFileStorage(blobs)
+	if o.SearchIndex == "on" {
+		s.srch = newSearcher(s)
+	}
+	s.publish()
+	s.writerWG.Add(1)
+	go s.writer()
+	if s.srch != nil {
+		s.srch.start()
+	}
+	return s, nil
+}
+
+func (s *Store) segDir() string   { return filepath.Join(s.dir, "segments") }
+func (s *Store) walDir() string   { return filepath.Join(s.dir, "wal") }
+func (s *Store) snapPath() string { return filepath.Join(s.dir, "index.snap") }
+
+// Dir returns the store's directory.
+func (s *Store) Dir() string { return s.dir }
+
+// Err returns the sticky write failure, or nil.
+func (s *Store) Err() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.mu.err
+}
+
+// Close waits for requests in flight, stops the writer, writes an index
+// snapshot (so the next Open replays nothing), and closes the files. Calls
+// after Close return ErrClosed. It is safe to call twice.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.mu.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.mu.closed = true
+	failed := s.mu.err != nil
+	s.mu.Unlock()
+	close(s.closedCh)
+	s.inflight.Wait()
+	close(s.reqs)
+	s.writerWG.Wait()
+	if s.srch != nil {
+		s.srch.stop()
+	}
+	var errs []error
+	if !failed {
+		if err := s.writeSnapshot(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := s.wal.Close(); err != nil && !failed {
+		errs = append(errs, err)
+	}
+	for _, sg := range s.w.segs {
+		if err := sg.seg.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := s.blobs.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// enter admits a call: it fails once the store is closed or has failed.
+// The caller must call s.inflight.Done() when it no longer needs the store.
+func (s *Store) enter(what string, write bool) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.mu.closed {
+		return fmt.Errorf("engine: %s: %w", what, trove.ErrClosed)
+	}
+	if write && s.mu.err != nil {
+		return fmt.Errorf("engine: %s refused: the store failed earlier: %w", what, s.mu.err)
+	}
+	s.inflight.Add(1)
+	return nil
+}
+
+// publish makes the writer's state visible to readers.
+func (s *Store) publish() {
+	m := s.w.mem
+	v := &view{
+		last:     s.w.last,
+		segs:     s.w.evSegs[:len(s.w.evSegs):len(s.w.evSegs)],
+		memFirst: m.first,
+		memBody:  m.bodies[:len(m.bodies):len(m.bodies)],
+		memTime:  m.times[:len(m.times):len(m.times)],
+		schemas:  s.w.schemas[:len(s.w.schemas):len(s.w.schemas)],
+		changed:  make(chan struct{}),
+	}
+	if old := s.view.Swap(v); old != nil {
+		close(old.changed)
+	}
+}
+
+// Last returns the last committed position.
+func (s *Store) Last() uint64 { return s.view.Load().last }
+
+func closedErr(what string) error { return fmt.Errorf("engine: %s: %w", what, trove.ErrClosed) }

@@ -1,0 +1,432 @@
+package index
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/trovedb/trove"
+)
+
+// DefaultMaxPathValues is the default Options.MaxPathValues.
+const DefaultMaxPathValues = 4096
+
+// chunkShift sets the time-column chunk: 1<<chunkShift positions share one
+// min/max summary.
+const chunkShift = 10
+
+// Options tune an Index.
+type Options struct {
+	// MaxPathValues is how many distinct values one payload path may take
+	// before the path stops being indexed (its postings are dropped and
+	// queries on it fall back to scanning and verifying). Default
+	// DefaultMaxPathValues; zero means the default; a negative value turns
+	// the payload index off.
+	MaxPathValues int
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxPathValues == 0 {
+		o.MaxPathValues = DefaultMaxPathValues
+	}
+	return o
+}
+
+// Doc is what the index learns about one event.
+type Doc struct {
+	ID        string
+	Version   int
+	CreatedAt int64 // unix milliseconds
+	Schema    string
+	Producer  string
+	Links     []trove.EventLink // the event's own links
+	Payload   []byte            // the payload, a JSON object
+}
+
+// LinkRef names one outgoing link of an event: Slot ≥ 0 is the event's own
+// link at that index; Slot < 0 is the link added with SaveLink at index
+// -Slot-1 of the event's added links.
+type LinkRef struct {
+	Source uint32
+	Slot   int32
+}
+
+// Index is the engine's in-memory index over event positions. Positions
+// start at 1 and are dense (every position is an event). One writer calls
+// Add and AddLink; any number of readers call Read and the lookup methods
+// concurrently.
+type Index struct {
+	opts Options
+	mu   sync.RWMutex // guards st; columns below st.n are never modified
+	st   state
+}
+
+type state struct {
+	n uint32 // last position
+
+	// Columns, element p-1 for position p. Append-only.
+	idNum    []uint32
+	version  []uint32
+	schema   []uint32
+	producer []uint32
+	prev     []uint32 // position of the previous version of the same id, 0 for none
+	created  []int64  // unix ms
+
+	ids      map[string]uint32
+	idStr    []string
+	latest   []uint32 // by id number: position of the latest version
+	schemas  dict
+	produce  dict
+	chunkMin []int64
+	chunkMax []int64
+
+	bySchema   []*roaring.Bitmap // by schema number
+	byProducer []*roaring.Bitmap // by producer number
+	linkType   map[string]*roaring.Bitmap
+	linkTarget map[string]*roaring.Bitmap
+	anyLink    *roaring.Bitmap
+	superseded *roaring.Bitmap
+
+	terms map[string]map[string]*roaring.Bitmap // path → value key → positions
+	hot   map[string]bool                       // paths past the guard: not indexed
+
+	added    map[uint32][]trove.EventLink // links added with SaveLink, by source
+	incoming map[string][]LinkRef         // by target id, in save order
+}
+
+type dict struct {
+	names []string
+	nums  map[string]uint32
+}
+
+func (d *dict) num(s string) (uint32, bool) {
+	if n, ok := d.nums[s]; ok {
+		return n, false
+	}
+	if d.nums == nil {
+		d.nums = map[string]uint32{}
+	}
+	n := uint32(len(d.names))
+	d.names = append(d.names, s)
+	d.nums[s] = n
+	return n, true
+}
+
+// New returns an empty index.
+func New(opts Options) *Index {
+	ix := &Index{opts: opts.withDefaults()}
+	ix.st.init()
+	return ix
+}
+
+func (s *state) init() {
+	s.ids = map[string]uint32{}
+	s.linkType = map[string]*roaring.Bitmap{}
+	s.linkTarget = map[string]*roaring.Bitmap{}
+	s.anyLink = roaring.New()
+	s.superseded = roaring.New()
+	s.terms = map[string]map[string]*roaring.Bitmap{}
+	s.hot = map[string]bool{}
+	s.added = map[uint32][]trove.EventLink{}
+	s.incoming = map[string][]LinkRef{}
+}
+
+// Last returns the last indexed position (0 when empty).
+func (ix *Index) Last() uint32 {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.st.n
+}
+
+// Add indexes the event at pos, which must be Last()+1. A version above 1
+// marks the id's previous latest version superseded.
+func (ix *Index) Add(pos uint32, d Doc) error {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	return ix.addLocked(pos, d)
+}
+
+// AddBatch indexes several events under one lock; docs[i] goes to first+i.
+func (ix *Index) AddBatch(first uint32, docs []Doc) error {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for i := range docs {
+		if err := ix.addLocked(first+uint32(i), docs[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (ix *Index) addLocked(pos uint32, d Doc) error {
+	s := &ix.st
+	if pos != s.n+1 {
+		return fmt.Errorf("index: add position %d after %d", pos, s.n)
+	}
+	idn, isNew := s.idNumber(d.ID)
+	var prev uint32
+	if !isNew {
+		prev = s.latest[idn]
+		s.superseded.Add(prev)
+	}
+	s.latest[idn] = pos
+	sn, _ := s.schemas.num(d.Schema)
+	for int(sn) >= len(s.bySchema) {
+		s.bySchema = append(s.bySchema, roaring.New())
+	}
+	s.bySchema[sn].Add(pos)
+	pn, _ := s.produce.num(d.Producer)
+	for int(pn) >= len(s.byProducer) {
+		s.byProducer = append(s.byProducer, roaring.New())
+	}
+	s.byProducer[pn].Add(pos)
+	s.idNum = append(s.idNum, idn)
+	s.version = append(s.version, uint32(d.Version))
+	s.schema = append(s.schema, sn)
+	s.producer = append(s.producer, pn)
+	s.prev = append(s.prev, prev)
+	s.created = append(s.created, d.CreatedAt)
+	s.chunk(pos, d.CreatedAt)
+	for i, l := range d.Links {
+		s.link(pos, l, int32(i))
+	}
+	if ix.opts.MaxPathValues > 0 {
+		Terms(d.Payload, func(path, value string) { s.term(pos, path, value, ix.opts.MaxPathValues) })
+	}
+	s.n = pos
+	return nil
+}
+
+func (s *state) idNumber(id string) (uint32, bool) {
+	if n, ok := s.ids[id]; ok {
+		return n, false
+	}
+	n := uint32(len(s.idStr))
+	s.idStr = append(s.idStr, id)
+	s.ids[id] = n
+	s.latest = append(s.latest, 0)
+	return n, true
+}
+
+func (s *state) chunk(pos uint32, t int64) {
+	c := int((pos - 1) >> chunkShift)
+	if c == len(s.chunkMin) {
+		s.chunkMin = append(s.chunkMin, t)
+		s.chunkMax = append(s.chunkMax, t)
+		return
+	}
+	s.chunkMin[c] = min(s.chunkMin[c], t)
+	s.chunkMax[c] = max(s.chunkMax[c], t)
+}
+
+func (s *state) link(pos uint32, l trove.EventLink, slot int32) {
+	bm := s.linkType[l.Type]
+	if bm == nil {
+		bm = roaring.New()
+		s.linkType[l.Type] = bm
+	}
+	bm.Add(pos)
+	bm = s.linkTarget[l.TargetEvent.ID]
+	if bm == nil {
+		bm = roaring.New()
+		s.linkTarget[l.TargetEvent.ID] = bm
+	}
+	bm.Add(pos)
+	s.anyLink.Add(pos)
+	t := l.TargetEvent.ID
+	s.incoming[t] = append(slices.Clip(s.incoming[t]), LinkRef{Source: pos, Slot: slot})
+}
+
+func (s *state) term(pos uint32, path, value string, maxValues int) {
+	if s.hot[path] {
+		return
+	}
+	vals := s.terms[path]
+	if vals == nil {
+		vals = map[string]*roaring.Bitmap{}
+		s.terms[path] = vals
+	}
+	bm := vals[value]
+	if bm == nil {
+		if len(vals) >= maxValues {
+			delete(s.terms, path)
+			s.hot[path] = true
+			return
+		}
+		bm = roaring.New()
+		vals[value] = bm
+	}
+	bm.Add(pos)
+}
+
+// AddLink records a link added with SaveLink to the event at source.
+func (ix *Index) AddLink(source uint32, l trove.EventLink) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	s := &ix.st
+	list := append(slices.Clip(s.added[source]), l)
+	s.added[source] = list
+	s.link(source, l, -int32(len(list)))
+}
+
+// Lookup returns the position of id's version (its latest when version is
+// 0).
+func (ix *Index) Lookup(id string, version int) (uint32, bool) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.st.lookup(id, version)
+}
+
+func (s *state) lookup(id string, version int) (uint32, bool) {
+	n, ok := s.ids[id]
+	if !ok {
+		return 0, false
+	}
+	p := s.latest[n]
+	if version == 0 {
+		return p, true
+	}
+	for p != 0 {
+		v := int(s.version[p-1])
+		if v == version {
+			return p, true
+		}
+		if v < version {
+			return 0, false
+		}
+		p = s.prev[p-1]
+	}
+	return 0, false
+}
+
+// Latest returns the position and version of id's latest version.
+func (ix *Index) Latest(id string) (pos uint32, version int, ok bool) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	p, ok := ix.st.lookup(id, 0)
+	if !ok {
+		return 0, 0, false
+	}
+	return p, int(ix.st.version[p-1]), true
+}
+
+// AddedLinks returns the links added with SaveLink to the event at pos. The
+// caller must not modify the slice.
+func (ix *Index) AddedLinks(pos uint32) []trove.EventLink {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.st.added[pos]
+}
+
+// Incoming returns the links whose target is id, in save order.
+func (ix *Index) Incoming(id string) []LinkRef {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.st.incoming[id]
+}
+
+// Read calls fn with a Reader over the index, holding the read lock: fn
+// must be short (compute candidate bitmaps, copy what it needs) and must not
+// keep the Reader or any bitmap it returns.
+func (ix *Index) Read(fn func(r Reader)) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	fn(Reader{st: &ix.st, opts: ix.opts})
+}
+
+// Reader reads an index under its read lock (see Index.Read). Bitmaps it
+// returns are the index's own: read them, never modify or keep them.
+type Reader struct {
+	st   *state
+	opts Options
+}
+
+// Last returns the last indexed position.
+func (r Reader) Last() uint32 { return r.st.n }
+
+// Schema returns the positions of events with this schema identity, or nil.
+func (r Reader) Schema(name string) *roaring.Bitmap {
+	if n, ok := r.st.schemas.nums[name]; ok {
+		return r.st.bySchema[n]
+	}
+	return nil
+}
+
+// Producer returns the positions of events of this producer, or nil.
+func (r Reader) Producer(name string) *roaring.Bitmap {
+	if n, ok := r.st.produce.nums[name]; ok {
+		return r.st.byProducer[n]
+	}
+	return nil
+}
+
+// LinkType returns the positions of events with an outgoing link of this
+// type, or nil.
+func (r Reader) LinkType(t string) *roaring.Bitmap { return r.st.linkType[t] }
+
+// LinkTarget returns the positions of events with an outgoing link to this
+// id, or nil.
+func (r Reader) LinkTarget(id string) *roaring.Bitmap { return r.st.linkTarget[id] }
+
+// AnyLink returns the positions of events with an outgoing link.
+func (r Reader) AnyLink() *roaring.Bitmap { return r.st.anyLink }
+
+// Superseded returns the positions of versions that a later version of the
+// same id replaced.
+func (r Reader) Superseded() *roaring.Bitmap { return r.st.superseded }
+
+// Term returns the positions whose payload holds value (a ValueKey) at path.
+// indexed is false when the path is not indexed (past the guard, or the
+// payload index is off): then the caller must scan.
+func (r Reader) Term(path, value string) (bm *roaring.Bitmap, indexed bool) {
+	if r.opts.MaxPathValues < 0 || r.st.hot[path] {
+		return nil, false
+	}
+	return r.st.terms[path][value], true
+}
+
+// Columns returns the per-position columns as they stand. The slices stay
+// valid and unchanged after the read lock is released.
+func (r Reader) Columns() Columns {
+	s := r.st
+	n := int(s.n)
+	full := n >> chunkShift
+	return Columns{
+		Last:      s.n,
+		IDNum:     s.idNum[:n:n],
+		Version:   s.version[:n:n],
+		Schema:    s.schema[:n:n],
+		Producer:  s.producer[:n:n],
+		Prev:      s.prev[:n:n],
+		Created:   s.created[:n:n],
+		IDs:       s.idStr[:len(s.idStr):len(s.idStr)],
+		Schemas:   s.schemas.names[:len(s.schemas.names):len(s.schemas.names)],
+		Producers: s.produce.names[:len(s.produce.names):len(s.produce.names)],
+		ChunkMin:  s.chunkMin[:full:full],
+		ChunkMax:  s.chunkMax[:full:full],
+	}
+}
+
+// Columns are immutable per-position columns: element p-1 describes
+// position p, for p ≤ Last. Schema and Producer hold dictionary numbers
+// (names in Schemas and Producers), IDNum an index into IDs.
+type Columns struct {
+	Last      uint32
+	IDNum     []uint32
+	Version   []uint32
+	Schema    []uint32
+	Producer  []uint32
+	Prev      []uint32
+	Created   []int64
+	IDs       []string
+	Schemas   []string
+	Producers []string
+	// ChunkMin and ChunkMax summarise Created over complete chunks of
+	// ChunkSize positions: chunk c covers positions c*ChunkSize+1 … (c+1)*ChunkSize.
+	ChunkMin []int64
+	ChunkMax []int64
+}
+
+// ChunkSize is the number of positions per time-column chunk.
+const ChunkSize = 1 << chunkShift

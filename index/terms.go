@@ -1,0 +1,232 @@
+package index
+
+import (
+	"encoding/json"
+	"math/big"
+	"strconv"
+	"strings"
+)
+
+// Term kinds: the first byte of a term's value key, so that values of
+// different JSON types never share a posting list.
+const (
+	KindNull   = 'z'
+	KindBool   = 'b'
+	KindNumber = 'n'
+	KindString = 's'
+)
+
+// NormalizeNumber returns the canonical spelling of a JSON number, so that
+// numerically equal numbers (1, 1.0, 1e0) share one term. It returns false
+// when s is not a number.
+func NormalizeNumber(s string) (string, bool) {
+	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return strconv.FormatInt(i, 10), true
+	}
+	r, ok := new(big.Rat).SetString(s)
+	if !ok {
+		return "", false
+	}
+	return r.RatString(), true
+}
+
+// ValueKey returns the term value key of a query scalar (nil, bool, string or
+// json.Number, as trove.PayloadTerm holds). It returns false for anything
+// else.
+func ValueKey(v any) (string, bool) {
+	switch x := v.(type) {
+	case nil:
+		return string(KindNull), true
+	case bool:
+		if x {
+			return string(KindBool) + "1", true
+		}
+		return string(KindBool) + "0", true
+	case string:
+		return string(KindString) + x, true
+	case json.Number:
+		n, ok := NormalizeNumber(string(x))
+		if !ok {
+			return "", false
+		}
+		return string(KindNumber) + n, true
+	}
+	return "", false
+}
+
+// Terms calls fn with every scalar of a JSON object reached through objects
+// only (arrays are not descended, as payload equality never looks into
+// them): its dotted path and its value key. Malformed JSON ends the walk
+// early; the index is a superset filter, so nothing is lost by that beyond
+// the terms not emitted (queries verify every candidate).
+func Terms(payload []byte, fn func(path, value string)) {
+	s := scanner{b: payload}
+	s.ws()
+	if s.peek() != '{' {
+		return
+	}
+	s.object("", fn)
+}
+
+type scanner struct {
+	b   []byte
+	i   int
+	bad bool
+}
+
+func (s *scanner) peek() byte {
+	if s.i < len(s.b) {
+		return s.b[s.i]
+	}
+	return 0
+}
+
+func (s *scanner) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// object reads {…} at s.i; prefix is the path of the object ("" at the root).
+func (s *scanner) object(prefix string, fn func(path, value string)) {
+	s.i++ // '{'
+	s.ws()
+	if s.peek() == '}' {
+		s.i++
+		return
+	}
+	for !s.bad {
+		s.ws()
+		key, ok := s.str()
+		if !ok {
+			s.bad = true
+			return
+		}
+		s.ws()
+		if s.peek() != ':' {
+			s.bad = true
+			return
+		}
+		s.i++
+		s.ws()
+		path := key
+		if prefix != "" {
+			path = prefix + "." + key
+		}
+		s.value(path, fn)
+		s.ws()
+		switch s.peek() {
+		case ',':
+			s.i++
+		case '}':
+			s.i++
+			return
+		default:
+			s.bad = true
+			return
+		}
+	}
+}
+
+func (s *scanner) value(path string, fn func(path, value string)) {
+	switch c := s.peek(); {
+	case c == '{':
+		s.object(path, fn)
+	case c == '[':
+		s.skipArray()
+	case c == '"':
+		v, ok := s.str()
+		if !ok {
+			s.bad = true
+			return
+		}
+		fn(path, string(KindString)+v)
+	case c == 't' && s.lit("true"):
+		fn(path, string(KindBool)+"1")
+	case c == 'f' && s.lit("false"):
+		fn(path, string(KindBool)+"0")
+	case c == 'n' && s.lit("null"):
+		fn(path, string(KindNull))
+	case c == '-' || c >= '0' && c <= '9':
+		start := s.i
+		for s.i < len(s.b) && strings.IndexByte("+-0123456789.eE", s.b[s.i]) >= 0 {
+			s.i++
+		}
+		n, ok := NormalizeNumber(string(s.b[start:s.i]))
+		if !ok {
+			s.bad = true
+			return
+		}
+		fn(path, string(KindNumber)+n)
+	default:
+		s.bad = true
+	}
+}
+
+func (s *scanner) lit(w string) bool {
+	if strings.HasPrefix(string(s.b[s.i:min(len(s.b), s.i+len(w))]), w) {
+		s.i += len(w)
+		return true
+	}
+	return false
+}
+
+// str reads a JSON string at s.i and returns it unescaped.
+func (s *scanner) str() (string, bool) {
+	if s.peek() != '"' {
+		return "", false
+	}
+	start := s.i
+	s.i++
+	escaped := false
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case '\\':
+			escaped = true
+			s.i += 2
+			continue
+		case '"':
+			s.i++
+			if !escaped {
+				return string(s.b[start+1 : s.i-1]), true
+			}
+			var v string
+			if json.Unmarshal(s.b[start:s.i], &v) != nil {
+				return "", false
+			}
+			return v, true
+		}
+		s.i++
+	}
+	return "", false
+}
+
+// skipArray skips […] at s.i, strings and nesting included.
+func (s *scanner) skipArray() {
+	depth := 0
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case '[', '{':
+			depth++
+		case ']', '}':
+			depth--
+			if depth == 0 {
+				s.i++
+				return
+			}
+		case '"':
+			if _, ok := s.str(); !ok {
+				s.bad = true
+				return
+			}
+			continue
+		}
+		s.i++
+	}
+	s.bad = true
+}

@@ -1,0 +1,345 @@
+package query
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/index"
+)
+
+// Source gives the planner the events the index points at.
+type Source interface {
+	// Event returns the stored event at pos, a position the index held when
+	// the plan was made. Its Links are the event's own links.
+	Event(pos uint32) (trove.Event, error)
+}
+
+// Searcher narrows a search query to candidates. Search returns positions
+// that may match among 1…upTo (a superset of the true matches there);
+// positions after upTo are not covered and the planner scans them. ok
+// false means the searcher cannot help with this query.
+type Searcher interface {
+	Search(ctx context.Context, q *trove.SearchQuery) (cand *roaring.Bitmap, upTo uint32, ok bool)
+}
+
+// Options adjust Run.
+type Options struct {
+	Searcher Searcher // nil: search clauses are evaluated by scanning
+}
+
+// Plan is a query made concrete against one state of an index.
+type Plan struct {
+	q    *trove.Query
+	ix   *index.Index
+	last uint32
+	cols index.Columns
+	// cand holds the candidate positions; every match is in it.
+	cand       *roaring.Bitmap
+	schemaOK   []bool // by schema number; nil: no schema filter
+	producerOK []bool // by producer number; nil: no producer filter
+	start, end int64  // createdAt bounds in unix ms
+	hasStart   bool
+	hasEnd     bool
+	needLinks  bool
+	needBody   bool
+}
+
+// Compile builds the plan of q over the index as it stands: the candidate
+// bitmap is the intersection of the schema, producer, link and payload
+// postings, pruned by time chunks, minus superseded versions unless q
+// considers all versions. It holds the index's read lock only while it
+// combines bitmaps.
+func Compile(ctx context.Context, ix *index.Index, q *trove.Query, opts Options) *Plan {
+	p := &Plan{q: q, ix: ix, needLinks: len(q.LinkCriteria()) > 0, needBody: q.NeedsPayload()}
+	st, hs, en, he := q.TimeBounds()
+	p.start, p.hasStart, p.end, p.hasEnd = st.UnixMilli(), hs, en.UnixMilli(), he
+	if !st.IsZero() && hs && st.Nanosecond()%1e6 != 0 {
+		// A bound between milliseconds: events sit on whole milliseconds.
+		p.start++
+	}
+	ix.Read(func(r index.Reader) {
+		p.last = r.Last()
+		p.cols = r.Columns()
+		var must []*roaring.Bitmap
+		empty := roaring.New()
+		orOf := func(names map[string]bool, get func(string) *roaring.Bitmap) *roaring.Bitmap {
+			var bms []*roaring.Bitmap
+			for n := range names {
+				if bm := get(n); bm != nil {
+					bms = append(bms, bm)
+				}
+			}
+			switch len(bms) {
+			case 0:
+				return empty
+			case 1:
+				return bms[0]
+			}
+			return roaring.FastOr(bms...)
+		}
+		if s := q.Schemas(); s != nil {
+			must = append(must, orOf(s, r.Schema))
+			p.schemaOK = allowed(p.cols.Schemas, s)
+		}
+		if s := q.Producers(); s != nil {
+			must = append(must, orOf(s, r.Producer))
+			p.producerOK = allowed(p.cols.Producers, s)
+		}
+		for _, cr := range q.LinkCriteria() {
+			target := ""
+			if cr.TargetEvent != nil {
+				target = cr.TargetEvent.ID
+			}
+			if cr.Type != "" {
+				must = append(must, orEmpty(r.LinkType(cr.Type), empty))
+			}
+			if target != "" {
+				must = append(must, orEmpty(r.LinkTarget(target), empty))
+			}
+			if cr.Type == "" && target == "" {
+				must = append(must, r.AnyLink())
+			}
+		}
+		for _, t := range q.PayloadTerms() {
+			vk, ok := index.ValueKey(t.Value)
+			if !ok {
+				must = append(must, empty)
+				continue
+			}
+			if bm, indexed := r.Term(t.Path, vk); indexed {
+				must = append(must, orEmpty(bm, empty))
+			}
+		}
+		if p.hasStart || p.hasEnd {
+			must = append(must, p.timeRanges())
+		}
+		switch len(must) {
+		case 0:
+			p.cand = roaring.New()
+			p.cand.AddRange(1, uint64(p.last)+1)
+		case 1:
+			p.cand = must[0].Clone()
+		default:
+			slices.SortFunc(must, func(a, b *roaring.Bitmap) int {
+				return cmp.Compare(a.GetCardinality(), b.GetCardinality())
+			})
+			p.cand = roaring.FastAnd(must...)
+		}
+		if !q.AllVersions() {
+			p.cand.AndNot(r.Superseded())
+		}
+	})
+	if sq := q.SearchQuery(); sq != nil && opts.Searcher != nil {
+		if bm, upTo, ok := opts.Searcher.Search(ctx, sq); ok {
+			// Narrow 1…upTo to the searcher's candidates; keep the rest.
+			tail := roaring.New()
+			if upTo < p.last {
+				tail.AddRange(uint64(upTo)+1, uint64(p.last)+1)
+			}
+			p.cand.And(roaring.Or(bm, tail))
+		}
+	}
+	p.cand.RemoveRange(uint64(p.last)+1, 1<<32)
+	return p
+}
+
+func orEmpty(bm, empty *roaring.Bitmap) *roaring.Bitmap {
+	if bm == nil {
+		return empty
+	}
+	return bm
+}
+
+func allowed(names []string, set map[string]bool) []bool {
+	ok := make([]bool, len(names))
+	for i, n := range names {
+		ok[i] = set[n]
+	}
+	return ok
+}
+
+// timeRanges returns the positions whose time chunk overlaps the query's
+// time range (every position of the last, incomplete chunk included).
+func (p *Plan) timeRanges() *roaring.Bitmap {
+	bm := roaring.New()
+	c := p.cols
+	var runStart uint64
+	inRun := false
+	for i := range c.ChunkMin {
+		overlap := (!p.hasStart || c.ChunkMax[i] >= p.start) && (!p.hasEnd || c.ChunkMin[i] <= p.end)
+		lo := uint64(i)*index.ChunkSize + 1
+		if overlap && !inRun {
+			runStart, inRun = lo, true
+		} else if !overlap && inRun {
+			bm.AddRange(runStart, lo)
+			inRun = false
+		}
+	}
+	tail := uint64(len(c.ChunkMin))*index.ChunkSize + 1
+	if !inRun {
+		runStart = tail
+	}
+	bm.AddRange(runStart, uint64(p.last)+1)
+	return bm
+}
+
+// Candidates returns how many positions the plan will look at.
+func (p *Plan) Candidates() uint64 { return p.cand.GetCardinality() }
+
+// metaOK checks the filters the columns answer without reading the event.
+func (p *Plan) metaOK(pos uint32) bool {
+	i := pos - 1
+	if p.schemaOK != nil && !p.schemaOK[p.cols.Schema[i]] {
+		return false
+	}
+	if p.producerOK != nil && !p.producerOK[p.cols.Producer[i]] {
+		return false
+	}
+	t := p.cols.Created[i]
+	return (!p.hasStart || t >= p.start) && (!p.hasEnd || t <= p.end)
+}
+
+// check reads the event at pos and verifies it against the whole query.
+func (p *Plan) check(src Source, pos uint32) (trove.Sortable, bool, error) {
+	e, err := src.Event(pos)
+	if err != nil {
+		return trove.Sortable{}, false, fmt.Errorf("query: position %d: %w", pos, err)
+	}
+	links := e.Links
+	if p.needLinks {
+		if added := p.ix.AddedLinks(pos); len(added) > 0 {
+			links = append(slices.Clip(links), added...)
+		}
+	}
+	var payload any
+	if p.needBody {
+		if payload, err = trove.DecodePayload(e.Payload); err != nil {
+			return trove.Sortable{}, false, nil
+		}
+	}
+	return trove.Sortable{Event: e, Payload: payload}, p.q.MatchDecoded(&e, payload, links), nil
+}
+
+// Run executes q: it plans over the index, verifies every candidate exactly
+// with the query's Match, sorts and pages. With a limit and no sort, a
+// position sort or a createdAt sort it stops as soon as the page is full.
+func Run(ctx context.Context, ix *index.Index, src Source, q *trove.Query, opts Options) ([]trove.Event, error) {
+	if q.MatchesNothing() {
+		return []trove.Event{}, nil
+	}
+	p := Compile(ctx, ix, q, opts)
+	keys := q.SortKeys()
+	want := -1
+	if q.Limit() >= 0 {
+		want = q.Offset() + q.Limit()
+	}
+	switch {
+	case len(keys) == 0 || keys[0].Field == "position":
+		desc := len(keys) > 0 && keys[0].Desc
+		return p.stream(ctx, src, p.ordered(desc), want)
+	case len(keys) == 1 && keys[0].Field == "createdAt":
+		return p.stream(ctx, src, p.byCreated(keys[0].Desc), want)
+	}
+	var items []trove.Sortable
+	it := p.cand.Iterator()
+	for n := 0; it.HasNext(); n++ {
+		if n&1023 == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		pos := it.Next()
+		if !p.metaOK(pos) {
+			continue
+		}
+		s, ok, err := p.check(src, pos)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			items = append(items, s)
+		}
+	}
+	q.Sort(items)
+	events := make([]trove.Event, len(items))
+	for i := range items {
+		events[i] = items[i].Event
+	}
+	return q.Page(events), nil
+}
+
+// ordered yields candidates in position order.
+func (p *Plan) ordered(desc bool) func(yield func(uint32) bool) {
+	return func(yield func(uint32) bool) {
+		var it roaring.IntIterable
+		if desc {
+			it = p.cand.ReverseIterator()
+		} else {
+			it = p.cand.Iterator()
+		}
+		for it.HasNext() {
+			if pos := it.Next(); p.metaOK(pos) && !yield(pos) {
+				return
+			}
+		}
+	}
+}
+
+// byCreated yields candidates in createdAt order (ties by position), using
+// the time column only.
+func (p *Plan) byCreated(desc bool) func(yield func(uint32) bool) {
+	return func(yield func(uint32) bool) {
+		var list []uint32
+		it := p.cand.Iterator()
+		for it.HasNext() {
+			if pos := it.Next(); p.metaOK(pos) {
+				list = append(list, pos)
+			}
+		}
+		created := p.cols.Created
+		slices.SortFunc(list, func(a, b uint32) int {
+			r := cmp.Compare(created[a-1], created[b-1])
+			if desc {
+				r = -r
+			}
+			if r != 0 {
+				return r
+			}
+			return cmp.Compare(a, b)
+		})
+		for _, pos := range list {
+			if !yield(pos) {
+				return
+			}
+		}
+	}
+}
+
+// stream verifies positions in the order seq gives and stops once want
+// matches are found (want < 0: all).
+func (p *Plan) stream(ctx context.Context, src Source, seq func(func(uint32) bool), want int) ([]trove.Event, error) {
+	var out []trove.Event
+	var err error
+	n := 0
+	seq(func(pos uint32) bool {
+		if n++; n&1023 == 0 && ctx.Err() != nil {
+			err = ctx.Err()
+			return false
+		}
+		s, ok, cerr := p.check(src, pos)
+		if cerr != nil {
+			err = cerr
+			return false
+		}
+		if ok {
+			out = append(out, s.Event)
+		}
+		return want < 0 || len(out) < want
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p.q.Page(out), nil
+}
