@@ -1,7 +1,6 @@
 package httpapi_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -9,7 +8,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/internal/httpapi"
@@ -220,6 +218,3 @@ func waitUp(t *testing.T, e *env) {
 		t.Fatalf("/up: %d %q", r.status, r.body)
 	}
 }
-
-var _ = bytes.NewReader
-var _ = time.Second
