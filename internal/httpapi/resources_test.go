@@ -79,24 +79,24 @@ func TestLinks(t *testing.T) {
 		mustStatus(t, e.postJSON("/api/events/"+a.ID.ID+"/links", `{"type":"cites","targetEvent":{"id":"dangling"}}`), 201)
 
 		var links []trove.EventLink
-		e.get("/api/events/" + a.ID.ID + "/links").json(t, &links)
+		e.get("/api/events/"+a.ID.ID+"/links").json(t, &links)
 		if len(links) != 2 || links[0].Type != "parent" || links[1].Type != "cites" {
 			t.Fatalf("links %+v", links)
 		}
-		e.get("/api/events/" + a.ID.ID + "/links?type=cites").json(t, &links)
+		e.get("/api/events/"+a.ID.ID+"/links?type=cites").json(t, &links)
 		if len(links) != 1 || links[0].TargetEvent.ID != "dangling" {
 			t.Fatalf("typed links %+v", links)
 		}
-		e.get("/api/events/" + c.ID.ID + "/links?direction=in").json(t, &links)
+		e.get("/api/events/"+c.ID.ID+"/links?direction=in").json(t, &links)
 		if len(links) != 1 || links[0].SourceEvent == nil || links[0].SourceEvent.ID != a.ID.ID {
 			t.Fatalf("incoming %+v", links)
 		}
 		var linked []trove.Event
-		e.get("/api/events/" + a.ID.ID + "/linked").json(t, &linked)
+		e.get("/api/events/"+a.ID.ID+"/linked").json(t, &linked)
 		if len(linked) != 1 || linked[0].ID.ID != c.ID.ID {
 			t.Fatalf("linked %v", ids(linked))
 		}
-		e.get("/api/events/" + c.ID.ID + "/linked?direction=in&type=parent").json(t, &linked)
+		e.get("/api/events/"+c.ID.ID+"/linked?direction=in&type=parent").json(t, &linked)
 		if len(linked) != 1 || linked[0].ID.ID != a.ID.ID {
 			t.Fatalf("linked in %v", ids(linked))
 		}
