@@ -260,10 +260,11 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if !st.known || st.kind.check == nil {
 		return fmt.Errorf("troved: check: storage %s has no integrity checker", st.plugin)
 	}
-	if err := st.kind.check(ctx, st.storage.Storage.Events.Options); err != nil {
+	summary, err := st.kind.check(ctx, st.storage.Storage.Events.Options)
+	if err != nil {
 		return fmt.Errorf("troved: check: %s: %w", st.dataDir, err)
 	}
-	fmt.Fprintf(stdout, "%s: ok\n", st.dataDir)
+	fmt.Fprintf(stdout, "%s: ok (%s)\n", st.dataDir, summary)
 	return nil
 }
 

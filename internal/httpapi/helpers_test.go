@@ -13,6 +13,7 @@ import (
 	"github.com/trovedb/trove/internal/httpapi"
 	"github.com/trovedb/trove/plugins/memory"
 
+	_ "github.com/trovedb/trove/engine"
 	_ "github.com/trovedb/trove/plugins/jsonfile"
 )
 
@@ -26,6 +27,7 @@ type backend struct {
 
 var backends = []backend{
 	{"memory", "storage-memory", func(string) string { return `{}` }},
+	{"log", "storage-log", func(dir string) string { return `{"directory":` + jsonString(dir) + `}` }},
 	{"jsonfile", "storage-json-file", func(dir string) string { return `{"directory":` + jsonString(dir) + `}` }},
 }
 
