@@ -74,6 +74,12 @@ func (s *Store) recover() (err error) {
 		s.logger.Warn("repaired the WAL's torn tail", "entries", rec.TruncatedEntries, "bytes", rec.TruncatedBytes, "reason", rec.Reason)
 	}
 	walIndex, ok := s.loadSnapshot()
+	if ok && walIndex > max(s.wal.NextIndex()-1, lastSealed) {
+		// The snapshot covers entries the log no longer holds (a tail lost
+		// without fsync): the log is the truth.
+		s.logger.Warn("index snapshot is ahead of the log; rebuilding the index", "snapshot", walIndex, "log", s.wal.NextIndex()-1)
+		ok = false
+	}
 	if ok {
 		err = s.replay(walIndex, lastSealed)
 		if errors.Is(err, errReplayGap) {

@@ -29,6 +29,7 @@ func (s *Store) seal() error {
 	if err != nil {
 		return fmt.Errorf("engine: seal: %w", err)
 	}
+	s.crashPoint("seal:segment-written")
 	seg, err := segment.OpenSegment(path)
 	if err != nil {
 		return fmt.Errorf("engine: seal: %w", err)
@@ -39,6 +40,7 @@ func (s *Store) seal() error {
 	if err := s.writeSnapshot(); err != nil {
 		return err
 	}
+	s.crashPoint("seal:snapshot-written")
 	if err := s.wal.TruncateFront(m.lastWAL + 1); err != nil {
 		return fmt.Errorf("engine: seal: %w", err)
 	}
@@ -54,6 +56,14 @@ func (s *Store) addSegment(path string, seg *segment.Segment) {
 	s.w.segs = append(s.w.segs, sg)
 	if sg.hasEvents() {
 		s.w.evSegs = append(s.w.evSegs, sg)
+	}
+}
+
+// crashPoint calls the test hook at a named point of a multi-step write,
+// where a crash must leave a recoverable state.
+func (s *Store) crashPoint(name string) {
+	if s.hook != nil {
+		s.hook(name)
 	}
 }
 

@@ -75,6 +75,10 @@ type Store struct {
 	// w is owned by the writer goroutine (and by Open before it starts).
 	w writerState
 
+	// hook, when set (by tests, before the first write), is called at each
+	// crash point of a seal.
+	hook func(point string)
+
 	regMu      sync.RWMutex
 	registered []trove.RegisteredSchema // guarded by regMu
 }

@@ -1,0 +1,131 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/index"
+	"github.com/trovedb/trove/segment"
+)
+
+// Report is what Check found.
+type Report struct {
+	Segments   int      // sealed segment files checked
+	Blocks     int      // their blocks
+	Records    int      // records in segments and the WAL
+	Events     uint64   // events found
+	WALEntries int      // WAL entries checked
+	Problems   []string // one line per problem; empty when all is well
+}
+
+// Check opens the store in dir, verifies it (see Store.Check) and closes
+// it. Opening repairs a torn WAL tail, as every open does.
+func Check(ctx context.Context, dir string) (Report, error) {
+	st, err := Open(dir, Options{SearchIndex: "off"})
+	if err != nil {
+		return Report{}, err
+	}
+	rep, err := st.Check(ctx)
+	if cerr := st.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	return rep, err
+}
+
+// Check verifies every sealed block's CRC and header, every WAL entry's
+// frame, that event positions are dense and increasing, and that the index
+// agrees with the log: each event's id, version, schema, producer and
+// createdAt. It returns an error wrapping ErrCorrupt when anything is
+// wrong (the first problem as a *trove.CorruptionError); the report lists
+// all of them.
+func (s *Store) Check(ctx context.Context) (Report, error) {
+	var rep Report
+	if err := s.enter("check", false); err != nil {
+		return rep, err
+	}
+	defer s.inflight.Done()
+	v := s.view.Load()
+	var first error
+	problem := func(err error) {
+		rep.Problems = append(rep.Problems, err.Error())
+		if first == nil {
+			first = err
+		}
+	}
+	var cols index.Columns
+	s.ix.Read(func(r index.Reader) { cols = r.Columns() })
+	var expect uint64 = 1
+	checkRec := func(file string, r *segment.Record) {
+		rep.Records++
+		if r.Type != recEvent {
+			return
+		}
+		rep.Events++
+		if r.Position != expect {
+			problem(&trove.CorruptionError{File: file, Offset: -1, Reason: fmt.Sprintf("engine: position %d where %d was expected", r.Position, expect)})
+		}
+		expect = r.Position + 1
+		if r.Position > v.last {
+			return // committed after the view was taken
+		}
+		e, err := decodeEvent(r, v.schemas)
+		if err != nil {
+			problem(&trove.CorruptionError{File: file, Offset: -1, Reason: fmt.Sprintf("engine: position %d: %v", r.Position, err)})
+			return
+		}
+		if r.Position > uint64(cols.Last) {
+			return
+		}
+		i := r.Position - 1
+		ok := cols.IDs[cols.IDNum[i]] == e.ID.ID && int(cols.Version[i]) == e.ID.Version &&
+			cols.Schemas[cols.Schema[i]] == e.Schema.Identity() && cols.Producers[cols.Producer[i]] == e.Producer &&
+			cols.Created[i] == e.CreatedAt.UnixMilli()
+		if !ok {
+			problem(&trove.CorruptionError{File: s.snapPath(), Offset: -1, Reason: fmt.Sprintf("engine: index disagrees with the log at position %d (%s)", r.Position, e.ID)})
+		}
+	}
+	for _, sg := range v.segs {
+		if err := ctx.Err(); err != nil {
+			return rep, err
+		}
+		rep.Segments++
+		rep.Blocks += len(sg.seg.Blocks())
+		if err := sg.seg.Check(); err != nil {
+			problem(err)
+			continue
+		}
+		if err := sg.seg.Scan(func(r segment.Record) error { checkRec(sg.path, &r); return nil }); err != nil {
+			problem(err)
+		}
+	}
+	if n := len(v.segs); n > 0 {
+		expect = v.segs[n-1].meta.LastPosition + 1
+	}
+	firstW, lastW := s.wal.FirstIndex(), s.wal.LastIndex()
+	for i := firstW; firstW != 0 && i <= lastW; i++ {
+		recs, err := s.wal.Read(i)
+		if err != nil {
+			if errors.Is(err, trove.ErrNotFound) {
+				continue // truncated by a concurrent seal
+			}
+			problem(err)
+			continue
+		}
+		rep.WALEntries++
+		for j := range recs {
+			if recs[j].Type == recEvent && recs[j].Position < expect {
+				continue // already sealed (a seal raced with the check)
+			}
+			checkRec(s.wal.Dir(), &recs[j])
+		}
+	}
+	if uint64(cols.Last) > rep.Events {
+		problem(&trove.CorruptionError{File: s.snapPath(), Offset: -1, Reason: fmt.Sprintf("engine: index holds %d events, the log %d", cols.Last, rep.Events)})
+	}
+	if first != nil {
+		return rep, fmt.Errorf("engine: check found %d problems: %w", len(rep.Problems), first)
+	}
+	return rep, nil
+}
