@@ -92,7 +92,7 @@ func main() {
 		}
 		return
 	}
-	res, err := runAll(ctx, o, log, terminalProgress(os.Stderr))
+	res, err := runAll(ctx, o, o.config(), log, terminalProgress(os.Stderr))
 	if err != nil {
 		log.Error("bench failed", "err", err)
 		os.Exit(1)
@@ -140,8 +140,7 @@ func child(ctx context.Context, o options, log *slog.Logger) error {
 
 // runAll runs every selected contender, each in a child process unless
 // o.inProcess, and gathers the results.
-func runAll(ctx context.Context, o options, log *slog.Logger, prog progressFactory) (*Results, error) {
-	cfg := o.config()
+func runAll(ctx context.Context, o options, cfg Config, log *slog.Logger, prog progressFactory) (*Results, error) {
 	data := o.data
 	if data == "" {
 		d, err := os.MkdirTemp("", "trove-bench-")
