@@ -1,0 +1,352 @@
+package sqlite
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/trovedb/trove"
+)
+
+// querier is what *sql.DB, *sql.Tx and *sql.Conn share.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// eventCols are the columns scanEvent reads, from events aliased e.
+const eventCols = `e.position, e.id, e.version, e.created_at, e.producer, e.schema_pk, e.payload, e.files, e.links, e.metadata`
+
+// scanned is an event row whose schema is not resolved yet.
+type scanned struct {
+	ev       trove.Event
+	schemaPK int64
+}
+
+// scanEvent reads one row of eventCols.
+func scanEvent(sc interface{ Scan(...any) error }) (scanned, error) {
+	var (
+		r                      scanned
+		created                string
+		payload                string
+		files, links, metadata sql.NullString
+	)
+	err := sc.Scan(&r.ev.Position, &r.ev.ID.ID, &r.ev.ID.Version, &created, &r.ev.Producer, &r.schemaPK, &payload, &files, &links, &metadata)
+	if err != nil {
+		return r, err
+	}
+	if r.ev.CreatedAt, err = trove.ParseTime(created); err != nil {
+		return r, corrupt(r.ev.ID, "created_at", err)
+	}
+	r.ev.Payload = json.RawMessage(payload)
+	if files.Valid {
+		if err := json.Unmarshal([]byte(files.String), &r.ev.Files); err != nil {
+			return r, corrupt(r.ev.ID, "files", err)
+		}
+	}
+	if links.Valid {
+		if err := json.Unmarshal([]byte(links.String), &r.ev.Links); err != nil {
+			return r, corrupt(r.ev.ID, "links", err)
+		}
+	}
+	if metadata.Valid {
+		r.ev.Metadata = json.RawMessage(metadata.String)
+	}
+	return r, nil
+}
+
+func corrupt(id trove.EventID, column string, err error) error {
+	return &trove.CorruptionError{File: "events", Offset: -1, Reason: fmt.Sprintf("event %s: column %s: %v", id, column, err)}
+}
+
+// schema returns the parsed schema document schema_pk, from the cache or q.
+// The caller must not hold open rows on q's connection.
+func (s *Store) schema(ctx context.Context, q querier, pk int64) (trove.Schema, error) {
+	if v, ok := s.schemas.Load(pk); ok {
+		return v.(trove.Schema), nil
+	}
+	var doc string
+	if err := q.QueryRowContext(ctx, `SELECT doc FROM schema_docs WHERE schema_pk = ?`, pk).Scan(&doc); err != nil {
+		return trove.Schema{}, fmt.Errorf("sqlite: schema document %d: %w", pk, err)
+	}
+	sc, err := trove.NewSchema(json.RawMessage(doc))
+	if err != nil {
+		return trove.Schema{}, &trove.CorruptionError{File: "schema_docs", Offset: -1, Reason: fmt.Sprintf("document %d: %v", pk, err)}
+	}
+	s.schemas.Store(pk, sc)
+	return sc, nil
+}
+
+// resolve fills the schemas of scanned rows.
+func (s *Store) resolve(ctx context.Context, q querier, rows []scanned) ([]trove.Event, error) {
+	out := make([]trove.Event, len(rows))
+	for i, r := range rows {
+		sc, err := s.schema(ctx, q, r.schemaPK)
+		if err != nil {
+			return nil, err
+		}
+		r.ev.Schema = sc
+		out[i] = r.ev
+	}
+	return out, nil
+}
+
+// loadEvent reads one event version (the latest for version 0), or
+// ErrNotFound.
+func (s *Store) loadEvent(ctx context.Context, q querier, id trove.EventID) (trove.Event, error) {
+	var row *sql.Row
+	if id.Version == 0 {
+		row = q.QueryRowContext(ctx, `SELECT `+eventCols+` FROM events e WHERE e.id = ? ORDER BY e.version DESC LIMIT 1`, id.ID)
+	} else {
+		row = q.QueryRowContext(ctx, `SELECT `+eventCols+` FROM events e WHERE e.id = ? AND e.version = ?`, id.ID, id.Version)
+	}
+	r, err := scanEvent(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return trove.Event{}, fmt.Errorf("%w: sqlite: event %s", trove.ErrNotFound, id)
+	}
+	if err != nil {
+		return trove.Event{}, fmt.Errorf("sqlite: event %s: %w", id, err)
+	}
+	evs, err := s.resolve(ctx, q, []scanned{r})
+	if err != nil {
+		return trove.Event{}, err
+	}
+	return evs[0], nil
+}
+
+// GetEvent returns the latest version of id.ID, or id.Version when set.
+func (s *Store) GetEvent(ctx context.Context, id trove.EventID) (trove.Event, error) {
+	_, r, err := s.pools("get event")
+	if err != nil {
+		return trove.Event{}, err
+	}
+	if id.Version < 0 {
+		return trove.Event{}, fmt.Errorf("%w: sqlite: event %s", trove.ErrNotFound, id)
+	}
+	return s.loadEvent(ctx, r, id)
+}
+
+// SaveEvent saves e (see trove.EventStorage); it is durable when SaveEvent
+// returns.
+func (s *Store) SaveEvent(ctx context.Context, e trove.Event) (trove.Event, error) {
+	out, err := s.SaveEvents(ctx, []trove.Event{e})
+	if err != nil {
+		return e, unwrapBatch(err)
+	}
+	return out[0], nil
+}
+
+// SaveEvents saves events in one SQLite transaction: all of them, or none
+// on any error, which is then a *trove.BatchError naming the failing event
+// when one event is at fault.
+func (s *Store) SaveEvents(ctx context.Context, events []trove.Event) ([]trove.Event, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	st := make([]staged, len(events))
+	for i, e := range events {
+		p, err := trove.Prepare(e, now)
+		if err != nil {
+			return nil, &trove.BatchError{Index: i, Err: err}
+		}
+		st[i] = staged{ev: p, hadTime: !e.CreatedAt.IsZero()}
+	}
+	return s.commit(ctx, st)
+}
+
+// staged is a prepared event waiting to be committed.
+type staged struct {
+	ev      trove.Event
+	hadTime bool
+}
+
+func unwrapBatch(err error) error {
+	var be *trove.BatchError
+	if errors.As(err, &be) {
+		return be.Err
+	}
+	return err
+}
+
+// commit checks and inserts staged events in one write transaction.
+func (s *Store) commit(ctx context.Context, events []staged) ([]trove.Event, error) {
+	w, _, err := s.pools("save")
+	if err != nil {
+		return nil, err
+	}
+	if len(events) == 0 {
+		return []trove.Event{}, nil
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	tx, err := w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: save: %w", err)
+	}
+	defer tx.Rollback()
+	ins := &inserter{s: s, tx: tx, schemaPKs: map[string]int64{}}
+	out, fresh, err := s.plan(ctx, tx, events, ins)
+	if err != nil {
+		return nil, err
+	}
+	if fresh == 0 {
+		return out, nil
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("sqlite: save: commit: %w", err)
+	}
+	s.notify()
+	return out, nil
+}
+
+// plan checks every staged event against q and the events before it. With
+// an inserter it also inserts the new ones in order (positions assigned);
+// without one it only checks. It returns the results and how many events
+// are new.
+func (s *Store) plan(ctx context.Context, q querier, events []staged, ins *inserter) ([]trove.Event, int, error) {
+	out := make([]trove.Event, len(events))
+	storedLatest := map[string]int{}
+	pending := map[string][]int{} // indexes into out of new versions per id
+	fresh := 0
+	for i, st := range events {
+		e := st.ev
+		stored, ok := storedLatest[e.ID.ID]
+		if !ok {
+			if err := q.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM events WHERE id = ?`, e.ID.ID).Scan(&stored); err != nil {
+				return nil, 0, fmt.Errorf("sqlite: save %s: %w", e.ID, err)
+			}
+			storedLatest[e.ID.ID] = stored
+		}
+		batch := pending[e.ID.ID]
+		latest := stored + len(batch)
+		switch {
+		case e.ID.Version <= stored:
+			prev, err := s.loadEvent(ctx, q, e.ID)
+			if err != nil {
+				return nil, 0, &trove.BatchError{Index: i, Err: err}
+			}
+			if !trove.SameEvent(prev, e, st.hadTime) {
+				return nil, 0, &trove.BatchError{Index: i, Err: fmt.Errorf("%w: sqlite: event %s exists with other content", trove.ErrConflict, e.ID)}
+			}
+			out[i] = prev
+		case e.ID.Version <= latest:
+			prev := out[batch[e.ID.Version-stored-1]]
+			if !trove.SameEvent(prev, e, st.hadTime) {
+				return nil, 0, &trove.BatchError{Index: i, Err: fmt.Errorf("%w: sqlite: event %s appears twice with other content", trove.ErrConflict, e.ID)}
+			}
+			out[i] = prev
+		case e.ID.Version == latest+1:
+			if ins != nil {
+				pos, err := ins.insert(ctx, e)
+				if err != nil {
+					return nil, 0, &trove.BatchError{Index: i, Err: err}
+				}
+				e.Position = pos
+			}
+			pending[e.ID.ID] = append(batch, i)
+			out[i] = e
+			fresh++
+		default:
+			return nil, 0, &trove.BatchError{Index: i, Err: fmt.Errorf("%w: sqlite: event %s: version %d is not latest+1 (latest is %d)", trove.ErrConflict, e.ID.ID, e.ID.Version, latest)}
+		}
+	}
+	return out, fresh, nil
+}
+
+// inserter writes new event versions inside one write transaction.
+type inserter struct {
+	s         *Store
+	tx        *sql.Tx
+	schemaPKs map[string]int64 // by document hash, for this transaction
+}
+
+// insert writes e as the latest version of its id and returns its
+// position.
+func (in *inserter) insert(ctx context.Context, e trove.Event) (uint64, error) {
+	pk, err := in.schemaPK(ctx, e.Schema)
+	if err != nil {
+		return 0, err
+	}
+	if e.ID.Version > 1 {
+		if _, err := in.tx.ExecContext(ctx, `UPDATE events SET latest = 0 WHERE id = ? AND version = ?`, e.ID.ID, e.ID.Version-1); err != nil {
+			return 0, fmt.Errorf("sqlite: save %s: %w", e.ID, err)
+		}
+	}
+	files, err := jsonOrNull(len(e.Files) > 0, e.Files)
+	if err != nil {
+		return 0, err
+	}
+	links, err := jsonOrNull(len(e.Links) > 0, e.Links)
+	if err != nil {
+		return 0, err
+	}
+	var metadata any
+	if len(e.Metadata) > 0 {
+		metadata = string(e.Metadata)
+	}
+	res, err := in.tx.ExecContext(ctx, `INSERT INTO events (id, version, latest, created_at, producer, schema_id, schema_pk, payload, files, links, metadata)
+VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.ID.ID, e.ID.Version, trove.FormatTime(e.CreatedAt), e.Producer, e.Schema.Identity(), pk, string(e.Payload), files, links, metadata)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: save %s: %w", e.ID, err)
+	}
+	pos, err := res.LastInsertId()
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: save %s: %w", e.ID, err)
+	}
+	for _, l := range e.Links {
+		if err := insertLink(ctx, in.tx, e.ID, l, true); err != nil {
+			return 0, err
+		}
+	}
+	return uint64(pos), nil
+}
+
+// schemaPK interns a schema document and returns its key.
+func (in *inserter) schemaPK(ctx context.Context, sc trove.Schema) (int64, error) {
+	sum := sha256.Sum256(sc.Raw())
+	hash := hex.EncodeToString(sum[:])
+	if pk, ok := in.schemaPKs[hash]; ok {
+		return pk, nil
+	}
+	if _, err := in.tx.ExecContext(ctx, `INSERT INTO schema_docs (hash, identity, doc) VALUES (?, ?, ?) ON CONFLICT (hash) DO NOTHING`,
+		hash, sc.Identity(), string(sc.Raw())); err != nil {
+		return 0, fmt.Errorf("sqlite: schema document: %w", err)
+	}
+	var pk int64
+	if err := in.tx.QueryRowContext(ctx, `SELECT schema_pk FROM schema_docs WHERE hash = ?`, hash).Scan(&pk); err != nil {
+		return 0, fmt.Errorf("sqlite: schema document: %w", err)
+	}
+	in.schemaPKs[hash] = pk
+	return pk, nil
+}
+
+// insertLink adds one link row.
+func insertLink(ctx context.Context, q querier, source trove.EventID, l trove.EventLink, own bool) error {
+	var metadata any
+	if len(l.Metadata) > 0 {
+		metadata = string(l.Metadata)
+	}
+	if _, err := q.ExecContext(ctx, `INSERT INTO links (source_id, source_version, type, target_id, target_version, metadata, own) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		source.ID, source.Version, l.Type, l.TargetEvent.ID, l.TargetEvent.Version, metadata, own); err != nil {
+		return fmt.Errorf("sqlite: link from %s: %w", source, err)
+	}
+	return nil
+}
+
+func jsonOrNull(set bool, v any) (any, error) {
+	if !set {
+		return nil, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	return string(b), nil
+}

@@ -1,0 +1,231 @@
+package sqlite
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/trovedb/trove"
+)
+
+// SaveFile streams data into the database in chunks of Options.ChunkSize
+// bytes, hashing it on the way; at most one chunk is in memory. The chunks
+// go into a new blob, one statement each (so a slow upload never holds
+// SQLite's single writer); a last transaction then
+// checks the id and records the file, or drops the blob (the id exists, or
+// the hash does not match). Blobs of uploads a crash interrupted are
+// removed by Initialize.
+func (s *Store) SaveFile(ctx context.Context, f trove.EventFile, data io.Reader) (trove.EventFile, error) {
+	w, _, err := s.pools("save file")
+	if err != nil {
+		return f, err
+	}
+	if err := trove.ValidateFileID(f.ID); err != nil {
+		return f, err
+	}
+	blob, err := s.newBlob(ctx, w)
+	if err != nil {
+		return f, err
+	}
+	keep := false
+	defer func() {
+		if !keep {
+			s.dropBlob(context.WithoutCancel(ctx), w, blob)
+		}
+	}()
+	h := sha256.New()
+	size, err := s.writeChunks(ctx, w, blob, io.TeeReader(data, h))
+	if err != nil {
+		return f, fmt.Errorf("sqlite: save file %s: %w", f.ID, err)
+	}
+	meta := f
+	meta.Data, meta.IsReference = "", false
+	meta.Size = size
+	meta.Hash = "sha256:" + hex.EncodeToString(h.Sum(nil))
+	if f.Hash != "" && f.Hash != meta.Hash {
+		return f, fmt.Errorf("%w: sqlite: file %s: hash %s does not match the bytes (%s)", trove.ErrInvalid, f.ID, f.Hash, meta.Hash)
+	}
+
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	tx, err := w.BeginTx(ctx, nil)
+	if err != nil {
+		return f, fmt.Errorf("sqlite: save file %s: %w", f.ID, err)
+	}
+	defer tx.Rollback()
+	old, err := getFile(ctx, tx, f.ID)
+	switch {
+	case err == nil:
+		if old.Hash != meta.Hash {
+			return f, fmt.Errorf("%w: sqlite: file %s exists with other bytes", trove.ErrConflict, f.ID)
+		}
+		return old, nil
+	case !errors.Is(err, trove.ErrNotFound):
+		return f, err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO files (id, content_type, filename, size, hash, blob_pk) VALUES (?, ?, ?, ?, ?, ?)`,
+		meta.ID, meta.ContentType, meta.Filename, meta.Size, meta.Hash, blob); err != nil {
+		return f, fmt.Errorf("sqlite: save file %s: %w", f.ID, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return f, fmt.Errorf("sqlite: save file %s: %w", f.ID, err)
+	}
+	keep = true
+	return meta, nil
+}
+
+// newBlob creates an empty blob and returns its key.
+func (s *Store) newBlob(ctx context.Context, w *sql.DB) (int64, error) {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	res, err := w.ExecContext(ctx, `INSERT INTO blobs (chunk_size) VALUES (?)`, s.opts.ChunkSize)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: save file: %w", err)
+	}
+	return res.LastInsertId()
+}
+
+// dropBlob removes a blob no file refers to.
+func (s *Store) dropBlob(ctx context.Context, w *sql.DB, blob int64) {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	_, _ = w.ExecContext(ctx, `DELETE FROM file_chunks WHERE blob_pk = ?; DELETE FROM blobs WHERE blob_pk = ?`, blob, blob)
+}
+
+// writeChunks copies r into the blob's chunks and returns the byte count.
+// Each chunk is read with no lock held, then inserted (one autocommit
+// statement, durable when it returns) holding the writer for just that.
+func (s *Store) writeChunks(ctx context.Context, w *sql.DB, blob int64, r io.Reader) (int64, error) {
+	buf := make([]byte, s.opts.ChunkSize)
+	var size int64
+	for n := 0; ; n++ {
+		m, err := io.ReadFull(r, buf)
+		last := errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+		if err != nil && !last {
+			return 0, err
+		}
+		if m > 0 {
+			s.writeMu.Lock()
+			_, err := w.ExecContext(ctx, `INSERT INTO file_chunks (blob_pk, n, data) VALUES (?, ?, ?)`, blob, n, buf[:m])
+			s.writeMu.Unlock()
+			if err != nil {
+				return 0, err
+			}
+			size += int64(m)
+		}
+		if last {
+			return size, nil
+		}
+	}
+}
+
+// getFile reads a file's metadata, or ErrNotFound.
+func getFile(ctx context.Context, q querier, id string) (trove.EventFile, error) {
+	f := trove.EventFile{ID: id}
+	err := q.QueryRowContext(ctx, `SELECT content_type, filename, size, hash FROM files WHERE id = ?`, id).Scan(&f.ContentType, &f.Filename, &f.Size, &f.Hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return f, fmt.Errorf("%w: sqlite: file %s", trove.ErrNotFound, id)
+	}
+	if err != nil {
+		return f, fmt.Errorf("sqlite: file %s: %w", id, err)
+	}
+	return f, nil
+}
+
+// GetFile returns a file's metadata.
+func (s *Store) GetFile(ctx context.Context, id string) (trove.EventFile, error) {
+	_, r, err := s.pools("get file")
+	if err != nil {
+		return trove.EventFile{}, err
+	}
+	if err := trove.ValidateFileID(id); err != nil {
+		return trove.EventFile{}, err
+	}
+	return getFile(ctx, r, id)
+}
+
+// GetFileData returns a reader of a file's bytes that fetches one chunk at a
+// time; it also implements io.Seeker. It holds no connection between
+// reads.
+func (s *Store) GetFileData(ctx context.Context, id string) (io.ReadCloser, error) {
+	_, r, err := s.pools("get file data")
+	if err != nil {
+		return nil, err
+	}
+	if err := trove.ValidateFileID(id); err != nil {
+		return nil, err
+	}
+	fr := &fileReader{db: r, id: id}
+	err = r.QueryRowContext(ctx, `SELECT f.size, f.blob_pk, b.chunk_size FROM files f JOIN blobs b USING (blob_pk) WHERE f.id = ?`, id).
+		Scan(&fr.size, &fr.blob, &fr.chunkSize)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: sqlite: file %s", trove.ErrNotFound, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: file %s: %w", id, err)
+	}
+	return fr, nil
+}
+
+// fileReader reads a blob chunk by chunk.
+type fileReader struct {
+	db        *sql.DB
+	id        string
+	blob      int64
+	size      int64
+	chunkSize int64
+	off       int64
+	chunk     []byte // the chunk holding off, or nil
+	chunkN    int64
+	closed    bool
+}
+
+func (f *fileReader) Read(p []byte) (int, error) {
+	if f.closed {
+		return 0, fmt.Errorf("sqlite: file %s: read after close: %w", f.id, trove.ErrClosed)
+	}
+	if f.off >= f.size {
+		return 0, io.EOF
+	}
+	n := f.off / f.chunkSize
+	if f.chunk == nil || f.chunkN != n {
+		f.chunk = f.chunk[:0]
+		if err := f.db.QueryRow(`SELECT data FROM file_chunks WHERE blob_pk = ? AND n = ?`, f.blob, n).Scan(&f.chunk); err != nil {
+			return 0, &trove.CorruptionError{File: "file_chunks", Offset: f.off, Reason: fmt.Sprintf("file %s chunk %d: %v", f.id, n, err)}
+		}
+		f.chunkN = n
+	}
+	m := copy(p, f.chunk[f.off-n*f.chunkSize:])
+	if m == 0 {
+		return 0, &trove.CorruptionError{File: "file_chunks", Offset: f.off, Reason: fmt.Sprintf("file %s chunk %d is short", f.id, n)}
+	}
+	f.off += int64(m)
+	return m, nil
+}
+
+func (f *fileReader) Seek(offset int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		offset += f.off
+	case io.SeekEnd:
+		offset += f.size
+	default:
+		return f.off, fmt.Errorf("sqlite: file %s: bad whence %d", f.id, whence)
+	}
+	if offset < 0 {
+		return f.off, fmt.Errorf("sqlite: file %s: negative offset", f.id)
+	}
+	f.off = offset
+	return offset, nil
+}
+
+func (f *fileReader) Close() error {
+	f.closed = true
+	f.chunk = nil
+	return nil
+}
