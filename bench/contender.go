@@ -63,7 +63,7 @@ const baseline = "storage-log"
 func contenders() []Contender {
 	return []Contender{
 		troveContender("storage-log", "the Trove log engine (WAL, group commit, roaring and bleve indexes)", true, dirOptions),
-		troveContender("storage-sqlite", "the Trove SQLite plugin", true, dirOptions),
+		troveContender("storage-sqlite", "the Trove SQLite plugin", true, sqliteOptions),
 		troveContender("storage-json-file", "the Trove JSON-file plugin", true, dirOptions),
 		troveContender("storage-memory", "the Trove in-memory plugin (not durable)", false, nil),
 		walPeer(),

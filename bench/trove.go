@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"slices"
 
 	"github.com/trovedb/trove"
@@ -15,6 +16,13 @@ import (
 // directory.
 func dirOptions(dir string) json.RawMessage {
 	b, _ := json.Marshal(map[string]string{"directory": dir})
+	return b
+}
+
+// sqliteOptions is storage-sqlite's options object: a database file in
+// dir.
+func sqliteOptions(dir string) json.RawMessage {
+	b, _ := json.Marshal(map[string]string{"path": filepath.Join(dir, "trove.db")})
 	return b
 }
 
