@@ -16,7 +16,7 @@ import (
 // tinyConfig is a -quick-like run small enough for CI under -race.
 func tinyConfig() Config {
 	return Config{Events: 300, Seed: 7, Quick: true, QueryOps: 5, QueryTime: 20 * time.Millisecond,
-		SaveTime: 30 * time.Millisecond, SaveMax: 40, VisOps: 3, Writers: []int{1, 8, 64},
+		SaveTime: 30 * time.Millisecond, SaveMax: 40, VisOps: 3, VisTime: time.Second, Writers: []int{1, 8, 64},
 		DiskMiB: 1, FsyncOps: 5}
 }
 

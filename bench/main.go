@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -33,6 +34,7 @@ type options struct {
 	contender  string // child mode: run this contender
 	phase      string // child mode: "run" or "reopen"
 	resultFile string // child mode: where to write the ContenderResult
+	cpuProfile string // write a CPU profile of the measuring process here
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -47,6 +49,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.inProcess, "inprocess", false, "run every contender in this process (no peak RSS, reopen in a warm process)")
 	fs.DurationVar(&o.timeout, "timeout", 0, "give up on a contender after this long (default 30m, or 3m with -quick)")
 	fs.Uint64Var(&o.seed, "seed", 1, "dataset seed")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile here (with -inprocess, or of each contender's process as FILE.NAME)")
 	fs.StringVar(&o.contender, "contender", "", "internal: run one contender in this process and write its results to -result")
 	fs.StringVar(&o.phase, "phase", "run", "internal: run or reopen")
 	fs.StringVar(&o.resultFile, "result", "", "internal: results file of -contender")
@@ -85,6 +88,14 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if o.cpuProfile != "" && (o.contender != "" || o.inProcess) {
+		stopProfile, err := startCPUProfile(o.cpuProfile)
+		if err != nil {
+			log.Error("cpu profile", "err", err)
+			os.Exit(1)
+		}
+		defer stopProfile()
+	}
 	if o.contender != "" {
 		if err := child(ctx, o, log); err != nil {
 			log.Error("contender failed", "contender", o.contender, "err", err)
@@ -252,6 +263,9 @@ func runChild(ctx context.Context, o options, name, phase, dir string) (*Contend
 	if o.quick {
 		args = append(args, "-quick")
 	}
+	if o.cpuProfile != "" {
+		args = append(args, "-cpuprofile", o.cpuProfile+"."+strings.NewReplacer("/", "-", " ", "-", "(", "", ")", "").Replace(name)+"."+phase)
+	}
 	cmd := exec.CommandContext(ctx, exe, args...)
 	cmd.Stdout = os.Stderr
 	tail := &tailWriter{max: 4096}
@@ -337,4 +351,18 @@ func procField(path, key string) string {
 		}
 	}
 	return ""
+}
+
+// startCPUProfile profiles this process into path until the returned
+// function is called.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

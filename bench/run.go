@@ -25,7 +25,8 @@ type Config struct {
 	QueryTime time.Duration // time per read workload, at most
 	SaveTime  time.Duration // time per single-save workload, at most
 	SaveMax   int           // events per single-save workload, at most
-	VisOps    int           // samples of the ack-to-visible workload
+	VisOps    int           // samples of the ack-to-visible workload, at most
+	VisTime   time.Duration // time for the ack-to-visible workload, at most (3 samples at least)
 	Writers   []int         // writer counts of the single-save workloads
 	DiskMiB   int           // MiB written by the disk bandwidth probe
 	FsyncOps  int           // samples of the fsync latency probe
@@ -34,7 +35,7 @@ type Config struct {
 // fullConfig is the default run's sizes for events events.
 func fullConfig(events int) Config {
 	return Config{Events: events, Seed: 1, QueryOps: 2000, QueryTime: 3 * time.Second,
-		SaveTime: 4 * time.Second, SaveMax: 200_000, VisOps: 200, Writers: []int{1, 8, 64},
+		SaveTime: 4 * time.Second, SaveMax: 200_000, VisOps: 200, VisTime: 10 * time.Second, Writers: []int{1, 8, 64},
 		DiskMiB: 256, FsyncOps: 500}
 }
 
@@ -42,7 +43,7 @@ func fullConfig(events int) Config {
 // a minute.
 func quickConfig(events int) Config {
 	return Config{Events: events, Seed: 1, Quick: true, QueryOps: 100, QueryTime: 150 * time.Millisecond,
-		SaveTime: 250 * time.Millisecond, SaveMax: 5_000, VisOps: 10, Writers: []int{1, 8, 64},
+		SaveTime: 250 * time.Millisecond, SaveMax: 5_000, VisOps: 10, VisTime: time.Second, Writers: []int{1, 8, 64},
 		DiskMiB: 16, FsyncOps: 50}
 }
 
@@ -188,14 +189,16 @@ func (r *runner) reads(ctx context.Context, rd Reader, qw queryWorkload) *Measur
 	return m
 }
 
-// visibility saves VisOps events one at a time and, after each save
-// returns, queries the event's unique traceId until it is found.
+// visibility saves events one at a time (VisOps of them, or as many as
+// VisTime allows) and, after each save returns, queries the event's unique
+// traceId until it is found.
 func (r *runner) visibility(ctx context.Context, st Store, rd Reader) *Measurement {
 	bar := r.progress(r.c.Name+": "+wVisibility, r.cfg.VisOps)
 	defer bar.Finish()
 	var lat []time.Duration
 	base := r.cfg.Events * 5
-	for k := 0; k < r.cfg.VisOps; k++ {
+	deadline := time.Now().Add(r.cfg.VisTime)
+	for k := 0; k < r.cfg.VisOps && (k < 3 || time.Now().Before(deadline)); k++ {
 		it := r.data.Item(base + k)
 		if err := st.Save(ctx, it); err != nil {
 			return &Measurement{Error: err.Error(), Ops: k}
