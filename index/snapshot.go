@@ -53,7 +53,6 @@ func (e *enc) i(v int64)      { e.b = binary.AppendVarint(e.b, v) }
 func (e *enc) bytes(v []byte) { e.u(uint64(len(v))); e.b = append(e.b, v...) }
 func (e *enc) str(v string)   { e.u(uint64(len(v))); e.b = append(e.b, v...) }
 func (e *enc) bitmap(bm *roaring.Bitmap) {
-	bm.RunOptimize()
 	var buf bytes.Buffer
 	_, _ = bm.WriteTo(&buf)
 	e.bytes(buf.Bytes())

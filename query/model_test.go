@@ -1,0 +1,238 @@
+package query
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/index"
+)
+
+// model is a brute-force store: every event in a slice, queries evaluated
+// by trying each one.
+type model struct {
+	events []trove.Event             // by position-1
+	added  map[int][]trove.EventLink // by position
+}
+
+func (m *model) Event(pos uint32) (trove.Event, error) {
+	if pos == 0 || int(pos) > len(m.events) {
+		return trove.Event{}, fmt.Errorf("position %d: %w", pos, trove.ErrNotFound)
+	}
+	return m.events[pos-1].Clone(), nil
+}
+
+func (m *model) query(q *trove.Query) []trove.Event {
+	latest := map[string]int{}
+	for _, e := range m.events {
+		latest[e.ID.ID] = max(latest[e.ID.ID], e.ID.Version)
+	}
+	var items []trove.Sortable
+	for i, e := range m.events {
+		if !q.AllVersions() && latest[e.ID.ID] != e.ID.Version {
+			continue
+		}
+		links := append(slices.Clip(e.Links), m.added[i+1]...)
+		payload, _ := trove.DecodePayload(e.Payload)
+		if q.MatchDecoded(&e, payload, links) {
+			items = append(items, trove.Sortable{Event: e, Payload: payload})
+		}
+	}
+	q.Sort(items)
+	out := make([]trove.Event, len(items))
+	for i := range items {
+		out[i] = items[i].Event
+	}
+	return q.Page(out)
+}
+
+var (
+	schemas   = []string{"a+v1", "b+v1", "c+v2"}
+	producers = []string{"web", "cli", "job"}
+	linkTypes = []string{"parent", "ref"}
+	words     = []string{"red", "green", "blue", "disk full", "Disk", "empty"}
+)
+
+func randomPayload(r *rand.Rand) []byte {
+	m := map[string]any{}
+	if r.IntN(4) > 0 {
+		m["color"] = words[r.IntN(len(words))]
+	}
+	switch r.IntN(5) {
+	case 0:
+		m["n"] = r.IntN(5)
+	case 1:
+		m["n"] = float64(r.IntN(5)) + 0.5
+	case 2:
+		m["n"] = json.Number(fmt.Sprintf("%d.0", r.IntN(5)))
+	case 3:
+		m["n"] = nil
+	}
+	if r.IntN(3) == 0 {
+		m["ok"] = r.IntN(2) == 0
+	}
+	if r.IntN(3) == 0 {
+		m["author"] = map[string]any{"name": words[r.IntN(3)], "tags": []any{"x", r.IntN(3)}}
+	}
+	m["uniq"] = r.IntN(1 << 30) // high cardinality: past the guard
+	b, _ := json.Marshal(m)
+	return b
+}
+
+func buildModel(r *rand.Rand, n int, opts index.Options) (*model, *index.Index) {
+	m := &model{added: map[int][]trove.EventLink{}}
+	ix := index.New(opts)
+	versions := map[string]int{}
+	base := time.Date(2025, 4, 15, 8, 0, 0, 0, time.UTC)
+	for i := range n {
+		pos := i + 1
+		id := fmt.Sprintf("id-%d", r.IntN(n/2+1))
+		versions[id]++
+		e := trove.Event{
+			ID:        trove.EventID{ID: id, Version: versions[id]},
+			Position:  uint64(pos),
+			CreatedAt: base.Add(time.Duration(r.IntN(3600)) * time.Second),
+			Producer:  producers[r.IntN(len(producers))],
+			Schema:    trove.MustSchema(fmt.Sprintf(`{"$id":%q}`, schemas[r.IntN(len(schemas))])),
+			Payload:   randomPayload(r),
+		}
+		for range r.IntN(3) {
+			e.Links = append(e.Links, trove.EventLink{Type: linkTypes[r.IntN(2)], TargetEvent: trove.EventID{ID: fmt.Sprintf("id-%d", r.IntN(n/2+1))}})
+		}
+		m.events = append(m.events, e)
+		if err := ix.Add(uint32(pos), docOf(e)); err != nil {
+			panic(err)
+		}
+		if r.IntN(10) == 0 && pos > 1 {
+			src := 1 + r.IntN(pos)
+			l := trove.EventLink{Type: linkTypes[r.IntN(2)], TargetEvent: trove.EventID{ID: fmt.Sprintf("id-%d", r.IntN(n/2+1))}}
+			m.added[src] = append(m.added[src], l)
+			ix.AddLink(uint32(src), l)
+		}
+	}
+	return m, ix
+}
+
+func docOf(e trove.Event) index.Doc {
+	return index.Doc{ID: e.ID.ID, Version: e.ID.Version, CreatedAt: e.CreatedAt.UnixMilli(),
+		Schema: e.Schema.Identity(), Producer: e.Producer, Links: e.Links, Payload: e.Payload}
+}
+
+func randomQuery(r *rand.Rand) trove.EventQuery {
+	var q trove.EventQuery
+	if r.IntN(3) == 0 {
+		q.Schema = []string{schemas[r.IntN(3)]}
+		if r.IntN(4) == 0 {
+			q.Schema = append(q.Schema, "nope")
+		}
+	}
+	if r.IntN(3) == 0 {
+		q.Producer = []string{producers[r.IntN(3)], producers[r.IntN(3)]}
+	}
+	if r.IntN(4) == 0 {
+		start := time.Date(2025, 4, 15, 8, r.IntN(60), 0, 0, time.UTC)
+		q.TimeRange = &trove.TimeRange{Start: start.Format(time.RFC3339), End: start.Add(time.Duration(r.IntN(40)) * time.Minute).Format(time.RFC3339Nano)}
+	}
+	if r.IntN(4) == 0 {
+		var cr trove.LinkCriterion
+		if r.IntN(2) == 0 {
+			cr.Type = linkTypes[r.IntN(2)]
+		}
+		if r.IntN(2) == 0 {
+			cr.TargetEvent = &trove.EventID{ID: fmt.Sprintf("id-%d", r.IntN(20))}
+		}
+		q.Links = []trove.LinkCriterion{cr}
+	}
+	if r.IntN(2) == 0 {
+		q.Payload = map[string]any{}
+		switch r.IntN(6) {
+		case 0:
+			q.Payload["color"] = words[r.IntN(len(words))]
+		case 1:
+			q.Payload["n"] = json.Number(fmt.Sprint(r.IntN(5)))
+		case 2:
+			q.Payload["n"] = 1.5
+		case 3:
+			q.Payload["n"] = nil
+		case 4:
+			q.Payload["author.name"] = words[r.IntN(3)]
+		case 5:
+			q.Payload["uniq"] = 7
+		}
+		if r.IntN(4) == 0 {
+			q.Payload["ok"] = true
+		}
+	}
+	if r.IntN(5) == 0 {
+		q.Search = []string{"color:disk", "+color:red -ok:true", `"disk full"`, "n:>2", "green"}[r.IntN(5)]
+	}
+	q.AllVersions = r.IntN(3) == 0
+	switch r.IntN(6) {
+	case 1:
+		q.Sort = []trove.SortField{{Field: "createdAt", Direction: []string{"asc", "desc"}[r.IntN(2)]}}
+	case 2:
+		q.Sort = []trove.SortField{{Field: "position", Direction: "desc"}}
+	case 3:
+		q.Sort = []trove.SortField{{Field: "payload.n"}, {Field: "producer", Direction: "desc"}}
+	case 4:
+		q.Sort = []trove.SortField{{Field: "id"}}
+	}
+	if r.IntN(2) == 0 {
+		q.Limit = trove.Limit(r.IntN(20))
+	}
+	if r.IntN(3) == 0 {
+		q.Offset = r.IntN(10)
+	}
+	return q
+}
+
+func positions(evs []trove.Event) []uint64 {
+	out := make([]uint64, len(evs))
+	for i, e := range evs {
+		out[i] = e.Position
+	}
+	return out
+}
+
+// TestModel checks Run against the brute-force model on random events and
+// queries, with the payload guard low enough that some paths fall back to
+// scanning, and again after a snapshot round trip.
+func TestModel(t *testing.T) {
+	for seed := range uint64(4) {
+		r := rand.New(rand.NewPCG(seed, 99))
+		maxValues := []int{3, 64, -1, 0}[seed]
+		m, ix := buildModel(r, 600, index.Options{MaxPathValues: maxValues})
+		var buf bytes.Buffer
+		if err := ix.Encode(&buf, []byte("meta")); err != nil {
+			t.Fatal(err)
+		}
+		ix2, meta, err := index.Decode("snap", buf.Bytes())
+		if err != nil || string(meta) != "meta" {
+			t.Fatalf("decode: %v %q", err, meta)
+		}
+		for i := range 400 {
+			eq := randomQuery(r)
+			q, err := eq.Compile()
+			if err != nil {
+				t.Fatalf("compile %+v: %v", eq, err)
+			}
+			want := positions(m.query(q))
+			for k, x := range []*index.Index{ix, ix2} {
+				got, err := Run(context.Background(), x, m, q, Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(positions(got), want) {
+					js, _ := json.Marshal(eq)
+					t.Fatalf("seed %d query %d (index %d): %s\n got %v\nwant %v", seed, i, k, js, positions(got), want)
+				}
+			}
+		}
+	}
+}
