@@ -1,0 +1,355 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/trovedb/trove"
+)
+
+// persistentStorages are the storages the daemon tests run on; adding one
+// is one line.
+var persistentStorages = []string{"storage-log", "storage-json-file"}
+
+// troved is the binary built once for the tests that run the daemon as a
+// child process.
+var troved string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "troved-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	troved = filepath.Join(dir, "troved")
+	build := exec.Command("go", "build", "-o", troved, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building troved:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// daemon is a troved child process.
+type daemon struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	url  string
+	mu   sync.Mutex
+	logs bytes.Buffer
+	done chan struct{}
+	err  error
+}
+
+var listenLine = regexp.MustCompile(`msg="troved: listening" addr=(\S+)`)
+
+// startDaemon runs "troved serve args…" on a free loopback port and waits
+// until it listens.
+func startDaemon(t *testing.T, args ...string) *daemon {
+	t.Helper()
+	d := &daemon{t: t, done: make(chan struct{})}
+	d.cmd = exec.Command(troved, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
+	stderr, err := d.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			d.mu.Lock()
+			d.logs.WriteString(line + "\n")
+			d.mu.Unlock()
+			if m := listenLine.FindStringSubmatch(line); m != nil {
+				addr <- m[1]
+			}
+		}
+		d.err = d.cmd.Wait()
+		close(d.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-d.done:
+		default:
+			_ = d.cmd.Process.Kill()
+			<-d.done
+		}
+	})
+	select {
+	case a := <-addr:
+		d.url = "http://" + a
+	case <-d.done:
+		t.Fatalf("troved exited before listening: %v\n%s", d.err, d.log())
+	}
+	return d
+}
+
+func (d *daemon) log() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.logs.String()
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (d *daemon) stop() {
+	d.t.Helper()
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		d.t.Fatal(err)
+	}
+	<-d.done
+	if d.err != nil {
+		d.t.Fatalf("troved exit: %v\n%s", d.err, d.log())
+	}
+}
+
+func (d *daemon) do(method, path, ct string, body io.Reader, header ...string) (int, []byte) {
+	d.t.Helper()
+	req, err := http.NewRequest(method, d.url+path, body)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	if ct != "" {
+		req.Header.Set("Content-Type", ct)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, b
+}
+
+func expect(t *testing.T, status int, body []byte, want int) {
+	t.Helper()
+	if status != want {
+		t.Fatalf("status %d, want %d: %s", status, want, body)
+	}
+}
+
+const noteSchema = `{"$id":"note+v1","type":"object","required":["text"],"properties":{"text":{"type":"string"}}}`
+
+func noteJSON(text string) string {
+	return `{"schema":` + noteSchema + `,"payload":{"text":` + jsonQuote(text) + `}}`
+}
+
+func jsonQuote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// runCLI runs a subcommand in process.
+func runCLI(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(context.Background(), func() {}, args, strings.NewReader(stdin), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestVersion(t *testing.T) {
+	code, out, _ := runCLI(t, "", "version")
+	if code != 0 || !strings.HasPrefix(out, "troved ") {
+		t.Fatalf("version: %d %q", code, out)
+	}
+	b, err := exec.Command(troved, "version").Output()
+	if err != nil || !strings.HasPrefix(string(b), "troved ") || !strings.Contains(string(b), "go1.") {
+		t.Fatalf("binary version: %v %q", err, b)
+	}
+	if code, _, _ := runCLI(t, "", "frobnicate"); code != 2 {
+		t.Fatalf("unknown command exit %d", code)
+	}
+	if code, _, _ := runCLI(t, "", "serve", "--storage", "storage-nope"); code != 1 {
+		t.Fatalf("unknown storage exit %d", code)
+	}
+}
+
+// testEvents makes n events: notes, every tenth a second version of the
+// one before, some linking to the first.
+func testEvents(n int) []trove.Event {
+	var out []trove.Event
+	schema := trove.MustSchema(noteSchema)
+	base := time.Date(2025, 4, 15, 8, 0, 0, 0, time.UTC)
+	for i := 0; len(out) < n; i++ {
+		e := trove.Event{
+			ID:        trove.EventID{ID: fmt.Sprintf("ev-%05d", i), Version: 1},
+			CreatedAt: base.Add(time.Duration(i) * time.Second),
+			Producer:  []string{"a", "b"}[i%2],
+			Schema:    schema,
+			Payload:   json.RawMessage(fmt.Sprintf(`{"text":"note %d"}`, i)),
+		}
+		if i%7 == 3 {
+			e.Links = []trove.EventLink{{Type: "follows", TargetEvent: trove.EventID{ID: "ev-00000"}}}
+		}
+		out = append(out, e)
+		if i%10 == 9 && len(out) < n {
+			v2 := e
+			v2.ID.Version = 2
+			v2.Payload = json.RawMessage(fmt.Sprintf(`{"text":"note %d, edited"}`, i))
+			out = append(out, v2)
+		}
+	}
+	return out
+}
+
+func ndjson(t *testing.T, events []trove.Event) string {
+	var b strings.Builder
+	for _, e := range events {
+		j, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Write(j)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func TestImportExport(t *testing.T) {
+	for _, storage := range persistentStorages {
+		t.Run(storage, func(t *testing.T) {
+			t.Parallel()
+			data := t.TempDir()
+			store := []string{"--data", data, "--storage", storage}
+			events := testEvents(2500)
+			file := filepath.Join(t.TempDir(), "in.ndjson")
+			if err := os.WriteFile(file, []byte(ndjson(t, events)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			code, out, errs := runCLI(t, "", append([]string{"import", "--batch", "1000", file}, store...)...)
+			if code != 0 || !strings.HasPrefix(out, "imported 2500 events") {
+				t.Fatalf("import: %d %q %q", code, out, errs)
+			}
+			code, exported, errs := runCLI(t, "", append([]string{"export"}, store...)...)
+			if code != 0 {
+				t.Fatalf("export: %d %s", code, errs)
+			}
+			lines := strings.Split(strings.TrimSuffix(exported, "\n"), "\n")
+			if len(lines) != len(events) {
+				t.Fatalf("exported %d lines, want %d", len(lines), len(events))
+			}
+			for i, line := range lines {
+				var got trove.Event
+				if err := json.Unmarshal([]byte(line), &got); err != nil {
+					t.Fatal(err)
+				}
+				want := events[i]
+				if got.Position != uint64(i+1) || got.ID != want.ID || !got.CreatedAt.Equal(want.CreatedAt) || got.Producer != want.Producer ||
+					!trove.JSONEqual(got.Payload, want.Payload) || len(got.Links) != len(want.Links) || !got.Schema.Equal(want.Schema) {
+					t.Fatalf("line %d: %s, want %+v", i+1, line, want)
+				}
+			}
+
+			// --from, and the round trip into a second store.
+			code, tail, _ := runCLI(t, "", append([]string{"export", "--from", "2000"}, store...)...)
+			if code != 0 || strings.Count(tail, "\n") != 500 || !strings.HasPrefix(tail, `{"id":`) {
+				t.Fatalf("export --from 2000: %d, %d lines", code, strings.Count(tail, "\n"))
+			}
+			second := []string{"--data", t.TempDir(), "--storage", storage}
+			code, _, errs = runCLI(t, exported, append([]string{"import", "--progress", "always", "-"}, second...)...)
+			if code != 0 || !strings.Contains(errs, "importing") {
+				t.Fatalf("import from stdin with a progress bar: %d %q", code, errs)
+			}
+			if _, again, _ := runCLI(t, "", append([]string{"export"}, second...)...); again != exported {
+				t.Fatal("export of the re-imported store differs")
+			}
+			// Importing the same events again is idempotent.
+			if code, _, errs := runCLI(t, "", append([]string{"import", file}, store...)...); code != 0 {
+				t.Fatalf("re-import: %s", errs)
+			}
+			if _, again, _ := runCLI(t, "", append([]string{"export"}, store...)...); again != exported {
+				t.Fatal("re-import changed the store")
+			}
+
+			// A bad line stops the import and names it; earlier batches stay.
+			bad := noteJSON("x") + "\n" + noteJSON("y") + "\n{oops\n"
+			code, _, errs = runCLI(t, bad, append([]string{"import", "--batch", "1", "-"}, store...)...)
+			if code != 1 || !strings.Contains(errs, "line 3") {
+				t.Fatalf("bad line: %d %q", code, errs)
+			}
+			invalid := noteJSON("x") + "\n" + `{"schema":` + noteSchema + `,"payload":{"text":5}}` + "\n"
+			code, _, errs = runCLI(t, invalid, append([]string{"import", "-"}, store...)...)
+			if code != 1 || !strings.Contains(errs, "line 2") {
+				t.Fatalf("invalid event: %d %q", code, errs)
+			}
+			if _, after, _ := runCLI(t, "", append([]string{"export", "--from", "2500"}, store...)...); strings.Count(after, "\n") != 2 {
+				t.Fatalf("after failed imports: %q", after)
+			}
+			if code, _, _ := runCLI(t, "", append([]string{"import"}, store...)...); code != 2 {
+				t.Fatalf("import without a file: exit %d", code)
+			}
+		})
+	}
+}
+
+func TestCheck(t *testing.T) {
+	data := t.TempDir()
+	store := []string{"--data", data, "--storage", "storage-log"}
+	// Five batches: five WAL entries.
+	if code, _, errs := runCLI(t, ndjson(t, testEvents(50)), append([]string{"import", "--batch", "10", "-"}, store...)...); code != 0 {
+		t.Fatal(errs)
+	}
+	code, out, errs := runCLI(t, "", append([]string{"check"}, store...)...)
+	if code != 0 || !strings.Contains(out, ": ok (") {
+		t.Fatalf("check: %d %q %q", code, out, errs)
+	}
+	b, err := exec.Command(troved, append([]string{"check"}, store...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("binary check: %v %s", err, b)
+	}
+
+	// Damage in the middle of the log is reported, with a non-zero exit.
+	var wal []string
+	_ = filepath.Walk(filepath.Join(data, "wal"), func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() && fi.Size() > 1000 {
+			wal = append(wal, p)
+		}
+		return nil
+	})
+	if len(wal) == 0 {
+		t.Fatalf("no WAL file under %s", data)
+	}
+	raw, err := os.ReadFile(wal[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw[len(raw)/10] ^= 0xff // inside the first entry
+	if err := os.WriteFile(wal[0], raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(troved, append([]string{"check"}, store...)...)
+	b, err = cmd.CombinedOutput()
+	if err == nil || cmd.ProcessState.ExitCode() != 1 {
+		t.Fatalf("check of a damaged store: %v %s", err, b)
+	}
+
+	// A storage without a checker says so.
+	code, _, errs = runCLI(t, "", "check", "--storage", "storage-memory")
+	if code != 1 || !strings.Contains(errs, "no integrity checker") {
+		t.Fatalf("memory check: %d %q", code, errs)
+	}
+}
