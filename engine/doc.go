@@ -1,0 +1,62 @@
+// Package engine is Trove's log engine, the storage plugin "storage-log":
+// an append-only event log with group commit, sealed compressed segments,
+// roaring-bitmap indexes and index snapshots.
+//
+// Embed it with Open:
+//
+//	st, err := engine.Open("./data", engine.Options{})
+//	…
+//	defer st.Close()
+//	e, err := st.SaveEvent(ctx, trove.Event{Schema: s, Payload: p})
+//
+// or configure it by name in a trove.Config:
+//
+//	storage:
+//	  events: {plugin: storage-log, options: {directory: ./data, segmentSize: 67108864}}
+//
+// The options object takes "directory" (required) and every field of
+// Options by its JSON name: segmentSize (bytes, default 64 MiB), syncMode
+// ("always" default, or "none"), blockSize (bytes, default 64 KiB),
+// compressionLevel (zstd 1-4, default 1), cacheSize (bytes of decoded
+// blocks, default 64 MiB, negative: none), maxPathValues (payload index
+// guard, default 4096, negative: no payload index), maxGroup (requests per
+// group commit, default 4096), searchIndex ("on" or "off"). Zero means the
+// default everywhere.
+//
+// # Layout of a store directory
+//
+//	wal/         the write-ahead log (package segment: tidwall/wal files of CRC'd frames)
+//	segments/    sealed segment files, named by their first WAL entry
+//	index.snap   the latest index snapshot (package index, FORMAT.md)
+//	files/       file bytes (blob/local: content-addressed, sha256)
+//
+// # Writes
+//
+// One writer goroutine commits requests in groups (see Store): one WAL
+// entry per request, one write and one fsync per group, positions in commit
+// order, nothing acknowledged or visible before it is durable, and a failed
+// write or fsync sticky. Each event is stored as a compact binary record
+// (record.go) with its schema document interned in a dictionary.
+//
+// When the unsealed records exceed Options.SegmentSize they are sealed:
+// written as a zstd segment file (atomic publish), readers switched to it,
+// an index snapshot published, then the WAL truncated. Sealed events are
+// read through a cache of decoded blocks.
+//
+// # Recovery
+//
+// Open repairs a torn WAL tail (segment.OpenWAL), removes temporary files
+// of interrupted publishes, opens the sealed segments (damage there is an
+// error, never dropped), loads the index snapshot and replays only the log
+// after it; WAL entries a crash left after they were sealed are truncated.
+// A damaged snapshot is ignored and the index rebuilt from the log.
+// Check (and Store.Check) verifies every CRC and the index against the log.
+//
+// # Reads
+//
+// Readers never wait for the writer: they load an immutable view (segments,
+// the unsealed events, the committed position) from an atomic pointer and
+// take the index's read lock only to combine bitmaps (package query).
+// Returned events are copies owned by the caller. Segment files are only
+// closed by Close, after every reader in flight has finished.
+package engine

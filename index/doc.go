@@ -1,0 +1,36 @@
+// Package index is the log engine's in-memory index over event positions.
+//
+// Positions are dense, from 1: every position is one event. For each the
+// index keeps immutable columns (id number, version, schema and producer
+// dictionary numbers, the position of the previous version, createdAt in
+// unix milliseconds) and a min/max summary of createdAt per chunk of
+// ChunkSize positions, used to prune time ranges. Roaring bitmaps
+// (github.com/RoaringBitmap/roaring/v2) of positions answer:
+//
+//   - per schema identity and per producer;
+//   - per link type, per link target id, and "has any link", over every
+//     outgoing link (saved with the event or added later with AddLink);
+//   - superseded versions (a version some later version of its id replaced);
+//   - per payload term: a dotted path reached through objects and a typed
+//     scalar value ("s" string, "n" number normalised so that 1 and 1.0
+//     are one term, "b" boolean, "z" null). A path that takes more than
+//     Options.MaxPathValues distinct values stops being indexed (its
+//     postings are dropped); Reader.Term then says so and the planner scans.
+//
+// Incoming links are kept per target id in save order, as LinkRefs.
+//
+// # Concurrency
+//
+// One writer calls Add, AddBatch and AddLink. Readers call Read, whose
+// Reader is valid only inside the callback (the read lock is held: keep it
+// short), and the lookup methods. Columns returned by Reader.Columns are
+// append-only prefixes: they stay valid and unchanged after the lock is
+// released, so a planner verifies candidates without holding it.
+//
+// # Snapshots
+//
+// Encode writes the whole index, with the caller's opaque meta, as one
+// checksummed file (FORMAT.md); Decode reads it back, or returns a
+// *trove.CorruptionError. The engine publishes snapshots atomically and
+// replays only the log after the one it loads.
+package index
