@@ -4,16 +4,29 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/trovedb/trove"
 )
 
-// event returns a ~300-byte JSON-like body for position pos.
+var words = []string{"alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india",
+	"juliet", "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango"}
+
+// event returns a ~300-byte JSON-like body for position pos: a fixed shape
+// with random ids, numbers and words, so that compression figures are not
+// flattered by repetition.
 func event(pos uint64) []byte {
-	return fmt.Appendf(nil, `{"id":"018f%08x-7c1e-7a3b-9d2e-%012x","schema":"https://example.com/schemas/order/v%d","producer":"svc-%d","createdAt":"2026-11-25T20:%02d:%02d.%03dZ","payload":{"order":%d,"customer":"cust-%05d","amount":%d.%02d,"currency":"EUR","items":[{"sku":"SKU-%04d","qty":%d}],"status":"%s","note":"lorem ipsum dolor sit amet"}}`,
-		pos, pos*7919, pos%3+1, pos%17, pos/60%60, pos%60, pos%1000, pos, pos%5000, pos%997, pos%100, pos%1000, pos%9+1,
-		[]string{"new", "paid", "shipped", "delivered"}[pos%4])
+	r := rand.New(rand.NewPCG(pos, 0x9e3779b97f4a7c15))
+	note := make([]byte, 0, 64)
+	for i := 0; i < 4+r.IntN(4); i++ {
+		note = append(note, words[r.IntN(len(words))]...)
+		note = append(note, ' ')
+	}
+	return fmt.Appendf(nil, `{"id":"%08x-%04x-7%03x-%04x-%012x","schema":"https://example.com/schemas/order/v%d","producer":"svc-%d","createdAt":"2026-11-25T20:%02d:%02d.%03dZ","payload":{"order":%d,"customer":"cust-%05d","amount":%d.%02d,"currency":"EUR","items":[{"sku":"SKU-%04d","qty":%d}],"status":"%s","note":"%s"}}`,
+		r.Uint32(), r.Uint32()&0xffff, r.Uint32()&0xfff, r.Uint32()&0xffff, r.Uint64()&0xffffffffffff,
+		pos%3+1, r.IntN(20), pos/60%60, pos%60, r.IntN(1000), pos, r.IntN(50000), r.IntN(10000), r.IntN(100),
+		r.IntN(10000), r.IntN(9)+1, []string{"new", "paid", "shipped", "delivered"}[r.IntN(4)], note)
 }
 
 // batch returns n records with positions from, from+1, …

@@ -1,0 +1,154 @@
+package segment
+
+import (
+	"bytes"
+	"flag"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// Golden files pin format version 1 (FORMAT.md). They were written by this
+// package with -update; a change that breaks these tests changes the format
+// and needs a new version, not new golden files.
+const (
+	goldenWALDir  = "testdata/wal-v1"
+	goldenSegment = "testdata/segment-v1.seg"
+)
+
+// goldenAppends are the Append calls of the golden WAL: edge values
+// included (no position, the largest position, negative and zero times,
+// empty and binary bodies, an empty batch).
+func goldenAppends() [][][]Record {
+	return [][][]Record{
+		{{
+			{Type: 1, Position: 1, Time: 1764100000000, Body: []byte(`{"id":"a","payload":{"n":1}}`)},
+			{Type: 1, Position: 2, Time: 1764100000001, Body: []byte(`{"id":"b","payload":{"n":2}}`)},
+		}},
+		{
+			{{Type: 2, Position: 0, Time: 0, Body: []byte(`{"link":"a->b"}`)}},
+			{},
+			{{Type: 3, Position: math.MaxUint64, Time: -1, Body: nil}, {Type: 255, Position: 3, Time: math.MinInt64, Body: []byte{0, 1, 2, 0xff}}},
+		},
+		{{{Type: 1, Position: 4, Time: 1764100000500, Body: []byte(`{"id":"c","payload":{"s":"é"}}`)}}},
+	}
+}
+
+func goldenRecords() []Record {
+	recs := batch(1, 40)
+	recs = append(recs, Record{Type: 7, Body: []byte("no position, no time")}, Record{Type: 8, Position: 41, Time: -5, Body: nil})
+	return recs
+}
+
+func writeGoldenWAL(t *testing.T, dir string) {
+	w := openWAL(t, dir, WALOptions{})
+	for _, a := range goldenAppends() {
+		if _, err := w.Append(a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestGoldenWAL(t *testing.T) {
+	const file = "00000000000000000001"
+	if *update {
+		os.RemoveAll(goldenWALDir)
+		writeGoldenWAL(t, goldenWALDir)
+	}
+	golden, err := os.ReadFile(filepath.Join(goldenWALDir, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The reader decodes the golden bytes.
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, file), golden, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	w := openWAL(t, dir, WALOptions{})
+	idx := uint64(1)
+	for _, a := range goldenAppends() {
+		for _, b := range a {
+			got, err := w.Read(idx)
+			if err != nil {
+				t.Fatalf("entry %d: %v", idx, err)
+			}
+			equalRecords(t, got, b)
+			idx++
+		}
+	}
+	if w.LastIndex() != idx-1 {
+		t.Fatalf("golden WAL holds %d entries, want %d", w.LastIndex(), idx-1)
+	}
+	w.Close()
+	// The writer produces exactly the golden bytes.
+	fresh := t.TempDir()
+	writeGoldenWAL(t, fresh)
+	got, err := os.ReadFile(filepath.Join(fresh, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, golden) {
+		t.Fatalf("WAL encoding changed:\n got %x\nwant %x", got, golden)
+	}
+}
+
+func TestGoldenSegment(t *testing.T) {
+	meta := Meta{FirstWALIndex: 3, LastWALIndex: 9}
+	opts := SegmentOptions{BlockSize: 4 << 10}
+	if *update {
+		if err := WriteSegment(goldenSegment, meta, goldenRecords(), opts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g, err := OpenSegment(goldenSegment)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	if err := g.Check(); err != nil {
+		t.Fatal(err)
+	}
+	want := Meta{FirstPosition: 1, LastPosition: 41, MinTime: -5, MaxTime: 1_764_000_000_000 + 40*37,
+		Records: 42, Blocks: len(g.Blocks()), FirstWALIndex: 3, LastWALIndex: 9}
+	if g.Meta() != want || want.Blocks < 3 {
+		t.Fatalf("golden meta %+v, want %+v with ≥ 3 blocks", g.Meta(), want)
+	}
+	var got []Record
+	if err := g.Scan(func(r Record) error { got = append(got, r); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	equalRecords(t, got, goldenRecords())
+
+	// The writer cuts the same blocks with the same uncompressed bytes
+	// (compressed bytes may differ between zstd releases).
+	path := filepath.Join(t.TempDir(), "fresh.seg")
+	if err := WriteSegment(path, meta, goldenRecords(), opts); err != nil {
+		t.Fatal(err)
+	}
+	f, err := OpenSegment(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if f.Meta() != g.Meta() {
+		t.Fatalf("fresh meta %+v, golden %+v", f.Meta(), g.Meta())
+	}
+	gold, _ := os.ReadFile(goldenSegment)
+	fresh, _ := os.ReadFile(path)
+	if !bytes.Equal(gold[:segHeaderSize], fresh[:segHeaderSize]) {
+		t.Fatalf("header changed: %x vs %x", fresh[:segHeaderSize], gold[:segHeaderSize])
+	}
+	for i := range g.blocks {
+		gb, fb := g.blocks[i], f.blocks[i]
+		if gb.raw != fb.raw || gb.Records != fb.Records || gb.FirstPosition != fb.FirstPosition ||
+			gb.LastPosition != fb.LastPosition || gb.MinTime != fb.MinTime || gb.MaxTime != fb.MaxTime {
+			t.Fatalf("block %d: fresh %+v, golden %+v", i, fb, gb)
+		}
+	}
+}
