@@ -16,7 +16,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
@@ -33,16 +32,17 @@ type Options struct {
 	// Prefix is put before every key, e.g. "trove/files/". Default "".
 	Prefix string
 	// PartSize is the size in bytes of each part of a multipart upload, and
-	// so of each buffer an upload holds. Default 8 MiB; at least 5 MiB.
+	// so of each buffer an upload holds. Default 5 MiB, S3's minimum.
 	PartSize int64
 	// Concurrency is how many parts of one upload are sent at once. An
-	// upload holds at most Concurrency+1 part buffers. Default 2.
+	// upload holds at most Concurrency+1 part buffers (15 MiB with the
+	// defaults). Default 2.
 	Concurrency int
 }
 
 // DefaultOptions returns the defaults (with no bucket).
 func DefaultOptions() Options {
-	return Options{PartSize: 8 << 20, Concurrency: 2}
+	return Options{PartSize: 5 << 20, Concurrency: 2}
 }
 
 // Metadata names the store reserves on every object.
@@ -62,7 +62,6 @@ const (
 // Store is a blob.Store on an S3 bucket. It is safe for concurrent use.
 type Store struct {
 	client *awss3.Client
-	tm     *transfermanager.Client
 	opts   Options
 	closed atomic.Bool
 }
@@ -90,32 +89,44 @@ func New(client *awss3.Client, opts Options) (*Store, error) {
 	case strings.HasPrefix(o.Prefix, "/"):
 		return nil, fmt.Errorf("s3: %w: prefix %q starts with /", trove.ErrInvalid, o.Prefix)
 	}
-	tm := transfermanager.New(client, func(t *transfermanager.Options) {
-		t.PartSizeBytes = o.PartSize
-		t.MultipartUploadThreshold = o.PartSize
-		t.Concurrency = o.Concurrency
-		t.FailTimeout = 30 * time.Second
-	})
-	return &Store{client: client, tm: tm, opts: o}, nil
+	return &Store{client: client, opts: o}, nil
 }
 
-// Check verifies that the bucket exists and that the credentials may use
-// it. A missing bucket and refused credentials wrap trove.ErrInvalid (the
-// configuration is wrong) with a message that says which.
+// Check verifies that the bucket exists and that the credentials may list
+// it (a one-key ListObjectsV2 under the prefix: unlike HeadBucket, its
+// error has a body that says what is wrong). A missing bucket, refused
+// credentials and a wrong region wrap trove.ErrInvalid (the configuration
+// is wrong) with a message that says which.
 func (s *Store) Check(ctx context.Context) error {
-	_, err := s.client.HeadBucket(ctx, &awss3.HeadBucketInput{Bucket: aws.String(s.opts.Bucket)})
+	in := &awss3.ListObjectsV2Input{Bucket: aws.String(s.opts.Bucket), MaxKeys: aws.Int32(1)}
+	if s.opts.Prefix != "" {
+		in.Prefix = aws.String(s.opts.Prefix)
+	}
+	_, err := s.client.ListObjectsV2(ctx, in)
 	if err == nil {
 		return nil
 	}
-	switch statusOf(err) {
-	case 404:
-		return fmt.Errorf("s3: %w: bucket %q does not exist", trove.ErrInvalid, s.opts.Bucket)
-	case 401, 403:
-		return fmt.Errorf("s3: %w: access to bucket %q denied: check accessKeyId and secretAccessKey (or the AWS environment variables and profile) (%v)", trove.ErrInvalid, s.opts.Bucket, err)
-	case 301, 400:
-		return fmt.Errorf("s3: %w: bucket %q refused the request, is the region right? (%v)", trove.ErrInvalid, s.opts.Bucket, err)
+	code := ""
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		code = ae.ErrorCode()
 	}
-	return fmt.Errorf("s3: bucket %q: %w", s.opts.Bucket, err)
+	switch {
+	case code == "NoSuchBucket" || (code == "" || code == "NotFound") && statusOf(err) == 404:
+		return fmt.Errorf("s3: %w: bucket %q does not exist", trove.ErrInvalid, s.opts.Bucket)
+	case code == "InvalidAccessKeyId" || code == "SignatureDoesNotMatch" || code == "InvalidToken" || code == "ExpiredToken" || code == "TokenRefreshRequired" ||
+		strings.HasSuffix(code, "UserNotFound"): // versitygw: XAdminUserNotFound
+		return fmt.Errorf("s3: %w: access to bucket %q denied: the credentials are wrong (%s); check accessKeyId and secretAccessKey, or the AWS environment variables and profile", trove.ErrInvalid, s.opts.Bucket, code)
+	case code == "AccessDenied" || code == "AllAccessDisabled" || statusOf(err) == 403 || statusOf(err) == 401:
+		return fmt.Errorf("s3: %w: access to bucket %q denied (%v); check accessKeyId and secretAccessKey, or the AWS environment variables and profile, and that they may list the bucket", trove.ErrInvalid, s.opts.Bucket, err)
+	case code == "PermanentRedirect" || code == "AuthorizationHeaderMalformed" || code == "IllegalLocationConstraintException" || statusOf(err) == 301:
+		return fmt.Errorf("s3: %w: bucket %q is not in this region: check the region option (%v)", trove.ErrInvalid, s.opts.Bucket, err)
+	}
+	var ce interface{ CanceledError() bool }
+	if errors.As(err, &ce) || ctx.Err() != nil {
+		return fmt.Errorf("s3: bucket %q: %w", s.opts.Bucket, err)
+	}
+	return fmt.Errorf("s3: cannot check bucket %q: %w", s.opts.Bucket, err)
 }
 
 func (s *Store) checkOpen() error {
@@ -127,9 +138,9 @@ func (s *Store) checkOpen() error {
 
 func (s *Store) objectKey(key string) string { return s.opts.Prefix + key }
 
-// Put implements blob.Store. The first PartSize bytes are buffered: an
-// object that fits is hashed before it is sent and goes to its key in one
-// conditional PutObject. With opts.SHA256 set, a larger object streams
+// Put implements blob.Store. The first PartSize bytes are read into a part
+// buffer: an object that fits is hashed before it is sent and goes to its
+// key in one conditional PutObject. With opts.SHA256 set, a larger object streams
 // straight to its key in a multipart upload that completes conditionally and
 // is aborted when the bytes hash otherwise. Without it, a larger object
 // streams to a temporary key while hashed, and a server-side multipart copy
@@ -158,16 +169,17 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts blob.PutO
 	} else if !errors.Is(err, trove.ErrNotFound) {
 		return blob.Info{}, err
 	}
-	var head bytes.Buffer
-	if _, err := io.CopyN(&head, src, s.opts.PartSize+1); err == io.EOF {
-		return s.putSmall(ctx, key, head.Bytes(), src.digest(), opts)
+	first := make([]byte, s.opts.PartSize)
+	n, err := io.ReadFull(src, first)
+	if err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
+		return s.putSmall(ctx, key, first[:n], src.digest(), opts)
 	} else if err != nil {
 		return blob.Info{}, fmt.Errorf("s3: put %s: read: %w", key, err)
 	}
 	if opts.SHA256 != "" {
-		return s.putDirect(ctx, key, &head, src, opts)
+		return s.putDirect(ctx, key, first, src, opts)
 	}
-	return s.putViaCopy(ctx, key, &head, src, opts)
+	return s.putViaCopy(ctx, key, first, src, opts)
 }
 
 // putSmall puts an object already in memory, its digest known.
@@ -195,17 +207,10 @@ func (s *Store) putSmall(ctx context.Context, key string, data []byte, digest st
 }
 
 // putDirect uploads to key itself: the digest is known up front.
-func (s *Store) putDirect(ctx context.Context, key string, head *bytes.Buffer, src *digestReader, opts blob.PutOptions) (blob.Info, error) {
+func (s *Store) putDirect(ctx context.Context, key string, first []byte, src *digestReader, opts blob.PutOptions) (blob.Info, error) {
 	src.expect = opts.SHA256
 	meta, ctype := encodeMeta(opts, opts.SHA256)
-	_, err := s.tm.UploadObject(ctx, &transfermanager.UploadObjectInput{
-		Bucket:      aws.String(s.opts.Bucket),
-		Key:         aws.String(s.objectKey(key)),
-		Body:        io.MultiReader(head, src),
-		ContentType: aws.String(ctype),
-		Metadata:    meta,
-		IfNoneMatch: aws.String("*"),
-	})
+	err := s.uploadMultipart(ctx, s.objectKey(key), first, src, meta, ctype, true)
 	if src.mismatch != nil {
 		return blob.Info{}, fmt.Errorf("s3: put %s: %w", key, src.mismatch)
 	}
@@ -220,14 +225,9 @@ func (s *Store) putDirect(ctx context.Context, key string, head *bytes.Buffer, s
 
 // putViaCopy uploads to a temporary key, then copies it to key with the
 // digest in its metadata.
-func (s *Store) putViaCopy(ctx context.Context, key string, head *bytes.Buffer, src *digestReader, opts blob.PutOptions) (blob.Info, error) {
+func (s *Store) putViaCopy(ctx context.Context, key string, first []byte, src *digestReader, opts blob.PutOptions) (blob.Info, error) {
 	tmp := s.opts.Prefix + tmpDir + key + "." + randomName()
-	_, err := s.tm.UploadObject(ctx, &transfermanager.UploadObjectInput{
-		Bucket: aws.String(s.opts.Bucket),
-		Key:    aws.String(tmp),
-		Body:   io.MultiReader(head, src),
-	})
-	if err != nil {
+	if err := s.uploadMultipart(ctx, tmp, first, src, nil, "", false); err != nil {
 		return blob.Info{}, fmt.Errorf("s3: put %s: upload: %w", key, err)
 	}
 	defer func() {
