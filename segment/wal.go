@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"sync"
@@ -277,10 +278,11 @@ func startOf(ends []int) int {
 	return ends[len(ends)-1]
 }
 
-func uvarintLen(x uint64) int {
-	var b [binary.MaxVarintLen64]byte
-	return binary.PutUvarint(b[:], x)
-}
+// uvarintLen is the size of x as a uvarint.
+func uvarintLen(x uint64) int { return (bits.Len64(x|1) + 6) / 7 }
+
+// varintLen is the size of x as a zigzag varint.
+func varintLen(x int64) int { return uvarintLen(uint64(x<<1) ^ uint64(x>>63)) }
 
 // Read returns the records of WAL entry index after verifying its frame.
 // Bodies alias one new buffer per call, owned by the caller. An index outside

@@ -104,11 +104,15 @@ func encodeSegment(w io.Writer, meta Meta, records []Record, opts SegmentOptions
 	var total ranges
 	for start := 0; start < len(records); {
 		// Cut a block: records until the encoded list reaches BlockSize.
-		end, size := start, binary.MaxVarintLen64
+		end, size := start, uvarintLen(uint64(len(records)))
 		var g ranges
+		var prevPos uint64
+		var prevTime int64
 		for end < len(records) && (end == start || size < opts.BlockSize) {
 			r := &records[end]
-			size += 1 + 3*binary.MaxVarintLen64 + len(r.Body)
+			size += 1 + varintLen(int64(r.Position-prevPos)) + varintLen(r.Time-prevTime) +
+				uvarintLen(uint64(len(r.Body))) + len(r.Body)
+			prevPos, prevTime = r.Position, r.Time
 			g.add(r)
 			end++
 		}
