@@ -6,4 +6,5 @@ import (
 	_ "github.com/trovedb/trove/engine"           // storage-log
 	_ "github.com/trovedb/trove/plugins/jsonfile" // storage-json-file
 	_ "github.com/trovedb/trove/plugins/memory"   // storage-memory
+	_ "github.com/trovedb/trove/plugins/sqlite"   // storage-sqlite
 )

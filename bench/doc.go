@@ -3,7 +3,7 @@
 // writes a report people can read.
 //
 //	go run ./bench                 # 100,000 events, every contender
-//	go run ./bench -quick          # 5,000 events, under a minute
+//	go run ./bench -quick          # 2,000 events, under a minute
 //	go run ./bench -events 200000 -out bench/results
 //	go run ./bench -contenders storage-log,disk
 //

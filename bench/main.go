@@ -41,7 +41,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.IntVar(&o.events, "events", 0, "events in the main store (default 100000, or 5000 with -quick)")
+	fs.IntVar(&o.events, "events", 0, "events in the main store (default 100000, or 2000 with -quick)")
 	fs.BoolVar(&o.quick, "quick", false, "small sizes: every contender in under a minute")
 	fs.StringVar(&o.out, "out", filepath.Join("bench", "results"), "directory for report.md, results.json and the charts")
 	fs.StringVar(&o.data, "data", "", "directory for the stores (default: a new temporary directory, removed after)")
@@ -59,7 +59,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if o.events == 0 {
 		o.events = 100_000
 		if o.quick {
-			o.events = 5_000
+			o.events = 2_000
 		}
 	}
 	if o.timeout == 0 {
