@@ -414,8 +414,8 @@ func (w *WAL) Size() int64 { return w.size.Load() }
 // Dir returns the directory of the WAL.
 func (w *WAL) Dir() string { return w.dir }
 
-// Close syncs and closes the WAL. Later calls return errors wrapping
-// trove.ErrClosed.
+// Close syncs and closes the WAL. After a sticky write or fsync failure it
+// returns that failure. Later calls return errors wrapping trove.ErrClosed.
 func (w *WAL) Close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -428,7 +428,11 @@ func (w *WAL) Close() error {
 		w.mu.tail.Close()
 		w.mu.tail = nil
 	}
-	if err != nil && w.mu.err == nil {
+	if w.mu.err != nil {
+		// Say again why the tail may be incomplete.
+		return fmt.Errorf("segment: close wal: %w", w.mu.err)
+	}
+	if err != nil {
 		return fmt.Errorf("segment: close wal: %w", err)
 	}
 	return nil

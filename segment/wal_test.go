@@ -142,7 +142,6 @@ func TestWALTruncateFront(t *testing.T) {
 func TestWALStickyFsyncError(t *testing.T) {
 	dir := t.TempDir()
 	w := openWAL(t, dir, WALOptions{})
-	defer w.Close()
 	if _, err := w.Append([][]Record{batch(1, 3)}); err != nil {
 		t.Fatal(err)
 	}
@@ -163,6 +162,12 @@ func TestWALStickyFsyncError(t *testing.T) {
 	}
 	if _, err := w.Read(2); !errors.Is(err, trove.ErrNotFound) {
 		t.Fatalf("the unacknowledged entry is readable: %v", err)
+	}
+	if err := w.TruncateFront(1); !errors.Is(err, boom) {
+		t.Fatalf("TruncateFront after a failed fsync: %v", err)
+	}
+	if err := w.Close(); !errors.Is(err, boom) {
+		t.Fatalf("Close after a failed fsync: %v, want the failure again", err)
 	}
 }
 
