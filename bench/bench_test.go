@@ -115,6 +115,15 @@ func TestHarnessWritesAWellFormedReport(t *testing.T) {
 	}
 	checkTables(t, rep)
 
+	// -render reproduces the report from results.json alone.
+	again := t.TempDir()
+	if err := render(filepath.Join(out, resultsFile), again); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(again, reportFile)); err != nil || string(b) != rep {
+		t.Errorf("the report rendered from results.json differs (err %v)", err)
+	}
+
 	for _, name := range []string{ingestChart, readChart} {
 		f, err := os.Open(filepath.Join(out, name))
 		if err != nil {

@@ -35,6 +35,7 @@ type options struct {
 	phase      string // child mode: "run" or "reopen"
 	resultFile string // child mode: where to write the ContenderResult
 	cpuProfile string // write a CPU profile of the measuring process here
+	render     string // only render this results.json into -out
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -50,6 +51,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.timeout, "timeout", 0, "give up on a contender after this long (default 30m, or 3m with -quick)")
 	fs.Uint64Var(&o.seed, "seed", 1, "dataset seed")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile here (with -inprocess, or of each contender's process as FILE.NAME)")
+	fs.StringVar(&o.render, "render", "", "measure nothing: render this results.json into -out (report and charts)")
 	fs.StringVar(&o.contender, "contender", "", "internal: run one contender in this process and write its results to -result")
 	fs.StringVar(&o.phase, "phase", "run", "internal: run or reopen")
 	fs.StringVar(&o.resultFile, "result", "", "internal: results file of -contender")
@@ -85,6 +87,13 @@ func main() {
 	o, err := parseFlags(os.Args[1:], os.Stderr)
 	if err != nil {
 		os.Exit(2)
+	}
+	if o.render != "" {
+		if err := render(o.render, o.out); err != nil {
+			log.Error("render", "err", err)
+			os.Exit(1)
+		}
+		return
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -365,4 +374,17 @@ func startCPUProfile(path string) (func(), error) {
 		return nil, err
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// render rewrites the report and charts of a saved results.json into out.
+func render(resultsPath, out string) error {
+	b, err := os.ReadFile(resultsPath)
+	if err != nil {
+		return err
+	}
+	var res Results
+	if err := json.Unmarshal(b, &res); err != nil {
+		return fmt.Errorf("bench: %s: %w", resultsPath, err)
+	}
+	return writeOutputs(out, &res)
 }
