@@ -126,7 +126,8 @@ func (s *Store) planLocked(events []staged) (out, fresh []trove.Event, err error
 
 // persist writes new event versions durably. One event is one atomic file
 // publish. Several go through the journal: once it is published the batch
-// is committed; the event files follow, then the journal is removed. If a
+// is committed; the event files follow (one syncfs for all), then the
+// journal is removed. If a
 // write fails, what was written is removed again, so the batch is none.
 func (s *Store) persist(fresh []trove.Event) error {
 	if len(fresh) == 1 {
@@ -135,7 +136,7 @@ func (s *Store) persist(fresh []trove.Event) error {
 	if err := s.writeJournal(fresh); err != nil {
 		return err
 	}
-	if err := s.writeEvents(fresh); err != nil {
+	if err := s.writeJournaledEvents(fresh); err != nil {
 		for _, e := range fresh {
 			_ = os.Remove(s.eventPath(e.ID.ID, e.ID.Version))
 		}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/internal/fsutil"
+	"golang.org/x/sys/unix"
 )
 
 // Names in the store's directory; see the package documentation.
@@ -76,34 +77,79 @@ func encodeEvent(e trove.Event) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// writeEvents publishes the files of new event versions. Each file is
-// written with an atomic publish; new id directories are made durable too.
+// writeEvents publishes the files of new event versions, each with an
+// atomic publish (temporary file, fsync, rename, fsync of the directory);
+// new id directories are made durable too. It is the path of a single save.
 func (s *Store) writeEvents(events []trove.Event) error {
-	root := filepath.Join(s.opts.Directory, eventsDir)
-	newDirs := false
+	newDirs, err := s.makeIDDirs(events)
+	if err != nil {
+		return err
+	}
 	for _, e := range events {
-		path := s.eventPath(e.ID.ID, e.ID.Version)
-		dir := filepath.Dir(path)
-		if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
-			if err := os.Mkdir(dir, 0o755); err != nil {
-				return fmt.Errorf("jsonfile: event %s: %w", e.ID, err)
-			}
-			newDirs = true
-		}
 		b, err := encodeEvent(e)
 		if err != nil {
 			return fmt.Errorf("jsonfile: event %s: %w", e.ID, err)
 		}
-		if err := fsutil.WriteFileBytes(path, b, 0o644); err != nil {
+		if err := fsutil.WriteFileBytes(s.eventPath(e.ID.ID, e.ID.Version), b, 0o644); err != nil {
 			return fmt.Errorf("jsonfile: event %s: %w", e.ID, err)
 		}
 	}
 	if newDirs {
-		if err := fsutil.SyncDir(root); err != nil {
+		if err := fsutil.SyncDir(filepath.Join(s.opts.Directory, eventsDir)); err != nil {
 			return fmt.Errorf("jsonfile: %w", err)
 		}
 	}
 	return nil
+}
+
+// writeJournaledEvents writes the files of a batch whose journal is
+// already durable. A torn file is harmless here — the journal rewrites it
+// on open — so each file is written in place without its own fsync, and one
+// syncfs(2) then makes them all durable before the journal may go.
+func (s *Store) writeJournaledEvents(events []trove.Event) error {
+	if _, err := s.makeIDDirs(events); err != nil {
+		return err
+	}
+	for _, e := range events {
+		b, err := encodeEvent(e)
+		if err != nil {
+			return fmt.Errorf("jsonfile: event %s: %w", e.ID, err)
+		}
+		if err := os.WriteFile(s.eventPath(e.ID.ID, e.ID.Version), b, 0o644); err != nil {
+			return fmt.Errorf("jsonfile: event %s: %w", e.ID, err)
+		}
+	}
+	return syncFS(s.opts.Directory)
+}
+
+// syncFS flushes the whole file system holding dir (syncfs(2)).
+func syncFS(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("jsonfile: sync: %w", err)
+	}
+	defer d.Close()
+	if err := unix.Syncfs(int(d.Fd())); err != nil {
+		return fmt.Errorf("jsonfile: syncfs %s: %w", dir, err)
+	}
+	return nil
+}
+
+// makeIDDirs creates the missing id directories of events and reports
+// whether it created any.
+func (s *Store) makeIDDirs(events []trove.Event) (bool, error) {
+	created := false
+	for _, e := range events {
+		if e.ID.Version > 1 {
+			continue // version 1 made the directory
+		}
+		dir := filepath.Dir(s.eventPath(e.ID.ID, e.ID.Version))
+		if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+			return created, fmt.Errorf("jsonfile: event %s: %w", e.ID, err)
+		}
+		created = true
+	}
+	return created, nil
 }
 
 // writeJournal publishes the batch journal: one event per line, in
@@ -159,7 +205,7 @@ func (s *Store) recoverJournal() error {
 		events = append(events, e)
 		off += int64(len(line))
 	}
-	if err := s.writeEvents(events); err != nil {
+	if err := s.writeJournaledEvents(events); err != nil {
 		return err
 	}
 	return s.removeJournal()
