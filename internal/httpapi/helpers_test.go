@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -219,4 +220,26 @@ func waitUp(t *testing.T, e *env) {
 	if r.status != 200 || string(r.body) != "OK" {
 		t.Fatalf("/up: %d %q", r.status, r.body)
 	}
+}
+
+// brokenPlugin is storage-memory whose event writes and queries fail the
+// way a broken disk would: with errors that are none of the sentinels.
+type brokenPlugin struct{ *memory.Store }
+
+func (brokenPlugin) SaveEvent(context.Context, trove.Event) (trove.Event, error) {
+	return trove.Event{}, errors.New("memory: write: input/output error")
+}
+
+func (brokenPlugin) SaveEvents(context.Context, []trove.Event) ([]trove.Event, error) {
+	return nil, errors.New("memory: write: input/output error")
+}
+
+func (brokenPlugin) QueryEvents(context.Context, trove.EventQuery) ([]trove.Event, error) {
+	return nil, errors.New("memory: read: input/output error")
+}
+
+func init() {
+	trove.Register("storage-memory-broken", func(json.RawMessage) (trove.Plugin, error) {
+		return brokenPlugin{memory.New(memory.Options{})}, nil
+	})
 }

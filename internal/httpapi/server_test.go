@@ -194,3 +194,18 @@ func TestMetrics(t *testing.T) {
 	}
 	_, _ = io.Discard.Write(nil)
 }
+
+func TestStorageFailure(t *testing.T) {
+	e := newEnv(t, backend{"broken", "storage-memory-broken", func(string) string { return "{}" }}, httpapi.Options{})
+	for _, r := range []response{
+		e.postJSON("/api/events", note("x", 1)),
+		e.postJSON("/api/events/batch", "["+note("x", 1)+"]"),
+		e.postJSON("/api/events/query", "{}"),
+	} {
+		mustStatus(t, r, 500)
+		if string(r.body) != `{"error":"Internal Server Error"}`+"\n" {
+			t.Fatalf("500 body %q", r.body)
+		}
+	}
+	waitUp(t, e)
+}
