@@ -26,6 +26,20 @@ func writeCharts(dir string, res *Results) error {
 		reads, []string{"get id", "schema+prod", "1h window", "link", "status 1%", "status 10%", "search", "newest 20", "ack→found"})
 }
 
+// palette gives each contender a colour no other has (storage-log's red
+// is reserved for it).
+var palette = []color.Color{
+	color.RGBA{R: 214, G: 39, B: 40, A: 255},   // red
+	color.RGBA{R: 31, G: 119, B: 180, A: 255},  // blue
+	color.RGBA{R: 44, G: 160, B: 44, A: 255},   // green
+	color.RGBA{R: 255, G: 127, B: 14, A: 255},  // orange
+	color.RGBA{R: 188, G: 189, B: 34, A: 255},  // olive
+	color.RGBA{R: 148, G: 103, B: 189, A: 255}, // purple
+	color.RGBA{R: 23, G: 190, B: 207, A: 255},  // teal
+	color.RGBA{R: 80, G: 80, B: 80, A: 255},    // grey
+	color.RGBA{R: 227, G: 119, B: 194, A: 255}, // pink
+}
+
 func dotChart(path string, res *Results, title, unit string, ids, labels []string) error {
 	p := plot.New()
 	p.Title.Text = title
@@ -40,13 +54,23 @@ func dotChart(path string, res *Results, title, unit string, ids, labels []strin
 	p.Legend.TextStyle.Font.Size = vg.Points(8)
 	n := 0
 	lo, hi := 0.0, 0.0
-	for ci, c := range res.Contenders {
+	// Colours follow the contender table, so every chart and every run
+	// draws a contender the same way.
+	order := map[string]int{}
+	for i, c := range contenders() {
+		order[c.Name] = i
+	}
+	for k, c := range res.Contenders {
+		ci, known := order[c.Name]
+		if !known {
+			ci = len(order) + k
+		}
+		// Spread contenders a little so their markers do not hide each other.
+		off := (float64(k) - float64(len(res.Contenders)-1)/2) * 0.06
 		var xys plotter.XYs
 		for i, id := range ids {
 			w := findWorkload(id)
 			if v, ok := primary(w, c.Workloads[id]); ok {
-				// Spread contenders a little so their markers do not hide each other.
-				off := (float64(ci) - float64(len(res.Contenders)-1)/2) * 0.06
 				xys = append(xys, plotter.XY{X: float64(i) + off, Y: v})
 				if lo == 0 || v < lo {
 					lo = v
@@ -61,13 +85,13 @@ func dotChart(path string, res *Results, title, unit string, ids, labels []strin
 		if err != nil {
 			return err
 		}
-		s.GlyphStyle.Color = plotutil.Color(ci)
+		s.GlyphStyle.Color = palette[ci%len(palette)]
 		s.GlyphStyle.Shape = plotutil.Shape(ci)
 		s.GlyphStyle.Radius = vg.Points(3.5)
 		if c.Name == baseline {
 			s.GlyphStyle.Radius = vg.Points(5)
 			s.GlyphStyle.Shape = draw.CircleGlyph{}
-			s.GlyphStyle.Color = color.RGBA{R: 220, G: 30, B: 30, A: 255}
+			s.GlyphStyle.Color = palette[0]
 		}
 		p.Add(s)
 		p.Legend.Add(c.Name, s)
