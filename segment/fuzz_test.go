@@ -108,3 +108,47 @@ func FuzzRecords(f *testing.F) {
 		}
 	})
 }
+
+// FuzzWALTail uses arbitrary bytes as the only tidwall file of a WAL:
+// OpenWAL must either report located corruption or open a WAL whose every
+// entry reads back, that takes an Append, and that reopens without repair.
+func FuzzWALTail(f *testing.F) {
+	golden, err := os.ReadFile(goldenWALDir + "/00000000000000000001")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(golden)
+	f.Add(append(bytes.Clone(golden), 0x80))
+	f.Add(append(bytes.Clone(golden), make([]byte, 100)...))
+	f.Add(golden[:len(golden)-7])
+	mid := bytes.Clone(golden)
+	mid[40] ^= 1
+	f.Add(mid)
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dir := t.TempDir()
+		if err := os.WriteFile(dir+"/00000000000000000001", data, 0o640); err != nil {
+			t.Fatal(err)
+		}
+		w, _, err := OpenWAL(dir, WALOptions{NoSync: true})
+		if err != nil {
+			wantCorrupt(t, err)
+			return
+		}
+		for i := w.FirstIndex(); i != 0 && i <= w.LastIndex(); i++ {
+			if _, err := w.Read(i); err != nil {
+				t.Fatalf("entry %d after recovery: %v", i, err)
+			}
+		}
+		next := w.NextIndex()
+		if first, err := w.Append([][]Record{{{Type: 1, Position: 1}}}); err != nil || first != next {
+			t.Fatalf("Append after recovery: %d %v", first, err)
+		}
+		w.Close()
+		w, rec, err := OpenWAL(dir, WALOptions{NoSync: true})
+		if err != nil || rec.Reason != "" {
+			t.Fatalf("second open: %+v %v", rec, err)
+		}
+		w.Close()
+	})
+}
