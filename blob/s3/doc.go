@@ -32,7 +32,10 @@
 // conditional (If-None-Match: *), so an object appears whole or not at all
 // and two writers of one key cannot overwrite each other: the loser
 // compares digests (same bytes: the stored Info; other bytes:
-// trove.ErrConflict). A crash can leave a temporary object or an incomplete
+// trove.ErrConflict). The server must honour If-None-Match on PutObject
+// and CompleteMultipartUpload (AWS S3 does since 2024, as do current MinIO
+// and versitygw); on one that ignores it, concurrent writers of one key
+// with different bytes are not detected. A crash can leave a temporary object or an incomplete
 // multipart upload, never a visible partial object; a bucket lifecycle rule
 // (expire .trove-tmp/, abort incomplete multipart uploads after a day)
 // cleans them up.

@@ -30,7 +30,9 @@
 // published with a server-side copy; small files (up to partSize) are
 // hashed in memory and written once. Publishing is conditional
 // (If-None-Match: *), so two writers of one id cannot overwrite each other:
-// the same bytes are an idempotent retry, other bytes ErrConflict. A bucket
+// the same bytes are an idempotent retry, other bytes ErrConflict. The
+// server must support conditional writes (AWS S3, current MinIO and
+// versitygw do). A bucket
 // lifecycle rule that expires .trove-tmp/ objects and aborts incomplete
 // multipart uploads after a day cleans up after crashed uploads.
 //
