@@ -23,7 +23,7 @@ import (
 
 // persistentStorages are the storages the daemon tests run on; adding one
 // is one line.
-var persistentStorages = []string{"storage-log", "storage-json-file"}
+var persistentStorages = []string{"storage-log", "storage-json-file", "storage-sqlite"}
 
 // troved is the binary built once for the tests that run the daemon as a
 // child process.

@@ -10,8 +10,11 @@ import (
 	"github.com/trovedb/trove/engine"
 
 	// Storage plugins, registered by their init functions.
+	_ "github.com/trovedb/trove/plugins/filesystem"
 	_ "github.com/trovedb/trove/plugins/jsonfile"
 	_ "github.com/trovedb/trove/plugins/memory"
+	_ "github.com/trovedb/trove/plugins/s3"
+	_ "github.com/trovedb/trove/plugins/sqlite"
 )
 
 // defaultStorage is the plugin --storage names when neither the flag nor a
@@ -33,13 +36,14 @@ type storageKind struct {
 	check func(ctx context.Context, options json.RawMessage) (string, error)
 }
 
-// storageKinds is the one table of plugins troved knows by name.
+// storageKinds is the one table of plugins --storage can name: those that
+// serve events with nothing but a local path. The others (storage-s3 and
+// storage-file-system serve files only) are configured with --config.
 func storageKinds() map[string]storageKind {
 	dirOption := func(dir string) any { return map[string]string{"directory": dir} }
 	return map[string]storageKind{
 		engine.PluginName:     {options: dirOption, persistent: true, check: checkEngine},
 		"storage-json-file":   {options: dirOption, persistent: true},
-		"storage-file-system": {options: dirOption, persistent: true},
 		"storage-sqlite": {options: func(dir string) any {
 			return map[string]string{"path": filepath.Join(dir, "trove.db")}
 		}, persistent: true},

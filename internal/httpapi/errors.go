@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -153,3 +154,26 @@ func causes(ve *trove.ValidationError) string {
 	}
 	return strings.Join(parts, "; ")
 }
+
+// limitBody caps r's body at limit bytes (a *http.MaxBytesError past it:
+// 413) and makes any other failure to read it — a client that hangs up
+// mid-body, a broken chunked encoding — a request error (400) rather than
+// a storage failure.
+func limitBody(w http.ResponseWriter, r *http.Request, limit int64) {
+	r.Body = &bodyReader{http.MaxBytesReader(w, r.Body, limit)}
+}
+
+type bodyReader struct{ rc io.ReadCloser }
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if err != nil && err != io.EOF {
+		var mbe *http.MaxBytesError
+		if !errors.As(err, &mbe) {
+			err = &requestError{details: "reading the request body: " + err.Error()}
+		}
+	}
+	return n, err
+}
+
+func (b *bodyReader) Close() error { return b.rc.Close() }

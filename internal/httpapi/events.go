@@ -35,12 +35,12 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 	)
 	if mediaType(r) == "multipart/form-data" {
 		s.extendRead(w)
-		r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxFileBytes)
+		limitBody(w, r, s.opts.MaxFileBytes)
 		var cleanup func()
 		e, uploads, cleanup, err = s.readEventForm(r)
 		defer cleanup()
 	} else {
-		r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxEventBytes)
+		limitBody(w, r, s.opts.MaxEventBytes)
 		var body []byte
 		if body, err = io.ReadAll(r.Body); err == nil {
 			e, err = decodeEvent(body)
@@ -166,7 +166,7 @@ func (s *Server) extendRead(w http.ResponseWriter) {
 // handleBatch is POST /api/events/batch: a JSON array, or NDJSON with
 // Content-Type application/x-ndjson, saved atomically.
 func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxEventBytes)
+	limitBody(w, r, s.opts.MaxEventBytes)
 	mt := mediaType(r)
 	events, err := decodeBatch(r.Body, mt == "application/x-ndjson" || mt == "application/jsonl", s.opts.MaxBatchEvents)
 	if err != nil {

@@ -17,7 +17,7 @@ import (
 // ?id=&filename=. A missing id is generated.
 func (s *Server) handleFilePost(w http.ResponseWriter, r *http.Request) {
 	s.extendRead(w)
-	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxFileBytes)
+	limitBody(w, r, s.opts.MaxFileBytes)
 	q := r.URL.Query()
 	f := trove.EventFile{ID: q.Get("id"), Filename: q.Get("filename"), Hash: q.Get("hash")}
 	if f.ID != "" {

@@ -16,6 +16,7 @@ import (
 
 	_ "github.com/trovedb/trove/engine"
 	_ "github.com/trovedb/trove/plugins/jsonfile"
+	_ "github.com/trovedb/trove/plugins/sqlite"
 )
 
 // backend is one storage the API is tested against; adding a backend is one
@@ -30,6 +31,7 @@ var backends = []backend{
 	{"memory", "storage-memory", func(string) string { return `{}` }},
 	{"log", "storage-log", func(dir string) string { return `{"directory":` + jsonString(dir) + `}` }},
 	{"jsonfile", "storage-json-file", func(dir string) string { return `{"directory":` + jsonString(dir) + `}` }},
+	{"sqlite", "storage-sqlite", func(dir string) string { return `{"path":` + jsonString(dir+"/trove.db") + `}` }},
 }
 
 // statsPlugin is storage-memory with figures, to test the storage metrics.

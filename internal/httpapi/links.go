@@ -16,7 +16,7 @@ func (s *Server) handleLinkPost(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxEventBytes)
+	limitBody(w, r, s.opts.MaxEventBytes)
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		s.fail(w, r, err)

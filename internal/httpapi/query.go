@@ -20,7 +20,7 @@ type queryResult struct {
 
 // handleQueryPost is POST /api/events/query: the body is an EventQuery.
 func (s *Server) handleQueryPost(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxEventBytes)
+	limitBody(w, r, s.opts.MaxEventBytes)
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		s.fail(w, r, err)

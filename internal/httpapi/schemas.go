@@ -11,7 +11,7 @@ import (
 
 // handleSchemaPost is POST /api/schemas: {"id","version","schema"}.
 func (s *Server) handleSchemaPost(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxEventBytes)
+	limitBody(w, r, s.opts.MaxEventBytes)
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		s.fail(w, r, err)
