@@ -42,8 +42,8 @@ type storageKind struct {
 func storageKinds() map[string]storageKind {
 	dirOption := func(dir string) any { return map[string]string{"directory": dir} }
 	return map[string]storageKind{
-		engine.PluginName:     {options: dirOption, persistent: true, check: checkEngine},
-		"storage-json-file":   {options: dirOption, persistent: true},
+		engine.PluginName:   {options: dirOption, persistent: true, check: checkEngine},
+		"storage-json-file": {options: dirOption, persistent: true},
 		"storage-sqlite": {options: func(dir string) any {
 			return map[string]string{"path": filepath.Join(dir, "trove.db")}
 		}, persistent: true},
