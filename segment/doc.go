@@ -47,6 +47,12 @@
 // allocate. Use after Close wraps trove.ErrClosed, an absent WAL entry or
 // block trove.ErrNotFound, a record that can't be written trove.ErrInvalid.
 //
+// # Limits
+//
+// A record body, a frame body and an uncompressed block are at most
+// MaxBodySize (256 MiB) bytes; lengths read from disk are checked against it
+// and against the bytes actually present before anything is allocated.
+//
 // # Concurrency
 //
 // A WAL has one writer — Append, TruncateFront and Close are serialised —
