@@ -190,8 +190,10 @@ func (s *Store) commit(ctx context.Context, events []staged) ([]trove.Event, err
 		return nil, fmt.Errorf("sqlite: save: %w", err)
 	}
 	defer tx.Rollback()
-	ins := &inserter{s: s, tx: tx, schemaPKs: map[string]int64{}}
-	out, fresh, err := s.plan(ctx, tx, events, ins)
+	q := newStmtCache(tx)
+	defer q.Close()
+	ins := &inserter{s: s, q: q, schemaPKs: map[string]int64{}}
+	out, fresh, err := s.plan(ctx, q, events, ins)
 	if err != nil {
 		return nil, err
 	}
@@ -262,7 +264,7 @@ func (s *Store) plan(ctx context.Context, q querier, events []staged, ins *inser
 // inserter writes new event versions inside one write transaction.
 type inserter struct {
 	s         *Store
-	tx        *sql.Tx
+	q         querier // the write transaction
 	schemaPKs map[string]int64 // by document hash, for this transaction
 }
 
@@ -274,7 +276,7 @@ func (in *inserter) insert(ctx context.Context, e trove.Event) (uint64, error) {
 		return 0, err
 	}
 	if e.ID.Version > 1 {
-		if _, err := in.tx.ExecContext(ctx, `UPDATE events SET latest = 0 WHERE id = ? AND version = ?`, e.ID.ID, e.ID.Version-1); err != nil {
+		if _, err := in.q.ExecContext(ctx, `UPDATE events SET latest = 0 WHERE id = ? AND version = ?`, e.ID.ID, e.ID.Version-1); err != nil {
 			return 0, fmt.Errorf("sqlite: save %s: %w", e.ID, err)
 		}
 	}
@@ -290,7 +292,7 @@ func (in *inserter) insert(ctx context.Context, e trove.Event) (uint64, error) {
 	if len(e.Metadata) > 0 {
 		metadata = string(e.Metadata)
 	}
-	res, err := in.tx.ExecContext(ctx, `INSERT INTO events (id, version, latest, created_at, producer, schema_id, schema_pk, payload, files, links, metadata)
+	res, err := in.q.ExecContext(ctx, `INSERT INTO events (id, version, latest, created_at, producer, schema_id, schema_pk, payload, files, links, metadata)
 VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.ID.ID, e.ID.Version, trove.FormatTime(e.CreatedAt), e.Producer, e.Schema.Identity(), pk, string(e.Payload), files, links, metadata)
 	if err != nil {
@@ -301,7 +303,7 @@ VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		return 0, fmt.Errorf("sqlite: save %s: %w", e.ID, err)
 	}
 	for _, l := range e.Links {
-		if err := insertLink(ctx, in.tx, e.ID, l, true); err != nil {
+		if err := insertLink(ctx, in.q, e.ID, l, true); err != nil {
 			return 0, err
 		}
 	}
@@ -315,12 +317,12 @@ func (in *inserter) schemaPK(ctx context.Context, sc trove.Schema) (int64, error
 	if pk, ok := in.schemaPKs[hash]; ok {
 		return pk, nil
 	}
-	if _, err := in.tx.ExecContext(ctx, `INSERT INTO schema_docs (hash, identity, doc) VALUES (?, ?, ?) ON CONFLICT (hash) DO NOTHING`,
+	if _, err := in.q.ExecContext(ctx, `INSERT INTO schema_docs (hash, identity, doc) VALUES (?, ?, ?) ON CONFLICT (hash) DO NOTHING`,
 		hash, sc.Identity(), string(sc.Raw())); err != nil {
 		return 0, fmt.Errorf("sqlite: schema document: %w", err)
 	}
 	var pk int64
-	if err := in.tx.QueryRowContext(ctx, `SELECT schema_pk FROM schema_docs WHERE hash = ?`, hash).Scan(&pk); err != nil {
+	if err := in.q.QueryRowContext(ctx, `SELECT schema_pk FROM schema_docs WHERE hash = ?`, hash).Scan(&pk); err != nil {
 		return 0, fmt.Errorf("sqlite: schema document: %w", err)
 	}
 	in.schemaPKs[hash] = pk
