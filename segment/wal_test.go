@@ -281,3 +281,81 @@ func TestWALFinishesInterruptedTruncation(t *testing.T) {
 	}
 	equalRecords(t, got, batch(58, 3))
 }
+
+// Entries larger than a tidwall file, and a reopen with a smaller file
+// size than the tail already has: tidwall starts new files before and after
+// entries, and the WAL follows its tail through all of it.
+func TestWALFileCycling(t *testing.T) {
+	dir := t.TempDir()
+	w := openWAL(t, dir, WALOptions{SegmentSize: 64 << 10})
+	var want [][]Record
+	add := func(w *WAL, bs ...[]Record) {
+		t.Helper()
+		if _, err := w.Append(bs); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, bs...)
+	}
+	for i := 0; i < 10; i++ {
+		add(w, batch(uint64(i*10+1), 10))
+	}
+	w.Close()
+	w = openWAL(t, dir, WALOptions{SegmentSize: 200}) // the tail is far over this
+	for i := 0; i < 6; i++ {
+		add(w, batch(uint64(1000+i*4), 4), batch(uint64(2000+i), 1))
+	}
+	files, _ := listWALFiles(dir)
+	if len(files) < 10 {
+		t.Fatalf("%d files, want one per entry or so", len(files))
+	}
+	w.Close()
+	w = openWAL(t, dir, WALOptions{SegmentSize: 200})
+	defer w.Close()
+	for i, b := range want {
+		got, err := w.Read(uint64(i + 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		equalRecords(t, got, b)
+	}
+}
+
+// An entry is invisible to readers until its fsync has completed, and
+// readers are not held behind the fsync.
+func TestWALVisibleOnlyAfterFsync(t *testing.T) {
+	w := openWAL(t, t.TempDir(), WALOptions{})
+	defer w.Close()
+	if _, err := w.Append([][]Record{batch(1, 2)}); err != nil {
+		t.Fatal(err)
+	}
+	inSync, release := make(chan struct{}), make(chan struct{})
+	w.syncFile = func(f *os.File) error {
+		close(inSync)
+		<-release
+		return f.Sync()
+	}
+	done := make(chan error)
+	go func() {
+		_, err := w.Append([][]Record{batch(3, 2)})
+		done <- err
+	}()
+	<-inSync
+	if w.LastIndex() != 1 {
+		t.Fatalf("LastIndex %d during the fsync", w.LastIndex())
+	}
+	if _, err := w.Read(2); !errors.Is(err, trove.ErrNotFound) {
+		t.Fatalf("entry readable before its fsync: %v", err)
+	}
+	if got, err := w.Read(1); err != nil || len(got) != 2 {
+		t.Fatalf("earlier entry during the fsync: %v", err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	got, err := w.Read(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	equalRecords(t, got, batch(3, 2))
+}
