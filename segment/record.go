@@ -55,14 +55,14 @@ func recordsSize(recs []Record) int {
 }
 
 // validateRecords returns an error wrapping trove.ErrInvalid if a record can
-// not be written.
+// not be written; callers add the package and the operation.
 func validateRecords(recs []Record) error {
 	for i := range recs {
 		if recs[i].Type == 0 {
-			return fmt.Errorf("%w: segment: record %d has type 0", trove.ErrInvalid, i)
+			return fmt.Errorf("%w: record %d has type 0", trove.ErrInvalid, i)
 		}
 		if len(recs[i].Body) > MaxBodySize {
-			return fmt.Errorf("%w: segment: record %d body of %d bytes exceeds %d", trove.ErrInvalid, i, len(recs[i].Body), MaxBodySize)
+			return fmt.Errorf("%w: record %d body of %d bytes exceeds %d", trove.ErrInvalid, i, len(recs[i].Body), MaxBodySize)
 		}
 	}
 	return nil

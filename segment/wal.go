@@ -163,8 +163,8 @@ func (w *WAL) findTailLocked() error {
 // Append writes each batch as one WAL entry, all of them with one tidwall
 // WriteBatch and one fsync, and returns the WAL index of the first entry;
 // entries are numbered consecutively. When it returns nil every entry is
-// durable. Records must have a non-zero Type. An empty batches writes nothing
-// and returns NextIndex().
+// durable. Records must have a non-zero Type. An empty batches slice writes
+// nothing and returns NextIndex(); an empty batch is a valid entry.
 //
 // A failed write or fsync is sticky: every later Append returns the same
 // error, wrapped, and nothing more is written.
@@ -184,7 +184,7 @@ func (w *WAL) Append(batches [][]Record) (first uint64, err error) {
 	need := 0
 	for i, b := range batches {
 		if err := validateRecords(b); err != nil {
-			return 0, fmt.Errorf("batch %d: %w", i, err)
+			return 0, fmt.Errorf("segment: append batch %d: %w", i, err)
 		}
 		need += frameHeaderSize + recordsSize(b)
 	}

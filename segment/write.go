@@ -70,7 +70,7 @@ func WriteSegment(path string, meta Meta, records []Record, opts SegmentOptions)
 		return fmt.Errorf("%w: segment: zstd level %d", trove.ErrInvalid, opts.Level)
 	}
 	if err := validateRecords(records); err != nil {
-		return err
+		return fmt.Errorf("segment: write %s: %w", path, err)
 	}
 	return fsutil.WriteFileAtomic(path, 0o640, func(w io.Writer) error {
 		bw := bufio.NewWriterSize(w, 256<<10)
