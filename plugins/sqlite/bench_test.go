@@ -94,7 +94,7 @@ func runQueryBenchmarks(b *testing.B, s trove.EventStorage) {
 	}{
 		{"Schema/limit100", trove.EventQuery{Schema: []string{"bench.s3+v1"}, Limit: trove.Limit(100)}},
 		{"Schema/all", trove.EventQuery{Schema: []string{"bench.s3+v1"}}},
-		{"SchemaProducer/all", trove.EventQuery{Schema: []string{"bench.s3+v1"}, Producer: []string{"p2"}}},
+		{"SchemaProducer/all", trove.EventQuery{Schema: []string{"bench.s3+v1"}, Producer: []string{"p3"}}},
 		{"Payload/limit100", trove.EventQuery{Payload: map[string]any{"status": "s4"}, Limit: trove.Limit(100)}},
 		{"SchemaPayload/all", trove.EventQuery{Schema: []string{"bench.s3+v1"}, Payload: map[string]any{"author.name": "author 13"}}},
 		{"TimeRange/1h", trove.EventQuery{TimeRange: &trove.TimeRange{Start: "2025-01-01T10:00:00Z", End: "2025-01-01T10:59:59.999Z"}}},

@@ -59,7 +59,7 @@ func (s *Store) Subscribe(ctx context.Context, from uint64, fn func(trove.Event)
 		changed := s.changedChan()
 		batch, err := s.after(ctx, from, 0)
 		if err != nil {
-			if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
+			if ctxErr := ctx.Err(); ctxErr != nil {
 				return ctxErr
 			}
 			return err
