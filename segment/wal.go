@@ -80,7 +80,7 @@ type WAL struct {
 // Damage anywhere else is returned as a *trove.CorruptionError.
 func OpenWAL(dir string, opts WALOptions) (*WAL, Recovery, error) {
 	if opts.SegmentSize < 0 {
-		return nil, Recovery{}, fmt.Errorf("%w: segment: negative WAL segment size %d", trove.ErrInvalid, opts.SegmentSize)
+		return nil, Recovery{}, fmt.Errorf("segment: negative WAL segment size %d: %w", opts.SegmentSize, trove.ErrInvalid)
 	}
 	if opts.SegmentSize == 0 {
 		opts.SegmentSize = DefaultWALSegmentSize
@@ -203,7 +203,7 @@ func (w *WAL) Append(batches [][]Record) (first uint64, err error) {
 		}
 		buf = appendFrame(buf, first+uint64(i), flags, b)
 		if len(buf)-startOf(ends) > MaxBodySize+frameHeaderSize {
-			return 0, fmt.Errorf("%w: segment: batch %d encodes to more than %d bytes", trove.ErrInvalid, i, MaxBodySize)
+			return 0, fmt.Errorf("segment: batch %d encodes to more than %d bytes: %w", i, MaxBodySize, trove.ErrInvalid)
 		}
 		ends = append(ends, len(buf))
 	}

@@ -59,7 +59,7 @@ type blockEntry struct {
 // are computed from records. Records must have a non-zero Type.
 func WriteSegment(path string, meta Meta, records []Record, opts SegmentOptions) error {
 	if opts.BlockSize < 0 {
-		return fmt.Errorf("%w: segment: negative block size %d", trove.ErrInvalid, opts.BlockSize)
+		return fmt.Errorf("segment: negative block size %d: %w", opts.BlockSize, trove.ErrInvalid)
 	}
 	if opts.BlockSize == 0 {
 		opts.BlockSize = DefaultBlockSize
@@ -67,7 +67,7 @@ func WriteSegment(path string, meta Meta, records []Record, opts SegmentOptions)
 	opts.BlockSize = min(opts.BlockSize, MaxBodySize/2)
 	enc, ok := encoderFor(opts.Level)
 	if !ok {
-		return fmt.Errorf("%w: segment: zstd level %d", trove.ErrInvalid, opts.Level)
+		return fmt.Errorf("segment: zstd level %d: %w", opts.Level, trove.ErrInvalid)
 	}
 	if err := validateRecords(records); err != nil {
 		return fmt.Errorf("segment: write %s: %w", path, err)
@@ -117,7 +117,7 @@ func encodeSegment(w io.Writer, meta Meta, records []Record, opts SegmentOptions
 			end++
 		}
 		if size > MaxBodySize {
-			return fmt.Errorf("%w: segment: block of %d bytes exceeds %d", trove.ErrInvalid, size, MaxBodySize)
+			return fmt.Errorf("segment: block of %d bytes exceeds %d: %w", size, MaxBodySize, trove.ErrInvalid)
 		}
 		raw := appendRecords((*rawp)[:0], records[start:end])
 		out := enc.EncodeAll(raw, (*outp)[:0])
