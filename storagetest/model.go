@@ -146,6 +146,21 @@ func testModel(t *testing.T, k *kit) {
 	for i := range modelQueries {
 		q := m.randomQuery(g)
 		want, wantErr := m.eval(q)
+		if g.chance(0.25) {
+			// Some queries travel as JSON first, as they do over HTTP.
+			b, err := json.Marshal(q)
+			if err != nil {
+				t.Fatalf("query %d: marshal %+v: %v", i, q, err)
+			}
+			q = trove.EventQuery{}
+			if err := json.Unmarshal(b, &q); err != nil {
+				if wantErr != nil && isInvalid(err) {
+					invalid++
+					continue
+				}
+				t.Fatalf("query %d: unmarshal %s: %v; seed %d", i, b, err, seed)
+			}
+		}
 		got, err := s.ev.QueryEvents(s.ctx, q)
 		if wantErr != nil {
 			if !isInvalid(err) {
