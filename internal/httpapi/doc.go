@@ -33,6 +33,12 @@
 // When Options.Tokens is set every /api/ route needs "Authorization: Bearer
 // TOKEN" (401 otherwise); tokens are compared in constant time.
 //
+// Metrics come from the server's own Prometheus registry: requests and
+// latencies by route pattern, events saved, open streams, Go and process
+// figures, and the figures of every storage plugin that implements
+// StatsReporter (fsyncs, bytes written, index lag, open readers, …), read
+// at each scrape.
+//
 // The Server is safe for concurrent use. Streams run until the client goes,
 // the request context ends or StopStreams is called; http.Server.Shutdown
 // waits for every other in-flight request to finish, so an event whose 201

@@ -73,28 +73,36 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, b backend)) {
 
 func newEnv(t *testing.T, b backend, opts httpapi.Options) *env {
 	t.Helper()
+	srv, api, core := startServer(t, b, opts)
+	return &env{t: t, srv: srv, api: api, core: core}
+}
+
+// startServer opens a core on b in a fresh directory and serves the API on
+// a loopback port until the test ends.
+func startServer(tb testing.TB, b backend, opts httpapi.Options) (*httptest.Server, *httpapi.Server, *trove.Core) {
+	tb.Helper()
 	ctx := context.Background()
 	core, err := trove.Open(ctx, trove.Config{Storage: trove.StorageConfig{
-		Events: trove.PluginConfig{Plugin: b.plugin, Options: json.RawMessage(b.options(t.TempDir()))},
+		Events: trove.PluginConfig{Plugin: b.plugin, Options: json.RawMessage(b.options(tb.TempDir()))},
 	}})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	api, err := httpapi.New(core, opts)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	srv := httptest.NewUnstartedServer(api)
 	srv.Config.RegisterOnShutdown(api.StopStreams)
 	srv.Start()
-	t.Cleanup(func() {
+	tb.Cleanup(func() {
 		api.StopStreams()
 		srv.Close()
 		if err := core.Shutdown(ctx); err != nil {
-			t.Error(err)
+			tb.Error(err)
 		}
 	})
-	return &env{t: t, srv: srv, api: api, core: core}
+	return srv, api, core
 }
 
 // response is a finished HTTP exchange.
