@@ -264,7 +264,7 @@ func (s *Store) plan(ctx context.Context, q querier, events []staged, ins *inser
 // inserter writes new event versions inside one write transaction.
 type inserter struct {
 	s         *Store
-	q         querier // the write transaction
+	q         querier          // the write transaction
 	schemaPKs map[string]int64 // by document hash, for this transaction
 }
 

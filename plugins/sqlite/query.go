@@ -19,9 +19,9 @@ const pageSize = 512
 // QueryEvents narrows q with SQL — every filter that SQL can test, with
 // bound parameters only — and then evaluates the compiled trove.Query on
 // each row (MatchDecoded, Sort, Page), so the results are exactly the
-// contract's whatever SQL did or did not filter. Rows are read in position
-// order, in pages, inside one read transaction (one snapshot); without a
-// sort it stops as soon as offset+limit events matched.
+// contract's whatever SQL did or did not filter. Everything is read inside
+// one read transaction (one snapshot). With a limit and no sort, rows are
+// read in position order, in pages, until offset+limit events matched.
 func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Event, error) {
 	_, r, err := s.pools("query")
 	if err != nil {
@@ -41,22 +41,33 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 		cols += `, (SELECT json_group_array(json_object('type', l.type, 'targetEvent', json_object('id', l.target_id, 'version', l.target_version)))
 	FROM links l WHERE l.source_id = e.id AND l.source_version = e.version)`
 	}
-	stmt := `SELECT ` + cols + ` FROM events e WHERE e.position > ?` + where + ` ORDER BY e.position LIMIT ` + strconv.Itoa(pageSize)
-
 	tx, err := r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: query: %w", err)
 	}
 	defer tx.Rollback()
 
+	// With a limit and no sort, read in position order, page by page, and
+	// stop once enough matched. Otherwise every match is needed: one
+	// statement, no ORDER BY, so SQLite picks the most selective index.
 	want := -1 // matches needed before stopping; -1: all
 	if len(c.SortKeys()) == 0 && c.Limit() >= 0 {
 		want = c.Offset() + c.Limit()
 	}
+	var stmt string
+	if want >= 0 {
+		stmt = `SELECT ` + cols + ` FROM events e WHERE e.position > ?` + where + ` ORDER BY e.position LIMIT ` + strconv.Itoa(min(pageSize, want))
+	} else {
+		stmt = `SELECT ` + cols + ` FROM events e WHERE 1` + where
+	}
 	var items []trove.Sortable
 	after := uint64(0)
 	for {
-		rows, err := tx.QueryContext(ctx, stmt, append([]any{after}, args...)...)
+		stmtArgs := args
+		if want >= 0 {
+			stmtArgs = append([]any{after}, args...)
+		}
+		rows, err := tx.QueryContext(ctx, stmt, stmtArgs...)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: query: %w", err)
 		}
@@ -113,7 +124,7 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 				break
 			}
 		}
-		if len(page) < pageSize || want >= 0 && len(items) >= want {
+		if want < 0 || len(page) < min(pageSize, want) || len(items) >= want {
 			break
 		}
 		after = page[len(page)-1].ev.Position
@@ -173,7 +184,9 @@ func whereClause(c *trove.Query) (string, []any) {
 		args = append(args, trove.FormatTime(end))
 	}
 	for _, cr := range c.LinkCriteria() {
-		b.WriteString(` AND EXISTS (SELECT 1 FROM links l WHERE l.source_id = e.id AND l.source_version = e.version`)
+		// A row-value IN lets SQLite drive the query from the links
+		// indexes.
+		b.WriteString(` AND (e.id, e.version) IN (SELECT l.source_id, l.source_version FROM links l WHERE 1`)
 		if cr.Type != "" {
 			b.WriteString(` AND l.type = ?`)
 			args = append(args, cr.Type)
