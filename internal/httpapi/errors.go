@@ -159,13 +159,22 @@ func causes(ve *trove.ValidationError) string {
 // 413) and makes any other failure to read it — a client that hangs up
 // mid-body, a broken chunked encoding — a request error (400) rather than
 // a storage failure.
+// A body whose Content-Length is over the limit fails at its first read,
+// before a byte reaches storage.
 func limitBody(w http.ResponseWriter, r *http.Request, limit int64) {
-	r.Body = &bodyReader{http.MaxBytesReader(w, r.Body, limit)}
+	r.Body = &bodyReader{rc: http.MaxBytesReader(w, r.Body, limit), over: r.ContentLength > limit, limit: limit}
 }
 
-type bodyReader struct{ rc io.ReadCloser }
+type bodyReader struct {
+	rc    io.ReadCloser
+	over  bool
+	limit int64
+}
 
 func (b *bodyReader) Read(p []byte) (int, error) {
+	if b.over {
+		return 0, &http.MaxBytesError{Limit: b.limit}
+	}
 	n, err := b.rc.Read(p)
 	if err != nil && err != io.EOF {
 		var mbe *http.MaxBytesError

@@ -16,6 +16,10 @@ import (
 // part's); any other body is the file's bytes, with its Content-Type and
 // ?id=&filename=. A missing id is generated.
 func (s *Server) handleFilePost(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength > s.opts.MaxFileBytes {
+		s.fail(w, r, &http.MaxBytesError{Limit: s.opts.MaxFileBytes})
+		return
+	}
 	s.extendRead(w)
 	limitBody(w, r, s.opts.MaxFileBytes)
 	q := r.URL.Query()

@@ -179,7 +179,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	sw := &statusWriter{ResponseWriter: w}
 	defer func() {
-		s.metrics.observe(label, sw.status(), time.Since(start))
+		d := time.Since(start)
+		s.metrics.observe(label, sw.status(), d)
+		s.log.DebugContext(r.Context(), "httpapi: request", "method", r.Method, "path", r.URL.Path, "route", label, "status", sw.status(), "duration", d)
 	}()
 	if pattern == "" {
 		// ServeMux answers 404 or 405 (with Allow) in plain text: keep its
