@@ -321,3 +321,34 @@ func TestLargeFileWithHash(t *testing.T) {
 		t.Fatalf("the last 10 bytes differ")
 	}
 }
+
+// TestReopenKeepsFiles shuts a plugin down and reads its files with a new
+// one on the same bucket and prefix.
+func TestReopenKeepsFiles(t *testing.T) {
+	ctx := context.Background()
+	srv := newServer(t)
+	p := plugin(t, srv.options("reopen/"))
+	if _, err := p.(trove.FileStorage).GetFile(ctx, "f"); !errors.Is(err, trove.ErrClosed) {
+		t.Fatalf("GetFile before Initialize: %v, want ErrClosed", err)
+	}
+	if err := p.Initialize(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	data := blobtest.Data(3, 300000)
+	saved, err := p.(trove.FileStorage).SaveFile(ctx, trove.EventFile{ID: "f", Filename: "Ünïcode name.txt", ContentType: "text/plain"}, bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	q := initialized(t, srv.options("reopen/"))
+	got, err := q.(trove.FileStorage).GetFile(ctx, "f")
+	if err != nil || got != saved {
+		t.Fatalf("GetFile after reopen = %+v, %v; want %+v", got, err, saved)
+	}
+	other := initialized(t, srv.options("elsewhere/"))
+	if _, err := other.(trove.FileStorage).GetFile(ctx, "f"); !errors.Is(err, trove.ErrNotFound) {
+		t.Fatalf("GetFile under another prefix: %v, want ErrNotFound", err)
+	}
+}
