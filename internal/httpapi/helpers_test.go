@@ -253,3 +253,32 @@ func init() {
 		return brokenPlugin{memory.New(memory.Options{})}, nil
 	})
 }
+
+// replayOnly is storage-memory offering Replay but not Subscribe; noStream
+// offers neither.
+type replayOnly struct {
+	trove.Plugin
+	trove.EventStorage
+	trove.FileStorage
+	trove.LinkStorage
+	trove.Replayer
+	trove.BatchSaver
+}
+
+type noStream struct {
+	trove.Plugin
+	trove.EventStorage
+	trove.FileStorage
+	trove.LinkStorage
+}
+
+func init() {
+	trove.Register("storage-memory-replay-only", func(json.RawMessage) (trove.Plugin, error) {
+		m := memory.New(memory.Options{})
+		return replayOnly{m, m, m, m, m, m}, nil
+	})
+	trove.Register("storage-memory-no-stream", func(json.RawMessage) (trove.Plugin, error) {
+		m := memory.New(memory.Options{})
+		return noStream{m, m, m, m}, nil
+	})
+}

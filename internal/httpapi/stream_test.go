@@ -216,3 +216,23 @@ func TestStreamLimitAndShutdown(t *testing.T) {
 	}
 	waitUp(t, e)
 }
+
+func TestStreamWithoutSubscribe(t *testing.T) {
+	e := newEnv(t, backend{"replay", "storage-memory-replay-only", func(string) string { return "{}" }}, httpapi.Options{})
+	a := e.create(note("a", 1))
+	s := e.stream("?from=0")
+	if rec := s.nextEvent(); rec.event.ID != a.ID {
+		t.Fatalf("catch-up %v", rec.event.ID)
+	}
+	b := e.create(note("b", 2))
+	if rec := s.nextEvent(); rec.event.ID != b.ID {
+		t.Fatalf("live %v", rec.event.ID)
+	}
+	s.close()
+
+	n := newEnv(t, backend{"none", "storage-memory-no-stream", func(string) string { return "{}" }}, httpapi.Options{})
+	s = n.stream("")
+	if s.res.StatusCode != http.StatusNotImplemented {
+		t.Fatalf("stream without Subscribe or Replay: %d", s.res.StatusCode)
+	}
+}
