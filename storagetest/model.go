@@ -48,6 +48,7 @@ type model struct {
 	events  []*mevent // in position order
 	byID    map[string][]*mevent
 	ids     []string
+	linkLog []mlink // every link in save order
 	withLnk bool
 }
 
@@ -181,6 +182,9 @@ func testModel(t *testing.T, k *kit) {
 		}
 	}
 	t.Logf("model: %d queries agreed with the model (%d with results), %d invalid ones refused", checked, hits, invalid)
+	if m.withLnk {
+		m.checkLinks(t, s, g, seed)
+	}
 }
 
 func isInvalid(err error) bool { return err != nil && errorsIs(err, trove.ErrInvalid) }
@@ -260,6 +264,7 @@ func (m *model) populate(t *testing.T, s *store, g gen, batch bool) {
 		l := lnk(g.str(modelTypes), fmt.Sprintf("m-%04d", g.pick(modelEvents+100)), 0)
 		s.saveLink(sid, l)
 		target.links = append(target.links, l)
+		m.linkLog = append(m.linkLog, mlink{source: target.ev.ID, link: l})
 	}
 }
 
@@ -287,6 +292,9 @@ func (m *model) record(t *testing.T, e trove.Event) {
 	}
 	m.events = append(m.events, me)
 	m.byID[e.ID.ID] = append(m.byID[e.ID.ID], me)
+	for _, l := range e.Links {
+		m.linkLog = append(m.linkLog, mlink{source: e.ID, link: l})
+	}
 }
 
 func decodeNumbers(b []byte) (any, error) {
