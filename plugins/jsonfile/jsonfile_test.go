@@ -384,3 +384,25 @@ func TestClosedStoreSaysClosed(t *testing.T) {
 		t.Fatalf("second shutdown: %v", err)
 	}
 }
+
+func TestCheck(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	s := open(t, dir)
+	if _, err := s.SaveEvent(ctx, note("a", 1, `{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SaveFile(ctx, trove.EventFile{ID: "f"}, strings.NewReader("hello")); err != nil {
+		t.Fatal(err)
+	}
+	s.Shutdown(ctx)
+	rep, err := jsonfile.Check(ctx, dir)
+	if err != nil || rep.Events != 1 || rep.Versions != 1 || rep.Files != 1 || len(rep.Problems) != 0 {
+		t.Fatalf("Check of a sound store: %+v, %v", rep, err)
+	}
+	os.WriteFile(filepath.Join(dir, "files", "f.data"), []byte("jello"), 0o644)
+	rep, err = jsonfile.Check(ctx, dir)
+	if !errors.Is(err, trove.ErrCorrupt) || len(rep.Problems) != 1 || !strings.Contains(rep.Problems[0], "f.data") {
+		t.Fatalf("Check of damaged bytes: %+v, %v", rep, err)
+	}
+}

@@ -283,3 +283,28 @@ func TestReopenKeepsEverything(t *testing.T) {
 		t.Fatalf("schemas: %+v, %v", regs, err)
 	}
 }
+
+func TestCheck(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "trove.db")
+	ctx := context.Background()
+	s := open(t, path)
+	if _, err := s.SaveEvents(ctx, []trove.Event{note("a", `{}`), note("b", `{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SaveFile(ctx, trove.EventFile{ID: "f"}, strings.NewReader("hello")); err != nil {
+		t.Fatal(err)
+	}
+	s.Shutdown(ctx)
+	rep, err := sqlite.Check(ctx, path)
+	if err != nil || rep.Events != 2 || rep.Versions != 2 || rep.Files != 1 || rep.Schemas != 1 || len(rep.Problems) != 0 {
+		t.Fatalf("Check of a sound database: %+v, %v", rep, err)
+	}
+	db := rawDB(t, path)
+	if _, err := db.Exec(`UPDATE events SET latest = 0 WHERE id = 'a'; UPDATE file_chunks SET data = CAST('jello' AS BLOB)`); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = sqlite.Check(ctx, path)
+	if !errors.Is(err, trove.ErrCorrupt) || len(rep.Problems) != 2 {
+		t.Fatalf("Check of a damaged database: %+v, %v", rep, err)
+	}
+}
