@@ -48,8 +48,10 @@
 // published with an atomic write (temporary file, fsync, rename, fsync of
 // the directory; internal/fsutil). A batch of several new events (SaveEvents,
 // a transaction's Commit) first publishes batch.journal — every new event,
-// one JSON line each — which is the commit point; then the event files;
-// then removes the journal. Initialize finds a journal left by a crash and
+// one JSON line each — which is the commit point; then writes the event
+// files in place without an fsync each (a torn one is rewritten from the
+// journal) and makes them durable with one syncfs(2); then removes the
+// journal. Initialize finds a journal left by a crash and
 // writes its events again, so a batch is all there or not at all. A link is
 // one line appended to links.ndjson and fsynced; a last line without its
 // newline is the torn tail of an append that never returned and is cut off
@@ -62,6 +64,9 @@
 //
 // Positions are stored in the event files; on open the next position is one
 // more than the largest found, so positions are never reused.
+//
+// Check verifies a store offline: it opens it as Initialize does and also
+// reads every file's bytes back against its size and sha256.
 //
 // # Locking
 //

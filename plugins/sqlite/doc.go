@@ -58,6 +58,10 @@
 // transaction with its schema_migrations row; a database recording a step
 // this build does not know is refused.
 //
+// Check verifies a database: SQLite's integrity and foreign-key checks,
+// one latest row per id, versions 1..n, schema documents, and every file's
+// chunks against its size and sha256.
+//
 // # Durability and connections
 //
 // The journal is WAL and synchronous is FULL: a save is durable when it
