@@ -75,6 +75,19 @@ func testFileRoundTrip(t *testing.T, k *kit) {
 	if b := s.fileData("report-2025.pdf"); !bytes.Equal(b, data) {
 		t.Fatalf("GetFileData: %q, want %q", b, data)
 	}
+	// A reader that seeks serves ranges.
+	r, err := s.fs.GetFileData(s.ctx, "report-2025.pdf")
+	noErr(t, "GetFileData", err)
+	if sk, ok := r.(io.Seeker); ok {
+		if _, err := sk.Seek(5, io.SeekStart); err != nil {
+			t.Fatalf("Seek: %v", err)
+		}
+		rest, err := io.ReadAll(r)
+		if err != nil || !bytes.Equal(rest, data[5:]) {
+			t.Fatalf("read after Seek(5): %q, %v; want %q", rest, err, data[5:])
+		}
+	}
+	noErr(t, "Close", r.Close())
 	// An empty file and the edges of the id alphabet.
 	empty := s.saveFile(trove.EventFile{ID: "empty"}, nil)
 	checkFile(t, "empty file", empty, trove.EventFile{ID: "empty", Size: 0, Hash: sha(nil)})
