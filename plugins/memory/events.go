@@ -28,20 +28,20 @@ func (s *Store) SaveEvents(ctx context.Context, events []trove.Event) ([]trove.E
 		return nil, err
 	}
 	now := s.now()
-	staged := make([]staged, len(events))
+	batch := make([]staged, len(events))
 	for i, e := range events {
 		p, err := trove.Prepare(e, now)
 		if err != nil {
 			return nil, &trove.BatchError{Index: i, Err: err}
 		}
-		staged[i] = newStaged(p, !e.CreatedAt.IsZero())
+		batch[i] = newStaged(p, !e.CreatedAt.IsZero())
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.mu.closed {
 		return nil, errClosed("save")
 	}
-	return s.commitLocked(staged)
+	return s.commitLocked(batch)
 }
 
 // staged is a prepared event waiting to be committed.

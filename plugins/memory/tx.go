@@ -66,8 +66,8 @@ func (t *tx) SaveEvent(ctx context.Context, e trove.Event) (trove.Event, error) 
 // checkLocked reports whether events would commit, without changing the
 // store. The caller holds s.mu (read or write).
 func (s *Store) checkLocked(events []staged) error {
-	// commitLocked only changes the store after every check passed; run its
-	// checks on a copy of the per-id versions instead of mutating.
+	// The same checks as commitLocked, counting new versions per id instead
+	// of appending them.
 	pending := map[string]int{}
 	for i, st := range events {
 		e := st.ev
