@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -307,22 +308,75 @@ func TestImportExport(t *testing.T) {
 }
 
 func TestCheck(t *testing.T) {
-	data := t.TempDir()
-	store := []string{"--data", data, "--storage", "storage-log"}
-	// Five batches: five WAL entries.
-	if code, _, errs := runCLI(t, ndjson(t, testEvents(50)), append([]string{"import", "--batch", "10", "-"}, store...)...); code != 0 {
-		t.Fatal(errs)
-	}
-	code, out, errs := runCLI(t, "", append([]string{"check"}, store...)...)
-	if code != 0 || !strings.Contains(out, ": ok (") {
-		t.Fatalf("check: %d %q %q", code, out, errs)
-	}
-	b, err := exec.Command(troved, append([]string{"check"}, store...)...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("binary check: %v %s", err, b)
-	}
+	for _, storage := range persistentStorages {
+		t.Run(storage, func(t *testing.T) {
+			t.Parallel()
+			data := t.TempDir()
+			store := []string{"--data", data, "--storage", storage}
+			// Five batches, and a file whose bytes are easy to find on disk.
+			if code, _, errs := runCLI(t, ndjson(t, testEvents(50)), append([]string{"import", "--batch", "10", "-"}, store...)...); code != 0 {
+				t.Fatal(errs)
+			}
+			marker := strings.Repeat("file bytes to damage ", 20)
+			saveFile(t, store, marker)
+			code, out, errs := runCLI(t, "", append([]string{"check"}, store...)...)
+			if code != 0 || !strings.Contains(out, ": ok (") {
+				t.Fatalf("check: %d %q %q", code, out, errs)
+			}
+			b, err := exec.Command(troved, append([]string{"check"}, store...)...).CombinedOutput()
+			if err != nil {
+				t.Fatalf("binary check: %v %s", err, b)
+			}
 
-	// Damage in the middle of the log is reported, with a non-zero exit.
+			// Damage is reported, with exit code 1.
+			if storage == "storage-log" {
+				damageWAL(t, data)
+			} else {
+				damageMarker(t, data, marker)
+			}
+			cmd := exec.Command(troved, append([]string{"check"}, store...)...)
+			b, err = cmd.CombinedOutput()
+			if err == nil || cmd.ProcessState.ExitCode() != 1 {
+				t.Fatalf("check of a damaged store: %v %s", err, b)
+			}
+		})
+	}
+	// A storage without a checker says so.
+	code, _, errs := runCLI(t, "", "check", "--storage", "storage-memory")
+	if code != 1 || !strings.Contains(errs, "no integrity checker") {
+		t.Fatalf("memory check: %d %q", code, errs)
+	}
+}
+
+// saveFile stores a file in the store that the flags name.
+func saveFile(t *testing.T, args []string, content string) {
+	t.Helper()
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	var sf storeFlags
+	sf.register(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	st, err := sf.resolve(fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	core, _, err := openStore(ctx, st, quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := core.SaveFile(ctx, trove.EventFile{ID: "damage-me"}, strings.NewReader(content)); err != nil {
+		t.Fatal(err)
+	}
+	if err := core.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// damageWAL flips a byte inside the first of several WAL entries.
+func damageWAL(t *testing.T, data string) {
+	t.Helper()
 	var wal []string
 	_ = filepath.Walk(filepath.Join(data, "wal"), func(p string, fi os.FileInfo, err error) error {
 		if err == nil && !fi.IsDir() && fi.Size() > 1000 {
@@ -337,19 +391,34 @@ func TestCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw[len(raw)/10] ^= 0xff // inside the first entry
+	raw[len(raw)/10] ^= 0xff
 	if err := os.WriteFile(wal[0], raw, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(troved, append([]string{"check"}, store...)...)
-	b, err = cmd.CombinedOutput()
-	if err == nil || cmd.ProcessState.ExitCode() != 1 {
-		t.Fatalf("check of a damaged store: %v %s", err, b)
-	}
+}
 
-	// A storage without a checker says so.
-	code, _, errs = runCLI(t, "", "check", "--storage", "storage-memory")
-	if code != 1 || !strings.Contains(errs, "no integrity checker") {
-		t.Fatalf("memory check: %d %q", code, errs)
+// damageMarker flips a byte of marker wherever the store keeps it.
+func damageMarker(t *testing.T, data, marker string) {
+	t.Helper()
+	found := false
+	_ = filepath.Walk(data, func(p string, fi os.FileInfo, err error) error {
+		if err != nil || fi.IsDir() {
+			return nil
+		}
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			return nil
+		}
+		if i := bytes.Index(raw, []byte(marker)); i >= 0 {
+			raw[i+len(marker)/2] ^= 0x01
+			if err := os.WriteFile(p, raw, fi.Mode()); err != nil {
+				t.Fatal(err)
+			}
+			found = true
+		}
+		return nil
+	})
+	if !found {
+		t.Fatalf("the file's bytes are nowhere under %s", data)
 	}
 }

@@ -8,13 +8,13 @@ import (
 	"strings"
 
 	"github.com/trovedb/trove/engine"
+	"github.com/trovedb/trove/plugins/jsonfile"
+	"github.com/trovedb/trove/plugins/sqlite"
 
 	// Storage plugins, registered by their init functions.
 	_ "github.com/trovedb/trove/plugins/filesystem"
-	_ "github.com/trovedb/trove/plugins/jsonfile"
 	_ "github.com/trovedb/trove/plugins/memory"
 	_ "github.com/trovedb/trove/plugins/s3"
-	_ "github.com/trovedb/trove/plugins/sqlite"
 )
 
 // defaultStorage is the plugin --storage names when neither the flag nor a
@@ -42,11 +42,11 @@ type storageKind struct {
 func storageKinds() map[string]storageKind {
 	dirOption := func(dir string) any { return map[string]string{"directory": dir} }
 	return map[string]storageKind{
-		engine.PluginName:   {options: dirOption, persistent: true, check: checkEngine},
-		"storage-json-file": {options: dirOption, persistent: true},
-		"storage-sqlite": {options: func(dir string) any {
+		engine.PluginName: {options: dirOption, persistent: true, check: checkEngine},
+		jsonfile.Name:     {options: dirOption, persistent: true, check: checkJSONFile},
+		sqlite.Name: {options: func(dir string) any {
 			return map[string]string{"path": filepath.Join(dir, "trove.db")}
-		}, persistent: true},
+		}, persistent: true, check: checkSQLite},
 		"storage-memory": {options: func(string) any { return map[string]any{} }},
 	}
 }
@@ -62,8 +62,41 @@ func checkEngine(ctx context.Context, options json.RawMessage) (string, error) {
 	rep, err := engine.Check(ctx, o.Directory)
 	summary := fmt.Sprintf("%d segments, %d blocks, %d records, %d events, %d WAL entries",
 		rep.Segments, rep.Blocks, rep.Records, rep.Events, rep.WALEntries)
-	if err != nil && len(rep.Problems) > 0 {
-		return summary, fmt.Errorf("%w\n  %s", err, strings.Join(rep.Problems, "\n  "))
+	return summary, withProblems(err, rep.Problems)
+}
+
+// checkJSONFile runs jsonfile.Check on the directory in options.
+func checkJSONFile(ctx context.Context, options json.RawMessage) (string, error) {
+	var o struct {
+		Directory string `json:"directory"`
 	}
-	return summary, err
+	if err := json.Unmarshal(options, &o); err != nil || o.Directory == "" {
+		return "", fmt.Errorf("storage-json-file options name no directory")
+	}
+	rep, err := jsonfile.Check(ctx, o.Directory)
+	summary := fmt.Sprintf("%d events, %d versions, %d links, %d files, %d schemas",
+		rep.Events, rep.Versions, rep.Links, rep.Files, rep.Schemas)
+	return summary, withProblems(err, rep.Problems)
+}
+
+// checkSQLite runs sqlite.Check on the database path in options.
+func checkSQLite(ctx context.Context, options json.RawMessage) (string, error) {
+	var o struct {
+		Path string `json:"path"`
+	}
+	if err := json.Unmarshal(options, &o); err != nil || o.Path == "" {
+		return "", fmt.Errorf("storage-sqlite options name no path")
+	}
+	rep, err := sqlite.Check(ctx, o.Path)
+	summary := fmt.Sprintf("%d events, %d versions, %d links, %d files, %d schemas",
+		rep.Events, rep.Versions, rep.Links, rep.Files, rep.Schemas)
+	return summary, withProblems(err, rep.Problems)
+}
+
+// withProblems adds a checker's list of problems to its error.
+func withProblems(err error, problems []string) error {
+	if err == nil || len(problems) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w\n  %s", err, strings.Join(problems, "\n  "))
 }
