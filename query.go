@@ -34,6 +34,8 @@ import (
 //   - Sort: fields createdAt, producer, schema, id, version, position or
 //     payload.<path>, direction asc (default) or desc; missing values last
 //     in both directions; ties in position order. No sort: position order.
+//     Values of different JSON types order null < booleans < numbers <
+//     strings; objects and arrays count as missing.
 //   - Offset, then Limit, after sorting. Limit nil: no limit; 0: nothing.
 type EventQuery struct {
 	Schema      []string
@@ -326,7 +328,7 @@ func normalizeScalar(v any) (any, error) {
 	case nil, bool, string:
 		return x, nil
 	case json.Number:
-		if _, ok := new(big.Rat).SetString(string(x)); !ok {
+		if !isJSONNumber(string(x)) {
 			return nil, fmt.Errorf("bad number %q", x)
 		}
 		return x, nil
@@ -341,6 +343,15 @@ func normalizeScalar(v any) (any, error) {
 	default:
 		return nil, fmt.Errorf("value must be a JSON scalar, not %T", v)
 	}
+}
+
+// isJSONNumber reports whether s is a number in JSON syntax.
+func isJSONNumber(s string) bool {
+	if s == "" || !(s[0] == '-' || s[0] >= '0' && s[0] <= '9') {
+		return false
+	}
+	var n json.Number
+	return json.Unmarshal([]byte(s), &n) == nil
 }
 
 // Source returns the query the compiled form came from.

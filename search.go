@@ -2,7 +2,6 @@ package trove
 
 import (
 	"encoding/json"
-	"math/big"
 	"slices"
 	"strings"
 	"unicode"
@@ -164,7 +163,7 @@ func ParseSearch(s string) (*SearchQuery, error) {
 func rangeOf(s string) (op string, n json.Number, ok bool) {
 	for _, p := range []string{">=", "<=", ">", "<"} {
 		if rest, found := strings.CutPrefix(s, p); found {
-			if _, valid := new(big.Rat).SetString(rest); !valid || rest == "" {
+			if !isJSONNumber(rest) {
 				return "", "", false
 			}
 			return p, json.Number(rest), true
@@ -254,7 +253,7 @@ func (c *SearchClause) matchValue(v any, deep bool) bool {
 				return r <= 0
 			}
 		case TermClause:
-			if _, ok := new(big.Rat).SetString(c.Text); ok {
+			if isJSONNumber(c.Text) {
 				return NumberCompare(x, json.Number(c.Text)) == 0
 			}
 		}

@@ -1,6 +1,7 @@
 package trove
 
 import (
+	"encoding/json"
 	"errors"
 	"testing"
 )
@@ -72,6 +73,19 @@ func TestTokenize(t *testing.T) {
 	for i := range got {
 		if got[i] != want[i] {
 			t.Fatalf("Tokenize = %q, want %q", got, want)
+		}
+	}
+}
+
+func TestNumbersMustBeJSONNumbers(t *testing.T) {
+	for _, s := range []string{"amount:>0x10", "amount:<1/2", "amount:>=+1", "amount:>.5"} {
+		if _, err := ParseSearch(s); !errors.Is(err, ErrInvalid) {
+			t.Errorf("ParseSearch(%q) = %v, want ErrInvalid", s, err)
+		}
+	}
+	for _, n := range []string{"0x10", "1/2", "+1", ".5", "1e", ""} {
+		if _, err := (EventQuery{Payload: map[string]any{"a": json.Number(n)}}).Compile(); !errors.Is(err, ErrInvalid) {
+			t.Errorf("payload number %q: %v, want ErrInvalid", n, err)
 		}
 	}
 }

@@ -135,8 +135,9 @@ type BatchSaver interface {
 type Subscriber interface {
 	// Subscribe calls fn with every stored event whose position is greater
 	// than from, in position order, then with each event as it commits, with
-	// no gap and no duplicate, until ctx is done (it then returns ctx.Err())
-	// or fn returns an error (returned as is).
+	// no gap and no duplicate, until ctx is done (it then returns ctx.Err()),
+	// fn returns an error (returned as is), or the store shuts down (an
+	// error wrapping ErrClosed).
 	Subscribe(ctx context.Context, from uint64, fn func(Event) error) error
 }
 
