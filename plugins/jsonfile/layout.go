@@ -3,6 +3,7 @@ package jsonfile
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,9 +13,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/internal/fsutil"
@@ -236,62 +240,46 @@ func (s *Store) loadLocked(ctx context.Context) error {
 // readEvents reads every event file and checks the whole: each file's id
 // and version match its path, positions are distinct, versions of an id
 // run 1..n. Leftover temporary files of an interrupted write are removed.
+// Directories are read by a few goroutines: parsing is most of the cost.
 func (s *Store) readEvents(ctx context.Context) ([]trove.Event, error) {
 	root := filepath.Join(s.opts.Directory, eventsDir)
 	dirs, err := os.ReadDir(root)
 	if err != nil {
 		return nil, fmt.Errorf("jsonfile: load: %w", err)
 	}
-	var events []trove.Event
-	for _, d := range dirs {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		dpath := filepath.Join(root, d.Name())
-		if strings.HasPrefix(d.Name(), ".") {
-			_ = os.RemoveAll(dpath)
-			continue
-		}
-		if !d.IsDir() {
-			return nil, &trove.CorruptionError{File: dpath, Offset: -1, Reason: "not a directory"}
-		}
-		files, err := os.ReadDir(dpath)
-		if err != nil {
-			return nil, fmt.Errorf("jsonfile: load: %w", err)
-		}
-		var versions []trove.Event
-		for _, f := range files {
-			fpath := filepath.Join(dpath, f.Name())
-			if strings.HasPrefix(f.Name(), ".") {
-				_ = os.Remove(fpath) // a temporary file never published
-				continue
+	workers := min(max(runtime.GOMAXPROCS(0), 2), 8)
+	results := make([][]trove.Event, len(dirs))
+	errs := make([]error, workers)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(dirs) || ctx.Err() != nil {
+					return
+				}
+				if results[i], errs[w] = s.readIDDir(root, dirs[i]); errs[w] != nil {
+					next.Store(int64(len(dirs))) // stop the others
+					return
+				}
 			}
-			e, err := readEventFile(fpath)
-			if err != nil {
-				return nil, err
-			}
-			if idDirName(e.ID.ID) != d.Name() || f.Name() != strconv.Itoa(e.ID.Version)+".json" {
-				return nil, &trove.CorruptionError{File: fpath, Offset: -1, Reason: fmt.Sprintf("holds event %s, which belongs elsewhere", e.ID)}
-			}
-			versions = append(versions, e)
-		}
-		slices.SortFunc(versions, func(a, b trove.Event) int { return a.ID.Version - b.ID.Version })
-		for i, e := range versions {
-			if e.ID.Version != i+1 {
-				return nil, &trove.CorruptionError{File: dpath, Offset: -1, Reason: fmt.Sprintf("event %s: version %d is missing", e.ID.ID, i+1)}
-			}
-		}
-		events = append(events, versions...)
+		}()
 	}
-	slices.SortFunc(events, func(a, b trove.Event) int {
-		switch {
-		case a.Position < b.Position:
-			return -1
-		case a.Position > b.Position:
-			return 1
-		}
-		return 0
-	})
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	var events []trove.Event
+	for _, r := range results {
+		events = append(events, r...)
+	}
+	slices.SortFunc(events, func(a, b trove.Event) int { return cmp.Compare(a.Position, b.Position) })
 	for i := 1; i < len(events); i++ {
 		if events[i].Position == events[i-1].Position {
 			return nil, &trove.CorruptionError{File: s.eventPath(events[i].ID.ID, events[i].ID.Version), Offset: -1,
@@ -299,6 +287,45 @@ func (s *Store) readEvents(ctx context.Context) ([]trove.Event, error) {
 		}
 	}
 	return events, nil
+}
+
+// readIDDir reads the versions of one id from events/<d>, in version order.
+func (s *Store) readIDDir(root string, d os.DirEntry) ([]trove.Event, error) {
+	dpath := filepath.Join(root, d.Name())
+	if strings.HasPrefix(d.Name(), ".") {
+		_ = os.RemoveAll(dpath)
+		return nil, nil
+	}
+	if !d.IsDir() {
+		return nil, &trove.CorruptionError{File: dpath, Offset: -1, Reason: "not a directory"}
+	}
+	files, err := os.ReadDir(dpath)
+	if err != nil {
+		return nil, fmt.Errorf("jsonfile: load: %w", err)
+	}
+	var versions []trove.Event
+	for _, f := range files {
+		fpath := filepath.Join(dpath, f.Name())
+		if strings.HasPrefix(f.Name(), ".") {
+			_ = os.Remove(fpath) // a temporary file never published
+			continue
+		}
+		e, err := readEventFile(fpath)
+		if err != nil {
+			return nil, err
+		}
+		if idDirName(e.ID.ID) != d.Name() || f.Name() != strconv.Itoa(e.ID.Version)+".json" {
+			return nil, &trove.CorruptionError{File: fpath, Offset: -1, Reason: fmt.Sprintf("holds event %s, which belongs elsewhere", e.ID)}
+		}
+		versions = append(versions, e)
+	}
+	slices.SortFunc(versions, func(a, b trove.Event) int { return a.ID.Version - b.ID.Version })
+	for i, e := range versions {
+		if e.ID.Version != i+1 {
+			return nil, &trove.CorruptionError{File: dpath, Offset: -1, Reason: fmt.Sprintf("event %s: version %d is missing", e.ID.ID, i+1)}
+		}
+	}
+	return versions, nil
 }
 
 // readEventFile reads and checks one event file.
