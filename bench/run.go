@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io/fs"
 	"log/slog"
 	"math/rand/v2"
@@ -152,7 +153,9 @@ func (r *runner) ingest(ctx context.Context, st Store) (int, error) {
 
 // reads runs one read workload until QueryOps operations or QueryTime.
 func (r *runner) reads(ctx context.Context, rd Reader, qw queryWorkload) *Measurement {
-	rng := rand.New(rand.NewPCG(r.cfg.Seed, uint64(len(qw.id))*7919+uint64(qw.id[0])))
+	h := fnv.New64a()
+	h.Write([]byte(qw.id))
+	rng := rand.New(rand.NewPCG(r.cfg.Seed, h.Sum64())) // the same query sequence for every contender
 	bar := r.progress(r.c.Name+": "+qw.id, r.cfg.QueryOps)
 	defer bar.Finish()
 	var lat []time.Duration
