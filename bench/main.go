@@ -329,6 +329,9 @@ func machineMeta(cfg Config) Meta {
 	m := Meta{Date: time.Now().UTC().Format(time.RFC3339), GoVersion: runtime.Version(), OS: runtime.GOOS,
 		Arch: runtime.GOARCH, CPUs: runtime.NumCPU(), Events: cfg.Events, Seed: cfg.Seed, Quick: cfg.Quick}
 	m.CPU = procField("/proc/cpuinfo", "model name")
+	if out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output(); err == nil {
+		m.Commit = strings.TrimSpace(string(out))
+	}
 	if kb, err := strconv.ParseFloat(strings.Fields(procField("/proc/meminfo", "MemTotal") + " 0")[0], 64); err == nil {
 		m.MemoryGiB = float64(int(kb/(1<<20)*10+0.5)) / 10
 	}

@@ -161,7 +161,11 @@ func report(res *Results) string {
 	var b strings.Builder
 	m := res.Meta
 	b.WriteString("# Trove benchmark\n\n")
-	fmt.Fprintf(&b, "Command: `%s` — %s.\n\n", m.Command, m.Date)
+	fmt.Fprintf(&b, "Command: `%s` — %s", m.Command, m.Date)
+	if m.Commit != "" {
+		fmt.Fprintf(&b, ", commit %s", m.Commit)
+	}
+	b.WriteString(".\n\n")
 	fmt.Fprintf(&b, "Machine: %s, %d CPUs, %.1f GiB memory, %s/%s, %s.", orUnknown(m.CPU), m.CPUs, m.MemoryGiB, m.OS, m.Arch, m.GoVersion)
 	if res.Disk.Error == "" {
 		fmt.Fprintf(&b, " Disk of the data directory: %s MB/s sequential write + fsync, 4 KiB append + fdatasync p50 %s ms, p99 %s ms.",

@@ -20,6 +20,7 @@ type Results struct {
 type Meta struct {
 	Date            string  `json:"date"` // RFC 3339, UTC
 	Command         string  `json:"command"`
+	Commit          string  `json:"commit,omitempty"` // the source tree's git commit, when known
 	GoVersion       string  `json:"goVersion"`
 	OS              string  `json:"os"`
 	Arch            string  `json:"arch"`
