@@ -77,7 +77,8 @@ func workloads() []Workload {
 		{ID: wSort, Title: "Sort by createdAt desc, limit 20", Metric: latency,
 			About: "the 20 newest events"},
 		{ID: wVisibility, Title: "Acknowledgement to visible in a payload query", Metric: latency,
-			About: "save one event, then query its unique payload traceId until it is returned; time from the save's return to the answer"},
+			About: "save one event, then query its unique payload traceId until it is returned; time from the save's return to the answer, " +
+				"so a store that answers a unique value by scanning shows its scan time here"},
 		{ID: wReopen, Title: "Reopen time", Metric: value, Unit: "ms",
 			About: "a fresh process opens the populated store and gets one event by id (or, without reads, is ready)"},
 		{ID: wDisk, Title: "Disk bytes per event", Metric: value, Unit: "bytes",
