@@ -3,6 +3,7 @@ package jsonfile_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -115,5 +116,55 @@ func TestBatchesSurviveSIGKILL(t *testing.T) {
 			t.Fatal(err)
 		}
 		next = len(count)
+	}
+}
+
+// lockDirEnv, when set, makes TestLockChild try to open that directory.
+const lockDirEnv = "JSONFILE_LOCK_CHILD_DIR"
+
+// TestLockChild opens the directory and prints the outcome.
+func TestLockChild(t *testing.T) {
+	dir := os.Getenv(lockDirEnv)
+	if dir == "" {
+		t.Skip("runs only as the child of TestSecondProcessGetsLockError")
+	}
+	s, _ := jsonfile.New(jsonfile.Options{Directory: dir})
+	err := s.Initialize(context.Background(), nil)
+	switch {
+	case errors.Is(err, jsonfile.ErrLocked):
+		fmt.Println("locked:", err)
+	case err != nil:
+		fmt.Println("error:", err)
+	default:
+		fmt.Println("opened")
+		s.Shutdown(context.Background())
+	}
+}
+
+// TestSecondProcessGetsLockError opens a store, then has another process
+// try the same directory: it must get ErrLocked, and open it once the first
+// store is shut down.
+func TestSecondProcessGetsLockError(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	child := func() string {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestLockChild$", "-test.count=1")
+		cmd.Env = append(os.Environ(), lockDirEnv+"="+dir)
+		out, _ := cmd.Output()
+		for _, line := range strings.Split(string(out), "\n") {
+			if strings.HasPrefix(line, "locked:") || strings.HasPrefix(line, "error:") || line == "opened" {
+				return line
+			}
+		}
+		return "no outcome: " + string(out)
+	}
+	if got := child(); !strings.HasPrefix(got, "locked:") || !strings.Contains(got, dir) {
+		t.Fatalf("second process while the store is open: %s", got)
+	}
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := child(); got != "opened" {
+		t.Fatalf("second process after Shutdown: %s", got)
 	}
 }

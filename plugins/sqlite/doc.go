@@ -70,7 +70,8 @@
 // pool of Options.Readers read connections (query_only), which in WAL mode
 // read a consistent snapshot without waiting for the writer. Another
 // process may open the same file; it waits up to Options.BusyTimeoutMS for
-// the write lock. Subscribe wakes on commits made through this Store.
+// the write lock. Subscribe wakes at once on commits made through this
+// Store and polls every second for those of other processes.
 //
 // # Queries
 //

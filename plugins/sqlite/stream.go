@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/trovedb/trove"
 )
@@ -50,8 +51,8 @@ func (s *Store) after(ctx context.Context, from, end uint64) ([]trove.Event, err
 // Subscribe calls fn with every event after position from, then with each
 // event as it commits through this Store, until ctx is done or fn fails. fn
 // runs with no lock or connection held, so it may call the store. Commits
-// made by another process on the same database are seen at the next commit
-// made here.
+// made through this Store wake it at once; commits made by another process
+// on the same database are found within a second.
 func (s *Store) Subscribe(ctx context.Context, from uint64, fn func(trove.Event) error) error {
 	for {
 		// Take the channel before reading, so a commit in between is not
@@ -76,13 +77,22 @@ func (s *Store) Subscribe(ctx context.Context, from uint64, fn func(trove.Event)
 		if len(batch) > 0 {
 			continue
 		}
+		poll := time.NewTimer(subscribePoll)
 		select {
 		case <-ctx.Done():
+			poll.Stop()
 			return ctx.Err()
 		case <-changed:
+		case <-poll.C:
 		}
+		poll.Stop()
 	}
 }
+
+// subscribePoll is how often an idle Subscribe looks for events committed by
+// another process on the same database, which no in-process signal
+// announces.
+const subscribePoll = time.Second
 
 // Replay calls fn with every event after position from, up to the last one
 // committed when Replay was called.
