@@ -42,17 +42,18 @@
 //	schema_migrations   version, name, applied_at: every migration applied
 //	schema_docs         each distinct schema document once (by sha256), with its identity
 //	events              position (INTEGER PRIMARY KEY = the log position), id, version,
-//	                    latest (1 on the id's latest version), created_at (TimeLayout text),
-//	                    producer, schema_id, schema_pk, payload, files, links, metadata (JSON text)
+//	                    latest (1 on the id's latest version), created_at (TimeLayout text)
+//	                    and created_ms (Unix milliseconds), producer, schema_id, schema_pk, payload, files, links, metadata (JSON text)
 //	links               seq (save order), source_id, source_version, type, target_id,
 //	                    target_version (0 = latest), metadata, own (saved with the event)
 //	registered_schemas  the core's schema registry, in registration order
 //	blobs, file_chunks  file bytes in chunks of Options.ChunkSize
 //	files               id, content_type, filename, size, hash, blob_pk
 //
-// Indexes cover every filter: events by (schema_id, position), (producer,
-// position), created_at, (id, version), and the latest versions (a partial
-// index); links by source, by target and by (type, target).
+// Indexes cover every filter and native sort: events by (schema_id,
+// position), (producer, position), (created_ms, position), (id, version),
+// and the latest versions (a partial index); links by source, by target and
+// by (type, target).
 //
 // Migrations are numbered steps applied in order by Initialize, each in a
 // transaction with its schema_migrations row; a database recording a step
@@ -85,10 +86,14 @@
 // '"', '\' or a control character) is left out of the SQL, as are numbers
 // not exactly representable as a double within ±2^53. Every row SQL returns
 // is then checked with trove.Query.MatchDecoded and the results sorted and
-// paged with the same Query, so the answer is exactly the contract's. Rows
-// are read in position order, 512 per statement, in one read transaction;
-// without a sort the scan stops once offset+limit events matched. search
-// and payload sorts are evaluated in Go.
+// paged with the same Query, so the answer is exactly the contract's. One
+// statement in one read transaction reads the rows. When the query has a
+// limit and no sort, or sorts on event columns only (createdAt, producer,
+// schema, id, version, position — compared by SQLite exactly as the Query
+// compares them, ties by position), the statement has that ORDER BY and
+// reading stops once offset+limit events matched; otherwise it has none, so
+// SQLite picks the most selective index, and Go sorts. search and payload
+// sorts are evaluated in Go.
 //
 // # Files
 //

@@ -292,9 +292,9 @@ func (in *inserter) insert(ctx context.Context, e trove.Event) (uint64, error) {
 	if len(e.Metadata) > 0 {
 		metadata = string(e.Metadata)
 	}
-	res, err := in.q.ExecContext(ctx, `INSERT INTO events (id, version, latest, created_at, producer, schema_id, schema_pk, payload, files, links, metadata)
-VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.ID.ID, e.ID.Version, trove.FormatTime(e.CreatedAt), e.Producer, e.Schema.Identity(), pk, string(e.Payload), files, links, metadata)
+	res, err := in.q.ExecContext(ctx, `INSERT INTO events (id, version, latest, created_at, created_ms, producer, schema_id, schema_pk, payload, files, links, metadata)
+VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.ID.ID, e.ID.Version, trove.FormatTime(e.CreatedAt), e.CreatedAt.UnixMilli(), e.Producer, e.Schema.Identity(), pk, string(e.Payload), files, links, metadata)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: save %s: %w", e.ID, err)
 	}

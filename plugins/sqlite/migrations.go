@@ -36,7 +36,8 @@ CREATE TABLE events (
 	id         TEXT    NOT NULL,
 	version    INTEGER NOT NULL,
 	latest     INTEGER NOT NULL,      -- 1 for the id's latest version, else 0
-	created_at TEXT    NOT NULL,      -- YYYY-MM-DDTHH:MM:SS.sssZ (sorts as time)
+	created_at TEXT    NOT NULL,      -- YYYY-MM-DDTHH:MM:SS.sssZ, for people
+	created_ms INTEGER NOT NULL,      -- the same instant in Unix milliseconds, for queries
 	producer   TEXT    NOT NULL,
 	schema_id  TEXT    NOT NULL,      -- schema identity, as queried
 	schema_pk  INTEGER NOT NULL REFERENCES schema_docs(schema_pk),
@@ -48,7 +49,7 @@ CREATE TABLE events (
 );
 CREATE INDEX events_schema   ON events (schema_id, position);
 CREATE INDEX events_producer ON events (producer, position);
-CREATE INDEX events_created  ON events (created_at);
+CREATE INDEX events_created  ON events (created_ms, position);
 CREATE INDEX events_latest   ON events (position) WHERE latest = 1;
 
 CREATE TABLE links (

@@ -13,15 +13,11 @@ import (
 	"github.com/trovedb/trove"
 )
 
-// pageSize is how many rows QueryEvents reads per statement.
-const pageSize = 512
-
 // QueryEvents narrows q with SQL — every filter that SQL can test, with
 // bound parameters only — and then evaluates the compiled trove.Query on
 // each row (MatchDecoded, Sort, Page), so the results are exactly the
-// contract's whatever SQL did or did not filter. Everything is read inside
-// one read transaction (one snapshot). With a limit and no sort, rows are
-// read in position order, in pages, until offset+limit events matched.
+// contract's whatever SQL did or did not filter. Everything is read in one
+// statement inside one read transaction (one snapshot).
 func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Event, error) {
 	_, r, err := s.pools("query")
 	if err != nil {
@@ -46,95 +42,124 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 		return nil, fmt.Errorf("sqlite: query: %w", err)
 	}
 	defer tx.Rollback()
+	// Every schema document of this snapshot is cached before the rows
+	// stream, so no second statement runs while they are open.
+	if err := s.loadSchemas(ctx, tx); err != nil {
+		return nil, err
+	}
 
-	// With a limit and no sort, read in position order, page by page, and
-	// stop once enough matched. Otherwise every match is needed: one
-	// statement, no ORDER BY, so SQLite picks the most selective index.
+	// With a limit and an order SQL can produce exactly as trove.Query
+	// compares (no sort, or sorts on event columns only), rows stream in
+	// that order and reading stops once offset+limit matched. Otherwise
+	// every match is needed: no ORDER BY, so SQLite picks the most
+	// selective index, and the Query sorts.
+	order, native := orderBy(c)
 	want := -1 // matches needed before stopping; -1: all
-	if len(c.SortKeys()) == 0 && c.Limit() >= 0 {
+	stmt := `SELECT ` + cols + ` FROM events e WHERE 1` + where
+	if native && c.Limit() >= 0 {
 		want = c.Offset() + c.Limit()
+		stmt += order
 	}
-	var stmt string
-	if want >= 0 {
-		stmt = `SELECT ` + cols + ` FROM events e WHERE e.position > ?` + where + ` ORDER BY e.position LIMIT ` + strconv.Itoa(min(pageSize, want))
-	} else {
-		stmt = `SELECT ` + cols + ` FROM events e WHERE 1` + where
+	rows, err := tx.QueryContext(ctx, stmt, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: query: %w", err)
 	}
+	defer rows.Close()
 	var items []trove.Sortable
-	after := uint64(0)
-	for {
-		stmtArgs := args
-		if want >= 0 {
-			stmtArgs = append([]any{after}, args...)
+	for rows.Next() && (want < 0 || len(items) < want) {
+		var sr scanned
+		var links []trove.EventLink
+		if withLinks {
+			var raw string
+			sr, err = scanEvent(scanWithExtra{rows, &raw})
+			if err == nil {
+				if jerr := json.Unmarshal([]byte(raw), &links); jerr != nil {
+					err = corrupt(sr.ev.ID, "links", jerr)
+				}
+			}
+		} else {
+			sr, err = scanEvent(rows)
 		}
-		rows, err := tx.QueryContext(ctx, stmt, stmtArgs...)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: query: %w", err)
 		}
-		var page []scanned
-		var pageLinks [][]trove.EventLink
-		for rows.Next() {
-			var sr scanned
-			if withLinks {
-				var raw string
-				sr, err = scanEvent(scanWithExtra{rows, &raw})
-				if err == nil {
-					var ls []trove.EventLink
-					if jerr := json.Unmarshal([]byte(raw), &ls); jerr != nil {
-						err = corrupt(sr.ev.ID, "links", jerr)
-					}
-					pageLinks = append(pageLinks, ls)
-				}
-			} else {
-				sr, err = scanEvent(rows)
-			}
-			if err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("sqlite: query: %w", err)
-			}
-			page = append(page, sr)
+		e := sr.ev
+		sc, ok := s.schemas.Load(sr.schemaPK)
+		if !ok {
+			return nil, &trove.CorruptionError{File: "events", Offset: -1, Reason: fmt.Sprintf("event %s: unknown schema document %d", e.ID, sr.schemaPK)}
 		}
-		if err := rows.Close(); err != nil {
-			return nil, fmt.Errorf("sqlite: query: %w", err)
-		}
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("sqlite: query: %w", err)
-		}
-		events, err := s.resolve(ctx, tx, page)
-		if err != nil {
-			return nil, err
-		}
-		for i := range events {
-			e := &events[i]
-			var links []trove.EventLink
-			if withLinks {
-				links = pageLinks[i]
-			}
-			var payload any
-			if c.NeedsPayload() {
-				if payload, err = trove.DecodePayload(e.Payload); err != nil {
-					return nil, corrupt(e.ID, "payload", err)
-				}
-			}
-			if !c.MatchDecoded(e, payload, links) {
-				continue
-			}
-			items = append(items, trove.Sortable{Event: *e, Payload: payload})
-			if want >= 0 && len(items) >= want {
-				break
+		e.Schema = sc.(trove.Schema)
+		var payload any
+		if c.NeedsPayload() {
+			if payload, err = trove.DecodePayload(e.Payload); err != nil {
+				return nil, corrupt(e.ID, "payload", err)
 			}
 		}
-		if want < 0 || len(page) < min(pageSize, want) || len(items) >= want {
-			break
+		if !c.MatchDecoded(&e, payload, links) {
+			continue
 		}
-		after = page[len(page)-1].ev.Position
+		items = append(items, trove.Sortable{Event: e, Payload: payload})
 	}
-	c.Sort(items)
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: query: %w", err)
+	}
+	c.Sort(items) // stable: rows already in order stay so
 	events := make([]trove.Event, len(items))
 	for i := range items {
 		events[i] = items[i].Event
 	}
 	return c.Page(events), nil
+}
+
+// orderBy renders the query's order as SQL when it compares exactly as
+// trove.Query.Compare does: event columns only (text compared bytewise,
+// createdAt as integer milliseconds), ties in position order. native is
+// false when a key is a payload path.
+func orderBy(c *trove.Query) (clause string, native bool) {
+	var b strings.Builder
+	b.WriteString(` ORDER BY `)
+	for _, k := range c.SortKeys() {
+		col := map[string]string{
+			"createdAt": "e.created_ms", "producer": "e.producer", "schema": "e.schema_id",
+			"id": "e.id", "version": "e.version", "position": "e.position",
+		}[k.Field]
+		if col == "" {
+			return "", false
+		}
+		b.WriteString(col)
+		if k.Desc {
+			b.WriteString(` DESC`)
+		}
+		b.WriteString(`, `)
+	}
+	b.WriteString(`e.position`)
+	return b.String(), true
+}
+
+// loadSchemas caches every schema document newer than those cached. Rows of
+// schema_docs are never changed or deleted and their keys only grow.
+func (s *Store) loadSchemas(ctx context.Context, q querier) error {
+	s.schemaLoad.Lock()
+	defer s.schemaLoad.Unlock()
+	rows, err := q.QueryContext(ctx, `SELECT schema_pk, doc FROM schema_docs WHERE schema_pk > ? ORDER BY schema_pk`, s.schemaMax)
+	if err != nil {
+		return fmt.Errorf("sqlite: schema documents: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var pk int64
+		var doc string
+		if err := rows.Scan(&pk, &doc); err != nil {
+			return fmt.Errorf("sqlite: schema documents: %w", err)
+		}
+		sc, err := trove.NewSchema(json.RawMessage(doc))
+		if err != nil {
+			return &trove.CorruptionError{File: "schema_docs", Offset: -1, Reason: fmt.Sprintf("document %d: %v", pk, err)}
+		}
+		s.schemas.Store(pk, sc)
+		s.schemaMax = pk
+	}
+	return rows.Err()
 }
 
 // scanWithExtra scans eventCols plus one more string column.
@@ -173,15 +198,15 @@ func whereClause(c *trove.Query) (string, []any) {
 	in(`e.schema_id`, c.Schemas())
 	in(`e.producer`, c.Producers())
 	start, hasStart, end, hasEnd := c.TimeBounds()
-	// created_at is stored in trove.TimeLayout: fixed width, so text order
-	// is time order for the years 0000-9999.
-	if hasStart && start.Year() >= 0 && start.Year() <= 9999 {
-		b.WriteString(` AND e.created_at >= ?`)
-		args = append(args, trove.FormatTime(start))
+	// created_ms holds createdAt as Unix milliseconds; a bound with
+	// sub-millisecond digits rounds down, which keeps every match.
+	if hasStart {
+		b.WriteString(` AND e.created_ms >= ?`)
+		args = append(args, start.UnixMilli())
 	}
-	if hasEnd && end.Year() >= 0 && end.Year() <= 9999 {
-		b.WriteString(` AND e.created_at <= ?`)
-		args = append(args, trove.FormatTime(end))
+	if hasEnd {
+		b.WriteString(` AND e.created_ms <= ?`)
+		args = append(args, end.UnixMilli())
 	}
 	for _, cr := range c.LinkCriteria() {
 		// A row-value IN lets SQLite drive the query from the links

@@ -89,6 +89,9 @@ type Store struct {
 	// schemas caches parsed schema documents by schema_pk; rows never
 	// change once written, so entries never go stale.
 	schemas sync.Map // int64 -> trove.Schema
+
+	schemaLoad sync.Mutex // serializes loadSchemas
+	schemaMax  int64      // the largest schema_pk cached by loadSchemas; guarded by schemaLoad
 }
 
 var (
