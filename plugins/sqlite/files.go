@@ -13,11 +13,12 @@ import (
 )
 
 // SaveFile streams data into the database in chunks of Options.ChunkSize
-// bytes, hashing it on the way; at most one chunk is in memory. The chunks
-// go into a new blob, one statement each (so a slow upload never holds
-// SQLite's single writer); a last transaction then
-// checks the id and records the file, or drops the blob (the id exists, or
-// the hash does not match). Blobs of uploads a crash interrupted are
+// bytes, hashing it on the way; at most one chunk is in memory. A file of
+// one chunk is written in a single transaction, together with its files
+// row. A larger one goes into a new blob chunk by chunk, one statement
+// each (so a slow upload never holds SQLite's single writer), and a last
+// transaction records the files row — or drops the blob when the id exists
+// or the hash does not match. Blobs of uploads a crash interrupted are
 // removed by Initialize.
 func (s *Store) SaveFile(ctx context.Context, f trove.EventFile, data io.Reader) (trove.EventFile, error) {
 	w, _, err := s.pools("save file")
@@ -27,20 +28,32 @@ func (s *Store) SaveFile(ctx context.Context, f trove.EventFile, data io.Reader)
 	if err := trove.ValidateFileID(f.ID); err != nil {
 		return f, err
 	}
-	blob, err := s.newBlob(ctx, w)
-	if err != nil {
-		return f, err
-	}
-	keep := false
-	defer func() {
-		if !keep {
-			s.dropBlob(context.WithoutCancel(ctx), w, blob)
-		}
-	}()
 	h := sha256.New()
-	size, err := s.writeChunks(ctx, w, blob, io.TeeReader(data, h))
-	if err != nil {
+	r := io.TeeReader(data, h)
+	first := make([]byte, s.opts.ChunkSize)
+	m, err := io.ReadFull(r, first)
+	small := errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+	if err != nil && !small {
 		return f, fmt.Errorf("sqlite: save file %s: %w", f.ID, err)
+	}
+	first = first[:m]
+	size := int64(m)
+	var blob int64 // 0 until the blob exists
+	keep := false
+	if !small {
+		if blob, err = s.newBlob(ctx, w, first); err != nil {
+			return f, err
+		}
+		defer func() {
+			if !keep {
+				s.dropBlob(context.WithoutCancel(ctx), w, blob)
+			}
+		}()
+		more, err := s.writeChunks(ctx, w, blob, r, first[:cap(first)])
+		if err != nil {
+			return f, fmt.Errorf("sqlite: save file %s: %w", f.ID, err)
+		}
+		size += more
 	}
 	meta := f
 	meta.Data, meta.IsReference = "", false
@@ -67,6 +80,11 @@ func (s *Store) SaveFile(ctx context.Context, f trove.EventFile, data io.Reader)
 	case !errors.Is(err, trove.ErrNotFound):
 		return f, err
 	}
+	if blob == 0 {
+		if blob, err = insertBlob(ctx, tx, s.opts.ChunkSize, first); err != nil {
+			return f, fmt.Errorf("sqlite: save file %s: %w", f.ID, err)
+		}
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO files (id, content_type, filename, size, hash, blob_pk) VALUES (?, ?, ?, ?, ?, ?)`,
 		meta.ID, meta.ContentType, meta.Filename, meta.Size, meta.Hash, blob); err != nil {
 		return f, fmt.Errorf("sqlite: save file %s: %w", f.ID, err)
@@ -78,15 +96,42 @@ func (s *Store) SaveFile(ctx context.Context, f trove.EventFile, data io.Reader)
 	return meta, nil
 }
 
-// newBlob creates an empty blob and returns its key.
-func (s *Store) newBlob(ctx context.Context, w *sql.DB) (int64, error) {
+// insertBlob creates a blob holding first as its chunk 0 (none when empty)
+// and returns its key.
+func insertBlob(ctx context.Context, q querier, chunkSize int, first []byte) (int64, error) {
+	res, err := q.ExecContext(ctx, `INSERT INTO blobs (chunk_size) VALUES (?)`, chunkSize)
+	if err != nil {
+		return 0, err
+	}
+	blob, err := res.LastInsertId()
+	if err != nil {
+		return 0, err
+	}
+	if len(first) > 0 {
+		if _, err := q.ExecContext(ctx, `INSERT INTO file_chunks (blob_pk, n, data) VALUES (?, 0, ?)`, blob, first); err != nil {
+			return 0, err
+		}
+	}
+	return blob, nil
+}
+
+// newBlob creates a blob with its first chunk in one transaction.
+func (s *Store) newBlob(ctx context.Context, w *sql.DB, first []byte) (int64, error) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	res, err := w.ExecContext(ctx, `INSERT INTO blobs (chunk_size) VALUES (?)`, s.opts.ChunkSize)
+	tx, err := w.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: save file: %w", err)
 	}
-	return res.LastInsertId()
+	defer tx.Rollback()
+	blob, err := insertBlob(ctx, tx, s.opts.ChunkSize, first)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: save file: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("sqlite: save file: %w", err)
+	}
+	return blob, nil
 }
 
 // dropBlob removes a blob no file refers to.
@@ -96,13 +141,13 @@ func (s *Store) dropBlob(ctx context.Context, w *sql.DB, blob int64) {
 	_, _ = w.ExecContext(ctx, `DELETE FROM file_chunks WHERE blob_pk = ?; DELETE FROM blobs WHERE blob_pk = ?`, blob, blob)
 }
 
-// writeChunks copies r into the blob's chunks and returns the byte count.
-// Each chunk is read with no lock held, then inserted (one autocommit
-// statement, durable when it returns) holding the writer for just that.
-func (s *Store) writeChunks(ctx context.Context, w *sql.DB, blob int64, r io.Reader) (int64, error) {
-	buf := make([]byte, s.opts.ChunkSize)
+// writeChunks copies r into the blob's chunks from chunk 1 on and returns
+// the byte count. Each chunk is read into buf with no lock held, then
+// inserted (one autocommit statement, durable when it returns) holding the
+// writer for just that.
+func (s *Store) writeChunks(ctx context.Context, w *sql.DB, blob int64, r io.Reader, buf []byte) (int64, error) {
 	var size int64
-	for n := 0; ; n++ {
+	for n := 1; ; n++ {
 		m, err := io.ReadFull(r, buf)
 		last := errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 		if err != nil && !last {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -306,5 +307,56 @@ func TestCheck(t *testing.T) {
 	rep, err = sqlite.Check(ctx, path)
 	if !errors.Is(err, trove.ErrCorrupt) || len(rep.Problems) != 2 {
 		t.Fatalf("Check of a damaged database: %+v, %v", rep, err)
+	}
+}
+
+func TestFilesInSmallChunks(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "trove.db")
+	ctx := context.Background()
+	s, err := sqlite.New(sqlite.Options{Path: path, ChunkSize: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Initialize(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(ctx)
+	for _, c := range []struct{ id, data string }{{"empty", ""}, {"one", "abc"}, {"exact", "abcd"}, {"many", "hello, chunked world"}} {
+		f, err := s.SaveFile(ctx, trove.EventFile{ID: c.id}, strings.NewReader(c.data))
+		if err != nil || f.Size != int64(len(c.data)) {
+			t.Fatalf("save %s: %+v, %v", c.id, f, err)
+		}
+		// Saving again: the same bytes are the stored file, others conflict.
+		if again, err := s.SaveFile(ctx, trove.EventFile{ID: c.id}, strings.NewReader(c.data)); err != nil || again.Hash != f.Hash {
+			t.Fatalf("save %s again: %+v, %v", c.id, again, err)
+		}
+		if _, err := s.SaveFile(ctx, trove.EventFile{ID: c.id}, strings.NewReader(c.data+"!!!!!")); !errors.Is(err, trove.ErrConflict) {
+			t.Fatalf("save %s with other bytes: %v", c.id, err)
+		}
+		rc, err := s.GetFileData(ctx, c.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(rc)
+		if err != nil || string(b) != c.data {
+			t.Fatalf("read %s: %q, %v", c.id, b, err)
+		}
+		if sk, ok := rc.(io.Seeker); ok && len(c.data) > 6 {
+			if _, err := sk.Seek(6, io.SeekStart); err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(rc)
+			if string(b) != c.data[6:] {
+				t.Fatalf("read %s from 6: %q", c.id, b)
+			}
+		}
+		rc.Close()
+	}
+	db := rawDB(t, path)
+	var blobs, files int
+	db.QueryRow(`SELECT count(*) FROM blobs`).Scan(&blobs)
+	db.QueryRow(`SELECT count(*) FROM files`).Scan(&files)
+	if blobs != files || files != 4 {
+		t.Fatalf("%d blobs for %d files: the blobs of refused saves must be dropped", blobs, files)
 	}
 }
