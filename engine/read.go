@@ -118,7 +118,7 @@ func (s *Store) eventAt(v *view, pos uint64) (trove.Event, error) {
 	if err != nil {
 		return trove.Event{}, fmt.Errorf("engine: position %d: %w", pos, err)
 	}
-	return e.Clone(), nil
+	return e, nil
 }
 
 // getEvent finds an event version without admission (callers hold it).

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -106,7 +107,7 @@ func (r *reader) link() trove.EventLink {
 	l.TargetEvent.ID = r.str()
 	l.TargetEvent.Version = int(r.uvarint())
 	if m := r.bytes(); len(m) > 0 {
-		l.Metadata = json.RawMessage(m)
+		l.Metadata = json.RawMessage(bytes.Clone(m))
 	}
 	return l
 }
@@ -121,8 +122,8 @@ type eventHead struct {
 	links     []trove.EventLink
 }
 
-// decodeEvent decodes an event record. schemas resolves dictionary numbers.
-// Slices of the result alias rec.Body.
+// decodeEvent decodes an event record into a new event that shares no
+// memory with rec. schemas resolves dictionary numbers.
 func decodeEvent(rec *segment.Record, schemas []trove.Schema) (trove.Event, error) {
 	var e trove.Event
 	r := &reader{b: rec.Body}
@@ -130,9 +131,9 @@ func decodeEvent(rec *segment.Record, schemas []trove.Schema) (trove.Event, erro
 	e.ID.ID = r.str()
 	e.ID.Version = int(r.uvarint())
 	e.Producer = r.str()
-	e.Payload = json.RawMessage(r.bytes())
+	e.Payload = json.RawMessage(bytes.Clone(r.bytes()))
 	if m := r.bytes(); len(m) > 0 {
-		e.Metadata = json.RawMessage(m)
+		e.Metadata = json.RawMessage(bytes.Clone(m))
 	}
 	if f := r.bytes(); len(f) > 0 && r.err == nil {
 		if err := json.Unmarshal(f, &e.Files); err != nil {

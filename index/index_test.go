@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/trovedb/trove"
@@ -211,4 +212,36 @@ func FuzzDecodeBody(f *testing.F) {
 			t.Fatalf("error %v does not match ErrCorrupt", err)
 		}
 	})
+}
+
+// TestLookupValue agrees with decoding the payload and trove.Lookup,
+// including dotted keys, repeated keys (last wins), arrays and objects.
+func TestLookupValue(t *testing.T) {
+	payloads := []string{
+		`{"a":{"b":1},"a.b":2}`,
+		`{"a":{"b":1},"a":{"c":2}}`,
+		`{"a":1,"a":"x"}`,
+		`{"a":[1,2],"b":{"c":[{"d":1}]},"e":{"f":null,"g":true,"h":"s\"q"}}`,
+		`{"n":1.50,"m":-0,"big":123456789012345678901234567890}`,
+		`{}`,
+	}
+	paths := []string{"a", "a.b", "a.c", "b.c", "b.c.d", "e.f", "e.g", "e.h", "n", "m", "big", "zz", "e"}
+	for _, p := range payloads {
+		v, err := trove.DecodePayload([]byte(p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, path := range paths {
+			keys := strings.Split(path, ".")
+			want, ok := trove.Lookup(v, keys)
+			wantKey := ""
+			if ok {
+				wantKey, ok = ValueKey(want)
+			}
+			got, gotOK := LookupValue([]byte(p), keys)
+			if got != wantKey || gotOK != ok {
+				t.Errorf("%s %s: got %q %v, want %q %v", p, path, got, gotOK, wantKey, ok)
+			}
+		}
+	}
 }

@@ -259,6 +259,7 @@ func decodeBody(body []byte) (*Index, []byte, error) {
 	n := d.count(6)
 	nids := d.count(1)
 	s.idStr = make([]string, 0, nids)
+	s.ids = make(map[string]uint32, nids)
 	for range nids {
 		id := d.str()
 		s.ids[id] = uint32(len(s.idStr))

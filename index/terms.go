@@ -230,3 +230,94 @@ func (s *scanner) skipArray() {
 	}
 	s.bad = true
 }
+
+// LookupValue finds the scalar at keys in a JSON object, following objects
+// only and taking the last occurrence of a repeated key (as a JSON decoder
+// does), and returns its value key (see ValueKey). ok is false when a key is
+// missing, a step is not an object, or the value is an object or an array.
+// It answers exactly what trove.PayloadTerm.Match asks, without decoding the
+// payload.
+func LookupValue(payload []byte, keys []string) (value string, ok bool) {
+	s := scanner{b: payload}
+	for depth, key := range keys {
+		s.ws()
+		if s.peek() != '{' {
+			return "", false
+		}
+		s.i++
+		found := -1
+		s.ws()
+		if s.peek() == '}' {
+			return "", false
+		}
+		for {
+			s.ws()
+			k, ok := s.str()
+			if !ok {
+				return "", false
+			}
+			s.ws()
+			if s.peek() != ':' {
+				return "", false
+			}
+			s.i++
+			s.ws()
+			if k == key {
+				found = s.i
+			}
+			if !s.skipValue() {
+				return "", false
+			}
+			s.ws()
+			if s.peek() == ',' {
+				s.i++
+				continue
+			}
+			if s.peek() == '}' {
+				break
+			}
+			return "", false
+		}
+		if found < 0 {
+			return "", false
+		}
+		s.i = found
+		if depth == len(keys)-1 {
+			var out string
+			got := false
+			switch c := s.peek(); c {
+			case '{', '[':
+				return "", false
+			default:
+				s.value("", func(_, v string) { out, got = v, true })
+			}
+			return out, got && !s.bad
+		}
+	}
+	return "", false
+}
+
+// skipValue skips one JSON value at s.i.
+func (s *scanner) skipValue() bool {
+	switch c := s.peek(); {
+	case c == '{' || c == '[':
+		s.skipArray() // skips any container, strings and nesting included
+	case c == '"':
+		if _, ok := s.str(); !ok {
+			return false
+		}
+	case c == 't':
+		return s.lit("true")
+	case c == 'f':
+		return s.lit("false")
+	case c == 'n':
+		return s.lit("null")
+	case c == '-' || c >= '0' && c <= '9':
+		for s.i < len(s.b) && strings.IndexByte("+-0123456789.eE", s.b[s.i]) >= 0 {
+			s.i++
+		}
+	default:
+		return false
+	}
+	return !s.bad
+}

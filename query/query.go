@@ -46,6 +46,14 @@ type Plan struct {
 	hasEnd     bool
 	needLinks  bool
 	needBody   bool
+	// fastTerms verify payload equalities on the raw payload (no decoding)
+	// when nothing else needs the decoded payload.
+	fastTerms []fastTerm
+}
+
+type fastTerm struct {
+	keys  []string
+	value string // value key
 }
 
 // Compile builds the plan of q over the index as it stands: the candidate
@@ -55,6 +63,20 @@ type Plan struct {
 // combines bitmaps.
 func Compile(ctx context.Context, ix *index.Index, q *trove.Query, opts Options) *Plan {
 	p := &Plan{q: q, ix: ix, needLinks: len(q.LinkCriteria()) > 0, needBody: q.NeedsPayload()}
+	if q.SearchQuery() == nil && !sortsByPayload(q) && len(q.PayloadTerms()) > 0 {
+		p.fastTerms = []fastTerm{}
+		for _, t := range q.PayloadTerms() {
+			vk, ok := index.ValueKey(t.Value)
+			if !ok {
+				p.fastTerms = nil
+				break
+			}
+			p.fastTerms = append(p.fastTerms, fastTerm{keys: t.Keys, value: vk})
+		}
+		if p.fastTerms != nil {
+			p.needBody = false
+		}
+	}
 	st, hs, en, he := q.TimeBounds()
 	p.start, p.hasStart, p.end, p.hasEnd = st.UnixMilli(), hs, en.UnixMilli(), he
 	if !st.IsZero() && hs && st.Nanosecond()%1e6 != 0 {
@@ -147,6 +169,15 @@ func Compile(ctx context.Context, ix *index.Index, q *trove.Query, opts Options)
 	return p
 }
 
+func sortsByPayload(q *trove.Query) bool {
+	for _, k := range q.SortKeys() {
+		if k.Field == "payload" {
+			return true
+		}
+	}
+	return false
+}
+
 func orEmpty(bm, empty *roaring.Bitmap) *roaring.Bitmap {
 	if bm == nil {
 		return empty
@@ -214,6 +245,17 @@ func (p *Plan) check(src Source, pos uint32) (trove.Sortable, bool, error) {
 		if added := p.ix.AddedLinks(pos); len(added) > 0 {
 			links = append(slices.Clip(links), added...)
 		}
+	}
+	if p.fastTerms != nil {
+		ok := p.q.MatchMeta(&e) && p.q.MatchLinks(links)
+		for _, t := range p.fastTerms {
+			if !ok {
+				break
+			}
+			v, found := index.LookupValue(e.Payload, t.keys)
+			ok = found && v == t.value
+		}
+		return trove.Sortable{Event: e}, ok, nil
 	}
 	var payload any
 	if p.needBody {

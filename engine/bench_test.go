@@ -1,0 +1,320 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tidwall/wal"
+	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/segment"
+)
+
+// Benchmarks. Run them with, for example:
+//
+//	go test ./engine -run XXX -bench . -benchtime 1x -benchevents 1000000
+//
+// -benchevents sizes the store the query benchmarks run on (default 1M).
+
+var (
+	benchEvents = flag.Int("benchevents", 1_000_000, "events in the query benchmarks' store")
+	benchDir    = flag.String("benchdir", "", "reuse (or create) the query benchmarks' store here")
+)
+
+var (
+	benchSchemas   [10]trove.Schema
+	benchSchemasOK sync.Once
+)
+
+// benchEvent returns event i of the benchmark data set: ~300 bytes of JSON,
+// 10 schemas × 10 producers, a status field with 100 values (1% each), one
+// event per 100 ms of createdAt.
+func benchEvent(i int) trove.Event {
+	benchSchemasOK.Do(func() {
+		for k := range benchSchemas {
+			benchSchemas[k] = trove.MustSchema(fmt.Sprintf(`{"$id":"bench.schema%d+v1","type":"object"}`, k))
+		}
+	})
+	return trove.Event{
+		ID:        trove.EventID{ID: fmt.Sprintf("0193b1e2-%04x-7000-8000-%012x", i%65536, i)},
+		CreatedAt: time.UnixMilli(1_744_000_000_000 + int64(i)*100).UTC(),
+		Producer:  fmt.Sprintf("service-%d", (i/10)%10),
+		Schema:    benchSchemas[i%10],
+		Payload: []byte(fmt.Sprintf(`{"status":"s%02d","amount":%d,"user":{"name":"user-%d","region":"eu-%d"},"message":"request %d handled by worker %d after %d retries with result ok","tags":["a","b"]}`,
+			(i/7)%100, i%1000, i%5000, i%4, i, i%32, i%5)),
+	}
+}
+
+func benchOpen(b *testing.B, dir string) *Store {
+	st, err := Open(dir, Options{Logger: nil})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return st
+}
+
+// BenchmarkIngestBatch1000 saves batches of 1,000 events durably.
+func BenchmarkIngestBatch1000(b *testing.B) {
+	dir := b.TempDir()
+	st := benchOpen(b, dir)
+	defer st.Close()
+	const per = 1000
+	var jsonBytes int64
+	b.ResetTimer()
+	n := 0
+	for b.Loop() {
+		evs := make([]trove.Event, per)
+		for k := range evs {
+			evs[k] = benchEvent(n)
+			n++
+		}
+		if _, err := st.SaveEvents(context.Background(), evs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+	for i := range min(n, 10000) {
+		e := benchEvent(i)
+		e.Position = uint64(i + 1)
+		j, _ := json.Marshal(e)
+		jsonBytes += int64(len(j))
+	}
+	b.ReportMetric(float64(jsonBytes)/float64(min(n, 10000)), "json-bytes/event")
+}
+
+// BenchmarkRawWAL writes the same bytes with tidwall/wal directly: batches
+// of 1,000 entries, one fsync each — the ceiling the engine is measured
+// against.
+func BenchmarkRawWAL(b *testing.B) {
+	dir := b.TempDir()
+	l, err := wal.Open(filepath.Join(dir, "wal"), &wal.Options{NoSync: false, SegmentSize: 64 << 20})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	const per = 1000
+	n := 0
+	idx := uint64(1)
+	for b.Loop() {
+		var batch wal.Batch
+		for range per {
+			e := benchEvent(n)
+			n++
+			body := appendEvent(nil, &e, uint32(n%10))
+			batch.Write(idx, body)
+			idx++
+		}
+		if err := l.WriteBatch(&batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkIngestConcurrent64 has 64 goroutines each saving single events
+// durably.
+func BenchmarkIngestConcurrent64(b *testing.B) {
+	dir := b.TempDir()
+	st := benchOpen(b, dir)
+	defer st.Close()
+	var next atomic.Int64
+	b.SetParallelism(64 / max(1, b.N/b.N*2)) // 64 goroutines on 2 cores
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := int(next.Add(1))
+			if _, err := st.SaveEvent(context.Background(), benchEvent(i)); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(next.Load())/time.Since(start).Seconds(), "events/s")
+}
+
+var (
+	fixtureOnce sync.Once
+	fixtureDir  string
+	fixtureErr  error
+)
+
+// fixture builds (once per process) a store of -benchevents events, closed.
+func fixture(b *testing.B) string {
+	fixtureOnce.Do(func() {
+		if *benchDir != "" {
+			fixtureDir = *benchDir
+			if _, err := os.Stat(filepath.Join(fixtureDir, "index.snap")); err == nil {
+				return
+			}
+		} else if fixtureDir, fixtureErr = os.MkdirTemp("", "trove-engine-bench-"); fixtureErr != nil {
+			return
+		}
+		st, err := Open(fixtureDir, Options{})
+		if err != nil {
+			fixtureErr = err
+			return
+		}
+		start := time.Now()
+		for i := 0; i < *benchEvents; i += 1000 {
+			evs := make([]trove.Event, 0, 1000)
+			for k := i; k < min(i+1000, *benchEvents); k++ {
+				evs = append(evs, benchEvent(k))
+			}
+			if _, err := st.SaveEvents(context.Background(), evs); err != nil {
+				fixtureErr = err
+				return
+			}
+		}
+		fmt.Fprintf(os.Stderr, "fixture: %d events in %v\n", *benchEvents, time.Since(start))
+		fixtureErr = st.Close()
+	})
+	if fixtureErr != nil {
+		b.Fatal(fixtureErr)
+	}
+	return fixtureDir
+}
+
+func BenchmarkReopen(b *testing.B) {
+	dir := fixture(b)
+	for b.Loop() {
+		st, err := Open(dir, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		st.Close()
+	}
+}
+
+// BenchmarkSealedSize reports the bytes on disk per event and per byte of
+// the events' JSON.
+func BenchmarkSealedSize(b *testing.B) {
+	dir := fixture(b)
+	var seg int64
+	filepath.Walk(filepath.Join(dir, "segments"), func(_ string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			seg += fi.Size()
+		}
+		return nil
+	})
+	var all int64
+	filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			all += fi.Size()
+		}
+		return nil
+	})
+	var js int64
+	for i := range *benchEvents {
+		e := benchEvent(i)
+		e.Position = uint64(i + 1)
+		j, _ := json.Marshal(e)
+		js += int64(len(j))
+	}
+	for b.Loop() {
+	}
+	b.ReportMetric(float64(seg)/float64(js), "sealed/json")
+	b.ReportMetric(float64(all)/float64(*benchEvents), "disk-bytes/event")
+}
+
+func benchQuery(b *testing.B, q trove.EventQuery, want int) {
+	dir := fixture(b)
+	st, err := Open(dir, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	res, err := st.QueryEvents(ctx, q)
+	if err != nil || len(res) != want {
+		b.Fatalf("query: %d results, %v; want %d", len(res), err, want)
+	}
+	var lat []time.Duration
+	for b.Loop() {
+		t := time.Now()
+		if _, err := st.QueryEvents(ctx, q); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t))
+	}
+	reportP50(b, lat)
+}
+
+func reportP50(b *testing.B, lat []time.Duration) {
+	if len(lat) == 0 {
+		return
+	}
+	s := append([]time.Duration(nil), lat...)
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+	b.ReportMetric(float64(s[len(s)/2].Nanoseconds())/1000, "p50-µs")
+}
+
+func BenchmarkGetByID(b *testing.B) {
+	dir := fixture(b)
+	st, err := Open(dir, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	var lat []time.Duration
+	i := 0
+	for b.Loop() {
+		id := benchEvent((i * 7919) % *benchEvents).ID
+		i++
+		t := time.Now()
+		if _, err := st.GetEvent(ctx, trove.EventID{ID: id.ID}); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t))
+	}
+	reportP50(b, lat)
+}
+
+func BenchmarkQuerySchemaProducer(b *testing.B) {
+	benchQuery(b, trove.EventQuery{Schema: []string{"bench.schema3+v1"}, Producer: []string{"service-4"}, Limit: trove.Limit(100)}, 100)
+}
+
+func BenchmarkQueryPayloadEquality(b *testing.B) {
+	benchQuery(b, trove.EventQuery{Payload: map[string]any{"status": "s42"}, Limit: trove.Limit(100)}, 100)
+}
+
+func BenchmarkQueryTimeRange(b *testing.B) {
+	start := time.UnixMilli(1_744_000_000_000).UTC().Add(time.Duration(*benchEvents/2) * 100 * time.Millisecond)
+	benchQuery(b, trove.EventQuery{TimeRange: &trove.TimeRange{Start: trove.FormatTime(start), End: trove.FormatTime(start.Add(time.Hour))}, Limit: trove.Limit(100)}, 100)
+}
+
+// BenchmarkSegmentWAL writes the same records through segment.WAL: frames
+// and CRCs on top of tidwall/wal, batches of 1,000 events in one entry.
+func BenchmarkSegmentWAL(b *testing.B) {
+	w, _, err := segment.OpenWAL(filepath.Join(b.TempDir(), "wal"), segment.WALOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	n := 0
+	for b.Loop() {
+		recs := make([]segment.Record, 0, 1000)
+		for range 1000 {
+			e := benchEvent(n)
+			n++
+			recs = append(recs, segment.Record{Type: recEvent, Position: uint64(n), Time: e.CreatedAt.UnixMilli(), Body: appendEvent(nil, &e, uint32(n%10))})
+		}
+		if _, err := w.Append([][]segment.Record{recs}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+}
