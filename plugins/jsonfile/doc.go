@@ -32,7 +32,10 @@
 // spaces. <id> is the event id with every byte other than a letter, a
 // digit, '-', '_' or a non-leading '.' written as %XX (so "a/b" is
 // "a%2Fb"); an escaped id longer than 200 bytes is named "~" followed by
-// the sha256 hex of the id. <v> is the version number. The links saved with
+// the sha256 hex of the id. <v> is the version number. Ids are
+// case-sensitive: on a case-insensitive file system (macOS, Windows by
+// default) two ids differing only in case would share a directory, so use
+// such a system only with ids that never do. The links saved with
 // an event live in its file; links.ndjson holds those added later:
 //
 //	{"source":{"id":"…","version":1},"type":"parent","targetEvent":{"id":"…"},"afterPosition":42}
