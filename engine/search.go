@@ -2,22 +2,334 @@ package engine
 
 import (
 	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/analysis/analyzer/custom"
+	"github.com/blevesearch/bleve/v2/analysis/token/lowercase"
+	"github.com/blevesearch/bleve/v2/analysis/tokenizer/regexp"
+	"github.com/blevesearch/bleve/v2/mapping"
+	bq "github.com/blevesearch/bleve/v2/search/query"
 	"github.com/trovedb/trove"
 )
 
-// searcher narrows search queries over sealed segments. It is a
-// placeholder until the background bleve index lands: it never narrows, so
-// the planner verifies every candidate.
-type searcher struct{ s *Store }
+// searcher keeps a bleve index of the payloads of sealed events, built in
+// the background (never on the ingest path), and narrows search queries to
+// candidates among the positions it has indexed. Its analyzer splits text
+// exactly as trove.Tokenize does (runs of letters and digits, lowercased),
+// and every clause is translated into a bleve query matching a superset of
+// what the clause matches, so that candidates verified with the query's
+// Match give exact results.
+type searcher struct {
+	s      *Store
+	path   string
+	idx    bleve.Index // nil when the index could not be opened
+	upTo   atomic.Uint32
+	mu     sync.Mutex // serialises indexing steps
+	wake   chan struct{}
+	stopCh chan struct{}
+	wg     sync.WaitGroup
+}
 
-func newSearcher(s *Store) *searcher { return &searcher{s: s} }
-func (x *searcher) start()           {}
-func (x *searcher) stop()            {}
-func (x *searcher) notify()          {}
+const (
+	searchAnalyzer = "trove"
+	searchUpToKey  = "trove.upto"
+	searchBatch    = 1000
+)
 
-// Search implements query.Searcher.
-func (x *searcher) Search(ctx context.Context, q *trove.SearchQuery) (*roaring.Bitmap, uint32, bool) {
-	return nil, 0, false
+func searchMapping() (*mapping.IndexMappingImpl, error) {
+	m := bleve.NewIndexMapping()
+	if err := m.AddCustomTokenizer(searchAnalyzer, map[string]any{
+		"type": regexp.Name, "regexp": `[\p{L}\p{Nd}]+`,
+	}); err != nil {
+		return nil, err
+	}
+	if err := m.AddCustomAnalyzer(searchAnalyzer, map[string]any{
+		"type": custom.Name, "tokenizer": searchAnalyzer, "token_filters": []string{lowercase.Name},
+	}); err != nil {
+		return nil, err
+	}
+	m.DefaultAnalyzer = searchAnalyzer
+	return m, nil
+}
+
+func newSearcher(s *Store) *searcher {
+	x := &searcher{s: s, path: filepath.Join(s.dir, "search.bleve"), wake: make(chan struct{}, 1), stopCh: make(chan struct{})}
+	if err := x.open(); err != nil {
+		s.logger.Warn("search index unavailable; search queries scan", "err", err)
+	}
+	return x
+}
+
+// open opens the bleve index, rebuilding it when it is damaged or ahead of
+// the log.
+func (x *searcher) open() error {
+	idx, err := bleve.Open(x.path)
+	if err == nil {
+		var upTo uint64
+		if b, gerr := idx.GetInternal([]byte(searchUpToKey)); gerr == nil && len(b) == 8 {
+			upTo = binary.LittleEndian.Uint64(b)
+		}
+		if upTo <= x.s.w.last {
+			x.idx = idx
+			x.upTo.Store(uint32(upTo))
+			return nil
+		}
+		idx.Close()
+		err = fmt.Errorf("index ahead of the log (%d > %d)", upTo, x.s.w.last)
+	}
+	if !errors.Is(err, bleve.ErrorIndexPathDoesNotExist) {
+		x.s.logger.Warn("rebuilding the search index", "err", err)
+	}
+	if err := os.RemoveAll(x.path); err != nil {
+		return err
+	}
+	m, err := searchMapping()
+	if err != nil {
+		return err
+	}
+	idx, err = bleve.New(x.path, m)
+	if err != nil {
+		return err
+	}
+	x.idx = idx
+	return nil
+}
+
+func (x *searcher) start() {
+	if x.idx == nil {
+		return
+	}
+	x.wg.Add(1)
+	go x.run()
+	x.notify()
+}
+
+func (x *searcher) stop() {
+	close(x.stopCh)
+	x.wg.Wait()
+	if x.idx != nil {
+		x.idx.Close()
+	}
+}
+
+// notify wakes the indexer: a segment was sealed.
+func (x *searcher) notify() {
+	select {
+	case x.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (x *searcher) stopped() bool {
+	select {
+	case <-x.stopCh:
+		return true
+	default:
+		return false
+	}
+}
+
+// run indexes sealed events in batches until stopped.
+func (x *searcher) run() {
+	defer x.wg.Done()
+	for {
+		select {
+		case <-x.stopCh:
+			return
+		case <-x.wake:
+		case <-time.After(time.Second):
+		}
+		for !x.stopped() {
+			more, err := x.step()
+			if err != nil {
+				x.s.logger.Warn("search indexing failed; search queries scan the rest", "err", err)
+				return
+			}
+			if !more {
+				break
+			}
+		}
+	}
+}
+
+// step indexes the next batch of sealed events; more is false when every
+// sealed event is indexed.
+func (x *searcher) step() (more bool, err error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	v := x.s.view.Load()
+	target := uint64(0)
+	if n := len(v.segs); n > 0 {
+		target = v.segs[n-1].meta.LastPosition
+	}
+	from := uint64(x.upTo.Load())
+	if from >= target {
+		return false, nil
+	}
+	return true, x.index(v, from+1, min(from+searchBatch, target))
+}
+
+func (x *searcher) index(v *view, from, to uint64) error {
+	b := x.idx.NewBatch()
+	for p := from; p <= to; p++ {
+		e, err := x.s.eventAt(v, p)
+		if err != nil {
+			return err
+		}
+		payload, err := trove.DecodePayload(e.Payload)
+		if err != nil {
+			return fmt.Errorf("position %d: %w", p, err)
+		}
+		if err := b.Index(strconv.FormatUint(p, 10), bleveDoc(payload)); err != nil {
+			return err
+		}
+	}
+	var up [8]byte
+	binary.LittleEndian.PutUint64(up[:], to)
+	b.SetInternal([]byte(searchUpToKey), up[:])
+	if err := x.idx.Batch(b); err != nil {
+		return err
+	}
+	x.upTo.Store(uint32(to))
+	return nil
+}
+
+// bleveDoc converts a decoded payload for bleve: numbers become float64,
+// rounded (±Inf past the range), which keeps every comparison a superset.
+func bleveDoc(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = bleveDoc(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = bleveDoc(e)
+		}
+	case json.Number:
+		f, _ := strconv.ParseFloat(string(x), 64)
+		return f
+	}
+	return v
+}
+
+// Search implements query.Searcher: candidates among 1…upTo.
+func (x *searcher) Search(ctx context.Context, sq *trove.SearchQuery) (*roaring.Bitmap, uint32, bool) {
+	upTo := x.upTo.Load()
+	if x.idx == nil || upTo == 0 {
+		return nil, 0, false
+	}
+	q, ok := supersetQuery(sq)
+	if !ok {
+		return nil, 0, false
+	}
+	req := bleve.NewSearchRequestOptions(q, int(upTo), 0, false)
+	req.SortBy([]string{"_id"})
+	res, err := x.idx.SearchInContext(ctx, req)
+	if err != nil {
+		return nil, 0, false
+	}
+	bm := roaring.New()
+	for _, h := range res.Hits {
+		if p, err := strconv.ParseUint(h.ID, 10, 32); err == nil {
+			bm.Add(uint32(p))
+		}
+	}
+	return bm, upTo, true
+}
+
+// supersetQuery translates a search into a bleve query matching at least
+// every payload the search matches. Forbidden clauses cannot narrow a
+// superset and are left to verification; a query of only forbidden clauses
+// is not translated (ok false).
+func supersetQuery(sq *trove.SearchQuery) (bq.Query, bool) {
+	var must, should []bq.Query
+	for i := range sq.Clauses {
+		c := &sq.Clauses[i]
+		switch c.Occur {
+		case trove.Must:
+			must = append(must, clauseQuery(c))
+		case trove.Should:
+			should = append(should, clauseQuery(c))
+		}
+	}
+	switch {
+	case len(must) > 0:
+		return bleve.NewConjunctionQuery(must...), true
+	case len(should) > 0:
+		return bleve.NewDisjunctionQuery(should...), true
+	}
+	return nil, false
+}
+
+func clauseQuery(c *trove.SearchClause) bq.Query {
+	field := c.Field
+	if field == "" {
+		field = "_all"
+	}
+	terms := func() []bq.Query {
+		qs := make([]bq.Query, len(c.Tokens))
+		for i, t := range c.Tokens {
+			tq := bleve.NewTermQuery(t)
+			tq.SetField(field)
+			qs[i] = tq
+		}
+		return qs
+	}
+	switch c.Kind {
+	case trove.PhraseClause:
+		// Every token present, in any order: a superset of "in a row".
+		return bleve.NewConjunctionQuery(terms()...)
+	case trove.RangeClause:
+		f, _ := strconv.ParseFloat(string(c.Number), 64)
+		incl := true
+		var q *bq.NumericRangeQuery
+		// Rounding to float64 is monotone: x > N implies float(x) ≥ float(N),
+		// so inclusive bounds at float(N) keep every match.
+		if strings.HasPrefix(c.Op, ">") {
+			q = bleve.NewNumericRangeInclusiveQuery(&f, nil, &incl, nil)
+		} else {
+			q = bleve.NewNumericRangeInclusiveQuery(nil, &f, nil, &incl)
+		}
+		q.SetField(field)
+		return q
+	}
+	alts := terms()
+	if c.Field != "" {
+		if f, err := strconv.ParseFloat(c.Text, 64); err == nil && !math.IsNaN(f) {
+			incl := true
+			q := bleve.NewNumericRangeInclusiveQuery(&f, &f, &incl, &incl)
+			q.SetField(field)
+			alts = append(alts, q)
+		} else if _, ok := new(big.Rat).SetString(c.Text); ok {
+			incl := true
+			// A number float64 cannot hold: match any number.
+			lo, hi := math.Inf(-1), math.Inf(1)
+			q := bleve.NewNumericRangeInclusiveQuery(&lo, &hi, &incl, &incl)
+			q.SetField(field)
+			alts = append(alts, q)
+		}
+		for _, b := range []bool{true, false} {
+			if strings.EqualFold(c.Text, strconv.FormatBool(b)) {
+				q := bleve.NewBoolFieldQuery(b)
+				q.SetField(field)
+				alts = append(alts, q)
+			}
+		}
+	}
+	return bleve.NewDisjunctionQuery(alts...)
 }
