@@ -1,11 +1,14 @@
 package jsonfile
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"os"
 	"slices"
+	"time"
 
 	"github.com/trovedb/trove"
 )
@@ -75,7 +78,7 @@ func (s *Store) commitWriteLocked(events []staged) ([]trove.Event, error) {
 	}
 	s.mu.Lock()
 	for _, e := range fresh {
-		s.addLocked(e)
+		s.addLocked(e, false)
 	}
 	s.notifyLocked()
 	s.mu.Unlock()
@@ -186,9 +189,11 @@ func outLinks(r *record) []trove.EventLink {
 }
 
 // QueryEvents evaluates q with the root package's compiled Query, over the
-// smallest candidate list the in-memory indexes give (by schema or
-// producer), so its results are exactly the contract's. Without a sort it
-// stops as soon as offset+limit events matched.
+// smallest candidate list the in-memory indexes give (by schema, producer,
+// time range or link target), so its results are exactly the contract's.
+// With a limit it stops as soon as offset+limit events matched, walking the
+// candidates in the query's order: position order without a sort, the time
+// index for a sort on createdAt alone.
 func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Event, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -205,13 +210,23 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 	if c.MatchesNothing() {
 		return []trove.Event{}, nil
 	}
+	keys := c.SortKeys()
+	byTime := len(keys) == 1 && keys[0].Field == "createdAt"
 	want := -1 // matches needed before stopping; -1: all
-	if len(c.SortKeys()) == 0 && c.Limit() >= 0 {
+	if c.Limit() >= 0 && (len(keys) == 0 || byTime) {
 		want = c.Offset() + c.Limit()
 	}
+	candidates := s.candidatesLocked(c)
+	seq := slices.Values(candidates)
+	if byTime && want >= 0 && len(candidates) > s.walkAbove {
+		seq = s.timeOrderLocked(c, keys[0].Desc)
+	} else if len(keys) > 0 {
+		want = -1 // every candidate is needed to sort
+	}
 	var items []trove.Sortable
-	for i, r := range s.candidatesLocked(c) {
-		if i%1024 == 0 {
+	i := 0
+	for r := range seq {
+		if i++; i%1024 == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
@@ -230,7 +245,7 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 			break
 		}
 	}
-	c.Sort(items)
+	c.Sort(items) // stable: items already in the query's order stay so
 	events := make([]trove.Event, len(items))
 	for i := range items {
 		events[i] = items[i].Event
@@ -243,27 +258,77 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 	return out, nil
 }
 
-// candidatesLocked returns, in position order, a superset of the events the
-// query can match: the shorter of the schema and producer index lists, or
-// the whole log.
-func (s *Store) candidatesLocked(c *trove.Query) []*record {
-	best := s.mu.log
-	try := func(keys map[string]bool, index map[string][]*record) {
-		if keys == nil {
+// smallCandidates is the default of Store.walkAbove: the candidate count
+// under which sorting them all beats walking the time index.
+const smallCandidates = 4096
+
+// timeRangeLocked returns the bounds in byTime of the query's time range.
+func (s *Store) timeRangeLocked(c *trove.Query) (lo, hi int) {
+	start, hasStart, end, hasEnd := c.TimeBounds()
+	lo, hi = 0, len(s.mu.byTime)
+	if hasStart {
+		lo, _ = slices.BinarySearchFunc(s.mu.byTime, start, func(r *record, t time.Time) int {
+			if r.ev.CreatedAt.Before(t) {
+				return -1
+			}
+			return 1
+		})
+	}
+	if hasEnd {
+		hi, _ = slices.BinarySearchFunc(s.mu.byTime, end, func(r *record, t time.Time) int {
+			if r.ev.CreatedAt.After(t) {
+				return 1
+			}
+			return -1
+		})
+	}
+	return lo, max(lo, hi)
+}
+
+// timeOrderLocked yields the events of the query's time range ordered by
+// createdAt (descending when desc), ties in position order, as
+// trove.Query.Compare orders a sort on createdAt alone.
+func (s *Store) timeOrderLocked(c *trove.Query, desc bool) iter.Seq[*record] {
+	lo, hi := s.timeRangeLocked(c)
+	list := s.mu.byTime
+	return func(yield func(*record) bool) {
+		if !desc {
+			for _, r := range list[lo:hi] {
+				if !yield(r) {
+					return
+				}
+			}
 			return
 		}
-		var lists [][]*record
-		n := 0
-		for k := range keys {
-			if l := index[k]; len(l) > 0 {
-				lists = append(lists, l)
-				n += len(l)
+		for i := hi - 1; i >= lo; {
+			j := i // the group of equal createdAt is list[j:i+1], in position order
+			for j > lo && list[j-1].ev.CreatedAt.Equal(list[i].ev.CreatedAt) {
+				j--
 			}
+			for _, r := range list[j : i+1] {
+				if !yield(r) {
+					return
+				}
+			}
+			i = j - 1
+		}
+	}
+}
+
+// candidatesLocked returns, in position order, a superset of the events the
+// query can match: the shortest of the schema, producer, time range and
+// link target index lists, or the whole log.
+func (s *Store) candidatesLocked(c *trove.Query) []*record {
+	best := s.mu.log
+	consider := func(lists [][]*record, sorted bool) {
+		n := 0
+		for _, l := range lists {
+			n += len(l)
 		}
 		if n >= len(best) {
 			return
 		}
-		if len(lists) == 1 {
+		if len(lists) == 1 && sorted {
 			best = lists[0]
 			return
 		}
@@ -271,18 +336,30 @@ func (s *Store) candidatesLocked(c *trove.Query) []*record {
 		for _, l := range lists {
 			merged = append(merged, l...)
 		}
-		slices.SortFunc(merged, func(a, b *record) int {
-			switch {
-			case a.ev.Position < b.ev.Position:
-				return -1
-			case a.ev.Position > b.ev.Position:
-				return 1
-			}
-			return 0
-		})
-		best = merged
+		slices.SortFunc(merged, func(a, b *record) int { return cmp.Compare(a.ev.Position, b.ev.Position) })
+		best = slices.CompactFunc(merged, func(a, b *record) bool { return a == b })
 	}
-	try(c.Schemas(), s.mu.schema)
-	try(c.Producers(), s.mu.producer)
+	byKey := func(keys map[string]bool, index map[string][]*record) {
+		if keys == nil {
+			return
+		}
+		var lists [][]*record
+		for k := range keys {
+			if l := index[k]; len(l) > 0 {
+				lists = append(lists, l)
+			}
+		}
+		consider(lists, true)
+	}
+	byKey(c.Schemas(), s.mu.schema)
+	byKey(c.Producers(), s.mu.producer)
+	if lo, hi := s.timeRangeLocked(c); hi-lo < len(s.mu.byTime) {
+		consider([][]*record{s.mu.byTime[lo:hi]}, false)
+	}
+	for _, cr := range c.LinkCriteria() {
+		if cr.TargetEvent != nil && cr.TargetEvent.ID != "" {
+			consider([][]*record{s.mu.target[cr.TargetEvent.ID]}, false)
+		}
+	}
 	return best
 }

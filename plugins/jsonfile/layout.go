@@ -226,8 +226,9 @@ func (s *Store) loadLocked(ctx context.Context) error {
 		return err
 	}
 	for _, e := range events {
-		s.addLocked(e)
+		s.addLocked(e, true)
 	}
+	slices.SortFunc(s.mu.byTime, byTimeOrder)
 	if err := s.loadLinksLocked(); err != nil {
 		return err
 	}
@@ -433,6 +434,7 @@ func (s *Store) loadLinksLocked() error {
 		link := trove.EventLink{Type: l.Type, TargetEvent: l.TargetEvent, Metadata: l.Metadata}
 		r := s.lookupLocked(l.Source)
 		r.added = append(r.added, link)
+		s.mu.target[l.TargetEvent.ID] = append(s.mu.target[l.TargetEvent.ID], r)
 		merged = append(merged, linkEntry{source: l.Source, link: link})
 	}
 	s.mu.links = append(merged, own[i:]...)

@@ -42,6 +42,7 @@ func (s *Store) SaveLink(ctx context.Context, source trove.EventID, link trove.E
 	// Replace, never append in place: a reader may hold the old slice.
 	r.added = append(r.added[:len(r.added):len(r.added)], l)
 	s.mu.links = append(s.mu.links, linkEntry{source: r.ev.ID, link: l})
+	s.mu.target[l.TargetEvent.ID] = append(s.mu.target[l.TargetEvent.ID], r)
 	return nil
 }
 

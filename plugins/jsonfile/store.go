@@ -1,12 +1,14 @@
 package jsonfile
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -42,6 +44,9 @@ type Options struct {
 type Store struct {
 	opts Options
 	now  func() time.Time
+	// walkAbove is the candidate count above which a query sorted on
+	// createdAt with a limit walks the time index; tests lower it.
+	walkAbove int
 
 	// writeMu serializes every change to the directory: one writer at a
 	// time does its file I/O holding it, then publishes the change in
@@ -58,6 +63,8 @@ type Store struct {
 		byID     map[string][]*record    // versions of an id, [v-1] is version v
 		schema   map[string][]*record    // by schema identity, position order
 		producer map[string][]*record    // by producer, position order
+		byTime   []*record               // every event version by (createdAt, position)
+		target   map[string][]*record    // by link target id: the sources, maybe repeated
 		links    []linkEntry             // every link, in save order (for incoming links)
 		interned map[string]trove.Schema // distinct schema documents, by raw JSON
 		files    map[string]trove.EventFile
@@ -100,7 +107,7 @@ func New(o Options) (*Store, error) {
 	if o.Directory == "" {
 		return nil, fmt.Errorf("%w: jsonfile: options: directory is required", trove.ErrInvalid)
 	}
-	s := &Store{opts: o, now: time.Now}
+	s := &Store{opts: o, now: time.Now, walkAbove: smallCandidates}
 	s.mu.changed = make(chan struct{})
 	s.resetLocked()
 	return s, nil
@@ -111,6 +118,8 @@ func (s *Store) resetLocked() {
 	s.mu.byID = map[string][]*record{}
 	s.mu.schema = map[string][]*record{}
 	s.mu.producer = map[string][]*record{}
+	s.mu.byTime = nil
+	s.mu.target = map[string][]*record{}
 	s.mu.links = nil
 	s.mu.interned = map[string]trove.Schema{}
 	s.mu.files = map[string]trove.EventFile{}
@@ -216,7 +225,7 @@ func (s *Store) internLocked(sc trove.Schema) trove.Schema {
 }
 
 // addLocked publishes a stored event version in memory.
-func (s *Store) addLocked(e trove.Event) {
+func (s *Store) addLocked(e trove.Event, loading bool) {
 	e.Schema = s.internLocked(e.Schema)
 	payload, _ := trove.DecodePayload(e.Payload)
 	r := &record{ev: e, payload: payload}
@@ -227,8 +236,25 @@ func (s *Store) addLocked(e trove.Event) {
 	s.mu.producer[e.Producer] = append(s.mu.producer[e.Producer], r)
 	for _, l := range e.Links {
 		s.mu.links = append(s.mu.links, linkEntry{source: e.ID, link: l})
+		s.mu.target[l.TargetEvent.ID] = append(s.mu.target[l.TargetEvent.ID], r)
 	}
 	s.mu.lastPos = e.Position
+	// Events mostly arrive in time order: the insertion point is then the
+	// end. loadLocked appends and sorts once instead.
+	if !loading {
+		i, _ := slices.BinarySearchFunc(s.mu.byTime, r, byTimeOrder)
+		s.mu.byTime = slices.Insert(s.mu.byTime, i, r)
+	} else {
+		s.mu.byTime = append(s.mu.byTime, r)
+	}
+}
+
+// byTimeOrder orders records by createdAt, then position.
+func byTimeOrder(a, b *record) int {
+	if c := a.ev.CreatedAt.Compare(b.ev.CreatedAt); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.ev.Position, b.ev.Position)
 }
 
 // notifyLocked wakes subscribers.
