@@ -80,15 +80,18 @@
 //
 // # Memory and queries
 //
-// Initialize reads every file once and keeps an in-memory index: every event
-// (one copy of each distinct schema document) with its payload decoded,
-// lists of events by id, schema identity and producer, and every link.
-// Queries never read files: they start from the smallest candidate list
-// (schema or producer index, else the whole log), evaluate the compiled
-// trove.Query on each candidate (MatchDecoded, Sort, Page), and stop early
-// when the query has a limit and no sort. Memory is therefore proportional
-// to the data: this is a development backend, sized for thousands to a few
-// hundred thousand events.
+// Initialize reads every file once (a few directories at a time) and keeps
+// an in-memory index: every event (one copy of each distinct schema
+// document) with its payload decoded, lists of events by id, schema
+// identity, producer and link target, every event ordered by createdAt, and
+// every link. Queries never read files: they start from the smallest
+// candidate list (schema, producer, time range or link target, else the
+// whole log), evaluate the compiled trove.Query on each candidate
+// (MatchDecoded, Sort, Page), and with a limit stop early — in position
+// order without a sort, walking the createdAt order for a sort on createdAt
+// alone. Memory is therefore proportional to the data: this is a
+// development backend, sized for thousands to a few hundred thousand
+// events.
 //
 // # Editing by hand
 //
