@@ -78,10 +78,11 @@
 //
 // QueryEvents compiles the query with trove.EventQuery.Compile and turns
 // every filter it can into SQL over the indexes — schema and producer IN
-// lists, created_at bounds, one EXISTS per link criterion, and per payload
-// term json_type (so a string "1" never equals the number 1, null matches
-// only an explicit null, objects and arrays never match) plus json_extract
-// equality. All values, JSON paths included, are bound parameters: a path is
+// lists, created_ms bounds, one row-value IN over links per link criterion,
+// and per payload term json_extract equality with a bound value of the
+// term's type (a TEXT value never equals a number, so the string "1" is not
+// the number 1; numbers compare numerically, 1 = 1.0), or json_type for
+// true, false and null (null matches only an explicit null). All values, JSON paths included, are bound parameters: a path is
 // built as $."key"."key"; a key SQLite's path syntax cannot quote (one with a
 // '"', '\' or a control character) is left out of the SQL, as are numbers
 // not exactly representable as a double within ±2^53. Every row SQL returns

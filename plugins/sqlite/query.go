@@ -235,14 +235,21 @@ func whereClause(c *trove.Query) (string, []any) {
 			b.WriteString(` AND json_type(e.payload, ?) = ?`)
 			args = append(args, path, strconv.FormatBool(v))
 		case string:
-			b.WriteString(` AND json_type(e.payload, ?) = 'text' AND json_extract(e.payload, ?) = ?`)
-			args = append(args, path, path, v)
+			// json_extract gives TEXT for a JSON string, and a TEXT bound
+			// value never equals a number. An object or array equal to the
+			// string as JSON text gets through; trove.Query drops it.
+			b.WriteString(` AND json_extract(e.payload, ?) = ?`)
+			args = append(args, path, v)
 		case json.Number:
-			b.WriteString(` AND json_type(e.payload, ?) IN ('integer', 'real')`)
-			args = append(args, path)
 			if f, ok := exactFloat(v); ok {
+				// Numbers compare numerically (1 = 1.0) and never equal
+				// TEXT; a boolean (1 or 0) gets through and trove.Query
+				// drops it.
 				b.WriteString(` AND json_extract(e.payload, ?) = ?`)
 				args = append(args, path, f)
+			} else {
+				b.WriteString(` AND json_type(e.payload, ?) IN ('integer', 'real')`)
+				args = append(args, path)
 			}
 		}
 	}
