@@ -186,7 +186,7 @@ func fixture(b *testing.B) string {
 func BenchmarkReopen(b *testing.B) {
 	dir := fixture(b)
 	for b.Loop() {
-		st, err := Open(dir, Options{})
+		st, err := Open(dir, Options{SearchIndex: "off"})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -227,7 +227,7 @@ func BenchmarkSealedSize(b *testing.B) {
 
 func benchQuery(b *testing.B, q trove.EventQuery, want int) {
 	dir := fixture(b)
-	st, err := Open(dir, Options{})
+	st, err := Open(dir, Options{SearchIndex: "off"})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -263,7 +263,7 @@ func reportP50(b *testing.B, lat []time.Duration) {
 
 func BenchmarkGetByID(b *testing.B) {
 	dir := fixture(b)
-	st, err := Open(dir, Options{})
+	st, err := Open(dir, Options{SearchIndex: "off"})
 	if err != nil {
 		b.Fatal(err)
 	}

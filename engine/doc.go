@@ -16,9 +16,9 @@
 //
 // The options object takes "directory" (required) and every field of
 // Options by its JSON name: segmentSize (bytes, default 64 MiB), syncMode
-// ("always" default, or "none"), blockSize (bytes, default 64 KiB),
+// ("always" default, or "none"), blockSize (bytes, default 16 KiB),
 // compressionLevel (zstd 1-4, default 1), cacheSize (bytes of decoded
-// blocks, default 64 MiB, negative: none), maxPathValues (payload index
+// blocks, default 128 MiB, negative: none), maxPathValues (payload index
 // guard, default 4096, negative: no payload index), maxGroup (requests per
 // group commit, default 4096), searchIndex ("on" or "off"). Zero means the
 // default everywhere.

@@ -28,13 +28,14 @@ type Options struct {
 	// SyncMode is SyncAlways (default; "" means it) or SyncNone.
 	SyncMode string `json:"syncMode"`
 	// BlockSize is the uncompressed size a sealed block aims for. Unit:
-	// bytes. Default 64 KiB; zero means the default.
+	// bytes. Default 16 KiB (a point read of a sealed event decompresses one
+	// block); zero means the default.
 	BlockSize int `json:"blockSize"`
 	// CompressionLevel is the zstd level of sealed blocks: 1 fastest … 4
 	// best. Default 1; zero means the default.
 	CompressionLevel int `json:"compressionLevel"`
 	// CacheSize bounds the decoded sealed blocks kept for reads. Unit:
-	// bytes. Default 64 MiB; zero means the default; negative disables the
+	// bytes. Default 128 MiB; zero means the default; negative disables the
 	// cache.
 	CacheSize int64 `json:"cacheSize"`
 	// MaxPathValues is how many distinct values a payload path may take
@@ -57,9 +58,9 @@ func DefaultOptions() Options {
 	return Options{
 		SegmentSize:      64 << 20,
 		SyncMode:         SyncAlways,
-		BlockSize:        64 << 10,
+		BlockSize:        16 << 10,
 		CompressionLevel: 1,
-		CacheSize:        64 << 20,
+		CacheSize:        128 << 20,
 		MaxPathValues:    4096,
 		MaxGroup:         4096,
 		SearchIndex:      "on",
