@@ -205,6 +205,7 @@ func (s *Store) plan(g *group, r *request) ([]segment.Record, []trove.Event, err
 		return nil, nil, err
 	}
 	var recs []segment.Record
+	var arena []byte // every event body of the request, one allocation
 	out := make([]trove.Event, len(r.events))
 	for i, st := range r.events {
 		e := st.ev
@@ -231,7 +232,7 @@ func (s *Store) plan(g *group, r *request) ([]segment.Record, []trove.Event, err
 			if !trove.SameEvent(prev, e, st.hadTime) {
 				return fail(i, fmt.Errorf("%w: engine: event %s is being saved with other content", trove.ErrConflict, e.ID))
 			}
-			out[i] = prev
+			out[i] = prev.Clone()
 		case e.ID.Version == latest+1:
 			num, newDoc := s.schemaNum(g, e.Schema)
 			if newDoc {
@@ -239,8 +240,13 @@ func (s *Store) plan(g *group, r *request) ([]segment.Record, []trove.Event, err
 			}
 			e.Position = next
 			next++
+			if arena == nil {
+				arena = make([]byte, 0, len(r.events)*(len(e.Payload)+96))
+			}
+			start := len(arena)
+			arena = appendEvent(arena, &e, num)
 			recs = append(recs, segment.Record{Type: recEvent, Position: e.Position,
-				Time: e.CreatedAt.UnixMilli(), Body: appendEvent(nil, &e, num)})
+				Time: e.CreatedAt.UnixMilli(), Body: arena[start:len(arena):len(arena)]})
 			undos = append(undos, undo{id: e.ID.ID, had: inGroup, latest: latest})
 			g.latest[e.ID.ID] = e.ID.Version
 			g.events[e.ID] = e
@@ -256,9 +262,8 @@ func (s *Store) plan(g *group, r *request) ([]segment.Record, []trove.Event, err
 		}
 	}
 	g.next = next
-	for i := range out {
-		out[i] = out[i].Clone()
-	}
+	// out shares nothing with the store: prepared events are the caller's
+	// copies, stored ones were decoded into new memory.
 	return recs, out, nil
 }
 

@@ -60,6 +60,7 @@ type Index struct {
 	opts Options
 	mu   sync.RWMutex // guards st; columns below st.n are never modified
 	st   state
+	walk walker // the writer's scratch buffers for payload terms
 }
 
 type state struct {
@@ -192,7 +193,7 @@ func (ix *Index) addLocked(pos uint32, d Doc) error {
 		s.link(pos, l, int32(i))
 	}
 	if ix.opts.MaxPathValues > 0 {
-		Terms(d.Payload, func(path, value string) { s.term(pos, path, value, ix.opts.MaxPathValues) })
+		walkTerms(d.Payload, &ix.walk, func(path, value []byte) { s.term(pos, path, value, ix.opts.MaxPathValues) })
 	}
 	s.n = pos
 	return nil
@@ -238,24 +239,26 @@ func (s *state) link(pos uint32, l trove.EventLink, slot int32) {
 	s.incoming[t] = append(slices.Clip(s.incoming[t]), LinkRef{Source: pos, Slot: slot})
 }
 
-func (s *state) term(pos uint32, path, value string, maxValues int) {
-	if s.hot[path] {
+// term adds pos to the posting of path=value; the byte slices are only
+// borrowed (map lookups by string(b) do not allocate).
+func (s *state) term(pos uint32, path, value []byte, maxValues int) {
+	if s.hot[string(path)] {
 		return
 	}
-	vals := s.terms[path]
+	vals := s.terms[string(path)]
 	if vals == nil {
 		vals = map[string]*roaring.Bitmap{}
-		s.terms[path] = vals
+		s.terms[string(path)] = vals
 	}
-	bm := vals[value]
+	bm := vals[string(value)]
 	if bm == nil {
 		if len(vals) >= maxValues {
-			delete(s.terms, path)
-			s.hot[path] = true
+			delete(s.terms, string(path))
+			s.hot[string(path)] = true
 			return
 		}
 		bm = roaring.New()
-		vals[value] = bm
+		vals[string(value)] = bm
 	}
 	bm.Add(pos)
 }

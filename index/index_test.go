@@ -245,3 +245,23 @@ func TestLookupValue(t *testing.T) {
 		}
 	}
 }
+
+// TestWalkTermsAgrees: the allocation-free walker emits exactly what Terms
+// does.
+func TestWalkTermsAgrees(t *testing.T) {
+	payloads := []string{
+		`{"a":0,"b":-0,"c":-12,"d":1e5,"e":12345678901234567890,"f":123456789012345678,"g":1.0,"h":-0.0,"i":"x\\ny","j":{"k":[1,2],"l":{"m":true}},"n":null,"o":false}`,
+		`{"a":{"b":{"c":"d"}},"a.b":"e","\u00e9":"\u00e8"}`,
+		`{"a":"unterminated}`,
+		`{"a":-}`,
+	}
+	for _, p := range payloads {
+		var want, got []string
+		Terms([]byte(p), func(path, value string) { want = append(want, path+"="+value) })
+		var w walker
+		walkTerms([]byte(p), &w, func(path, value []byte) { got = append(got, string(path)+"="+string(value)) })
+		if !slices.Equal(got, want) {
+			t.Errorf("%s:\n got %q\nwant %q", p, got, want)
+		}
+	}
+}

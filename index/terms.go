@@ -321,3 +321,138 @@ func (s *scanner) skipValue() bool {
 	}
 	return !s.bad
 }
+
+// walker is Terms without allocations on the hot path: the path and the
+// value key are built in reusable buffers and handed to fn as bytes, valid
+// only during the call.
+type walker struct {
+	scanner
+	path []byte
+	val  []byte
+	fn   func(path, value []byte)
+}
+
+func walkTerms(payload []byte, buf *walker, fn func(path, value []byte)) {
+	*buf = walker{scanner: scanner{b: payload}, path: buf.path[:0], val: buf.val[:0], fn: fn}
+	buf.ws()
+	if buf.peek() != '{' {
+		return
+	}
+	buf.object()
+}
+
+// rawStr reads a JSON string at w.i and appends its unescaped bytes to dst.
+func (w *walker) rawStr(dst []byte) ([]byte, bool) {
+	if w.peek() != '"' {
+		return dst, false
+	}
+	start := w.i
+	w.i++
+	escaped := false
+	for w.i < len(w.b) {
+		switch w.b[w.i] {
+		case '\\':
+			escaped = true
+			w.i += 2
+			continue
+		case '"':
+			w.i++
+			if !escaped {
+				return append(dst, w.b[start+1:w.i-1]...), true
+			}
+			var v string
+			if json.Unmarshal(w.b[start:w.i], &v) != nil {
+				return dst, false
+			}
+			return append(dst, v...), true
+		}
+		w.i++
+	}
+	return dst, false
+}
+
+func (w *walker) object() {
+	w.i++ // '{'
+	w.ws()
+	if w.peek() == '}' {
+		w.i++
+		return
+	}
+	for !w.bad {
+		w.ws()
+		base := len(w.path)
+		if base > 0 {
+			w.path = append(w.path, '.')
+		}
+		var ok bool
+		if w.path, ok = w.rawStr(w.path); !ok {
+			w.bad = true
+			return
+		}
+		w.ws()
+		if w.peek() != ':' {
+			w.bad = true
+			return
+		}
+		w.i++
+		w.ws()
+		w.value()
+		w.path = w.path[:base]
+		w.ws()
+		switch w.peek() {
+		case ',':
+			w.i++
+		case '}':
+			w.i++
+			return
+		default:
+			w.bad = true
+			return
+		}
+	}
+}
+
+func (w *walker) value() {
+	switch c := w.peek(); {
+	case c == '{':
+		w.object()
+	case c == '[':
+		w.skipArray()
+	case c == '"':
+		var ok bool
+		if w.val, ok = w.rawStr(append(w.val[:0], KindString)); !ok {
+			w.bad = true
+			return
+		}
+		w.fn(w.path, w.val)
+	case c == 't' && w.lit("true"):
+		w.fn(w.path, append(w.val[:0], KindBool, '1'))
+	case c == 'f' && w.lit("false"):
+		w.fn(w.path, append(w.val[:0], KindBool, '0'))
+	case c == 'n' && w.lit("null"):
+		w.fn(w.path, append(w.val[:0], KindNull))
+	case c == '-' || c >= '0' && c <= '9':
+		start := w.i
+		plain := true // an integer of ≤ 18 digits is its own canonical form
+		for w.i < len(w.b) && strings.IndexByte("+-0123456789.eE", w.b[w.i]) >= 0 {
+			if b := w.b[w.i]; b == '.' || b == 'e' || b == 'E' || b == '+' || (b == '-' && w.i != start) {
+				plain = false
+			}
+			w.i++
+		}
+		raw := w.b[start:w.i]
+		if plain && len(raw) <= 18 && len(raw) > 0 && string(raw) != "-0" && (raw[0] != '-' || len(raw) > 1) &&
+			(raw[0] != '0' || len(raw) == 1) && (len(raw) < 2 || raw[0] != '-' || raw[1] != '0') {
+			w.fn(w.path, append(append(w.val[:0], KindNumber), raw...))
+			return
+		}
+		n, ok := NormalizeNumber(string(raw))
+		if !ok {
+			w.bad = true
+			return
+		}
+		w.fn(w.path, append(append(w.val[:0], KindNumber), n...))
+	default:
+		w.bad = true
+	}
+}
