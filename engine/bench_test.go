@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -185,13 +186,21 @@ func fixture(b *testing.B) string {
 
 func BenchmarkReopen(b *testing.B) {
 	dir := fixture(b)
+	var heap uint64
 	for b.Loop() {
 		st, err := Open(dir, Options{SearchIndex: "off"})
 		if err != nil {
 			b.Fatal(err)
 		}
+		b.StopTimer()
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		heap = ms.HeapInuse
+		b.StartTimer()
 		st.Close()
 	}
+	b.ReportMetric(float64(heap)/float64(*benchEvents), "heap-bytes/event")
 }
 
 // BenchmarkSealedSize reports the bytes on disk per event and per byte of
