@@ -27,6 +27,7 @@ import (
 var (
 	benchEvents = flag.Int("benchevents", 1_000_000, "events in the query benchmarks' store")
 	benchDir    = flag.String("benchdir", "", "reuse (or create) the query benchmarks' store here")
+	benchSearch = flag.String("benchsearch", "on", "searchIndex option of the ingest benchmarks (on: bleve indexes sealed events in the background)")
 )
 
 var (
@@ -54,7 +55,7 @@ func benchEvent(i int) trove.Event {
 }
 
 func benchOpen(b *testing.B, dir string) *Store {
-	st, err := Open(dir, Options{Logger: nil})
+	st, err := Open(dir, Options{SearchIndex: *benchSearch})
 	if err != nil {
 		b.Fatal(err)
 	}
