@@ -83,7 +83,14 @@ func (e Event) MarshalJSON() ([]byte, error) {
 	if isJSONNull(j.Metadata) {
 		j.Metadata = nil
 	}
-	return json.Marshal(j)
+	// No HTML escaping: "<" stays "<" in stored and served JSON.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(j); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // UnmarshalJSON reads an event. createdAt may carry any RFC 3339 offset; it

@@ -3,6 +3,7 @@ package trove
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -265,5 +266,16 @@ func TestPrepareAndValidateFileID(t *testing.T) {
 	}
 	if err := ValidateFileID("report-2025_v1.pdf"); err != nil {
 		t.Error(err)
+	}
+}
+
+func TestEventJSONKeepsHTMLCharacters(t *testing.T) {
+	e := Event{ID: EventID{ID: "a", Version: 1}, Schema: MustSchema(`{"$id":"s"}`), Payload: json.RawMessage(`{"t":"<b>&</b>"}`)}
+	b, err := e.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !json.Valid(b) || !strings.Contains(string(b), `"<b>&</b>"`) {
+		t.Errorf("got %s", b)
 	}
 }
