@@ -29,6 +29,7 @@
 //	segments/    sealed segment files, named by their first WAL entry
 //	index.snap   the latest index snapshot (package index, FORMAT.md)
 //	files/       file bytes (blob/local: content-addressed, sha256)
+//	search.bleve/  the background search index (rebuilt when missing or damaged)
 //
 // # Writes
 //
@@ -57,6 +58,16 @@
 // Readers never wait for the writer: they load an immutable view (segments,
 // the unsealed events, the committed position) from an atomic pointer and
 // take the index's read lock only to combine bitmaps (package query).
-// Returned events are copies owned by the caller. Segment files are only
-// closed by Close, after every reader in flight has finished.
+// Returned events are copies owned by the caller. Segments are never
+// rewritten or deleted (there is no compaction); their files are closed by
+// Close, after every call in flight has finished.
+//
+// # Search
+//
+// With searchIndex "on", a background goroutine indexes the payloads of
+// sealed events into a bleve index in search.bleve/ (batches of 1,000,
+// never on the ingest path). Search clauses become bleve queries that match
+// a superset of the clause (forbidden clauses are left out); candidates are
+// verified with the query's Match, and events after the indexed prefix are
+// scanned, so results are exact at all times.
 package engine

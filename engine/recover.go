@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/index"
@@ -208,6 +207,3 @@ func (s *Store) replay(from, lastSealed uint64) error {
 	}
 	return nil
 }
-
-// isTemp reports whether name is a temporary file of an atomic publish.
-func isTemp(name string) bool { return strings.HasPrefix(filepath.Base(name), ".") }
