@@ -37,8 +37,15 @@ func (s *Store) seal() error {
 	s.addSegment(path, seg)
 	s.w.mem = &memtable{first: s.w.last + 1}
 	s.publish()
-	if err := s.writeSnapshot(); err != nil {
-		return err
+	// A snapshot costs O(index); take one when the log it saves replaying
+	// has grown by a quarter (at least 256k events), or when the last one
+	// does not end at a segment boundary (then recovery could not replay
+	// whole segments after it once the WAL is truncated).
+	if !s.w.snapAtSeal || s.w.last-s.w.snapLast >= max(1<<18, s.w.last/4) {
+		if err := s.writeSnapshot(); err != nil {
+			return err
+		}
+		s.w.snapAtSeal = true
 	}
 	s.crashPoint("seal:snapshot-written")
 	if err := s.wal.TruncateFront(m.lastWAL + 1); err != nil {
@@ -96,6 +103,8 @@ func (s *Store) writeSnapshot() error {
 	if err := fsutil.WriteFileBytes(s.snapPath(), buf.Bytes(), 0o640); err != nil {
 		return fmt.Errorf("engine: snapshot: %w", err)
 	}
+	s.w.snapLast = s.w.last
+	s.w.snapAtSeal = false // a seal sets it after a snapshot it takes
 	return nil
 }
 
