@@ -92,8 +92,8 @@ type writerState struct {
 	segs       []*sealed // every open segment, in log order
 	evSegs     []*sealed // those holding events, in position order
 	nextSegID  uint64
-	snapLast   uint64 // last position of the latest snapshot
-	snapAtSeal bool   // the latest snapshot was taken right after a seal
+	snapLast   uint64            // last position of the latest snapshot
+	snapAtSeal bool              // the latest snapshot was taken right after a seal
 	regKeys    map[string]string // id\x00version → document, registered schemas
 }
 
