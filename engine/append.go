@@ -61,7 +61,7 @@ func (s *Store) submit(ctx context.Context, what string, r *request) response {
 // accepted requests before the current one have added.
 type group struct {
 	latest  map[string]int                // id → latest version in the group
-	pos     map[string]uint64             // id@version → position in the group
+	pos     map[trove.EventID]uint64      // id@version → position in the group
 	events  map[trove.EventID]trove.Event // events new in the group
 	docs    map[string]uint32             // schema documents new in the group
 	docList []trove.Schema
@@ -146,7 +146,7 @@ func (s *Store) commit(batch []*request) {
 		for j := range out {
 			if out[j].Position == 0 {
 				// A retry of an event new in this group: take its position.
-				if p, ok := g.pos[out[j].ID.String()]; ok {
+				if p, ok := g.pos[out[j].ID]; ok {
 					out[j].Position = p
 				}
 			}
@@ -190,7 +190,7 @@ func (s *Store) plan(g *group, r *request) ([]segment.Record, []trove.Event, err
 		}
 		for _, id := range newEvents {
 			delete(g.events, id)
-			delete(g.pos, id.String())
+			delete(g.pos, id)
 		}
 		for _, sc := range g.docList[docMark:] {
 			delete(g.docs, string(sc.Raw()))
@@ -251,9 +251,9 @@ func (s *Store) plan(g *group, r *request) ([]segment.Record, []trove.Event, err
 			g.latest[e.ID.ID] = e.ID.Version
 			g.events[e.ID] = e
 			if g.pos == nil {
-				g.pos = map[string]uint64{}
+				g.pos = map[trove.EventID]uint64{}
 			}
-			g.pos[e.ID.String()] = e.Position
+			g.pos[e.ID] = e.Position
 			newEvents = append(newEvents, e.ID)
 			out[i] = e
 		default:
@@ -292,7 +292,7 @@ func (s *Store) planLink(g *group, r *request) ([]segment.Record, []trove.Event,
 		if v == 0 {
 			v = g.latest[r.source.ID]
 		}
-		p, ok := g.pos[trove.EventID{ID: r.source.ID, Version: v}.String()]
+		p, ok := g.pos[trove.EventID{ID: r.source.ID, Version: v}]
 		if !ok || v == 0 {
 			return nil, nil, fmt.Errorf("%w: engine: link source %s", trove.ErrNotFound, r.source)
 		}
