@@ -85,7 +85,10 @@
 // true, false and null (null matches only an explicit null). All values, JSON paths included, are bound parameters: a path is
 // built as $."key"."key"; a key SQLite's path syntax cannot quote (one with a
 // '"', '\' or a control character) is left out of the SQL, as are numbers
-// not exactly representable as a double within ±2^53. Every row SQL returns
+// not exactly representable as a double within ±2^53. The payload terms
+// apply only where json_valid(payload) holds: SQLite's JSON functions fail
+// on a document nested deeper than 1000 levels, so such a row stays a
+// candidate instead of failing the query. Every row SQL returns
 // is then checked with trove.Query.MatchDecoded and the results sorted and
 // paged with the same Query, so the answer is exactly the contract's. One
 // statement in one read transaction reads the rows. When the query has a

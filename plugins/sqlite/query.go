@@ -222,6 +222,12 @@ func whereClause(c *trove.Query) (string, []any) {
 		}
 		b.WriteString(`)`)
 	}
+	// SQLite's JSON functions fail ("malformed JSON") on a document nested
+	// deeper than their limit (1000 levels), which a valid payload may be.
+	// The payload terms are therefore evaluated only where json_valid says
+	// SQLite can read the payload (CASE fixes that order); any other row
+	// stays a candidate and trove.Query decides it exactly.
+	var terms strings.Builder
 	for _, t := range c.PayloadTerms() {
 		path, ok := jsonPath(t.Keys)
 		if !ok {
@@ -229,29 +235,34 @@ func whereClause(c *trove.Query) (string, []any) {
 		}
 		switch v := t.Value.(type) {
 		case nil:
-			b.WriteString(` AND json_type(e.payload, ?) = 'null'`)
+			terms.WriteString(` AND json_type(e.payload, ?) = 'null'`)
 			args = append(args, path)
 		case bool:
-			b.WriteString(` AND json_type(e.payload, ?) = ?`)
+			terms.WriteString(` AND json_type(e.payload, ?) = ?`)
 			args = append(args, path, strconv.FormatBool(v))
 		case string:
 			// json_extract gives TEXT for a JSON string, and a TEXT bound
 			// value never equals a number. An object or array equal to the
 			// string as JSON text gets through; trove.Query drops it.
-			b.WriteString(` AND json_extract(e.payload, ?) = ?`)
+			terms.WriteString(` AND json_extract(e.payload, ?) = ?`)
 			args = append(args, path, v)
 		case json.Number:
 			if f, ok := exactFloat(v); ok {
 				// Numbers compare numerically (1 = 1.0) and never equal
 				// TEXT; a boolean (1 or 0) gets through and trove.Query
 				// drops it.
-				b.WriteString(` AND json_extract(e.payload, ?) = ?`)
+				terms.WriteString(` AND json_extract(e.payload, ?) = ?`)
 				args = append(args, path, f)
 			} else {
-				b.WriteString(` AND json_type(e.payload, ?) IN ('integer', 'real')`)
+				terms.WriteString(` AND json_type(e.payload, ?) IN ('integer', 'real')`)
 				args = append(args, path)
 			}
 		}
+	}
+	if terms.Len() > 0 {
+		b.WriteString(` AND CASE WHEN json_valid(e.payload) THEN 1`)
+		b.WriteString(terms.String())
+		b.WriteString(` ELSE 1 END`)
 	}
 	return b.String(), args
 }
