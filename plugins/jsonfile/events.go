@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/internal/linkbook"
 )
 
 // SaveEvent saves e (see trove.EventStorage). The event's file is on disk,
@@ -181,12 +182,7 @@ func (s *Store) lookupLocked(id trove.EventID) *record {
 }
 
 // outLinks returns r's outgoing links: its own, then those added.
-func outLinks(r *record) []trove.EventLink {
-	if len(r.added) == 0 {
-		return r.ev.Links
-	}
-	return append(slices.Clip(r.ev.Links), r.added...)
-}
+func outLinks(r *record) []trove.EventLink { return linkbook.Outgoing(r.ev.Links, r.added) }
 
 // QueryEvents evaluates q with the root package's compiled Query, over the
 // smallest candidate list the in-memory indexes give (by schema, producer,

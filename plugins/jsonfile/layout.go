@@ -22,6 +22,7 @@ import (
 
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/internal/fsutil"
+	"github.com/trovedb/trove/internal/linkbook"
 	"golang.org/x/sys/unix"
 )
 
@@ -424,10 +425,10 @@ func (s *Store) loadLinksLocked() error {
 	// Rebuild the save order: the links saved with the event at position p
 	// come before the links added after p was the last position.
 	own := s.mu.links
-	merged := make([]linkEntry, 0, len(own)+len(lines))
+	merged := make([]linkbook.Entry, 0, len(own)+len(lines))
 	i := 0
 	for _, l := range lines {
-		for i < len(own) && s.lookupLocked(own[i].source).ev.Position <= l.AfterPosition {
+		for i < len(own) && s.lookupLocked(own[i].Source).ev.Position <= l.AfterPosition {
 			merged = append(merged, own[i])
 			i++
 		}
@@ -435,7 +436,7 @@ func (s *Store) loadLinksLocked() error {
 		r := s.lookupLocked(l.Source)
 		r.added = append(r.added, link)
 		s.mu.target[l.TargetEvent.ID] = append(s.mu.target[l.TargetEvent.ID], r)
-		merged = append(merged, linkEntry{source: l.Source, link: link})
+		merged = append(merged, linkbook.Entry{Source: l.Source, Link: link})
 	}
 	s.mu.links = append(merged, own[i:]...)
 	return nil

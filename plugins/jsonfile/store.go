@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/internal/linkbook"
 )
 
 // Name is the plugin's registered name.
@@ -65,7 +66,7 @@ type Store struct {
 		producer map[string][]*record    // by producer, position order
 		byTime   []*record               // every event version by (createdAt, position)
 		target   map[string][]*record    // by link target id: the sources, maybe repeated
-		links    []linkEntry             // every link, in save order (for incoming links)
+		links    []linkbook.Entry        // every link, in save order (for incoming links)
 		interned map[string]trove.Schema // distinct schema documents, by raw JSON
 		files    map[string]trove.EventFile
 		regs     []trove.RegisteredSchema // the schema registry, in registration order
@@ -81,12 +82,6 @@ type record struct {
 	// added holds the links added later with SaveLink; guarded by Store.mu
 	// and replaced, never appended to in place, so readers may keep it.
 	added []trove.EventLink
-}
-
-// linkEntry is one link with the exact event version it goes out from.
-type linkEntry struct {
-	source trove.EventID
-	link   trove.EventLink
 }
 
 var (
@@ -235,7 +230,7 @@ func (s *Store) addLocked(e trove.Event, loading bool) {
 	s.mu.schema[id] = append(s.mu.schema[id], r)
 	s.mu.producer[e.Producer] = append(s.mu.producer[e.Producer], r)
 	for _, l := range e.Links {
-		s.mu.links = append(s.mu.links, linkEntry{source: e.ID, link: l})
+		s.mu.links = append(s.mu.links, linkbook.Entry{Source: e.ID, Link: l})
 		s.mu.target[l.TargetEvent.ID] = append(s.mu.target[l.TargetEvent.ID], r)
 	}
 	s.mu.lastPos = e.Position

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/internal/linkbook"
 )
 
 // SaveEvent saves e (see trove.EventStorage).
@@ -97,7 +98,7 @@ func (s *Store) commitLocked(events []staged) ([]trove.Event, error) {
 		s.mu.log = append(s.mu.log, r)
 		s.mu.byID[e.ID.ID] = append(s.mu.byID[e.ID.ID], r)
 		for _, l := range e.Links {
-			s.mu.links = append(s.mu.links, linkEntry{source: e.ID, link: l})
+			s.mu.links = append(s.mu.links, linkbook.Entry{Source: e.ID, Link: l})
 		}
 		out[i] = e.Clone()
 	}
@@ -155,12 +156,7 @@ func (s *Store) lookupLocked(id trove.EventID) *record {
 }
 
 // outLinksLocked returns r's outgoing links: its own, then those added.
-func outLinksLocked(r *record) []trove.EventLink {
-	if len(r.added) == 0 {
-		return r.ev.Links
-	}
-	return append(slices.Clip(r.ev.Links), r.added...)
-}
+func outLinksLocked(r *record) []trove.EventLink { return linkbook.Outgoing(r.ev.Links, r.added) }
 
 // QueryEvents evaluates q over every stored event with the root package's
 // compiled Query, so its semantics are exactly the contract's.

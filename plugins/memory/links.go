@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/internal/linkbook"
 )
 
 // SaveLink adds an outgoing link to source (its latest version when
@@ -27,7 +28,7 @@ func (s *Store) SaveLink(ctx context.Context, source trove.EventID, link trove.E
 		return fmt.Errorf("%w: memory: link source %s", trove.ErrNotFound, source)
 	}
 	r.added = append(r.added, l)
-	s.mu.links = append(s.mu.links, linkEntry{source: r.ev.ID, link: l})
+	s.mu.links = append(s.mu.links, linkbook.Entry{Source: r.ev.ID, Link: l})
 	return nil
 }
 
@@ -41,52 +42,7 @@ func (s *Store) GetLinks(ctx context.Context, id trove.EventID, opts trove.LinkO
 	if s.mu.closed {
 		return nil, errClosed("get links")
 	}
-	entries, err := s.linksLocked(id, opts)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]trove.EventLink, len(entries))
-	for i, le := range entries {
-		l := le.link
-		l.Metadata = append([]byte(nil), l.Metadata...)
-		if len(l.Metadata) == 0 {
-			l.Metadata = nil
-		}
-		src := le.source
-		l.SourceEvent = &src
-		out[i] = l
-	}
-	return out, nil
-}
-
-// linksLocked selects the links GetLinks returns.
-func (s *Store) linksLocked(id trove.EventID, opts trove.LinkOptions) ([]linkEntry, error) {
-	var out []linkEntry
-	switch opts.Direction {
-	case trove.Incoming:
-		for _, le := range s.mu.links {
-			t := le.link.TargetEvent
-			if t.ID != id.ID || id.Version != 0 && t.Version != 0 && t.Version != id.Version {
-				continue
-			}
-			if opts.Type == "" || opts.Type == le.link.Type {
-				out = append(out, le)
-			}
-		}
-	case "", trove.Outgoing:
-		r := s.lookupLocked(id)
-		if r == nil {
-			return nil, fmt.Errorf("%w: memory: event %s", trove.ErrNotFound, id)
-		}
-		for _, l := range outLinksLocked(r) {
-			if opts.Type == "" || opts.Type == l.Type {
-				out = append(out, linkEntry{source: r.ev.ID, link: l})
-			}
-		}
-	default:
-		return nil, fmt.Errorf("%w: memory: link direction %q", trove.ErrInvalid, opts.Direction)
-	}
-	return out, nil
+	return s.bookLocked().Links(id, opts)
 }
 
 // GetLinkedEvents returns the events at the other end of GetLinks, each
@@ -100,23 +56,17 @@ func (s *Store) GetLinkedEvents(ctx context.Context, id trove.EventID, opts trov
 	if s.mu.closed {
 		return nil, errClosed("get linked events")
 	}
-	entries, err := s.linksLocked(id, opts)
-	if err != nil {
-		return nil, err
-	}
-	out := []trove.Event{}
-	seen := map[trove.EventID]bool{}
-	for _, le := range entries {
-		other := le.link.TargetEvent
-		if opts.Direction == trove.Incoming {
-			other = le.source
+	return s.bookLocked().Linked(id, opts)
+}
+
+// bookLocked is the store's links as linkbook reads them; the caller holds
+// s.mu until it is done with the result.
+func (s *Store) bookLocked() linkbook.Book {
+	return linkbook.Book{Pkg: "memory", All: s.mu.links, Lookup: func(id trove.EventID) (*trove.Event, []trove.EventLink, bool) {
+		r := s.lookupLocked(id)
+		if r == nil {
+			return nil, nil, false
 		}
-		r := s.lookupLocked(other)
-		if r == nil || seen[r.ev.ID] {
-			continue
-		}
-		seen[r.ev.ID] = true
-		out = append(out, r.ev.Clone())
-	}
-	return out, nil
+		return &r.ev, outLinksLocked(r), true
+	}}
 }

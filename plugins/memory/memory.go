@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/internal/linkbook"
 )
 
 // Name is the plugin's registered name.
@@ -48,7 +49,7 @@ type Store struct {
 		fileDir string                  // private directory for file bytes
 		log     []*record               // every event version, log[i] has position i+1
 		byID    map[string][]*record    // versions of an id, [v-1] is version v
-		links   []linkEntry             // every link, in save order (for incoming links)
+		links   []linkbook.Entry        // every link, in save order (for incoming links)
 		schemas map[string]trove.Schema // interned schema documents, by raw JSON
 		files   map[string]storedFile
 		regs    []trove.RegisteredSchema // the schema registry, in registration order
@@ -62,12 +63,6 @@ type record struct {
 	payload any         // ev.Payload decoded for matching and sorting
 	// added holds the links added later with SaveLink; guarded by Store.mu.
 	added []trove.EventLink
-}
-
-// linkEntry is one link with the exact event version it goes out from.
-type linkEntry struct {
-	source trove.EventID
-	link   trove.EventLink
 }
 
 var (
