@@ -9,35 +9,14 @@ import (
 
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/internal/fsutil"
+	"github.com/trovedb/trove/internal/logstream"
 )
 
 // Subscribe calls fn with every event after position from, then with each
-// event as it commits, until ctx is done or fn fails. fn runs without the
-// store's lock held, so it may call the store.
+// event as it commits, until ctx is done or fn fails (see logstream). fn
+// runs without the store's lock held, so it may call the store.
 func (s *Store) Subscribe(ctx context.Context, from uint64, fn func(trove.Event) error) error {
-	for {
-		batch, changed, err := s.after(from)
-		if err != nil {
-			return err
-		}
-		for _, e := range batch {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			if err := fn(e); err != nil {
-				return err
-			}
-			from = e.Position
-		}
-		if len(batch) > 0 {
-			continue
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-changed:
-		}
-	}
+	return logstream.Subscribe(ctx, from, 0, s.after, fn)
 }
 
 // Replay calls fn with every event after position from, up to the last one
@@ -50,33 +29,12 @@ func (s *Store) Replay(ctx context.Context, from uint64, fn func(trove.Event) er
 	}
 	end := s.mu.lastPos
 	s.mu.RUnlock()
-	for from < end {
-		batch, _, err := s.after(from)
-		if err != nil {
-			return err
-		}
-		if len(batch) == 0 {
-			return nil
-		}
-		for _, e := range batch {
-			if e.Position > end {
-				return nil
-			}
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			if err := fn(e); err != nil {
-				return err
-			}
-			from = e.Position
-		}
-	}
-	return nil
+	return logstream.Replay(ctx, from, end, s.after, fn)
 }
 
 // after returns up to 256 events after position from, and a channel closed
-// when more arrive.
-func (s *Store) after(from uint64) ([]trove.Event, <-chan struct{}, error) {
+// when more arrive (a logstream.Pager; Replay stops at its end itself).
+func (s *Store) after(_ context.Context, from, _ uint64) ([]trove.Event, <-chan struct{}, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if err := s.checkLocked("subscribe"); err != nil {

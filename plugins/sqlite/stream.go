@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/internal/logstream"
 )
 
 // after reads up to pageSize events after position from, at most up to
@@ -48,45 +49,21 @@ func (s *Store) after(ctx context.Context, from, end uint64) ([]trove.Event, err
 	return s.resolve(ctx, tx, page)
 }
 
+// page is the log as logstream reads it. The channel is taken before
+// reading, so a commit in between is not missed.
+func (s *Store) page(ctx context.Context, from, end uint64) ([]trove.Event, <-chan struct{}, error) {
+	changed := s.changedChan()
+	batch, err := s.after(ctx, from, end)
+	return batch, changed, err
+}
+
 // Subscribe calls fn with every event after position from, then with each
-// event as it commits through this Store, until ctx is done or fn fails. fn
-// runs with no lock or connection held, so it may call the store. Commits
-// made through this Store wake it at once; commits made by another process
-// on the same database are found within a second.
+// event as it commits through this Store, until ctx is done or fn fails
+// (see logstream). fn runs with no lock or connection held, so it may call
+// the store. Commits made through this Store wake it at once; commits made
+// by another process on the same database are found within a second.
 func (s *Store) Subscribe(ctx context.Context, from uint64, fn func(trove.Event) error) error {
-	for {
-		// Take the channel before reading, so a commit in between is not
-		// missed.
-		changed := s.changedChan()
-		batch, err := s.after(ctx, from, 0)
-		if err != nil {
-			if ctxErr := ctx.Err(); ctxErr != nil {
-				return ctxErr
-			}
-			return err
-		}
-		for _, e := range batch {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			if err := fn(e); err != nil {
-				return err
-			}
-			from = e.Position
-		}
-		if len(batch) > 0 {
-			continue
-		}
-		poll := time.NewTimer(subscribePoll)
-		select {
-		case <-ctx.Done():
-			poll.Stop()
-			return ctx.Err()
-		case <-changed:
-		case <-poll.C:
-		}
-		poll.Stop()
-	}
+	return logstream.Subscribe(ctx, from, subscribePoll, s.page, fn)
 }
 
 // subscribePoll is how often an idle Subscribe looks for events committed by
@@ -105,25 +82,7 @@ func (s *Store) Replay(ctx context.Context, from uint64, fn func(trove.Event) er
 	if err := r.QueryRowContext(ctx, `SELECT coalesce(max(position), 0) FROM events`).Scan(&end); err != nil {
 		return fmt.Errorf("sqlite: replay: %w", err)
 	}
-	for from < end {
-		batch, err := s.after(ctx, from, end)
-		if err != nil {
-			return err
-		}
-		if len(batch) == 0 {
-			return nil
-		}
-		for _, e := range batch {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			if err := fn(e); err != nil {
-				return err
-			}
-			from = e.Position
-		}
-	}
-	return nil
+	return logstream.Replay(ctx, from, end, s.page, fn)
 }
 
 // SaveSchema keeps a registered schema: the same (id, version) with the same
