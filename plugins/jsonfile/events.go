@@ -12,6 +12,7 @@ import (
 
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/internal/linkbook"
+	"github.com/trovedb/trove/internal/saveplan"
 )
 
 // SaveEvent saves e (see trove.EventStorage). The event's file is on disk,
@@ -19,11 +20,7 @@ import (
 func (s *Store) SaveEvent(ctx context.Context, e trove.Event) (trove.Event, error) {
 	out, err := s.SaveEvents(ctx, []trove.Event{e})
 	if err != nil {
-		var be *trove.BatchError
-		if errors.As(err, &be) {
-			return e, be.Err
-		}
-		return e, err
+		return e, saveplan.Unbatch(err)
 	}
 	return out[0], nil
 }
@@ -36,31 +33,20 @@ func (s *Store) SaveEvents(ctx context.Context, events []trove.Event) ([]trove.E
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	now := s.now()
-	st := make([]staged, len(events))
-	for i, e := range events {
-		p, err := trove.Prepare(e, now)
-		if err != nil {
-			return nil, &trove.BatchError{Index: i, Err: err}
-		}
-		st[i] = staged{ev: p, hadTime: !e.CreatedAt.IsZero()}
+	st, err := saveplan.StageAll(events, s.now())
+	if err != nil {
+		return nil, err
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	return s.commitWriteLocked(st)
 }
 
-// staged is a prepared event waiting to be committed.
-type staged struct {
-	ev      trove.Event
-	hadTime bool
-}
-
 // commitWriteLocked checks every staged event against the store and the
 // events before it, writes the new ones and publishes them. The caller holds
 // writeMu, so the in-memory state cannot change underneath (readers only
 // read it). Nothing changes on error.
-func (s *Store) commitWriteLocked(events []staged) ([]trove.Event, error) {
+func (s *Store) commitWriteLocked(events []saveplan.Staged) ([]trove.Event, error) {
 	s.mu.RLock()
 	err := s.checkLocked("save")
 	s.mu.RUnlock()
@@ -89,43 +75,39 @@ func (s *Store) commitWriteLocked(events []staged) ([]trove.Event, error) {
 	return out, nil
 }
 
-// planLocked validates a batch and assigns positions to its new events. It
-// returns the result of every event (new ones with their positions, retries
-// as stored) and the new events in position order. The caller holds
-// writeMu.
-func (s *Store) planLocked(events []staged) (out, fresh []trove.Event, err error) {
-	out = make([]trove.Event, len(events))
-	pending := map[string][]int{} // indexes into out of new versions per id
-	pos := s.mu.lastPos
-	for i, st := range events {
-		e := st.ev
-		stored := s.mu.byID[e.ID.ID]
-		batch := pending[e.ID.ID]
-		latest := len(stored) + len(batch)
-		switch {
-		case e.ID.Version <= len(stored):
-			prev := stored[e.ID.Version-1].ev
-			if !trove.SameEvent(prev, e, st.hadTime) {
-				return nil, nil, &trove.BatchError{Index: i, Err: fmt.Errorf("%w: jsonfile: event %s exists with other content", trove.ErrConflict, e.ID)}
-			}
-			out[i] = prev
-		case e.ID.Version <= latest:
-			prev := out[batch[e.ID.Version-len(stored)-1]]
-			if !trove.SameEvent(prev, e, st.hadTime) {
-				return nil, nil, &trove.BatchError{Index: i, Err: fmt.Errorf("%w: jsonfile: event %s appears twice with other content", trove.ErrConflict, e.ID)}
-			}
-			out[i] = prev
-		case e.ID.Version == latest+1:
-			pos++
-			e.Position = pos
-			pending[e.ID.ID] = append(batch, i)
-			out[i] = e
-			fresh = append(fresh, e)
-		default:
-			return nil, nil, &trove.BatchError{Index: i, Err: fmt.Errorf("%w: jsonfile: event %s: version %d is not latest+1 (latest is %d)", trove.ErrConflict, e.ID.ID, e.ID.Version, latest)}
-		}
+// planLocked validates a batch and assigns positions to its new events
+// (saveplan.Plan). It returns the result of every event (new ones with
+// their positions, retries as stored) and the new events in position order.
+// The caller holds writeMu.
+func (s *Store) planLocked(events []saveplan.Staged) (out, fresh []trove.Event, err error) {
+	out, idx, err := saveplan.Plan(context.Background(), "jsonfile", events, &planLog{s: s, last: s.mu.lastPos})
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, i := range idx {
+		fresh = append(fresh, out[i])
 	}
 	return out, fresh, nil
+}
+
+// planLog is the store as saveplan.Plan reads it. Append only numbers the
+// new events: commitWriteLocked writes them once the whole batch passed.
+type planLog struct {
+	s    *Store
+	last uint64 // the last position given
+}
+
+func (l *planLog) Latest(_ context.Context, id string) (int, error) {
+	return len(l.s.mu.byID[id]), nil
+}
+
+func (l *planLog) Stored(_ context.Context, id trove.EventID) (trove.Event, error) {
+	return l.s.mu.byID[id.ID][id.Version-1].ev, nil
+}
+
+func (l *planLog) Append(context.Context, trove.Event) (uint64, error) {
+	l.last++
+	return l.last, nil
 }
 
 // persist writes new event versions durably. One event is one atomic file

@@ -3,21 +3,17 @@ package memory
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/internal/linkbook"
+	"github.com/trovedb/trove/internal/saveplan"
 )
 
 // SaveEvent saves e (see trove.EventStorage).
 func (s *Store) SaveEvent(ctx context.Context, e trove.Event) (trove.Event, error) {
 	out, err := s.SaveEvents(ctx, []trove.Event{e})
 	if err != nil {
-		var be *trove.BatchError
-		if asBatch(err, &be) {
-			return e, be.Err
-		}
-		return e, err
+		return e, saveplan.Unbatch(err)
 	}
 	return out[0], nil
 }
@@ -28,14 +24,9 @@ func (s *Store) SaveEvents(ctx context.Context, events []trove.Event) ([]trove.E
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	now := s.now()
-	batch := make([]staged, len(events))
-	for i, e := range events {
-		p, err := trove.Prepare(e, now)
-		if err != nil {
-			return nil, &trove.BatchError{Index: i, Err: err}
-		}
-		batch[i] = newStaged(p, !e.CreatedAt.IsZero())
+	batch, err := saveplan.StageAll(events, s.now())
+	if err != nil {
+		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -45,54 +36,41 @@ func (s *Store) SaveEvents(ctx context.Context, events []trove.Event) ([]trove.E
 	return s.commitLocked(batch)
 }
 
-// staged is a prepared event waiting to be committed.
-type staged struct {
-	ev      trove.Event
-	hadTime bool
+// planLog is the store as saveplan.Plan reads it; the caller holds s.mu.
+// Append only numbers the new events: commitLocked stores them once the
+// whole batch has passed.
+type planLog struct {
+	s    *Store
+	last uint64 // the last position given
 }
 
-func newStaged(p trove.Event, hadTime bool) staged { return staged{ev: p, hadTime: hadTime} }
+func (s *Store) planLogLocked() *planLog { return &planLog{s: s, last: uint64(len(s.mu.log))} }
+
+func (l *planLog) Latest(_ context.Context, id string) (int, error) {
+	return len(l.s.mu.byID[id]), nil
+}
+
+func (l *planLog) Stored(_ context.Context, id trove.EventID) (trove.Event, error) {
+	return l.s.mu.byID[id.ID][id.Version-1].ev, nil
+}
+
+func (l *planLog) Append(context.Context, trove.Event) (uint64, error) {
+	l.last++
+	return l.last, nil
+}
 
 // commitLocked checks every staged event against the store and the events
 // before it, then appends the new ones. Nothing changes on error.
-func (s *Store) commitLocked(events []staged) ([]trove.Event, error) {
-	out := make([]trove.Event, len(events))
-	pending := map[string][]trove.Event{} // new versions per id, in this batch
-	fresh := make([]bool, len(events))
-	for i, st := range events {
-		e := st.ev
-		stored := s.mu.byID[e.ID.ID]
-		batch := pending[e.ID.ID]
-		latest := len(stored) + len(batch)
-		switch {
-		case e.ID.Version <= len(stored):
-			prev := stored[e.ID.Version-1].ev
-			if !trove.SameEvent(prev, e, st.hadTime) {
-				return nil, &trove.BatchError{Index: i, Err: fmt.Errorf("%w: memory: event %s exists with other content", trove.ErrConflict, e.ID)}
-			}
-			out[i] = prev.Clone()
-		case e.ID.Version <= latest:
-			prev := batch[e.ID.Version-len(stored)-1]
-			if !trove.SameEvent(prev, e, st.hadTime) {
-				return nil, &trove.BatchError{Index: i, Err: fmt.Errorf("%w: memory: event %s appears twice with other content", trove.ErrConflict, e.ID)}
-			}
-			out[i] = prev // its position is filled below
-		case e.ID.Version == latest+1:
-			pending[e.ID.ID] = append(batch, e)
-			fresh[i] = true
-			out[i] = e
-		default:
-			return nil, &trove.BatchError{Index: i, Err: fmt.Errorf("%w: memory: event %s: version %d is not latest+1 (latest is %d)", trove.ErrConflict, e.ID.ID, e.ID.Version, latest)}
-		}
+func (s *Store) commitLocked(events []saveplan.Staged) ([]trove.Event, error) {
+	out, fresh, err := saveplan.Plan(context.Background(), "memory", events, s.planLogLocked())
+	if err != nil {
+		return nil, err
 	}
-	// Every event is valid: append the new ones in order.
-	for i := range events {
-		if !fresh[i] {
-			continue
-		}
+	// Every event is valid: append the new ones in order (Plan numbered
+	// them from len(log)+1).
+	for _, i := range fresh {
 		e := out[i]
 		e.Schema = s.internLocked(e.Schema)
-		e.Position = uint64(len(s.mu.log)) + 1
 		payload, _ := trove.DecodePayload(e.Payload)
 		r := &record{ev: e, payload: payload}
 		s.mu.log = append(s.mu.log, r)
@@ -100,15 +78,12 @@ func (s *Store) commitLocked(events []staged) ([]trove.Event, error) {
 		for _, l := range e.Links {
 			s.mu.links = append(s.mu.links, linkbook.Entry{Source: e.ID, Link: l})
 		}
-		out[i] = e.Clone()
 	}
-	// Retries of events new in this batch take the position just assigned.
-	for i := range events {
-		if out[i].Position == 0 {
-			out[i] = s.mu.byID[out[i].ID.ID][out[i].ID.Version-1].ev.Clone()
-		}
+	// Every result, new or retry, is now stored: hand out copies.
+	for i := range out {
+		out[i] = s.lookupLocked(out[i].ID).ev.Clone()
 	}
-	if slices.Contains(fresh, true) {
+	if len(fresh) > 0 {
 		close(s.mu.changed)
 		s.mu.changed = make(chan struct{})
 	}

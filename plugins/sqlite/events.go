@@ -10,6 +10,7 @@ import (
 	"fmt"
 
 	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/internal/saveplan"
 )
 
 // querier is what *sql.DB, *sql.Tx and *sql.Conn share.
@@ -136,7 +137,7 @@ func (s *Store) GetEvent(ctx context.Context, id trove.EventID) (trove.Event, er
 func (s *Store) SaveEvent(ctx context.Context, e trove.Event) (trove.Event, error) {
 	out, err := s.SaveEvents(ctx, []trove.Event{e})
 	if err != nil {
-		return e, unwrapBatch(err)
+		return e, saveplan.Unbatch(err)
 	}
 	return out[0], nil
 }
@@ -148,34 +149,15 @@ func (s *Store) SaveEvents(ctx context.Context, events []trove.Event) ([]trove.E
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	now := s.now()
-	st := make([]staged, len(events))
-	for i, e := range events {
-		p, err := trove.Prepare(e, now)
-		if err != nil {
-			return nil, &trove.BatchError{Index: i, Err: err}
-		}
-		st[i] = staged{ev: p, hadTime: !e.CreatedAt.IsZero()}
+	st, err := saveplan.StageAll(events, s.now())
+	if err != nil {
+		return nil, err
 	}
 	return s.commit(ctx, st)
 }
 
-// staged is a prepared event waiting to be committed.
-type staged struct {
-	ev      trove.Event
-	hadTime bool
-}
-
-func unwrapBatch(err error) error {
-	var be *trove.BatchError
-	if errors.As(err, &be) {
-		return be.Err
-	}
-	return err
-}
-
 // commit checks and inserts staged events in one write transaction.
-func (s *Store) commit(ctx context.Context, events []staged) ([]trove.Event, error) {
+func (s *Store) commit(ctx context.Context, events []saveplan.Staged) ([]trove.Event, error) {
 	w, _, err := s.pools("save")
 	if err != nil {
 		return nil, err
@@ -207,58 +189,39 @@ func (s *Store) commit(ctx context.Context, events []staged) ([]trove.Event, err
 	return out, nil
 }
 
-// plan checks every staged event against q and the events before it. With
-// an inserter it also inserts the new ones in order (positions assigned);
-// without one it only checks. It returns the results and how many events
-// are new.
-func (s *Store) plan(ctx context.Context, q querier, events []staged, ins *inserter) ([]trove.Event, int, error) {
-	out := make([]trove.Event, len(events))
-	storedLatest := map[string]int{}
-	pending := map[string][]int{} // indexes into out of new versions per id
-	fresh := 0
-	for i, st := range events {
-		e := st.ev
-		stored, ok := storedLatest[e.ID.ID]
-		if !ok {
-			if err := q.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM events WHERE id = ?`, e.ID.ID).Scan(&stored); err != nil {
-				return nil, 0, fmt.Errorf("sqlite: save %s: %w", e.ID, err)
-			}
-			storedLatest[e.ID.ID] = stored
-		}
-		batch := pending[e.ID.ID]
-		latest := stored + len(batch)
-		switch {
-		case e.ID.Version <= stored:
-			prev, err := s.loadEvent(ctx, q, e.ID)
-			if err != nil {
-				return nil, 0, &trove.BatchError{Index: i, Err: err}
-			}
-			if !trove.SameEvent(prev, e, st.hadTime) {
-				return nil, 0, &trove.BatchError{Index: i, Err: fmt.Errorf("%w: sqlite: event %s exists with other content", trove.ErrConflict, e.ID)}
-			}
-			out[i] = prev
-		case e.ID.Version <= latest:
-			prev := out[batch[e.ID.Version-stored-1]]
-			if !trove.SameEvent(prev, e, st.hadTime) {
-				return nil, 0, &trove.BatchError{Index: i, Err: fmt.Errorf("%w: sqlite: event %s appears twice with other content", trove.ErrConflict, e.ID)}
-			}
-			out[i] = prev
-		case e.ID.Version == latest+1:
-			if ins != nil {
-				pos, err := ins.insert(ctx, e)
-				if err != nil {
-					return nil, 0, &trove.BatchError{Index: i, Err: err}
-				}
-				e.Position = pos
-			}
-			pending[e.ID.ID] = append(batch, i)
-			out[i] = e
-			fresh++
-		default:
-			return nil, 0, &trove.BatchError{Index: i, Err: fmt.Errorf("%w: sqlite: event %s: version %d is not latest+1 (latest is %d)", trove.ErrConflict, e.ID.ID, e.ID.Version, latest)}
-		}
+// plan checks every staged event against q and the events before it
+// (saveplan.Plan). With an inserter it also inserts the new ones in order
+// (positions assigned); without one it only checks. It returns the results
+// and how many events are new.
+func (s *Store) plan(ctx context.Context, q querier, events []saveplan.Staged, ins *inserter) ([]trove.Event, int, error) {
+	out, fresh, err := saveplan.Plan(ctx, "sqlite", events, planLog{s: s, q: q, ins: ins})
+	return out, len(fresh), err
+}
+
+// planLog is the database as saveplan.Plan reads it, through q.
+type planLog struct {
+	s   *Store
+	q   querier
+	ins *inserter // nil: only check
+}
+
+func (l planLog) Latest(ctx context.Context, id string) (int, error) {
+	var v int
+	if err := l.q.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM events WHERE id = ?`, id).Scan(&v); err != nil {
+		return 0, fmt.Errorf("sqlite: save %s: %w", id, err)
 	}
-	return out, fresh, nil
+	return v, nil
+}
+
+func (l planLog) Stored(ctx context.Context, id trove.EventID) (trove.Event, error) {
+	return l.s.loadEvent(ctx, l.q, id)
+}
+
+func (l planLog) Append(ctx context.Context, e trove.Event) (uint64, error) {
+	if l.ins == nil {
+		return 0, nil
+	}
+	return l.ins.insert(ctx, e)
 }
 
 // inserter writes new event versions inside one write transaction.

@@ -1,0 +1,115 @@
+package saveplan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/trovedb/trove"
+)
+
+// Staged is a prepared event waiting to be committed.
+type Staged struct {
+	Event trove.Event // prepared by trove.Prepare: id, version, createdAt and producer set
+	// HadTime is whether the caller set CreatedAt; only then does a retry
+	// have to carry the same one.
+	HadTime bool
+}
+
+// Stage prepares e at now.
+func Stage(e trove.Event, now time.Time) (Staged, error) {
+	p, err := trove.Prepare(e, now)
+	if err != nil {
+		return Staged{}, err
+	}
+	return Staged{Event: p, HadTime: !e.CreatedAt.IsZero()}, nil
+}
+
+// StageAll prepares events at now; an error is a *trove.BatchError naming
+// the failing event.
+func StageAll(events []trove.Event, now time.Time) ([]Staged, error) {
+	out := make([]Staged, len(events))
+	for i, e := range events {
+		st, err := Stage(e, now)
+		if err != nil {
+			return nil, &trove.BatchError{Index: i, Err: err}
+		}
+		out[i] = st
+	}
+	return out, nil
+}
+
+// Log is the stored side of a plan.
+type Log interface {
+	// Latest returns the latest stored version of id, 0 when none.
+	Latest(ctx context.Context, id string) (int, error)
+	// Stored returns the stored version id (1 ≤ id.Version ≤ Latest).
+	Stored(ctx context.Context, id trove.EventID) (trove.Event, error)
+	// Append takes e, the next version of its id, and returns its
+	// position (0 when the plan only checks).
+	Append(ctx context.Context, e trove.Event) (uint64, error)
+}
+
+// Plan checks events in order against log and the events before them, and
+// appends the new versions. out holds every event's result (retries as
+// stored or as first in the batch, new ones with their position); fresh
+// the indexes of the new ones, in order. pkg starts the error texts.
+// Errors of Latest are returned as they are; any other error is a
+// *trove.BatchError.
+func Plan(ctx context.Context, pkg string, events []Staged, log Log) (out []trove.Event, fresh []int, err error) {
+	out = make([]trove.Event, len(events))
+	storedLatest := map[string]int{}
+	pending := map[string][]int{} // indexes into out of new versions per id
+	for i, st := range events {
+		e := st.Event
+		stored, ok := storedLatest[e.ID.ID]
+		if !ok {
+			if stored, err = log.Latest(ctx, e.ID.ID); err != nil {
+				return nil, nil, err
+			}
+			storedLatest[e.ID.ID] = stored
+		}
+		batch := pending[e.ID.ID]
+		latest := stored + len(batch)
+		switch {
+		case e.ID.Version <= stored:
+			prev, err := log.Stored(ctx, e.ID)
+			if err != nil {
+				return nil, nil, &trove.BatchError{Index: i, Err: err}
+			}
+			if !trove.SameEvent(prev, e, st.HadTime) {
+				return nil, nil, &trove.BatchError{Index: i, Err: fmt.Errorf("%w: %s: event %s exists with other content", trove.ErrConflict, pkg, e.ID)}
+			}
+			out[i] = prev
+		case e.ID.Version <= latest:
+			prev := out[batch[e.ID.Version-stored-1]]
+			if !trove.SameEvent(prev, e, st.HadTime) {
+				return nil, nil, &trove.BatchError{Index: i, Err: fmt.Errorf("%w: %s: event %s appears twice with other content", trove.ErrConflict, pkg, e.ID)}
+			}
+			out[i] = prev
+		case e.ID.Version == latest+1:
+			pos, err := log.Append(ctx, e)
+			if err != nil {
+				return nil, nil, &trove.BatchError{Index: i, Err: err}
+			}
+			e.Position = pos
+			pending[e.ID.ID] = append(batch, i)
+			out[i] = e
+			fresh = append(fresh, i)
+		default:
+			return nil, nil, &trove.BatchError{Index: i, Err: fmt.Errorf("%w: %s: event %s: version %d is not latest+1 (latest is %d)", trove.ErrConflict, pkg, e.ID.ID, e.ID.Version, latest)}
+		}
+	}
+	return out, fresh, nil
+}
+
+// Unbatch returns the error of the failing event when err is a
+// *trove.BatchError, else err: what a call saving one event returns.
+func Unbatch(err error) error {
+	var be *trove.BatchError
+	if errors.As(err, &be) {
+		return be.Err
+	}
+	return err
+}
