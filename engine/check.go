@@ -12,19 +12,30 @@ import (
 
 // Report is what Check found.
 type Report struct {
-	Segments   int      // sealed segment files checked
-	Blocks     int      // their blocks
-	Records    int      // records in segments and the WAL
-	Events     uint64   // events found
-	WALEntries int      // WAL entries checked
-	Problems   []string // one line per problem; empty when all is well
+	Segments   int    // sealed segment files checked
+	Blocks     int    // their blocks
+	Records    int    // records in segments and the WAL
+	Events     uint64 // events found
+	WALEntries int    // WAL entries checked
+	// TornTail describes the WAL's torn tail, bytes of a write that was
+	// never acknowledged, which the next Open truncates ("" when none). It
+	// is not a problem.
+	TornTail string
+	Problems []string // one line per problem; empty when all is well
 }
 
-// Check opens the store in dir, verifies it (see Store.Check) and closes
-// it. Opening repairs a torn WAL tail, as every open does.
+// Check verifies the store in dir (see Store.Check) without changing
+// anything on disk: the WAL is verified in a private copy, a torn tail is
+// reported in Report.TornTail but not truncated, and no snapshot is
+// written. Damage that Open would refuse (such as a damaged WAL entry that
+// the index snapshot proves was acknowledged) is returned as a problem.
+// The store must not be open for writing by another process.
 func Check(ctx context.Context, dir string) (Report, error) {
-	st, err := Open(dir, Options{SearchIndex: "off"})
+	st, err := openReadOnly(dir, Options{})
 	if err != nil {
+		if errors.Is(err, trove.ErrCorrupt) {
+			return Report{Problems: []string{err.Error()}}, fmt.Errorf("engine: check found 1 problem: %w", err)
+		}
 		return Report{}, err
 	}
 	rep, err := st.Check(ctx)
@@ -47,6 +58,9 @@ func (s *Store) Check(ctx context.Context) (Report, error) {
 	}
 	defer s.inflight.Done()
 	v := s.view.Load()
+	if s.readOnly {
+		rep.TornTail = s.w.tornTail
+	}
 	var first error
 	problem := func(err error) {
 		rep.Problems = append(rep.Problems, err.Error())
@@ -118,7 +132,7 @@ func (s *Store) Check(ctx context.Context) (Report, error) {
 			if recs[j].Type == recEvent && recs[j].Position < expect {
 				continue // already sealed (a seal raced with the check)
 			}
-			checkRec(s.wal.Dir(), &recs[j])
+			checkRec(s.walDir(), &recs[j])
 		}
 	}
 	if uint64(cols.Last) > rep.Events {

@@ -51,7 +51,17 @@
 // error, never dropped), loads the index snapshot and replays only the log
 // after it; WAL entries a crash left after they were sealed are truncated.
 // A damaged snapshot is ignored and the index rebuilt from the log.
-// Check (and Store.Check) verifies every CRC and the index against the log.
+//
+// The index snapshot proves which WAL entries were acknowledged. If the
+// tail recovery would cut one of them (a damaged entry, not a torn write)
+// or the log ends before it, Open fails with a *trove.CorruptionError
+// naming the WAL file and offset and changes nothing; so does Check. A
+// damaged last entry that no snapshot covers cannot be told from a torn
+// write and is truncated (in SyncNone mode the log is always the truth).
+//
+// Check verifies every CRC and the index against the log without changing
+// anything on disk (the WAL is verified in a private copy); Store.Check
+// does the same on an open store.
 //
 // # Reads
 //

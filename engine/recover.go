@@ -18,25 +18,34 @@ import (
 //  1. Temporary files of an interrupted seal or snapshot are removed.
 //  2. Sealed segments are opened (header, footer and block table checked);
 //     damage there is an error: sealed data is never dropped silently.
-//  3. segment.OpenWAL truncates a torn, zeroed or CRC-failing tail (only
-//     unacknowledged bytes can be there).
-//  4. The index snapshot, if present and intact, is loaded; the log after
-//     the WAL entry it covers is replayed from segments and the WAL. A
-//     damaged snapshot is ignored (logged) and the index rebuilt from the
-//     whole log.
-//  5. WAL entries already sealed (a crash between seal and truncation,
+//  3. The index snapshot, if present and intact, is loaded. It proves
+//     which WAL entries were acknowledged.
+//  4. segment.OpenWAL truncates a torn, zeroed or CRC-failing tail (only
+//     unacknowledged bytes can be there). If that tail holds an entry
+//     proven acknowledged, or the log ends before such an entry, Open
+//     fails with a *trove.CorruptionError naming the WAL file and offset
+//     and leaves the WAL as it is (in SyncNone mode, where nothing is
+//     durable, the log is the truth and the index is rebuilt).
+//  5. The log after the WAL entry the snapshot covers is replayed from
+//     segments and the WAL. A damaged snapshot is ignored (logged) and the
+//     index rebuilt from the whole log.
+//  6. WAL entries already sealed (a crash between seal and truncation,
 //     told by the newest segment's LastWALIndex) are truncated; the rest
 //     become the memtable.
 func (s *Store) recover() (err error) {
-	for _, d := range []string{s.dir, s.segDir(), s.walDir()} {
-		if err := os.MkdirAll(d, 0o750); err != nil {
-			return fmt.Errorf("engine: open: %w", err)
+	if !s.readOnly {
+		for _, d := range []string{s.dir, s.segDir(), s.walDir()} {
+			if err := os.MkdirAll(d, 0o750); err != nil {
+				return fmt.Errorf("engine: open: %w", err)
+			}
 		}
-	}
-	for _, d := range []string{s.dir, s.segDir()} {
-		if err := removeLeftovers(d); err != nil {
-			return fmt.Errorf("engine: open: %w", err)
+		for _, d := range []string{s.dir, s.segDir()} {
+			if err := removeLeftovers(d); err != nil {
+				return fmt.Errorf("engine: open: %w", err)
+			}
 		}
+	} else if _, err := os.Stat(s.dir); err != nil {
+		return fmt.Errorf("engine: open: %w", err)
 	}
 	s.w.regKeys = map[string]string{}
 	defer func() {
@@ -46,6 +55,9 @@ func (s *Store) recover() (err error) {
 			}
 			if s.wal != nil {
 				s.wal.Close()
+			}
+			if s.tmpWAL != "" {
+				os.RemoveAll(s.tmpWAL)
 			}
 		}
 	}()
@@ -63,20 +75,26 @@ func (s *Store) recover() (err error) {
 		s.addSegment(name, seg)
 		lastSealed = max(lastSealed, seg.Meta().LastWALIndex)
 	}
-	walOpts := segment.WALOptions{NoSync: s.opts.SyncMode == SyncNone}
-	w, rec, err := segment.OpenWAL(s.walDir(), walOpts)
-	if err != nil {
-		return fmt.Errorf("engine: open: %w", err)
-	}
-	s.wal = w
-	if rec.TruncatedEntries > 0 || rec.TruncatedBytes > 0 {
-		s.logger.Warn("repaired the WAL's torn tail", "entries", rec.TruncatedEntries, "bytes", rec.TruncatedBytes, "reason", rec.Reason)
-	}
+	// The index snapshot is durable evidence of what was acknowledged: it
+	// names the last WAL entry it includes, and is written only after that
+	// entry was fsynced. Entries up to it that are not sealed (the newest
+	// segment's Meta.LastWALIndex) exist only in the WAL.
 	walIndex, ok := s.loadSnapshot()
-	if ok && walIndex > max(s.wal.NextIndex()-1, lastSealed) {
-		// The snapshot covers entries the log no longer holds (a tail lost
-		// without fsync): the log is the truth.
-		s.logger.Warn("index snapshot is ahead of the log; rebuilding the index", "snapshot", walIndex, "log", s.wal.NextIndex()-1)
+	var acked uint64 // last WAL entry proven acknowledged and held only by the WAL
+	if ok && walIndex > lastSealed {
+		acked = walIndex
+	}
+	tail, err := s.openWAL(acked)
+	if err != nil {
+		return err
+	}
+	if tail != nil {
+		s.w.tornTail = fmt.Sprintf("%s at offset %d: WAL entry %d: %s", tail.file, tail.offset, tail.first, tail.reason)
+	}
+	if logEnd := s.wal.NextIndex() - 1; ok && walIndex > max(logEnd, lastSealed) {
+		// Only in SyncNone mode (openWAL refuses it otherwise): without
+		// fsync a tail can be lost, and the log is the truth.
+		s.logger.Warn("index snapshot is ahead of the log; rebuilding the index", "snapshot", walIndex, "log", logEnd)
 		ok = false
 	}
 	if ok {
@@ -98,6 +116,85 @@ func (s *Store) recover() (err error) {
 		if err := s.wal.TruncateFront(min(lastSealed+1, s.wal.NextIndex())); err != nil {
 			return fmt.Errorf("engine: open: %w", err)
 		}
+	}
+	return nil
+}
+
+// openWAL opens the WAL and returns what its recovery cut from the tail.
+//
+// A read-only store opens a private copy of the WAL directory, repaired
+// there and never in the store. A writable store first verifies a copy of
+// the newest WAL file when entries up to acked (proven acknowledged) may
+// be in it, and opens (and repairs) the real WAL only when the repair
+// would not cut an acknowledged entry: the damaged bytes stay on disk for
+// whoever investigates.
+func (s *Store) openWAL(acked uint64) (*walTail, error) {
+	walOpts := segment.WALOptions{NoSync: s.opts.SyncMode == SyncNone}
+	if s.opts.SyncMode == SyncNone {
+		acked = 0 // without fsync, acknowledged means nothing
+	}
+	if s.readOnly {
+		c, err := copyWAL(s.walDir(), 0)
+		if err != nil {
+			return nil, fmt.Errorf("engine: open: %w", err)
+		}
+		s.tmpWAL = c.dir
+		w, tail, err := c.open(s.walDir(), walOpts)
+		if err != nil {
+			return nil, err
+		}
+		s.wal = w
+		return tail, s.lostAcked(w, tail, acked)
+	}
+	if acked > 0 {
+		lastFile, err := lastWALIndex(s.walDir())
+		if err != nil {
+			return nil, fmt.Errorf("engine: open: %w", err)
+		}
+		// When the newest file starts after acked, every entry up to acked
+		// is in older files, which recovery never truncates.
+		if lastFile == 0 || acked >= lastFile {
+			c, err := copyWAL(s.walDir(), lastFile)
+			if err != nil {
+				return nil, fmt.Errorf("engine: open: %w", err)
+			}
+			w, tail, err := c.open(s.walDir(), segment.WALOptions{NoSync: true})
+			if err == nil {
+				err = s.lostAcked(w, tail, acked)
+				w.Close()
+			}
+			os.RemoveAll(c.dir)
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	w, rec, err := segment.OpenWAL(s.walDir(), walOpts)
+	if err != nil {
+		return nil, fmt.Errorf("engine: open: %w", err)
+	}
+	s.wal = w
+	if rec.TruncatedEntries > 0 || rec.TruncatedBytes > 0 {
+		s.logger.Warn("repaired the WAL's torn tail", "entries", rec.TruncatedEntries, "bytes", rec.TruncatedBytes, "reason", rec.Reason)
+		return &walTail{file: s.walDir(), offset: -1, first: w.NextIndex(), reason: rec.Reason}, nil
+	}
+	return nil, nil
+}
+
+// lostAcked returns a *trove.CorruptionError when the recovered WAL w
+// (whose recovery cut tail, nil for nothing) lacks an entry up to acked,
+// the last one the index snapshot proves acknowledged.
+func (s *Store) lostAcked(w *segment.WAL, tail *walTail, acked uint64) error {
+	if acked == 0 {
+		return nil
+	}
+	if tail != nil && tail.first <= acked {
+		return fmt.Errorf("engine: open: %w", &trove.CorruptionError{File: tail.file, Offset: tail.offset,
+			Reason: fmt.Sprintf("engine: WAL entry %d is damaged (%s), but %s shows that entries up to %d were acknowledged", tail.first, tail.reason, s.snapPath(), acked)})
+	}
+	if end := w.NextIndex() - 1; end < acked {
+		return fmt.Errorf("engine: open: %w", &trove.CorruptionError{File: s.walDir(), Offset: -1,
+			Reason: fmt.Sprintf("engine: the log ends at WAL entry %d, but %s shows that entries up to %d were acknowledged", end, s.snapPath(), acked)})
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -75,6 +76,11 @@ type Store struct {
 	// w is owned by the writer goroutine (and by Open before it starts).
 	w writerState
 
+	// readOnly stores (Check) change nothing on disk: their WAL is a
+	// private copy in tmpWAL, removed by Close, and they have no writer.
+	readOnly bool
+	tmpWAL   string
+
 	// hook, when set (by tests, before the first write), is called at each
 	// crash point of a seal.
 	hook func(point string)
@@ -95,6 +101,7 @@ type writerState struct {
 	snapLast   uint64            // last position of the latest snapshot
 	snapAtSeal bool              // the latest snapshot was taken right after a seal
 	regKeys    map[string]string // id\x00version → document, registered schemas
+	tornTail   string            // what recovery cut from the WAL's tail, "" when nothing
 }
 
 // view is an immutable picture of the committed log for readers.
@@ -123,6 +130,18 @@ type memtable struct {
 // WAL's torn tail is repaired, sealed segments are opened and checked, the
 // index snapshot is loaded and only the log after it is replayed.
 func Open(dir string, opts Options) (*Store, error) {
+	return open(dir, opts, false)
+}
+
+// openReadOnly opens the store in dir without changing anything on disk:
+// the WAL is recovered in a private copy, nothing is written, and only
+// reads and Check work (writes fail as on a closed store).
+func openReadOnly(dir string, opts Options) (*Store, error) {
+	opts.SearchIndex = "off"
+	return open(dir, opts, true)
+}
+
+func open(dir string, opts Options, readOnly bool) (*Store, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
@@ -133,10 +152,15 @@ func Open(dir string, opts Options) (*Store, error) {
 		logger:   o.Logger.With("store", dir),
 		reqs:     make(chan *request, 1024),
 		closedCh: make(chan struct{}),
+		readOnly: readOnly,
 	}
 	s.cache = newBlockCache(o.CacheSize)
 	if err := s.recover(); err != nil {
 		return nil, err
+	}
+	if readOnly {
+		s.publish()
+		return s, nil
 	}
 	blobs, err := local.Open(filepath.Join(dir, "files"))
 	if err != nil {
@@ -194,7 +218,7 @@ func (s *Store) Close() error {
 		s.srch.stop()
 	}
 	var errs []error
-	if !failed {
+	if !failed && !s.readOnly {
 		if err := s.writeSnapshot(); err != nil {
 			errs = append(errs, err)
 		}
@@ -207,8 +231,15 @@ func (s *Store) Close() error {
 			errs = append(errs, err)
 		}
 	}
-	if err := s.blobs.Close(); err != nil {
-		errs = append(errs, err)
+	if s.blobs != nil {
+		if err := s.blobs.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if s.tmpWAL != "" {
+		if err := os.RemoveAll(s.tmpWAL); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -220,6 +251,9 @@ func (s *Store) enter(what string, write bool) error {
 	defer s.mu.RUnlock()
 	if s.mu.closed {
 		return fmt.Errorf("engine: %s: %w", what, trove.ErrClosed)
+	}
+	if write && s.readOnly {
+		return fmt.Errorf("engine: %s refused: the store is open read-only: %w", what, trove.ErrClosed)
 	}
 	if write && s.mu.err != nil {
 		return fmt.Errorf("engine: %s refused: the store failed earlier: %w", what, s.mu.err)
