@@ -71,6 +71,19 @@ func TestHarnessWritesAWellFormedReport(t *testing.T) {
 			}
 		}
 	}
+	// Files are measured apart from events, for every contender here
+	// (all of them store files).
+	files := 0
+	for i := 0; i < 300; i++ {
+		if it := NewDataset(7, 300).Item(i); it.File != nil {
+			files++
+		}
+	}
+	for _, c := range res.Contenders {
+		if m := c.Workloads[wFiles]; !m.ok() || m.Ops != files || m.MBPerSec <= 0 {
+			t.Errorf("%s: file saves %+v, want %d files", c.Name, m, files)
+		}
+	}
 	if m := find(t, res, "tidwall/wal").Workloads[wGet]; m.NA == "" {
 		t.Errorf("tidwall/wal get by id should be n/a, got %+v", m)
 	}

@@ -21,9 +21,9 @@ func writeCharts(dir string, res *Results) error {
 		saves, []string{"batch of 1,000", "1 writer", "8 writers", "64 writers"}); err != nil {
 		return err
 	}
-	reads := []string{wGet, wFilter, wTime, wLink, wPay1, wPay10, wSearch, wSort, wVisibility}
+	reads := []string{wGet, wFilter, wTime, wLink, wPay1, wPay10, wSearch, wSort, wUnique}
 	return dotChart(filepath.Join(dir, readChart), res, "Reads, p50 latency (lower is better)", "ms",
-		reads, []string{"get id", "schema+prod", "1h window", "link", "status 1%", "status 10%", "search", "newest 20", "ack→found"})
+		reads, []string{"get id", "schema+prod", "1h window", "link", "status 1%", "status 10%", "search", "newest 20", "traceId"})
 }
 
 // palette gives each contender a colour no other has (storage-log's red

@@ -14,13 +14,36 @@ var errUnsupported = errors.New("bench: not supported by this contender")
 
 // Store is one open instance of a contender on a directory. Every save is
 // durable when it returns. Save is called from many goroutines at once.
+// Saves store events only; the events' files go through SaveFile.
 type Store interface {
-	// SaveBatch saves the items as one durable batch.
-	SaveBatch(ctx context.Context, items []Item) error
-	// Save saves one item durably.
-	Save(ctx context.Context, it Item) error
+	// SaveBatch saves the batch's events as one durable batch.
+	SaveBatch(ctx context.Context, b *Batch) error
+	// Save saves one event durably. it.Encoded() has been called.
+	Save(ctx context.Context, it *Item) error
+	// SaveFile saves the bytes of the item's file (it.File, described by
+	// it.Event.Files[0]) durably, or returns errUnsupported for a store
+	// that keeps no files.
+	SaveFile(ctx context.Context, it *Item) error
 	// Close releases the store; the directory keeps what was saved.
 	Close(ctx context.Context) error
+}
+
+// Batch is one ingest batch in every form a store takes it, built before
+// the clock starts so that only the save call is timed.
+type Batch struct {
+	Items  []Item
+	Events []trove.Event // Items[i].Event
+	Enc    [][]byte      // Items[i].Encoded()
+}
+
+// newBatch returns the batch of items, encoding each.
+func newBatch(items []Item) *Batch {
+	b := &Batch{Items: items, Events: make([]trove.Event, len(items)), Enc: make([][]byte, len(items))}
+	for i := range items {
+		b.Events[i] = items[i].Event
+		b.Enc[i] = items[i].Encoded()
+	}
+	return b
 }
 
 // Reader is implemented by stores that answer reads; stores that do not

@@ -221,12 +221,14 @@ func inProcess(ctx context.Context, c Contender, cfg Config, dir string, log *sl
 		return *res
 	}
 	r.set(wReopen, r.reopen(ctx))
-	r.set(wRSS, &Measurement{NA: "in-process run"})
+	r.set(wRSS, &Measurement{NA: "in-process run"}) // the process holds every contender run so far
 	return *res
 }
 
 // isolated runs c in two child processes of this binary: the workloads,
-// then reopen in a fresh process. Peak RSS is the first child's.
+// then reopen in a fresh process. Peak RSS is the first child's, as it
+// stood before the single-save workloads (or, where the system does not
+// tell that, the child's whole peak).
 func isolated(ctx context.Context, c Contender, o options, dir string, log *slog.Logger) ContenderResult {
 	cr := ContenderResult{Name: c.Name, Kind: c.Kind, About: c.About, Status: statusOK, Workloads: map[string]*Measurement{}}
 	runRes, rss, err := runChild(ctx, o, c.Name, "run", dir)
@@ -241,7 +243,11 @@ func isolated(ctx context.Context, c Contender, o options, dir string, log *slog
 		}
 		return cr
 	}
-	cr.Workloads[wRSS] = &Measurement{Value: float64(rss) / (1 << 20)}
+	if m := cr.Workloads[wRSS]; m == nil || !m.ok() {
+		// The system gave no peak before the single saves: use the
+		// whole process's.
+		cr.Workloads[wRSS] = &Measurement{Value: float64(rss) / (1 << 20)}
+	}
 	if !c.Persistent {
 		cr.Workloads[wReopen] = &Measurement{NA: "in memory"}
 		return cr
@@ -337,13 +343,20 @@ func machineMeta(cfg Config) Meta {
 	}
 	d := NewDataset(cfg.Seed, cfg.Events)
 	const sample = 2000
-	var ev, pl int
+	var ev, pl, fb, files int
 	for i := 0; i < sample; i++ {
 		it := d.Item(i * max(1, cfg.Events/sample) % cfg.Events)
 		ev += len(it.Encoded())
 		pl += len(it.Event.Payload)
+		if it.File != nil {
+			fb += len(it.File)
+			files++
+		}
 	}
 	m.AvgEventBytes, m.AvgPayloadBytes = float64(ev)/sample, float64(pl)/sample
+	if files > 0 {
+		m.AvgFileBytes = float64(fb) / float64(files)
+	}
 	return m
 }
 

@@ -17,7 +17,7 @@ import (
 func diskPeer() Contender {
 	return Contender{
 		Name: "disk", Kind: kindPeer, Persistent: true,
-		About:     "the data directory's disk: append the encoded bytes to a file, fdatasync per batch (per event for single saves, one file per writer)",
+		About:     "the data directory's disk: append the encoded bytes to a file, fdatasync per batch (per event for single saves, one file per writer; per file for file saves)",
 		Available: func() error { return nil },
 		Open: func(ctx context.Context, dir string, _ *slog.Logger) (Store, error) {
 			if err := os.MkdirAll(dir, 0o750); err != nil {
@@ -40,15 +40,16 @@ type diskStore struct {
 	free  chan *os.File // per-writer files for single saves, reused
 	n     sync.Mutex    // guards files
 	files int
+	fmu   sync.Mutex // guards blobs
+	blobs *os.File   // the files' bytes, opened on the first SaveFile
 }
 
-func (s *diskStore) SaveBatch(ctx context.Context, items []Item) error {
+func (s *diskStore) SaveBatch(ctx context.Context, b *Batch) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.buf = s.buf[:0]
-	for i := range items {
-		s.buf = append(s.buf, items[i].File...)
-		s.buf = append(s.buf, items[i].Encoded()...)
+	for _, e := range b.Enc {
+		s.buf = append(s.buf, e...)
 		s.buf = append(s.buf, '\n')
 	}
 	if _, err := s.main.Write(s.buf); err != nil {
@@ -57,7 +58,7 @@ func (s *diskStore) SaveBatch(ctx context.Context, items []Item) error {
 	return fdatasync(s.main)
 }
 
-func (s *diskStore) Save(ctx context.Context, it Item) error {
+func (s *diskStore) Save(ctx context.Context, it *Item) error {
 	var f *os.File
 	select {
 	case f = <-s.free:
@@ -72,17 +73,38 @@ func (s *diskStore) Save(ctx context.Context, it Item) error {
 		}
 	}
 	defer func() { s.free <- f }()
-	b := append(append(append([]byte(nil), it.File...), it.Encoded()...), '\n')
+	b := append(append([]byte(nil), it.Encoded()...), '\n')
 	if _, err := f.Write(b); err != nil {
 		return err
 	}
 	return fdatasync(f)
 }
 
+// SaveFile appends the file's bytes to one file of files with one
+// fdatasync: the floor under any durable small-file store.
+func (s *diskStore) SaveFile(ctx context.Context, it *Item) error {
+	s.fmu.Lock()
+	defer s.fmu.Unlock()
+	if s.blobs == nil {
+		f, err := os.OpenFile(filepath.Join(s.dir, "files"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+		if err != nil {
+			return err
+		}
+		s.blobs = f
+	}
+	if _, err := s.blobs.Write(it.File); err != nil {
+		return err
+	}
+	return fdatasync(s.blobs)
+}
+
 func (s *diskStore) Close(context.Context) error {
 	close(s.free)
 	for f := range s.free {
 		_ = f.Close()
+	}
+	if s.blobs != nil {
+		_ = s.blobs.Close()
 	}
 	return s.main.Close()
 }

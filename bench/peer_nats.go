@@ -68,17 +68,10 @@ type natsStore struct {
 	js  jetstream.JetStream
 }
 
-func (s *natsStore) SaveBatch(ctx context.Context, items []Item) error {
-	futures := make([]jetstream.PubAckFuture, 0, len(items)+len(items)/10)
-	for i := range items {
-		if items[i].File != nil {
-			f, err := s.js.PublishAsync("bench.files", items[i].File)
-			if err != nil {
-				return err
-			}
-			futures = append(futures, f)
-		}
-		f, err := s.js.PublishAsync("bench.events", items[i].Encoded())
+func (s *natsStore) SaveBatch(ctx context.Context, b *Batch) error {
+	futures := make([]jetstream.PubAckFuture, 0, len(b.Enc))
+	for _, e := range b.Enc {
+		f, err := s.js.PublishAsync("bench.events", e)
 		if err != nil {
 			return err
 		}
@@ -96,13 +89,15 @@ func (s *natsStore) SaveBatch(ctx context.Context, items []Item) error {
 	return nil
 }
 
-func (s *natsStore) Save(ctx context.Context, it Item) error {
-	if it.File != nil {
-		if _, err := s.js.Publish(ctx, "bench.files", it.File); err != nil {
-			return err
-		}
-	}
+func (s *natsStore) Save(ctx context.Context, it *Item) error {
 	_, err := s.js.Publish(ctx, "bench.events", it.Encoded())
+	return err
+}
+
+// SaveFile publishes the file's bytes as one message, acknowledged once
+// stored and fsynced.
+func (s *natsStore) SaveFile(ctx context.Context, it *Item) error {
+	_, err := s.js.Publish(ctx, "bench.files", it.File)
 	return err
 }
 

@@ -104,7 +104,7 @@ func nullJSON(b []byte) any {
 	return string(b)
 }
 
-func (s *sqliteStore) SaveBatch(ctx context.Context, items []Item) error {
+func (s *sqliteStore) SaveBatch(ctx context.Context, b *Batch) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -127,23 +127,13 @@ func (s *sqliteStore) SaveBatch(ctx context.Context, items []Item) error {
 	if err != nil {
 		return err
 	}
-	insFile, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO files(id, hash, size, data) VALUES(?, ?, ?, ?)`)
-	if err != nil {
-		return err
-	}
 	seen := map[string]bool{}
-	for i := range items {
-		e := &items[i].Event
+	for i := range b.Events {
+		e := &b.Events[i]
 		sid := e.Schema.Identity()
 		if !seen[sid] {
 			seen[sid] = true
 			if _, err := insSchema.ExecContext(ctx, sid, string(e.Schema.Raw())); err != nil {
-				return err
-			}
-		}
-		if items[i].File != nil {
-			f := e.Files[0]
-			if _, err := insFile.ExecContext(ctx, f.ID, f.Hash, f.Size, items[i].File); err != nil {
 				return err
 			}
 		}
@@ -175,7 +165,17 @@ func (s *sqliteStore) SaveBatch(ctx context.Context, items []Item) error {
 	return tx.Commit()
 }
 
-func (s *sqliteStore) Save(ctx context.Context, it Item) error { return s.SaveBatch(ctx, []Item{it}) }
+func (s *sqliteStore) Save(ctx context.Context, it *Item) error {
+	return s.SaveBatch(ctx, &Batch{Events: []trove.Event{it.Event}})
+}
+
+// SaveFile stores the file's bytes as a row of the files table, one
+// transaction (durable at commit).
+func (s *sqliteStore) SaveFile(ctx context.Context, it *Item) error {
+	f := it.Event.Files[0]
+	_, err := s.w.ExecContext(ctx, `INSERT OR IGNORE INTO files(id, hash, size, data) VALUES(?, ?, ?, ?)`, f.ID, f.Hash, f.Size, it.File)
+	return err
+}
 
 // sqliteRow is an event as the peer hands it out: its columns, undecoded.
 type sqliteRow struct {

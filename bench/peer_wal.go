@@ -7,20 +7,23 @@ import (
 	"sync"
 
 	"github.com/tidwall/wal"
+	"github.com/trovedb/trove/segment"
 )
 
 // walPeer is raw github.com/tidwall/wal appending the same encoded bytes as
 // the other contenders store: the floor under the engine's ingest. A batch
-// is one WriteBatch with one fsync; a single save is one Write with one
-// fsync. It answers no reads.
+// is one WriteBatch with one fsync; a single save (or a file) is one Write
+// with one fsync. Segments are the engine WAL's size, so the peer pays the
+// same in-memory segment buffer growth the engine does. It answers no
+// reads.
 func walPeer() Contender {
 	return Contender{
 		Name: "tidwall/wal", Kind: kindPeer, Persistent: true,
-		About:     "raw tidwall/wal, binary format, fsync on every Write/WriteBatch, the JSON of each event (and file bytes) as entries",
+		About:     "raw tidwall/wal, binary format, 16 MiB segments (as the engine's WAL), fsync on every Write/WriteBatch, the JSON of each event as an entry; a file is one entry",
 		Available: func() error { return nil },
 		Open: func(ctx context.Context, dir string, _ *slog.Logger) (Store, error) {
 			l, err := wal.Open(dir, &wal.Options{
-				NoSync: false, SegmentSize: 64 << 20, LogFormat: wal.Binary,
+				NoSync: false, SegmentSize: segment.DefaultWALSegmentSize, LogFormat: wal.Binary,
 				SegmentCacheSize: 2, NoCopy: true, DirPerms: 0o750, FilePerms: 0o640,
 			})
 			if err != nil {
@@ -49,17 +52,13 @@ type walStore struct {
 	}
 }
 
-func (s *walStore) SaveBatch(ctx context.Context, items []Item) error {
+func (s *walStore) SaveBatch(ctx context.Context, b *Batch) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.mu.batch.Clear()
 	n := s.mu.next
-	for i := range items {
-		if items[i].File != nil {
-			s.mu.batch.Write(n, items[i].File)
-			n++
-		}
-		s.mu.batch.Write(n, items[i].Encoded())
+	for _, e := range b.Enc {
+		s.mu.batch.Write(n, e)
 		n++
 	}
 	if err := s.log.WriteBatch(&s.mu.batch); err != nil {
@@ -69,13 +68,15 @@ func (s *walStore) SaveBatch(ctx context.Context, items []Item) error {
 	return nil
 }
 
-func (s *walStore) Save(ctx context.Context, it Item) error {
-	if it.File != nil {
-		return s.SaveBatch(ctx, []Item{it})
-	}
+func (s *walStore) Save(ctx context.Context, it *Item) error { return s.write(it.Encoded()) }
+
+// SaveFile appends the file's bytes as one entry, fsynced.
+func (s *walStore) SaveFile(ctx context.Context, it *Item) error { return s.write(it.File) }
+
+func (s *walStore) write(b []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.log.Write(s.mu.next, it.Encoded()); err != nil {
+	if err := s.log.Write(s.mu.next, b); err != nil {
 		return fmt.Errorf("bench: wal: %w", err)
 	}
 	s.mu.next++

@@ -120,6 +120,9 @@ func unitOf(w Workload) string {
 		if strings.HasPrefix(w.ID, "save_") || w.ID == wIngest {
 			return "events/s"
 		}
+		if w.ID == wFiles {
+			return "files/s"
+		}
 		return "ops/s"
 	case latency:
 		return "p50 ms"
@@ -178,6 +181,10 @@ func report(res *Results) string {
 		"status 1%% / 10%% / 89%%, %d%% of events link to an earlier one, %.0f%% carry a small file, createdAt over %d days.",
 		num(float64(m.Events)), m.Seed, numSchemas, numProducers, num(m.AvgEventBytes), num(m.AvgPayloadBytes),
 		linkPercent, float64(filePermille)/10, spanDays)
+	if m.AvgFileBytes > 0 {
+		fmt.Fprintf(&b, " Files average %s bytes; they are saved apart from the events (file saves), so the ingest workloads measure events alone.",
+			num(m.AvgFileBytes))
+	}
 	if m.Quick {
 		b.WriteString(" **Quick run**: small sizes, for checking that everything works; the numbers are noisy.")
 	}
@@ -193,7 +200,7 @@ func report(res *Results) string {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", c.Name, c.Kind, st, c.About)
 	}
 	b.WriteString("\n## Summary\n\n")
-	b.WriteString("Each cell is the workload's main number: events/s for saves (higher is better); p50 latency in ms for reads; " +
+	b.WriteString("Each cell is the workload's main number: events/s (files/s) for saves (higher is better); p50 latency in ms for reads; " +
 		"the unit shown otherwise (lower is better). n/a: the contender does not offer the operation.\n\n")
 	b.WriteString(summaryTable(res))
 	fmt.Fprintf(&b, "\n![ingest](%s)\n\n![reads](%s)\n", ingestChart, readChart)
@@ -202,7 +209,11 @@ func report(res *Results) string {
 		fmt.Fprintf(&b, "\n### %s\n\n%s.\n\n", w.Title, upperFirst(w.About))
 		switch w.Metric {
 		case throughput:
-			fmt.Fprintf(&b, "| contender | %s | p50 ms | p99 ms | ratio to %s (higher is better) |\n|---|---:|---:|---:|---:|\n", unitOf(w), baseline)
+			sep := "|---|---:|---:|---:|---:|\n"
+			if extraHeader(w) != "" {
+				sep = "|---|---:|---:|---:|---:|---:|\n"
+			}
+			fmt.Fprintf(&b, "| contender | %s | %sp50 ms | p99 ms | ratio to %s (higher is better) |\n%s", unitOf(w), extraHeader(w), baseline, sep)
 		case latency:
 			fmt.Fprintf(&b, "| contender | p50 ms | p99 ms | ops | ratio to %s, p50 (lower is better) |\n|---|---:|---:|---:|---:|\n", baseline)
 		default:
@@ -224,12 +235,15 @@ func report(res *Results) string {
 					text += ": " + oneLine(ms.Error)
 				}
 				cols := map[metric]int{throughput: 4, latency: 4, value: 2}[w.Metric]
+				if extraHeader(w) != "" {
+					cols++
+				}
 				fmt.Fprintf(&b, "| %s | %s |%s\n", c.Name, text, strings.Repeat(" |", cols-1))
 				continue
 			}
 			switch w.Metric {
 			case throughput:
-				fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", c.Name, num(v), num(ms.P50Ms), num(ms.P99Ms), ratio(res, w, v))
+				fmt.Fprintf(&b, "| %s | %s | %s%s | %s | %s |\n", c.Name, num(v), extraCell(w, ms), num(ms.P50Ms), num(ms.P99Ms), ratio(res, w, v))
 			case latency:
 				fmt.Fprintf(&b, "| %s | %s | %s | %d | %s |\n", c.Name, num(ms.P50Ms), num(ms.P99Ms), ms.Ops, ratio(res, w, v))
 			default:
@@ -253,7 +267,7 @@ func report(res *Results) string {
 // their totals must agree; when they do not, their timings are not
 // comparable and the report says so.
 func resultMismatch(res *Results, w Workload) string {
-	if w.Metric != latency || w.ID == wVisibility {
+	if w.Metric != latency || w.ID == wVisibility || w.ID == wUnique {
 		return ""
 	}
 	byOps := map[int]map[int][]string{} // ops -> results -> contenders
@@ -306,4 +320,21 @@ func upperFirst(s string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// extraHeader is the header of a throughput workload's extra column (file
+// saves show MB/s), ending in " | ", or "".
+func extraHeader(w Workload) string {
+	if w.ID == wFiles {
+		return "MB/s | "
+	}
+	return ""
+}
+
+// extraCell is m's cell of the extra column, ending in " | ", or "".
+func extraCell(w Workload, m *Measurement) string {
+	if w.ID == wFiles {
+		return num(m.MBPerSec) + " | "
+	}
+	return ""
 }

@@ -33,6 +33,7 @@ type Meta struct {
 	Isolated        bool    `json:"isolated"`      // each contender ran in its own process
 	AvgEventBytes   float64 `json:"avgEventBytes"` // mean JSON size of an event
 	AvgPayloadBytes float64 `json:"avgPayloadBytes"`
+	AvgFileBytes    float64 `json:"avgFileBytes,omitempty"` // mean size of an event's file, over events with one
 }
 
 // Contender statuses.
@@ -59,7 +60,11 @@ type Measurement struct {
 	Error   string  `json:"error,omitempty"` // the workload failed
 	Ops     int     `json:"ops,omitempty"`   // operations (events for ingest)
 	Seconds float64 `json:"seconds,omitempty"`
-	PerSec  float64 `json:"perSec,omitempty"` // events or operations per second
+	PerSec  float64 `json:"perSec,omitempty"` // events, files or operations per second
+	// MBPerSec and Bytes: for file saves, the files' bytes per second
+	// and in all.
+	MBPerSec float64 `json:"mbPerSec,omitempty"`
+	Bytes    int64   `json:"bytes,omitempty"`
 	Percentiles
 	Value   float64 `json:"value,omitempty"`   // for value workloads (bytes, MiB, ms)
 	Results int     `json:"results,omitempty"` // events returned, summed over operations (a sanity check)

@@ -4,6 +4,8 @@ package main
 
 import (
 	"os"
+	"strconv"
+	"strings"
 	"syscall"
 )
 
@@ -14,4 +16,13 @@ func childRSS(ps *os.ProcessState) int64 {
 		return ru.Maxrss * 1024
 	}
 	return 0
+}
+
+// peakRSS returns this process's peak resident set so far in MiB (VmHWM).
+func peakRSS() (float64, bool) {
+	kb, err := strconv.ParseFloat(strings.TrimSuffix(procField("/proc/self/status", "VmHWM"), " kB"), 64)
+	if err != nil || kb <= 0 {
+		return 0, false
+	}
+	return kb / 1024, true
 }

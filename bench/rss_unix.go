@@ -15,3 +15,7 @@ func childRSS(ps *os.ProcessState) int64 {
 	}
 	return 0
 }
+
+// peakRSS is not read mid-run here: the whole process's peak is used
+// instead.
+func peakRSS() (float64, bool) { return 0, false }

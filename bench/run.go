@@ -25,7 +25,7 @@ type Config struct {
 	QueryOps  int           // operations per read workload, at most
 	QueryTime time.Duration // time per read workload, at most
 	SaveTime  time.Duration // time per single-save workload, at most
-	SaveMax   int           // events per single-save workload, at most
+	SaveMax   int           // events per single-save workload, at most (all generated before the clock starts)
 	VisOps    int           // samples of the ack-to-visible workload, at most
 	VisTime   time.Duration // time for the ack-to-visible workload, at most (3 samples at least)
 	Writers   []int         // writer counts of the single-save workloads
@@ -36,7 +36,7 @@ type Config struct {
 // fullConfig is the default run's sizes for events events.
 func fullConfig(events int) Config {
 	return Config{Events: events, Seed: 1, QueryOps: 2000, QueryTime: 3 * time.Second,
-		SaveTime: 4 * time.Second, SaveMax: 200_000, VisOps: 200, VisTime: 10 * time.Second, Writers: []int{1, 8, 64},
+		SaveTime: 4 * time.Second, SaveMax: 60_000, VisOps: 200, VisTime: 10 * time.Second, Writers: []int{1, 8, 64},
 		DiskMiB: 256, FsyncOps: 500}
 }
 
@@ -59,6 +59,7 @@ type runner struct {
 	progress progressFactory
 	res      *ContenderResult
 	save     func(*ContenderResult) // called after each workload with the results so far
+	pool     []Item                 // the single-save workloads' events
 }
 
 func (r *runner) set(id string, m *Measurement) {
@@ -70,8 +71,9 @@ func (r *runner) set(id string, m *Measurement) {
 
 func (r *runner) mainDir() string { return filepath.Join(r.dir, "main") }
 
-// run measures everything but reopen time and peak RSS: ingest, reads,
-// ack-to-visible, disk bytes, then single saves on fresh stores.
+// run measures everything but reopen time: ingest and file saves, reads,
+// ack-to-visible, disk bytes, peak RSS so far (where the system tells it),
+// then single saves on fresh stores.
 func (r *runner) run(ctx context.Context) error {
 	if err := os.RemoveAll(r.dir); err != nil {
 		return err
@@ -94,10 +96,12 @@ func (r *runner) run(ctx context.Context) error {
 		r.set(qw.id, r.reads(ctx, rd, qw))
 	}
 	if reads {
-		m := r.visibility(ctx, st, rd)
-		stored += m.Ops
-		r.set(wVisibility, m)
+		lag, lookup := r.visibility(ctx, st, rd)
+		stored += lag.Ops
+		r.set(wUnique, lookup)
+		r.set(wVisibility, lag)
 	} else {
+		r.set(wUnique, &Measurement{NA: "no reads"})
 		r.set(wVisibility, &Measurement{NA: "no reads"})
 	}
 	if err := st.Close(ctx); err != nil {
@@ -113,30 +117,58 @@ func (r *runner) run(ctx context.Context) error {
 	} else {
 		r.set(wDisk, &Measurement{NA: "in memory"})
 	}
-	for k, w := range r.cfg.Writers {
-		r.set(saveWorkload(w), r.singles(ctx, w, r.cfg.Events*10+k*r.cfg.SaveMax))
+	if mib, ok := peakRSS(); ok {
+		r.set(wRSS, &Measurement{Value: mib})
 	}
+	for _, w := range r.cfg.Writers {
+		r.set(saveWorkload(w), r.singles(ctx, w))
+	}
+	r.pool = nil
 	return nil
 }
 
-// ingest saves the dataset in batches of 1,000 and returns how many
-// events it saved. Only the save calls are timed.
+// ingest saves the dataset's events in batches of 1,000 and returns how
+// many it saved. Only the save calls are timed: each batch is generated,
+// encoded and laid out (newBatch) before its clock starts. The files of a
+// batch's events are saved before it, one SaveFile each, timed apart as
+// the file-saves workload.
 func (r *runner) ingest(ctx context.Context, st Store) (int, error) {
 	const batch = 1000
 	bar := r.progress(r.c.Name+": ingest", r.cfg.Events)
 	defer bar.Finish()
-	var total time.Duration
-	var lat []time.Duration
+	var total, fileTotal time.Duration
+	var lat, fileLat []time.Duration
+	var fileBytes int64
+	fileErr := ""
+	files := true
 	items := make([]Item, 0, batch)
 	for start := 0; start < r.cfg.Events; start += batch {
 		items = items[:0]
 		for i := start; i < min(start+batch, r.cfg.Events); i++ {
-			it := r.data.Item(i)
-			it.Encoded()
-			items = append(items, it)
+			items = append(items, r.data.Item(i))
 		}
+		for i := range items {
+			if items[i].File == nil || !files {
+				continue
+			}
+			t := time.Now()
+			err := st.SaveFile(ctx, &items[i])
+			d := time.Since(t)
+			if errors.Is(err, errUnsupported) {
+				files = false
+				continue
+			}
+			if err != nil {
+				fileErr, files = err.Error(), false
+				continue
+			}
+			fileTotal += d
+			fileLat = append(fileLat, d)
+			fileBytes += int64(len(items[i].File))
+		}
+		b := newBatch(items)
 		t := time.Now()
-		if err := st.SaveBatch(ctx, items); err != nil {
+		if err := st.SaveBatch(ctx, b); err != nil {
 			r.set(wIngest, &Measurement{Error: err.Error()})
 			return 0, fmt.Errorf("batch at %d: %w", start, err)
 		}
@@ -148,6 +180,19 @@ func (r *runner) ingest(ctx context.Context, st Store) (int, error) {
 	m := &Measurement{Ops: r.cfg.Events, Seconds: total.Seconds(), PerSec: float64(r.cfg.Events) / total.Seconds()}
 	m.Percentiles = percentiles(lat)
 	r.set(wIngest, m)
+	switch {
+	case fileErr != "":
+		r.set(wFiles, &Measurement{Error: fileErr, Ops: len(fileLat)})
+	case !files:
+		r.set(wFiles, &Measurement{NA: "stores no files"})
+	case len(fileLat) == 0:
+		r.set(wFiles, &Measurement{NA: "no files in a dataset this small"})
+	default:
+		fm := &Measurement{Ops: len(fileLat), Seconds: fileTotal.Seconds(), PerSec: float64(len(fileLat)) / fileTotal.Seconds(),
+			MBPerSec: float64(fileBytes) / 1e6 / fileTotal.Seconds(), Bytes: fileBytes}
+		fm.Percentiles = percentiles(fileLat)
+		r.set(wFiles, fm)
+	}
 	return r.cfg.Events, nil
 }
 
@@ -194,47 +239,74 @@ func (r *runner) reads(ctx context.Context, rd Reader, qw queryWorkload) *Measur
 
 // visibility saves events one at a time (VisOps of them, or as many as
 // VisTime allows) and, after each save returns, queries the event's unique
-// traceId until it is found.
-func (r *runner) visibility(ctx context.Context, st Store, rd Reader) *Measurement {
+// traceId until it is found. It returns two measurements: the lag from the
+// save's return to the start of the first query that found the event (the
+// acknowledgement-to-visible workload; an upper bound, since a query that
+// started just before the event became visible delays the next one), and
+// the duration of that query (the unique-payload-value workload).
+func (r *runner) visibility(ctx context.Context, st Store, rd Reader) (lag, lookup *Measurement) {
 	bar := r.progress(r.c.Name+": "+wVisibility, r.cfg.VisOps)
 	defer bar.Finish()
-	var lat []time.Duration
+	var lags, looks []time.Duration
 	base := r.cfg.Events * 5
 	deadline := time.Now().Add(r.cfg.VisTime)
+	fail := func(m *Measurement) (*Measurement, *Measurement) { return m, m }
 	for k := 0; k < r.cfg.VisOps && (k < 3 || time.Now().Before(deadline)); k++ {
 		it := r.data.Item(base + k)
-		if err := st.Save(ctx, it); err != nil {
-			return &Measurement{Error: err.Error(), Ops: k}
+		it.Encoded()
+		q := trove.EventQuery{Payload: map[string]any{"traceId": r.data.TraceID(base + k)}, Limit: trove.Limit(1)}
+		if err := st.Save(ctx, &it); err != nil {
+			return fail(&Measurement{Error: err.Error(), Ops: k})
 		}
 		acked := time.Now()
-		q := trove.EventQuery{Payload: map[string]any{"traceId": r.data.TraceID(base + k)}, Limit: trove.Limit(1)}
 		for {
+			qs := time.Now()
 			n, err := rd.Query(ctx, q)
+			qd := time.Since(qs)
 			if errors.Is(err, errUnsupported) {
-				return &Measurement{NA: "query shape not supported", Ops: k + 1}
+				return fail(&Measurement{NA: "query shape not supported", Ops: k + 1})
 			}
 			if err != nil {
-				return &Measurement{Error: err.Error(), Ops: k + 1}
+				return fail(&Measurement{Error: err.Error(), Ops: k + 1})
 			}
 			if n > 0 {
+				lags = append(lags, qs.Sub(acked))
+				looks = append(looks, qd)
 				break
 			}
 			if time.Since(acked) > 30*time.Second {
-				return &Measurement{Error: "event not visible 30s after its save returned", Ops: k + 1}
+				return fail(&Measurement{Error: "event not visible 30s after its save returned", Ops: k + 1})
 			}
 			time.Sleep(100 * time.Microsecond)
 		}
-		lat = append(lat, time.Since(acked))
 		bar.Add(1)
 	}
-	m := &Measurement{Ops: len(lat)}
-	m.Percentiles = percentiles(lat)
-	return m
+	lag, lookup = &Measurement{Ops: len(lags)}, &Measurement{Ops: len(looks), Results: len(looks)}
+	lag.Percentiles = percentiles(lags)
+	lookup.Percentiles = percentiles(looks)
+	return lag, lookup
+}
+
+// singlesPool returns the events the single-save workloads save: SaveMax
+// of them, generated and encoded once, before any clock starts, and shared
+// by every writer count (each runs on a fresh store).
+func (r *runner) singlesPool() []Item {
+	if r.pool == nil {
+		r.pool = make([]Item, r.cfg.SaveMax)
+		base := r.cfg.Events * 10
+		for n := range r.pool {
+			r.pool[n] = r.data.Item(base + n)
+			r.pool[n].Encoded()
+		}
+	}
+	return r.pool
 }
 
 // singles opens a fresh store and has writers goroutines save one event
-// per call, events base, base+1, …, until SaveTime or SaveMax events.
-func (r *runner) singles(ctx context.Context, writers, base int) *Measurement {
+// per call, the pool's events in order, until SaveTime or SaveMax events.
+// The events are generated before the clock starts.
+func (r *runner) singles(ctx context.Context, writers int) *Measurement {
+	pool := r.singlesPool()
 	dir := filepath.Join(r.dir, fmt.Sprintf("singles-%d", writers))
 	defer os.RemoveAll(dir)
 	st, err := r.c.Open(ctx, dir, r.log)
@@ -259,10 +331,8 @@ func (r *runner) singles(ctx context.Context, writers, base int) *Measurement {
 				if n >= r.cfg.SaveMax {
 					return
 				}
-				it := r.data.Item(base + n)
-				it.Encoded()
 				t := time.Now()
-				if err := st.Save(ctx, it); err != nil {
+				if err := st.Save(ctx, &pool[n]); err != nil {
 					failed.CompareAndSwap(nil, &err)
 					return
 				}

@@ -28,7 +28,7 @@ func sqliteOptions(dir string) json.RawMessage {
 
 // troveContender drives the registered plugin name through the public API:
 // trove.NewPlugin, Initialize, then EventStorage (BatchSaver when the
-// plugin offers it) and FileStorage.
+// plugin offers it) for events and FileStorage for files.
 func troveContender(name, about string, persistent bool, options func(dir string) json.RawMessage) Contender {
 	return Contender{
 		Name: name, Kind: kindTrove, About: about, Persistent: persistent,
@@ -81,41 +81,29 @@ var (
 	_ Reader = (*troveStore)(nil)
 )
 
-func (s *troveStore) saveFile(ctx context.Context, it *Item) error {
-	if it.File == nil || s.files == nil {
-		return nil
+func (s *troveStore) SaveFile(ctx context.Context, it *Item) error {
+	if s.files == nil {
+		return errUnsupported
 	}
 	f := it.Event.Files[0]
 	_, err := s.files.SaveFile(ctx, trove.EventFile{ID: f.ID, ContentType: f.ContentType, Filename: f.Filename, Hash: f.Hash}, bytes.NewReader(it.File))
 	return err
 }
 
-func (s *troveStore) SaveBatch(ctx context.Context, items []Item) error {
-	for i := range items {
-		if err := s.saveFile(ctx, &items[i]); err != nil {
-			return err
-		}
-	}
+func (s *troveStore) SaveBatch(ctx context.Context, b *Batch) error {
 	if s.batch == nil {
-		for i := range items {
-			if _, err := s.events.SaveEvent(ctx, items[i].Event); err != nil {
+		for i := range b.Events {
+			if _, err := s.events.SaveEvent(ctx, b.Events[i]); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	evs := make([]trove.Event, len(items))
-	for i := range items {
-		evs[i] = items[i].Event
-	}
-	_, err := s.batch.SaveEvents(ctx, evs)
+	_, err := s.batch.SaveEvents(ctx, b.Events)
 	return err
 }
 
-func (s *troveStore) Save(ctx context.Context, it Item) error {
-	if err := s.saveFile(ctx, &it); err != nil {
-		return err
-	}
+func (s *troveStore) Save(ctx context.Context, it *Item) error {
 	_, err := s.events.SaveEvent(ctx, it.Event)
 	return err
 }
