@@ -49,7 +49,7 @@ func (s *Store) submit(ctx context.Context, what string, r *request) response {
 	if err := s.enter(what, true); err != nil {
 		return response{err: err}
 	}
-	defer s.inflight.Done()
+	defer s.leave(true)
 	r.done = make(chan response, 1)
 	s.reqs <- r
 	// The request is durable or failed once answered; never abandon it
@@ -120,7 +120,14 @@ func (s *Store) commit(batch []*request) {
 	if len(entries) == 0 {
 		return
 	}
+	size := s.wal.Size()
 	first, err := s.wal.Append(entries)
+	if err == nil {
+		s.stats.bytesWritten.Add(uint64(max(0, s.wal.Size()-size)))
+		if s.opts.SyncMode != SyncNone {
+			s.stats.fsyncs.Add(1)
+		}
+	}
 	if err != nil {
 		err = fmt.Errorf("engine: append: %w", err)
 		s.mu.Lock()

@@ -56,7 +56,7 @@ func (s *Store) Check(ctx context.Context) (Report, error) {
 	if err := s.enter("check", false); err != nil {
 		return rep, err
 	}
-	defer s.inflight.Done()
+	defer s.leave(false)
 	v := s.view.Load()
 	if s.readOnly {
 		rep.TornTail = s.w.tornTail

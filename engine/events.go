@@ -50,7 +50,7 @@ func (s *Store) Begin(ctx context.Context) (trove.Tx, error) {
 	if err := s.enter("begin", true); err != nil {
 		return nil, err
 	}
-	s.inflight.Done()
+	s.leave(true)
 	return &tx{s: s}, nil
 }
 
@@ -151,7 +151,7 @@ func (s *Store) ListSchemas(ctx context.Context) ([]trove.RegisteredSchema, erro
 	if err := s.enter("list schemas", false); err != nil {
 		return nil, err
 	}
-	defer s.inflight.Done()
+	defer s.leave(false)
 	s.regMu.RLock()
 	defer s.regMu.RUnlock()
 	return slices.Clone(s.registered), nil

@@ -15,7 +15,7 @@ func (s *Store) SaveFile(ctx context.Context, f trove.EventFile, data io.Reader)
 	if err := s.enter("save file", false); err != nil {
 		return f, err
 	}
-	defer s.inflight.Done()
+	defer s.leave(false)
 	return s.files.SaveFile(ctx, f, data)
 }
 
@@ -24,7 +24,7 @@ func (s *Store) GetFile(ctx context.Context, id string) (trove.EventFile, error)
 	if err := s.enter("get file", false); err != nil {
 		return trove.EventFile{}, err
 	}
-	defer s.inflight.Done()
+	defer s.leave(false)
 	return s.files.GetFile(ctx, id)
 }
 
@@ -34,6 +34,6 @@ func (s *Store) GetFileData(ctx context.Context, id string) (io.ReadCloser, erro
 	if err := s.enter("get file data", false); err != nil {
 		return nil, err
 	}
-	defer s.inflight.Done()
+	defer s.leave(false)
 	return s.files.GetFileData(ctx, id)
 }

@@ -94,7 +94,7 @@ func (s *Store) GetLinks(ctx context.Context, id trove.EventID, opts trove.LinkO
 	if err := s.enter("get links", false); err != nil {
 		return nil, err
 	}
-	defer s.inflight.Done()
+	defer s.leave(false)
 	entries, err := s.links(id, opts)
 	if err != nil {
 		return nil, err
@@ -122,7 +122,7 @@ func (s *Store) GetLinkedEvents(ctx context.Context, id trove.EventID, opts trov
 	if err := s.enter("get linked events", false); err != nil {
 		return nil, err
 	}
-	defer s.inflight.Done()
+	defer s.leave(false)
 	entries, err := s.links(id, opts)
 	if err != nil {
 		return nil, err

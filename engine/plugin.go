@@ -222,3 +222,14 @@ func (p *Plugin) GetFileData(ctx context.Context, id string) (io.ReadCloser, err
 	}
 	return s.GetFileData(ctx, id)
 }
+
+// Stats returns the store's figures (see Store.Stats); nil before
+// Initialize and after Shutdown.
+func (p *Plugin) Stats() map[string]float64 {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.st == nil {
+		return nil
+	}
+	return p.st.Stats()
+}

@@ -138,7 +138,7 @@ func (s *Store) GetEvent(ctx context.Context, id trove.EventID) (trove.Event, er
 	if err := s.enter("get event", false); err != nil {
 		return trove.Event{}, err
 	}
-	defer s.inflight.Done()
+	defer s.leave(false)
 	if id.Version < 0 {
 		return trove.Event{}, fmt.Errorf("%w: engine: event %s", trove.ErrNotFound, id)
 	}
@@ -164,7 +164,7 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 	if err := s.enter("query", false); err != nil {
 		return nil, err
 	}
-	defer s.inflight.Done()
+	defer s.leave(false)
 	var opts query.Options
 	if s.srch != nil {
 		opts.Searcher = s.srch

@@ -34,6 +34,8 @@ func (s *Store) seal() error {
 	if err != nil {
 		return fmt.Errorf("engine: seal: %w", err)
 	}
+	s.stats.fsyncs.Add(2)
+	s.stats.bytesWritten.Add(uint64(seg.Size()))
 	s.addSegment(path, seg)
 	s.w.mem = &memtable{first: s.w.last + 1}
 	s.publish()
@@ -59,6 +61,7 @@ func (s *Store) seal() error {
 
 func (s *Store) addSegment(path string, seg *segment.Segment) {
 	s.w.nextSegID++
+	s.stats.segments.Add(1)
 	sg := newSealed(s.w.nextSegID, path, seg)
 	s.w.segs = append(s.w.segs, sg)
 	if sg.hasEvents() {
@@ -103,6 +106,8 @@ func (s *Store) writeSnapshot() error {
 	if err := fsutil.WriteFileBytes(s.snapPath(), buf.Bytes(), 0o640); err != nil {
 		return fmt.Errorf("engine: snapshot: %w", err)
 	}
+	s.stats.fsyncs.Add(2)
+	s.stats.bytesWritten.Add(uint64(buf.Len()))
 	s.w.snapLast = s.w.last
 	s.w.snapAtSeal = false // a seal sets it after a snapshot it takes
 	return nil

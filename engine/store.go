@@ -76,6 +76,8 @@ type Store struct {
 	// w is owned by the writer goroutine (and by Open before it starts).
 	w writerState
 
+	stats counters
+
 	// readOnly stores (Check) change nothing on disk: their WAL is a
 	// private copy in tmpWAL, removed by Close, and they have no writer.
 	readOnly bool
@@ -245,7 +247,7 @@ func (s *Store) Close() error {
 }
 
 // enter admits a call: it fails once the store is closed or has failed.
-// The caller must call s.inflight.Done() when it no longer needs the store.
+// The caller must call s.leave(write) when it no longer needs the store.
 func (s *Store) enter(what string, write bool) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -259,6 +261,9 @@ func (s *Store) enter(what string, write bool) error {
 		return fmt.Errorf("engine: %s refused: the store failed earlier: %w", what, s.mu.err)
 	}
 	s.inflight.Add(1)
+	if !write {
+		s.stats.readers.Add(1)
+	}
 	return nil
 }
 

@@ -12,7 +12,7 @@ func (s *Store) Replay(ctx context.Context, from uint64, fn func(trove.Event) er
 	if err := s.enter("replay", false); err != nil {
 		return err
 	}
-	defer s.inflight.Done()
+	defer s.leave(false)
 	v := s.view.Load()
 	return s.replayTo(ctx, v, from, v.last, fn)
 }
@@ -46,7 +46,7 @@ func (s *Store) Subscribe(ctx context.Context, from uint64, fn func(trove.Event)
 		}
 		v := s.view.Load()
 		err := s.replayTo(ctx, v, from, v.last, fn)
-		s.inflight.Done()
+		s.leave(false)
 		if err != nil {
 			return err
 		}

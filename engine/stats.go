@@ -1,0 +1,49 @@
+package engine
+
+import "sync/atomic"
+
+// counters are the store's running figures, read by Stats.
+type counters struct {
+	fsyncs       atomic.Uint64 // fsyncs requested: one per group commit, two per published file
+	bytesWritten atomic.Uint64 // WAL bytes appended plus segment and snapshot files published
+	readers      atomic.Int64  // read calls in flight
+	segments     atomic.Int64  // sealed segment files open
+}
+
+// Stats returns the store's figures, read at the moment of the call:
+//
+//	fsyncs         fsyncs since Open: one per group commit (none in SyncNone
+//	               mode), two per published segment or snapshot (file, directory)
+//	bytes_written  bytes written since Open: WAL entries, segment and snapshot files
+//	index_lag      committed events the background search index has not
+//	               indexed yet (0 when searchIndex is "off")
+//	open_readers   read calls in flight (gets, queries, replays, checks, …)
+//	events         the last committed event position (the number of events)
+//	segments       sealed segment files
+//	wal_bytes      bytes in the WAL's files (the unsealed part of the log)
+//
+// After Close every figure keeps its last value.
+func (s *Store) Stats() map[string]float64 {
+	v := s.view.Load()
+	lag := 0.0
+	if s.srch != nil {
+		lag = float64(v.last - min(v.last, uint64(s.srch.upTo.Load())))
+	}
+	return map[string]float64{
+		"fsyncs":        float64(s.stats.fsyncs.Load()),
+		"bytes_written": float64(s.stats.bytesWritten.Load()),
+		"index_lag":     lag,
+		"open_readers":  float64(s.stats.readers.Load()),
+		"events":        float64(v.last),
+		"segments":      float64(s.stats.segments.Load()),
+		"wal_bytes":     float64(s.wal.Size()),
+	}
+}
+
+// leave ends a call admitted by enter.
+func (s *Store) leave(write bool) {
+	if !write {
+		s.stats.readers.Add(-1)
+	}
+	s.inflight.Done()
+}
