@@ -14,6 +14,7 @@ import (
 
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/internal/linkbook"
+	"github.com/trovedb/trove/internal/pluginopts"
 )
 
 // Name is the plugin's registered name.
@@ -22,10 +23,8 @@ const Name = "storage-json-file"
 func init() {
 	trove.Register(Name, func(options json.RawMessage) (trove.Plugin, error) {
 		var o Options
-		if len(options) > 0 && string(options) != "null" {
-			if err := json.Unmarshal(options, &o); err != nil {
-				return nil, fmt.Errorf("%w: jsonfile: options: %v", trove.ErrInvalid, err)
-			}
+		if err := pluginopts.Decode("jsonfile", options, &o, pluginopts.Lenient); err != nil {
+			return nil, err
 		}
 		return New(o)
 	})

@@ -10,6 +10,7 @@ import (
 
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/internal/linkbook"
+	"github.com/trovedb/trove/internal/pluginopts"
 )
 
 // Name is the plugin's registered name.
@@ -18,10 +19,8 @@ const Name = "storage-memory"
 func init() {
 	trove.Register(Name, func(options json.RawMessage) (trove.Plugin, error) {
 		var o Options
-		if len(options) > 0 && string(options) != "null" {
-			if err := json.Unmarshal(options, &o); err != nil {
-				return nil, fmt.Errorf("%w: memory: options: %v", trove.ErrInvalid, err)
-			}
+		if err := pluginopts.Decode("memory", options, &o, pluginopts.Lenient); err != nil {
+			return nil, err
 		}
 		return New(o), nil
 	})

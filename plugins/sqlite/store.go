@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/internal/pluginopts"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
 )
 
@@ -22,10 +23,8 @@ const Name = "storage-sqlite"
 func init() {
 	trove.Register(Name, func(options json.RawMessage) (trove.Plugin, error) {
 		var o Options
-		if len(options) > 0 && string(options) != "null" {
-			if err := json.Unmarshal(options, &o); err != nil {
-				return nil, fmt.Errorf("%w: sqlite: options: %v", trove.ErrInvalid, err)
-			}
+		if err := pluginopts.Decode("sqlite", options, &o, pluginopts.Lenient); err != nil {
+			return nil, err
 		}
 		return New(o)
 	})
