@@ -1,16 +1,16 @@
 package s3
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"sync"
 
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/blob"
 	blobs3 "github.com/trovedb/trove/blob/s3"
+	"github.com/trovedb/trove/internal/blobplugin"
+	"github.com/trovedb/trove/internal/pluginopts"
 )
 
 // Name is the plugin's registered name.
@@ -19,12 +19,8 @@ const Name = "storage-s3"
 func init() {
 	trove.Register(Name, func(options json.RawMessage) (trove.Plugin, error) {
 		var o Options
-		if len(bytes.TrimSpace(options)) > 0 && string(bytes.TrimSpace(options)) != "null" {
-			dec := json.NewDecoder(bytes.NewReader(options))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&o); err != nil {
-				return nil, fmt.Errorf("s3: %w: options: %v", trove.ErrInvalid, err)
-			}
+		if err := pluginopts.Decode("s3", options, &o, pluginopts.Strict); err != nil {
+			return nil, err
 		}
 		return New(o)
 	})
@@ -64,14 +60,8 @@ type Options struct {
 // Plugin serves the files role from an S3 bucket. It is safe for
 // concurrent use.
 type Plugin struct {
-	opts Options
-
-	mu struct {
-		sync.RWMutex
-		store  *blobs3.Store     // nil before Initialize and after Shutdown
-		files  trove.FileStorage // on store
-		closed bool              // Shutdown was called
-	}
+	opts  Options
+	files *blobplugin.Files // life cycle and the files role
 }
 
 var (
@@ -91,7 +81,16 @@ func New(opts Options) (*Plugin, error) {
 	case opts.Concurrency < 0:
 		return nil, fmt.Errorf("s3: %w: options: negative concurrency", trove.ErrInvalid)
 	}
-	return &Plugin{opts: opts}, nil
+	p := &Plugin{opts: opts}
+	p.files = blobplugin.New("s3", func(ctx context.Context) (blob.Store, error) {
+		o := p.opts
+		return blobs3.Connect(ctx, blobs3.Config{
+			Region: o.Region, Bucket: o.Bucket, AccessKeyID: o.AccessKeyID, SecretAccessKey: o.SecretAccessKey,
+			SessionToken: o.SessionToken, Endpoint: o.Endpoint, ForcePathStyle: o.ForcePathStyle, Prefix: o.Prefix,
+			PartSize: o.PartSize, Concurrency: o.Concurrency,
+		})
+	})
+	return p, nil
 }
 
 // Name implements trove.Plugin.
@@ -103,76 +102,24 @@ func (p *Plugin) Capabilities() []trove.Capability { return []trove.Capability{t
 // Initialize implements trove.Plugin: it builds the client and checks that
 // the bucket exists and the credentials may use it.
 func (p *Plugin) Initialize(ctx context.Context, _ *trove.Core) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.mu.closed {
-		return fmt.Errorf("s3: initialize: %w", trove.ErrClosed)
-	}
-	if p.mu.store != nil {
-		return nil
-	}
-	o := p.opts
-	s, err := blobs3.Connect(ctx, blobs3.Config{
-		Region: o.Region, Bucket: o.Bucket, AccessKeyID: o.AccessKeyID, SecretAccessKey: o.SecretAccessKey,
-		SessionToken: o.SessionToken, Endpoint: o.Endpoint, ForcePathStyle: o.ForcePathStyle, Prefix: o.Prefix,
-		PartSize: o.PartSize, Concurrency: o.Concurrency,
-	})
-	if err != nil {
-		return err
-	}
-	p.mu.store, p.mu.files = s, blob.NewFileStorage(s)
-	return nil
+	return p.files.Initialize(ctx)
 }
 
 // Shutdown implements trove.Plugin. Every save has been stored since it
 // returned, so there is nothing to flush.
-func (p *Plugin) Shutdown(ctx context.Context) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.mu.closed = true
-	if p.mu.store == nil {
-		return nil
-	}
-	err := p.mu.store.Close()
-	p.mu.store, p.mu.files = nil, nil
-	return err
-}
-
-func (p *Plugin) fileStorage() (trove.FileStorage, error) {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	if p.mu.files == nil {
-		if p.mu.closed {
-			return nil, fmt.Errorf("s3: %w", trove.ErrClosed)
-		}
-		return nil, fmt.Errorf("s3: %w: not initialized", trove.ErrClosed)
-	}
-	return p.mu.files, nil
-}
+func (p *Plugin) Shutdown(ctx context.Context) error { return p.files.Shutdown(ctx) }
 
 // SaveFile implements trove.FileStorage.
 func (p *Plugin) SaveFile(ctx context.Context, f trove.EventFile, data io.Reader) (trove.EventFile, error) {
-	fs, err := p.fileStorage()
-	if err != nil {
-		return trove.EventFile{}, err
-	}
-	return fs.SaveFile(ctx, f, data)
+	return p.files.SaveFile(ctx, f, data)
 }
 
 // GetFile implements trove.FileStorage.
 func (p *Plugin) GetFile(ctx context.Context, id string) (trove.EventFile, error) {
-	fs, err := p.fileStorage()
-	if err != nil {
-		return trove.EventFile{}, err
-	}
-	return fs.GetFile(ctx, id)
+	return p.files.GetFile(ctx, id)
 }
 
 // GetFileData implements trove.FileStorage. The reader implements io.Seeker.
 func (p *Plugin) GetFileData(ctx context.Context, id string) (io.ReadCloser, error) {
-	fs, err := p.fileStorage()
-	if err != nil {
-		return nil, err
-	}
-	return fs.GetFileData(ctx, id)
+	return p.files.GetFileData(ctx, id)
 }
