@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/trovedb/trove/internal/fsutil"
@@ -110,7 +111,9 @@ func num(v float64) string {
 	case a >= 1:
 		return fmt.Sprintf("%.2f", v)
 	default:
-		return fmt.Sprintf("%.3g", v)
+		// Three significant digits, never in exponent form.
+		r, _ := strconv.ParseFloat(fmt.Sprintf("%.3g", v), 64)
+		return strconv.FormatFloat(r, 'f', -1, 64)
 	}
 }
 
@@ -201,7 +204,9 @@ func report(res *Results) string {
 	}
 	b.WriteString("\n## Summary\n\n")
 	b.WriteString("Each cell is the workload's main number: events/s (files/s) for saves (higher is better); p50 latency in ms for reads; " +
-		"the unit shown otherwise (lower is better). n/a: the contender does not offer the operation.\n\n")
+		"the unit shown otherwise (lower is better). n/a: the contender does not offer the operation. " +
+		"Reads start as soon as ingest returns, as in production: a backend's background work (sealing, indexing) may still be running " +
+		"and shows in p99, or in a workload answered by scanning until its index has caught up.\n\n")
 	b.WriteString(summaryTable(res))
 	fmt.Fprintf(&b, "\n![ingest](%s)\n\n![reads](%s)\n", ingestChart, readChart)
 	b.WriteString("\n## Workloads\n")

@@ -87,7 +87,7 @@ func workloads() []Workload {
 				"workload): a high-cardinality payload equality; a store without an index for it scans"},
 		{ID: wVisibility, Title: "Acknowledgement to visible", Metric: latency,
 			About: "save one event, then query its unique traceId until it is returned; time from the save's return to the start of the first query " +
-				"that returned it (0 when visible at once; an upper bound, since a query that started just before the event became visible delays " +
+				"that returned it (0 when the first query, started right after the save returned, found it; otherwise an upper bound, since a query that started just before the event became visible delays " +
 				"the next one); how long that query took is the unique-payload-value workload"},
 		{ID: wReopen, Title: "Reopen time", Metric: value, Unit: "ms",
 			About: "a fresh process opens the populated store and gets one event by id (or, without reads, is ready)"},
