@@ -13,7 +13,8 @@
 //   - anything else: ErrConflict (optimistic concurrency).
 //
 // Errors naming one event are a *trove.BatchError with its index; Unbatch
-// gives the error a single-event call returns.
+// gives the error a single-event call returns, and SaveOne is SaveEvent for
+// a backend whose single save is a batch of one.
 //
 // The backend decides what Append does: record the event for a write after
 // the plan (memory, jsonfile: nothing changes unless the whole batch

@@ -113,3 +113,14 @@ func Unbatch(err error) error {
 	}
 	return err
 }
+
+// SaveOne saves e through s's SaveEvents, returning e and the event's own
+// error on failure: SaveEvent of a backend whose single saves are batches
+// of one.
+func SaveOne(ctx context.Context, s trove.BatchSaver, e trove.Event) (trove.Event, error) {
+	out, err := s.SaveEvents(ctx, []trove.Event{e})
+	if err != nil {
+		return e, Unbatch(err)
+	}
+	return out[0], nil
+}

@@ -18,11 +18,7 @@ import (
 // SaveEvent saves e (see trove.EventStorage). The event's file is on disk,
 // fsynced, when it returns.
 func (s *Store) SaveEvent(ctx context.Context, e trove.Event) (trove.Event, error) {
-	out, err := s.SaveEvents(ctx, []trove.Event{e})
-	if err != nil {
-		return e, saveplan.Unbatch(err)
-	}
-	return out[0], nil
+	return saveplan.SaveOne(ctx, s, e)
 }
 
 // SaveEvents saves events atomically: all of them, or none on any error,

@@ -135,11 +135,7 @@ func (s *Store) GetEvent(ctx context.Context, id trove.EventID) (trove.Event, er
 // SaveEvent saves e (see trove.EventStorage); it is durable when SaveEvent
 // returns.
 func (s *Store) SaveEvent(ctx context.Context, e trove.Event) (trove.Event, error) {
-	out, err := s.SaveEvents(ctx, []trove.Event{e})
-	if err != nil {
-		return e, saveplan.Unbatch(err)
-	}
-	return out[0], nil
+	return saveplan.SaveOne(ctx, s, e)
 }
 
 // SaveEvents saves events in one SQLite transaction: all of them, or none
