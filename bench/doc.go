@@ -16,8 +16,11 @@
 //
 // A contender is one entry of the table in contenders(): a name, whether it
 // keeps data across a reopen, an Available check and an Open function
-// returning a Store (SaveBatch, Save, Close), optionally also a Reader (Get,
-// Query). Trove backends are driven through the public API
+// returning a Store (SaveBatch, Save, SaveFile, Close), optionally also a
+// Reader (Get, Query). Event saves carry events only, the same bytes for
+// every contender; the events' files go through SaveFile and are measured
+// as their own workload. Only the store's calls are timed: batches and
+// single-save events are generated and encoded before the clock starts. Trove backends are driven through the public API
 // (trove.NewPlugin, Initialize, EventStorage, BatchSaver, FileStorage);
 // a backend whose package is not linked in is reported as unavailable,
 // never silently left out. The peers are driven directly with their
