@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/internal/lifecycle"
 	"github.com/trovedb/trove/internal/linkbook"
 	"github.com/trovedb/trove/internal/pluginopts"
 )
@@ -55,8 +56,7 @@ type Store struct {
 
 	mu struct {
 		sync.RWMutex
-		open     bool // Initialize succeeded
-		closed   bool
+		state    lifecycle.State         // open/closed, and the signal subscribers wait on
 		lock     *os.File                // the flocked LOCK file
 		linkLog  *os.File                // links.ndjson, opened for append
 		log      []*record               // every event version in position order
@@ -70,7 +70,6 @@ type Store struct {
 		files    map[string]trove.EventFile
 		regs     []trove.RegisteredSchema // the schema registry, in registration order
 		lastPos  uint64
-		changed  chan struct{} // closed and replaced when the log grows or the store closes
 	}
 }
 
@@ -102,7 +101,7 @@ func New(o Options) (*Store, error) {
 		return nil, fmt.Errorf("%w: jsonfile: options: directory is required", trove.ErrInvalid)
 	}
 	s := &Store{opts: o, now: time.Now, walkAbove: smallCandidates}
-	s.mu.changed = make(chan struct{})
+	s.mu.state = lifecycle.New("jsonfile", lifecycle.Strict)
 	s.resetLocked()
 	return s, nil
 }
@@ -138,11 +137,8 @@ func (s *Store) Initialize(ctx context.Context, _ *trove.Core) error {
 	defer s.writeMu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.mu.closed {
-		return fmt.Errorf("jsonfile: initialize: %w", trove.ErrClosed)
-	}
-	if s.mu.open {
-		return nil
+	if todo, err := s.mu.state.Initializing(); !todo || err != nil {
+		return err
 	}
 	dir := s.opts.Directory
 	for _, d := range []string{dir, filepath.Join(dir, eventsDir), filepath.Join(dir, filesDir)} {
@@ -165,7 +161,8 @@ func (s *Store) Initialize(ctx context.Context, _ *trove.Core) error {
 		s.resetLocked()
 		return fmt.Errorf("jsonfile: initialize: %w", err)
 	}
-	s.mu.lock, s.mu.linkLog, s.mu.open = lock, ll, true
+	s.mu.lock, s.mu.linkLog = lock, ll
+	s.mu.state.Opened()
 	return nil
 }
 
@@ -176,11 +173,9 @@ func (s *Store) Shutdown(ctx context.Context) error {
 	defer s.writeMu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.mu.closed {
+	if !s.mu.state.Close() {
 		return nil
 	}
-	s.mu.closed = true
-	close(s.mu.changed)
 	var errs []error
 	if s.mu.linkLog != nil {
 		errs = append(errs, s.mu.linkLog.Close())
@@ -198,13 +193,7 @@ func (s *Store) Shutdown(ctx context.Context) error {
 // checkLocked reports ErrClosed after Shutdown and an error before
 // Initialize. The caller holds mu.
 func (s *Store) checkLocked(op string) error {
-	if s.mu.closed {
-		return fmt.Errorf("jsonfile: %s: %w", op, trove.ErrClosed)
-	}
-	if !s.mu.open {
-		return fmt.Errorf("jsonfile: %s: store is not initialized", op)
-	}
-	return nil
+	return s.mu.state.Check(op)
 }
 
 // internLocked returns the store's copy of a schema document, so each
@@ -252,7 +241,4 @@ func byTimeOrder(a, b *record) int {
 }
 
 // notifyLocked wakes subscribers.
-func (s *Store) notifyLocked() {
-	close(s.mu.changed)
-	s.mu.changed = make(chan struct{})
-}
+func (s *Store) notifyLocked() { s.mu.state.Notify() }

@@ -50,7 +50,7 @@ func (s *Store) after(_ context.Context, from, _ uint64) ([]trove.Event, <-chan 
 	for i, r := range log {
 		out[i] = r.ev.Clone()
 	}
-	return out, s.mu.changed, nil
+	return out, s.mu.state.Changed(), nil
 }
 
 // SaveSchema keeps a registered schema in schemas.json: the same (id,

@@ -11,11 +11,7 @@ import (
 
 // SaveEvent saves e (see trove.EventStorage).
 func (s *Store) SaveEvent(ctx context.Context, e trove.Event) (trove.Event, error) {
-	out, err := s.SaveEvents(ctx, []trove.Event{e})
-	if err != nil {
-		return e, saveplan.Unbatch(err)
-	}
-	return out[0], nil
+	return saveplan.SaveOne(ctx, s, e)
 }
 
 // SaveEvents saves events atomically: all of them, or none on any error,
@@ -30,8 +26,8 @@ func (s *Store) SaveEvents(ctx context.Context, events []trove.Event) ([]trove.E
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.mu.closed {
-		return nil, errClosed("save")
+	if err := s.mu.state.Check("save"); err != nil {
+		return nil, err
 	}
 	return s.commitLocked(batch)
 }
@@ -84,8 +80,7 @@ func (s *Store) commitLocked(events []saveplan.Staged) ([]trove.Event, error) {
 		out[i] = s.lookupLocked(out[i].ID).ev.Clone()
 	}
 	if len(fresh) > 0 {
-		close(s.mu.changed)
-		s.mu.changed = make(chan struct{})
+		s.mu.state.Notify()
 	}
 	return out, nil
 }
@@ -108,8 +103,8 @@ func (s *Store) GetEvent(ctx context.Context, id trove.EventID) (trove.Event, er
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.mu.closed {
-		return trove.Event{}, errClosed("get event")
+	if err := s.mu.state.Check("get event"); err != nil {
+		return trove.Event{}, err
 	}
 	r := s.lookupLocked(id)
 	if r == nil {
@@ -145,8 +140,8 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.mu.closed {
-		return nil, errClosed("query")
+	if err := s.mu.state.Check("query"); err != nil {
+		return nil, err
 	}
 	if c.MatchesNothing() {
 		return []trove.Event{}, nil

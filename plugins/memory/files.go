@@ -29,10 +29,10 @@ func (s *Store) SaveFile(ctx context.Context, f trove.EventFile, data io.Reader)
 		return f, err
 	}
 	s.mu.RLock()
-	dir, closed := s.mu.fileDir, s.mu.closed
+	dir, err := s.mu.fileDir, s.mu.state.Check("save file")
 	s.mu.RUnlock()
-	if closed {
-		return f, errClosed("save file")
+	if err != nil {
+		return f, err
 	}
 	if dir == "" {
 		return f, fmt.Errorf("memory: save file %s: store is not initialized", f.ID)
@@ -65,8 +65,8 @@ func (s *Store) SaveFile(ctx context.Context, f trove.EventFile, data io.Reader)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.mu.closed {
-		return f, errClosed("save file")
+	if err := s.mu.state.Check("save file"); err != nil {
+		return f, err
 	}
 	if old, ok := s.mu.files[f.ID]; ok {
 		if old.meta.Hash != meta.Hash {
@@ -89,8 +89,8 @@ func (s *Store) GetFile(ctx context.Context, id string) (trove.EventFile, error)
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.mu.closed {
-		return trove.EventFile{}, errClosed("get file")
+	if err := s.mu.state.Check("get file"); err != nil {
+		return trove.EventFile{}, err
 	}
 	sf, ok := s.mu.files[id]
 	if !ok {
@@ -110,8 +110,8 @@ func (s *Store) GetFileData(ctx context.Context, id string) (io.ReadCloser, erro
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.mu.closed {
-		return nil, errClosed("get file data")
+	if err := s.mu.state.Check("get file data"); err != nil {
+		return nil, err
 	}
 	sf, ok := s.mu.files[id]
 	if !ok {

@@ -20,8 +20,8 @@ func (s *Store) SaveLink(ctx context.Context, source trove.EventID, link trove.E
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.mu.closed {
-		return errClosed("save link")
+	if err := s.mu.state.Check("save link"); err != nil {
+		return err
 	}
 	r := s.lookupLocked(source)
 	if r == nil {
@@ -39,8 +39,8 @@ func (s *Store) GetLinks(ctx context.Context, id trove.EventID, opts trove.LinkO
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.mu.closed {
-		return nil, errClosed("get links")
+	if err := s.mu.state.Check("get links"); err != nil {
+		return nil, err
 	}
 	return s.bookLocked().Links(id, opts)
 }
@@ -53,8 +53,8 @@ func (s *Store) GetLinkedEvents(ctx context.Context, id trove.EventID, opts trov
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.mu.closed {
-		return nil, errClosed("get linked events")
+	if err := s.mu.state.Check("get linked events"); err != nil {
+		return nil, err
 	}
 	return s.bookLocked().Linked(id, opts)
 }

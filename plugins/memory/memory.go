@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/internal/lifecycle"
 	"github.com/trovedb/trove/internal/linkbook"
 	"github.com/trovedb/trove/internal/pluginopts"
 )
@@ -44,7 +45,7 @@ type Store struct {
 
 	mu struct {
 		sync.RWMutex
-		closed  bool
+		state   lifecycle.State         // open/closed; Lazy: calls are served before Initialize
 		fileDir string                  // private directory for file bytes
 		log     []*record               // every event version, log[i] has position i+1
 		byID    map[string][]*record    // versions of an id, [v-1] is version v
@@ -52,7 +53,6 @@ type Store struct {
 		schemas map[string]trove.Schema // interned schema documents, by raw JSON
 		files   map[string]storedFile
 		regs    []trove.RegisteredSchema // the schema registry, in registration order
-		changed chan struct{}            // closed and replaced when the log grows or the store closes
 	}
 }
 
@@ -82,7 +82,7 @@ func New(o Options) *Store {
 	s.mu.byID = map[string][]*record{}
 	s.mu.schemas = map[string]trove.Schema{}
 	s.mu.files = map[string]storedFile{}
-	s.mu.changed = make(chan struct{})
+	s.mu.state = lifecycle.New("memory", lifecycle.Lazy)
 	return s
 }
 
@@ -98,17 +98,15 @@ func (s *Store) Capabilities() []trove.Capability {
 func (s *Store) Initialize(ctx context.Context, _ *trove.Core) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.mu.closed {
-		return fmt.Errorf("memory: initialize: %w", trove.ErrClosed)
-	}
-	if s.mu.fileDir != "" {
-		return nil
+	if todo, err := s.mu.state.Initializing(); !todo || err != nil {
+		return err
 	}
 	dir, err := os.MkdirTemp(s.opts.TempDir, "trove-memory-*")
 	if err != nil {
 		return fmt.Errorf("memory: initialize: %w", err)
 	}
 	s.mu.fileDir = dir
+	s.mu.state.Opened()
 	return nil
 }
 
@@ -117,12 +115,10 @@ func (s *Store) Initialize(ctx context.Context, _ *trove.Core) error {
 func (s *Store) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.mu.closed {
+	if !s.mu.state.Close() {
 		return nil
 	}
-	s.mu.closed = true
 	s.mu.log, s.mu.byID, s.mu.links, s.mu.files, s.mu.regs = nil, nil, nil, nil, nil
-	close(s.mu.changed)
 	if s.mu.fileDir != "" {
 		if err := os.RemoveAll(s.mu.fileDir); err != nil {
 			return fmt.Errorf("memory: shutdown: %w", err)
@@ -130,6 +126,3 @@ func (s *Store) Shutdown(ctx context.Context) error {
 	}
 	return nil
 }
-
-// errClosed is returned by calls after Shutdown.
-func errClosed(op string) error { return fmt.Errorf("memory: %s: %w", op, trove.ErrClosed) }

@@ -19,9 +19,9 @@ func (s *Store) Subscribe(ctx context.Context, from uint64, fn func(trove.Event)
 // committed when Replay was called.
 func (s *Store) Replay(ctx context.Context, from uint64, fn func(trove.Event) error) error {
 	s.mu.RLock()
-	if s.mu.closed {
+	if err := s.mu.state.Check("replay"); err != nil {
 		s.mu.RUnlock()
-		return errClosed("replay")
+		return err
 	}
 	end := uint64(len(s.mu.log))
 	s.mu.RUnlock()
@@ -33,8 +33,8 @@ func (s *Store) Replay(ctx context.Context, from uint64, fn func(trove.Event) er
 func (s *Store) after(_ context.Context, from, _ uint64) ([]trove.Event, <-chan struct{}, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.mu.closed {
-		return nil, nil, errClosed("subscribe")
+	if err := s.mu.state.Check("subscribe"); err != nil {
+		return nil, nil, err
 	}
 	log := s.mu.log
 	if from > uint64(len(log)) {
@@ -48,7 +48,7 @@ func (s *Store) after(_ context.Context, from, _ uint64) ([]trove.Event, <-chan 
 	for i, r := range log {
 		out[i] = r.ev.Clone()
 	}
-	return out, s.mu.changed, nil
+	return out, s.mu.state.Changed(), nil
 }
 
 // SaveSchema keeps a registered schema: the same (id, version) with the same
@@ -59,8 +59,8 @@ func (s *Store) SaveSchema(ctx context.Context, rs trove.RegisteredSchema) error
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.mu.closed {
-		return errClosed("save schema")
+	if err := s.mu.state.Check("save schema"); err != nil {
+		return err
 	}
 	for _, have := range s.mu.regs {
 		if have.ID == rs.ID && have.Version == rs.Version {
@@ -82,8 +82,8 @@ func (s *Store) ListSchemas(ctx context.Context) ([]trove.RegisteredSchema, erro
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.mu.closed {
-		return nil, errClosed("list schemas")
+	if err := s.mu.state.Check("list schemas"); err != nil {
+		return nil, err
 	}
 	out := make([]trove.RegisteredSchema, len(s.mu.regs))
 	for i, r := range s.mu.regs {

@@ -18,8 +18,8 @@ func (s *Store) Begin(ctx context.Context) (trove.Tx, error) {
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.mu.closed {
-		return nil, errClosed("begin")
+	if err := s.mu.state.Check("begin"); err != nil {
+		return nil, err
 	}
 	return txstage.New("memory", txStore{s}), nil
 }
@@ -33,8 +33,8 @@ func (t txStore) Now() time.Time { return t.s.now() }
 func (t txStore) Check(ctx context.Context, staged []saveplan.Staged) error {
 	t.s.mu.RLock()
 	defer t.s.mu.RUnlock()
-	if t.s.mu.closed {
-		return errClosed("transaction save")
+	if err := t.s.mu.state.Check("transaction save"); err != nil {
+		return err
 	}
 	_, _, err := saveplan.Plan(ctx, "memory", staged, t.s.planLogLocked())
 	return err
@@ -44,8 +44,8 @@ func (t txStore) Check(ctx context.Context, staged []saveplan.Staged) error {
 func (t txStore) Commit(ctx context.Context, staged []saveplan.Staged) ([]trove.Event, error) {
 	t.s.mu.Lock()
 	defer t.s.mu.Unlock()
-	if t.s.mu.closed {
-		return nil, errClosed("commit")
+	if err := t.s.mu.state.Check("commit"); err != nil {
+		return nil, err
 	}
 	return t.s.commitLocked(staged)
 }

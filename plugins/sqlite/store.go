@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/internal/lifecycle"
 	"github.com/trovedb/trove/internal/pluginopts"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
 )
@@ -78,11 +79,9 @@ type Store struct {
 
 	mu struct {
 		sync.RWMutex
-		open    bool
-		closed  bool
-		w       *sql.DB       // one connection: every write
-		r       *sql.DB       // Options.Readers connections, query_only
-		changed chan struct{} // closed and replaced when events commit or the store closes
+		state lifecycle.State // open/closed, and the signal subscribers wait on
+		w     *sql.DB         // one connection: every write
+		r     *sql.DB         // Options.Readers connections, query_only
 	}
 
 	// schemas caches parsed schema documents by schema_pk; rows never
@@ -112,7 +111,7 @@ func New(o Options) (*Store, error) {
 		return nil, fmt.Errorf("%w: sqlite: options: path is required", trove.ErrInvalid)
 	}
 	s := &Store{opts: o.withDefaults(), now: time.Now}
-	s.mu.changed = make(chan struct{})
+	s.mu.state = lifecycle.New("sqlite", lifecycle.Strict)
 	return s, nil
 }
 
@@ -146,11 +145,8 @@ func (s *Store) dsn(readOnly bool) string {
 func (s *Store) Initialize(ctx context.Context, _ *trove.Core) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.mu.closed {
-		return fmt.Errorf("sqlite: initialize: %w", trove.ErrClosed)
-	}
-	if s.mu.open {
-		return nil
+	if todo, err := s.mu.state.Initializing(); !todo || err != nil {
+		return err
 	}
 	if err := os.MkdirAll(filepath.Dir(s.opts.Path), 0o755); err != nil {
 		return fmt.Errorf("sqlite: initialize: %w", err)
@@ -183,7 +179,8 @@ DELETE FROM blobs WHERE blob_pk NOT IN (SELECT blob_pk FROM files)`); err != nil
 		r.Close()
 		return fmt.Errorf("sqlite: initialize: %w", err)
 	}
-	s.mu.w, s.mu.r, s.mu.open = w, r, true
+	s.mu.w, s.mu.r = w, r
+	s.mu.state.Opened()
 	return nil
 }
 
@@ -194,12 +191,8 @@ func (s *Store) Shutdown(ctx context.Context) error {
 	defer s.writeMu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.mu.closed {
-		return nil
-	}
-	s.mu.closed = true
-	close(s.mu.changed)
-	if !s.mu.open {
+	wasOpen := s.mu.state.IsOpen()
+	if !s.mu.state.Close() || !wasOpen {
 		return nil
 	}
 	err := errors.Join(s.mu.r.Close(), s.mu.w.Close())
@@ -213,11 +206,8 @@ func (s *Store) Shutdown(ctx context.Context) error {
 func (s *Store) pools(op string) (w, r *sql.DB, err error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.mu.closed {
-		return nil, nil, fmt.Errorf("sqlite: %s: %w", op, trove.ErrClosed)
-	}
-	if !s.mu.open {
-		return nil, nil, fmt.Errorf("sqlite: %s: store is not initialized", op)
+	if err := s.mu.state.Check(op); err != nil {
+		return nil, nil, err
 	}
 	return s.mu.w, s.mu.r, nil
 }
@@ -226,15 +216,12 @@ func (s *Store) pools(op string) (w, r *sql.DB, err error) {
 func (s *Store) notify() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.mu.closed {
-		close(s.mu.changed)
-		s.mu.changed = make(chan struct{})
-	}
+	s.mu.state.Notify()
 }
 
 // changedChan returns the channel closed at the next commit.
 func (s *Store) changedChan() <-chan struct{} {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.mu.changed
+	return s.mu.state.Changed()
 }
