@@ -10,6 +10,7 @@ import (
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/internal/fsutil"
 	"github.com/trovedb/trove/internal/logstream"
+	"github.com/trovedb/trove/internal/schemareg"
 )
 
 // Subscribe calls fn with every event after position from, then with each
@@ -68,16 +69,10 @@ func (s *Store) SaveSchema(ctx context.Context, rs trove.RegisteredSchema) error
 	if err != nil {
 		return err
 	}
-	for _, have := range regs {
-		if have.ID == rs.ID && have.Version == rs.Version {
-			if trove.JSONEqual(have.Schema, rs.Schema) {
-				return nil
-			}
-			return fmt.Errorf("%w: jsonfile: schema %s version %s is stored with another document", trove.ErrConflict, rs.ID, rs.Version)
-		}
+	next, added, err := schemareg.Add("jsonfile", regs, rs)
+	if err != nil || !added {
+		return err
 	}
-	rs.Schema = append([]byte(nil), rs.Schema...)
-	next := append(regs[:len(regs):len(regs)], rs)
 	raw, err := json.MarshalIndent(next, "", "  ")
 	if err != nil {
 		return fmt.Errorf("jsonfile: save schema: %w", err)
@@ -101,10 +96,5 @@ func (s *Store) ListSchemas(ctx context.Context) ([]trove.RegisteredSchema, erro
 	if err := s.checkLocked("list schemas"); err != nil {
 		return nil, err
 	}
-	out := make([]trove.RegisteredSchema, len(s.mu.regs))
-	for i, r := range s.mu.regs {
-		r.Schema = append([]byte(nil), r.Schema...)
-		out[i] = r
-	}
-	return out, nil
+	return schemareg.Copy(s.mu.regs), nil
 }

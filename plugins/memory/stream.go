@@ -2,10 +2,10 @@ package memory
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/internal/logstream"
+	"github.com/trovedb/trove/internal/schemareg"
 )
 
 // Subscribe calls fn with every event after position from, then with each
@@ -62,17 +62,9 @@ func (s *Store) SaveSchema(ctx context.Context, rs trove.RegisteredSchema) error
 	if err := s.mu.state.Check("save schema"); err != nil {
 		return err
 	}
-	for _, have := range s.mu.regs {
-		if have.ID == rs.ID && have.Version == rs.Version {
-			if trove.JSONEqual(have.Schema, rs.Schema) {
-				return nil
-			}
-			return fmt.Errorf("%w: memory: schema %s version %s is stored with another document", trove.ErrConflict, rs.ID, rs.Version)
-		}
-	}
-	rs.Schema = append([]byte(nil), rs.Schema...)
-	s.mu.regs = append(s.mu.regs, rs)
-	return nil
+	next, _, err := schemareg.Add("memory", s.mu.regs, rs)
+	s.mu.regs = next
+	return err
 }
 
 // ListSchemas returns the stored schemas in registration order.
@@ -85,10 +77,5 @@ func (s *Store) ListSchemas(ctx context.Context) ([]trove.RegisteredSchema, erro
 	if err := s.mu.state.Check("list schemas"); err != nil {
 		return nil, err
 	}
-	out := make([]trove.RegisteredSchema, len(s.mu.regs))
-	for i, r := range s.mu.regs {
-		r.Schema = append([]byte(nil), r.Schema...)
-		out[i] = r
-	}
-	return out, nil
+	return schemareg.Copy(s.mu.regs), nil
 }
