@@ -77,7 +77,19 @@ func newGroup(next uint64) *group {
 // writer is the single writer goroutine.
 func (s *Store) writer() {
 	defer s.writerWG.Done()
-	for r := range s.reqs {
+	for {
+		var r *request
+		select {
+		case job := <-s.sealed:
+			s.finishSeal(job)
+			continue
+		case req, ok := <-s.reqs:
+			if !ok {
+				s.waitSeal()
+				return
+			}
+			r = req
+		}
 		batch := []*request{r}
 	drain:
 		for len(batch) < s.opts.MaxGroup {
@@ -160,11 +172,7 @@ func (s *Store) commit(batch []*request) {
 		}
 		r.done <- response{events: out}
 	}
-	if s.w.mem.bytes >= s.opts.SegmentSize {
-		if err := s.seal(); err != nil {
-			s.logger.Error("seal failed; the store keeps the log in the WAL", "err", err)
-		}
-	}
+	s.maybeSeal()
 }
 
 // plan checks r against the committed state and the group, and returns its

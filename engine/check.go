@@ -93,7 +93,7 @@ func (s *Store) Check(ctx context.Context) (Report, error) {
 			return
 		}
 		i := r.Position - 1
-		ok := cols.IDs[cols.IDNum[i]] == e.ID.ID && int(cols.Version[i]) == e.ID.Version &&
+		ok := cols.IDs.At(cols.IDNum[i]) == e.ID.ID && int(cols.Version[i]) == e.ID.Version &&
 			cols.Schemas[cols.Schema[i]] == e.Schema.Identity() && cols.Producers[cols.Producer[i]] == e.Producer &&
 			cols.Created[i] == e.CreatedAt.UnixMilli()
 		if !ok {

@@ -39,10 +39,14 @@
 // write or fsync sticky. Each event is stored as a compact binary record
 // (record.go) with its schema document interned in a dictionary.
 //
-// When the unsealed records exceed Options.SegmentSize they are sealed:
-// written as a zstd segment file (atomic publish), readers switched to it,
-// an index snapshot published, then the WAL truncated. Sealed events are
-// read through a cache of decoded blocks.
+// Large batches are prepared (validated, compacted) by two goroutines
+// before they reach the writer.
+//
+// When the unsealed records exceed Options.SegmentSize they are sealed in
+// the background while appends go on: an index snapshot is published at
+// the boundary when one is due, a goroutine writes the zstd segment file
+// (atomic publish), then the writer switches readers to it and truncates
+// the WAL. Sealed events are read through a cache of decoded blocks.
 //
 // # Recovery
 //

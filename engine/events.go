@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/trovedb/trove"
 )
@@ -29,17 +30,53 @@ func (s *Store) SaveEvents(ctx context.Context, events []trove.Event) ([]trove.E
 	if len(events) == 0 {
 		return []trove.Event{}, nil
 	}
-	t := now()
-	st := make([]staged, len(events))
-	for i, e := range events {
-		p, err := trove.Prepare(e, t)
-		if err != nil {
-			return nil, &trove.BatchError{Index: i, Err: err}
-		}
-		st[i] = staged{ev: p, hadTime: !e.CreatedAt.IsZero()}
+	st, err := prepareAll(events, now())
+	if err != nil {
+		return nil, err
 	}
 	resp := s.submit(ctx, "save events", &request{kind: reqEvents, events: st, batch: true})
 	return resp.events, resp.err
+}
+
+// prepareParallelMin is the batch size from which prepareAll splits the
+// work (validation, JSON compaction) across two goroutines.
+const prepareParallelMin = 256
+
+// prepareAll prepares a batch for the writer (trove.Prepare each event,
+// all with the same clock t). Large batches are prepared by two
+// goroutines; the error returned is always the first failing event's.
+func prepareAll(events []trove.Event, t time.Time) ([]staged, error) {
+	st := make([]staged, len(events))
+	prep := func(lo, hi int) error {
+		for i := lo; i < hi; i++ {
+			e := events[i]
+			p, err := trove.Prepare(e, t)
+			if err != nil {
+				return &trove.BatchError{Index: i, Err: err}
+			}
+			st[i] = staged{ev: p, hadTime: !e.CreatedAt.IsZero()}
+		}
+		return nil
+	}
+	if len(events) < prepareParallelMin {
+		return st, prep(0, len(events))
+	}
+	mid := len(events) / 2
+	var second error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		second = prep(mid, len(events))
+	}()
+	first := prep(0, mid)
+	<-done
+	if first != nil {
+		return nil, first
+	}
+	if second != nil {
+		return nil, second
+	}
+	return st, nil
 }
 
 // Begin starts a transaction (see trove.Tx).

@@ -6,57 +6,124 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/internal/fsutil"
 	"github.com/trovedb/trove/segment"
 )
 
-// seal writes the memtable's records into a segment file, switches readers
-// to it, snapshots the index and only then truncates the sealed entries off
-// the WAL. A crash at any step leaves a state recovery handles: a
-// temporary file (removed), a segment whose entries are still in the WAL
-// (Meta.LastWALIndex says they are sealed), an older snapshot (the log
-// after it is replayed).
-func (s *Store) seal() error {
+// Sealing runs beside the writer, so that appends never wait for zstd:
+//
+//  1. startSeal (writer, when the unsealed records exceed SegmentSize and
+//     no seal is running) hands the memtable's records to a goroutine and
+//     starts a new record list; readers keep reading the handed-over
+//     events from memory. When one is due it first publishes an index
+//     snapshot at this boundary.
+//  2. The goroutine writes the segment file (atomic publish) and opens it.
+//  3. finishSeal (writer, when the goroutine reports) switches readers to
+//     the segment, drops the sealed events from memory and only then
+//     truncates the sealed entries off the WAL.
+//
+// A crash at any step leaves a state recovery handles: a temporary file
+// (removed), a segment whose entries are still in the WAL
+// (Meta.LastWALIndex says they are sealed), a snapshot older than the log
+// (the log after it is replayed). A failed seal gives its records back to
+// the memtable; the next seal retries them.
+
+// sealJob is the part of the log one seal writes.
+type sealJob struct {
+	records           []segment.Record
+	bytes             int64
+	firstWAL, lastWAL uint64
+	events            int // event records among records
+	path              string
+	seg               *segment.Segment // the opened segment, once written
+	err               error
+}
+
+// maybeSeal starts a seal when the unsealed records are due and none runs.
+func (s *Store) maybeSeal() {
+	if s.w.sealing || s.w.mem.bytes < s.opts.SegmentSize || len(s.w.mem.records) == 0 {
+		return
+	}
 	m := s.w.mem
-	if len(m.records) == 0 {
-		return nil
-	}
-	path := filepath.Join(s.segDir(), fmt.Sprintf("%020d.seg", m.firstWAL))
-	meta := segment.Meta{FirstWALIndex: m.firstWAL, LastWALIndex: m.lastWAL}
-	err := segment.WriteSegment(path, meta, m.records, segment.SegmentOptions{BlockSize: s.opts.BlockSize, Level: s.opts.CompressionLevel})
-	if err != nil {
-		return fmt.Errorf("engine: seal: %w", err)
-	}
-	s.crashPoint("seal:segment-written")
-	seg, err := segment.OpenSegment(path)
-	if err != nil {
-		return fmt.Errorf("engine: seal: %w", err)
-	}
-	s.stats.fsyncs.Add(2)
-	s.stats.bytesWritten.Add(uint64(seg.Size()))
-	s.addSegment(path, seg)
-	s.w.mem = &memtable{first: s.w.last + 1}
-	s.publish()
 	// A snapshot costs O(index); take one when the log it saves replaying
 	// has grown by a quarter (at least 256k events), or when the last one
 	// does not end at a segment boundary (then recovery could not replay
-	// whole segments after it once the WAL is truncated).
+	// whole segments after it once the WAL is truncated). It is taken here,
+	// where the log ends exactly at the boundary.
 	if !s.w.snapAtSeal || s.w.last-s.w.snapLast >= max(1<<18, s.w.last/4) {
 		if err := s.writeSnapshot(); err != nil {
-			return err
+			s.logger.Error("snapshot failed", "err", err)
+		} else {
+			s.w.snapAtSeal = true
 		}
-		s.w.snapAtSeal = true
 	}
 	s.crashPoint("seal:snapshot-written")
-	if err := s.wal.TruncateFront(m.lastWAL + 1); err != nil {
-		return fmt.Errorf("engine: seal: %w", err)
+	job := &sealJob{records: m.records, bytes: m.bytes, firstWAL: m.firstWAL, lastWAL: m.lastWAL,
+		path: filepath.Join(s.segDir(), fmt.Sprintf("%020d.seg", m.firstWAL))}
+	for i := range job.records {
+		if job.records[i].Type == recEvent {
+			job.events++
+		}
+	}
+	m.records, m.bytes, m.firstWAL, m.lastWAL = nil, 0, 0, 0
+	s.w.sealing = true
+	opts := segment.SegmentOptions{BlockSize: s.opts.BlockSize, Level: s.opts.CompressionLevel}
+	go func() {
+		meta := segment.Meta{FirstWALIndex: job.firstWAL, LastWALIndex: job.lastWAL}
+		if err := segment.WriteSegment(job.path, meta, job.records, opts); err != nil {
+			job.err = fmt.Errorf("engine: seal: %w", err)
+		} else if job.seg, err = segment.OpenSegment(job.path); err != nil {
+			job.err = fmt.Errorf("engine: seal: %w", err)
+		}
+		s.sealed <- job
+	}()
+}
+
+// finishSeal completes a seal on the writer: see maybeSeal.
+func (s *Store) finishSeal(job *sealJob) {
+	s.w.sealing = false
+	m := s.w.mem
+	if job.err != nil {
+		s.logger.Error("seal failed; the store keeps the log in the WAL", "err", job.err)
+		m.records = append(job.records, m.records...)
+		m.bytes += job.bytes
+		m.firstWAL = job.firstWAL
+		if m.lastWAL == 0 {
+			m.lastWAL = job.lastWAL
+		}
+		return
+	}
+	s.crashPoint("seal:segment-written")
+	s.stats.fsyncs.Add(2)
+	s.stats.bytesWritten.Add(uint64(job.seg.Size()))
+	s.addSegment(job.path, job.seg)
+	// The memtable's events start with the sealed ones: drop them.
+	s.w.mem = &memtable{
+		first:    m.first + uint64(job.events),
+		bodies:   slices.Clone(m.bodies[job.events:]),
+		times:    slices.Clone(m.times[job.events:]),
+		records:  m.records,
+		bytes:    m.bytes,
+		firstWAL: m.firstWAL,
+		lastWAL:  m.lastWAL,
+	}
+	s.publish()
+	if err := s.wal.TruncateFront(job.lastWAL + 1); err != nil {
+		s.logger.Error("cannot truncate the sealed part of the WAL", "err", fmt.Errorf("engine: seal: %w", err))
 	}
 	if s.srch != nil {
 		s.srch.notify()
 	}
-	return nil
+}
+
+// waitSeal waits for a running seal and completes it.
+func (s *Store) waitSeal() {
+	if s.w.sealing {
+		s.finishSeal(<-s.sealed)
+	}
 }
 
 func (s *Store) addSegment(path string, seg *segment.Segment) {

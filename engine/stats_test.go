@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/trovedb/trove"
 )
@@ -29,6 +30,9 @@ func TestStats(t *testing.T) {
 		}
 	}
 	saveBatches(t, st, 0, 200, 5)
+	for len(st.view.Load().segs) == 0 {
+		time.Sleep(time.Millisecond) // seals run in the background
+	}
 	got := p.Stats()
 	if got["events"] != 200 || got["segments"] == 0 {
 		t.Fatalf("after 200 events: %v", got)

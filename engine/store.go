@@ -63,6 +63,7 @@ type Store struct {
 	files trove.FileStorage // over blobs
 
 	reqs     chan *request
+	sealed   chan *sealJob // a background seal reports here
 	writerWG sync.WaitGroup
 	inflight sync.WaitGroup
 	closedCh chan struct{}
@@ -101,7 +102,8 @@ type writerState struct {
 	evSegs     []*sealed // those holding events, in position order
 	nextSegID  uint64
 	snapLast   uint64            // last position of the latest snapshot
-	snapAtSeal bool              // the latest snapshot was taken right after a seal
+	snapAtSeal bool              // the latest snapshot was taken at a seal's boundary
+	sealing    bool              // a seal runs in the background
 	regKeys    map[string]string // id\x00version → document, registered schemas
 	tornTail   string            // what recovery cut from the WAL's tail, "" when nothing
 }
@@ -153,6 +155,7 @@ func open(dir string, opts Options, readOnly bool) (*Store, error) {
 		opts:     o,
 		logger:   o.Logger.With("store", dir),
 		reqs:     make(chan *request, 1024),
+		sealed:   make(chan *sealJob, 1),
 		closedCh: make(chan struct{}),
 		readOnly: readOnly,
 	}

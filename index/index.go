@@ -74,8 +74,7 @@ type state struct {
 	prev     []uint32 // position of the previous version of the same id, 0 for none
 	created  []int64  // unix ms
 
-	ids      map[string]uint32
-	idStr    []string
+	ids      idTable
 	latest   []uint32 // by id number: position of the latest version
 	schemas  dict
 	produce  dict
@@ -122,7 +121,7 @@ func New(opts Options) *Index {
 }
 
 func (s *state) init() {
-	s.ids = map[string]uint32{}
+	s.ids = newIDTable(0)
 	s.linkType = map[string]*roaring.Bitmap{}
 	s.linkTarget = map[string]*roaring.Bitmap{}
 	s.anyLink = roaring.New()
@@ -200,14 +199,11 @@ func (ix *Index) addLocked(pos uint32, d Doc) error {
 }
 
 func (s *state) idNumber(id string) (uint32, bool) {
-	if n, ok := s.ids[id]; ok {
-		return n, false
+	n, isNew := s.ids.getOrAdd(id)
+	if isNew {
+		s.latest = append(s.latest, 0)
 	}
-	n := uint32(len(s.idStr))
-	s.idStr = append(s.idStr, id)
-	s.ids[id] = n
-	s.latest = append(s.latest, 0)
-	return n, true
+	return n, isNew
 }
 
 func (s *state) chunk(pos uint32, t int64) {
@@ -282,7 +278,7 @@ func (ix *Index) Lookup(id string, version int) (uint32, bool) {
 }
 
 func (s *state) lookup(id string, version int) (uint32, bool) {
-	n, ok := s.ids[id]
+	n, ok := s.ids.get(id)
 	if !ok {
 		return 0, false
 	}
@@ -403,7 +399,7 @@ func (r Reader) Columns() Columns {
 		Producer:  s.producer[:n:n],
 		Prev:      s.prev[:n:n],
 		Created:   s.created[:n:n],
-		IDs:       s.idStr[:len(s.idStr):len(s.idStr)],
+		IDs:       s.ids.view(),
 		Schemas:   s.schemas.names[:len(s.schemas.names):len(s.schemas.names)],
 		Producers: s.produce.names[:len(s.produce.names):len(s.produce.names)],
 		ChunkMin:  s.chunkMin[:full:full],
@@ -422,7 +418,7 @@ type Columns struct {
 	Producer  []uint32
 	Prev      []uint32
 	Created   []int64
-	IDs       []string
+	IDs       IDs
 	Schemas   []string
 	Producers []string
 	// ChunkMin and ChunkMax summarise Created over complete chunks of

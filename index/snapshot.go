@@ -64,9 +64,9 @@ func (ix *Index) encodeLocked(meta []byte) []byte {
 	e.bytes(meta)
 	e.i(int64(ix.opts.MaxPathValues))
 	e.u(uint64(s.n))
-	e.u(uint64(len(s.idStr)))
-	for _, id := range s.idStr {
-		e.str(id)
+	e.u(uint64(s.ids.len()))
+	for n := range s.ids.len() {
+		e.bytes(s.ids.bytesOf(uint32(n)))
 	}
 	for _, d := range []*dict{&s.schemas, &s.produce} {
 		e.u(uint64(len(d.names)))
@@ -258,12 +258,12 @@ func decodeBody(body []byte) (*Index, []byte, error) {
 	s := &ix.st
 	n := d.count(6)
 	nids := d.count(1)
-	s.idStr = make([]string, 0, nids)
-	s.ids = make(map[string]uint32, nids)
+	s.ids = newIDTable(nids)
 	for range nids {
-		id := d.str()
-		s.ids[id] = uint32(len(s.idStr))
-		s.idStr = append(s.idStr, id)
+		id := d.bytes()
+		if _, isNew := s.ids.getOrAdd(string(id)); !isNew && d.err == nil {
+			d.fail("duplicate id")
+		}
 	}
 	s.latest = make([]uint32, nids)
 	for _, dc := range []*dict{&s.schemas, &s.produce} {
