@@ -132,8 +132,21 @@ func (s *Store) commit(batch []*request) {
 	if len(entries) == 0 {
 		return
 	}
+	// Index the group's events while its bytes are written and fsynced:
+	// readers see the index only up to the committed position (the view's
+	// last), so nothing is visible before it is durable. Groups with added
+	// links are indexed after the write, in record order.
+	var indexed chan error
+	if !hasLinks(entries) {
+		indexed = make(chan error, 1)
+		go func() { indexed <- s.indexEvents(g, entries) }()
+	}
 	size := s.wal.Size()
 	first, err := s.wal.Append(entries)
+	var ixErr error
+	if indexed != nil {
+		ixErr = <-indexed
+	}
 	if err == nil {
 		s.stats.bytesWritten.Add(uint64(max(0, s.wal.Size()-size)))
 		if s.opts.SyncMode != SyncNone {
@@ -157,8 +170,14 @@ func (s *Store) commit(batch []*request) {
 		s.mustApply(recs, first+uint64(i), false, true)
 	}
 	s.publish()
-	for i, recs := range entries {
-		s.mustApply(recs, first+uint64(i), true, false)
+	if indexed == nil {
+		for i, recs := range entries {
+			s.mustApply(recs, first+uint64(i), true, false)
+		}
+	} else if ixErr != nil {
+		s.mu.Lock()
+		s.mu.err = fmt.Errorf("engine: index entries %d-%d: %w", first, first+uint64(len(entries))-1, ixErr)
+		s.mu.Unlock()
 	}
 	for i, r := range accepted {
 		out := results[i]
@@ -280,6 +299,58 @@ func (s *Store) plan(g *group, r *request) ([]segment.Record, []trove.Event, err
 	// out shares nothing with the store: prepared events are the caller's
 	// copies, stored ones were decoded into new memory.
 	return recs, out, nil
+}
+
+// hasLinks reports whether entries hold a link added with SaveLink.
+func hasLinks(entries [][]segment.Record) bool {
+	for _, recs := range entries {
+		for i := range recs {
+			if recs[i].Type == recLink {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// indexEvents adds the events of a planned group to the index. It runs
+// beside the group's WAL write: it reads the writer's dictionary and the
+// group's new schema documents, which nothing changes meanwhile.
+func (s *Store) indexEvents(g *group, entries [][]segment.Record) error {
+	var docs []index.Doc
+	var firstPos uint32
+	known := uint32(len(s.w.schemas))
+	for _, recs := range entries {
+		for i := range recs {
+			rec := &recs[i]
+			if rec.Type != recEvent {
+				continue
+			}
+			h, err := decodeHead(rec.Body)
+			if err != nil {
+				return err
+			}
+			var sc trove.Schema
+			switch {
+			case h.schemaNum < known:
+				sc = s.w.schemas[h.schemaNum]
+			case int(h.schemaNum-known) < len(g.docList):
+				sc = g.docList[h.schemaNum-known]
+			default:
+				return fmt.Errorf("%w: unknown schema number %d", errRecord, h.schemaNum)
+			}
+			if docs == nil {
+				firstPos = uint32(rec.Position)
+				docs = make([]index.Doc, 0, len(recs))
+			}
+			docs = append(docs, index.Doc{ID: h.id, Version: h.version, CreatedAt: rec.Time,
+				Schema: sc.Identity(), Producer: h.producer, Links: h.links, Payload: h.payload})
+		}
+	}
+	if len(docs) == 0 {
+		return nil
+	}
+	return s.ix.AddBatch(firstPos, docs)
 }
 
 // schemaNum returns the dictionary number of a schema document, assigning

@@ -3,10 +3,12 @@ package engine
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 
 	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/index"
 )
 
 // TestConcurrentVersions: many goroutines race to save version 2 of one
@@ -93,4 +95,51 @@ func TestStickyWriteError(t *testing.T) {
 		t.Fatalf("reads after a failed write: %v", err)
 	}
 	st.Close()
+}
+
+// TestIndexAheadInvisible: the writer indexes a group while its WAL entry
+// is written; until the group is committed, readers must not see it — no
+// new events, no new versions, and the versions they would supersede
+// still latest.
+func TestIndexAheadInvisible(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, t.TempDir(), Options{})
+	defer st.Close()
+	saveBatches(t, st, 0, 10, 5)
+	// Index (only) version 2 of event 3 and a new event at positions 11, 12.
+	e3 := testEvent(3)
+	err := st.ix.AddBatch(11, []index.Doc{
+		{ID: e3.ID.ID, Version: 2, CreatedAt: e3.CreatedAt.UnixMilli(), Schema: testSchema.Identity(), Producer: e3.Producer, Payload: e3.Payload},
+		{ID: "ev-new", Version: 1, CreatedAt: e3.CreatedAt.UnixMilli(), Schema: testSchema.Identity(), Producer: e3.Producer, Payload: e3.Payload},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.GetEvent(ctx, trove.EventID{ID: e3.ID.ID})
+	if err != nil || got.ID.Version != 1 || got.Position != 4 {
+		t.Fatalf("get latest of %s: %v %v, want version 1 at position 4", e3.ID.ID, got.ID, err)
+	}
+	if _, err := st.GetEvent(ctx, trove.EventID{ID: e3.ID.ID, Version: 2}); !errors.Is(err, trove.ErrNotFound) {
+		t.Fatalf("get uncommitted version: %v, want ErrNotFound", err)
+	}
+	if _, err := st.GetEvent(ctx, trove.EventID{ID: "ev-new"}); !errors.Is(err, trove.ErrNotFound) {
+		t.Fatalf("get uncommitted event: %v, want ErrNotFound", err)
+	}
+	res, err := st.QueryEvents(ctx, trove.EventQuery{Producer: []string{e3.Producer}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, e := range res {
+		ids = append(ids, e.ID.String())
+	}
+	want := 0
+	for i := range 10 {
+		if testEvent(i).Producer == e3.Producer {
+			want++
+		}
+	}
+	if len(res) != want || !slices.Contains(ids, e3.ID.ID+"@1") {
+		t.Fatalf("query by producer: %v, want %d events including %s version 1", ids, want, e3.ID.ID)
+	}
 }

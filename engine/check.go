@@ -69,7 +69,7 @@ func (s *Store) Check(ctx context.Context) (Report, error) {
 		}
 	}
 	var cols index.Columns
-	s.ix.Read(func(r index.Reader) { cols = r.Columns() })
+	s.ix.Read(func(r index.Reader) { cols = r.Columns().Upto(uint32(v.last)) })
 	var expect uint64 = 1
 	checkRec := func(file string, r *segment.Record) {
 		rep.Records++

@@ -39,6 +39,13 @@
 // write or fsync sticky. Each event is stored as a compact binary record
 // (record.go) with its schema document interned in a dictionary.
 //
+// The writer indexes a group's events while the group's WAL entry is
+// written and fsynced; readers bound every index lookup and query by the
+// committed position of their view (index.LookupAt, query.Options.Last),
+// so an indexed but uncommitted event, or a version it would supersede,
+// is invisible until the group is durable. Groups holding links added
+// with SaveLink are indexed after the write, in record order.
+//
 // Large batches are prepared (validated, compacted) by two goroutines
 // before they reach the writer.
 //

@@ -51,7 +51,7 @@ func (s *Store) links(id trove.EventID, opts trove.LinkOptions) ([]linkEntry, er
 			}
 		}
 	case "", trove.Outgoing:
-		p, ok := s.ix.Lookup(id.ID, id.Version)
+		p, ok := s.ix.LookupAt(id.ID, id.Version, uint32(v.last))
 		if !ok || id.Version < 0 {
 			return nil, fmt.Errorf("%w: engine: event %s", trove.ErrNotFound, id)
 		}

@@ -123,11 +123,12 @@ func (s *Store) eventAt(v *view, pos uint64) (trove.Event, error) {
 
 // getEvent finds an event version without admission (callers hold it).
 func (s *Store) getEvent(id trove.EventID) (trove.Event, error) {
-	p, ok := s.ix.Lookup(id.ID, id.Version)
+	v := s.view.Load()
+	p, ok := s.ix.LookupAt(id.ID, id.Version, uint32(v.last))
 	if !ok {
 		return trove.Event{}, fmt.Errorf("%w: engine: event %s", trove.ErrNotFound, id)
 	}
-	return s.eventAt(s.view.Load(), uint64(p))
+	return s.eventAt(v, uint64(p))
 }
 
 // GetEvent returns the latest version of id.ID, or version id.Version.
@@ -165,7 +166,9 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 		return nil, err
 	}
 	defer s.leave(false)
-	var opts query.Options
+	// The writer indexes a group while it is being written: see only
+	// what is committed.
+	opts := query.Options{Bounded: true, Last: uint32(s.view.Load().last)}
 	if s.srch != nil {
 		opts.Searcher = s.srch
 	}

@@ -272,17 +272,33 @@ func (ix *Index) AddLink(source uint32, l trove.EventLink) {
 // Lookup returns the position of id's version (its latest when version is
 // 0).
 func (ix *Index) Lookup(id string, version int) (uint32, bool) {
+	return ix.LookupAt(id, version, ^uint32(0))
+}
+
+// LookupAt is Lookup among positions up to last: the index as it was when
+// last was its last position.
+func (ix *Index) LookupAt(id string, version int, last uint32) (uint32, bool) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	return ix.st.lookup(id, version)
+	return ix.st.lookupAt(id, version, last)
 }
 
 func (s *state) lookup(id string, version int) (uint32, bool) {
+	return s.lookupAt(id, version, ^uint32(0))
+}
+
+func (s *state) lookupAt(id string, version int, last uint32) (uint32, bool) {
 	n, ok := s.ids.get(id)
 	if !ok {
 		return 0, false
 	}
 	p := s.latest[n]
+	for p > last {
+		p = s.prev[p-1]
+	}
+	if p == 0 {
+		return 0, false
+	}
 	if version == 0 {
 		return p, true
 	}
@@ -405,6 +421,21 @@ func (r Reader) Columns() Columns {
 		ChunkMin:  s.chunkMin[:full:full],
 		ChunkMax:  s.chunkMax[:full:full],
 	}
+}
+
+// Upto returns the columns as they were when last (≤ c.Last) was the last
+// position.
+func (c Columns) Upto(last uint32) Columns {
+	if last >= c.Last {
+		return c
+	}
+	n := int(last)
+	full := min(len(c.ChunkMin), n>>chunkShift)
+	c.Last = last
+	c.IDNum, c.Version, c.Schema = c.IDNum[:n:n], c.Version[:n:n], c.Schema[:n:n]
+	c.Producer, c.Prev, c.Created = c.Producer[:n:n], c.Prev[:n:n], c.Created[:n:n]
+	c.ChunkMin, c.ChunkMax = c.ChunkMin[:full:full], c.ChunkMax[:full:full]
+	return c
 }
 
 // Columns are immutable per-position columns: element p-1 describes

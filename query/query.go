@@ -29,6 +29,12 @@ type Searcher interface {
 // Options adjust Run.
 type Options struct {
 	Searcher Searcher // nil: search clauses are evaluated by scanning
+	// Bounded, with Last, bounds the positions the query sees: the index
+	// as it was when Last was its last position, for a writer that indexes
+	// positions before it makes them visible. Unbounded: every indexed
+	// position.
+	Bounded bool
+	Last    uint32
 }
 
 // Plan is a query made concrete against one state of an index.
@@ -86,6 +92,10 @@ func Compile(ctx context.Context, ix *index.Index, q *trove.Query, opts Options)
 	ix.Read(func(r index.Reader) {
 		p.last = r.Last()
 		p.cols = r.Columns()
+		if opts.Bounded && opts.Last < p.last {
+			p.last = opts.Last
+			p.cols = p.cols.Upto(p.last)
+		}
 		var must []*roaring.Bitmap
 		empty := roaring.New()
 		orOf := func(names map[string]bool, get func(string) *roaring.Bitmap) *roaring.Bitmap {
@@ -152,7 +162,22 @@ func Compile(ctx context.Context, ix *index.Index, q *trove.Query, opts Options)
 			p.cand = roaring.FastAnd(must...)
 		}
 		if !q.AllVersions() {
+			// A version is superseded once its next version is indexed;
+			// those superseded by positions past p.last are not yet.
+			var keep *roaring.Bitmap
+			all := r.Columns()
+			for q := uint64(p.last) + 1; q <= uint64(all.Last); q++ {
+				if prev := all.Prev[q-1]; prev != 0 && prev <= p.last && p.cand.Contains(prev) {
+					if keep == nil {
+						keep = roaring.New()
+					}
+					keep.Add(prev)
+				}
+			}
 			p.cand.AndNot(r.Superseded())
+			if keep != nil {
+				p.cand.Or(keep)
+			}
 		}
 	})
 	if sq := q.SearchQuery(); sq != nil && opts.Searcher != nil {
