@@ -280,3 +280,53 @@ func checkTables(t *testing.T, doc string) {
 		}
 	}
 }
+
+// TestIngestSavesEventsAndFilesApart checks what ingest hands a store: the
+// disk peer's event log holds exactly the events' JSON (no file bytes), and
+// its file log exactly the dataset's files.
+func TestIngestSavesEventsAndFilesApart(t *testing.T) {
+	ctx := context.Background()
+	c, _ := findContender("disk")
+	cfg := tinyConfig()
+	res := &ContenderResult{Workloads: map[string]*Measurement{}}
+	r := &runner{c: c, cfg: cfg, data: NewDataset(cfg.Seed, cfg.Events), dir: t.TempDir(), log: quietLog, progress: quietProgress, res: res}
+	st, err := c.Open(ctx, r.mainDir(), quietLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := r.ingest(ctx, st); err != nil || n != cfg.Events {
+		t.Fatalf("ingest: %d, %v", n, err)
+	}
+	if err := st.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var events, files int64
+	nfiles := 0
+	for i := 0; i < cfg.Events; i++ {
+		it := r.data.Item(i)
+		events += int64(len(it.Encoded())) + 1
+		if it.File != nil {
+			files += int64(len(it.File))
+			nfiles++
+		}
+	}
+	size := func(name string) int64 {
+		fi, err := os.Stat(filepath.Join(r.mainDir(), name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	if got := size("log"); got != events {
+		t.Errorf("event log: %d bytes, want the events' JSON, %d", got, events)
+	}
+	if got := size("files"); got != files {
+		t.Errorf("file log: %d bytes, want the files' bytes, %d", got, files)
+	}
+	if m := res.Workloads[wFiles]; !m.ok() || m.Ops != nfiles || m.Bytes != files {
+		t.Errorf("file saves: %+v, want %d files of %d bytes", m, nfiles, files)
+	}
+	if m := res.Workloads[wIngest]; !m.ok() || m.Ops != cfg.Events {
+		t.Errorf("ingest: %+v", m)
+	}
+}

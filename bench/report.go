@@ -206,7 +206,8 @@ func report(res *Results) string {
 	b.WriteString("Each cell is the workload's main number: events/s (files/s) for saves (higher is better); p50 latency in ms for reads; " +
 		"the unit shown otherwise (lower is better). n/a: the contender does not offer the operation. " +
 		"Reads start as soon as ingest returns, as in production: a backend's background work (sealing, indexing) may still be running " +
-		"and shows in p99, or in a workload answered by scanning until its index has caught up.\n\n")
+		"and shows in p99, or in a workload answered by scanning until its index has caught up. " +
+		"On a small shared machine numbers can move by a factor of two between runs: compare contenders within one run.\n\n")
 	b.WriteString(summaryTable(res))
 	fmt.Fprintf(&b, "\n![ingest](%s)\n\n![reads](%s)\n", ingestChart, readChart)
 	b.WriteString("\n## Workloads\n")
