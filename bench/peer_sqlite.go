@@ -84,12 +84,32 @@ func openSQLite(ctx context.Context, dir string, _ *slog.Logger) (Store, error) 
 		s.Close(ctx)
 		return nil, err
 	}
+	// The writes are prepared once, on the one writer connection; each
+	// transaction uses them through tx.StmtContext.
+	for _, p := range []struct {
+		st  **sql.Stmt
+		sql string
+	}{
+		{&s.insSchema, `INSERT OR IGNORE INTO schemas(id, doc) VALUES(?, ?)`},
+		{&s.ins, `INSERT INTO events(id, version, created_at, producer, schema_id, payload, files, links, metadata)
+		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&s.insLink, `INSERT INTO links(source_pos, type, target_id) VALUES(?, ?, ?)`},
+		{&s.insFTS, `INSERT INTO fts(rowid, message) VALUES(?, json_extract(?, '$.message'))`},
+		{&s.insFile, `INSERT OR IGNORE INTO files(id, hash, size, data) VALUES(?, ?, ?, ?)`},
+	} {
+		if *p.st, err = w.PrepareContext(ctx, p.sql); err != nil {
+			s.Close(ctx)
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
 type sqliteStore struct {
 	w, r *sql.DB
 	get  *sql.Stmt
+	// Prepared on w.
+	insSchema, ins, insLink, insFTS, insFile *sql.Stmt
 }
 
 var (
@@ -110,23 +130,10 @@ func (s *sqliteStore) SaveBatch(ctx context.Context, b *Batch) error {
 		return err
 	}
 	defer tx.Rollback()
-	insSchema, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO schemas(id, doc) VALUES(?, ?)`)
-	if err != nil {
-		return err
-	}
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO events(id, version, created_at, producer, schema_id, payload, files, links, metadata)
-		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return err
-	}
-	insLink, err := tx.PrepareContext(ctx, `INSERT INTO links(source_pos, type, target_id) VALUES(?, ?, ?)`)
-	if err != nil {
-		return err
-	}
-	insFTS, err := tx.PrepareContext(ctx, `INSERT INTO fts(rowid, message) VALUES(?, json_extract(?, '$.message'))`)
-	if err != nil {
-		return err
-	}
+	insSchema := tx.StmtContext(ctx, s.insSchema)
+	ins := tx.StmtContext(ctx, s.ins)
+	insLink := tx.StmtContext(ctx, s.insLink)
+	insFTS := tx.StmtContext(ctx, s.insFTS)
 	seen := map[string]bool{}
 	for i := range b.Events {
 		e := &b.Events[i]
@@ -173,7 +180,7 @@ func (s *sqliteStore) Save(ctx context.Context, it *Item) error {
 // transaction (durable at commit).
 func (s *sqliteStore) SaveFile(ctx context.Context, it *Item) error {
 	f := it.Event.Files[0]
-	_, err := s.w.ExecContext(ctx, `INSERT OR IGNORE INTO files(id, hash, size, data) VALUES(?, ?, ?, ?)`, f.ID, f.Hash, f.Size, it.File)
+	_, err := s.insFile.ExecContext(ctx, f.ID, f.Hash, f.Size, it.File)
 	return err
 }
 
@@ -284,8 +291,10 @@ func (s *sqliteStore) Query(ctx context.Context, q trove.EventQuery) (int, error
 }
 
 func (s *sqliteStore) Close(context.Context) error {
-	if s.get != nil {
-		s.get.Close()
+	for _, st := range []*sql.Stmt{s.get, s.insSchema, s.ins, s.insLink, s.insFTS, s.insFile} {
+		if st != nil {
+			st.Close()
+		}
 	}
 	err := s.r.Close()
 	if werr := s.w.Close(); err == nil {
