@@ -27,6 +27,7 @@ import (
 var (
 	benchEvents = flag.Int("benchevents", 1_000_000, "events in the query benchmarks' store")
 	benchDir    = flag.String("benchdir", "", "reuse (or create) the query benchmarks' store here")
+	benchBlock  = flag.Int("benchblock", 0, "blockSize option of the query benchmarks' store (0: the default)")
 	benchSearch = flag.String("benchsearch", "on", "searchIndex option of the ingest benchmarks (on: bleve indexes sealed events in the background)")
 )
 
@@ -160,7 +161,7 @@ func fixture(b *testing.B) string {
 		} else if fixtureDir, fixtureErr = os.MkdirTemp("", "trove-engine-bench-"); fixtureErr != nil {
 			return
 		}
-		st, err := Open(fixtureDir, Options{})
+		st, err := Open(fixtureDir, Options{BlockSize: *benchBlock})
 		if err != nil {
 			fixtureErr = err
 			return
