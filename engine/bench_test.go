@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -328,4 +329,38 @@ func BenchmarkSegmentWAL(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkIngestRSS ingests -benchevents events in batches of 1,000 into
+// a fresh store and reports the process's peak resident set (VmHWM, Linux)
+// and the live heap per event at the end.
+func BenchmarkIngestRSS(b *testing.B) {
+	for b.Loop() {
+		st := benchOpen(b, b.TempDir())
+		for i := 0; i < *benchEvents; i += 1000 {
+			evs := make([]trove.Event, 0, 1000)
+			for k := i; k < min(i+1000, *benchEvents); k++ {
+				evs = append(evs, benchEvent(k))
+			}
+			if _, err := st.SaveEvents(context.Background(), evs); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		b.ReportMetric(float64(ms.HeapInuse)/float64(*benchEvents), "heap-bytes/event")
+		if status, err := os.ReadFile("/proc/self/status"); err == nil {
+			var kb float64
+			for _, line := range strings.Split(string(status), "\n") {
+				if _, err := fmt.Sscanf(line, "VmHWM: %f kB", &kb); err == nil {
+					b.ReportMetric(kb/1024, "peak-RSS-MiB")
+				}
+			}
+		}
+		b.ReportMetric(float64(*benchEvents)/b.Elapsed().Seconds(), "events/s")
+		st.Close()
+		b.StartTimer()
+	}
 }
