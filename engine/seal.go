@@ -1,9 +1,9 @@
 package engine
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -166,18 +166,35 @@ func (s *Store) writeSnapshot() error {
 	if err != nil {
 		return fmt.Errorf("engine: snapshot: %w", err)
 	}
-	var buf bytes.Buffer
-	if err := s.ix.Encode(&buf, meta); err != nil {
+	// Streamed into the file: a snapshot of millions of events is hundreds
+	// of megabytes, not to be held twice.
+	var written int64
+	err = fsutil.WriteFileAtomic(s.snapPath(), 0o640, func(w io.Writer) error {
+		cw := &countingWriter{w: w}
+		err := s.ix.Encode(cw, meta)
+		written = cw.n
 		return err
-	}
-	if err := fsutil.WriteFileBytes(s.snapPath(), buf.Bytes(), 0o640); err != nil {
+	})
+	if err != nil {
 		return fmt.Errorf("engine: snapshot: %w", err)
 	}
 	s.stats.fsyncs.Add(2)
-	s.stats.bytesWritten.Add(uint64(buf.Len()))
+	s.stats.bytesWritten.Add(uint64(written))
 	s.w.snapLast = s.w.last
 	s.w.snapAtSeal = false // a seal sets it after a snapshot it takes
 	return nil
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // removeLeftovers deletes temporary files a crash left in dir.

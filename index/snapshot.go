@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math"
 	"slices"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -60,7 +61,18 @@ func (e *enc) bitmap(bm *roaring.Bitmap) {
 
 func (ix *Index) encodeLocked(meta []byte) []byte {
 	s := &ix.st
-	e := &enc{b: make([]byte, 0, 64+int(s.n)*16)}
+	// Size the buffer from the previous snapshot's bytes per position, so
+	// that a large snapshot is not copied over and over while it grows.
+	size := 64 + int(s.n)*16
+	if per := ix.encPerPos.Load(); per > 0 {
+		size = max(size, int(float64(s.n)*math.Float64frombits(per)*1.05)+len(meta)+64)
+	}
+	e := &enc{b: make([]byte, 0, size)}
+	defer func() {
+		if s.n > 0 {
+			ix.encPerPos.Store(math.Float64bits(float64(len(e.b)) / float64(s.n)))
+		}
+	}()
 	e.bytes(meta)
 	e.i(int64(ix.opts.MaxPathValues))
 	e.u(uint64(s.n))
