@@ -52,12 +52,24 @@ func Check(ctx context.Context, dir string) (Report, error) {
 // wrong (the first problem as a *trove.CorruptionError); the report lists
 // all of them.
 func (s *Store) Check(ctx context.Context) (Report, error) {
-	var rep Report
 	if err := s.enter("check", false); err != nil {
-		return rep, err
+		return Report{}, err
 	}
 	defer s.leave(false)
-	v := s.view.Load()
+	for attempt := 0; ; attempt++ {
+		v := s.view.Load()
+		rep, err := s.checkView(ctx, v)
+		// A seal that completed during the check truncated WAL entries the
+		// check's view still expected there: check again with the new view.
+		if err == nil || attempt == 3 || len(s.view.Load().segs) == len(v.segs) {
+			return rep, err
+		}
+	}
+}
+
+// checkView checks the log as view v sees it.
+func (s *Store) checkView(ctx context.Context, v *view) (Report, error) {
+	var rep Report
 	if s.readOnly {
 		rep.TornTail = s.w.tornTail
 	}

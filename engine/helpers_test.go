@@ -55,6 +55,9 @@ func copyDir(t testing.TB, src string) string {
 	t.Helper()
 	dst := t.TempDir()
 	err := filepath.Walk(src, func(path string, info os.FileInfo, err error) error {
+		if os.IsNotExist(err) {
+			return nil // removed or renamed meanwhile (background work)
+		}
 		if err != nil {
 			return err
 		}
@@ -64,6 +67,9 @@ func copyDir(t testing.TB, src string) string {
 			return os.MkdirAll(to, 0o750)
 		}
 		in, err := os.Open(path)
+		if os.IsNotExist(err) {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
