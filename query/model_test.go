@@ -202,7 +202,8 @@ func positions(evs []trove.Event) []uint64 {
 
 // TestModel checks Run against the brute-force model on random events and
 // queries, with the payload guard low enough that some paths fall back to
-// scanning, and again after a snapshot round trip.
+// scanning, again after a snapshot round trip, and again with windowed
+// runs over windows of a few positions.
 func TestModel(t *testing.T) {
 	for seed := range uint64(4) {
 		r := rand.New(rand.NewPCG(seed, 99))
@@ -223,8 +224,13 @@ func TestModel(t *testing.T) {
 				t.Fatalf("compile %+v: %v", eq, err)
 			}
 			want := positions(m.query(q))
-			for k, x := range []*index.Index{ix, ix2} {
-				got, err := Run(context.Background(), x, m, q, Options{})
+			// Index 2 runs position-ordered pages in tiny windows.
+			for k, x := range []*index.Index{ix, ix2, ix} {
+				opts := Options{}
+				if k == 2 {
+					opts.window = 1 + uint64(r.IntN(40))
+				}
+				got, err := Run(context.Background(), x, m, q, opts)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -35,6 +35,8 @@ type Options struct {
 	// position.
 	Bounded bool
 	Last    uint32
+	// window overrides firstWindow (0: firstWindow), for tests.
+	window uint64
 }
 
 // Plan is a query made concrete against one state of an index.
@@ -68,6 +70,12 @@ type fastTerm struct {
 // considers all versions. It holds the index's read lock only while it
 // combines bitmaps.
 func Compile(ctx context.Context, ix *index.Index, q *trove.Query, opts Options) *Plan {
+	return compile(ctx, ix, q, opts, 0, 0)
+}
+
+// compile is Compile with the candidates restricted to positions lo…hi-1
+// when hi > 0.
+func compile(ctx context.Context, ix *index.Index, q *trove.Query, opts Options, lo, hi uint64) *Plan {
 	p := &Plan{q: q, ix: ix, needLinks: len(q.LinkCriteria()) > 0, needBody: q.NeedsPayload()}
 	if q.SearchQuery() == nil && !sortsByPayload(q) && len(q.PayloadTerms()) > 0 {
 		p.fastTerms = []fastTerm{}
@@ -149,11 +157,22 @@ func Compile(ctx context.Context, ix *index.Index, q *trove.Query, opts Options)
 		if p.hasStart || p.hasEnd {
 			must = append(must, p.timeRanges())
 		}
-		switch len(must) {
-		case 0:
+		switch {
+		case hi > 0:
+			// A window: intersect its range first, so every other
+			// posting is read only inside it.
+			p.cand = roaring.New()
+			p.cand.AddRange(max(lo, 1), min(hi, uint64(p.last)+1))
+			slices.SortFunc(must, func(a, b *roaring.Bitmap) int {
+				return cmp.Compare(a.GetCardinality(), b.GetCardinality())
+			})
+			for _, m := range must {
+				p.cand.And(m)
+			}
+		case len(must) == 0:
 			p.cand = roaring.New()
 			p.cand.AddRange(1, uint64(p.last)+1)
-		case 1:
+		case len(must) == 1:
 			p.cand = must[0].Clone()
 		default:
 			slices.SortFunc(must, func(a, b *roaring.Bitmap) int {
@@ -298,14 +317,18 @@ func Run(ctx context.Context, ix *index.Index, src Source, q *trove.Query, opts 
 	if q.MatchesNothing() {
 		return []trove.Event{}, nil
 	}
-	p := Compile(ctx, ix, q, opts)
 	keys := q.SortKeys()
 	want := -1
 	if q.Limit() >= 0 {
 		want = q.Offset() + q.Limit()
 	}
+	byPosition := len(keys) == 0 || keys[0].Field == "position"
+	if byPosition && want >= 0 && (q.SearchQuery() == nil || opts.Searcher == nil) {
+		return runWindowed(ctx, ix, src, q, opts, len(keys) > 0 && keys[0].Desc, want)
+	}
+	p := Compile(ctx, ix, q, opts)
 	switch {
-	case len(keys) == 0 || keys[0].Field == "position":
+	case byPosition:
 		desc := len(keys) > 0 && keys[0].Desc
 		return p.stream(ctx, src, p.ordered(desc), want)
 	case len(keys) == 1 && keys[0].Field == "createdAt":
@@ -384,10 +407,75 @@ func (p *Plan) byCreated(desc bool) func(yield func(uint32) bool) {
 	}
 }
 
+// firstWindow is the number of positions the first window of a windowed
+// run covers (one roaring container); each next window is twice as large.
+const firstWindow = 1 << 16
+
+// runWindowed runs a position-ordered query with a limit window by window
+// in the query's order: each window's candidates are the postings
+// intersected inside it alone, verified in order, and the run stops once
+// want matches are found, so a page near the start (or, descending, the
+// end) never intersects whole postings.
+func runWindowed(ctx context.Context, ix *index.Index, src Source, q *trove.Query, opts Options, desc bool, want int) ([]trove.Event, error) {
+	var out []trove.Event
+	size := uint64(firstWindow)
+	if opts.window > 0 {
+		size = opts.window
+	}
+	// The first window of a descending run ends past any position, so it
+	// holds the newest ones however far the index has grown; every later
+	// window is planned against the first one's bound.
+	var lo, hi uint64
+	if desc {
+		last := uint64(ix.Last())
+		if opts.Bounded {
+			last = min(last, uint64(opts.Last))
+		}
+		lo, hi = (last+1)-min(last, size-1), 1<<32
+	} else {
+		lo, hi = 1, 1+size
+	}
+	for {
+		p := compile(ctx, ix, q, opts, lo, hi)
+		opts.Bounded, opts.Last = true, p.last
+		var err error
+		if out, err = p.collect(ctx, src, p.ordered(desc), out, want); err != nil {
+			return nil, err
+		}
+		if len(out) >= want {
+			break
+		}
+		size = min(size*2, 1<<32)
+		if desc {
+			if lo <= 1 {
+				break
+			}
+			hi = lo
+			lo = hi - min(hi-1, size)
+		} else {
+			if hi > uint64(p.last) {
+				break
+			}
+			lo = hi
+			hi = lo + size
+		}
+	}
+	return q.Page(out), nil
+}
+
 // stream verifies positions in the order seq gives and stops once want
 // matches are found (want < 0: all).
 func (p *Plan) stream(ctx context.Context, src Source, seq func(func(uint32) bool), want int) ([]trove.Event, error) {
-	var out []trove.Event
+	out, err := p.collect(ctx, src, seq, nil, want)
+	if err != nil {
+		return nil, err
+	}
+	return p.q.Page(out), nil
+}
+
+// collect appends to out the matches among the positions seq gives,
+// stopping once out holds want (want < 0: all).
+func (p *Plan) collect(ctx context.Context, src Source, seq func(func(uint32) bool), out []trove.Event, want int) ([]trove.Event, error) {
 	var err error
 	n := 0
 	seq(func(pos uint32) bool {
@@ -405,8 +493,5 @@ func (p *Plan) stream(ctx context.Context, src Source, seq func(func(uint32) boo
 		}
 		return want < 0 || len(out) < want
 	})
-	if err != nil {
-		return nil, err
-	}
-	return p.q.Page(out), nil
+	return out, err
 }
