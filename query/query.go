@@ -70,12 +70,21 @@ type fastTerm struct {
 // considers all versions. It holds the index's read lock only while it
 // combines bitmaps.
 func Compile(ctx context.Context, ix *index.Index, q *trove.Query, opts Options) *Plan {
-	return compile(ctx, ix, q, opts, 0, 0)
+	return compile(ctx, ix, q, opts, nil)
 }
 
-// compile is Compile with the candidates restricted to positions lo…hi-1
-// when hi > 0.
-func compile(ctx context.Context, ix *index.Index, q *trove.Query, opts Options, lo, hi uint64) *Plan {
+// window is a range of positions lo…hi-1 a windowed run plans at once.
+type window struct {
+	lo, hi uint64
+	size   uint64 // what hi-lo becomes when compile moves the window
+	desc   bool
+}
+
+// compile is Compile with the candidates restricted to window w when w is
+// not nil. compile first moves w, keeping its size, past the positions no
+// posting the query needs holds (after the last such position when w.desc,
+// before the first one otherwise).
+func compile(ctx context.Context, ix *index.Index, q *trove.Query, opts Options, w *window) *Plan {
 	p := &Plan{q: q, ix: ix, needLinks: len(q.LinkCriteria()) > 0, needBody: q.NeedsPayload()}
 	if q.SearchQuery() == nil && !sortsByPayload(q) && len(q.PayloadTerms()) > 0 {
 		p.fastTerms = []fastTerm{}
@@ -158,11 +167,33 @@ func compile(ctx context.Context, ix *index.Index, q *trove.Query, opts Options,
 			must = append(must, p.timeRanges())
 		}
 		switch {
-		case hi > 0:
+		case w != nil:
 			// A window: intersect its range first, so every other
 			// posting is read only inside it.
+			size := w.size
+			if last := uint64(p.last); w.desc && w.hi > last+1 {
+				w.hi = last + 1
+				w.lo = w.hi - min(w.hi-1, size)
+			}
+			for _, m := range must {
+				switch {
+				case m.IsEmpty():
+					// Nothing matches: the window covers the rest.
+					if w.desc {
+						w.lo = 1
+					} else {
+						w.hi = 1 << 32
+					}
+				case w.desc && uint64(m.Maximum())+1 < w.hi:
+					w.hi = uint64(m.Maximum()) + 1
+					w.lo = w.hi - min(w.hi-1, size)
+				case !w.desc && uint64(m.Minimum()) > w.lo:
+					w.lo = uint64(m.Minimum())
+					w.hi = w.lo + size
+				}
+			}
 			p.cand = roaring.New()
-			p.cand.AddRange(max(lo, 1), min(hi, uint64(p.last)+1))
+			p.cand.AddRange(max(w.lo, 1), min(w.hi, uint64(p.last)+1))
 			slices.SortFunc(must, func(a, b *roaring.Bitmap) int {
 				return cmp.Compare(a.GetCardinality(), b.GetCardinality())
 			})
@@ -436,7 +467,9 @@ func runWindowed(ctx context.Context, ix *index.Index, src Source, q *trove.Quer
 		lo, hi = 1, 1+size
 	}
 	for {
-		p := compile(ctx, ix, q, opts, lo, hi)
+		w := window{lo: lo, hi: hi, size: size, desc: desc}
+		p := compile(ctx, ix, q, opts, &w)
+		lo, hi = w.lo, w.hi
 		opts.Bounded, opts.Last = true, p.last
 		var err error
 		if out, err = p.collect(ctx, src, p.ordered(desc), out, want); err != nil {
