@@ -136,9 +136,13 @@ func decodeEvent(rec *segment.Record, schemas []trove.Schema) (trove.Event, erro
 		e.Metadata = json.RawMessage(bytes.Clone(m))
 	}
 	if f := r.bytes(); len(f) > 0 && r.err == nil {
-		if err := json.Unmarshal(f, &e.Files); err != nil {
+		// Into a variable of its own: &e.Files would move every decoded
+		// event to the heap.
+		var files []trove.EventFile
+		if err := json.Unmarshal(f, &files); err != nil {
 			return e, fmt.Errorf("%w: files: %v", errRecord, err)
 		}
+		e.Files = files
 	}
 	n := r.uvarint()
 	if n > uint64(len(r.b)) {
