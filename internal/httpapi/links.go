@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -58,29 +59,18 @@ func linkOptions(r *http.Request) (trove.LinkOptions, error) {
 
 // handleLinks is GET /api/events/{id}/links?type=&direction=out|in.
 func (s *Server) handleLinks(w http.ResponseWriter, r *http.Request) {
-	id, err := eventIDFrom(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	opts, err := linkOptions(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	links, err := s.core.GetLinks(r.Context(), id, opts)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if links == nil {
-		links = []trove.EventLink{}
-	}
-	writeJSON(w, http.StatusOK, links)
+	serveLinkList(s, w, r, s.core.GetLinks)
 }
 
 // handleLinked is GET /api/events/{id}/linked?type=&direction=.
 func (s *Server) handleLinked(w http.ResponseWriter, r *http.Request) {
+	serveLinkList(s, w, r, s.core.GetLinkedEvents)
+}
+
+// serveLinkList answers a link listing: the event id from the path, the
+// options from the query string, and the list (never null) as JSON.
+func serveLinkList[T any](s *Server, w http.ResponseWriter, r *http.Request,
+	list func(context.Context, trove.EventID, trove.LinkOptions) ([]T, error)) {
 	id, err := eventIDFrom(r)
 	if err != nil {
 		s.fail(w, r, err)
@@ -91,13 +81,13 @@ func (s *Server) handleLinked(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	events, err := s.core.GetLinkedEvents(r.Context(), id, opts)
+	items, err := list(r.Context(), id, opts)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if events == nil {
-		events = []trove.Event{}
+	if items == nil {
+		items = []T{}
 	}
-	writeJSON(w, http.StatusOK, events)
+	writeJSON(w, http.StatusOK, items)
 }
