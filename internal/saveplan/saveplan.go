@@ -124,3 +124,16 @@ func SaveOne(ctx context.Context, s trove.BatchSaver, e trove.Event) (trove.Even
 	}
 	return out[0], nil
 }
+
+// PickVersion returns the entry for id among one id's versions, where
+// versions[v-1] is version v: the latest when id.Version is 0. ok is false
+// when that version does not exist.
+func PickVersion[T any](versions []T, id trove.EventID) (v T, ok bool) {
+	switch {
+	case len(versions) == 0 || id.Version < 0 || id.Version > len(versions):
+		return v, false
+	case id.Version == 0:
+		return versions[len(versions)-1], true
+	}
+	return versions[id.Version-1], true
+}

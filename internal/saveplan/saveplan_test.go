@@ -90,3 +90,21 @@ func TestStageAllNamesTheBadEvent(t *testing.T) {
 		t.Fatalf("got %v, want a BatchError at 1 wrapping ErrInvalid", err)
 	}
 }
+
+func TestPickVersion(t *testing.T) {
+	vs := []string{"v1", "v2", "v3"}
+	cases := []struct {
+		version int
+		want    string
+		ok      bool
+	}{{0, "v3", true}, {1, "v1", true}, {3, "v3", true}, {4, "", false}, {-1, "", false}}
+	for _, c := range cases {
+		got, ok := saveplan.PickVersion(vs, trove.EventID{ID: "x", Version: c.version})
+		if got != c.want || ok != c.ok {
+			t.Errorf("version %d: %q %v, want %q %v", c.version, got, ok, c.want, c.ok)
+		}
+	}
+	if _, ok := saveplan.PickVersion([]string(nil), trove.EventID{ID: "x"}); ok {
+		t.Error("no versions: found one")
+	}
+}

@@ -149,14 +149,8 @@ func (s *Store) GetEvent(ctx context.Context, id trove.EventID) (trove.Event, er
 
 // lookupLocked finds an event version (the latest for Version 0), or nil.
 func (s *Store) lookupLocked(id trove.EventID) *record {
-	versions := s.mu.byID[id.ID]
-	switch {
-	case len(versions) == 0 || id.Version < 0 || id.Version > len(versions):
-		return nil
-	case id.Version == 0:
-		return versions[len(versions)-1]
-	}
-	return versions[id.Version-1]
+	r, _ := saveplan.PickVersion(s.mu.byID[id.ID], id)
+	return r
 }
 
 // outLinks returns r's outgoing links: its own, then those added.
