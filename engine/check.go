@@ -104,10 +104,10 @@ func (s *Store) checkView(ctx context.Context, v *view) (Report, error) {
 		if r.Position > uint64(cols.Last) {
 			return
 		}
-		i := r.Position - 1
-		ok := cols.IDs.At(cols.IDNum[i]) == e.ID.ID && int(cols.Version[i]) == e.ID.Version &&
-			cols.Schemas[cols.Schema[i]] == e.Schema.Identity() && cols.Producers[cols.Producer[i]] == e.Producer &&
-			cols.Created[i] == e.CreatedAt.UnixMilli()
+		p := uint32(r.Position)
+		ok := cols.ID(p) == e.ID.ID && cols.Version(p) == e.ID.Version &&
+			cols.Schemas[cols.SchemaNum(p)] == e.Schema.Identity() && cols.Producers[cols.ProducerNum(p)] == e.Producer &&
+			cols.Created(p) == e.CreatedAt.UnixMilli()
 		if !ok {
 			problem(&trove.CorruptionError{File: s.snapPath(), Offset: -1, Reason: fmt.Sprintf("engine: index disagrees with the log at position %d (%s)", r.Position, e.ID)})
 		}

@@ -404,25 +404,25 @@ func (r Reader) Term(path, value string) (bm *roaring.Bitmap, indexed bool) {
 	return r.st.terms[path][value], true
 }
 
-// Columns returns the per-position columns as they stand. The slices stay
-// valid and unchanged after the read lock is released.
+// Columns returns the per-position columns as they stand. What it returns
+// stays valid and unchanged after the read lock is released.
 func (r Reader) Columns() Columns {
 	s := r.st
 	n := int(s.n)
 	full := n >> chunkShift
 	return Columns{
 		Last:      s.n,
-		IDNum:     s.idNum[:n:n],
-		Version:   s.version[:n:n],
-		Schema:    s.schema[:n:n],
-		Producer:  s.producer[:n:n],
-		Prev:      s.prev[:n:n],
-		Created:   s.created[:n:n],
-		IDs:       s.ids.view(),
+		idNum:     s.idNum[:n:n],
+		version:   s.version[:n:n],
+		schema:    s.schema[:n:n],
+		producer:  s.producer[:n:n],
+		prev:      s.prev[:n:n],
+		created:   s.created[:n:n],
+		ids:       s.ids.view(),
 		Schemas:   s.schemas.names[:len(s.schemas.names):len(s.schemas.names)],
 		Producers: s.produce.names[:len(s.produce.names):len(s.produce.names)],
-		ChunkMin:  s.chunkMin[:full:full],
-		ChunkMax:  s.chunkMax[:full:full],
+		chunkMin:  s.chunkMin[:full:full],
+		chunkMax:  s.chunkMax[:full:full],
 	}
 }
 
@@ -433,33 +433,60 @@ func (c Columns) Upto(last uint32) Columns {
 		return c
 	}
 	n := int(last)
-	full := min(len(c.ChunkMin), n>>chunkShift)
+	full := min(len(c.chunkMin), n>>chunkShift)
 	c.Last = last
-	c.IDNum, c.Version, c.Schema = c.IDNum[:n:n], c.Version[:n:n], c.Schema[:n:n]
-	c.Producer, c.Prev, c.Created = c.Producer[:n:n], c.Prev[:n:n], c.Created[:n:n]
-	c.ChunkMin, c.ChunkMax = c.ChunkMin[:full:full], c.ChunkMax[:full:full]
+	c.idNum, c.version, c.schema = c.idNum[:n:n], c.version[:n:n], c.schema[:n:n]
+	c.producer, c.prev, c.created = c.producer[:n:n], c.prev[:n:n], c.created[:n:n]
+	c.chunkMin, c.chunkMax = c.chunkMin[:full:full], c.chunkMax[:full:full]
 	return c
 }
 
-// Columns are immutable per-position columns: element p-1 describes
-// position p, for p ≤ Last. Schema and Producer hold dictionary numbers
-// (names in Schemas and Producers), IDNum an index into IDs.
+// Columns are immutable per-position columns over positions 1…Last, read
+// with the accessor methods (pos must be in 1…Last). Schema and producer
+// numbers index Schemas and Producers.
 type Columns struct {
 	Last      uint32
-	IDNum     []uint32
-	Version   []uint32
-	Schema    []uint32
-	Producer  []uint32
-	Prev      []uint32
-	Created   []int64
-	IDs       IDs
-	Schemas   []string
-	Producers []string
-	// ChunkMin and ChunkMax summarise Created over complete chunks of
-	// ChunkSize positions: chunk c covers positions c*ChunkSize+1 … (c+1)*ChunkSize.
-	ChunkMin []int64
-	ChunkMax []int64
+	Schemas   []string // schema identities by number
+	Producers []string // producers by number
+
+	idNum    []uint32
+	version  []uint32
+	schema   []uint32
+	producer []uint32
+	prev     []uint32
+	created  []int64
+	ids      IDs
+	chunkMin []int64
+	chunkMax []int64
 }
+
+// ID returns the event id at pos.
+func (c Columns) ID(pos uint32) string { return c.ids.At(c.idNum[pos-1]) }
+
+// Version returns the event version at pos.
+func (c Columns) Version(pos uint32) int { return int(c.version[pos-1]) }
+
+// SchemaNum returns the schema number (an index into Schemas) at pos.
+func (c Columns) SchemaNum(pos uint32) uint32 { return c.schema[pos-1] }
+
+// ProducerNum returns the producer number (an index into Producers) at pos.
+func (c Columns) ProducerNum(pos uint32) uint32 { return c.producer[pos-1] }
+
+// Prev returns the position of the previous version of the event at pos,
+// 0 when it is the first.
+func (c Columns) Prev(pos uint32) uint32 { return c.prev[pos-1] }
+
+// Created returns the createdAt of the event at pos, in unix milliseconds.
+func (c Columns) Created(pos uint32) int64 { return c.created[pos-1] }
+
+// Chunks returns how many complete time chunks there are: chunk i covers
+// positions i*ChunkSize+1 … (i+1)*ChunkSize; the positions after the last
+// complete chunk have no summary.
+func (c Columns) Chunks() int { return len(c.chunkMin) }
+
+// ChunkRange returns the least and greatest createdAt (unix ms) in
+// complete chunk i.
+func (c Columns) ChunkRange(i int) (lo, hi int64) { return c.chunkMin[i], c.chunkMax[i] }
 
 // ChunkSize is the number of positions per time-column chunk.
 const ChunkSize = 1 << chunkShift

@@ -217,7 +217,7 @@ func compile(ctx context.Context, ix *index.Index, q *trove.Query, opts Options,
 			var keep *roaring.Bitmap
 			all := r.Columns()
 			for q := uint64(p.last) + 1; q <= uint64(all.Last); q++ {
-				if prev := all.Prev[q-1]; prev != 0 && prev <= p.last && p.cand.Contains(prev) {
+				if prev := all.Prev(uint32(q)); prev != 0 && prev <= p.last && p.cand.Contains(prev) {
 					if keep == nil {
 						keep = roaring.New()
 					}
@@ -275,17 +275,18 @@ func (p *Plan) timeRanges() *roaring.Bitmap {
 	c := p.cols
 	var runStart uint64
 	inRun := false
-	for i := range c.ChunkMin {
-		overlap := (!p.hasStart || c.ChunkMax[i] >= p.start) && (!p.hasEnd || c.ChunkMin[i] <= p.end)
-		lo := uint64(i)*index.ChunkSize + 1
+	for i := range c.Chunks() {
+		lo, hi := c.ChunkRange(i)
+		overlap := (!p.hasStart || hi >= p.start) && (!p.hasEnd || lo <= p.end)
+		first := uint64(i)*index.ChunkSize + 1
 		if overlap && !inRun {
-			runStart, inRun = lo, true
+			runStart, inRun = first, true
 		} else if !overlap && inRun {
-			bm.AddRange(runStart, lo)
+			bm.AddRange(runStart, first)
 			inRun = false
 		}
 	}
-	tail := uint64(len(c.ChunkMin))*index.ChunkSize + 1
+	tail := uint64(c.Chunks())*index.ChunkSize + 1
 	if !inRun {
 		runStart = tail
 	}
@@ -298,14 +299,13 @@ func (p *Plan) Candidates() uint64 { return p.cand.GetCardinality() }
 
 // metaOK checks the filters the columns answer without reading the event.
 func (p *Plan) metaOK(pos uint32) bool {
-	i := pos - 1
-	if p.schemaOK != nil && !p.schemaOK[p.cols.Schema[i]] {
+	if p.schemaOK != nil && !p.schemaOK[p.cols.SchemaNum(pos)] {
 		return false
 	}
-	if p.producerOK != nil && !p.producerOK[p.cols.Producer[i]] {
+	if p.producerOK != nil && !p.producerOK[p.cols.ProducerNum(pos)] {
 		return false
 	}
-	t := p.cols.Created[i]
+	t := p.cols.Created(pos)
 	return (!p.hasStart || t >= p.start) && (!p.hasEnd || t <= p.end)
 }
 
@@ -419,9 +419,9 @@ func (p *Plan) byCreated(desc bool) func(yield func(uint32) bool) {
 				list = append(list, pos)
 			}
 		}
-		created := p.cols.Created
+		cols := p.cols
 		slices.SortFunc(list, func(a, b uint32) int {
-			r := cmp.Compare(created[a-1], created[b-1])
+			r := cmp.Compare(cols.Created(a), cols.Created(b))
 			if desc {
 				r = -r
 			}
