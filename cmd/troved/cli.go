@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -46,8 +47,10 @@ func closeStore(core *trove.Core, err *error) {
 }
 
 // importCmd reads NDJSON events (one event JSON per line, as export writes
-// them; positions are ignored) and saves them in atomic batches. A retried
-// import of the same events is idempotent.
+// them; positions are ignored) and saves them in atomic batches. A line
+// {"registeredSchema":{id,version,schema}} registers that schema (export
+// writes the registry first). A retried import of the same lines is
+// idempotent.
 func importCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 	fs := flag.NewFlagSet("troved import", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -104,6 +107,7 @@ func importCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		lines   []int // the line of each pending event
 		line    int
 		total   int
+		schemas int
 		flushed = func() error {
 			if len(events) == 0 {
 				return nil
@@ -124,7 +128,21 @@ func importCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		b, rerr := readLine(r)
 		if len(b) > 0 {
 			line++
-			if len(bytes.TrimSpace(b)) > 0 {
+			if isSchemaLine(b) {
+				// Registered before the events after it, which may refer
+				// to it: save the events before it first.
+				if err := flushed(); err != nil {
+					return err
+				}
+				var sl schemaLine
+				if err := json.Unmarshal(b, &sl); err != nil || sl.RegisteredSchema == nil {
+					return fmt.Errorf("troved: import: line %d: %w", line, cmp.Or(err, errors.New("registeredSchema is null")))
+				}
+				if _, err := core.RegisterSchema(ctx, *sl.RegisteredSchema); err != nil {
+					return fmt.Errorf("troved: import: line %d: %w", line, err)
+				}
+				schemas++
+			} else if len(bytes.TrimSpace(b)) > 0 {
 				var e trove.Event
 				if err := json.Unmarshal(b, &e); err != nil {
 					return fmt.Errorf("troved: import: line %d: %w", line, err)
@@ -156,7 +174,26 @@ func importCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		_ = bar.Finish()
 	}
 	fmt.Fprintf(stdout, "imported %d events in %s\n", total, time.Since(start).Round(time.Millisecond))
+	if schemas > 0 {
+		fmt.Fprintf(stdout, "registered %d schemas\n", schemas)
+	}
 	return nil
+}
+
+// schemaLine is the NDJSON line export writes for a registered schema.
+type schemaLine struct {
+	RegisteredSchema *trove.RegisteredSchema `json:"registeredSchema"`
+}
+
+// isSchemaLine reports whether an NDJSON line is a schemaLine: an object
+// whose first key is registeredSchema (an event has no such key).
+func isSchemaLine(b []byte) bool {
+	b = bytes.TrimLeft(b, " \t")
+	if len(b) == 0 || b[0] != '{' {
+		return false
+	}
+	b = bytes.TrimLeft(b[1:], " \t")
+	return bytes.HasPrefix(b, []byte(`"registeredSchema"`))
 }
 
 // readLine returns the next line, without its newline, up to
@@ -181,8 +218,8 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// exportCmd writes every event whose position is greater than --from as
-// NDJSON, in position order.
+// exportCmd writes the registered schemas, one schemaLine each, then every
+// event whose position is greater than --from, as NDJSON in position order.
 func exportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	fs := flag.NewFlagSet("troved export", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -206,6 +243,13 @@ func exportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 	}
 	defer closeStore(core, &err)
 	w := bufio.NewWriterSize(stdout, 1<<20)
+	for _, rs := range core.Schemas() {
+		b, err := json.Marshal(schemaLine{RegisteredSchema: &rs})
+		if err != nil {
+			return fmt.Errorf("troved: export: %w", err)
+		}
+		w.Write(append(b, '\n'))
+	}
 	write := func(e trove.Event) error {
 		b, err := json.Marshal(e)
 		if err != nil {

@@ -17,8 +17,10 @@
 //
 // import reads NDJSON events (export's output, or any event JSON per line)
 // from FILE or standard input and saves them in atomic batches, with a
-// progress bar when standard output is a terminal. export writes the events
-// after --from as NDJSON in log position order. check runs the storage's
+// progress bar when standard output is a terminal; a line
+// {"registeredSchema":{id,version,schema}} registers that schema. export
+// writes the registered schemas that way, then the events after --from, as
+// NDJSON in log position order. check runs the storage's
 // integrity check on the data at rest and exits 1 on damage. The store must
 // not be served by a running daemon while import, export or check use it.
 //

@@ -237,12 +237,19 @@ func TestImportExport(t *testing.T) {
 			data := t.TempDir()
 			store := []string{"--data", data, "--storage", storage}
 			events := testEvents(2500)
+			// A registered schema comes first; the last events refer to it.
+			const schemaLine = `{"registeredSchema":{"id":"memo","version":"1","schema":{"type":"object","required":["text"]}}}`
+			for i := 2400; i < len(events); i++ {
+				if events[i].ID.Version == 1 {
+					events[i].Schema = trove.SchemaRef("memo", "1")
+				}
+			}
 			file := filepath.Join(t.TempDir(), "in.ndjson")
-			if err := os.WriteFile(file, []byte(ndjson(t, events)), 0o644); err != nil {
+			if err := os.WriteFile(file, []byte(schemaLine+"\n"+ndjson(t, events)), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			code, out, errs := runCLI(t, "", append([]string{"import", "--batch", "1000", file}, store...)...)
-			if code != 0 || !strings.HasPrefix(out, "imported 2500 events") {
+			if code != 0 || !strings.HasPrefix(out, "imported 2500 events") || !strings.Contains(out, "registered 1 schemas") {
 				t.Fatalf("import: %d %q %q", code, out, errs)
 			}
 			code, exported, errs := runCLI(t, "", append([]string{"export"}, store...)...)
@@ -250,9 +257,14 @@ func TestImportExport(t *testing.T) {
 				t.Fatalf("export: %d %s", code, errs)
 			}
 			lines := strings.Split(strings.TrimSuffix(exported, "\n"), "\n")
-			if len(lines) != len(events) {
-				t.Fatalf("exported %d lines, want %d", len(lines), len(events))
+			if len(lines) != 1+len(events) {
+				t.Fatalf("exported %d lines, want %d", len(lines), 1+len(events))
 			}
+			var sl struct{ RegisteredSchema trove.RegisteredSchema }
+			if err := json.Unmarshal([]byte(lines[0]), &sl); err != nil || sl.RegisteredSchema.ID != "memo" || sl.RegisteredSchema.Version != "1" {
+				t.Fatalf("first line %s: want the registered schema (%v)", lines[0], err)
+			}
+			lines = lines[1:]
 			for i, line := range lines {
 				var got trove.Event
 				if err := json.Unmarshal([]byte(line), &got); err != nil {
@@ -267,7 +279,7 @@ func TestImportExport(t *testing.T) {
 
 			// --from, and the round trip into a second store.
 			code, tail, _ := runCLI(t, "", append([]string{"export", "--from", "2000"}, store...)...)
-			if code != 0 || strings.Count(tail, "\n") != 500 || !strings.HasPrefix(tail, `{"id":`) {
+			if code != 0 || strings.Count(tail, "\n") != 501 || !strings.HasPrefix(tail, `{"registeredSchema":`) {
 				t.Fatalf("export --from 2000: %d, %d lines", code, strings.Count(tail, "\n"))
 			}
 			second := []string{"--data", t.TempDir(), "--storage", storage}
@@ -297,7 +309,17 @@ func TestImportExport(t *testing.T) {
 			if code != 1 || !strings.Contains(errs, "line 2") {
 				t.Fatalf("invalid event: %d %q", code, errs)
 			}
-			if _, after, _ := runCLI(t, "", append([]string{"export", "--from", "2500"}, store...)...); strings.Count(after, "\n") != 2 {
+			for _, bad := range []string{
+				`{"registeredSchema":{"id":"memo","version":"1","schema":{"type":"object"}}}`, // another document
+				`{"registeredSchema":null}`,
+				`{"registeredSchema":{"id":"memo"`,
+			} {
+				code, _, errs = runCLI(t, bad+"\n", append([]string{"import", "-"}, store...)...)
+				if code != 1 || !strings.Contains(errs, "line 1") {
+					t.Fatalf("schema line %s: %d %q", bad, code, errs)
+				}
+			}
+			if _, after, _ := runCLI(t, "", append([]string{"export", "--from", "2500"}, store...)...); strings.Count(after, "\n") != 3 {
 				t.Fatalf("after failed imports: %q", after)
 			}
 			if code, _, _ := runCLI(t, "", append([]string{"import"}, store...)...); code != 2 {
