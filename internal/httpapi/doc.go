@@ -13,7 +13,7 @@
 //	GET  /api/events/{id}               one event (?version=N), 404 when absent
 //	POST /api/events/query              body = trove.EventQuery, {"events":[…],"nextOffset":N}
 //	GET  /api/events                    the same query from URL parameters
-//	GET  /api/events/stream             Server-Sent Events: catch-up from ?from= or Last-Event-ID, then live
+//	GET  /api/events/stream             Server-Sent Events: catch-up from ?from= or Last-Event-ID, then live (with ?version=N: the event whose id is "stream")
 //	POST /api/schemas                   register {id, version, schema}
 //	GET  /api/schemas[/{id}]            the registry, or one schema (?version=)
 //	POST /api/events/{id}/links         add a link

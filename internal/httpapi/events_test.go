@@ -63,6 +63,16 @@ func TestCreateAndGet(t *testing.T) {
 		}
 		mustStatus(t, e.get("/api/events/ev-1?version=x"), http.StatusBadRequest)
 
+		// The id "stream" names the stream route; with ?version= it is the
+		// event's.
+		e.create(`{"schema":` + noteSchema + `,"payload":{"text":"named stream"},"id":"stream"}`)
+		e.get("/api/events/stream?version=1").json(t, &got)
+		if got.ID != (trove.EventID{ID: "stream", Version: 1}) || texts([]trove.Event{got})[0] != "named stream" {
+			t.Fatalf("event stream: %+v", got)
+		}
+		mustStatus(t, e.get("/api/events/stream?version=2"), http.StatusNotFound)
+		mustStatus(t, e.get("/api/events/stream?version=0"), http.StatusBadRequest)
+
 		// Idempotent retry; conflicting content; a version gap.
 		mustStatus(t, e.postJSON("/api/events", `{"schema":`+noteSchema+`,"payload":{"text":"hello again"},"id":{"id":"ev-1","version":2}}`), http.StatusCreated)
 		for _, body := range []string{

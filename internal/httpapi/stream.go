@@ -28,6 +28,13 @@ const replayPoll = time.Second
 // apply (sort, limit and offset do not: a stream is in position order).
 func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
+	if v.Has("version") {
+		// GET /api/events/stream?version=N is the event whose id is
+		// "stream": the stream takes no version.
+		r.SetPathValue("id", "stream")
+		s.handleGet(w, r)
+		return
+	}
 	var from uint64
 	fromText := v.Get("from")
 	if id := r.Header.Get("Last-Event-ID"); id != "" {
