@@ -20,11 +20,11 @@
 // # Writes and crashes
 //
 // Put streams the bytes through a 256 KiB buffer into a staged file
-// (objects/.staged-<random>, published with internal/fsutil: written to a
-// temporary file, fsynced, renamed, directory fsynced) while hashing them,
-// then renames it to objects/<d0d1>/<digest> and fsyncs that directory, or
+// (objects/.staged-<random>) while hashing them and fsyncs it, then renames
+// it to objects/<d0d1>/<digest> and fsyncs that directory, or
 // drops it when that object exists already; then it publishes the key's
-// record the same atomic way. A record is therefore never visible before
+// record atomically (internal/fsutil: temporary file, fsync, rename, fsync
+// of the directory) — four fsyncs in all for a new object. A record is therefore never visible before
 // its bytes are durable, and a crash at any instant leaves at most staged or
 // temporary files (names starting with "."), which Open removes, and
 // possibly an object no record names yet, which costs space but is never

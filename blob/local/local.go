@@ -216,21 +216,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts blob.PutO
 		return blob.Info{}, err
 	}
 
-	staged := filepath.Join(s.objects, ".staged-"+randomName())
-	var size int64
-	var digest string
-	err := fsutil.WriteFileAtomic(staged, 0o444, func(w io.Writer) error {
-		h := sha256.New()
-		n, err := io.CopyBuffer(io.MultiWriter(w, h), src, make([]byte, copyBufSize))
-		if err != nil {
-			return fmt.Errorf("local: put %s: %w", key, err)
-		}
-		size, digest = n, hex.EncodeToString(h.Sum(nil))
-		if opts.SHA256 != "" && opts.SHA256 != digest {
-			return fmt.Errorf("local: put %s: %w: bytes hash to sha256:%s, not the expected sha256:%s", key, trove.ErrInvalid, digest, opts.SHA256)
-		}
-		return nil
-	})
+	staged, size, digest, err := s.stage(key, src, opts)
 	if err != nil {
 		return blob.Info{}, err
 	}
@@ -276,6 +262,42 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts blob.PutO
 		return blob.Info{}, fmt.Errorf("local: put %s: publish record: %w", key, err)
 	}
 	return infoOf(rec), nil
+}
+
+// stage streams src into a new file objects/.staged-<random>, hashing it,
+// and fsyncs it. The staged name itself need not be durable: the file is
+// renamed to its content address and that directory fsynced before anything
+// names it, and a crash before leaves a leftover Open removes.
+func (s *Store) stage(key string, src io.Reader, opts blob.PutOptions) (staged string, size int64, digest string, err error) {
+	f, err := os.CreateTemp(s.objects, ".staged-*")
+	if err != nil {
+		return "", 0, "", fmt.Errorf("local: put %s: %w", key, err)
+	}
+	name := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(name)
+		}
+	}()
+	h := sha256.New()
+	if size, err = io.CopyBuffer(io.MultiWriter(f, h), src, make([]byte, copyBufSize)); err != nil {
+		return "", 0, "", fmt.Errorf("local: put %s: %w", key, err)
+	}
+	digest = hex.EncodeToString(h.Sum(nil))
+	if opts.SHA256 != "" && opts.SHA256 != digest {
+		return "", 0, "", fmt.Errorf("local: put %s: %w: bytes hash to sha256:%s, not the expected sha256:%s", key, trove.ErrInvalid, digest, opts.SHA256)
+	}
+	if err = f.Chmod(0o444); err != nil {
+		return "", 0, "", fmt.Errorf("local: put %s: %w", key, err)
+	}
+	if err = f.Sync(); err != nil {
+		return "", 0, "", fmt.Errorf("local: put %s: sync: %w", key, err)
+	}
+	if err = f.Close(); err != nil {
+		return "", 0, "", fmt.Errorf("local: put %s: %w", key, err)
+	}
+	return name, size, digest, nil
 }
 
 // compare decides a Put on a key that exists: the same bytes return the
