@@ -104,8 +104,11 @@ func (s *Store) checkView(ctx context.Context, v *view) (Report, error) {
 		if r.Position > uint64(cols.Last) {
 			return
 		}
+		// The id table is checked by finding this very position by the
+		// event's id and version.
 		p := uint32(r.Position)
-		ok := cols.ID(p) == e.ID.ID && cols.Version(p) == e.ID.Version &&
+		found, inIndex := s.ix.LookupAt(e.ID.ID, e.ID.Version, uint32(v.last))
+		ok := inIndex && found == p && cols.Version(p) == e.ID.Version &&
 			cols.Schemas[cols.SchemaNum(p)] == e.Schema.Identity() && cols.Producers[cols.ProducerNum(p)] == e.Producer &&
 			cols.Created(p) == e.CreatedAt.UnixMilli()
 		if !ok {

@@ -12,32 +12,21 @@ import (
 	"github.com/trovedb/trove/segment"
 )
 
-// sealed is an open segment file of the store.
+// sealed is an open segment file of the store. Its block table is the
+// segment's own (segment.Segment.FindBlock).
 type sealed struct {
-	id     uint64 // unique within the store, for the block cache
-	path   string
-	seg    *segment.Segment
-	meta   segment.Meta
-	blocks []blockRef // blocks holding events, in position order
-}
-
-type blockRef struct {
-	idx         int
-	first, last uint64
+	id   uint64 // unique within the store, for the block cache
+	path string
+	seg  *segment.Segment
+	meta segment.Meta
 }
 
 func newSealed(id uint64, path string, seg *segment.Segment) *sealed {
-	sg := &sealed{id: id, path: path, seg: seg, meta: seg.Meta()}
-	for i, b := range seg.Blocks() {
-		if b.FirstPosition != 0 {
-			sg.blocks = append(sg.blocks, blockRef{idx: i, first: b.FirstPosition, last: b.LastPosition})
-		}
-	}
-	return sg
+	return &sealed{id: id, path: path, seg: seg, meta: seg.Meta()}
 }
 
 // hasEvents reports whether the segment holds any event.
-func (sg *sealed) hasEvents() bool { return len(sg.blocks) > 0 }
+func (sg *sealed) hasEvents() bool { return sg.meta.LastPosition != 0 }
 
 // block is a decoded block: its event records in position order.
 type block struct {
@@ -46,17 +35,19 @@ type block struct {
 	size   int64
 }
 
-// readBlock returns block b of sg through the cache.
-func (s *Store) readBlock(sg *sealed, b blockRef) (*block, error) {
-	key := cacheKey{seg: sg.id, block: b.idx}
+// readBlock returns block idx of sg, which holds events, through the
+// cache.
+func (s *Store) readBlock(sg *sealed, idx int) (*block, error) {
+	key := cacheKey{seg: sg.id, block: idx}
 	if blk := s.cache.get(key); blk != nil {
 		return blk, nil
 	}
-	recs, err := sg.seg.ReadBlock(b.idx)
+	recs, err := sg.seg.ReadBlock(idx)
 	if err != nil {
 		return nil, err
 	}
-	blk := &block{first: b.first}
+	first := sg.seg.BlockFirst(idx)
+	blk := &block{first: first}
 	for _, r := range recs {
 		blk.size += int64(len(r.Body)) + 48
 		if r.Type == recEvent {
@@ -64,9 +55,9 @@ func (s *Store) readBlock(sg *sealed, b blockRef) (*block, error) {
 		}
 	}
 	for i := range blk.events {
-		if blk.events[i].Position != b.first+uint64(i) {
+		if blk.events[i].Position != first+uint64(i) {
 			return nil, &trove.CorruptionError{File: sg.path, Offset: -1,
-				Reason: fmt.Sprintf("engine: block %d: positions not dense at %d", b.idx, b.first+uint64(i))}
+				Reason: fmt.Sprintf("engine: block %d: positions not dense at %d", idx, first+uint64(i))}
 		}
 	}
 	s.cache.put(key, blk)
@@ -91,19 +82,19 @@ func (s *Store) record(v *view, pos uint64) (segment.Record, error) {
 		return segment.Record{}, fmt.Errorf("%w: engine: position %d in no segment", trove.ErrNotFound, pos)
 	}
 	sg := segs[i]
-	j := sort.Search(len(sg.blocks), func(j int) bool { return sg.blocks[j].last >= pos })
-	if j == len(sg.blocks) || sg.blocks[j].first > pos {
+	j, ok := sg.seg.FindBlock(pos)
+	if !ok {
 		return segment.Record{}, &trove.CorruptionError{File: sg.path, Offset: -1,
 			Reason: fmt.Sprintf("engine: position %d missing from its segment", pos)}
 	}
-	blk, err := s.readBlock(sg, sg.blocks[j])
+	blk, err := s.readBlock(sg, j)
 	if err != nil {
 		return segment.Record{}, err
 	}
 	k := pos - blk.first
 	if k >= uint64(len(blk.events)) {
 		return segment.Record{}, &trove.CorruptionError{File: sg.path, Offset: -1,
-			Reason: fmt.Sprintf("engine: position %d missing from block %d", pos, sg.blocks[j].idx)}
+			Reason: fmt.Sprintf("engine: position %d missing from block %d", pos, j)}
 	}
 	return blk.events[k], nil
 }
@@ -124,7 +115,10 @@ func (s *Store) eventAt(v *view, pos uint64) (trove.Event, error) {
 // getEvent finds an event version without admission (callers hold it).
 func (s *Store) getEvent(id trove.EventID) (trove.Event, error) {
 	v := s.view.Load()
-	p, ok := s.ix.LookupAt(id.ID, id.Version, uint32(v.last))
+	p, ok, err := s.ix.Find(id.ID, id.Version, uint32(v.last))
+	if err != nil && !ok {
+		return trove.Event{}, fmt.Errorf("engine: event %s: %w", id, err)
+	}
 	if !ok {
 		return trove.Event{}, fmt.Errorf("%w: engine: event %s", trove.ErrNotFound, id)
 	}

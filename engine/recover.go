@@ -50,6 +50,9 @@ func (s *Store) recover() (err error) {
 	s.w.regKeys = map[string]string{}
 	defer func() {
 		if err != nil {
+			if s.ix != nil {
+				s.ix.Close()
+			}
 			for _, sg := range s.w.segs {
 				sg.seg.Close()
 			}
@@ -203,7 +206,11 @@ var errReplayGap = errors.New("engine: the log after the snapshot is incomplete"
 
 // resetState forgets everything loaded from a snapshot.
 func (s *Store) resetState() {
-	s.ix = index.New(index.Options{MaxPathValues: s.opts.MaxPathValues})
+	if s.ix != nil {
+		s.ix.Close()
+	}
+	s.ix = s.newIndex()
+	s.w.mem = nil
 	s.w.last = 0
 	s.w.schemas = nil
 	s.w.schemaNums = map[string]uint32{}
@@ -225,7 +232,7 @@ func (s *Store) loadSnapshot() (uint64, bool) {
 		}
 		return 0, false
 	}
-	ix, meta, err := index.Decode(s.snapPath(), data)
+	ix, meta, err := index.DecodeWith(s.snapPath(), data, index.Options{IDAt: s.idAt})
 	if err != nil {
 		s.logger.Warn("damaged index snapshot; rebuilding the index from the log", "err", err)
 		return 0, false
@@ -233,12 +240,14 @@ func (s *Store) loadSnapshot() (uint64, bool) {
 	var sm snapMeta
 	if err := json.Unmarshal(meta, &sm); err != nil || uint64(ix.Last()) != sm.Last {
 		s.logger.Warn("damaged index snapshot meta; rebuilding the index from the log")
+		ix.Close()
 		return 0, false
 	}
 	for i, raw := range sm.Schemas {
 		sc, err := trove.NewSchema(raw)
 		if err != nil {
 			s.logger.Warn("damaged schema in the index snapshot; rebuilding", "err", err)
+			ix.Close()
 			s.resetState()
 			return 0, false
 		}
@@ -249,6 +258,7 @@ func (s *Store) loadSnapshot() (uint64, bool) {
 		s.w.regKeys[rs.ID+"\x00"+rs.Version] = string(rs.Schema)
 	}
 	s.registered = sm.Registered
+	s.ix.Close()
 	s.ix = ix
 	s.w.last = sm.Last
 	return sm.WALIndex, true
@@ -258,6 +268,7 @@ func (s *Store) loadSnapshot() (uint64, bool) {
 // first, then WAL entries) and builds the memtable from the WAL entries
 // after lastSealed.
 func (s *Store) replay(from, lastSealed uint64) error {
+	s.recoveryView() // the sealed segments are readable
 	next := from + 1
 	for _, sg := range s.w.segs {
 		m := sg.meta
@@ -288,6 +299,7 @@ func (s *Store) replay(from, lastSealed uint64) error {
 	if n := len(s.w.evSegs); n > 0 {
 		s.w.mem.first = s.w.evSegs[n-1].meta.LastPosition + 1
 	}
+	s.recoveryView()
 	start := min(next, lastSealed+1)
 	if first != 0 {
 		start = max(start, first)
@@ -300,6 +312,9 @@ func (s *Store) replay(from, lastSealed uint64) error {
 		toIndex, toMem := i >= next, i > lastSealed
 		if err := s.apply(recs, i, toIndex, toMem); err != nil {
 			return fmt.Errorf("engine: replay WAL entry %d: %w", i, err)
+		}
+		if toMem {
+			s.recoveryView() // its events are readable now
 		}
 	}
 	return nil

@@ -246,6 +246,8 @@ func (s *Store) Close() error {
 			errs = append(errs, err)
 		}
 	}
+	// Last: the index's memory is released, and no reader is left.
+	s.ix.Close()
 	return errors.Join(errs...)
 }
 
@@ -285,6 +287,8 @@ func (s *Store) publish() {
 	if old := s.view.Swap(v); old != nil {
 		close(old.changed)
 	}
+	// The index may now read ids at these positions (see ids.go).
+	s.ix.Readable(uint32(v.last))
 }
 
 // Last returns the last committed position.

@@ -1,10 +1,17 @@
 // Package index is the log engine's in-memory index over event positions.
 //
 // Positions are dense, from 1: every position is one event. For each the
-// index keeps immutable columns (id number, version, schema and producer
-// dictionary numbers, the position of the previous version, createdAt in
-// unix milliseconds) and a min/max summary of createdAt per chunk of
-// ChunkSize positions, used to prune time ranges. Roaring bitmaps
+// index keeps immutable columns (version, schema and producer dictionary
+// numbers, the position of the previous version, createdAt in unix
+// milliseconds) and a min/max summary of createdAt per chunk of ChunkSize
+// positions, used to prune time ranges. The columns grow in fixed-size
+// chunks kept outside the Go heap where the platform allows (an anonymous
+// mapping on Linux), released by Close.
+//
+// Ids are found through a table of 64-bit id hashes and latest positions,
+// without the ids' text: a candidate is verified by reading its id back
+// through Options.IDAt, for positions the caller has declared readable
+// (Readable); the index keeps the text of the ids after those only. Roaring bitmaps
 // (github.com/RoaringBitmap/roaring/v2) of positions answer:
 //
 //   - per schema identity and per producer;
@@ -25,12 +32,13 @@
 // Reader is valid only inside the callback (the read lock is held: keep it
 // short), and the lookup methods. Columns returned by Reader.Columns are
 // append-only prefixes: they stay valid and unchanged after the lock is
-// released, so a planner verifies candidates without holding it.
+// released (until Close), so a planner verifies candidates without holding
+// it.
 //
 // # Snapshots
 //
 // Encode writes the whole index, with the caller's opaque meta, as one
-// checksummed file (FORMAT.md); Decode reads it back, or returns a
+// checksummed file (FORMAT.md), streamed; DecodeWith reads it back, or returns a
 // *trove.CorruptionError. The engine publishes snapshots atomically and
 // replays only the log after the one it loads.
 package index

@@ -1,6 +1,7 @@
 package index
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -25,6 +26,14 @@ type Options struct {
 	// DefaultMaxPathValues; zero means the default; a negative value turns
 	// the payload index off.
 	MaxPathValues int
+
+	// IDAt returns the id of the event at a position the caller declared
+	// readable (Index.Readable). The index keeps no id text for such
+	// positions: it finds ids by a hash and verifies a candidate by
+	// reading its id back. It is called with the index's lock held, so it
+	// must not call the index. Nil means no position is ever readable: the
+	// index then keeps every id's text itself (tests, tools).
+	IDAt func(pos uint32) (string, error)
 }
 
 func (o Options) withDefaults() Options {
@@ -69,16 +78,13 @@ type Index struct {
 type state struct {
 	n uint32 // last position
 
-	// Columns, element p-1 for position p. Append-only.
-	idNum    []uint32
-	version  []uint32
-	schema   []uint32
-	producer []uint32
-	prev     []uint32 // position of the previous version of the same id, 0 for none
-	created  []int64  // unix ms
+	cols     columns  // per-position columns, in chunks
+	pairs    pairDict // (schema, producer) combinations
+	ids      idTable  // id hash → latest position
+	pend     pendingIDs
+	readable uint32 // positions up to it can be read through Options.IDAt
+	closed   bool
 
-	ids      idTable
-	latest   []uint32 // by id number: position of the latest version
 	schemas  dict
 	produce  dict
 	chunkMin []int64
@@ -124,7 +130,7 @@ func New(opts Options) *Index {
 }
 
 func (s *state) init() {
-	s.ids = newIDTable(0)
+	s.ids.seed = newSeed()
 	s.linkType = map[string]*roaring.Bitmap{}
 	s.linkTarget = map[string]*roaring.Bitmap{}
 	s.anyLink = roaring.New()
@@ -164,16 +170,36 @@ func (ix *Index) AddBatch(first uint32, docs []Doc) error {
 
 func (ix *Index) addLocked(pos uint32, d Doc) error {
 	s := &ix.st
+	if s.closed {
+		return errClosed
+	}
 	if pos != s.n+1 {
 		return fmt.Errorf("index: add position %d after %d", pos, s.n)
 	}
-	idn, isNew := s.idNumber(d.ID)
-	var prev uint32
-	if !isNew {
-		prev = s.latest[idn]
-		s.superseded.Add(prev)
+	sub, fp := splitHash(s.ids.hash(d.ID))
+	var idErr error
+	slot, prev, found := s.ids.probe(sub, fp, func(p uint32) bool {
+		ok, err := ix.idIs(p, d.ID)
+		if err != nil && idErr == nil {
+			idErr = err
+		}
+		return ok
+	})
+	if idErr != nil {
+		return fmt.Errorf("index: add position %d: %w", pos, idErr)
 	}
-	s.latest[idn] = pos
+	if found {
+		s.ids.set(sub, slot, fp, pos)
+		s.superseded.Add(prev)
+	} else {
+		prev = 0
+		s.ids.insert(sub, fp, pos)
+	}
+	if pos > s.readable {
+		s.pend.add(d.ID)
+	} else {
+		s.pend.start = pos
+	}
 	sn, _ := s.schemas.num(d.Schema)
 	for int(sn) >= len(s.bySchema) {
 		s.bySchema = append(s.bySchema, roaring.New())
@@ -184,12 +210,11 @@ func (ix *Index) addLocked(pos uint32, d Doc) error {
 		s.byProducer = append(s.byProducer, roaring.New())
 	}
 	s.byProducer[pn].Add(pos)
-	s.idNum = append(s.idNum, idn)
-	s.version = append(s.version, uint32(d.Version))
-	s.schema = append(s.schema, sn)
-	s.producer = append(s.producer, pn)
-	s.prev = append(s.prev, prev)
-	s.created = append(s.created, d.CreatedAt)
+	c, i := s.cols.row(pos)
+	c.version[i] = uint32(d.Version)
+	c.prev[i] = prev
+	c.pair[i] = s.pairs.num(pair{sn, pn})
+	c.created[i] = d.CreatedAt
 	s.chunk(pos, d.CreatedAt)
 	for i, l := range d.Links {
 		s.link(pos, l, int32(i))
@@ -201,13 +226,53 @@ func (ix *Index) addLocked(pos uint32, d Doc) error {
 	return nil
 }
 
-func (s *state) idNumber(id string) (uint32, bool) {
-	n, isNew := s.ids.getOrAdd(id)
-	if isNew {
-		s.latest = append(s.latest, 0)
+// idIs reports whether the event at pos (≤ the last position) has id id.
+func (ix *Index) idIs(pos uint32, id string) (bool, error) {
+	s := &ix.st
+	if s.pend.has(pos) {
+		return string(s.pend.at(pos)) == id, nil
 	}
-	return n, isNew
+	if pos > s.readable || ix.opts.IDAt == nil {
+		return false, fmt.Errorf("index: the id at position %d is neither kept nor readable", pos)
+	}
+	got, err := ix.opts.IDAt(pos)
+	if err != nil {
+		return false, err
+	}
+	return got == id, nil
 }
+
+// Readable declares that Options.IDAt can read the ids at positions up to
+// pos (the caller's committed, readable log): the index stops keeping
+// their text. Without Options.IDAt it does nothing.
+func (ix *Index) Readable(pos uint32) {
+	if ix.opts.IDAt == nil {
+		return
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	s := &ix.st
+	if pos > s.readable {
+		s.readable = pos
+	}
+	s.pend.drop(min(s.readable, s.n))
+}
+
+// Close releases the index's memory. Nothing it returned (Columns) may be
+// used afterwards; later adds fail and lookups find nothing.
+func (ix *Index) Close() {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	s := &ix.st
+	if s.closed {
+		return
+	}
+	s.closed = true
+	s.cols.free()
+	s.ids.free()
+}
+
+var errClosed = errors.New("index: closed")
 
 func (s *state) chunk(pos uint32, t int64) {
 	c := int((pos - 1) >> chunkShift)
@@ -281,52 +346,81 @@ func (ix *Index) Lookup(id string, version int) (uint32, bool) {
 // LookupAt is Lookup among positions up to last: the index as it was when
 // last was its last position.
 func (ix *Index) LookupAt(id string, version int, last uint32) (uint32, bool) {
+	p, ok, _ := ix.Find(id, version, last)
+	return p, ok
+}
+
+// Find is LookupAt that also returns the error of reading an id back
+// (Options.IDAt) when one kept it from answering: then found is false
+// and the id may exist.
+func (ix *Index) Find(id string, version int, last uint32) (pos uint32, found bool, err error) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	return ix.st.lookupAt(id, version, last)
+	return ix.lookupAt(id, version, last)
 }
 
-func (s *state) lookup(id string, version int) (uint32, bool) {
-	return s.lookupAt(id, version, ^uint32(0))
-}
-
-func (s *state) lookupAt(id string, version int, last uint32) (uint32, bool) {
-	n, ok := s.ids.get(id)
-	if !ok {
-		return 0, false
+func (ix *Index) lookupAt(id string, version int, last uint32) (uint32, bool, error) {
+	s := &ix.st
+	if s.closed {
+		return 0, false, errClosed
 	}
-	p := s.latest[n]
-	for p > last {
-		p = s.prev[p-1]
-	}
-	if p == 0 {
-		return 0, false
+	sub, fp := splitHash(s.ids.hash(id))
+	var p uint32
+	var idErr error
+	_, _, found := s.ids.probe(sub, fp, func(latest uint32) bool {
+		// Every version of an id holds its text: verify the newest one
+		// visible at last.
+		p = latest
+		for p > last {
+			p = s.prev(p)
+		}
+		if p == 0 {
+			return false
+		}
+		ok, err := ix.idIs(p, id)
+		if err != nil && idErr == nil {
+			idErr = err
+		}
+		return ok
+	})
+	if !found {
+		return 0, false, idErr
 	}
 	if version == 0 {
-		return p, true
+		return p, true, nil
 	}
 	for p != 0 {
-		v := int(s.version[p-1])
+		v := int(s.version(p))
 		if v == version {
-			return p, true
+			return p, true, nil
 		}
 		if v < version {
-			return 0, false
+			return 0, false, nil
 		}
-		p = s.prev[p-1]
+		p = s.prev(p)
 	}
-	return 0, false
+	return 0, false, nil
+}
+
+func (s *state) prev(pos uint32) uint32 {
+	c, i := at(s.cols.chunks, pos)
+	return c.prev[i]
+}
+
+func (s *state) version(pos uint32) uint32 {
+	c, i := at(s.cols.chunks, pos)
+	return c.version[i]
 }
 
 // Latest returns the position and version of id's latest version.
 func (ix *Index) Latest(id string) (pos uint32, version int, ok bool) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	p, ok := ix.st.lookup(id, 0)
+	p, ok, _ := ix.lookupAt(id, 0, ^uint32(0))
 	if !ok {
 		return 0, 0, false
 	}
-	return p, int(ix.st.version[p-1]), true
+	return p, int(ix.st.version(p)), true
 }
 
 // AddedLinks returns the links added with SaveLink to the event at pos. The
@@ -405,20 +499,17 @@ func (r Reader) Term(path, value string) (bm *roaring.Bitmap, indexed bool) {
 }
 
 // Columns returns the per-position columns as they stand. What it returns
-// stays valid and unchanged after the read lock is released.
+// stays valid and unchanged after the read lock is released (until the
+// index is closed).
 func (r Reader) Columns() Columns {
 	s := r.st
 	n := int(s.n)
 	full := n >> chunkShift
+	nc := (n + colMask) >> colShift
 	return Columns{
 		Last:      s.n,
-		idNum:     s.idNum[:n:n],
-		version:   s.version[:n:n],
-		schema:    s.schema[:n:n],
-		producer:  s.producer[:n:n],
-		prev:      s.prev[:n:n],
-		created:   s.created[:n:n],
-		ids:       s.ids.view(),
+		chunks:    s.cols.chunks[:nc:nc],
+		pairs:     s.pairs.list[:len(s.pairs.list):len(s.pairs.list)],
 		Schemas:   s.schemas.names[:len(s.schemas.names):len(s.schemas.names)],
 		Producers: s.produce.names[:len(s.produce.names):len(s.produce.names)],
 		chunkMin:  s.chunkMin[:full:full],
@@ -432,11 +523,8 @@ func (c Columns) Upto(last uint32) Columns {
 	if last >= c.Last {
 		return c
 	}
-	n := int(last)
-	full := min(len(c.chunkMin), n>>chunkShift)
+	full := min(len(c.chunkMin), int(last)>>chunkShift)
 	c.Last = last
-	c.idNum, c.version, c.schema = c.idNum[:n:n], c.version[:n:n], c.schema[:n:n]
-	c.producer, c.prev, c.created = c.producer[:n:n], c.prev[:n:n], c.created[:n:n]
 	c.chunkMin, c.chunkMax = c.chunkMin[:full:full], c.chunkMax[:full:full]
 	return c
 }
@@ -449,35 +537,42 @@ type Columns struct {
 	Schemas   []string // schema identities by number
 	Producers []string // producers by number
 
-	idNum    []uint32
-	version  []uint32
-	schema   []uint32
-	producer []uint32
-	prev     []uint32
-	created  []int64
-	ids      IDs
+	chunks   []*colChunk
+	pairs    []pair
 	chunkMin []int64
 	chunkMax []int64
 }
 
-// ID returns the event id at pos.
-func (c Columns) ID(pos uint32) string { return c.ids.At(c.idNum[pos-1]) }
-
 // Version returns the event version at pos.
-func (c Columns) Version(pos uint32) int { return int(c.version[pos-1]) }
+func (c Columns) Version(pos uint32) int {
+	ch, i := at(c.chunks, pos)
+	return int(ch.version[i])
+}
 
 // SchemaNum returns the schema number (an index into Schemas) at pos.
-func (c Columns) SchemaNum(pos uint32) uint32 { return c.schema[pos-1] }
+func (c Columns) SchemaNum(pos uint32) uint32 {
+	ch, i := at(c.chunks, pos)
+	return c.pairs[ch.pair[i]].schema
+}
 
 // ProducerNum returns the producer number (an index into Producers) at pos.
-func (c Columns) ProducerNum(pos uint32) uint32 { return c.producer[pos-1] }
+func (c Columns) ProducerNum(pos uint32) uint32 {
+	ch, i := at(c.chunks, pos)
+	return c.pairs[ch.pair[i]].producer
+}
 
 // Prev returns the position of the previous version of the event at pos,
 // 0 when it is the first.
-func (c Columns) Prev(pos uint32) uint32 { return c.prev[pos-1] }
+func (c Columns) Prev(pos uint32) uint32 {
+	ch, i := at(c.chunks, pos)
+	return ch.prev[i]
+}
 
 // Created returns the createdAt of the event at pos, in unix milliseconds.
-func (c Columns) Created(pos uint32) int64 { return c.created[pos-1] }
+func (c Columns) Created(pos uint32) int64 {
+	ch, i := at(c.chunks, pos)
+	return ch.created[i]
+}
 
 // Chunks returns how many complete time chunks there are: chunk i covers
 // positions i*ChunkSize+1 … (i+1)*ChunkSize; the positions after the last

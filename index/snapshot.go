@@ -1,13 +1,12 @@
 package index
 
 import (
-	"bytes"
+	"bufio"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"hash/crc32"
 	"io"
-	"math"
 	"slices"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -16,69 +15,125 @@ import (
 
 // Snapshot file layout (see FORMAT.md):
 //
-//	magic "TRVINDEX" | version u32 | body length u64 | body | CRC-32C(body) u32
+//	magic "TRVINDEX" | version u32 | body | body length u64 | CRC-32C(body) u32
+//
+// The length and checksum follow the body so that the body is streamed
+// into the file as it is encoded, never held in memory whole.
 const (
 	snapMagic   = "TRVINDEX"
-	snapVersion = 1
-	headerSize  = 8 + 4 + 8
-	// maxSnapshot caps the body length accepted before allocating.
+	snapVersion = 2
+	headerSize  = 8 + 4
+	trailerSize = 8 + 4
+	// maxSnapshot caps the body length accepted.
 	maxSnapshot = 1 << 34
+	// flushAt is how many encoded bytes the encoder gathers before it
+	// hands them to the writer.
+	flushAt = 64 << 10
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // Encode writes a snapshot of the index to w, with meta (the caller's own
-// state, stored verbatim) inside the checksummed body.
+// state, stored verbatim) inside the checksummed body. The body is streamed:
+// memory use does not grow with the index. It holds the read lock while it
+// writes.
 func (ix *Index) Encode(w io.Writer, meta []byte) error {
-	ix.mu.RLock()
-	body := ix.encodeLocked(meta)
-	ix.mu.RUnlock()
 	var hdr [headerSize]byte
 	copy(hdr[:], snapMagic)
 	binary.LittleEndian.PutUint32(hdr[8:], snapVersion)
-	binary.LittleEndian.PutUint64(hdr[12:], uint64(len(body)))
-	var crc [4]byte
-	binary.LittleEndian.PutUint32(crc[:], crc32.Checksum(body, castagnoli))
-	for _, b := range [][]byte{hdr[:], body, crc[:]} {
-		if _, err := w.Write(b); err != nil {
-			return fmt.Errorf("index: write snapshot: %w", err)
-		}
+	if _, err := w.Write(hdr[:]); err != nil {
+		return fmt.Errorf("index: write snapshot: %w", err)
+	}
+	crc := crc32.New(castagnoli)
+	cw := &countWriter{w: w}
+	bw := bufio.NewWriterSize(io.MultiWriter(crc, cw), 256<<10)
+	e := &enc{out: bw, b: make([]byte, 0, 2*flushAt)}
+	ix.mu.RLock()
+	if ix.st.closed {
+		ix.mu.RUnlock()
+		return fmt.Errorf("index: write snapshot: %w", errClosed)
+	}
+	ix.encodeLocked(e, meta)
+	ix.mu.RUnlock()
+	e.flush()
+	if e.err == nil {
+		e.err = bw.Flush()
+	}
+	if e.err != nil {
+		return fmt.Errorf("index: write snapshot: %w", e.err)
+	}
+	var tr [trailerSize]byte
+	binary.LittleEndian.PutUint64(tr[0:], uint64(cw.n))
+	binary.LittleEndian.PutUint32(tr[8:], crc.Sum32())
+	if _, err := w.Write(tr[:]); err != nil {
+		return fmt.Errorf("index: write snapshot: %w", err)
 	}
 	return nil
 }
 
-type enc struct{ b []byte }
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// enc gathers encoded bytes in b and hands them to out in pieces.
+type enc struct {
+	out io.Writer
+	b   []byte
+	err error
+}
 
 func (e *enc) u(v uint64)     { e.b = binary.AppendUvarint(e.b, v) }
 func (e *enc) i(v int64)      { e.b = binary.AppendVarint(e.b, v) }
-func (e *enc) bytes(v []byte) { e.u(uint64(len(v))); e.b = append(e.b, v...) }
-func (e *enc) str(v string)   { e.u(uint64(len(v))); e.b = append(e.b, v...) }
-func (e *enc) bitmap(bm *roaring.Bitmap) {
-	var buf bytes.Buffer
-	_, _ = bm.WriteTo(&buf)
-	e.bytes(buf.Bytes())
+func (e *enc) u32(v uint32)   { e.b = binary.LittleEndian.AppendUint32(e.b, v) }
+func (e *enc) u64(v uint64)   { e.b = binary.LittleEndian.AppendUint64(e.b, v) }
+func (e *enc) bytes(v []byte) { e.u(uint64(len(v))); e.b = append(e.b, v...); e.maybeFlush() }
+func (e *enc) str(v string)   { e.u(uint64(len(v))); e.b = append(e.b, v...); e.maybeFlush() }
+
+func (e *enc) maybeFlush() {
+	if len(e.b) >= flushAt {
+		e.flush()
+	}
 }
 
-func (ix *Index) encodeLocked(meta []byte) []byte {
-	s := &ix.st
-	// Size the buffer from the previous snapshot's bytes per position, so
-	// that a large snapshot is not copied over and over while it grows.
-	size := 64 + int(s.n)*16
-	if per := ix.encPerPos.Load(); per > 0 {
-		size = max(size, int(float64(s.n)*math.Float64frombits(per)*1.05)+len(meta)+64)
+func (e *enc) flush() {
+	if e.err == nil && len(e.b) > 0 {
+		_, e.err = e.out.Write(e.b)
 	}
-	e := &enc{b: make([]byte, 0, size)}
-	defer func() {
-		if s.n > 0 {
-			ix.encPerPos.Store(math.Float64bits(float64(len(e.b)) / float64(s.n)))
-		}
-	}()
+	e.b = e.b[:0]
+}
+
+func (e *enc) bitmap(bm *roaring.Bitmap) {
+	e.u(bm.GetSerializedSizeInBytes())
+	e.flush()
+	if e.err == nil {
+		_, e.err = bm.WriteTo(e.out)
+	}
+}
+
+func (ix *Index) encodeLocked(e *enc, meta []byte) {
+	s := &ix.st
 	e.bytes(meta)
 	e.i(int64(ix.opts.MaxPathValues))
 	e.u(uint64(s.n))
-	e.u(uint64(s.ids.len()))
-	for n := range s.ids.len() {
-		e.bytes(s.ids.bytesOf(uint32(n)))
+	e.u64(s.ids.seed)
+	cur := -1
+	s.ids.each(func(sub int, fp, pos uint32) {
+		for ; cur < sub; cur++ {
+			e.u(uint64(s.ids.subs[cur+1].used))
+		}
+		e.u32(fp)
+		e.u32(pos)
+		e.maybeFlush()
+	})
+	for ; cur < numSubs-1; cur++ {
+		e.u(uint64(s.ids.subs[cur+1].used))
 	}
 	for _, d := range []*dict{&s.schemas, &s.produce} {
 		e.u(uint64(len(d.names)))
@@ -87,14 +142,16 @@ func (ix *Index) encodeLocked(meta []byte) []byte {
 		}
 	}
 	var last int64
-	for i := range int(s.n) {
-		e.u(uint64(s.idNum[i]))
-		e.u(uint64(s.version[i]))
-		e.u(uint64(s.schema[i]))
-		e.u(uint64(s.producer[i]))
-		e.u(uint64(s.prev[i]))
-		e.i(s.created[i] - last)
-		last = s.created[i]
+	for pos := uint32(1); pos <= s.n; pos++ {
+		c, i := at(s.cols.chunks, pos)
+		p := s.pairs.list[c.pair[i]]
+		e.u(uint64(c.version[i]))
+		e.u(uint64(p.schema))
+		e.u(uint64(p.producer))
+		e.u(uint64(c.prev[i]))
+		e.i(c.created[i] - last)
+		last = c.created[i]
+		e.maybeFlush()
 	}
 	for _, m := range []map[string]*roaring.Bitmap{s.linkType, s.linkTarget} {
 		keys := sortedKeys(m)
@@ -142,7 +199,6 @@ func (ix *Index) encodeLocked(meta []byte) []byte {
 			e.i(int64(r.Slot))
 		}
 	}
-	return e.b
 }
 
 func sortedKeys[K string | uint32, V any](m map[K]V) []K {
@@ -212,6 +268,33 @@ func (d *dec) bytes() []byte {
 	return v
 }
 
+func (d *dec) fixed(size int) []byte {
+	if d.err != nil {
+		return nil
+	}
+	if len(d.b)-d.off < size {
+		d.fail("fixed-size field past the end")
+		return nil
+	}
+	v := d.b[d.off : d.off+size]
+	d.off += size
+	return v
+}
+
+func (d *dec) u32() uint32 {
+	if b := d.fixed(4); b != nil {
+		return binary.LittleEndian.Uint32(b)
+	}
+	return 0
+}
+
+func (d *dec) u64() uint64 {
+	if b := d.fixed(8); b != nil {
+		return binary.LittleEndian.Uint64(b)
+	}
+	return 0
+}
+
 func (d *dec) str() string { return string(d.bytes()) }
 
 func (d *dec) bitmap() *roaring.Bitmap {
@@ -227,15 +310,23 @@ func (d *dec) bitmap() *roaring.Bitmap {
 	return bm
 }
 
-// Decode reads a snapshot written by Encode and returns the index and the
-// caller's meta. A damaged snapshot is a *trove.CorruptionError naming file
-// (used only in the error) and the offset of the damage.
-func Decode(file string, data []byte) (ix *Index, meta []byte, err error) {
+// Decode is DecodeWith without options: the decoded index answers
+// queries but, holding no id text and no Options.IDAt, finds no id.
+func Decode(file string, data []byte) (*Index, []byte, error) {
+	return DecodeWith(file, data, Options{})
+}
+
+// DecodeWith reads a snapshot written by Encode and returns the index and
+// the caller's meta. opts.IDAt is the index's id resolver (the payload
+// guard is the snapshot's own); the positions it can read must then be
+// declared with Readable. A damaged snapshot is a *trove.CorruptionError
+// naming file (used only in the error) and the offset of the damage.
+func DecodeWith(file string, data []byte, opts Options) (ix *Index, meta []byte, err error) {
 	corrupt := func(off int64, format string, args ...any) error {
 		return &trove.CorruptionError{File: file, Offset: off, Reason: "index: " + fmt.Sprintf(format, args...)}
 	}
-	if len(data) < headerSize+4 {
-		return nil, nil, corrupt(0, "snapshot shorter than its header")
+	if len(data) < headerSize+trailerSize {
+		return nil, nil, corrupt(0, "snapshot shorter than its header and trailer")
 	}
 	if string(data[:8]) != snapMagic {
 		return nil, nil, corrupt(0, "bad magic")
@@ -243,41 +334,53 @@ func Decode(file string, data []byte) (ix *Index, meta []byte, err error) {
 	if v := binary.LittleEndian.Uint32(data[8:]); v != snapVersion {
 		return nil, nil, corrupt(8, "unknown snapshot version %d", v)
 	}
-	n := binary.LittleEndian.Uint64(data[12:])
-	if n > maxSnapshot || n != uint64(len(data)-headerSize-4) {
-		return nil, nil, corrupt(12, "body length %d does not match the file", n)
+	trOff := len(data) - trailerSize
+	n := binary.LittleEndian.Uint64(data[trOff:])
+	if n > maxSnapshot || n != uint64(trOff-headerSize) {
+		return nil, nil, corrupt(int64(trOff), "body length %d does not match the file", n)
 	}
-	body := data[headerSize : headerSize+int(n)]
-	if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(data[headerSize+int(n):]) {
-		return nil, nil, corrupt(int64(headerSize+n), "checksum mismatch")
+	body := data[headerSize:trOff]
+	if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(data[trOff+8:]) {
+		return nil, nil, corrupt(int64(trOff+8), "checksum mismatch")
 	}
 	defer func() {
 		if r := recover(); r != nil {
+			if ix != nil {
+				ix.Close()
+			}
 			ix, meta, err = nil, nil, corrupt(headerSize, "undecodable body: %v", r)
 		}
 	}()
-	ix, meta, derr := decodeBody(body)
+	ix = New(Options{IDAt: opts.IDAt})
+	meta, derr := ix.decodeBody(body)
 	if derr != nil {
+		ix.Close()
 		return nil, nil, corrupt(headerSize, "%v", derr)
 	}
 	return ix, meta, nil
 }
 
-func decodeBody(body []byte) (*Index, []byte, error) {
+func (ix *Index) decodeBody(body []byte) ([]byte, error) {
 	d := &dec{b: body}
 	meta := slices.Clone(d.bytes())
-	ix := New(Options{MaxPathValues: int(d.i())})
+	ix.opts.MaxPathValues = int(d.i())
 	s := &ix.st
-	n := d.count(6)
-	nids := d.count(1)
-	s.ids = newIDTable(nids)
-	for range nids {
-		id := d.bytes()
-		if _, isNew := s.ids.getOrAdd(string(id)); !isNew && d.err == nil {
-			d.fail("duplicate id")
+	n := d.count(5)
+	s.ids.seed = d.u64()
+	for sub := range numSubs {
+		k := d.count(8)
+		s.ids.reserve(sub, k)
+		for range k {
+			fp, pos := d.u32(), d.u32()
+			if d.err != nil {
+				return nil, d.err
+			}
+			if pos == 0 || pos > uint32(n) {
+				return nil, fmt.Errorf("id table position %d out of range", pos)
+			}
+			s.ids.insert(sub, fp, pos)
 		}
 	}
-	s.latest = make([]uint32, nids)
 	for _, dc := range []*dict{&s.schemas, &s.produce} {
 		k := d.count(1)
 		for range k {
@@ -292,38 +395,45 @@ func decodeBody(body []byte) (*Index, []byte, error) {
 	for i := range s.byProducer {
 		s.byProducer[i] = roaring.New()
 	}
-	s.idNum = make([]uint32, 0, n)
-	s.version = make([]uint32, 0, n)
-	s.schema = make([]uint32, 0, n)
-	s.producer = make([]uint32, 0, n)
-	s.prev = make([]uint32, 0, n)
-	s.created = make([]int64, 0, n)
 	var last int64
 	for i := range n {
 		pos := uint32(i + 1)
-		idn, ver, sn, pn, prev := d.u(), d.u(), d.u(), d.u(), d.u()
+		ver, sn, pn, prev := d.u(), d.u(), d.u(), d.u()
 		last += d.i()
 		if d.err != nil {
-			return nil, nil, d.err
+			return nil, d.err
 		}
-		if idn >= uint64(nids) || sn >= uint64(len(s.bySchema)) || pn >= uint64(len(s.byProducer)) || prev >= uint64(pos) {
-			return nil, nil, fmt.Errorf("column out of range at position %d", pos)
+		if sn >= uint64(len(s.bySchema)) || pn >= uint64(len(s.byProducer)) || prev >= uint64(pos) {
+			return nil, fmt.Errorf("column out of range at position %d", pos)
 		}
-		s.idNum = append(s.idNum, uint32(idn))
-		s.version = append(s.version, uint32(ver))
-		s.schema = append(s.schema, uint32(sn))
-		s.producer = append(s.producer, uint32(pn))
-		s.prev = append(s.prev, uint32(prev))
-		s.created = append(s.created, last)
+		c, k := s.cols.row(pos)
+		c.version[k] = uint32(ver)
+		c.prev[k] = uint32(prev)
+		c.pair[k] = s.pairs.num(pair{uint32(sn), uint32(pn)})
+		c.created[k] = last
 		s.bySchema[sn].Add(pos)
 		s.byProducer[pn].Add(pos)
 		if prev != 0 {
 			s.superseded.Add(uint32(prev))
 		}
-		s.latest[idn] = pos
 		s.chunk(pos, last)
 	}
 	s.n = uint32(n)
+	// Every id's latest position, once: exactly the positions no later
+	// version superseded.
+	seen := roaring.New()
+	var bad uint32
+	s.ids.each(func(_ int, _, pos uint32) {
+		if s.superseded.Contains(pos) || !seen.CheckedAdd(pos) {
+			bad = pos
+		}
+	})
+	if bad != 0 {
+		return nil, fmt.Errorf("id table position %d is not the latest version of one id", bad)
+	}
+	if seen.GetCardinality()+s.superseded.GetCardinality() != uint64(n) {
+		return nil, fmt.Errorf("id table holds %d ids for %d positions, %d superseded", seen.GetCardinality(), n, s.superseded.GetCardinality())
+	}
 	for _, m := range []map[string]*roaring.Bitmap{s.linkType, s.linkTarget} {
 		k := d.count(2)
 		for range k {
@@ -361,7 +471,7 @@ func decodeBody(body []byte) (*Index, []byte, error) {
 			var l trove.EventLink
 			if b := d.bytes(); d.err == nil {
 				if err := json.Unmarshal(b, &l); err != nil {
-					return nil, nil, fmt.Errorf("bad added link: %v", err)
+					return nil, fmt.Errorf("bad added link: %v", err)
 				}
 				s.added[src] = append(s.added[src], l)
 			}
@@ -378,10 +488,10 @@ func decodeBody(body []byte) (*Index, []byte, error) {
 		s.incoming[t] = refs
 	}
 	if d.err != nil {
-		return nil, nil, d.err
+		return nil, d.err
 	}
 	if d.off != len(body) {
-		return nil, nil, fmt.Errorf("%d trailing bytes", len(body)-d.off)
+		return nil, fmt.Errorf("%d trailing bytes", len(body)-d.off)
 	}
-	return ix, meta, nil
+	return meta, nil
 }

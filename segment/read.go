@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
+	"sort"
 	"sync/atomic"
 
 	"github.com/trovedb/trove"
@@ -21,8 +22,12 @@ type Segment struct {
 	size   int64
 	meta   Meta
 	blocks []blockEntry
-	infos  []BlockInfo
-	closed atomic.Bool
+	// evBlocks lists the blocks that hold positions, in order, when some
+	// block holds none (nil when every block does).
+	evBlocks  []uint32
+	unordered bool // block position ranges do not ascend: FindBlock scans
+	footerOff int64
+	closed    atomic.Bool
 }
 
 // OpenSegment opens a sealed segment and verifies its header, trailer,
@@ -118,40 +123,55 @@ func (s *Segment) parseFooter(footer []byte, fOff int64) error {
 	}
 	m.Records, m.Blocks = int(records), int(nblocks)
 	s.blocks = make([]blockEntry, nblocks)
-	s.infos = make([]BlockInfo, nblocks)
 	next := int64(segHeaderSize)
 	var total ranges
+	var lastPos uint64
 	for i := range s.blocks {
 		e := footer[segMetaSize+i*segBlockEntry:]
+		length := int64(le.Uint32(e[8:]))
+		records, raw := int(le.Uint32(e[20:])), int(le.Uint32(e[12:]))
 		b := blockEntry{
-			BlockInfo: BlockInfo{
-				Offset:        int64(le.Uint64(e[0:])),
-				Length:        int64(le.Uint32(e[8:])),
-				Records:       int(le.Uint32(e[20:])),
-				FirstPosition: le.Uint64(e[24:]),
-				LastPosition:  le.Uint64(e[32:]),
-				MinTime:       int64(le.Uint64(e[40:])),
-				MaxTime:       int64(le.Uint64(e[48:])),
-			},
-			raw: int(le.Uint32(e[12:])),
-			crc: le.Uint32(e[16:]),
+			Offset:        int64(le.Uint64(e[0:])),
+			Records:       uint32(records),
+			FirstPosition: le.Uint64(e[24:]),
+			LastPosition:  le.Uint64(e[32:]),
+			MinTime:       int64(le.Uint64(e[40:])),
+			MaxTime:       int64(le.Uint64(e[48:])),
+			raw:           uint32(raw),
+			crc:           le.Uint32(e[16:]),
 		}
 		entryOff := fOff + int64(segMetaSize+i*segBlockEntry)
 		switch {
 		case b.Offset != next:
 			return corrupt(s.name, entryOff, "block %d at offset %d, expected %d", i, b.Offset, next)
-		case b.Length == 0 || b.Offset+b.Length > fOff:
-			return corrupt(s.name, entryOff, "block %d of %d bytes at %d overruns the footer at %d", i, b.Length, b.Offset, fOff)
-		case b.Records < 1 || b.raw > MaxBodySize || b.raw < b.Records*minRecordSize:
-			return corrupt(s.name, entryOff, "block %d: %d records in %d uncompressed bytes", i, b.Records, b.raw)
+		case length == 0 || b.Offset+length > fOff:
+			return corrupt(s.name, entryOff, "block %d of %d bytes at %d overruns the footer at %d", i, length, b.Offset, fOff)
+		case records < 1 || raw > MaxBodySize || raw < records*minRecordSize:
+			return corrupt(s.name, entryOff, "block %d: %d records in %d uncompressed bytes", i, records, raw)
 		case b.FirstPosition > b.LastPosition || b.MinTime > b.MaxTime:
 			return corrupt(s.name, entryOff, "block %d: inverted position or time range", i)
 		}
-		next = b.Offset + b.Length
-		total.merge(ranges{records: b.Records, firstPos: b.FirstPosition, lastPos: b.LastPosition,
+		next = b.Offset + length
+		if b.FirstPosition != 0 {
+			if b.FirstPosition <= lastPos {
+				s.unordered = true
+			}
+			lastPos = b.LastPosition
+		}
+		total.merge(ranges{records: records, firstPos: b.FirstPosition, lastPos: b.LastPosition,
 			minTime: b.MinTime, maxTime: b.MaxTime, hasTime: b.MinTime != 0 || b.MaxTime != 0})
 		s.blocks[i] = b
-		s.infos[i] = b.BlockInfo
+	}
+	s.footerOff = fOff
+	for i := range s.blocks {
+		if s.blocks[i].FirstPosition == 0 {
+			for j := range s.blocks {
+				if s.blocks[j].FirstPosition != 0 {
+					s.evBlocks = append(s.evBlocks, uint32(j))
+				}
+			}
+			break
+		}
 	}
 	if next != fOff {
 		return corrupt(s.name, fOff, "blocks end at %d, footer starts at %d", next, fOff)
@@ -167,8 +187,64 @@ func (s *Segment) parseFooter(footer []byte, fOff int64) error {
 // Meta returns the segment's meta.
 func (s *Segment) Meta() Meta { return s.meta }
 
-// Blocks returns the block table. The slice is shared: do not modify it.
-func (s *Segment) Blocks() []BlockInfo { return s.infos }
+// Blocks returns the block table, built on each call (a segment keeps it
+// in a more compact form).
+func (s *Segment) Blocks() []BlockInfo {
+	out := make([]BlockInfo, len(s.blocks))
+	for i := range s.blocks {
+		b := &s.blocks[i]
+		out[i] = BlockInfo{Offset: b.Offset, Length: s.blockLen(i),
+			FirstPosition: b.FirstPosition, LastPosition: b.LastPosition,
+			MinTime: b.MinTime, MaxTime: b.MaxTime, Records: int(b.Records)}
+	}
+	return out
+}
+
+// NumBlocks returns how many blocks the segment has.
+func (s *Segment) NumBlocks() int { return len(s.blocks) }
+
+// BlockFirst returns the first position in block i (0 when it holds none).
+func (s *Segment) BlockFirst(i int) uint64 { return s.blocks[i].FirstPosition }
+
+// FindBlock returns the first block whose position range holds pos; false
+// when no block's does. It is a binary search when the blocks' ranges
+// ascend (as the engine writes them), a scan otherwise.
+func (s *Segment) FindBlock(pos uint64) (int, bool) {
+	if pos == 0 {
+		return 0, false
+	}
+	if s.unordered {
+		for i := range s.blocks {
+			if b := &s.blocks[i]; b.FirstPosition != 0 && b.FirstPosition <= pos && pos <= b.LastPosition {
+				return i, true
+			}
+		}
+		return 0, false
+	}
+	n := len(s.blocks)
+	if s.evBlocks != nil {
+		n = len(s.evBlocks)
+	}
+	idx := func(k int) int {
+		if s.evBlocks != nil {
+			return int(s.evBlocks[k])
+		}
+		return k
+	}
+	k := sort.Search(n, func(k int) bool { return s.blocks[idx(k)].LastPosition >= pos })
+	if k == n || s.blocks[idx(k)].FirstPosition > pos {
+		return 0, false
+	}
+	return idx(k), true
+}
+
+// blockLen returns the compressed length of block i.
+func (s *Segment) blockLen(i int) int64 {
+	if i+1 < len(s.blocks) {
+		return s.blocks[i+1].Offset - s.blocks[i].Offset
+	}
+	return s.footerOff - s.blocks[i].Offset
+}
 
 // Size returns the size of the file in bytes.
 func (s *Segment) Size() int64 { return s.size }
@@ -191,13 +267,14 @@ func (s *Segment) readBlock(i int, dst []Record) ([]Record, error) {
 		return nil, fmt.Errorf("segment: block %d of %s (%d blocks): %w", i, s.name, len(s.blocks), trove.ErrNotFound)
 	}
 	b := &s.blocks[i]
+	length := s.blockLen(i)
 	bp := getBuf()
 	defer putBuf(bp)
 	comp := *bp
-	if int64(cap(comp)) < b.Length {
-		comp = make([]byte, b.Length)
+	if int64(cap(comp)) < length {
+		comp = make([]byte, length)
 	}
-	comp = comp[:b.Length]
+	comp = comp[:length]
 	*bp = comp
 	if _, err := s.r.ReadAt(comp, b.Offset); err != nil {
 		if errors.Is(err, io.EOF) {
@@ -212,11 +289,11 @@ func (s *Segment) readBlock(i int, dst []Record) ([]Record, error) {
 	if err != nil {
 		return nil, corrupt(s.name, b.Offset, "block %d: zstd: %v", i, err)
 	}
-	if len(raw) != b.raw {
+	if len(raw) != int(b.raw) {
 		return nil, corrupt(s.name, b.Offset, "block %d: %d uncompressed bytes, table says %d", i, len(raw), b.raw)
 	}
 	if dst == nil {
-		dst = make([]Record, 0, b.Records)
+		dst = make([]Record, 0, int(b.Records))
 	}
 	start := len(dst)
 	dst, _, err = decodeRecords(raw, dst)
@@ -227,7 +304,7 @@ func (s *Segment) readBlock(i int, dst []Record) ([]Record, error) {
 	for j := start; j < len(dst); j++ {
 		g.add(&dst[j])
 	}
-	if g.records != b.Records || g.firstPos != b.FirstPosition || g.lastPos != b.LastPosition ||
+	if g.records != int(b.Records) || g.firstPos != b.FirstPosition || g.lastPos != b.LastPosition ||
 		g.minTime != b.MinTime || g.maxTime != b.MaxTime {
 		return nil, corrupt(s.name, b.Offset, "block %d: records disagree with the block table", i)
 	}

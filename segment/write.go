@@ -45,11 +45,17 @@ type BlockInfo struct {
 	Records                     int
 }
 
-// blockEntry is a block table entry: BlockInfo plus what verifies the block.
+// blockEntry is a block table entry as a segment keeps it in memory: the
+// ranges, where the block starts (it ends where the next one starts, the
+// last one at the footer) and what verifies it. A sealed block holds about
+// a kilobyte of records by default, so this is kept small.
 type blockEntry struct {
-	BlockInfo
-	raw int    // uncompressed length
-	crc uint32 // of the compressed bytes
+	FirstPosition, LastPosition uint64
+	MinTime, MaxTime            int64
+	Offset                      int64  // of the compressed block in the file
+	raw                         uint32 // uncompressed length
+	crc                         uint32 // of the compressed bytes
+	Records                     uint32
 }
 
 // WriteSegment encodes records, in order, into zstd-compressed blocks
@@ -126,14 +132,12 @@ func encodeSegment(w io.Writer, meta Meta, records []Record, opts SegmentOptions
 			return fmt.Errorf("segment: write: %w", err)
 		}
 		blocks = append(blocks, blockEntry{
-			BlockInfo: BlockInfo{
-				Offset: off, Length: int64(len(out)),
-				FirstPosition: g.firstPos, LastPosition: g.lastPos,
-				MinTime: g.minTime, MaxTime: g.maxTime,
-				Records: g.records,
-			},
-			raw: len(raw),
-			crc: crc32.Checksum(out, castagnoli),
+			Offset:        off,
+			FirstPosition: g.firstPos, LastPosition: g.lastPos,
+			MinTime: g.minTime, MaxTime: g.maxTime,
+			Records: uint32(g.records),
+			raw:     uint32(len(raw)),
+			crc:     crc32.Checksum(out, castagnoli),
 		})
 		off += int64(len(out))
 		total.merge(g)
@@ -143,7 +147,7 @@ func encodeSegment(w io.Writer, meta Meta, records []Record, opts SegmentOptions
 	meta.FirstPosition, meta.LastPosition = total.firstPos, total.lastPos
 	meta.MinTime, meta.MaxTime = total.minTime, total.maxTime
 	meta.Records, meta.Blocks = total.records, len(blocks)
-	footer := appendFooter(make([]byte, 0, segMetaSize+segBlockEntry*len(blocks)+segTrailerLen), meta, blocks)
+	footer := appendFooter(make([]byte, 0, segMetaSize+segBlockEntry*len(blocks)+segTrailerLen), meta, blocks, off)
 	flen := len(footer)
 	var tr [segTrailerLen]byte
 	binary.LittleEndian.PutUint64(tr[0:8], uint64(off))
@@ -159,8 +163,9 @@ func encodeSegment(w io.Writer, meta Meta, records []Record, opts SegmentOptions
 	return nil
 }
 
-// appendFooter appends the meta and the block table (FORMAT.md §3.3).
-func appendFooter(dst []byte, m Meta, blocks []blockEntry) []byte {
+// appendFooter appends the meta and the block table (FORMAT.md §3.3);
+// end is where the last block ends (the footer's offset).
+func appendFooter(dst []byte, m Meta, blocks []blockEntry, end int64) []byte {
 	le := binary.LittleEndian
 	dst = le.AppendUint64(dst, m.FirstPosition)
 	dst = le.AppendUint64(dst, m.LastPosition)
@@ -172,11 +177,15 @@ func appendFooter(dst []byte, m Meta, blocks []blockEntry) []byte {
 	dst = le.AppendUint64(dst, m.LastWALIndex)
 	for i := range blocks {
 		b := &blocks[i]
+		next := end
+		if i+1 < len(blocks) {
+			next = blocks[i+1].Offset
+		}
 		dst = le.AppendUint64(dst, uint64(b.Offset))
-		dst = le.AppendUint32(dst, uint32(b.Length))
-		dst = le.AppendUint32(dst, uint32(b.raw))
+		dst = le.AppendUint32(dst, uint32(next-b.Offset))
+		dst = le.AppendUint32(dst, b.raw)
 		dst = le.AppendUint32(dst, b.crc)
-		dst = le.AppendUint32(dst, uint32(b.Records))
+		dst = le.AppendUint32(dst, b.Records)
 		dst = le.AppendUint64(dst, b.FirstPosition)
 		dst = le.AppendUint64(dst, b.LastPosition)
 		dst = le.AppendUint64(dst, uint64(b.MinTime))

@@ -1,0 +1,166 @@
+package index
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/trovedb/trove"
+)
+
+// idLog is a resolver over a test's own record of ids by position, which
+// counts its calls.
+type idLog struct {
+	ids   []string
+	calls int
+}
+
+func (l *idLog) at(pos uint32) (string, error) {
+	l.calls++
+	if pos == 0 || int(pos) > len(l.ids) {
+		return "", fmt.Errorf("no position %d", pos)
+	}
+	return l.ids[pos-1], nil
+}
+
+// TestIDsSharedHash: ids whose hashes are all equal are still told apart,
+// by their text (kept while not readable) or through IDAt; versions chain
+// and LookupAt sees the index as it was; a snapshot keeps all of it.
+func TestIDsSharedHash(t *testing.T) {
+	for _, hash := range []func(string) uint64{
+		func(string) uint64 { return 7 },                        // every id one hash
+		func(id string) uint64 { return uint64(len(id)) << 40 }, // same fingerprint, different sub-tables
+		nil, // the real hash
+	} {
+		log := &idLog{}
+		ix := New(Options{IDAt: log.at})
+		ix.st.ids.hashFn = hash
+		var n uint32
+		add := func(id string, v int) {
+			t.Helper()
+			n++
+			log.ids = append(log.ids, id)
+			if err := ix.AddBatch(n, []Doc{{ID: id, Version: v, Schema: "s", Producer: "p"}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Three rounds of versions over 40 ids; the first round stays
+		// unreadable (pending text), the later ones are readable.
+		for round := 1; round <= 3; round++ {
+			for k := range 40 {
+				add(fmt.Sprintf("id-%d", k), round)
+			}
+			if round >= 2 {
+				ix.Readable(n)
+			}
+		}
+		for k := range 40 {
+			id := fmt.Sprintf("id-%d", k)
+			for v := 1; v <= 3; v++ {
+				want := uint32((v-1)*40 + k + 1)
+				if p, ok := ix.Lookup(id, v); !ok || p != want {
+					t.Fatalf("%s@%d: %d %v, want %d", id, v, p, ok, want)
+				}
+			}
+			if p, ver, ok := ix.Latest(id); !ok || ver != 3 || p != uint32(80+k+1) {
+				t.Fatalf("latest %s: %d %d %v", id, p, ver, ok)
+			}
+			// As of position 60: version 2 only for ids 0..19.
+			p, ok := ix.LookupAt(id, 0, 60)
+			if want := uint32(40 + k + 1); k < 20 && (!ok || p != want) || k >= 20 && (!ok || p != uint32(k+1)) {
+				t.Fatalf("%s as of 60: %d %v", id, p, ok)
+			}
+		}
+		if _, ok := ix.Lookup("id-40", 0); ok {
+			t.Fatal("an id never added was found")
+		}
+		var buf bytes.Buffer
+		if err := ix.Encode(&buf, nil); err != nil {
+			t.Fatal(err)
+		}
+		ix2, _, err := DecodeWith("f", buf.Bytes(), Options{IDAt: log.at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ix2.st.ids.hashFn = hash
+		ix2.Readable(n)
+		for k := range 40 {
+			if p, ok := ix2.Lookup(fmt.Sprintf("id-%d", k), 2); !ok || p != uint32(40+k+1) {
+				t.Fatalf("decoded id-%d@2: %d %v", k, p, ok)
+			}
+		}
+		ix.Close()
+		ix2.Close()
+		if _, ok := ix.Lookup("id-1", 0); ok {
+			t.Fatal("a closed index found an id")
+		}
+		if err := ix.Add(n+1, Doc{ID: "x"}); err == nil {
+			t.Fatal("a closed index accepted an add")
+		}
+	}
+}
+
+// TestIDsReadable: once positions are readable the index drops their text
+// and asks IDAt; a failing IDAt fails the add instead of splitting an id.
+func TestIDsReadable(t *testing.T) {
+	log := &idLog{}
+	ix := New(Options{IDAt: log.at})
+	defer ix.Close()
+	var docs []Doc
+	for i := range 3000 {
+		id := fmt.Sprintf("e-%d", i%1000)
+		docs = append(docs, Doc{ID: id, Version: i/1000 + 1})
+		log.ids = append(log.ids, id)
+	}
+	// One batch: versions 2 and 3 are verified against the batch's own
+	// text, never through IDAt (nothing is readable yet).
+	if err := ix.AddBatch(1, docs); err != nil {
+		t.Fatal(err)
+	}
+	if log.calls != 0 || len(ix.st.pend.ends) != 3000 {
+		t.Fatalf("IDAt called %d times, %d ids kept", log.calls, len(ix.st.pend.ends))
+	}
+	ix.Readable(2000)
+	if len(ix.st.pend.ends) != 1000 || ix.st.pend.start != 2000 {
+		t.Fatalf("after Readable(2000): %d ids kept from %d", len(ix.st.pend.ends), ix.st.pend.start)
+	}
+	if p, ok := ix.Lookup("e-5", 2); !ok || p != 1006 {
+		t.Fatalf("e-5@2: %d %v", p, ok)
+	}
+	if p, ok := ix.LookupAt("e-5", 0, 1500); !ok || p != 1006 || log.calls == 0 {
+		t.Fatalf("e-5 as of 1500: %d %v (%d calls)", p, ok, log.calls)
+	}
+	ix.Readable(5000) // beyond the last position: later adds keep nothing
+	log.ids = append(log.ids, "e-7")
+	if err := ix.Add(3001, Doc{ID: "e-7", Version: 4}); err != nil {
+		t.Fatal(err)
+	}
+	if len(ix.st.pend.ends) != 0 {
+		t.Fatalf("%d ids kept", len(ix.st.pend.ends))
+	}
+	if p, v, ok := ix.Latest("e-7"); !ok || p != 3001 || v != 4 {
+		t.Fatalf("latest e-7: %d %d %v", p, v, ok)
+	}
+	broken := errors.New("disk gone")
+	ix.opts.IDAt = func(uint32) (string, error) { return "", broken }
+	if err := ix.Add(3002, Doc{ID: "e-8", Version: 5}); !errors.Is(err, broken) {
+		t.Fatalf("add with a failing IDAt: %v", err)
+	}
+}
+
+// TestGoldenV1Rejected: a version 1 snapshot is refused as corrupt, at the
+// version field, so that the engine rebuilds its index from the log.
+func TestGoldenV1Rejected(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "v1.snap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = Decode("v1.snap", data)
+	var ce *trove.CorruptionError
+	if !errors.As(err, &ce) || ce.Offset != 8 {
+		t.Fatalf("v1 snapshot: %v", err)
+	}
+}
