@@ -86,10 +86,15 @@ func randomPayload(r *rand.Rand) []byte {
 }
 
 func buildModel(r *rand.Rand, n int, opts index.Options) (*model, *index.Index) {
+	base := time.Date(2025, 4, 15, 8, 0, 0, 0, time.UTC)
+	return buildModelAt(r, n, opts, func(int) time.Time { return base.Add(time.Duration(r.IntN(3600)) * time.Second) })
+}
+
+// buildModelAt is buildModel with event i (from 0) created at created(i).
+func buildModelAt(r *rand.Rand, n int, opts index.Options, created func(i int) time.Time) (*model, *index.Index) {
 	m := &model{added: map[int][]trove.EventLink{}}
 	ix := index.New(opts)
 	versions := map[string]int{}
-	base := time.Date(2025, 4, 15, 8, 0, 0, 0, time.UTC)
 	for i := range n {
 		pos := i + 1
 		id := fmt.Sprintf("id-%d", r.IntN(n/2+1))
@@ -97,7 +102,7 @@ func buildModel(r *rand.Rand, n int, opts index.Options) (*model, *index.Index) 
 		e := trove.Event{
 			ID:        trove.EventID{ID: id, Version: versions[id]},
 			Position:  uint64(pos),
-			CreatedAt: base.Add(time.Duration(r.IntN(3600)) * time.Second),
+			CreatedAt: created(i),
 			Producer:  producers[r.IntN(len(producers))],
 			Schema:    trove.MustSchema(fmt.Sprintf(`{"$id":%q}`, schemas[r.IntN(len(schemas))])),
 			Payload:   randomPayload(r),
@@ -238,6 +243,50 @@ func TestModel(t *testing.T) {
 					js, _ := json.Marshal(eq)
 					t.Fatalf("seed %d query %d (index %d): %s\n got %v\nwant %v", seed, i, k, js, positions(got), want)
 				}
+			}
+		}
+	}
+}
+
+// TestCreatedOrder checks createdAt-sorted pages against the model on a log
+// long enough to have many time chunks, mostly in time order but with ties
+// and with imported events of any createdAt, including ones newer and
+// older than everything else, so that the chunk walk must find them through
+// their chunks' bounds.
+func TestCreatedOrder(t *testing.T) {
+	for seed := range uint64(2) {
+		r := rand.New(rand.NewPCG(seed, 7))
+		base := time.Date(2025, 4, 15, 8, 0, 0, 0, time.UTC)
+		n := 4*index.ChunkSize + 300
+		m, ix := buildModelAt(r, n, index.Options{MaxPathValues: []int{3, 64}[seed]}, func(i int) time.Time {
+			switch r.IntN(50) {
+			case 0: // imported: anywhere, before or after the rest
+				return base.Add(time.Duration(r.IntN(3*n)-n) * time.Second)
+			case 1: // a burst sharing one millisecond
+				return base.Add(time.Duration(i/2) * time.Second)
+			}
+			return base.Add(time.Duration(i/3) * time.Second)
+		})
+		for i := range 150 {
+			eq := randomQuery(r)
+			eq.Search = ""
+			eq.Sort = []trove.SortField{{Field: "createdAt", Direction: []string{"asc", "desc"}[r.IntN(2)]}}
+			eq.Limit = trove.Limit([]int{1, 5, 20, 100, 3000}[r.IntN(5)])
+			if r.IntN(4) == 0 {
+				eq.Offset = r.IntN(50)
+			}
+			q, err := eq.Compile()
+			if err != nil {
+				t.Fatalf("compile %+v: %v", eq, err)
+			}
+			want := positions(m.query(q))
+			got, err := Run(context.Background(), ix, m, q, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(positions(got), want) {
+				js, _ := json.Marshal(eq)
+				t.Fatalf("seed %d query %d: %s\n got %v\nwant %v", seed, i, js, positions(got), want)
 			}
 		}
 	}

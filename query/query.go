@@ -1,10 +1,12 @@
 package query
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"fmt"
 	"slices"
+	"unicode/utf8"
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/trovedb/trove"
@@ -24,6 +26,14 @@ type Source interface {
 // false means the searcher cannot help with this query.
 type Searcher interface {
 	Search(ctx context.Context, q *trove.SearchQuery) (cand *roaring.Bitmap, upTo uint32, ok bool)
+}
+
+// TermSearcher is a Searcher that can also narrow payload equalities on
+// paths the index does not cover (past its high-cardinality guard).
+// SearchTerms returns positions that may hold every term among 1…upTo (a
+// superset); ok false means it cannot help with these terms.
+type TermSearcher interface {
+	SearchTerms(ctx context.Context, terms []trove.PayloadTerm) (cand *roaring.Bitmap, upTo uint32, ok bool)
 }
 
 // Options adjust Run.
@@ -62,6 +72,10 @@ type Plan struct {
 type fastTerm struct {
 	keys  []string
 	value string // value key
+	// lit, when not nil, is how a string value appears in any payload
+	// without a backslash that holds it (the value has nothing JSON must
+	// escape): such a payload without lit cannot match.
+	lit []byte
 }
 
 // Compile builds the plan of q over the index as it stands: the candidate
@@ -94,7 +108,7 @@ func compile(ctx context.Context, ix *index.Index, q *trove.Query, opts Options,
 				p.fastTerms = nil
 				break
 			}
-			p.fastTerms = append(p.fastTerms, fastTerm{keys: t.Keys, value: vk})
+			p.fastTerms = append(p.fastTerms, fastTerm{keys: t.Keys, value: vk, lit: literal(t.Value)})
 		}
 		if p.fastTerms != nil {
 			p.needBody = false
@@ -106,6 +120,7 @@ func compile(ctx context.Context, ix *index.Index, q *trove.Query, opts Options,
 		// A bound between milliseconds: events sit on whole milliseconds.
 		p.start++
 	}
+	var unindexed []trove.PayloadTerm
 	ix.Read(func(r index.Reader) {
 		p.last = r.Last()
 		p.cols = r.Columns()
@@ -161,6 +176,8 @@ func compile(ctx context.Context, ix *index.Index, q *trove.Query, opts Options,
 			}
 			if bm, indexed := r.Term(t.Path, vk); indexed {
 				must = append(must, orEmpty(bm, empty))
+			} else {
+				unindexed = append(unindexed, t)
 			}
 		}
 		if p.hasStart || p.hasEnd {
@@ -232,16 +249,59 @@ func compile(ctx context.Context, ix *index.Index, q *trove.Query, opts Options,
 	})
 	if sq := q.SearchQuery(); sq != nil && opts.Searcher != nil {
 		if bm, upTo, ok := opts.Searcher.Search(ctx, sq); ok {
-			// Narrow 1…upTo to the searcher's candidates; keep the rest.
-			tail := roaring.New()
-			if upTo < p.last {
-				tail.AddRange(uint64(upTo)+1, uint64(p.last)+1)
-			}
-			p.cand.And(roaring.Or(bm, tail))
+			p.narrow(bm, upTo)
+		}
+	}
+	if ts, ok := opts.Searcher.(TermSearcher); ok && len(unindexed) > 0 && w == nil {
+		if bm, upTo, ok := ts.SearchTerms(ctx, unindexed); ok {
+			p.narrow(bm, upTo)
 		}
 	}
 	p.cand.RemoveRange(uint64(p.last)+1, 1<<32)
 	return p
+}
+
+// narrow keeps, of the candidates among 1…upTo, those in bm, and every
+// candidate after upTo.
+func (p *Plan) narrow(bm *roaring.Bitmap, upTo uint32) {
+	tail := roaring.New()
+	if upTo < p.last {
+		tail.AddRange(uint64(upTo)+1, uint64(p.last)+1)
+	}
+	p.cand.And(roaring.Or(bm, tail))
+}
+
+// termsUnindexed reports whether some payload term of q is on a path the
+// index does not cover.
+func termsUnindexed(ix *index.Index, q *trove.Query) bool {
+	found := false
+	ix.Read(func(r index.Reader) {
+		for _, t := range q.PayloadTerms() {
+			vk, ok := index.ValueKey(t.Value)
+			if _, indexed := r.Term(t.Path, vk); ok && !indexed {
+				found = true
+				return
+			}
+		}
+	})
+	return found
+}
+
+// literal returns the bytes a JSON string holding v exactly shows when it
+// has no escape: v itself, when v needs none (no quote, backslash, control
+// character or U+FFFD, which invalid UTF-8 decodes to); nil otherwise, and
+// for values that are not strings.
+func literal(v any) []byte {
+	s, ok := v.(string)
+	if !ok || s == "" {
+		return nil
+	}
+	for _, r := range s {
+		if r < 0x20 || r == '"' || r == '\\' || r == utf8.RuneError {
+			return nil
+		}
+	}
+	return []byte(s)
 }
 
 func sortsByPayload(q *trove.Query) bool {
@@ -327,6 +387,10 @@ func (p *Plan) check(src Source, pos uint32) (trove.Sortable, bool, error) {
 			if !ok {
 				break
 			}
+			if t.lit != nil && !bytes.Contains(e.Payload, t.lit) && bytes.IndexByte(e.Payload, '\\') < 0 {
+				ok = false
+				break
+			}
 			v, found := index.LookupValue(e.Payload, t.keys)
 			ok = found && v == t.value
 		}
@@ -354,7 +418,11 @@ func Run(ctx context.Context, ix *index.Index, src Source, q *trove.Query, opts 
 		want = q.Offset() + q.Limit()
 	}
 	byPosition := len(keys) == 0 || keys[0].Field == "position"
-	if byPosition && want >= 0 && (q.SearchQuery() == nil || opts.Searcher == nil) {
+	_, terms := opts.Searcher.(TermSearcher)
+	// A windowed run plans each window from the index alone; a query the
+	// searcher narrows is planned once, with its candidates.
+	searched := opts.Searcher != nil && (q.SearchQuery() != nil || terms && termsUnindexed(ix, q))
+	if byPosition && want >= 0 && !searched {
 		return runWindowed(ctx, ix, src, q, opts, len(keys) > 0 && keys[0].Desc, want)
 	}
 	p := Compile(ctx, ix, q, opts)
@@ -363,7 +431,7 @@ func Run(ctx context.Context, ix *index.Index, src Source, q *trove.Query, opts 
 		desc := len(keys) > 0 && keys[0].Desc
 		return p.stream(ctx, src, p.ordered(desc), want)
 	case len(keys) == 1 && keys[0].Field == "createdAt":
-		return p.stream(ctx, src, p.byCreated(keys[0].Desc), want)
+		return p.stream(ctx, src, p.createdOrder(keys[0].Desc, want), want)
 	}
 	var items []trove.Sortable
 	it := p.cand.Iterator()
