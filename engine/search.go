@@ -19,9 +19,11 @@ import (
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/custom"
+	"github.com/blevesearch/bleve/v2/analysis/datetime/flexible"
 	"github.com/blevesearch/bleve/v2/analysis/token/lowercase"
 	"github.com/blevesearch/bleve/v2/analysis/tokenizer/regexp"
 	"github.com/blevesearch/bleve/v2/mapping"
+	"github.com/blevesearch/bleve/v2/search"
 	bq "github.com/blevesearch/bleve/v2/search/query"
 	"github.com/trovedb/trove"
 )
@@ -48,6 +50,16 @@ const (
 	searchAnalyzer = "trove"
 	searchUpToKey  = "trove.upto"
 	searchBatch    = 1000
+	// searchMappingKey holds searchMappingVersion in the index; an index
+	// built with another mapping is rebuilt.
+	searchMappingKey = "trove.mapping"
+	// searchMappingVersion 2: strings are never indexed as dates.
+	searchMappingVersion = "2"
+	// searchNoDates is a date parser that accepts nothing: with it as the
+	// default, bleve's dynamic mapping indexes every string as text (a
+	// string it could parse as a date would otherwise be indexed as a
+	// date alone, and term queries on its tokens would miss it).
+	searchNoDates = "trove-no-dates"
 )
 
 func searchMapping() (*mapping.IndexMappingImpl, error) {
@@ -62,7 +74,13 @@ func searchMapping() (*mapping.IndexMappingImpl, error) {
 	}); err != nil {
 		return nil, err
 	}
+	if err := m.AddCustomDateTimeParser(searchNoDates, map[string]any{
+		"type": flexible.Name, "layouts": []any{},
+	}); err != nil {
+		return nil, err
+	}
 	m.DefaultAnalyzer = searchAnalyzer
+	m.DefaultDateTimeParser = searchNoDates
 	return m, nil
 }
 
@@ -83,13 +101,18 @@ func (x *searcher) open() error {
 		if b, gerr := idx.GetInternal([]byte(searchUpToKey)); gerr == nil && len(b) == 8 {
 			upTo = binary.LittleEndian.Uint64(b)
 		}
-		if upTo <= x.s.w.last {
+		ver, _ := idx.GetInternal([]byte(searchMappingKey))
+		switch {
+		case string(ver) != searchMappingVersion:
+			err = fmt.Errorf("index mapping version %q, want %q", ver, searchMappingVersion)
+		case upTo <= x.s.w.last:
 			x.idx = idx
 			x.upTo.Store(uint32(upTo))
 			return nil
+		default:
+			err = fmt.Errorf("index ahead of the log (%d > %d)", upTo, x.s.w.last)
 		}
 		idx.Close()
-		err = fmt.Errorf("index ahead of the log (%d > %d)", upTo, x.s.w.last)
 	}
 	if !errors.Is(err, bleve.ErrorIndexPathDoesNotExist) {
 		x.s.logger.Warn("rebuilding the search index", "err", err)
@@ -103,6 +126,10 @@ func (x *searcher) open() error {
 	}
 	idx, err = bleve.New(x.path, m)
 	if err != nil {
+		return err
+	}
+	if err := idx.SetInternal([]byte(searchMappingKey), []byte(searchMappingVersion)); err != nil {
+		idx.Close()
 		return err
 	}
 	x.idx = idx
@@ -229,27 +256,121 @@ func bleveDoc(v any) any {
 
 // Search implements query.Searcher: candidates among 1…upTo.
 func (x *searcher) Search(ctx context.Context, sq *trove.SearchQuery) (*roaring.Bitmap, uint32, bool) {
-	upTo := x.upTo.Load()
-	if x.idx == nil || upTo == 0 {
-		return nil, 0, false
-	}
 	q, ok := supersetQuery(sq)
 	if !ok {
 		return nil, 0, false
 	}
-	req := bleve.NewSearchRequestOptions(q, int(upTo), 0, false)
-	req.SortBy([]string{"_id"})
-	res, err := x.idx.SearchInContext(ctx, req)
+	return x.hits(ctx, q)
+}
+
+// SearchTerms implements query.TermSearcher: candidates among 1…upTo for
+// payload equalities the engine's own index does not cover (paths past
+// its high-cardinality guard). Every term that can be translated narrows
+// the candidates; ok is false when none can.
+func (x *searcher) SearchTerms(ctx context.Context, terms []trove.PayloadTerm) (*roaring.Bitmap, uint32, bool) {
+	if x.idx == nil {
+		return nil, 0, false
+	}
+	var must []bq.Query
+	for _, t := range terms {
+		if q, ok := termQuery(t); ok {
+			must = append(must, q)
+		}
+	}
+	if len(must) == 0 {
+		return nil, 0, false
+	}
+	return x.hits(ctx, bleve.NewConjunctionQuery(must...))
+}
+
+// hits returns the positions of the documents q matches and the last
+// position the index covered when the search began. It walks bleve's
+// searcher directly: no scores, no sorting, no stored fields beyond each
+// hit's id, and no result page to hold every hit.
+func (x *searcher) hits(ctx context.Context, q bq.Query) (*roaring.Bitmap, uint32, bool) {
+	upTo := x.upTo.Load()
+	if x.idx == nil || upTo == 0 {
+		return nil, 0, false
+	}
+	ix, err := x.idx.Advanced()
 	if err != nil {
 		return nil, 0, false
 	}
+	r, err := ix.Reader()
+	if err != nil {
+		return nil, 0, false
+	}
+	defer r.Close()
+	s, err := q.Searcher(ctx, r, x.idx.Mapping(), search.SearcherOptions{Score: "none"})
+	if err != nil {
+		return nil, 0, false
+	}
+	defer s.Close()
+	sctx := &search.SearchContext{DocumentMatchPool: search.NewDocumentMatchPool(s.DocumentMatchPoolSize(), 0), IndexReader: r}
 	bm := roaring.New()
-	for _, h := range res.Hits {
-		if p, err := strconv.ParseUint(h.ID, 10, 32); err == nil {
+	for n := 0; ; n++ {
+		if n&1023 == 1023 && ctx.Err() != nil {
+			return nil, 0, false
+		}
+		dm, err := s.Next(sctx)
+		if err != nil {
+			return nil, 0, false
+		}
+		if dm == nil {
+			break
+		}
+		id, err := r.ExternalID(dm.IndexInternalID)
+		if err != nil {
+			return nil, 0, false
+		}
+		if p, err := strconv.ParseUint(id, 10, 32); err == nil {
 			bm.Add(uint32(p))
 		}
+		sctx.DocumentMatchPool.Put(dm)
 	}
 	return bm, upTo, true
+}
+
+// termQuery translates a payload equality into a bleve query matching at
+// least every payload holding the value at the path: every token of a
+// string (the analyzer's tokens of the same string), the number as a
+// one-point range, the boolean. A null, a string without tokens and a
+// number float64 cannot hold are not translated (ok false), nor is a
+// path whose first key starts with an underscore.
+func termQuery(t trove.PayloadTerm) (bq.Query, bool) {
+	if len(t.Keys) == 0 || strings.HasPrefix(t.Keys[0], "_") {
+		// bleve's own fields (_id, _all) start with an underscore.
+		return nil, false
+	}
+	field := strings.Join(t.Keys, ".")
+	switch v := t.Value.(type) {
+	case string:
+		toks := trove.Tokenize(v)
+		if len(toks) == 0 {
+			return nil, false
+		}
+		qs := make([]bq.Query, len(toks))
+		for i, tok := range toks {
+			tq := bleve.NewTermQuery(tok)
+			tq.SetField(field)
+			qs[i] = tq
+		}
+		return bleve.NewConjunctionQuery(qs...), true
+	case json.Number:
+		f, err := strconv.ParseFloat(string(v), 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, false
+		}
+		incl := true
+		q := bleve.NewNumericRangeInclusiveQuery(&f, &f, &incl, &incl)
+		q.SetField(field)
+		return q, true
+	case bool:
+		q := bleve.NewBoolFieldQuery(v)
+		q.SetField(field)
+		return q, true
+	}
+	return nil, false
 }
 
 // supersetQuery translates a search into a bleve query matching at least

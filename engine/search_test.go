@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -89,6 +90,112 @@ func TestSearch(t *testing.T) {
 	got, err := st2.QueryEvents(ctx, trove.EventQuery{Search: "status:failed"})
 	if err != nil || len(got) == 0 {
 		t.Fatalf("after reopen: %d results, %v", len(got), err)
+	}
+}
+
+// TestSearchTerms checks payload equalities on paths past the index's
+// high-cardinality guard, which the bleve index narrows over the sealed
+// part, and searches on strings bleve's dynamic mapping would take for
+// dates, against brute force.
+func TestSearchTerms(t *testing.T) {
+	st := openStore(t, t.TempDir(), Options{SegmentSize: 16 << 10, BlockSize: 2 << 10, MaxPathValues: 4})
+	defer st.Close()
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(3, 4))
+	whens := []string{"2025-01-02", "2025-01-02T10:00:00Z", "Jan 2 2025", "2025"}
+	var all []trove.Event
+	for i := range 400 {
+		p := map[string]any{
+			"trace": fmt.Sprintf("T-%d-x", r.IntN(40)),
+			"when":  whens[r.IntN(len(whens))],
+			"n":     json.Number([]string{"1", "1.0", "2", "3.5", "1e400", "7"}[r.IntN(6)]),
+			"flag":  r.IntN(2) == 0,
+			"_all":  []string{"a", "b"}[r.IntN(2)],
+			"deep":  map[string]any{"k": fmt.Sprintf("v%d", r.IntN(9)), "esc": []string{"a\"b", "été", ""}[r.IntN(3)]},
+		}
+		b, _ := json.Marshal(p)
+		e := testEvent(i)
+		e.Payload = b
+		saved, err := st.SaveEvent(ctx, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, saved)
+	}
+	for {
+		more, err := st.srch.step()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !more {
+			break
+		}
+	}
+	if st.srch.upTo.Load() == 0 || uint64(st.srch.upTo.Load()) >= st.Last() {
+		t.Fatalf("search index covers %d of %d events: want a sealed prefix", st.srch.upTo.Load(), st.Last())
+	}
+	queries := []trove.EventQuery{
+		{Payload: map[string]any{"trace": "T-5-x"}},
+		{Payload: map[string]any{"trace": "t-5-X"}},
+		{Payload: map[string]any{"trace": "T-7-x", "flag": false}},
+		{Payload: map[string]any{"trace": "T-7-x"}, Limit: trove.Limit(1)},
+		{Payload: map[string]any{"trace": "T-7-x"}, Limit: trove.Limit(2), Sort: []trove.SortField{{Field: "position", Direction: "desc"}}},
+		{Payload: map[string]any{"when": "2025-01-02"}},
+		{Payload: map[string]any{"when": "2025-01-02T10:00:00Z"}},
+		{Payload: map[string]any{"when": "2025"}},
+		{Payload: map[string]any{"n": 1}},
+		{Payload: map[string]any{"n": json.Number("1e400")}},
+		{Payload: map[string]any{"n": 3.5, "trace": "T-1-x"}},
+		{Payload: map[string]any{"flag": true, "trace": "T-2-x"}},
+		{Payload: map[string]any{"_all": "a", "trace": "T-3-x"}},
+		{Payload: map[string]any{"deep.k": "v3", "trace": "T-4-x"}},
+		{Payload: map[string]any{"deep.esc": "a\"b"}},
+		{Payload: map[string]any{"deep.esc": "été"}},
+		{Payload: map[string]any{"deep.esc": ""}},
+		{Search: "when:2025"},
+		{Search: "when:jan"},
+		{Search: `when:"2025 01 02"`},
+	}
+	for _, eq := range queries {
+		c, err := eq.Compile()
+		if err != nil {
+			t.Fatalf("%+v: %v", eq, err)
+		}
+		var matches []trove.Event
+		for _, e := range all {
+			if c.Match(&e, nil) {
+				matches = append(matches, e)
+			}
+		}
+		c.SortEvents(matches)
+		want := positions(c.Page(matches))
+		got, err := st.QueryEvents(ctx, eq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(positions(got), want) {
+			js, _ := json.Marshal(eq)
+			t.Errorf("%s:\n got %v\nwant %v", js, positions(got), want)
+		}
+	}
+	// The bleve index narrows a high-cardinality equality to a superset of
+	// its matches, far fewer than the covered events.
+	c, _ := trove.EventQuery{Payload: map[string]any{"trace": "T-5-x"}}.Compile()
+	bm, upTo, ok := st.srch.SearchTerms(ctx, c.PayloadTerms())
+	if !ok || upTo == 0 {
+		t.Fatal("SearchTerms did not answer")
+	}
+	n := 0
+	for _, e := range all {
+		if e.Position <= uint64(upTo) && c.Match(&e, nil) {
+			n++
+			if !bm.Contains(uint32(e.Position)) {
+				t.Errorf("SearchTerms misses position %d", e.Position)
+			}
+		}
+	}
+	if n == 0 || bm.GetCardinality() > uint64(2*n) {
+		t.Errorf("SearchTerms: %d candidates for %d matches", bm.GetCardinality(), n)
 	}
 }
 
