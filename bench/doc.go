@@ -28,6 +28,13 @@
 // JetStream embedded, and the disk itself. A peer without reads shows the
 // read workloads as n/a.
 //
+// # Reads at rest
+//
+// After ingest the runner waits until the contender's process is idle
+// (-settle bounds the wait; 0 skips it), so a store's background work
+// (sealing, search indexing) is finished before the read workloads, for
+// every contender alike; the wait is reported as its own workload.
+//
 // # Processes
 //
 // Each contender runs in its own child process (this binary re-executed

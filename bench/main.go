@@ -36,6 +36,7 @@ type options struct {
 	resultFile string // child mode: where to write the ContenderResult
 	cpuProfile string // write a CPU profile of the measuring process here
 	render     string // only render this results.json into -out
+	settle     time.Duration
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -52,6 +53,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Uint64Var(&o.seed, "seed", 1, "dataset seed")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile here (with -inprocess, or of each contender's process as FILE.NAME)")
 	fs.StringVar(&o.render, "render", "", "measure nothing: render this results.json into -out (report and charts)")
+	fs.DurationVar(&o.settle, "settle", -1, "wait at most this long after ingest for the contender's background work before the reads (default 5m, or 30s with -quick; 0: do not wait)")
 	fs.StringVar(&o.contender, "contender", "", "internal: run one contender in this process and write its results to -result")
 	fs.StringVar(&o.phase, "phase", "run", "internal: run or reopen")
 	fs.StringVar(&o.resultFile, "result", "", "internal: results file of -contender")
@@ -79,6 +81,9 @@ func (o options) config() Config {
 		cfg = quickConfig(o.events)
 	}
 	cfg.Seed = o.seed
+	if o.settle >= 0 {
+		cfg.Settle = o.settle
+	}
 	return cfg
 }
 
@@ -274,7 +279,7 @@ func runChild(ctx context.Context, o options, name, phase, dir string) (*Contend
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 	args := []string{"-contender", name, "-phase", phase, "-result", resultFile, "-data", dir,
-		"-events", strconv.Itoa(o.events), "-seed", strconv.FormatUint(o.seed, 10)}
+		"-events", strconv.Itoa(o.events), "-seed", strconv.FormatUint(o.seed, 10), "-settle", o.settle.String()}
 	if o.quick {
 		args = append(args, "-quick")
 	}
@@ -333,7 +338,8 @@ func (t *tailWriter) lastLine() string {
 // machineMeta describes this machine and run.
 func machineMeta(cfg Config) Meta {
 	m := Meta{Date: time.Now().UTC().Format(time.RFC3339), GoVersion: runtime.Version(), OS: runtime.GOOS,
-		Arch: runtime.GOARCH, CPUs: runtime.NumCPU(), Events: cfg.Events, Seed: cfg.Seed, Quick: cfg.Quick}
+		Arch: runtime.GOARCH, CPUs: runtime.NumCPU(), Events: cfg.Events, Seed: cfg.Seed, Quick: cfg.Quick,
+		SettleSeconds: cfg.Settle.Seconds()}
 	m.CPU = procField("/proc/cpuinfo", "model name")
 	if out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output(); err == nil {
 		m.Commit = strings.TrimSpace(string(out))

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/trovedb/trove/internal/fsutil"
 )
@@ -204,10 +205,16 @@ func report(res *Results) string {
 	}
 	b.WriteString("\n## Summary\n\n")
 	b.WriteString("Each cell is the workload's main number: events/s (files/s) for saves (higher is better); p50 latency in ms for reads; " +
-		"the unit shown otherwise (lower is better). n/a: the contender does not offer the operation. " +
-		"Reads start as soon as ingest returns, as in production: a backend's background work (sealing, indexing) may still be running " +
-		"and shows in p99, or in a workload answered by scanning until its index has caught up. " +
-		"On a small shared machine numbers can move by a factor of two between runs: compare contenders within one run.\n\n")
+		"the unit shown otherwise (lower is better). n/a: the contender does not offer the operation. ")
+	if res.Meta.SettleSeconds > 0 {
+		fmt.Fprintf(&b, "Reads start once the contender's process is idle after ingest (background work after ingest; at most %s), "+
+			"so they measure every store at rest; run with -settle 0 to read while background work still runs. ",
+			time.Duration(res.Meta.SettleSeconds*float64(time.Second)))
+	} else {
+		b.WriteString("Reads start as soon as ingest returns, as in production: a backend's background work (sealing, indexing) may still be running " +
+			"and shows in p99, or in a workload answered by scanning until its index has caught up. ")
+	}
+	b.WriteString("On a small shared machine numbers can move by a factor of two between runs: compare contenders within one run.\n\n")
 	b.WriteString(summaryTable(res))
 	fmt.Fprintf(&b, "\n![ingest](%s)\n\n![reads](%s)\n", ingestChart, readChart)
 	b.WriteString("\n## Workloads\n")

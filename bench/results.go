@@ -31,6 +31,7 @@ type Meta struct {
 	Seed            uint64  `json:"seed"`
 	Quick           bool    `json:"quick"`
 	Isolated        bool    `json:"isolated"`      // each contender ran in its own process
+	SettleSeconds   float64 `json:"settleSeconds"` // the bound on the wait for background work before the reads; 0: none
 	AvgEventBytes   float64 `json:"avgEventBytes"` // mean JSON size of an event
 	AvgPayloadBytes float64 `json:"avgPayloadBytes"`
 	AvgFileBytes    float64 `json:"avgFileBytes,omitempty"` // mean size of an event's file, over events with one

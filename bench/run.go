@@ -31,13 +31,17 @@ type Config struct {
 	Writers   []int         // writer counts of the single-save workloads
 	DiskMiB   int           // MiB written by the disk bandwidth probe
 	FsyncOps  int           // samples of the fsync latency probe
+	// Settle bounds the wait after ingest for the contender's background
+	// work (indexing, compaction) before the reads; 0: reads start as soon
+	// as ingest returns.
+	Settle time.Duration
 }
 
 // fullConfig is the default run's sizes for events events.
 func fullConfig(events int) Config {
 	return Config{Events: events, Seed: 1, QueryOps: 2000, QueryTime: 3 * time.Second,
 		SaveTime: 4 * time.Second, SaveMax: 60_000, VisOps: 200, VisTime: 10 * time.Second, Writers: []int{1, 8, 64},
-		DiskMiB: 256, FsyncOps: 500}
+		DiskMiB: 256, FsyncOps: 500, Settle: 5 * time.Minute}
 }
 
 // quickConfig is -quick: small enough to finish every contender in under
@@ -45,7 +49,7 @@ func fullConfig(events int) Config {
 func quickConfig(events int) Config {
 	return Config{Events: events, Seed: 1, Quick: true, QueryOps: 100, QueryTime: 150 * time.Millisecond,
 		SaveTime: 250 * time.Millisecond, SaveMax: 5_000, VisOps: 10, VisTime: time.Second, Writers: []int{1, 8, 64},
-		DiskMiB: 16, FsyncOps: 50}
+		DiskMiB: 16, FsyncOps: 50, Settle: 30 * time.Second}
 }
 
 // runner measures one contender; it is what a child process (or the
@@ -87,6 +91,7 @@ func (r *runner) run(ctx context.Context) error {
 		st.Close(ctx)
 		return fmt.Errorf("ingest: %w", err)
 	}
+	r.set(wSettle, r.settle(ctx))
 	rd, reads := st.(Reader)
 	for _, qw := range queryWorkloads(r.data) {
 		if !reads {
@@ -194,6 +199,48 @@ func (r *runner) ingest(ctx context.Context, st Store) (int, error) {
 		r.set(wFiles, fm)
 	}
 	return r.cfg.Events, nil
+}
+
+// Idle, for settle: the process used less than settleIdle of one CPU over
+// settleWindow.
+const (
+	settleIdle   = 0.05
+	settleWindow = 500 * time.Millisecond
+)
+
+// settle waits until the contender's process is idle, at most cfg.Settle,
+// and returns how long that took. A store that indexes or compacts in the
+// background after acknowledging its saves finishes that work here, so the
+// reads that follow measure every contender the same way: at rest.
+func (r *runner) settle(ctx context.Context) *Measurement {
+	if r.cfg.Settle <= 0 {
+		return &Measurement{NA: "not waited for (-settle 0)"}
+	}
+	begin := time.Now()
+	prev, ok := processCPU()
+	if !ok {
+		return &Measurement{NA: "process CPU time unknown here"}
+	}
+	t := time.NewTicker(settleWindow)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return &Measurement{Error: ctx.Err().Error()}
+		case <-t.C:
+		}
+		now, _ := processCPU()
+		if float64(now-prev) < settleIdle*float64(settleWindow) {
+			// The idle window itself is not background work.
+			el := max(time.Since(begin)-settleWindow, 0)
+			return &Measurement{Value: el.Seconds(), Ops: 1}
+		}
+		prev = now
+		if time.Since(begin) > r.cfg.Settle {
+			r.log.Warn("still busy after -settle; reads start anyway", "settle", r.cfg.Settle)
+			return &Measurement{Value: time.Since(begin).Seconds(), Ops: 1}
+		}
+	}
 }
 
 // reads runs one read workload until QueryOps operations or QueryTime.
