@@ -74,7 +74,8 @@ type fastTerm struct {
 	value string // value key
 	// lit, when not nil, is how a string value appears in any payload
 	// without a backslash that holds it (the value has nothing JSON must
-	// escape): such a payload without lit cannot match.
+	// escape): such a payload without lit cannot match. Set for terms the
+	// index does not cover, whose candidates are mostly not matches.
 	lit []byte
 }
 
@@ -108,7 +109,7 @@ func compile(ctx context.Context, ix *index.Index, q *trove.Query, opts Options,
 				p.fastTerms = nil
 				break
 			}
-			p.fastTerms = append(p.fastTerms, fastTerm{keys: t.Keys, value: vk, lit: literal(t.Value)})
+			p.fastTerms = append(p.fastTerms, fastTerm{keys: t.Keys, value: vk})
 		}
 		if p.fastTerms != nil {
 			p.needBody = false
@@ -168,7 +169,7 @@ func compile(ctx context.Context, ix *index.Index, q *trove.Query, opts Options,
 				must = append(must, r.AnyLink())
 			}
 		}
-		for _, t := range q.PayloadTerms() {
+		for i, t := range q.PayloadTerms() {
 			vk, ok := index.ValueKey(t.Value)
 			if !ok {
 				must = append(must, empty)
@@ -178,6 +179,10 @@ func compile(ctx context.Context, ix *index.Index, q *trove.Query, opts Options,
 				must = append(must, orEmpty(bm, empty))
 			} else {
 				unindexed = append(unindexed, t)
+				if p.fastTerms != nil {
+					// Scanned: most candidates do not hold the value.
+					p.fastTerms[i].lit = literal(t.Value)
+				}
 			}
 		}
 		if p.hasStart || p.hasEnd {
