@@ -21,24 +21,24 @@ const (
 
 // request is one atomic unit of the group commit: one WAL entry.
 type request struct {
-	kind   reqKind
-	events []staged
-	batch  bool // errors name the failing event (*trove.BatchError)
-	source trove.EventID
-	link   trove.EventLink
-	schema trove.RegisteredSchema
-	done   chan response
+	kind reqKind
+	// evs are the prepared events of a reqEvents request, staged by the
+	// caller (stage.go); the writer sets their positions (or replaces a
+	// retried one by the stored event) and answers with the slice.
+	evs     []trove.Event
+	info    []stageInfo
+	checked bool   // info holds version prechecks …
+	last    uint64 // … made against the view with this last position
+	batch   bool   // errors name the failing event (*trove.BatchError)
+	source  trove.EventID
+	link    trove.EventLink
+	schema  trove.RegisteredSchema
+	done    chan response
 }
 
 type response struct {
 	events []trove.Event
 	err    error
-}
-
-// staged is a prepared event waiting for commit.
-type staged struct {
-	ev      trove.Event
-	hadTime bool
 }
 
 // submit sends r to the writer and waits for its response.
@@ -60,18 +60,27 @@ func (s *Store) submit(ctx context.Context, what string, r *request) response {
 // group is the writer's scratch state for one group commit: what the
 // accepted requests before the current one have added.
 type group struct {
-	latest  map[string]int                // id → latest version in the group
-	pos     map[trove.EventID]uint64      // id@version → position in the group
-	events  map[trove.EventID]trove.Event // events new in the group
-	docs    map[string]uint32             // schema documents new in the group
-	docList []trove.Schema
+	latest  map[string]int // id → latest version new in the group
+	news    []*trove.Event // events new in the group, in position order
+	docs    map[string]uint32
+	docList []trove.Schema // schema documents new in the group, by number
 	regs    map[string]string
 	next    uint64 // next position
 }
 
-func newGroup(next uint64) *group {
-	return &group{latest: map[string]int{}, events: map[trove.EventID]trove.Event{},
-		docs: map[string]uint32{}, regs: map[string]string{}, next: next}
+func newGroup(next uint64, events int) *group {
+	return &group{latest: make(map[string]int, events), news: make([]*trove.Event, 0, events), next: next}
+}
+
+// find returns the event new in the group with id, nil when there is none.
+// Only retries and links to events of the group need it.
+func (g *group) find(id trove.EventID) *trove.Event {
+	for i := len(g.news) - 1; i >= 0; i-- {
+		if g.news[i].ID == id {
+			return g.news[i]
+		}
+	}
+	return nil
 }
 
 // writer is the single writer goroutine.
@@ -115,45 +124,53 @@ func (s *Store) commit(batch []*request) {
 		}
 		return
 	}
-	g := newGroup(s.w.last + 1)
-	var accepted []*request
-	var entries [][]segment.Record
-	var results [][]trove.Event
+	events := 0
 	for _, r := range batch {
-		recs, out, err := s.plan(g, r)
+		events += len(r.evs)
+	}
+	g := newGroup(s.w.last+1, events)
+	accepted := make([]*request, 0, len(batch))
+	entries := make([][]segment.Record, 0, len(batch))
+	for _, r := range batch {
+		recs, err := s.plan(g, r)
 		if err != nil {
 			r.done <- response{err: err}
 			continue
 		}
 		accepted = append(accepted, r)
 		entries = append(entries, recs)
-		results = append(results, out)
 	}
 	if len(entries) == 0 {
 		return
 	}
+	first := s.wal.NextIndex()
 	// Index the group's events while its bytes are written and fsynced:
 	// readers see the index only up to the committed position (the view's
 	// last), so nothing is visible before it is durable. Groups with added
 	// links are indexed after the write, in record order.
+	links := hasLinks(entries)
 	var indexed chan error
-	if !hasLinks(entries) {
+	if !links && len(g.news) > 0 {
 		indexed = make(chan error, 1)
-		go func() { indexed <- s.indexEvents(g, entries) }()
+		go func() { indexed <- s.indexEvents(g) }()
+	}
+	// The memtable takes the records now too; readers see it only through
+	// a published view, and a failed write takes them back.
+	mark := s.memMark()
+	for i, recs := range entries {
+		s.memAppend(recs, first+uint64(i))
 	}
 	size := s.wal.Size()
-	first, err := s.wal.Append(entries)
+	got, err := s.wal.Append(entries)
+	if err == nil && got != first {
+		err = fmt.Errorf("engine: the WAL numbered the group's first entry %d, expected %d", got, first)
+	}
 	var ixErr error
 	if indexed != nil {
 		ixErr = <-indexed
 	}
-	if err == nil {
-		s.stats.bytesWritten.Add(uint64(max(0, s.wal.Size()-size)))
-		if s.opts.SyncMode != SyncNone {
-			s.stats.fsyncs.Add(1)
-		}
-	}
 	if err != nil {
+		s.memUndo(mark)
 		err = fmt.Errorf("engine: append: %w", err)
 		s.mu.Lock()
 		s.mu.err = err
@@ -164,55 +181,51 @@ func (s *Store) commit(batch []*request) {
 		}
 		return
 	}
-	// Readers find events through the view, then through the index: publish
-	// the view first, so that whatever the index names can be read.
-	for i, recs := range entries {
-		s.mustApply(recs, first+uint64(i), false, true)
+	s.stats.bytesWritten.Add(uint64(max(0, s.wal.Size()-size)))
+	if s.opts.SyncMode != SyncNone {
+		s.stats.fsyncs.Add(1)
 	}
-	s.publish()
-	if indexed == nil {
-		for i, recs := range entries {
-			s.mustApply(recs, first+uint64(i), true, false)
-		}
-	} else if ixErr != nil {
+	// Durable: fold in the dictionary and registered schemas (and, for a
+	// group with added links, the index, in record order), then publish.
+	// The index is complete before the view that covers it is published:
+	// staging's version prechecks rely on that (stage.go).
+	for i, recs := range entries {
+		s.mustApply(recs, first+uint64(i), links, false)
+	}
+	s.w.last = g.next - 1
+	if ixErr != nil {
 		s.mu.Lock()
 		s.mu.err = fmt.Errorf("engine: index entries %d-%d: %w", first, first+uint64(len(entries))-1, ixErr)
 		s.mu.Unlock()
 	}
-	for i, r := range accepted {
-		out := results[i]
-		for j := range out {
-			if out[j].Position == 0 {
-				// A retry of an event new in this group: take its position.
-				if p, ok := g.pos[out[j].ID]; ok {
-					out[j].Position = p
-				}
-			}
+	s.publish()
+	for _, r := range accepted {
+		if r.kind == reqEvents {
+			r.done <- response{events: r.evs}
+		} else {
+			r.done <- response{}
 		}
-		r.done <- response{events: out}
 	}
 	s.maybeSeal()
 }
 
 // plan checks r against the committed state and the group, and returns its
-// records and its results. On error nothing of r is left in g.
-func (s *Store) plan(g *group, r *request) ([]segment.Record, []trove.Event, error) {
+// records. On error nothing of r is left in g.
+func (s *Store) plan(g *group, r *request) ([]segment.Record, error) {
 	switch r.kind {
 	case reqLink:
 		return s.planLink(g, r)
 	case reqSchema:
 		return s.planSchema(g, r)
 	}
-	// Work on a copy of the group's maps' deltas: remember what to undo.
+	// Remember what to undo should an event fail.
 	type undo struct {
 		id     string
 		had    bool
 		latest int
 	}
 	var undos []undo
-	var newEvents []trove.EventID
-	docMark := len(g.docList)
-	next := g.next
+	newMark, docMark, next := len(g.news), len(g.docList), g.next
 	rollback := func() {
 		for i := len(undos) - 1; i >= 0; i-- {
 			u := undos[i]
@@ -222,30 +235,33 @@ func (s *Store) plan(g *group, r *request) ([]segment.Record, []trove.Event, err
 				delete(g.latest, u.id)
 			}
 		}
-		for _, id := range newEvents {
-			delete(g.events, id)
-			delete(g.pos, id)
-		}
+		g.news = g.news[:newMark]
 		for _, sc := range g.docList[docMark:] {
 			delete(g.docs, string(sc.Raw()))
 		}
 		g.docList = g.docList[:docMark]
+		g.next = next
 	}
-	fail := func(i int, err error) ([]segment.Record, []trove.Event, error) {
+	fail := func(i int, err error) ([]segment.Record, error) {
 		rollback()
 		if r.batch {
-			return nil, nil, &trove.BatchError{Index: i, Err: err}
+			return nil, &trove.BatchError{Index: i, Err: err}
 		}
-		return nil, nil, err
+		return nil, err
 	}
-	var recs []segment.Record
-	var arena []byte // every event body of the request, one allocation
-	out := make([]trove.Event, len(r.events))
-	for i, st := range r.events {
-		e := st.ev
-		committed := 0
-		if _, v, ok := s.ix.Latest(e.ID.ID); ok {
-			committed = v
+	// The prechecks hold when nothing was committed since they were made.
+	trusted := r.checked && r.last == s.w.last
+	recs := make([]segment.Record, 0, len(r.evs))
+	var arena []byte // bodies the writer encodes itself, one allocation
+	for i := range r.evs {
+		e := &r.evs[i]
+		in := &r.info[i]
+		committed := in.latest
+		if !trusted {
+			committed = 0
+			if _, v, ok := s.ix.Latest(e.ID.ID); ok {
+				committed = v
+			}
 		}
 		latest, inGroup := g.latest[e.ID.ID]
 		if !inGroup {
@@ -257,48 +273,43 @@ func (s *Store) plan(g *group, r *request) ([]segment.Record, []trove.Event, err
 			if err != nil {
 				return fail(i, err)
 			}
-			if !trove.SameEvent(stored, e, st.hadTime) {
+			if !trove.SameEvent(stored, *e, in.hadTime) {
 				return fail(i, fmt.Errorf("%w: engine: event %s exists with other content", trove.ErrConflict, e.ID))
 			}
-			out[i] = stored
+			*e = stored // decoded into new memory: the caller's to keep
 		case e.ID.Version <= latest:
-			prev := g.events[e.ID]
-			if !trove.SameEvent(prev, e, st.hadTime) {
+			prev := g.find(e.ID)
+			if prev == nil || !trove.SameEvent(*prev, *e, in.hadTime) {
 				return fail(i, fmt.Errorf("%w: engine: event %s is being saved with other content", trove.ErrConflict, e.ID))
 			}
-			out[i] = prev.Clone()
+			*e = prev.Clone()
 		case e.ID.Version == latest+1:
-			num, newDoc := s.schemaNum(g, e.Schema)
-			if newDoc {
-				recs = append(recs, segment.Record{Type: recSchemaDoc, Body: encodeSchemaDoc(num, e.Schema)})
+			body := in.body
+			if body == nil {
+				num, newDoc := s.schemaNum(g, e.Schema)
+				if newDoc {
+					recs = append(recs, segment.Record{Type: recSchemaDoc, Body: encodeSchemaDoc(num, e.Schema)})
+				}
+				if arena == nil {
+					arena = make([]byte, 0, (len(r.evs)-i)*bodySizeHint(e))
+				}
+				start := len(arena)
+				arena = appendEvent(arena, e, num)
+				body = arena[start:len(arena):len(arena)]
 			}
-			e.Position = next
-			next++
-			if arena == nil {
-				arena = make([]byte, 0, len(r.events)*(len(e.Payload)+96))
-			}
-			start := len(arena)
-			arena = appendEvent(arena, &e, num)
+			e.Position = g.next
+			g.next++
 			recs = append(recs, segment.Record{Type: recEvent, Position: e.Position,
-				Time: e.CreatedAt.UnixMilli(), Body: arena[start:len(arena):len(arena)]})
+				Time: e.CreatedAt.UnixMilli(), Body: body})
 			undos = append(undos, undo{id: e.ID.ID, had: inGroup, latest: latest})
 			g.latest[e.ID.ID] = e.ID.Version
-			g.events[e.ID] = e
-			if g.pos == nil {
-				g.pos = map[trove.EventID]uint64{}
-			}
-			g.pos[e.ID] = e.Position
-			newEvents = append(newEvents, e.ID)
-			out[i] = e
+			g.news = append(g.news, e)
 		default:
 			return fail(i, fmt.Errorf("%w: engine: event %s: version %d is not latest+1 (latest is %d)",
 				trove.ErrConflict, e.ID.ID, e.ID.Version, latest))
 		}
 	}
-	g.next = next
-	// out shares nothing with the store: prepared events are the caller's
-	// copies, stored ones were decoded into new memory.
-	return recs, out, nil
+	return recs, nil
 }
 
 // hasLinks reports whether entries hold a link added with SaveLink.
@@ -313,44 +324,16 @@ func hasLinks(entries [][]segment.Record) bool {
 	return false
 }
 
-// indexEvents adds the events of a planned group to the index. It runs
-// beside the group's WAL write: it reads the writer's dictionary and the
-// group's new schema documents, which nothing changes meanwhile.
-func (s *Store) indexEvents(g *group, entries [][]segment.Record) error {
-	var docs []index.Doc
-	var firstPos uint32
-	known := uint32(len(s.w.schemas))
-	for _, recs := range entries {
-		for i := range recs {
-			rec := &recs[i]
-			if rec.Type != recEvent {
-				continue
-			}
-			h, err := decodeHead(rec.Body)
-			if err != nil {
-				return err
-			}
-			var sc trove.Schema
-			switch {
-			case h.schemaNum < known:
-				sc = s.w.schemas[h.schemaNum]
-			case int(h.schemaNum-known) < len(g.docList):
-				sc = g.docList[h.schemaNum-known]
-			default:
-				return fmt.Errorf("%w: unknown schema number %d", errRecord, h.schemaNum)
-			}
-			if docs == nil {
-				firstPos = uint32(rec.Position)
-				docs = make([]index.Doc, 0, len(recs))
-			}
-			docs = append(docs, index.Doc{ID: h.id, Version: h.version, CreatedAt: rec.Time,
-				Schema: sc.Identity(), Producer: h.producer, Links: h.links, Payload: h.payload})
-		}
+// indexEvents adds the events new in a planned group to the index. It runs
+// beside the group's WAL write and reads only the group's events, which
+// nothing changes meanwhile.
+func (s *Store) indexEvents(g *group) error {
+	docs := make([]index.Doc, len(g.news))
+	for i, e := range g.news {
+		docs[i] = index.Doc{ID: e.ID.ID, Version: e.ID.Version, CreatedAt: e.CreatedAt.UnixMilli(),
+			Schema: e.Schema.Identity(), Producer: e.Producer, Links: e.Links, Payload: e.Payload}
 	}
-	if len(docs) == 0 {
-		return nil
-	}
-	return s.ix.AddBatch(firstPos, docs)
+	return s.ix.AddBatch(uint32(g.news[0].Position), docs)
 }
 
 // schemaNum returns the dictionary number of a schema document, assigning
@@ -364,12 +347,15 @@ func (s *Store) schemaNum(g *group, sc trove.Schema) (uint32, bool) {
 		return n, false
 	}
 	n := uint32(len(s.w.schemas) + len(g.docList))
+	if g.docs == nil {
+		g.docs = map[string]uint32{}
+	}
 	g.docs[key] = n
 	g.docList = append(g.docList, sc)
 	return n, true
 }
 
-func (s *Store) planLink(g *group, r *request) ([]segment.Record, []trove.Event, error) {
+func (s *Store) planLink(g *group, r *request) ([]segment.Record, error) {
 	var pos uint64
 	if p, ok := s.ix.Lookup(r.source.ID, r.source.Version); ok {
 		pos = uint64(p)
@@ -378,16 +364,16 @@ func (s *Store) planLink(g *group, r *request) ([]segment.Record, []trove.Event,
 		if v == 0 {
 			v = g.latest[r.source.ID]
 		}
-		p, ok := g.pos[trove.EventID{ID: r.source.ID, Version: v}]
-		if !ok || v == 0 {
-			return nil, nil, fmt.Errorf("%w: engine: link source %s", trove.ErrNotFound, r.source)
+		e := g.find(trove.EventID{ID: r.source.ID, Version: v})
+		if e == nil || v == 0 {
+			return nil, fmt.Errorf("%w: engine: link source %s", trove.ErrNotFound, r.source)
 		}
-		pos = p
+		pos = e.Position
 	}
-	return []segment.Record{{Type: recLink, Body: encodeLinkRecord(pos, r.link)}}, nil, nil
+	return []segment.Record{{Type: recLink, Body: encodeLinkRecord(pos, r.link)}}, nil
 }
 
-func (s *Store) planSchema(g *group, r *request) ([]segment.Record, []trove.Event, error) {
+func (s *Store) planSchema(g *group, r *request) ([]segment.Record, error) {
 	key := r.schema.ID + "\x00" + r.schema.Version
 	doc, ok := s.w.regKeys[key]
 	if !ok {
@@ -395,17 +381,20 @@ func (s *Store) planSchema(g *group, r *request) ([]segment.Record, []trove.Even
 	}
 	if ok {
 		if trove.JSONEqual(json.RawMessage(doc), r.schema.Schema) {
-			return nil, nil, nil
+			return nil, nil
 		}
-		return nil, nil, fmt.Errorf("%w: engine: schema %s version %s is registered with another document",
+		return nil, fmt.Errorf("%w: engine: schema %s version %s is registered with another document",
 			trove.ErrConflict, r.schema.ID, r.schema.Version)
 	}
 	body, err := json.Marshal(r.schema)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: engine: schema: %v", trove.ErrInvalid, err)
+		return nil, fmt.Errorf("%w: engine: schema: %v", trove.ErrInvalid, err)
+	}
+	if g.regs == nil {
+		g.regs = map[string]string{}
 	}
 	g.regs[key] = string(r.schema.Schema)
-	return []segment.Record{{Type: recRegistered, Body: body}}, nil, nil
+	return []segment.Record{{Type: recRegistered, Body: body}}, nil
 }
 
 // apply folds the records of WAL entry walIndex into the writer's state:
@@ -482,22 +471,47 @@ func (s *Store) apply(recs []segment.Record, walIndex uint64, toIndex, toMem boo
 		return err
 	}
 	if toMem {
-		m := s.w.mem
-		if m.firstWAL == 0 {
-			m.firstWAL = walIndex
-		}
-		m.lastWAL = walIndex
-		for i := range recs {
-			rec := recs[i]
-			m.records = append(m.records, rec)
-			m.bytes += int64(len(rec.Body)) + 8
-			if rec.Type == recEvent {
-				m.bodies = append(m.bodies, rec.Body)
-				m.times = append(m.times, rec.Time)
-			}
-		}
+		s.memAppend(recs, walIndex)
 	}
 	return nil
+}
+
+// memAppend adds the records of WAL entry walIndex to the memtable.
+func (s *Store) memAppend(recs []segment.Record, walIndex uint64) {
+	m := s.w.mem
+	if m.firstWAL == 0 {
+		m.firstWAL = walIndex
+	}
+	m.lastWAL = walIndex
+	m.records = append(m.records, recs...)
+	for i := range recs {
+		rec := &recs[i]
+		m.bytes += int64(len(rec.Body)) + 8
+		if rec.Type == recEvent {
+			m.bodies = append(m.bodies, rec.Body)
+			m.times = append(m.times, rec.Time)
+		}
+	}
+}
+
+// memState is the memtable's extent, to take back appends of a failed write.
+type memState struct {
+	records, bodies, times int
+	bytes                  int64
+	firstWAL, lastWAL      uint64
+}
+
+func (s *Store) memMark() memState {
+	m := s.w.mem
+	return memState{len(m.records), len(m.bodies), len(m.times), m.bytes, m.firstWAL, m.lastWAL}
+}
+
+// memUndo takes the memtable back to ms. The dropped records were never
+// published.
+func (s *Store) memUndo(ms memState) {
+	m := s.w.mem
+	m.records, m.bodies, m.times = m.records[:ms.records], m.bodies[:ms.bodies], m.times[:ms.times]
+	m.bytes, m.firstWAL, m.lastWAL = ms.bytes, ms.firstWAL, ms.lastWAL
 }
 
 // mustApply applies records the writer encoded itself; a failure there is

@@ -13,11 +13,11 @@ import (
 // SaveEvent saves e durably (see trove.EventStorage). In SyncNone mode
 // "durable" means handed to the OS.
 func (s *Store) SaveEvent(ctx context.Context, e trove.Event) (trove.Event, error) {
-	p, err := trove.Prepare(e, now())
+	r, err := s.stage([]trove.Event{e}, nil, nil, now(), false)
 	if err != nil {
 		return e, err
 	}
-	resp := s.submit(ctx, "save event", &request{kind: reqEvents, events: []staged{{ev: p, hadTime: !e.CreatedAt.IsZero()}}})
+	resp := s.submit(ctx, "save event", r)
 	if resp.err != nil {
 		return e, resp.err
 	}
@@ -30,53 +30,12 @@ func (s *Store) SaveEvents(ctx context.Context, events []trove.Event) ([]trove.E
 	if len(events) == 0 {
 		return []trove.Event{}, nil
 	}
-	st, err := prepareAll(events, now())
+	r, err := s.stage(events, nil, nil, now(), true)
 	if err != nil {
 		return nil, err
 	}
-	resp := s.submit(ctx, "save events", &request{kind: reqEvents, events: st, batch: true})
+	resp := s.submit(ctx, "save events", r)
 	return resp.events, resp.err
-}
-
-// prepareParallelMin is the batch size from which prepareAll splits the
-// work (validation, JSON compaction) across two goroutines.
-const prepareParallelMin = 256
-
-// prepareAll prepares a batch for the writer (trove.Prepare each event,
-// all with the same clock t). Large batches are prepared by two
-// goroutines; the error returned is always the first failing event's.
-func prepareAll(events []trove.Event, t time.Time) ([]staged, error) {
-	st := make([]staged, len(events))
-	prep := func(lo, hi int) error {
-		for i := lo; i < hi; i++ {
-			e := events[i]
-			p, err := trove.Prepare(e, t)
-			if err != nil {
-				return &trove.BatchError{Index: i, Err: err}
-			}
-			st[i] = staged{ev: p, hadTime: !e.CreatedAt.IsZero()}
-		}
-		return nil
-	}
-	if len(events) < prepareParallelMin {
-		return st, prep(0, len(events))
-	}
-	mid := len(events) / 2
-	var second error
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		second = prep(mid, len(events))
-	}()
-	first := prep(0, mid)
-	<-done
-	if first != nil {
-		return nil, first
-	}
-	if second != nil {
-		return nil, second
-	}
-	return st, nil
 }
 
 // Begin starts a transaction (see trove.Tx).
@@ -93,9 +52,10 @@ func (s *Store) Begin(ctx context.Context) (trove.Tx, error) {
 
 // tx stages events in memory; Commit sends them as one request.
 type tx struct {
-	s      *Store
-	staged []staged
-	done   bool
+	s       *Store
+	staged  []trove.Event // prepared
+	hadTime []bool        // per staged event: the caller gave createdAt
+	done    bool
 }
 
 // SaveEvent stages e after checking it against the store and the events
@@ -108,26 +68,26 @@ func (t *tx) SaveEvent(ctx context.Context, e trove.Event) (trove.Event, error) 
 	if err != nil {
 		return e, err
 	}
-	st := staged{ev: p, hadTime: !e.CreatedAt.IsZero()}
-	if err := t.check(st); err != nil {
+	hadTime := !e.CreatedAt.IsZero()
+	if err := t.check(p, hadTime); err != nil {
 		return e, err
 	}
-	t.staged = append(t.staged, st)
+	t.staged = append(t.staged, p)
+	t.hadTime = append(t.hadTime, hadTime)
 	return p, nil
 }
 
-// check reports a conflict of st with the committed state or the staged
-// events; the writer checks again at commit.
-func (t *tx) check(st staged) error {
-	e := st.ev
+// check reports a conflict of the prepared event e with the committed
+// state or the staged events; the writer checks again at commit.
+func (t *tx) check(e trove.Event, hadTime bool) error {
 	latest := 0
 	if _, v, ok := t.s.ix.Latest(e.ID.ID); ok {
 		latest = v
 	}
 	committed := latest
 	for _, o := range t.staged {
-		if o.ev.ID.ID == e.ID.ID && o.ev.ID.Version > latest {
-			latest = o.ev.ID.Version
+		if o.ID.ID == e.ID.ID && o.ID.Version > latest {
+			latest = o.ID.Version
 		}
 	}
 	switch {
@@ -136,12 +96,12 @@ func (t *tx) check(st staged) error {
 		if err != nil {
 			return err
 		}
-		if !trove.SameEvent(stored, e, st.hadTime) {
+		if !trove.SameEvent(stored, e, hadTime) {
 			return fmt.Errorf("%w: engine: event %s exists with other content", trove.ErrConflict, e.ID)
 		}
 	case e.ID.Version <= latest:
-		i := slices.IndexFunc(t.staged, func(o staged) bool { return o.ev.ID == e.ID })
-		if i >= 0 && !trove.SameEvent(t.staged[i].ev, e, st.hadTime) {
+		i := slices.IndexFunc(t.staged, func(o trove.Event) bool { return o.ID == e.ID })
+		if i >= 0 && !trove.SameEvent(t.staged[i], e, hadTime) {
 			return fmt.Errorf("%w: engine: event %s staged twice with other content", trove.ErrConflict, e.ID)
 		}
 	case e.ID.Version != latest+1:
@@ -160,7 +120,15 @@ func (t *tx) Commit(ctx context.Context) ([]trove.Event, error) {
 	if len(t.staged) == 0 {
 		return []trove.Event{}, nil
 	}
-	resp := t.s.submit(ctx, "commit", &request{kind: reqEvents, events: t.staged, batch: true})
+	info := make([]stageInfo, len(t.staged))
+	for i, h := range t.hadTime {
+		info[i].hadTime = h
+	}
+	r, err := t.s.stage(nil, t.staged, info, time.Time{}, true)
+	if err != nil {
+		return nil, err
+	}
+	resp := t.s.submit(ctx, "commit", r)
 	if resp.err != nil {
 		var be *trove.BatchError
 		if errors.As(resp.err, &be) && errors.Is(be.Err, trove.ErrConflict) {
@@ -174,7 +142,7 @@ func (t *tx) Commit(ctx context.Context) ([]trove.Event, error) {
 // Rollback discards the staged events.
 func (t *tx) Rollback(ctx context.Context) error {
 	t.done = true
-	t.staged = nil
+	t.staged, t.hadTime = nil, nil
 	return nil
 }
 

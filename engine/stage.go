@@ -1,0 +1,177 @@
+package engine
+
+import (
+	"bytes"
+	"time"
+
+	"github.com/trovedb/trove"
+)
+
+// Staging: the per-event work of a save is done in the caller's goroutine
+// (on two goroutines for large batches) before the request is queued, so
+// that the single writer only checks versions, assigns positions and
+// appends:
+//
+//   - trove.Prepare (validation, JSON compaction, defaults);
+//   - the record body (record.go), when the event's schema is already in
+//     the committed dictionary (schemas new to the store are interned and
+//     encoded by the writer);
+//   - a precheck of the id's committed latest version (index.Latest).
+//
+// The precheck is only a hint: it was made against the view whose last
+// position the request carries, and the writer uses it only when no event
+// was committed since (its own last position is still that one); otherwise
+// it looks the versions up again. The index only ever holds events past the
+// published view while a group is being committed, and such a group either
+// commits (the last position moves on, so the hint is ignored) or fails
+// (the store refuses everything after it).
+
+// stageParallelMin is the batch size from which staging splits the work
+// across two goroutines.
+const stageParallelMin = 256
+
+// maxSchemaScan bounds the linear search of the committed dictionary for an
+// event's schema during staging; in stores with more schema documents the
+// writer encodes the events itself.
+const maxSchemaScan = 64
+
+// stageInfo is what staging learned about one prepared event.
+type stageInfo struct {
+	hadTime bool   // the caller gave createdAt (idempotent retries compare it)
+	latest  int    // committed latest version of the id at the precheck (0: none)
+	num     uint32 // dictionary number of the schema, when body is set
+	body    []byte // the encoded record body; nil: the writer encodes it
+}
+
+// schemaFinder finds schema documents in the committed dictionary,
+// remembering the last one found.
+type schemaFinder struct {
+	schemas []trove.Schema
+	last    int // index of the last hit, -1 when none
+}
+
+func newSchemaFinder(v *view) schemaFinder {
+	if len(v.schemas) > maxSchemaScan {
+		return schemaFinder{last: -1}
+	}
+	return schemaFinder{schemas: v.schemas, last: -1}
+}
+
+// find returns the dictionary number of sc's document.
+func (f *schemaFinder) find(sc trove.Schema) (uint32, bool) {
+	raw := sc.Raw()
+	if f.last >= 0 && bytes.Equal(f.schemas[f.last].Raw(), raw) {
+		return uint32(f.last), true
+	}
+	for n := range f.schemas {
+		if bytes.Equal(f.schemas[n].Raw(), raw) {
+			f.last = n
+			return uint32(n), true
+		}
+	}
+	return 0, false
+}
+
+// stageRange stages evs[lo:hi] against view v, filling info. With prepare,
+// src[i] is the caller's event and evs[i] receives it prepared with clock t;
+// without, evs already holds prepared events and info their hadTime. The
+// error is the first failing event's (a *trove.BatchError when batch).
+func (s *Store) stageRange(v *view, src, evs []trove.Event, info []stageInfo, lo, hi int, t time.Time, batch bool) error {
+	finder := newSchemaFinder(v)
+	var arena []byte    // every body of the range, one allocation
+	var payloads []byte // every payload copied on the fast path, one allocation
+	for i := lo; i < hi; i++ {
+		if src != nil {
+			in := src[i]
+			fast := compactObject(in.Payload)
+			if fast {
+				// Compaction would copy it unchanged: prepare the rest,
+				// copy the payload once into the range's buffer.
+				in.Payload = []byte(`{}`)
+			}
+			p, err := trove.Prepare(in, t)
+			if fast {
+				if payloads == nil {
+					payloads = make([]byte, 0, (hi-i)*len(src[i].Payload))
+				}
+				start := len(payloads)
+				payloads = append(payloads, src[i].Payload...)
+				p.Payload = payloads[start:len(payloads):len(payloads)]
+			}
+			if err != nil {
+				if batch {
+					return &trove.BatchError{Index: i, Err: err}
+				}
+				return err
+			}
+			evs[i] = p
+			info[i].hadTime = !src[i].CreatedAt.IsZero()
+		}
+		e := &evs[i]
+		if _, ver, ok := s.ix.Latest(e.ID.ID); ok {
+			info[i].latest = ver
+		}
+		num, ok := finder.find(e.Schema)
+		if !ok {
+			continue
+		}
+		if arena == nil {
+			arena = make([]byte, 0, (hi-i)*bodySizeHint(e))
+		}
+		start := len(arena)
+		arena = appendEvent(arena, e, num)
+		info[i].num = num
+		info[i].body = arena[start:len(arena):len(arena)]
+	}
+	return nil
+}
+
+// bodySizeHint estimates the encoded size of an event like e, to size the
+// arena of a batch.
+func bodySizeHint(e *trove.Event) int {
+	n := 16 + len(e.ID.ID) + len(e.Producer) + len(e.Payload) + len(e.Metadata)
+	if len(e.Files) > 0 {
+		n += 128 * len(e.Files)
+	}
+	for _, l := range e.Links {
+		n += 16 + len(l.Type) + len(l.TargetEvent.ID) + len(l.Metadata)
+	}
+	return n
+}
+
+// stage builds the request that saves events: prepared with clock t when
+// src is set (then evs and info are allocated here), or already prepared in
+// evs with info's hadTime set. Large batches are staged on two goroutines;
+// the error returned is always the first failing event's.
+func (s *Store) stage(src []trove.Event, evs []trove.Event, info []stageInfo, t time.Time, batch bool) (*request, error) {
+	n := len(evs)
+	if src != nil {
+		n = len(src)
+		evs = make([]trove.Event, n)
+		info = make([]stageInfo, n)
+	}
+	v := s.view.Load() // before any precheck: see the comment at the top
+	r := &request{kind: reqEvents, evs: evs, info: info, batch: batch, checked: true, last: v.last}
+	if n < stageParallelMin {
+		if err := s.stageRange(v, src, evs, info, 0, n, t, batch); err != nil {
+			return nil, err
+		}
+		return r, nil
+	}
+	mid := n / 2
+	var second error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		second = s.stageRange(v, src, evs, info, mid, n, t, batch)
+	}()
+	first := s.stageRange(v, src, evs, info, 0, mid, t, batch)
+	<-done
+	if first != nil {
+		return nil, first
+	}
+	if second != nil {
+		return nil, second
+	}
+	return r, nil
+}
