@@ -73,10 +73,12 @@ type fastTerm struct {
 	keys  []string
 	value string // value key
 	// lit, when not nil, is how a string value appears in any payload
-	// without a backslash that holds it (the value has nothing JSON must
-	// escape): such a payload without lit cannot match. Set for terms the
-	// index does not cover, whose candidates are mostly not matches.
+	// without a backslash (the value has nothing JSON must escape): such a
+	// payload is verified by rawMatch, and one without lit cannot match.
 	lit []byte
+	// scan is set for terms the index does not cover, whose candidates
+	// are mostly not matches: they are first looked for as lit.
+	scan bool
 }
 
 // Compile builds the plan of q over the index as it stands: the candidate
@@ -109,7 +111,7 @@ func compile(ctx context.Context, ix *index.Index, q *trove.Query, opts Options,
 				p.fastTerms = nil
 				break
 			}
-			p.fastTerms = append(p.fastTerms, fastTerm{keys: t.Keys, value: vk})
+			p.fastTerms = append(p.fastTerms, fastTerm{keys: t.Keys, value: vk, lit: literal(t.Value)})
 		}
 		if p.fastTerms != nil {
 			p.needBody = false
@@ -180,8 +182,7 @@ func compile(ctx context.Context, ix *index.Index, q *trove.Query, opts Options,
 			} else {
 				unindexed = append(unindexed, t)
 				if p.fastTerms != nil {
-					// Scanned: most candidates do not hold the value.
-					p.fastTerms[i].lit = literal(t.Value)
+					p.fastTerms[i].scan = true
 				}
 			}
 		}
@@ -388,13 +389,28 @@ func (p *Plan) check(src Source, pos uint32) (trove.Sortable, bool, error) {
 	}
 	if p.fastTerms != nil {
 		ok := p.q.MatchMeta(&e) && p.q.MatchLinks(links)
+		plain := -1 // 1: the payload holds no backslash
 		for _, t := range p.fastTerms {
 			if !ok {
 				break
 			}
-			if t.lit != nil && !bytes.Contains(e.Payload, t.lit) && bytes.IndexByte(e.Payload, '\\') < 0 {
-				ok = false
-				break
+			if t.lit != nil {
+				if plain < 0 {
+					plain = 0
+					if bytes.IndexByte(e.Payload, '\\') < 0 {
+						plain = 1
+					}
+				}
+				if plain == 1 {
+					if t.scan && !bytes.Contains(e.Payload, t.lit) {
+						ok = false
+						break
+					}
+					if m, decided := rawMatch(e.Payload, t.keys, t.lit); decided {
+						ok = m
+						continue
+					}
+				}
 			}
 			v, found := index.LookupValue(e.Payload, t.keys)
 			ok = found && v == t.value

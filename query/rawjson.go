@@ -1,0 +1,182 @@
+package query
+
+import (
+	"bytes"
+	"unicode/utf8"
+)
+
+// rawMatch answers, for a payload without a single backslash, whether the
+// value at keys is the JSON string whose unescaped text is lit: exactly
+// what index.LookupValue and a comparison of value keys answer, without
+// decoding anything or allocating. Without a backslash no string of the
+// payload holds an escape, so its text is the bytes between its quotes.
+// decided is false when the payload is not in that simple form (a
+// backslash, a key with U+FFFD, or anything unexpected): the caller then
+// asks index.LookupValue.
+func rawMatch(payload []byte, keys []string, lit []byte) (match, decided bool) {
+	s := rawScanner{b: payload}
+	for depth, key := range keys {
+		s.ws()
+		if !s.eat('{') {
+			return false, true // not an object: LookupValue says missing
+		}
+		found := -1
+		s.ws()
+		if s.eat('}') {
+			return false, true
+		}
+		for {
+			s.ws()
+			k, ok := s.str()
+			if !ok {
+				return false, false
+			}
+			s.ws()
+			if !s.eat(':') {
+				return false, false
+			}
+			s.ws()
+			if string(k) == key {
+				found = s.i
+			}
+			if !s.skip() {
+				return false, false
+			}
+			s.ws()
+			if s.eat(',') {
+				continue
+			}
+			if s.eat('}') {
+				break
+			}
+			return false, false
+		}
+		if found < 0 {
+			return false, true
+		}
+		s.i = found
+		if depth == len(keys)-1 {
+			if s.peek() != '"' {
+				// A number, literal, object or array: never equal to a
+				// string (LookupValue gives no key or another kind).
+				return false, s.skip()
+			}
+			v, ok := s.str()
+			if !ok {
+				return false, false
+			}
+			return bytes.Equal(v, lit), true
+		}
+	}
+	return false, false
+}
+
+// rawScanner reads JSON that holds no backslash.
+type rawScanner struct {
+	b []byte
+	i int
+}
+
+func (s *rawScanner) peek() byte {
+	if s.i < len(s.b) {
+		return s.b[s.i]
+	}
+	return 0
+}
+
+func (s *rawScanner) eat(c byte) bool {
+	if s.peek() == c {
+		s.i++
+		return true
+	}
+	return false
+}
+
+func (s *rawScanner) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// str reads a string and returns its text (the bytes between the quotes).
+func (s *rawScanner) str() ([]byte, bool) {
+	if !s.eat('"') {
+		return nil, false
+	}
+	end := bytes.IndexByte(s.b[s.i:], '"')
+	if end < 0 {
+		return nil, false
+	}
+	v := s.b[s.i : s.i+end]
+	s.i += end + 1
+	for _, c := range v {
+		if c < 0x20 {
+			return nil, false // invalid JSON: let LookupValue judge
+		}
+	}
+	if bytes.Contains(v, []byte("\uFFFD")) || !utf8.Valid(v) {
+		return nil, false // decoding would not keep these bytes
+	}
+	return v, true
+}
+
+// skip skips one value.
+func (s *rawScanner) skip() bool {
+	switch c := s.peek(); {
+	case c == '"':
+		_, ok := s.str()
+		return ok
+	case c == '{' || c == '[':
+		depth := 0
+		for s.i < len(s.b) {
+			switch s.b[s.i] {
+			case '"':
+				end := bytes.IndexByte(s.b[s.i+1:], '"')
+				if end < 0 {
+					return false
+				}
+				s.i += end + 2
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					s.i++
+					return true
+				}
+			}
+			s.i++
+		}
+		return false
+	case c == 't':
+		return s.word("true")
+	case c == 'f':
+		return s.word("false")
+	case c == 'n':
+		return s.word("null")
+	case c == '-' || c >= '0' && c <= '9':
+		for s.i < len(s.b) && numberByte(s.b[s.i]) {
+			s.i++
+		}
+		return true
+	}
+	return false
+}
+
+func numberByte(c byte) bool {
+	return c == '+' || c == '-' || c == '.' || c == 'e' || c == 'E' || c >= '0' && c <= '9'
+}
+
+func (s *rawScanner) word(w string) bool {
+	if len(s.b)-s.i >= len(w) && string(s.b[s.i:s.i+len(w)]) == w {
+		s.i += len(w)
+		return true
+	}
+	return false
+}

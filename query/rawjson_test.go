@@ -1,0 +1,102 @@
+package query
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/trovedb/trove/index"
+)
+
+var rawKeys = []string{"a", "b", "status", "é", "a.b", "", "x y"}
+var rawStrings = []string{"", "ok", "failed", "x y", "é\u00e9", "ok ", "\uFFFD", "[", "{}", "true", "1"}
+
+// rawValue writes a random JSON value (no backslashes: rawMatch's domain),
+// objects with repeated keys and odd whitespace included.
+func rawValue(r *rand.Rand, b *strings.Builder, depth int) {
+	ws := func() {
+		if r.IntN(4) == 0 {
+			b.WriteString([]string{" ", "\n", "\t", "\r\n  "}[r.IntN(4)])
+		}
+	}
+	ws()
+	k := r.IntN(8)
+	if depth == 0 && r.IntN(4) > 0 {
+		k = 0 // mostly an object at the top, as payloads are
+	}
+	switch {
+	case k < 3 && depth < 3:
+		b.WriteByte('{')
+		n := r.IntN(4)
+		for i := range n {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			ws()
+			b.WriteString(strconv.Quote(rawKeys[r.IntN(min(len(rawKeys), 2+r.IntN(2)*len(rawKeys)))]))
+			ws()
+			b.WriteByte(':')
+			rawValue(r, b, depth+1)
+		}
+		ws()
+		b.WriteByte('}')
+	case k == 3 && depth < 3:
+		b.WriteByte('[')
+		for i := range r.IntN(3) {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			rawValue(r, b, depth+1)
+		}
+		b.WriteByte(']')
+	case k == 4:
+		b.WriteString([]string{"true", "false", "null", "0", "-1.5e3", "12"}[r.IntN(6)])
+	default:
+		b.WriteByte('"')
+		b.WriteString(rawStrings[r.IntN(min(len(rawStrings), 3+r.IntN(2)*len(rawStrings)))])
+		b.WriteByte('"')
+	}
+	ws()
+}
+
+// TestRawMatch checks rawMatch against index.LookupValue on random
+// payloads: every decided answer must be LookupValue's.
+func TestRawMatch(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	decided, total, matches := 0, 0, 0
+	for range 20000 {
+		var b strings.Builder
+		rawValue(r, &b, 0)
+		payload := []byte(b.String())
+		if bytes.IndexByte(payload, '\\') >= 0 {
+			continue
+		}
+		keys := []string{rawKeys[r.IntN(min(len(rawKeys), 2+r.IntN(2)*len(rawKeys)))]}
+		if r.IntN(3) == 0 {
+			keys = append(keys, rawKeys[r.IntN(len(rawKeys))])
+		}
+		v := rawStrings[r.IntN(min(len(rawStrings), 3+r.IntN(2)*len(rawStrings)))]
+		lit := literal(v)
+		if lit == nil {
+			continue
+		}
+		vk, _ := index.ValueKey(v)
+		got, found := index.LookupValue(payload, keys)
+		want := found && got == vk
+		total++
+		if m, ok := rawMatch(payload, keys, lit); ok {
+			decided++
+			if m {
+				matches++
+			}
+			if m != want {
+				t.Fatalf("rawMatch(%s, %q, %q) = %v, LookupValue says %v", payload, keys, v, m, want)
+			}
+		}
+	}
+	if decided < total*9/10 || matches < 100 {
+		t.Errorf("rawMatch decided %d of %d, %d of them matches", decided, total, matches)
+	}
+}
