@@ -53,8 +53,9 @@ const (
 	// searchMappingKey holds searchMappingVersion in the index; an index
 	// built with another mapping is rebuilt.
 	searchMappingKey = "trove.mapping"
-	// searchMappingVersion 2: strings are never indexed as dates.
-	searchMappingVersion = "2"
+	// searchMappingVersion 3: strings are never indexed as dates; no
+	// stored fields or doc values beyond the document id.
+	searchMappingVersion = "3"
 	// searchNoDates is a date parser that accepts nothing: with it as the
 	// default, bleve's dynamic mapping indexes every string as text (a
 	// string it could parse as a date would otherwise be indexed as a
@@ -81,6 +82,11 @@ func searchMapping() (*mapping.IndexMappingImpl, error) {
 	}
 	m.DefaultAnalyzer = searchAnalyzer
 	m.DefaultDateTimeParser = searchNoDates
+	// Candidates are verified against the log: bleve keeps no copy of
+	// the payloads (which would also spread the ids a search reads back
+	// over a much larger stored section) and nothing to sort on.
+	m.StoreDynamic = false
+	m.DocValuesDynamic = false
 	return m, nil
 }
 
