@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/trovedb/trove"
@@ -99,20 +100,52 @@ func (s *Store) writer() {
 			}
 			r = req
 		}
-		batch := []*request{r}
+		batch := s.gather(r)
+		s.commit(batch)
+	}
+}
+
+// groupWait bounds how long the writer waits for saves in flight that have
+// not queued their request yet before it commits a group without them.
+const groupWait = 250 * time.Microsecond
+
+// gather returns r and every request waiting behind it (up to
+// Options.MaxGroup). While more saves are in flight than queued (callers
+// answered a moment ago, about to queue their next save), it waits for
+// them a little, so that they share this group's fsync instead of waiting
+// for the next one's. A lone writer never waits.
+func (s *Store) gather(r *request) []*request {
+	batch := []*request{r}
+	saves := int64(0)
+	if r.kind == reqEvents {
+		saves++
+	}
+	var deadline time.Time
+	for {
 	drain:
 		for len(batch) < s.opts.MaxGroup {
 			select {
 			case r2, ok := <-s.reqs:
 				if !ok {
-					break drain
+					return batch
 				}
 				batch = append(batch, r2)
+				if r2.kind == reqEvents {
+					saves++
+				}
 			default:
 				break drain
 			}
 		}
-		s.commit(batch)
+		if len(batch) >= s.opts.MaxGroup || s.stats.saving.Load() <= saves {
+			return batch
+		}
+		if deadline.IsZero() {
+			deadline = time.Now().Add(groupWait)
+		} else if time.Now().After(deadline) {
+			return batch
+		}
+		runtime.Gosched()
 	}
 }
 
@@ -483,7 +516,8 @@ func (s *Store) memAppend(recs []segment.Record, walIndex uint64) {
 		m.firstWAL = walIndex
 	}
 	m.lastWAL = walIndex
-	m.records = append(m.records, recs...)
+	m.records = append(grow(m.records, len(recs)), recs...)
+	m.bodies, m.times = grow(m.bodies, len(recs)), grow(m.times, len(recs))
 	for i := range recs {
 		rec := &recs[i]
 		m.bytes += int64(len(rec.Body)) + 8
@@ -492,6 +526,18 @@ func (s *Store) memAppend(recs []segment.Record, walIndex uint64) {
 			m.times = append(m.times, rec.Time)
 		}
 	}
+}
+
+// grow makes room for n more elements in s, doubling its capacity when it
+// must grow: the memtable's slices reach millions of elements, and
+// append's growth by a quarter would copy them over and over.
+func grow[T any](s []T, n int) []T {
+	if len(s)+n <= cap(s) {
+		return s
+	}
+	g := make([]T, len(s), max(2*cap(s), len(s)+n, 1024))
+	copy(g, s)
+	return g
 }
 
 // memState is the memtable's extent, to take back appends of a failed write.

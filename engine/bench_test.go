@@ -123,6 +123,24 @@ func BenchmarkRawWAL(b *testing.B) {
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
 }
 
+// BenchmarkIngestSingle has one goroutine saving single events durably:
+// the latency of a lone writer (one fsync each).
+func BenchmarkIngestSingle(b *testing.B) {
+	st := benchOpen(b, b.TempDir())
+	defer st.Close()
+	var lat []time.Duration
+	i := 0
+	for b.Loop() {
+		t := time.Now()
+		if _, err := st.SaveEvent(context.Background(), benchEvent(i)); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t))
+		i++
+	}
+	reportP50(b, lat)
+}
+
 // BenchmarkIngestConcurrent64 has 64 goroutines each saving single events
 // durably.
 func BenchmarkIngestConcurrent64(b *testing.B) {
@@ -143,6 +161,7 @@ func BenchmarkIngestConcurrent64(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(next.Load())/time.Since(start).Seconds(), "events/s")
+	b.ReportMetric(float64(next.Load())/st.Stats()["fsyncs"], "events/fsync")
 }
 
 var (

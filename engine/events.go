@@ -13,6 +13,8 @@ import (
 // SaveEvent saves e durably (see trove.EventStorage). In SyncNone mode
 // "durable" means handed to the OS.
 func (s *Store) SaveEvent(ctx context.Context, e trove.Event) (trove.Event, error) {
+	s.stats.saving.Add(1)
+	defer s.stats.saving.Add(-1)
 	r, err := s.stage([]trove.Event{e}, nil, nil, now(), false)
 	if err != nil {
 		return e, err
@@ -30,6 +32,8 @@ func (s *Store) SaveEvents(ctx context.Context, events []trove.Event) ([]trove.E
 	if len(events) == 0 {
 		return []trove.Event{}, nil
 	}
+	s.stats.saving.Add(1)
+	defer s.stats.saving.Add(-1)
 	r, err := s.stage(events, nil, nil, now(), true)
 	if err != nil {
 		return nil, err
@@ -120,6 +124,8 @@ func (t *tx) Commit(ctx context.Context) ([]trove.Event, error) {
 	if len(t.staged) == 0 {
 		return []trove.Event{}, nil
 	}
+	t.s.stats.saving.Add(1)
+	defer t.s.stats.saving.Add(-1)
 	info := make([]stageInfo, len(t.staged))
 	for i, h := range t.hadTime {
 		info[i].hadTime = h

@@ -8,6 +8,7 @@ type counters struct {
 	bytesWritten atomic.Uint64 // WAL bytes appended plus segment and snapshot files published
 	readers      atomic.Int64  // read calls in flight
 	segments     atomic.Int64  // sealed segment files open
+	saving       atomic.Int64  // SaveEvent, SaveEvents and Tx.Commit calls in flight
 }
 
 // Stats returns the store's figures, read at the moment of the call:
