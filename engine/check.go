@@ -120,7 +120,7 @@ func (s *Store) checkView(ctx context.Context, v *view) (Report, error) {
 			return rep, err
 		}
 		rep.Segments++
-		rep.Blocks += len(sg.seg.Blocks())
+		rep.Blocks += sg.seg.NumBlocks()
 		if err := sg.seg.Check(); err != nil {
 			problem(err)
 			continue

@@ -71,7 +71,7 @@ func (s *Store) recover() (err error) {
 	slices.Sort(names)
 	var lastSealed uint64
 	for _, name := range names {
-		seg, err := segment.OpenSegment(name)
+		seg, err := segment.OpenSegmentCompact(name)
 		if err != nil {
 			return fmt.Errorf("engine: open segment: %w", err)
 		}

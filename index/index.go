@@ -210,11 +210,7 @@ func (ix *Index) addLocked(pos uint32, d Doc) error {
 		s.byProducer = append(s.byProducer, roaring.New())
 	}
 	s.byProducer[pn].Add(pos)
-	c, i := s.cols.row(pos)
-	c.version[i] = uint32(d.Version)
-	c.prev[i] = prev
-	c.pair[i] = s.pairs.num(pair{sn, pn})
-	c.created[i] = d.CreatedAt
+	s.cols.set(pos, d.CreatedAt, uint32(d.Version), prev, s.pairs.num(pair{sn, pn}))
 	s.chunk(pos, d.CreatedAt)
 	for i, l := range d.Links {
 		s.link(pos, l, int32(i))
@@ -409,7 +405,7 @@ func (s *state) prev(pos uint32) uint32 {
 
 func (s *state) version(pos uint32) uint32 {
 	c, i := at(s.cols.chunks, pos)
-	return c.version[i]
+	return c.versionAt(i)
 }
 
 // Latest returns the position and version of id's latest version.
@@ -546,19 +542,19 @@ type Columns struct {
 // Version returns the event version at pos.
 func (c Columns) Version(pos uint32) int {
 	ch, i := at(c.chunks, pos)
-	return int(ch.version[i])
+	return int(ch.versionAt(i))
 }
 
 // SchemaNum returns the schema number (an index into Schemas) at pos.
 func (c Columns) SchemaNum(pos uint32) uint32 {
 	ch, i := at(c.chunks, pos)
-	return c.pairs[ch.pair[i]].schema
+	return c.pairs[ch.pairAt(i)].schema
 }
 
 // ProducerNum returns the producer number (an index into Producers) at pos.
 func (c Columns) ProducerNum(pos uint32) uint32 {
 	ch, i := at(c.chunks, pos)
-	return c.pairs[ch.pair[i]].producer
+	return c.pairs[ch.pairAt(i)].producer
 }
 
 // Prev returns the position of the previous version of the event at pos,
@@ -571,7 +567,7 @@ func (c Columns) Prev(pos uint32) uint32 {
 // Created returns the createdAt of the event at pos, in unix milliseconds.
 func (c Columns) Created(pos uint32) int64 {
 	ch, i := at(c.chunks, pos)
-	return ch.created[i]
+	return ch.createdAt(i)
 }
 
 // Chunks returns how many complete time chunks there are: chunk i covers

@@ -24,6 +24,14 @@ func (r region) uint32sAt(off, n int) []uint32 {
 	return unsafe.Slice((*uint32)(unsafe.Pointer(&r.b[off])), n)
 }
 
+func (r region) uint16sAt(off, n int) []uint16 {
+	return unsafe.Slice((*uint16)(unsafe.Pointer(&r.b[off])), n)
+}
+
+func (r region) int32sAt(off, n int) []int32 {
+	return unsafe.Slice((*int32)(unsafe.Pointer(&r.b[off])), n)
+}
+
 func (r region) int64sAt(off, n int) []int64 {
 	return unsafe.Slice((*int64)(unsafe.Pointer(&r.b[off])), n)
 }

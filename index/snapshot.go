@@ -144,13 +144,14 @@ func (ix *Index) encodeLocked(e *enc, meta []byte) {
 	var last int64
 	for pos := uint32(1); pos <= s.n; pos++ {
 		c, i := at(s.cols.chunks, pos)
-		p := s.pairs.list[c.pair[i]]
-		e.u(uint64(c.version[i]))
+		p := s.pairs.list[c.pairAt(i)]
+		created := c.createdAt(i)
+		e.u(uint64(c.versionAt(i)))
 		e.u(uint64(p.schema))
 		e.u(uint64(p.producer))
 		e.u(uint64(c.prev[i]))
-		e.i(c.created[i] - last)
-		last = c.created[i]
+		e.i(created - last)
+		last = created
 		e.maybeFlush()
 	}
 	for _, m := range []map[string]*roaring.Bitmap{s.linkType, s.linkTarget} {
@@ -406,11 +407,7 @@ func (ix *Index) decodeBody(body []byte) ([]byte, error) {
 		if sn >= uint64(len(s.bySchema)) || pn >= uint64(len(s.byProducer)) || prev >= uint64(pos) {
 			return nil, fmt.Errorf("column out of range at position %d", pos)
 		}
-		c, k := s.cols.row(pos)
-		c.version[k] = uint32(ver)
-		c.prev[k] = uint32(prev)
-		c.pair[k] = s.pairs.num(pair{uint32(sn), uint32(pn)})
-		c.created[k] = last
+		s.cols.set(pos, last, uint32(ver), uint32(prev), s.pairs.num(pair{uint32(sn), uint32(pn)}))
 		s.bySchema[sn].Add(pos)
 		s.byProducer[pn].Add(pos)
 		if prev != 0 {

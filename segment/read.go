@@ -21,7 +21,11 @@ type Segment struct {
 	f      *os.File // nil when reading from memory
 	size   int64
 	meta   Meta
-	blocks []blockEntry
+	// The block table: blocks in full, or, in a compact segment
+	// (OpenSegmentCompact), nil and lean instead.
+	blocks  []blockEntry
+	lean    []uint32 // leanStride per block, see leanEntry
+	nblocks int
 	// evBlocks lists the blocks that hold positions, in order, when some
 	// block holds none (nil when every block does).
 	evBlocks  []uint32
@@ -50,6 +54,106 @@ func OpenSegment(path string) (*Segment, error) {
 	}
 	s.f = f
 	return s, nil
+}
+
+// OpenSegmentCompact is OpenSegment keeping only what reads need of the
+// block table: 24 bytes a block (offset, uncompressed length, CRC, record
+// count, and the position range relative to the segment's first position)
+// instead of 56. The time ranges stay in the file's footer: ReadBlock then
+// verifies a block's positions and count but not its time range, which
+// Check (re-reading the footer) still does. A segment whose file reaches
+// 4 GiB, or whose positions span 2^32 or more, keeps the full table.
+func OpenSegmentCompact(path string) (*Segment, error) {
+	s, err := OpenSegment(path)
+	if err != nil {
+		return nil, err
+	}
+	s.compact()
+	return s, nil
+}
+
+// Compact block table entries: leanStride uint32s per block.
+const (
+	leanOffset = iota
+	leanRaw
+	leanCRC
+	leanRecords
+	leanFirst // position − Meta.FirstPosition + 1; 0 for none
+	leanLast
+	leanStride
+)
+
+// compact replaces the full block table with the lean one when it fits.
+func (s *Segment) compact() {
+	span := s.meta.LastPosition - s.meta.FirstPosition
+	if s.blocks == nil || s.footerOff >= 1<<32 || span >= 1<<32-1 {
+		return
+	}
+	rel := func(p uint64) uint32 {
+		if p == 0 {
+			return 0
+		}
+		return uint32(p - s.meta.FirstPosition + 1)
+	}
+	lean := make([]uint32, leanStride*len(s.blocks))
+	for i := range s.blocks {
+		b := &s.blocks[i]
+		e := lean[leanStride*i : leanStride*(i+1)]
+		e[leanOffset], e[leanRaw], e[leanCRC], e[leanRecords] = uint32(b.Offset), b.raw, b.crc, b.Records
+		e[leanFirst], e[leanLast] = rel(b.FirstPosition), rel(b.LastPosition)
+	}
+	s.lean, s.blocks = lean, nil
+}
+
+// entry returns block i's table entry; MinTime and MaxTime are 0 in a
+// compact segment.
+func (s *Segment) entry(i int) blockEntry {
+	if s.blocks != nil {
+		return s.blocks[i]
+	}
+	e := s.lean[leanStride*i : leanStride*(i+1)]
+	return blockEntry{Offset: int64(e[leanOffset]), raw: e[leanRaw], crc: e[leanCRC], Records: e[leanRecords],
+		FirstPosition: s.abs(e[leanFirst]), LastPosition: s.abs(e[leanLast])}
+}
+
+func (s *Segment) abs(rel uint32) uint64 {
+	if rel == 0 {
+		return 0
+	}
+	return s.meta.FirstPosition + uint64(rel) - 1
+}
+
+func (s *Segment) firstPos(i int) uint64 {
+	if s.blocks != nil {
+		return s.blocks[i].FirstPosition
+	}
+	return s.abs(s.lean[leanStride*i+leanFirst])
+}
+
+func (s *Segment) lastPos(i int) uint64 {
+	if s.blocks != nil {
+		return s.blocks[i].LastPosition
+	}
+	return s.abs(s.lean[leanStride*i+leanLast])
+}
+
+func (s *Segment) offset(i int) int64 {
+	if s.blocks != nil {
+		return s.blocks[i].Offset
+	}
+	return int64(s.lean[leanStride*i+leanOffset])
+}
+
+// full returns s if it holds the full block table, else a segment over the
+// same file with the table re-read from the footer.
+func (s *Segment) full() (*Segment, error) {
+	if s.blocks != nil {
+		return s, nil
+	}
+	if s.closed.Load() {
+		return nil, fmt.Errorf("segment: read table of %s: %w", s.name, trove.ErrClosed)
+	}
+	return openSegment(s.name, s.r, s.size)
 }
 
 // openSegment reads and verifies the fixed parts of a segment held by r.
@@ -163,6 +267,7 @@ func (s *Segment) parseFooter(footer []byte, fOff int64) error {
 		s.blocks[i] = b
 	}
 	s.footerOff = fOff
+	s.nblocks = len(s.blocks)
 	for i := range s.blocks {
 		if s.blocks[i].FirstPosition == 0 {
 			for j := range s.blocks {
@@ -187,41 +292,51 @@ func (s *Segment) parseFooter(footer []byte, fOff int64) error {
 // Meta returns the segment's meta.
 func (s *Segment) Meta() Meta { return s.meta }
 
-// Blocks returns the block table, built on each call (a segment keeps it
-// in a more compact form).
+// Blocks returns the block table, built on each call (a compact segment
+// re-reads it from the footer; if that fails, its time ranges are 0).
 func (s *Segment) Blocks() []BlockInfo {
-	out := make([]BlockInfo, len(s.blocks))
-	for i := range s.blocks {
-		b := &s.blocks[i]
-		out[i] = BlockInfo{Offset: b.Offset, Length: s.blockLen(i),
+	t := s
+	if f, err := s.full(); err == nil {
+		t = f
+	}
+	out := make([]BlockInfo, t.nblocks)
+	for i := range out {
+		b := t.entry(i)
+		out[i] = BlockInfo{Offset: b.Offset, Length: t.blockLen(i),
 			FirstPosition: b.FirstPosition, LastPosition: b.LastPosition,
 			MinTime: b.MinTime, MaxTime: b.MaxTime, Records: int(b.Records)}
 	}
 	return out
 }
 
+// Size returns the size of the file in bytes.
+func (s *Segment) Size() int64 { return s.size }
+
+// Path returns the file the segment was opened from.
+func (s *Segment) Path() string { return s.name }
+
 // NumBlocks returns how many blocks the segment has.
-func (s *Segment) NumBlocks() int { return len(s.blocks) }
+func (s *Segment) NumBlocks() int { return s.nblocks }
 
 // BlockFirst returns the first position in block i (0 when it holds none).
-func (s *Segment) BlockFirst(i int) uint64 { return s.blocks[i].FirstPosition }
+func (s *Segment) BlockFirst(i int) uint64 { return s.firstPos(i) }
 
 // FindBlock returns the first block whose position range holds pos; false
 // when no block's does. It is a binary search when the blocks' ranges
 // ascend (as the engine writes them), a scan otherwise.
 func (s *Segment) FindBlock(pos uint64) (int, bool) {
-	if pos == 0 {
+	if pos == 0 || pos < s.meta.FirstPosition || pos > s.meta.LastPosition {
 		return 0, false
 	}
 	if s.unordered {
-		for i := range s.blocks {
-			if b := &s.blocks[i]; b.FirstPosition != 0 && b.FirstPosition <= pos && pos <= b.LastPosition {
+		for i := range s.nblocks {
+			if f := s.firstPos(i); f != 0 && f <= pos && pos <= s.lastPos(i) {
 				return i, true
 			}
 		}
 		return 0, false
 	}
-	n := len(s.blocks)
+	n := s.nblocks
 	if s.evBlocks != nil {
 		n = len(s.evBlocks)
 	}
@@ -231,8 +346,8 @@ func (s *Segment) FindBlock(pos uint64) (int, bool) {
 		}
 		return k
 	}
-	k := sort.Search(n, func(k int) bool { return s.blocks[idx(k)].LastPosition >= pos })
-	if k == n || s.blocks[idx(k)].FirstPosition > pos {
+	k := sort.Search(n, func(k int) bool { return s.lastPos(idx(k)) >= pos })
+	if k == n || s.firstPos(idx(k)) > pos {
 		return 0, false
 	}
 	return idx(k), true
@@ -240,17 +355,11 @@ func (s *Segment) FindBlock(pos uint64) (int, bool) {
 
 // blockLen returns the compressed length of block i.
 func (s *Segment) blockLen(i int) int64 {
-	if i+1 < len(s.blocks) {
-		return s.blocks[i+1].Offset - s.blocks[i].Offset
+	if i+1 < s.nblocks {
+		return s.offset(i+1) - s.offset(i)
 	}
-	return s.footerOff - s.blocks[i].Offset
+	return s.footerOff - s.offset(i)
 }
-
-// Size returns the size of the file in bytes.
-func (s *Segment) Size() int64 { return s.size }
-
-// Path returns the file the segment was opened from.
-func (s *Segment) Path() string { return s.name }
 
 // ReadBlock reads, verifies (CRC, length, record count and ranges) and
 // decodes block i. Record bodies alias one new buffer per call, owned by
@@ -263,10 +372,10 @@ func (s *Segment) readBlock(i int, dst []Record) ([]Record, error) {
 	if s.closed.Load() {
 		return nil, fmt.Errorf("segment: read block of %s: %w", s.name, trove.ErrClosed)
 	}
-	if i < 0 || i >= len(s.blocks) {
-		return nil, fmt.Errorf("segment: block %d of %s (%d blocks): %w", i, s.name, len(s.blocks), trove.ErrNotFound)
+	if i < 0 || i >= s.nblocks {
+		return nil, fmt.Errorf("segment: block %d of %s (%d blocks): %w", i, s.name, s.nblocks, trove.ErrNotFound)
 	}
-	b := &s.blocks[i]
+	b := s.entry(i)
 	length := s.blockLen(i)
 	bp := getBuf()
 	defer putBuf(bp)
@@ -305,7 +414,7 @@ func (s *Segment) readBlock(i int, dst []Record) ([]Record, error) {
 		g.add(&dst[j])
 	}
 	if g.records != int(b.Records) || g.firstPos != b.FirstPosition || g.lastPos != b.LastPosition ||
-		g.minTime != b.MinTime || g.maxTime != b.MaxTime {
+		s.blocks != nil && (g.minTime != b.MinTime || g.maxTime != b.MaxTime) {
 		return nil, corrupt(s.name, b.Offset, "block %d: records disagree with the block table", i)
 	}
 	return dst, nil
@@ -315,7 +424,7 @@ func (s *Segment) readBlock(i int, dst []Record) ([]Record, error) {
 // returns, which Scan returns as is. Bodies stay valid after fn returns.
 func (s *Segment) Scan(fn func(Record) error) error {
 	var recs []Record
-	for i := range s.blocks {
+	for i := range s.nblocks {
 		var err error
 		recs, err = s.readBlock(i, recs[:0])
 		if err != nil {
@@ -331,12 +440,20 @@ func (s *Segment) Scan(fn func(Record) error) error {
 }
 
 // Check verifies every CRC and structural invariant of the segment: what
-// OpenSegment checked plus every block.
+// OpenSegment checked plus every block, against the full block table
+// (re-read from the footer in a compact segment).
 func (s *Segment) Check() error {
+	if s.closed.Load() {
+		return fmt.Errorf("segment: check %s: %w", s.name, trove.ErrClosed)
+	}
+	t, err := s.full()
+	if err != nil {
+		return err
+	}
 	var recs []Record
-	for i := range s.blocks {
+	for i := range t.nblocks {
 		var err error
-		if recs, err = s.readBlock(i, recs[:0]); err != nil {
+		if recs, err = t.readBlock(i, recs[:0]); err != nil {
 			return err
 		}
 	}
