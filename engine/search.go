@@ -53,9 +53,14 @@ const (
 	// searchMappingKey holds searchMappingVersion in the index; an index
 	// built with another mapping is rebuilt.
 	searchMappingKey = "trove.mapping"
-	// searchMappingVersion 3: strings are never indexed as dates; no
-	// stored fields or doc values beyond the document id.
-	searchMappingVersion = "3"
+	// searchMappingVersion 4: strings are never indexed as dates; no
+	// stored fields or doc values beyond the document id; each document
+	// holds its position in searchPosField.
+	searchMappingVersion = "4"
+	// searchPosField holds each document's position as a number, so that
+	// a search can be asked for one range of positions. A payload key of
+	// the same name keeps its value there too (the field holds both).
+	searchPosField = "_trove_pos"
 	// searchNoDates is a date parser that accepts nothing: with it as the
 	// default, bleve's dynamic mapping indexes every string as text (a
 	// string it could parse as a date would otherwise be indexed as a
@@ -227,7 +232,15 @@ func (x *searcher) index(v *view, from, to uint64) error {
 		if err != nil {
 			return fmt.Errorf("position %d: %w", p, err)
 		}
-		if err := b.Index(strconv.FormatUint(p, 10), bleveDoc(payload)); err != nil {
+		doc := bleveDoc(payload)
+		if m, ok := doc.(map[string]any); ok {
+			if v, dup := m[searchPosField]; dup {
+				m[searchPosField] = []any{v, float64(p)}
+			} else {
+				m[searchPosField] = float64(p)
+			}
+		}
+		if err := b.Index(strconv.FormatUint(p, 10), doc); err != nil {
 			return err
 		}
 	}
@@ -267,6 +280,27 @@ func (x *searcher) Search(ctx context.Context, sq *trove.SearchQuery) (*roaring.
 		return nil, 0, false
 	}
 	return x.hits(ctx, q)
+}
+
+// SearchRange implements query.RangeSearcher: candidates among lo…hi-1
+// and 1…upTo, from the documents whose position field falls in the range.
+func (x *searcher) SearchRange(ctx context.Context, sq *trove.SearchQuery, lo, hi uint64) (*roaring.Bitmap, uint32, bool) {
+	q, ok := supersetQuery(sq)
+	if !ok || hi <= lo {
+		return nil, 0, false
+	}
+	flo, fhi := float64(lo), float64(hi-1)
+	incl := true
+	r := bleve.NewNumericRangeInclusiveQuery(&flo, &fhi, &incl, &incl)
+	r.SetField(searchPosField)
+	bm, upTo, ok := x.hits(ctx, bleve.NewConjunctionQuery(q, r))
+	if ok {
+		// A payload's own number in the field may add a document from
+		// outside the range.
+		bm.RemoveRange(0, lo)
+		bm.RemoveRange(hi, 1<<32)
+	}
+	return bm, upTo, ok
 }
 
 // SearchTerms implements query.TermSearcher: candidates among 1…upTo for
@@ -395,8 +429,12 @@ func supersetQuery(sq *trove.SearchQuery) (bq.Query, bool) {
 		}
 	}
 	switch {
+	case len(must) == 1:
+		return must[0], true
 	case len(must) > 0:
 		return bleve.NewConjunctionQuery(must...), true
+	case len(should) == 1:
+		return should[0], true
 	case len(should) > 0:
 		return bleve.NewDisjunctionQuery(should...), true
 	}
@@ -457,6 +495,9 @@ func clauseQuery(c *trove.SearchClause) bq.Query {
 				alts = append(alts, q)
 			}
 		}
+	}
+	if len(alts) == 1 {
+		return alts[0]
 	}
 	return bleve.NewDisjunctionQuery(alts...)
 }

@@ -77,6 +77,41 @@ func TestSearch(t *testing.T) {
 		if _, _, ok := st.srch.Search(ctx, c.SearchQuery()); !ok && s != "-status:pending" {
 			t.Errorf("search %q: the bleve index did not answer", s)
 		}
+		// Pages in position order are planned window by window, each
+		// window's candidates from the index's range search.
+		for _, eq := range []trove.EventQuery{
+			{Search: s, Limit: trove.Limit(3)},
+			{Search: s, Limit: trove.Limit(2), Offset: 1, Sort: []trove.SortField{{Field: "position", Direction: "desc"}}},
+		} {
+			c, err := eq.Compile()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var matches []trove.Event
+			for _, e := range all {
+				if c.Match(&e, nil) {
+					matches = append(matches, e)
+				}
+			}
+			c.SortEvents(matches)
+			want := positions(c.Page(matches))
+			got, err := st.QueryEvents(ctx, eq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(positions(got), want) {
+				js, _ := json.Marshal(eq)
+				t.Errorf("%s:\n got %v\nwant %v", js, positions(got), want)
+			}
+		}
+		if bm, _, ok := st.srch.SearchRange(ctx, c.SearchQuery(), 100, 200); ok {
+			full, _, _ := st.srch.Search(ctx, c.SearchQuery())
+			full.RemoveRange(0, 100)
+			full.RemoveRange(200, 1<<32)
+			if !bm.Equals(full) {
+				t.Errorf("search %q: range 100…199 gives %v, the whole search %v there", s, bm, full)
+			}
+		}
 	}
 	// Reopening keeps the search index and what it covers.
 	upTo := st.srch.upTo.Load()
@@ -111,7 +146,9 @@ func TestSearchTerms(t *testing.T) {
 			"n":     json.Number([]string{"1", "1.0", "2", "3.5", "1e400", "7"}[r.IntN(6)]),
 			"flag":  r.IntN(2) == 0,
 			"_all":  []string{"a", "b"}[r.IntN(2)],
-			"deep":  map[string]any{"k": fmt.Sprintf("v%d", r.IntN(9)), "esc": []string{"a\"b", "été", ""}[r.IntN(3)]},
+			// The name of the field the index keeps positions in.
+			"_trove_pos": []any{"zebra", 3, 250}[r.IntN(3)],
+			"deep":       map[string]any{"k": fmt.Sprintf("v%d", r.IntN(9)), "esc": []string{"a\"b", "été", ""}[r.IntN(3)]},
 		}
 		b, _ := json.Marshal(p)
 		e := testEvent(i)
@@ -152,6 +189,10 @@ func TestSearchTerms(t *testing.T) {
 		{Payload: map[string]any{"deep.esc": "a\"b"}},
 		{Payload: map[string]any{"deep.esc": "été"}},
 		{Payload: map[string]any{"deep.esc": ""}},
+		{Search: "_trove_pos:zebra"},
+		{Search: "zebra", Limit: trove.Limit(2)},
+		{Search: "_trove_pos:3", Limit: trove.Limit(2)},
+		{Search: "_trove_pos:>200", Limit: trove.Limit(2)},
 		{Search: "when:2025"},
 		{Search: "when:jan"},
 		{Search: `when:"2025 01 02"`},

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/index"
 )
@@ -26,6 +27,29 @@ func (m *model) Event(pos uint32) (trove.Event, error) {
 		return trove.Event{}, fmt.Errorf("position %d: %w", pos, trove.ErrNotFound)
 	}
 	return m.events[pos-1].Clone(), nil
+}
+
+// modelSearcher answers searches over the model's first upTo positions:
+// the true matches plus every seventh position (a superset, as a real
+// searcher's). It is a RangeSearcher too.
+type modelSearcher struct {
+	m    *model
+	upTo uint32
+}
+
+func (s modelSearcher) Search(ctx context.Context, q *trove.SearchQuery) (*roaring.Bitmap, uint32, bool) {
+	return s.SearchRange(ctx, q, 1, 1<<32)
+}
+
+func (s modelSearcher) SearchRange(_ context.Context, q *trove.SearchQuery, lo, hi uint64) (*roaring.Bitmap, uint32, bool) {
+	bm := roaring.New()
+	for pos := max(lo, 1); pos < hi && pos <= uint64(s.upTo); pos++ {
+		payload, _ := trove.DecodePayload(s.m.events[pos-1].Payload)
+		if q.Match(payload) || pos%7 == 0 {
+			bm.Add(uint32(pos))
+		}
+	}
+	return bm, s.upTo, true
 }
 
 func (m *model) query(q *trove.Query) []trove.Event {
@@ -229,11 +253,16 @@ func TestModel(t *testing.T) {
 				t.Fatalf("compile %+v: %v", eq, err)
 			}
 			want := positions(m.query(q))
-			// Index 2 runs position-ordered pages in tiny windows.
-			for k, x := range []*index.Index{ix, ix2, ix} {
+			// Index 2 runs position-ordered pages in tiny windows; 3 and
+			// 4 with a searcher covering a prefix of the log (4 in tiny
+			// windows).
+			for k, x := range []*index.Index{ix, ix2, ix, ix, ix} {
 				opts := Options{}
-				if k == 2 {
+				if k == 2 || k == 4 {
 					opts.window = 1 + uint64(r.IntN(40))
+				}
+				if k >= 3 {
+					opts.Searcher = modelSearcher{m: m, upTo: uint32(r.IntN(len(m.events) + 1))}
 				}
 				got, err := Run(context.Background(), x, m, q, opts)
 				if err != nil {

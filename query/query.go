@@ -36,6 +36,15 @@ type TermSearcher interface {
 	SearchTerms(ctx context.Context, terms []trove.PayloadTerm) (cand *roaring.Bitmap, upTo uint32, ok bool)
 }
 
+// RangeSearcher is a Searcher that can be asked for one range of
+// positions: SearchRange returns positions among lo…hi-1 that may match,
+// a superset of the true matches among them that are also in 1…upTo.
+// Position-ordered pages of a search are then planned window by window,
+// and a page near the edge never enumerates every hit.
+type RangeSearcher interface {
+	SearchRange(ctx context.Context, q *trove.SearchQuery, lo, hi uint64) (cand *roaring.Bitmap, upTo uint32, ok bool)
+}
+
 // Options adjust Run.
 type Options struct {
 	Searcher Searcher // nil: search clauses are evaluated by scanning
@@ -254,7 +263,15 @@ func compile(ctx context.Context, ix *index.Index, q *trove.Query, opts Options,
 		}
 	})
 	if sq := q.SearchQuery(); sq != nil && opts.Searcher != nil {
-		if bm, upTo, ok := opts.Searcher.Search(ctx, sq); ok {
+		var bm *roaring.Bitmap
+		var upTo uint32
+		var ok bool
+		if rs, ranged := opts.Searcher.(RangeSearcher); ranged && w != nil {
+			bm, upTo, ok = rs.SearchRange(ctx, sq, max(w.lo, 1), min(w.hi, uint64(p.last)+1))
+		} else {
+			bm, upTo, ok = opts.Searcher.Search(ctx, sq)
+		}
+		if ok {
 			p.narrow(bm, upTo)
 		}
 	}
@@ -440,9 +457,11 @@ func Run(ctx context.Context, ix *index.Index, src Source, q *trove.Query, opts 
 	}
 	byPosition := len(keys) == 0 || keys[0].Field == "position"
 	_, terms := opts.Searcher.(TermSearcher)
-	// A windowed run plans each window from the index alone; a query the
-	// searcher narrows is planned once, with its candidates.
-	searched := opts.Searcher != nil && (q.SearchQuery() != nil || terms && termsUnindexed(ix, q))
+	_, ranged := opts.Searcher.(RangeSearcher)
+	// A windowed run plans each window from the index (and, for a search,
+	// the searcher's range); a query the searcher narrows otherwise is
+	// planned once, with its candidates.
+	searched := opts.Searcher != nil && (q.SearchQuery() != nil && !ranged || terms && termsUnindexed(ix, q))
 	if byPosition && want >= 0 && !searched {
 		return runWindowed(ctx, ix, src, q, opts, len(keys) > 0 && keys[0].Desc, want)
 	}
@@ -531,6 +550,10 @@ func (p *Plan) byCreated(desc bool) func(yield func(uint32) bool) {
 // run covers (one roaring container); each next window is twice as large.
 const firstWindow = 1 << 16
 
+// searchWindow is firstWindow for a search a RangeSearcher narrows: each
+// of its hits costs the searcher a lookup, so the first window is small.
+const searchWindow = 1 << 12
+
 // runWindowed runs a position-ordered query with a limit window by window
 // in the query's order: each window's candidates are the postings
 // intersected inside it alone, verified in order, and the run stops once
@@ -539,6 +562,9 @@ const firstWindow = 1 << 16
 func runWindowed(ctx context.Context, ix *index.Index, src Source, q *trove.Query, opts Options, desc bool, want int) ([]trove.Event, error) {
 	var out []trove.Event
 	size := uint64(firstWindow)
+	if q.SearchQuery() != nil && opts.Searcher != nil {
+		size = searchWindow
+	}
 	if opts.window > 0 {
 		size = opts.window
 	}
