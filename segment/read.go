@@ -16,11 +16,11 @@ import (
 // Segment is an open, immutable sealed segment file. Its methods are safe
 // for concurrent use; Close must come after the last read.
 type Segment struct {
-	name   string
-	r      io.ReaderAt
-	f      *os.File // nil when reading from memory
-	size   int64
-	meta   Meta
+	name string
+	r    io.ReaderAt
+	f    *os.File // nil when reading from memory
+	size int64
+	meta Meta
 	// The block table: blocks in full, or, in a compact segment
 	// (OpenSegmentCompact), nil and lean instead.
 	blocks  []blockEntry
