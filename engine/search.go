@@ -289,7 +289,12 @@ func (x *searcher) SearchRange(ctx context.Context, sq *trove.SearchQuery, lo, h
 	if !ok || hi <= lo {
 		return nil, 0, false
 	}
-	flo, fhi := float64(lo), float64(hi-1)
+	// Bounds on a 256-position grid, the upper one just under the next
+	// cell: in bleve's prefix-coded numbers (over float64 bits) such a
+	// range is a few coarse terms instead of many fine ones. The extra
+	// positions are removed below.
+	flo := float64(lo &^ 255)
+	fhi := math.Nextafter(float64((hi+255)&^255), math.Inf(-1))
 	incl := true
 	r := bleve.NewNumericRangeInclusiveQuery(&flo, &fhi, &incl, &incl)
 	r.SetField(searchPosField)

@@ -76,6 +76,9 @@ type Plan struct {
 	// fastTerms verify payload equalities on the raw payload (no decoding)
 	// when nothing else needs the decoded payload.
 	fastTerms []fastTerm
+	// partial, when not nil, are the only top-level payload keys the
+	// query looks at: check decodes just those members (partialPayload).
+	partial []string
 }
 
 type fastTerm struct {
@@ -125,6 +128,9 @@ func compile(ctx context.Context, ix *index.Index, q *trove.Query, opts Options,
 		if p.fastTerms != nil {
 			p.needBody = false
 		}
+	}
+	if p.needBody {
+		p.partial = partialKeys(q)
 	}
 	st, hs, en, he := q.TimeBounds()
 	p.start, p.hasStart, p.end, p.hasEnd = st.UnixMilli(), hs, en.UnixMilli(), he
@@ -284,6 +290,38 @@ func compile(ctx context.Context, ix *index.Index, q *trove.Query, opts Options,
 	return p
 }
 
+// partialKeys returns the top-level payload keys every payload test and
+// payload sort key of q starts with, or nil when some test looks at the
+// whole payload (a search clause without a field) or there are too many.
+func partialKeys(q *trove.Query) []string {
+	var keys []string
+	add := func(k string) {
+		if !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	if sq := q.SearchQuery(); sq != nil {
+		for _, c := range sq.Clauses {
+			if len(c.Keys) == 0 {
+				return nil
+			}
+			add(c.Keys[0])
+		}
+	}
+	for _, t := range q.PayloadTerms() {
+		add(t.Keys[0])
+	}
+	for _, k := range q.SortKeys() {
+		if k.Field == "payload" {
+			add(k.Keys[0])
+		}
+	}
+	if len(keys) == 0 || len(keys) > 4 {
+		return nil
+	}
+	return keys
+}
+
 // narrow keeps, of the candidates among 1…upTo, those in bm, and every
 // candidate after upTo.
 func (p *Plan) narrow(bm *roaring.Bitmap, upTo uint32) {
@@ -436,8 +474,14 @@ func (p *Plan) check(src Source, pos uint32) (trove.Sortable, bool, error) {
 	}
 	var payload any
 	if p.needBody {
-		if payload, err = trove.DecodePayload(e.Payload); err != nil {
-			return trove.Sortable{}, false, nil
+		decoded := false
+		if p.partial != nil && bytes.IndexByte(e.Payload, '\\') < 0 {
+			payload, decoded = partialPayload(e.Payload, p.partial)
+		}
+		if !decoded {
+			if payload, err = trove.DecodePayload(e.Payload); err != nil {
+				return trove.Sortable{}, false, nil
+			}
 		}
 	}
 	return trove.Sortable{Event: e, Payload: payload}, p.q.MatchDecoded(&e, payload, links), nil

@@ -3,6 +3,8 @@ package query
 import (
 	"bytes"
 	"unicode/utf8"
+
+	"github.com/trovedb/trove"
 )
 
 // rawMatch answers, for a payload without a single backslash, whether the
@@ -179,4 +181,69 @@ func (s *rawScanner) word(w string) bool {
 		return true
 	}
 	return false
+}
+
+// partialPayload decodes, of a payload object without a single backslash,
+// only the members named in keys, into an object that answers every lookup
+// starting with one of them exactly as the whole decoded payload would (a
+// repeated key: its last value, as a JSON decoder keeps). ok is false when
+// the payload is not in that simple form; the caller then decodes it all.
+func partialPayload(payload []byte, keys []string) (map[string]any, bool) {
+	var spans [4][2]int
+	if len(keys) > len(spans) {
+		return nil, false
+	}
+	found := spans[:len(keys)]
+	for i := range found {
+		found[i] = [2]int{-1, -1}
+	}
+	s := rawScanner{b: payload}
+	s.ws()
+	if !s.eat('{') {
+		return nil, false
+	}
+	s.ws()
+	if !s.eat('}') {
+		for {
+			s.ws()
+			k, ok := s.str()
+			if !ok {
+				return nil, false
+			}
+			s.ws()
+			if !s.eat(':') {
+				return nil, false
+			}
+			s.ws()
+			start := s.i
+			if !s.skip() {
+				return nil, false
+			}
+			for i, key := range keys {
+				if string(k) == key {
+					found[i] = [2]int{start, s.i}
+				}
+			}
+			s.ws()
+			if s.eat(',') {
+				continue
+			}
+			if s.eat('}') {
+				break
+			}
+			return nil, false
+		}
+	}
+	m := make(map[string]any, len(keys))
+	for i, key := range keys {
+		if found[i][0] < 0 {
+			continue
+		}
+		v, err := trove.DecodePayload(payload[found[i][0]:found[i][1]])
+		if err != nil {
+			return nil, false
+		}
+		m[key] = v
+	}
+	return m, true
 }

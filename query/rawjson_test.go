@@ -3,10 +3,12 @@ package query
 import (
 	"bytes"
 	"math/rand/v2"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/index"
 )
 
@@ -98,5 +100,42 @@ func TestRawMatch(t *testing.T) {
 	}
 	if decided < total*9/10 || matches < 100 {
 		t.Errorf("rawMatch decided %d of %d, %d of them matches", decided, total, matches)
+	}
+}
+
+// TestPartialPayload checks that lookups in a partially decoded payload
+// give what they give in the whole decoded payload.
+func TestPartialPayload(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	decided := 0
+	for range 20000 {
+		var b strings.Builder
+		rawValue(r, &b, 0)
+		payload := []byte(b.String())
+		full, err := trove.DecodePayload(payload)
+		if err != nil || bytes.IndexByte(payload, '\\') >= 0 {
+			continue
+		}
+		keys := []string{rawKeys[r.IntN(min(len(rawKeys), 2+r.IntN(2)*len(rawKeys)))]}
+		if r.IntN(3) == 0 {
+			keys = append(keys, rawKeys[r.IntN(len(rawKeys))])
+		}
+		top := []string{keys[0]}
+		if r.IntN(2) == 0 {
+			top = append(top, rawKeys[r.IntN(len(rawKeys))])
+		}
+		part, ok := partialPayload(payload, top)
+		if !ok {
+			continue
+		}
+		decided++
+		wv, wok := trove.Lookup(full, keys)
+		gv, gok := trove.Lookup(part, keys)
+		if wok != gok || !reflect.DeepEqual(wv, gv) {
+			t.Fatalf("%s at %q: partial (%v) gives %v %v, whole %v %v", payload, keys, top, gv, gok, wv, wok)
+		}
+	}
+	if decided < 5000 {
+		t.Errorf("partialPayload decoded only %d payloads", decided)
 	}
 }
