@@ -239,11 +239,24 @@ func partialPayload(payload []byte, keys []string) (map[string]any, bool) {
 		if found[i][0] < 0 {
 			continue
 		}
-		v, err := trove.DecodePayload(payload[found[i][0]:found[i][1]])
-		if err != nil {
-			return nil, false
+		raw := payload[found[i][0]:found[i][1]]
+		switch raw[0] {
+		case '"':
+			// skip checked it: its text is the bytes between the quotes.
+			m[key] = string(raw[1 : len(raw)-1])
+		case 't':
+			m[key] = true
+		case 'f':
+			m[key] = false
+		case 'n':
+			m[key] = nil
+		default:
+			v, err := trove.DecodePayload(raw)
+			if err != nil {
+				return nil, false
+			}
+			m[key] = v
 		}
-		m[key] = v
 	}
 	return m, true
 }
