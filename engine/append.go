@@ -323,8 +323,9 @@ func (s *Store) plan(g *group, r *request) ([]segment.Record, error) {
 				if newDoc {
 					recs = append(recs, segment.Record{Type: recSchemaDoc, Body: encodeSchemaDoc(num, e.Schema)})
 				}
-				if arena == nil {
-					arena = make([]byte, 0, (len(r.evs)-i)*bodySizeHint(e))
+				if need := bodySize(e, num); cap(arena)-len(arena) < need {
+					// A new arena when full: bodies in the old one stay put.
+					arena = make([]byte, 0, max(need, (len(r.evs)-i)*need))
 				}
 				start := len(arena)
 				arena = appendEvent(arena, e, num)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
 	"time"
 
 	"github.com/trovedb/trove"
@@ -49,6 +50,29 @@ func appendEvent(dst []byte, e *trove.Event, schemaNum uint32) []byte {
 	}
 	return dst
 }
+
+// bodySize returns the size appendEvent gives e, exactly for events
+// without files (their JSON is estimated).
+func bodySize(e *trove.Event, schemaNum uint32) int {
+	n := uvarintLen(uint64(schemaNum)) + strSize(len(e.ID.ID)) + uvarintLen(uint64(e.ID.Version)) +
+		strSize(len(e.Producer)) + strSize(len(e.Payload)) + strSize(len(e.Metadata)) +
+		uvarintLen(uint64(len(e.Links)))
+	if len(e.Files) > 0 {
+		n += 10 + 192*len(e.Files)
+	} else {
+		n++
+	}
+	for _, l := range e.Links {
+		n += strSize(len(l.Type)) + strSize(len(l.TargetEvent.ID)) + uvarintLen(uint64(l.TargetEvent.Version)) + strSize(len(l.Metadata))
+	}
+	return n
+}
+
+// strSize is the encoded size of a str or bytes field of n bytes.
+func strSize(n int) int { return uvarintLen(uint64(n)) + n }
+
+// uvarintLen is the size of x as a uvarint.
+func uvarintLen(x uint64) int { return (bits.Len64(x|1) + 6) / 7 }
 
 func appendLink(dst []byte, l trove.EventLink) []byte {
 	dst = appendStr(dst, l.Type)

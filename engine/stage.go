@@ -39,7 +39,8 @@ const maxSchemaScan = 64
 type stageInfo struct {
 	hadTime bool   // the caller gave createdAt (idempotent retries compare it)
 	latest  int    // committed latest version of the id at the precheck (0: none)
-	num     uint32 // dictionary number of the schema, when body is set
+	known   bool   // the schema is in the committed dictionary …
+	num     uint32 // … under this number
 	body    []byte // the encoded record body; nil: the writer encodes it
 }
 
@@ -78,31 +79,35 @@ func (f *schemaFinder) find(sc trove.Schema) (uint32, bool) {
 // error is the first failing event's (a *trove.BatchError when batch).
 func (s *Store) stageRange(v *view, src, evs []trove.Event, info []stageInfo, lo, hi int, t time.Time, batch bool) error {
 	finder := newSchemaFinder(v)
-	var arena []byte    // every body of the range, one allocation
-	var payloads []byte // every payload copied on the fast path, one allocation
+	var payloads []byte // the payloads copied on the fast path, one allocation
+	if src != nil {
+		n := 0
+		for i := lo; i < hi; i++ {
+			n += len(src[i].Payload)
+		}
+		payloads = make([]byte, 0, n)
+	}
+	size := 0
 	for i := lo; i < hi; i++ {
 		if src != nil {
 			in := src[i]
 			fast := compactObject(in.Payload)
 			if fast {
 				// Compaction would copy it unchanged: prepare the rest,
-				// copy the payload once into the range's buffer.
+				// copy the payload into the range's buffer.
 				in.Payload = []byte(`{}`)
 			}
 			p, err := trove.Prepare(in, t)
-			if fast {
-				if payloads == nil {
-					payloads = make([]byte, 0, (hi-i)*len(src[i].Payload))
-				}
-				start := len(payloads)
-				payloads = append(payloads, src[i].Payload...)
-				p.Payload = payloads[start:len(payloads):len(payloads)]
-			}
 			if err != nil {
 				if batch {
 					return &trove.BatchError{Index: i, Err: err}
 				}
 				return err
+			}
+			if fast {
+				start := len(payloads)
+				payloads = append(payloads, src[i].Payload...)
+				p.Payload = payloads[start:len(payloads):len(payloads)]
 			}
 			evs[i] = p
 			info[i].hadTime = !src[i].CreatedAt.IsZero()
@@ -111,32 +116,22 @@ func (s *Store) stageRange(v *view, src, evs []trove.Event, info []stageInfo, lo
 		if _, ver, ok := s.ix.Latest(e.ID.ID); ok {
 			info[i].latest = ver
 		}
-		num, ok := finder.find(e.Schema)
-		if !ok {
-			continue
+		if num, ok := finder.find(e.Schema); ok {
+			info[i].num, info[i].known = num, true
+			size += bodySize(e, num)
 		}
-		if arena == nil {
-			arena = make([]byte, 0, (hi-i)*bodySizeHint(e))
+	}
+	// Every body of the range in one allocation, sized exactly (but for
+	// file lists): the memtable keeps them until the range is sealed.
+	arena := make([]byte, 0, size)
+	for i := lo; i < hi; i++ {
+		if info[i].known {
+			start := len(arena)
+			arena = appendEvent(arena, &evs[i], info[i].num)
+			info[i].body = arena[start:len(arena):len(arena)]
 		}
-		start := len(arena)
-		arena = appendEvent(arena, e, num)
-		info[i].num = num
-		info[i].body = arena[start:len(arena):len(arena)]
 	}
 	return nil
-}
-
-// bodySizeHint estimates the encoded size of an event like e, to size the
-// arena of a batch.
-func bodySizeHint(e *trove.Event) int {
-	n := 16 + len(e.ID.ID) + len(e.Producer) + len(e.Payload) + len(e.Metadata)
-	if len(e.Files) > 0 {
-		n += 128 * len(e.Files)
-	}
-	for _, l := range e.Links {
-		n += 16 + len(l.Type) + len(l.TargetEvent.ID) + len(l.Metadata)
-	}
-	return n
 }
 
 // stage builds the request that saves events: prepared with clock t when
