@@ -6,7 +6,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"unicode/utf8"
+	"strings"
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/trovedb/trove"
@@ -123,7 +123,11 @@ func compile(ctx context.Context, ix *index.Index, q *trove.Query, opts Options,
 				p.fastTerms = nil
 				break
 			}
-			p.fastTerms = append(p.fastTerms, fastTerm{keys: t.Keys, value: vk, lit: literal(t.Value)})
+			ft := fastTerm{keys: t.Keys, value: vk}
+			if plainKeys(t.Keys) {
+				ft.lit = literal(t.Value)
+			}
+			p.fastTerms = append(p.fastTerms, ft)
 		}
 		if p.fastTerms != nil {
 			p.needBody = false
@@ -316,7 +320,7 @@ func partialKeys(q *trove.Query) []string {
 			add(k.Keys[0])
 		}
 	}
-	if len(keys) == 0 || len(keys) > 4 {
+	if len(keys) == 0 || len(keys) > 4 || !plainKeys(keys) {
 		return nil
 	}
 	return keys
@@ -349,20 +353,25 @@ func termsUnindexed(ix *index.Index, q *trove.Query) bool {
 }
 
 // literal returns the bytes a JSON string holding v exactly shows when it
-// has no escape: v itself, when v needs none (no quote, backslash, control
-// character or U+FFFD, which invalid UTF-8 decodes to); nil otherwise, and
-// for values that are not strings.
+// has no escape: v itself, when v is plain (and has no quote); nil
+// otherwise, and for values that are not strings.
 func literal(v any) []byte {
 	s, ok := v.(string)
-	if !ok || s == "" {
+	if !ok || s == "" || !plain(s) || strings.ContainsRune(s, '"') {
 		return nil
 	}
-	for _, r := range s {
-		if r < 0x20 || r == '"' || r == '\\' || r == utf8.RuneError {
-			return nil
+	return []byte(s)
+}
+
+// plainKeys reports whether every key is plain and has no quote (see
+// rawMatch and partialPayload).
+func plainKeys(keys []string) bool {
+	for _, k := range keys {
+		if !plain(k) || strings.ContainsRune(k, '"') {
+			return false
 		}
 	}
-	return []byte(s)
+	return true
 }
 
 func sortsByPayload(q *trove.Query) bool {
@@ -594,6 +603,9 @@ func (p *Plan) byCreated(desc bool) func(yield func(uint32) bool) {
 // run covers (one roaring container); each next window is twice as large.
 const firstWindow = 1 << 16
 
+// maxPrealloc bounds the results a limited run makes room for up front.
+const maxPrealloc = 1000
+
 // searchWindow is firstWindow for a search a RangeSearcher narrows: each
 // of its hits costs the searcher a lookup, so the first window is small.
 const searchWindow = 1 << 12
@@ -604,7 +616,7 @@ const searchWindow = 1 << 12
 // want matches are found, so a page near the start (or, descending, the
 // end) never intersects whole postings.
 func runWindowed(ctx context.Context, ix *index.Index, src Source, q *trove.Query, opts Options, desc bool, want int) ([]trove.Event, error) {
-	var out []trove.Event
+	out := make([]trove.Event, 0, min(want, maxPrealloc))
 	size := uint64(firstWindow)
 	if q.SearchQuery() != nil && opts.Searcher != nil {
 		size = searchWindow
@@ -658,7 +670,11 @@ func runWindowed(ctx context.Context, ix *index.Index, src Source, q *trove.Quer
 // stream verifies positions in the order seq gives and stops once want
 // matches are found (want < 0: all).
 func (p *Plan) stream(ctx context.Context, src Source, seq func(func(uint32) bool), want int) ([]trove.Event, error) {
-	out, err := p.collect(ctx, src, seq, nil, want)
+	var out []trove.Event
+	if want >= 0 {
+		out = make([]trove.Event, 0, min(want, maxPrealloc))
+	}
+	out, err := p.collect(ctx, src, seq, out, want)
 	if err != nil {
 		return nil, err
 	}

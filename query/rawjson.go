@@ -12,9 +12,8 @@ import (
 // what index.LookupValue and a comparison of value keys answer, without
 // decoding anything or allocating. Without a backslash no string of the
 // payload holds an escape, so its text is the bytes between its quotes.
-// decided is false when the payload is not in that simple form (a
-// backslash, a key with U+FFFD, or anything unexpected): the caller then
-// asks index.LookupValue.
+// keys and lit must be plain. decided is false when the payload is not in
+// the form expected: the caller then asks index.LookupValue.
 func rawMatch(payload []byte, keys []string, lit []byte) (match, decided bool) {
 	s := rawScanner{b: payload}
 	for depth, key := range keys {
@@ -105,7 +104,11 @@ func (s *rawScanner) ws() {
 	}
 }
 
-// str reads a string and returns its text (the bytes between the quotes).
+// str reads a string and returns the bytes between its quotes: its text
+// when they are plain (see plain), which the caller checks where it
+// matters. Compared with a plain string, they are equal exactly when the
+// text is: bytes that are not plain never equal a plain string, and their
+// text (invalid UTF-8 decodes to U+FFFD) never does either.
 func (s *rawScanner) str() ([]byte, bool) {
 	if !s.eat('"') {
 		return nil, false
@@ -116,15 +119,19 @@ func (s *rawScanner) str() ([]byte, bool) {
 	}
 	v := s.b[s.i : s.i+end]
 	s.i += end + 1
-	for _, c := range v {
-		if c < 0x20 {
-			return nil, false // invalid JSON: let LookupValue judge
+	return v, true
+}
+
+// plain reports whether b is valid UTF-8 without control characters or
+// U+FFFD: the text of a JSON string whose bytes between the quotes are b
+// (with no backslash) is then b itself.
+func plain[T string | []byte](b T) bool {
+	for _, r := range string(b) {
+		if r < 0x20 || r == utf8.RuneError {
+			return false
 		}
 	}
-	if bytes.Contains(v, []byte("\uFFFD")) || !utf8.Valid(v) {
-		return nil, false // decoding would not keep these bytes
-	}
-	return v, true
+	return true
 }
 
 // skip skips one value.
@@ -184,7 +191,7 @@ func (s *rawScanner) word(w string) bool {
 }
 
 // partialPayload decodes, of a payload object without a single backslash,
-// only the members named in keys, into an object that answers every lookup
+// only the members named in keys (plain ones), into an object that answers every lookup
 // starting with one of them exactly as the whole decoded payload would (a
 // repeated key: its last value, as a JSON decoder keeps). ok is false when
 // the payload is not in that simple form; the caller then decodes it all.
@@ -242,8 +249,11 @@ func partialPayload(payload []byte, keys []string) (map[string]any, bool) {
 		raw := payload[found[i][0]:found[i][1]]
 		switch raw[0] {
 		case '"':
-			// skip checked it: its text is the bytes between the quotes.
-			m[key] = string(raw[1 : len(raw)-1])
+			text := raw[1 : len(raw)-1]
+			if !plain(text) {
+				return nil, false
+			}
+			m[key] = string(text)
 		case 't':
 			m[key] = true
 		case 'f':

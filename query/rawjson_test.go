@@ -13,7 +13,7 @@ import (
 )
 
 var rawKeys = []string{"a", "b", "status", "é", "a.b", "", "x y"}
-var rawStrings = []string{"", "ok", "failed", "x y", "é\u00e9", "ok ", "\uFFFD", "[", "{}", "true", "1"}
+var rawStrings = []string{"", "ok", "failed", "x y", "é\u00e9", "ok ", "\uFFFD", "[", "{}", "true", "1", "\xff", "ok\xff"}
 
 // rawValue writes a random JSON value (no backslashes: rawMatch's domain),
 // objects with repeated keys and odd whitespace included.
