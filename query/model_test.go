@@ -29,6 +29,16 @@ func (m *model) Event(pos uint32) (trove.Event, error) {
 	return m.events[pos-1].Clone(), nil
 }
 
+// rawModel is the model as a RawSource.
+type rawModel struct{ *model }
+
+func (m rawModel) Payload(pos uint32) ([]byte, error) {
+	if pos == 0 || int(pos) > len(m.events) {
+		return nil, fmt.Errorf("position %d: %w", pos, trove.ErrNotFound)
+	}
+	return m.events[pos-1].Payload, nil
+}
+
 // modelSearcher answers searches over the model's first upTo positions:
 // the true matches plus every seventh position (a superset, as a real
 // searcher's). It is a RangeSearcher too.
@@ -255,7 +265,7 @@ func TestModel(t *testing.T) {
 			want := positions(m.query(q))
 			// Index 2 runs position-ordered pages in tiny windows; 3 and
 			// 4 with a searcher covering a prefix of the log (4 in tiny
-			// windows).
+			// windows); 1 and 3 read from a RawSource.
 			for k, x := range []*index.Index{ix, ix2, ix, ix, ix} {
 				opts := Options{}
 				if k == 2 || k == 4 {
@@ -264,7 +274,11 @@ func TestModel(t *testing.T) {
 				if k >= 3 {
 					opts.Searcher = modelSearcher{m: m, upTo: uint32(r.IntN(len(m.events) + 1))}
 				}
-				got, err := Run(context.Background(), x, m, q, opts)
+				var src Source = m
+				if k%2 == 1 {
+					src = rawModel{m}
+				}
+				got, err := Run(context.Background(), x, src, q, opts)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -309,7 +323,7 @@ func TestCreatedOrder(t *testing.T) {
 				t.Fatalf("compile %+v: %v", eq, err)
 			}
 			want := positions(m.query(q))
-			got, err := Run(context.Background(), ix, m, q, Options{})
+			got, err := Run(context.Background(), ix, rawModel{m}, q, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -20,6 +20,14 @@ type Source interface {
 	Event(pos uint32) (trove.Event, error)
 }
 
+// RawSource is a Source that also hands out an event's payload alone,
+// undecoded, so that candidates failing the query's payload tests are
+// never decoded whole. The planner neither modifies nor keeps the bytes.
+type RawSource interface {
+	Source
+	Payload(pos uint32) ([]byte, error)
+}
+
 // Searcher narrows a search query to candidates. Search returns positions
 // that may match among 1…upTo (a superset of the true matches there);
 // positions after upTo are not covered and the planner scans them. ok
@@ -79,6 +87,9 @@ type Plan struct {
 	// partial, when not nil, are the only top-level payload keys the
 	// query looks at: check decodes just those members (partialPayload).
 	partial []string
+	// rawTests: the payload tests can be run on a RawSource's payload
+	// before the event is decoded.
+	rawTests bool
 }
 
 type fastTerm struct {
@@ -136,6 +147,7 @@ func compile(ctx context.Context, ix *index.Index, q *trove.Query, opts Options,
 	if p.needBody {
 		p.partial = partialKeys(q)
 	}
+	p.rawTests = p.fastTerms != nil || p.partial != nil && (len(q.PayloadTerms()) > 0 || q.SearchQuery() != nil)
 	st, hs, en, he := q.TimeBounds()
 	p.start, p.hasStart, p.end, p.hasEnd = st.UnixMilli(), hs, en.UnixMilli(), he
 	if !st.IsZero() && hs && st.Nanosecond()%1e6 != 0 {
@@ -441,6 +453,17 @@ func (p *Plan) metaOK(pos uint32) bool {
 
 // check reads the event at pos and verifies it against the whole query.
 func (p *Plan) check(src Source, pos uint32) (trove.Sortable, bool, error) {
+	if rs, ok := src.(RawSource); ok && p.rawTests {
+		// Payload tests first, on the payload alone: most candidates of
+		// a scan fail them, and then the event is never decoded.
+		raw, err := rs.Payload(pos)
+		if err != nil {
+			return trove.Sortable{}, false, fmt.Errorf("query: position %d: %w", pos, err)
+		}
+		if !p.payloadMayMatch(raw) {
+			return trove.Sortable{}, false, nil
+		}
+	}
 	e, err := src.Event(pos)
 	if err != nil {
 		return trove.Sortable{}, false, fmt.Errorf("query: position %d: %w", pos, err)
@@ -452,33 +475,7 @@ func (p *Plan) check(src Source, pos uint32) (trove.Sortable, bool, error) {
 		}
 	}
 	if p.fastTerms != nil {
-		ok := p.q.MatchMeta(&e) && p.q.MatchLinks(links)
-		plain := -1 // 1: the payload holds no backslash
-		for _, t := range p.fastTerms {
-			if !ok {
-				break
-			}
-			if t.lit != nil {
-				if plain < 0 {
-					plain = 0
-					if bytes.IndexByte(e.Payload, '\\') < 0 {
-						plain = 1
-					}
-				}
-				if plain == 1 {
-					if t.scan && !bytes.Contains(e.Payload, t.lit) {
-						ok = false
-						break
-					}
-					if m, decided := rawMatch(e.Payload, t.keys, t.lit); decided {
-						ok = m
-						continue
-					}
-				}
-			}
-			v, found := index.LookupValue(e.Payload, t.keys)
-			ok = found && v == t.value
-		}
+		ok := p.q.MatchMeta(&e) && p.q.MatchLinks(links) && p.termsMatch(e.Payload)
 		return trove.Sortable{Event: e}, ok, nil
 	}
 	var payload any
@@ -494,6 +491,58 @@ func (p *Plan) check(src Source, pos uint32) (trove.Sortable, bool, error) {
 		}
 	}
 	return trove.Sortable{Event: e, Payload: payload}, p.q.MatchDecoded(&e, payload, links), nil
+}
+
+// termsMatch verifies the fast terms on a raw payload.
+func (p *Plan) termsMatch(payload []byte) bool {
+	plain := -1 // 1: the payload holds no backslash
+	for _, t := range p.fastTerms {
+		if t.lit != nil {
+			if plain < 0 {
+				plain = 0
+				if bytes.IndexByte(payload, '\\') < 0 {
+					plain = 1
+				}
+			}
+			if plain == 1 {
+				if t.scan && !bytes.Contains(payload, t.lit) {
+					return false
+				}
+				if m, decided := rawMatch(payload, t.keys, t.lit); decided {
+					if !m {
+						return false
+					}
+					continue
+				}
+			}
+		}
+		if v, found := index.LookupValue(payload, t.keys); !found || v != t.value {
+			return false
+		}
+	}
+	return true
+}
+
+// payloadMayMatch reports whether a raw payload passes the query's payload
+// tests; false only when it certainly does not.
+func (p *Plan) payloadMayMatch(raw []byte) bool {
+	if p.fastTerms != nil {
+		return p.termsMatch(raw)
+	}
+	if bytes.IndexByte(raw, '\\') >= 0 {
+		return true
+	}
+	payload, ok := partialPayload(raw, p.partial)
+	if !ok {
+		return true
+	}
+	for _, t := range p.q.PayloadTerms() {
+		if !t.Match(payload) {
+			return false
+		}
+	}
+	sq := p.q.SearchQuery()
+	return sq == nil || sq.Match(payload)
 }
 
 // Run executes q: it plans over the index, verifies every candidate exactly
