@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"sync/atomic"
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/trovedb/trove"
@@ -71,8 +70,6 @@ type Index struct {
 	mu   sync.RWMutex // guards st; columns below st.n are never modified
 	st   state
 	walk walker // the writer's scratch buffers for payload terms
-
-	encPerPos atomic.Uint64 // float64 bits: snapshot bytes per position last time
 }
 
 type state struct {
