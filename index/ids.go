@@ -177,7 +177,12 @@ type pendingIDs struct {
 	ends  []uint32
 }
 
-func (p *pendingIDs) add(id string) {
+// add keeps the id at pos, the position after the last one kept (any
+// position when none is).
+func (p *pendingIDs) add(pos uint32, id string) {
+	if len(p.ends) == 0 {
+		p.start = pos - 1
+	}
 	p.data = append(p.data, id...)
 	p.ends = append(p.ends, uint32(len(p.data)))
 }

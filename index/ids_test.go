@@ -164,3 +164,66 @@ func TestGoldenV1Rejected(t *testing.T) {
 		t.Fatalf("v1 snapshot: %v", err)
 	}
 }
+
+// TestIDsAfterDecode: a decoded index (no id text) whose caller has
+// declared only part of it readable keeps the text of what it adds next
+// at the right positions.
+func TestIDsAfterDecode(t *testing.T) {
+	for _, readable := range []uint32{0, 60, 100, 200} {
+		log := &idLog{}
+		ix := New(Options{IDAt: log.at})
+		add := func(ix *Index, id string, v int) {
+			t.Helper()
+			log.ids = append(log.ids, id)
+			if err := ix.Add(uint32(len(log.ids)), Doc{ID: id, Version: v}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := range 100 {
+			add(ix, fmt.Sprintf("a-%d", i), 1)
+		}
+		ix.Readable(100)
+		var buf bytes.Buffer
+		if err := ix.Encode(&buf, nil); err != nil {
+			t.Fatal(err)
+		}
+		ix.Close()
+		ix, _, err := DecodeWith("f", buf.Bytes(), Options{IDAt: log.at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ix.Readable(readable)
+		if readable == 0 {
+			// Nothing readable: a new version of a-0 cannot be verified,
+			// and is refused rather than taken for a new id.
+			if err := ix.Add(101, Doc{ID: "a-0", Version: 2}); err == nil {
+				t.Fatal("an unverifiable add was accepted")
+			}
+			if ix.Last() != 100 {
+				t.Fatalf("last %d after a refused add", ix.Last())
+			}
+			ix.Close()
+			continue
+		}
+		// Positions 101..150: version 2 of a-0..a-24, new ids b-0..b-24.
+		for i := range 25 {
+			add(ix, fmt.Sprintf("a-%d", i), 2)
+			add(ix, fmt.Sprintf("b-%d", i), 1)
+		}
+		ix.Readable(readable) // again: nothing new is readable yet
+		for i := range 25 {
+			if p, v, ok := ix.Latest(fmt.Sprintf("a-%d", i)); !ok || v != 2 || p != uint32(101+2*i) {
+				t.Fatalf("readable %d: latest a-%d: %d %d %v", readable, i, p, v, ok)
+			}
+			if p, ok := ix.Lookup(fmt.Sprintf("b-%d", i), 1); !ok || p != uint32(102+2*i) {
+				t.Fatalf("readable %d: b-%d: %d %v", readable, i, p, ok)
+			}
+		}
+		if readable >= 100 {
+			if p, ok := ix.Lookup("a-70", 0); !ok || p != 71 {
+				t.Fatalf("readable %d: a-70: %d %v", readable, p, ok)
+			}
+		}
+		ix.Close()
+	}
+}

@@ -193,9 +193,9 @@ func (ix *Index) addLocked(pos uint32, d Doc) error {
 		s.ids.insert(sub, fp, pos)
 	}
 	if pos > s.readable {
-		s.pend.add(d.ID)
+		s.pend.add(pos, d.ID)
 	} else {
-		s.pend.start = pos
+		s.pend.drop(pos) // nothing before pos needs its text
 	}
 	sn, _ := s.schemas.num(d.Schema)
 	for int(sn) >= len(s.bySchema) {
