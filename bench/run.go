@@ -92,6 +92,7 @@ func (r *runner) run(ctx context.Context) error {
 		return fmt.Errorf("ingest: %w", err)
 	}
 	r.set(wSettle, r.settle(ctx))
+	logStats(r.log, "settled", st)
 	rd, reads := st.(Reader)
 	for _, qw := range queryWorkloads(r.data) {
 		if !reads {
@@ -101,6 +102,7 @@ func (r *runner) run(ctx context.Context) error {
 		r.set(qw.id, r.reads(ctx, rd, qw))
 	}
 	if reads {
+		logStats(r.log, "before ack-to-visible", st)
 		lag, lookup := r.visibility(ctx, st, rd)
 		stored += lag.Ops
 		r.set(wUnique, lookup)
@@ -199,6 +201,15 @@ func (r *runner) ingest(ctx context.Context, st Store) (int, error) {
 		r.set(wFiles, fm)
 	}
 	return r.cfg.Events, nil
+}
+
+// logStats logs the store's own figures when it reports any.
+func logStats(log *slog.Logger, when string, st Store) {
+	if s, ok := st.(interface{ Stats() map[string]float64 }); ok {
+		if m := s.Stats(); m != nil {
+			log.Info("store stats", "when", when, "stats", m)
+		}
+	}
 }
 
 // Idle, for settle: the process used less than settleIdle of one CPU over

@@ -119,3 +119,12 @@ func (s *troveStore) Query(ctx context.Context, q trove.EventQuery) (int, error)
 }
 
 func (s *troveStore) Close(ctx context.Context) error { return s.plugin.Shutdown(ctx) }
+
+// Stats returns the plugin's own figures (nil when it has none), for the
+// log.
+func (s *troveStore) Stats() map[string]float64 {
+	if st, ok := s.plugin.(interface{ Stats() map[string]float64 }); ok {
+		return st.Stats()
+	}
+	return nil
+}
