@@ -87,8 +87,8 @@ type Plan struct {
 	// partial, when not nil, are the only top-level payload keys the
 	// query looks at: check decodes just those members (partialPayload).
 	partial []string
-	// rawTests: the payload tests can be run on a RawSource's payload
-	// before the event is decoded.
+	// rawTests: the payload tests are run on a RawSource's payload before
+	// the event is decoded (when most candidates are expected to fail).
 	rawTests bool
 }
 
@@ -147,7 +147,6 @@ func compile(ctx context.Context, ix *index.Index, q *trove.Query, opts Options,
 	if p.needBody {
 		p.partial = partialKeys(q)
 	}
-	p.rawTests = p.fastTerms != nil || p.partial != nil && (len(q.PayloadTerms()) > 0 || q.SearchQuery() != nil)
 	st, hs, en, he := q.TimeBounds()
 	p.start, p.hasStart, p.end, p.hasEnd = st.UnixMilli(), hs, en.UnixMilli(), he
 	if !st.IsZero() && hs && st.Nanosecond()%1e6 != 0 {
@@ -284,6 +283,9 @@ func compile(ctx context.Context, ix *index.Index, q *trove.Query, opts Options,
 			}
 		}
 	})
+	// Candidates of postings are mostly matches; those of a scan or a
+	// search mostly not.
+	p.rawTests = len(unindexed) > 0 && (p.fastTerms != nil || p.partial != nil) || q.SearchQuery() != nil && p.partial != nil
 	if sq := q.SearchQuery(); sq != nil && opts.Searcher != nil {
 		var bm *roaring.Bitmap
 		var upTo uint32
