@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"unsafe"
 
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/query"
@@ -28,6 +29,12 @@ func newSealed(id uint64, path string, seg *segment.Segment) *sealed {
 // hasEvents reports whether the segment holds any event.
 func (sg *sealed) hasEvents() bool { return sg.meta.LastPosition != 0 }
 
+// Memory a cached block holds besides its records' bytes.
+const (
+	recordSize    = int64(unsafe.Sizeof(segment.Record{}))
+	blockOverhead = int64(unsafe.Sizeof(block{})+unsafe.Sizeof(cacheItem{})+unsafe.Sizeof(list.Element{})) + 64 // + the map entry
+)
+
 // block is a decoded block: its event records in position order.
 type block struct {
 	first  uint64
@@ -47,9 +54,18 @@ func (s *Store) readBlock(sg *sealed, idx int) (*block, error) {
 		return nil, err
 	}
 	first := sg.seg.BlockFirst(idx)
-	blk := &block{first: first}
+	n := 0
+	for i := range recs {
+		if recs[i].Type == recEvent {
+			n++
+		}
+	}
+	// size is what the cached block keeps alive: the decoded bytes (every
+	// record's body and its few header bytes), the events' Record values
+	// and the cache's own bookkeeping.
+	blk := &block{first: first, events: make([]segment.Record, 0, n), size: blockOverhead + int64(n)*recordSize}
 	for _, r := range recs {
-		blk.size += int64(len(r.Body)) + 48
+		blk.size += int64(len(r.Body)) + 4
 		if r.Type == recEvent {
 			blk.events = append(blk.events, r)
 		}
