@@ -12,7 +12,8 @@ import (
 // that the single writer only checks versions, assigns positions and
 // appends:
 //
-//   - trove.Prepare (validation, JSON compaction, defaults);
+//   - trove.Prepare (validation, defaults, JSON compaction; a payload that
+//     is already compact skips compaction, see jsonscan.go);
 //   - the record body (record.go), when the event's schema is already in
 //     the committed dictionary (schemas new to the store are interned and
 //     encoded by the writer);
@@ -24,7 +25,8 @@ import (
 // it looks the versions up again. The index only ever holds events past the
 // published view while a group is being committed, and such a group either
 // commits (the last position moves on, so the hint is ignored) or fails
-// (the store refuses everything after it).
+// (the store refuses everything after it); and the writer completes a
+// group's index before it publishes the view that covers the group.
 
 // stageParallelMin is the batch size from which staging splits the work
 // across two goroutines.
