@@ -44,10 +44,19 @@
 // committed position of their view (index.LookupAt, query.Options.Last),
 // so an indexed but uncommitted event, or a version it would supersede,
 // is invisible until the group is durable. Groups holding links added
-// with SaveLink are indexed after the write, in record order.
+// with SaveLink are indexed after the write, in record order; every group
+// is indexed before its view is published.
 //
-// Large batches are prepared (validated, compacted) by two goroutines
-// before they reach the writer.
+// The per-event work happens in the caller's goroutine before a save is
+// queued (stage.go; two goroutines for batches of 256 or more):
+// trove.Prepare (already compact payloads skip json.Compact, jsonscan.go),
+// the record body when the schema is in the committed dictionary, and a
+// version check tagged with the committed position it saw. The writer
+// trusts that check only when nothing committed since, and otherwise looks
+// the versions up again; so it only checks versions, assigns positions and
+// appends. While more saves are in flight than queued, the writer waits up
+// to 250 µs so that callers answered a moment ago share the next fsync; a
+// lone writer never waits.
 //
 // When the unsealed records exceed Options.SegmentSize they are sealed in
 // the background while appends go on: an index snapshot is published at
