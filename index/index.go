@@ -252,7 +252,8 @@ func (ix *Index) Readable(pos uint32) {
 }
 
 // Close releases the index's memory. Nothing it returned (Columns) may be
-// used afterwards; later adds fail and lookups find nothing.
+// used afterwards; later adds fail, lookups find nothing and Columns are
+// empty.
 func (ix *Index) Close() {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
@@ -496,6 +497,9 @@ func (r Reader) Term(path, value string) (bm *roaring.Bitmap, indexed bool) {
 // index is closed).
 func (r Reader) Columns() Columns {
 	s := r.st
+	if s.closed {
+		return Columns{} // no positions: the memory is gone
+	}
 	n := int(s.n)
 	full := n >> chunkShift
 	nc := (n + colMask) >> colShift
