@@ -6,24 +6,26 @@ package index
 // change, so readers share them without a lock.
 //
 // A chunk starts narrow: createdAt as an int32 offset from the chunk's
-// first createdAt, version and (schema, producer) pair number as uint16,
-// the previous-version position as uint32 (12 bytes a position). A value
-// that does not fit widens that column of that chunk: the writer copies it
-// into a wide array and swaps in a new chunk value; readers holding the old
-// one keep reading the old arrays, which stay unchanged (all memory is
-// released at Close).
+// first createdAt and the (schema, producer) pair number as uint16 (6
+// bytes a position). The previous-version position (uint32) and the
+// version (uint16) have no array until a chunk holds a position that is
+// not a first version (prev 0, version 1): event logs mostly hold first
+// versions. A value that does not fit widens that column of that chunk:
+// the writer allocates (and, for a wider type, copies into) a new array and
+// swaps in a new chunk value; readers holding the old one keep reading the
+// old arrays, which stay unchanged (all memory is released at Close).
 const (
 	colShift     = 14
 	colChunkSize = 1 << colShift
 	colMask      = colChunkSize - 1
-	// bytes per position of a narrow chunk: created int32, prev uint32,
-	// version and pair uint16.
-	colRowBytes = 4 + 4 + 2 + 2
+	// bytes per position of a new chunk: created int32, pair uint16.
+	colRowBytes = 4 + 2
 )
 
 // colChunk is one chunk of the columns, element i for position
 // (chunk number × colChunkSize) + i + 1. A wide slice, when not nil,
-// replaces its narrow one.
+// replaces its narrow one; prev nil means every prev is 0, version16 and
+// version nil that every version is 1.
 type colChunk struct {
 	base      int64 // createdAt of the chunk's first position
 	created32 []int32
@@ -35,6 +37,13 @@ type colChunk struct {
 	pair      []uint32
 }
 
+func (c *colChunk) prevAt(i uint32) uint32 {
+	if c.prev != nil {
+		return c.prev[i]
+	}
+	return 0
+}
+
 func (c *colChunk) createdAt(i uint32) int64 {
 	if c.created != nil {
 		return c.created[i]
@@ -43,10 +52,13 @@ func (c *colChunk) createdAt(i uint32) int64 {
 }
 
 func (c *colChunk) versionAt(i uint32) uint32 {
-	if c.version != nil {
+	switch {
+	case c.version != nil:
 		return c.version[i]
+	case c.version16 != nil:
+		return uint32(c.version16[i])
 	}
-	return uint32(c.version16[i])
+	return 1
 }
 
 func (c *colChunk) pairAt(i uint32) uint32 {
@@ -78,16 +90,17 @@ func (c *columns) set(pos uint32, created int64, version, prev, pair uint32) {
 		c.chunks = append(c.chunks, &colChunk{
 			base:      created,
 			created32: mem.int32sAt(0, colChunkSize),
-			prev:      mem.uint32sAt(4*colChunkSize, colChunkSize),
-			version16: mem.uint16sAt(8*colChunkSize, colChunkSize),
-			pair16:    mem.uint16sAt(10*colChunkSize, colChunkSize),
+			pair16:    mem.uint16sAt(4*colChunkSize, colChunkSize),
 		})
 	}
 	ch := c.chunks[k]
 	d := created - ch.base
-	wideT, wideV, wideP := ch.created == nil && d != int64(int32(d)),
-		ch.version == nil && version > 0xffff, ch.pair == nil && pair > 0xffff
-	if wideT || wideV || wideP {
+	wideT := ch.created == nil && d != int64(int32(d))
+	wideV := ch.version == nil && version > 0xffff
+	needV := ch.version == nil && ch.version16 == nil && version != 1
+	wideP := ch.pair == nil && pair > 0xffff
+	needPrev := ch.prev == nil && prev != 0
+	if wideT || wideV || needV || wideP || needPrev {
 		w := *ch
 		if wideT {
 			w.created = c.alloc(8*colChunkSize).int64sAt(0, colChunkSize)
@@ -95,10 +108,16 @@ func (c *columns) set(pos uint32, created int64, version, prev, pair uint32) {
 				w.created[j] = ch.createdAt(uint32(j))
 			}
 		}
-		if wideV {
+		switch {
+		case wideV:
 			w.version = c.alloc(4*colChunkSize).uint32sAt(0, colChunkSize)
 			for j := range i {
-				w.version[j] = uint32(ch.version16[j])
+				w.version[j] = ch.versionAt(uint32(j))
+			}
+		case needV:
+			w.version16 = c.alloc(2*colChunkSize).uint16sAt(0, colChunkSize)
+			for j := range i {
+				w.version16[j] = 1
 			}
 		}
 		if wideP {
@@ -106,6 +125,9 @@ func (c *columns) set(pos uint32, created int64, version, prev, pair uint32) {
 			for j := range i {
 				w.pair[j] = uint32(ch.pair16[j])
 			}
+		}
+		if needPrev {
+			w.prev = c.alloc(4*colChunkSize).uint32sAt(0, colChunkSize) // zeroed
 		}
 		ch = &w
 		c.chunks[k] = ch
@@ -115,9 +137,10 @@ func (c *columns) set(pos uint32, created int64, version, prev, pair uint32) {
 	} else {
 		ch.created32[i] = int32(d)
 	}
-	if ch.version != nil {
+	switch {
+	case ch.version != nil:
 		ch.version[i] = version
-	} else {
+	case ch.version16 != nil:
 		ch.version16[i] = uint16(version)
 	}
 	if ch.pair != nil {
@@ -125,7 +148,9 @@ func (c *columns) set(pos uint32, created int64, version, prev, pair uint32) {
 	} else {
 		ch.pair16[i] = uint16(pair)
 	}
-	ch.prev[i] = prev
+	if ch.prev != nil {
+		ch.prev[i] = prev
+	}
 }
 
 func (c *columns) free() {

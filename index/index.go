@@ -398,7 +398,7 @@ func (ix *Index) lookupAt(id string, version int, last uint32) (uint32, bool, er
 
 func (s *state) prev(pos uint32) uint32 {
 	c, i := at(s.cols.chunks, pos)
-	return c.prev[i]
+	return c.prevAt(i)
 }
 
 func (s *state) version(pos uint32) uint32 {
@@ -562,7 +562,7 @@ func (c Columns) ProducerNum(pos uint32) uint32 {
 // 0 when it is the first.
 func (c Columns) Prev(pos uint32) uint32 {
 	ch, i := at(c.chunks, pos)
-	return ch.prev[i]
+	return ch.prevAt(i)
 }
 
 // Created returns the createdAt of the event at pos, in unix milliseconds.

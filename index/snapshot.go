@@ -149,7 +149,7 @@ func (ix *Index) encodeLocked(e *enc, meta []byte) {
 		e.u(uint64(c.versionAt(i)))
 		e.u(uint64(p.schema))
 		e.u(uint64(p.producer))
-		e.u(uint64(c.prev[i]))
+		e.u(uint64(c.prevAt(i)))
 		e.i(created - last)
 		last = created
 		e.maybeFlush()
