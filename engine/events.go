@@ -78,17 +78,19 @@ func (t *tx) SaveEvent(ctx context.Context, e trove.Event) (trove.Event, error) 
 	}
 	t.staged = append(t.staged, p)
 	t.hadTime = append(t.hadTime, hadTime)
-	return p, nil
+	// The caller owns the answer: the staged event, which Commit encodes
+	// and answers with, shares no memory with it.
+	return p.Clone(), nil
 }
 
 // check reports a conflict of the prepared event e with the committed
 // state or the staged events; the writer checks again at commit.
 func (t *tx) check(e trove.Event, hadTime bool) error {
-	latest := 0
-	if _, v, ok := t.s.ix.Latest(e.ID.ID); ok {
-		latest = v
+	committed, err := t.s.committedLatest(e.ID.ID)
+	if err != nil {
+		return err
 	}
-	committed := latest
+	latest := committed
 	for _, o := range t.staged {
 		if o.ID.ID == e.ID.ID && o.ID.Version > latest {
 			latest = o.ID.Version
@@ -113,6 +115,30 @@ func (t *tx) check(e trove.Event, hadTime bool) error {
 			trove.ErrConflict, e.ID.ID, e.ID.Version, latest)
 	}
 	return nil
+}
+
+// committedLatest returns the latest version of id that the current view
+// holds (0 when none). The index may already hold a newer version of a
+// group whose WAL entry is being written: that one is not committed, and
+// the view cannot read it.
+func (s *Store) committedLatest(id string) (int, error) {
+	v := s.view.Load() // before the index, which holds at least v's events
+	p, ver, ok := s.ix.Latest(id)
+	if !ok || uint64(p) <= v.last {
+		return ver, nil
+	}
+	q, found, err := s.ix.Find(id, 0, uint32(v.last))
+	if err != nil && !found {
+		return 0, fmt.Errorf("engine: event %s: %w", id, err)
+	}
+	if !found {
+		return 0, nil
+	}
+	stored, err := s.eventAt(v, uint64(q))
+	if err != nil {
+		return 0, err
+	}
+	return stored.ID.Version, nil
 }
 
 // Commit saves every staged event atomically.

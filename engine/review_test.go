@@ -1,0 +1,636 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/index"
+)
+
+// The tests of this file probe the write path's staging in the callers'
+// goroutines, the writer's rechecks, the group wait and the fast path of
+// compact payloads, each for one property the Store documents.
+
+// TestTxCheckWhileGroupInFlight: a transaction's check of an event whose
+// version a group being committed holds (indexed, not yet published) does
+// not fail with ErrNotFound: the index is ahead of the view while a group's
+// WAL entry is written, and the check must read what the view holds.
+func TestTxCheckWhileGroupInFlight(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, t.TempDir(), Options{})
+	saveBatches(t, st, 0, 3, 3)
+
+	// The writer's state while a group holding event 3 is written: the
+	// index has it at position 4 (indexEvents runs beside the WAL write),
+	// no view covers it.
+	inFlight, err := trove.Prepare(testEvent(3), time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.ix.AddBatch(4, []index.Doc{{ID: inFlight.ID.ID, Version: 1, CreatedAt: inFlight.CreatedAt.UnixMilli(),
+		Schema: inFlight.Schema.Identity(), Producer: inFlight.Producer, Payload: inFlight.Payload}}); err != nil {
+		t.Fatal(err)
+	}
+	if st.Last() != 3 {
+		t.Fatalf("last %d, want 3", st.Last())
+	}
+	tx, err := st.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same event (a retry of the save in flight) and an event of
+	// other content with that id and version: neither is "not found"; the
+	// writer decides at commit.
+	if _, err := tx.SaveEvent(ctx, testEvent(3)); err != nil {
+		t.Fatalf("tx save of the event a group is committing: %v", err)
+	}
+	tx2, _ := st.Begin(ctx)
+	other := testEvent(3)
+	other.Payload = []byte(`{"other":true}`)
+	if _, err := tx2.SaveEvent(ctx, other); errors.Is(err, trove.ErrNotFound) {
+		t.Fatalf("tx save of another event with the id a group is committing: %v", err)
+	}
+	// An event already committed is still checked against the view.
+	tx3, _ := st.Begin(ctx)
+	conflict := testEvent(1)
+	conflict.Payload = []byte(`{"other":true}`)
+	if _, err := tx3.SaveEvent(ctx, conflict); !errors.Is(err, trove.ErrConflict) {
+		t.Fatalf("tx save of a committed id with other content: %v, want ErrConflict", err)
+	}
+	// The index is ahead of the writer now: this store is not used further.
+	st.mu.Lock()
+	st.mu.err = errors.New("engine: test left the index ahead of the log")
+	st.mu.Unlock()
+	st.Close()
+}
+
+// TestTxSaveRacesGroupCommit: the same as TestTxCheckWhileGroupInFlight
+// without reaching into the writer: transactions stage the event a
+// concurrent SaveEvent is committing, over and over; no check may fail.
+func TestTxSaveRacesGroupCommit(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, t.TempDir(), Options{})
+	defer st.Close()
+	const n = 100
+	for i := range n {
+		var saved atomic.Bool
+		done := make(chan error, 1)
+		go func() {
+			_, err := st.SaveEvent(ctx, testEvent(i))
+			saved.Store(true)
+			done <- err
+		}()
+		for !saved.Load() {
+			tx, err := st.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tx.SaveEvent(ctx, testEvent(i)); err != nil {
+				t.Fatalf("event %d: tx save while a save of it commits: %v", i, err)
+			}
+			tx.Rollback(ctx)
+			runtime.Gosched()
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkEvents(t, st, n)
+}
+
+// TestTxRepliesOwnTheirMemory: the event tx.SaveEvent returns is the
+// caller's: writing over it changes neither what Commit saves nor what it
+// returns.
+func TestTxRepliesOwnTheirMemory(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, t.TempDir(), Options{})
+	defer st.Close()
+	tx, err := st.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := testEvent(0)
+	in.Metadata = []byte(`{"trace":"abc"}`)
+	in.Links = []trove.EventLink{{Type: "causes", TargetEvent: trove.EventID{ID: "x"}, Metadata: []byte(`{"w":1}`)}}
+	staged, err := tx.SaveEvent(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := staged.Clone()
+	for _, b := range [][]byte{staged.Payload, staged.Metadata, staged.Links[0].Metadata} {
+		for j := range b {
+			b[j] = 'x'
+		}
+	}
+	staged.Links[0].Type = "changed"
+	saved, err := tx.Commit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.GetEvent(ctx, want.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for what, e := range map[string]trove.Event{"committed reply": saved[0], "stored event": got} {
+		if !bytes.Equal(e.Payload, want.Payload) || !bytes.Equal(e.Metadata, want.Metadata) ||
+			len(e.Links) != 1 || e.Links[0].Type != "causes" || !bytes.Equal(e.Links[0].Metadata, want.Links[0].Metadata) {
+			t.Fatalf("%s after the staged reply was overwritten: payload %s metadata %s links %+v; want %s %s %+v",
+				what, e.Payload, e.Metadata, e.Links, want.Payload, want.Metadata, want.Links)
+		}
+	}
+	if !json.Valid(got.Payload) {
+		t.Fatalf("the store holds an invalid payload %q", got.Payload)
+	}
+}
+
+// TestConcurrentSameVersion: concurrent saves of one id and version with
+// different content: exactly one creates it, every other one is a conflict;
+// with the same content every save succeeds and is answered with the one
+// stored position. Positions stay dense, in commit order.
+func TestConcurrentSameVersion(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, t.TempDir(), Options{})
+	defer st.Close()
+	const ids, writers = 60, 8
+	type result struct {
+		ev  trove.Event
+		err error
+	}
+	for i := range ids {
+		id := fmt.Sprintf("race-%03d", i)
+		same := i%2 == 0
+		results := make([]result, writers)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for w := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				e := testEvent(i)
+				e.ID = trove.EventID{ID: id, Version: 1 + i%3%2} // version 1, or 2 once 1 exists
+				if !same {
+					e.Payload = []byte(fmt.Sprintf(`{"writer":%d}`, w))
+				}
+				<-start
+				if w%2 == 0 {
+					ev, err := st.SaveEvent(ctx, e)
+					results[w] = result{ev, err}
+					return
+				}
+				evs, err := st.SaveEvents(ctx, []trove.Event{testEvent(100000 + i*writers + w), e})
+				if err == nil {
+					results[w] = result{evs[1], nil}
+				} else {
+					results[w] = result{err: err}
+				}
+			}()
+		}
+		if i%3 == 1 {
+			// Version 2 needs version 1.
+			if _, err := st.SaveEvent(ctx, trove.Event{ID: trove.EventID{ID: id, Version: 1}, Schema: testSchema,
+				Payload: []byte(`{"v":1}`)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		close(start)
+		wg.Wait()
+		stored, err := st.GetEvent(ctx, trove.EventID{ID: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wins := 0
+		for w, r := range results {
+			switch {
+			case r.err == nil:
+				wins++
+				if r.ev.Position != stored.Position || r.ev.ID != stored.ID || !bytes.Equal(r.ev.Payload, stored.Payload) {
+					t.Fatalf("%s writer %d answered %s at %d with %s; stored %s at %d with %s",
+						id, w, r.ev.ID, r.ev.Position, r.ev.Payload, stored.ID, stored.Position, stored.Payload)
+				}
+			case !errors.Is(r.err, trove.ErrConflict):
+				t.Fatalf("%s writer %d: %v", id, w, r.err)
+			}
+		}
+		if same && wins != writers || !same && wins != 1 {
+			t.Fatalf("%s (same content %v): %d saves succeeded", id, same, wins)
+		}
+	}
+	// Dense positions in commit order, each version once.
+	var pos uint64
+	seen := map[trove.EventID]bool{}
+	err := st.Replay(ctx, 0, func(e trove.Event) error {
+		pos++
+		if e.Position != pos {
+			return fmt.Errorf("position %d after %d", e.Position, pos-1)
+		}
+		if seen[e.ID] {
+			return fmt.Errorf("%s stored twice", e.ID)
+		}
+		seen[e.ID] = true
+		return nil
+	})
+	if err != nil || pos != st.Last() {
+		t.Fatalf("replay: %v (%d events, last %d)", err, pos, st.Last())
+	}
+}
+
+// TestRetryRepliesShareNothing: retries of one event in the same group and
+// across groups are each answered with memory of their own.
+func TestRetryRepliesShareNothing(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, t.TempDir(), Options{})
+	defer st.Close()
+	e := testEvent(7)
+	e.Links = []trove.EventLink{{Type: "t", TargetEvent: trove.EventID{ID: "x"}, Metadata: []byte(`{"m":1}`)}}
+	// One request holding the event twice: the second is a retry of the
+	// first, new in the same group.
+	evs, err := st.SaveEvents(ctx, []trove.Event{e, e})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := st.SaveEvent(ctx, e) // a retry of a committed event
+	if err != nil {
+		t.Fatal(err)
+	}
+	replies := []trove.Event{evs[0], evs[1], again}
+	for _, r := range replies {
+		if r.Position != 1 {
+			t.Fatalf("reply %s at position %d, want 1", r.ID, r.Position)
+		}
+	}
+	for i := range replies {
+		for j := range replies[i].Payload {
+			replies[i].Payload[j] = byte('0' + i)
+		}
+		replies[i].Links[0].Metadata[0] = byte('0' + i)
+	}
+	for i, r := range replies {
+		if bytes.IndexFunc(r.Payload, func(c rune) bool { return c != rune('0'+i) }) >= 0 || r.Links[0].Metadata[0] != byte('0'+i) {
+			t.Fatalf("reply %d shares memory with another reply: %s", i, r.Payload)
+		}
+	}
+	got, err := st.GetEvent(ctx, e.ID)
+	if err != nil || !bytes.Equal(got.Payload, testEvent(7).Payload) || string(got.Links[0].Metadata) != `{"m":1}` {
+		t.Fatalf("stored event after writing over the replies: %s %+v, %v", got.Payload, got.Links, err)
+	}
+}
+
+// TestFailedGroupIsSticky: when a group's write fails, every caller of it
+// and every later one fails, none is acknowledged, nothing new is visible,
+// and the reopened store holds exactly the acknowledged events.
+func TestFailedGroupIsSticky(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st := openStore(t, dir, Options{})
+	saveBatches(t, st, 0, 10, 5)
+	st.wal.Close() // every later write fails underneath the store
+	var wg sync.WaitGroup
+	var acked atomic.Int64
+	for w := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range 4 {
+				if _, err := st.SaveEvent(ctx, testEvent(10+w*4+k)); err == nil {
+					acked.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if acked.Load() != 0 {
+		t.Fatalf("%d saves acknowledged after the WAL failed", acked.Load())
+	}
+	if st.Err() == nil {
+		t.Fatal("Err is nil after a failed write")
+	}
+	if _, err := st.SaveEvents(ctx, []trove.Event{testEvent(99)}); err == nil {
+		t.Fatal("a later save succeeded")
+	}
+	tx, err := st.Begin(ctx)
+	if err == nil {
+		if _, err := tx.SaveEvent(ctx, testEvent(98)); err == nil {
+			if _, err := tx.Commit(ctx); err == nil {
+				t.Fatal("a later commit succeeded")
+			}
+		}
+	}
+	if st.Last() != 10 {
+		t.Fatalf("last %d after the failed writes, want 10", st.Last())
+	}
+	if _, err := st.GetEvent(ctx, testEvent(10).ID); !errors.Is(err, trove.ErrNotFound) {
+		t.Fatalf("an unacknowledged event is visible: %v", err)
+	}
+	st.Close()
+	st = openStore(t, dir, Options{})
+	defer st.Close()
+	checkEvents(t, st, 10)
+}
+
+// TestGatherEnds: the group wait ends without the saves it waits for: when
+// the saves in flight never queue (a caller stuck in staging, a count that
+// does not fall), at MaxGroup, and when the request channel closes.
+func TestGatherEnds(t *testing.T) {
+	s := &Store{reqs: make(chan *request, 8), opts: Options{MaxGroup: 3}}
+	s.stats.saving.Store(1000) // saves "in flight" that never come
+	r := &request{kind: reqEvents}
+	if got := s.gather(r); len(got) != 1 || got[0] != r {
+		t.Fatalf("gather with nothing queued: %d requests", len(got))
+	}
+	for range 5 {
+		s.reqs <- &request{kind: reqEvents}
+	}
+	if got := s.gather(r); len(got) != 3 {
+		t.Fatalf("gather with 5 queued and MaxGroup 3: %d requests", len(got))
+	}
+	close(s.reqs)
+	// Three left in the channel, then it is closed.
+	for _, want := range []int{3, 2, 1, 1} {
+		if got := s.gather(r); len(got) != want {
+			t.Fatalf("gather over a closed channel: %d requests, want %d", len(got), want)
+		}
+	}
+}
+
+// TestSavingCountReturnsToZero: every way a save can end (success,
+// conflict, invalid input, cancelled context, closed store) gives back its
+// count of saves in flight, which the group wait trusts.
+func TestSavingCountReturnsToZero(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, t.TempDir(), Options{})
+	if _, err := st.SaveEvent(ctx, testEvent(0)); err != nil {
+		t.Fatal(err)
+	}
+	conflict := testEvent(0)
+	conflict.Payload = []byte(`{"x":1}`)
+	if _, err := st.SaveEvent(ctx, conflict); !errors.Is(err, trove.ErrConflict) {
+		t.Fatalf("conflict: %v", err)
+	}
+	bad := testEvent(1)
+	bad.Payload = []byte(`{"a":}`)
+	if _, err := st.SaveEvents(ctx, []trove.Event{bad}); !errors.Is(err, trove.ErrInvalid) {
+		t.Fatalf("invalid: %v", err)
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := st.SaveEvent(cancelled, testEvent(2)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: %v", err)
+	}
+	tx, _ := st.Begin(ctx)
+	tx.SaveEvent(ctx, testEvent(3))
+	if _, err := tx.Commit(cancelled); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled commit: %v", err)
+	}
+	if n := st.stats.saving.Load(); n != 0 {
+		t.Fatalf("%d saves counted in flight with none running", n)
+	}
+	st.Close()
+	if _, err := st.SaveEvent(ctx, testEvent(4)); !errors.Is(err, trove.ErrClosed) {
+		t.Fatalf("after close: %v", err)
+	}
+	if n := st.stats.saving.Load(); n != 0 {
+		t.Fatalf("%d saves counted in flight after Close", n)
+	}
+}
+
+// TestCloseDuringConcurrentSaves: Close while 32 goroutines save (groups
+// waiting for saves in flight, staging racing Close): every call returns,
+// each acknowledged event survives the reopen at the position it was
+// answered with, positions are dense, and no goroutine is left behind.
+func TestCloseDuringConcurrentSaves(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	before := runtime.NumGoroutine()
+	st := openStore(t, dir, Options{})
+	const writers = 32
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	acked := map[string]uint64{}
+	var count atomic.Int64
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := 0; ; k++ {
+				i := w*100000 + k
+				var err error
+				var ev trove.Event
+				if k%4 == 3 {
+					var evs []trove.Event
+					evs, err = st.SaveEvents(ctx, []trove.Event{testEvent(i)})
+					if err == nil {
+						ev = evs[0]
+					}
+				} else {
+					ev, err = st.SaveEvent(ctx, testEvent(i))
+				}
+				if err != nil {
+					if !errors.Is(err, trove.ErrClosed) {
+						t.Errorf("writer %d: %v", w, err)
+					}
+					return
+				}
+				mu.Lock()
+				acked[ev.ID.ID] = ev.Position
+				mu.Unlock()
+				count.Add(1)
+			}
+		}()
+	}
+	for count.Load() < 400 {
+		time.Sleep(time.Millisecond)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	st = openStore(t, dir, Options{})
+	got := 0
+	err := st.Replay(ctx, 0, func(e trove.Event) error {
+		got++
+		if e.Position != uint64(got) {
+			return fmt.Errorf("position %d after %d", e.Position, got-1)
+		}
+		if p, ok := acked[e.ID.ID]; ok && p != e.Position {
+			return fmt.Errorf("%s answered at %d, stored at %d", e.ID, p, e.Position)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got < len(acked) {
+		t.Fatalf("%d events after reopen, %d acknowledged", got, len(acked))
+	}
+	for id := range acked {
+		if _, err := st.GetEvent(ctx, trove.EventID{ID: id}); err != nil {
+			t.Fatalf("acknowledged %s: %v", id, err)
+		}
+	}
+	st.Close()
+	// Goroutines of the closed stores end (allow the runtime a moment to
+	// reap them; the count is checked, not a time).
+	for range 100 {
+		if runtime.NumGoroutine() <= before {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		buf := make([]byte, 1<<16)
+		t.Fatalf("%d goroutines after Close, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// TestCompactObjectDifferential: compactObject against encoding/json on
+// random documents (valid compact objects, their spaced forms, and random
+// byte edits of both): true only where json.Compact accepts the bytes and
+// leaves them unchanged, and true for every compact object generated.
+func TestCompactObjectDifferential(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	edits := []string{" ", "\t", ",", ":", "{", "}", "[", "]", `"`, `\`, "0", "-", ".", "e", "+", "u", "\x00", "\x1f",
+		"\x7f", "\xe2\x80\xa8", "\xff", "t", "n", "a"}
+	n := 20000
+	if testing.Short() {
+		n = 4000
+	}
+	for range n {
+		doc := genObject(rng, 0)
+		b := []byte(doc)
+		if !compactObject(b) {
+			t.Fatalf("compact object %q not recognised", b)
+		}
+		checkCompactObject(t, b)
+		var spaced bytes.Buffer
+		json.Indent(&spaced, b, "", " ")
+		checkCompactObject(t, spaced.Bytes())
+		for range 4 {
+			m := bytes.Clone(b)
+			switch k := rng.IntN(3); {
+			case k == 0 && len(m) > 1: // delete a byte
+				j := rng.IntN(len(m))
+				m = append(m[:j], m[j+1:]...)
+			case k == 1: // insert
+				j := rng.IntN(len(m) + 1)
+				m = append(m[:j], append([]byte(edits[rng.IntN(len(edits))]), m[j:]...)...)
+			default: // replace
+				j := rng.IntN(len(m))
+				e := edits[rng.IntN(len(edits))]
+				m = append(m[:j], append([]byte(e), m[j+1:]...)...)
+			}
+			checkCompactObject(t, m)
+		}
+	}
+}
+
+// genObject returns a random compact JSON object (encoding/json's
+// spelling plus the escapes and numbers it accepts but does not write).
+func genObject(rng *rand.Rand, depth int) string {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for k := range rng.IntN(4) {
+		if k > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(genString(rng))
+		b.WriteByte(':')
+		b.WriteString(genValue(rng, depth+1))
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+func genValue(rng *rand.Rand, depth int) string {
+	k := rng.IntN(9)
+	if depth > 4 && k >= 7 {
+		k = rng.IntN(7)
+	}
+	switch k {
+	case 0:
+		return genString(rng)
+	case 1, 2:
+		nums := []string{"0", "-0", "1", "-12", "3.25", "1e5", "1E+5", "-2.5e-3", "0.0", "12345678901234567890", "1e999"}
+		return nums[rng.IntN(len(nums))]
+	case 3:
+		return "true"
+	case 4:
+		return "false"
+	case 5:
+		return "null"
+	case 6:
+		return `""`
+	case 7:
+		var b bytes.Buffer
+		b.WriteByte('[')
+		for j := range rng.IntN(4) {
+			if j > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(genValue(rng, depth+1))
+		}
+		b.WriteByte(']')
+		return b.String()
+	default:
+		return genObject(rng, depth)
+	}
+}
+
+func genString(rng *rand.Rand) string {
+	parts := []string{"a", "key", "é", "日本", `\"`, `\\`, `\/`, `\b`, `\f`, `\n`, `\r`, `\t`, `\u00e9`, `\uD83D\uDE00`,
+		`\u0000`, "\u2028", "<&>", "\x7f", "\xff\xfe"}
+	var b bytes.Buffer
+	b.WriteByte('"')
+	for range rng.IntN(4) {
+		b.WriteString(parts[rng.IntN(len(parts))])
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// TestFastPathPayloadsEqualPrepare: for random compact payloads (and their
+// spaced forms), the event SaveEvent stores has the payload trove.Prepare
+// gives, byte for byte.
+func TestFastPathPayloadsEqualPrepare(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, t.TempDir(), Options{})
+	defer st.Close()
+	rng := rand.New(rand.NewPCG(3, 4))
+	var evs []trove.Event
+	for i := range 400 {
+		e := testEvent(i)
+		e.Payload = []byte(genObject(rng, 0))
+		if i%2 == 1 {
+			var spaced bytes.Buffer
+			json.Indent(&spaced, e.Payload, " ", "  ")
+			e.Payload = spaced.Bytes()
+		}
+		evs = append(evs, e)
+	}
+	saved, err := st.SaveEvents(ctx, evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range evs {
+		want, err := trove.Prepare(e, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := st.GetEvent(ctx, saved[i].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(saved[i].Payload, want.Payload) || !bytes.Equal(got.Payload, want.Payload) {
+			t.Fatalf("event %d: saved %q, stored %q; Prepare gives %q", i, saved[i].Payload, got.Payload, want.Payload)
+		}
+	}
+}
