@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"runtime"
@@ -286,6 +287,10 @@ func (s *Store) plan(g *group, r *request) ([]segment.Record, error) {
 	trusted := r.checked && r.last == s.w.last
 	recs := make([]segment.Record, 0, len(r.evs))
 	var arena []byte // bodies the writer encodes itself, one allocation
+	// The request is one WAL entry, which segment.WAL refuses past
+	// segment.MaxBodySize; refused there it would fail the whole group and
+	// the store, so it is refused here, as invalid input.
+	size := entryOverhead
 	for i := range r.evs {
 		e := &r.evs[i]
 		in := &r.info[i]
@@ -322,6 +327,7 @@ func (s *Store) plan(g *group, r *request) ([]segment.Record, error) {
 				num, newDoc := s.schemaNum(g, e.Schema)
 				if newDoc {
 					recs = append(recs, segment.Record{Type: recSchemaDoc, Body: encodeSchemaDoc(num, e.Schema)})
+					size += recordOverhead + len(recs[len(recs)-1].Body)
 				}
 				if need := bodySize(e, num); cap(arena)-len(arena) < need {
 					// A new arena when full: bodies in the old one stay put.
@@ -335,6 +341,10 @@ func (s *Store) plan(g *group, r *request) ([]segment.Record, error) {
 			g.next++
 			recs = append(recs, segment.Record{Type: recEvent, Position: e.Position,
 				Time: e.CreatedAt.UnixMilli(), Body: body})
+			if size += recordOverhead + len(body); size > segment.MaxBodySize {
+				return fail(i, fmt.Errorf("%w: engine: event %s takes the request past %d bytes (one WAL entry); save fewer or smaller events at once",
+					trove.ErrInvalid, e.ID, segment.MaxBodySize))
+			}
 			undos = append(undos, undo{id: e.ID.ID, had: inGroup, latest: latest})
 			g.latest[e.ID.ID] = e.ID.Version
 			g.news = append(g.news, e)
@@ -345,6 +355,13 @@ func (s *Store) plan(g *group, r *request) ([]segment.Record, error) {
 	}
 	return recs, nil
 }
+
+// The most a WAL entry's record list takes beyond its bodies: the record
+// count, and per record its type and three varints (segment FORMAT.md).
+const (
+	entryOverhead  = binary.MaxVarintLen64
+	recordOverhead = 1 + 3*binary.MaxVarintLen64
+)
 
 // hasLinks reports whether entries hold a link added with SaveLink.
 func hasLinks(entries [][]segment.Record) bool {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/index"
+	"github.com/trovedb/trove/segment"
 )
 
 // The tests of this file probe the write path's staging in the callers'
@@ -633,4 +634,40 @@ func TestFastPathPayloadsEqualPrepare(t *testing.T) {
 			t.Fatalf("event %d: saved %q, stored %q; Prepare gives %q", i, saved[i].Payload, got.Payload, want.Payload)
 		}
 	}
+}
+
+// TestOversizedRequestIsRefused: a request whose WAL entry would pass
+// segment.MaxBodySize is refused with ErrInvalid (naming the event that
+// takes it past) before it joins a group; it neither fails the store nor
+// the other requests. The request is built as staging builds one, its 257
+// bodies of 1 MiB sharing one buffer so that the test stays small.
+func TestOversizedRequestIsRefused(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, t.TempDir(), Options{})
+	defer st.Close()
+	saveBatches(t, st, 0, 3, 3)
+	body := make([]byte, 1<<20)
+	n := segment.MaxBodySize/len(body) + 1
+	evs := make([]trove.Event, n)
+	info := make([]stageInfo, n)
+	for i := range evs {
+		e, err := trove.Prepare(testEvent(1000+i), time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs[i] = e
+		info[i] = stageInfo{hadTime: true, known: true, body: body}
+	}
+	resp := st.submit(ctx, "save events", &request{kind: reqEvents, evs: evs, info: info, batch: true})
+	var be *trove.BatchError
+	if !errors.Is(resp.err, trove.ErrInvalid) || !errors.As(resp.err, &be) || be.Index >= n {
+		t.Fatalf("request of %d MiB: %v, want ErrInvalid naming an event", n, resp.err)
+	}
+	if err := st.Err(); err != nil {
+		t.Fatalf("an oversized request failed the store: %v", err)
+	}
+	if _, err := st.SaveEvent(ctx, testEvent(3)); err != nil {
+		t.Fatalf("save after an oversized request: %v", err)
+	}
+	checkEvents(t, st, 4)
 }
