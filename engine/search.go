@@ -28,8 +28,10 @@ import (
 	"github.com/trovedb/trove"
 )
 
-// searcher keeps a bleve index of the payloads of sealed events, built in
-// the background (never on the ingest path), and narrows search queries to
+// searcher keeps a bleve index of the payloads of sealed events, and of
+// the unsealed ones once the store is quiet, built in the background
+// (never on the ingest path), and narrows search queries and payload
+// equalities on unindexed paths to
 // candidates among the positions it has indexed. Its analyzer splits text
 // exactly as trove.Tokenize does (runs of letters and digits, lowercased),
 // and every clause is translated into a bleve query matching a superset of
@@ -181,9 +183,15 @@ func (x *searcher) stopped() bool {
 	}
 }
 
-// run indexes sealed events in batches until stopped.
+// run indexes events in batches until stopped, woken by a seal or every
+// second: sealed events always, the unsealed committed ones once no event
+// was committed for a second (so that a quiet store is fully indexed while
+// a busy one's writers share neither CPU nor disk with bleve's small
+// batches).
 func (x *searcher) run() {
 	defer x.wg.Done()
+	var prev uint64
+	changed := time.Now()
 	for {
 		select {
 		case <-x.stopCh:
@@ -191,8 +199,12 @@ func (x *searcher) run() {
 		case <-x.wake:
 		case <-time.After(time.Second):
 		}
+		if last := x.s.view.Load().last; last != prev {
+			prev, changed = last, time.Now()
+		}
+		quiet := time.Since(changed) >= time.Second
 		for !x.stopped() {
-			more, err := x.step()
+			more, err := x.stepTo(quiet)
 			if err != nil {
 				x.s.logger.Warn("search indexing failed; search queries scan the rest", "err", err)
 				return
@@ -206,13 +218,22 @@ func (x *searcher) run() {
 
 // step indexes the next batch of sealed events; more is false when every
 // sealed event is indexed.
-func (x *searcher) step() (more bool, err error) {
+func (x *searcher) step() (more bool, err error) { return x.stepTo(false) }
+
+// stepTo is step, or, with unsealed, indexes the next batch of committed
+// events (only committed ones: recovery keeps every one of them, so the
+// index is never ahead of the log it reopens with, unless the WAL was not
+// synced).
+func (x *searcher) stepTo(unsealed bool) (more bool, err error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	v := x.s.view.Load()
 	target := uint64(0)
 	if n := len(v.segs); n > 0 {
 		target = v.segs[n-1].meta.LastPosition
+	}
+	if unsealed {
+		target = v.last
 	}
 	from := uint64(x.upTo.Load())
 	if from >= target {

@@ -12,7 +12,7 @@ import (
 )
 
 // TestSearch checks search queries against brute force while the bleve
-// index covers the sealed part of the log and the rest is scanned.
+// index covers a prefix of the log and the rest is scanned.
 func TestSearch(t *testing.T) {
 	st := openStore(t, t.TempDir(), Options{SegmentSize: 16 << 10, BlockSize: 2 << 10})
 	defer st.Close()
@@ -21,6 +21,9 @@ func TestSearch(t *testing.T) {
 	texts := []string{"Disk full on /dev/sda1", "disk-full again", "all good", "FULL moon", "caf\u00e9 au lait", "don't panic", "3.14 is pi", "x"}
 	var all []trove.Event
 	for i := range 500 {
+		if i == 450 {
+			indexAllThenHold(t, st)
+		}
 		p := map[string]any{
 			"status":  []string{"failed", "ok", "pending"}[r.IntN(3)],
 			"message": texts[r.IntN(len(texts))],
@@ -37,17 +40,8 @@ func TestSearch(t *testing.T) {
 		}
 		all = append(all, saved)
 	}
-	for {
-		more, err := st.srch.step()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !more {
-			break
-		}
-	}
 	if st.srch.upTo.Load() == 0 || uint64(st.srch.upTo.Load()) >= st.Last() {
-		t.Fatalf("search index covers %d of %d events: want a sealed prefix", st.srch.upTo.Load(), st.Last())
+		t.Fatalf("search index covers %d of %d events: want a prefix", st.srch.upTo.Load(), st.Last())
 	}
 	queries := []string{
 		"status:failed", "+status:failed -flag:true", `message:"disk full"`, "disk", "full -status:ok",
@@ -114,6 +108,7 @@ func TestSearch(t *testing.T) {
 		}
 	}
 	// Reopening keeps the search index and what it covers.
+	st.srch.mu.Unlock()
 	upTo := st.srch.upTo.Load()
 	dir := st.Dir()
 	st.Close()
@@ -129,8 +124,8 @@ func TestSearch(t *testing.T) {
 }
 
 // TestSearchTerms checks payload equalities on paths past the index's
-// high-cardinality guard, which the bleve index narrows over the sealed
-// part, and searches on strings bleve's dynamic mapping would take for
+// high-cardinality guard, which the bleve index narrows over the prefix it
+// covers, and searches on strings bleve's dynamic mapping would take for
 // dates, against brute force.
 func TestSearchTerms(t *testing.T) {
 	st := openStore(t, t.TempDir(), Options{SegmentSize: 16 << 10, BlockSize: 2 << 10, MaxPathValues: 4})
@@ -140,6 +135,9 @@ func TestSearchTerms(t *testing.T) {
 	whens := []string{"2025-01-02", "2025-01-02T10:00:00Z", "Jan 2 2025", "2025"}
 	var all []trove.Event
 	for i := range 400 {
+		if i == 350 {
+			indexAllThenHold(t, st)
+		}
 		p := map[string]any{
 			"trace": fmt.Sprintf("T-%d-x", r.IntN(40)),
 			"when":  whens[r.IntN(len(whens))],
@@ -159,17 +157,9 @@ func TestSearchTerms(t *testing.T) {
 		}
 		all = append(all, saved)
 	}
-	for {
-		more, err := st.srch.step()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !more {
-			break
-		}
-	}
+	defer st.srch.mu.Unlock()
 	if st.srch.upTo.Load() == 0 || uint64(st.srch.upTo.Load()) >= st.Last() {
-		t.Fatalf("search index covers %d of %d events: want a sealed prefix", st.srch.upTo.Load(), st.Last())
+		t.Fatalf("search index covers %d of %d events: want a prefix", st.srch.upTo.Load(), st.Last())
 	}
 	queries := []trove.EventQuery{
 		{Payload: map[string]any{"trace": "T-5-x"}},
@@ -238,6 +228,23 @@ func TestSearchTerms(t *testing.T) {
 	if n == 0 || bm.GetCardinality() > uint64(2*n) {
 		t.Errorf("SearchTerms: %d candidates for %d matches", bm.GetCardinality(), n)
 	}
+}
+
+// indexAllThenHold has the search index cover every event saved so far,
+// then holds its indexing lock, so that events saved after it stay outside
+// the index (scanned) until the lock is released.
+func indexAllThenHold(t *testing.T, st *Store) {
+	t.Helper()
+	for {
+		more, err := st.srch.stepTo(true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !more {
+			break
+		}
+	}
+	st.srch.mu.Lock()
 }
 
 func positions(evs []trove.Event) []uint64 {
