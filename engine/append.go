@@ -296,10 +296,11 @@ func (s *Store) plan(g *group, r *request) ([]segment.Record, error) {
 		in := &r.info[i]
 		committed := in.latest
 		if !trusted {
-			committed = 0
-			if _, v, ok := s.ix.Latest(e.ID.ID); ok {
-				committed = v
+			v, err := s.latestVersion(e.ID.ID)
+			if err != nil {
+				return fail(i, err)
 			}
+			committed = v
 		}
 		latest, inGroup := g.latest[e.ID.ID]
 		if !inGroup {

@@ -123,6 +123,10 @@ func (t *tx) check(e trove.Event, hadTime bool) error {
 // the view cannot read it.
 func (s *Store) committedLatest(id string) (int, error) {
 	v := s.view.Load() // before the index, which holds at least v's events
+	ver, err := s.latestVersion(id)
+	if err != nil || ver == 0 {
+		return 0, err
+	}
 	p, ver, ok := s.ix.Latest(id)
 	if !ok || uint64(p) <= v.last {
 		return ver, nil

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -837,4 +839,68 @@ func TestInFlightGroupInvisible(t *testing.T) {
 	st.mu.err = errors.New("engine: test left the index ahead of the log")
 	st.mu.Unlock()
 	st.Close()
+}
+
+// TestSaveOverUnreadableIDIsRefused: when the index cannot verify an id
+// (reading it back from a damaged sealed block fails), a save of that id
+// fails with the corruption; it is neither taken as a new id (a second
+// version 1 at a new position) nor as a conflict with "latest 0". So do a
+// transaction's check and a save whose precheck the writer redoes.
+func TestSaveOverUnreadableIDIsRefused(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	o := Options{SegmentSize: 8 << 10, BlockSize: 1 << 10}
+	st := openStore(t, dir, o)
+	saveBatches(t, st, 0, 200, 5)
+	st.Close()
+	segs, _ := filepath.Glob(filepath.Join(dir, "segments", "*.seg"))
+	if len(segs) == 0 {
+		t.Fatal("no segment")
+	}
+	data, _ := os.ReadFile(segs[0])
+	data[40] ^= 0xff // inside the first block, which holds event 0
+	write(t, segs[0], data)
+	st = openStore(t, dir, o)
+	defer st.Close()
+	last := st.Last()
+
+	retry := testEvent(0)
+	next := testEvent(0)
+	next.ID.Version = 2
+	for _, e := range []trove.Event{retry, next} {
+		if got, err := st.SaveEvent(ctx, e); !errors.Is(err, trove.ErrCorrupt) {
+			t.Fatalf("save %s over a damaged block: %s at %d, %v; want ErrCorrupt", e.ID, got.ID, got.Position, err)
+		}
+		if _, err := st.SaveEvents(ctx, []trove.Event{testEvent(500), e}); !errors.Is(err, trove.ErrCorrupt) {
+			t.Fatalf("batch saving %s over a damaged block: %v; want ErrCorrupt", e.ID, err)
+		}
+		tx, err := st.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.SaveEvent(ctx, e); !errors.Is(err, trove.ErrCorrupt) {
+			t.Fatalf("tx save %s over a damaged block: %v; want ErrCorrupt", e.ID, err)
+		}
+		// Staged before another save committed: the writer looks the
+		// version up itself, and must fail the same way.
+		r, err := st.stage([]trove.Event{testEvent(501)}, nil, nil, now(), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.evs[0] = e
+		if p, err := trove.Prepare(e, time.Time{}); err == nil {
+			r.evs[0] = p
+		}
+		r.info[0] = stageInfo{hadTime: true}
+		r.last-- // stale: the writer does not trust the precheck
+		if resp := st.submit(ctx, "save events", r); !errors.Is(resp.err, trove.ErrCorrupt) {
+			t.Fatalf("writer's recheck of %s over a damaged block: %+v, %v; want ErrCorrupt", e.ID, resp.events, resp.err)
+		}
+	}
+	if st.Last() != last {
+		t.Fatalf("last %d after the refused saves, want %d", st.Last(), last)
+	}
+	if err := st.Err(); err != nil {
+		t.Fatalf("refused saves failed the store: %v", err)
+	}
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"fmt"
 	"time"
 
 	"github.com/trovedb/trove"
@@ -115,9 +116,14 @@ func (s *Store) stageRange(v *view, src, evs []trove.Event, info []stageInfo, lo
 			info[i].hadTime = !src[i].CreatedAt.IsZero()
 		}
 		e := &evs[i]
-		if _, ver, ok := s.ix.Latest(e.ID.ID); ok {
-			info[i].latest = ver
+		ver, err := s.latestVersion(e.ID.ID)
+		if err != nil {
+			if batch {
+				return &trove.BatchError{Index: i, Err: err}
+			}
+			return err
 		}
+		info[i].latest = ver
 		if num, ok := finder.find(e.Schema); ok {
 			info[i].num, info[i].known = num, true
 			size += bodySize(e, num)
@@ -134,6 +140,27 @@ func (s *Store) stageRange(v *view, src, evs []trove.Event, info []stageInfo, lo
 		}
 	}
 	return nil
+}
+
+// latestVersion returns the latest version of id in the index (0 when the
+// id is new). An id the index cannot tell apart from the ids it holds,
+// because reading one of them back failed (a damaged block), is an error:
+// taken as new, it would let a second version 1 in.
+func (s *Store) latestVersion(id string) (int, error) {
+	if _, ver, ok := s.ix.Latest(id); ok {
+		return ver, nil
+	}
+	// Not found, or not verified: only the latter reads anything back.
+	if _, found, err := s.ix.Find(id, 0, ^uint32(0)); err != nil && !found {
+		s.mu.RLock()
+		closed := s.mu.closed
+		s.mu.RUnlock()
+		if closed {
+			return 0, closedErr("save")
+		}
+		return 0, fmt.Errorf("engine: latest version of %s: %w", id, err)
+	}
+	return 0, nil
 }
 
 // stage builds the request that saves events: prepared with clock t when
