@@ -409,7 +409,7 @@ func (s *Store) schemaNum(g *group, sc trove.Schema) (uint32, bool) {
 
 func (s *Store) planLink(g *group, r *request) ([]segment.Record, error) {
 	var pos uint64
-	if p, ok := s.ix.Lookup(r.source.ID, r.source.Version); ok {
+	if p, ok, err := s.ix.Find(r.source.ID, r.source.Version, ^uint32(0)); ok {
 		pos = uint64(p)
 	} else {
 		v := r.source.Version
@@ -417,10 +417,15 @@ func (s *Store) planLink(g *group, r *request) ([]segment.Record, error) {
 			v = g.latest[r.source.ID]
 		}
 		e := g.find(trove.EventID{ID: r.source.ID, Version: v})
-		if e == nil || v == 0 {
+		switch {
+		case e != nil && v != 0:
+			pos = e.Position
+		case err != nil:
+			// The index could not verify the id: not "not found".
+			return nil, fmt.Errorf("engine: link source %s: %w", r.source, err)
+		default:
 			return nil, fmt.Errorf("%w: engine: link source %s", trove.ErrNotFound, r.source)
 		}
-		pos = e.Position
 	}
 	return []segment.Record{{Type: recLink, Body: encodeLinkRecord(pos, r.link)}}, nil
 }

@@ -897,6 +897,13 @@ func TestSaveOverUnreadableIDIsRefused(t *testing.T) {
 			t.Fatalf("writer's recheck of %s over a damaged block: %+v, %v; want ErrCorrupt", e.ID, resp.events, resp.err)
 		}
 	}
+	link := trove.EventLink{Type: "t", TargetEvent: testEvent(1).ID}
+	if err := st.SaveLink(ctx, testEvent(0).ID, link); !errors.Is(err, trove.ErrCorrupt) {
+		t.Fatalf("link from an event in a damaged block: %v, want ErrCorrupt", err)
+	}
+	if err := st.SaveLink(ctx, testEvent(199).ID, link); err != nil {
+		t.Fatalf("link from an intact event: %v", err)
+	}
 	if st.Last() != last {
 		t.Fatalf("last %d after the refused saves, want %d", st.Last(), last)
 	}
