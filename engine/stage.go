@@ -147,11 +147,11 @@ func (s *Store) stageRange(v *view, src, evs []trove.Event, info []stageInfo, lo
 // because reading one of them back failed (a damaged block), is an error:
 // taken as new, it would let a second version 1 in.
 func (s *Store) latestVersion(id string) (int, error) {
-	if _, ver, ok := s.ix.Latest(id); ok {
+	_, ver, found, err := s.ix.FindLatest(id)
+	if found {
 		return ver, nil
 	}
-	// Not found, or not verified: only the latter reads anything back.
-	if _, found, err := s.ix.Find(id, 0, ^uint32(0)); err != nil && !found {
+	if err != nil {
 		s.mu.RLock()
 		closed := s.mu.closed
 		s.mu.RUnlock()

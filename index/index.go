@@ -408,13 +408,21 @@ func (s *state) version(pos uint32) uint32 {
 
 // Latest returns the position and version of id's latest version.
 func (ix *Index) Latest(id string) (pos uint32, version int, ok bool) {
+	p, v, ok, _ := ix.FindLatest(id)
+	return p, v, ok
+}
+
+// FindLatest is Latest that also returns the error of reading an id back
+// (Options.IDAt) when one kept it from answering: then found is false and
+// the id may exist.
+func (ix *Index) FindLatest(id string) (pos uint32, version int, found bool, err error) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	p, ok, _ := ix.lookupAt(id, 0, ^uint32(0))
+	p, ok, err := ix.lookupAt(id, 0, ^uint32(0))
 	if !ok {
-		return 0, 0, false
+		return 0, 0, false, err
 	}
-	return p, int(ix.st.version(p)), true
+	return p, int(ix.st.version(p)), true, nil
 }
 
 // AddedLinks returns the links added with SaveLink to the event at pos. The
