@@ -364,6 +364,17 @@ const (
 	recordOverhead = 1 + 3*binary.MaxVarintLen64
 )
 
+// fitsEntry reports whether recs fit in one WAL entry (segment.MaxBodySize).
+func fitsEntry(recs []segment.Record) bool {
+	size := entryOverhead
+	for i := range recs {
+		if size += recordOverhead + len(recs[i].Body); size > segment.MaxBodySize {
+			return false
+		}
+	}
+	return true
+}
+
 // hasLinks reports whether entries hold a link added with SaveLink.
 func hasLinks(entries [][]segment.Record) bool {
 	for _, recs := range entries {
@@ -427,7 +438,11 @@ func (s *Store) planLink(g *group, r *request) ([]segment.Record, error) {
 			return nil, fmt.Errorf("%w: engine: link source %s", trove.ErrNotFound, r.source)
 		}
 	}
-	return []segment.Record{{Type: recLink, Body: encodeLinkRecord(pos, r.link)}}, nil
+	recs := []segment.Record{{Type: recLink, Body: encodeLinkRecord(pos, r.link)}}
+	if !fitsEntry(recs) {
+		return nil, fmt.Errorf("%w: engine: link from %s: its metadata takes it past %d bytes (one WAL entry)", trove.ErrInvalid, r.source, segment.MaxBodySize)
+	}
+	return recs, nil
 }
 
 func (s *Store) planSchema(g *group, r *request) ([]segment.Record, error) {
@@ -447,11 +462,15 @@ func (s *Store) planSchema(g *group, r *request) ([]segment.Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: engine: schema: %v", trove.ErrInvalid, err)
 	}
+	recs := []segment.Record{{Type: recRegistered, Body: body}}
+	if !fitsEntry(recs) {
+		return nil, fmt.Errorf("%w: engine: schema %s version %s is past %d bytes (one WAL entry)", trove.ErrInvalid, r.schema.ID, r.schema.Version, segment.MaxBodySize)
+	}
 	if g.regs == nil {
 		g.regs = map[string]string{}
 	}
 	g.regs[key] = string(r.schema.Schema)
-	return []segment.Record{{Type: recRegistered, Body: body}}, nil
+	return recs, nil
 }
 
 // apply folds the records of WAL entry walIndex into the writer's state:
