@@ -213,10 +213,11 @@ func logStats(log *slog.Logger, when string, st Store) {
 }
 
 // Idle, for settle: the process used less than settleIdle of one CPU over
-// settleWindow.
+// settleWindow (long enough to span a store's once-a-second background
+// checks).
 const (
 	settleIdle   = 0.05
-	settleWindow = 500 * time.Millisecond
+	settleWindow = 2 * time.Second
 )
 
 // settle waits until the contender's process is idle, at most cfg.Settle,

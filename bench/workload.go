@@ -68,7 +68,7 @@ func workloads() []Workload {
 			About: "the dataset's files (2% of events carry one, 256 B to 4 KiB), saved one at a time during ingest, each durable when the call returns; " +
 				"files/s and MB/s over the time spent in the file-save calls"},
 		{ID: wSettle, Title: "Background work after ingest", Metric: value, Unit: "s",
-			About: "time from the end of ingest until the contender's process is idle (under 5% of one CPU over half a second), at most -settle; " +
+			About: "time from the end of ingest until the contender's process is idle (under 5% of one CPU over two seconds), at most -settle; " +
 				"the read workloads start then, so they measure every store at rest (0: no background work; n/a: not waited for)"},
 		{ID: wGet, Title: "Get by id", Metric: latency,
 			About: "the latest version of a random stored event by id"},
