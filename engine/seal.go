@@ -43,7 +43,15 @@ type sealJob struct {
 }
 
 // maybeSeal starts a seal when the unsealed records are due and none runs.
+// When appends outrun sealing, so that the unsealed records reach twice
+// SegmentSize while a seal still runs, the writer first waits for that seal:
+// memory then stays bounded by about three segments whatever the ingest
+// rate (backpressure; Stats counts the waits as seal_waits).
 func (s *Store) maybeSeal() {
+	if s.w.sealing && s.w.mem.bytes >= 2*s.opts.SegmentSize {
+		s.stats.sealWaits.Add(1)
+		s.waitSeal()
+	}
 	if s.w.sealing || s.w.mem.bytes < s.opts.SegmentSize || len(s.w.mem.records) == 0 {
 		return
 	}
@@ -72,6 +80,7 @@ func (s *Store) maybeSeal() {
 	s.w.sealing = true
 	opts := segment.SegmentOptions{BlockSize: s.opts.BlockSize, Level: s.opts.CompressionLevel}
 	go func() {
+		s.crashPoint("seal:writing") // on the seal's goroutine
 		meta := segment.Meta{FirstWALIndex: job.firstWAL, LastWALIndex: job.lastWAL}
 		if err := segment.WriteSegment(job.path, meta, job.records, opts); err != nil {
 			job.err = fmt.Errorf("engine: seal: %w", err)

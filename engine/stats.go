@@ -9,6 +9,7 @@ type counters struct {
 	readers      atomic.Int64  // read calls in flight
 	segments     atomic.Int64  // sealed segment files open
 	saving       atomic.Int64  // SaveEvent, SaveEvents and Tx.Commit calls in flight
+	sealWaits    atomic.Uint64 // times the writer waited for a seal (maybeSeal)
 }
 
 // Stats returns the store's figures, read at the moment of the call:
@@ -22,6 +23,8 @@ type counters struct {
 //	events         the last committed event position (the number of events)
 //	segments       sealed segment files
 //	wal_bytes      bytes in the WAL's files (the unsealed part of the log)
+//	seal_waits     times appends waited for a running seal because the
+//	               unsealed part reached twice segmentSize (backpressure)
 //
 // After Close every figure keeps its last value.
 func (s *Store) Stats() map[string]float64 {
@@ -38,6 +41,7 @@ func (s *Store) Stats() map[string]float64 {
 		"events":        float64(v.last),
 		"segments":      float64(s.stats.segments.Load()),
 		"wal_bytes":     float64(s.wal.Size()),
+		"seal_waits":    float64(s.stats.sealWaits.Load()),
 	}
 }
 
