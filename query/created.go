@@ -2,7 +2,6 @@ package query
 
 import (
 	"cmp"
-	"math"
 	"slices"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -78,40 +77,19 @@ func (p *Plan) key(pos uint32, desc bool) createdKey {
 // order (fewer when there are fewer), sorted.
 func (p *Plan) topCreated(desc bool, k int) []createdKey {
 	c := p.cols
-	chunks := make([]chunkBound, 0, c.Chunks()+1)
-	for i := range c.Chunks() {
-		lo := uint64(i)*index.ChunkSize + 1
-		if lo > uint64(p.last) {
-			break
-		}
-		tlo, thi := c.ChunkRange(i)
-		b := tlo
-		if desc {
-			b = ^thi
-		}
-		chunks = append(chunks, chunkBound{bound: b, lo: lo, hi: min(lo+index.ChunkSize, uint64(p.last)+1)})
-	}
-	if tail := uint64(c.Chunks())*index.ChunkSize + 1; tail <= uint64(p.last) {
-		chunks = append(chunks, chunkBound{bound: math.MinInt64, lo: tail, hi: uint64(p.last) + 1})
-	}
-	h := chunkHeap(chunks)
-	h.init()
 	top := make(topHeap, 0, k)
 	var it roaring.IntIterator
-	var buf []uint32
-	for len(h) > 0 {
-		ch := h.pop()
-		if len(top) == k && top[0].key < ch.bound {
-			break // every chunk left starts past the k-th best
-		}
-		// Collect the chunk's candidates, then visit them newest first
-		// when descending: with nearly time-ordered positions the heap
-		// then fills with the best ones early and most of the rest are
-		// rejected with one comparison.
+	buf := make([]uint32, 0, index.ChunkSize)
+	// visit offers the candidates of positions lo…hi-1 to top.
+	visit := func(lo, hi uint64) {
+		// Collect them, then visit them newest first when descending:
+		// with nearly time-ordered positions the heap then fills with
+		// the best ones early and most of the rest are rejected with one
+		// comparison.
 		buf = buf[:0]
 		it.Initialize(p.cand)
-		it.AdvanceIfNeeded(uint32(ch.lo))
-		for it.HasNext() && uint64(it.PeekNext()) < ch.hi {
+		it.AdvanceIfNeeded(uint32(lo))
+		for it.HasNext() && uint64(it.PeekNext()) < hi {
 			buf = append(buf, it.Next())
 		}
 		for i := range buf {
@@ -131,6 +109,48 @@ func (p *Plan) topCreated(desc bool, k int) []createdKey {
 				top.down(0)
 			}
 		}
+	}
+	// The positions after the last complete chunk have no bound: first.
+	n := c.Chunks()
+	if tail := uint64(n)*index.ChunkSize + 1; tail <= uint64(p.last) {
+		visit(tail, uint64(p.last)+1)
+	}
+	// One pass over the bounds, the likely best chunks first, keeps only
+	// the chunks that can still beat the k-th best (which only gets
+	// better); they are then visited best bound first.
+	var h chunkHeap
+	for j := range n {
+		i := j
+		if desc {
+			i = n - 1 - j
+		}
+		lo := uint64(i)*index.ChunkSize + 1
+		if lo > uint64(p.last) {
+			continue
+		}
+		tlo, thi := c.ChunkRange(i)
+		b := tlo
+		if desc {
+			b = ^thi
+		}
+		if len(top) == k && top[0].key < b {
+			continue
+		}
+		ch := chunkBound{bound: b, lo: lo, hi: min(lo+index.ChunkSize, uint64(p.last)+1)}
+		if len(top) < k {
+			// Not k candidates yet: nothing to compare with, visit now.
+			visit(ch.lo, ch.hi)
+			continue
+		}
+		h = append(h, ch)
+	}
+	h.init()
+	for len(h) > 0 {
+		ch := h.pop()
+		if len(top) == k && top[0].key < ch.bound {
+			break // every chunk left starts past the k-th best
+		}
+		visit(ch.lo, ch.hi)
 	}
 	slices.SortFunc(top, func(a, b createdKey) int {
 		if r := cmp.Compare(a.key, b.key); r != 0 {
