@@ -159,8 +159,30 @@ func (s *Store) GetEvent(ctx context.Context, id trove.EventID) (trove.Event, er
 // source serves query.Run from the newest view.
 type source struct{ s *Store }
 
+var _ query.RawSource = source{}
+
 func (src source) Event(pos uint32) (trove.Event, error) {
 	return src.s.eventAt(src.s.view.Load(), uint64(pos))
+}
+
+// Payload implements query.RawSource: the payload of the event at pos,
+// borrowed from its record (the planner neither modifies nor keeps it), so
+// candidates failing a payload test are never decoded whole.
+func (src source) Payload(pos uint32) ([]byte, error) {
+	rec, err := src.s.record(src.s.view.Load(), uint64(pos))
+	if err != nil {
+		return nil, err
+	}
+	r := &reader{b: rec.Body}
+	r.uvarint() // schema number
+	r.bytes()   // id
+	r.uvarint() // version
+	r.bytes()   // producer
+	p := r.bytes()
+	if r.err != nil {
+		return nil, fmt.Errorf("engine: position %d: %w", pos, r.err)
+	}
+	return p, nil
 }
 
 // QueryEvents runs q (see trove.EventQuery).
