@@ -96,8 +96,13 @@
 //
 // With searchIndex "on", a background goroutine indexes the payloads of
 // sealed events into a bleve index in search.bleve/ (batches of 1,000,
-// never on the ingest path). Search clauses become bleve queries that match
-// a superset of the clause (forbidden clauses are left out); candidates are
+// never on the ingest path), and those of unsealed committed events once
+// the store has been quiet for a second. Every document carries its
+// position (_trove_pos), so position-ordered pages with a limit search
+// window by window instead of enumerating every hit. Search clauses become
+// bleve queries that match a superset of the clause (forbidden clauses are
+// left out), and payload equalities on paths the roaring index stopped
+// covering (past maxPathValues) are narrowed the same way; candidates are
 // verified with the query's Match, and events after the indexed prefix are
 // scanned, so results are exact at all times.
 package engine
