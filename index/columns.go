@@ -12,8 +12,9 @@ package index
 // not a first version (prev 0, version 1): event logs mostly hold first
 // versions. A value that does not fit widens that column of that chunk:
 // the writer allocates (and, for a wider type, copies into) a new array and
-// swaps in a new chunk value; readers holding the old one keep reading the
-// old arrays, which stay unchanged (all memory is released at Close).
+// swaps in a new chunk value, in a copy of the chunk list; readers holding
+// the old list keep reading the old arrays, which stay unchanged (all
+// memory is released at Close).
 const (
 	colShift     = 14
 	colChunkSize = 1 << colShift
@@ -130,7 +131,13 @@ func (c *columns) set(pos uint32, created int64, version, prev, pair uint32) {
 			w.prev = c.alloc(4*colChunkSize).uint32sAt(0, colChunkSize) // zeroed
 		}
 		ch = &w
-		c.chunks[k] = ch
+		// Readers share the chunk list's array (Reader.Columns): the
+		// swap goes into a copy, so a reader never sees a chunk pointer
+		// change under it.
+		chunks := make([]*colChunk, len(c.chunks), cap(c.chunks))
+		copy(chunks, c.chunks)
+		chunks[k] = ch
+		c.chunks = chunks
 	}
 	if ch.created != nil {
 		ch.created[i] = created
