@@ -203,3 +203,66 @@ func TestReviewColumnsReaderDuringWiden(t *testing.T) {
 		t.Fatal("prev", now.Prev(101), now.Prev(104))
 	}
 }
+
+// TestReviewConcurrentLookups: readers look ids up (through pending text
+// and IDAt) while the writer adds versions, grows the id table and moves
+// Readable. Every id a reader saw at a position stays found at or after
+// it. Run with -race.
+func TestReviewConcurrentLookups(t *testing.T) {
+	var mu sync.Mutex
+	var ids []string
+	idAt := func(pos uint32) (string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if pos == 0 || int(pos) > len(ids) {
+			return "", fmt.Errorf("no position %d", pos)
+		}
+		return ids[pos-1], nil
+	}
+	ix := New(Options{IDAt: idAt, MaxPathValues: -1})
+	defer ix.Close()
+	const total = 4000
+	name := func(p int) string { return fmt.Sprintf("id-%d", p%1500) }
+	var wg sync.WaitGroup
+	errs := make(chan string, 2)
+	for r := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for round := 0; ; round++ {
+				last := ix.Last()
+				if last == total {
+					return
+				}
+				p := 1 + (round*7919+r)%int(max(last, 1))
+				if last == 0 {
+					continue
+				}
+				got, ok, err := ix.Find(name(p), 0, ^uint32(0))
+				if err != nil || !ok || got < uint32(p) {
+					errs <- fmt.Sprintf("%s (added at %d): %d %v %v", name(p), p, got, ok, err)
+					return
+				}
+			}
+		}()
+	}
+	v := map[string]int{}
+	for p := 1; p <= total; p++ {
+		id := name(p)
+		v[id]++
+		mu.Lock()
+		ids = append(ids, id)
+		mu.Unlock()
+		if err := ix.Add(uint32(p), Doc{ID: id, Version: v[id], CreatedAt: int64(p)}); err != nil {
+			t.Fatal(err)
+		}
+		if p%37 == 0 {
+			ix.Readable(uint32(p - 5))
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Fatal(e)
+	}
+}
