@@ -8,7 +8,7 @@
 // chunks kept outside the Go heap where the platform allows (an anonymous
 // mapping on Linux), released by Close.
 //
-// Ids are found through a table of 64-bit id hashes and latest positions,
+// Ids are found through a table of 40-bit id-hash fingerprints and latest positions,
 // without the ids' text: a candidate is verified by reading its id back
 // through Options.IDAt, for positions the caller has declared readable
 // (Readable); the index keeps the text of the ids after those only. Roaring bitmaps
