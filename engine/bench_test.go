@@ -30,6 +30,7 @@ var (
 	benchDir    = flag.String("benchdir", "", "reuse (or create) the query benchmarks' store here")
 	benchBlock  = flag.Int("benchblock", 0, "blockSize option of the query benchmarks' store (0: the default)")
 	benchSearch = flag.String("benchsearch", "on", "searchIndex option of the ingest benchmarks (on: bleve indexes sealed events in the background)")
+	benchWide   = flag.Bool("benchwide", false, "use the bench harness's event shape (~728 bytes of JSON, ~296-byte payload, metadata, 30% linked, 10 schemas × 100 producers); keep its -benchdir apart")
 )
 
 var (
@@ -39,13 +40,16 @@ var (
 
 // benchEvent returns event i of the benchmark data set: ~300 bytes of JSON,
 // 10 schemas × 10 producers, a status field with 100 values (1% each), one
-// event per 100 ms of createdAt.
+// event per 100 ms of createdAt. With -benchwide it is benchWideEvent(i).
 func benchEvent(i int) trove.Event {
 	benchSchemasOK.Do(func() {
 		for k := range benchSchemas {
 			benchSchemas[k] = trove.MustSchema(fmt.Sprintf(`{"$id":"bench.schema%d+v1","type":"object"}`, k))
 		}
 	})
+	if *benchWide {
+		return benchWideEvent(i)
+	}
 	return trove.Event{
 		ID:        trove.EventID{ID: fmt.Sprintf("0193b1e2-%04x-7000-8000-%012x", i%65536, i)},
 		CreatedAt: time.UnixMilli(1_744_000_000_000 + int64(i)*100).UTC(),
@@ -315,7 +319,7 @@ func BenchmarkGetByID(b *testing.B) {
 }
 
 func BenchmarkQuerySchemaProducer(b *testing.B) {
-	benchQuery(b, trove.EventQuery{Schema: []string{"bench.schema3+v1"}, Producer: []string{"service-4"}, Limit: trove.Limit(100)}, 100)
+	benchQuery(b, benchSchemaProducerQuery(), 100)
 }
 
 func BenchmarkQueryPayloadEquality(b *testing.B) {
