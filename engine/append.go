@@ -64,6 +64,7 @@ func (s *Store) submit(ctx context.Context, what string, r *request) response {
 type group struct {
 	latest  map[string]int // id → latest version new in the group
 	news    []*trove.Event // events new in the group, in position order
+	infos   []*stageInfo   // their staging, news[i]'s at infos[i]
 	docs    map[string]uint32
 	docList []trove.Schema // schema documents new in the group, by number
 	regs    map[string]string
@@ -71,7 +72,8 @@ type group struct {
 }
 
 func newGroup(next uint64, events int) *group {
-	return &group{latest: make(map[string]int, events), news: make([]*trove.Event, 0, events), next: next}
+	return &group{latest: make(map[string]int, events), news: make([]*trove.Event, 0, events),
+		infos: make([]*stageInfo, 0, events), next: next}
 }
 
 // find returns the event new in the group with id, nil when there is none.
@@ -269,7 +271,7 @@ func (s *Store) plan(g *group, r *request) ([]segment.Record, error) {
 				delete(g.latest, u.id)
 			}
 		}
-		g.news = g.news[:newMark]
+		g.news, g.infos = g.news[:newMark], g.infos[:newMark]
 		for _, sc := range g.docList[docMark:] {
 			delete(g.docs, string(sc.Raw()))
 		}
@@ -349,6 +351,7 @@ func (s *Store) plan(g *group, r *request) ([]segment.Record, error) {
 			undos = append(undos, undo{id: e.ID.ID, had: inGroup, latest: latest})
 			g.latest[e.ID.ID] = e.ID.Version
 			g.news = append(g.news, e)
+			g.infos = append(g.infos, in)
 		default:
 			return fail(i, fmt.Errorf("%w: engine: event %s: version %d is not latest+1 (latest is %d)",
 				trove.ErrConflict, e.ID.ID, e.ID.Version, latest))
@@ -393,8 +396,10 @@ func hasLinks(entries [][]segment.Record) bool {
 func (s *Store) indexEvents(g *group) error {
 	docs := make([]index.Doc, len(g.news))
 	for i, e := range g.news {
+		in := g.infos[i]
 		docs[i] = index.Doc{ID: e.ID.ID, Version: e.ID.Version, CreatedAt: e.CreatedAt.UnixMilli(),
-			Schema: e.Schema.Identity(), Producer: e.Producer, Links: e.Links, Payload: e.Payload}
+			Schema: e.Schema.Identity(), Producer: e.Producer, Links: e.Links, Payload: e.Payload,
+			Terms: in.terms, TermsSet: in.termsSet}
 	}
 	return s.ix.AddBatch(uint32(g.news[0].Position), docs)
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/index"
 )
 
 // Staging: the per-event work of a save is done in the caller's goroutine
@@ -18,7 +19,9 @@ import (
 //   - the record body (record.go), when the event's schema is already in
 //     the committed dictionary (schemas new to the store are interned and
 //     encoded by the writer);
-//   - a precheck of the id's committed latest version (index.Latest).
+//   - a precheck of the id's committed latest version (index.Latest);
+//   - the payload's index terms (index.TermWriter), which the writer's
+//     index update would otherwise walk the payload for.
 //
 // The precheck is only a hint: it was made against the view whose last
 // position the request carries, and the writer uses it only when no event
@@ -45,6 +48,11 @@ type stageInfo struct {
 	known   bool   // the schema is in the committed dictionary …
 	num     uint32 // … under this number
 	body    []byte // the encoded record body; nil: the writer encodes it
+	// terms are the payload's index terms (index.TermWriter), extracted
+	// here so that the writer's index update does not walk the payload;
+	// termsSet is false when the payload index is off.
+	terms    []byte
+	termsSet bool
 }
 
 // schemaFinder finds schema documents in the committed dictionary,
@@ -137,6 +145,21 @@ func (s *Store) stageRange(v *view, src, evs []trove.Event, info []stageInfo, lo
 			start := len(arena)
 			arena = appendEvent(arena, &evs[i], info[i].num)
 			info[i].body = arena[start:len(arena):len(arena)]
+		}
+	}
+	if s.opts.MaxPathValues > 0 {
+		// The terms of the range in one buffer, dropped once the group is
+		// indexed; a term takes about as many bytes as its payload text.
+		n := 0
+		for i := lo; i < hi; i++ {
+			n += len(evs[i].Payload) + len(evs[i].Payload)/2
+		}
+		var tw index.TermWriter
+		terms := make([]byte, 0, n)
+		for i := lo; i < hi; i++ {
+			start := len(terms)
+			terms = tw.Append(terms, evs[i].Payload)
+			info[i].terms, info[i].termsSet = terms[start:len(terms):len(terms)], true
 		}
 	}
 	return nil

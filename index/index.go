@@ -51,6 +51,10 @@ type Doc struct {
 	Producer  string
 	Links     []trove.EventLink // the event's own links
 	Payload   []byte            // the payload, a JSON object
+	// Terms, when TermsSet, are Payload's terms as TermWriter.Append
+	// encoded them: the index takes them instead of walking Payload.
+	Terms    []byte
+	TermsSet bool
 }
 
 // LinkRef names one outgoing link of an event: Slot ≥ 0 is the event's own
@@ -173,6 +177,12 @@ func (ix *Index) addLocked(pos uint32, d Doc) error {
 	if pos != s.n+1 {
 		return fmt.Errorf("index: add position %d after %d", pos, s.n)
 	}
+	if d.TermsSet {
+		// Checked before anything changes: a failed add leaves no trace.
+		if err := eachTerm(d.Terms, func(_, _ []byte) {}); err != nil {
+			return fmt.Errorf("index: add position %d: %w", pos, err)
+		}
+	}
 	sub, fp := splitHash(s.ids.hash(d.ID))
 	var idErr error
 	slot, prev, found := s.ids.probe(sub, fp, func(p uint32) bool {
@@ -212,8 +222,13 @@ func (ix *Index) addLocked(pos uint32, d Doc) error {
 	for i, l := range d.Links {
 		s.link(pos, l, int32(i))
 	}
-	if ix.opts.MaxPathValues > 0 {
-		walkTerms(d.Payload, &ix.walk, func(path, value []byte) { s.term(pos, path, value, ix.opts.MaxPathValues) })
+	if max := ix.opts.MaxPathValues; max > 0 {
+		add := func(path, value []byte) { s.term(pos, path, value, max) }
+		if d.TermsSet {
+			_ = eachTerm(d.Terms, add) // checked above
+		} else {
+			walkTerms(d.Payload, &ix.walk, add)
+		}
 	}
 	s.n = pos
 	return nil

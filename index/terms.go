@@ -1,7 +1,9 @@
 package index
 
 import (
+	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"math/big"
 	"strconv"
 	"strings"
@@ -23,11 +25,139 @@ func NormalizeNumber(s string) (string, bool) {
 	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
 		return strconv.FormatInt(i, 10), true
 	}
+	if n, ok := normalizeDecimal(s); ok {
+		return n, true
+	}
 	r, ok := new(big.Rat).SetString(s)
 	if !ok {
 		return "", false
 	}
 	return r.RatString(), true
+}
+
+// pow10 holds the powers of ten a uint64 can hold.
+var pow10 = func() (p [20]uint64) {
+	p[0] = 1
+	for i := 1; i < len(p); i++ {
+		p[i] = p[i-1] * 10
+	}
+	return p
+}()
+
+// normalizeDecimal is NormalizeNumber's fast path for a JSON number whose
+// digits fit in a uint64 and whose value, as a reduced fraction m/10^k,
+// has a numerator within int64 and a denominator of at most 10^18: it
+// returns what big.Rat's RatString returns for it, without big.Rat. ok is
+// false for anything else (not JSON number syntax, too many digits, too
+// large or small), which the slow path then handles.
+func normalizeDecimal(s string) (string, bool) {
+	i, neg := 0, false
+	if i < len(s) && s[i] == '-' {
+		neg, i = true, 1
+	}
+	var m uint64
+	sig, exp := 0, 0 // significant digits taken into m; value = m × 10^exp
+	digit := func(d byte) bool {
+		if m == 0 && d == '0' {
+			return true // leading zeros take no room
+		}
+		if sig == 19 {
+			return false
+		}
+		m = m*10 + uint64(d-'0')
+		sig++
+		return true
+	}
+	switch {
+	case i < len(s) && s[i] == '0':
+		i++
+	case i < len(s) && s[i] >= '1' && s[i] <= '9':
+		for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+			if !digit(s[i]) {
+				return "", false
+			}
+		}
+	default:
+		return "", false
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		start := i
+		for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+			if !digit(s[i]) {
+				return "", false
+			}
+			exp--
+		}
+		if i == start {
+			return "", false
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		eneg := false
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			eneg = s[i] == '-'
+			i++
+		}
+		start, e := i, 0
+		for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+			if e = e*10 + int(s[i]-'0'); e > 1000 {
+				return "", false
+			}
+		}
+		if i == start {
+			return "", false
+		}
+		if eneg {
+			e = -e
+		}
+		exp += e
+	}
+	if i != len(s) {
+		return "", false
+	}
+	if m == 0 {
+		return "0", true
+	}
+	for m%10 == 0 {
+		m /= 10
+		exp++
+	}
+	den := uint64(1)
+	switch {
+	case exp > 0:
+		if exp >= len(pow10) || m > (1<<63-1)/pow10[exp] {
+			return "", false
+		}
+		m *= pow10[exp]
+	case exp < 0:
+		if -exp > 18 {
+			return "", false
+		}
+		den = pow10[-exp]
+		// m has no factor 10 left: it shares 2s or 5s with den, not both.
+		for m%2 == 0 && den%2 == 0 {
+			m, den = m/2, den/2
+		}
+		for m%5 == 0 && den%5 == 0 {
+			m, den = m/5, den/5
+		}
+	}
+	if m > 1<<63-1 {
+		return "", false
+	}
+	var b [48]byte
+	out := b[:0]
+	if neg {
+		out = append(out, '-')
+	}
+	out = strconv.AppendUint(out, m, 10)
+	if den != 1 {
+		out = append(out, '/')
+		out = strconv.AppendUint(out, den, 10)
+	}
+	return string(out), true
 }
 
 // ValueKey returns the term value key of a query scalar (nil, bool, string or
@@ -330,6 +460,42 @@ type walker struct {
 	path []byte
 	val  []byte
 	fn   func(path, value []byte)
+}
+
+// TermWriter extracts a payload's terms ahead of AddBatch, so that a caller
+// can do that work on its own goroutine (Doc.Terms). Its zero value is
+// ready; it is not safe for concurrent use.
+type TermWriter struct{ w walker }
+
+// Append appends the terms of payload (a JSON object) to dst in the
+// encoding Doc.Terms holds, and returns the extended slice.
+func (t *TermWriter) Append(dst, payload []byte) []byte {
+	walkTerms(payload, &t.w, func(path, value []byte) {
+		dst = binary.AppendUvarint(dst, uint64(len(path)))
+		dst = append(dst, path...)
+		dst = binary.AppendUvarint(dst, uint64(len(value)))
+		dst = append(dst, value...)
+	})
+	t.w.fn = nil
+	return dst
+}
+
+var errTerms = errors.New("index: malformed extracted terms")
+
+// eachTerm calls fn with every term of an encoding TermWriter.Append made.
+func eachTerm(b []byte, fn func(path, value []byte)) error {
+	for len(b) > 0 {
+		var f [2][]byte
+		for k := range f {
+			n, w := binary.Uvarint(b)
+			if w <= 0 || n > uint64(len(b)-w) {
+				return errTerms
+			}
+			f[k], b = b[w:w+int(n)], b[w+int(n):]
+		}
+		fn(f[0], f[1])
+	}
+	return nil
 }
 
 func walkTerms(payload []byte, buf *walker, fn func(path, value []byte)) {
