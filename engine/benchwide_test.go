@@ -110,12 +110,18 @@ func benchWideEvent(i int) trove.Event {
 	return e
 }
 
-// benchSchemaProducerQuery is the schema+producer query of the benchmark
-// data set in use: ~0.1% of the events match with -benchwide (10 schemas ×
-// 100 producers), 1% without.
-func benchSchemaProducerQuery() trove.EventQuery {
+// benchSchemaProducerQuery is query i of the schema+producer benchmark.
+// With -benchwide it is, like the harness's, the schema and producer of a
+// pseudo-random event (one of 1,000 pairs, ~0.1% of the events each, so
+// successive queries read different events); without, always the same pair
+// (1% of the events).
+func benchSchemaProducerQuery(i int) trove.EventQuery {
 	if *benchWide {
-		return trove.EventQuery{Schema: []string{"bench.payment.captured+v1.0.0"}, Producer: []string{"producer-42"}, Limit: trove.Limit(100)}
+		k := 1 // query 0 is checked for a full page: ~1,000 matches at 1M events
+		if i > 0 {
+			k = int(newWideRand(i, 0x51).next() % uint64(*benchEvents))
+		}
+		return trove.EventQuery{Schema: []string{wideSchemas[wideSchemaIndex(k)].Identity()}, Producer: []string{wideProducer(k)}, Limit: trove.Limit(100)}
 	}
 	return trove.EventQuery{Schema: []string{"bench.schema3+v1"}, Producer: []string{"service-4"}, Limit: trove.Limit(100)}
 }
