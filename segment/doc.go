@@ -1,7 +1,7 @@
 // Package segment holds the log engine's two on-disk formats and their
 // readers: the write-ahead log, checksummed frames on top of
-// github.com/tidwall/wal, and sealed segments, immutable zstd-compressed
-// block files. FORMAT.md in this directory describes every byte of both and
+// github.com/tidwall/wal, and sealed segments, immutable files of compressed
+// blocks (S2 by default, or zstd). FORMAT.md in this directory describes every byte of both and
 // the recovery rules; golden files in testdata/ pin them.
 //
 // # Records
@@ -32,7 +32,8 @@
 // # Sealed segments
 //
 // WriteSegment cuts records into blocks of about SegmentOptions.BlockSize
-// uncompressed bytes, compresses each with zstd, and appends a footer with
+// uncompressed bytes, compresses each with SegmentOptions.Codec (S2 by
+// default: the segment's format version names it), and appends a footer with
 // Meta and a block table (offset, length, CRC and position/time ranges of
 // every block), framed by a header and a trailer with magic, version and
 // CRCs. The file is published atomically with internal/fsutil. OpenSegment

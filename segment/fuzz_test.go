@@ -53,16 +53,20 @@ func FuzzFrame(f *testing.F) {
 // FuzzSegment feeds arbitrary bytes to the segment reader: OpenSegment,
 // Check and Scan must succeed or return ErrCorrupt, never panic.
 func FuzzSegment(f *testing.F) {
-	for _, recs := range [][]Record{nil, batch(1, 5), goldenRecords()} {
-		path := writeSeg(f, recs, SegmentOptions{BlockSize: 512})
-		data, err := os.ReadFile(path)
-		if err != nil {
-			f.Fatal(err)
+	for _, codec := range []string{CodecS2, CodecZstd} {
+		for _, recs := range [][]Record{nil, batch(1, 5), goldenRecords()} {
+			path := writeSeg(f, recs, SegmentOptions{BlockSize: 512, Codec: codec})
+			data, err := os.ReadFile(path)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(data)
 		}
-		f.Add(data)
 	}
-	if data, err := os.ReadFile(goldenSegment); err == nil {
-		f.Add(data)
+	for _, gs := range goldenSegments {
+		if data, err := os.ReadFile(gs.file); err == nil {
+			f.Add(data)
+		}
 	}
 	f.Add([]byte("TROVESEG"))
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -21,6 +21,8 @@ type Segment struct {
 	f    *os.File // nil when reading from memory
 	size int64
 	meta Meta
+	// version is the format version, which names the block codec.
+	version uint32
 	// The block table: blocks in full, or, in a compact segment
 	// (OpenSegmentCompact), nil and lean instead.
 	blocks  []blockEntry
@@ -171,9 +173,10 @@ func openSegment(name string, r io.ReaderAt, size int64) (*Segment, error) {
 		return nil, corrupt(name, 0, "bad header magic %q", hdr[:8])
 	case crc32.Checksum(hdr[:12], castagnoli) != le.Uint32(hdr[12:16]):
 		return nil, corrupt(name, 0, "header CRC mismatch")
-	case le.Uint32(hdr[8:12]) != segVersion:
+	case le.Uint32(hdr[8:12]) != segVersionZstd && le.Uint32(hdr[8:12]) != segVersionS2:
 		return nil, corrupt(name, 0, "unsupported segment version %d", le.Uint32(hdr[8:12]))
 	}
+	version := le.Uint32(hdr[8:12])
 	trOff := size - segTrailerLen
 	var tr [segTrailerLen]byte
 	if _, err := r.ReadAt(tr[:], trOff); err != nil {
@@ -184,8 +187,8 @@ func openSegment(name string, r io.ReaderAt, size int64) (*Segment, error) {
 		return nil, corrupt(name, trOff, "bad trailer magic %q", tr[24:32])
 	case crc32.Checksum(tr[:20], castagnoli) != le.Uint32(tr[20:24]):
 		return nil, corrupt(name, trOff, "trailer CRC mismatch")
-	case le.Uint32(tr[16:20]) != segVersion:
-		return nil, corrupt(name, trOff, "unsupported segment version %d in trailer", le.Uint32(tr[16:20]))
+	case le.Uint32(tr[16:20]) != version:
+		return nil, corrupt(name, trOff, "segment version %d in trailer, %d in header", le.Uint32(tr[16:20]), version)
 	}
 	fOff, fLen := le.Uint64(tr[0:8]), int64(le.Uint32(tr[8:12]))
 	if fOff < segHeaderSize || fOff > uint64(trOff) || int64(fOff)+fLen != trOff ||
@@ -199,7 +202,7 @@ func openSegment(name string, r io.ReaderAt, size int64) (*Segment, error) {
 	if crc32.Checksum(footer, castagnoli) != le.Uint32(tr[12:16]) {
 		return nil, corrupt(name, int64(fOff), "footer CRC mismatch")
 	}
-	s := &Segment{name: name, r: r, size: size}
+	s := &Segment{name: name, r: r, size: size, version: version}
 	if err := s.parseFooter(footer, int64(fOff)); err != nil {
 		return nil, err
 	}
@@ -394,12 +397,9 @@ func (s *Segment) readBlock(i int, dst []Record) ([]Record, error) {
 	if crc32.Checksum(comp, castagnoli) != b.crc {
 		return nil, corrupt(s.name, b.Offset, "block %d: CRC mismatch", i)
 	}
-	raw, err := decoder().DecodeAll(comp, make([]byte, 0, b.raw))
+	raw, err := decodeBlock(s.version, comp, int(b.raw))
 	if err != nil {
-		return nil, corrupt(s.name, b.Offset, "block %d: zstd: %v", i, err)
-	}
-	if len(raw) != int(b.raw) {
-		return nil, corrupt(s.name, b.Offset, "block %d: %d uncompressed bytes, table says %d", i, len(raw), b.raw)
+		return nil, corrupt(s.name, b.Offset, "block %d: %v", i, err)
 	}
 	if dst == nil {
 		dst = make([]Record, 0, int(b.Records))

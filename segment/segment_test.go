@@ -2,7 +2,9 @@ package segment
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"sync"
@@ -170,7 +172,9 @@ func TestSegmentCorruption(t *testing.T) {
 		offset int64
 	}{
 		{"header magic", func(d []byte) []byte { d[0] = 'X'; return d }, true, 0},
-		{"header version", func(d []byte) []byte { d[8] = 2; return d }, true, 0},
+		{"header version", func(d []byte) []byte { d[8] = 9; return d }, true, 0},
+		{"unknown version, header CRC fixed", func(d []byte) []byte { return setHeaderVersion(d, 9) }, true, 0},
+		{"header and trailer versions disagree", func(d []byte) []byte { return setHeaderVersion(d, segVersionZstd) }, true, size - 32},
 		{"trailer magic", func(d []byte) []byte { d[len(d)-1] ^= 1; return d }, true, size - 32},
 		{"trailer CRC", func(d []byte) []byte { d[len(d)-32] ^= 1; return d }, true, size - 32},
 		{"footer byte", func(d []byte) []byte { d[footerOff+70] ^= 1; return d }, true, footerOff},
@@ -246,4 +250,11 @@ func TestSegmentConcurrentReads(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
+}
+
+// setHeaderVersion rewrites the header's version and its CRC.
+func setHeaderVersion(d []byte, v uint32) []byte {
+	binary.LittleEndian.PutUint32(d[8:12], v)
+	binary.LittleEndian.PutUint32(d[12:16], crc32.Checksum(d[:12], castagnoli))
+	return d
 }

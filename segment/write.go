@@ -17,8 +17,10 @@ type SegmentOptions struct {
 	// Default (0) DefaultBlockSize, 64 KiB. Larger blocks compress better
 	// and make point reads decompress more.
 	BlockSize int
+	// Codec is CodecS2 (default; "" means it) or CodecZstd.
+	Codec string
 	// Level is the zstd level as a klauspost/compress/zstd EncoderLevel
-	// (1 fastest .. 4 best). Default (0) zstd.SpeedDefault.
+	// (1 fastest .. 4 best), for CodecZstd. Default (0) zstd.SpeedDefault.
 	Level int
 }
 
@@ -58,7 +60,7 @@ type blockEntry struct {
 	Records                     uint32
 }
 
-// WriteSegment encodes records, in order, into zstd-compressed blocks
+// WriteSegment encodes records, in order, into compressed blocks
 // followed by a footer with the block table and Meta, and publishes path
 // atomically (temporary file, fsync, rename, fsync of the directory). Of
 // meta only FirstWALIndex and LastWALIndex are used; the ranges and counts
@@ -71,9 +73,9 @@ func WriteSegment(path string, meta Meta, records []Record, opts SegmentOptions)
 		opts.BlockSize = DefaultBlockSize
 	}
 	opts.BlockSize = min(opts.BlockSize, MaxBodySize/2)
-	enc, ok := encoderFor(opts.Level)
-	if !ok {
-		return fmt.Errorf("segment: zstd level %d: %w", opts.Level, trove.ErrInvalid)
+	enc, err := codecFor(opts.Codec, opts.Level)
+	if err != nil {
+		return err
 	}
 	if err := validateRecords(records); err != nil {
 		return fmt.Errorf("segment: write %s: %w", path, err)
@@ -91,12 +93,10 @@ func WriteSegment(path string, meta Meta, records []Record, opts SegmentOptions)
 }
 
 // encodeSegment writes a whole segment file to w.
-func encodeSegment(w io.Writer, meta Meta, records []Record, opts SegmentOptions, enc interface {
-	EncodeAll(src, dst []byte) []byte
-}) error {
+func encodeSegment(w io.Writer, meta Meta, records []Record, opts SegmentOptions, enc codec) error {
 	var hdr [segHeaderSize]byte
 	copy(hdr[:8], segMagic)
-	binary.LittleEndian.PutUint32(hdr[8:12], segVersion)
+	binary.LittleEndian.PutUint32(hdr[8:12], enc.version)
 	binary.LittleEndian.PutUint32(hdr[12:16], crc32.Checksum(hdr[:12], castagnoli))
 	if _, err := w.Write(hdr[:]); err != nil {
 		return fmt.Errorf("segment: write: %w", err)
@@ -126,7 +126,7 @@ func encodeSegment(w io.Writer, meta Meta, records []Record, opts SegmentOptions
 			return fmt.Errorf("segment: block of %d bytes exceeds %d: %w", size, MaxBodySize, trove.ErrInvalid)
 		}
 		raw := appendRecords((*rawp)[:0], records[start:end])
-		out := enc.EncodeAll(raw, (*outp)[:0])
+		out := enc.encode(raw, (*outp)[:0])
 		*rawp, *outp = raw, out
 		if _, err := w.Write(out); err != nil {
 			return fmt.Errorf("segment: write: %w", err)
@@ -153,7 +153,7 @@ func encodeSegment(w io.Writer, meta Meta, records []Record, opts SegmentOptions
 	binary.LittleEndian.PutUint64(tr[0:8], uint64(off))
 	binary.LittleEndian.PutUint32(tr[8:12], uint32(flen))
 	binary.LittleEndian.PutUint32(tr[12:16], crc32.Checksum(footer, castagnoli))
-	binary.LittleEndian.PutUint32(tr[16:20], segVersion)
+	binary.LittleEndian.PutUint32(tr[16:20], enc.version)
 	binary.LittleEndian.PutUint32(tr[20:24], crc32.Checksum(tr[:20], castagnoli))
 	copy(tr[24:32], segEndMagic)
 	footer = append(footer, tr[:]...)
