@@ -17,7 +17,8 @@
 // The options object takes "directory" (required) and every field of
 // Options by its JSON name: segmentSize (bytes, default 64 MiB), syncMode
 // ("always" default, or "none"), blockSize (bytes, default 1 KiB),
-// compressionLevel (zstd 1-4, default 1), cacheSize (bytes of decoded
+// compression ("s2" default, or "zstd"), compressionLevel (zstd 1-4,
+// default 1), cacheSize (bytes of decoded
 // blocks, default 128 MiB, negative: none), maxPathValues (payload index
 // guard, default 4096, negative: no payload index), maxGroup (requests per
 // group commit, default 4096), searchIndex ("on" or "off"). Zero means the

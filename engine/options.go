@@ -7,6 +7,7 @@ import (
 	"log/slog"
 
 	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/segment"
 )
 
 // Sync modes (Options.SyncMode).
@@ -34,8 +35,15 @@ type Options struct {
 	// size 17% of the JSON at 1 KiB, 10% at 2 KiB, 7% at 4 KiB, 4% at 16 KiB).
 	// Zero means the default.
 	BlockSize int `json:"blockSize"`
-	// CompressionLevel is the zstd level of sealed blocks: 1 fastest … 4
-	// best. Default 1; zero means the default.
+	// Compression is the codec of sealed blocks: "s2" (default; "" means
+	// it) or "zstd". On 1 KiB blocks of event records S2 compresses about
+	// 7× and decompresses about 6× faster than zstd's fastest level (a
+	// sealed block is decompressed on every cache miss of a read), for
+	// about 1.4× the bytes. Segments of either codec are read whatever
+	// the option says.
+	Compression string `json:"compression"`
+	// CompressionLevel is the zstd level of sealed blocks when Compression
+	// is "zstd": 1 fastest … 4 best. Default 1; zero means the default.
 	CompressionLevel int `json:"compressionLevel"`
 	// CacheSize bounds the decoded sealed blocks kept for reads. Unit:
 	// bytes. Default 128 MiB; zero means the default; negative disables the
@@ -62,6 +70,7 @@ func DefaultOptions() Options {
 		SegmentSize:      64 << 20,
 		SyncMode:         SyncAlways,
 		BlockSize:        1 << 10,
+		Compression:      segment.CodecS2,
 		CompressionLevel: 1,
 		CacheSize:        128 << 20,
 		MaxPathValues:    4096,
@@ -82,6 +91,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.BlockSize == 0 {
 		o.BlockSize = d.BlockSize
+	}
+	if o.Compression == "" {
+		o.Compression = d.Compression
 	}
 	if o.CompressionLevel == 0 {
 		o.CompressionLevel = d.CompressionLevel
@@ -108,6 +120,8 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("%w: engine: syncMode %q (want %q or %q)", trove.ErrInvalid, o.SyncMode, SyncAlways, SyncNone)
 	case o.BlockSize < 0:
 		return o, fmt.Errorf("%w: engine: blockSize %d is negative", trove.ErrInvalid, o.BlockSize)
+	case o.Compression != segment.CodecS2 && o.Compression != segment.CodecZstd:
+		return o, fmt.Errorf("%w: engine: compression %q (want %q or %q)", trove.ErrInvalid, o.Compression, segment.CodecS2, segment.CodecZstd)
 	case o.CompressionLevel < 1 || o.CompressionLevel > 4:
 		return o, fmt.Errorf("%w: engine: compressionLevel %d (want 1-4)", trove.ErrInvalid, o.CompressionLevel)
 	case o.MaxGroup < 0:

@@ -78,7 +78,7 @@ func (s *Store) maybeSeal() {
 	}
 	m.records, m.bytes, m.firstWAL, m.lastWAL = nil, 0, 0, 0
 	s.w.sealing = true
-	opts := segment.SegmentOptions{BlockSize: s.opts.BlockSize, Level: s.opts.CompressionLevel}
+	opts := segment.SegmentOptions{BlockSize: s.opts.BlockSize, Codec: s.opts.Compression, Level: s.opts.CompressionLevel}
 	go func() {
 		s.crashPoint("seal:writing") // on the seal's goroutine
 		meta := segment.Meta{FirstWALIndex: job.firstWAL, LastWALIndex: job.lastWAL}
