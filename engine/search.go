@@ -18,10 +18,6 @@ import (
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/blevesearch/bleve/v2"
-	"github.com/blevesearch/bleve/v2/analysis/analyzer/custom"
-	"github.com/blevesearch/bleve/v2/analysis/datetime/flexible"
-	"github.com/blevesearch/bleve/v2/analysis/token/lowercase"
-	"github.com/blevesearch/bleve/v2/analysis/tokenizer/regexp"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search"
 	bq "github.com/blevesearch/bleve/v2/search/query"
@@ -32,9 +28,9 @@ import (
 // the unsealed ones once the store is quiet, built in the background
 // (never on the ingest path), and narrows search queries and payload
 // equalities on unindexed paths to
-// candidates among the positions it has indexed. Its analyzer splits text
-// exactly as trove.Tokenize does (runs of letters and digits, lowercased),
-// and every clause is translated into a bleve query matching a superset of
+// candidates among the positions it has indexed. Its documents
+// (searchdoc.go) hold text split exactly as trove.Tokenize splits it, and
+// every clause is translated into a bleve query matching a superset of
 // what the clause matches, so that candidates verified with the query's
 // Match give exact results.
 type searcher struct {
@@ -46,55 +42,36 @@ type searcher struct {
 	wake   chan struct{}
 	stopCh chan struct{}
 	wg     sync.WaitGroup
+	rd     searchReader // guarded by mu
 }
 
 const (
-	searchAnalyzer = "trove"
-	searchUpToKey  = "trove.upto"
-	searchBatch    = 1000
+	searchUpToKey = "trove.upto"
+	searchBatch   = 1000
 	// searchMappingKey holds searchMappingVersion in the index; an index
 	// built with another mapping is rebuilt.
 	searchMappingKey = "trove.mapping"
-	// searchMappingVersion 4: strings are never indexed as dates; no
-	// stored fields or doc values beyond the document id; each document
-	// holds its position in searchPosField.
-	searchMappingVersion = "4"
+	// searchMappingVersion 5: documents built from the payload's JSON
+	// (searchdoc.go): text fields without term vectors, "_all" of text
+	// only, tokens exactly trove.Tokenize's; no stored fields or doc
+	// values beyond the document id; each document holds its position in
+	// searchPosField.
+	searchMappingVersion = "5"
 	// searchPosField holds each document's position as a number, so that
 	// a search can be asked for one range of positions. A payload key of
 	// the same name keeps its value there too (the field holds both).
 	searchPosField = "_trove_pos"
-	// searchNoDates is a date parser that accepts nothing: with it as the
-	// default, bleve's dynamic mapping indexes every string as text (a
-	// string it could parse as a date would otherwise be indexed as a
-	// date alone, and term queries on its tokens would miss it).
-	searchNoDates = "trove-no-dates"
 )
 
-func searchMapping() (*mapping.IndexMappingImpl, error) {
+// searchMapping is the index's mapping. Documents never go through it
+// (buildSearchDoc builds them) and queries analyze no text (term queries
+// carry trove.Tokenize's tokens), so it says only that nothing is stored.
+func searchMapping() *mapping.IndexMappingImpl {
 	m := bleve.NewIndexMapping()
-	if err := m.AddCustomTokenizer(searchAnalyzer, map[string]any{
-		"type": regexp.Name, "regexp": `[\p{L}\p{Nd}]+`,
-	}); err != nil {
-		return nil, err
-	}
-	if err := m.AddCustomAnalyzer(searchAnalyzer, map[string]any{
-		"type": custom.Name, "tokenizer": searchAnalyzer, "token_filters": []string{lowercase.Name},
-	}); err != nil {
-		return nil, err
-	}
-	if err := m.AddCustomDateTimeParser(searchNoDates, map[string]any{
-		"type": flexible.Name, "layouts": []any{},
-	}); err != nil {
-		return nil, err
-	}
-	m.DefaultAnalyzer = searchAnalyzer
-	m.DefaultDateTimeParser = searchNoDates
-	// Candidates are verified against the log: bleve keeps no copy of
-	// the payloads (which would also spread the ids a search reads back
-	// over a much larger stored section) and nothing to sort on.
+	m.IndexDynamic = false
 	m.StoreDynamic = false
 	m.DocValuesDynamic = false
-	return m, nil
+	return m
 }
 
 func newSearcher(s *Store) *searcher {
@@ -133,11 +110,7 @@ func (x *searcher) open() error {
 	if err := os.RemoveAll(x.path); err != nil {
 		return err
 	}
-	m, err := searchMapping()
-	if err != nil {
-		return err
-	}
-	idx, err = bleve.New(x.path, m)
+	idx, err = bleve.New(x.path, searchMapping())
 	if err != nil {
 		return err
 	}
@@ -261,26 +234,16 @@ func (x *searcher) stepTo(unsealed bool) (more bool, err error) {
 
 func (x *searcher) index(v *view, from, to uint64) error {
 	b := x.idx.NewBatch()
-	for p := from; p <= to; p++ {
-		e, err := x.s.eventAt(v, p)
+	err := x.rd.each(v, from, to, func(pos uint64, payload []byte) error {
+		doc, err := buildSearchDoc(pos, payload)
 		if err != nil {
 			return err
 		}
-		payload, err := trove.DecodePayload(e.Payload)
-		if err != nil {
-			return fmt.Errorf("position %d: %w", p, err)
-		}
-		doc := bleveDoc(payload)
-		if m, ok := doc.(map[string]any); ok {
-			if v, dup := m[searchPosField]; dup {
-				m[searchPosField] = []any{v, float64(p)}
-			} else {
-				m[searchPosField] = float64(p)
-			}
-		}
-		if err := b.Index(strconv.FormatUint(p, 10), doc); err != nil {
-			return err
-		}
+		return b.IndexAdvanced(doc)
+	})
+	if err != nil {
+		x.rd.forget()
+		return err
 	}
 	var up [8]byte
 	binary.LittleEndian.PutUint64(up[:], to)
@@ -290,25 +253,6 @@ func (x *searcher) index(v *view, from, to uint64) error {
 	}
 	x.upTo.Store(uint32(to))
 	return nil
-}
-
-// bleveDoc converts a decoded payload for bleve: numbers become float64,
-// rounded (±Inf past the range), which keeps every comparison a superset.
-func bleveDoc(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, e := range x {
-			x[k] = bleveDoc(e)
-		}
-	case []any:
-		for i, e := range x {
-			x[i] = bleveDoc(e)
-		}
-	case json.Number:
-		f, _ := strconv.ParseFloat(string(x), 64)
-		return f
-	}
-	return v
 }
 
 // Search implements query.Searcher: candidates among 1…upTo.
@@ -421,11 +365,10 @@ func (x *searcher) hits(ctx context.Context, q bq.Query) (*roaring.Bitmap, uint3
 // number float64 cannot hold are not translated (ok false), nor is a
 // path whose first key starts with an underscore.
 func termQuery(t trove.PayloadTerm) (bq.Query, bool) {
-	if len(t.Keys) == 0 || strings.HasPrefix(t.Keys[0], "_") {
-		// bleve's own fields (_id, _all) start with an underscore.
+	if len(t.Keys) == 0 {
 		return nil, false
 	}
-	field := strings.Join(t.Keys, ".")
+	field := searchFieldName(strings.Join(t.Keys, "."))
 	switch v := t.Value.(type) {
 	case string:
 		toks := trove.Tokenize(v)
@@ -440,8 +383,8 @@ func termQuery(t trove.PayloadTerm) (bq.Query, bool) {
 		}
 		return bleve.NewConjunctionQuery(qs...), true
 	case json.Number:
-		f, err := strconv.ParseFloat(string(v), 64)
-		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		f := searchFloat(string(v))
+		if math.IsInf(f, 0) {
 			return nil, false
 		}
 		incl := true
@@ -485,9 +428,9 @@ func supersetQuery(sq *trove.SearchQuery) (bq.Query, bool) {
 }
 
 func clauseQuery(c *trove.SearchClause) bq.Query {
-	field := c.Field
-	if field == "" {
-		field = "_all"
+	field := "_all"
+	if c.Field != "" {
+		field = searchFieldName(c.Field)
 	}
 	terms := func() []bq.Query {
 		qs := make([]bq.Query, len(c.Tokens))
@@ -503,15 +446,19 @@ func clauseQuery(c *trove.SearchClause) bq.Query {
 		// Every token present, in any order: a superset of "in a row".
 		return bleve.NewConjunctionQuery(terms()...)
 	case trove.RangeClause:
-		f, _ := strconv.ParseFloat(string(c.Number), 64)
+		f := searchFloat(string(c.Number))
 		incl := true
 		var q *bq.NumericRangeQuery
 		// Rounding to float64 is monotone: x > N implies float(x) ≥ float(N),
-		// so inclusive bounds at float(N) keep every match.
+		// so inclusive bounds at float(N) keep every match. The open end is
+		// an inclusive infinity: bleve's default one excludes the numbers
+		// indexed as infinite.
 		if strings.HasPrefix(c.Op, ">") {
-			q = bleve.NewNumericRangeInclusiveQuery(&f, nil, &incl, nil)
+			inf := math.Inf(1)
+			q = bleve.NewNumericRangeInclusiveQuery(&f, &inf, &incl, &incl)
 		} else {
-			q = bleve.NewNumericRangeInclusiveQuery(nil, &f, nil, &incl)
+			inf := math.Inf(-1)
+			q = bleve.NewNumericRangeInclusiveQuery(&inf, &f, &incl, &incl)
 		}
 		q.SetField(field)
 		return q
@@ -519,6 +466,7 @@ func clauseQuery(c *trove.SearchClause) bq.Query {
 	alts := terms()
 	if c.Field != "" {
 		if f, err := strconv.ParseFloat(c.Text, 64); err == nil && !math.IsNaN(f) {
+			f = searchFloat(c.Text)
 			incl := true
 			q := bleve.NewNumericRangeInclusiveQuery(&f, &f, &incl, &incl)
 			q.SetField(field)
@@ -543,4 +491,15 @@ func clauseQuery(c *trove.SearchClause) bq.Query {
 		return alts[0]
 	}
 	return bleve.NewDisjunctionQuery(alts...)
+}
+
+// searchFloat is the float64 a JSON number is indexed and searched as:
+// rounded, ±Inf past the range, and zero for -0 (bleve keeps -0 and 0
+// apart, JSON's numbers do not).
+func searchFloat(num string) float64 {
+	f, _ := strconv.ParseFloat(num, 64)
+	if f == 0 {
+		return 0
+	}
+	return f
 }

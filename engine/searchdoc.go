@@ -1,0 +1,477 @@
+package engine
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/blevesearch/bleve/v2/document"
+	index "github.com/blevesearch/bleve_index_api"
+	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/segment"
+)
+
+// The search index's documents are built here from the payload's JSON
+// directly, without decoding it and without bleve's mapping:
+//
+//   - every string becomes tokens (exactly trove.Tokenize's) of a text
+//     field named by its dotted path (array elements share their array's
+//     field); text fields keep neither term vectors nor stored values nor
+//     doc values: phrases are searched as conjunctions of their tokens and
+//     verified;
+//   - every number becomes a numeric field (float64, rounded, ±Inf past the
+//     range), every boolean a boolean field;
+//   - "_all" holds the tokens of every text field, for bare clauses, which
+//     search strings only;
+//   - searchPosField holds the document's position.
+//
+// A payload key whose path would clash with bleve's own fields (_id, _all)
+// is indexed under searchFieldName's name for it.
+
+// searchTextOptions: indexed only (no term vectors, stored value or doc
+// values); frequencies and norms are skipped (searches never score).
+const searchTextOptions = index.IndexField | index.SkipFreqNorm
+
+// searchFieldName is the bleve field of a dotted payload path: the path,
+// except under a first key bleve keeps for itself.
+func searchFieldName(path string) string {
+	first, _, _ := strings.Cut(path, ".")
+	if first == "_id" || first == "_all" {
+		return "_trove" + path
+	}
+	return path
+}
+
+// searchText is a text field: the tokens of the strings at one path of a
+// payload, tokenized when bleve analyzes the document.
+type searchText struct {
+	name  string
+	vals  [][]byte // the strings, unescaped
+	n     int      // tokens
+	freqs index.TokenFrequencies
+}
+
+var _ document.Field = (*searchText)(nil)
+
+func (f *searchText) Name() string                                     { return f.name }
+func (f *searchText) ArrayPositions() []uint64                         { return nil }
+func (f *searchText) Options() index.FieldIndexingOptions              { return searchTextOptions }
+func (f *searchText) Value() []byte                                    { return nil }
+func (f *searchText) EncodedFieldType() byte                           { return 't' }
+func (f *searchText) AnalyzedLength() int                              { return f.n }
+func (f *searchText) AnalyzedTokenFrequencies() index.TokenFrequencies { return f.freqs }
+
+func (f *searchText) NumPlainTextBytes() uint64 {
+	n := 0
+	for _, v := range f.vals {
+		n += len(v)
+	}
+	return uint64(n)
+}
+
+func (f *searchText) Size() int {
+	n := 64 + len(f.name)
+	for _, v := range f.vals {
+		n += 24 + len(v)
+	}
+	return n + f.freqs.Size()
+}
+
+// Analyze computes the field's token set.
+func (f *searchText) Analyze() {
+	f.freqs = make(index.TokenFrequencies, 8)
+	for _, v := range f.vals {
+		f.n += eachToken(v, func(tok []byte) {
+			if _, ok := f.freqs[string(tok)]; !ok {
+				f.freqs[string(tok)] = &index.TokenFreq{Term: tok}
+			}
+		})
+	}
+}
+
+// searchAll is the "_all" field: the union of a document's text fields'
+// tokens. It is the document's last field, analyzed after them.
+type searchAll struct {
+	parts []*searchText
+	n     int
+	freqs index.TokenFrequencies
+}
+
+var _ document.Field = (*searchAll)(nil)
+
+func (f *searchAll) Name() string                        { return "_all" }
+func (f *searchAll) ArrayPositions() []uint64            { return nil }
+func (f *searchAll) Options() index.FieldIndexingOptions { return searchTextOptions }
+func (f *searchAll) Value() []byte                       { return nil }
+func (f *searchAll) EncodedFieldType() byte              { return 't' }
+func (f *searchAll) NumPlainTextBytes() uint64           { return 0 }
+func (f *searchAll) Size() int                           { return 64 + 8*len(f.parts) + f.freqs.Size() }
+func (f *searchAll) AnalyzedLength() int                 { return f.n }
+func (f *searchAll) AnalyzedTokenFrequencies() index.TokenFrequencies {
+	return f.freqs
+}
+
+// Analyze merges the text fields' token sets (bleve analyzes a document's
+// fields in order, so theirs are computed).
+func (f *searchAll) Analyze() {
+	size := 0
+	for _, p := range f.parts {
+		size += len(p.freqs)
+	}
+	f.freqs = make(index.TokenFrequencies, size)
+	for _, p := range f.parts {
+		f.n += p.n
+		for k, tf := range p.freqs {
+			if _, ok := f.freqs[k]; !ok {
+				f.freqs[k] = tf // read only: no frequency, no locations
+			}
+		}
+	}
+}
+
+// eachToken calls fn with every token of s, in order, and returns their
+// number: exactly trove.Tokenize(s). tok is valid only during the call
+// unless s is already lowercase ASCII (then it aliases s).
+func eachToken(s []byte, fn func(tok []byte)) int {
+	ascii := true
+	for _, c := range s {
+		if c >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if !ascii {
+		// Lowercasing may change a rune's class or length ('İ' becomes
+		// "i̇", whose combining dot splits the word): go through Tokenize.
+		toks := trove.Tokenize(string(s))
+		for _, t := range toks {
+			fn([]byte(t))
+		}
+		return len(toks)
+	}
+	n := 0
+	for i := 0; i < len(s); {
+		for i < len(s) && !isAlnum(s[i]) {
+			i++
+		}
+		j := i
+		upper := false
+		for j < len(s) && isAlnum(s[j]) {
+			upper = upper || s[j] >= 'A' && s[j] <= 'Z'
+			j++
+		}
+		if j > i {
+			tok := s[i:j:j]
+			if upper {
+				tok = []byte(strings.ToLower(string(tok)))
+			}
+			fn(tok)
+			n++
+		}
+		i = j
+	}
+	return n
+}
+
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// searchDoc builds a position's bleve document from its payload's JSON.
+type searchDoc struct {
+	doc   *document.Document
+	texts map[string]*searchText
+	all   *searchAll
+	path  []byte
+}
+
+// build returns the document of the payload at position pos.
+func buildSearchDoc(pos uint64, payload []byte) (*document.Document, error) {
+	d := searchDoc{
+		doc:   document.NewDocument(strconv.FormatUint(pos, 10)),
+		texts: make(map[string]*searchText, 8),
+		all:   &searchAll{},
+	}
+	i, err := d.value(payload, skipSpace(payload, 0))
+	if err == nil && skipSpace(payload, i) != len(payload) {
+		err = errSearchJSON
+	}
+	if err != nil {
+		return nil, fmt.Errorf("engine: position %d: payload: %w", pos, err)
+	}
+	d.doc.AddField(document.NewNumericFieldWithIndexingOptions(searchPosField, nil, float64(pos), index.IndexField))
+	// Text fields in a stable order, then "_all" after them.
+	names := make([]string, 0, len(d.texts))
+	for k := range d.texts {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		f := d.texts[k]
+		d.doc.AddField(f)
+		d.all.parts = append(d.all.parts, f)
+	}
+	if len(d.all.parts) > 0 {
+		d.doc.AddField(d.all)
+	}
+	return d.doc, nil
+}
+
+var errSearchJSON = fmt.Errorf("engine: %w: malformed JSON", errRecord)
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// name is the field of the current path.
+func (d *searchDoc) name() string { return searchFieldName(string(d.path)) }
+
+// text returns the text field of the current path.
+func (d *searchDoc) text() *searchText {
+	f := d.texts[string(d.path)]
+	if f == nil {
+		// Keyed by path: a renamed field's path is its own.
+		f = &searchText{name: d.name()}
+		d.texts[string(d.path)] = f
+	}
+	return f
+}
+
+// value indexes the JSON value at b[i:] (i past any space) under the
+// current path (an array's elements share it) and returns the index just
+// past it.
+func (d *searchDoc) value(b []byte, i int) (int, error) {
+	if i >= len(b) {
+		return 0, errSearchJSON
+	}
+	switch c := b[i]; {
+	case c == '{':
+		return d.object(b, i+1)
+	case c == '[':
+		i = skipSpace(b, i+1)
+		if i < len(b) && b[i] == ']' {
+			return i + 1, nil
+		}
+		for {
+			n, err := d.value(b, i)
+			if err != nil {
+				return 0, err
+			}
+			i = skipSpace(b, n)
+			if i >= len(b) {
+				return 0, errSearchJSON
+			}
+			if b[i] == ']' {
+				return i + 1, nil
+			}
+			if b[i] != ',' {
+				return 0, errSearchJSON
+			}
+			i = skipSpace(b, i+1)
+		}
+	case c == '"':
+		s, n, err := jsonString(b, i)
+		if err != nil {
+			return 0, err
+		}
+		if len(d.path) > 0 {
+			f := d.text()
+			f.vals = append(f.vals, s)
+		}
+		return n, nil
+	case c == '-' || c >= '0' && c <= '9':
+		n := scanNumber(b, i)
+		if n < 0 {
+			return 0, errSearchJSON
+		}
+		if len(d.path) > 0 {
+			f := searchFloat(string(b[i:n]))
+			d.doc.AddField(document.NewNumericFieldWithIndexingOptions(d.name(), nil, f, index.IndexField))
+		}
+		return n, nil
+	case hasPrefix(b[i:], "true"), hasPrefix(b[i:], "false"):
+		v := c == 't'
+		if len(d.path) > 0 {
+			d.doc.AddField(document.NewBooleanFieldWithIndexingOptions(d.name(), nil, v, index.IndexField))
+		}
+		if v {
+			return i + 4, nil
+		}
+		return i + 5, nil
+	case hasPrefix(b[i:], "null"):
+		return i + 4, nil
+	}
+	return 0, errSearchJSON
+}
+
+// object indexes an object's members; i is just past its '{'.
+func (d *searchDoc) object(b []byte, i int) (int, error) {
+	i = skipSpace(b, i)
+	if i < len(b) && b[i] == '}' {
+		return i + 1, nil
+	}
+	base := len(d.path)
+	defer func() { d.path = d.path[:base] }()
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return 0, errSearchJSON
+		}
+		k, n, err := jsonString(b, i)
+		if err != nil {
+			return 0, err
+		}
+		i = skipSpace(b, n)
+		if i >= len(b) || b[i] != ':' {
+			return 0, errSearchJSON
+		}
+		d.path = d.path[:base]
+		if base > 0 {
+			d.path = append(d.path, '.')
+		}
+		d.path = append(d.path, k...)
+		if n, err = d.value(b, skipSpace(b, i+1)); err != nil {
+			return 0, err
+		}
+		i = skipSpace(b, n)
+		if i >= len(b) {
+			return 0, errSearchJSON
+		}
+		if b[i] == '}' {
+			return i + 1, nil
+		}
+		if b[i] != ',' {
+			return 0, errSearchJSON
+		}
+		i = skipSpace(b, i+1)
+	}
+}
+
+// jsonString returns the string starting at b[i] (a quote), unescaped
+// (aliasing b when it has no escapes), and the index past it.
+func jsonString(b []byte, i int) ([]byte, int, error) {
+	n := scanString(b, i)
+	if n < 0 {
+		return nil, 0, errSearchJSON
+	}
+	raw := b[i+1 : n-1]
+	for _, c := range raw {
+		if c == '\\' {
+			var s string
+			if err := json.Unmarshal(b[i:n], &s); err != nil {
+				return nil, 0, errSearchJSON
+			}
+			return []byte(s), n, nil
+		}
+	}
+	return raw[:len(raw):len(raw)], n, nil
+}
+
+// searchReader reads event payloads for the indexer straight from the log:
+// sealed blocks with segment.ReadBlock (each once, outside the block
+// cache, so that indexing neither fills nor churns it), unsealed ones from
+// the view's memtable.
+type searchReader struct {
+	// The last block read: a batch may end inside it.
+	sg   *sealed
+	blk  int
+	recs []segment.Record
+}
+
+// each calls fn with the payload of every position from…to (committed in
+// v), in order. The payload aliases a block read for the indexer or a
+// memtable body: fn must not modify it.
+func (r *searchReader) each(v *view, from, to uint64, fn func(pos uint64, payload []byte) error) error {
+	pos := from
+	for pos <= to && pos < v.memFirst {
+		segs := v.segs
+		i := sort.Search(len(segs), func(i int) bool { return segs[i].meta.LastPosition >= pos })
+		if i == len(segs) || segs[i].meta.FirstPosition > pos {
+			return fmt.Errorf("%w: engine: position %d in no segment", trove.ErrNotFound, pos)
+		}
+		sg := segs[i]
+		j, ok := sg.seg.FindBlock(pos)
+		if !ok {
+			return &trove.CorruptionError{File: sg.path, Offset: -1,
+				Reason: fmt.Sprintf("engine: position %d missing from its segment", pos)}
+		}
+		if r.sg != sg || r.blk != j {
+			recs, err := sg.seg.ReadBlock(j)
+			if err != nil {
+				return err
+			}
+			r.sg, r.blk, r.recs = sg, j, recs
+		}
+		found := false
+		for k := range r.recs {
+			rec := &r.recs[k]
+			if rec.Type != recEvent || rec.Position < pos || rec.Position > to {
+				continue
+			}
+			if rec.Position != pos {
+				return &trove.CorruptionError{File: sg.path, Offset: -1,
+					Reason: fmt.Sprintf("engine: block %d: positions not dense at %d", j, pos)}
+			}
+			p, err := recordPayload(rec.Body)
+			if err != nil {
+				return fmt.Errorf("engine: position %d: %w", pos, err)
+			}
+			if err := fn(pos, p); err != nil {
+				return err
+			}
+			pos++
+			found = true
+		}
+		if !found {
+			return &trove.CorruptionError{File: sg.path, Offset: -1,
+				Reason: fmt.Sprintf("engine: position %d missing from block %d", pos, j)}
+		}
+	}
+	for ; pos <= to; pos++ {
+		k := pos - v.memFirst
+		if pos > v.last || k >= uint64(len(v.memBody)) {
+			return fmt.Errorf("%w: engine: position %d", trove.ErrNotFound, pos)
+		}
+		p, err := recordPayload(v.memBody[k])
+		if err != nil {
+			return fmt.Errorf("engine: position %d: %w", pos, err)
+		}
+		if err := fn(pos, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// forget drops the block kept between batches.
+func (r *searchReader) forget() { *r = searchReader{} }
+
+// recordPayload cuts the payload out of an event record's body (see
+// appendEvent): schema number, id, version, producer, then the payload.
+func recordPayload(body []byte) ([]byte, error) {
+	b := body
+	for _, str := range []bool{false, true, false, true} {
+		v, n := binary.Uvarint(b)
+		if n <= 0 {
+			return nil, errRecord
+		}
+		b = b[n:]
+		if str {
+			if v > uint64(len(b)) {
+				return nil, errRecord
+			}
+			b = b[v:]
+		}
+	}
+	v, n := binary.Uvarint(b)
+	if n <= 0 || v > uint64(len(b)-n) {
+		return nil, errRecord
+	}
+	return b[n : n+int(v) : n+int(v)], nil
+}
