@@ -1,11 +1,11 @@
 package engine
 
 import (
-	"container/list"
 	"context"
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/trovedb/trove"
@@ -16,23 +16,29 @@ import (
 // sealed is an open segment file of the store. Its block table is the
 // segment's own (segment.Segment.FindBlock).
 type sealed struct {
-	id   uint64 // unique within the store, for the block cache
+	id   uint64 // unique within the store
 	path string
 	seg  *segment.Segment
 	meta segment.Meta
+	// nblocks is seg.NumBlocks(), the length of slots.
+	nblocks int
+	// slots holds the segment's blocks that are in the block cache, by
+	// block number; nil until the cache first takes one of them.
+	slots atomic.Pointer[[]atomic.Pointer[block]]
 }
 
 func newSealed(id uint64, path string, seg *segment.Segment) *sealed {
-	return &sealed{id: id, path: path, seg: seg, meta: seg.Meta()}
+	return &sealed{id: id, path: path, seg: seg, meta: seg.Meta(), nblocks: seg.NumBlocks()}
 }
 
 // hasEvents reports whether the segment holds any event.
 func (sg *sealed) hasEvents() bool { return sg.meta.LastPosition != 0 }
 
-// Memory a cached block holds besides its records' bytes.
+// Memory a cached block holds besides its records' bytes: the block, its
+// entry in the cache's ring and its slot.
 const (
 	recordSize    = int64(unsafe.Sizeof(segment.Record{}))
-	blockOverhead = int64(unsafe.Sizeof(block{})+unsafe.Sizeof(cacheItem{})+unsafe.Sizeof(list.Element{})) + 64 // + the map entry
+	blockOverhead = int64(unsafe.Sizeof(block{}) + unsafe.Sizeof(clockEntry{}) + 8)
 )
 
 // block is a decoded block: its event records in position order.
@@ -40,13 +46,13 @@ type block struct {
 	first  uint64
 	events []segment.Record
 	size   int64
+	ref    atomic.Bool // read since the cache's hand last passed
 }
 
 // readBlock returns block idx of sg, which holds events, through the
 // cache.
 func (s *Store) readBlock(sg *sealed, idx int) (*block, error) {
-	key := cacheKey{seg: sg.id, block: idx}
-	if blk := s.cache.get(key); blk != nil {
+	if blk := s.cache.get(sg, idx); blk != nil {
 		return blk, nil
 	}
 	recs, err := sg.seg.ReadBlock(idx)
@@ -61,14 +67,22 @@ func (s *Store) readBlock(sg *sealed, idx int) (*block, error) {
 		}
 	}
 	// size is what the cached block keeps alive: the decoded bytes (every
-	// record's body and its few header bytes), the events' Record values
-	// and the cache's own bookkeeping.
-	blk := &block{first: first, events: make([]segment.Record, 0, n), size: blockOverhead + int64(n)*recordSize}
+	// record's body and its few header bytes), the records and the
+	// cache's own bookkeeping.
+	blk := &block{first: first, events: recs, size: blockOverhead + int64(cap(recs))*recordSize}
 	for _, r := range recs {
 		blk.size += int64(len(r.Body)) + 4
-		if r.Type == recEvent {
-			blk.events = append(blk.events, r)
+	}
+	if n < len(recs) {
+		// Links and schema records share the block: keep the events
+		// alone, in a slice of their own.
+		blk.events = make([]segment.Record, 0, n)
+		for _, r := range recs {
+			if r.Type == recEvent {
+				blk.events = append(blk.events, r)
+			}
 		}
+		blk.size += int64(n) * recordSize
 	}
 	for i := range blk.events {
 		if blk.events[i].Position != first+uint64(i) {
@@ -76,8 +90,7 @@ func (s *Store) readBlock(sg *sealed, idx int) (*block, error) {
 				Reason: fmt.Sprintf("engine: block %d: positions not dense at %d", idx, first+uint64(i))}
 		}
 	}
-	s.cache.put(key, blk)
-	return blk, nil
+	return s.cache.put(sg, idx, blk), nil
 }
 
 // record returns the event record at pos in view v.
@@ -211,62 +224,113 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 	return out, err
 }
 
-// blockCache keeps decoded blocks, least recently used out first.
+// blockCache keeps decoded blocks up to a total size, evicting with the
+// CLOCK algorithm: a hit only sets its block's ref bit, and the hand,
+// sweeping the cached blocks in a ring, clears set bits and evicts the first
+// block it finds clear; a new block takes the ring place of one evicted, just
+// behind the hand, so it has a full sweep to be read again. Lookups take no
+// lock: a cached block hangs from its segment's slot (sealed.slots), which
+// put and eviction set and clear under the cache's mutex.
 type blockCache struct {
-	max int64
+	max int64 // bytes; negative: cache nothing
 	mu  struct {
 		sync.Mutex
 		size  int64
-		items map[cacheKey]*list.Element
-		lru   list.List // of *cacheItem, front = most recent
+		ring  []clockEntry // cached blocks, and holes (blk nil) listed in free
+		free  []int        // holes in ring
+		hand  int          // next ring entry the hand looks at
+		count int          // cached blocks
 	}
 }
 
-type cacheKey struct {
-	seg   uint64
-	block int
-}
-
-type cacheItem struct {
-	key cacheKey
+// clockEntry is a cached block and the slot it hangs from.
+type clockEntry struct {
+	sg  *sealed
+	idx int
 	blk *block
 }
 
 func newBlockCache(max int64) *blockCache {
-	c := &blockCache{max: max}
-	c.mu.items = map[cacheKey]*list.Element{}
-	return c
+	return &blockCache{max: max}
 }
 
-func (c *blockCache) get(k cacheKey) *block {
-	if c.max < 0 {
+// get returns block idx of sg if it is cached, else nil.
+func (c *blockCache) get(sg *sealed, idx int) *block {
+	slots := sg.slots.Load()
+	if slots == nil {
 		return nil
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if el, ok := c.mu.items[k]; ok {
-		c.mu.lru.MoveToFront(el)
-		return el.Value.(*cacheItem).blk
+	b := (*slots)[idx].Load()
+	if b != nil && !b.ref.Load() {
+		b.ref.Store(true)
 	}
-	return nil
+	return b
 }
 
-func (c *blockCache) put(k cacheKey, b *block) {
+// put caches b as block idx of sg and returns it, or the block another
+// reader cached first. It first evicts until b fits (b is kept even when
+// it alone passes the cache's size).
+func (c *blockCache) put(sg *sealed, idx int, b *block) *block {
 	if c.max < 0 {
-		return
+		return b
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.mu.items[k]; ok {
-		return
+	slots := sg.slots.Load()
+	if slots == nil {
+		s := make([]atomic.Pointer[block], sg.nblocks)
+		slots = &s
+		sg.slots.Store(slots)
 	}
-	c.mu.items[k] = c.mu.lru.PushFront(&cacheItem{key: k, blk: b})
+	slot := &(*slots)[idx]
+	if old := slot.Load(); old != nil {
+		return old
+	}
+	for c.mu.size+b.size > c.max && c.mu.count > 0 {
+		c.evictLocked()
+	}
+	e := clockEntry{sg: sg, idx: idx, blk: b}
+	if n := len(c.mu.free); n > 0 {
+		c.mu.ring[c.mu.free[n-1]] = e
+		c.mu.free = c.mu.free[:n-1]
+	} else {
+		c.mu.ring = append(c.mu.ring, e)
+	}
+	c.mu.count++
 	c.mu.size += b.size
-	for c.mu.size > c.max && c.mu.lru.Len() > 1 {
-		el := c.mu.lru.Back()
-		it := el.Value.(*cacheItem)
-		c.mu.lru.Remove(el)
-		delete(c.mu.items, it.key)
-		c.mu.size -= it.blk.size
+	slot.Store(b)
+	return b
+}
+
+// evictLocked moves the hand to the first cached block whose ref bit is
+// clear, clearing the set ones it passes, and evicts it. The cache holds
+// at least one block.
+func (c *blockCache) evictLocked() {
+	for {
+		if c.mu.hand >= len(c.mu.ring) {
+			c.mu.hand = 0
+		}
+		i := c.mu.hand
+		c.mu.hand++
+		e := &c.mu.ring[i]
+		switch {
+		case e.blk == nil:
+		case e.blk.ref.Load():
+			e.blk.ref.Store(false)
+		default:
+			(*e.sg.slots.Load())[e.idx].Store(nil)
+			c.mu.size -= e.blk.size
+			c.mu.count--
+			*e = clockEntry{}
+			c.mu.free = append(c.mu.free, i)
+			return
+		}
 	}
+}
+
+// stats returns how many blocks are cached and their size.
+func (c *blockCache) stats() (blocks int, size int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.mu.count, c.mu.size
 }

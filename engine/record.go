@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/bits"
 	"time"
+	"unsafe"
 
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/segment"
@@ -148,35 +149,35 @@ type eventHead struct {
 
 // decodeEvent decodes an event record into a new event that shares no
 // memory with rec. schemas resolves dictionary numbers.
+//
+// The event's strings and byte fields (id, producer, payload, metadata, its
+// links' strings and metadata) share one new array, each field capped at
+// its own length, so appending to one never reaches another: an event
+// costs one allocation, plus its links' slice when it has links and its
+// files when it has files.
 func decodeEvent(rec *segment.Record, schemas []trove.Schema) (trove.Event, error) {
 	var e trove.Event
-	r := &reader{b: rec.Body}
+	r := reader{b: rec.Body}
 	num := r.uvarint()
-	e.ID.ID = r.str()
+	id := r.bytes()
 	e.ID.Version = int(r.uvarint())
-	e.Producer = r.str()
-	e.Payload = json.RawMessage(bytes.Clone(r.bytes()))
-	if m := r.bytes(); len(m) > 0 {
-		e.Metadata = json.RawMessage(bytes.Clone(m))
-	}
-	if f := r.bytes(); len(f) > 0 && r.err == nil {
-		// Into a variable of its own: &e.Files would move every decoded
-		// event to the heap.
-		var files []trove.EventFile
-		if err := json.Unmarshal(f, &files); err != nil {
-			return e, fmt.Errorf("%w: files: %v", errRecord, err)
-		}
-		e.Files = files
-	}
+	producer := r.bytes()
+	payload := r.bytes()
+	meta := r.bytes()
+	files := r.bytes()
 	n := r.uvarint()
+	if r.err != nil {
+		return e, r.err
+	}
 	if n > uint64(len(r.b)) {
 		return e, errRecord
 	}
-	if n > 0 {
-		e.Links = make([]trove.EventLink, 0, n)
-		for range n {
-			e.Links = append(e.Links, r.link())
-		}
+	size := len(id) + len(producer) + len(payload) + len(meta)
+	links := r // a second pass copies the links
+	for range n {
+		size += len(r.bytes()) + len(r.bytes())
+		r.uvarint()
+		size += len(r.bytes())
 	}
 	if r.err != nil {
 		return e, r.err
@@ -184,10 +185,58 @@ func decodeEvent(rec *segment.Record, schemas []trove.Schema) (trove.Event, erro
 	if num >= uint64(len(schemas)) {
 		return e, fmt.Errorf("%w: unknown schema number %d", errRecord, num)
 	}
+	a := arena{buf: make([]byte, 0, size)}
+	e.ID.ID = a.str(id)
+	e.Producer = a.str(producer)
+	e.Payload = a.bytes(payload)
+	if len(meta) > 0 {
+		e.Metadata = a.bytes(meta)
+	}
+	if n > 0 {
+		e.Links = make([]trove.EventLink, n)
+		for k := range e.Links {
+			l := &e.Links[k]
+			l.Type = a.str(links.bytes())
+			l.TargetEvent.ID = a.str(links.bytes())
+			l.TargetEvent.Version = int(links.uvarint())
+			if m := links.bytes(); len(m) > 0 {
+				l.Metadata = a.bytes(m)
+			}
+		}
+	}
+	if len(files) > 0 {
+		// Into a variable of its own: &e.Files would move every decoded
+		// event to the heap.
+		var fs []trove.EventFile
+		if err := json.Unmarshal(files, &fs); err != nil {
+			return e, fmt.Errorf("%w: files: %v", errRecord, err)
+		}
+		e.Files = fs
+	}
 	e.Schema = schemas[num]
 	e.Position = rec.Position
 	e.CreatedAt = time.UnixMilli(rec.Time).UTC()
 	return e, nil
+}
+
+// arena hands out copies of byte strings from one array sized for all of
+// them up front (it never grows, so earlier copies never move).
+type arena struct{ buf []byte }
+
+// bytes returns a copy of b capped at its length; never nil.
+func (a *arena) bytes(b []byte) []byte {
+	i := len(a.buf)
+	a.buf = append(a.buf, b...)
+	return a.buf[i:len(a.buf):len(a.buf)]
+}
+
+// str returns a copy of b as a string. The arena's array is never written
+// again where a string points.
+func (a *arena) str(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(unsafe.SliceData(a.bytes(b)), len(b))
 }
 
 // decodeHead decodes what the index needs of an event record.
