@@ -128,16 +128,21 @@ func BenchmarkSearchIndex(b *testing.B) {
 		if got := uint64(x.upTo.Load()); got != st.Last() {
 			b.Fatalf("indexed %d of %d", got, st.Last())
 		}
-		// Settled: the index's files unchanged for two seconds.
-		prev, same := int64(-1), 0
+		// Settled: every segment persisted, and the index's files
+		// unchanged for two seconds.
+		prev, same, segs := int64(-1), 0, uint64(0)
 		for same < 4 {
 			time.Sleep(500 * time.Millisecond)
-			if sz := dirSize(x.path); sz == prev {
+			st, _ := x.idx.StatsMap()["index"].(map[string]any)
+			mem, _ := st["TotMemorySegmentsAtRoot"].(uint64)
+			segs, _ = st["TotFileSegmentsAtRoot"].(uint64)
+			if sz := dirSize(x.path); sz == prev && mem == 0 {
 				same++
 			} else {
 				prev, same = sz, 0
 			}
 		}
+		b.ReportMetric(float64(segs), "segments")
 		b.ReportMetric(float64(n)/el.Seconds(), "docs/s")
 		// CPU time of the process (the indexer, bleve's analysis, persister
 		// and merger, nothing else runs) from the first batch until the
