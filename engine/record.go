@@ -126,6 +126,16 @@ func (r *reader) bytes() []byte {
 
 func (r *reader) str() string { return string(r.bytes()) }
 
+// sharedStr is str without the copy: the string shares r's bytes, which
+// nobody may write again.
+func (r *reader) sharedStr() string {
+	b := r.bytes()
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
+
 func (r *reader) link() trove.EventLink {
 	var l trove.EventLink
 	l.Type = r.str()
@@ -151,65 +161,56 @@ type eventHead struct {
 // memory with rec. schemas resolves dictionary numbers.
 //
 // The event's strings and byte fields (id, producer, payload, metadata, its
-// links' strings and metadata) share one new array, each field capped at
-// its own length, so appending to one never reaches another: an event
-// costs one allocation, plus its links' slice when it has links and its
-// files when it has files.
+// links' strings and metadata) point into one copy of the record's body,
+// made first in one sequential pass over memory the reader has likely never
+// touched; each byte field is capped at its own length, so appending to one
+// never reaches another. An event costs one allocation, plus its links'
+// slice when it has links and its files when it has files.
 func decodeEvent(rec *segment.Record, schemas []trove.Schema) (trove.Event, error) {
 	var e trove.Event
-	r := reader{b: rec.Body}
+	body := make([]byte, len(rec.Body))
+	copy(body, rec.Body)
+	r := reader{b: body}
 	num := r.uvarint()
-	id := r.bytes()
+	e.ID.ID = r.sharedStr()
 	e.ID.Version = int(r.uvarint())
-	producer := r.bytes()
-	payload := r.bytes()
-	meta := r.bytes()
+	e.Producer = r.sharedStr()
+	e.Payload = r.bytes()
+	if m := r.bytes(); len(m) > 0 {
+		e.Metadata = m
+	}
 	files := r.bytes()
 	n := r.uvarint()
 	if r.err != nil {
-		return e, r.err
+		return trove.Event{}, r.err
 	}
 	if n > uint64(len(r.b)) {
-		return e, errRecord
-	}
-	size := len(id) + len(producer) + len(payload) + len(meta)
-	links := r // a second pass copies the links
-	for range n {
-		size += len(r.bytes()) + len(r.bytes())
-		r.uvarint()
-		size += len(r.bytes())
-	}
-	if r.err != nil {
-		return e, r.err
-	}
-	if num >= uint64(len(schemas)) {
-		return e, fmt.Errorf("%w: unknown schema number %d", errRecord, num)
-	}
-	a := arena{buf: make([]byte, 0, size)}
-	e.ID.ID = a.str(id)
-	e.Producer = a.str(producer)
-	e.Payload = a.bytes(payload)
-	if len(meta) > 0 {
-		e.Metadata = a.bytes(meta)
+		return trove.Event{}, errRecord
 	}
 	if n > 0 {
 		e.Links = make([]trove.EventLink, n)
 		for k := range e.Links {
 			l := &e.Links[k]
-			l.Type = a.str(links.bytes())
-			l.TargetEvent.ID = a.str(links.bytes())
-			l.TargetEvent.Version = int(links.uvarint())
-			if m := links.bytes(); len(m) > 0 {
-				l.Metadata = a.bytes(m)
+			l.Type = r.sharedStr()
+			l.TargetEvent.ID = r.sharedStr()
+			l.TargetEvent.Version = int(r.uvarint())
+			if m := r.bytes(); len(m) > 0 {
+				l.Metadata = m
 			}
 		}
+		if r.err != nil {
+			return trove.Event{}, r.err
+		}
+	}
+	if num >= uint64(len(schemas)) {
+		return trove.Event{}, fmt.Errorf("%w: unknown schema number %d", errRecord, num)
 	}
 	if len(files) > 0 {
 		// Into a variable of its own: &e.Files would move every decoded
 		// event to the heap.
 		var fs []trove.EventFile
 		if err := json.Unmarshal(files, &fs); err != nil {
-			return e, fmt.Errorf("%w: files: %v", errRecord, err)
+			return trove.Event{}, fmt.Errorf("%w: files: %v", errRecord, err)
 		}
 		e.Files = fs
 	}
@@ -217,26 +218,6 @@ func decodeEvent(rec *segment.Record, schemas []trove.Schema) (trove.Event, erro
 	e.Position = rec.Position
 	e.CreatedAt = time.UnixMilli(rec.Time).UTC()
 	return e, nil
-}
-
-// arena hands out copies of byte strings from one array sized for all of
-// them up front (it never grows, so earlier copies never move).
-type arena struct{ buf []byte }
-
-// bytes returns a copy of b capped at its length; never nil.
-func (a *arena) bytes(b []byte) []byte {
-	i := len(a.buf)
-	a.buf = append(a.buf, b...)
-	return a.buf[i:len(a.buf):len(a.buf)]
-}
-
-// str returns a copy of b as a string. The arena's array is never written
-// again where a string points.
-func (a *arena) str(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	return unsafe.String(unsafe.SliceData(a.bytes(b)), len(b))
 }
 
 // decodeHead decodes what the index needs of an event record.
