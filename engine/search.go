@@ -277,9 +277,7 @@ func (x *searcher) SearchRange(ctx context.Context, sq *trove.SearchQuery, lo, h
 	// positions are removed below.
 	flo := float64(lo &^ 255)
 	fhi := math.Nextafter(float64((hi+255)&^255), math.Inf(-1))
-	incl := true
-	r := bleve.NewNumericRangeInclusiveQuery(&flo, &fhi, &incl, &incl)
-	r.SetField(searchPosField)
+	r := newSearchRange(searchPosField, flo, fhi)
 	bm, upTo, ok := x.hits(ctx, bleve.NewConjunctionQuery(q, r))
 	if ok {
 		// A payload's own number in the field may add a document from
@@ -387,10 +385,7 @@ func termQuery(t trove.PayloadTerm) (bq.Query, bool) {
 		if math.IsInf(f, 0) {
 			return nil, false
 		}
-		incl := true
-		q := bleve.NewNumericRangeInclusiveQuery(&f, &f, &incl, &incl)
-		q.SetField(field)
-		return q, true
+		return newSearchRange(field, f, f), true
 	case bool:
 		q := bleve.NewBoolFieldQuery(v)
 		q.SetField(field)
@@ -447,37 +442,22 @@ func clauseQuery(c *trove.SearchClause) bq.Query {
 		return bleve.NewConjunctionQuery(terms()...)
 	case trove.RangeClause:
 		f := searchFloat(string(c.Number))
-		incl := true
-		var q *bq.NumericRangeQuery
 		// Rounding to float64 is monotone: x > N implies float(x) ≥ float(N),
-		// so inclusive bounds at float(N) keep every match. The open end is
-		// an inclusive infinity: bleve's default one excludes the numbers
-		// indexed as infinite.
+		// so inclusive bounds at float(N) keep every match. The open end
+		// includes the numbers indexed as infinite.
 		if strings.HasPrefix(c.Op, ">") {
-			inf := math.Inf(1)
-			q = bleve.NewNumericRangeInclusiveQuery(&f, &inf, &incl, &incl)
-		} else {
-			inf := math.Inf(-1)
-			q = bleve.NewNumericRangeInclusiveQuery(&inf, &f, &incl, &incl)
+			return newSearchRange(field, f, math.Inf(1))
 		}
-		q.SetField(field)
-		return q
+		return newSearchRange(field, math.Inf(-1), f)
 	}
 	alts := terms()
 	if c.Field != "" {
 		if f, err := strconv.ParseFloat(c.Text, 64); err == nil && !math.IsNaN(f) {
 			f = searchFloat(c.Text)
-			incl := true
-			q := bleve.NewNumericRangeInclusiveQuery(&f, &f, &incl, &incl)
-			q.SetField(field)
-			alts = append(alts, q)
+			alts = append(alts, newSearchRange(field, f, f))
 		} else if _, ok := new(big.Rat).SetString(c.Text); ok {
-			incl := true
 			// A number float64 cannot hold: match any number.
-			lo, hi := math.Inf(-1), math.Inf(1)
-			q := bleve.NewNumericRangeInclusiveQuery(&lo, &hi, &incl, &incl)
-			q.SetField(field)
-			alts = append(alts, q)
+			alts = append(alts, newSearchRange(field, math.Inf(-1), math.Inf(1)))
 		}
 		for _, b := range []bool{true, false} {
 			if strings.EqualFold(c.Text, strconv.FormatBool(b)) {

@@ -291,7 +291,7 @@ func TestSearchDocFields(t *testing.T) {
 		"a.n":         {"n", "two"},
 		"_trove_all":  {"x"},
 		"_trove_id.k": {"b"},
-		"_trove_pos":  {"n", "n"},
+		"_trove_pos":  {"n"}, // the payload\'s number and the position
 		"s":           trove.Tokenize("İstanbul"),
 		"_all":        append([]string{"hello", "two", "world", "x"}, trove.Tokenize("İstanbul")...),
 	}
@@ -308,5 +308,50 @@ func TestSearchDocFields(t *testing.T) {
 	}
 	if _, err := buildSearchDoc(1, []byte(`{"a":`)); err == nil {
 		t.Error("truncated payload: no error")
+	}
+}
+
+// TestSearchSplit checks that splitSortable partitions a range into term
+// ranges that cover it exactly.
+func TestSearchSplit(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	edges := []uint64{0, 1, 255, 256, 1 << 63, 1<<63 - 1, 1<<64 - 1, 1<<64 - 256, 1 << 56}
+	pick := func() uint64 {
+		switch r.IntN(3) {
+		case 0:
+			return edges[r.IntN(len(edges))]
+		case 1:
+			return sortable(float64(r.IntN(100000)))
+		}
+		return r.Uint64()
+	}
+	for range 20000 {
+		lo, hi := pick(), pick()
+		if lo > hi {
+			lo, hi = hi, lo
+		}
+		type part struct {
+			a, b  uint64
+			shift uint
+		}
+		var parts []part
+		splitSortable(lo, hi, func(a, b uint64, shift uint) bool {
+			parts = append(parts, part{a, b, shift})
+			return true
+		})
+		slices.SortFunc(parts, func(x, y part) int {
+			if x.a < y.a {
+				return -1
+			}
+			return 1
+		})
+		next := lo
+		for i, p := range parts {
+			low := uint64(1)<<p.shift - 1
+			if p.a != next || p.a > p.b || p.a&low != 0 || p.b&low != low || i == len(parts)-1 && p.b != hi {
+				t.Fatalf("%d…%d: range %d…%d at shift %d after %d", lo, hi, p.a, p.b, p.shift, next)
+			}
+			next = p.b + 1
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/blevesearch/bleve/v2/document"
+	"github.com/blevesearch/bleve/v2/numeric"
 	index "github.com/blevesearch/bleve_index_api"
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/segment"
@@ -90,6 +91,52 @@ func (f *searchText) Analyze() {
 				f.freqs[string(tok)] = &index.TokenFreq{Term: tok}
 			}
 		})
+	}
+}
+
+// searchNumStep is the precision step of numeric fields: a number is
+// indexed as its sortable 64 bits shifted right by 0, 8, …, 56 bits, each
+// prefix-coded as bleve codes numbers, and searchRange covers a range with
+// the coarsest of these terms that fit in it. (bleve's own numeric fields
+// have a step of 4: twice the terms.)
+const searchNumStep = 8
+
+// searchNumber is a numeric field: the numbers at one path of a payload
+// (float64, as numeric.Float64ToInt64 orders them).
+type searchNumber struct {
+	name  string
+	vals  []int64
+	freqs index.TokenFrequencies
+}
+
+var _ document.Field = (*searchNumber)(nil)
+
+func (f *searchNumber) Name() string                        { return f.name }
+func (f *searchNumber) ArrayPositions() []uint64            { return nil }
+func (f *searchNumber) Options() index.FieldIndexingOptions { return searchTextOptions }
+func (f *searchNumber) Value() []byte                       { return nil }
+func (f *searchNumber) EncodedFieldType() byte              { return 'n' }
+func (f *searchNumber) NumPlainTextBytes() uint64           { return uint64(8 * len(f.vals)) }
+func (f *searchNumber) Size() int                           { return 64 + len(f.name) + 8*len(f.vals) + f.freqs.Size() }
+func (f *searchNumber) AnalyzedLength() int                 { return len(f.freqs) }
+func (f *searchNumber) AnalyzedTokenFrequencies() index.TokenFrequencies {
+	return f.freqs
+}
+
+// Analyze computes the field's terms.
+func (f *searchNumber) Analyze() {
+	const perVal = 64 / searchNumStep
+	f.freqs = make(index.TokenFrequencies, perVal*len(f.vals))
+	buf := make([]byte, 56*len(f.vals)) // the terms of a number take 53 bytes
+	for _, v := range f.vals {
+		for shift := uint(0); shift < 64; shift += searchNumStep {
+			var pc numeric.PrefixCoded
+			pc, buf, _ = numeric.NewPrefixCodedInt64Prealloc(v, shift, buf)
+			pc = pc[:len(pc):len(pc)]
+			if _, ok := f.freqs[string(pc)]; !ok {
+				f.freqs[string(pc)] = &index.TokenFreq{Term: pc}
+			}
+		}
 	}
 }
 
@@ -184,7 +231,8 @@ func isAlnum(c byte) bool {
 // searchDoc builds a position's bleve document from its payload's JSON.
 type searchDoc struct {
 	doc   *document.Document
-	texts map[string]*searchText
+	texts map[string]*searchText   // by path
+	nums  map[string]*searchNumber // by path
 	all   *searchAll
 	path  []byte
 }
@@ -194,6 +242,7 @@ func buildSearchDoc(pos uint64, payload []byte) (*document.Document, error) {
 	d := searchDoc{
 		doc:   document.NewDocument(strconv.FormatUint(pos, 10)),
 		texts: make(map[string]*searchText, 8),
+		nums:  make(map[string]*searchNumber, 8),
 		all:   &searchAll{},
 	}
 	i, err := d.value(payload, skipSpace(payload, 0))
@@ -203,7 +252,10 @@ func buildSearchDoc(pos uint64, payload []byte) (*document.Document, error) {
 	if err != nil {
 		return nil, fmt.Errorf("engine: position %d: payload: %w", pos, err)
 	}
-	d.doc.AddField(document.NewNumericFieldWithIndexingOptions(searchPosField, nil, float64(pos), index.IndexField))
+	d.number(searchPosField, float64(pos))
+	for _, f := range d.nums {
+		d.doc.AddField(f)
+	}
 	// Text fields in a stable order, then "_all" after them.
 	names := make([]string, 0, len(d.texts))
 	for k := range d.texts {
@@ -242,6 +294,16 @@ func (d *searchDoc) text() *searchText {
 		d.texts[string(d.path)] = f
 	}
 	return f
+}
+
+// number adds v to the numeric field of path.
+func (d *searchDoc) number(path string, v float64) {
+	f := d.nums[path]
+	if f == nil {
+		f = &searchNumber{name: searchFieldName(path)}
+		d.nums[path] = f
+	}
+	f.vals = append(f.vals, numeric.Float64ToInt64(v))
 }
 
 // value indexes the JSON value at b[i:] (i past any space) under the
@@ -292,8 +354,7 @@ func (d *searchDoc) value(b []byte, i int) (int, error) {
 			return 0, errSearchJSON
 		}
 		if len(d.path) > 0 {
-			f := searchFloat(string(b[i:n]))
-			d.doc.AddField(document.NewNumericFieldWithIndexingOptions(d.name(), nil, f, index.IndexField))
+			d.number(string(d.path), searchFloat(string(b[i:n])))
 		}
 		return n, nil
 	case hasPrefix(b[i:], "true"), hasPrefix(b[i:], "false"):
