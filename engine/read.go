@@ -23,8 +23,11 @@ type sealed struct {
 	// nblocks is seg.NumBlocks(), the length of slots.
 	nblocks int
 	// slots holds the segment's blocks that are in the block cache, by
-	// block number; nil until the cache first takes one of them.
+	// block number; nil while the cache holds none of them (8 bytes a
+	// block only for segments being read).
 	slots atomic.Pointer[[]atomic.Pointer[block]]
+	// cached counts the non-nil slots; guarded by the block cache's mutex.
+	cached int
 }
 
 func newSealed(id uint64, path string, seg *segment.Segment) *sealed {
@@ -320,6 +323,16 @@ func (c *blockCache) put(sg *sealed, idx int, b *block) *block {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if slots := sg.slots.Load(); slots != nil {
+		if old := (*slots)[idx].Load(); old != nil {
+			return old
+		}
+	}
+	for c.mu.size+b.size > c.max && c.mu.count > 0 {
+		c.evictLocked()
+	}
+	// After eviction, which drops the slots of a segment left with no
+	// cached block.
 	slots := sg.slots.Load()
 	if slots == nil {
 		s := make([]atomic.Pointer[block], sg.nblocks)
@@ -327,12 +340,6 @@ func (c *blockCache) put(sg *sealed, idx int, b *block) *block {
 		sg.slots.Store(slots)
 	}
 	slot := &(*slots)[idx]
-	if old := slot.Load(); old != nil {
-		return old
-	}
-	for c.mu.size+b.size > c.max && c.mu.count > 0 {
-		c.evictLocked()
-	}
 	e := clockEntry{sg: sg, idx: idx, blk: b}
 	if n := len(c.mu.free); n > 0 {
 		c.mu.ring[c.mu.free[n-1]] = e
@@ -342,6 +349,7 @@ func (c *blockCache) put(sg *sealed, idx int, b *block) *block {
 	}
 	c.mu.count++
 	c.mu.size += b.size
+	sg.cached++
 	slot.Store(b)
 	return b
 }
@@ -363,6 +371,9 @@ func (c *blockCache) evictLocked() {
 			e.blk.ref.Store(false)
 		default:
 			(*e.sg.slots.Load())[e.idx].Store(nil)
+			if e.sg.cached--; e.sg.cached == 0 {
+				e.sg.slots.Store(nil) // a reader still holding it finds it empty
+			}
 			c.mu.size -= e.blk.size
 			c.mu.count--
 			*e = clockEntry{}

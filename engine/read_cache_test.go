@@ -44,12 +44,22 @@ func checkCache(t *testing.T, c *blockCache, segs []*sealed) {
 	for _, sg := range segs {
 		slots := sg.slots.Load()
 		if slots == nil {
+			if sg.cached != 0 {
+				t.Fatalf("segment %d: %d blocks cached, no slots", sg.id, sg.cached)
+			}
 			continue
 		}
+		held := 0
 		for i := range *slots {
-			if b := (*slots)[i].Load(); b != nil && !inRing[b] {
-				t.Fatalf("slot (%d, %d) holds a block the cache dropped", sg.id, i)
+			if b := (*slots)[i].Load(); b != nil {
+				held++
+				if !inRing[b] {
+					t.Fatalf("slot (%d, %d) holds a block the cache dropped", sg.id, i)
+				}
 			}
+		}
+		if held == 0 || held != sg.cached {
+			t.Fatalf("segment %d: %d slots hold blocks, %d counted", sg.id, held, sg.cached)
 		}
 	}
 }
@@ -90,6 +100,14 @@ func TestBlockCacheEvictsBySize(t *testing.T) {
 	}
 	if len(c.mu.ring) > 20 {
 		t.Fatalf("ring of %d places for at most 20 blocks", len(c.mu.ring))
+	}
+	// A segment no longer read loses its blocks, and then its slots.
+	for i := range 50 {
+		c.put(segs[1], i, testBlock(1, i, 100))
+		checkCache(t, c, segs)
+	}
+	if segs[0].slots.Load() != nil {
+		t.Fatal("a segment with no cached block keeps its slots")
 	}
 }
 
