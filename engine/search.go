@@ -51,15 +51,16 @@ const (
 	// searchMappingKey holds searchMappingVersion in the index; an index
 	// built with another mapping is rebuilt.
 	searchMappingKey = "trove.mapping"
-	// searchMappingVersion 5: documents built from the payload's JSON
+	// searchMappingVersion 6: documents built from the payload's JSON
 	// (searchdoc.go): text fields without term vectors, "_all" of text
-	// only, tokens exactly trove.Tokenize's; no stored fields or doc
-	// values beyond the document id; each document holds its position in
-	// searchPosField.
-	searchMappingVersion = "5"
-	// searchPosField holds each document's position as a number, so that
-	// a search can be asked for one range of positions. A payload key of
-	// the same name keeps its value there too (the field holds both).
+	// only, tokens exactly trove.Tokenize's, numbers with a precision step
+	// of 8; no stored fields or doc values beyond the document id; each
+	// document holds its position in searchPosField.
+	searchMappingVersion = "6"
+	// searchPosField holds each document's position (searchPosShifts), so
+	// that a search can be asked for one range of positions. A payload key
+	// of the same name keeps its values there too (the field holds both,
+	// with terms apart).
 	searchPosField = "_trove_pos"
 )
 
@@ -271,17 +272,10 @@ func (x *searcher) SearchRange(ctx context.Context, sq *trove.SearchQuery, lo, h
 	if !ok || hi <= lo {
 		return nil, 0, false
 	}
-	// Bounds on a 256-position grid, the upper one just under the next
-	// cell: in bleve's prefix-coded numbers (over float64 bits) such a
-	// range is a few coarse terms instead of many fine ones. The extra
-	// positions are removed below.
-	flo := float64(lo &^ 255)
-	fhi := math.Nextafter(float64((hi+255)&^255), math.Inf(-1))
-	r := newSearchRange(searchPosField, flo, fhi)
+	// The grid's extra positions are removed below.
+	r := &searchPosRange{lo: lo, hi: hi}
 	bm, upTo, ok := x.hits(ctx, bleve.NewConjunctionQuery(q, r))
 	if ok {
-		// A payload's own number in the field may add a document from
-		// outside the range.
 		bm.RemoveRange(0, lo)
 		bm.RemoveRange(hi, 1<<32)
 	}

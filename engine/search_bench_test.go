@@ -143,6 +143,31 @@ func BenchmarkSearchIndex(b *testing.B) {
 			}
 		}
 		b.ReportMetric(float64(segs), "segments")
+		// Searches on the settled index: numeric ranges and words, whole
+		// and in windows of positions.
+		ctx := context.Background()
+		var qs []*trove.SearchQuery
+		for _, s := range []string{"amount:>5000", "count:<10", "seq:>=50000", "retries:2", "status:failed", "timeout", "+user.tier:gold +amount:<100"} {
+			sq, err := trove.ParseSearch(s)
+			if err != nil {
+				b.Fatal(err)
+			}
+			qs = append(qs, sq)
+		}
+		qstart, nq := time.Now(), 0
+		for range 20 {
+			for _, sq := range qs {
+				if _, _, ok := x.Search(ctx, sq); !ok {
+					b.Fatal("search did not answer")
+				}
+				lo := uint64(1 + nq*997%n)
+				if _, _, ok := x.SearchRange(ctx, sq, lo, lo+1000); !ok {
+					b.Fatal("range search did not answer")
+				}
+				nq++
+			}
+		}
+		b.ReportMetric(float64(time.Since(qstart).Microseconds())/float64(nq), "search-µs/query")
 		b.ReportMetric(float64(n)/el.Seconds(), "docs/s")
 		// CPU time of the process (the indexer, bleve's analysis, persister
 		// and merger, nothing else runs) from the first batch until the

@@ -204,6 +204,28 @@ func TestSearchDifferential(t *testing.T) {
 				}
 			}
 		}
+		// So does a window of positions, and nothing outside it.
+		if sq := c.SearchQuery(); sq != nil && ok {
+			lo := uint64(1 + r.IntN(len(all)))
+			hi := lo + uint64(r.IntN(300))
+			wm, _, ok := st.srch.SearchRange(ctx, sq, lo, hi)
+			if !ok {
+				if hi > lo {
+					t.Errorf("%s: the index did not answer for %d…%d", js, lo, hi)
+				}
+				return
+			}
+			for _, p := range wm.ToArray() {
+				if uint64(p) < lo || uint64(p) >= hi {
+					t.Errorf("%s: window %d…%d holds %d", js, lo, hi, p)
+				}
+			}
+			for _, p := range want {
+				if p >= lo && p < hi && !wm.Contains(uint32(p)) {
+					t.Errorf("%s: window %d…%d misses position %d", js, lo, hi, p)
+				}
+			}
+		}
 	}
 	for range 400 {
 		var cl []string
@@ -291,7 +313,7 @@ func TestSearchDocFields(t *testing.T) {
 		"a.n":         {"n", "two"},
 		"_trove_all":  {"x"},
 		"_trove_id.k": {"b"},
-		"_trove_pos":  {"n"}, // the payload\'s number and the position
+		"_trove_pos":  {"n", "n"}, // the payload's number and the position
 		"s":           trove.Tokenize("İstanbul"),
 		"_all":        append([]string{"hello", "two", "world", "x"}, trove.Tokenize("İstanbul")...),
 	}
@@ -330,28 +352,50 @@ func TestSearchSplit(t *testing.T) {
 		if lo > hi {
 			lo, hi = hi, lo
 		}
-		type part struct {
-			a, b  uint64
-			shift uint
-		}
-		var parts []part
+		var parts []splitPart
 		splitSortable(lo, hi, func(a, b uint64, shift uint) bool {
-			parts = append(parts, part{a, b, shift})
+			parts = append(parts, splitPart{a, b, shift})
 			return true
 		})
-		slices.SortFunc(parts, func(x, y part) int {
-			if x.a < y.a {
-				return -1
-			}
-			return 1
-		})
-		next := lo
-		for i, p := range parts {
-			low := uint64(1)<<p.shift - 1
-			if p.a != next || p.a > p.b || p.a&low != 0 || p.b&low != low || i == len(parts)-1 && p.b != hi {
-				t.Fatalf("%d…%d: range %d…%d at shift %d after %d", lo, hi, p.a, p.b, p.shift, next)
-			}
-			next = p.b + 1
+		checkParts(t, lo, hi, parts, 0)
+	}
+	// Positions: grid-aligned ranges split at shifts of at least 8.
+	for range 20000 {
+		lo, hi := uint64(r.Uint32())&^255, uint64(r.Uint32())|255
+		if lo > hi {
+			lo, hi = hi&^255, lo|255
 		}
+		var parts []splitPart
+		splitRange(lo, hi, searchPosStep, 32, func(a, b uint64, shift uint) bool {
+			parts = append(parts, splitPart{a, b, shift})
+			return true
+		})
+		checkParts(t, lo, hi, parts, searchPosShifts[0])
+	}
+}
+
+// splitPart is one range splitRange reports.
+type splitPart struct {
+	a, b  uint64
+	shift uint
+}
+
+// checkParts checks that parts partition lo…hi into aligned ranges at
+// shifts of at least minShift.
+func checkParts(t *testing.T, lo, hi uint64, parts []splitPart, minShift uint) {
+	t.Helper()
+	slices.SortFunc(parts, func(x, y splitPart) int {
+		if x.a < y.a {
+			return -1
+		}
+		return 1
+	})
+	next := lo
+	for i, p := range parts {
+		low := uint64(1)<<p.shift - 1
+		if p.a != next || p.a > p.b || p.a&low != 0 || p.b&low != low || i == len(parts)-1 && p.b != hi || p.shift < minShift {
+			t.Fatalf("%d…%d: range %d…%d at shift %d after %d", lo, hi, p.a, p.b, p.shift, next)
+		}
+		next = p.b + 1
 	}
 }

@@ -140,6 +140,36 @@ func (f *searchNumber) Analyze() {
 	}
 }
 
+// searchPos is a document's position in searchPosField (see
+// searchPosShifts).
+type searchPos struct {
+	pos   uint64
+	freqs index.TokenFrequencies
+}
+
+var _ document.Field = (*searchPos)(nil)
+
+func (f *searchPos) Name() string                        { return searchPosField }
+func (f *searchPos) ArrayPositions() []uint64            { return nil }
+func (f *searchPos) Options() index.FieldIndexingOptions { return searchTextOptions }
+func (f *searchPos) Value() []byte                       { return nil }
+func (f *searchPos) EncodedFieldType() byte              { return 'n' }
+func (f *searchPos) NumPlainTextBytes() uint64           { return 8 }
+func (f *searchPos) Size() int                           { return 64 + f.freqs.Size() }
+func (f *searchPos) AnalyzedLength() int                 { return len(f.freqs) }
+func (f *searchPos) AnalyzedTokenFrequencies() index.TokenFrequencies {
+	return f.freqs
+}
+
+// Analyze computes the position's terms.
+func (f *searchPos) Analyze() {
+	f.freqs = make(index.TokenFrequencies, len(searchPosShifts))
+	for _, shift := range searchPosShifts {
+		t := searchPosTerm(f.pos, shift)
+		f.freqs[string(t)] = &index.TokenFreq{Term: t}
+	}
+}
+
 // searchAll is the "_all" field: the union of a document's text fields'
 // tokens. It is the document's last field, analyzed after them.
 type searchAll struct {
@@ -252,7 +282,7 @@ func buildSearchDoc(pos uint64, payload []byte) (*document.Document, error) {
 	if err != nil {
 		return nil, fmt.Errorf("engine: position %d: payload: %w", pos, err)
 	}
-	d.number(searchPosField, float64(pos))
+	d.doc.AddField(&searchPos{pos: pos})
 	for _, f := range d.nums {
 		d.doc.AddField(f)
 	}
