@@ -217,11 +217,21 @@ func TestBlockCacheConcurrent(t *testing.T) {
 
 // TestReadsThroughSmallCache: a store whose cache holds a few blocks reads
 // every sealed event right, from several goroutines at once, while the
-// cache evicts all the time.
+// cache evicts all the time; some blocks also hold link records, which the
+// cached block leaves out.
 func TestReadsThroughSmallCache(t *testing.T) {
 	dir := t.TempDir()
 	st := openStore(t, dir, Options{SegmentSize: 16 << 10, CacheSize: 4 << 10, SearchIndex: "off"})
-	saveBatches(t, st, 0, 600, 50)
+	ctx := context.Background()
+	for i := 0; i < 600; i += 50 {
+		saveBatches(t, st, i, 50, 50)
+		for k := i; k < i+50; k += 7 {
+			link := trove.EventLink{Type: "rel", TargetEvent: trove.EventID{ID: testEvent(i).ID.ID, Version: 1}}
+			if err := st.SaveLink(ctx, trove.EventID{ID: testEvent(k).ID.ID, Version: 1}, link); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +240,6 @@ func TestReadsThroughSmallCache(t *testing.T) {
 	if len(st.view.Load().segs) < 2 {
 		t.Fatalf("%d sealed segments", len(st.view.Load().segs))
 	}
-	ctx := context.Background()
 	var wg sync.WaitGroup
 	errs := make(chan error, 3)
 	for g := range 3 {
