@@ -212,6 +212,7 @@ func (s *Store) resetState() {
 	s.ix = s.newIndex()
 	s.w.mem = nil
 	s.w.last = 0
+	s.w.snapLast, s.w.snapWAL = 0, 0
 	s.w.schemas = nil
 	s.w.schemaNums = map[string]uint32{}
 	s.w.regKeys = map[string]string{}
@@ -261,6 +262,7 @@ func (s *Store) loadSnapshot() (uint64, bool) {
 	s.ix.Close()
 	s.ix = ix
 	s.w.last = sm.Last
+	s.w.snapLast, s.w.snapWAL = sm.Last, sm.WALIndex
 	return sm.WALIndex, true
 }
 

@@ -185,7 +185,7 @@ func (s *Store) writeSnapshot() error {
 	if fi, err := os.Stat(s.snapPath()); err == nil {
 		s.stats.bytesWritten.Add(uint64(fi.Size()))
 	}
-	s.w.snapLast = s.w.last
+	s.w.snapLast, s.w.snapWAL = s.w.last, sm.WALIndex
 	s.w.snapAtSeal = false // a seal sets it after a snapshot it takes
 	return nil
 }

@@ -102,6 +102,7 @@ type writerState struct {
 	evSegs     []*sealed // those holding events, in position order
 	nextSegID  uint64
 	snapLast   uint64            // last position of the latest snapshot
+	snapWAL    uint64            // last WAL entry the latest snapshot covers (0: none written or loaded)
 	snapAtSeal bool              // the latest snapshot was taken at a seal's boundary
 	sealing    bool              // a seal runs in the background
 	regKeys    map[string]string // id\x00version → document, registered schemas
@@ -204,7 +205,8 @@ func (s *Store) Err() error {
 }
 
 // Close waits for requests in flight, stops the writer, writes an index
-// snapshot (so the next Open replays nothing), and closes the files. Calls
+// snapshot unless the latest one covers every write (so the next Open
+// replays nothing), and closes the files. Calls
 // after Close return ErrClosed. It is safe to call twice.
 func (s *Store) Close() error {
 	s.mu.Lock()
@@ -223,7 +225,9 @@ func (s *Store) Close() error {
 		s.srch.stop()
 	}
 	var errs []error
-	if !failed && !s.readOnly {
+	// A store that took no write since its snapshot (read-only use) keeps
+	// it: the next Open replays nothing either way.
+	if !failed && !s.readOnly && (s.w.snapWAL == 0 || s.wal.NextIndex()-1 != s.w.snapWAL) {
 		if err := s.writeSnapshot(); err != nil {
 			errs = append(errs, err)
 		}
