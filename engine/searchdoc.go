@@ -25,16 +25,18 @@ import (
 //     doc values: phrases are searched as conjunctions of their tokens and
 //     verified;
 //   - every number becomes a numeric field (float64, rounded, ±Inf past the
-//     range), every boolean a boolean field;
+//     range, -0 as 0) with terms at a precision step of searchNumStep,
+//     which searchRange searches; every boolean a boolean field;
 //   - "_all" holds the tokens of every text field, for bare clauses, which
 //     search strings only;
-//   - searchPosField holds the document's position.
+//   - searchPosField holds the document's position (searchPosShifts), which
+//     searchPosRange searches.
 //
 // A payload key whose path would clash with bleve's own fields (_id, _all)
 // is indexed under searchFieldName's name for it.
 
 // searchTextOptions: indexed only (no term vectors, stored value or doc
-// values); frequencies and norms are skipped (searches never score).
+// values), without frequencies (searches never score).
 const searchTextOptions = index.IndexField | index.SkipFreqNorm
 
 // searchFieldName is the bleve field of a dotted payload path: the path,
@@ -267,7 +269,7 @@ type searchDoc struct {
 	path  []byte
 }
 
-// build returns the document of the payload at position pos.
+// buildSearchDoc returns the document of the payload at position pos.
 func buildSearchDoc(pos uint64, payload []byte) (*document.Document, error) {
 	d := searchDoc{
 		doc:   document.NewDocument(strconv.FormatUint(pos, 10)),
@@ -280,7 +282,7 @@ func buildSearchDoc(pos uint64, payload []byte) (*document.Document, error) {
 		err = errSearchJSON
 	}
 	if err != nil {
-		return nil, fmt.Errorf("engine: position %d: payload: %w", pos, err)
+		return nil, fmt.Errorf("engine: position %d: %w", pos, err)
 	}
 	d.doc.AddField(&searchPos{pos: pos})
 	for _, f := range d.nums {
@@ -303,7 +305,7 @@ func buildSearchDoc(pos uint64, payload []byte) (*document.Document, error) {
 	return d.doc, nil
 }
 
-var errSearchJSON = fmt.Errorf("engine: %w: malformed JSON", errRecord)
+var errSearchJSON = fmt.Errorf("%w: malformed JSON payload", errRecord)
 
 func skipSpace(b []byte, i int) int {
 	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {

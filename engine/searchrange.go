@@ -13,9 +13,10 @@ import (
 )
 
 // searchRange is a bleve query matching the documents holding, in field, a
-// number in lo…hi (inclusive) as searchNumber indexes numbers: it finds the
-// terms that exist among the coarsest ones covering the range exactly, by
-// walking the field's dictionary, and matches any of them.
+// number in lo…hi (inclusive) as searchNumber indexes numbers: of the
+// coarsest terms covering the range exactly, it finds those that exist
+// (probing a short piece's terms, walking the field's dictionary over a
+// long one) and matches any of them.
 type searchRange struct {
 	field  string
 	lo, hi float64
