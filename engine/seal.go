@@ -56,12 +56,14 @@ func (s *Store) maybeSeal() {
 		return
 	}
 	m := s.w.mem
-	// A snapshot costs O(index); take one when the log it saves replaying
-	// has grown by a quarter (at least 256k events), or when the last one
-	// does not end at a segment boundary (then recovery could not replay
+	// A snapshot costs O(index) on the writer (about 0.4 s at 1M events,
+	// which every save waits for); take one when the log it saves replaying
+	// after a crash has grown by half (at least 1M events), or when the last
+	// one does not end at a segment boundary (then recovery could not replay
 	// whole segments after it once the WAL is truncated). It is taken here,
-	// where the log ends exactly at the boundary.
-	if !s.w.snapAtSeal || s.w.last-s.w.snapLast >= max(1<<18, s.w.last/4) {
+	// where the log ends exactly at the boundary. A clean Close always
+	// leaves a snapshot of everything.
+	if !s.w.snapAtSeal || s.w.last-s.w.snapLast >= max(1<<20, s.w.last/2) {
 		if err := s.writeSnapshot(); err != nil {
 			s.logger.Error("snapshot failed", "err", err)
 		} else {
