@@ -94,15 +94,18 @@ type state struct {
 	bySchema   []*roaring.Bitmap // by schema number
 	byProducer []*roaring.Bitmap // by producer number
 	linkType   map[string]*roaring.Bitmap
-	linkTarget map[string]*roaring.Bitmap
 	anyLink    *roaring.Bitmap
 	superseded *roaring.Bitmap
 
 	terms map[string]map[string]*roaring.Bitmap // path → value key → positions
 	hot   map[string]bool                       // paths past the guard: not indexed
 
-	added    map[uint32][]trove.EventLink // links added with SaveLink, by source
-	incoming map[string][]LinkRef         // by target id, in save order
+	added map[uint32][]trove.EventLink // links added with SaveLink, by source
+	// incoming lists the links to each target id, in save order; the
+	// positions linking to a target (Reader.LinkTarget) are its sources.
+	// Most targets have one or two incoming links, so no bitmap is kept
+	// per target: it would cost ~200 bytes each.
+	incoming map[string][]LinkRef
 }
 
 type dict struct {
@@ -133,7 +136,6 @@ func New(opts Options) *Index {
 func (s *state) init() {
 	s.ids.seed = newSeed()
 	s.linkType = map[string]*roaring.Bitmap{}
-	s.linkTarget = map[string]*roaring.Bitmap{}
 	s.anyLink = roaring.New()
 	s.superseded = roaring.New()
 	s.terms = map[string]map[string]*roaring.Bitmap{}
@@ -299,12 +301,6 @@ func (s *state) link(pos uint32, l trove.EventLink, slot int32) {
 	if bm == nil {
 		bm = roaring.New()
 		s.linkType[l.Type] = bm
-	}
-	bm.Add(pos)
-	bm = s.linkTarget[l.TargetEvent.ID]
-	if bm == nil {
-		bm = roaring.New()
-		s.linkTarget[l.TargetEvent.ID] = bm
 	}
 	bm.Add(pos)
 	s.anyLink.Add(pos)
@@ -496,7 +492,21 @@ func (r Reader) LinkType(t string) *roaring.Bitmap { return r.st.linkType[t] }
 
 // LinkTarget returns the positions of events with an outgoing link to this
 // id, or nil.
-func (r Reader) LinkTarget(id string) *roaring.Bitmap { return r.st.linkTarget[id] }
+func (r Reader) LinkTarget(id string) *roaring.Bitmap { return r.st.linkTarget(id) }
+
+// linkTarget returns the positions of the events linking to id, built from
+// its incoming links; nil when there are none.
+func (s *state) linkTarget(id string) *roaring.Bitmap {
+	refs := s.incoming[id]
+	if len(refs) == 0 {
+		return nil
+	}
+	bm := roaring.New()
+	for _, r := range refs {
+		bm.Add(r.Source)
+	}
+	return bm
+}
 
 // AnyLink returns the positions of events with an outgoing link.
 func (r Reader) AnyLink() *roaring.Bitmap { return r.st.anyLink }

@@ -154,13 +154,19 @@ func (ix *Index) encodeLocked(e *enc, meta []byte) {
 		last = created
 		e.maybeFlush()
 	}
-	for _, m := range []map[string]*roaring.Bitmap{s.linkType, s.linkTarget} {
-		keys := sortedKeys(m)
-		e.u(uint64(len(keys)))
-		for _, k := range keys {
-			e.str(k)
-			e.bitmap(m[k])
-		}
+	types := sortedKeys(s.linkType)
+	e.u(uint64(len(types)))
+	for _, k := range types {
+		e.str(k)
+		e.bitmap(s.linkType[k])
+	}
+	// The format keeps a bitmap per link target; the index builds them from
+	// the incoming links (which the snapshot also holds, below).
+	targets := sortedKeys(s.incoming)
+	e.u(uint64(len(targets)))
+	for _, k := range targets {
+		e.str(k)
+		e.bitmap(s.linkTarget(k))
 	}
 	e.bitmap(s.anyLink)
 	paths := sortedKeys(s.terms)
@@ -190,7 +196,6 @@ func (ix *Index) encodeLocked(e *enc, meta []byte) {
 			e.bytes(b)
 		}
 	}
-	targets := sortedKeys(s.incoming)
 	e.u(uint64(len(targets)))
 	for _, t := range targets {
 		e.str(t)
@@ -431,7 +436,8 @@ func (ix *Index) decodeBody(body []byte) ([]byte, error) {
 	if seen.GetCardinality()+s.superseded.GetCardinality() != uint64(n) {
 		return nil, fmt.Errorf("id table holds %d ids for %d positions, %d superseded", seen.GetCardinality(), n, s.superseded.GetCardinality())
 	}
-	for _, m := range []map[string]*roaring.Bitmap{s.linkType, s.linkTarget} {
+	linkTarget := map[string]*roaring.Bitmap{} // checked against incoming below
+	for _, m := range []map[string]*roaring.Bitmap{s.linkType, linkTarget} {
 		k := d.count(2)
 		for range k {
 			name := d.str()
@@ -489,6 +495,14 @@ func (ix *Index) decodeBody(body []byte) ([]byte, error) {
 	}
 	if d.off != len(body) {
 		return nil, fmt.Errorf("%d trailing bytes", len(body)-d.off)
+	}
+	if len(linkTarget) != len(s.incoming) {
+		return nil, fmt.Errorf("%d link targets, %d with incoming links", len(linkTarget), len(s.incoming))
+	}
+	for t, bm := range linkTarget {
+		if !bm.Equals(s.linkTarget(t)) {
+			return nil, fmt.Errorf("link target %q: positions disagree with its incoming links", t)
+		}
 	}
 	return meta, nil
 }
