@@ -68,13 +68,16 @@ func benchOpen(b *testing.B, dir string) *Store {
 	return st
 }
 
-// BenchmarkIngestBatch1000 saves batches of 1,000 events durably.
+// BenchmarkIngestBatch1000 saves batches of 1,000 events durably. Its
+// events/s counts the time spent in SaveEvents only, as the bench harness
+// does: the events are generated before each call's clock starts.
 func BenchmarkIngestBatch1000(b *testing.B) {
 	dir := b.TempDir()
 	st := benchOpen(b, dir)
 	defer st.Close()
 	const per = 1000
 	var jsonBytes int64
+	var saving time.Duration
 	b.ResetTimer()
 	n := 0
 	for b.Loop() {
@@ -83,12 +86,14 @@ func BenchmarkIngestBatch1000(b *testing.B) {
 			evs[k] = benchEvent(n)
 			n++
 		}
+		t := time.Now()
 		if _, err := st.SaveEvents(context.Background(), evs); err != nil {
 			b.Fatal(err)
 		}
+		saving += time.Since(t)
 	}
 	b.StopTimer()
-	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(n)/saving.Seconds(), "events/s")
 	for i := range min(n, 10000) {
 		e := benchEvent(i)
 		e.Position = uint64(i + 1)
@@ -100,7 +105,7 @@ func BenchmarkIngestBatch1000(b *testing.B) {
 
 // BenchmarkRawWAL writes the same bytes with tidwall/wal directly: batches
 // of 1,000 entries, one fsync each — the ceiling the engine is measured
-// against.
+// against. Its events/s counts the time spent in WriteBatch only.
 func BenchmarkRawWAL(b *testing.B) {
 	dir := b.TempDir()
 	l, err := wal.Open(filepath.Join(dir, "wal"), &wal.Options{NoSync: false, SegmentSize: 64 << 20})
@@ -111,6 +116,7 @@ func BenchmarkRawWAL(b *testing.B) {
 	const per = 1000
 	n := 0
 	idx := uint64(1)
+	var writing time.Duration
 	for b.Loop() {
 		var batch wal.Batch
 		for range per {
@@ -120,11 +126,13 @@ func BenchmarkRawWAL(b *testing.B) {
 			batch.Write(idx, body)
 			idx++
 		}
+		t := time.Now()
 		if err := l.WriteBatch(&batch); err != nil {
 			b.Fatal(err)
 		}
+		writing += time.Since(t)
 	}
-	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(n)/writing.Seconds(), "events/s")
 }
 
 // BenchmarkIngestSingle has one goroutine saving single events durably:
