@@ -51,8 +51,9 @@
 // The per-event work happens in the caller's goroutine before a save is
 // queued (stage.go; two goroutines for batches of 256 or more):
 // trove.Prepare (already compact payloads skip json.Compact, jsonscan.go),
-// the record body when the schema is in the committed dictionary, and a
-// version check tagged with the committed position it saw. The writer
+// the record body when the schema is in the committed dictionary, the
+// payload's index terms (index.TermWriter), and a version check tagged with
+// the committed position it saw. The writer
 // trusts that check only when nothing committed since, and otherwise looks
 // the versions up again; so it only checks versions, assigns positions and
 // appends. While more saves are in flight than queued, the writer waits up
@@ -61,9 +62,12 @@
 //
 // When the unsealed records exceed Options.SegmentSize they are sealed in
 // the background while appends go on: an index snapshot is published at
-// the boundary when one is due, a goroutine writes the zstd segment file
-// (atomic publish), then the writer switches readers to it and truncates
-// the WAL. Sealed events are read through a cache of decoded blocks.
+// the boundary when one is due (the log since the last one has grown by
+// half, at least 1M events; the snapshot stops the writer while it is
+// encoded), a goroutine writes the segment file (S2 blocks by default,
+// zstd with compression "zstd"; atomic publish), then the writer switches
+// readers to it and truncates the WAL. Sealed events are read through a
+// CLOCK cache of decoded blocks whose lookups take no lock.
 //
 // # Recovery
 //
@@ -97,10 +101,15 @@
 //
 // With searchIndex "on", a background goroutine indexes the payloads of
 // sealed events into a bleve index in search.bleve/ (batches of 1,000,
-// never on the ingest path), and those of unsealed committed events once
-// the store has been quiet for a second. Every document carries its
-// position (_trove_pos), so position-ordered pages with a limit search
-// window by window instead of enumerating every hit. Search clauses become
+// never on the ingest path, and at a quarter of its speed while saves are
+// in flight), and those of unsealed committed events once the store has
+// been quiet for a second. It reads the log itself (not through the block
+// cache) and builds bleve documents straight from each payload's JSON
+// (searchdoc.go): text fields without term vectors holding exactly
+// trove.Tokenize's tokens, numbers at a precision step of 8, booleans, an
+// _all field of the text only. Every document carries its position
+// (_trove_pos, on a 256-position grid), so position-ordered pages with a
+// limit search window by window instead of enumerating every hit. Search clauses become
 // bleve queries that match a superset of the clause (forbidden clauses are
 // left out), and payload equalities on paths the roaring index stopped
 // covering (past maxPathValues) are narrowed the same way; candidates are
