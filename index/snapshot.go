@@ -436,15 +436,21 @@ func (ix *Index) decodeBody(body []byte) ([]byte, error) {
 	if seen.GetCardinality()+s.superseded.GetCardinality() != uint64(n) {
 		return nil, fmt.Errorf("id table holds %d ids for %d positions, %d superseded", seen.GetCardinality(), n, s.superseded.GetCardinality())
 	}
-	linkTarget := map[string]*roaring.Bitmap{} // checked against incoming below
-	for _, m := range []map[string]*roaring.Bitmap{s.linkType, linkTarget} {
-		k := d.count(2)
-		for range k {
-			name := d.str()
-			if bm := d.bitmap(); bm != nil {
-				m[name] = bm
-			}
+	nlt := d.count(2)
+	for range nlt {
+		name := d.str()
+		if bm := d.bitmap(); bm != nil {
+			s.linkType[name] = bm
 		}
+	}
+	// The link target section repeats the incoming links' sources
+	// (FORMAT.md); the index keeps the incoming links alone. Its targets
+	// are checked against them below; its bitmaps are covered by the CRC.
+	nt := d.count(2)
+	targets := make([][]byte, 0, nt)
+	for range nt {
+		targets = append(targets, d.bytes())
+		d.bytes()
 	}
 	if bm := d.bitmap(); bm != nil {
 		s.anyLink = bm
@@ -480,8 +486,8 @@ func (ix *Index) decodeBody(body []byte) ([]byte, error) {
 			}
 		}
 	}
-	nt := d.count(2)
-	for range nt {
+	ni := d.count(2)
+	for range ni {
 		t := d.str()
 		k := d.count(2)
 		refs := make([]LinkRef, 0, k)
@@ -496,12 +502,12 @@ func (ix *Index) decodeBody(body []byte) ([]byte, error) {
 	if d.off != len(body) {
 		return nil, fmt.Errorf("%d trailing bytes", len(body)-d.off)
 	}
-	if len(linkTarget) != len(s.incoming) {
-		return nil, fmt.Errorf("%d link targets, %d with incoming links", len(linkTarget), len(s.incoming))
+	if len(targets) != len(s.incoming) {
+		return nil, fmt.Errorf("%d link targets, %d with incoming links", len(targets), len(s.incoming))
 	}
-	for t, bm := range linkTarget {
-		if !bm.Equals(s.linkTarget(t)) {
-			return nil, fmt.Errorf("link target %q: positions disagree with its incoming links", t)
+	for _, t := range targets {
+		if len(s.incoming[string(t)]) == 0 {
+			return nil, fmt.Errorf("link target %q has no incoming links", t)
 		}
 	}
 	return meta, nil
