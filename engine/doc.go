@@ -101,9 +101,9 @@
 //
 // With searchIndex "on", a background goroutine indexes the payloads of
 // sealed events into a bleve index in search.bleve/ (batches of 1,000,
-// never on the ingest path, and at a quarter of its speed while saves are
-// in flight), and those of unsealed committed events once the store has
-// been quiet for a second. It reads the log itself (not through the block
+// never on the ingest path; while saves keep the store busy it indexes one
+// batch every 5 s and catches up once they pause), and those of unsealed
+// committed events once the store has been quiet for a second. It reads the log itself (not through the block
 // cache) and builds bleve documents straight from each payload's JSON
 // (searchdoc.go): text fields without term vectors holding exactly
 // trove.Tokenize's tokens, numbers at a precision step of 8, booleans, an

@@ -13,8 +13,7 @@ import (
 // SaveEvent saves e durably (see trove.EventStorage). In SyncNone mode
 // "durable" means handed to the OS.
 func (s *Store) SaveEvent(ctx context.Context, e trove.Event) (trove.Event, error) {
-	s.stats.saving.Add(1)
-	defer s.stats.saving.Add(-1)
+	defer s.saveStarted()()
 	r, err := s.stage([]trove.Event{e}, nil, nil, now(), false)
 	if err != nil {
 		return e, err
@@ -32,8 +31,7 @@ func (s *Store) SaveEvents(ctx context.Context, events []trove.Event) ([]trove.E
 	if len(events) == 0 {
 		return []trove.Event{}, nil
 	}
-	s.stats.saving.Add(1)
-	defer s.stats.saving.Add(-1)
+	defer s.saveStarted()()
 	r, err := s.stage(events, nil, nil, now(), true)
 	if err != nil {
 		return nil, err
@@ -154,8 +152,7 @@ func (t *tx) Commit(ctx context.Context) ([]trove.Event, error) {
 	if len(t.staged) == 0 {
 		return []trove.Event{}, nil
 	}
-	t.s.stats.saving.Add(1)
-	defer t.s.stats.saving.Add(-1)
+	defer t.s.saveStarted()()
 	info := make([]stageInfo, len(t.staged))
 	for i, h := range t.hadTime {
 		info[i].hadTime = h

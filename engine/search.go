@@ -162,15 +162,45 @@ func (x *searcher) stopped() bool {
 // was committed for a second (so that a quiet store is fully indexed while
 // a busy one's writers share neither CPU nor disk with bleve's small
 // batches).
-// searchYield is how many times a batch's indexing time the indexer sleeps
-// after it while saves are in flight: it then takes at most a quarter of
-// its full speed's CPU.
-const searchYield = 3
+//
+// While the store is busy saving (busy), the indexer leaves the CPU to the
+// saves: it indexes one batch every searchBusyPace, a few per cent of one
+// core, so that it still progresses under sustained ingest. Search stays
+// exact meanwhile (what is not indexed yet is scanned), and the lag is
+// caught up at full speed once the load drops.
+const (
+	// searchBusyLoad: the store is busy when save calls took at least this
+	// share of the wall time (summed over concurrent calls) over the last
+	// searchLoadWindow, or a save is in flight.
+	searchBusyLoad   = 0.2
+	searchLoadWindow = 250 * time.Millisecond
+	searchBusyPace   = 5 * time.Second
+)
+
+// loadMeter tells whether the store is busy saving, from Store's saveNanos.
+type loadMeter struct {
+	at    time.Time
+	nanos int64
+	busy  bool
+}
+
+// busyNow reports whether saves are in flight or took at least searchBusyLoad
+// of the last window.
+func (m *loadMeter) busyNow(s *Store) bool {
+	now, n := time.Now(), s.stats.saveNanos.Load()
+	if el := now.Sub(m.at); el >= searchLoadWindow {
+		m.busy = float64(n-m.nanos) >= searchBusyLoad*float64(el)
+		m.at, m.nanos = now, n
+	}
+	return m.busy || s.stats.saving.Load() > 0
+}
 
 func (x *searcher) run() {
 	defer x.wg.Done()
 	var prev uint64
 	changed := time.Now()
+	load := loadMeter{at: time.Now(), nanos: x.s.stats.saveNanos.Load()}
+	var paced time.Time // when the last batch indexed while busy started
 	for {
 		select {
 		case <-x.stopCh:
@@ -183,25 +213,21 @@ func (x *searcher) run() {
 		}
 		quiet := time.Since(changed) >= time.Second
 		for !x.stopped() {
+			busy := load.busyNow(x.s)
+			if busy && time.Since(paced) < searchBusyPace {
+				break // until the next wake-up
+			}
 			start := time.Now()
 			more, err := x.stepTo(quiet)
 			if err != nil {
 				x.s.logger.Warn("search indexing failed; search queries scan the rest", "err", err)
 				return
 			}
+			if busy {
+				paced = start
+			}
 			if !more {
 				break
-			}
-			if x.s.stats.saving.Load() > 0 {
-				// Saves are in flight: leave them most of the CPU, so that
-				// ingest never waits on bleve. Search stays exact (it scans
-				// what is not indexed yet); the lag is caught up at full
-				// speed once saves pause.
-				select {
-				case <-x.stopCh:
-					return
-				case <-time.After(searchYield * time.Since(start)):
-				}
 			}
 		}
 	}

@@ -1,6 +1,9 @@
 package engine
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // counters are the store's running figures, read by Stats.
 type counters struct {
@@ -9,7 +12,20 @@ type counters struct {
 	readers      atomic.Int64  // read calls in flight
 	segments     atomic.Int64  // sealed segment files open
 	saving       atomic.Int64  // SaveEvent, SaveEvents and Tx.Commit calls in flight
+	saveNanos    atomic.Int64  // their time and SaveFile's, summed over calls, once each returned
 	sealWaits    atomic.Uint64 // times the writer waited for a seal (maybeSeal)
+}
+
+// saveStarted counts a save call in flight; the function it returns ends
+// it and adds its time to saveNanos (the search indexer's measure of
+// ingest load).
+func (s *Store) saveStarted() func() {
+	s.stats.saving.Add(1)
+	start := time.Now()
+	return func() {
+		s.stats.saveNanos.Add(int64(time.Since(start)))
+		s.stats.saving.Add(-1)
+	}
 }
 
 // Stats returns the store's figures, read at the moment of the call:
