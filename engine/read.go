@@ -72,12 +72,13 @@ func (s *Store) readBlock(sg *sealed, idx int) (*block, error) {
 	// size is what the cached block keeps alive: the decoded bytes (every
 	// record's body and its few header bytes), the records and the
 	// cache's own bookkeeping.
-	blk := newBlock(recs, n)
-	blk.first, blk.size = first, blockOverhead+int64(cap(blk.events))*recordSize
+	blk := &block{first: first, size: blockOverhead + int64(cap(recs))*recordSize}
 	for _, r := range recs {
 		blk.size += int64(len(r.Body)) + 4
 	}
-	if blk.events == nil {
+	if n == len(recs) {
+		blk.events = recs // all events: the records as read
+	} else {
 		// Links and schema records share the block: keep the events
 		// alone, in a slice of their own.
 		blk.events = make([]segment.Record, 0, n)
@@ -95,49 +96,6 @@ func (s *Store) readBlock(sg *sealed, idx int) (*block, error) {
 		}
 	}
 	return s.cache.put(sg, idx, blk), nil
-}
-
-// blockWith is a block with room for its records in the same allocation.
-type blockWith[A any] struct {
-	block
-	recs A
-}
-
-// newBlock returns a block for recs, which hold n events: when they are
-// all events and few, a block that holds them itself (one memory access
-// fewer for a read from the cache), else one that takes recs as they are
-// when they are all events, else an empty one.
-func newBlock(recs []segment.Record, n int) *block {
-	if n < len(recs) {
-		return &block{}
-	}
-	switch n {
-	case 1:
-		b := &blockWith[[1]segment.Record]{recs: [1]segment.Record(recs)}
-		b.events = b.recs[:]
-		return &b.block
-	case 2:
-		b := &blockWith[[2]segment.Record]{recs: [2]segment.Record(recs)}
-		b.events = b.recs[:]
-		return &b.block
-	case 3:
-		b := &blockWith[[3]segment.Record]{recs: [3]segment.Record(recs)}
-		b.events = b.recs[:]
-		return &b.block
-	case 4:
-		b := &blockWith[[4]segment.Record]{recs: [4]segment.Record(recs)}
-		b.events = b.recs[:]
-		return &b.block
-	case 5:
-		b := &blockWith[[5]segment.Record]{recs: [5]segment.Record(recs)}
-		b.events = b.recs[:]
-		return &b.block
-	case 6:
-		b := &blockWith[[6]segment.Record]{recs: [6]segment.Record(recs)}
-		b.events = b.recs[:]
-		return &b.block
-	}
-	return &block{events: recs}
 }
 
 // record returns the event record at pos in view v.
