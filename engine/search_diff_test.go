@@ -172,12 +172,7 @@ func TestSearchDifferential(t *testing.T) {
 		if err != nil {
 			return // a random search may not parse (a clause without text)
 		}
-		var want []uint64
-		for _, e := range all {
-			if c.Match(&e, nil) {
-				want = append(want, e.Position)
-			}
-		}
+		want := bruteForce(c, all)
 		got, err := st.QueryEvents(ctx, eq)
 		if err != nil {
 			t.Fatal(err)

@@ -55,12 +55,7 @@ func TestSearch(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", s, err)
 		}
-		var want []uint64
-		for _, e := range all {
-			if c.Match(&e, nil) {
-				want = append(want, e.Position)
-			}
-		}
+		want := bruteForce(c, all)
 		got, err := st.QueryEvents(ctx, q)
 		if err != nil {
 			t.Fatal(err)
@@ -81,14 +76,7 @@ func TestSearch(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var matches []trove.Event
-			for _, e := range all {
-				if c.Match(&e, nil) {
-					matches = append(matches, e)
-				}
-			}
-			c.SortEvents(matches)
-			want := positions(c.Page(matches))
+			want := bruteForce(c, all)
 			got, err := st.QueryEvents(ctx, eq)
 			if err != nil {
 				t.Fatal(err)
@@ -192,14 +180,7 @@ func TestSearchTerms(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%+v: %v", eq, err)
 		}
-		var matches []trove.Event
-		for _, e := range all {
-			if c.Match(&e, nil) {
-				matches = append(matches, e)
-			}
-		}
-		c.SortEvents(matches)
-		want := positions(c.Page(matches))
+		want := bruteForce(c, all)
 		got, err := st.QueryEvents(ctx, eq)
 		if err != nil {
 			t.Fatal(err)
@@ -253,4 +234,17 @@ func positions(evs []trove.Event) []uint64 {
 		out[i] = e.Position
 	}
 	return out
+}
+
+// bruteForce is what a query must return over all: every event it
+// matches, sorted and paged as it asks, by position.
+func bruteForce(c *trove.Query, all []trove.Event) []uint64 {
+	var matches []trove.Event
+	for _, e := range all {
+		if c.Match(&e, nil) {
+			matches = append(matches, e)
+		}
+	}
+	c.SortEvents(matches)
+	return positions(c.Page(matches))
 }
