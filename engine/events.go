@@ -13,7 +13,7 @@ import (
 // SaveEvent saves e durably (see trove.EventStorage). In SyncNone mode
 // "durable" means handed to the OS.
 func (s *Store) SaveEvent(ctx context.Context, e trove.Event) (trove.Event, error) {
-	defer s.saveStarted()()
+	defer s.saveEnd(s.saveBegin())
 	r, err := s.stage([]trove.Event{e}, nil, nil, now(), false)
 	if err != nil {
 		return e, err
@@ -31,7 +31,7 @@ func (s *Store) SaveEvents(ctx context.Context, events []trove.Event) ([]trove.E
 	if len(events) == 0 {
 		return []trove.Event{}, nil
 	}
-	defer s.saveStarted()()
+	defer s.saveEnd(s.saveBegin())
 	r, err := s.stage(events, nil, nil, now(), true)
 	if err != nil {
 		return nil, err
@@ -152,7 +152,7 @@ func (t *tx) Commit(ctx context.Context) ([]trove.Event, error) {
 	if len(t.staged) == 0 {
 		return []trove.Event{}, nil
 	}
-	defer t.s.saveStarted()()
+	defer t.s.saveEnd(t.s.saveBegin())
 	info := make([]stageInfo, len(t.staged))
 	for i, h := range t.hadTime {
 		info[i].hadTime = h

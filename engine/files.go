@@ -19,8 +19,7 @@ func (s *Store) SaveFile(ctx context.Context, f trove.EventFile, data io.Reader)
 	defer s.leave(false)
 	// Counted in the save load the search indexer defers to, not among
 	// the event saves in flight (the group commit waits for those).
-	start := time.Now()
-	defer func() { s.stats.saveNanos.Add(int64(time.Since(start))) }()
+	defer s.addSaveTime(time.Now())
 	return s.files.SaveFile(ctx, f, data)
 }
 

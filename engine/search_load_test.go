@@ -27,12 +27,12 @@ func TestSearchLoadMeter(t *testing.T) {
 	if m.busyNow(s) {
 		t.Fatal("busy after saves took 10% of the window")
 	}
-	done := s.saveStarted()
+	start := s.saveBegin()
 	if !m.busyNow(s) {
 		t.Fatal("not busy while a save is in flight")
 	}
 	time.Sleep(time.Millisecond)
-	done()
+	s.saveEnd(start)
 	if s.stats.saving.Load() != 0 || s.stats.saveNanos.Load() < int64(400*time.Millisecond+time.Millisecond) {
 		t.Fatalf("after the save: %d in flight, %d ns counted", s.stats.saving.Load(), s.stats.saveNanos.Load())
 	}

@@ -16,17 +16,20 @@ type counters struct {
 	sealWaits    atomic.Uint64 // times the writer waited for a seal (maybeSeal)
 }
 
-// saveStarted counts a save call in flight; the function it returns ends
-// it and adds its time to saveNanos (the search indexer's measure of
-// ingest load).
-func (s *Store) saveStarted() func() {
+// saveBegin counts a save call in flight until saveEnd; saveEnd adds its
+// time to saveNanos, the search indexer's measure of ingest load.
+func (s *Store) saveBegin() time.Time {
 	s.stats.saving.Add(1)
-	start := time.Now()
-	return func() {
-		s.stats.saveNanos.Add(int64(time.Since(start)))
-		s.stats.saving.Add(-1)
-	}
+	return time.Now()
 }
+
+func (s *Store) saveEnd(start time.Time) {
+	s.addSaveTime(start)
+	s.stats.saving.Add(-1)
+}
+
+// addSaveTime adds the time since start to saveNanos.
+func (s *Store) addSaveTime(start time.Time) { s.stats.saveNanos.Add(int64(time.Since(start))) }
 
 // Stats returns the store's figures, read at the moment of the call:
 //
