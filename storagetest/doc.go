@@ -8,7 +8,7 @@
 //		})
 //	}
 //
-// Run enforces the storage contract (DESIGN §5 and the doc comments of the
+// Run enforces the storage contract (the doc comments of the
 // trove package's storage, query, search and event types) on the plugin:
 // save defaults and ids, idempotent retries, version conflicts and gaps,
 // get, every query filter alone and combined, sorting, paging, invalid
