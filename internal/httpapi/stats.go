@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/engine"
 	"github.com/trovedb/trove/internal/console"
 )
 
@@ -123,8 +124,8 @@ func (st *storeStats) serve(w http.ResponseWriter, r *http.Request) {
 			ps.Figures = sr.Stats()
 		}
 		body.Plugins = append(body.Plugins, ps)
-		if d, ok := p.(interface{ Dir() string }); ok && d.Dir() != "" {
-			dirs = append(dirs, d.Dir())
+		if d := pluginDir(p); d != "" {
+			dirs = append(dirs, d)
 		}
 	}
 	if size := st.storeSize(dirs, now); size >= 0 {
@@ -256,6 +257,20 @@ func sortedCounts(m map[string]uint64) []nameCount {
 		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Name, b.Name))
 	})
 	return out
+}
+
+// pluginDir is the directory a plugin keeps its data in: the engine's, or
+// that of any plugin with a Dir method; "" when unknown.
+func pluginDir(p trove.Plugin) string {
+	switch p := p.(type) {
+	case *engine.Plugin:
+		if st, err := p.Store(); err == nil {
+			return st.Dir()
+		}
+	case interface{ Dir() string }:
+		return p.Dir()
+	}
+	return ""
 }
 
 // storeSize sums the sizes of the files under dirs, measured at most every

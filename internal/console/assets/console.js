@@ -18,7 +18,7 @@ function el(tag, attrs, ...children) {
     else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
     else e.setAttribute(k, v === true ? "" : String(v));
   }
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === undefined || c === null || c === false) continue;
     e.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
@@ -232,7 +232,7 @@ function renderOverview(st) {
 
 function ingestChart(ing) {
   const counts = ing.counts || [];
-  const w = 600, h = 130, pad = 18;
+  const w = 900, h = 110, pad = 16;
   const max = Math.max(1, ...counts);
   const total = counts.reduce((a, b) => a + b, 0);
   const bw = (w - 2) / Math.max(1, counts.length);
