@@ -203,7 +203,6 @@ func TestConsoleRoutes(t *testing.T) {
 	}
 }
 
-
 // Events stored before counting began count in the ingest chart by their
 // createdAt, and only when it falls in the window.
 func TestStatsHistoryByCreatedAt(t *testing.T) {
