@@ -90,6 +90,7 @@ function askToken(message) {
   document.getElementById("login-error").textContent = message || (token() ? "That token was refused." : "");
   if (box.hidden) {
     box.hidden = false;
+    setInert(true);
     document.getElementById("login-token").focus();
   }
 }
@@ -102,6 +103,7 @@ document.getElementById("login-form").addEventListener("submit", (ev) => {
   sessionStorage.setItem(TOKEN_KEY, t);
   input.value = "";
   document.getElementById("login").hidden = true;
+  setInert(false);
   updateForget();
   route();
 });
@@ -111,6 +113,12 @@ document.getElementById("forget").addEventListener("click", () => {
   updateForget();
   route();
 });
+
+// setInert keeps keyboard focus inside the sign-in dialog while it is open.
+function setInert(on) {
+  main.inert = on;
+  document.querySelector(".top").inert = on;
+}
 
 function updateForget() { document.getElementById("forget").hidden = !token(); }
 
@@ -165,7 +173,7 @@ window.addEventListener("hashchange", () => { route(); main.focus({ preventScrol
 async function overview(signal) {
   document.title = "Overview · Trove";
   main.append(el("h1", {}, "Overview"));
-  const body = el("div", { "aria-live": "polite" });
+  const body = el("div", {});
   main.append(body);
   const draw = async () => {
     const st = await api("/api/stats", { signal });
@@ -181,7 +189,7 @@ function renderOverview(st) {
   const fig = storage.figures || {};
   const card = (label, value, id) => el("div", { class: "card" }, el("div", { class: "label" }, label), el("div", { class: "value", id }, value));
   out.push(el("section", { class: "cards", "aria-label": "Store figures" },
-    card("Events (all versions)", fmtNum(st.lastPosition), "ov-events"),
+    card("Events (each version counts)", fmtNum(st.lastPosition), "ov-events"),
     card("Last position", fmtNum(st.lastPosition), "ov-last"),
     card("Store size", st.storeBytes === undefined ? "–" : fmtBytes(st.storeBytes), "ov-size"),
     card("Schemas in use", fmtNum((st.schemas || []).length)),
@@ -588,6 +596,7 @@ async function tail(params, signal) {
 
   const st = await api("/api/stats", { signal });
   let from = Math.max(0, st.lastPosition - TAIL_BACKLOG);
+  const backlogEnd = st.lastPosition; // events up to here are history, not arrivals
   let paused = false, conn = null, total = 0;
   const arrivals = [];
   const filters = tailParams(params);
@@ -602,8 +611,10 @@ async function tail(params, signal) {
     from = Math.max(from, pos);
     let e;
     try { e = JSON.parse(data); } catch (_) { return; }
-    total++;
-    arrivals.push(Date.now());
+    if (pos > backlogEnd) {
+      total++;
+      arrivals.push(Date.now());
+    }
     tbody.prepend(eventRow(e));
     while (tbody.children.length > TAIL_ROWS) tbody.lastChild.remove();
   };
