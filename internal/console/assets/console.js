@@ -608,7 +608,8 @@ async function tail(params, signal) {
   signal.addEventListener("abort", () => clearInterval(rateTimer));
 
   const onEvent = (pos, data) => {
-    from = Math.max(from, pos);
+    if (pos <= from) return; // shown already (a connection that was being replaced)
+    from = pos;
     let e;
     try { e = JSON.parse(data); } catch (_) { return; }
     if (pos > backlogEnd) {
@@ -619,16 +620,16 @@ async function tail(params, signal) {
     while (tbody.children.length > TAIL_ROWS) tbody.lastChild.remove();
   };
   const connect = () => {
-    conn = new AbortController();
-    const both = conn;
-    signal.addEventListener("abort", () => both.abort());
+    const mine = conn = new AbortController();
+    signal.addEventListener("abort", () => mine.abort());
+    const current = () => conn === mine && !paused && !signal.aborted;
     state.textContent = "live";
-    readStream("/api/events/stream?from=" + from + (filters ? "&" + filters : ""), conn.signal, onEvent)
-      .then(() => { if (!paused && !signal.aborted) { state.textContent = "reconnecting…"; setTimeout(connect, 1000); } })
+    readStream("/api/events/stream?from=" + from + (filters ? "&" + filters : ""), mine.signal, onEvent)
+      .then(() => { if (current()) { state.textContent = "reconnecting…"; setTimeout(() => { if (current()) connect(); }, 1000); } })
       .catch((err) => {
-        if (err instanceof AuthError || signal.aborted || paused) return;
+        if (err instanceof AuthError || !current()) return;
         state.textContent = "disconnected (" + err.message + "), retrying…";
-        setTimeout(() => { if (!paused && !signal.aborted) connect(); }, 3000);
+        setTimeout(() => { if (current()) connect(); }, 3000);
       });
   };
   pause.addEventListener("click", () => {
