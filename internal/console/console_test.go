@@ -337,6 +337,27 @@ func TestConsole(t *testing.T) {
 	b.run("copy", chromedp.Click("#copy-curl", chromedp.ByQuery), wait(`document.querySelector("#copy-curl").nextElementSibling.nextElementSibling.textContent !== ""`))
 	b.screenshot("browse")
 
+	// The other filters, submitted from the keyboard (Enter in a field).
+	b.run("more filters", chromedp.Navigate(base+"/#/events"),
+		chromedp.WaitVisible("#q-schema", chromedp.ByQuery),
+		chromedp.SendKeys("#q-schema", "note+v1, nothing", chromedp.ByQuery),
+		chromedp.SendKeys("#q-start", "2000-01-01", chromedp.ByQuery),
+		chromedp.SendKeys("#q-end", "2100-01-01T00:00:00Z", chromedp.ByQuery),
+		chromedp.SendKeys("#q-link", "parent:"+d.parent.ID.ID, chromedp.ByQuery),
+		chromedp.Click("#q-allVersions", chromedp.ByQuery),
+		chromedp.SendKeys("#q-search", "child\r", chromedp.ByQuery),
+		wait(`location.hash.includes("search=") && document.querySelector("#results h2")`))
+	b.eval(`location.hash`, &hash)
+	if want := "#/events?schema=note%2Bv1&schema=nothing&start=2000-01-01&end=2100-01-01T00%3A00%3A00Z&link=parent%3A" +
+		d.parent.ID.ID + "&search=child&allVersions=true"; hash != want {
+		t.Fatalf("page URL %q, want %q", hash, want)
+	}
+	var found []string
+	b.eval(`[...document.querySelectorAll("#results-table tbody tr")].map(tr => tr.dataset.position)`, &found)
+	if len(found) != 1 || found[0] != fmt.Sprint(d.child.Position) {
+		t.Errorf("rows at positions %v, want the child's first version (%d)", found, d.child.Position)
+	}
+
 	// Paging by nextOffset, through a shared URL.
 	b.run("paging", chromedp.Navigate(base+"/#/events?producer=sensor&limit=2"),
 		wait(`document.querySelectorAll("#results-table tbody tr").length === 2 && document.querySelector("#next-page")`))
