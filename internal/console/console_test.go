@@ -358,6 +358,16 @@ func TestConsole(t *testing.T) {
 		t.Errorf("rows at positions %v, want the child's first version (%d)", found, d.child.Position)
 	}
 
+	// A bad query and a missing event show the API's own words.
+	for path, want := range map[string]string{
+		"/#/events?start=yesterday": "Invalid Request Format",
+		"/#/events?sort=colour":     "Invalid Request Format",
+		"/#/event/no-such-event":    "Not Found",
+	} {
+		b.run("error "+path, chromedp.Navigate(base+path),
+			wait(fmt.Sprintf(`[...document.querySelectorAll('main [role="alert"]')].some(e => e.textContent.startsWith(%q))`, want)))
+	}
+
 	// Paging by nextOffset, through a shared URL.
 	b.run("paging", chromedp.Navigate(base+"/#/events?producer=sensor&limit=2"),
 		wait(`document.querySelectorAll("#results-table tbody tr").length === 2 && document.querySelector("#next-page")`))
