@@ -299,7 +299,9 @@ func TestConsole(t *testing.T) {
 		wait(fmt.Sprintf(`document.querySelector("#ov-events") && document.querySelector("#ov-events").textContent === "%d"`, d.seeded)),
 		wait(`[...document.querySelectorAll("main table td a")].some(a => a.textContent === "sensor") &&
 			[...document.querySelectorAll("main table tr")].some(tr => tr.textContent.startsWith("sensor") && tr.textContent.endsWith("5"))`),
-		wait(`document.querySelector("svg.chart rect.bar") !== null`))
+		wait(`document.querySelector("svg.chart rect.bar") !== null`),
+		// The child's second version is an event but not a new id.
+		wait(fmt.Sprintf(`document.querySelector("#ov-ids").textContent === "%d"`, d.seeded-1)))
 	if got := b.text("#ov-check"); !strings.Contains(got, "No damage found") || !strings.Contains(got, "7 segments, 12 blocks") {
 		t.Errorf("check on the overview: %q", got)
 	}

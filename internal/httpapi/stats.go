@@ -49,6 +49,7 @@ type storeStats struct {
 		started   time.Time         // when counting began
 		target    uint64            // the last position when counting began: the catch-up's end
 		counted   uint64            // the last position counted
+		ids       uint64            // events counted at version 1: distinct ids
 		schemas   map[string]uint64 // count by schema identity
 		producers map[string]uint64 // count by producer
 		others    [2]uint64         // events of schemas, producers past maxCountedNames
@@ -82,6 +83,7 @@ type statsBody struct {
 	StoreBytes   *int64               `json:"storeBytes,omitempty"`
 	Counting     bool                 `json:"counting"`
 	CountedUpTo  uint64               `json:"countedUpTo"`
+	IDs          uint64               `json:"ids"`
 	CountError   string               `json:"countError,omitempty"`
 	Schemas      []nameCount          `json:"schemas"`
 	Producers    []nameCount          `json:"producers"`
@@ -140,6 +142,7 @@ func (st *storeStats) serve(w http.ResponseWriter, r *http.Request) {
 
 	st.mu.Lock()
 	body.CountedUpTo = st.mu.counted
+	body.IDs = st.mu.ids
 	body.Counting = st.mu.counted < st.mu.target && st.mu.err == ""
 	body.CountError = st.mu.err
 	body.Schemas = sortedCounts(st.mu.schemas)
@@ -233,6 +236,9 @@ func (st *storeStats) count(e trove.Event) error {
 	addCount(st.mu.schemas, e.Schema.Identity(), &st.mu.others[0])
 	addCount(st.mu.producers, e.Producer, &st.mu.others[1])
 	st.mu.counted = e.Position
+	if e.ID.Version == 1 {
+		st.mu.ids++ // every id's history starts at version 1
+	}
 	if st.mu.counted > st.mu.target {
 		st.mu.target = st.mu.counted
 	}

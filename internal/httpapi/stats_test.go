@@ -22,6 +22,7 @@ type statsResp struct {
 	StoreBytes  *int64 `json:"storeBytes"`
 	Counting    bool   `json:"counting"`
 	CountedUpTo uint64 `json:"countedUpTo"`
+	IDs         uint64 `json:"ids"`
 	Schemas     []struct {
 		Name  string `json:"name"`
 		Count uint64 `json:"count"`
@@ -77,27 +78,31 @@ func TestStats(t *testing.T) {
 			mustStatus(t, e.postJSON("/api/events/batch", "["+strings.Join(batch, ",")+"]"), http.StatusCreated)
 			e.create(withProducer("c", "s1", 7))
 			s = e.stats(7)
-			if s.LastPosition != 7 {
-				t.Errorf("lastPosition %d", s.LastPosition)
+			// A second version counts as an event, not as an id.
+			first := e.create(withProducer("c", "s1", 8))
+			e.create(fmt.Sprintf(`{"id":{"id":%q,"version":2},"producer":"c","schema":{"$id":"s1","type":"object"},"payload":{"n":9}}`, first.ID.ID))
+			s = e.stats(9)
+			if s.LastPosition != 9 || s.IDs != 8 {
+				t.Errorf("lastPosition %d, ids %d", s.LastPosition, s.IDs)
 			}
-			if got := fmt.Sprint(s.Producers); got != "[{b 4} {a 2} {c 1}]" {
+			if got := fmt.Sprint(s.Producers); got != "[{b 4} {c 3} {a 2}]" {
 				t.Errorf("producers %s", got)
 			}
-			if got := fmt.Sprint(s.Schemas); got != "[{s1 4} {s2 3}]" {
+			if got := fmt.Sprint(s.Schemas); got != "[{s1 6} {s2 3}]" {
 				t.Errorf("schemas %s", got)
 			}
 			var inWindow uint64
 			for _, c := range s.Ingest.Counts {
 				inWindow += c
 			}
-			if inWindow != 7 {
-				t.Errorf("ingest window holds %d events, want 7: %v", inWindow, s.Ingest.Counts)
+			if inWindow != 9 {
+				t.Errorf("ingest window holds %d events, want 9: %v", inWindow, s.Ingest.Counts)
 			}
 			if b.plugin == "storage-log" {
 				if s.StoreBytes == nil || *s.StoreBytes <= 0 {
 					t.Errorf("store size %v", s.StoreBytes)
 				}
-				if len(s.Plugins) != 1 || s.Plugins[0].Figures["events"] != 7 {
+				if len(s.Plugins) != 1 || s.Plugins[0].Figures["events"] != 9 {
 					t.Errorf("plugin figures %+v", s.Plugins)
 				}
 			} else if s.StoreBytes != nil {

@@ -189,7 +189,8 @@ function renderOverview(st) {
   const fig = storage.figures || {};
   const card = (label, value, id) => el("div", { class: "card" }, el("div", { class: "label" }, label), el("div", { class: "value", id }, value));
   out.push(el("section", { class: "cards", "aria-label": "Store figures" },
-    card("Events stored", fmtNum(st.lastPosition), "ov-events"),
+    card("Events (all versions)", fmtNum(st.lastPosition), "ov-events"),
+    card("Distinct ids", st.counting ? "…" : fmtNum(st.ids), "ov-ids"),
     card("Last position", fmtNum(st.lastPosition), "ov-last"),
     card("Store size", st.storeBytes === undefined ? "–" : fmtBytes(st.storeBytes), "ov-size"),
     card("Schemas in use", fmtNum((st.schemas || []).length)),
