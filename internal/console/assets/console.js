@@ -443,13 +443,15 @@ function eventRow(e) {
 // ---- one event ----
 
 async function eventPage(id, params, signal) {
-  const version = params.get("version");
+  // GET /api/events/stream is the stream: the event whose id is "stream"
+  // is fetched by version only.
+  const version = params.get("version") || (id === "stream" ? "1" : null);
   document.title = "Event " + id + " · Trove";
   const q = version ? "?version=" + encodeURIComponent(version) : "";
   const base = "/api/events/" + encodeURIComponent(id);
   const [ev, latest] = await Promise.all([
     api(base + q, { signal }),
-    version ? api(base, { signal }) : null,
+    version && id !== "stream" ? api(base, { signal }) : null,
   ]);
   const last = (latest || ev).id.version;
   const sid = schemaIdentity(ev.schema);
