@@ -426,6 +426,11 @@ func TestConsole(t *testing.T) {
 	b.run("follow back", chromedp.Click("#links-in a", chromedp.ByQuery),
 		wait(fmt.Sprintf(`(document.querySelector("#event-id") || {}).textContent === %q`, d.child.ID.ID)))
 
+	// The event whose id is "stream" is not the stream route.
+	d.save(t, trove.Event{ID: trove.EventID{ID: "stream"}, Producer: "web", Payload: json.RawMessage(`{"title":"named stream"}`)})
+	b.run("event named stream", chromedp.Navigate(base+"/#/event/stream"),
+		wait(`(document.querySelector("#event-id") || {}).textContent === "stream" && document.querySelector("#event-json").textContent.includes("named stream")`))
+
 	// Live tail: only matching events arrive, newest first, and resume
 	// after a pause picks up what came meanwhile.
 	b.run("tail", chromedp.Navigate(base+"/#/tail?producer=live"),
