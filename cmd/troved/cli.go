@@ -305,6 +305,7 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("troved: check: storage %s has no integrity checker", st.plugin)
 	}
 	summary, err := st.kind.check(ctx, st.storage.Storage.Events.Options)
+	recordCheck(st.storage.Storage.Events.Options, summary, err, stderr)
 	if err != nil {
 		return fmt.Errorf("troved: check: %s: %w", st.dataDir, err)
 	}
