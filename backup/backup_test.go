@@ -23,8 +23,10 @@ import (
 
 // backends are the stores an export is taken from and loaded into.
 var backends = map[string]func(dir string) trove.PluginConfig{
-	"storage-log":       func(dir string) trove.PluginConfig { return plugin("storage-log", "directory", dir) },
-	"storage-sqlite":    func(dir string) trove.PluginConfig { return plugin("storage-sqlite", "path", filepath.Join(dir, "t.db")) },
+	"storage-log": func(dir string) trove.PluginConfig { return plugin("storage-log", "directory", dir) },
+	"storage-sqlite": func(dir string) trove.PluginConfig {
+		return plugin("storage-sqlite", "path", filepath.Join(dir, "t.db"))
+	},
 	"storage-json-file": func(dir string) trove.PluginConfig { return plugin("storage-json-file", "directory", dir) },
 	"storage-memory":    func(string) trove.PluginConfig { return trove.PluginConfig{Plugin: "storage-memory"} },
 }
