@@ -84,22 +84,19 @@ func Export(ctx context.Context, c *trove.Core, w io.Writer, opts ExportOptions)
 		}
 	}
 
-	bw := bufio.NewWriterSize(w, 1<<20)
-	enc := json.NewEncoder(bw)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(header{TroveExport: FormatVersion, From: opts.From, Last: stats.Last}); err != nil {
+	ew := NewWriter(w)
+	if err := ew.Header(opts.From, stats.Last); err != nil {
 		return stats, err
 	}
 	for _, rs := range c.Schemas() {
-		if err := enc.Encode(schemaLine{RegisteredSchema: &rs}); err != nil {
+		if err := ew.Schema(rs); err != nil {
 			return stats, err
 		}
 		stats.Schemas++
 	}
 	writeLinks := func(ls []pendingLink) error {
 		for _, l := range ls {
-			src := l.source
-			if err := enc.Encode(linkLine{Link: linkRecord{Source: src, EventLink: l.link}}); err != nil {
+			if err := ew.Link(l.source, l.link); err != nil {
 				return err
 			}
 			stats.Links++
@@ -122,7 +119,7 @@ func Export(ctx context.Context, c *trove.Core, w io.Writer, opts ExportOptions)
 				continue
 			}
 			written[f.ID] = true
-			ok, err := writeFile(ctx, c, enc, bw, f.ID)
+			ok, err := exportFile(ctx, c, ew, f.ID)
 			if err != nil {
 				return err
 			}
@@ -133,8 +130,7 @@ func Export(ctx context.Context, c *trove.Core, w io.Writer, opts ExportOptions)
 			}
 		}
 		pos := e.Position
-		e.Position = 0 // a store assigns its own
-		if err := enc.Encode(e); err != nil {
+		if err := ew.Event(e); err != nil {
 			return err
 		}
 		stats.Events++
@@ -153,15 +149,15 @@ func Export(ctx context.Context, c *trove.Core, w io.Writer, opts ExportOptions)
 	if plan != nil && plan.left() > 0 {
 		return stats, fmt.Errorf("%w: backup: export: %d added links could not be ordered", trove.ErrCorrupt, plan.left())
 	}
-	if err := bw.Flush(); err != nil {
+	if err := ew.Flush(); err != nil {
 		return stats, fmt.Errorf("backup: export: %w", err)
 	}
 	return stats, nil
 }
 
-// writeFile writes file id's metadata and bytes; false when file storage
+// exportFile writes file id's metadata and bytes; false when file storage
 // does not hold it.
-func writeFile(ctx context.Context, c *trove.Core, enc *json.Encoder, bw *bufio.Writer, id string) (bool, error) {
+func exportFile(ctx context.Context, c *trove.Core, ew *Writer, id string) (bool, error) {
 	meta, err := c.GetFile(ctx, id)
 	if errors.Is(err, trove.ErrNotFound) {
 		return false, nil
@@ -177,32 +173,80 @@ func writeFile(ctx context.Context, c *trove.Core, enc *json.Encoder, bw *bufio.
 		return false, fmt.Errorf("backup: file %s: %w", id, err)
 	}
 	defer rc.Close()
+	return true, ew.File(meta, rc)
+}
+
+// Writer writes the lines of the export format (FORMAT.md) in the order
+// its caller gives them; Export and salvage tools use it. Call Flush at the
+// end.
+type Writer struct {
+	bw  *bufio.Writer
+	enc *json.Encoder
+	buf []byte
+}
+
+// NewWriter returns a Writer on w.
+func NewWriter(w io.Writer) *Writer {
+	bw := bufio.NewWriterSize(w, 1<<20)
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
+	return &Writer{bw: bw, enc: enc}
+}
+
+// Header writes the header line: the export holds the events after from up
+// to last.
+func (w *Writer) Header(from, last uint64) error {
+	return w.enc.Encode(header{TroveExport: FormatVersion, From: from, Last: last})
+}
+
+// Schema writes a registered schema.
+func (w *Writer) Schema(rs trove.RegisteredSchema) error {
+	return w.enc.Encode(schemaLine{RegisteredSchema: &rs})
+}
+
+// Event writes an event version, without its position.
+func (w *Writer) Event(e trove.Event) error {
+	e.Position = 0
+	return w.enc.Encode(e)
+}
+
+// Link writes a link added to the event version source.
+func (w *Writer) Link(source trove.EventID, l trove.EventLink) error {
+	l.SourceEvent = nil
+	return w.enc.Encode(linkLine{Link: linkRecord{Source: source, EventLink: l}})
+}
+
+// File writes a file's metadata and the bytes read from data, which must
+// be meta.Size bytes (else ErrCorrupt, and the stream is unusable).
+func (w *Writer) File(meta trove.EventFile, data io.Reader) error {
 	meta.Data = ""
-	if err := enc.Encode(fileLine{File: &meta}); err != nil {
-		return false, err
+	if err := w.enc.Encode(fileLine{File: &meta}); err != nil {
+		return err
 	}
-	buf := make([]byte, chunkSize)
+	if w.buf == nil {
+		w.buf = make([]byte, chunkSize)
+	}
 	var n int64
 	for {
-		k, rerr := io.ReadFull(rc, buf)
+		k, rerr := io.ReadFull(data, w.buf)
 		if k > 0 {
 			n += int64(k)
-			if err := enc.Encode(fileDataLine{FileData: base64.StdEncoding.EncodeToString(buf[:k])}); err != nil {
-				return false, err
+			if err := w.enc.Encode(fileDataLine{FileData: base64.StdEncoding.EncodeToString(w.buf[:k])}); err != nil {
+				return err
 			}
 		}
 		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
 			break
 		}
 		if rerr != nil {
-			return false, fmt.Errorf("backup: file %s: %w", id, rerr)
+			return fmt.Errorf("backup: file %s: %w", meta.ID, rerr)
 		}
 	}
 	if n != meta.Size {
-		return false, fmt.Errorf("%w: backup: file %s: %d bytes read, %d recorded", trove.ErrCorrupt, id, n, meta.Size)
+		return fmt.Errorf("%w: backup: file %s: %d bytes read, %d recorded", trove.ErrCorrupt, meta.ID, n, meta.Size)
 	}
-	if err := enc.Encode(fileEndLine{FileEnd: id}); err != nil {
-		return false, err
-	}
-	return true, nil
+	return w.enc.Encode(fileEndLine{FileEnd: meta.ID})
 }
+
+// Flush writes what is buffered.
+func (w *Writer) Flush() error { return w.bw.Flush() }
