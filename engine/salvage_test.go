@@ -59,6 +59,9 @@ func fillSalvage(t *testing.T) string {
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
+	if segs, _ := filepath.Glob(filepath.Join(dir, "segments", "*.seg")); len(segs) < 3 {
+		t.Fatalf("%d segments: the test needs at least 3", len(segs))
+	}
 	return dir
 }
 
@@ -170,4 +173,3 @@ func flip(t *testing.T, path string, off int64) {
 		t.Fatal(err)
 	}
 }
-
