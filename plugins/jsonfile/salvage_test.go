@@ -69,7 +69,10 @@ func TestSalvage(t *testing.T) {
 			got = append(got, "file "+f.ID+" "+string(b))
 			return nil
 		},
-		Event: func(e trove.Event) error { got = append(got, fmt.Sprintf("event %s@%d", e.ID.ID, e.Position)); return nil },
+		Event: func(e trove.Event) error {
+			got = append(got, fmt.Sprintf("event %s@%d", e.ID.ID, e.Position))
+			return nil
+		},
 		Link: func(src trove.EventID, l trove.EventLink) error {
 			got = append(got, "link "+src.ID+">"+l.Type)
 			return nil
