@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -41,15 +42,19 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 		fromText = id
 	}
 	if fromText != "" {
-		n, err := strconv.ParseUint(strings.TrimSpace(fromText), 10, 64)
+		n, err := parsePosition(fromText)
 		if err != nil {
-			s.fail(w, r, badRequest("from (or Last-Event-ID) must be a log position: a non-negative integer"))
+			s.fail(w, r, err)
 			return
 		}
 		from = n
 	}
 	q, err := queryFromURL(v)
 	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.checkSearch(q.Search); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -154,6 +159,32 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// MaxPosition is the largest log position a stream may start from: the
+// largest a signed 64-bit integer holds, as every backend stores positions.
+const MaxPosition = math.MaxInt64
+
+// parsePosition reads ?from= or Last-Event-ID: decimal digits only, from 0
+// to MaxPosition. Anything else (a sign, spaces inside, a number past the
+// range, which would otherwise wrap around to the start of the log) is a
+// request error.
+func parsePosition(text string) (uint64, error) {
+	t := strings.TrimSpace(text)
+	bad := badRequest(fmt.Sprintf("from (or Last-Event-ID) must be a log position: an integer from 0 to %d", uint64(MaxPosition)))
+	if t == "" {
+		return 0, bad
+	}
+	for _, c := range []byte(t) {
+		if c < '0' || c > '9' {
+			return 0, bad
+		}
+	}
+	n, err := strconv.ParseUint(t, 10, 64)
+	if err != nil || n > MaxPosition {
+		return 0, bad
+	}
+	return n, nil
 }
 
 // streamMatch applies the stream's filters to one event; link criteria see
