@@ -191,7 +191,6 @@ var inlineTypes = map[string]bool{
 	"image/png": true, "image/jpeg": true, "image/gif": true, "image/webp": true, "image/avif": true, "image/bmp": true,
 	"audio/mpeg": true, "audio/ogg": true, "audio/wav": true, "audio/webm": true, "audio/flac": true,
 	"video/mp4": true, "video/webm": true, "video/ogg": true,
-	"application/octet-stream": true, // browsers download it anyway
 }
 
 // fileCSP forbids a served file to load, run or embed anything, and
@@ -201,7 +200,8 @@ const fileCSP = "default-src 'none'; sandbox"
 // setFileHeaders sets the headers of a file's bytes. Uploaders choose the
 // content type, and the bytes are served on the API's origin, so a
 // browser must never guess another type (nosniff) nor run what it gets
-// (the CSP); a type it could run (HTML, SVG, XML, scripts, anything
+// (the CSP); every type but a few plain text, image, audio and video ones
+// (so HTML, SVG, XML, scripts, PDF, application/octet-stream, anything
 // unknown) is sent as an attachment, so that opening the link downloads it.
 func setFileHeaders(h http.Header, f trove.EventFile) {
 	ct := f.ContentType

@@ -180,13 +180,10 @@ func New(core *trove.Core, opts Options) (*Server, error) {
 		streams: make(chan struct{}, o.MaxStreams),
 		stop:    make(chan struct{}),
 	}
+	if err := CheckTokens(o.Tokens); err != nil {
+		return nil, err
+	}
 	for i, t := range o.Tokens {
-		if strings.TrimSpace(t) == "" {
-			return nil, fmt.Errorf("httpapi: auth token %d is blank: remove it, or set a token of at least %d bytes", i+1, MinTokenBytes)
-		}
-		if t != strings.TrimSpace(t) {
-			return nil, fmt.Errorf("httpapi: auth token %d has leading or trailing spaces, which no request can send", i+1)
-		}
 		if len(t) < MinTokenBytes {
 			o.Logger.Warn("httpapi: weak auth token: shorter than the recommended minimum", "token", i+1, "bytes", len(t), "minimum", MinTokenBytes)
 		}
@@ -203,6 +200,22 @@ func New(core *trove.Core, opts Options) (*Server, error) {
 	}
 	s.openapi = doc
 	return s, nil
+}
+
+// CheckTokens refuses bearer tokens no request could use: a blank token
+// (empty or only spaces), which would otherwise read as "no auth", and a
+// token with leading or trailing spaces, which the Authorization header
+// cannot carry.
+func CheckTokens(tokens []string) error {
+	for i, t := range tokens {
+		if strings.TrimSpace(t) == "" {
+			return fmt.Errorf("httpapi: auth token %d is blank: remove it, or set a token of at least %d bytes", i+1, MinTokenBytes)
+		}
+		if t != strings.TrimSpace(t) {
+			return fmt.Errorf("httpapi: auth token %d has leading or trailing spaces, which no request can send", i+1)
+		}
+	}
+	return nil
 }
 
 // Routes lists the routes the server answers, in registration order.
