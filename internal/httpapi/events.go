@@ -147,11 +147,14 @@ func (s *Server) readEventForm(r *http.Request) (trove.Event, []trove.Upload, fu
 	return e, uploads, cleanup, err
 }
 
-// multipartErr keeps a body-size error as is (413) and makes any other
-// reading error a 400.
+// multipartErr keeps a body-size error as is (413), and the body's own
+// reading errors (already 400s), and makes any other error a 400.
 func multipartErr(err error) error {
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
+	var (
+		mbe *http.MaxBytesError
+		req *requestError
+	)
+	if errors.As(err, &mbe) || errors.As(err, &req) {
 		return err
 	}
 	return badRequest("broken multipart body: " + err.Error())

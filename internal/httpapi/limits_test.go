@@ -427,7 +427,10 @@ func TestUploadReadTimeout(t *testing.T) {
 		b, _ := io.ReadAll(res.Body)
 		res.Body.Close()
 		pw.Close()
-		mustDetails(t, response{status: res.StatusCode, header: res.Header, body: b}, "timeout")
+		mustDetails(t, response{status: res.StatusCode, header: res.Header, body: b}, "read timeout")
+		if strings.Contains(string(b), "tcp") || strings.Contains(string(b), "httpapi:") {
+			t.Fatalf("%s: details in Go's words: %s", c.path, b)
+		}
 	}
 	if _, err := e.core.GetFile(context.Background(), "stalled"); !errors.Is(err, trove.ErrNotFound) {
 		t.Fatalf("stalled upload stored: %v", err)
