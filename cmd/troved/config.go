@@ -28,6 +28,7 @@ import (
 //	limits:
 //	  eventBodyBytes: 33554432     # JSON/NDJSON bodies and multipart text fields
 //	  fileBodyBytes: 1073741824    # requests that carry file bytes
+//	  queryBodyBytes: 1048576      # POST /api/events/query bodies
 //	  defaultPageSize: 100
 //	  maxPageSize: 10000
 //	  maxBatchEvents: 100000       # events per batch, counted as the body streams
@@ -61,6 +62,7 @@ type fileConfig struct {
 type limits struct {
 	EventBodyBytes     int64    `json:"eventBodyBytes"`
 	FileBodyBytes      int64    `json:"fileBodyBytes"`
+	QueryBodyBytes     int64    `json:"queryBodyBytes"`
 	DefaultPageSize    int      `json:"defaultPageSize"`
 	MaxPageSize        int      `json:"maxPageSize"`
 	MaxBatchEvents     int      `json:"maxBatchEvents"`
@@ -98,7 +100,7 @@ func (l limits) validate() error {
 		name string
 		v    int64
 	}{
-		{"eventBodyBytes", l.EventBodyBytes}, {"fileBodyBytes", l.FileBodyBytes},
+		{"eventBodyBytes", l.EventBodyBytes}, {"fileBodyBytes", l.FileBodyBytes}, {"queryBodyBytes", l.QueryBodyBytes},
 		{"defaultPageSize", int64(l.DefaultPageSize)}, {"maxPageSize", int64(l.MaxPageSize)},
 		{"maxBatchEvents", int64(l.MaxBatchEvents)}, {"maxSearchBytes", int64(l.MaxSearchBytes)},
 		{"maxSearchClauses", int64(l.MaxSearchClauses)}, {"maxIdentifierBytes", int64(l.MaxIdentifierBytes)},
@@ -155,6 +157,7 @@ func (l limits) apiOptions() httpapi.Options {
 	return httpapi.Options{
 		MaxEventBytes:   l.EventBodyBytes,
 		MaxFileBytes:    l.FileBodyBytes,
+		MaxQueryBytes:   l.QueryBodyBytes,
 		DefaultPageSize: l.DefaultPageSize,
 		MaxPageSize:     l.MaxPageSize,
 		MaxBatchEvents:  l.MaxBatchEvents,

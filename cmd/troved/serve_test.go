@@ -268,6 +268,7 @@ limits:
   maxSearchBytes: 64
   maxSearchClauses: 2
   maxIdentifierBytes: 8
+  queryBodyBytes: 100
   uploadReadTimeout: 200ms
 `), 0o644)
 	if err != nil {
@@ -300,6 +301,8 @@ limits:
 	bad("GET", "/api/events?search="+strings.Repeat("x", 65), "", "", "at most 64 bytes")
 	bad("POST", "/api/events", "application/json", `{"schema":{"$id":"s","type":"object"},"payload":{},"producer":"123456789"}`, "at most 8 bytes")
 
+	st, body = d.do("POST", "/api/events/query", "application/json", strings.NewReader(`{"schema":"`+strings.Repeat("s", 100)+`"}`), auth...)
+	expect(t, st, body, 413)
 	// A stalled upload is cut at uploadReadTimeout, not after an hour.
 	pr, pw := io.Pipe()
 	defer pw.Close()

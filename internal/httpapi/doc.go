@@ -41,7 +41,8 @@
 // or NDJSON streams, so a refused batch is never held whole), bytes per
 // identifier (event id, producer, schema $id, schema reference, link type
 // and target, registered schema id and version, file id), bytes and
-// clauses per search string. A body over its byte limit is 413. A stream
+// clauses per search string. A body over its byte limit (MaxEventBytes,
+// MaxQueryBytes, MaxFileBytes) is 413. A stream
 // position (?from=, Last-Event-ID) is 0 to MaxPosition, else 400.
 //
 // A panic in a handler is answered with a JSON 500 (or the 4xx its value

@@ -238,6 +238,12 @@ func TestSearchCapDefault(t *testing.T) {
 		fmt.Fprintf(&sb, "i:%d ", i)
 	}
 	mustDetails(t, e.postJSON("/api/events/query", `{"search":`+jsonString(sb.String())+`}`), "search", fmt.Sprintf("at most %d bytes", httpapi.DefaultMaxSearchBytes))
+	// A query body is capped far below an event's: 413 before decoding.
+	r := e.postJSON("/api/events/query", `{"search":"`+strings.Repeat("a", 2<<20)+`"}`)
+	mustStatus(t, r, http.StatusRequestEntityTooLarge)
+	if _, d := r.errBody(t); !strings.Contains(d, fmt.Sprint(httpapi.DefaultMaxQueryBytes)) {
+		t.Fatalf("413 details %q", d)
+	}
 	sb.Reset()
 	for i := range httpapi.DefaultMaxSearchClause + 1 {
 		fmt.Fprintf(&sb, "i:%d ", i%10)

@@ -21,7 +21,7 @@ type queryResult struct {
 
 // handleQueryPost is POST /api/events/query: the body is an EventQuery.
 func (s *Server) handleQueryPost(w http.ResponseWriter, r *http.Request) {
-	limitBody(w, r, s.opts.MaxEventBytes)
+	limitBody(w, r, s.opts.MaxQueryBytes)
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		s.fail(w, r, err)

@@ -27,6 +27,11 @@ type Options struct {
 	// MaxEventBytes caps a JSON or NDJSON request body and the non-file
 	// fields of a multipart form, in bytes. Default 32 MiB.
 	MaxEventBytes int64
+	// MaxQueryBytes caps the body of POST /api/events/query, in bytes; a
+	// query has no need of an event's room, and its whole body is decoded
+	// before its search string is checked. Default 1 MiB (never more than
+	// MaxEventBytes).
+	MaxQueryBytes int64
 	// MaxFileBytes caps a request that carries file bytes (multipart events,
 	// POST /api/files), in bytes. Default 1 GiB.
 	MaxFileBytes int64
@@ -76,6 +81,7 @@ type Options struct {
 // Default limits.
 const (
 	DefaultMaxEventBytes   = 32 << 20
+	DefaultMaxQueryBytes   = 1 << 20
 	DefaultMaxFileBytes    = 1 << 30
 	DefaultPageSize        = 100
 	DefaultMaxPageSize     = 10_000
@@ -95,6 +101,9 @@ const MinTokenBytes = 16
 func (o Options) withDefaults() Options {
 	if o.MaxEventBytes <= 0 {
 		o.MaxEventBytes = DefaultMaxEventBytes
+	}
+	if o.MaxQueryBytes <= 0 {
+		o.MaxQueryBytes = min(DefaultMaxQueryBytes, o.MaxEventBytes)
 	}
 	if o.MaxFileBytes <= 0 {
 		o.MaxFileBytes = DefaultMaxFileBytes
