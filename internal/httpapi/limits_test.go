@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/internal/httpapi"
+	"github.com/trovedb/trove/plugins/memory"
 )
 
 // repeatReader yields head, then item over and over (up to n times, or
@@ -498,4 +500,51 @@ func TestFileServingHeaders(t *testing.T) {
 			}
 		}
 	})
+}
+
+// panicky is storage-memory whose Subscribe and Stats panic, as a broken
+// plugin might.
+type panicky struct{ *memory.Store }
+
+func (panicky) Subscribe(context.Context, uint64, func(trove.Event) error) error {
+	panic("subscribe exploded")
+}
+
+func (panicky) Stats() map[string]float64 { panic("stats exploded") }
+
+func init() {
+	trove.Register("storage-memory-panicky", func(json.RawMessage) (trove.Plugin, error) {
+		return panicky{memory.New(memory.Options{})}, nil
+	})
+}
+
+// TestPanicInStorageGoroutines: a plugin that panics on a stream's or a
+// scrape's own goroutine ends that stream or leaves its figures out of
+// the scrape, logged once with the stack; the process goes on.
+func TestPanicInStorageGoroutines(t *testing.T) {
+	var logs syncBuffer
+	e := newEnv(t, backend{"panicky", "storage-memory-panicky", func(string) string { return `{}` }},
+		httpapi.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	s := e.stream("?from=0")
+	if s.res.StatusCode != 200 {
+		t.Fatalf("stream: %d", s.res.StatusCode)
+	}
+	if _, err := io.ReadAll(s.res.Body); err != nil {
+		t.Fatalf("stream did not end cleanly: %v", err)
+	}
+	r := e.get("/metrics")
+	mustStatus(t, r, 200)
+	if !strings.Contains(string(r.body), "trove_http_requests_total") {
+		t.Fatalf("metrics without the API's own figures:\n%s", r.body)
+	}
+	waitUp(t, e)
+	out := logs.String()
+	for _, p := range []string{"subscribe exploded", "stats exploded"} {
+		if n := strings.Count(out, p); n != 1 {
+			t.Fatalf("%q logged %d times:\n%s", p, n, out)
+		}
+	}
+	if strings.Count(out, "runtime/debug.Stack") < 2 {
+		t.Fatalf("panics logged without their stacks:\n%s", out)
+	}
 }

@@ -198,7 +198,7 @@ func New(core *trove.Core, opts Options) (*Server, error) {
 		}
 		s.tokens = append(s.tokens, sha256.Sum256([]byte(t)))
 	}
-	s.metrics = newMetrics(core)
+	s.metrics = newMetrics(core, o.Logger)
 	s.routes = s.routeTable()
 	for _, rt := range s.routes {
 		s.mux.HandleFunc(rt.Pattern(), rt.handler)

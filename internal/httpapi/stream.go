@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -121,6 +122,14 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	events := make(chan trove.Event, 64)
 	done := make(chan error, 1)
 	go func() {
+		// The source runs storage code on its own goroutine, where a panic
+		// would end the process: it ends this stream instead.
+		defer func() {
+			if v := recover(); v != nil {
+				s.log.ErrorContext(ctx, "httpapi: panic in the storage's event stream", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				done <- errStreamPanic
+			}
+		}()
 		done <- source(ctx, from, func(e trove.Event) error {
 			select {
 			case events <- e:
@@ -151,7 +160,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		case err := <-done:
-			if err != nil && !errors.Is(err, context.Canceled) && ctx.Err() == nil {
+			if err != nil && err != errStreamPanic && !errors.Is(err, context.Canceled) && ctx.Err() == nil {
 				s.log.ErrorContext(ctx, "httpapi: stream ended", "err", err)
 			}
 			return
@@ -160,6 +169,9 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 }
+
+// errStreamPanic ends a stream whose source panicked (already logged).
+var errStreamPanic = errors.New("httpapi: the event stream's source panicked")
 
 // MaxPosition is the largest log position a stream may start from: the
 // largest a signed 64-bit integer holds, as every backend stores positions.
