@@ -46,7 +46,11 @@
 // position (?from=, Last-Event-ID) is 0 to MaxPosition, else 400.
 //
 // A panic in a handler is answered with a JSON 500 (or the 4xx its value
-// calls for), logged once with its stack, and counted under that status.
+// calls for), logged once with its stack, and counted under that status; a
+// handler that had started its answer has its connection cut instead. A
+// panic in the storage code a stream runs on its own goroutine ends that
+// stream, and one in a plugin's Stats leaves its figures out of the scrape;
+// both are logged with their stacks.
 //
 // File bytes are served with "X-Content-Type-Options: nosniff" and
 // "Content-Security-Policy: default-src 'none'; sandbox"; every type but a
