@@ -9,10 +9,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/internal/httpapi"
+	"github.com/trovedb/trove/plugins/memory"
 )
 
 // fuzzRoute is one route the fuzz target sends bodies and query strings
@@ -43,19 +45,48 @@ var fuzzContentTypes = []string{
 	"text/plain",
 }
 
+// countingFiles is storage-memory as a file storage that counts the files
+// it stored, so that the fuzz target sees a refused request that left a
+// file behind.
+type countingFiles struct {
+	*memory.Store
+	saved atomic.Int64
+}
+
+func (c *countingFiles) SaveFile(ctx context.Context, f trove.EventFile, data io.Reader) (trove.EventFile, error) {
+	saved, err := c.Store.SaveFile(ctx, f, data)
+	if err == nil {
+		c.saved.Add(1)
+	}
+	return saved, err
+}
+
+// fuzzFiles is the countingFiles of the store the fuzz target opened last.
+var fuzzFiles atomic.Pointer[countingFiles]
+
+func init() {
+	trove.Register("fuzz-counting-files", func(json.RawMessage) (trove.Plugin, error) {
+		c := &countingFiles{Store: memory.New(memory.Options{})}
+		fuzzFiles.Store(c)
+		return c, nil
+	})
+}
+
 // fuzzStore is the store the fuzz target runs against; it is replaced when
 // it has grown, to keep each comparison cheap.
 type fuzzStore struct {
 	core *trove.Core
 	api  *httpapi.Server
-	seed string
-	n    int // requests answered 2xx since it was opened
+	files *countingFiles
+	seed  string
+	n     int // requests answered 2xx since it was opened
 }
 
 func newFuzzStore(t testing.TB) *fuzzStore {
 	t.Helper()
 	core, err := trove.Open(context.Background(), trove.Config{Storage: trove.StorageConfig{
 		Events: trove.PluginConfig{Plugin: "storage-memory"},
+		Files:  trove.PluginConfig{Plugin: "fuzz-counting-files"},
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -74,11 +105,12 @@ func newFuzzStore(t testing.TB) *fuzzStore {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fuzzStore{core: core, api: api, seed: seed.ID.ID}
+	return &fuzzStore{core: core, api: api, files: fuzzFiles.Load(), seed: seed.ID.ID}
 }
 
 // state is what any refused request must leave as it was: the events (each
-// version's position), the registered schemas and the seed's links.
+// version's position), the registered schemas, the files stored and the
+// seed's links.
 func (s *fuzzStore) state(t *testing.T) string {
 	t.Helper()
 	ctx := context.Background()
@@ -90,7 +122,7 @@ func (s *fuzzStore) state(t *testing.T) string {
 	for _, e := range events {
 		fmt.Fprintf(&b, "%d:%s/%d ", e.Position, e.ID.ID, e.ID.Version)
 	}
-	fmt.Fprintf(&b, "| schemas %d", len(s.core.Schemas()))
+	fmt.Fprintf(&b, "| schemas %d | files %d", len(s.core.Schemas()), s.files.saved.Load())
 	for _, dir := range []trove.Direction{trove.Outgoing, trove.Incoming} {
 		links, err := s.core.GetLinks(ctx, trove.EventID{ID: s.seed}, trove.LinkOptions{Direction: dir})
 		if err != nil {
