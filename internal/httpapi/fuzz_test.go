@@ -75,8 +75,8 @@ func init() {
 // fuzzStore is the store the fuzz target runs against; it is replaced when
 // it has grown, to keep each comparison cheap.
 type fuzzStore struct {
-	core *trove.Core
-	api  *httpapi.Server
+	core  *trove.Core
+	api   *httpapi.Server
 	files *countingFiles
 	seed  string
 	n     int // requests answered 2xx since it was opened
