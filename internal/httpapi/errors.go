@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 
@@ -179,10 +180,22 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 	if err != nil && err != io.EOF {
 		var mbe *http.MaxBytesError
 		if !errors.As(err, &mbe) {
-			err = &requestError{details: "reading the request body: " + err.Error()}
+			err = &requestError{details: "reading the request body: " + readErrText(err)}
 		}
 	}
 	return n, err
+}
+
+// readErrText says why a body could not be read, in the API's words where
+// the cause is known.
+func readErrText(err error) string {
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return "read timeout: the body did not arrive within the server's read deadline"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "the body ended early"
+	}
+	return err.Error()
 }
 
 func (b *bodyReader) Close() error { return b.rc.Close() }

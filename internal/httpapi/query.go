@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -20,7 +21,7 @@ type queryResult struct {
 
 // handleQueryPost is POST /api/events/query: the body is an EventQuery.
 func (s *Server) handleQueryPost(w http.ResponseWriter, r *http.Request) {
-	limitBody(w, r, s.opts.MaxEventBytes)
+	limitBody(w, r, s.opts.MaxQueryBytes)
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		s.fail(w, r, err)
@@ -58,6 +59,10 @@ func (s *Server) runQuery(w http.ResponseWriter, r *http.Request, q trove.EventQ
 	if q.Limit != nil {
 		limit = min(*q.Limit, s.opts.MaxPageSize)
 	}
+	if err := s.checkSearch(q.Search); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	if _, err := q.Compile(); err != nil {
 		s.fail(w, r, err)
 		return
@@ -85,6 +90,27 @@ func (s *Server) runQuery(w http.ResponseWriter, r *http.Request, q trove.EventQ
 		res.Events = []trove.Event{}
 	}
 	writeJSON(w, http.StatusOK, res)
+}
+
+// checkSearch holds a search string to its caps before the query runs: its
+// length first, so that parsing it costs at most the byte cap, then its
+// clauses, so that no query asks the engine for more than the clause cap.
+// A search string that does not parse is left to the query's own check.
+func (s *Server) checkSearch(search string) error {
+	if search == "" {
+		return nil
+	}
+	if len(search) > s.opts.MaxSearchBytes {
+		return badRequest(fmt.Sprintf("search: must be at most %d bytes (the search cap), got %d", s.opts.MaxSearchBytes, len(search)))
+	}
+	sq, err := trove.ParseSearch(search)
+	if err != nil {
+		return nil
+	}
+	if n := len(sq.Clauses); n > s.opts.MaxSearchClauses {
+		return badRequest(fmt.Sprintf("search: must have at most %d clauses (the clause cap), got %d", s.opts.MaxSearchClauses, n))
+	}
+	return nil
 }
 
 // queryFromURL reads an EventQuery from URL parameters:

@@ -40,6 +40,11 @@ func (s *Server) handleSchemaPost(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, badRequest("Path /schema: must be object"))
 		return
 	}
+	c := s.caps()
+	if err := errors.Join(c.checkID("Path /id", rs.ID), c.checkID("Path /version", rs.Version)); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	before := len(s.core.Schemas())
 	saved, err := s.core.RegisterSchema(r.Context(), rs)
 	if err != nil {
