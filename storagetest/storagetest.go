@@ -58,6 +58,7 @@ func groups() []group {
 		{"Links", linkTests()},
 		{"Capabilities", capTests()},
 		{"Lifecycle", lifecycleTests()},
+		{"Numbers", numberTests()},
 		{"Model", modelTests()},
 	}
 }
