@@ -36,6 +36,8 @@ import (
 //	  readTimeout: 5m
 //	  idleTimeout: 2m
 //	  shutdownTimeout: 30s
+//	  schemaCacheBytes: 67108864   # compiled JSON Schemas kept for reuse (-1: none)
+//	  identifierBytes: 256         # each id, producer, schema id, link type and target
 //
 // Flags override the file.
 type fileConfig struct {
@@ -62,6 +64,9 @@ type limits struct {
 	ReadTimeout       duration `json:"readTimeout"`
 	IdleTimeout       duration `json:"idleTimeout"`
 	ShutdownTimeout   duration `json:"shutdownTimeout"`
+	// The core's own limits (trove.Config).
+	SchemaCacheBytes int64 `json:"schemaCacheBytes"`
+	IdentifierBytes  int   `json:"identifierBytes"`
 }
 
 // Server timeouts when the config names none.
@@ -173,6 +178,8 @@ func (sf *storeFlags) resolve(fs *flag.FlagSet) (settings, error) {
 		}}
 		st.plugin = sf.storage
 	}
+	st.storage.SchemaCacheBytes = st.file.Limits.SchemaCacheBytes
+	st.storage.MaxIdentifierBytes = st.file.Limits.IdentifierBytes
 	st.kind, st.known = storageKinds()[st.plugin]
 	return st, nil
 }
