@@ -59,6 +59,7 @@ func groups() []group {
 		{"Capabilities", capTests()},
 		{"Lifecycle", lifecycleTests()},
 		{"Numbers", numberTests()},
+		{"Input", inputTests()},
 		{"Model", modelTests()},
 	}
 }
