@@ -341,6 +341,18 @@ func (c *Core) ValidateEvent(e Event) error {
 	if err != nil {
 		return invalidf("event: payload: %v", err)
 	}
+	if !isJSONNull(e.Metadata) {
+		if _, err := checkJSONObject(e.Metadata); err != nil {
+			return invalidf("event: metadata: %v", err)
+		}
+	}
+	for i, l := range e.Links {
+		if !isJSONNull(l.Metadata) {
+			if _, err := checkJSONObject(l.Metadata); err != nil {
+				return invalidf("event: links[%d].metadata: %v", i, err)
+			}
+		}
+	}
 	doc := e.Schema.Raw()
 	if e.Schema.IsReference() {
 		rs, err := c.Schema(e.Schema.Identity(), e.Schema.RefVersion())
@@ -521,6 +533,11 @@ func (c *Core) SaveLink(ctx context.Context, source EventID, l EventLink) error 
 	}
 	if err := c.checkLink(l); err != nil {
 		return fmt.Errorf("link: %w", err)
+	}
+	if !isJSONNull(l.Metadata) {
+		if _, err := checkJSONObject(l.Metadata); err != nil {
+			return invalidf("link: metadata: %v", err)
+		}
 	}
 	return c.links.SaveLink(ctx, source, l)
 }
