@@ -633,6 +633,13 @@ func TestFastPathPayloadsEqualPrepare(t *testing.T) {
 			json.Indent(&spaced, e.Payload, " ", "  ")
 			e.Payload = spaced.Bytes()
 		}
+		if trove.CheckJSON(e.Payload) != nil {
+			// Invalid UTF-8 or a repeated key: refused on either path.
+			if _, err := st.SaveEvent(ctx, e); !errors.Is(err, trove.ErrInvalid) {
+				t.Fatalf("payload %q: %v, want ErrInvalid", e.Payload, err)
+			}
+			continue
+		}
 		evs = append(evs, e)
 	}
 	saved, err := st.SaveEvents(ctx, evs)
