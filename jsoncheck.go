@@ -2,6 +2,7 @@ package trove
 
 import (
 	"fmt"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -25,8 +26,7 @@ const keySetFrom = 16
 // UTF-8 and paired surrogates in its strings, and no object with a
 // repeated key. Errors wrap ErrInvalid and give the byte offset.
 func CheckJSON(b []byte) error {
-	var c jsonChecker
-	if _, err := c.check(b); err != nil {
+	if _, err := checkJSONText(b); err != nil {
 		return invalidf("%v", err)
 	}
 	return nil
@@ -42,8 +42,7 @@ func checkJSONObject(b []byte) (compact bool, err error) {
 	if i == len(b) || b[i] != '{' {
 		return false, fmt.Errorf("must be a JSON object")
 	}
-	var c jsonChecker
-	return c.check(b)
+	return checkJSONText(b)
 }
 
 // CheckJSONObject is checkJSONObject for storage backends with a fast path
@@ -74,7 +73,31 @@ type jsonChecker struct {
 	frames []objFrame
 }
 
+// checkers keeps jsonCheckers with their buffers, so that checking a
+// typical document allocates nothing.
+var checkers = sync.Pool{New: func() any { return new(jsonChecker) }}
+
+// checkJSONText runs a pooled checker over b.
+func checkJSONText(b []byte) (compact bool, err error) {
+	c := checkers.Get().(*jsonChecker)
+	compact, err = c.check(b)
+	c.b = nil
+	clear(c.frames[:cap(c.frames)]) // drop key sets
+	if cap(c.refs) > 1<<12 || cap(c.keys) > 1<<16 || cap(c.frames) > 1<<10 {
+		return compact, err // too big to keep
+	}
+	checkers.Put(c)
+	return compact, err
+}
+
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	return i
+}
 
 func (c *jsonChecker) fail(i int, format string, args ...any) error {
 	return fmt.Errorf("JSON at offset %d: "+format, append([]any{i}, args...)...)
@@ -90,16 +113,11 @@ func (c *jsonChecker) key(r keyRef) []byte {
 // check scans b once.
 func (c *jsonChecker) check(b []byte) (compact bool, err error) {
 	c.b = b
+	c.refs, c.frames, c.keys = c.refs[:0], c.frames[:0], c.keys[:0]
 	compact = true
 	var stack [64]byte
 	containers := stack[:0] // '{' or '['
 	i := 0
-	space := func() {
-		for i < len(b) && isSpace(b[i]) {
-			i++
-			compact = false
-		}
-	}
 	const (
 		stValue = iota // a value is expected
 		stKey          // a key (or '}' when the object is empty) is expected
@@ -108,7 +126,9 @@ func (c *jsonChecker) check(b []byte) (compact bool, err error) {
 	st := stValue
 	empty := false // the container just opened
 	for {
-		space()
+		if i < len(b) && isSpace(b[i]) {
+			i, compact = skipSpace(b, i), false
+		}
 		if i >= len(b) {
 			if len(containers) == 0 && st == stAfter {
 				return compact, nil
@@ -137,7 +157,9 @@ func (c *jsonChecker) check(b []byte) (compact bool, err error) {
 				return false, err
 			}
 			i = n
-			space()
+			if i < len(b) && isSpace(b[i]) {
+				i, compact = skipSpace(b, i), false
+			}
 			if i >= len(b) || b[i] != ':' {
 				return false, c.fail(i, "want ':'")
 			}
@@ -157,7 +179,9 @@ func (c *jsonChecker) check(b []byte) (compact bool, err error) {
 					st = stKey
 					continue
 				}
-				space()
+				if i < len(b) && isSpace(b[i]) {
+					i, compact = skipSpace(b, i), false
+				}
 				if i < len(b) && b[i] == ']' {
 					i++
 					containers = containers[:len(containers)-1]
@@ -264,6 +288,14 @@ func (c *jsonChecker) str(i int, key bool) (end int, esc bool, err error) {
 	i++
 	for i < len(b) {
 		ch := b[i]
+		// Plain ASCII text, the common case, in a tight loop.
+		for ch >= 0x20 && ch < utf8.RuneSelf && ch != '"' && ch != '\\' {
+			i++
+			if i == len(b) {
+				return 0, false, c.fail(start, "unterminated string")
+			}
+			ch = b[i]
+		}
 		switch {
 		case ch == '"':
 			return i + 1, esc, nil
