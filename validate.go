@@ -180,7 +180,7 @@ func (v *validators) compileNew(key [32]byte, doc []byte) (c *compiled, err erro
 	s, err := comp.Compile(url)
 	if err != nil {
 		if ld.refused != "" {
-			return nil, invalidf("schema: reference %q is not resolved: a reference may point inside the document, to a registered schema or to a standard metaschema, never to a file or a URL", ld.refused)
+			return nil, invalidf("schema: reference %q is not resolved: a reference may point inside the document, to a registered schema or to a standard metaschema, never to a file or a URL", strings.TrimPrefix(ld.refused, strings.TrimSuffix(registryBase, "/")))
 		}
 		return nil, invalidf("schema: %v", err)
 	}
