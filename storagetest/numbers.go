@@ -63,6 +63,11 @@ func numberQueries(t *testing.T, s *store) {
 		{name: "1e999999", q: trove.EventQuery{Payload: num("1e999999")}, want: "[n7]"},
 		{name: "-1e999999", q: trove.EventQuery{Payload: num("-1e999999")}, want: "[n8]"},
 		{name: "string is not a number", q: trove.EventQuery{Payload: pl("1")}, want: "[n13]"},
+		{name: "search above 1e400", q: trove.EventQuery{Search: "a:>1e400"}, want: "[n1 n7]"},
+		{name: "search at or above 400 nines", q: trove.EventQuery{Search: "a:>=" + nines400}, want: "[n1 n6 n7]"},
+		{name: "search below -1e400", q: trove.EventQuery{Search: "a:<-1e400"}, want: "[n8]"},
+		{name: "search tiny positive", q: trove.EventQuery{Search: "+a:>0 +a:<1e-400"}, want: "[n2]"},
+		{name: "search equal huge", q: trove.EventQuery{Search: "a:1e9999999"}, want: "[n1]"},
 	})
 }
 
@@ -103,6 +108,8 @@ func testNumbersWalkGoesOn(t *testing.T, k *kit) {
 			{name: "nested after tiny", q: trove.EventQuery{Payload: map[string]any{"y.c": true}}, want: "[w1]"},
 			{name: "huge itself", q: trove.EventQuery{Payload: map[string]any{"a": json.Number("1e9999999")}}, want: "[w1]"},
 			{name: "tiny itself", q: trove.EventQuery{Payload: map[string]any{"y.b": json.Number("9e-9999999")}}, want: "[w1]"},
+			{name: "search after huge", q: trove.EventQuery{Search: "z:findme"}, want: "[w1]"},
+			{name: "search nested after tiny", q: trove.EventQuery{Search: "y.c:true"}, want: "[w1]"},
 		})
 	}
 	check()
