@@ -264,3 +264,18 @@ func TestIdentifierCaps(t *testing.T) {
 		t.Errorf("negative cap: %v", err)
 	}
 }
+
+// TestQueryRefusesBadJSON: a query with a repeated key or invalid UTF-8 is
+// ErrInvalid, like any JSON a client sends.
+func TestQueryRefusesBadJSON(t *testing.T) {
+	for _, q := range []string{`{"limit":1,"limit":2}`, `{"payload":{"a":1,"a":2}}`, "{\"producer\":\"\xff\"}"} {
+		var eq EventQuery
+		if err := json.Unmarshal([]byte(q), &eq); !errors.Is(err, ErrInvalid) {
+			t.Errorf("query %q: %v", q, err)
+		}
+	}
+	var eq EventQuery
+	if err := json.Unmarshal([]byte(`{"payload":{"a":1,"b":{"a":2}},"limit":3}`), &eq); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -84,9 +84,12 @@ type queryJSON struct {
 	Offset      int             `json:"offset,omitempty"`
 }
 
-// UnmarshalJSON reads the original's EventQuery shape. Shape errors wrap
-// ErrInvalid.
+// UnmarshalJSON reads the original's EventQuery shape. Shape errors, and
+// invalid UTF-8 or a repeated key anywhere (CheckJSON), wrap ErrInvalid.
 func (q *EventQuery) UnmarshalJSON(b []byte) error {
+	if err := CheckJSON(b); err != nil {
+		return fmt.Errorf("query: %w", err)
+	}
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.UseNumber()
 	var j queryJSON
