@@ -16,11 +16,12 @@ import (
 // decimal is a JSON number as sign × d₁.d₂d₃…dₙ × 10^exp, read from its
 // text. Zero (of either sign) has n = 0.
 type decimal struct {
-	neg    bool
-	digits string // the mantissa's digit runs as written: integer part, then fraction part
-	split  int    // digits[:split] is the integer part
-	lead   int    // leading zeros of digits (skipped)
-	n      int    // significant digits, from digits[lead:]
+	neg bool
+	// The mantissa's digits as written are intPart then frac; lead of
+	// them are leading zeros, then come the n significant ones.
+	intPart, frac string
+	lead          int
+	n             int
 	// The adjusted exponent (of d₁): exp when it fits an int64, else
 	// bigExp holds its magnitude in decimal (no leading zeros, more than
 	// 18 digits) and bigNeg its sign.
@@ -31,12 +32,32 @@ type decimal struct {
 
 // digit returns the i-th significant digit (0 ≤ i < n).
 func (d *decimal) digit(i int) byte {
-	return d.digits[d.lead+i]
+	return d.at(d.lead + i)
+}
+
+// at returns the j-th digit of the mantissa as written.
+func (d *decimal) at(j int) byte {
+	if j < len(d.intPart) {
+		return d.intPart[j]
+	}
+	return d.frac[j-len(d.intPart)]
+}
+
+// appendDigits appends the significant digits from the i-th on.
+func (d *decimal) appendDigits(dst []byte, i int) []byte {
+	from, to := d.lead+i, d.lead+d.n
+	if from < len(d.intPart) {
+		dst = append(dst, d.intPart[from:min(to, len(d.intPart))]...)
+		from = len(d.intPart)
+	}
+	if to > from {
+		dst = append(dst, d.frac[from-len(d.intPart):to-len(d.intPart)]...)
+	}
+	return dst
 }
 
 // parseDecimal reads s, which must be a number in JSON syntax; ok is false
-// otherwise. digits aliases s when the number has no fraction part, and
-// is a copy of the digit runs otherwise.
+// otherwise. The decimal refers to s's bytes.
 func parseDecimal(s string) (d decimal, ok bool) {
 	i := 0
 	if i < len(s) && s[i] == '-' {
@@ -86,17 +107,13 @@ func parseDecimal(s string) (d decimal, ok bool) {
 	if i != len(s) {
 		return d, false
 	}
-	if frac == "" {
-		d.digits = intPart
-	} else {
-		d.digits = intPart + frac
-	}
-	d.split = len(intPart)
-	for d.lead < len(d.digits) && d.digits[d.lead] == '0' {
+	d.intPart, d.frac = intPart, frac
+	total := len(intPart) + len(frac)
+	for d.lead < total && d.at(d.lead) == '0' {
 		d.lead++
 	}
-	end := len(d.digits)
-	for end > d.lead && d.digits[end-1] == '0' {
+	end := total
+	for end > d.lead && d.at(end-1) == '0' {
 		end--
 	}
 	d.n = end - d.lead
@@ -105,7 +122,7 @@ func parseDecimal(s string) (d decimal, ok bool) {
 		return d, true
 	}
 	// The value is 0.digits × 10^split × 10^E = d₁.… × 10^(E + split - lead - 1).
-	shift := int64(d.split - d.lead - 1)
+	shift := int64(len(intPart) - d.lead - 1)
 	if len(expText) <= 18 {
 		e, _ := strconv.ParseInt(expText, 10, 64) // "" is 0
 		if expNeg {
@@ -124,6 +141,30 @@ func parseDecimal(s string) (d decimal, ok bool) {
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// smallInt reads s when it is an integer of at most 18 digits in JSON
+// syntax.
+func smallInt(s string) (int64, bool) {
+	digits := s
+	if len(digits) > 0 && digits[0] == '-' {
+		digits = digits[1:]
+	}
+	if len(digits) == 0 || len(digits) > 18 || digits[0] == '0' && len(digits) > 1 {
+		return 0, false
+	}
+	var v int64
+	for i := 0; i < len(digits); i++ {
+		c := digits[i]
+		if !isDigit(c) {
+			return 0, false
+		}
+		v = v*10 + int64(c-'0')
+	}
+	if len(digits) < len(s) {
+		v = -v
+	}
+	return v, true
+}
 
 // addSmall returns the decimal magnitude m + delta, where m has more than
 // 18 digits (no leading zero) and |delta| < 10^18, so the result stays
@@ -232,8 +273,8 @@ func NumberCompare(a, b json.Number) int {
 	if a == b {
 		return 0
 	}
-	if x, err := strconv.ParseInt(string(a), 10, 64); err == nil {
-		if y, err := strconv.ParseInt(string(b), 10, 64); err == nil {
+	if x, ok := smallInt(string(a)); ok {
+		if y, ok := smallInt(string(b)); ok {
 			return cmp.Compare(x, y)
 		}
 	}
@@ -288,7 +329,7 @@ func (d *decimal) appendCanonical(dst []byte) []byte {
 		dst = append(dst, '-')
 	}
 	if d.bigExp == "" && d.exp >= 0 && d.exp < PlainIntegerDigits && int64(d.n) <= d.exp+1 {
-		dst = append(dst, d.digits[d.lead:d.lead+d.n]...)
+		dst = d.appendDigits(dst, 0)
 		for k := int64(d.n); k <= d.exp; k++ {
 			dst = append(dst, '0')
 		}
@@ -297,7 +338,7 @@ func (d *decimal) appendCanonical(dst []byte) []byte {
 	dst = append(dst, d.digit(0))
 	if d.n > 1 {
 		dst = append(dst, '.')
-		dst = append(dst, d.digits[d.lead+1:d.lead+d.n]...)
+		dst = d.appendDigits(dst, 1)
 	}
 	dst = append(dst, 'e')
 	if d.bigExp != "" {

@@ -147,3 +147,30 @@ func bigExponent(s string) bool {
 	e = strings.TrimLeft(e, "0")
 	return len(e) > 4
 }
+
+func BenchmarkNumberCompare(b *testing.B) {
+	for _, c := range []struct{ name, a, b string }{
+		{"int64", "123456", "123457"},
+		{"decimal", "12.5", "1.25e1"},
+		{"huge", "1e999999", "9e-9999999"},
+		{"400digits", nines400 + "8", nines400 + "9"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for range b.N {
+				NumberCompare(json.Number(c.a), json.Number(c.b))
+			}
+		})
+	}
+}
+
+func BenchmarkCanonicalNumber(b *testing.B) {
+	for _, s := range []string{"123456", "12.5", "1e999999", nines400} {
+		b.Run(s[:min(len(s), 10)], func(b *testing.B) {
+			for range b.N {
+				CanonicalNumber(s)
+			}
+		})
+	}
+}
+
+var nines400 = strings.Repeat("9", 400)
