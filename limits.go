@@ -12,7 +12,7 @@ const DefaultMaxIdentifierBytes = 256
 // identifier checks one identifier field against the core's cap.
 func (c *Core) identifier(field, v string) error {
 	if len(v) > c.maxID {
-		return invalidf("%s is %d bytes, more than the %d allowed (maxIdentifierBytes)", field, len(v), c.maxID)
+		return invalidf("%s is %d bytes, over the identifier cap of %d bytes", field, len(v), c.maxID)
 	}
 	if !utf8.ValidString(v) {
 		return invalidf("%s is not valid UTF-8", field)
