@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -43,7 +44,9 @@ type Core struct {
 	plugins []Plugin    // distinct instances, in initialization order
 	logger  *slog.Logger
 	valid   validators
+	maxID   int // Config.MaxIdentifierBytes, defaulted
 	now     func() time.Time
+	regGen  atomic.Uint64 // bumped by every registration
 
 	mu struct {
 		sync.RWMutex
@@ -69,6 +72,19 @@ func Open(ctx context.Context, cfg Config, opts ...Option) (*Core, error) {
 		o(c)
 	}
 	c.mu.byKey = map[string]*RegisteredSchema{}
+	c.maxID = cfg.MaxIdentifierBytes
+	if c.maxID == 0 {
+		c.maxID = DefaultMaxIdentifierBytes
+	}
+	if c.maxID < 0 {
+		return nil, invalidf("config: maxIdentifierBytes %d is negative", c.maxID)
+	}
+	c.valid.capBytes = cfg.SchemaCacheBytes
+	if c.valid.capBytes == 0 {
+		c.valid.capBytes = DefaultSchemaCacheBytes
+	}
+	c.valid.resolve = c.registeredDocument
+	c.valid.gen = c.regGen.Load
 	st := cfg.Storage
 	if st.Events.Plugin == "" || st.Events.Plugin == UseEventStorage {
 		return nil, invalidf("config: storage.events needs a plugin")
@@ -215,12 +231,18 @@ func (c *Core) RegisterSchema(ctx context.Context, s RegisteredSchema) (Register
 	if s.ID == "" || s.Version == "" {
 		return s, invalidf("schema registration: id and version are required")
 	}
+	if err := c.identifier("schema registration: id", s.ID); err != nil {
+		return s, err
+	}
+	if err := c.identifier("schema registration: version", s.Version); err != nil {
+		return s, err
+	}
 	doc, err := compactObject(s.Schema)
 	if err != nil {
 		return s, invalidf("schema registration %s@%s: schema: %v", s.ID, s.Version, err)
 	}
 	s.Schema = doc
-	if _, err := c.valid.compile(doc); err != nil {
+	if _, err := c.valid.compile(doc, true); err != nil {
 		return s, err
 	}
 	c.mu.Lock()
@@ -247,10 +269,36 @@ func (c *Core) addSchemaLocked(s RegisteredSchema) {
 	}
 	c.mu.schemas = append(c.mu.schemas, s)
 	c.mu.byKey[key] = &c.mu.schemas[len(c.mu.schemas)-1]
+	c.regGen.Add(1)
 	// Re-point the map: append may have moved the slice.
 	for i := range c.mu.schemas {
 		c.mu.byKey[c.mu.schemas[i].ID+"\x00"+c.mu.schemas[i].Version] = &c.mu.schemas[i]
 	}
+}
+
+// registeredDocument resolves a schema reference (a URL without its
+// fragment) to a registered schema's document: the latest version of the
+// schema whose id is the URL, or the URL relative to the base of documents
+// without an absolute "$id" ("$ref": "address" names the registered
+// "address"), or whose document's "$id" is the URL.
+func (c *Core) registeredDocument(url string) ([]byte, bool) {
+	id := strings.TrimPrefix(url, registryBase)
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for _, s := range slices.Backward(c.mu.schemas) {
+		if s.ID == id || s.ID == url {
+			return s.Schema, true
+		}
+	}
+	for _, s := range slices.Backward(c.mu.schemas) {
+		var head struct {
+			ID string `json:"$id"`
+		}
+		if json.Unmarshal(s.Schema, &head) == nil && head.ID != "" && (head.ID == url || registryBase+head.ID == url) {
+			return s.Schema, true
+		}
+	}
+	return nil, false
 }
 
 // Schemas lists the registered schemas in registration order.
@@ -286,9 +334,24 @@ func (c *Core) ValidateEvent(e Event) error {
 	if e.Schema.IsZero() {
 		return invalidf("event: schema is required")
 	}
+	if err := c.checkIdentifiers(e); err != nil {
+		return fmt.Errorf("event: %w", err)
+	}
 	payload, err := compactObject(e.Payload)
 	if err != nil {
 		return invalidf("event: payload: %v", err)
+	}
+	if !isJSONNull(e.Metadata) {
+		if _, err := checkJSONObject(e.Metadata); err != nil {
+			return invalidf("event: metadata: %v", err)
+		}
+	}
+	for i, l := range e.Links {
+		if !isJSONNull(l.Metadata) {
+			if _, err := checkJSONObject(l.Metadata); err != nil {
+				return invalidf("event: links[%d].metadata: %v", i, err)
+			}
+		}
 	}
 	doc := e.Schema.Raw()
 	if e.Schema.IsReference() {
@@ -467,6 +530,14 @@ func (c *Core) SaveLink(ctx context.Context, source EventID, l EventLink) error 
 	}
 	if c.links == nil {
 		return errNoRole("link")
+	}
+	if err := c.checkLink(l); err != nil {
+		return fmt.Errorf("link: %w", err)
+	}
+	if !isJSONNull(l.Metadata) {
+		if _, err := checkJSONObject(l.Metadata); err != nil {
+			return invalidf("link: metadata: %v", err)
+		}
 	}
 	return c.links.SaveLink(ctx, source, l)
 }

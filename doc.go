@@ -22,5 +22,11 @@
 //		Payload: json.RawMessage(`{"text":"hello"}`),
 //	})
 //
+// Client JSON is checked strictly (CheckJSON: valid UTF-8, paired
+// surrogates, no repeated key), numbers are compared exactly whatever
+// their size (NumberCompare, CanonicalNumber), and schema references stay
+// inside the document, the registry and the bundled metaschemas; Config
+// holds the core's limits (SchemaCacheBytes, MaxIdentifierBytes).
+//
 // This package is a leaf: it imports no backend.
 package trove

@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
-	"math/big"
 	"slices"
 	"strconv"
 	"strings"
@@ -85,9 +84,12 @@ type queryJSON struct {
 	Offset      int             `json:"offset,omitempty"`
 }
 
-// UnmarshalJSON reads the original's EventQuery shape. Shape errors wrap
-// ErrInvalid.
+// UnmarshalJSON reads the original's EventQuery shape. Shape errors, and
+// invalid UTF-8 or a repeated key anywhere (CheckJSON), wrap ErrInvalid.
 func (q *EventQuery) UnmarshalJSON(b []byte) error {
+	if err := CheckJSON(b); err != nil {
+		return fmt.Errorf("query: %w", err)
+	}
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.UseNumber()
 	var j queryJSON
@@ -346,13 +348,7 @@ func normalizeScalar(v any) (any, error) {
 }
 
 // isJSONNumber reports whether s is a number in JSON syntax.
-func isJSONNumber(s string) bool {
-	if s == "" || !(s[0] == '-' || s[0] >= '0' && s[0] <= '9') {
-		return false
-	}
-	var n json.Number
-	return json.Unmarshal([]byte(s), &n) == nil
-}
+func isJSONNumber(s string) bool { return IsJSONNumber(s) }
 
 // Source returns the query the compiled form came from.
 func (c *Query) Source() EventQuery { return c.src }
@@ -517,24 +513,6 @@ func scalarEqual(a, b any) bool {
 		return ok && NumberCompare(x, y) == 0
 	}
 	return false
-}
-
-// NumberCompare compares two JSON numbers numerically.
-func NumberCompare(a, b json.Number) int {
-	if a == b {
-		return 0
-	}
-	if x, err := strconv.ParseInt(string(a), 10, 64); err == nil {
-		if y, err := strconv.ParseInt(string(b), 10, 64); err == nil {
-			return cmp.Compare(x, y)
-		}
-	}
-	x, ok1 := new(big.Rat).SetString(string(a))
-	y, ok2 := new(big.Rat).SetString(string(b))
-	if !ok1 || !ok2 {
-		return strings.Compare(string(a), string(b))
-	}
-	return x.Cmp(y)
 }
 
 // Sortable is what Sort needs of one result: the event and, when the query

@@ -58,6 +58,8 @@ func groups() []group {
 		{"Links", linkTests()},
 		{"Capabilities", capTests()},
 		{"Lifecycle", lifecycleTests()},
+		{"Numbers", numberTests()},
+		{"Input", inputTests()},
 		{"Model", modelTests()},
 	}
 }

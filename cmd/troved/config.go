@@ -34,7 +34,7 @@ import (
 //	  maxBatchEvents: 100000       # events per batch, counted as the body streams
 //	  maxSearchBytes: 16384        # bytes of a search string
 //	  maxSearchClauses: 1024       # clauses of a search string
-//	  maxIdentifierBytes: 1024     # event id, producer, schema id, link type and target, file id
+//	  maxIdentifierBytes: 256      # event id, producer, schema id, link type and target, registered schema id and version
 //	  maxStreams: 256
 //	  heartbeat: 15s
 //	  readHeaderTimeout: 10s
@@ -42,6 +42,7 @@ import (
 //	  uploadReadTimeout: 1h        # replaces readTimeout for requests that carry file bytes
 //	  idleTimeout: 2m
 //	  shutdownTimeout: 30s
+//	  schemaCacheBytes: 67108864   # compiled JSON Schemas kept for reuse (-1: none)
 //
 // Flags override the file.
 type fileConfig struct {
@@ -76,6 +77,10 @@ type limits struct {
 	UploadReadTimeout  duration `json:"uploadReadTimeout"`
 	IdleTimeout        duration `json:"idleTimeout"`
 	ShutdownTimeout    duration `json:"shutdownTimeout"`
+	// SchemaCacheBytes is the core's compiled-schema cache
+	// (trove.Config.SchemaCacheBytes); MaxIdentifierBytes above is also the
+	// core's trove.Config.MaxIdentifierBytes.
+	SchemaCacheBytes int64 `json:"schemaCacheBytes"`
 }
 
 // checkServe refuses, before the store opens, a config serve cannot use:
@@ -231,6 +236,8 @@ func (sf *storeFlags) resolve(fs *flag.FlagSet) (settings, error) {
 		}}
 		st.plugin = sf.storage
 	}
+	st.storage.SchemaCacheBytes = st.file.Limits.SchemaCacheBytes
+	st.storage.MaxIdentifierBytes = st.file.Limits.MaxIdentifierBytes
 	st.kind, st.known = storageKinds()[st.plugin]
 	return st, nil
 }

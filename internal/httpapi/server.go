@@ -88,7 +88,7 @@ const (
 	DefaultMaxBatchEvents  = 100_000
 	DefaultMaxSearchBytes  = 16 << 10
 	DefaultMaxSearchClause = 1024
-	DefaultMaxIDBytes      = 1024
+	DefaultMaxIDBytes      = trove.DefaultMaxIdentifierBytes
 	DefaultMaxStreams      = 256
 	DefaultHeartbeat       = 15 * time.Second
 	DefaultStreamWriteTime = 30 * time.Second

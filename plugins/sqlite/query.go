@@ -289,9 +289,22 @@ func jsonPath(keys []string) (string, bool) {
 
 // exactFloat returns n as a float64 when that is exact and within ±2^53
 // (where SQLite's integer and real comparisons agree with the numeric
-// value); otherwise only the type is filtered in SQL.
+// value); otherwise only the type is filtered in SQL, a superset that
+// trove.Query then narrows by comparing every candidate exactly. Only
+// numbers whose canonical form is at most 64 bytes with an exponent within
+// ±400 are tried, so that a number like 1e999999 costs no more than its
+// text.
 func exactFloat(n json.Number) (float64, bool) {
-	r, ok := new(big.Rat).SetString(string(n))
+	c, ok := trove.CanonicalNumber(string(n))
+	if !ok || len(c) > 64 {
+		return 0, false
+	}
+	if _, exp, sci := strings.Cut(c, "e"); sci {
+		if x, err := strconv.Atoi(exp); err != nil || x < -400 || x > 400 {
+			return 0, false
+		}
+	}
+	r, ok := new(big.Rat).SetString(c)
 	if !ok {
 		return 0, false
 	}
