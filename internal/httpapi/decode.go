@@ -41,11 +41,25 @@ func (c caps) decodeEvent(raw []byte) (trove.Event, error) {
 		}
 		return trove.Event{}, badRequest("must be object")
 	}
+	if err := strictJSON(raw); err != nil {
+		return trove.Event{}, err
+	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &fields); err != nil {
 		return trove.Event{}, badRequest("body is not valid JSON: " + jsonErrText(err))
 	}
 	return c.eventFromFields(fields)
+}
+
+// strictJSON refuses what the store never accepts from a client, before
+// anything is decoded: invalid JSON, invalid UTF-8 in a string and an
+// object with a repeated key (encoding/json would keep the last one and
+// replace bad UTF-8 silently).
+func strictJSON(raw []byte) error {
+	if err := trove.CheckJSON(raw); err != nil {
+		return badRequest("body is not valid JSON: " + detail(err))
+	}
+	return nil
 }
 
 func jsonErrText(err error) string {

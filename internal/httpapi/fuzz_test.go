@@ -152,6 +152,8 @@ func FuzzHTTPDecoders(f *testing.F) {
 		{0, 0, note, ""},
 		{0, 0, `{"id":{"id":"x","version":1},"producer":"p","schema":{"$id":"s"},"payload":{},"links":[{"type":"t","targetEvent":{"id":"x"}}],"createdAt":"2025-01-01T00:00:00Z"}`, ""},
 		{0, 0, `{"schema":{"id":"reg","version":"1"},"payload":{}}`, ""},
+		{0, 0, `{"schema":{"$id":"pm","type":"object","properties":{"x":{"minimum":0,"multipleOf":3}}},"payload":{"x":1e9999999}}`, ""},
+		{0, 0, `{"schema":{"$id":"pm","type":"object","properties":{"x":{"minimum":0}}},"payload":{"x":1e9999999,"d":1,"d":2}}`, ""},
 		{0, 1, form, ""},
 		{1, 0, "[" + note + "," + note + "]", ""},
 		{1, 2, note + "\n" + note + "\n", ""},

@@ -27,6 +27,10 @@ func (s *Server) handleLinkPost(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, badRequest("must be object"))
 		return
 	}
+	if err := strictJSON(body); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	var l trove.EventLink
 	if err := json.Unmarshal(body, &l); err != nil {
 		s.fail(w, r, badRequest("body is not a link: "+jsonErrText(err)))

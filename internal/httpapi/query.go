@@ -33,6 +33,10 @@ func (s *Server) handleQueryPost(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, badRequest("the query must be a JSON object"))
 			return
 		}
+		if err := strictJSON(body); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 		if err := json.Unmarshal(body, &q); err != nil {
 			s.fail(w, r, badRequest("bad query: "+detail(err)))
 			return

@@ -21,6 +21,10 @@ func (s *Server) handleSchemaPost(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, badRequest("must be object"))
 		return
 	}
+	if err := strictJSON(body); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	var rs trove.RegisteredSchema
 	if err := json.Unmarshal(body, &rs); err != nil {
 		s.fail(w, r, badRequest(detail(err)))

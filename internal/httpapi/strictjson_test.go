@@ -1,0 +1,52 @@
+package httpapi_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/trovedb/trove/internal/httpapi"
+)
+
+// JSON the store never accepts from a client — a repeated key at any
+// depth, invalid UTF-8 in any string — is refused with 400 by every route
+// that takes a JSON body, and stores nothing.
+func TestStrictJSONBodies(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		e := newEnv(t, b, httpapi.Options{})
+		src := e.create(note("source", 1))
+		links := "/api/events/" + src.ID.ID + "/links"
+		bad := "\xff\xfe"
+		cases := []struct{ name, path, body string }{
+			{"create, repeated top-level key", "/api/events", `{"producer":"a","producer":"b","schema":` + noteSchema + `,"payload":{"text":"x"}}`},
+			{"create, repeated payload key", "/api/events", `{"schema":` + noteSchema + `,"payload":{"text":"x","text":"y"}}`},
+			{"create, bad UTF-8 in the producer", "/api/events", `{"producer":"` + bad + `","schema":` + noteSchema + `,"payload":{"text":"x"}}`},
+			{"create, bad UTF-8 in the payload", "/api/events", `{"schema":` + noteSchema + `,"payload":{"text":"` + bad + `"}}`},
+			{"batch, repeated key", "/api/events/batch", `[` + note("ok", 1) + `,{"schema":` + noteSchema + `,"payload":{"text":"x","n":1,"n":2}}]`},
+			{"query, repeated key", "/api/events/query", `{"producer":"a","producer":"b"}`},
+			{"query, bad UTF-8", "/api/events/query", `{"producer":"` + bad + `"}`},
+			{"schema, repeated key", "/api/schemas", `{"id":"s","version":"1","schema":{"type":"object","type":"array"}}`},
+			{"link, bad UTF-8", links, `{"type":"` + bad + `","targetEvent":{"id":"x"}}`},
+			{"link, repeated key", links, `{"type":"a","type":"b","targetEvent":{"id":"x"}}`},
+		}
+		for _, c := range cases {
+			r := e.postJSON(c.path, c.body)
+			if r.status != http.StatusBadRequest {
+				t.Fatalf("%s: status %d, want 400: %s", c.name, r.status, r.body)
+			}
+			_, details := r.errBody(t)
+			if !strings.Contains(details, "duplicate key") && !strings.Contains(details, "UTF-8") {
+				t.Fatalf("%s: details %q name neither problem", c.name, details)
+			}
+		}
+		if all, _ := e.query("GET", "?allVersions=true"); len(all) != 1 {
+			t.Fatalf("%d events stored after the refusals, want 1", len(all))
+		}
+		if r := e.get(links); !strings.Contains(string(r.body), "[]") {
+			t.Fatalf("links after the refusals: %s", r.body)
+		}
+		if r := e.get("/api/schemas"); strings.Contains(string(r.body), `"s"`) {
+			t.Fatalf("schemas after the refusals: %s", r.body)
+		}
+	})
+}
