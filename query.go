@@ -92,9 +92,10 @@ func (q *EventQuery) UnmarshalJSON(b []byte) error {
 	}
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.UseNumber()
+	d.DisallowUnknownFields()
 	var j queryJSON
 	if err := d.Decode(&j); err != nil {
-		return invalidf("query: %v", err)
+		return invalidf("query: %s", DescribeJSONError(err))
 	}
 	*q = EventQuery{TimeRange: j.TimeRange, Links: j.Links, Search: j.Search,
 		AllVersions: j.AllVersions, Limit: j.Limit, Offset: j.Offset}
@@ -117,15 +118,8 @@ func (q *EventQuery) UnmarshalJSON(b []byte) error {
 		}
 	}
 	if !isJSONNull(j.Sort) {
-		// A single {field, direction} is accepted as a list of one.
-		if bytes.HasPrefix(bytes.TrimSpace(j.Sort), []byte("{")) {
-			var one SortField
-			if err := json.Unmarshal(j.Sort, &one); err != nil {
-				return invalidf("query: sort: %v", err)
-			}
-			q.Sort = []SortField{one}
-		} else if err := json.Unmarshal(j.Sort, &q.Sort); err != nil {
-			return invalidf("query: sort: %v", err)
+		if q.Sort, err = parseSortJSON(j.Sort); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -166,6 +160,54 @@ func (q EventQuery) MarshalJSON() ([]byte, error) {
 		m["offset"] = q.Offset
 	}
 	return json.Marshal(m)
+}
+
+// parseSortJSON reads a query's sort: a list whose items are {field,
+// direction} objects or "field:direction" strings (the URL form), or one
+// such item alone; a string may hold several, comma-separated.
+func parseSortJSON(raw json.RawMessage) ([]SortField, error) {
+	raw = bytes.TrimSpace(raw)
+	items := []json.RawMessage{raw}
+	if len(raw) > 0 && raw[0] == '[' {
+		items = nil
+		if err := json.Unmarshal(raw, &items); err != nil {
+			return nil, invalidf("query: sort: %s", DescribeJSONError(err))
+		}
+	}
+	var out []SortField
+	for i, it := range items {
+		var str string
+		if json.Unmarshal(it, &str) == nil {
+			out = append(out, ParseSortFields(str)...)
+			continue
+		}
+		d := json.NewDecoder(bytes.NewReader(it))
+		d.DisallowUnknownFields()
+		var f SortField
+		if err := d.Decode(&f); err != nil {
+			return nil, invalidf("query: sort item %d must be {\"field\",\"direction\"} or \"field:direction\" (%s)", i+1, DescribeJSONError(err))
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// ParseSortFields reads the URL form of a sort: "field:direction" items,
+// comma-separated; the direction may be left out ("createdAt").
+func ParseSortFields(s string) []SortField {
+	var out []SortField
+	for _, one := range strings.Split(s, ",") {
+		one = strings.TrimSpace(one)
+		if one == "" {
+			continue
+		}
+		f := SortField{Field: one}
+		if i := strings.LastIndexByte(one, ':'); i >= 0 {
+			f.Field, f.Direction = one[:i], one[i+1:]
+		}
+		out = append(out, f)
+	}
+	return out
 }
 
 func stringList(name string, raw json.RawMessage) ([]string, error) {

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -47,7 +49,7 @@ func (s *Server) handleQueryPost(w http.ResponseWriter, r *http.Request) {
 
 // handleQueryGet is GET /api/events?…: the same query from URL parameters.
 func (s *Server) handleQueryGet(w http.ResponseWriter, r *http.Request) {
-	q, err := queryFromURL(r.URL.Query())
+	q, err := queryFromURL(r.URL.Query(), "sort", "limit", "offset", "allVersions")
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -125,9 +127,16 @@ func (s *Server) checkSearch(search string) error {
 //	limit=N offset=N allVersions=true
 //
 // Payload values are JSON scalars when they parse as one, else strings.
-// Other parameters are ignored.
-func queryFromURL(v url.Values) (trove.EventQuery, error) {
+// Any other parameter is refused naming it, unless extra lists it (the
+// route's own parameters), so that a misspelled filter never silently
+// matches everything.
+func queryFromURL(v url.Values, extra ...string) (trove.EventQuery, error) {
 	var q trove.EventQuery
+	for key := range v {
+		if !filterParams[key] && !strings.HasPrefix(key, "payload.") && !slices.Contains(extra, key) {
+			return q, badRequest(fmt.Sprintf("unknown query parameter %q (known: %s, payload.PATH)", key, strings.Join(knownParams(extra), ", ")))
+		}
+	}
 	if s, ok := v["schema"]; ok {
 		q.Schema = append(q.Schema, s...)
 	}
@@ -160,17 +169,7 @@ func queryFromURL(v url.Values) (trove.EventQuery, error) {
 	}
 	q.Search = v.Get("search")
 	for _, s := range v["sort"] {
-		for _, one := range strings.Split(s, ",") {
-			one = strings.TrimSpace(one)
-			if one == "" {
-				continue
-			}
-			f := trove.SortField{Field: one}
-			if i := strings.LastIndexByte(one, ':'); i >= 0 {
-				f.Field, f.Direction = one[:i], one[i+1:]
-			}
-			q.Sort = append(q.Sort, f)
-		}
+		q.Sort = append(q.Sort, trove.ParseSortFields(s)...)
 	}
 	if s := v.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
@@ -194,6 +193,16 @@ func queryFromURL(v url.Values) (trove.EventQuery, error) {
 		q.AllVersions = b
 	}
 	return q, nil
+}
+
+// filterParams are the URL parameters of an EventQuery's filters, shared by
+// the query and the stream routes.
+var filterParams = map[string]bool{"schema": true, "schemaId": true, "producer": true, "start": true, "end": true,
+	"link": true, "search": true}
+
+func knownParams(extra []string) []string {
+	out := slices.Sorted(maps.Keys(filterParams))
+	return append(out, extra...)
 }
 
 // scalarParam is a URL parameter as a JSON scalar when it parses as one,

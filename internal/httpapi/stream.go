@@ -50,7 +50,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 		}
 		from = n
 	}
-	q, err := queryFromURL(v)
+	q, err := queryFromURL(v, "from")
 	if err != nil {
 		s.fail(w, r, err)
 		return
