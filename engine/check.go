@@ -29,9 +29,11 @@ type Report struct {
 // reported in Report.TornTail but not truncated, and no snapshot is
 // written. Damage that Open would refuse (such as a damaged WAL entry that
 // the index snapshot proves was acknowledged) is returned as a problem.
-// The store must not be open for writing by another process.
+// Check takes the directory's lock shared: while a store has dir open for
+// writing (a running daemon) it fails at once with an error wrapping
+// trove.ErrLocked, and no writer can open dir while it runs.
 func Check(ctx context.Context, dir string) (Report, error) {
-	st, err := openReadOnly(dir, Options{})
+	st, err := openReadOnly(ctx, dir, Options{})
 	if err != nil {
 		if errors.Is(err, trove.ErrCorrupt) {
 			return Report{Problems: []string{err.Error()}}, fmt.Errorf("engine: check found 1 problem: %w", err)
