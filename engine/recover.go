@@ -230,17 +230,20 @@ func (s *Store) loadSnapshot() (uint64, bool) {
 	if err != nil {
 		if !os.IsNotExist(err) {
 			s.logger.Warn("cannot read the index snapshot; rebuilding", "err", err)
+			s.w.snapDamage = err
 		}
 		return 0, false
 	}
 	ix, meta, err := index.DecodeWith(s.snapPath(), data, index.Options{IDAt: s.idAt})
 	if err != nil {
 		s.logger.Warn("damaged index snapshot; rebuilding the index from the log", "err", err)
+		s.w.snapDamage = err
 		return 0, false
 	}
 	var sm snapMeta
 	if err := json.Unmarshal(meta, &sm); err != nil || uint64(ix.Last()) != sm.Last {
 		s.logger.Warn("damaged index snapshot meta; rebuilding the index from the log")
+		s.w.snapDamage = &trove.CorruptionError{File: s.snapPath(), Offset: -1, Reason: "engine: damaged snapshot meta"}
 		ix.Close()
 		return 0, false
 	}
@@ -250,6 +253,7 @@ func (s *Store) loadSnapshot() (uint64, bool) {
 			s.logger.Warn("damaged schema in the index snapshot; rebuilding", "err", err)
 			ix.Close()
 			s.resetState()
+			s.w.snapDamage = &trove.CorruptionError{File: s.snapPath(), Offset: -1, Reason: fmt.Sprintf("engine: damaged schema %d: %v", i, err)}
 			return 0, false
 		}
 		s.w.schemas = append(s.w.schemas, sc)

@@ -114,6 +114,7 @@ type writerState struct {
 	sealing    bool              // a seal runs in the background
 	regKeys    map[string]string // id\x00version → document, registered schemas
 	tornTail   string            // what recovery cut from the WAL's tail, "" when nothing
+	snapDamage error             // why recovery could not use index.snap; nil when it could or there was none
 }
 
 // view is an immutable picture of the committed log for readers.
