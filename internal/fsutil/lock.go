@@ -76,7 +76,67 @@ func (e *LockedError) Is(target error) bool { return target == trove.ErrLocked }
 // A shared lock on a read-only file system where dir has no lock file
 // yet succeeds without a file: no writer can open that directory either.
 func LockDir(ctx context.Context, dir string, exclusive bool) (*DirLock, error) {
-	path := filepath.Join(dir, LockFile)
+	return lockAt(ctx, dir, filepath.Join(dir, LockFile), exclusive, LockWait)
+}
+
+// LockPath is LockDir for a lock file at path that guards what (a
+// database file, say) rather than a directory: errors name what.
+func LockPath(ctx context.Context, what, path string, exclusive bool) (*DirLock, error) {
+	return lockAt(ctx, what, path, exclusive, LockWait)
+}
+
+// TryLockPath takes the exclusive lock of LockPath without waiting: it
+// returns nil and no error when the lock is held, by anyone.
+func TryLockPath(what, path string) (*DirLock, error) {
+	l, err := lockAt(context.Background(), what, path, true, 0)
+	if errors.Is(err, trove.ErrLocked) {
+		return nil, nil
+	}
+	return l, err
+}
+
+// Downgrade turns an exclusive lock into a shared one, waiting as LockDir
+// does if another process takes the lock in between (flock converts a lock
+// by dropping and retaking it).
+func (l *DirLock) Downgrade(ctx context.Context) error {
+	if l == nil || l.f == nil {
+		return nil
+	}
+	if err := flockWait(ctx, l.f, unix.LOCK_SH, LockWait); err != nil {
+		l.f.Close()
+		l.f = nil
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return &LockedError{Dir: l.path, Path: l.path}
+		}
+		return fmt.Errorf("fsutil: lock %s: %w", l.path, err)
+	}
+	return nil
+}
+
+// flockWait applies flock(how) to f, retrying for at most wait while the
+// lock is held elsewhere (then it returns EWOULDBLOCK), or until ctx ends.
+func flockWait(ctx context.Context, f *os.File, how int, wait time.Duration) error {
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for {
+		err := unix.Flock(int(f.Fd()), how|unix.LOCK_NB)
+		if !errors.Is(err, unix.EWOULDBLOCK) {
+			return err
+		}
+		r := time.NewTimer(lockRetry)
+		select {
+		case <-ctx.Done():
+			r.Stop()
+			return ctx.Err()
+		case <-t.C:
+			r.Stop()
+			return err
+		case <-r.C:
+		}
+	}
+}
+
+func lockAt(ctx context.Context, dir, path string, exclusive bool, wait time.Duration) (*DirLock, error) {
 	flag, how := os.O_RDWR|os.O_CREATE, unix.LOCK_EX
 	if !exclusive {
 		flag, how = os.O_RDONLY, unix.LOCK_SH
@@ -91,28 +151,12 @@ func LockDir(ctx context.Context, dir string, exclusive bool) (*DirLock, error) 
 	if err != nil {
 		return nil, fmt.Errorf("fsutil: lock %s: %w", dir, err)
 	}
-	t := time.NewTimer(LockWait)
-	defer t.Stop()
-	for {
-		err = unix.Flock(int(f.Fd()), how|unix.LOCK_NB)
-		if !errors.Is(err, unix.EWOULDBLOCK) {
-			break
-		}
-		wait := time.NewTimer(lockRetry)
-		select {
-		case <-ctx.Done():
-			wait.Stop()
-			f.Close()
-			return nil, fmt.Errorf("fsutil: lock %s: %w", dir, ctx.Err())
-		case <-t.C:
-			wait.Stop()
+	if err := flockWait(ctx, f, how, wait); err != nil {
+		if errors.Is(err, unix.EWOULDBLOCK) {
 			pid := lockHolder(f, path)
 			f.Close()
 			return nil, &LockedError{Dir: dir, Path: path, PID: pid}
-		case <-wait.C:
 		}
-	}
-	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("fsutil: lock %s: %w", dir, err)
 	}
