@@ -198,3 +198,35 @@ func TestLockDirMissingDir(t *testing.T) {
 		t.Fatalf("LockDir created the directory: %v", err)
 	}
 }
+
+func TestTryLockPathAndDowngrade(t *testing.T) {
+	dir := t.TempDir()
+	db, path := filepath.Join(dir, "x.db"), filepath.Join(dir, "x.db-lock")
+	first, err := TryLockPath(db, path)
+	if err != nil || first == nil {
+		t.Fatalf("alone: %v, %v", first, err)
+	}
+	if l, err := TryLockPath(db, path); l != nil || err != nil {
+		t.Fatalf("beside an exclusive holder: %v, %v; want nil, nil", l, err)
+	}
+	if _, err := LockPath(context.Background(), db, path, false); !errors.Is(err, trove.ErrLocked) || !strings.Contains(err.Error(), db) {
+		t.Fatalf("shared beside exclusive: %v", err)
+	}
+	if err := first.Downgrade(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	shared, err := LockPath(context.Background(), db, path, false)
+	if err != nil {
+		t.Fatalf("shared beside a downgraded lock: %v", err)
+	}
+	if l, err := TryLockPath(db, path); l != nil || err != nil {
+		t.Fatalf("beside shared holders: %v, %v; want nil, nil", l, err)
+	}
+	first.Unlock()
+	shared.Unlock()
+	if l, err := TryLockPath(db, path); l == nil || err != nil {
+		t.Fatalf("after every holder left: %v, %v", l, err)
+	} else {
+		l.Unlock()
+	}
+}
