@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -346,24 +347,25 @@ func storeLocation(st settings) string {
 	return st.dataDir
 }
 
-// openCLI opens the store for import and export. When ctx ends first
-// (SIGINT, SIGTERM) it returns at once with ctx's error, also while a
-// long recovery runs: the process then exits, abandoning that recovery as
-// a crash would, which every persistent store survives. A store that opens
-// after all (a caller in a test) is shut down in the background.
-func openCLI(ctx context.Context, st settings) (*trove.Core, error) {
+// openInterruptible opens the store as openStore does. When ctx ends
+// first (SIGINT, SIGTERM) it returns at once with ctx's error, also while
+// a long recovery runs: the process then exits, abandoning that recovery
+// as a crash would, which every persistent store survives. A store that
+// opens after all (a caller in a test) is shut down in the background.
+func openInterruptible(ctx context.Context, st settings, log *slog.Logger) (*trove.Core, *schemaFile, error) {
 	type opened struct {
-		core *trove.Core
-		err  error
+		core    *trove.Core
+		schemas *schemaFile
+		err     error
 	}
 	done := make(chan opened, 1)
 	go func() {
-		core, _, err := openStore(ctx, st, quietLogger())
-		done <- opened{core, err}
+		core, schemas, err := openStore(ctx, st, log)
+		done <- opened{core, schemas, err}
 	}()
 	select {
 	case o := <-done:
-		return o.core, o.err
+		return o.core, o.schemas, o.err
 	case <-ctx.Done():
 		go func() {
 			if o := <-done; o.core != nil {
@@ -371,8 +373,14 @@ func openCLI(ctx context.Context, st settings) (*trove.Core, error) {
 				closeStore(o.core, &err)
 			}
 		}()
-		return nil, fmt.Errorf("troved: interrupted while opening the store: %w", ctx.Err())
+		return nil, nil, fmt.Errorf("troved: interrupted while opening the store: %w", ctx.Err())
 	}
+}
+
+// openCLI opens the store for import and export (see openInterruptible).
+func openCLI(ctx context.Context, st settings) (*trove.Core, error) {
+	core, _, err := openInterruptible(ctx, st, quietLogger())
+	return core, err
 }
 
 // ctxReader is a reader whose Read returns ctx's error as soon as ctx

@@ -56,7 +56,7 @@ func serve(ctx context.Context, release func(), args []string, stderr io.Writer)
 		listen = st.file.HTTP.Addr
 	}
 
-	core, schemas, err := openStore(ctx, st, log)
+	core, schemas, err := openInterruptible(ctx, st, log)
 	if err != nil {
 		return err
 	}
