@@ -249,7 +249,8 @@ func exportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 		return err
 	}
 	defer closeStore(core, &err)
-	w := bufio.NewWriterSize(stdout, 1<<20)
+	// A write to a consumer that stopped reading ends with ctx.
+	w := bufio.NewWriterSize(&ctxWriter{ctx: ctx, w: stdout, done: make(chan error, 1)}, 1<<20)
 	for _, rs := range core.Schemas() {
 		b, err := json.Marshal(schemaLine{RegisteredSchema: &rs})
 		if err != nil {
@@ -392,6 +393,35 @@ type ctxReader struct {
 	r    io.Reader
 	res  chan readResult // the pending read's outcome; buffered
 	busy bool            // a read is pending
+}
+
+// ctxWriter is a writer whose Write returns ctx's error as soon as ctx
+// ends, even while the underlying Write blocks (a pipe whose reader
+// stopped reading). Each Write runs in a goroutine; the caller must not
+// reuse p after an early return, which ends the command anyway.
+type ctxWriter struct {
+	ctx  context.Context
+	w    io.Writer
+	done chan error // the pending write's outcome; buffered
+}
+
+func (c *ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	go func() {
+		_, err := c.w.Write(p)
+		c.done <- err
+	}()
+	select {
+	case err := <-c.done:
+		if err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	case <-c.ctx.Done():
+		return 0, c.ctx.Err()
+	}
 }
 
 type readResult struct {

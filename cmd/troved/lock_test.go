@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/trovedb/trove"
+	"golang.org/x/sys/unix"
 )
 
 // cmdDeadline bounds every child command of these tests: a command still
@@ -201,12 +202,15 @@ storage:
 
 // signalEnds starts troved args, sends sig once ready reports true, and
 // requires the command to end (any exit status) before cmdDeadline.
-func signalEnds(t *testing.T, sig os.Signal, stdin io.Reader, ready func(*exec.Cmd) bool, args ...string) string {
+func signalEnds(t *testing.T, sig os.Signal, stdin io.Reader, stdout *os.File, ready func(*exec.Cmd) bool, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), cmdDeadline)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, troved, args...)
 	cmd.Stdin = stdin
+	if stdout != nil {
+		cmd.Stdout = stdout
+	}
 	var errb bytes.Buffer
 	cmd.Stderr = &errb
 	if err := cmd.Start(); err != nil {
@@ -245,7 +249,7 @@ func TestSignalEndsCommands(t *testing.T) {
 		append([]string{"check"}, store...),
 	} {
 		for _, sig := range []os.Signal{syscall.SIGTERM, os.Interrupt} {
-			signalEnds(t, sig, strings.NewReader(""), always, args...)
+			signalEnds(t, sig, strings.NewReader(""), nil, always, args...)
 		}
 	}
 	d.stop()
@@ -262,10 +266,32 @@ func TestSignalEndsCommands(t *testing.T) {
 		b, _ := os.ReadFile(filepath.Join(data, "LOCK"))
 		return strings.TrimSpace(string(b)) == strconv.Itoa(cmd.Process.Pid)
 	}
-	errs := signalEnds(t, syscall.SIGTERM, pr, opened, append([]string{"import", "-"}, store...)...)
+	errs := signalEnds(t, syscall.SIGTERM, pr, nil, opened, append([]string{"import", "-"}, store...)...)
 	if !strings.Contains(errs, "interrupted") {
 		t.Fatalf("import on SIGTERM: %q", errs)
 	}
+
+	// export writing to a reader that stopped reading: 400 events are
+	// more than a pipe holds.
+	if code, _, errs := runBinary(t, ndjson(t, testEvents(400)), append([]string{"import", "-"}, store...)...); code != 0 {
+		t.Fatal(errs)
+	}
+	sr, sw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sr.Close()
+	defer sw.Close()
+	size, err := unix.FcntlInt(sr.Fd(), unix.F_GETPIPE_SZ, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Ready when the pipe is full: export is blocked in a write.
+	full := func(*exec.Cmd) bool {
+		n, err := unix.IoctlGetInt(int(sr.Fd()), unix.TIOCINQ)
+		return err == nil && n >= size
+	}
+	signalEnds(t, syscall.SIGTERM, strings.NewReader(""), sw, full, append([]string{"export"}, store...)...)
 	// The store was closed cleanly: it opens again.
 	if code, _, errs := runBinary(t, "", append([]string{"check"}, store...)...); code != 0 {
 		t.Fatalf("check after the interrupted import: %d %s", code, errs)
