@@ -37,6 +37,7 @@ const lockRetry = 10 * time.Millisecond
 // the process ends, however it ends: a crashed store leaves no stale lock.
 type DirLock struct {
 	f    *os.File // nil for a shared lock on a read-only file system
+	dir  string   // what the lock guards, for errors
 	path string
 }
 
@@ -106,7 +107,7 @@ func (l *DirLock) Downgrade(ctx context.Context) error {
 		l.f.Close()
 		l.f = nil
 		if errors.Is(err, unix.EWOULDBLOCK) {
-			return &LockedError{Dir: l.path, Path: l.path}
+			return &LockedError{Dir: l.dir, Path: l.path, PID: lockHolderPath(l.path)}
 		}
 		return fmt.Errorf("fsutil: lock %s: %w", l.path, err)
 	}
@@ -145,7 +146,7 @@ func lockAt(ctx context.Context, dir, path string, exclusive bool, wait time.Dur
 	if !exclusive && errors.Is(err, fs.ErrNotExist) {
 		f, err = os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o644)
 		if errors.Is(err, unix.EROFS) {
-			return &DirLock{path: path}, nil
+			return &DirLock{dir: dir, path: path}, nil
 		}
 	}
 	if err != nil {
@@ -166,7 +167,7 @@ func lockAt(ctx context.Context, dir, path string, exclusive bool, wait time.Dur
 			_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 		}
 	}
-	return &DirLock{f: f, path: path}, nil
+	return &DirLock{f: f, dir: dir, path: path}, nil
 }
 
 // Path returns the lock file's path.
@@ -183,6 +184,16 @@ func (l *DirLock) Unlock() error {
 		return fmt.Errorf("fsutil: unlock %s: %w", l.path, err)
 	}
 	return nil
+}
+
+// lockHolderPath is lockHolder for a lock file that is not open.
+func lockHolderPath(path string) int {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	return lockHolder(f, path)
 }
 
 // lockHolder returns the process holding a flock on f: the one
