@@ -174,3 +174,43 @@ func TestOpenLockCanceled(t *testing.T) {
 		t.Fatalf("got %v, want context.Canceled", err)
 	}
 }
+
+// TestOpenCanceledDuringRecovery: a ctx that ends stops recovery (Open and
+// Check), which releases the lock and leaves the store as it was.
+func TestOpenCanceledDuringRecovery(t *testing.T) {
+	dir := t.TempDir()
+	st := openStore(t, dir, Options{})
+	saveBatches(t, st, 0, 20, 5)
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(dir, "index.snap")) // recovery replays the whole log
+	// The canceled opens take the free lock (and write their pid into
+	// LOCK); nothing else may change.
+	withoutLock := func() string {
+		var keep []string
+		for _, l := range strings.Split(treeState(t, dir), "\n") {
+			if !strings.HasPrefix(l, "LOCK ") {
+				keep = append(keep, l)
+			}
+		}
+		return strings.Join(keep, "\n")
+	}
+	before := withoutLock()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := OpenContext(ctx, dir, Options{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Open: got %v, want context.Canceled", err)
+	}
+	if _, err := Check(ctx, dir); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Check: got %v, want context.Canceled", err)
+	}
+	if after := withoutLock(); after != before {
+		t.Fatalf("canceled opens changed the directory:\n%s\nthen\n%s", before, after)
+	}
+	st = openStore(t, dir, Options{})
+	defer st.Close()
+	if st.Last() != 20 {
+		t.Fatalf("last %d, want 20", st.Last())
+	}
+}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,7 +33,7 @@ import (
 //  6. WAL entries already sealed (a crash between seal and truncation,
 //     told by the newest segment's LastWALIndex) are truncated; the rest
 //     become the memtable.
-func (s *Store) recover() (err error) {
+func (s *Store) recover(ctx context.Context) (err error) {
 	if !s.readOnly {
 		for _, d := range []string{s.dir, s.segDir(), s.walDir()} {
 			if err := os.MkdirAll(d, 0o750); err != nil {
@@ -101,7 +102,7 @@ func (s *Store) recover() (err error) {
 		ok = false
 	}
 	if ok {
-		err = s.replay(walIndex, lastSealed)
+		err = s.replay(ctx, walIndex, lastSealed)
 		if errors.Is(err, errReplayGap) {
 			s.logger.Warn("index snapshot does not join the log; rebuilding the index", "err", err)
 			ok = false
@@ -111,7 +112,7 @@ func (s *Store) recover() (err error) {
 	}
 	if !ok {
 		s.resetState()
-		if err := s.replay(0, lastSealed); err != nil {
+		if err := s.replay(ctx, 0, lastSealed); err != nil {
 			return err
 		}
 	}
@@ -273,10 +274,13 @@ func (s *Store) loadSnapshot() (uint64, bool) {
 // replay applies the log after WAL entry from to the index (whole segments
 // first, then WAL entries) and builds the memtable from the WAL entries
 // after lastSealed.
-func (s *Store) replay(from, lastSealed uint64) error {
+func (s *Store) replay(ctx context.Context, from, lastSealed uint64) error {
 	s.recoveryView() // the sealed segments are readable
 	next := from + 1
 	for _, sg := range s.w.segs {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("engine: open: %w", err)
+		}
 		m := sg.meta
 		if m.LastWALIndex < next {
 			continue
@@ -311,6 +315,9 @@ func (s *Store) replay(from, lastSealed uint64) error {
 		start = max(start, first)
 	}
 	for i := start; first != 0 && i <= last; i++ {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("engine: open: %w", err)
+		}
 		recs, err := s.wal.Read(i)
 		if err != nil {
 			return fmt.Errorf("engine: replay: %w", err)

@@ -199,7 +199,7 @@ func open(ctx context.Context, dir string, opts Options, readOnly bool) (st *Sto
 		lock:     lock,
 	}
 	s.cache = newBlockCache(o.CacheSize)
-	if err := s.recover(); err != nil {
+	if err := s.recover(ctx); err != nil {
 		return nil, err
 	}
 	if readOnly {
