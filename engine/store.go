@@ -152,7 +152,10 @@ func Open(dir string, opts Options) (*Store, error) {
 	return open(context.Background(), dir, opts, false)
 }
 
-// OpenContext is Open whose wait for a held lock ends when ctx does.
+// OpenContext is Open whose wait for a held lock and whose replay of the
+// log end when ctx does, with an error wrapping ctx's error. Recovery
+// changes the store only in crash-safe steps, so an open stopped at any
+// point leaves a store the next Open recovers.
 func OpenContext(ctx context.Context, dir string, opts Options) (*Store, error) {
 	return open(ctx, dir, opts, false)
 }
