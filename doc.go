@@ -7,7 +7,7 @@
 // Schema), the storage interfaces and the optional capabilities a backend may
 // offer (Transactional, BatchSaver, Subscriber, Replayer, SchemaStore), the
 // sentinel errors (ErrNotFound, ErrConflict, ErrInvalid, ErrClosed,
-// ErrCorrupt), queries (EventQuery, compiled by Compile into a Query that
+// ErrCorrupt, ErrLocked), queries (EventQuery, compiled by Compile into a Query that
 // backends use to evaluate filters exactly), the plugin registry (Register,
 // database/sql style) and the Core, which validates events against their
 // schemas and routes each role to its plugin:

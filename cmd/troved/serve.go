@@ -59,7 +59,7 @@ func serve(ctx context.Context, release func(), args []string, stderr io.Writer)
 	if err := st.file.checkServe(); err != nil {
 		return err
 	}
-	core, schemas, err := openStore(ctx, st, log)
+	core, schemas, err := openInterruptible(ctx, st, log)
 	if err != nil {
 		return err
 	}

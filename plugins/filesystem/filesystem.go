@@ -50,8 +50,8 @@ func New(opts Options) (*Plugin, error) {
 		return nil, fmt.Errorf("filesystem: %w: options: directory is required", trove.ErrInvalid)
 	}
 	p := &Plugin{opts: opts}
-	p.files = blobplugin.New("filesystem", func(context.Context) (blob.Store, error) {
-		s, err := local.Open(p.opts.Directory)
+	p.files = blobplugin.New("filesystem", func(ctx context.Context) (blob.Store, error) {
+		s, err := local.OpenContext(ctx, p.opts.Directory)
 		if err != nil {
 			return nil, fmt.Errorf("filesystem: %w", err)
 		}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -73,8 +75,13 @@ func TestSecondProcessGetsLockError(t *testing.T) {
 		}
 		return "no outcome: " + string(out)
 	}
-	if got := child(); !strings.HasPrefix(got, "locked:") || !strings.Contains(got, dir) {
+	before := treeState(t, dir)
+	if got := child(); !strings.HasPrefix(got, "locked:") || !strings.Contains(got, dir) ||
+		!strings.Contains(got, fmt.Sprintf("process %d", os.Getpid())) {
 		t.Fatalf("second process while the store is open: %s", got)
+	}
+	if after := treeState(t, dir); after != before {
+		t.Fatalf("the failed open changed the directory:\n%s\nthen\n%s", before, after)
 	}
 	if err := s.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
@@ -82,4 +89,27 @@ func TestSecondProcessGetsLockError(t *testing.T) {
 	if got := child(); got != "opened" {
 		t.Fatalf("second process after Shutdown: %s", got)
 	}
+}
+
+// treeState lists every file under dir with its size and modification
+// time: two equal states mean nothing was written.
+func treeState(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		fmt.Fprintf(&b, "%s %d %d\n", rel, info.Size(), info.ModTime().UnixNano())
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }

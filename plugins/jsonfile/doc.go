@@ -73,10 +73,15 @@
 //
 // # Locking
 //
-// Initialize takes an exclusive flock on LOCK. A second store on the same
-// directory — another process, or another Store in this one — fails
-// Initialize with an error wrapping ErrLocked that names the directory. The
-// lock is released by Shutdown or when the process exits.
+// Initialize takes an exclusive flock on LOCK (internal/fsutil.LockDir)
+// before it touches anything else in the directory, and writes its process
+// id into it. A second store on the same directory — another process, or
+// another Store in this one — fails Initialize within about half a second
+// with an error wrapping trove.ErrLocked (ErrLocked) that names the
+// directory and the holding process, and changes nothing. Check takes the
+// same lock, so it fails the same way while a daemon has the store open.
+// The lock is released by Shutdown or when the process exits, however it
+// exits.
 //
 // # Memory and queries
 //

@@ -28,7 +28,6 @@ import (
 
 // Names in the store's directory; see the package documentation.
 const (
-	lockFile    = "LOCK"
 	eventsDir   = "events"
 	filesDir    = "files"
 	linksFile   = "links.ndjson"

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/internal/fsutil"
 	"github.com/trovedb/trove/internal/lifecycle"
 	"github.com/trovedb/trove/internal/linkbook"
 	"github.com/trovedb/trove/internal/pluginopts"
@@ -57,7 +58,7 @@ type Store struct {
 	mu struct {
 		sync.RWMutex
 		state    lifecycle.State         // open/closed, and the signal subscribers wait on
-		lock     *os.File                // the flocked LOCK file
+		lock     *fsutil.DirLock         // the directory's lock (LOCK)
 		linkLog  *os.File                // links.ndjson, opened for append
 		log      []*record               // every event version in position order
 		byID     map[string][]*record    // versions of an id, [v-1] is version v
@@ -141,23 +142,28 @@ func (s *Store) Initialize(ctx context.Context, _ *trove.Core) error {
 		return err
 	}
 	dir := s.opts.Directory
-	for _, d := range []string{dir, filepath.Join(dir, eventsDir), filepath.Join(dir, filesDir)} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return fmt.Errorf("jsonfile: initialize: %w", err)
-		}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("jsonfile: initialize: %w", err)
 	}
-	lock, err := lockDir(dir)
+	// The lock comes before anything else in dir is touched.
+	lock, err := lockDir(ctx, dir)
 	if err != nil {
 		return err
 	}
+	for _, d := range []string{filepath.Join(dir, eventsDir), filepath.Join(dir, filesDir)} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			lock.Unlock()
+			return fmt.Errorf("jsonfile: initialize: %w", err)
+		}
+	}
 	if err := s.loadLocked(ctx); err != nil {
-		lock.Close()
+		lock.Unlock()
 		s.resetLocked()
 		return err
 	}
 	ll, err := os.OpenFile(filepath.Join(dir, linksFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
-		lock.Close()
+		lock.Unlock()
 		s.resetLocked()
 		return fmt.Errorf("jsonfile: initialize: %w", err)
 	}
@@ -181,7 +187,7 @@ func (s *Store) Shutdown(ctx context.Context) error {
 		errs = append(errs, s.mu.linkLog.Close())
 	}
 	if s.mu.lock != nil {
-		errs = append(errs, s.mu.lock.Close())
+		errs = append(errs, s.mu.lock.Unlock())
 	}
 	s.resetLocked()
 	if err := errors.Join(errs...); err != nil {

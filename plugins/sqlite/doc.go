@@ -74,6 +74,17 @@
 // the write lock. Subscribe wakes at once on commits made through this
 // Store and polls every second for those of other processes.
 //
+// Unlike the directory backends, storage-sqlite does not refuse a second
+// process: SQLite's own locking serializes the writers (positions stay
+// dense, nothing is lost), and troved serve, import, export and check all
+// work beside a running daemon. Each open store holds a shared flock(2) on
+// Path-lock; Initialize removes the chunks of uploads a crash interrupted
+// only when it gets that lock exclusive, that is when no other store has
+// the database open — otherwise it would take an upload another process
+// is streaming (large files are stored over several transactions) for a
+// leftover. A store that opens while another runs that removal waits for
+// it up to half a second and then fails with trove.ErrLocked.
+//
 // # Queries
 //
 // QueryEvents compiles the query with trove.EventQuery.Compile and turns
