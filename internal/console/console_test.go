@@ -201,8 +201,11 @@ func (b *browser) run(step string, actions ...chromedp.Action) {
 }
 
 // wait waits until the JavaScript expression is truthy.
+// wait polls expr until it is true. An expression that throws (it reads
+// an element the page has not rendered yet) counts as false.
 func wait(expr string) chromedp.Action {
-	return chromedp.Poll(expr, nil, chromedp.WithPollingInterval(50*time.Millisecond))
+	guarded := "(() => { try { return Boolean(" + expr + "); } catch (e) { return false; } })()"
+	return chromedp.Poll(guarded, nil, chromedp.WithPollingInterval(50*time.Millisecond))
 }
 
 func (b *browser) eval(expr string, out any) {
