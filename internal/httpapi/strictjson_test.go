@@ -50,3 +50,48 @@ func TestStrictJSONBodies(t *testing.T) {
 		}
 	})
 }
+
+// A misspelled filter is refused naming it, never read as "no filter";
+// the POST form takes the same "field:direction" sort strings as the URL;
+// shape errors are told without Go type names.
+func TestUnknownQueryKeys(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		e := newEnv(t, b, httpapi.Options{})
+		e.create(note("a", 1))
+		e.create(note("b", 2))
+		for _, c := range []struct{ method, q, key string }{
+			{"GET", "?shema=note%2Bv1", "shema"},
+			{"GET", "?schema=note%2Bv1&lmit=1", "lmit"},
+			{"POST", `{"schemas":"note+v1"}`, "schemas"},
+			{"POST", `{"timeRange":{"begin":"2025-01-01"}}`, "begin"},
+		} {
+			var r response
+			if c.method == "GET" {
+				r = e.get("/api/events" + c.q)
+			} else {
+				r = e.postJSON("/api/events/query", c.q)
+			}
+			mustStatus(t, r, http.StatusBadRequest)
+			if _, details := r.errBody(t); !strings.Contains(details, `"`+c.key+`"`) {
+				t.Fatalf("%s %s: details %q do not name %q", c.method, c.q, details, c.key)
+			}
+		}
+		r := e.get("/api/events/stream?from=0&shema=x")
+		mustStatus(t, r, http.StatusBadRequest)
+
+		evs, _ := e.query("POST", `{"sort":"payload.n:desc"}`)
+		if got := texts(evs); strings.Join(got, ",") != "b,a" {
+			t.Fatalf("POST sort string: %v", got)
+		}
+		for _, body := range []string{`{"sort":5}`, `{"limit":"ten"}`, `{"schema":{"a":1}}`, `{"links":"x"}`} {
+			r := e.postJSON("/api/events/query", body)
+			mustStatus(t, r, http.StatusBadRequest)
+			_, details := r.errBody(t)
+			for _, goWord := range []string{"Go value", "trove.", "[]", "json:", "struct", "int"} {
+				if strings.Contains(details, goWord) && !strings.Contains(details, "integer") {
+					t.Fatalf("%s: details %q speak Go (%q)", body, details, goWord)
+				}
+			}
+		}
+	})
+}
