@@ -8,6 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -175,14 +178,14 @@ func (v *validators) compileNew(key [32]byte, doc []byte) (c *compiled, err erro
 	comp.UseLoader(ld)
 	url := "mem://trove/" + hex.EncodeToString(key[:8]) + ".json"
 	if err := comp.AddResource(url, parsed); err != nil {
-		return nil, invalidf("schema: %v", err)
+		return nil, compileError(err)
 	}
 	s, err := comp.Compile(url)
 	if err != nil {
 		if ld.refused != "" {
 			return nil, invalidf("schema: reference %q is not resolved: a reference may point inside the document, to a registered schema or to a standard metaschema, never to a file or a URL", strings.TrimPrefix(ld.refused, strings.TrimSuffix(registryBase, "/")))
 		}
-		return nil, invalidf("schema: %v", err)
+		return nil, compileError(err)
 	}
 	return &compiled{
 		key: key, schema: s, numLen: numLen,
@@ -302,7 +305,13 @@ func (v *validators) validate(id string, doc, payload []byte) error {
 	if !errors.As(err, &ve) {
 		return err
 	}
-	out := &ValidationError{Schema: id}
+	return &ValidationError{Schema: id, Causes: leafCauses(ve)}
+}
+
+// leafCauses lists the failures of ve that have no failures under them,
+// each once, by instance path.
+func leafCauses(ve *jsonschema.ValidationError) []ValidationCause {
+	var out []ValidationCause
 	seen := map[ValidationCause]bool{}
 	var walk func(u *jsonschema.OutputUnit)
 	walk = func(u *jsonschema.OutputUnit) {
@@ -310,7 +319,7 @@ func (v *validators) validate(id string, doc, payload []byte) error {
 			c := ValidationCause{Path: u.InstanceLocation, Message: u.Error.String()}
 			if !seen[c] {
 				seen[c] = true
-				out.Causes = append(out.Causes, c)
+				out = append(out, c)
 			}
 		}
 		for i := range u.Errors {
@@ -318,12 +327,44 @@ func (v *validators) validate(id string, doc, payload []byte) error {
 		}
 	}
 	walk(ve.BasicOutput())
-	if len(out.Causes) == 0 {
-		out.Causes = append(out.Causes, ValidationCause{Message: ve.Error()})
+	if len(out) == 0 {
+		out = append(out, ValidationCause{Message: ve.Error()})
 	}
-	sort.SliceStable(out.Causes, func(i, j int) bool { return out.Causes[i].Path < out.Causes[j].Path })
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out
 }
+
+// compileError tells why a schema document does not compile in the
+// words of JSON Schema: where the document breaks the metaschema, or the
+// library's reason with its internal document name taken out.
+func compileError(err error) error {
+	var sve *jsonschema.SchemaValidationError
+	var ve *jsonschema.ValidationError
+	if errors.As(err, &sve) && errors.As(sve.Err, &ve) {
+		var parts []string
+		seen := map[string]bool{}
+		p := message.NewPrinter(language.English)
+		var walk func(e *jsonschema.ValidationError)
+		walk = func(e *jsonschema.ValidationError) {
+			if len(e.Causes) == 0 {
+				part := "/" + strings.Join(e.InstanceLocation, "/") + ": " + e.ErrorKind.LocalizedString(p)
+				if !seen[part] {
+					seen[part] = true
+					parts = append(parts, part)
+				}
+			}
+			for _, c := range e.Causes {
+				walk(c)
+			}
+		}
+		walk(ve)
+		return invalidf("schema is not a valid JSON Schema: %s", strings.Join(parts, "; "))
+	}
+	return invalidf("schema: %s", internalURL.ReplaceAllString(err.Error(), "the schema"))
+}
+
+// internalURL matches the name a document is compiled under.
+var internalURL = regexp.MustCompile(`"?mem://trove/[0-9a-f]*\.json#?"?`)
 
 // safeValidate runs the library's validation, turning a panic inside it
 // into ErrInvalid: no input may stop the caller.

@@ -275,26 +275,26 @@ func jsonReadErr(err error) error {
 // expects. schema and payload must be JSON (else they count as missing, as
 // in the original); the others are used as JSON when valid, else as a JSON
 // string.
-func formField(name, value string) (json.RawMessage, bool) {
+func formField(name, value string) (json.RawMessage, error) {
 	v := strings.TrimSpace(value)
 	switch name {
 	case "schema", "payload":
-		if !json.Valid([]byte(v)) {
-			return nil, false
+		if err := trove.CheckJSON([]byte(v)); err != nil {
+			return nil, badRequest(fmt.Sprintf("form field %s is not valid JSON: %s", name, detail(err)))
 		}
-		return json.RawMessage(v), true
+		return json.RawMessage(v), nil
 	case "producer", "id", "createdAt":
 		if kind(json.RawMessage(v)) == '"' && json.Valid([]byte(v)) {
-			return json.RawMessage(v), true
+			return json.RawMessage(v), nil
 		}
 		if name == "id" && kind(json.RawMessage(v)) == '{' && json.Valid([]byte(v)) {
-			return json.RawMessage(v), true
+			return json.RawMessage(v), nil
 		}
 	default:
 		if json.Valid([]byte(v)) {
-			return json.RawMessage(v), true
+			return json.RawMessage(v), nil
 		}
 	}
 	b, _ := json.Marshal(value)
-	return b, true
+	return b, nil
 }

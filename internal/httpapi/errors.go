@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -138,8 +139,13 @@ func detail(err error) string {
 	for _, p := range []string{": trove: invalid", ": trove: not found", ": trove: conflict"} {
 		s = strings.Replace(s, p, "", 1)
 	}
-	return s
+	return pkgPrefixes.ReplaceAllString(s, "$1")
 }
+
+// pkgPrefixes are the package and operation names storage errors start
+// with ("engine: ", "blob: … local: put: "): the log keeps them, a client
+// reads the error without them.
+var pkgPrefixes = regexp.MustCompile(`(^|: |\()(?:(?:engine|sqlite|jsonfile|memory|filesystem|postgres|s3|blob|local|core|trove|httpapi|backup|index|segment|query|put|get|save|save file|save link)(?:: ))+`)
 
 func causes(ve *trove.ValidationError) string {
 	parts := make([]string, 0, len(ve.Causes))

@@ -118,9 +118,11 @@ func (s *Server) readEventForm(r *http.Request) (trove.Event, []trove.Upload, fu
 			if textLen > s.opts.MaxEventBytes {
 				return trove.Event{}, nil, cleanup, &http.MaxBytesError{Limit: s.opts.MaxEventBytes}
 			}
-			if v, ok := formField(part.FormName(), string(b)); ok {
-				fields[part.FormName()] = v
+			v, err := formField(part.FormName(), string(b))
+			if err != nil {
+				return trove.Event{}, nil, cleanup, err
 			}
+			fields[part.FormName()] = v
 			continue
 		}
 		f, err := os.CreateTemp("", "troved-upload-*")
