@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"math"
 	"os"
 	"slices"
 	"time"
@@ -182,7 +183,10 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 	byTime := len(keys) == 1 && keys[0].Field == "createdAt"
 	want := -1 // matches needed before stopping; -1: all
 	if c.Limit() >= 0 && (len(keys) == 0 || byTime) {
-		want = c.Offset() + c.Limit()
+		want = math.MaxInt // offset+limit saturates instead of wrapping to "all"
+		if c.Offset() <= math.MaxInt-c.Limit() {
+			want = c.Offset() + c.Limit()
+		}
 	}
 	candidates := s.candidatesLocked(c)
 	seq := slices.Values(candidates)
