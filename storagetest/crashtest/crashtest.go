@@ -113,7 +113,8 @@ func Run(t *testing.T, b Backend) {
 	t.Logf("crashtest: %d kills, 1 to %d acknowledged writes each, seed %d (%s=%d repeats the choices)", kills, maxAcks, seed, EnvSeed, seed)
 	rng := rand.New(rand.NewPCG(seed, 0))
 	st := &state{b: b, dir: t.TempDir(), maxFile: b.maxFileSize(),
-		events: map[string]uint64{}, files: map[string]bool{}, links: map[string][]string{}}
+		events: map[string]uint64{}, files: map[string]bool{}, links: map[string][]string{},
+		rng: rand.New(rand.NewPCG(seed, 1))}
 	start := time.Now()
 	duringOpen := 0
 	for run := range kills {
@@ -122,10 +123,11 @@ func Run(t *testing.T, b Backend) {
 		if rng.IntN(8) == 0 {
 			openKill = time.Duration(rng.IntN(40)) * time.Millisecond
 		}
+		st.run = run
 		if st.runChild(t, run, seed, acks, openKill) {
 			duringOpen++
 		}
-		st.verify(t, run)
+		st.verify(t, run, run == kills-1)
 	}
 	t.Logf("crashtest: %d kills (%d before the store was open) in %v: %d acknowledged events, %d files, %d added links, all intact; %d events stored in all",
 		kills, duringOpen, time.Since(start).Round(time.Millisecond), len(st.events), len(st.files), st.linkCount(), st.stored)
@@ -138,6 +140,8 @@ type state struct {
 	maxFile int
 	events  map[string]uint64   // acknowledged event id → position
 	files   map[string]bool     // acknowledged file ids
+	run     int                 // the last child's run number
+	rng     *rand.Rand          // picks the older files whose bytes are read
 	links   map[string][]string // acknowledged added links: source → targets
 	stored  int                 // events found at the last check
 }
@@ -262,7 +266,7 @@ func (s *state) record(a ack) {
 }
 
 // verify reopens the store and checks it against the acks.
-func (s *state) verify(t *testing.T, run int) {
+func (s *state) verify(t *testing.T, run int, last bool) {
 	t.Helper()
 	ctx := context.Background()
 	p := s.b.Open(t, s.dir)
@@ -276,13 +280,13 @@ func (s *state) verify(t *testing.T, run int) {
 		t.Fatalf("run %d (after the kill): "+format, append([]any{run}, args...)...)
 	}
 	if r.events != nil {
-		if err := s.verifyEvents(ctx, r); err != nil {
+		if err := s.verifyEvents(ctx, r, last); err != nil {
 			fail("%v", err)
 		}
 	}
 	if r.files != nil {
 		for id := range s.files {
-			if err := s.verifyFile(ctx, r.files, id); err != nil {
+			if err := s.verifyFile(ctx, r.files, id, s.readBytes(id, last)); err != nil {
 				fail("acknowledged file: %v", err)
 			}
 		}
@@ -317,7 +321,7 @@ func (s *state) verify(t *testing.T, run int) {
 // verifyEvents checks every stored event: positions dense from 1, each
 // event what its writer saved, batches whole, referenced files there; and
 // every acknowledged event there at its acknowledged position.
-func (s *state) verifyEvents(ctx context.Context, r roles) error {
+func (s *state) verifyEvents(ctx context.Context, r roles, last bool) error {
 	all, err := r.events.QueryEvents(ctx, trove.EventQuery{AllVersions: true})
 	if err != nil {
 		return fmt.Errorf("query: %w", err)
@@ -350,7 +354,7 @@ func (s *state) verifyEvents(ctx context.Context, r roles) error {
 			sizes[b] = k.n
 		}
 		for _, f := range e.Files {
-			if err := s.verifyFile(ctx, r.files, f.ID); err != nil {
+			if err := s.verifyFile(ctx, r.files, f.ID, s.readBytes(f.ID, last)); err != nil {
 				return fmt.Errorf("event %s references a file: %v", e.ID.ID, err)
 			}
 		}
@@ -373,8 +377,19 @@ func (s *state) verifyEvents(ctx context.Context, r roles) error {
 	return nil
 }
 
-// verifyFile checks file id's metadata and bytes.
-func (s *state) verifyFile(ctx context.Context, fs trove.FileStorage, id string) error {
+// readBytes says whether to read file id's bytes back in this check, not
+// only its metadata (which holds its size and hash): always for a file the
+// last child saved and at the last check, else for one file in eight, so
+// the bytes of every file are read now and then without rereading all of
+// them after every kill.
+func (s *state) readBytes(id string, last bool) bool {
+	// File ids name their run: "f-r<run>w…" (an event's) or "s-r<run>w…".
+	fresh := strings.HasPrefix(id[min(2, len(id)):], fmt.Sprintf("r%dw", s.run))
+	return last || fresh || s.rng.IntN(8) == 0
+}
+
+// verifyFile checks file id's metadata and, when data is set, its bytes.
+func (s *state) verifyFile(ctx context.Context, fs trove.FileStorage, id string, data bool) error {
 	want := fileMeta(id, s.maxFile)
 	got, err := fs.GetFile(ctx, id)
 	if err != nil {
@@ -382,6 +397,9 @@ func (s *state) verifyFile(ctx context.Context, fs trove.FileStorage, id string)
 	}
 	if got != want {
 		return fmt.Errorf("file %s: metadata %+v, want %+v", id, got, want)
+	}
+	if !data {
+		return nil
 	}
 	rc, err := fs.GetFileData(ctx, id)
 	if err != nil {
