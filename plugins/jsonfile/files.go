@@ -29,7 +29,7 @@ func (s *Store) SaveFile(ctx context.Context, f trove.EventFile, data io.Reader)
 		return f, err
 	}
 	s.mu.RLock()
-	err := s.checkLocked("save file")
+	err := s.checkWriteLocked("save file")
 	s.mu.RUnlock()
 	if err != nil {
 		return f, err
@@ -60,7 +60,7 @@ func (s *Store) SaveFile(ctx context.Context, f trove.EventFile, data io.Reader)
 		locked = true
 		s.mu.RLock()
 		defer s.mu.RUnlock()
-		if err := s.checkLocked("save file"); err != nil {
+		if err := s.checkWriteLocked("save file"); err != nil {
 			return err
 		}
 		var ok bool
@@ -164,7 +164,7 @@ func (s *Store) DeleteFile(ctx context.Context, id string) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	s.mu.RLock()
-	err := s.checkLocked("delete file")
+	err := s.checkWriteLocked("delete file")
 	_, ok := s.mu.files[id]
 	s.mu.RUnlock()
 	if err != nil {

@@ -22,7 +22,7 @@ func (s *Store) SaveLink(ctx context.Context, source trove.EventID, link trove.E
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	s.mu.RLock()
-	err = s.checkLocked("save link")
+	err = s.checkWriteLocked("save link")
 	var r *record
 	if err == nil {
 		r = s.lookupLocked(source)
