@@ -65,7 +65,7 @@ const (
 // Defaults of a run, as .ci/run uses them.
 const (
 	DefaultKills = 100
-	DefaultAcks  = 40
+	DefaultAcks  = 25
 )
 
 func envInt(t *testing.T, name string, def int) int {
@@ -117,6 +117,7 @@ func Run(t *testing.T, b Backend) {
 		rng: rand.New(rand.NewPCG(seed, 1))}
 	start := time.Now()
 	duringOpen := 0
+	var inChild, inCheck time.Duration
 	for run := range kills {
 		acks := 1 + rng.IntN(maxAcks)
 		var openKill time.Duration = -1
@@ -124,13 +125,18 @@ func Run(t *testing.T, b Backend) {
 			openKill = time.Duration(rng.IntN(40)) * time.Millisecond
 		}
 		st.run = run
+		t0 := time.Now()
 		if st.runChild(t, run, seed, acks, openKill) {
 			duringOpen++
 		}
+		t1 := time.Now()
 		st.verify(t, run, run == kills-1)
+		inChild += t1.Sub(t0)
+		inCheck += time.Since(t1)
 	}
-	t.Logf("crashtest: %d kills (%d before the store was open) in %v: %d acknowledged events, %d files, %d added links, all intact; %d events stored in all",
-		kills, duringOpen, time.Since(start).Round(time.Millisecond), len(st.events), len(st.files), st.linkCount(), st.stored)
+	t.Logf("crashtest: %d kills (%d before the store was open) in %v (children %v, checks %v): %d acknowledged events, %d files, %d added links, all intact; %d events stored in all",
+		kills, duringOpen, time.Since(start).Round(time.Millisecond), inChild.Round(time.Millisecond), inCheck.Round(time.Millisecond),
+		len(st.events), len(st.files), st.linkCount(), st.stored)
 }
 
 // state is what the children acknowledged so far, over every run.
@@ -141,6 +147,7 @@ type state struct {
 	events  map[string]uint64   // acknowledged event id → position
 	files   map[string]bool     // acknowledged file ids
 	run     int                 // the last child's run number
+	checked map[string]bool     // files checked in this check
 	rng     *rand.Rand          // picks the older files whose bytes are read
 	links   map[string][]string // acknowledged added links: source → targets
 	stored  int                 // events found at the last check
@@ -275,6 +282,7 @@ func (s *state) verify(t *testing.T, run int, last bool) {
 	}
 	defer func() { _ = p.Shutdown(ctx) }()
 	r := rolesOf(p)
+	s.checked = map[string]bool{}
 	fail := func(format string, args ...any) {
 		t.Helper()
 		t.Fatalf("run %d (after the kill): "+format, append([]any{run}, args...)...)
@@ -286,7 +294,7 @@ func (s *state) verify(t *testing.T, run int, last bool) {
 	}
 	if r.files != nil {
 		for id := range s.files {
-			if err := s.verifyFile(ctx, r.files, id, s.readBytes(id, last)); err != nil {
+			if err := s.verifyFile(ctx, r.files, id, last); err != nil {
 				fail("acknowledged file: %v", err)
 			}
 		}
@@ -354,7 +362,7 @@ func (s *state) verifyEvents(ctx context.Context, r roles, last bool) error {
 			sizes[b] = k.n
 		}
 		for _, f := range e.Files {
-			if err := s.verifyFile(ctx, r.files, f.ID, s.readBytes(f.ID, last)); err != nil {
+			if err := s.verifyFile(ctx, r.files, f.ID, last); err != nil {
 				return fmt.Errorf("event %s references a file: %v", e.ID.ID, err)
 			}
 		}
@@ -377,19 +385,28 @@ func (s *state) verifyEvents(ctx context.Context, r roles, last bool) error {
 	return nil
 }
 
-// readBytes says whether to read file id's bytes back in this check, not
-// only its metadata (which holds its size and hash): always for a file the
-// last child saved and at the last check, else for one file in eight, so
-// the bytes of every file are read now and then without rereading all of
-// them after every kill.
-func (s *state) readBytes(id string, last bool) bool {
+// sampled says whether to check file id in this check: always a file the
+// last child saved, and every file at the last check; else one in eight,
+// so every file is read back now and then without rereading all of them
+// after every kill. A file is checked once per check.
+func (s *state) sampled(id string, last bool) bool {
+	if s.checked[id] {
+		return false
+	}
 	// File ids name their run: "f-r<run>w…" (an event's) or "s-r<run>w…".
 	fresh := strings.HasPrefix(id[min(2, len(id)):], fmt.Sprintf("r%dw", s.run))
-	return last || fresh || s.rng.IntN(8) == 0
+	if last || fresh || s.rng.IntN(8) == 0 {
+		s.checked[id] = true
+		return true
+	}
+	return false
 }
 
-// verifyFile checks file id's metadata and, when data is set, its bytes.
-func (s *state) verifyFile(ctx context.Context, fs trove.FileStorage, id string, data bool) error {
+// verifyFile checks file id's metadata and bytes, when sampled.
+func (s *state) verifyFile(ctx context.Context, fs trove.FileStorage, id string, last bool) error {
+	if !s.sampled(id, last) {
+		return nil
+	}
 	want := fileMeta(id, s.maxFile)
 	got, err := fs.GetFile(ctx, id)
 	if err != nil {
@@ -397,9 +414,6 @@ func (s *state) verifyFile(ctx context.Context, fs trove.FileStorage, id string,
 	}
 	if got != want {
 		return fmt.Errorf("file %s: metadata %+v, want %+v", id, got, want)
-	}
-	if !data {
-		return nil
 	}
 	rc, err := fs.GetFileData(ctx, id)
 	if err != nil {

@@ -27,8 +27,8 @@
 // After every kill the parent reopens the store and checks:
 //
 //   - no acknowledged write is lost: every acknowledged event is stored at
-//     its acknowledged position, every acknowledged file has its metadata
-//     and its exact bytes, every acknowledged added link is listed;
+//     its acknowledged position, every acknowledged added link is listed,
+//     and every acknowledged file has its metadata and its exact bytes;
 //   - every stored event, acknowledged or not, is exactly what its writer
 //     saved (ids, payloads, files and links are pure functions of the
 //     event's id), no id is stored twice, and every file it references is
@@ -36,6 +36,12 @@
 //   - every batch is all there or not at all;
 //   - positions are dense: 1, 2, 3, … with no gap;
 //   - the backend's own check (Backend.Check), when given, passes.
+//
+// Events and links are checked in full after every kill. Files are read
+// back (metadata and bytes) in full for the last child's files, and for
+// one in eight of the older ones, picked at random, so that every file is
+// read again now and then without rereading all of them after every kill;
+// after the last kill every file is read back.
 //
 // The same directory is used for every kill, so later kills land on a
 // store that already recovered from earlier ones.
