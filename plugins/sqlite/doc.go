@@ -109,6 +109,8 @@
 // stored file (same hash) or reports ErrConflict, and drops the new blob.
 // Blobs no file refers to (an upload a crash cut short) are removed by
 // Initialize. GetFileData reads chunk by chunk and implements io.Seeker.
+// DeleteFile (trove.FileDeleter) removes the files row and its blob in one
+// transaction; a reader still open then fails at its next chunk.
 //
 // # Transactions
 //
