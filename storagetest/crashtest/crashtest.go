@@ -62,6 +62,11 @@ const (
 	EnvSeed = "TROVE_CRASH_SEED"
 )
 
+// hangAfter is how long a child may go without a line before it is taken
+// for hung. It is no measure of speed: a healthy child writes a line every
+// few milliseconds.
+const hangAfter = 2 * time.Minute
+
 // Defaults of a run, as .ci/run uses them.
 const (
 	DefaultKills = 100
@@ -211,6 +216,10 @@ func (s *state) runChild(t *testing.T, run int, seed uint64, acks int, openKill 
 	if openKill >= 0 {
 		timer = time.After(openKill)
 	}
+	// A child that stops acknowledging hangs; it is killed and the test
+	// fails rather than waiting for the test binary's timeout.
+	hung := time.NewTimer(hangAfter)
+	defer hung.Stop()
 	ready, killed, got := false, false, 0
 	var other []string
 	take := func(l []byte) {
@@ -233,6 +242,7 @@ func (s *state) runChild(t *testing.T, run int, seed uint64, acks int, openKill 
 				t.Fatalf("run %d: the child ended before it was killed: %s\nstdout: %s\nstderr: %s", run, cmd.ProcessState, strings.Join(other, "\n"), stderr.String())
 			}
 			take(l)
+			hung.Reset(hangAfter)
 			if openKill < 0 && got >= acks {
 				kill()
 				killed = true
@@ -240,6 +250,10 @@ func (s *state) runChild(t *testing.T, run int, seed uint64, acks int, openKill 
 		case <-timer:
 			kill()
 			killed = true
+		case <-hung.C:
+			kill()
+			_ = cmd.Wait()
+			t.Fatalf("run %d: the child acknowledged %d writes, then nothing for %v: a hang\nstdout: %s\nstderr: %s", run, got, hangAfter, strings.Join(other, "\n"), stderr.String())
 		}
 	}
 	// Acks written before the kill count: their writes returned.
