@@ -1,7 +1,6 @@
 package trove
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -344,7 +343,7 @@ func (c *Core) CreateEvents(ctx context.Context, events []Event) ([]Event, error
 	if err := c.checkOpen(); err != nil {
 		return nil, err
 	}
-	inline := make([][][]byte, len(events))
+	inline := make([][]bool, len(events))
 	for i, e := range events {
 		var err error
 		if inline[i], _, err = c.checkEvent(e, nil); err != nil {
@@ -399,9 +398,11 @@ func (e *BatchError) Unwrap() error { return e.Err }
 // checkEvent checks everything about e that needs no storage: its payload
 // against its schema, that a file storage exists when e has files, every
 // inline file's id and base64 data, and every upload's id (generated when
-// empty). It returns the decoded bytes of each inline file, by index in
-// e.Files (nil for the others), and the uploads with their ids.
-func (c *Core) checkEvent(e Event, uploads []Upload) ([][]byte, []Upload, error) {
+// empty). It returns which of e.Files are inline files to store (nil when
+// none is) and the uploads with their ids. The data is decoded as a
+// stream, here and when it is stored, so no decoded copy of a batch's
+// files is held.
+func (c *Core) checkEvent(e Event, uploads []Upload) ([]bool, []Upload, error) {
 	if err := c.ValidateEvent(e); err != nil {
 		return nil, nil, err
 	}
@@ -411,7 +412,7 @@ func (c *Core) checkEvent(e Event, uploads []Upload) ([][]byte, []Upload, error)
 	if c.files == nil {
 		return nil, nil, invalidf("event has files but no file storage is configured")
 	}
-	inline := make([][]byte, len(e.Files))
+	inline := make([]bool, len(e.Files))
 	for i, f := range e.Files {
 		if f.IsReference || f.Data == "" {
 			continue
@@ -419,11 +420,10 @@ func (c *Core) checkEvent(e Event, uploads []Upload) ([][]byte, []Upload, error)
 		if err := ValidateFileID(f.ID); err != nil {
 			return nil, nil, fmt.Errorf("files[%d]: %w", i, err)
 		}
-		raw, err := base64.StdEncoding.DecodeString(f.Data)
-		if err != nil {
+		if _, err := io.Copy(io.Discard, inlineData(f)); err != nil {
 			return nil, nil, invalidf("files[%d]: data must be base64: %v", i, err)
 		}
-		inline[i] = raw
+		inline[i] = true
 	}
 	uploads = slices.Clone(uploads)
 	for i := range uploads {
@@ -454,19 +454,25 @@ func (w *fileWrite) save(ctx context.Context, f EventFile, data io.Reader) (Even
 	return w.c.files.SaveFile(ctx, f, data)
 }
 
-// storeFiles saves e's inline files (their bytes decoded by checkEvent)
-// and uploads, and returns e with the stored metadata in place.
-func (w *fileWrite) storeFiles(ctx context.Context, e Event, inline [][]byte, uploads []Upload) (Event, error) {
+// inlineData streams the bytes of an inline file, decoded from base64.
+func inlineData(f EventFile) io.Reader {
+	return base64.NewDecoder(base64.StdEncoding, strings.NewReader(f.Data))
+}
+
+// storeFiles saves e's inline files (those checkEvent marked) and uploads,
+// and returns e with the stored metadata in place.
+func (w *fileWrite) storeFiles(ctx context.Context, e Event, inline []bool, uploads []Upload) (Event, error) {
 	if len(uploads) == 0 && inline == nil {
 		return e, nil
 	}
 	files := slices.Clone(e.Files)
 	for i, f := range files {
-		if inline[i] == nil {
+		if !inline[i] {
 			continue
 		}
+		data := inlineData(f)
 		f.Data = ""
-		stored, err := w.save(ctx, f, bytes.NewReader(inline[i]))
+		stored, err := w.save(ctx, f, data)
 		if err != nil {
 			return e, fmt.Errorf("files[%d]: %w", i, err)
 		}
