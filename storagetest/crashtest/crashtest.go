@@ -399,28 +399,24 @@ func (s *state) verifyEvents(ctx context.Context, r roles, last bool) error {
 	return nil
 }
 
-// sampled says whether to check file id in this check: always a file the
-// last child saved, and every file at the last check; else one in eight,
-// so every file is read back now and then without rereading all of them
-// after every kill. A file is checked once per check.
-func (s *state) sampled(id string, last bool) bool {
-	if s.checked[id] {
-		return false
-	}
+// readBytes says whether to read file id's bytes back in this check, not
+// only its metadata (which holds its size and hash): always for a file the
+// last child saved, and for every file at the last check; else for one in
+// eight, so every file's bytes are read now and then without rereading all
+// of them after every kill.
+func (s *state) readBytes(id string, last bool) bool {
 	// File ids name their run: "f-r<run>w…" (an event's) or "s-r<run>w…".
 	fresh := strings.HasPrefix(id[min(2, len(id)):], fmt.Sprintf("r%dw", s.run))
-	if last || fresh || s.rng.IntN(8) == 0 {
-		s.checked[id] = true
-		return true
-	}
-	return false
+	return last || fresh || s.rng.IntN(8) == 0
 }
 
-// verifyFile checks file id's metadata and bytes, when sampled.
+// verifyFile checks file id's metadata and, when readBytes says so, its
+// bytes. A file is checked once per check.
 func (s *state) verifyFile(ctx context.Context, fs trove.FileStorage, id string, last bool) error {
-	if !s.sampled(id, last) {
+	if s.checked[id] {
 		return nil
 	}
+	s.checked[id] = true
 	want := fileMeta(id, s.maxFile)
 	got, err := fs.GetFile(ctx, id)
 	if err != nil {
@@ -428,6 +424,9 @@ func (s *state) verifyFile(ctx context.Context, fs trove.FileStorage, id string,
 	}
 	if got != want {
 		return fmt.Errorf("file %s: metadata %+v, want %+v", id, got, want)
+	}
+	if !s.readBytes(id, last) {
+		return nil
 	}
 	rc, err := fs.GetFileData(ctx, id)
 	if err != nil {

@@ -37,11 +37,12 @@
 //   - positions are dense: 1, 2, 3, … with no gap;
 //   - the backend's own check (Backend.Check), when given, passes.
 //
-// Events and links are checked in full after every kill. Files are read
-// back (metadata and bytes) in full for the last child's files, and for
-// one in eight of the older ones, picked at random, so that every file is
-// read again now and then without rereading all of them after every kill;
-// after the last kill every file is read back.
+// Everything is checked after every kill, except that the bytes of a file
+// are read back only for the last child's files and for one in eight of
+// the older ones, picked at random (the metadata, with its size and hash,
+// of every file is checked every time): so every file's bytes are read
+// again now and then without rereading all of them after every kill.
+// After the last kill every file's bytes are read back.
 //
 // The same directory is used for every kill, so later kills land on a
 // store that already recovered from earlier ones.
