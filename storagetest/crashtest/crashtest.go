@@ -118,7 +118,7 @@ func Run(t *testing.T, b Backend) {
 	t.Logf("crashtest: %d kills, 1 to %d acknowledged writes each, seed %d (%s=%d repeats the choices)", kills, maxAcks, seed, EnvSeed, seed)
 	rng := rand.New(rand.NewPCG(seed, 0))
 	st := &state{b: b, dir: t.TempDir(), maxFile: b.maxFileSize(),
-		events: map[string]uint64{}, files: map[string]bool{}, links: map[string][]string{},
+		events: map[string]uint64{}, files: map[string]bool{}, links: map[string][]string{}, metas: map[string]trove.EventFile{},
 		rng: rand.New(rand.NewPCG(seed, 1))}
 	start := time.Now()
 	duringOpen := 0
@@ -149,13 +149,14 @@ type state struct {
 	b       Backend
 	dir     string
 	maxFile int
-	events  map[string]uint64   // acknowledged event id → position
-	files   map[string]bool     // acknowledged file ids
-	run     int                 // the last child's run number
-	checked map[string]bool     // files checked in this check
-	rng     *rand.Rand          // picks the older files whose bytes are read
-	links   map[string][]string // acknowledged added links: source → targets
-	stored  int                 // events found at the last check
+	events  map[string]uint64          // acknowledged event id → position
+	files   map[string]bool            // acknowledged file ids
+	run     int                        // the last child's run number
+	checked map[string]bool            // files checked in this check
+	metas   map[string]trove.EventFile // fileMeta, computed once per file
+	rng     *rand.Rand                 // picks the older files whose bytes are read
+	links   map[string][]string        // acknowledged added links: source → targets
+	stored  int                        // events found at the last check
 }
 
 func (s *state) linkCount() int {
@@ -417,7 +418,11 @@ func (s *state) verifyFile(ctx context.Context, fs trove.FileStorage, id string,
 		return nil
 	}
 	s.checked[id] = true
-	want := fileMeta(id, s.maxFile)
+	want, ok := s.metas[id]
+	if !ok {
+		want = fileMeta(id, s.maxFile)
+		s.metas[id] = want
+	}
 	got, err := fs.GetFile(ctx, id)
 	if err != nil {
 		return fmt.Errorf("file %s: %w", id, err)

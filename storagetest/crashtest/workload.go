@@ -3,6 +3,7 @@ package crashtest
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -92,14 +93,12 @@ func (k evKey) event(maxFile int) trove.Event {
 func fileData(id string, max int) []byte {
 	h := hash64(id)
 	n := 1 + int(h%uint64(max))
-	r := rand.New(rand.NewPCG(h, 0x9e3779b97f4a7c15))
-	b := make([]byte, n)
-	for i := 0; i < n; i += 8 {
-		v := r.Uint64()
-		for j := 0; j < 8 && i+j < n; j++ {
-			b[i+j] = byte(v >> (8 * j))
-		}
+	var seed [32]byte
+	for i := range 4 {
+		binary.LittleEndian.PutUint64(seed[8*i:], h+uint64(i))
 	}
+	b := make([]byte, n)
+	_, _ = rand.NewChaCha8(seed).Read(b) // never fails
 	return b
 }
 
