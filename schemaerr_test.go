@@ -21,9 +21,9 @@ func TestInvalidSchemaErrorText(t *testing.T) {
 	}
 	defer core.Shutdown(ctx)
 	for doc, want := range map[string]string{
-		`{"$id":"bad","type":"objectt"}`:                           "/type: value must be one of",
-		`{"$id":"bad","properties":{"a":{"minimum":"x"}}}`:         "/properties/a/minimum: got string, want number",
-		`{"$id":"bad","type":"object","pattern":"(("}`:             "/pattern: '((' is not valid regex",
+		`{"$id":"bad","type":"objectt"}`:                          "/type: value must be one of",
+		`{"$id":"bad","properties":{"a":{"minimum":"x"}}}`:        "/properties/a/minimum: got string, want number",
+		`{"$id":"bad","type":"object","pattern":"(("}`:            "/pattern: '((' is not valid regex",
 		`{"type":"object","properties":{"a":{"type":"strinng"}}}`: "/properties/a/type",
 	} {
 		_, err := core.CreateEvent(ctx, trove.Event{Schema: trove.MustSchema(doc), Payload: json.RawMessage(`{}`)})

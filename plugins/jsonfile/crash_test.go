@@ -11,30 +11,26 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/trovedb/trove/internal/backendtest"
+	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/plugins/jsonfile"
+	"github.com/trovedb/trove/storagetest/crashtest"
 )
 
-// crash is the SIGKILL crash test of batch ingest (backendtest.Crash).
-var crash = backendtest.Crash{
-	Env:       "JSONFILE_CRASH_CHILD_DIR",
-	ChildTest: "TestCrashChild",
-	Open: func(ctx context.Context, dir string) (backendtest.Store, error) {
-		s, err := jsonfile.New(jsonfile.Options{Directory: dir})
-		if err != nil {
-			return nil, err
-		}
-		return s, s.Initialize(ctx, nil)
-	},
+// TestCrash is the SIGKILL crash test (crashtest): concurrent writers of
+// events, batches, links and files killed at random moments; after every
+// kill each acknowledged write is there, batches are whole and positions
+// dense.
+func TestCrash(t *testing.T) {
+	crashtest.Run(t, crashtest.Backend{
+		Open: func(t testing.TB, dir string) trove.Plugin {
+			s, err := jsonfile.New(jsonfile.Options{Directory: dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		},
+	})
 }
-
-// TestCrashChild is the ingesting child of TestBatchesSurviveSIGKILL.
-func TestCrashChild(t *testing.T) { backendtest.CrashChild(t, crash) }
-
-// TestBatchesSurviveSIGKILL kills an ingesting child process at random
-// points: after each kill every acknowledged batch is there, and every batch
-// is all there or not at all.
-func TestBatchesSurviveSIGKILL(t *testing.T) { backendtest.SurviveSIGKILL(t, crash) }
 
 // lockDirEnv, when set, makes TestLockChild try to open that directory.
 const lockDirEnv = "JSONFILE_LOCK_CHILD_DIR"

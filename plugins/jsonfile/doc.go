@@ -65,6 +65,15 @@
 // version does not match its path, a missing version or a position held
 // twice is reported as a *trove.CorruptionError naming the file.
 //
+// A save that fails is rolled back: the event files it may have written
+// are removed and the removals made durable, then its journal is removed,
+// so the events do not come back after a restart. When the rollback itself
+// fails, the directory may still hold the events (a journal kept on
+// purpose finishes the whole batch at the next open, never a part of it):
+// the save's error then wraps trove.ErrCorrupt, saying the outcome is
+// unknown, and the store refuses every write until it is reopened, so no
+// position is given twice. Reads go on.
+//
 // Positions are stored in the event files; on open the next position is one
 // more than the largest found, so positions are never reused.
 //

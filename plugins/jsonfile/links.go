@@ -23,7 +23,7 @@ func (s *Store) SaveLink(ctx context.Context, source trove.EventID, link trove.E
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	s.mu.RLock()
-	err = s.checkLocked("save link")
+	err = s.checkWriteLocked("save link")
 	var r *record
 	dup := false
 	if err == nil {

@@ -49,6 +49,9 @@ type Store struct {
 	// walkAbove is the candidate count above which a query sorted on
 	// createdAt with a limit walks the time index; tests lower it.
 	walkAbove int
+	// fault, set by tests only, injects an error into a file operation
+	// (faultAt); nil in production.
+	fault func(op, path string) error
 
 	// writeMu serializes every change to the directory: one writer at a
 	// time does its file I/O holding it, then publishes the change in
@@ -71,6 +74,7 @@ type Store struct {
 		files    map[string]trove.EventFile
 		regs     []trove.RegisteredSchema // the schema registry, in registration order
 		lastPos  uint64
+		broken   error // a rollback failed: writes are refused until a reopen
 	}
 }
 
@@ -119,6 +123,7 @@ func (s *Store) resetLocked() {
 	s.mu.files = map[string]trove.EventFile{}
 	s.mu.regs = nil
 	s.mu.lastPos = 0
+	s.mu.broken = nil
 }
 
 // Name returns "storage-json-file".

@@ -106,7 +106,9 @@
 // limit and no sort, or sorts on event columns only (createdAt, producer,
 // schema, id, version, position — compared by SQLite exactly as the Query
 // compares them, ties by position), the statement has that ORDER BY and
-// reading stops once offset+limit events matched; otherwise it has none, so
+// the first offset matches are dropped as they stream (never held, and
+// offset+limit is never computed, so no offset overflows), the next limit
+// kept, and reading stops there; otherwise it has none, so
 // SQLite picks the most selective index, and Go sorts. search and payload
 // sorts are evaluated in Go.
 //
@@ -118,6 +120,8 @@
 // stored file (same hash) or reports ErrConflict, and drops the new blob.
 // Blobs no file refers to (an upload a crash cut short) are removed by
 // Initialize. GetFileData reads chunk by chunk and implements io.Seeker.
+// DeleteFile (trove.FileDeleter) removes the files row and its blob in one
+// transaction; a reader still open then fails at its next chunk.
 //
 // # Transactions
 //
