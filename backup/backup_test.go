@@ -329,3 +329,30 @@ func TestImportVersion1(t *testing.T) {
 		t.Fatalf("event: %+v %v", e, err)
 	}
 }
+
+// A stream cut short, or missing a line, is told from a whole one.
+func TestImportCutExport(t *testing.T) {
+	src := open(t, "storage-memory")
+	fill(t, src)
+	data, _ := export(t, src, backup.ExportOptions{})
+	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	if !strings.HasPrefix(lines[len(lines)-1], `{"end":`) {
+		t.Fatalf("last line %s", lines[len(lines)-1])
+	}
+	eventLine := -1
+	for i, l := range lines {
+		if strings.HasPrefix(l, `{"id":`) {
+			eventLine = i
+		}
+	}
+	for name, stream := range map[string]string{
+		"no end line":      strings.Join(lines[:len(lines)-1], "\n"),
+		"an event dropped": strings.Join(append(slices.Clone(lines[:eventLine]), lines[eventLine+1:]...), "\n"),
+		"after the end":    strings.Join(lines, "\n") + "\n" + lines[eventLine],
+	} {
+		_, err := backup.Import(context.Background(), open(t, "storage-memory"), strings.NewReader(stream), backup.ImportOptions{})
+		if !errors.Is(err, trove.ErrInvalid) {
+			t.Errorf("%s: %v, want ErrInvalid", name, err)
+		}
+	}
+}

@@ -149,6 +149,9 @@ func Export(ctx context.Context, c *trove.Core, w io.Writer, opts ExportOptions)
 	if plan != nil && plan.left() > 0 {
 		return stats, fmt.Errorf("%w: backup: export: %d added links could not be ordered", trove.ErrCorrupt, plan.left())
 	}
+	if err := ew.End(stats.Schemas, stats.Events, stats.Files, stats.Links, stats.Last); err != nil {
+		return stats, fmt.Errorf("backup: export: %w", err)
+	}
 	if err := ew.Flush(); err != nil {
 		return stats, fmt.Errorf("backup: export: %w", err)
 	}
@@ -246,6 +249,12 @@ func (w *Writer) File(meta trove.EventFile, data io.Reader) error {
 		return fmt.Errorf("%w: backup: file %s: %d bytes read, %d recorded", trove.ErrCorrupt, meta.ID, n, meta.Size)
 	}
 	return w.enc.Encode(fileEndLine{FileEnd: meta.ID})
+}
+
+// End writes the closing line: how many schemas, events, files and links
+// the stream holds and its last position. A stream without it was cut.
+func (w *Writer) End(schemas, events, files, links int, last uint64) error {
+	return w.enc.Encode(endLine{End: endCounts{Schemas: schemas, Events: events, Files: files, Links: links, Last: last}})
 }
 
 // Flush writes what is buffered.

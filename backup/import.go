@@ -89,6 +89,9 @@ func Import(ctx context.Context, c *trove.Core, r io.Reader, opts ImportOptions)
 	if err := im.flush(); err != nil {
 		return im.stats, atLine(line, err)
 	}
+	if im.version >= 2 && !im.ended {
+		return im.stats, &LineError{Line: line, Err: fmt.Errorf("%w: the export is cut short: it has no end line (what came before is saved)", trove.ErrInvalid)}
+	}
 	return im.stats, nil
 }
 
@@ -102,14 +105,17 @@ func atLine(n int, err error) error {
 }
 
 type importer struct {
-	ctx    context.Context
-	c      *trove.Core
-	batch  int
-	head   uint64 // the store's last position before the pending batch
-	seen   bool   // a line other than the header was read
-	events []trove.Event
-	lines  []int // the line of each pending event
-	stats  ImportStats
+	ctx     context.Context
+	c       *trove.Core
+	batch   int
+	head    uint64 // the store's last position before the pending batch
+	seen    bool   // a line other than the header was read
+	version int    // the header's format version; 1 without a header
+	ended   bool   // the end line was read
+	counts  endCounts
+	events  []trove.Event
+	lines   []int // the line of each pending event
+	stats   ImportStats
 
 	// The file being read: its bytes go through a pipe to SaveFile.
 	file   *io.PipeWriter
@@ -121,6 +127,9 @@ func (im *importer) line(n int, b []byte) error {
 	kind := kindOf(b)
 	if im.file != nil && kind != kindFileData && kind != kindFileEnd {
 		return fmt.Errorf("%w: file %s is not ended before this line", trove.ErrInvalid, im.fileID)
+	}
+	if im.ended {
+		return fmt.Errorf("%w: a line after the end line", trove.ErrInvalid)
 	}
 	switch kind {
 	case kindHeader:
@@ -134,6 +143,7 @@ func (im *importer) line(n int, b []byte) error {
 		if h.TroveExport < 1 || h.TroveExport > FormatVersion {
 			return fmt.Errorf("%w: export format version %d (this build reads 1 to %d)", trove.ErrInvalid, h.TroveExport, FormatVersion)
 		}
+		im.version = h.TroveExport
 	case kindSchema:
 		var sl schemaLine
 		if err := strictDecode(b, &sl); err != nil {
@@ -147,6 +157,7 @@ func (im *importer) line(n int, b []byte) error {
 			return err
 		}
 		rs := *sl.RegisteredSchema
+		im.counts.Schemas++
 		if _, err := im.c.Schema(rs.ID, rs.Version); err == nil && rs.Version != "" {
 			im.stats.SchemasPresent++
 		} else {
@@ -163,6 +174,7 @@ func (im *importer) line(n int, b []byte) error {
 		if fl.File == nil {
 			return fmt.Errorf("%w: file is null", trove.ErrInvalid)
 		}
+		im.counts.Files++
 		im.startFile(*fl.File)
 	case kindFileData:
 		var fd fileDataLine
@@ -189,6 +201,20 @@ func (im *importer) line(n int, b []byte) error {
 			return fmt.Errorf("%w: fileEnd %q does not end the file being read", trove.ErrInvalid, fe.FileEnd)
 		}
 		return im.endFile()
+	case kindEnd:
+		var el endLine
+		if err := strictDecode(b, &el); err != nil {
+			return err
+		}
+		if err := im.flush(); err != nil {
+			return err
+		}
+		c := im.counts
+		if el.End.Schemas != c.Schemas || el.End.Events != c.Events || el.End.Files != c.Files || el.End.Links != c.Links {
+			return fmt.Errorf("%w: the export says it holds %d schemas, %d events, %d files and %d links; it held %d, %d, %d and %d",
+				trove.ErrInvalid, el.End.Schemas, el.End.Events, el.End.Files, el.End.Links, c.Schemas, c.Events, c.Files, c.Links)
+		}
+		im.ended = true
 	case kindLink:
 		var ll linkLine
 		if err := strictDecode(b, &ll); err != nil {
@@ -202,12 +228,14 @@ func (im *importer) line(n int, b []byte) error {
 			return err
 		}
 		im.stats.Links++
+		im.counts.Links++
 	default:
 		var e trove.Event
 		if err := json.Unmarshal(b, &e); err != nil {
 			return fmt.Errorf("%w: not an event: %v", trove.ErrInvalid, err)
 		}
 		e.Position = 0
+		im.counts.Events++
 		im.events = append(im.events, e)
 		im.lines = append(im.lines, n)
 		if len(im.events) == im.batch {

@@ -31,6 +31,20 @@ type fileEndLine struct {
 	FileEnd string `json:"fileEnd"`
 }
 
+// endLine closes an export: what it holds, so that a reader can tell a
+// whole export from a cut one.
+type endLine struct {
+	End endCounts `json:"end"`
+}
+
+type endCounts struct {
+	Schemas int    `json:"schemas"`
+	Events  int    `json:"events"`
+	Files   int    `json:"files"`
+	Links   int    `json:"links"`
+	Last    uint64 `json:"last"`
+}
+
 type linkRecord struct {
 	Source trove.EventID `json:"source"`
 	trove.EventLink
@@ -51,6 +65,7 @@ const (
 	kindFileData
 	kindFileEnd
 	kindLink
+	kindEnd
 )
 
 var firstKeys = []struct {
@@ -63,6 +78,7 @@ var firstKeys = []struct {
 	{`"fileEnd"`, kindFileEnd},
 	{`"file"`, kindFile},
 	{`"link"`, kindLink},
+	{`"end"`, kindEnd},
 }
 
 // kindOf tells a line's kind by its first key; anything else is an event

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/index"
 	"github.com/trovedb/trove/segment"
 )
 
@@ -44,11 +45,16 @@ type SalvageReport struct {
 // back intact (the WAL is read in a private copy, its torn tail cut there).
 // Events, links added with SaveLink and registered schemas go to the
 // functions of to in log order; what could not be read is listed in the
-// report. The index snapshot is not read.
+// report. Of the index snapshot only the schema dictionary and the
+// registered schemas are read (when it reads back intact), for events whose
+// schema record was in a damaged part.
 func Salvage(ctx context.Context, dir string, to SalvageTo) (SalvageReport, error) {
 	sv := &salvager{to: to, ids: map[uint64]trove.EventID{}, registered: map[string]bool{}}
 	if _, err := os.Stat(dir); err != nil {
 		return sv.rep, fmt.Errorf("engine: salvage: %w", err)
+	}
+	if err := sv.snapshotSchemas(filepath.Join(dir, "index.snap")); err != nil {
+		return sv.rep, err
 	}
 	names, err := filepath.Glob(filepath.Join(dir, "segments", "*.seg"))
 	if err != nil {
@@ -104,6 +110,60 @@ type salvager struct {
 
 func (sv *salvager) skip(format string, args ...any) {
 	sv.rep.Skipped = append(sv.rep.Skipped, fmt.Sprintf(format, args...))
+}
+
+// snapshotSchemas takes the schema dictionary and the registered schemas
+// from the index snapshot when it reads back intact, so that events whose
+// schema record went with a damaged part are still read. A damaged or
+// missing snapshot is noted and the log alone is read.
+func (sv *salvager) snapshotSchemas(path string) error {
+	data, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	var sm snapMeta
+	if err == nil {
+		var ix *index.Index
+		var meta []byte
+		if ix, meta, err = index.Decode(path, data); err == nil {
+			ix.Close()
+			err = json.Unmarshal(meta, &sm)
+		}
+	}
+	if err != nil {
+		sv.skip("the index snapshot %s (only the log's own schema records are used): %v", path, err)
+		return nil
+	}
+	for i, raw := range sm.Schemas {
+		sc, err := trove.NewSchema(raw)
+		if err != nil {
+			sv.skip("the index snapshot's schema %d: %v", i, err)
+			continue
+		}
+		if i >= len(sv.schemas) {
+			sv.schemas = append(sv.schemas, make([]trove.Schema, i+1-len(sv.schemas))...)
+		}
+		sv.schemas[i] = sc
+	}
+	for _, rs := range sm.Registered {
+		if err := sv.registeredSchema(rs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (sv *salvager) registeredSchema(rs trove.RegisteredSchema) error {
+	key := rs.ID + "\x00" + rs.Version
+	if sv.registered[key] {
+		return nil
+	}
+	sv.registered[key] = true
+	sv.rep.Schemas++
+	if sv.to.Schema != nil {
+		return sv.to.Schema(rs)
+	}
+	return nil
 }
 
 // wal reads the WAL entries after lastSealed from a private copy.
@@ -163,16 +223,8 @@ func (sv *salvager) records(where string, recs []segment.Record) error {
 				sv.skip("%s: a registered schema: %v", where, err)
 				continue
 			}
-			key := rs.ID + "\x00" + rs.Version
-			if sv.registered[key] {
-				continue
-			}
-			sv.registered[key] = true
-			sv.rep.Schemas++
-			if sv.to.Schema != nil {
-				if err := sv.to.Schema(rs); err != nil {
-					return err
-				}
+			if err := sv.registeredSchema(rs); err != nil {
+				return err
 			}
 		case recEvent:
 			if rec.Position <= sv.last {

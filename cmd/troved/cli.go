@@ -1,12 +1,8 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,9 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/trovedb/trove"
 	"golang.org/x/term"
 )
@@ -48,247 +42,9 @@ func closeStore(core *trove.Core, err *error) {
 	}
 }
 
-// importCmd reads NDJSON events (one event JSON per line, as export writes
-// them; positions are ignored) and saves them in atomic batches. A line
-// {"registeredSchema":{id,version,schema}} registers that schema (export
-// writes the registry first). A retried import of the same lines is
-// idempotent.
-func importCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
-	fs := flag.NewFlagSet("troved import", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var sf storeFlags
-	sf.register(fs)
-	batch := fs.Int("batch", 1000, "events per atomic `batch`")
-	progress := fs.String("progress", "auto", "progress bar: auto (when stdout is a terminal), always or never")
-	pos, err := parseWithArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 || *batch < 1 {
-		return fmt.Errorf("%w: troved import [flags] FILE|- (and --batch >= 1)", errUsage)
-	}
-	in, size := stdin, int64(-1)
-	if pos[0] != "-" {
-		f, err := os.Open(pos[0])
-		if err != nil {
-			return fmt.Errorf("troved: import: %w", err)
-		}
-		defer f.Close()
-		if fi, err := f.Stat(); err == nil {
-			size = fi.Size()
-		}
-		in = f
-	}
-	st, err := sf.resolve(fs)
-	if err != nil {
-		return err
-	}
-	core, err := openCLI(ctx, st)
-	if err != nil {
-		return err
-	}
-	defer closeStore(core, &err)
-	// A read waiting on an idle pipe ends with ctx (SIGINT, SIGTERM).
-	in = newCtxReader(ctx, in)
-
-	showBar := *progress == "always" || *progress == "auto" && isTerminal(stdout)
-	var bar *progressbar.ProgressBar
-	if showBar {
-		bar = progressbar.NewOptions64(size,
-			progressbar.OptionSetWriter(stderr),
-			progressbar.OptionSetDescription("importing"),
-			progressbar.OptionShowBytes(true),
-			progressbar.OptionShowCount(),
-			progressbar.OptionThrottle(100*time.Millisecond),
-			progressbar.OptionClearOnFinish(),
-		)
-		in = io.TeeReader(in, bar)
-	}
-	start := time.Now()
-	r := bufio.NewReaderSize(in, 1<<20)
-	var (
-		events  []trove.Event
-		lines   []int // the line of each pending event
-		line    int
-		total   int
-		schemas int
-		flushed = func() error {
-			if len(events) == 0 {
-				return nil
-			}
-			if _, err := core.CreateEvents(ctx, events); err != nil {
-				var be *trove.BatchError
-				if errors.As(err, &be) && be.Index < len(lines) {
-					return fmt.Errorf("troved: import: line %d: %w (the %d events before this batch are saved)", lines[be.Index], be.Err, total)
-				}
-				return fmt.Errorf("troved: import: batch ending at line %d: %w (the %d events before this batch are saved)", line, err, total)
-			}
-			total += len(events)
-			events, lines = events[:0], lines[:0]
-			return nil
-		}
-	)
-	for {
-		b, rerr := readLine(r)
-		if len(b) > 0 {
-			line++
-			if isSchemaLine(b) {
-				// Registered before the events after it, which may refer
-				// to it: save the events before it first.
-				if err := flushed(); err != nil {
-					return err
-				}
-				var sl schemaLine
-				if err := json.Unmarshal(b, &sl); err != nil || sl.RegisteredSchema == nil {
-					return fmt.Errorf("troved: import: line %d: %w", line, cmp.Or(err, errors.New("registeredSchema is null")))
-				}
-				if _, err := core.RegisterSchema(ctx, *sl.RegisteredSchema); err != nil {
-					return fmt.Errorf("troved: import: line %d: %w", line, err)
-				}
-				schemas++
-			} else if len(bytes.TrimSpace(b)) > 0 {
-				var e trove.Event
-				if err := json.Unmarshal(b, &e); err != nil {
-					return fmt.Errorf("troved: import: line %d: %w", line, err)
-				}
-				e.Position = 0
-				events = append(events, e)
-				lines = append(lines, line)
-				if len(events) == *batch {
-					if err := flushed(); err != nil {
-						return err
-					}
-				}
-			}
-		}
-		if rerr == io.EOF {
-			break
-		}
-		if rerr != nil && ctx.Err() != nil {
-			return fmt.Errorf("troved: import interrupted after %d events: %w", total, ctx.Err())
-		}
-		if rerr != nil {
-			return fmt.Errorf("troved: import: line %d: %w", line+1, rerr)
-		}
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("troved: import interrupted after %d events: %w", total, err)
-		}
-	}
-	if err := flushed(); err != nil {
-		return err
-	}
-	if bar != nil {
-		_ = bar.Finish()
-	}
-	fmt.Fprintf(stdout, "imported %d events in %s\n", total, time.Since(start).Round(time.Millisecond))
-	if schemas > 0 {
-		fmt.Fprintf(stdout, "registered %d schemas\n", schemas)
-	}
-	return nil
-}
-
-// schemaLine is the NDJSON line export writes for a registered schema.
-type schemaLine struct {
-	RegisteredSchema *trove.RegisteredSchema `json:"registeredSchema"`
-}
-
-// isSchemaLine reports whether an NDJSON line is a schemaLine: an object
-// whose first key is registeredSchema (an event has no such key).
-func isSchemaLine(b []byte) bool {
-	b = bytes.TrimLeft(b, " \t")
-	if len(b) == 0 || b[0] != '{' {
-		return false
-	}
-	b = bytes.TrimLeft(b[1:], " \t")
-	return bytes.HasPrefix(b, []byte(`"registeredSchema"`))
-}
-
-// readLine returns the next line, without its newline, up to
-// maxImportLine bytes.
-func readLine(r *bufio.Reader) ([]byte, error) {
-	var buf []byte
-	for {
-		chunk, err := r.ReadSlice('\n')
-		buf = append(buf, chunk...)
-		if len(buf) > maxImportLine {
-			return nil, fmt.Errorf("a line is longer than %d bytes", maxImportLine)
-		}
-		if err == bufio.ErrBufferFull {
-			continue
-		}
-		return bytes.TrimRight(buf, "\r\n"), err
-	}
-}
-
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
-}
-
-// exportCmd writes the registered schemas, one schemaLine each, then every
-// event whose position is greater than --from, as NDJSON in position order.
-func exportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
-	fs := flag.NewFlagSet("troved export", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var sf storeFlags
-	sf.register(fs)
-	from := fs.Uint64("from", 0, "export the events after this log `POSITION` (0: all)")
-	pos, err := parseWithArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 0 {
-		return fmt.Errorf("%w: troved export takes no arguments", errUsage)
-	}
-	st, err := sf.resolve(fs)
-	if err != nil {
-		return err
-	}
-	core, err := openCLI(ctx, st)
-	if err != nil {
-		return err
-	}
-	defer closeStore(core, &err)
-	// A write to a consumer that stopped reading ends with ctx.
-	w := bufio.NewWriterSize(&ctxWriter{ctx: ctx, w: stdout, done: make(chan error, 1)}, 1<<20)
-	for _, rs := range core.Schemas() {
-		b, err := json.Marshal(schemaLine{RegisteredSchema: &rs})
-		if err != nil {
-			return fmt.Errorf("troved: export: %w", err)
-		}
-		w.Write(append(b, '\n'))
-	}
-	write := func(e trove.Event) error {
-		b, err := json.Marshal(e)
-		if err != nil {
-			return err
-		}
-		b = append(b, '\n')
-		_, err = w.Write(b)
-		return err
-	}
-	if rp, ok := core.Events().(trove.Replayer); ok {
-		err = rp.Replay(ctx, *from, write)
-	} else {
-		// Every backend answers this query in position order.
-		var all []trove.Event
-		all, err = core.QueryEvents(ctx, trove.EventQuery{AllVersions: true})
-		for _, e := range all {
-			if err != nil {
-				break
-			}
-			if e.Position > *from {
-				err = write(e)
-			}
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("troved: export: %w", err)
-	}
-	if err := w.Flush(); err != nil {
-		return fmt.Errorf("troved: export: %w", err)
-	}
-	return nil
 }
 
 // checkCmd runs the storage's integrity check on the data at rest, where
@@ -298,8 +54,11 @@ func exportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 // checks a consistent snapshot under SQLite's own locking, also while a
 // daemon writes.
 func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("troved check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("check", "[flags]",
+		"Verifies the stored data: every checksum, header and index of storage-log, the files and\n"+
+			"lines of storage-json-file, SQLite's integrity check and every file of storage-sqlite.\n"+
+			"Exit 0 when sound, 1 on damage (a damaged index snapshot is repairable: the next open\n"+
+			"rebuilds it). On a store a daemon holds it fails at once, naming the daemon's pid.", stderr)
 	var sf storeFlags
 	sf.register(fs)
 	pos, err := parseWithArgs(fs, args)

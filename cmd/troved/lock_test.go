@@ -114,7 +114,7 @@ func TestSecondProcessOnLiveStore(t *testing.T) {
 			d.stop()
 			// The import was refused whole: the daemon's 5 events, no more.
 			code, out, errs := runBinary(t, "", append([]string{"export"}, store...)...)
-			if code != 0 || strings.Count(out, "\n") != 5 {
+			if code != 0 || strings.Count(out, "\n") != 5+2 { // the header, 5 events, the end line
 				t.Fatalf("export after the daemon stopped: exit %d, %d lines, %s", code, strings.Count(out, "\n"), errs)
 			}
 			if code, _, errs := runBinary(t, "", append([]string{"check"}, store...)...); code != 0 {
@@ -136,7 +136,7 @@ func testSQLiteBeside(t *testing.T, d *daemon, store []string, more string) {
 		t.Fatalf("import beside the daemon: exit %d %q %q", code, out, errs)
 	}
 	code, out, errs := runBinary(t, "", append([]string{"export"}, store...)...)
-	if code != 0 || strings.Count(out, "\n") != 26 {
+	if code != 0 || strings.Count(out, "\n") != 26+2 {
 		t.Fatalf("export beside the daemon: exit %d, %d lines, %s", code, strings.Count(out, "\n"), errs)
 	}
 	if code, out, errs := runBinary(t, "", append([]string{"check"}, store...)...); code != 0 || !strings.Contains(out, ": ok (") {
@@ -353,7 +353,7 @@ func TestCheckDamagedSnapshot(t *testing.T) {
 	}
 	// An open repairs it.
 	code, out, errs := runBinary(t, "", append([]string{"export"}, store...)...)
-	if code != 0 || strings.Count(out, "\n") != 30 {
+	if code != 0 || strings.Count(out, "\n") != 30+2 {
 		t.Fatalf("export: %d %s", code, errs)
 	}
 	if code, _, errs := runBinary(t, "", append([]string{"check"}, store...)...); code != 0 {

@@ -249,7 +249,7 @@ func TestImportExport(t *testing.T) {
 				t.Fatal(err)
 			}
 			code, out, errs := runCLI(t, "", append([]string{"import", "--batch", "1000", file}, store...)...)
-			if code != 0 || !strings.HasPrefix(out, "imported 2500 events") || !strings.Contains(out, "registered 1 schemas") {
+			if code != 0 || !strings.HasPrefix(out, "imported 2500 events (0 already present)") || !strings.Contains(out, "1 schemas (0 already present)") {
 				t.Fatalf("import: %d %q %q", code, out, errs)
 			}
 			code, exported, errs := runCLI(t, "", append([]string{"export"}, store...)...)
@@ -257,21 +257,24 @@ func TestImportExport(t *testing.T) {
 				t.Fatalf("export: %d %s", code, errs)
 			}
 			lines := strings.Split(strings.TrimSuffix(exported, "\n"), "\n")
-			if len(lines) != 1+len(events) {
-				t.Fatalf("exported %d lines, want %d", len(lines), 1+len(events))
+			if len(lines) != 3+len(events) {
+				t.Fatalf("exported %d lines, want %d", len(lines), 3+len(events))
+			}
+			if !strings.HasPrefix(lines[0], `{"troveExport":2,`) || !strings.HasPrefix(lines[len(lines)-1], `{"end":{"schemas":1,"events":2500,`) {
+				t.Fatalf("header %s, end %s", lines[0], lines[len(lines)-1])
 			}
 			var sl struct{ RegisteredSchema trove.RegisteredSchema }
-			if err := json.Unmarshal([]byte(lines[0]), &sl); err != nil || sl.RegisteredSchema.ID != "memo" || sl.RegisteredSchema.Version != "1" {
-				t.Fatalf("first line %s: want the registered schema (%v)", lines[0], err)
+			if err := json.Unmarshal([]byte(lines[1]), &sl); err != nil || sl.RegisteredSchema.ID != "memo" || sl.RegisteredSchema.Version != "1" {
+				t.Fatalf("second line %s: want the registered schema (%v)", lines[1], err)
 			}
-			lines = lines[1:]
+			lines = lines[2 : len(lines)-1]
 			for i, line := range lines {
 				var got trove.Event
 				if err := json.Unmarshal([]byte(line), &got); err != nil {
 					t.Fatal(err)
 				}
 				want := events[i]
-				if got.Position != uint64(i+1) || got.ID != want.ID || !got.CreatedAt.Equal(want.CreatedAt) || got.Producer != want.Producer ||
+				if got.Position != 0 || got.ID != want.ID || !got.CreatedAt.Equal(want.CreatedAt) || got.Producer != want.Producer ||
 					!trove.JSONEqual(got.Payload, want.Payload) || len(got.Links) != len(want.Links) || !got.Schema.Equal(want.Schema) {
 					t.Fatalf("line %d: %s, want %+v", i+1, line, want)
 				}
@@ -279,7 +282,7 @@ func TestImportExport(t *testing.T) {
 
 			// --from, and the round trip into a second store.
 			code, tail, _ := runCLI(t, "", append([]string{"export", "--from", "2000"}, store...)...)
-			if code != 0 || strings.Count(tail, "\n") != 501 || !strings.HasPrefix(tail, `{"registeredSchema":`) {
+			if code != 0 || strings.Count(tail, "\n") != 503 || !strings.HasPrefix(tail, `{"troveExport":2,"from":2000,"last":2500}`) {
 				t.Fatalf("export --from 2000: %d, %d lines", code, strings.Count(tail, "\n"))
 			}
 			second := []string{"--data", t.TempDir(), "--storage", storage}
@@ -319,7 +322,7 @@ func TestImportExport(t *testing.T) {
 					t.Fatalf("schema line %s: %d %q", bad, code, errs)
 				}
 			}
-			if _, after, _ := runCLI(t, "", append([]string{"export", "--from", "2500"}, store...)...); strings.Count(after, "\n") != 3 {
+			if _, after, _ := runCLI(t, "", append([]string{"export", "--from", "2500"}, store...)...); strings.Count(after, "\n") != 5 {
 				t.Fatalf("after failed imports: %q", after)
 			}
 			if code, _, _ := runCLI(t, "", append([]string{"import"}, store...)...); code != 2 {

@@ -20,8 +20,9 @@ import (
 // lets in-flight requests finish (streams are ended), shuts the store down
 // (flushing it) and returns nil.
 func serve(ctx context.Context, release func(), args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("troved serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("serve", "[flags]",
+		"Serves the HTTP API and the console on --addr over the configured store, until SIGINT or\n"+
+			"SIGTERM: then it stops accepting, lets requests finish, flushes the store and exits 0.", stderr)
 	var sf storeFlags
 	sf.register(fs)
 	addr := fs.String("addr", "127.0.0.1:3000", "listen `ADDRESS`")
