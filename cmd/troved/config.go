@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/trovedb/trove"
@@ -212,8 +215,9 @@ func (sf *storeFlags) resolve(fs *flag.FlagSet) (settings, error) {
 			return st, err
 		}
 		d := json.NewDecoder(bytes.NewReader(raw))
+		d.DisallowUnknownFields() // a misspelled key must not silently take the default
 		if err := d.Decode(&st.file); err != nil {
-			return st, fmt.Errorf("config %s: %w", sf.config, err)
+			return st, fmt.Errorf("config %s: %s", sf.config, trove.DescribeJSONError(err))
 		}
 	}
 	abs, err := filepath.Abs(sf.data)
@@ -228,7 +232,7 @@ func (sf *storeFlags) resolve(fs *flag.FlagSet) (settings, error) {
 		kinds := storageKinds()
 		k, ok := kinds[sf.storage]
 		if !ok {
-			return st, fmt.Errorf("troved: unknown storage %q for --storage (known: %v); use --config for others", sf.storage, trove.Plugins())
+			return st, unknownStorage(sf.storage, kinds)
 		}
 		opts, _ := json.Marshal(k.options(abs))
 		st.storage = trove.Config{Storage: trove.StorageConfig{
@@ -255,3 +259,22 @@ func (st settings) makeDataDir() error {
 	}
 	return nil
 }
+
+// unknownStorage explains why --storage cannot name a plugin: a plugin that
+// serves files only cannot hold events, and one that needs options (a
+// bucket, a DSN) is configured with --config.
+func unknownStorage(name string, kinds map[string]storageKind) error {
+	usable := strings.Join(slices.Sorted(maps.Keys(kinds)), ", ")
+	switch {
+	case !slices.Contains(trove.Plugins(), name):
+		return fmt.Errorf("%w: unknown storage %q for --storage (it takes one of %s)", errUsage, name, usable)
+	case filesOnly[name]:
+		return fmt.Errorf("%w: %s stores files only and cannot hold events: --storage takes one of %s; put %s under storage.files in a --config file",
+			errUsage, name, usable, name)
+	}
+	return fmt.Errorf("%w: %s needs options of its own: configure it under storage.events in a --config file; --storage takes one of %s",
+		errUsage, name, usable)
+}
+
+// filesOnly are the plugins troved carries that serve the files role only.
+var filesOnly = map[string]bool{"storage-s3": true, "storage-file-system": true}

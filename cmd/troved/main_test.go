@@ -184,8 +184,12 @@ func TestVersion(t *testing.T) {
 	if code, _, _ := runCLI(t, "", "frobnicate"); code != 2 {
 		t.Fatalf("unknown command exit %d", code)
 	}
-	if code, _, _ := runCLI(t, "", "serve", "--storage", "storage-nope"); code != 1 {
-		t.Fatalf("unknown storage exit %d", code)
+	if code, _, errs := runCLI(t, "", "serve", "--storage", "storage-nope"); code != 2 || !strings.Contains(errs, `unknown storage "storage-nope"`) {
+		t.Fatalf("unknown storage: exit %d %s", code, errs)
+	}
+	// A files-only plugin named for events says so.
+	if code, _, errs := runCLI(t, "", "serve", "--storage", "storage-s3"); code != 2 || !strings.Contains(errs, "storage-s3 stores files only") || strings.Contains(errs, "known: [") {
+		t.Fatalf("files-only storage: exit %d %s", code, errs)
 	}
 }
 
