@@ -67,8 +67,8 @@ func TestExampleConfig(t *testing.T) {
 func TestConfigUnknownKey(t *testing.T) {
 	for body, key := range map[string]string{
 		"limits:\n  maxBatchEvent: 5\n": "maxBatchEvent",
-		"auth:\n  token: [x]\n":          "token",
-		"htttp:\n  addr: x\n":            "htttp",
+		"auth:\n  token: [x]\n":         "token",
+		"htttp:\n  addr: x\n":           "htttp",
 	} {
 		cfg := filepath.Join(t.TempDir(), "c.yaml")
 		if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
