@@ -525,12 +525,24 @@ func inlineData(f EventFile) io.Reader {
 // storeFiles saves e's inline files (those checkEvent marked) and uploads,
 // and returns e with the stored metadata in place.
 func (w *fileWrite) storeFiles(ctx context.Context, e Event, inline []bool, uploads []Upload) (Event, error) {
-	if len(uploads) == 0 && inline == nil {
+	if len(e.Files) == 0 && len(uploads) == 0 {
 		return e, nil
 	}
 	files := slices.Clone(e.Files)
+	// Entries that name a stored file take its metadata; checked before
+	// anything is stored.
 	for i, f := range files {
-		if !inline[i] {
+		if inline != nil && inline[i] {
+			continue
+		}
+		resolved, err := w.c.resolveFileEntry(ctx, i, f)
+		if err != nil {
+			return e, err
+		}
+		files[i] = resolved
+	}
+	for i, f := range files {
+		if inline == nil || !inline[i] {
 			continue
 		}
 		data := inlineData(f)
@@ -562,6 +574,62 @@ func (w *fileWrite) end(ctx context.Context, keep bool) {
 		}
 	}
 	w.claims = nil
+}
+
+// FileEntryError is a files entry of an event that names no file: not a
+// stored file, no inline data, not a reference with a locator, or a size
+// or hash that disagrees with the stored bytes. It wraps ErrInvalid; over
+// HTTP it is a 422.
+type FileEntryError struct {
+	Index  int    // the entry's place in the event's files
+	ID     string // the entry's id
+	Reason string
+}
+
+func (e *FileEntryError) Error() string {
+	return fmt.Sprintf("files[%d] (%q): %s", e.Index, e.ID, e.Reason)
+}
+
+func (e *FileEntryError) Unwrap() error { return ErrInvalid }
+
+// resolveFileEntry checks a files entry that carries no inline data: a
+// reference needs its locator in data; any other entry must name a stored
+// file, whose size and hash it takes (and must agree with when it gives
+// them), and whose content type and filename it takes when it has none.
+func (c *Core) resolveFileEntry(ctx context.Context, i int, f EventFile) (EventFile, error) {
+	if f.IsReference {
+		if f.Data == "" {
+			return f, &FileEntryError{Index: i, ID: f.ID, Reason: "a reference (isReference) needs its locator in data"}
+		}
+		return f, nil
+	}
+	if f.ID == "" {
+		return f, &FileEntryError{Index: i, Reason: "an entry needs the id of a stored file, inline data, or isReference with a locator"}
+	}
+	if c.files == nil {
+		return f, &FileEntryError{Index: i, ID: f.ID, Reason: "no file storage is configured"}
+	}
+	stored, err := c.files.GetFile(ctx, f.ID)
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrInvalid) {
+		return f, &FileEntryError{Index: i, ID: f.ID, Reason: "no stored file has this id: send its bytes in data, upload it first, or mark it isReference with a locator"}
+	}
+	if err != nil {
+		return f, fmt.Errorf("files[%d]: %w", i, err)
+	}
+	if f.Size != 0 && f.Size != stored.Size {
+		return f, &FileEntryError{Index: i, ID: f.ID, Reason: fmt.Sprintf("size %d, but the stored file has %d bytes", f.Size, stored.Size)}
+	}
+	if f.Hash != "" && f.Hash != stored.Hash {
+		return f, &FileEntryError{Index: i, ID: f.ID, Reason: fmt.Sprintf("hash %s, but the stored file's is %s", f.Hash, stored.Hash)}
+	}
+	f.Size, f.Hash = stored.Size, stored.Hash
+	if f.ContentType == "" {
+		f.ContentType = stored.ContentType
+	}
+	if f.Filename == "" {
+		f.Filename = stored.Filename
+	}
+	return f, nil
 }
 
 func hasInlineFiles(fs []EventFile) bool {

@@ -24,6 +24,7 @@ func refusedTests() []test {
 		{"InvalidEventStoresNoFile", testRefusedInvalidFirst},
 		{"EventConflictWithUpload", testRefusedEventUpload},
 		{"AcceptedFilesStay", testAcceptedFilesStay},
+		{"FileEntries", testFileEntries},
 	}
 }
 

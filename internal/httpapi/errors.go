@@ -86,6 +86,7 @@ func (s *Server) classify(err error) (int, errorBody) {
 		req   *requestError
 		ve    *trove.ValidationError
 		ref   *refError
+		fe    *trove.FileEntryError
 		batch *trove.BatchError
 		body  errorBody
 	)
@@ -102,6 +103,9 @@ func (s *Server) classify(err error) (int, errorBody) {
 		return http.StatusBadRequest, body
 	case errors.As(err, &ve):
 		body.Error, body.Details = titleInvalid, withIndex(body.Index, "Event validation failed: "+causes(ve))
+		return http.StatusUnprocessableEntity, body
+	case errors.As(err, &fe):
+		body.Error, body.Details = titleInvalid, withIndex(body.Index, "Event validation failed: "+fe.Error())
 		return http.StatusUnprocessableEntity, body
 	case errors.As(err, &ref):
 		body.Error, body.Details = titleInvalid, withIndex(body.Index, "Event validation failed: "+ref.Error())
