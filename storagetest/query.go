@@ -17,6 +17,7 @@ func queryTests() []test {
 		{"JSON", testQueryJSON},
 		{"Invalid", testQueryInvalid},
 		{"ReadYourWrites", testQueryReadYourWrites},
+		{"SearchExamples", testSearchExamples},
 	}
 }
 
