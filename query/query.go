@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
@@ -555,9 +556,13 @@ func Run(ctx context.Context, ix *index.Index, src Source, q *trove.Query, opts 
 		return []trove.Event{}, nil
 	}
 	keys := q.SortKeys()
+	if q.Offset() > 0 && uint64(q.Offset()) >= uint64(ix.Last()) {
+		return []trove.Event{}, nil // fewer events than the offset skips
+	}
 	want := -1
 	if q.Limit() >= 0 {
-		want = q.Offset() + q.Limit()
+		// Saturated: offset + limit must not wrap into "no limit".
+		want = q.Offset() + min(q.Limit(), math.MaxInt-q.Offset())
 	}
 	byPosition := len(keys) == 0 || keys[0].Field == "position"
 	_, terms := opts.Searcher.(TermSearcher)

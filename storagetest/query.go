@@ -18,6 +18,7 @@ func queryTests() []test {
 		{"Invalid", testQueryInvalid},
 		{"ReadYourWrites", testQueryReadYourWrites},
 		{"SearchExamples", testSearchExamples},
+		{"HugeOffset", testQueryHugeOffset},
 	}
 }
 
