@@ -1,124 +1,58 @@
 package engine
 
 import (
-	"bufio"
 	"context"
 	"errors"
-	"fmt"
-	"io/fs"
+	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/internal/fsutil/locktest"
 )
 
 // lockChildEnv, when set, makes TestLockChild open that directory.
 const lockChildEnv = "ENGINE_LOCK_CHILD_DIR"
 
 // TestLockChild runs only as the child of TestSecondProcessLocked: it opens
-// the store with the search index on, saves 10 events, prints "open", and
-// keeps the store open until stdin closes.
+// the store with the search index on, saves 10 events, and keeps it open.
 func TestLockChild(t *testing.T) {
-	dir := os.Getenv(lockChildEnv)
-	if dir == "" {
-		t.Skip("runs only as the child of TestSecondProcessLocked")
-	}
-	st, err := Open(dir, Options{SearchIndex: "on"})
-	if err != nil {
-		fmt.Println("error:", err)
-		return
-	}
-	saveBatches(t, st, 0, 10, 5)
-	fmt.Println("open")
-	bufio.NewReader(os.Stdin).ReadString('\n')
-	if err := st.Close(); err != nil {
-		fmt.Println("close:", err)
-	}
+	locktest.Holder(t, lockChildEnv, func(dir string) (io.Closer, error) {
+		st, err := Open(dir, Options{SearchIndex: "on"})
+		if err == nil {
+			saveBatches(t, st, 0, 10, 5)
+		}
+		return st, err
+	})
 }
 
-// treeState lists every file under dir with its size and modification
-// time: two equal states mean nothing was written. The search index is
-// left out: the holder's bleve merges its files on its own schedule.
-func treeState(t *testing.T, dir string) string {
-	t.Helper()
-	var b strings.Builder
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, path)
-		if rel == "search.bleve" {
-			return fs.SkipDir
-		}
-		fmt.Fprintf(&b, "%s %d %d\n", rel, info.Size(), info.ModTime().UnixNano())
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b.String()
-}
+// treeState lists the store's files; the search index is left out: the
+// holder's bleve merges its files on its own schedule.
+func treeState(t *testing.T, dir string) string { return locktest.TreeState(t, dir, "search.bleve") }
 
 func TestSecondProcessLocked(t *testing.T) {
 	dir := t.TempDir()
-	child := exec.Command(os.Args[0], "-test.run=^TestLockChild$")
-	child.Env = append(os.Environ(), lockChildEnv+"="+dir)
-	stdin, err := child.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := child.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer child.Process.Kill()
-	if line, _ := bufio.NewReader(out).ReadString('\n'); strings.TrimSpace(line) != "open" {
-		t.Fatalf("child: %q", line)
-	}
+	h := locktest.Hold(t, lockChildEnv, "TestLockChild", dir)
 	before := treeState(t, dir)
-	pid := strconv.Itoa(child.Process.Pid)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	// The search index is on: the directory's lock must fail the open
 	// before bleve's own lock is waited for.
-	for name, open := range map[string]func() error{
-		"Open": func() error {
-			st, err := OpenContext(ctx, dir, Options{SearchIndex: "on"})
-			if err == nil {
-				st.Close()
-			}
-			return err
-		},
-		"Check": func() error { _, err := Check(ctx, dir); return err },
-	} {
-		err := open()
-		if !errors.Is(err, trove.ErrLocked) {
-			t.Fatalf("%s beside another process: got %v, want ErrLocked", name, err)
-		}
-		if msg := err.Error(); !strings.Contains(msg, dir) || !strings.Contains(msg, "process "+pid) {
-			t.Fatalf("%s: %q does not name %s and process %s", name, msg, dir, pid)
-		}
+	st, err := OpenContext(ctx, dir, Options{SearchIndex: "on"})
+	if err == nil {
+		st.Close()
 	}
+	locktest.WantLocked(t, "Open", err, dir, h.Pid)
+	_, err = Check(ctx, dir)
+	locktest.WantLocked(t, "Check", err, dir, h.Pid)
 	if after := treeState(t, dir); after != before {
 		t.Fatalf("failed opens changed the directory:\n%s\nthen\n%s", before, after)
 	}
-	stdin.Close()
-	if err := child.Wait(); err != nil {
-		t.Fatal(err)
-	}
-	st, err := Open(dir, Options{SearchIndex: "on"})
+	h.Release()
+	st, err = Open(dir, Options{SearchIndex: "on"})
 	if err != nil {
 		t.Fatalf("open after the holder closed: %v", err)
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/internal/fsutil/locktest"
 	"golang.org/x/sys/unix"
 )
 
@@ -44,32 +44,9 @@ func runBinary(t *testing.T, stdin string, args ...string) (code int, stdout, st
 	return cmd.ProcessState.ExitCode(), out.String(), errb.String()
 }
 
-// dirState lists every file under dir with its size and modification
-// time: two equal states mean nothing was written. The search index is
-// left out: the daemon's bleve merges its files on its own schedule.
-func dirState(t *testing.T, dir string) string {
-	t.Helper()
-	var b strings.Builder
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, path)
-		if rel == "search.bleve" {
-			return fs.SkipDir
-		}
-		fmt.Fprintf(&b, "%s %d %d\n", rel, info.Size(), info.ModTime().UnixNano())
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b.String()
-}
+// dirState lists the store's files; the daemon's search index, which
+// merges its files on its own schedule, is left out.
+func dirState(t *testing.T, dir string) string { return locktest.TreeState(t, dir, "search.bleve") }
 
 // TestSecondProcessOnLiveStore runs serve, import, export and check as
 // second processes beside a daemon on the same data. storage-log and
