@@ -1,0 +1,334 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/trovedb/trove"
+)
+
+// queryPage is how many candidate rows one keyset page reads.
+const queryPage = 500
+
+// QueryEvents narrows q with SQL that indexes serve — schema, producer,
+// time, links, payload equality (jsonb containment, GIN) and search
+// (tsvector, GIN) — and evaluates the compiled trove.Query on every
+// candidate (MatchDecoded, Sort, Page), so the results are exactly the
+// contract's whatever SQL did or did not filter. All reads run in one
+// REPEATABLE READ transaction (one snapshot). In position order with a
+// limit, candidates are read in keyset pages (position > last seen) until
+// offset+limit matched; never by a growing OFFSET.
+func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Event, error) {
+	pool, err := s.reader(ctx, "query")
+	if err != nil {
+		return nil, err
+	}
+	c, err := q.Compile()
+	if err != nil {
+		return nil, err
+	}
+	if c.MatchesNothing() {
+		return []trove.Event{}, nil
+	}
+	w := whereClause(c)
+	withLinks := len(c.LinkCriteria()) > 0
+	cols := eventCols
+	if withLinks {
+		cols += `, (SELECT coalesce(json_agg(json_build_object('type', l.type, 'targetEvent', json_build_object('id', l.target_id, 'version', l.target_version)) ORDER BY l.seq), '[]')::text
+	FROM links l WHERE l.source_id = e.id AND l.source_version = e.version)`
+	}
+	tx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: query: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+
+	keyset, desc := positionOrder(c)
+	want := -1 // matches needed before stopping; -1: all
+	if keyset && c.Limit() >= 0 {
+		want = c.Offset() + c.Limit()
+	}
+	var items []trove.Sortable
+	var last int64 = -1 // the last position read; -1: none yet
+	for {
+		stmt := `SELECT ` + cols + ` FROM events e WHERE true` + w.sql
+		args := w.args
+		pageSize := 0
+		if keyset && want >= 0 {
+			if last >= 0 {
+				op := ">"
+				if desc {
+					op = "<"
+				}
+				args = append(args[:len(args):len(args)], last)
+				stmt += ` AND e.position ` + op + ` $` + strconv.Itoa(len(args))
+			}
+			stmt += ` ORDER BY e.position`
+			if desc {
+				stmt += ` DESC`
+			}
+			pageSize = queryPage
+			stmt += ` LIMIT ` + strconv.Itoa(pageSize)
+		}
+		page, linkSets, err := s.readRows(ctx, tx, stmt, args, withLinks)
+		if err != nil {
+			return nil, err
+		}
+		events, err := s.resolve(ctx, tx, page)
+		if err != nil {
+			return nil, err
+		}
+		for i := range events {
+			e := events[i]
+			var payload any
+			if c.NeedsPayload() {
+				if payload, err = trove.DecodePayload(e.Payload); err != nil {
+					return nil, corrupt(e.ID, "payload", err)
+				}
+			}
+			var links []trove.EventLink
+			if withLinks {
+				links = linkSets[i]
+			}
+			if c.MatchDecoded(&e, payload, links) {
+				items = append(items, trove.Sortable{Event: e, Payload: payload})
+			}
+		}
+		if pageSize == 0 || len(page) < pageSize || len(items) >= want {
+			break
+		}
+		last = int64(page[len(page)-1].ev.Position)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("postgres: query: %w", err)
+	}
+	c.Sort(items) // stable: rows already in order stay so
+	events := make([]trove.Event, len(items))
+	for i := range items {
+		events[i] = items[i].Event
+	}
+	return c.Page(events), nil
+}
+
+// readRows runs stmt and scans every row (eventCols, plus the links
+// column when withLinks).
+func (s *Store) readRows(ctx context.Context, q querier, stmt string, args []any, withLinks bool) ([]scanned, [][]trove.EventLink, error) {
+	rows, err := q.Query(ctx, stmt, args...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("postgres: query: %w", err)
+	}
+	defer rows.Close()
+	var page []scanned
+	var linkSets [][]trove.EventLink
+	for rows.Next() {
+		var sr scanned
+		if withLinks {
+			var raw string
+			sr, err = scanEvent(rows, &raw)
+			if err == nil {
+				var links []trove.EventLink
+				if jerr := json.Unmarshal([]byte(raw), &links); jerr != nil {
+					return nil, nil, corrupt(sr.ev.ID, "links", jerr)
+				}
+				linkSets = append(linkSets, links)
+			}
+		} else {
+			sr, err = scanEvent(rows)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("postgres: query: %w", err)
+		}
+		page = append(page, sr)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("postgres: query: %w", err)
+	}
+	return page, linkSets, nil
+}
+
+// positionOrder reports whether the query's order is position order (no
+// sort, or position alone), and which direction.
+func positionOrder(c *trove.Query) (ok, desc bool) {
+	keys := c.SortKeys()
+	switch {
+	case len(keys) == 0:
+		return true, false
+	case len(keys) == 1 && keys[0].Field == "position":
+		return true, keys[0].Desc
+	}
+	return false, false
+}
+
+// where is a rendered filter: SQL starting with " AND", and its bound
+// values ($1 … in order).
+type where struct {
+	sql  string
+	args []any
+}
+
+// whereClause renders the query's filters as SQL over events e, every
+// value a bound parameter. It may select more rows than match (what SQL
+// cannot test exactly is left to trove.Query), never fewer.
+func whereClause(c *trove.Query) where {
+	var b strings.Builder
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if !c.AllVersions() {
+		b.WriteString(` AND e.latest`)
+	}
+	in := func(col string, set map[string]bool) {
+		if set == nil {
+			return
+		}
+		vals := make([]string, 0, len(set))
+		for v := range set {
+			vals = append(vals, v)
+		}
+		if len(vals) == 1 {
+			b.WriteString(` AND ` + col + ` = ` + arg(vals[0]))
+			return
+		}
+		b.WriteString(` AND ` + col + ` = ANY(` + arg(vals) + `::text[])`)
+	}
+	in(`e.schema_id`, c.Schemas())
+	in(`e.producer`, c.Producers())
+	start, hasStart, end, hasEnd := c.TimeBounds()
+	// created_ms holds createdAt in Unix milliseconds; sub-millisecond
+	// digits of a bound are dropped outward, which keeps every match.
+	if hasStart {
+		ms := start.UnixMilli()
+		if start.Before(time.UnixMilli(ms)) {
+			ms--
+		}
+		b.WriteString(` AND e.created_ms >= ` + arg(ms))
+	}
+	if hasEnd {
+		ms := end.UnixMilli()
+		if end.After(time.UnixMilli(ms)) {
+			ms++
+		}
+		b.WriteString(` AND e.created_ms <= ` + arg(ms))
+	}
+	for _, cr := range c.LinkCriteria() {
+		b.WriteString(` AND (e.id, e.version) IN (SELECT l.source_id, l.source_version FROM links l WHERE true`)
+		if cr.Type != "" {
+			b.WriteString(` AND l.type = ` + arg(cr.Type))
+		}
+		if cr.TargetEvent != nil && cr.TargetEvent.ID != "" {
+			b.WriteString(` AND l.target_id = ` + arg(cr.TargetEvent.ID))
+		}
+		b.WriteString(`)`)
+	}
+	for _, t := range c.PayloadTerms() {
+		doc, ok := containment(t.Keys, t.Value)
+		if !ok {
+			continue // trove.Query tests it
+		}
+		b.WriteString(` AND (e.payload_jsonb @> ` + arg(doc) + `::jsonb OR e.payload_jsonb IS NULL)`)
+	}
+	if sq := c.SearchQuery(); sq != nil {
+		if tq, ok := searchTSQuery(sq); ok {
+			b.WriteString(` AND (e.search_tsv @@ ` + arg(tq) + `::tsquery OR e.search_tsv IS NULL)`)
+		}
+	}
+	return where{sql: b.String(), args: args}
+}
+
+// containment renders a payload term as the jsonb document every payload
+// holding it contains: {"a": {"b": value}}. jsonb compares numbers
+// numerically and strings exactly, so every match contains it. ok is false
+// when jsonb cannot hold the document exactly; the term is then left to
+// trove.Query.
+func containment(keys []string, value any) (string, bool) {
+	if n, isNum := value.(json.Number); isNum && !numberSafe(string(n)) {
+		return "", false
+	}
+	if s, isStr := value.(string); isStr && strings.ContainsRune(s, 0) {
+		return "", false
+	}
+	doc := value
+	for i := len(keys) - 1; i >= 0; i-- {
+		if strings.ContainsRune(keys[i], 0) {
+			return "", false
+		}
+		doc = map[string]any{keys[i]: doc}
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return "", false
+	}
+	return string(b), true
+}
+
+// searchTSQuery renders what every match of sq must hold as a tsquery
+// over the search tokens (see indexValues): a word clause needs one of its
+// tokens, a phrase all of them. Required clauses are ANDed; without any,
+// the optional ones are ORed when each can be rendered. Clauses that can
+// match without a token (ranges, words that are numbers or booleans, which
+// match numbers and booleans) and forbidden ones add nothing. ok is false
+// when nothing narrows.
+func searchTSQuery(sq *trove.SearchQuery) (string, bool) {
+	render := func(c *trove.SearchClause) (string, bool) {
+		switch c.Kind {
+		case trove.RangeClause:
+			return "", false
+		case trove.TermClause:
+			if c.Field != "" && (isNumber(c.Text) || strings.EqualFold(c.Text, "true") || strings.EqualFold(c.Text, "false")) {
+				return "", false
+			}
+		}
+		sep := " | "
+		if c.Kind == trove.PhraseClause {
+			sep = " & "
+		}
+		parts := make([]string, 0, len(c.Tokens))
+		for _, t := range c.Tokens {
+			if len(t) > maxLexemeBytes {
+				return "", false
+			}
+			parts = append(parts, "'"+t+"'") // tokens are letters and digits only
+		}
+		return "(" + strings.Join(parts, sep) + ")", true
+	}
+	var must, should []string
+	shouldAll := true
+	for i := range sq.Clauses {
+		c := &sq.Clauses[i]
+		switch c.Occur {
+		case trove.Must:
+			if r, ok := render(c); ok {
+				must = append(must, r)
+			}
+		case trove.Should:
+			r, ok := render(c)
+			shouldAll = shouldAll && ok
+			should = append(should, r)
+		}
+	}
+	hasMust := false
+	for _, c := range sq.Clauses {
+		hasMust = hasMust || c.Occur == trove.Must
+	}
+	if !hasMust && len(should) > 0 && shouldAll {
+		must = append(must, "("+strings.Join(should, " | ")+")")
+	}
+	if len(must) == 0 {
+		return "", false
+	}
+	return strings.Join(must, " & "), true
+}
+
+// isNumber reports whether s is a JSON number (a word clause equal to one
+// also matches numbers).
+func isNumber(s string) bool {
+	var n json.Number
+	return json.Unmarshal([]byte(s), &n) == nil
+}
