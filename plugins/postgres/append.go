@@ -252,6 +252,11 @@ func (s *Store) appendTx(ctx context.Context, pool *pgxpool.Pool, group []*commi
 			return fmt.Errorf("postgres: save: notify: %w", err)
 		}
 	}
+	if s.beforeCommit != nil {
+		if err := s.beforeCommit(ctx, tx); err != nil {
+			return fmt.Errorf("postgres: save: %w", err)
+		}
+	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("postgres: save: commit: %w", err)
 	}

@@ -11,17 +11,29 @@ import (
 	"github.com/trovedb/trove/plugins/postgres"
 )
 
-// server is the PostgreSQL every test of the package uses; each store gets
-// a schema of its own.
+// server is the PostgreSQL every test of the package uses (nil in a crash
+// child, which uses its parent's); each store gets a schema of its own.
 var server *testservices.Postgres
 
+// testDSN is the database of the tests; children of crash tests find it in
+// the environment variable dsnEnv.
+var testDSN string
+
+const dsnEnv = "TROVE_POSTGRES_TEST_DSN"
+
 func TestMain(m *testing.M) {
+	if os.Getenv(crash.Env) != "" {
+		testDSN = os.Getenv(dsnEnv)
+		os.Exit(m.Run())
+	}
 	var err error
 	server, err = testservices.StartPostgres()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "postgres tests: cannot start PostgreSQL:", err)
 		os.Exit(1)
 	}
+	testDSN = server.DSN("")
+	os.Setenv(dsnEnv, testDSN)
 	code := m.Run()
 	server.Remove()
 	os.Exit(code)
@@ -37,7 +49,7 @@ func schemaFor(dir string) string {
 // open makes (not initializes) a store in schema.
 func open(t testing.TB, schema string, change ...func(*postgres.Options)) *postgres.Store {
 	t.Helper()
-	o := postgres.Options{DSN: server.DSN(""), Schema: schema, MaxConns: 4}
+	o := postgres.Options{DSN: testDSN, Schema: schema, MaxConns: 4}
 	for _, c := range change {
 		c(&o)
 	}

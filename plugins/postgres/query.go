@@ -56,25 +56,8 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 	var items []trove.Sortable
 	var last int64 = -1 // the last position read; -1: none yet
 	for {
-		stmt := `SELECT ` + cols + ` FROM events e WHERE true` + w.sql
-		args := w.args
-		pageSize := 0
-		if keyset && want >= 0 {
-			if last >= 0 {
-				op := ">"
-				if desc {
-					op = "<"
-				}
-				args = append(args[:len(args):len(args)], last)
-				stmt += ` AND e.position ` + op + ` $` + strconv.Itoa(len(args))
-			}
-			stmt += ` ORDER BY e.position`
-			if desc {
-				stmt += ` DESC`
-			}
-			pageSize = queryPage
-			stmt += ` LIMIT ` + strconv.Itoa(pageSize)
-		}
+		paged := keyset && want >= 0
+		stmt, args := pageStatement(cols, w, paged, desc, last)
 		page, linkSets, err := s.readRows(ctx, tx, stmt, args, withLinks)
 		if err != nil {
 			return nil, err
@@ -99,7 +82,7 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 				items = append(items, trove.Sortable{Event: e, Payload: payload})
 			}
 		}
-		if pageSize == 0 || len(page) < pageSize || len(items) >= want {
+		if !paged || len(page) < queryPage || len(items) >= want {
 			break
 		}
 		last = int64(page[len(page)-1].ev.Position)
@@ -113,6 +96,26 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 		events[i] = items[i].Event
 	}
 	return c.Page(events), nil
+}
+
+// pageStatement is the statement reading candidates: all of them, or
+// (paged) the next queryPage in position order after position last (-1:
+// from the start).
+func pageStatement(cols string, w where, paged, desc bool, last int64) (string, []any) {
+	stmt := `SELECT ` + cols + ` FROM events e WHERE true` + w.sql
+	args := w.args
+	if !paged {
+		return stmt, args
+	}
+	dir, op := ``, `>`
+	if desc {
+		dir, op = ` DESC`, `<`
+	}
+	if last >= 0 {
+		args = append(args[:len(args):len(args)], last)
+		stmt += ` AND e.position ` + op + ` $` + strconv.Itoa(len(args))
+	}
+	return stmt + ` ORDER BY e.position` + dir + ` LIMIT ` + strconv.Itoa(queryPage), args
 }
 
 // readRows runs stmt and scans every row (eventCols, plus the links

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/internal/lifecycle"
@@ -141,6 +142,11 @@ type Store struct {
 	lastLSN uint64
 
 	listening chan struct{} // closed once the first LISTEN succeeded (notify on)
+
+	// beforeCommit, when set (by tests, before Initialize), runs in each
+	// append transaction after its writes, with the head row locked, just
+	// before the commit; an error rolls the transaction back.
+	beforeCommit func(ctx context.Context, tx pgx.Tx) error
 }
 
 var (
