@@ -474,4 +474,3 @@ func TestSoak(t *testing.T) {
 	sw.Wait()
 	t.Logf("%d events in %v", stored, soakDuration(t))
 }
-
