@@ -93,7 +93,7 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name, stmt, index string
-		args           []any
+		args              []any
 	}{
 		{"get latest", `SELECT position FROM events e WHERE e.id = $1 ORDER BY e.version DESC LIMIT 1`, "events_id_version_key", []any{"ev-004242"}},
 		{"get version", `SELECT position FROM events e WHERE e.id = $1 AND e.version = $2`, "events_id_version_key", []any{"ev-004242", 1}},
