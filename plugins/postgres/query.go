@@ -49,15 +49,33 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 	defer tx.Rollback(context.WithoutCancel(ctx))
 
 	keyset, desc := positionOrder(c)
+	order, native := orderBy(c)
 	want := -1 // matches needed before stopping; -1: all
-	if keyset && c.Limit() >= 0 {
+	if (keyset || native) && c.Limit() >= 0 {
 		want = c.Offset() + c.Limit()
+	}
+	// Another order SQL produces exactly as trove.Query compares (event
+	// columns) streams from a cursor, a page per FETCH.
+	cursor := !keyset && native && want >= 0
+	// pgx caches each statement's result shape by its text, so the two
+	// shapes (with and without the links column) use two cursor names.
+	cursorName := "trove_query"
+	if withLinks {
+		cursorName = "trove_query_links"
+	}
+	if cursor {
+		if _, err := tx.Exec(ctx, `DECLARE `+cursorName+` NO SCROLL CURSOR FOR SELECT `+cols+` FROM events e WHERE true`+w.sql+order, w.args...); err != nil {
+			return nil, fmt.Errorf("postgres: query: %w", err)
+		}
 	}
 	var items []trove.Sortable
 	var last int64 = -1 // the last position read; -1: none yet
 	for {
 		paged := keyset && want >= 0
 		stmt, args := pageStatement(cols, w, paged, desc, last)
+		if cursor {
+			paged, stmt, args = true, `FETCH `+strconv.Itoa(queryPage)+` FROM `+cursorName, nil
+		}
 		page, linkSets, err := s.readRows(ctx, tx, stmt, args, withLinks)
 		if err != nil {
 			return nil, err
@@ -96,6 +114,31 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 		events[i] = items[i].Event
 	}
 	return c.Page(events), nil
+}
+
+// orderBy renders the query's order as SQL when it compares exactly as
+// trove.Query.Compare does: event columns only (text bytewise, createdAt as
+// milliseconds), ties in position order. native is false when a key is a
+// payload path.
+func orderBy(c *trove.Query) (clause string, native bool) {
+	var b strings.Builder
+	b.WriteString(` ORDER BY `)
+	for _, k := range c.SortKeys() {
+		col := map[string]string{
+			"createdAt": "e.created_ms", "producer": `e.producer COLLATE "C"`, "schema": `e.schema_id COLLATE "C"`,
+			"id": `e.id COLLATE "C"`, "version": "e.version", "position": "e.position",
+		}[k.Field]
+		if col == "" {
+			return "", false
+		}
+		b.WriteString(col)
+		if k.Desc {
+			b.WriteString(` DESC`)
+		}
+		b.WriteString(`, `)
+	}
+	b.WriteString(`e.position`)
+	return b.String(), true
 }
 
 // pageStatement is the statement reading candidates: all of them, or

@@ -26,7 +26,7 @@ CREATE TABLE events (
 	created_ms    bigint   NOT NULL,     -- createdAt in Unix milliseconds
 	producer      text     NOT NULL,
 	schema_id     text     NOT NULL,     -- schema identity, as queried
-	schema_pk     bigint   NOT NULL REFERENCES schema_docs (schema_pk),
+	schema_pk     bigint   NOT NULL,     -- the schema_docs row (written first, never deleted)
 	payload       text     NOT NULL,     -- the JSON object as saved
 	payload_jsonb jsonb,                 -- the same for indexing; NULL when jsonb cannot hold it
 	search_text   text,                  -- the payload's search tokens, space-separated; NULL when too large
