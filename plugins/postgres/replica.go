@@ -31,15 +31,19 @@ func (s *Store) reader(ctx context.Context, op string) (*pgxpool.Pool, error) {
 	s.lsnMu.Unlock()
 	deadline := time.Now().Add(time.Duration(s.opts.ReplicaWaitMS) * time.Millisecond)
 	for pause := time.Millisecond; ; pause = min(2*pause, 20*time.Millisecond) {
+		var recovering bool
 		var lsn *string
-		if err := read.QueryRow(ctx, `SELECT pg_last_wal_replay_lsn()::text`).Scan(&lsn); err != nil {
+		if err := read.QueryRow(ctx, `SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn()::text`).Scan(&recovering, &lsn); err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
 			return pool, nil // replica unreachable: the primary answers
 		}
-		if lsn == nil {
-			return read, nil // not in recovery: a primary itself, always current
+		switch {
+		case !recovering:
+			return read, nil // a primary itself (promoted): always current
+		case lsn == nil:
+			return pool, nil // no replay position: it cannot show it is current
 		}
 		if have, err := parseLSN(*lsn); err == nil && have >= want {
 			return read, nil
