@@ -19,7 +19,8 @@ func QuerySQL(q trove.EventQuery) (string, []any, error) {
 		return "", nil, err
 	}
 	keyset, desc := positionOrder(c)
-	stmt, args := pageStatement(eventCols, whereClause(c), keyset && c.Limit() >= 0, desc, -1)
+	stmt, args := pageStatement(eventCols, whereClause(c), keyset && c.Limit() >= 0, desc, -1,
+		min(max(c.Offset()+c.Limit(), minQueryPage), maxQueryPage))
 	return stmt, args, nil
 }
 

@@ -12,8 +12,13 @@ import (
 	"github.com/trovedb/trove"
 )
 
-// queryPage is how many candidate rows one keyset page reads.
-const queryPage = 500
+// Page sizes of paged reads: the first page is what is still wanted (at
+// least minQueryPage), each next one twice the last, at most maxQueryPage,
+// so a selective index with few rejected candidates needs one small read.
+const (
+	minQueryPage = 16
+	maxQueryPage = 4096
+)
 
 // QueryEvents narrows q with SQL that indexes serve — schema, producer,
 // time, links, payload equality (jsonb containment, GIN) and search
@@ -70,11 +75,13 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 	}
 	var items []trove.Sortable
 	var last int64 = -1 // the last position read; -1: none yet
+	size := 0           // the page size
 	for {
+		size = min(max(2*size, want-len(items), minQueryPage), maxQueryPage)
 		paged := keyset && want >= 0
-		stmt, args := pageStatement(cols, w, paged, desc, last)
+		stmt, args := pageStatement(cols, w, paged, desc, last, size)
 		if cursor {
-			paged, stmt, args = true, `FETCH `+strconv.Itoa(queryPage)+` FROM `+cursorName, nil
+			paged, stmt, args = true, `FETCH `+strconv.Itoa(size)+` FROM `+cursorName, nil
 		}
 		page, linkSets, err := s.readRows(ctx, tx, stmt, args, withLinks)
 		if err != nil {
@@ -100,7 +107,7 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 				items = append(items, trove.Sortable{Event: e, Payload: payload})
 			}
 		}
-		if !paged || len(page) < queryPage || len(items) >= want {
+		if !paged || len(page) < size || len(items) >= want {
 			break
 		}
 		last = int64(page[len(page)-1].ev.Position)
@@ -142,9 +149,9 @@ func orderBy(c *trove.Query) (clause string, native bool) {
 }
 
 // pageStatement is the statement reading candidates: all of them, or
-// (paged) the next queryPage in position order after position last (-1:
-// from the start).
-func pageStatement(cols string, w where, paged, desc bool, last int64) (string, []any) {
+// (paged) the next size in position order after position last (-1: from
+// the start).
+func pageStatement(cols string, w where, paged, desc bool, last int64, size int) (string, []any) {
 	stmt := `SELECT ` + cols + ` FROM events e WHERE true` + w.sql
 	args := w.args
 	if !paged {
@@ -158,7 +165,7 @@ func pageStatement(cols string, w where, paged, desc bool, last int64) (string, 
 		args = append(args[:len(args):len(args)], last)
 		stmt += ` AND e.position ` + op + ` $` + strconv.Itoa(len(args))
 	}
-	return stmt + ` ORDER BY e.position` + dir + ` LIMIT ` + strconv.Itoa(queryPage), args
+	return stmt + ` ORDER BY e.position` + dir + ` LIMIT ` + strconv.Itoa(size), args
 }
 
 // readRows runs stmt and scans every row (eventCols, plus the links
