@@ -244,14 +244,6 @@ func (s *Store) appendTx(ctx context.Context, pool *pgxpool.Pool, group []*commi
 	if err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, `UPDATE head SET position = $1 WHERE id = 1`, int64(g.next-1)); err != nil {
-		return fmt.Errorf("postgres: save: move head: %w", err)
-	}
-	if s.opts.Notify == "on" {
-		if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, s.channel, strconv.FormatUint(g.next-1, 10)); err != nil {
-			return fmt.Errorf("postgres: save: notify: %w", err)
-		}
-	}
 	if s.beforeCommit != nil {
 		if err := s.beforeCommit(ctx, tx); err != nil {
 			return fmt.Errorf("postgres: save: %w", err)
@@ -271,7 +263,8 @@ func (s *Store) appendTx(ctx context.Context, pool *pgxpool.Pool, group []*commi
 }
 
 // writeRows inserts g's new versions, their links and schema documents,
-// and clears the latest flag of the versions they supersede. It returns
+// clears the latest flag of the versions they supersede, moves the head
+// and sends the NOTIFY hint (notify on). It returns
 // the schema documents it added (hash → key), to be cached once committed.
 func (s *Store) writeRows(ctx context.Context, g *groupLog) (map[string]int64, error) {
 	tx := g.tx
@@ -327,20 +320,17 @@ SELECT schema_pk FROM ins UNION ALL SELECT schema_pk FROM schema_docs WHERE hash
 			links = append(links, linkRow(e.ID, l, true))
 		}
 	}
+	// Everything but COPY goes in one pipelined batch: one round trip.
+	b := &pgx.Batch{}
 	if len(rows) >= copyThreshold {
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"events"}, eventColumns, pgx.CopyFromRows(rows)); err != nil {
 			return nil, fmt.Errorf("postgres: save: copy: %w", err)
 		}
 	} else {
-		b := &pgx.Batch{}
 		for _, r := range rows {
 			b.Queue(insertEvent, r...)
 		}
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return nil, fmt.Errorf("postgres: save: %w", err)
-		}
 	}
-	b := &pgx.Batch{}
 	for id := range lastNew {
 		if v := g.dbLatest[id]; v > 0 {
 			b.Queue(`UPDATE events SET latest = false WHERE id = $1 AND version = $2`, id, v)
@@ -355,10 +345,12 @@ SELECT schema_pk FROM ins UNION ALL SELECT schema_pk FROM schema_docs WHERE hash
 			b.Queue(insertLink, l...)
 		}
 	}
-	if b.Len() > 0 {
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return nil, fmt.Errorf("postgres: save: %w", err)
-		}
+	b.Queue(`UPDATE head SET position = $1 WHERE id = 1`, int64(g.next-1))
+	if s.opts.Notify == "on" {
+		b.Queue(`SELECT pg_notify($1, $2)`, s.channel, strconv.FormatUint(g.next-1, 10))
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, fmt.Errorf("postgres: save: %w", err)
 	}
 	return newPKs, nil
 }
