@@ -201,6 +201,7 @@ func TestTrovedSIGKILL(t *testing.T) {
 	var acked []string
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
+	var kill sync.Once
 	client := &http.Client{Timeout: 30 * time.Second}
 	for w := range 8 {
 		wg.Add(1)
@@ -235,13 +236,12 @@ func TestTrovedSIGKILL(t *testing.T) {
 				n := len(acked)
 				mu.Unlock()
 				if n >= 300 {
-					select {
-					case <-stop:
-					default:
-						if err := td.cmd.Process.Signal(syscall.SIGKILL); err == nil {
-							close(stop)
+					kill.Do(func() {
+						if err := td.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+							t.Errorf("kill troved: %v", err)
 						}
-					}
+						close(stop)
+					})
 				}
 			}
 		}()
