@@ -255,9 +255,7 @@ func (s *Store) appendTx(ctx context.Context, pool *pgxpool.Pool, group []*commi
 	for h, pk := range newPKs {
 		s.schemaPKs.Store(h, pk)
 	}
-	if s.opts.ReadDSN != "" {
-		s.noteCommitLSN(ctx, pool)
-	}
+	s.wrote(ctx, pool)
 	s.notify()
 	return nil
 }

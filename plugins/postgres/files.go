@@ -74,6 +74,7 @@ ON CONFLICT (id) DO NOTHING`, f.ID, f.ContentType, f.Filename, s.opts.ChunkSize)
 		return f, fmt.Errorf("postgres: save file %s: %w", f.ID, err)
 	}
 	if !existing {
+		s.wrote(ctx, pool)
 		return meta, nil
 	}
 	h := sha256.New()

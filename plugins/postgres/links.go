@@ -20,7 +20,7 @@ func (s *Store) SaveLink(ctx context.Context, source trove.EventID, link trove.E
 	if err != nil {
 		return err
 	}
-	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		src, err := resolveVersion(ctx, tx, source)
 		if err != nil {
 			return err
@@ -30,6 +30,10 @@ func (s *Store) SaveLink(ctx context.Context, source trove.EventID, link trove.E
 		}
 		return nil
 	})
+	if err == nil {
+		s.wrote(ctx, pool)
+	}
+	return err
 }
 
 // resolveVersion returns the exact version id names (the latest for 0), or

@@ -59,6 +59,15 @@ func (s *Store) reader(ctx context.Context, op string) (*pgxpool.Pool, error) {
 	}
 }
 
+// wrote records, with a replica configured, the WAL position after a
+// write this Store acknowledges, so later reads wait for the replica to
+// replay it.
+func (s *Store) wrote(ctx context.Context, q querier) {
+	if s.opts.ReadDSN != "" {
+		s.noteCommitLSN(ctx, q)
+	}
+}
+
 // noteCommitLSN records the primary's WAL position after a commit: at or
 // past the commit record.
 func (s *Store) noteCommitLSN(ctx context.Context, q querier) {

@@ -227,6 +227,7 @@ func (s *Store) Initialize(ctx context.Context, _ *trove.Core) error {
 		pool.Close()
 		return err
 	}
+	s.wrote(ctx, pool) // the migrations
 	if s.opts.ReadDSN != "" {
 		rcfg, err := s.poolConfig(s.opts.ReadDSN)
 		if err != nil {

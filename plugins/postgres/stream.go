@@ -40,6 +40,15 @@ func (s *Store) after(ctx context.Context, from, end uint64) ([]trove.Event, err
 func (s *Store) page(ctx context.Context, from, end uint64) ([]trove.Event, <-chan struct{}, error) {
 	changed := s.changedChan()
 	batch, err := s.after(ctx, from, end)
+	if err != nil {
+		// A read cut short by Shutdown (its pool closed under it) is
+		// ErrClosed, as every call after Shutdown.
+		s.mu.RLock()
+		if cerr := s.mu.state.Check("read log"); cerr != nil {
+			err = cerr
+		}
+		s.mu.RUnlock()
+	}
 	return batch, changed, err
 }
 
@@ -128,6 +137,7 @@ SELECT doc FROM ins UNION ALL SELECT doc FROM registered_schemas WHERE id = $1 A
 	if !trove.JSONEqual([]byte(doc), rs.Schema) {
 		return fmt.Errorf("%w: postgres: schema %s version %s is stored with another document", trove.ErrConflict, rs.ID, rs.Version)
 	}
+	s.wrote(ctx, pool)
 	return nil
 }
 
