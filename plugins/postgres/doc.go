@@ -47,7 +47,8 @@
 // catch-up go to a streaming replica once its pg_last_wal_replay_lsn() has
 // reached the WAL position of this Store's last commit, or to the primary
 // after replicaWaitMs: a Store never answers with less than it
-// acknowledged.
+// acknowledged. Appends of other processes reach a subscriber once the
+// replica has them (within its lag plus the poll tick).
 //
 // Every method is safe for concurrent use.
 package postgres
