@@ -43,6 +43,7 @@ const (
 
 // commitReq is one save waiting for the committer.
 type commitReq struct {
+	ctx    context.Context // the caller's: a request whose caller gave up before its transaction began is dropped
 	staged []saveplan.Staged
 	out    []trove.Event
 	err    error
@@ -57,7 +58,7 @@ func (s *Store) commit(ctx context.Context, staged []saveplan.Staged) ([]trove.E
 		}
 		return []trove.Event{}, nil
 	}
-	r := &commitReq{staged: staged, done: make(chan struct{})}
+	r := &commitReq{ctx: ctx, staged: staged, done: make(chan struct{})}
 	s.mu.RLock()
 	if err := s.mu.state.Check("save"); err != nil {
 		s.mu.RUnlock()
@@ -70,8 +71,14 @@ func (s *Store) commit(ctx context.Context, staged []saveplan.Staged) ([]trove.E
 		return nil, ctx.Err()
 	}
 	s.mu.RUnlock()
-	<-r.done // once queued, the request is decided: the caller learns how
-	return r.out, r.err
+	select {
+	case <-r.done:
+		return r.out, r.err
+	case <-ctx.Done():
+		// Given up while queued or committing: the events may or may not be
+		// saved (a retry with the same ids tells which).
+		return nil, ctx.Err()
+	}
 }
 
 // committer runs the append transactions until bg is done, then commits
@@ -221,6 +228,10 @@ func (s *Store) appendTx(ctx context.Context, pool *pgxpool.Pool, group []*commi
 		return fmt.Errorf("postgres: save: %w", err)
 	}
 	for _, r := range group {
+		if err := r.ctx.Err(); err != nil {
+			r.err = err // its caller has gone: not saved
+			continue
+		}
 		rl := &reqLog{g: g}
 		out, _, err := saveplan.Plan(ctx, "postgres", r.staged, rl)
 		if g.dbErr != nil {

@@ -554,3 +554,47 @@ func TestServerCrashUnderLoad(t *testing.T) {
 	}
 	t.Logf("%d acknowledged, %d stored", len(acked), n)
 }
+
+// A save whose caller gives up while it waits behind a held append returns
+// the context's error at once, and is not saved when its caller had gone
+// before its transaction began.
+func TestSaveGivesUpWithItsContext(t *testing.T) {
+	schema := schemaFor(t.TempDir())
+	s := open(t, schema)
+	inside, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	postgres.SetBeforeCommit(s, func(ctx context.Context, tx pgx.Tx) error {
+		once.Do(func() {
+			close(inside)
+			<-release
+		})
+		return nil
+	})
+	if err := s.Initialize(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(context.Background())
+	first := make(chan error, 1)
+	go func() { _, err := s.SaveEvent(context.Background(), ev("first", 1, `{}`)); first <- err }()
+	<-inside
+	ctx, cancel := context.WithCancel(context.Background())
+	second := make(chan error, 1)
+	go func() { _, err := s.SaveEvent(ctx, ev("second", 1, `{}`)); second <- err }()
+	cancel()
+	if err := <-second; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the abandoned save returned %v, want context.Canceled", err)
+	}
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SaveEvent(context.Background(), ev("third", 1, `{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetEvent(context.Background(), trove.EventID{ID: "second"}); !errors.Is(err, trove.ErrNotFound) {
+		t.Fatalf("the abandoned save was stored: %v", err)
+	}
+	if n := checkDense(t, s); n != 2 {
+		t.Fatalf("%d events, want 2", n)
+	}
+}
