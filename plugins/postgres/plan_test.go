@@ -60,7 +60,7 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		}
 		return string(plan)
 	}
-	limit := 100
+	limit, one := 100, 1
 	start, end := base.Add(50_000*time.Second), base.Add(50_999*time.Second)
 	for _, tc := range []struct {
 		name  string
@@ -72,6 +72,7 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		{"time", trove.EventQuery{TimeRange: &trove.TimeRange{Start: start.Format(time.RFC3339), End: end.Format(time.RFC3339)}}, "events_created"},
 		{"payload", trove.EventQuery{Payload: map[string]any{"n": json.Number("4242")}}, "events_payload"},
 		{"payload limit", trove.EventQuery{Payload: map[string]any{"text": "word7 common words"}, Limit: &limit}, "events_payload"},
+		{"payload rare limit 1", trove.EventQuery{Payload: map[string]any{"n": json.Number("77777")}, Limit: &one}, "events_payload"},
 		{"search", trove.EventQuery{Search: "word42"}, "events_search"},
 		{"search limit", trove.EventQuery{Search: "+word42 common", Limit: &limit}, "events_search"},
 		{"links", trove.EventQuery{Links: []trove.LinkCriterion{{Type: "type-3", TargetEvent: &trove.EventID{ID: "ev-000420"}}}}, "links_type"},

@@ -165,7 +165,11 @@ func pageStatement(cols string, w where, paged, desc bool, last int64, size int)
 		args = append(args[:len(args):len(args)], last)
 		stmt += ` AND e.position ` + op + ` $` + strconv.Itoa(len(args))
 	}
-	return stmt + ` ORDER BY e.position` + dir + ` LIMIT ` + strconv.Itoa(size), args
+	key := `e.position`
+	if w.gin {
+		key = `(e.position + 0)`
+	}
+	return stmt + ` ORDER BY ` + key + dir + ` LIMIT ` + strconv.Itoa(size), args
 }
 
 // readRows runs stmt and scans every row (eventCols, plus the links
@@ -222,6 +226,14 @@ func positionOrder(c *trove.Query) (ok, desc bool) {
 type where struct {
 	sql  string
 	args []any
+	// gin is set when a payload or search term narrows through a GIN
+	// index. PostgreSQL has no statistics for jsonb containment or tsquery
+	// matches and assumes 1% of the rows, so with a small limit it would
+	// walk the primary key in position order and test every row — a scan
+	// of the whole table for a rare value. Paged reads then order by an
+	// expression of the position, which no index provides, so the GIN
+	// index finds the candidates and only they are sorted.
+	gin bool
 }
 
 // whereClause renders the query's filters as SQL over events e, every
@@ -230,6 +242,7 @@ type where struct {
 func whereClause(c *trove.Query) where {
 	var b strings.Builder
 	var args []any
+	gin := false
 	arg := func(v any) string {
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
@@ -286,13 +299,15 @@ func whereClause(c *trove.Query) where {
 			continue // trove.Query tests it
 		}
 		b.WriteString(` AND (e.payload_jsonb @> ` + arg(doc) + `::jsonb OR e.payload_jsonb IS NULL)`)
+		gin = true
 	}
 	if sq := c.SearchQuery(); sq != nil {
 		if tq, ok := searchTSQuery(sq); ok {
 			b.WriteString(` AND (e.search_tsv @@ ` + arg(tq) + `::tsquery OR e.search_tsv IS NULL)`)
+			gin = true
 		}
 	}
-	return where{sql: b.String(), args: args}
+	return where{sql: b.String(), args: args, gin: gin}
 }
 
 // containment renders a payload term as the jsonb document every payload

@@ -282,8 +282,8 @@ func (s *Store) Shutdown(ctx context.Context) error {
 	return nil
 }
 
-// pools returns the primary pool and the pool reads go to (the primary
-// when there is no replica), or ErrClosed after Shutdown.
+// pool returns the primary's pool, or ErrClosed after Shutdown (reads
+// that may go to the replica use reader).
 func (s *Store) pool(op string) (*pgxpool.Pool, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
