@@ -15,10 +15,11 @@ import (
 
 // SaveFile streams data into the file_chunks table in pieces of
 // Options.ChunkSize bytes, hashing it on the way; at most one chunk is in
-// memory. Everything happens in one transaction: the files row is claimed
-// first (a concurrent save of the same id waits for it), the chunks follow,
-// and the size and hash are set last, so nobody sees a partial file and a
-// failed upload leaves nothing behind. An id that exists is compared by
+// memory. A file of one chunk is written by one statement (its row and
+// bytes together). A larger one is written in one transaction: the files
+// row is claimed first (a concurrent save of the same id waits for it), the
+// chunks follow, and the size and hash are set last. Either way nobody sees
+// a partial file and a failed upload leaves nothing behind. An id that exists is compared by
 // hash: the same bytes are an idempotent retry, others ErrConflict.
 func (s *Store) SaveFile(ctx context.Context, f trove.EventFile, data io.Reader) (trove.EventFile, error) {
 	pool, err := s.pool("save file")
@@ -30,6 +31,36 @@ func (s *Store) SaveFile(ctx context.Context, f trove.EventFile, data io.Reader)
 	}
 	meta := f
 	meta.Data, meta.IsReference, meta.Size, meta.Hash = "", false, 0, ""
+	h := sha256.New()
+	buf := make([]byte, s.opts.ChunkSize)
+	m, rerr := io.ReadFull(data, buf)
+	small := errors.Is(rerr, io.EOF) || errors.Is(rerr, io.ErrUnexpectedEOF)
+	if rerr != nil && !small {
+		return f, fmt.Errorf("postgres: save file %s: %w", f.ID, rerr)
+	}
+	h.Write(buf[:m])
+	sum := func() string { return "sha256:" + hex.EncodeToString(h.Sum(nil)) }
+	if small {
+		// One chunk: the file row and its bytes in one statement.
+		meta.Size, meta.Hash = int64(m), sum()
+		if f.Hash != "" && f.Hash != meta.Hash {
+			return f, fmt.Errorf("%w: postgres: file %s: hash %s does not match the bytes (%s)", trove.ErrInvalid, f.ID, f.Hash, meta.Hash)
+		}
+		var inserted int
+		err := pool.QueryRow(ctx, `WITH f AS (
+	INSERT INTO files (id, content_type, filename, size, hash, chunk_size) VALUES ($1, $2, $3, $4, $5, $6)
+	ON CONFLICT (id) DO NOTHING RETURNING id),
+c AS (INSERT INTO file_chunks (file_id, n, data) SELECT id, 0, $7 FROM f WHERE $4 > 0)
+SELECT count(*) FROM f`, f.ID, f.ContentType, f.Filename, meta.Size, meta.Hash, s.opts.ChunkSize, buf[:m]).Scan(&inserted)
+		if err != nil {
+			return f, fmt.Errorf("postgres: save file %s: %w", f.ID, err)
+		}
+		if inserted == 1 {
+			s.wrote(ctx, pool)
+			return meta, nil
+		}
+		return s.sameFile(ctx, pool, f, meta.Hash)
+	}
 	var existing bool
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `INSERT INTO files (id, content_type, filename, size, hash, chunk_size) VALUES ($1, $2, $3, 0, '', $4)
@@ -41,26 +72,26 @@ ON CONFLICT (id) DO NOTHING`, f.ID, f.ContentType, f.Filename, s.opts.ChunkSize)
 			existing = true
 			return nil
 		}
-		h := sha256.New()
-		buf := make([]byte, s.opts.ChunkSize)
 		for n := 0; ; n++ {
-			m, rerr := io.ReadFull(data, buf)
-			last := errors.Is(rerr, io.EOF) || errors.Is(rerr, io.ErrUnexpectedEOF)
-			if rerr != nil && !last {
-				return rerr
+			if n > 0 {
+				m, rerr = io.ReadFull(data, buf)
+				small = errors.Is(rerr, io.EOF) || errors.Is(rerr, io.ErrUnexpectedEOF)
+				if rerr != nil && !small {
+					return rerr
+				}
+				h.Write(buf[:m])
 			}
 			if m > 0 {
-				h.Write(buf[:m])
 				if _, err := tx.Exec(ctx, `INSERT INTO file_chunks (file_id, n, data) VALUES ($1, $2, $3)`, f.ID, n, buf[:m]); err != nil {
 					return err
 				}
 				meta.Size += int64(m)
 			}
-			if last {
+			if small {
 				break
 			}
 		}
-		meta.Hash = "sha256:" + hex.EncodeToString(h.Sum(nil))
+		meta.Hash = sum()
 		if f.Hash != "" && f.Hash != meta.Hash {
 			return fmt.Errorf("%w: postgres: file %s: hash %s does not match the bytes (%s)", trove.ErrInvalid, f.ID, f.Hash, meta.Hash)
 		}
@@ -77,19 +108,24 @@ ON CONFLICT (id) DO NOTHING`, f.ID, f.ContentType, f.Filename, s.opts.ChunkSize)
 		s.wrote(ctx, pool)
 		return meta, nil
 	}
-	h := sha256.New()
 	if _, err := io.Copy(h, data); err != nil {
 		return f, fmt.Errorf("postgres: save file %s: %w", f.ID, err)
 	}
-	sum := "sha256:" + hex.EncodeToString(h.Sum(nil))
-	if f.Hash != "" && f.Hash != sum {
-		return f, fmt.Errorf("%w: postgres: file %s: hash %s does not match the bytes (%s)", trove.ErrInvalid, f.ID, f.Hash, sum)
+	got := sum()
+	if f.Hash != "" && f.Hash != got {
+		return f, fmt.Errorf("%w: postgres: file %s: hash %s does not match the bytes (%s)", trove.ErrInvalid, f.ID, f.Hash, got)
 	}
-	old, err := getFile(ctx, pool, f.ID)
+	return s.sameFile(ctx, pool, f, got)
+}
+
+// sameFile answers a save of file f whose id exists: the stored file when
+// its hash is hash (an idempotent retry), else ErrConflict.
+func (s *Store) sameFile(ctx context.Context, q querier, f trove.EventFile, hash string) (trove.EventFile, error) {
+	old, err := getFile(ctx, q, f.ID)
 	if err != nil {
 		return f, err
 	}
-	if old.Hash != sum {
+	if old.Hash != hash {
 		return f, fmt.Errorf("%w: postgres: file %s exists with other bytes", trove.ErrConflict, f.ID)
 	}
 	return old, nil
