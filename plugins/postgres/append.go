@@ -141,7 +141,7 @@ func (s *Store) commitGroup(ctx context.Context, pool *pgxpool.Pool, group []*co
 // it: committed rows plus the new versions of the requests before.
 type groupLog struct {
 	s        *Store
-	tx       pgx.Tx
+	tx       *pgxpool.Conn            // inside the append transaction
 	dbLatest map[string]int           // committed latest version per id
 	pending  map[string][]trove.Event // new versions of earlier requests, in version order
 	next     uint64                   // the next free position
@@ -189,44 +189,70 @@ func (l *reqLog) Append(_ context.Context, e trove.Event) (uint64, error) {
 // out or err (a plan error fails that request alone) and returns an error
 // when the transaction failed as a whole.
 func (s *Store) appendTx(ctx context.Context, pool *pgxpool.Pool, group []*commitReq) error {
-	tx, err := pool.Begin(ctx)
+	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("postgres: save: %w", err)
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-	var head int64
-	if err := tx.QueryRow(ctx, `SELECT position FROM head WHERE id = 1 FOR UPDATE`).Scan(&head); err != nil {
-		return fmt.Errorf("postgres: save: lock head: %w", err)
-	}
-	g := &groupLog{s: s, tx: tx, dbLatest: map[string]int{}, pending: map[string][]trove.Event{}, next: uint64(head) + 1}
+	// The pool closes, rather than reuses, a connection left inside a
+	// transaction; the ROLLBACK keeps the usual failure cheap.
+	defer conn.Release()
+	done := false
+	defer func() {
+		if !done {
+			_, _ = conn.Exec(context.WithoutCancel(ctx), `ROLLBACK`)
+		}
+	}()
+	dbLatest := map[string]int{}
 	var ids []string
-	seen := map[string]bool{}
 	for _, r := range group {
 		for _, st := range r.staged {
-			if !seen[st.Event.ID.ID] {
-				seen[st.Event.ID.ID] = true
+			if _, ok := dbLatest[st.Event.ID.ID]; !ok {
+				dbLatest[st.Event.ID.ID] = 0
 				ids = append(ids, st.Event.ID.ID)
-				g.dbLatest[st.Event.ID.ID] = 0
 			}
 		}
 	}
-	rows, err := tx.Query(ctx, `SELECT id, max(version) FROM events WHERE id = ANY($1) GROUP BY id`, ids)
+	// One round trip: begin, lock the head (waiting for any other append
+	// to commit), read the latest versions — a statement of its own, so
+	// under READ COMMITTED it sees every append committed before the lock
+	// was granted.
+	b := &pgx.Batch{}
+	b.Queue(`BEGIN`)
+	b.Queue(`SELECT position FROM head WHERE id = 1 FOR UPDATE`)
+	b.Queue(`SELECT id, max(version) FROM events WHERE id = ANY($1) GROUP BY id`, ids)
+	var head int64
+	err = func() error {
+		br := conn.SendBatch(ctx, b)
+		defer br.Close()
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+		if err := br.QueryRow().Scan(&head); err != nil {
+			return err
+		}
+		rows, err := br.Query()
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id string
+			var v int
+			if err := rows.Scan(&id, &v); err != nil {
+				rows.Close()
+				return err
+			}
+			dbLatest[id] = v
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return br.Close()
+	}()
 	if err != nil {
 		return fmt.Errorf("postgres: save: %w", err)
 	}
-	for rows.Next() {
-		var id string
-		var v int
-		if err := rows.Scan(&id, &v); err != nil {
-			rows.Close()
-			return fmt.Errorf("postgres: save: %w", err)
-		}
-		g.dbLatest[id] = v
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("postgres: save: %w", err)
-	}
+	g := &groupLog{s: s, tx: conn, dbLatest: dbLatest, pending: map[string][]trove.Event{}, next: uint64(head) + 1}
 	for _, r := range group {
 		if err := r.ctx.Err(); err != nil {
 			r.err = err // its caller has gone: not saved
@@ -249,20 +275,27 @@ func (s *Store) appendTx(ctx context.Context, pool *pgxpool.Pool, group []*commi
 		g.next += uint64(len(rl.added))
 	}
 	if len(g.rows) == 0 {
-		return nil // nothing new: retries and failures only
+		return nil // nothing new: retries and failures only (rolled back)
 	}
-	newPKs, err := s.writeRows(ctx, g)
+	// Without the test hook the COMMIT ends the last batch of writes: one
+	// round trip more for the whole append.
+	newPKs, err := s.writeRows(ctx, g, s.beforeCommit == nil)
 	if err != nil {
 		return err
 	}
 	if s.beforeCommit != nil {
-		if err := s.beforeCommit(ctx, tx); err != nil {
+		if err := s.beforeCommit(ctx, conn); err != nil {
 			return fmt.Errorf("postgres: save: %w", err)
 		}
+		tag, err := conn.Exec(ctx, `COMMIT`)
+		if err != nil {
+			return fmt.Errorf("postgres: save: commit: %w", err)
+		}
+		if tag.String() != "COMMIT" {
+			return fmt.Errorf("postgres: save: commit: the transaction was rolled back")
+		}
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("postgres: save: commit: %w", err)
-	}
+	done = true
 	for h, pk := range newPKs {
 		s.schemaPKs.Store(h, pk)
 	}
@@ -272,10 +305,10 @@ func (s *Store) appendTx(ctx context.Context, pool *pgxpool.Pool, group []*commi
 }
 
 // writeRows inserts g's new versions, their links and schema documents,
-// clears the latest flag of the versions they supersede, moves the head
-// and sends the NOTIFY hint (notify on). It returns
+// clears the latest flag of the versions they supersede, moves the head,
+// sends the NOTIFY hint (notify on) and, with commit, commits. It returns
 // the schema documents it added (hash → key), to be cached once committed.
-func (s *Store) writeRows(ctx context.Context, g *groupLog) (map[string]int64, error) {
+func (s *Store) writeRows(ctx context.Context, g *groupLog, commit bool) (map[string]int64, error) {
 	tx := g.tx
 	newPKs := map[string]int64{}
 	pkOf := func(sc trove.Schema) (int64, error) {
@@ -358,8 +391,27 @@ SELECT schema_pk FROM ins UNION ALL SELECT schema_pk FROM schema_docs WHERE hash
 	if s.opts.Notify == "on" {
 		b.Queue(`SELECT pg_notify($1, $2)`, s.channel, strconv.FormatUint(g.next-1, 10))
 	}
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+	if commit {
+		b.Queue(`COMMIT`)
+	}
+	br := tx.SendBatch(ctx, b)
+	for range b.Len() - 1 {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return nil, fmt.Errorf("postgres: save: %w", err)
+		}
+	}
+	tag, err := br.Exec()
+	if err == nil {
+		err = br.Close()
+	} else {
+		br.Close()
+	}
+	if err != nil {
 		return nil, fmt.Errorf("postgres: save: %w", err)
+	}
+	if commit && tag.String() != "COMMIT" {
+		return nil, fmt.Errorf("postgres: save: commit: the transaction was rolled back")
 	}
 	return newPKs, nil
 }

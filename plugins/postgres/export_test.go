@@ -3,13 +3,15 @@ package postgres
 import (
 	"context"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/trovedb/trove"
 )
 
 // SetBeforeCommit sets the hook each append transaction runs just before
 // its commit, the head row locked.
-func SetBeforeCommit(s *Store, f func(ctx context.Context, tx pgx.Tx) error) { s.beforeCommit = f }
+func SetBeforeCommit(s *Store, f func(ctx context.Context, tx *pgxpool.Conn) error) {
+	s.beforeCommit = f
+}
 
 // QuerySQL is the statement QueryEvents runs first for q (its first keyset
 // page when it pages), with its arguments.

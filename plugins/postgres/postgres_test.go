@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/plugins/postgres"
 )
@@ -182,7 +183,7 @@ func TestSlowAppendHoldsReaders(t *testing.T) {
 	slow := open(t, schema)
 	inside, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
-	postgres.SetBeforeCommit(slow, func(ctx context.Context, tx pgx.Tx) error {
+	postgres.SetBeforeCommit(slow, func(ctx context.Context, tx *pgxpool.Conn) error {
 		once.Do(func() {
 			close(inside)
 			<-release
@@ -255,7 +256,7 @@ func TestFailedAppendLeavesNoHole(t *testing.T) {
 	var mode atomic.Value
 	mode.Store("")
 	admin := conn(t)
-	postgres.SetBeforeCommit(s, func(ctx context.Context, tx pgx.Tx) error {
+	postgres.SetBeforeCommit(s, func(ctx context.Context, tx *pgxpool.Conn) error {
 		switch mode.Swap("") {
 		case "fail":
 			// A constraint error: a second row at a taken position.
@@ -563,7 +564,7 @@ func TestSaveGivesUpWithItsContext(t *testing.T) {
 	s := open(t, schema)
 	inside, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
-	postgres.SetBeforeCommit(s, func(ctx context.Context, tx pgx.Tx) error {
+	postgres.SetBeforeCommit(s, func(ctx context.Context, tx *pgxpool.Conn) error {
 		once.Do(func() {
 			close(inside)
 			<-release

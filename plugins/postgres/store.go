@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/internal/lifecycle"
@@ -146,7 +145,7 @@ type Store struct {
 	// beforeCommit, when set (by tests, before Initialize), runs in each
 	// append transaction after its writes, with the head row locked, just
 	// before the commit; an error rolls the transaction back.
-	beforeCommit func(ctx context.Context, tx pgx.Tx) error
+	beforeCommit func(ctx context.Context, tx *pgxpool.Conn) error
 }
 
 var (
