@@ -34,8 +34,8 @@ type Postgres struct {
 	Port    int
 	runAs   *user.User // nil: run the server as this process's user
 
-	mu      sync.Mutex
-	running bool
+	mu     sync.Mutex
+	exited chan struct{} // closed when the running postmaster exited; nil when none runs
 }
 
 // StartPostgres initializes a new cluster in a temporary directory and
@@ -173,31 +173,70 @@ func (p *Postgres) appendConf(text string) error {
 	return nil
 }
 
-// Start starts the server (again) and waits until it accepts connections.
+// Start starts the server (again) and waits until it accepts
+// connections. The postmaster is a child of this process, run as the
+// server's user, and gets SIGQUIT (immediate shutdown) when this process
+// dies, so a crashed or killed test run leaves no server behind.
 func (p *Postgres) Start() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if err := p.run("pg_ctl", "start", "-w", "-t", "60", "-D", p.DataDir, "-l", filepath.Join(p.Dir, "server.log")); err != nil {
-		log, _ := os.ReadFile(filepath.Join(p.Dir, "server.log"))
-		return fmt.Errorf("%w\nserver log:\n%s", err, tail(log, 4000))
+	if p.exited != nil {
+		return nil
 	}
-	p.running = true
+	log, err := os.OpenFile(filepath.Join(p.Dir, "server.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	cmd := exec.Command(filepath.Join(p.Bin, "postgres"), "-D", p.DataDir)
+	cmd.Dir = p.Dir
+	cmd.Env = append(cleanEnv(), "LC_ALL=C")
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = serverProcAttr(p.runAs)
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("testservices: postgres: %w", err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		conn, err := pgx.Connect(ctx, p.DSN(""))
+		cancel()
+		if err == nil {
+			conn.Close(context.Background())
+			break
+		}
+		select {
+		case <-exited:
+			b, _ := os.ReadFile(filepath.Join(p.Dir, "server.log"))
+			return fmt.Errorf("testservices: postgres exited at start\nserver log:\n%s", tail(b, 4000))
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			b, _ := os.ReadFile(filepath.Join(p.Dir, "server.log"))
+			return fmt.Errorf("testservices: postgres does not accept connections after a minute: %v\nserver log:\n%s", err, tail(b, 4000))
+		}
+	}
+	p.exited = exited
 	return nil
 }
 
-// Stop stops the server; mode is pg_ctl's -m: "fast" or "immediate" (a
-// crash: no checkpoint, recovery at the next start).
+// Stop stops the server with pg_ctl; mode is its -m: "fast" or
+// "immediate" (a crash: no checkpoint, recovery at the next start).
 func (p *Postgres) Stop(mode string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.running {
+	if p.exited == nil {
 		return nil
 	}
-	err := p.run("pg_ctl", "stop", "-w", "-t", "60", "-D", p.DataDir, "-m", mode)
-	if err == nil {
-		p.running = false
+	if err := p.run("pg_ctl", "stop", "-w", "-t", "60", "-D", p.DataDir, "-m", mode); err != nil {
+		return err
 	}
-	return err
+	<-p.exited
+	p.exited = nil
+	return nil
 }
 
 // Remove stops the server and deletes its directory.
