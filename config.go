@@ -23,8 +23,20 @@ const UseEventStorage = "useEventStorage"
 //	  links: useEventStorage
 //
 // Roles naming the same plugin with the same options share one instance.
+//
+// The limits beside it take their defaults when zero.
 type Config struct {
 	Storage StorageConfig `json:"storage"`
+	// SchemaCacheBytes caps the estimated memory of the compiled JSON
+	// Schemas the core keeps for reuse, least recently used first out.
+	// Zero means DefaultSchemaCacheBytes (64 MiB); negative keeps none
+	// (every event's schema is compiled again).
+	SchemaCacheBytes int64 `json:"schemaCacheBytes,omitempty"`
+	// MaxIdentifierBytes caps, in bytes, each identifier an event or a
+	// registration carries: event id, producer, schema "$id" (or reference
+	// id), link type, link target id, registered schema id and version.
+	// Zero means DefaultMaxIdentifierBytes (256).
+	MaxIdentifierBytes int `json:"maxIdentifierBytes,omitempty"`
 }
 
 // StorageConfig holds one PluginConfig per role. Files and Links may be

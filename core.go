@@ -1,7 +1,6 @@
 package trove
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -12,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -43,7 +43,11 @@ type Core struct {
 	plugins []Plugin    // distinct instances, in initialization order
 	logger  *slog.Logger
 	valid   validators
+	maxID   int // Config.MaxIdentifierBytes, defaulted
 	now     func() time.Time
+	regGen  atomic.Uint64     // bumped by every registration
+	given   map[string]Plugin // WithPlugin's instances, by plugin name
+	claims  fileClaims        // file ids being saved by requests
 
 	mu struct {
 		sync.RWMutex
@@ -69,6 +73,19 @@ func Open(ctx context.Context, cfg Config, opts ...Option) (*Core, error) {
 		o(c)
 	}
 	c.mu.byKey = map[string]*RegisteredSchema{}
+	c.maxID = cfg.MaxIdentifierBytes
+	if c.maxID == 0 {
+		c.maxID = DefaultMaxIdentifierBytes
+	}
+	if c.maxID < 0 {
+		return nil, invalidf("config: maxIdentifierBytes %d is negative", c.maxID)
+	}
+	c.valid.capBytes = cfg.SchemaCacheBytes
+	if c.valid.capBytes == 0 {
+		c.valid.capBytes = DefaultSchemaCacheBytes
+	}
+	c.valid.resolve = c.registeredDocument
+	c.valid.gen = c.regGen.Load
 	st := cfg.Storage
 	if st.Events.Plugin == "" || st.Events.Plugin == UseEventStorage {
 		return nil, invalidf("config: storage.events needs a plugin")
@@ -79,11 +96,16 @@ func Open(ctx context.Context, cfg Config, opts ...Option) (*Core, error) {
 			pc = st.Events
 		}
 		key := pc.Plugin + "\x00" + canonicalJSON(pc.Options)
+		if _, ok := c.given[pc.Plugin]; ok {
+			key = pc.Plugin // one given instance, whatever the options
+		}
 		p, ok := instances[key]
 		if !ok {
 			var err error
-			if p, err = NewPlugin(pc.Plugin, pc.Options); err != nil {
-				return nil, err
+			if p, ok = c.given[pc.Plugin]; !ok {
+				if p, err = NewPlugin(pc.Plugin, pc.Options); err != nil {
+					return nil, err
+				}
 			}
 			instances[key] = p
 			c.plugins = append(c.plugins, p)
@@ -215,12 +237,18 @@ func (c *Core) RegisterSchema(ctx context.Context, s RegisteredSchema) (Register
 	if s.ID == "" || s.Version == "" {
 		return s, invalidf("schema registration: id and version are required")
 	}
+	if err := c.identifier("schema registration: id", s.ID); err != nil {
+		return s, err
+	}
+	if err := c.identifier("schema registration: version", s.Version); err != nil {
+		return s, err
+	}
 	doc, err := compactObject(s.Schema)
 	if err != nil {
 		return s, invalidf("schema registration %s@%s: schema: %v", s.ID, s.Version, err)
 	}
 	s.Schema = doc
-	if _, err := c.valid.compile(doc); err != nil {
+	if _, err := c.valid.compile(doc, true); err != nil {
 		return s, err
 	}
 	c.mu.Lock()
@@ -247,10 +275,36 @@ func (c *Core) addSchemaLocked(s RegisteredSchema) {
 	}
 	c.mu.schemas = append(c.mu.schemas, s)
 	c.mu.byKey[key] = &c.mu.schemas[len(c.mu.schemas)-1]
+	c.regGen.Add(1)
 	// Re-point the map: append may have moved the slice.
 	for i := range c.mu.schemas {
 		c.mu.byKey[c.mu.schemas[i].ID+"\x00"+c.mu.schemas[i].Version] = &c.mu.schemas[i]
 	}
+}
+
+// registeredDocument resolves a schema reference (a URL without its
+// fragment) to a registered schema's document: the latest version of the
+// schema whose id is the URL, or the URL relative to the base of documents
+// without an absolute "$id" ("$ref": "address" names the registered
+// "address"), or whose document's "$id" is the URL.
+func (c *Core) registeredDocument(url string) ([]byte, bool) {
+	id := strings.TrimPrefix(url, registryBase)
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for _, s := range slices.Backward(c.mu.schemas) {
+		if s.ID == id || s.ID == url {
+			return s.Schema, true
+		}
+	}
+	for _, s := range slices.Backward(c.mu.schemas) {
+		var head struct {
+			ID string `json:"$id"`
+		}
+		if json.Unmarshal(s.Schema, &head) == nil && head.ID != "" && (head.ID == url || registryBase+head.ID == url) {
+			return s.Schema, true
+		}
+	}
+	return nil, false
 }
 
 // Schemas lists the registered schemas in registration order.
@@ -286,9 +340,24 @@ func (c *Core) ValidateEvent(e Event) error {
 	if e.Schema.IsZero() {
 		return invalidf("event: schema is required")
 	}
+	if err := c.checkIdentifiers(e); err != nil {
+		return fmt.Errorf("event: %w", err)
+	}
 	payload, err := compactObject(e.Payload)
 	if err != nil {
 		return invalidf("event: payload: %v", err)
+	}
+	if !isJSONNull(e.Metadata) {
+		if _, err := checkJSONObject(e.Metadata); err != nil {
+			return invalidf("event: metadata: %v", err)
+		}
+	}
+	for i, l := range e.Links {
+		if !isJSONNull(l.Metadata) {
+			if _, err := checkJSONObject(l.Metadata); err != nil {
+				return invalidf("event: links[%d].metadata: %v", i, err)
+			}
+		}
 	}
 	doc := e.Schema.Raw()
 	if e.Schema.IsReference() {
@@ -303,33 +372,64 @@ func (c *Core) ValidateEvent(e Event) error {
 
 // CreateEvent validates e, stores its files (uploads, and inline files whose
 // Data holds base64 bytes) in file storage, then saves the event, with its
-// links, to event storage, and returns the stored event.
+// links, to event storage, and returns the stored event. Everything that
+// can be checked without storing is checked first. When the event is
+// refused (ErrInvalid, ErrConflict, ErrNotFound, or a file that fails to
+// save), the files this call stored are deleted again (FileDeleter); a
+// file that existed before, or that another request saved or referenced
+// meanwhile, stays. After an error of unknown outcome (I/O, a cancelled
+// context while saving) the files stay, since the event may be stored.
 func (c *Core) CreateEvent(ctx context.Context, e Event, uploads ...Upload) (Event, error) {
 	if err := c.checkOpen(); err != nil {
 		return e, err
 	}
-	e, err := c.prepareEvent(ctx, e, uploads)
+	inline, uploads, err := c.checkEvent(e, uploads)
 	if err != nil {
 		return e, err
 	}
-	return c.events.SaveEvent(ctx, e)
+	w := &fileWrite{c: c}
+	if e, err = w.storeFiles(ctx, e, inline, uploads); err != nil {
+		w.end(ctx, false)
+		return e, err
+	}
+	out, err := c.events.SaveEvent(ctx, e)
+	w.end(ctx, err == nil || !refused(err))
+	return out, err
 }
 
 // CreateEvents validates every event and saves them all atomically (through
 // BatchSaver or a transaction); on any error none is saved. Errors name the
-// index of the failing event.
+// index of the failing event. Every event is checked before any file is
+// stored; when the batch is refused, the files it stored are deleted again,
+// as for CreateEvent.
 func (c *Core) CreateEvents(ctx context.Context, events []Event) ([]Event, error) {
 	if err := c.checkOpen(); err != nil {
 		return nil, err
 	}
+	inline := make([][]bool, len(events))
+	for i, e := range events {
+		var err error
+		if inline[i], _, err = c.checkEvent(e, nil); err != nil {
+			return nil, &BatchError{Index: i, Err: err}
+		}
+	}
+	w := &fileWrite{c: c}
 	prepared := make([]Event, len(events))
 	for i, e := range events {
-		p, err := c.prepareEvent(ctx, e, nil)
+		p, err := w.storeFiles(ctx, e, inline[i], nil)
 		if err != nil {
+			w.end(ctx, false)
 			return nil, &BatchError{Index: i, Err: err}
 		}
 		prepared[i] = p
 	}
+	out, err := c.saveBatch(ctx, prepared)
+	w.end(ctx, err == nil || !refused(err))
+	return out, err
+}
+
+// saveBatch saves prepared events atomically.
+func (c *Core) saveBatch(ctx context.Context, prepared []Event) ([]Event, error) {
 	if bs, ok := c.events.(BatchSaver); ok {
 		return bs.SaveEvents(ctx, prepared)
 	}
@@ -358,38 +458,91 @@ type BatchError struct {
 func (e *BatchError) Error() string { return fmt.Sprintf("event %d: %v", e.Index, e.Err) }
 func (e *BatchError) Unwrap() error { return e.Err }
 
-func (c *Core) prepareEvent(ctx context.Context, e Event, uploads []Upload) (Event, error) {
+// checkEvent checks everything about e that needs no storage: its payload
+// against its schema, that a file storage exists when e has files, every
+// inline file's id and base64 data, and every upload's id (generated when
+// empty). It returns which of e.Files are inline files to store (nil when
+// none is) and the uploads with their ids. The data is decoded as a
+// stream, here and when it is stored, so no decoded copy of a batch's
+// files is held.
+func (c *Core) checkEvent(e Event, uploads []Upload) ([]bool, []Upload, error) {
 	if err := c.ValidateEvent(e); err != nil {
-		return e, err
+		return nil, nil, err
 	}
 	if len(uploads) == 0 && !hasInlineFiles(e.Files) {
-		return e, nil
+		return nil, nil, nil
 	}
 	if c.files == nil {
-		return e, invalidf("event has files but no file storage is configured")
+		return nil, nil, invalidf("event has files but no file storage is configured")
 	}
-	files := slices.Clone(e.Files)
-	for i, f := range files {
+	inline := make([]bool, len(e.Files))
+	for i, f := range e.Files {
 		if f.IsReference || f.Data == "" {
 			continue
 		}
-		raw, err := base64.StdEncoding.DecodeString(f.Data)
-		if err != nil {
-			return e, invalidf("files[%d]: data must be base64: %v", i, err)
+		if err := ValidateFileID(f.ID); err != nil {
+			return nil, nil, fmt.Errorf("files[%d]: %w", i, err)
 		}
+		if _, err := io.Copy(io.Discard, inlineData(f)); err != nil {
+			return nil, nil, invalidf("files[%d]: data must be base64: %v", i, err)
+		}
+		inline[i] = true
+	}
+	uploads = slices.Clone(uploads)
+	for i := range uploads {
+		if uploads[i].File.ID == "" {
+			uploads[i].File.ID = NewID()
+		}
+		if err := ValidateFileID(uploads[i].File.ID); err != nil {
+			return nil, nil, fmt.Errorf("upload %d (%s): %w", i, uploads[i].File.Filename, err)
+		}
+	}
+	return inline, uploads, nil
+}
+
+// fileWrite is the files one request stores: each id is claimed
+// (fileClaims) before it is saved, and released when the request ends.
+type fileWrite struct {
+	c      *Core
+	claims []*fileClaim
+}
+
+// save claims f.ID and saves the file.
+func (w *fileWrite) save(ctx context.Context, f EventFile, data io.Reader) (EventFile, error) {
+	cl, err := w.c.claims.claim(ctx, w.c.files, f.ID)
+	if err != nil {
+		return f, err
+	}
+	w.claims = append(w.claims, cl)
+	return w.c.files.SaveFile(ctx, f, data)
+}
+
+// inlineData streams the bytes of an inline file, decoded from base64.
+func inlineData(f EventFile) io.Reader {
+	return base64.NewDecoder(base64.StdEncoding, strings.NewReader(f.Data))
+}
+
+// storeFiles saves e's inline files (those checkEvent marked) and uploads,
+// and returns e with the stored metadata in place.
+func (w *fileWrite) storeFiles(ctx context.Context, e Event, inline []bool, uploads []Upload) (Event, error) {
+	if len(uploads) == 0 && inline == nil {
+		return e, nil
+	}
+	files := slices.Clone(e.Files)
+	for i, f := range files {
+		if !inline[i] {
+			continue
+		}
+		data := inlineData(f)
 		f.Data = ""
-		stored, err := c.files.SaveFile(ctx, f, bytes.NewReader(raw))
+		stored, err := w.save(ctx, f, data)
 		if err != nil {
 			return e, fmt.Errorf("files[%d]: %w", i, err)
 		}
 		files[i] = stored
 	}
 	for i, u := range uploads {
-		f := u.File
-		if f.ID == "" {
-			f.ID = NewID()
-		}
-		stored, err := c.files.SaveFile(ctx, f, u.Data)
+		stored, err := w.save(ctx, u.File, u.Data)
 		if err != nil {
 			return e, fmt.Errorf("upload %d (%s): %w", i, u.File.Filename, err)
 		}
@@ -397,6 +550,18 @@ func (c *Core) prepareEvent(ctx context.Context, e Event, uploads []Upload) (Eve
 	}
 	e.Files = files
 	return e, nil
+}
+
+// end releases the request's claims. keep says the request succeeded, or
+// that its outcome is unknown; otherwise the files it created are deleted.
+func (w *fileWrite) end(ctx context.Context, keep bool) {
+	del, _ := w.c.files.(FileDeleter)
+	for _, cl := range w.claims {
+		if err := w.c.claims.release(ctx, del, cl, keep); err != nil {
+			w.c.logger.Warn("trove: a file of a refused request could not be deleted; it stays stored", "file", cl.id, "err", err)
+		}
+	}
+	w.claims = nil
 }
 
 func hasInlineFiles(fs []EventFile) bool {
@@ -435,7 +600,15 @@ func (c *Core) SaveFile(ctx context.Context, f EventFile, data io.Reader) (Event
 	if f.ID == "" {
 		f.ID = NewID()
 	}
-	return c.files.SaveFile(ctx, f, data)
+	if err := ValidateFileID(f.ID); err != nil {
+		return f, err
+	}
+	// Claimed like an event's files, so that a refused event saving the
+	// same id at the same moment does not take this file back.
+	w := &fileWrite{c: c}
+	out, err := w.save(ctx, f, data)
+	w.end(ctx, err == nil)
+	return out, err
 }
 
 // GetFile returns a file's metadata.
@@ -467,6 +640,14 @@ func (c *Core) SaveLink(ctx context.Context, source EventID, l EventLink) error 
 	}
 	if c.links == nil {
 		return errNoRole("link")
+	}
+	if err := c.checkLink(l); err != nil {
+		return fmt.Errorf("link: %w", err)
+	}
+	if !isJSONNull(l.Metadata) {
+		if _, err := checkJSONObject(l.Metadata); err != nil {
+			return invalidf("link: metadata: %v", err)
+		}
 	}
 	return c.links.SaveLink(ctx, source, l)
 }

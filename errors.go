@@ -34,6 +34,13 @@ var (
 	// ErrCorrupt is returned when stored data fails a checksum or a structural
 	// check. Backends wrap it in a *CorruptionError that says where.
 	ErrCorrupt = errors.New("trove: corrupt data")
+
+	// ErrLocked is returned when a store opens a directory or file that
+	// another store, in this process or another, holds open: every
+	// persistent backend locks its data while open. The error names the
+	// directory and, where the system tells, the holding process id; the
+	// failed open changed nothing.
+	ErrLocked = errors.New("trove: locked by another store")
 )
 
 // CorruptionError locates damaged data. It matches ErrCorrupt with errors.Is.

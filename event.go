@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -95,6 +96,9 @@ func (e Event) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON reads an event. createdAt may carry any RFC 3339 offset; it
 // is converted to UTC and truncated to milliseconds.
+// Stored events are read back through it too, so it is lenient; the
+// strict checks of client JSON are Prepare's (and CheckJSON's, for a whole
+// request body).
 func (e *Event) UnmarshalJSON(b []byte) error {
 	var j eventJSON
 	if err := json.Unmarshal(b, &j); err != nil {
@@ -194,6 +198,9 @@ func Prepare(e Event, now time.Time) (Event, error) {
 	if e.Producer == "" {
 		e.Producer = DefaultProducer
 	}
+	if !utf8.ValidString(e.ID.ID) || !utf8.ValidString(e.Producer) {
+		return e, invalidf("event %q: id and producer must be valid UTF-8", e.ID.ID)
+	}
 	if e.Schema.IsZero() {
 		return e, invalidf("event %s: schema is required", e.ID.ID)
 	}
@@ -227,6 +234,9 @@ func Prepare(e Event, now time.Time) (Event, error) {
 		if l.Type == "" || l.TargetEvent.ID == "" {
 			return e, invalidf("event %s: links[%d]: type and targetEvent.id are required", e.ID.ID, i)
 		}
+		if !utf8.ValidString(l.Type) || !utf8.ValidString(l.TargetEvent.ID) {
+			return e, invalidf("event %s: links[%d]: type and targetEvent.id must be valid UTF-8", e.ID.ID, i)
+		}
 		if l.TargetEvent.Version < 0 {
 			return e, invalidf("event %s: links[%d]: bad target version", e.ID.ID, i)
 		}
@@ -248,6 +258,9 @@ func Prepare(e Event, now time.Time) (Event, error) {
 func ValidateLink(l EventLink) (EventLink, error) {
 	if l.Type == "" || l.TargetEvent.ID == "" {
 		return l, invalidf("link: type and targetEvent.id are required")
+	}
+	if !utf8.ValidString(l.Type) || !utf8.ValidString(l.TargetEvent.ID) {
+		return l, invalidf("link: type and targetEvent.id must be valid UTF-8")
 	}
 	if l.TargetEvent.Version < 0 {
 		return l, invalidf("link: bad target version")
@@ -327,11 +340,16 @@ func isJSONNull(b json.RawMessage) bool {
 	return len(b) == 0 || string(b) == "null"
 }
 
-// compactObject checks that b is one JSON object and returns it compacted.
+// compactObject checks that b is one JSON object a client may send (see
+// CheckJSON: valid UTF-8, no repeated key) and returns it compacted, in a
+// slice of its own.
 func compactObject(b json.RawMessage) (json.RawMessage, error) {
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 || b[0] != '{' {
-		return nil, fmt.Errorf("must be a JSON object")
+	compact, err := checkJSONObject(b)
+	if err != nil {
+		return nil, err
+	}
+	if compact {
+		return bytes.Clone(b), nil
 	}
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, b); err != nil {

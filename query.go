@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
-	"math/big"
 	"slices"
 	"strconv"
 	"strings"
@@ -85,14 +84,18 @@ type queryJSON struct {
 	Offset      int             `json:"offset,omitempty"`
 }
 
-// UnmarshalJSON reads the original's EventQuery shape. Shape errors wrap
-// ErrInvalid.
+// UnmarshalJSON reads the original's EventQuery shape. Shape errors, and
+// invalid UTF-8 or a repeated key anywhere (CheckJSON), wrap ErrInvalid.
 func (q *EventQuery) UnmarshalJSON(b []byte) error {
+	if err := CheckJSON(b); err != nil {
+		return fmt.Errorf("query: %w", err)
+	}
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.UseNumber()
+	d.DisallowUnknownFields()
 	var j queryJSON
 	if err := d.Decode(&j); err != nil {
-		return invalidf("query: %v", err)
+		return invalidf("query: %s", DescribeJSONError(err))
 	}
 	*q = EventQuery{TimeRange: j.TimeRange, Links: j.Links, Search: j.Search,
 		AllVersions: j.AllVersions, Limit: j.Limit, Offset: j.Offset}
@@ -115,15 +118,8 @@ func (q *EventQuery) UnmarshalJSON(b []byte) error {
 		}
 	}
 	if !isJSONNull(j.Sort) {
-		// A single {field, direction} is accepted as a list of one.
-		if bytes.HasPrefix(bytes.TrimSpace(j.Sort), []byte("{")) {
-			var one SortField
-			if err := json.Unmarshal(j.Sort, &one); err != nil {
-				return invalidf("query: sort: %v", err)
-			}
-			q.Sort = []SortField{one}
-		} else if err := json.Unmarshal(j.Sort, &q.Sort); err != nil {
-			return invalidf("query: sort: %v", err)
+		if q.Sort, err = parseSortJSON(j.Sort); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -164,6 +160,54 @@ func (q EventQuery) MarshalJSON() ([]byte, error) {
 		m["offset"] = q.Offset
 	}
 	return json.Marshal(m)
+}
+
+// parseSortJSON reads a query's sort: a list whose items are {field,
+// direction} objects or "field:direction" strings (the URL form), or one
+// such item alone; a string may hold several, comma-separated.
+func parseSortJSON(raw json.RawMessage) ([]SortField, error) {
+	raw = bytes.TrimSpace(raw)
+	items := []json.RawMessage{raw}
+	if len(raw) > 0 && raw[0] == '[' {
+		items = nil
+		if err := json.Unmarshal(raw, &items); err != nil {
+			return nil, invalidf("query: sort: %s", DescribeJSONError(err))
+		}
+	}
+	var out []SortField
+	for i, it := range items {
+		var str string
+		if json.Unmarshal(it, &str) == nil {
+			out = append(out, ParseSortFields(str)...)
+			continue
+		}
+		d := json.NewDecoder(bytes.NewReader(it))
+		d.DisallowUnknownFields()
+		var f SortField
+		if err := d.Decode(&f); err != nil {
+			return nil, invalidf("query: sort item %d must be {\"field\",\"direction\"} or \"field:direction\" (%s)", i+1, DescribeJSONError(err))
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// ParseSortFields reads the URL form of a sort: "field:direction" items,
+// comma-separated; the direction may be left out ("createdAt").
+func ParseSortFields(s string) []SortField {
+	var out []SortField
+	for _, one := range strings.Split(s, ",") {
+		one = strings.TrimSpace(one)
+		if one == "" {
+			continue
+		}
+		f := SortField{Field: one}
+		if i := strings.LastIndexByte(one, ':'); i >= 0 {
+			f.Field, f.Direction = one[:i], one[i+1:]
+		}
+		out = append(out, f)
+	}
+	return out
 }
 
 func stringList(name string, raw json.RawMessage) ([]string, error) {
@@ -346,13 +390,7 @@ func normalizeScalar(v any) (any, error) {
 }
 
 // isJSONNumber reports whether s is a number in JSON syntax.
-func isJSONNumber(s string) bool {
-	if s == "" || !(s[0] == '-' || s[0] >= '0' && s[0] <= '9') {
-		return false
-	}
-	var n json.Number
-	return json.Unmarshal([]byte(s), &n) == nil
-}
+func isJSONNumber(s string) bool { return IsJSONNumber(s) }
 
 // Source returns the query the compiled form came from.
 func (c *Query) Source() EventQuery { return c.src }
@@ -517,24 +555,6 @@ func scalarEqual(a, b any) bool {
 		return ok && NumberCompare(x, y) == 0
 	}
 	return false
-}
-
-// NumberCompare compares two JSON numbers numerically.
-func NumberCompare(a, b json.Number) int {
-	if a == b {
-		return 0
-	}
-	if x, err := strconv.ParseInt(string(a), 10, 64); err == nil {
-		if y, err := strconv.ParseInt(string(b), 10, 64); err == nil {
-			return cmp.Compare(x, y)
-		}
-	}
-	x, ok1 := new(big.Rat).SetString(string(a))
-	y, ok2 := new(big.Rat).SetString(string(b))
-	if !ok1 || !ok2 {
-		return strings.Compare(string(a), string(b))
-	}
-	return x.Cmp(y)
 }
 
 // Sortable is what Sort needs of one result: the event and, when the query

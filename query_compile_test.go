@@ -232,7 +232,12 @@ func TestSchemaIdentity(t *testing.T) {
 	if s := MustSchema(`{"$id":"a","id":"b","type":"object"}`); s.IsReference() || s.Identity() != "a" {
 		t.Errorf("$id wins: %+v", s)
 	}
-	for _, bad := range []string{`{}`, `[]`, `"x"`, `{"type":"object"}`} {
+	for _, anon := range []string{`{}`, `{"type":"object"}`, `{"$id":"","type":"object"}`} {
+		if s, err := NewSchema(json.RawMessage(anon)); err != nil || s.Identity() != "" || s.IsReference() {
+			t.Errorf("NewSchema(%s) = %+v, %v: want an anonymous document", anon, s, err)
+		}
+	}
+	for _, bad := range []string{`[]`, `"x"`, `null`, `{"$id":1}`} {
 		if _, err := NewSchema(json.RawMessage(bad)); !errors.Is(err, ErrInvalid) {
 			t.Errorf("NewSchema(%s) = %v, want ErrInvalid", bad, err)
 		}

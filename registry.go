@@ -35,6 +35,18 @@ func Register(name string, factory Factory) {
 	registry.factories[name] = factory
 }
 
+// pluginPackages names the package that registers each plugin this module
+// ships, so that a program that forgot the import is told which one.
+var pluginPackages = map[string]string{
+	"storage-log":         "github.com/trovedb/trove/engine",
+	"storage-memory":      "github.com/trovedb/trove/plugins/memory",
+	"storage-json-file":   "github.com/trovedb/trove/plugins/jsonfile",
+	"storage-sqlite":      "github.com/trovedb/trove/plugins/sqlite",
+	"storage-file-system": "github.com/trovedb/trove/plugins/filesystem",
+	"storage-s3":          "github.com/trovedb/trove/plugins/s3",
+	"storage-postgres":    "github.com/trovedb/trove/plugins/postgres",
+}
+
 // Plugins lists the registered plugin names, sorted.
 func Plugins() []string {
 	registry.RLock()
@@ -54,6 +66,9 @@ func NewPlugin(name string, options json.RawMessage) (Plugin, error) {
 	f, ok := registry.factories[name]
 	registry.RUnlock()
 	if !ok {
+		if pkg, known := pluginPackages[name]; known {
+			return nil, invalidf("storage plugin %q is not registered: import _ %q to register it (registered: %v)", name, pkg, Plugins())
+		}
 		return nil, invalidf("unknown storage plugin %q (registered: %v)", name, Plugins())
 	}
 	p, err := f(options)

@@ -9,8 +9,9 @@ import (
 
 // Schema is an event's schema: either a full JSON Schema document, named by
 // its "$id", or a reference {"id": …, "version": …} to a schema registered
-// with the core. Its identity — "$id" when present, else "id" — is what
-// queries match. The zero Schema is "no schema".
+// with the core. Its identity — "$id" when present, else "id", else "" for
+// an anonymous document — is what queries match. The zero Schema is "no
+// schema".
 type Schema struct {
 	raw      json.RawMessage // compacted JSON object
 	identity string
@@ -18,8 +19,10 @@ type Schema struct {
 	ref      bool
 }
 
-// NewSchema parses a schema given as JSON: a JSON Schema document with a
-// "$id", or a reference {"id","version"}. Errors wrap ErrInvalid.
+// NewSchema parses a schema given as JSON: a JSON Schema document (any
+// object; its identity is its "$id", or "" when it has none, such as {} or
+// {"type":"object"}), or a reference {"id","version"}. Errors wrap
+// ErrInvalid.
 func NewSchema(raw json.RawMessage) (Schema, error) {
 	b, err := compactObject(raw)
 	if err != nil {
@@ -46,9 +49,9 @@ func NewSchema(raw json.RawMessage) (Schema, error) {
 			s.ref = true
 			s.version = versionString(head.Version)
 		}
-	default:
-		return Schema{}, invalidf(`schema: needs "$id" (a JSON Schema document) or "id" (a reference)`)
 	}
+	// A document with neither is an anonymous JSON Schema: it validates,
+	// and its identity is "" (the query {"schema": ""} finds its events).
 	return s, nil
 }
 

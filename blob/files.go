@@ -33,7 +33,10 @@ type fileStorage struct {
 	store Store
 }
 
-var _ trove.FileStorage = (*fileStorage)(nil)
+var (
+	_ trove.FileStorage = (*fileStorage)(nil)
+	_ trove.FileDeleter = (*fileStorage)(nil)
+)
 
 // SaveFile implements trove.FileStorage.
 func (fs *fileStorage) SaveFile(ctx context.Context, f trove.EventFile, data io.Reader) (trove.EventFile, error) {
@@ -87,6 +90,17 @@ func (fs *fileStorage) GetFileData(ctx context.Context, id string) (io.ReadClose
 		return nil, fmt.Errorf("blob: get file data %s: %w", id, err)
 	}
 	return rc, nil
+}
+
+// DeleteFile implements trove.FileDeleter: it deletes the object (Store.Delete).
+func (fs *fileStorage) DeleteFile(ctx context.Context, id string) error {
+	if err := trove.ValidateFileID(id); err != nil {
+		return fmt.Errorf("blob: delete file: %w", err)
+	}
+	if err := fs.store.Delete(ctx, id); err != nil {
+		return fmt.Errorf("blob: delete file %s: %w", id, err)
+	}
+	return nil
 }
 
 // FormatHash returns the trove form of a hex SHA-256 digest: "sha256:<hex>".

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/trovedb/trove"
@@ -68,7 +69,14 @@ type group struct {
 	docs    map[string]uint32
 	docList []trove.Schema // schema documents new in the group, by number
 	regs    map[string]string
-	next    uint64 // next position
+	links   []pendingLink // links added in the group, in order
+	next    uint64        // next position
+}
+
+// pendingLink is a link added in the group to the event at pos.
+type pendingLink struct {
+	pos  uint64
+	link trove.EventLink
 }
 
 func newGroup(next uint64, events int) *group {
@@ -443,11 +451,42 @@ func (s *Store) planLink(g *group, r *request) ([]segment.Record, error) {
 			return nil, fmt.Errorf("%w: engine: link source %s", trove.ErrNotFound, r.source)
 		}
 	}
+	dup, err := s.hasLink(g, pos, r.link)
+	if err != nil {
+		return nil, fmt.Errorf("engine: link source %s: %w", r.source, err)
+	}
+	if dup {
+		return nil, nil
+	}
 	recs := []segment.Record{{Type: recLink, Body: encodeLinkRecord(pos, r.link)}}
 	if !fitsEntry(recs) {
 		return nil, fmt.Errorf("%w: engine: link from %s: its metadata takes it past %d bytes (one WAL entry)", trove.ErrInvalid, r.source, segment.MaxBodySize)
 	}
+	g.links = append(g.links, pendingLink{pos, r.link})
 	return recs, nil
+}
+
+// hasLink reports whether the event at pos already has link: saved with
+// it, added before, or added earlier in the group.
+func (s *Store) hasLink(g *group, pos uint64, link trove.EventLink) (bool, error) {
+	for _, pl := range g.links {
+		if pl.pos == pos && pl.link.Same(link) {
+			return true, nil
+		}
+	}
+	if slices.ContainsFunc(s.ix.AddedLinks(uint32(pos)), link.Same) {
+		return true, nil
+	}
+	for _, e := range g.news {
+		if e.Position == pos {
+			return slices.ContainsFunc(e.Links, link.Same), nil
+		}
+	}
+	e, err := s.eventAt(s.view.Load(), pos)
+	if err != nil {
+		return false, err
+	}
+	return slices.ContainsFunc(e.Links, link.Same), nil
 }
 
 func (s *Store) planSchema(g *group, r *request) ([]segment.Record, error) {

@@ -22,6 +22,11 @@ type Report struct {
 	// is not a problem.
 	TornTail string
 	Problems []string // one line per problem; empty when all is well
+	// Repairable lists damage that loses nothing and that the next
+	// writable Open repairs by itself: an index snapshot (index.snap) that
+	// cannot be read or decoded is rebuilt from the log. Check still
+	// reports it as damage (its error wraps ErrCorrupt).
+	Repairable []string
 }
 
 // Check verifies the store in dir (see Store.Check) without changing
@@ -29,9 +34,11 @@ type Report struct {
 // reported in Report.TornTail but not truncated, and no snapshot is
 // written. Damage that Open would refuse (such as a damaged WAL entry that
 // the index snapshot proves was acknowledged) is returned as a problem.
-// The store must not be open for writing by another process.
+// Check takes the directory's lock shared: while a store has dir open for
+// writing (a running daemon) it fails at once with an error wrapping
+// trove.ErrLocked, and no writer can open dir while it runs.
 func Check(ctx context.Context, dir string) (Report, error) {
-	st, err := openReadOnly(dir, Options{})
+	st, err := openReadOnly(ctx, dir, Options{})
 	if err != nil {
 		if errors.Is(err, trove.ErrCorrupt) {
 			return Report{Problems: []string{err.Error()}}, fmt.Errorf("engine: check found 1 problem: %w", err)
@@ -72,6 +79,9 @@ func (s *Store) checkView(ctx context.Context, v *view) (Report, error) {
 	var rep Report
 	if s.readOnly {
 		rep.TornTail = s.w.tornTail
+		if s.w.snapDamage != nil {
+			rep.Repairable = append(rep.Repairable, fmt.Sprintf("%v (the next open rebuilds the index from the log)", s.w.snapDamage))
+		}
 	}
 	var first error
 	problem := func(err error) {
@@ -155,6 +165,12 @@ func (s *Store) checkView(ctx context.Context, v *view) (Report, error) {
 	}
 	if first != nil {
 		return rep, fmt.Errorf("engine: check found %d problems: %w", len(rep.Problems), first)
+	}
+	if d := s.w.snapDamage; d != nil && s.readOnly {
+		if !errors.Is(d, trove.ErrCorrupt) {
+			d = &trove.CorruptionError{File: s.snapPath(), Offset: -1, Reason: d.Error()}
+		}
+		return rep, fmt.Errorf("engine: check found damage that the next open repairs: %w", d)
 	}
 	return rep, nil
 }

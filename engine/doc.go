@@ -86,7 +86,23 @@
 //
 // Check verifies every CRC and the index against the log without changing
 // anything on disk (the WAL is verified in a private copy); Store.Check
-// does the same on an open store.
+// does the same on an open store. A damaged index.snap is reported in
+// Report.Repairable (and the error wraps trove.ErrCorrupt): nothing is
+// lost, the next Open rebuilds the index from the log.
+//
+// # Locking
+//
+// Open takes an exclusive flock(2) on the directory's LOCK file
+// (internal/fsutil.LockDir) before it touches anything else in it — before
+// recovery, the files store and the search index (bleve's own lock would
+// wait forever) — and writes its process id into it; Close releases it
+// last. A second Open of the directory, from another process or this one,
+// fails within about half a second with an error wrapping trove.ErrLocked
+// that names the directory and the holding process (as /proc/locks or the
+// lock file tells), and changes nothing. Check takes the lock shared:
+// several checks may run together, never beside a writer. The kernel drops
+// the lock when the process ends, however it ends, so a crash leaves no
+// stale lock. The files store in files/ holds its own lock (blob/local).
 //
 // # Reads
 //

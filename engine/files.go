@@ -41,3 +41,22 @@ func (s *Store) GetFileData(ctx context.Context, id string) (io.ReadCloser, erro
 	defer s.leave(false)
 	return s.files.GetFileData(ctx, id)
 }
+
+// DeleteFile removes a file (see trove.FileDeleter); its bytes go with the
+// last file id that shares them.
+func (s *Store) DeleteFile(ctx context.Context, id string) error {
+	if err := s.enter("delete file", false); err != nil {
+		return err
+	}
+	defer s.leave(false)
+	return s.files.(trove.FileDeleter).DeleteFile(ctx, id)
+}
+
+// DeleteFile removes a file (see trove.FileDeleter).
+func (p *Plugin) DeleteFile(ctx context.Context, id string) error {
+	s, err := p.Store()
+	if err != nil {
+		return err
+	}
+	return s.DeleteFile(ctx, id)
+}

@@ -1,139 +1,18 @@
 package engine
 
-// compactObject reports whether b is a JSON object that encoding/json
-// accepts and that json.Compact would leave unchanged: no insignificant
-// white space anywhere, nothing before or after the object. It is the fast
-// path of staging: for such payloads trove.Prepare's compaction is a copy,
-// so staging skips it. Anything else (also anything valid but not compact,
-// or nested deeper than maxScanDepth) reports false and takes the slow path,
-// which decides validity; so this function may only err towards false.
-func compactObject(b []byte) bool {
-	if len(b) < 2 || b[0] != '{' {
-		return false
-	}
-	// stack[d] is the container at depth d: '{' or '['.
-	var stackBuf [32]byte
-	stack := append(stackBuf[:0], '{')
-	i := 1
-	// After '{' or ',' in an object: a key (or '}' right after '{').
-	const (
-		stKey   = iota // expecting a key, or '}' when empty is allowed
-		stValue        // expecting a value
-		stAfter        // expecting ',' or the closing bracket
-	)
-	st := stKey
-	empty := true // the current container has no member yet
-	for {
-		if i >= len(b) {
-			return false
-		}
-		c := b[i]
-		switch st {
-		case stKey:
-			if c == '}' && empty {
-				i++
-				goto closed
-			}
-			if c != '"' {
-				return false
-			}
-			n := scanString(b, i)
-			if n < 0 {
-				return false
-			}
-			i = n
-			if i >= len(b) || b[i] != ':' {
-				return false
-			}
-			i++
-			st = stValue
-		case stValue:
-			switch {
-			case c == '"':
-				n := scanString(b, i)
-				if n < 0 {
-					return false
-				}
-				i = n
-				st = stAfter
-			case c == '{' || c == '[':
-				if len(stack) >= maxScanDepth {
-					return false
-				}
-				stack = append(stack, c)
-				i++
-				empty = true
-				if c == '{' {
-					st = stKey
-					continue
-				}
-				if i < len(b) && b[i] == ']' {
-					i++
-					goto closed
-				}
-				st = stValue
-				continue
-			case c == '-' || (c >= '0' && c <= '9'):
-				n := scanNumber(b, i)
-				if n < 0 {
-					return false
-				}
-				i = n
-				st = stAfter
-			case c == 't':
-				if !hasPrefix(b[i:], "true") {
-					return false
-				}
-				i += 4
-				st = stAfter
-			case c == 'f':
-				if !hasPrefix(b[i:], "false") {
-					return false
-				}
-				i += 5
-				st = stAfter
-			case c == 'n':
-				if !hasPrefix(b[i:], "null") {
-					return false
-				}
-				i += 4
-				st = stAfter
-			default:
-				return false
-			}
-			empty = false
-		case stAfter:
-			top := stack[len(stack)-1]
-			switch {
-			case c == ',':
-				i++
-				if top == '{' {
-					st = stKey
-					empty = false
-				} else {
-					st = stValue
-				}
-			case (c == '}' && top == '{') || (c == ']' && top == '['):
-				i++
-				goto closed
-			default:
-				return false
-			}
-		}
-		continue
-	closed:
-		stack = stack[:len(stack)-1]
-		if len(stack) == 0 {
-			return i == len(b)
-		}
-		st = stAfter
-		empty = false
-	}
-}
+import "github.com/trovedb/trove"
 
-// maxScanDepth bounds the nesting compactObject follows; deeper documents
-// take the slow path (encoding/json has its own limit).
-const maxScanDepth = 512
+// compactObject reports whether b is a JSON object that a client may send
+// (trove.CheckJSONObject: valid JSON, valid UTF-8, no repeated key) and
+// that json.Compact would leave unchanged: no insignificant white space
+// anywhere, nothing before or after the object. It is the fast path of
+// staging: for such payloads trove.Prepare's check and compaction would
+// copy them unchanged, so staging skips it. Anything else reports false
+// and takes the slow path, whose trove.Prepare refuses it or compacts it.
+func compactObject(b []byte) bool {
+	compact, err := trove.CheckJSONObject(b)
+	return err == nil && compact
+}
 
 // scanString scans the JSON string starting with the quote at b[i] and
 // returns the index after its closing quote, or -1 when it is not a string

@@ -72,7 +72,7 @@ func (p *Plugin) Initialize(ctx context.Context, core *trove.Core) error {
 	if opts.Logger == nil && core != nil {
 		opts.Logger = core.Logger()
 	}
-	st, err := Open(p.dir, opts)
+	st, err := OpenContext(ctx, p.dir, opts)
 	if err != nil {
 		return err
 	}

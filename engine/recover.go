@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,7 +33,7 @@ import (
 //  6. WAL entries already sealed (a crash between seal and truncation,
 //     told by the newest segment's LastWALIndex) are truncated; the rest
 //     become the memtable.
-func (s *Store) recover() (err error) {
+func (s *Store) recover(ctx context.Context) (err error) {
 	if !s.readOnly {
 		for _, d := range []string{s.dir, s.segDir(), s.walDir()} {
 			if err := os.MkdirAll(d, 0o750); err != nil {
@@ -101,7 +102,7 @@ func (s *Store) recover() (err error) {
 		ok = false
 	}
 	if ok {
-		err = s.replay(walIndex, lastSealed)
+		err = s.replay(ctx, walIndex, lastSealed)
 		if errors.Is(err, errReplayGap) {
 			s.logger.Warn("index snapshot does not join the log; rebuilding the index", "err", err)
 			ok = false
@@ -111,7 +112,7 @@ func (s *Store) recover() (err error) {
 	}
 	if !ok {
 		s.resetState()
-		if err := s.replay(0, lastSealed); err != nil {
+		if err := s.replay(ctx, 0, lastSealed); err != nil {
 			return err
 		}
 	}
@@ -230,17 +231,20 @@ func (s *Store) loadSnapshot() (uint64, bool) {
 	if err != nil {
 		if !os.IsNotExist(err) {
 			s.logger.Warn("cannot read the index snapshot; rebuilding", "err", err)
+			s.w.snapDamage = err
 		}
 		return 0, false
 	}
 	ix, meta, err := index.DecodeWith(s.snapPath(), data, index.Options{IDAt: s.idAt})
 	if err != nil {
 		s.logger.Warn("damaged index snapshot; rebuilding the index from the log", "err", err)
+		s.w.snapDamage = err
 		return 0, false
 	}
 	var sm snapMeta
 	if err := json.Unmarshal(meta, &sm); err != nil || uint64(ix.Last()) != sm.Last {
 		s.logger.Warn("damaged index snapshot meta; rebuilding the index from the log")
+		s.w.snapDamage = &trove.CorruptionError{File: s.snapPath(), Offset: -1, Reason: "engine: damaged snapshot meta"}
 		ix.Close()
 		return 0, false
 	}
@@ -250,6 +254,7 @@ func (s *Store) loadSnapshot() (uint64, bool) {
 			s.logger.Warn("damaged schema in the index snapshot; rebuilding", "err", err)
 			ix.Close()
 			s.resetState()
+			s.w.snapDamage = &trove.CorruptionError{File: s.snapPath(), Offset: -1, Reason: fmt.Sprintf("engine: damaged schema %d: %v", i, err)}
 			return 0, false
 		}
 		s.w.schemas = append(s.w.schemas, sc)
@@ -269,10 +274,13 @@ func (s *Store) loadSnapshot() (uint64, bool) {
 // replay applies the log after WAL entry from to the index (whole segments
 // first, then WAL entries) and builds the memtable from the WAL entries
 // after lastSealed.
-func (s *Store) replay(from, lastSealed uint64) error {
+func (s *Store) replay(ctx context.Context, from, lastSealed uint64) error {
 	s.recoveryView() // the sealed segments are readable
 	next := from + 1
 	for _, sg := range s.w.segs {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("engine: open: %w", err)
+		}
 		m := sg.meta
 		if m.LastWALIndex < next {
 			continue
@@ -307,6 +315,9 @@ func (s *Store) replay(from, lastSealed uint64) error {
 		start = max(start, first)
 	}
 	for i := start; first != 0 && i <= last; i++ {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("engine: open: %w", err)
+		}
 		recs, err := s.wal.Read(i)
 		if err != nil {
 			return fmt.Errorf("engine: replay: %w", err)

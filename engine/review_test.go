@@ -526,7 +526,7 @@ func TestCompactObjectDifferential(t *testing.T) {
 	for range n {
 		doc := genObject(rng, 0)
 		b := []byte(doc)
-		if !compactObject(b) {
+		if !compactObject(b) && trove.CheckJSON(b) == nil {
 			t.Fatalf("compact object %q not recognised", b)
 		}
 		checkCompactObject(t, b)
@@ -632,6 +632,13 @@ func TestFastPathPayloadsEqualPrepare(t *testing.T) {
 			var spaced bytes.Buffer
 			json.Indent(&spaced, e.Payload, " ", "  ")
 			e.Payload = spaced.Bytes()
+		}
+		if trove.CheckJSON(e.Payload) != nil {
+			// Invalid UTF-8 or a repeated key: refused on either path.
+			if _, err := st.SaveEvent(ctx, e); !errors.Is(err, trove.ErrInvalid) {
+				t.Fatalf("payload %q: %v, want ErrInvalid", e.Payload, err)
+			}
+			continue
 		}
 		evs = append(evs, e)
 	}

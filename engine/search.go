@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -475,7 +474,7 @@ func clauseQuery(c *trove.SearchClause) bq.Query {
 		if f, err := strconv.ParseFloat(c.Text, 64); err == nil && !math.IsNaN(f) {
 			f = searchFloat(c.Text)
 			alts = append(alts, newSearchRange(field, f, f))
-		} else if _, ok := new(big.Rat).SetString(c.Text); ok {
+		} else if trove.IsJSONNumber(c.Text) {
 			// A number float64 cannot hold: match any number.
 			alts = append(alts, newSearchRange(field, math.Inf(-1), math.Inf(1)))
 		}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	"github.com/trovedb/trove/blob"
 	"github.com/trovedb/trove/blob/local"
 	"github.com/trovedb/trove/index"
+	"github.com/trovedb/trove/internal/fsutil"
 	"github.com/trovedb/trove/segment"
 )
 
@@ -84,6 +86,11 @@ type Store struct {
 	readOnly bool
 	tmpWAL   string
 
+	// lock is the directory's lock, held from before anything in it is
+	// opened until Close has closed everything: exclusive for a writable
+	// store, shared for a read-only one.
+	lock *fsutil.DirLock
+
 	// hook, when set (by tests, before the first write), is called at each
 	// crash point of a seal.
 	hook func(point string)
@@ -107,6 +114,7 @@ type writerState struct {
 	sealing    bool              // a seal runs in the background
 	regKeys    map[string]string // id\x00version → document, registered schemas
 	tornTail   string            // what recovery cut from the WAL's tail, "" when nothing
+	snapDamage error             // why recovery could not use index.snap; nil when it could or there was none
 }
 
 // view is an immutable picture of the committed log for readers.
@@ -134,23 +142,55 @@ type memtable struct {
 // Open opens (creating when needed) the store in dir and recovers it: the
 // WAL's torn tail is repaired, sealed segments are opened and checked, the
 // index snapshot is loaded and only the log after it is replayed.
+//
+// Before anything else in dir is touched, Open takes an exclusive lock on
+// dir/LOCK (see fsutil.LockDir) and holds it until Close. When another
+// store, in this process or another, has dir open, Open fails within
+// about half a second with an error wrapping trove.ErrLocked that names dir
+// and the holding process, and changes nothing.
 func Open(dir string, opts Options) (*Store, error) {
-	return open(dir, opts, false)
+	return open(context.Background(), dir, opts, false)
+}
+
+// OpenContext is Open whose wait for a held lock and whose replay of the
+// log end when ctx does, with an error wrapping ctx's error. Recovery
+// changes the store only in crash-safe steps, so an open stopped at any
+// point leaves a store the next Open recovers.
+func OpenContext(ctx context.Context, dir string, opts Options) (*Store, error) {
+	return open(ctx, dir, opts, false)
 }
 
 // openReadOnly opens the store in dir without changing anything on disk:
 // the WAL is recovered in a private copy, nothing is written, and only
-// reads and Check work (writes fail as on a closed store).
-func openReadOnly(dir string, opts Options) (*Store, error) {
+// reads and Check work (writes fail as on a closed store). It takes a
+// shared lock: it fails with trove.ErrLocked while a writable store has
+// dir open, and keeps writers out while it is open.
+func openReadOnly(ctx context.Context, dir string, opts Options) (*Store, error) {
 	opts.SearchIndex = "off"
-	return open(dir, opts, true)
+	return open(ctx, dir, opts, true)
 }
 
-func open(dir string, opts Options, readOnly bool) (*Store, error) {
+func open(ctx context.Context, dir string, opts Options, readOnly bool) (st *Store, err error) {
 	o, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
 	}
+	if !readOnly {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("engine: open: %w", err)
+		}
+	}
+	// The lock comes first: the search index's own lock (bleve's) would
+	// wait forever for another process, and recovery repairs files.
+	lock, err := fsutil.LockDir(ctx, dir, !readOnly)
+	if err != nil {
+		return nil, fmt.Errorf("engine: open: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			lock.Unlock()
+		}
+	}()
 	s := &Store{
 		dir:      dir,
 		opts:     o,
@@ -159,9 +199,10 @@ func open(dir string, opts Options, readOnly bool) (*Store, error) {
 		sealed:   make(chan *sealJob, 1),
 		closedCh: make(chan struct{}),
 		readOnly: readOnly,
+		lock:     lock,
 	}
 	s.cache = newBlockCache(o.CacheSize)
-	if err := s.recover(); err != nil {
+	if err := s.recover(ctx); err != nil {
 		return nil, err
 	}
 	if readOnly {
@@ -252,6 +293,9 @@ func (s *Store) Close() error {
 	}
 	// Last: the index's memory is released, and no reader is left.
 	s.ix.Close()
+	if err := s.lock.Unlock(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 

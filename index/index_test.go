@@ -23,10 +23,16 @@ func TestTerms(t *testing.T) {
 	for _, c := range []struct {
 		v    any
 		want string
-	}{{json.Number("1"), "n1"}, {json.Number("1.00"), "n1"}, {json.Number("0.5"), "n1/2"}, {"s", "ss"}, {false, "b0"}, {nil, "z"}} {
+	}{{json.Number("1"), "n1"}, {json.Number("1.00"), "n1"}, {json.Number("0.5"), "n5e-1"}, {json.Number("-0"), "n0"}, {json.Number("1e999999"), "n1e999999"}, {json.Number("9e-9999999"), "n9e-9999999"}, {"s", "ss"}, {false, "b0"}, {nil, "z"}} {
 		if k, ok := ValueKey(c.v); !ok || k != c.want {
 			t.Errorf("ValueKey(%v) = %q, want %q", c.v, k, c.want)
 		}
+	}
+	// A number of any size is a term and the walk goes on past it.
+	got = got[:0]
+	Terms([]byte(`{"a":1e9999999,"z":"findme","t":9e-9999999,"w":-0}`), func(path, value string) { got = append(got, path+"="+value) })
+	if want := []string{"a=n1e9999999", "z=sfindme", "t=n9e-9999999", "w=n0"}; !slices.Equal(got, want) {
+		t.Fatalf("terms past a huge number\n got %q\nwant %q", got, want)
 	}
 	// Malformed input ends the walk without a panic.
 	for _, bad := range []string{`{"a":`, `{"a":tru}`, `{"a":"x`, `[1,2]`, `{"a":[1,2}`, ``} {
@@ -116,7 +122,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	}
 }
 
-// TestGolden decodes the checked-in snapshot of format version 2, so that
+// TestGolden decodes the checked-in snapshot of format version 3, so that
 // a change to the encoder cannot silently orphan existing files, and
 // rejects the version 1 file as corrupt (the engine then rebuilds).
 func TestGolden(t *testing.T) {
@@ -130,9 +136,9 @@ func TestGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(buf.Bytes(), want) {
-		t.Fatal("encoder output differs from testdata/v2.snap (a format change needs a new version)")
+		t.Fatal("encoder output differs from testdata/v3.snap (a format change needs a new version)")
 	}
-	got, meta, err := DecodeWith("testdata/v2.snap", want, Options{IDAt: goldenIDAt})
+	got, meta, err := DecodeWith("testdata/v3.snap", want, Options{IDAt: goldenIDAt})
 	if err != nil || string(meta) != `{"golden":1}` {
 		t.Fatalf("decode golden: %v", err)
 	}

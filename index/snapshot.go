@@ -21,7 +21,7 @@ import (
 // into the file as it is encoded, never held in memory whole.
 const (
 	snapMagic   = "TRVINDEX"
-	snapVersion = 2
+	snapVersion = 3
 	headerSize  = 8 + 4
 	trailerSize = 8 + 4
 	// maxSnapshot caps the body length accepted.

@@ -4,9 +4,9 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"math/big"
-	"strconv"
 	"strings"
+
+	"github.com/trovedb/trove"
 )
 
 // Term kinds: the first byte of a term's value key, so that values of
@@ -18,146 +18,35 @@ const (
 	KindString = 's'
 )
 
-// NormalizeNumber returns the canonical spelling of a JSON number, so that
-// numerically equal numbers (1, 1.0, 1e0) share one term. It returns false
-// when s is not a number.
+// NormalizeNumber returns the canonical spelling of a JSON number
+// (trove.CanonicalNumber), so that numerically equal numbers (1, 1.0, 1e0)
+// share one term: an integer of at most 18 digits in plain base 10, any
+// other number in scientific form with its exact exponent (0.5 is "5e-1",
+// 1e999999 is "1e999999"). It takes time linear in s and returns false
+// when s is not a JSON number.
 func NormalizeNumber(s string) (string, bool) {
-	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return strconv.FormatInt(i, 10), true
+	if plainInteger(s) {
+		return s, true
 	}
-	if n, ok := normalizeDecimal(s); ok {
-		return n, true
-	}
-	r, ok := new(big.Rat).SetString(s)
-	if !ok {
-		return "", false
-	}
-	return r.RatString(), true
+	return trove.CanonicalNumber(s)
 }
 
-// pow10 holds the powers of ten a uint64 can hold.
-var pow10 = func() (p [20]uint64) {
-	p[0] = 1
-	for i := 1; i < len(p); i++ {
-		p[i] = p[i-1] * 10
+// plainInteger reports whether s is an integer that is its own canonical
+// form: at most 18 digits, no leading zero, not -0.
+func plainInteger[T string | []byte](s T) bool {
+	digits := s
+	if len(digits) > 0 && digits[0] == '-' {
+		digits = digits[1:]
 	}
-	return p
-}()
-
-// normalizeDecimal is NormalizeNumber's fast path for a JSON number whose
-// digits fit in a uint64 and whose value, as a reduced fraction m/10^k,
-// has a numerator within int64 and a denominator of at most 10^18: it
-// returns what big.Rat's RatString returns for it, without big.Rat. ok is
-// false for anything else (not JSON number syntax, too many digits, too
-// large or small), which the slow path then handles.
-func normalizeDecimal(s string) (string, bool) {
-	i, neg := 0, false
-	if i < len(s) && s[i] == '-' {
-		neg, i = true, 1
+	if len(digits) == 0 || len(digits) > trove.PlainIntegerDigits || digits[0] == '0' && (len(digits) > 1 || len(s) > 1) {
+		return false
 	}
-	var m uint64
-	sig, exp := 0, 0 // significant digits taken into m; value = m × 10^exp
-	digit := func(d byte) bool {
-		if m == 0 && d == '0' {
-			return true // leading zeros take no room
-		}
-		if sig == 19 {
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
 			return false
 		}
-		m = m*10 + uint64(d-'0')
-		sig++
-		return true
 	}
-	switch {
-	case i < len(s) && s[i] == '0':
-		i++
-	case i < len(s) && s[i] >= '1' && s[i] <= '9':
-		for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
-			if !digit(s[i]) {
-				return "", false
-			}
-		}
-	default:
-		return "", false
-	}
-	if i < len(s) && s[i] == '.' {
-		i++
-		start := i
-		for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
-			if !digit(s[i]) {
-				return "", false
-			}
-			exp--
-		}
-		if i == start {
-			return "", false
-		}
-	}
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		eneg := false
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
-			eneg = s[i] == '-'
-			i++
-		}
-		start, e := i, 0
-		for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
-			if e = e*10 + int(s[i]-'0'); e > 1000 {
-				return "", false
-			}
-		}
-		if i == start {
-			return "", false
-		}
-		if eneg {
-			e = -e
-		}
-		exp += e
-	}
-	if i != len(s) {
-		return "", false
-	}
-	if m == 0 {
-		return "0", true
-	}
-	for m%10 == 0 {
-		m /= 10
-		exp++
-	}
-	den := uint64(1)
-	switch {
-	case exp > 0:
-		if exp >= len(pow10) || m > (1<<63-1)/pow10[exp] {
-			return "", false
-		}
-		m *= pow10[exp]
-	case exp < 0:
-		if -exp > 18 {
-			return "", false
-		}
-		den = pow10[-exp]
-		// m has no factor 10 left: it shares 2s or 5s with den, not both.
-		for m%2 == 0 && den%2 == 0 {
-			m, den = m/2, den/2
-		}
-		for m%5 == 0 && den%5 == 0 {
-			m, den = m/5, den/5
-		}
-	}
-	if m > 1<<63-1 {
-		return "", false
-	}
-	var b [48]byte
-	out := b[:0]
-	if neg {
-		out = append(out, '-')
-	}
-	out = strconv.AppendUint(out, m, 10)
-	if den != 1 {
-		out = append(out, '/')
-		out = strconv.AppendUint(out, den, 10)
-	}
-	return string(out), true
+	return true
 }
 
 // ValueKey returns the term value key of a query scalar (nil, bool, string or
@@ -607,17 +496,16 @@ func (w *walker) value() {
 			w.i++
 		}
 		raw := w.b[start:w.i]
-		if plain && len(raw) <= 18 && len(raw) > 0 && string(raw) != "-0" && (raw[0] != '-' || len(raw) > 1) &&
-			(raw[0] != '0' || len(raw) == 1) && (len(raw) < 2 || raw[0] != '-' || raw[1] != '0') {
+		if plain && plainInteger(raw) {
 			w.fn(w.path, append(append(w.val[:0], KindNumber), raw...))
 			return
 		}
-		n, ok := NormalizeNumber(string(raw))
-		if !ok {
+		var ok bool
+		if w.val, ok = trove.AppendCanonicalNumber(append(w.val[:0], KindNumber), string(raw)); !ok {
 			w.bad = true
 			return
 		}
-		w.fn(w.path, append(append(w.val[:0], KindNumber), n...))
+		w.fn(w.path, w.val)
 	default:
 		w.bad = true
 	}

@@ -8,7 +8,7 @@
 //		})
 //	}
 //
-// Run enforces the storage contract (DESIGN §5 and the doc comments of the
+// Run enforces the storage contract (the doc comments of the
 // trove package's storage, query, search and event types) on the plugin:
 // save defaults and ids, idempotent retries, version conflicts and gaps,
 // get, every query filter alone and combined, sorting, paging, invalid
@@ -16,6 +16,10 @@
 // must stream in and out without the heap growing by its size), links,
 // transactions, batches, subscriptions, replay, the schema store,
 // concurrency, persistence across a reopen and ErrClosed after Shutdown.
+// Through a trove.Core over the backend (trove.WithPlugin; a backend that
+// serves files only gets a small event storage of the kit's), it checks
+// that a refused event or batch leaves no file behind while a file that
+// existed before stays (trove.FileDeleter).
 // Then a model test saves thousands of random events and compares hundreds
 // of random queries with a brute-force evaluator written from the contract
 // alone (it does not use trove.Query), seeded, the seed printed on failure.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/trovedb/trove"
@@ -12,6 +13,7 @@ import (
 func linkTests() []test {
 	return []test{
 		{"SaveLink", testSaveLink},
+		{"SavedTwice", testLinkSavedTwice},
 		{"Outgoing", testLinksOutgoing},
 		{"Incoming", testLinksIncoming},
 		{"Versions", testLinksVersions},
@@ -99,6 +101,62 @@ func testSaveLink(t *testing.T, k *kit) {
 	// SaveLink does not change the event itself.
 	if e := s.get("src", 0); len(e.Links) != 0 {
 		t.Fatalf("event links after SaveLink: %+v (links added later are not part of the event)", e.Links)
+	}
+}
+
+// testLinkSavedTwice: a link is a fact (source version, type, target);
+// saving one the source version has, with the event or added before, is a
+// no-op that keeps the first one's metadata, also after a reopen.
+func testLinkSavedTwice(t *testing.T, k *kit) {
+	s := k.open(t, "links")
+	a := ev("a", "kit.note", `{}`)
+	a.Links = []trove.EventLink{lnk("parent", "b", 0)}
+	s.save(a)
+	first := trove.EventLink{Type: "cites", TargetEvent: id("b"), Metadata: json.RawMessage(`{"n":1}`)}
+	s.saveLink(id("a"), first)
+	s.saveLink(id("a"), trove.EventLink{Type: "cites", TargetEvent: id("b"), Metadata: json.RawMessage(`{"n":2}`)})
+	s.saveLink(id("a"), lnk("cites", "b", 0))
+	s.saveLink(trove.EventID{ID: "a", Version: 1}, lnk("parent", "b", 0)) // saved with the event
+	// Not the same fact: another type, another target version, another
+	// source version.
+	s.saveLink(id("a"), lnk("cites", "b", 1))
+	s.saveLink(id("a"), lnk("tag", "b", 0))
+	a2 := ev("a", "kit.note", `{}`)
+	a2.ID.Version = 2
+	s.save(a2)
+	s.saveLink(id("a"), lnk("cites", "b", 0))
+	s.saveLink(id("a"), lnk("cites", "b", 0))
+	check := func(when string) {
+		t.Helper()
+		want := "[a@1>parent>b a@1>cites>b a@1>cites>b@1 a@1>tag>b]"
+		if got := s.links(trove.EventID{ID: "a", Version: 1}, trove.LinkOptions{}); got != want {
+			t.Fatalf("%s: links of a@1: %s, want %s", when, got, want)
+		}
+		if got := s.links(id("a"), trove.LinkOptions{}); got != "[a@2>cites>b]" {
+			t.Fatalf("%s: links of a@2: %s", when, got)
+		}
+		got, err := s.ls.GetLinks(s.ctx, trove.EventID{ID: "a", Version: 1}, trove.LinkOptions{Type: "cites"})
+		noErr(t, "GetLinks", err)
+		if len(got) != 2 || !trove.JSONEqual(got[0].Metadata, first.Metadata) {
+			t.Fatalf("%s: the first link's metadata is kept: %+v", when, got)
+		}
+		if got := s.links(id("b"), trove.LinkOptions{Direction: trove.Incoming}); got != "[a@1>parent>b a@1>cites>b a@1>cites>b@1 a@1>tag>b a@2>cites>b]" {
+			t.Fatalf("%s: incoming links of b: %s", when, got)
+		}
+	}
+	check("after saving")
+	if k.b.Persistent {
+		s.reopen()
+		check("after a reopen")
+	}
+	// Concurrent adds of one new link store it once.
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() { s.saveLink(id("a"), lnk("many", "c", 0)) })
+	}
+	wg.Wait()
+	if got := s.links(id("a"), trove.LinkOptions{Type: "many"}); got != "[a@2>many>c]" {
+		t.Fatalf("concurrent adds of one link: %s", got)
 	}
 }
 

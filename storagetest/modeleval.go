@@ -16,7 +16,7 @@ import (
 	"github.com/trovedb/trove"
 )
 
-// This file is the model's evaluator: the query semantics of DESIGN §5 and
+// This file is the model's evaluator: the query semantics documented on trove.EventQuery (query.go) and
 // of the trove package's doc comments, implemented literally and
 // independently of trove.Query.
 

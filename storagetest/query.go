@@ -264,6 +264,8 @@ func testQueryJSON(t *testing.T, k *kit) {
 		{`{"timeRange":{"start":"2025-01-01","end":"2025-01-01"}}`, "[q1 q2]"},
 		{`{"sort":[{"field":"createdAt","direction":"desc"}],"limit":2}`, "[q6@2 q4]"},
 		{`{"sort":{"field":"payload.amount"},"offset":4}`, "[q3 q6@2]"},
+		{`{"sort":"createdAt:desc","limit":2}`, "[q6@2 q4]"},
+		{`{"sort":["payload.amount:asc"],"offset":4}`, "[q3 q6@2]"},
 		{`{"search":"status:failed","allVersions":true}`, "[q1 q3]"},
 		{`{"limit":0}`, "[]"},
 	}
@@ -324,7 +326,8 @@ func testQueryInvalid(t *testing.T, k *kit) {
 	}
 	badJSON := []string{
 		`{"schema":5}`, `{"producer":{"a":1}}`, `{"payload":[1]}`, `{"payload":{"a":{"b":1}}}`,
-		`{"sort":"createdAt"}`, `{"limit":-2}`, `{"timeRange":{"start":"soon"}}`,
+		`{"sort":5}`, `{"sort":"createdAt:up"}`, `{"sort":[{"field":"createdAt","order":"desc"}]}`,
+		`{"limit":-2}`, `{"timeRange":{"start":"soon"}}`, `{"schemas":"kit.a"}`, `{"timeRange":{"begin":"2025-01-01"}}`,
 	}
 	for _, j := range badJSON {
 		var q trove.EventQuery

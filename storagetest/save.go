@@ -23,6 +23,7 @@ func saveTests() []test {
 		{"GetNotFound", testGetNotFound},
 		{"Invalid", testSaveInvalid},
 		{"SchemaReference", testSaveSchemaReference},
+		{"AnonymousSchema", testSaveAnonymousSchema},
 	}
 }
 

@@ -56,8 +56,11 @@ func groups() []group {
 		{"Query", queryTests()},
 		{"Files", fileTests()},
 		{"Links", linkTests()},
+		{"Refused", refusedTests()},
 		{"Capabilities", capTests()},
 		{"Lifecycle", lifecycleTests()},
+		{"Numbers", numberTests()},
+		{"Input", inputTests()},
 		{"Model", modelTests()},
 	}
 }
@@ -72,6 +75,7 @@ type kit struct {
 	sub     bool
 	replay  bool
 	schemas bool
+	deleter bool
 }
 
 func probe(t *testing.T, b Backend) *kit {
@@ -86,6 +90,7 @@ func probe(t *testing.T, b Backend) *kit {
 	_, k.sub = p.(trove.Subscriber)
 	_, k.replay = p.(trove.Replayer)
 	_, k.schemas = p.(trove.SchemaStore)
+	_, k.deleter = p.(trove.FileDeleter)
 	if k.caps[trove.CapEvents] {
 		if _, ok := p.(trove.EventStorage); !ok {
 			t.Fatalf("storagetest: %s lists %s but is no trove.EventStorage", k.name, trove.CapEvents)
@@ -121,6 +126,7 @@ func (k *kit) summary() string {
 	add("Subscriber", k.sub)
 	add("Replayer", k.replay)
 	add("SchemaStore", k.schemas)
+	add("FileDeleter", k.deleter)
 	add("Persistent", k.b.Persistent)
 	s := fmt.Sprintf("%s: testing %s", k.name, strings.Join(yes, ", "))
 	if len(no) > 0 {
@@ -154,6 +160,8 @@ func (k *kit) needs(t testing.TB, features ...string) {
 			ok = k.replay
 		case "SchemaStore":
 			ok = k.schemas
+		case "FileDeleter":
+			ok = k.deleter
 		case "Persistent":
 			ok = k.b.Persistent
 		default:

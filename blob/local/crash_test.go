@@ -1,27 +1,22 @@
 package local_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/blob"
 	"github.com/trovedb/trove/blob/blobtest"
 	"github.com/trovedb/trove/blob/local"
+	"github.com/trovedb/trove/storagetest/crashtest"
 )
 
 // leftovers lists the files whose names start with "." anywhere under dir.
@@ -221,115 +216,44 @@ func TestCorruption(t *testing.T) {
 	}
 }
 
-// The crash test runs a child process (this test binary) that puts files
-// and reports each acknowledged Put on stdout, SIGKILLs it at a random
-// moment, reopens the directory and checks every acknowledged file.
-
-const crashEnv = "TROVE_LOCAL_CRASH_DIR"
-
-func crashSize(i int) int { return 1000 + (i*7919)%(2<<20) }
-
-// TestCrashChild is the child's body; it does nothing in a normal run.
-func TestCrashChild(t *testing.T) {
-	dir := os.Getenv(crashEnv)
-	if dir == "" {
-		return
-	}
-	s, err := local.Open(dir)
-	if err != nil {
-		fmt.Println("error", err)
-		os.Exit(1)
-	}
-	start, _ := strconv.Atoi(os.Getenv(crashEnv + "_START"))
-	for i := start; ; i++ {
-		key := fmt.Sprintf("f-%d", i)
-		if _, err := s.Put(context.Background(), key, bytes.NewReader(blobtest.Data(uint64(i), crashSize(i))), blob.PutOptions{ContentType: "x/" + key}); err != nil {
-			fmt.Println("error", err)
-			os.Exit(1)
-		}
-		fmt.Println("ok", key)
-	}
+// localPlugin is a blob/local store as a files-only plugin, for the crash
+// harness.
+type localPlugin struct {
+	dir   string
+	store *local.Store // set by Initialize
+	trove.FileStorage
 }
 
-func TestCrashSIGKILL(t *testing.T) {
-	dir := t.TempDir()
-	rng := rand.New(rand.NewPCG(1, 2))
-	acked := map[int]bool{}
-	next := 0
-	const rounds = 8
-	dirty := 0 // rounds whose kill left staged or temporary files
-	for round := 0; round < rounds; round++ {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), crashEnv+"="+dir, crashEnv+"_START="+strconv.Itoa(next))
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		lines := make(chan string)
-		go func() {
-			sc := bufio.NewScanner(out)
-			for sc.Scan() {
-				lines <- sc.Text()
-			}
-			close(lines)
-		}()
-		// Let it acknowledge a few files, then kill it at a random instant.
-		want := 2 + rng.IntN(4)
-		got := 0
-		for line := range lines {
-			if strings.HasPrefix(line, "error") {
-				t.Fatalf("child: %s", line)
-			}
-			if k, ok := strings.CutPrefix(line, "ok f-"); ok {
-				i, _ := strconv.Atoi(k)
-				acked[i] = true
-				next = i + 1
-				if got++; got == want {
-					break
-				}
-			}
-		}
-		time.Sleep(time.Duration(rng.IntN(30)) * time.Millisecond)
-		cmd.Process.Signal(syscall.SIGKILL)
-		for line := range lines {
-			if k, ok := strings.CutPrefix(line, "ok f-"); ok {
-				i, _ := strconv.Atoi(k)
-				acked[i] = true
-				next = i + 1
-			}
-		}
-		cmd.Wait()
-		next++ // the key being written when killed may or may not exist: skip it
-		if len(leftovers(t, dir)) > 0 {
-			dirty++
-		}
-
-		s, err := local.Open(dir)
-		if err != nil {
-			t.Fatalf("round %d: reopen: %v", round, err)
-		}
-		if left := leftovers(t, dir); len(left) != 0 {
-			t.Fatalf("round %d: Open left %v", round, left)
-		}
-		for i := range acked {
-			key := fmt.Sprintf("f-%d", i)
-			rc, info, err := s.Get(context.Background(), key)
-			if err != nil {
-				t.Fatalf("round %d: acknowledged %s: %v", round, key, err)
-			}
-			b, _ := io.ReadAll(rc)
-			rc.Close()
-			if !bytes.Equal(b, blobtest.Data(uint64(i), crashSize(i))) || info.ContentType != "x/"+key {
-				t.Fatalf("round %d: %s differs after the crash", round, key)
-			}
-		}
-		if err := s.Verify(context.Background()); err != nil {
-			t.Fatalf("round %d: %v", round, err)
-		}
-		s.Close()
+func (p *localPlugin) Name() string                     { return "blob-local" }
+func (p *localPlugin) Capabilities() []trove.Capability { return []trove.Capability{trove.CapFiles} }
+func (p *localPlugin) Initialize(ctx context.Context, _ *trove.Core) error {
+	s, err := local.Open(p.dir)
+	if err != nil {
+		return err
 	}
-	t.Logf("%d rounds (%d killed mid-write, leaving files Open removed), %d acknowledged files, all intact", rounds, dirty, len(acked))
+	p.store, p.FileStorage = s, blob.NewFileStorage(s)
+	return nil
+}
+func (p *localPlugin) Shutdown(context.Context) error { return p.store.Close() }
+
+// TestCrash is the SIGKILL crash test (crashtest) of the store: concurrent
+// writers of files up to 64 KiB, so that kills land in the middle of
+// writes, killed at random moments; after every kill each acknowledged
+// file is there with its bytes and Open left no staged or temporary file;
+// after every tenth, Verify (which rereads every object) passes.
+func TestCrash(t *testing.T) {
+	checks := 0
+	crashtest.Run(t, crashtest.Backend{
+		Open:        func(t testing.TB, dir string) trove.Plugin { return &localPlugin{dir: dir} },
+		MaxFileSize: 64 << 10,
+		Check: func(ctx context.Context, dir string, p trove.Plugin) error {
+			if left := leftovers(t, dir); len(left) != 0 {
+				return fmt.Errorf("open left %v", left)
+			}
+			if checks++; checks%10 != 0 {
+				return nil
+			}
+			return p.(*localPlugin).store.Verify(ctx)
+		},
+	})
 }

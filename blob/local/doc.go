@@ -8,6 +8,7 @@
 // # Layout
 //
 //	<dir>/trove-blob.json            {"format":"trove-blob-local","version":1}
+//	<dir>/LOCK                       the lock file (the holder's pid)
 //	<dir>/objects/<d0d1>/<digest>    the bytes, named by their SHA-256 (hex),
 //	                                 sharded by the digest's first two hex digits
 //	<dir>/keys/<k0k1>/<key>.json     one record per key: {"v":1,"key","size",
@@ -16,6 +17,16 @@
 //
 // Keys with the same bytes share one object. Records are small JSON files
 // that a person can read.
+//
+// # Locking
+//
+// Open takes an exclusive flock(2) on <dir>/LOCK (internal/fsutil.LockDir)
+// before it touches anything else in the directory, and Close releases it.
+// A second Open of the directory, from another process or this one, fails
+// within about half a second with an error wrapping trove.ErrLocked that
+// names the directory and the holding process, and changes nothing (it
+// removes no leftovers the holder may be writing). The kernel drops the
+// lock when the process ends, however it ends.
 //
 // # Writes and crashes
 //

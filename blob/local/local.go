@@ -30,6 +30,7 @@ type Store struct {
 	keys    string // dir/keys
 
 	closed atomic.Bool
+	lock   *fsutil.DirLock // dir's lock, released by Close
 
 	// mu orders Delete against Put: Puts hold it shared while they publish,
 	// Delete holds it exclusively, so an object Delete finds unreferenced
@@ -72,11 +73,31 @@ type record struct {
 
 // Open opens (creating it when needed) the store in dir. It removes the
 // temporary files a crash may have left, so nothing half-written survives.
+//
+// Before anything else in dir is touched, Open takes an exclusive lock on
+// dir/LOCK (see fsutil.LockDir), held until Close. When another store, in
+// this process or another, has dir open, Open fails within about half a
+// second with an error wrapping trove.ErrLocked that names dir and the
+// holding process, and changes nothing.
 func Open(dir string) (*Store, error) {
+	return OpenContext(context.Background(), dir)
+}
+
+// OpenContext is Open whose wait for a held lock ends when ctx does.
+func OpenContext(ctx context.Context, dir string) (_ *Store, err error) {
 	s := &Store{dir: dir, objects: filepath.Join(dir, "objects"), keys: filepath.Join(dir, "keys")}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("local: open: %w", err)
 	}
+	lock, err := fsutil.LockDir(ctx, dir, true)
+	if err != nil {
+		return nil, fmt.Errorf("local: open: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			lock.Unlock()
+		}
+	}()
 	if err := s.checkMarker(); err != nil {
 		return nil, err
 	}
@@ -88,6 +109,7 @@ func Open(dir string) (*Store, error) {
 	if err := s.removeLeftovers(); err != nil {
 		return nil, err
 	}
+	s.lock = lock
 	return s, nil
 }
 
@@ -451,10 +473,13 @@ func (s *Store) referenced(ctx context.Context, digest string) (bool, error) {
 	return false, nil
 }
 
-// Close implements blob.Store. Readers already open stay usable.
+// Close implements blob.Store and releases the directory's lock. Readers
+// already open stay usable. A second Close does nothing.
 func (s *Store) Close() error {
-	s.closed.Store(true)
-	return nil
+	if s.closed.Swap(true) {
+		return nil
+	}
+	return s.lock.Unlock()
 }
 
 func infoOf(r record) blob.Info {

@@ -10,7 +10,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"time"
 
@@ -81,11 +83,13 @@ func importCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if err != nil {
 		return err
 	}
-	core, _, err := openStore(ctx, st, quietLogger())
+	core, err := openCLI(ctx, st)
 	if err != nil {
 		return err
 	}
 	defer closeStore(core, &err)
+	// A read waiting on an idle pipe ends with ctx (SIGINT, SIGTERM).
+	in = newCtxReader(ctx, in)
 
 	showBar := *progress == "always" || *progress == "auto" && isTerminal(stdout)
 	var bar *progressbar.ProgressBar
@@ -159,6 +163,9 @@ func importCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		}
 		if rerr == io.EOF {
 			break
+		}
+		if rerr != nil && ctx.Err() != nil {
+			return fmt.Errorf("troved: import interrupted after %d events: %w", total, ctx.Err())
 		}
 		if rerr != nil {
 			return fmt.Errorf("troved: import: line %d: %w", line+1, rerr)
@@ -237,12 +244,13 @@ func exportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 	if err != nil {
 		return err
 	}
-	core, _, err := openStore(ctx, st, quietLogger())
+	core, err := openCLI(ctx, st)
 	if err != nil {
 		return err
 	}
 	defer closeStore(core, &err)
-	w := bufio.NewWriterSize(stdout, 1<<20)
+	// A write to a consumer that stopped reading ends with ctx.
+	w := bufio.NewWriterSize(&ctxWriter{ctx: ctx, w: stdout, done: make(chan error, 1)}, 1<<20)
 	for _, rs := range core.Schemas() {
 		b, err := json.Marshal(schemaLine{RegisteredSchema: &rs})
 		if err != nil {
@@ -283,8 +291,12 @@ func exportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 	return nil
 }
 
-// checkCmd runs the storage's integrity check on the data at rest; the
-// daemon must not be running on the same data.
+// checkCmd runs the storage's integrity check on the data at rest, where
+// the storage's options (from --config, or --storage under --data) put it.
+// storage-log and storage-json-file lock their directory: while a daemon
+// has it open the check fails at once with trove.ErrLocked. storage-sqlite
+// checks a consistent snapshot under SQLite's own locking, also while a
+// daemon writes.
 func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("troved check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -304,12 +316,143 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if !st.known || st.kind.check == nil {
 		return fmt.Errorf("troved: check: storage %s has no integrity checker", st.plugin)
 	}
-	summary, err := st.kind.check(ctx, st.storage.Storage.Events.Options)
-	if err != nil {
-		return fmt.Errorf("troved: check: %s: %w", st.dataDir, err)
+	where := storeLocation(st)
+	// A check never creates a store.
+	if _, err := os.Stat(where); err != nil {
+		return fmt.Errorf("troved: check: no %s store at %s: %w", st.plugin, where, err)
 	}
-	fmt.Fprintf(stdout, "%s: ok (%s)\n", st.dataDir, summary)
+	summary, err := st.kind.check(ctx, st.storage.Storage.Events.Options)
+	recordCheck(st.storage.Storage.Events.Options, summary, err, stderr)
+	if err != nil {
+		return fmt.Errorf("troved: check: %s: %w", where, err)
+	}
+	fmt.Fprintf(stdout, "%s: ok (%s)\n", where, summary)
 	return nil
+}
+
+// storeLocation is where the event storage keeps its data: the directory
+// or path its options name, else the data directory.
+func storeLocation(st settings) string {
+	var o struct {
+		Directory string `json:"directory"`
+		Path      string `json:"path"`
+	}
+	_ = json.Unmarshal(st.storage.Storage.Events.Options, &o)
+	for _, p := range []string{o.Directory, o.Path} {
+		if p != "" {
+			if abs, err := filepath.Abs(p); err == nil {
+				return abs
+			}
+			return p
+		}
+	}
+	return st.dataDir
+}
+
+// openInterruptible opens the store as openStore does. When ctx ends
+// first (SIGINT, SIGTERM) it returns at once with ctx's error, also while
+// a long recovery runs: the process then exits, abandoning that recovery
+// as a crash would, which every persistent store survives. A store that
+// opens after all (a caller in a test) is shut down in the background.
+func openInterruptible(ctx context.Context, st settings, log *slog.Logger) (*trove.Core, *schemaFile, error) {
+	type opened struct {
+		core    *trove.Core
+		schemas *schemaFile
+		err     error
+	}
+	done := make(chan opened, 1)
+	go func() {
+		core, schemas, err := openStore(ctx, st, log)
+		done <- opened{core, schemas, err}
+	}()
+	select {
+	case o := <-done:
+		return o.core, o.schemas, o.err
+	case <-ctx.Done():
+		go func() {
+			if o := <-done; o.core != nil {
+				var err error
+				closeStore(o.core, &err)
+			}
+		}()
+		return nil, nil, fmt.Errorf("troved: interrupted while opening the store: %w", ctx.Err())
+	}
+}
+
+// openCLI opens the store for import and export (see openInterruptible).
+func openCLI(ctx context.Context, st settings) (*trove.Core, error) {
+	core, _, err := openInterruptible(ctx, st, quietLogger())
+	return core, err
+}
+
+// ctxReader is a reader whose Read returns ctx's error as soon as ctx
+// ends, even while the underlying Read blocks (an idle pipe or terminal).
+// Each underlying Read runs in a goroutine into the reader's own buffer;
+// one abandoned by ctx ends when that Read returns.
+type ctxReader struct {
+	ctx  context.Context
+	r    io.Reader
+	res  chan readResult // the pending read's outcome; buffered
+	busy bool            // a read is pending
+}
+
+// ctxWriter is a writer whose Write returns ctx's error as soon as ctx
+// ends, even while the underlying Write blocks (a pipe whose reader
+// stopped reading). Each Write runs in a goroutine; the caller must not
+// reuse p after an early return, which ends the command anyway.
+type ctxWriter struct {
+	ctx  context.Context
+	w    io.Writer
+	done chan error // the pending write's outcome; buffered
+}
+
+func (c *ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	go func() {
+		_, err := c.w.Write(p)
+		c.done <- err
+	}()
+	select {
+	case err := <-c.done:
+		if err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	case <-c.ctx.Done():
+		return 0, c.ctx.Err()
+	}
+}
+
+type readResult struct {
+	buf []byte
+	err error
+}
+
+func newCtxReader(ctx context.Context, r io.Reader) *ctxReader {
+	return &ctxReader{ctx: ctx, r: r, res: make(chan readResult, 1)}
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	if !c.busy {
+		c.busy = true
+		buf := make([]byte, len(p)) // p may be reused once Read returns early
+		go func() {
+			n, err := c.r.Read(buf)
+			c.res <- readResult{buf[:n], err}
+		}()
+	}
+	select {
+	case r := <-c.res:
+		c.busy = false
+		return copy(p, r.buf), r.err
+	case <-c.ctx.Done():
+		return 0, c.ctx.Err()
+	}
 }
 
 // versionString is the module version and VCS state the binary was built

@@ -23,19 +23,26 @@ import (
 //	http:
 //	  addr: 127.0.0.1:3000
 //	auth:
-//	  tokens: [s3cret]
+//	  tokens: [a-token-of-16-bytes-or-more]  # a blank token is an error
+//	  metrics: false               # true: /metrics needs a token too
 //	limits:
 //	  eventBodyBytes: 33554432     # JSON/NDJSON bodies and multipart text fields
 //	  fileBodyBytes: 1073741824    # requests that carry file bytes
+//	  queryBodyBytes: 1048576      # POST /api/events/query bodies
 //	  defaultPageSize: 100
 //	  maxPageSize: 10000
-//	  maxBatchEvents: 100000
+//	  maxBatchEvents: 100000       # events per batch, counted as the body streams
+//	  maxSearchBytes: 16384        # bytes of a search string
+//	  maxSearchClauses: 1024       # clauses of a search string
+//	  maxIdentifierBytes: 256      # event id, producer, schema id, link type and target, registered schema id and version
 //	  maxStreams: 256
 //	  heartbeat: 15s
 //	  readHeaderTimeout: 10s
 //	  readTimeout: 5m
+//	  uploadReadTimeout: 1h        # replaces readTimeout for requests that carry file bytes
 //	  idleTimeout: 2m
 //	  shutdownTimeout: 30s
+//	  schemaCacheBytes: 67108864   # compiled JSON Schemas kept for reuse (-1: none)
 //
 // Flags override the file.
 type fileConfig struct {
@@ -44,24 +51,74 @@ type fileConfig struct {
 		Addr string `json:"addr"`
 	} `json:"http"`
 	Auth struct {
-		Tokens []string `json:"tokens"`
+		Tokens  []string `json:"tokens"`
+		Metrics bool     `json:"metrics"`
 	} `json:"auth"`
 	Limits limits `json:"limits"`
 }
 
-// limits are the configurable limits; zero fields take the defaults.
+// limits are the configurable limits; zero fields take the defaults
+// (httpapi.Default* and the server timeouts below), negative ones are an
+// error.
 type limits struct {
-	EventBodyBytes    int64    `json:"eventBodyBytes"`
-	FileBodyBytes     int64    `json:"fileBodyBytes"`
-	DefaultPageSize   int      `json:"defaultPageSize"`
-	MaxPageSize       int      `json:"maxPageSize"`
-	MaxBatchEvents    int      `json:"maxBatchEvents"`
-	MaxStreams        int      `json:"maxStreams"`
-	Heartbeat         duration `json:"heartbeat"`
-	ReadHeaderTimeout duration `json:"readHeaderTimeout"`
-	ReadTimeout       duration `json:"readTimeout"`
-	IdleTimeout       duration `json:"idleTimeout"`
-	ShutdownTimeout   duration `json:"shutdownTimeout"`
+	EventBodyBytes     int64    `json:"eventBodyBytes"`
+	FileBodyBytes      int64    `json:"fileBodyBytes"`
+	QueryBodyBytes     int64    `json:"queryBodyBytes"`
+	DefaultPageSize    int      `json:"defaultPageSize"`
+	MaxPageSize        int      `json:"maxPageSize"`
+	MaxBatchEvents     int      `json:"maxBatchEvents"`
+	MaxSearchBytes     int      `json:"maxSearchBytes"`
+	MaxSearchClauses   int      `json:"maxSearchClauses"`
+	MaxIdentifierBytes int      `json:"maxIdentifierBytes"`
+	MaxStreams         int      `json:"maxStreams"`
+	Heartbeat          duration `json:"heartbeat"`
+	ReadHeaderTimeout  duration `json:"readHeaderTimeout"`
+	ReadTimeout        duration `json:"readTimeout"`
+	UploadReadTimeout  duration `json:"uploadReadTimeout"`
+	IdleTimeout        duration `json:"idleTimeout"`
+	ShutdownTimeout    duration `json:"shutdownTimeout"`
+	// SchemaCacheBytes is the core's compiled-schema cache
+	// (trove.Config.SchemaCacheBytes); MaxIdentifierBytes above is also the
+	// core's trove.Config.MaxIdentifierBytes.
+	SchemaCacheBytes int64 `json:"schemaCacheBytes"`
+}
+
+// checkServe refuses, before the store opens, a config serve cannot use:
+// negative limits, blank tokens, auth.metrics without tokens.
+func (c fileConfig) checkServe() error {
+	if err := c.Limits.validate(); err != nil {
+		return err
+	}
+	if err := httpapi.CheckTokens(c.Auth.Tokens); err != nil {
+		return fmt.Errorf("troved: config auth.tokens: %w", err)
+	}
+	if c.Auth.Metrics && len(c.Auth.Tokens) == 0 {
+		return fmt.Errorf("troved: config auth.metrics: true needs auth.tokens")
+	}
+	return nil
+}
+
+// validate refuses negative limits, which would otherwise silently take
+// the defaults.
+func (l limits) validate() error {
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{
+		{"eventBodyBytes", l.EventBodyBytes}, {"fileBodyBytes", l.FileBodyBytes}, {"queryBodyBytes", l.QueryBodyBytes},
+		{"defaultPageSize", int64(l.DefaultPageSize)}, {"maxPageSize", int64(l.MaxPageSize)},
+		{"maxBatchEvents", int64(l.MaxBatchEvents)}, {"maxSearchBytes", int64(l.MaxSearchBytes)},
+		{"maxSearchClauses", int64(l.MaxSearchClauses)}, {"maxIdentifierBytes", int64(l.MaxIdentifierBytes)},
+		{"maxStreams", int64(l.MaxStreams)}, {"heartbeat", int64(l.Heartbeat)},
+		{"readHeaderTimeout", int64(l.ReadHeaderTimeout)}, {"readTimeout", int64(l.ReadTimeout)},
+		{"uploadReadTimeout", int64(l.UploadReadTimeout)}, {"idleTimeout", int64(l.IdleTimeout)},
+		{"shutdownTimeout", int64(l.ShutdownTimeout)},
+	} {
+		if f.v < 0 {
+			return fmt.Errorf("troved: limits.%s must not be negative (0 or absent: the default)", f.name)
+		}
+	}
+	return nil
 }
 
 // Server timeouts when the config names none.
@@ -105,11 +162,17 @@ func (l limits) apiOptions() httpapi.Options {
 	return httpapi.Options{
 		MaxEventBytes:   l.EventBodyBytes,
 		MaxFileBytes:    l.FileBodyBytes,
+		MaxQueryBytes:   l.QueryBodyBytes,
 		DefaultPageSize: l.DefaultPageSize,
 		MaxPageSize:     l.MaxPageSize,
 		MaxBatchEvents:  l.MaxBatchEvents,
 		MaxStreams:      l.MaxStreams,
 		Heartbeat:       time.Duration(l.Heartbeat),
+
+		MaxSearchBytes:     l.MaxSearchBytes,
+		MaxSearchClauses:   l.MaxSearchClauses,
+		MaxIdentifierBytes: l.MaxIdentifierBytes,
+		UploadReadTimeout:  time.Duration(l.UploadReadTimeout),
 	}
 }
 
@@ -173,6 +236,8 @@ func (sf *storeFlags) resolve(fs *flag.FlagSet) (settings, error) {
 		}}
 		st.plugin = sf.storage
 	}
+	st.storage.SchemaCacheBytes = st.file.Limits.SchemaCacheBytes
+	st.storage.MaxIdentifierBytes = st.file.Limits.MaxIdentifierBytes
 	st.kind, st.known = storageKinds()[st.plugin]
 	return st, nil
 }

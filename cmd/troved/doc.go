@@ -21,8 +21,21 @@
 // {"registeredSchema":{id,version,schema}} registers that schema. export
 // writes the registered schemas that way, then the events after --from, as
 // NDJSON in log position order. check runs the storage's
-// integrity check on the data at rest and exits 1 on damage. The store must
-// not be served by a running daemon while import, export or check use it.
+// integrity check on the data at rest, where --storage/--data or --config
+// put it (it never creates a store), and exits 1 on damage, including
+// damage the next open repairs (a damaged index.snap, reported as
+// repairable).
+//
+// storage-log, storage-json-file and storage-file-system lock their
+// directory while open: serve, import, export or check beside a daemon on
+// the same data exits 1 at once with an error naming the directory and the
+// daemon's process id, and changes nothing (use the daemon's HTTP API
+// instead). storage-sqlite relies on SQLite's locking: a second process
+// waits for the write lock (busyTimeoutMs) and sees the same data.
+//
+// Every command ends promptly on SIGINT or SIGTERM, also while it opens or
+// recovers the store or waits for input; serve first finishes in-flight
+// requests, and a second signal kills any command at once.
 //
 // The HTTP API is package internal/httpapi; README.md in this directory
 // walks through it with curl.

@@ -26,6 +26,11 @@ func run(ctx context.Context, release func(), args []string, stdin io.Reader, st
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
 	}
+	if cmd != "serve" {
+		// serve drains requests before it releases; the other commands
+		// stop at the first signal, and a second one kills the process.
+		defer context.AfterFunc(ctx, release)()
+	}
 	var err error
 	switch cmd {
 	case "serve":

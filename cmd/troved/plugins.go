@@ -67,7 +67,11 @@ func checkEngine(ctx context.Context, options json.RawMessage) (string, error) {
 	rep, err := engine.Check(ctx, o.Directory)
 	summary := fmt.Sprintf("%d segments, %d blocks, %d records, %d events, %d WAL entries",
 		rep.Segments, rep.Blocks, rep.Records, rep.Events, rep.WALEntries)
-	return summary, withProblems(err, rep.Problems)
+	problems := rep.Problems
+	for _, r := range rep.Repairable {
+		problems = append(problems, "repairable: "+r)
+	}
+	return summary, withProblems(err, problems)
 }
 
 // checkJSONFile runs jsonfile.Check on the directory in options.

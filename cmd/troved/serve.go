@@ -56,7 +56,10 @@ func serve(ctx context.Context, release func(), args []string, stderr io.Writer)
 		listen = st.file.HTTP.Addr
 	}
 
-	core, schemas, err := openStore(ctx, st, log)
+	if err := st.file.checkServe(); err != nil {
+		return err
+	}
+	core, schemas, err := openInterruptible(ctx, st, log)
 	if err != nil {
 		return err
 	}
@@ -67,6 +70,7 @@ func serve(ctx context.Context, release func(), args []string, stderr io.Writer)
 	l := st.file.Limits
 	opts := l.apiOptions()
 	opts.Tokens = st.file.Auth.Tokens
+	opts.MetricsAuth = st.file.Auth.Metrics
 	opts.Logger = log
 	if schemas != nil {
 		opts.SchemasChanged = schemas.save
@@ -74,7 +78,7 @@ func serve(ctx context.Context, release func(), args []string, stderr io.Writer)
 	api, err := httpapi.New(core, opts)
 	if err != nil {
 		_ = core.Shutdown(context.Background())
-		return err
+		return fmt.Errorf("troved: config: %w", err)
 	}
 	srv := &http.Server{
 		Handler:           api,

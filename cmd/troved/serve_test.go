@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -220,6 +221,106 @@ func TestServeWarnsWithoutAuthOffLoopback(t *testing.T) {
 	}
 	if !warned {
 		t.Fatalf("no warning:\n%s", d.log())
+	}
+	d.stop()
+}
+
+// TestServeRefusesUnsafeConfig: a blank token, auth.metrics without
+// tokens and a negative limit stop serve before it opens the store.
+func TestServeRefusesUnsafeConfig(t *testing.T) {
+	for _, c := range []struct{ name, yaml, want string }{
+		{"blank token", "auth:\n  tokens: [\"\"]\n", "auth.tokens"},
+		{"spaces token", "auth:\n  tokens: [\"a-long-enough-token-123\", \"  \"]\n", "token 2 is blank"},
+		{"metrics without tokens", "auth:\n  metrics: true\n", "auth.metrics"},
+		{"negative limit", "limits:\n  maxSearchClauses: -1\n", "limits.maxSearchClauses"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := filepath.Join(dir, "trove.yaml")
+			if err := os.WriteFile(cfg, []byte(c.yaml), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			data := filepath.Join(dir, "data")
+			code, _, stderr := runCLI(t, "", "serve", "--config", cfg, "--data", data, "--addr", "127.0.0.1:0")
+			if code != 1 || !strings.Contains(stderr, c.want) {
+				t.Fatalf("exit %d, stderr %q; want 1 naming %s", code, stderr, c.want)
+			}
+			if _, err := os.Stat(data); err == nil {
+				t.Fatal("the store was opened")
+			}
+		})
+	}
+}
+
+// TestServeLimitsFromConfig: the caps, the upload deadline and
+// auth.metrics are read from the config file.
+func TestServeLimitsFromConfig(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "trove.yaml")
+	err := os.WriteFile(cfg, []byte(`
+storage:
+  events: {plugin: storage-memory}
+auth:
+  tokens: [short-token]
+  metrics: true
+limits:
+  maxBatchEvents: 2
+  maxSearchBytes: 64
+  maxSearchClauses: 2
+  maxIdentifierBytes: 8
+  queryBodyBytes: 100
+  uploadReadTimeout: 200ms
+`), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, "--config", cfg)
+	if !strings.Contains(d.log(), "weak auth token") {
+		t.Fatalf("no warning for a short token:\n%s", d.log())
+	}
+	auth := []string{"Authorization", "Bearer short-token"}
+	st, body := d.do("GET", "/metrics", "", nil)
+	expect(t, st, body, 401)
+	st, body = d.do("GET", "/metrics", "", nil, auth...)
+	expect(t, st, body, 200)
+
+	bad := func(method, path, ct, body, detail string) {
+		t.Helper()
+		var r io.Reader
+		if body != "" {
+			r = strings.NewReader(body)
+		}
+		st, b := d.do(method, path, ct, r, auth...)
+		expect(t, st, b, 400)
+		if !strings.Contains(string(b), detail) {
+			t.Fatalf("%s %s: %s lacks %q", method, path, b, detail)
+		}
+	}
+	bad("POST", "/api/events/batch", "application/x-ndjson", noteJSON("a")+"\n"+noteJSON("b")+"\n"+noteJSON("c")+"\n", "at most 2 events")
+	bad("GET", "/api/events?search=a+b+c", "", "", "at most 2 clauses")
+	bad("GET", "/api/events?search="+strings.Repeat("x", 65), "", "", "at most 64 bytes")
+	bad("POST", "/api/events", "application/json", `{"schema":{"$id":"s","type":"object"},"payload":{},"producer":"123456789"}`, "at most 8 bytes")
+
+	st, body = d.do("POST", "/api/events/query", "application/json", strings.NewReader(`{"schema":"`+strings.Repeat("s", 100)+`"}`), auth...)
+	expect(t, st, body, 413)
+	// A stalled upload is cut at uploadReadTimeout, not after an hour.
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go func() { _, _ = pw.Write([]byte("some bytes, then nothing")) }()
+	req, err := http.NewRequest("POST", d.url+"/api/files?id=stalled", pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = 1 << 20
+	req.Header.Set("Authorization", "Bearer short-token")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 400 || !strings.Contains(string(b), "timeout") {
+		t.Fatalf("stalled upload: %d %s", res.StatusCode, b)
 	}
 	d.stop()
 }

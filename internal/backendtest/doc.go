@@ -1,25 +1,9 @@
-// Package backendtest holds test and benchmark drivers that more than one
+// Package backendtest holds the benchmark drivers that more than one
 // durable event backend runs against itself, beside the conformance kit
-// (storagetest): a SIGKILL crash test of batch ingest and the ingest and
+// (storagetest) and the crash test (storagetest/crashtest): the ingest and
 // query benchmarks.
 //
-// A backend's test passes a Store opener and its own names; the drivers do
-// the rest.
-//
-// # Crash test
-//
-// The parent test (SurviveSIGKILL) starts the package's own test binary as
-// a child running the child test (CrashChild), which saves batches of
-// CrashBatch events until it is killed, printing "ack N" once batch N
-// returned. The parent kills it with SIGKILL at a different point in each
-// of three rounds, reopens the store and checks that every acknowledged
-// batch is there in full, that no batch is there in part, and that
-// positions have no gap. The child test is selected by name and finds its
-// directory in an environment variable, so each backend names both
-// (Crash.ChildTest, Crash.Env).
-//
-// # Benchmarks
-//
+// A backend's benchmark passes a Store opener; the drivers do the rest.
 // BenchIngestBatch1000, BenchSaveEvent and BenchQuery100k measure the same
 // workload on every backend: 10 schemas, 5 producers, a payload with 7
 // statuses, one createdAt per second (Event). BenchQuery100k ingests

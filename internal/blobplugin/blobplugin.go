@@ -100,3 +100,12 @@ func (f *Files) GetFileData(ctx context.Context, id string) (io.ReadCloser, erro
 	}
 	return fs.GetFileData(ctx, id)
 }
+
+// DeleteFile implements trove.FileDeleter.
+func (f *Files) DeleteFile(ctx context.Context, id string) error {
+	fs, err := f.fileStorage()
+	if err != nil {
+		return err
+	}
+	return fs.(trove.FileDeleter).DeleteFile(ctx, id)
+}

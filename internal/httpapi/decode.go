@@ -1,19 +1,39 @@
 package httpapi
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 
 	"github.com/trovedb/trove"
 )
 
+// caps are the limits the decoders check as they read.
+type caps struct {
+	maxBatch int // events per batch
+	maxID    int // bytes per identifier
+}
+
+func (s *Server) caps() caps {
+	return caps{maxBatch: s.opts.MaxBatchEvents, maxID: s.opts.MaxIdentifierBytes}
+}
+
+// checkID refuses an identifier longer than the cap, naming its field.
+func (c caps) checkID(field, v string) error {
+	if len(v) > c.maxID {
+		return badRequest(fmt.Sprintf("%s: must be at most %d bytes (the identifier cap), got %d", field, c.maxID, len(v)))
+	}
+	return nil
+}
+
 // decodeEvent reads one event of a create or batch request, checking its
 // shape the way the original Trove does and with its detail texts.
-func decodeEvent(raw []byte) (trove.Event, error) {
+func (c caps) decodeEvent(raw []byte) (trove.Event, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || raw[0] != '{' {
 		if !json.Valid(raw) {
@@ -21,11 +41,25 @@ func decodeEvent(raw []byte) (trove.Event, error) {
 		}
 		return trove.Event{}, badRequest("must be object")
 	}
+	if err := strictJSON(raw); err != nil {
+		return trove.Event{}, err
+	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &fields); err != nil {
 		return trove.Event{}, badRequest("body is not valid JSON: " + jsonErrText(err))
 	}
-	return eventFromFields(fields)
+	return c.eventFromFields(fields)
+}
+
+// strictJSON refuses what the store never accepts from a client, before
+// anything is decoded: invalid JSON, invalid UTF-8 in a string and an
+// object with a repeated key (encoding/json would keep the last one and
+// replace bad UTF-8 silently).
+func strictJSON(raw []byte) error {
+	if err := trove.CheckJSON(raw); err != nil {
+		return badRequest("body is not valid JSON: " + detail(err))
+	}
+	return nil
 }
 
 func jsonErrText(err error) string {
@@ -52,8 +86,9 @@ func kind(b json.RawMessage) byte {
 // eventFromFields builds an event from the top-level fields of a create
 // request: schema and payload required objects, producer a string,
 // metadata an object, files and links arrays, id a string or {id, version},
-// createdAt an RFC 3339 timestamp.
-func eventFromFields(f map[string]json.RawMessage) (trove.Event, error) {
+// createdAt an RFC 3339 timestamp. Every identifier is checked against the
+// identifier cap before anything else looks at it.
+func (c caps) eventFromFields(f map[string]json.RawMessage) (trove.Event, error) {
 	var e trove.Event
 	if isNull(f["schema"]) {
 		return e, badRequest("must have required property 'schema'")
@@ -68,6 +103,12 @@ func eventFromFields(f map[string]json.RawMessage) (trove.Event, error) {
 	if err != nil {
 		return e, badRequest("Path /schema: " + detail(err))
 	}
+	if err := c.checkID("Path /schema/$id", s.Identity()); err != nil {
+		return e, err
+	}
+	if err := c.checkID("Path /schema/version", s.RefVersion()); err != nil {
+		return e, err
+	}
 	e.Schema = s
 	if kind(f["payload"]) != '{' {
 		return e, badRequest("Path /payload: must be object")
@@ -76,6 +117,9 @@ func eventFromFields(f map[string]json.RawMessage) (trove.Event, error) {
 	if p, ok := f["producer"]; ok && !isNull(p) {
 		if err := json.Unmarshal(p, &e.Producer); err != nil {
 			return e, badRequest("Path /producer: must be string")
+		}
+		if err := c.checkID("Path /producer", e.Producer); err != nil {
+			return e, err
 		}
 	}
 	if m, ok := f["metadata"]; ok && !isNull(m) {
@@ -91,6 +135,11 @@ func eventFromFields(f map[string]json.RawMessage) (trove.Event, error) {
 		if err := json.Unmarshal(fs, &e.Files); err != nil {
 			return e, badRequest("Path /files: " + jsonErrText(err))
 		}
+		for i, fl := range e.Files {
+			if err := c.checkID(fmt.Sprintf("Path /files/%d/id", i), fl.ID); err != nil {
+				return e, err
+			}
+		}
 	}
 	if ls, ok := f["links"]; ok && !isNull(ls) {
 		if kind(ls) != '[' {
@@ -98,6 +147,11 @@ func eventFromFields(f map[string]json.RawMessage) (trove.Event, error) {
 		}
 		if err := json.Unmarshal(ls, &e.Links); err != nil {
 			return e, badRequest("Path /links: " + jsonErrText(err))
+		}
+		for i, l := range e.Links {
+			if err := c.checkLink(fmt.Sprintf("Path /links/%d/", i), l); err != nil {
+				return e, err
+			}
 		}
 	}
 	if id, ok := f["id"]; ok && !isNull(id) {
@@ -110,6 +164,9 @@ func eventFromFields(f map[string]json.RawMessage) (trove.Event, error) {
 			}
 		default:
 			return e, badRequest("Path /id: must be a string or {id, version}")
+		}
+		if err := c.checkID("Path /id", e.ID.ID); err != nil {
+			return e, err
 		}
 	}
 	if ts, ok := f["createdAt"]; ok && !isNull(ts) {
@@ -126,78 +183,118 @@ func eventFromFields(f map[string]json.RawMessage) (trove.Event, error) {
 	return e, nil
 }
 
+// checkLink checks the identifiers of a link: its type and its target.
+func (c caps) checkLink(prefix string, l trove.EventLink) error {
+	if err := c.checkID(prefix+"type", l.Type); err != nil {
+		return err
+	}
+	return c.checkID(prefix+"targetEvent/id", l.TargetEvent.ID)
+}
+
 // decodeBatch reads a batch body: a JSON array of events, or NDJSON (one
-// event per line, blank lines skipped).
-func decodeBatch(r io.Reader, ndjson bool, max int) ([]trove.Event, error) {
-	var raws []json.RawMessage
+// event per line, blank lines skipped). It decodes one event at a time as
+// the body streams in, and refuses the batch at the first bad event or at
+// the first event past the cap, so that what it holds is the events
+// decoded so far and one event's bytes, never the whole body.
+func (c caps) decodeBatch(r io.Reader, ndjson bool) ([]trove.Event, error) {
+	var events []trove.Event
+	add := func(raw []byte) error {
+		if len(events) == c.maxBatch {
+			return badRequest(fmt.Sprintf("a batch holds at most %d events (the batch cap)", c.maxBatch))
+		}
+		e, err := c.decodeEvent(raw)
+		if err != nil {
+			return &trove.BatchError{Index: len(events), Err: err}
+		}
+		events = append(events, e)
+		return nil
+	}
 	if ndjson {
-		data, err := io.ReadAll(r)
-		if err != nil {
-			return nil, err
-		}
-		for line := range bytes.Lines(data) {
-			if len(bytes.TrimSpace(line)) == 0 {
-				continue
+		br := bufio.NewReader(r)
+		for {
+			line, err := br.ReadBytes('\n')
+			if err != nil && err != io.EOF {
+				return nil, err
 			}
-			if len(raws) == max {
-				return nil, badRequest(fmt.Sprintf("a batch holds at most %d events", max))
+			if len(bytes.TrimSpace(line)) > 0 {
+				if err := add(line); err != nil {
+					return nil, err
+				}
 			}
-			raws = append(raws, line)
-		}
-	} else {
-		data, err := io.ReadAll(r)
-		if err != nil {
-			return nil, err
-		}
-		data = bytes.TrimSpace(data)
-		if len(data) == 0 || data[0] != '[' {
-			if !json.Valid(data) {
-				return nil, badRequest("body is not valid JSON")
+			if err == io.EOF {
+				return events, nil
 			}
-			return nil, badRequest("must be array")
-		}
-		if err := json.Unmarshal(data, &raws); err != nil {
-			return nil, badRequest("body is not valid JSON: " + jsonErrText(err))
-		}
-		if len(raws) > max {
-			return nil, badRequest(fmt.Sprintf("a batch holds at most %d events", max))
 		}
 	}
-	events := make([]trove.Event, len(raws))
-	for i, raw := range raws {
-		e, err := decodeEvent(raw)
-		if err != nil {
-			return nil, &trove.BatchError{Index: i, Err: err}
+	dec := json.NewDecoder(r)
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, jsonReadErr(err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '[' {
+		return nil, badRequest("must be array")
+	}
+	for dec.More() {
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, jsonReadErr(err)
 		}
-		events[i] = e
+		if err := add(raw); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing ]
+		return nil, jsonReadErr(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		if err == nil {
+			return nil, badRequest("body is not valid JSON: data after the array")
+		}
+		return nil, jsonReadErr(err)
 	}
 	return events, nil
+}
+
+// jsonReadErr is an error of a streaming JSON decoder: the body's own
+// reading errors (413, a broken body) as they are, anything else a 400.
+func jsonReadErr(err error) error {
+	var (
+		mbe *http.MaxBytesError
+		req *requestError
+	)
+	switch {
+	case errors.As(err, &mbe), errors.As(err, &req):
+		return err
+	case err == io.EOF, err == io.ErrUnexpectedEOF:
+		return badRequest("body is not valid JSON: unexpected end of input")
+	}
+	return badRequest("body is not valid JSON: " + jsonErrText(err))
 }
 
 // formField turns a multipart text field into the JSON the event decoder
 // expects. schema and payload must be JSON (else they count as missing, as
 // in the original); the others are used as JSON when valid, else as a JSON
 // string.
-func formField(name, value string) (json.RawMessage, bool) {
+func formField(name, value string) (json.RawMessage, error) {
 	v := strings.TrimSpace(value)
 	switch name {
 	case "schema", "payload":
-		if !json.Valid([]byte(v)) {
-			return nil, false
+		if err := trove.CheckJSON([]byte(v)); err != nil {
+			return nil, badRequest(fmt.Sprintf("form field %s is not valid JSON: %s", name, detail(err)))
 		}
-		return json.RawMessage(v), true
+		return json.RawMessage(v), nil
 	case "producer", "id", "createdAt":
 		if kind(json.RawMessage(v)) == '"' && json.Valid([]byte(v)) {
-			return json.RawMessage(v), true
+			return json.RawMessage(v), nil
 		}
 		if name == "id" && kind(json.RawMessage(v)) == '{' && json.Valid([]byte(v)) {
-			return json.RawMessage(v), true
+			return json.RawMessage(v), nil
 		}
 	default:
 		if json.Valid([]byte(v)) {
-			return json.RawMessage(v), true
+			return json.RawMessage(v), nil
 		}
 	}
 	b, _ := json.Marshal(value)
-	return b, true
+	return b, nil
 }

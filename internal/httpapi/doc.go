@@ -31,7 +31,32 @@
 // ("Internal Server Error", with the cause logged and not sent).
 //
 // When Options.Tokens is set every /api/ route needs "Authorization: Bearer
-// TOKEN" (401 otherwise); tokens are compared in constant time.
+// TOKEN" (401 otherwise), and /metrics too with Options.MetricsAuth; tokens
+// are compared in constant time. A blank token is an error of New; a token
+// under MinTokenBytes is logged as weak.
+//
+// Limits (Options, with their defaults) are checked while a request is
+// read, and each answers 400 naming the field and the cap, before the
+// request reaches the store: events per batch (counted as the JSON array
+// or NDJSON streams, so a refused batch is never held whole), bytes per
+// identifier (event id, producer, schema $id, schema reference, link type
+// and target, registered schema id and version, file id), bytes and
+// clauses per search string. A body over its byte limit (MaxEventBytes,
+// MaxQueryBytes, MaxFileBytes) is 413. A stream
+// position (?from=, Last-Event-ID) is 0 to MaxPosition, else 400.
+//
+// A panic in a handler is answered with a JSON 500 (or the 4xx its value
+// calls for), logged once with its stack, and counted under that status; a
+// handler that had started its answer has its connection cut instead. A
+// panic in the storage code a stream runs on its own goroutine ends that
+// stream, and one in a plugin's Stats leaves its figures out of the scrape;
+// both are logged with their stacks.
+//
+// File bytes are served with "X-Content-Type-Options: nosniff" and
+// "Content-Security-Policy: default-src 'none'; sandbox"; every type but a
+// few plain text, image, audio and video types is sent with
+// "Content-Disposition: attachment", so that an uploaded HTML or SVG file
+// never runs on the API's origin.
 //
 // Metrics come from the server's own Prometheus registry: requests and
 // latencies by route pattern, events saved, open streams, Go and process

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -137,8 +139,13 @@ func detail(err error) string {
 	for _, p := range []string{": trove: invalid", ": trove: not found", ": trove: conflict"} {
 		s = strings.Replace(s, p, "", 1)
 	}
-	return s
+	return pkgPrefixes.ReplaceAllString(s, "$1")
 }
+
+// pkgPrefixes are the package and operation names storage errors start
+// with ("engine: ", "blob: … local: put: "): the log keeps them, a client
+// reads the error without them.
+var pkgPrefixes = regexp.MustCompile(`(^|: |\()(?:(?:engine|sqlite|jsonfile|memory|filesystem|postgres|s3|blob|local|core|trove|httpapi|backup|index|segment|query|put|get|save|save file|save link)(?:: ))+`)
 
 func causes(ve *trove.ValidationError) string {
 	parts := make([]string, 0, len(ve.Causes))
@@ -179,10 +186,22 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 	if err != nil && err != io.EOF {
 		var mbe *http.MaxBytesError
 		if !errors.As(err, &mbe) {
-			err = &requestError{details: "reading the request body: " + err.Error()}
+			err = &requestError{details: "reading the request body: " + readErrText(err)}
 		}
 	}
 	return n, err
+}
+
+// readErrText says why a body could not be read, in the API's words where
+// the cause is known.
+func readErrText(err error) string {
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return "read timeout: the body did not arrive within the server's read deadline"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "the body ended early"
+	}
+	return err.Error()
 }
 
 func (b *bodyReader) Close() error { return b.rc.Close() }

@@ -43,7 +43,7 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		limitBody(w, r, s.opts.MaxEventBytes)
 		var body []byte
 		if body, err = io.ReadAll(r.Body); err == nil {
-			e, err = decodeEvent(body)
+			e, err = s.caps().decodeEvent(body)
 		}
 	}
 	if err == nil {
@@ -118,9 +118,11 @@ func (s *Server) readEventForm(r *http.Request) (trove.Event, []trove.Upload, fu
 			if textLen > s.opts.MaxEventBytes {
 				return trove.Event{}, nil, cleanup, &http.MaxBytesError{Limit: s.opts.MaxEventBytes}
 			}
-			if v, ok := formField(part.FormName(), string(b)); ok {
-				fields[part.FormName()] = v
+			v, err := formField(part.FormName(), string(b))
+			if err != nil {
+				return trove.Event{}, nil, cleanup, err
 			}
+			fields[part.FormName()] = v
 			continue
 		}
 		f, err := os.CreateTemp("", "troved-upload-*")
@@ -143,15 +145,18 @@ func (s *Server) readEventForm(r *http.Request) (trove.Event, []trove.Upload, fu
 			Data: f,
 		})
 	}
-	e, err := eventFromFields(fields)
+	e, err := s.caps().eventFromFields(fields)
 	return e, uploads, cleanup, err
 }
 
-// multipartErr keeps a body-size error as is (413) and makes any other
-// reading error a 400.
+// multipartErr keeps a body-size error as is (413), and the body's own
+// reading errors (already 400s), and makes any other error a 400.
 func multipartErr(err error) error {
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
+	var (
+		mbe *http.MaxBytesError
+		req *requestError
+	)
+	if errors.As(err, &mbe) || errors.As(err, &req) {
 		return err
 	}
 	return badRequest("broken multipart body: " + err.Error())
@@ -168,7 +173,7 @@ func (s *Server) extendRead(w http.ResponseWriter) {
 func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 	limitBody(w, r, s.opts.MaxEventBytes)
 	mt := mediaType(r)
-	events, err := decodeBatch(r.Body, mt == "application/x-ndjson" || mt == "application/jsonl", s.opts.MaxBatchEvents)
+	events, err := s.caps().decodeBatch(r.Body, mt == "application/x-ndjson" || mt == "application/jsonl")
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -192,7 +197,7 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 
 // handleGet is GET /api/events/{id}?version=N.
 func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
-	id, err := eventIDFrom(r)
+	id, err := s.eventIDFrom(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -210,8 +215,11 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 }
 
 // eventIDFrom reads the {id} path value and the optional ?version=.
-func eventIDFrom(r *http.Request) (trove.EventID, error) {
+func (s *Server) eventIDFrom(r *http.Request) (trove.EventID, error) {
 	id := trove.EventID{ID: r.PathValue("id")}
+	if err := s.caps().checkID("event id", id.ID); err != nil {
+		return id, err
+	}
 	if v := r.URL.Query().Get("version"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {

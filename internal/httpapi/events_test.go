@@ -102,7 +102,7 @@ func TestCreateErrors(t *testing.T) {
 			{"metadata not object", `{"schema":` + noteSchema + `,"payload":{"text":"x"},"metadata":[1]}`, 400, "Invalid Request Format", "Path /metadata: must be object"},
 			{"payload not object", `{"schema":` + noteSchema + `,"payload":"x"}`, 400, "Invalid Request Format", "Path /payload: must be object"},
 			{"schema not object", `{"schema":"note","payload":{}}`, 400, "Invalid Request Format", "Path /schema: must be object"},
-			{"schema without id", `{"schema":{"type":"object"},"payload":{}}`, 400, "Invalid Request Format", "Path /schema:"},
+			{"schema $id not a string", `{"schema":{"$id":5},"payload":{}}`, 400, "Invalid Request Format", "Path /schema:"},
 			{"bad JSON", `{"schema":`, 400, "Invalid Request Format", "body is not valid JSON"},
 			{"not an object", `[1,2]`, 400, "Invalid Request Format", "must be object"},
 			{"empty body", ``, 400, "Invalid Request Format", "body is not valid JSON"},
@@ -216,7 +216,7 @@ func TestCreateMultipart(t *testing.T) {
 			parts  []formPart
 			detail string
 		}{
-			{"payload not JSON", []formPart{{field: "schema", value: noteSchema}, {field: "payload", value: "{oops"}}, "must have required property 'payload'"},
+			{"payload not JSON", []formPart{{field: "schema", value: noteSchema}, {field: "payload", value: "{oops"}}, "form field payload is not valid JSON: JSON at offset 1: want a key"},
 			{"no payload", []formPart{{field: "schema", value: noteSchema}}, "must have required property 'payload'"},
 			{"no schema", []formPart{{field: "payload", value: `{"text":"x"}`}}, "must have required property 'schema'"},
 			{"metadata not JSON", []formPart{{field: "schema", value: noteSchema}, {field: "payload", value: `{"text":"x"}`}, {field: "metadata", value: "ip=1"}}, "Path /metadata: must be object"},

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	"io"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -25,6 +26,10 @@ func (s *Server) handleFilePost(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := trove.EventFile{ID: q.Get("id"), Filename: q.Get("filename"), Hash: q.Get("hash")}
 	if f.ID != "" {
+		if err := s.caps().checkID("id", f.ID); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 		if err := trove.ValidateFileID(f.ID); err != nil {
 			s.fail(w, r, err)
 			return
@@ -91,6 +96,9 @@ func (s *Server) saveFormFile(r *http.Request, f trove.EventFile) (trove.EventFi
 			f.ContentType = "application/octet-stream"
 		}
 		if f.ID != "" {
+			if err := s.caps().checkID("id", f.ID); err != nil {
+				return f, err
+			}
 			if err := trove.ValidateFileID(f.ID); err != nil {
 				return f, err
 			}
@@ -159,12 +167,8 @@ func (s *Server) handleFileData(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer rc.Close()
-	ct := f.ContentType
-	if ct == "" {
-		ct = "application/octet-stream"
-	}
 	h := w.Header()
-	h.Set("Content-Type", ct)
+	setFileHeaders(h, f)
 	if f.Hash != "" {
 		h.Set("ETag", strconv.Quote(f.Hash))
 	}
@@ -177,6 +181,46 @@ func (s *Server) handleFileData(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	http.ServeContent(w, r, "", time.Time{}, content)
+}
+
+// inlineTypes are the media types a browser shows without running anything
+// from them: served inline. Every other type, and a content type that does
+// not parse, is served as a download.
+var inlineTypes = map[string]bool{
+	"text/plain": true, "text/csv": true, "application/json": true,
+	"image/png": true, "image/jpeg": true, "image/gif": true, "image/webp": true, "image/avif": true, "image/bmp": true,
+	"audio/mpeg": true, "audio/ogg": true, "audio/wav": true, "audio/webm": true, "audio/flac": true,
+	"video/mp4": true, "video/webm": true, "video/ogg": true,
+}
+
+// fileCSP forbids a served file to load, run or embed anything, and
+// sandboxes it as an opaque origin should a browser render it.
+const fileCSP = "default-src 'none'; sandbox"
+
+// setFileHeaders sets the headers of a file's bytes. Uploaders choose the
+// content type, and the bytes are served on the API's origin, so a
+// browser must never guess another type (nosniff) nor run what it gets
+// (the CSP); every type but a few plain text, image, audio and video ones
+// (so HTML, SVG, XML, scripts, PDF, application/octet-stream, anything
+// unknown) is sent as an attachment, so that opening the link downloads it.
+func setFileHeaders(h http.Header, f trove.EventFile) {
+	ct := f.ContentType
+	mt, _, err := mime.ParseMediaType(ct)
+	if ct == "" || err != nil {
+		ct, mt = "application/octet-stream", "application/octet-stream"
+	}
+	h.Set("Content-Type", ct)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", fileCSP)
+	if !inlineTypes[mt] {
+		disp := "attachment"
+		if f.Filename != "" {
+			if d := mime.FormatMediaType("attachment", map[string]string{"filename": f.Filename}); d != "" {
+				disp = d
+			}
+		}
+		h.Set("Content-Disposition", disp)
+	}
 }
 
 // forwardSeeker lets http.ServeContent serve one range of a stream that

@@ -12,7 +12,7 @@ import (
 // handleLinkPost is POST /api/events/{id}/links (?version= picks the source
 // version; default the latest): the body is one link.
 func (s *Server) handleLinkPost(w http.ResponseWriter, r *http.Request) {
-	id, err := eventIDFrom(r)
+	id, err := s.eventIDFrom(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -27,6 +27,10 @@ func (s *Server) handleLinkPost(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, badRequest("must be object"))
 		return
 	}
+	if err := strictJSON(body); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	var l trove.EventLink
 	if err := json.Unmarshal(body, &l); err != nil {
 		s.fail(w, r, badRequest("body is not a link: "+jsonErrText(err)))
@@ -38,6 +42,10 @@ func (s *Server) handleLinkPost(w http.ResponseWriter, r *http.Request) {
 		return
 	case l.TargetEvent.ID == "":
 		s.fail(w, r, badRequest("must have required property 'targetEvent'"))
+		return
+	}
+	if err := s.caps().checkLink("Path /", l); err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	if err := s.core.SaveLink(r.Context(), id, l); err != nil {
@@ -71,7 +79,7 @@ func (s *Server) handleLinked(w http.ResponseWriter, r *http.Request) {
 // options from the query string, and the list (never null) as JSON.
 func serveLinkList[T any](s *Server, w http.ResponseWriter, r *http.Request,
 	list func(context.Context, trove.EventID, trove.LinkOptions) ([]T, error)) {
-	id, err := eventIDFrom(r)
+	id, err := s.eventIDFrom(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return

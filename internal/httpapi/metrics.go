@@ -1,8 +1,11 @@
 package httpapi
 
 import (
+	"fmt"
+	"log/slog"
 	"net/http"
 	"regexp"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -29,7 +32,7 @@ type metrics struct {
 	handler     http.Handler
 }
 
-func newMetrics(core *trove.Core) *metrics {
+func newMetrics(core *trove.Core, log *slog.Logger) *metrics {
 	reg := prometheus.NewRegistry()
 	m := &metrics{
 		reg: reg,
@@ -54,7 +57,7 @@ func newMetrics(core *trove.Core) *metrics {
 	reg.MustRegister(m.requests, m.latency, m.eventsSaved, m.streams,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		&storageCollector{core: core})
+		&storageCollector{core: core, log: log})
 	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
 	return m
 }
@@ -65,8 +68,23 @@ func (m *metrics) observe(route string, code int, d time.Duration) {
 }
 
 // storageCollector exports the figures of every plugin that is a
-// StatsReporter. It is unchecked: the names are the plugins' own.
-type storageCollector struct{ core *trove.Core }
+// StatsReporter. It is unchecked: the names are the plugins' own. A plugin
+// whose Stats panics is logged and left out of that scrape: the collector
+// runs on the registry's goroutines, where a panic would end the process.
+type storageCollector struct {
+	core *trove.Core
+	log  *slog.Logger
+}
+
+func (c *storageCollector) stats(p trove.Plugin, sr StatsReporter) (m map[string]float64) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.log.Error("httpapi: panic in a storage plugin's Stats", "plugin", p.Name(), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			m = nil
+		}
+	}()
+	return sr.Stats()
+}
 
 func (c *storageCollector) Describe(chan<- *prometheus.Desc) {}
 
@@ -78,7 +96,7 @@ func (c *storageCollector) Collect(ch chan<- prometheus.Metric) {
 		if !ok {
 			continue
 		}
-		for name, v := range sr.Stats() {
+		for name, v := range c.stats(p, sr) {
 			d := prometheus.NewDesc("trove_storage_"+badMetricChars.ReplaceAllString(name, "_"),
 				"Storage figure "+name+" reported by the plugin.", []string{"plugin"}, nil)
 			m, err := prometheus.NewConstMetric(d, prometheus.UntypedValue, v, p.Name())

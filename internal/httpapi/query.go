@@ -3,9 +3,12 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -20,7 +23,7 @@ type queryResult struct {
 
 // handleQueryPost is POST /api/events/query: the body is an EventQuery.
 func (s *Server) handleQueryPost(w http.ResponseWriter, r *http.Request) {
-	limitBody(w, r, s.opts.MaxEventBytes)
+	limitBody(w, r, s.opts.MaxQueryBytes)
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		s.fail(w, r, err)
@@ -30,6 +33,10 @@ func (s *Server) handleQueryPost(w http.ResponseWriter, r *http.Request) {
 	if len(bytes.TrimSpace(body)) > 0 {
 		if kind(body) != '{' {
 			s.fail(w, r, badRequest("the query must be a JSON object"))
+			return
+		}
+		if err := strictJSON(body); err != nil {
+			s.fail(w, r, err)
 			return
 		}
 		if err := json.Unmarshal(body, &q); err != nil {
@@ -42,7 +49,7 @@ func (s *Server) handleQueryPost(w http.ResponseWriter, r *http.Request) {
 
 // handleQueryGet is GET /api/events?…: the same query from URL parameters.
 func (s *Server) handleQueryGet(w http.ResponseWriter, r *http.Request) {
-	q, err := queryFromURL(r.URL.Query())
+	q, err := queryFromURL(r.URL.Query(), "sort", "limit", "offset", "allVersions")
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -57,6 +64,10 @@ func (s *Server) runQuery(w http.ResponseWriter, r *http.Request, q trove.EventQ
 	limit := s.opts.DefaultPageSize
 	if q.Limit != nil {
 		limit = min(*q.Limit, s.opts.MaxPageSize)
+	}
+	if err := s.checkSearch(q.Search); err != nil {
+		s.fail(w, r, err)
+		return
 	}
 	if _, err := q.Compile(); err != nil {
 		s.fail(w, r, err)
@@ -87,6 +98,27 @@ func (s *Server) runQuery(w http.ResponseWriter, r *http.Request, q trove.EventQ
 	writeJSON(w, http.StatusOK, res)
 }
 
+// checkSearch holds a search string to its caps before the query runs: its
+// length first, so that parsing it costs at most the byte cap, then its
+// clauses, so that no query asks the engine for more than the clause cap.
+// A search string that does not parse is left to the query's own check.
+func (s *Server) checkSearch(search string) error {
+	if search == "" {
+		return nil
+	}
+	if len(search) > s.opts.MaxSearchBytes {
+		return badRequest(fmt.Sprintf("search: must be at most %d bytes (the search cap), got %d", s.opts.MaxSearchBytes, len(search)))
+	}
+	sq, err := trove.ParseSearch(search)
+	if err != nil {
+		return nil
+	}
+	if n := len(sq.Clauses); n > s.opts.MaxSearchClauses {
+		return badRequest(fmt.Sprintf("search: must have at most %d clauses (the clause cap), got %d", s.opts.MaxSearchClauses, n))
+	}
+	return nil
+}
+
 // queryFromURL reads an EventQuery from URL parameters:
 //
 //	schema=a&schema=b (or schemaId) producer=p start=… end=…
@@ -95,9 +127,16 @@ func (s *Server) runQuery(w http.ResponseWriter, r *http.Request, q trove.EventQ
 //	limit=N offset=N allVersions=true
 //
 // Payload values are JSON scalars when they parse as one, else strings.
-// Other parameters are ignored.
-func queryFromURL(v url.Values) (trove.EventQuery, error) {
+// Any other parameter is refused naming it, unless extra lists it (the
+// route's own parameters), so that a misspelled filter never silently
+// matches everything.
+func queryFromURL(v url.Values, extra ...string) (trove.EventQuery, error) {
 	var q trove.EventQuery
+	for key := range v {
+		if !filterParams[key] && !strings.HasPrefix(key, "payload.") && !slices.Contains(extra, key) {
+			return q, badRequest(fmt.Sprintf("unknown query parameter %q (known: %s, payload.PATH)", key, strings.Join(knownParams(extra), ", ")))
+		}
+	}
 	if s, ok := v["schema"]; ok {
 		q.Schema = append(q.Schema, s...)
 	}
@@ -130,17 +169,7 @@ func queryFromURL(v url.Values) (trove.EventQuery, error) {
 	}
 	q.Search = v.Get("search")
 	for _, s := range v["sort"] {
-		for _, one := range strings.Split(s, ",") {
-			one = strings.TrimSpace(one)
-			if one == "" {
-				continue
-			}
-			f := trove.SortField{Field: one}
-			if i := strings.LastIndexByte(one, ':'); i >= 0 {
-				f.Field, f.Direction = one[:i], one[i+1:]
-			}
-			q.Sort = append(q.Sort, f)
-		}
+		q.Sort = append(q.Sort, trove.ParseSortFields(s)...)
 	}
 	if s := v.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
@@ -164,6 +193,16 @@ func queryFromURL(v url.Values) (trove.EventQuery, error) {
 		q.AllVersions = b
 	}
 	return q, nil
+}
+
+// filterParams are the URL parameters of an EventQuery's filters, shared by
+// the query and the stream routes.
+var filterParams = map[string]bool{"schema": true, "schemaId": true, "producer": true, "start": true, "end": true,
+	"link": true, "search": true}
+
+func knownParams(extra []string) []string {
+	out := slices.Sorted(maps.Keys(filterParams))
+	return append(out, extra...)
 }
 
 // scalarParam is a URL parameter as a JSON scalar when it parses as one,

@@ -33,6 +33,13 @@ func (s *Server) routeTable() []Route {
 	linkParams := []param{idParam, versionParam,
 		{"type", "query", "only links of this type", "string"},
 		{"direction", "query", "out (default) or in", "string"}}
+	s.registerConsole()
+	stats := newStoreStats(s)
+	metricsRoute := Route{Method: "GET", Path: "/metrics", Summary: "Prometheus metrics", Auth: s.opts.MetricsAuth, handler: s.handleMetrics,
+		doc: operationDoc{responses: map[int]response{200: {"metrics in the Prometheus text format", "text/plain", nil}}}}
+	if s.opts.MetricsAuth {
+		metricsRoute.doc.responses[401] = unauth
+	}
 	return []Route{
 		{Method: "GET", Path: "/up", Summary: "Health check", handler: s.handleUp,
 			doc: operationDoc{responses: map[int]response{200: {"OK", "text/plain", nil}}}},
@@ -92,8 +99,9 @@ func (s *Server) routeTable() []Route {
 			doc: operationDoc{params: []param{{"id", "path", "file id", "string"}, {"Range", "header", "bytes=START-END", "string"}},
 				responses: map[int]response{200: {"the bytes, with their content type", "application/octet-stream", binary()},
 					206: {"the requested range", "application/octet-stream", binary()}, 404: notFound, 416: {"Range Not Satisfiable", "text/plain", nil}, 401: unauth}}},
-		{Method: "GET", Path: "/metrics", Summary: "Prometheus metrics", handler: s.handleMetrics,
-			doc: operationDoc{responses: map[int]response{200: {"metrics in the Prometheus text format", "text/plain", nil}}}},
+		{Method: "GET", Path: "/api/stats", Summary: "The store's figures, as the console's overview shows them", Auth: true, handler: stats.serve,
+			doc: operationDoc{responses: map[int]response{200: {"figures: last position, counts by schema and producer, ingest per interval, storage figures, last check", "application/json", nil}, 401: unauth, 500: internal}}},
+		metricsRoute,
 		{Method: "GET", Path: "/api/openapi.json", Summary: "This document", Auth: true, handler: s.handleOpenAPI,
 			doc: operationDoc{responses: map[int]response{200: {"an OpenAPI 3 document", "application/json", nil}, 401: unauth}}},
 	}

@@ -21,6 +21,10 @@ func (s *Server) handleSchemaPost(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, badRequest("must be object"))
 		return
 	}
+	if err := strictJSON(body); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	var rs trove.RegisteredSchema
 	if err := json.Unmarshal(body, &rs); err != nil {
 		s.fail(w, r, badRequest(detail(err)))
@@ -38,6 +42,11 @@ func (s *Server) handleSchemaPost(w http.ResponseWriter, r *http.Request) {
 		return
 	case kind(rs.Schema) != '{':
 		s.fail(w, r, badRequest("Path /schema: must be object"))
+		return
+	}
+	c := s.caps()
+	if err := errors.Join(c.checkID("Path /id", rs.ID), c.checkID("Path /version", rs.Version)); err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	before := len(s.core.Schemas())

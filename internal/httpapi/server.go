@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -16,10 +18,20 @@ import (
 // Options configure a Server. Zero fields take the defaults named on each.
 type Options struct {
 	// Tokens, when not empty, are the bearer tokens accepted on /api/ routes.
+	// A blank token is an error of New; one under MinTokenBytes is logged
+	// as weak.
 	Tokens []string
+	// MetricsAuth puts GET /metrics behind the tokens too. Default false:
+	// /metrics is open, as /up is.
+	MetricsAuth bool
 	// MaxEventBytes caps a JSON or NDJSON request body and the non-file
 	// fields of a multipart form, in bytes. Default 32 MiB.
 	MaxEventBytes int64
+	// MaxQueryBytes caps the body of POST /api/events/query, in bytes; a
+	// query has no need of an event's room, and its whole body is decoded
+	// before its search string is checked. Default 1 MiB (never more than
+	// MaxEventBytes).
+	MaxQueryBytes int64
 	// MaxFileBytes caps a request that carries file bytes (multipart events,
 	// POST /api/files), in bytes. Default 1 GiB.
 	MaxFileBytes int64
@@ -28,8 +40,23 @@ type Options struct {
 	// MaxPageSize caps a query's limit; a larger limit is lowered to it and
 	// nextOffset tells where the rest starts. Default 10,000.
 	MaxPageSize int
-	// MaxBatchEvents caps the events of one batch request. Default 100,000.
+	// MaxBatchEvents caps the events of one batch request, counted as the
+	// array or the NDJSON lines are read: one more is a 400 before it is
+	// decoded. Default 100,000.
 	MaxBatchEvents int
+	// MaxSearchBytes caps a query's search string, in bytes; a longer one
+	// is a 400 before it is parsed. Default 16 KiB.
+	MaxSearchBytes int
+	// MaxSearchClauses caps the clauses of a query's search string; more is
+	// a 400 before the query runs. Default 1,024 (Lucene's default
+	// maximum clause count).
+	MaxSearchClauses int
+	// MaxIdentifierBytes caps, in bytes, each identifier a request names:
+	// event id, producer, schema $id or reference id and version, link type
+	// and target, registered schema id and version, file id. A longer one
+	// is a 400 naming the field, before the event's schema is compiled.
+	// Default 1,024.
+	MaxIdentifierBytes int
 	// MaxStreams caps concurrent event streams; one more gets 503. Default 256.
 	MaxStreams int
 	// Heartbeat is the interval of the comment lines that keep an idle
@@ -39,7 +66,10 @@ type Options struct {
 	// the client is dropped as too slow. Default 30s.
 	StreamWriteTimeout time.Duration
 	// UploadReadTimeout is the read deadline of requests that carry file
-	// bytes, from the moment their handler starts. Default 1h.
+	// bytes (multipart events, POST /api/files), from the moment their
+	// handler starts; it replaces the http.Server's ReadTimeout for them. A
+	// client still sending when it passes gets a 400 and the connection is
+	// closed. Default 1h.
 	UploadReadTimeout time.Duration
 	// SchemasChanged, when set, is called after a new schema is registered
 	// (to persist the registry when the event storage does not).
@@ -51,19 +81,29 @@ type Options struct {
 // Default limits.
 const (
 	DefaultMaxEventBytes   = 32 << 20
+	DefaultMaxQueryBytes   = 1 << 20
 	DefaultMaxFileBytes    = 1 << 30
 	DefaultPageSize        = 100
 	DefaultMaxPageSize     = 10_000
 	DefaultMaxBatchEvents  = 100_000
+	DefaultMaxSearchBytes  = 16 << 10
+	DefaultMaxSearchClause = 1024
+	DefaultMaxIDBytes      = trove.DefaultMaxIdentifierBytes
 	DefaultMaxStreams      = 256
 	DefaultHeartbeat       = 15 * time.Second
 	DefaultStreamWriteTime = 30 * time.Second
 	DefaultUploadReadTime  = time.Hour
 )
 
+// MinTokenBytes is the length under which a bearer token is logged as weak.
+const MinTokenBytes = 16
+
 func (o Options) withDefaults() Options {
 	if o.MaxEventBytes <= 0 {
 		o.MaxEventBytes = DefaultMaxEventBytes
+	}
+	if o.MaxQueryBytes <= 0 {
+		o.MaxQueryBytes = min(DefaultMaxQueryBytes, o.MaxEventBytes)
 	}
 	if o.MaxFileBytes <= 0 {
 		o.MaxFileBytes = DefaultMaxFileBytes
@@ -79,6 +119,15 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxBatchEvents <= 0 {
 		o.MaxBatchEvents = DefaultMaxBatchEvents
+	}
+	if o.MaxSearchBytes <= 0 {
+		o.MaxSearchBytes = DefaultMaxSearchBytes
+	}
+	if o.MaxSearchClauses <= 0 {
+		o.MaxSearchClauses = DefaultMaxSearchClause
+	}
+	if o.MaxIdentifierBytes <= 0 {
+		o.MaxIdentifierBytes = DefaultMaxIDBytes
 	}
 	if o.MaxStreams <= 0 {
 		o.MaxStreams = DefaultMaxStreams
@@ -128,7 +177,8 @@ type Route struct {
 func (r Route) Pattern() string { return r.Method + " " + r.Path }
 
 // New builds the API over core. opts is copied; its zero fields get their
-// defaults.
+// defaults. A blank token (empty or only spaces) is an error: it would
+// otherwise match nothing a client can send, or be mistaken for "no auth".
 func New(core *trove.Core, opts Options) (*Server, error) {
 	o := opts.withDefaults()
 	s := &Server{
@@ -139,13 +189,16 @@ func New(core *trove.Core, opts Options) (*Server, error) {
 		streams: make(chan struct{}, o.MaxStreams),
 		stop:    make(chan struct{}),
 	}
-	for _, t := range o.Tokens {
-		if t == "" {
-			continue
+	if err := CheckTokens(o.Tokens); err != nil {
+		return nil, err
+	}
+	for i, t := range o.Tokens {
+		if len(t) < MinTokenBytes {
+			o.Logger.Warn("httpapi: weak auth token: shorter than the recommended minimum", "token", i+1, "bytes", len(t), "minimum", MinTokenBytes)
 		}
 		s.tokens = append(s.tokens, sha256.Sum256([]byte(t)))
 	}
-	s.metrics = newMetrics(core)
+	s.metrics = newMetrics(core, o.Logger)
 	s.routes = s.routeTable()
 	for _, rt := range s.routes {
 		s.mux.HandleFunc(rt.Pattern(), rt.handler)
@@ -156,6 +209,22 @@ func New(core *trove.Core, opts Options) (*Server, error) {
 	}
 	s.openapi = doc
 	return s, nil
+}
+
+// CheckTokens refuses bearer tokens no request could use: a blank token
+// (empty or only spaces), which would otherwise read as "no auth", and a
+// token with leading or trailing spaces, which the Authorization header
+// cannot carry.
+func CheckTokens(tokens []string) error {
+	for i, t := range tokens {
+		if strings.TrimSpace(t) == "" {
+			return fmt.Errorf("httpapi: auth token %d is blank: remove it, or set a token of at least %d bytes", i+1, MinTokenBytes)
+		}
+		if t != strings.TrimSpace(t) {
+			return fmt.Errorf("httpapi: auth token %d has leading or trailing spaces, which no request can send", i+1)
+		}
+	}
+	return nil
 }
 
 // Routes lists the routes the server answers, in registration order.
@@ -189,12 +258,47 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.mux.ServeHTTP(&jsonStatusWriter{ResponseWriter: sw, route: r.Method + " " + r.URL.Path}, r)
 		return
 	}
-	if strings.HasPrefix(r.URL.Path, "/api/") && !s.authorized(r) {
+	if s.needsAuth(r, pattern) && !s.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="trove"`)
 		writeError(sw, http.StatusUnauthorized, "Unauthorized", "a valid bearer token is required")
 		return
 	}
+	defer s.recoverPanic(sw, r, label)
 	s.mux.ServeHTTP(sw, r)
+}
+
+// needsAuth reports whether the request must carry a token: every /api/
+// route, and /metrics when Options.MetricsAuth is set.
+func (s *Server) needsAuth(r *http.Request, pattern string) bool {
+	return strings.HasPrefix(r.URL.Path, "/api/") || (s.opts.MetricsAuth && pattern == "GET /metrics")
+}
+
+// recoverPanic turns a handler's panic into an answer: the right 4xx when
+// the panic value is an error the API knows (a body over its limit, a
+// request error), else a JSON 500. It is logged once, with its stack. When
+// the handler had already started its answer, the connection is cut
+// instead (http.ErrAbortHandler), as net/http would. It runs inside the
+// metrics of ServeHTTP, so the request is counted under the status sent.
+func (s *Server) recoverPanic(sw *statusWriter, r *http.Request, route string) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	if v == http.ErrAbortHandler {
+		panic(v)
+	}
+	status, body := http.StatusInternalServerError, errorBody{Error: titleInternal}
+	if err, ok := v.(error); ok {
+		if st, b := s.classify(err); st < 500 {
+			status, body = st, b
+		}
+	}
+	s.log.ErrorContext(r.Context(), "httpapi: panic while answering a request", "method", r.Method, "path", r.URL.Path, "route", route,
+		"panic", fmt.Sprint(v), "status", status, "stack", string(debug.Stack()))
+	if sw.code != 0 {
+		panic(http.ErrAbortHandler)
+	}
+	writeErrorBody(sw, status, body)
 }
 
 // authorized checks the bearer token against every configured token, in

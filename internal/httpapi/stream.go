@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -41,15 +43,19 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 		fromText = id
 	}
 	if fromText != "" {
-		n, err := strconv.ParseUint(strings.TrimSpace(fromText), 10, 64)
+		n, err := parsePosition(fromText)
 		if err != nil {
-			s.fail(w, r, badRequest("from (or Last-Event-ID) must be a log position: a non-negative integer"))
+			s.fail(w, r, err)
 			return
 		}
 		from = n
 	}
-	q, err := queryFromURL(v)
+	q, err := queryFromURL(v, "from")
 	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.checkSearch(q.Search); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -116,6 +122,14 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	events := make(chan trove.Event, 64)
 	done := make(chan error, 1)
 	go func() {
+		// The source runs storage code on its own goroutine, where a panic
+		// would end the process: it ends this stream instead.
+		defer func() {
+			if v := recover(); v != nil {
+				s.log.ErrorContext(ctx, "httpapi: panic in the storage's event stream", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				done <- errStreamPanic
+			}
+		}()
 		done <- source(ctx, from, func(e trove.Event) error {
 			select {
 			case events <- e:
@@ -146,7 +160,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		case err := <-done:
-			if err != nil && !errors.Is(err, context.Canceled) && ctx.Err() == nil {
+			if err != nil && err != errStreamPanic && !errors.Is(err, context.Canceled) && ctx.Err() == nil {
 				s.log.ErrorContext(ctx, "httpapi: stream ended", "err", err)
 			}
 			return
@@ -154,6 +168,35 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// errStreamPanic ends a stream whose source panicked (already logged).
+var errStreamPanic = errors.New("httpapi: the event stream's source panicked")
+
+// MaxPosition is the largest log position a stream may start from: the
+// largest a signed 64-bit integer holds, as every backend stores positions.
+const MaxPosition = math.MaxInt64
+
+// parsePosition reads ?from= or Last-Event-ID: decimal digits only, from 0
+// to MaxPosition. Anything else (a sign, spaces inside, a number past the
+// range, which would otherwise wrap around to the start of the log) is a
+// request error.
+func parsePosition(text string) (uint64, error) {
+	t := strings.TrimSpace(text)
+	bad := badRequest(fmt.Sprintf("from (or Last-Event-ID) must be a log position: an integer from 0 to %d", uint64(MaxPosition)))
+	if t == "" {
+		return 0, bad
+	}
+	for _, c := range []byte(t) {
+		if c < '0' || c > '9' {
+			return 0, bad
+		}
+	}
+	n, err := strconv.ParseUint(t, 10, 64)
+	if err != nil || n > MaxPosition {
+		return 0, bad
+	}
+	return n, nil
 }
 
 // streamMatch applies the stream's filters to one event; link criteria see

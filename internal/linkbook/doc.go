@@ -8,7 +8,7 @@
 // through a Book, whose methods it calls holding its own lock; nothing in
 // this package locks or keeps state.
 //
-// The rules, DESIGN §5:
+// The rules (trove.LinkStorage in storage.go):
 //   - Outgoing (the default direction) lists the links of the version id
 //     names (its latest for Version 0) in save order; an absent event is
 //     ErrNotFound.

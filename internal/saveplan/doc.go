@@ -1,6 +1,6 @@
 // Package saveplan holds the save path the backends share: staging events
 // (trove.Prepare at one instant) and planning a batch against what is
-// stored — the version checks and idempotent retries of DESIGN §5.
+// stored — the version checks and idempotent retries documented on trove.EventStorage.SaveEvent (storage.go).
 //
 // Plan walks a batch in order. For each event (id, version):
 //   - version ≤ the latest stored: it must equal the stored version

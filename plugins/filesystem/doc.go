@@ -17,5 +17,10 @@
 // Saves stream through a small buffer (never a whole file in memory), are
 // durable when SaveFile returns, and are atomic: a crash leaves no partial
 // file visible. GetFileData returns an *os.File, so range requests are
-// served by seeking. One process at a time may use a directory.
+// served by seeking.
+//
+// One store at a time may use a directory: Initialize locks it (see
+// blob/local), and a second one, in another process or this one, fails
+// within about half a second with an error wrapping trove.ErrLocked that
+// names the directory and the holding process, changing nothing.
 package filesystem

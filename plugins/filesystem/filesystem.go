@@ -42,6 +42,7 @@ type Plugin struct {
 var (
 	_ trove.Plugin      = (*Plugin)(nil)
 	_ trove.FileStorage = (*Plugin)(nil)
+	_ trove.FileDeleter = (*Plugin)(nil)
 )
 
 // New makes the plugin; Initialize opens its directory.
@@ -50,8 +51,8 @@ func New(opts Options) (*Plugin, error) {
 		return nil, fmt.Errorf("filesystem: %w: options: directory is required", trove.ErrInvalid)
 	}
 	p := &Plugin{opts: opts}
-	p.files = blobplugin.New("filesystem", func(context.Context) (blob.Store, error) {
-		s, err := local.Open(p.opts.Directory)
+	p.files = blobplugin.New("filesystem", func(ctx context.Context) (blob.Store, error) {
+		s, err := local.OpenContext(ctx, p.opts.Directory)
 		if err != nil {
 			return nil, fmt.Errorf("filesystem: %w", err)
 		}
@@ -89,4 +90,10 @@ func (p *Plugin) GetFile(ctx context.Context, id string) (trove.EventFile, error
 // GetFileData implements trove.FileStorage. The reader is an *os.File.
 func (p *Plugin) GetFileData(ctx context.Context, id string) (io.ReadCloser, error) {
 	return p.files.GetFileData(ctx, id)
+}
+
+// DeleteFile implements trove.FileDeleter: the core takes back the files
+// of a refused event with it.
+func (p *Plugin) DeleteFile(ctx context.Context, id string) error {
+	return p.files.DeleteFile(ctx, id)
 }

@@ -4,35 +4,33 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/trovedb/trove/internal/backendtest"
+	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/plugins/jsonfile"
+	"github.com/trovedb/trove/storagetest/crashtest"
 )
 
-// crash is the SIGKILL crash test of batch ingest (backendtest.Crash).
-var crash = backendtest.Crash{
-	Env:       "JSONFILE_CRASH_CHILD_DIR",
-	ChildTest: "TestCrashChild",
-	Open: func(ctx context.Context, dir string) (backendtest.Store, error) {
-		s, err := jsonfile.New(jsonfile.Options{Directory: dir})
-		if err != nil {
-			return nil, err
-		}
-		return s, s.Initialize(ctx, nil)
-	},
+// TestCrash is the SIGKILL crash test (crashtest): concurrent writers of
+// events, batches, links and files killed at random moments; after every
+// kill each acknowledged write is there, batches are whole and positions
+// dense.
+func TestCrash(t *testing.T) {
+	crashtest.Run(t, crashtest.Backend{
+		Open: func(t testing.TB, dir string) trove.Plugin {
+			s, err := jsonfile.New(jsonfile.Options{Directory: dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		},
+	})
 }
-
-// TestCrashChild is the ingesting child of TestBatchesSurviveSIGKILL.
-func TestCrashChild(t *testing.T) { backendtest.CrashChild(t, crash) }
-
-// TestBatchesSurviveSIGKILL kills an ingesting child process at random
-// points: after each kill every acknowledged batch is there, and every batch
-// is all there or not at all.
-func TestBatchesSurviveSIGKILL(t *testing.T) { backendtest.SurviveSIGKILL(t, crash) }
 
 // lockDirEnv, when set, makes TestLockChild try to open that directory.
 const lockDirEnv = "JSONFILE_LOCK_CHILD_DIR"
@@ -73,8 +71,13 @@ func TestSecondProcessGetsLockError(t *testing.T) {
 		}
 		return "no outcome: " + string(out)
 	}
-	if got := child(); !strings.HasPrefix(got, "locked:") || !strings.Contains(got, dir) {
+	before := treeState(t, dir)
+	if got := child(); !strings.HasPrefix(got, "locked:") || !strings.Contains(got, dir) ||
+		!strings.Contains(got, fmt.Sprintf("process %d", os.Getpid())) {
 		t.Fatalf("second process while the store is open: %s", got)
+	}
+	if after := treeState(t, dir); after != before {
+		t.Fatalf("the failed open changed the directory:\n%s\nthen\n%s", before, after)
 	}
 	if err := s.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
@@ -82,4 +85,27 @@ func TestSecondProcessGetsLockError(t *testing.T) {
 	if got := child(); got != "opened" {
 		t.Fatalf("second process after Shutdown: %s", got)
 	}
+}
+
+// treeState lists every file under dir with its size and modification
+// time: two equal states mean nothing was written.
+func treeState(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		fmt.Fprintf(&b, "%s %d %d\n", rel, info.Size(), info.ModTime().UnixNano())
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }

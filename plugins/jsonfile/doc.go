@@ -65,6 +65,15 @@
 // version does not match its path, a missing version or a position held
 // twice is reported as a *trove.CorruptionError naming the file.
 //
+// A save that fails is rolled back: the event files it may have written
+// are removed and the removals made durable, then its journal is removed,
+// so the events do not come back after a restart. When the rollback itself
+// fails, the directory may still hold the events (a journal kept on
+// purpose finishes the whole batch at the next open, never a part of it):
+// the save's error then wraps trove.ErrCorrupt, saying the outcome is
+// unknown, and the store refuses every write until it is reopened, so no
+// position is given twice. Reads go on.
+//
 // Positions are stored in the event files; on open the next position is one
 // more than the largest found, so positions are never reused.
 //
@@ -73,10 +82,15 @@
 //
 // # Locking
 //
-// Initialize takes an exclusive flock on LOCK. A second store on the same
-// directory — another process, or another Store in this one — fails
-// Initialize with an error wrapping ErrLocked that names the directory. The
-// lock is released by Shutdown or when the process exits.
+// Initialize takes an exclusive flock on LOCK (internal/fsutil.LockDir)
+// before it touches anything else in the directory, and writes its process
+// id into it. A second store on the same directory — another process, or
+// another Store in this one — fails Initialize within about half a second
+// with an error wrapping trove.ErrLocked (ErrLocked) that names the
+// directory and the holding process, and changes nothing. Check takes the
+// same lock, so it fails the same way while a daemon has the store open.
+// The lock is released by Shutdown or when the process exits, however it
+// exits.
 //
 // # Memory and queries
 //

@@ -6,11 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"time"
 
 	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/internal/fsutil"
 	"github.com/trovedb/trove/internal/linkbook"
 	"github.com/trovedb/trove/internal/saveplan"
 )
@@ -44,7 +47,7 @@ func (s *Store) SaveEvents(ctx context.Context, events []trove.Event) ([]trove.E
 // read it). Nothing changes on error.
 func (s *Store) commitWriteLocked(events []saveplan.Staged) ([]trove.Event, error) {
 	s.mu.RLock()
-	err := s.checkLocked("save")
+	err := s.checkWriteLocked("save")
 	s.mu.RUnlock()
 	if err != nil {
 		return nil, err
@@ -109,25 +112,101 @@ func (l *planLog) Append(context.Context, trove.Event) (uint64, error) {
 // persist writes new event versions durably. One event is one atomic file
 // publish. Several go through the journal: once it is published the batch
 // is committed; the event files follow (one syncfs for all), then the
-// journal is removed. If a
-// write fails, what was written is removed again, so the batch is none.
+// journal is removed. If a write fails, what was written is removed again
+// (rollback), so the batch is none.
 func (s *Store) persist(fresh []trove.Event) error {
 	if len(fresh) == 1 {
-		return s.writeEvents(fresh)
+		if err := s.writeEvents(fresh); err != nil {
+			return s.rollback(fresh, false, err)
+		}
+		return nil
 	}
 	if err := s.writeJournal(fresh); err != nil {
-		return err
+		// The journal may be published even so (a rename whose directory
+		// sync failed): it goes too.
+		return s.rollback(fresh, true, err)
 	}
 	if err := s.writeJournaledEvents(fresh); err != nil {
-		for _, e := range fresh {
-			_ = os.Remove(s.eventPath(e.ID.ID, e.ID.Version))
+		return s.rollback(fresh, true, err)
+	}
+	// Every event file is durable: the batch is saved. A journal that
+	// cannot be removed only rewrites the same files at the next open (or
+	// is replaced by the next batch's), so it does not fail the save.
+	_ = s.removeJournal()
+	return nil
+}
+
+// rollback undoes a failed persist of fresh: it removes the event files
+// the write may have left, makes the removals durable, and only then
+// removes the journal (when journaled), so that a crash at any point
+// leaves all of the batch (the journal finishes it at the next open) or
+// none of it. When any step fails, the directory may still hold the events
+// and the next open may show them: the store then refuses every write
+// until it is reopened (checkWriteLocked), positions are never given
+// twice, and the error, wrapping trove.ErrCorrupt, says that the outcome
+// is unknown rather than that nothing was saved.
+func (s *Store) rollback(fresh []trove.Event, journaled bool, cause error) error {
+	var errs []error
+	dirs := map[string]bool{}
+	for _, e := range fresh {
+		path := s.eventPath(e.ID.ID, e.ID.Version)
+		dirs[filepath.Dir(path)] = true
+		err := s.faultAt("remove event", path)
+		if err == nil {
+			err = os.Remove(path)
 		}
-		if rerr := s.removeJournal(); rerr != nil {
-			return errors.Join(err, rerr)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("remove %s: %w", path, err))
 		}
+	}
+	if len(errs) == 0 {
+		for dir := range dirs {
+			err := s.faultAt("sync dir", dir)
+			if err == nil {
+				err = fsutil.SyncDir(dir)
+			}
+			if err != nil && !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if journaled && len(errs) == 0 {
+		if err := s.removeJournal(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) == 0 {
+		return cause
+	}
+	err := fmt.Errorf("%w: jsonfile: a save failed (%v) and so did its rollback (%v): the directory may still hold the events, which an open would then show; the store refuses writes until it is reopened",
+		trove.ErrCorrupt, cause, errors.Join(errs...))
+	s.mu.Lock()
+	if s.mu.broken == nil {
+		s.mu.broken = err
+	}
+	s.mu.Unlock()
+	return err
+}
+
+// checkWriteLocked is checkLocked for a call that writes: it also reports
+// a rollback that failed (rollback). The caller holds mu.
+func (s *Store) checkWriteLocked(op string) error {
+	if err := s.checkLocked(op); err != nil {
 		return err
 	}
-	return s.removeJournal()
+	if s.mu.broken != nil {
+		return fmt.Errorf("jsonfile: %s: refused until the store is reopened: %w", op, s.mu.broken)
+	}
+	return nil
+}
+
+// faultAt is the fault-injection seam of the tests: it returns the error
+// the test's hook injects for op on path, nil in production.
+func (s *Store) faultAt(op, path string) error {
+	if s.fault == nil {
+		return nil
+	}
+	return s.fault(op, path)
 }
 
 // GetEvent returns the latest version of id.ID, or id.Version when set.
@@ -182,7 +261,10 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 	byTime := len(keys) == 1 && keys[0].Field == "createdAt"
 	want := -1 // matches needed before stopping; -1: all
 	if c.Limit() >= 0 && (len(keys) == 0 || byTime) {
-		want = c.Offset() + c.Limit()
+		want = math.MaxInt // offset+limit saturates instead of wrapping to "all"
+		if c.Offset() <= math.MaxInt-c.Limit() {
+			want = c.Offset() + c.Limit()
+		}
 	}
 	candidates := s.candidatesLocked(c)
 	seq := slices.Values(candidates)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/internal/fsutil"
@@ -28,7 +29,7 @@ func (s *Store) SaveFile(ctx context.Context, f trove.EventFile, data io.Reader)
 		return f, err
 	}
 	s.mu.RLock()
-	err := s.checkLocked("save file")
+	err := s.checkWriteLocked("save file")
 	s.mu.RUnlock()
 	if err != nil {
 		return f, err
@@ -59,7 +60,7 @@ func (s *Store) SaveFile(ctx context.Context, f trove.EventFile, data io.Reader)
 		locked = true
 		s.mu.RLock()
 		defer s.mu.RUnlock()
-		if err := s.checkLocked("save file"); err != nil {
+		if err := s.checkWriteLocked("save file"); err != nil {
 			return err
 		}
 		var ok bool
@@ -145,4 +146,44 @@ func (s *Store) GetFileData(ctx context.Context, id string) (io.ReadCloser, erro
 		return nil, fmt.Errorf("jsonfile: file %s: %w", id, err)
 	}
 	return r, nil
+}
+
+var _ trove.FileDeleter = (*Store)(nil)
+
+// DeleteFile removes files/<id>.json, then files/<id>.data (see
+// trove.FileDeleter), each removal made durable: once the metadata is gone
+// the file is gone, also after a crash. A reader already open keeps
+// reading the bytes it opened.
+func (s *Store) DeleteFile(ctx context.Context, id string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := trove.ValidateFileID(id); err != nil {
+		return err
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	s.mu.RLock()
+	err := s.checkWriteLocked("delete file")
+	_, ok := s.mu.files[id]
+	s.mu.RUnlock()
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%w: jsonfile: file %s", trove.ErrNotFound, id)
+	}
+	if err := os.Remove(s.fileMetaPath(id)); err != nil {
+		return fmt.Errorf("jsonfile: delete file %s: %w", id, err)
+	}
+	s.mu.Lock()
+	delete(s.mu.files, id)
+	s.mu.Unlock()
+	if err := os.Remove(s.fileDataPath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("jsonfile: delete file %s: %w", id, err)
+	}
+	if err := fsutil.SyncDir(filepath.Dir(s.fileMetaPath(id))); err != nil {
+		return fmt.Errorf("jsonfile: delete file %s: %w", id, err)
+	}
+	return nil
 }

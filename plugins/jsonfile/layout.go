@@ -28,7 +28,6 @@ import (
 
 // Names in the store's directory; see the package documentation.
 const (
-	lockFile    = "LOCK"
 	eventsDir   = "events"
 	filesDir    = "files"
 	linksFile   = "links.ndjson"
@@ -100,7 +99,12 @@ func (s *Store) writeEvents(events []trove.Event) error {
 		}
 	}
 	if newDirs {
-		if err := fsutil.SyncDir(filepath.Join(s.opts.Directory, eventsDir)); err != nil {
+		dir := filepath.Join(s.opts.Directory, eventsDir)
+		err := s.faultAt("sync dir", dir)
+		if err == nil {
+			err = fsutil.SyncDir(dir)
+		}
+		if err != nil {
 			return fmt.Errorf("jsonfile: %w", err)
 		}
 	}
@@ -120,9 +124,17 @@ func (s *Store) writeJournaledEvents(events []trove.Event) error {
 		if err != nil {
 			return fmt.Errorf("jsonfile: event %s: %w", e.ID, err)
 		}
-		if err := os.WriteFile(s.eventPath(e.ID.ID, e.ID.Version), b, 0o644); err != nil {
+		path := s.eventPath(e.ID.ID, e.ID.Version)
+		err = s.faultAt("write event", path)
+		if err == nil {
+			err = os.WriteFile(path, b, 0o644)
+		}
+		if err != nil {
 			return fmt.Errorf("jsonfile: event %s: %w", e.ID, err)
 		}
+	}
+	if err := s.faultAt("syncfs", s.opts.Directory); err != nil {
+		return fmt.Errorf("jsonfile: syncfs: %w", err)
 	}
 	return syncFS(s.opts.Directory)
 }
@@ -170,7 +182,13 @@ func (s *Store) writeJournal(events []trove.Event) error {
 		b.Write(raw)
 		b.WriteByte('\n')
 	}
-	if err := fsutil.WriteFileBytes(filepath.Join(s.opts.Directory, journalFile), b.Bytes(), 0o644); err != nil {
+	path := filepath.Join(s.opts.Directory, journalFile)
+	err := fsutil.WriteFileBytes(path, b.Bytes(), 0o644)
+	if err == nil {
+		// A fault here is a journal published but reported as failed.
+		err = s.faultAt("write journal", path)
+	}
+	if err != nil {
 		return fmt.Errorf("jsonfile: journal: %w", err)
 	}
 	return nil
@@ -179,7 +197,12 @@ func (s *Store) writeJournal(events []trove.Event) error {
 // removeJournal deletes the journal once every event file of its batch is
 // durable.
 func (s *Store) removeJournal() error {
-	if err := os.Remove(filepath.Join(s.opts.Directory, journalFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	path := filepath.Join(s.opts.Directory, journalFile)
+	err := s.faultAt("remove journal", path)
+	if err == nil {
+		err = os.Remove(path)
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("jsonfile: journal: %w", err)
 	}
 	if err := fsutil.SyncDir(s.opts.Directory); err != nil {

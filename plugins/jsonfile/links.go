@@ -3,6 +3,7 @@ package jsonfile
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/internal/linkbook"
@@ -10,7 +11,7 @@ import (
 
 // SaveLink adds an outgoing link to source (its latest version when
 // source.Version is 0). It is appended to links.ndjson and fsynced before
-// SaveLink returns.
+// SaveLink returns. A link the source version already has is a no-op.
 func (s *Store) SaveLink(ctx context.Context, source trove.EventID, link trove.EventLink) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -22,10 +23,13 @@ func (s *Store) SaveLink(ctx context.Context, source trove.EventID, link trove.E
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	s.mu.RLock()
-	err = s.checkLocked("save link")
+	err = s.checkWriteLocked("save link")
 	var r *record
+	dup := false
 	if err == nil {
-		r = s.lookupLocked(source)
+		if r = s.lookupLocked(source); r != nil {
+			dup = slices.ContainsFunc(linkbook.Outgoing(r.ev.Links, r.added), l.Same)
+		}
 	}
 	s.mu.RUnlock()
 	if err != nil {
@@ -33,6 +37,9 @@ func (s *Store) SaveLink(ctx context.Context, source trove.EventID, link trove.E
 	}
 	if r == nil {
 		return fmt.Errorf("%w: jsonfile: link source %s", trove.ErrNotFound, source)
+	}
+	if dup {
+		return nil
 	}
 	line := linkLine{Source: r.ev.ID, Type: l.Type, TargetEvent: l.TargetEvent, Metadata: l.Metadata, AfterPosition: s.mu.lastPos}
 	if err := s.appendLinkLocked(line); err != nil {

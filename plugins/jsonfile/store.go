@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/internal/fsutil"
 	"github.com/trovedb/trove/internal/lifecycle"
 	"github.com/trovedb/trove/internal/linkbook"
 	"github.com/trovedb/trove/internal/pluginopts"
@@ -48,6 +49,9 @@ type Store struct {
 	// walkAbove is the candidate count above which a query sorted on
 	// createdAt with a limit walks the time index; tests lower it.
 	walkAbove int
+	// fault, set by tests only, injects an error into a file operation
+	// (faultAt); nil in production.
+	fault func(op, path string) error
 
 	// writeMu serializes every change to the directory: one writer at a
 	// time does its file I/O holding it, then publishes the change in
@@ -57,7 +61,7 @@ type Store struct {
 	mu struct {
 		sync.RWMutex
 		state    lifecycle.State         // open/closed, and the signal subscribers wait on
-		lock     *os.File                // the flocked LOCK file
+		lock     *fsutil.DirLock         // the directory's lock (LOCK)
 		linkLog  *os.File                // links.ndjson, opened for append
 		log      []*record               // every event version in position order
 		byID     map[string][]*record    // versions of an id, [v-1] is version v
@@ -70,6 +74,7 @@ type Store struct {
 		files    map[string]trove.EventFile
 		regs     []trove.RegisteredSchema // the schema registry, in registration order
 		lastPos  uint64
+		broken   error // a rollback failed: writes are refused until a reopen
 	}
 }
 
@@ -118,6 +123,7 @@ func (s *Store) resetLocked() {
 	s.mu.files = map[string]trove.EventFile{}
 	s.mu.regs = nil
 	s.mu.lastPos = 0
+	s.mu.broken = nil
 }
 
 // Name returns "storage-json-file".
@@ -141,23 +147,28 @@ func (s *Store) Initialize(ctx context.Context, _ *trove.Core) error {
 		return err
 	}
 	dir := s.opts.Directory
-	for _, d := range []string{dir, filepath.Join(dir, eventsDir), filepath.Join(dir, filesDir)} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return fmt.Errorf("jsonfile: initialize: %w", err)
-		}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("jsonfile: initialize: %w", err)
 	}
-	lock, err := lockDir(dir)
+	// The lock comes before anything else in dir is touched.
+	lock, err := lockDir(ctx, dir)
 	if err != nil {
 		return err
 	}
+	for _, d := range []string{filepath.Join(dir, eventsDir), filepath.Join(dir, filesDir)} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			lock.Unlock()
+			return fmt.Errorf("jsonfile: initialize: %w", err)
+		}
+	}
 	if err := s.loadLocked(ctx); err != nil {
-		lock.Close()
+		lock.Unlock()
 		s.resetLocked()
 		return err
 	}
 	ll, err := os.OpenFile(filepath.Join(dir, linksFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
-		lock.Close()
+		lock.Unlock()
 		s.resetLocked()
 		return fmt.Errorf("jsonfile: initialize: %w", err)
 	}
@@ -181,7 +192,7 @@ func (s *Store) Shutdown(ctx context.Context) error {
 		errs = append(errs, s.mu.linkLog.Close())
 	}
 	if s.mu.lock != nil {
-		errs = append(errs, s.mu.lock.Close())
+		errs = append(errs, s.mu.lock.Unlock())
 	}
 	s.resetLocked()
 	if err := errors.Join(errs...); err != nil {

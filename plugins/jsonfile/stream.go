@@ -63,7 +63,7 @@ func (s *Store) SaveSchema(ctx context.Context, rs trove.RegisteredSchema) error
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	s.mu.RLock()
-	err := s.checkLocked("save schema")
+	err := s.checkWriteLocked("save schema")
 	regs := s.mu.regs
 	s.mu.RUnlock()
 	if err != nil {

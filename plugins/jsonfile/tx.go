@@ -36,7 +36,7 @@ func (t txStore) Check(ctx context.Context, staged []saveplan.Staged) error {
 	t.s.writeMu.Lock()
 	defer t.s.writeMu.Unlock()
 	t.s.mu.RLock()
-	err := t.s.checkLocked("transaction save")
+	err := t.s.checkWriteLocked("transaction save")
 	t.s.mu.RUnlock()
 	if err != nil {
 		return err

@@ -123,3 +123,33 @@ func (s *Store) GetFileData(ctx context.Context, id string) (io.ReadCloser, erro
 	}
 	return r, nil
 }
+
+var _ trove.FileDeleter = (*Store)(nil)
+
+// DeleteFile removes a file's metadata and bytes (see trove.FileDeleter).
+// A reader already open keeps reading the bytes it opened.
+func (s *Store) DeleteFile(ctx context.Context, id string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := trove.ValidateFileID(id); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if err := s.mu.state.Check("delete file"); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	sf, ok := s.mu.files[id]
+	if ok {
+		delete(s.mu.files, id)
+	}
+	s.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("%w: memory: file %s", trove.ErrNotFound, id)
+	}
+	if err := os.Remove(sf.path); err != nil {
+		return fmt.Errorf("memory: delete file %s: %w", id, err)
+	}
+	return nil
+}

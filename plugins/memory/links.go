@@ -3,13 +3,14 @@ package memory
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/internal/linkbook"
 )
 
 // SaveLink adds an outgoing link to source (its latest version when
-// source.Version is 0).
+// source.Version is 0). A link the source version already has is a no-op.
 func (s *Store) SaveLink(ctx context.Context, source trove.EventID, link trove.EventLink) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -26,6 +27,9 @@ func (s *Store) SaveLink(ctx context.Context, source trove.EventID, link trove.E
 	r := s.lookupLocked(source)
 	if r == nil {
 		return fmt.Errorf("%w: memory: link source %s", trove.ErrNotFound, source)
+	}
+	if slices.ContainsFunc(outLinksLocked(r), l.Same) {
+		return nil
 	}
 	r.added = append(r.added, l)
 	s.mu.links = append(s.mu.links, linkbook.Entry{Source: r.ev.ID, Link: l})

@@ -1,33 +1,22 @@
 package postgres_test
 
 import (
-	"context"
 	"testing"
 
-	"github.com/trovedb/trove/internal/backendtest"
-	"github.com/trovedb/trove/plugins/postgres"
+	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/storagetest/crashtest"
 )
 
-// crash is the SIGKILL crash test of batch ingest (backendtest.Crash): the
-// child is this test binary, saving into the parent's server.
-var crash = backendtest.Crash{
-	Env:       "POSTGRES_CRASH_CHILD_DIR",
-	ChildTest: "TestCrashChild",
-	Open: func(ctx context.Context, dir string) (backendtest.Store, error) {
-		s, err := postgres.New(postgres.Options{DSN: testDSN, Schema: schemaFor(dir), MaxConns: 4})
-		if err != nil {
-			return nil, err
-		}
-		return s, s.Initialize(ctx, nil)
-	},
-}
+// crashChildEnv is set in the children crashtest starts (this test binary
+// again); they use the parent's server, whose DSN is in dsnEnv.
+const crashChildEnv = "TROVE_CRASHTEST_DIR"
 
-// TestCrashChild is the ingesting child of TestBatchesSurviveSIGKILL.
-func TestCrashChild(t *testing.T) { backendtest.CrashChild(t, crash) }
-
-// TestBatchesSurviveSIGKILL kills an ingesting troved-like child process
-// at random points: after each kill every acknowledged batch is there, and
-// every batch is all there or not at all; positions stay dense.
-func TestBatchesSurviveSIGKILL(t *testing.T) {
-	backendtest.SurviveSIGKILL(t, crash)
+// TestCrash is the SIGKILL crash test (crashtest): concurrent writers of
+// events, batches, links and files in a child process killed at random
+// moments; after every kill each acknowledged write is there, batches are
+// whole and positions dense.
+func TestCrash(t *testing.T) {
+	crashtest.Run(t, crashtest.Backend{Open: func(t testing.TB, dir string) trove.Plugin {
+		return open(t, schemaFor(dir))
+	}})
 }

@@ -236,3 +236,34 @@ func (f *fileReader) Close() error {
 	f.chunk = nil
 	return nil
 }
+
+var _ trove.FileDeleter = (*Store)(nil)
+
+// DeleteFile removes a file's row and its chunks in one transaction (see
+// trove.FileDeleter). A reader already open fails at its next chunk.
+func (s *Store) DeleteFile(ctx context.Context, id string) error {
+	pool, err := s.pool("delete file")
+	if err != nil {
+		return err
+	}
+	if err := trove.ValidateFileID(id); err != nil {
+		return err
+	}
+	var found bool
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM file_chunks WHERE file_id = $1`, id); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM files WHERE id = $1`, id)
+		found = tag.RowsAffected() > 0
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: delete file %s: %w", id, err)
+	}
+	if !found {
+		return fmt.Errorf("%w: postgres: file %s", trove.ErrNotFound, id)
+	}
+	s.wrote(ctx, pool)
+	return nil
+}

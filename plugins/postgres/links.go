@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -10,7 +12,9 @@ import (
 )
 
 // SaveLink adds an outgoing link to source (its latest version when
-// source.Version is 0).
+// source.Version is 0). A link the source version already has (same type
+// and target, saved with the event or added before) is a no-op that keeps
+// the first one's metadata.
 func (s *Store) SaveLink(ctx context.Context, source trove.EventID, link trove.EventLink) error {
 	pool, err := s.pool("save link")
 	if err != nil {
@@ -25,7 +29,15 @@ func (s *Store) SaveLink(ctx context.Context, source trove.EventID, link trove.E
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, insertLink, linkRow(src, l, false)...); err != nil {
+		// Concurrent SaveLinks of one source version (from any process)
+		// take turns, so the check below sees every link committed before.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, linkLockKey(src)); err != nil {
+			return fmt.Errorf("postgres: link from %s: %w", src, err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO links (source_id, source_version, type, target_id, target_version, metadata, own)
+SELECT $1::text, $2::integer, $3::text, $4::text, $5::integer, $6::text, $7::boolean
+WHERE NOT EXISTS (SELECT 1 FROM links WHERE source_id = $1 AND source_version = $2 AND type = $3 AND target_id = $4 AND target_version = $5)`,
+			linkRow(src, l, false)...); err != nil {
 			return fmt.Errorf("postgres: link from %s: %w", src, err)
 		}
 		return nil
@@ -34,6 +46,12 @@ func (s *Store) SaveLink(ctx context.Context, source trove.EventID, link trove.E
 		s.wrote(ctx, pool)
 	}
 	return err
+}
+
+// linkLockKey is the advisory lock key of a source version's links.
+func linkLockKey(src trove.EventID) int64 {
+	sum := sha256.Sum256([]byte(fmt.Sprintf("trove link %s@%d", src.ID, src.Version)))
+	return int64(binary.BigEndian.Uint64(sum[:8]))
 }
 
 // resolveVersion returns the exact version id names (the latest for 0), or

@@ -22,7 +22,7 @@ var testDSN string
 const dsnEnv = "TROVE_POSTGRES_TEST_DSN"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(crash.Env) != "" {
+	if os.Getenv(crashChildEnv) != "" {
 		testDSN = os.Getenv(dsnEnv)
 		os.Exit(m.Run())
 	}

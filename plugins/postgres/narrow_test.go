@@ -20,7 +20,7 @@ func TestNarrowingKeepsEveryMatch(t *testing.T) {
 	payloads := []string{
 		`{"a":1}`, `{"a":1.0}`, `{"a":1e0}`, `{"a":"1"}`, `{"a":true}`, `{"a":null}`, `{}`, `{"a":[1]}`, `{"a":{"b":1}}`,
 		`{"a":1e999999}`, `{"a":1e-999999}`, `{"a":123456789012345678901234567890}`,
-		`{"s":"nul \u0000 here","a":1}`, `{"s":"lone \ud800 surrogate","a":1}`, `{"s":"pair \ud83d\ude00 ok"}`,
+		`{"s":"nul \u0000 here","a":1}`, `{"s":"pair \ud83d\ude00 ok"}`,
 		`{"x":` + deep + `,"a":1}`,
 		`{"t":"disk full on host-7"}`, `{"t":"Disk FULL"}`, `{"t":["disk","full"]}`, `{"t":{"u":"disk"}}`,
 		`{"t":"` + long + ` disk"}`, `{"t":"ünïcödé wörds"}`, `{"n":100}`, `{"n":"100"}`, `{"b":false}`, `{"b":"false"}`,

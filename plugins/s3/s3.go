@@ -67,6 +67,7 @@ type Plugin struct {
 var (
 	_ trove.Plugin      = (*Plugin)(nil)
 	_ trove.FileStorage = (*Plugin)(nil)
+	_ trove.FileDeleter = (*Plugin)(nil)
 )
 
 // New makes the plugin from its options; Initialize connects.
@@ -122,4 +123,10 @@ func (p *Plugin) GetFile(ctx context.Context, id string) (trove.EventFile, error
 // GetFileData implements trove.FileStorage. The reader implements io.Seeker.
 func (p *Plugin) GetFileData(ctx context.Context, id string) (io.ReadCloser, error) {
 	return p.files.GetFileData(ctx, id)
+}
+
+// DeleteFile implements trove.FileDeleter: the core takes back the files
+// of a refused event with it.
+func (p *Plugin) DeleteFile(ctx context.Context, id string) error {
+	return p.files.DeleteFile(ctx, id)
 }

@@ -1,31 +1,24 @@
 package sqlite_test
 
 import (
-	"context"
 	"path/filepath"
 	"testing"
 
-	"github.com/trovedb/trove/internal/backendtest"
+	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/plugins/sqlite"
+	"github.com/trovedb/trove/storagetest/crashtest"
 )
 
-// crash is the SIGKILL crash test of batch ingest (backendtest.Crash).
-var crash = backendtest.Crash{
-	Env:       "SQLITE_CRASH_CHILD_DIR",
-	ChildTest: "TestCrashChild",
-	Open: func(ctx context.Context, dir string) (backendtest.Store, error) {
+// TestCrash is the SIGKILL crash test (crashtest): concurrent writers of
+// events, batches, links and files killed at random moments; after every
+// kill each acknowledged write is there, batches are whole and positions
+// dense.
+func TestCrash(t *testing.T) {
+	crashtest.Run(t, crashtest.Backend{Open: func(t testing.TB, dir string) trove.Plugin {
 		s, err := sqlite.New(sqlite.Options{Path: filepath.Join(dir, "trove.db")})
 		if err != nil {
-			return nil, err
+			t.Fatal(err)
 		}
-		return s, s.Initialize(ctx, nil)
-	},
+		return s
+	}})
 }
-
-// TestCrashChild is the ingesting child of TestBatchesSurviveSIGKILL.
-func TestCrashChild(t *testing.T) { backendtest.CrashChild(t, crash) }
-
-// TestBatchesSurviveSIGKILL kills an ingesting child process at random
-// points: after each kill every acknowledged batch is there, and every batch
-// is all there or not at all.
-func TestBatchesSurviveSIGKILL(t *testing.T) { backendtest.SurviveSIGKILL(t, crash) }

@@ -74,6 +74,17 @@
 // the write lock. Subscribe wakes at once on commits made through this
 // Store and polls every second for those of other processes.
 //
+// Unlike the directory backends, storage-sqlite does not refuse a second
+// process: SQLite's own locking serializes the writers (positions stay
+// dense, nothing is lost), and troved serve, import, export and check all
+// work beside a running daemon. Each open store holds a shared flock(2) on
+// Path-lock; Initialize removes the chunks of uploads a crash interrupted
+// only when it gets that lock exclusive, that is when no other store has
+// the database open — otherwise it would take an upload another process
+// is streaming (large files are stored over several transactions) for a
+// leftover. A store that opens while another runs that removal waits for
+// it up to half a second and then fails with trove.ErrLocked.
+//
 // # Queries
 //
 // QueryEvents compiles the query with trove.EventQuery.Compile and turns
@@ -95,7 +106,9 @@
 // limit and no sort, or sorts on event columns only (createdAt, producer,
 // schema, id, version, position — compared by SQLite exactly as the Query
 // compares them, ties by position), the statement has that ORDER BY and
-// reading stops once offset+limit events matched; otherwise it has none, so
+// the first offset matches are dropped as they stream (never held, and
+// offset+limit is never computed, so no offset overflows), the next limit
+// kept, and reading stops there; otherwise it has none, so
 // SQLite picks the most selective index, and Go sorts. search and payload
 // sorts are evaluated in Go.
 //
@@ -107,6 +120,8 @@
 // stored file (same hash) or reports ErrConflict, and drops the new blob.
 // Blobs no file refers to (an upload a crash cut short) are removed by
 // Initialize. GetFileData reads chunk by chunk and implements io.Seeker.
+// DeleteFile (trove.FileDeleter) removes the files row and its blob in one
+// transaction; a reader still open then fails at its next chunk.
 //
 // # Transactions
 //

@@ -274,3 +274,39 @@ func (f *fileReader) Close() error {
 	f.chunk = nil
 	return nil
 }
+
+var _ trove.FileDeleter = (*Store)(nil)
+
+// DeleteFile removes a file's row and its blob in one transaction (see
+// trove.FileDeleter). A reader already open fails at its next chunk.
+func (s *Store) DeleteFile(ctx context.Context, id string) error {
+	w, _, err := s.pools("delete file")
+	if err != nil {
+		return err
+	}
+	if err := trove.ValidateFileID(id); err != nil {
+		return err
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	tx, err := w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: delete file %s: %w", id, err)
+	}
+	defer tx.Rollback()
+	var blob int64
+	err = tx.QueryRowContext(ctx, `SELECT blob_pk FROM files WHERE id = ?`, id).Scan(&blob)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%w: sqlite: file %s", trove.ErrNotFound, id)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: delete file %s: %w", id, err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM files WHERE id = ?; DELETE FROM file_chunks WHERE blob_pk = ?; DELETE FROM blobs WHERE blob_pk = ?`, id, blob, blob); err != nil {
+		return fmt.Errorf("sqlite: delete file %s: %w", id, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: delete file %s: %w", id, err)
+	}
+	return nil
+}

@@ -9,7 +9,8 @@ import (
 )
 
 // SaveLink adds an outgoing link to source (its latest version when
-// source.Version is 0), in one write transaction.
+// source.Version is 0), in one write transaction. A link the source version
+// already has is a no-op.
 func (s *Store) SaveLink(ctx context.Context, source trove.EventID, link trove.EventLink) error {
 	w, _, err := s.pools("save link")
 	if err != nil {
@@ -29,6 +30,15 @@ func (s *Store) SaveLink(ctx context.Context, source trove.EventID, link trove.E
 	src, err := resolveVersion(ctx, tx, source)
 	if err != nil {
 		return err
+	}
+	var dup int
+	err = tx.QueryRowContext(ctx, `SELECT count(*) FROM links WHERE source_id = ? AND source_version = ? AND type = ? AND target_id = ? AND target_version = ?`,
+		src.ID, src.Version, l.Type, l.TargetEvent.ID, l.TargetEvent.Version).Scan(&dup)
+	if err != nil {
+		return fmt.Errorf("sqlite: save link: %w", err)
+	}
+	if dup > 0 {
+		return nil
 	}
 	if err := insertLink(ctx, tx, src, l, false); err != nil {
 		return err

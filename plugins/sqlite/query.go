@@ -50,14 +50,15 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 
 	// With a limit and an order SQL can produce exactly as trove.Query
 	// compares (no sort, or sorts on event columns only), rows stream in
-	// that order and reading stops once offset+limit matched. Otherwise
-	// every match is needed: no ORDER BY, so SQLite picks the most
-	// selective index, and the Query sorts.
+	// that order: the first offset matches are counted and dropped, the
+	// next limit kept, and reading stops there. Otherwise every match is
+	// needed: no ORDER BY, so SQLite picks the most selective index, and
+	// the Query sorts and pages.
 	order, native := orderBy(c)
-	want := -1 // matches needed before stopping; -1: all
 	stmt := `SELECT ` + cols + ` FROM events e WHERE 1` + where
+	pg := pager{skip: -1, keep: -1}
 	if native && c.Limit() >= 0 {
-		want = c.Offset() + c.Limit()
+		pg = pager{skip: c.Offset(), keep: c.Limit()}
 		stmt += order
 	}
 	rows, err := tx.QueryContext(ctx, stmt, args...)
@@ -66,7 +67,7 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 	}
 	defer rows.Close()
 	var items []trove.Sortable
-	for rows.Next() && (want < 0 || len(items) < want) {
+	for !pg.full() && rows.Next() {
 		var sr scanned
 		var links []trove.EventLink
 		if withLinks {
@@ -98,17 +99,53 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 		if !c.MatchDecoded(&e, payload, links) {
 			continue
 		}
-		items = append(items, trove.Sortable{Event: e, Payload: payload})
+		if pg.take() {
+			items = append(items, trove.Sortable{Event: e, Payload: payload})
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: query: %w", err)
 	}
-	c.Sort(items) // stable: rows already in order stay so
 	events := make([]trove.Event, len(items))
+	if pg.skip >= 0 {
+		// Already the page, in order.
+		for i := range items {
+			events[i] = items[i].Event
+		}
+		return events, nil
+	}
+	c.Sort(items) // stable: rows already in order stay so
 	for i := range items {
 		events[i] = items[i].Event
 	}
 	return c.Page(events), nil
+}
+
+// pager pages rows that arrive in the query's final order without holding
+// the ones before the page: skip matches are dropped, then keep are kept.
+// Counting down, never adding offset and limit, it cannot overflow: an
+// offset near math.MaxInt drops every match and holds none. skip < 0 means
+// no paging here (every match is kept; the Query pages after sorting).
+type pager struct {
+	skip int // matches still to drop; -1: page later
+	keep int // matches still to keep; -1: all
+}
+
+// full reports whether the page is complete: no more row is needed.
+func (p *pager) full() bool { return p.skip >= 0 && p.keep == 0 }
+
+// take counts one match and reports whether to keep it.
+func (p *pager) take() bool {
+	switch {
+	case p.skip < 0:
+		return true
+	case p.skip > 0:
+		p.skip--
+		return false
+	default:
+		p.keep--
+		return true
+	}
 }
 
 // orderBy renders the query's order as SQL when it compares exactly as
@@ -289,9 +326,22 @@ func jsonPath(keys []string) (string, bool) {
 
 // exactFloat returns n as a float64 when that is exact and within ±2^53
 // (where SQLite's integer and real comparisons agree with the numeric
-// value); otherwise only the type is filtered in SQL.
+// value); otherwise only the type is filtered in SQL, a superset that
+// trove.Query then narrows by comparing every candidate exactly. Only
+// numbers whose canonical form is at most 64 bytes with an exponent within
+// ±400 are tried, so that a number like 1e999999 costs no more than its
+// text.
 func exactFloat(n json.Number) (float64, bool) {
-	r, ok := new(big.Rat).SetString(string(n))
+	c, ok := trove.CanonicalNumber(string(n))
+	if !ok || len(c) > 64 {
+		return 0, false
+	}
+	if _, exp, sci := strings.Cut(c, "e"); sci {
+		if x, err := strconv.Atoi(exp); err != nil || x < -400 || x > 400 {
+			return 0, false
+		}
+	}
+	r, ok := new(big.Rat).SetString(c)
 	if !ok {
 		return 0, false
 	}

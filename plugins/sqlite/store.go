@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/internal/fsutil"
 	"github.com/trovedb/trove/internal/lifecycle"
 	"github.com/trovedb/trove/internal/pluginopts"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
@@ -82,6 +83,7 @@ type Store struct {
 		state lifecycle.State // open/closed, and the signal subscribers wait on
 		w     *sql.DB         // one connection: every write
 		r     *sql.DB         // Options.Readers connections, query_only
+		lock  *fsutil.DirLock // shared flock on Path-lock while open
 	}
 
 	// schemas caches parsed schema documents by schema_pk; rows never
@@ -151,6 +153,26 @@ func (s *Store) Initialize(ctx context.Context, _ *trove.Core) error {
 	if err := os.MkdirAll(filepath.Dir(s.opts.Path), 0o755); err != nil {
 		return fmt.Errorf("sqlite: initialize: %w", err)
 	}
+	// SQLite's locking lets several processes share the database. Only
+	// the removal of interrupted uploads below needs the database alone:
+	// it would take the blob of an upload another process is streaming.
+	// Every store holds a shared flock on Path-lock while open; the one
+	// that gets it exclusive (no other store is open) removes them first.
+	alone, err := fsutil.TryLockPath(s.opts.Path, s.opts.Path+"-lock")
+	if err != nil {
+		return fmt.Errorf("sqlite: initialize: %w", err)
+	}
+	lock := alone
+	if lock == nil {
+		if lock, err = fsutil.LockPath(ctx, s.opts.Path, s.opts.Path+"-lock", false); err != nil {
+			return fmt.Errorf("sqlite: initialize: %w", err)
+		}
+	}
+	defer func() {
+		if !s.mu.state.IsOpen() {
+			lock.Unlock()
+		}
+	}()
 	w, err := sql.Open("sqlite", s.dsn(false))
 	if err != nil {
 		return fmt.Errorf("sqlite: initialize: %w", err)
@@ -162,10 +184,16 @@ func (s *Store) Initialize(ctx context.Context, _ *trove.Core) error {
 		w.Close()
 		return err
 	}
-	if _, err := w.ExecContext(ctx, `DELETE FROM file_chunks WHERE blob_pk NOT IN (SELECT blob_pk FROM files);
+	if alone != nil {
+		if _, err := w.ExecContext(ctx, `DELETE FROM file_chunks WHERE blob_pk NOT IN (SELECT blob_pk FROM files);
 DELETE FROM blobs WHERE blob_pk NOT IN (SELECT blob_pk FROM files)`); err != nil {
-		w.Close()
-		return fmt.Errorf("sqlite: initialize: remove interrupted uploads: %w", err)
+			w.Close()
+			return fmt.Errorf("sqlite: initialize: remove interrupted uploads: %w", err)
+		}
+		if err := alone.Downgrade(ctx); err != nil {
+			w.Close()
+			return fmt.Errorf("sqlite: initialize: %w", err)
+		}
 	}
 	r, err := sql.Open("sqlite", s.dsn(true))
 	if err != nil {
@@ -179,7 +207,7 @@ DELETE FROM blobs WHERE blob_pk NOT IN (SELECT blob_pk FROM files)`); err != nil
 		r.Close()
 		return fmt.Errorf("sqlite: initialize: %w", err)
 	}
-	s.mu.w, s.mu.r = w, r
+	s.mu.w, s.mu.r, s.mu.lock = w, r, lock
 	s.mu.state.Opened()
 	return nil
 }
@@ -195,7 +223,7 @@ func (s *Store) Shutdown(ctx context.Context) error {
 	if !s.mu.state.Close() || !wasOpen {
 		return nil
 	}
-	err := errors.Join(s.mu.r.Close(), s.mu.w.Close())
+	err := errors.Join(s.mu.r.Close(), s.mu.w.Close(), s.mu.lock.Unlock())
 	if err != nil {
 		return fmt.Errorf("sqlite: shutdown: %w", err)
 	}

@@ -1,0 +1,220 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/segment"
+)
+
+// SalvageTo receives what Salvage reads, in log order. A nil function
+// skips that kind; an error from one stops Salvage and is returned.
+type SalvageTo struct {
+	Schema func(trove.RegisteredSchema) error
+	Event  func(trove.Event) error
+	// Link receives a link added to the event version source.
+	Link func(source trove.EventID, l trove.EventLink) error
+}
+
+// SalvageReport says what Salvage read and what it had to skip.
+type SalvageReport struct {
+	Segments   int // sealed segment files read (in whole or in part)
+	Blocks     int // intact blocks read
+	WALEntries int // intact WAL entries read
+	Events     int
+	Links      int
+	Schemas    int
+	// Skipped has one line for each part that could not be read: a
+	// segment file, a block (with its positions), the WAL's damaged part,
+	// an event whose schema was lost, a link whose source was lost.
+	Skipped []string
+}
+
+// Salvage reads every intact record of the store in dir without opening
+// it and without changing anything on disk, for a store that no longer
+// opens: the records of every sealed segment block whose checksum holds,
+// in order, then those of every WAL entry after the sealed ones that reads
+// back intact (the WAL is read in a private copy, its torn tail cut there).
+// Events, links added with SaveLink and registered schemas go to the
+// functions of to in log order; what could not be read is listed in the
+// report. The index snapshot is not read.
+func Salvage(ctx context.Context, dir string, to SalvageTo) (SalvageReport, error) {
+	sv := &salvager{to: to, ids: map[uint64]trove.EventID{}, registered: map[string]bool{}}
+	if _, err := os.Stat(dir); err != nil {
+		return sv.rep, fmt.Errorf("engine: salvage: %w", err)
+	}
+	names, err := filepath.Glob(filepath.Join(dir, "segments", "*.seg"))
+	if err != nil {
+		return sv.rep, fmt.Errorf("engine: salvage: %w", err)
+	}
+	slices.Sort(names)
+	var lastSealed uint64
+	for _, name := range names {
+		if err := ctx.Err(); err != nil {
+			return sv.rep, err
+		}
+		seg, err := segment.OpenSegment(name)
+		if err != nil {
+			sv.skip("segment %s: %v", name, err)
+			// Its WAL entries were truncated when it was sealed: they are
+			// gone with it; the name says where they started.
+			if first, perr := strconv.ParseUint(strings.TrimSuffix(filepath.Base(name), ".seg"), 10, 64); perr == nil {
+				lastSealed = max(lastSealed, first)
+			}
+			continue
+		}
+		sv.rep.Segments++
+		m := seg.Meta()
+		lastSealed = max(lastSealed, m.LastWALIndex)
+		for i := range seg.NumBlocks() {
+			recs, err := seg.ReadBlock(i)
+			if err != nil {
+				sv.skip("segment %s block %d (from position %d): %v", name, i, seg.BlockFirst(i), err)
+				continue
+			}
+			sv.rep.Blocks++
+			if err := sv.records(name, recs); err != nil {
+				seg.Close()
+				return sv.rep, err
+			}
+		}
+		seg.Close()
+	}
+	if err := sv.wal(ctx, filepath.Join(dir, "wal"), lastSealed); err != nil {
+		return sv.rep, err
+	}
+	return sv.rep, nil
+}
+
+type salvager struct {
+	to         SalvageTo
+	rep        SalvageReport
+	schemas    []trove.Schema // by dictionary number; zero where lost
+	ids        map[uint64]trove.EventID
+	registered map[string]bool
+	last       uint64 // last event position read
+}
+
+func (sv *salvager) skip(format string, args ...any) {
+	sv.rep.Skipped = append(sv.rep.Skipped, fmt.Sprintf(format, args...))
+}
+
+// wal reads the WAL entries after lastSealed from a private copy.
+func (sv *salvager) wal(ctx context.Context, walDir string, lastSealed uint64) error {
+	if _, err := os.Stat(walDir); os.IsNotExist(err) {
+		return nil
+	}
+	cp, err := copyWAL(walDir, lastSealed+1)
+	if err != nil {
+		return fmt.Errorf("engine: salvage: %w", err)
+	}
+	defer os.RemoveAll(cp.dir)
+	w, tail, err := cp.open(walDir, segment.WALOptions{})
+	if err != nil {
+		sv.skip("WAL %s: %v", walDir, err)
+		return nil
+	}
+	defer w.Close()
+	if tail != nil {
+		sv.skip("WAL %s: a torn tail from entry %d (never acknowledged): %s", tail.file, tail.first, tail.reason)
+	}
+	first, last := w.FirstIndex(), w.LastIndex()
+	for i := max(first, lastSealed+1); first != 0 && i <= last; i++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		recs, err := w.Read(i)
+		if err != nil {
+			sv.skip("WAL entry %d: %v", i, err)
+			continue
+		}
+		sv.rep.WALEntries++
+		if err := sv.records(fmt.Sprintf("WAL entry %d", i), recs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (sv *salvager) records(where string, recs []segment.Record) error {
+	for i := range recs {
+		rec := &recs[i]
+		switch rec.Type {
+		case recSchemaDoc:
+			num, sc, err := decodeSchemaDoc(rec.Body)
+			if err != nil {
+				sv.skip("%s: a schema document: %v", where, err)
+				continue
+			}
+			if int(num) >= len(sv.schemas) {
+				sv.schemas = append(sv.schemas, make([]trove.Schema, int(num)+1-len(sv.schemas))...)
+			}
+			sv.schemas[num] = sc
+		case recRegistered:
+			var rs trove.RegisteredSchema
+			if err := json.Unmarshal(rec.Body, &rs); err != nil {
+				sv.skip("%s: a registered schema: %v", where, err)
+				continue
+			}
+			key := rs.ID + "\x00" + rs.Version
+			if sv.registered[key] {
+				continue
+			}
+			sv.registered[key] = true
+			sv.rep.Schemas++
+			if sv.to.Schema != nil {
+				if err := sv.to.Schema(rs); err != nil {
+					return err
+				}
+			}
+		case recEvent:
+			if rec.Position <= sv.last {
+				continue // read already
+			}
+			e, err := decodeEvent(rec, sv.schemas)
+			if err == nil && e.Schema.IsZero() {
+				err = fmt.Errorf("its schema document was lost")
+			}
+			if err != nil {
+				sv.skip("%s: the event at position %d: %v", where, rec.Position, err)
+				continue
+			}
+			if rec.Position != sv.last+1 {
+				sv.skip("positions %d to %d: not found", sv.last+1, rec.Position-1)
+			}
+			sv.last = rec.Position
+			sv.ids[rec.Position] = e.ID
+			sv.rep.Events++
+			if sv.to.Event != nil {
+				if err := sv.to.Event(e); err != nil {
+					return err
+				}
+			}
+		case recLink:
+			src, l, err := decodeLinkRecord(rec.Body)
+			if err != nil {
+				sv.skip("%s: a link: %v", where, err)
+				continue
+			}
+			id, ok := sv.ids[src]
+			if !ok {
+				sv.skip("%s: a link from position %d, whose event was lost", where, src)
+				continue
+			}
+			sv.rep.Links++
+			if sv.to.Link != nil {
+				if err := sv.to.Link(id, l); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
