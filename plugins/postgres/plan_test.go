@@ -76,6 +76,7 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		{"search", trove.EventQuery{Search: "word42"}, "events_search"},
 		{"search limit", trove.EventQuery{Search: "+word42 common", Limit: &limit}, "events_search"},
 		{"links", trove.EventQuery{Links: []trove.LinkCriterion{{Type: "type-3", TargetEvent: &trove.EventID{ID: "ev-000420"}}}}, "links_type"},
+		{"link target limit", trove.EventQuery{Links: []trove.LinkCriterion{{TargetEvent: &trove.EventID{ID: "ev-000420"}}}, Limit: &limit}, "links_target"},
 	} {
 		stmt, args, err := postgres.QuerySQL(tc.q)
 		if err != nil {

@@ -227,12 +227,14 @@ type where struct {
 	sql  string
 	args []any
 	// gin is set when a payload or search term narrows through a GIN
-	// index. PostgreSQL has no statistics for jsonb containment or tsquery
-	// matches and assumes 1% of the rows, so with a small limit it would
-	// walk the primary key in position order and test every row — a scan
-	// of the whole table for a rare value. Paged reads then order by an
-	// expression of the position, which no index provides, so the GIN
-	// index finds the candidates and only they are sorted.
+	// index, or a link criterion through the links table. PostgreSQL has
+	// no statistics for jsonb containment or tsquery matches (it assumes
+	// 1% of the rows) nor for which events a target's links come from, so
+	// with a small limit it would walk the primary key in position order
+	// and test every row — a scan of the whole table for a rare value.
+	// Paged reads then order by an expression of the position, which no
+	// index provides, so the narrowing index finds the candidates and only
+	// they are sorted.
 	gin bool
 }
 
@@ -284,6 +286,7 @@ func whereClause(c *trove.Query) where {
 		b.WriteString(` AND e.created_ms <= ` + arg(ms))
 	}
 	for _, cr := range c.LinkCriteria() {
+		gin = true
 		b.WriteString(` AND (e.id, e.version) IN (SELECT l.source_id, l.source_version FROM links l WHERE true`)
 		if cr.Type != "" {
 			b.WriteString(` AND l.type = ` + arg(cr.Type))
