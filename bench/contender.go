@@ -89,8 +89,10 @@ func contenders() []Contender {
 		troveContender("storage-sqlite", "the Trove SQLite plugin", true, sqliteOptions),
 		troveContender("storage-json-file", "the Trove JSON-file plugin", true, dirOptions),
 		troveContender("storage-memory", "the Trove in-memory plugin (not durable)", false, nil),
+		postgresContender(),
 		walPeer(),
 		sqlitePeer(),
+		postgresPeer(),
 		natsPeer(),
 		diskPeer(),
 	}

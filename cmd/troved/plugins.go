@@ -9,6 +9,7 @@ import (
 
 	"github.com/trovedb/trove/engine"
 	"github.com/trovedb/trove/plugins/jsonfile"
+	"github.com/trovedb/trove/plugins/postgres"
 	"github.com/trovedb/trove/plugins/sqlite"
 
 	// Storage plugins, registered by their init functions.
@@ -37,7 +38,8 @@ type storageKind struct {
 }
 
 // storageKinds is the one table of plugins --storage can name: those that
-// serve events with nothing but a local path. The others (storage-s3 and
+// serve events with nothing but a local path (storage-postgres: the PG*
+// environment). The others (storage-s3 and
 // storage-file-system serve files only) are configured with --config.
 func storageKinds() map[string]storageKind {
 	dirOption := func(dir string) any { return map[string]string{"directory": dir} }
@@ -48,6 +50,9 @@ func storageKinds() map[string]storageKind {
 			return map[string]string{"path": filepath.Join(dir, "trove.db")}
 		}, persistent: true, check: checkSQLite},
 		"storage-memory": {options: func(string) any { return map[string]any{} }},
+		// The database comes from the PG* environment variables; a config
+		// file gives the dsn and the other options.
+		postgres.Name: {options: func(string) any { return map[string]any{} }, persistent: true},
 	}
 }
 

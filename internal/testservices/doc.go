@@ -9,4 +9,16 @@
 // under a file lock in os.TempDir() so that test packages running in
 // parallel install it once. One server runs per test process while any test
 // uses it; the last user's cleanup stops it and removes its directory.
+//
+// StartPostgres initializes a PostgreSQL cluster (initdb) in a temporary
+// directory and starts it (pg_ctl) on a free loopback port, fsync on, trust
+// authentication for the superuser PostgresUser. The server programs are
+// found on PATH or under /usr/lib/postgresql/<version>/bin (Debian's
+// layout). PostgreSQL refuses to run as root, so a root test process runs it
+// as the "postgres" user, creating that user when missing. The postmaster is
+// a child of the test process and gets SIGQUIT (immediate shutdown) when
+// that process dies, so a crashed test run leaves no server behind. StartStandby
+// adds a hot standby made with pg_basebackup -R. A test package usually
+// starts one server in TestMain and gives each test a database or schema of
+// its own.
 package testservices

@@ -1,0 +1,447 @@
+package postgres
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/internal/saveplan"
+)
+
+// The append path.
+//
+// Positions come from the one row of the head table. An append transaction
+// locks that row first (SELECT … FOR UPDATE), checks its events against
+// what is committed (no other append can commit meanwhile: they wait on the
+// lock), inserts them at head+1, head+2, …, moves the head and commits.
+// The lock is held to the commit, so appends commit one at a time in
+// position order: a reader whose snapshot holds position N holds every
+// position below N, and a failed transaction gives its positions back (no
+// holes). This holds across processes sharing the database.
+//
+// One commit at a time would make every save pay a full round trip and WAL
+// flush alone, so saves of one Store are merged (group commit): a single
+// committer goroutine takes every request queued while the previous
+// transaction ran and commits them together, planning each request on its
+// own (a conflict fails that request alone) against the database plus the
+// requests before it in the group. Rows are written with COPY when a group
+// holds copyThreshold events or more, else with one multi-row INSERT.
+// Nobody is answered before the commit returned.
+
+const (
+	// maxGroupEvents bounds the events merged into one transaction.
+	maxGroupEvents = 10000
+	// copyThreshold is the group size from which rows go in by COPY.
+	copyThreshold = 64
+)
+
+// commitReq is one save waiting for the committer.
+type commitReq struct {
+	ctx    context.Context // the caller's: a request whose caller gave up before its transaction began is dropped
+	staged []saveplan.Staged
+	out    []trove.Event
+	err    error
+	done   chan struct{}
+}
+
+// commit queues staged for the committer and waits for its result.
+func (s *Store) commit(ctx context.Context, staged []saveplan.Staged) ([]trove.Event, error) {
+	if len(staged) == 0 {
+		if _, err := s.pool("save"); err != nil {
+			return nil, err
+		}
+		return []trove.Event{}, nil
+	}
+	r := &commitReq{ctx: ctx, staged: staged, done: make(chan struct{})}
+	s.mu.RLock()
+	if err := s.mu.state.Check("save"); err != nil {
+		s.mu.RUnlock()
+		return nil, err
+	}
+	select {
+	case s.commits <- r:
+	case <-ctx.Done():
+		s.mu.RUnlock()
+		return nil, ctx.Err()
+	}
+	s.mu.RUnlock()
+	select {
+	case <-r.done:
+		return r.out, r.err
+	case <-ctx.Done():
+		// Given up while queued or committing: the events may or may not be
+		// saved (a retry with the same ids tells which).
+		return nil, ctx.Err()
+	}
+}
+
+// committer runs the append transactions until bg is done, then commits
+// what is still queued and returns.
+func (s *Store) committer(bg context.Context, pool *pgxpool.Pool) {
+	ctx := context.WithoutCancel(bg)
+	for {
+		var first *commitReq
+		select {
+		case first = <-s.commits:
+		case <-bg.Done():
+			for {
+				select {
+				case r := <-s.commits:
+					s.commitGroup(ctx, pool, []*commitReq{r})
+				default:
+					return
+				}
+			}
+		}
+		group := []*commitReq{first}
+		n := len(first.staged)
+	more:
+		for n < maxGroupEvents {
+			select {
+			case r := <-s.commits:
+				group = append(group, r)
+				n += len(r.staged)
+			default:
+				break more
+			}
+		}
+		s.commitGroup(ctx, pool, group)
+	}
+}
+
+// commitGroup commits group in one transaction and answers every request.
+// When the transaction itself fails (not one request's plan), each request
+// is tried again alone, so one request's database error does not fail the
+// others; a request whose first attempt did commit is then an idempotent
+// retry.
+func (s *Store) commitGroup(ctx context.Context, pool *pgxpool.Pool, group []*commitReq) {
+	err := s.appendTx(ctx, pool, group)
+	if err != nil && len(group) > 1 {
+		for _, r := range group {
+			r.out, r.err = nil, nil
+			if err := s.appendTx(ctx, pool, []*commitReq{r}); err != nil {
+				r.out, r.err = nil, err
+			}
+		}
+	} else if err != nil {
+		group[0].out, group[0].err = nil, err
+	}
+	for _, r := range group {
+		close(r.done)
+	}
+}
+
+// groupLog is the database as the requests of one append transaction see
+// it: committed rows plus the new versions of the requests before.
+type groupLog struct {
+	s        *Store
+	tx       *pgxpool.Conn            // inside the append transaction
+	dbLatest map[string]int           // committed latest version per id
+	pending  map[string][]trove.Event // new versions of earlier requests, in version order
+	next     uint64                   // the next free position
+	rows     []trove.Event            // every new version, in position order
+	dbErr    error                    // a database error: the transaction is lost
+}
+
+// reqLog is a groupLog as one request's plan sees it.
+type reqLog struct {
+	g     *groupLog
+	added []trove.Event
+}
+
+func (l *reqLog) Latest(ctx context.Context, id string) (int, error) {
+	v, ok := l.g.dbLatest[id]
+	if !ok {
+		if err := l.g.tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM events WHERE id = $1`, id).Scan(&v); err != nil {
+			l.g.dbErr = err
+			return 0, fmt.Errorf("postgres: save %s: %w", id, err)
+		}
+		l.g.dbLatest[id] = v
+	}
+	return v + len(l.g.pending[id]), nil
+}
+
+func (l *reqLog) Stored(ctx context.Context, id trove.EventID) (trove.Event, error) {
+	db := l.g.dbLatest[id.ID]
+	if id.Version > db {
+		return l.g.pending[id.ID][id.Version-db-1], nil
+	}
+	e, err := l.g.s.loadEvent(ctx, l.g.tx, id)
+	if err != nil {
+		l.g.dbErr = err
+	}
+	return e, err
+}
+
+func (l *reqLog) Append(_ context.Context, e trove.Event) (uint64, error) {
+	e.Position = l.g.next + uint64(len(l.added))
+	l.added = append(l.added, e)
+	return e.Position, nil
+}
+
+// appendTx runs one append transaction for group. It sets each request's
+// out or err (a plan error fails that request alone) and returns an error
+// when the transaction failed as a whole.
+func (s *Store) appendTx(ctx context.Context, pool *pgxpool.Pool, group []*commitReq) error {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: save: %w", err)
+	}
+	// The pool closes, rather than reuses, a connection left inside a
+	// transaction; the ROLLBACK keeps the usual failure cheap.
+	defer conn.Release()
+	done := false
+	defer func() {
+		if !done {
+			_, _ = conn.Exec(context.WithoutCancel(ctx), `ROLLBACK`)
+		}
+	}()
+	dbLatest := map[string]int{}
+	var ids []string
+	for _, r := range group {
+		for _, st := range r.staged {
+			if _, ok := dbLatest[st.Event.ID.ID]; !ok {
+				dbLatest[st.Event.ID.ID] = 0
+				ids = append(ids, st.Event.ID.ID)
+			}
+		}
+	}
+	// One round trip: begin, lock the head (waiting for any other append
+	// to commit), read the latest versions — a statement of its own, so
+	// under READ COMMITTED it sees every append committed before the lock
+	// was granted.
+	b := &pgx.Batch{}
+	b.Queue(`BEGIN`)
+	b.Queue(`SELECT position FROM head WHERE id = 1 FOR UPDATE`)
+	b.Queue(`SELECT id, max(version) FROM events WHERE id = ANY($1) GROUP BY id`, ids)
+	var head int64
+	err = func() error {
+		br := conn.SendBatch(ctx, b)
+		defer br.Close()
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+		if err := br.QueryRow().Scan(&head); err != nil {
+			return err
+		}
+		rows, err := br.Query()
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id string
+			var v int
+			if err := rows.Scan(&id, &v); err != nil {
+				rows.Close()
+				return err
+			}
+			dbLatest[id] = v
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return br.Close()
+	}()
+	if err != nil {
+		return fmt.Errorf("postgres: save: %w", err)
+	}
+	g := &groupLog{s: s, tx: conn, dbLatest: dbLatest, pending: map[string][]trove.Event{}, next: uint64(head) + 1}
+	for _, r := range group {
+		if err := r.ctx.Err(); err != nil {
+			r.err = err // its caller has gone: not saved
+			continue
+		}
+		rl := &reqLog{g: g}
+		out, _, err := saveplan.Plan(ctx, "postgres", r.staged, rl)
+		if g.dbErr != nil {
+			return fmt.Errorf("postgres: save: %w", g.dbErr)
+		}
+		if err != nil {
+			r.err = err
+			continue
+		}
+		r.out = out
+		for _, e := range rl.added {
+			g.pending[e.ID.ID] = append(g.pending[e.ID.ID], e)
+		}
+		g.rows = append(g.rows, rl.added...)
+		g.next += uint64(len(rl.added))
+	}
+	if len(g.rows) == 0 {
+		return nil // nothing new: retries and failures only (rolled back)
+	}
+	// Without the test hook the COMMIT ends the last batch of writes: one
+	// round trip more for the whole append.
+	newPKs, err := s.writeRows(ctx, g, s.beforeCommit == nil)
+	if err != nil {
+		return err
+	}
+	if s.beforeCommit != nil {
+		if err := s.beforeCommit(ctx, conn); err != nil {
+			return fmt.Errorf("postgres: save: %w", err)
+		}
+		tag, err := conn.Exec(ctx, `COMMIT`)
+		if err != nil {
+			return fmt.Errorf("postgres: save: commit: %w", err)
+		}
+		if tag.String() != "COMMIT" {
+			return fmt.Errorf("postgres: save: commit: the transaction was rolled back")
+		}
+	}
+	done = true
+	for h, pk := range newPKs {
+		s.schemaPKs.Store(h, pk)
+	}
+	s.wrote(ctx, pool)
+	s.notify()
+	return nil
+}
+
+// writeRows inserts g's new versions, their links and schema documents,
+// clears the latest flag of the versions they supersede, moves the head,
+// sends the NOTIFY hint (notify on) and, with commit, commits. It returns
+// the schema documents it added (hash → key), to be cached once committed.
+func (s *Store) writeRows(ctx context.Context, g *groupLog, commit bool) (map[string]int64, error) {
+	tx := g.tx
+	newPKs := map[string]int64{}
+	pkOf := func(sc trove.Schema) (int64, error) {
+		sum := sha256.Sum256(sc.Raw())
+		h := hex.EncodeToString(sum[:])
+		if v, ok := s.schemaPKs.Load(h); ok {
+			return v.(int64), nil
+		}
+		if pk, ok := newPKs[h]; ok {
+			return pk, nil
+		}
+		var pk int64
+		err := tx.QueryRow(ctx, `WITH ins AS (
+	INSERT INTO schema_docs (hash, identity, doc) VALUES ($1, $2, $3) ON CONFLICT (hash) DO NOTHING RETURNING schema_pk)
+SELECT schema_pk FROM ins UNION ALL SELECT schema_pk FROM schema_docs WHERE hash = $1`, h, sc.Identity(), string(sc.Raw())).Scan(&pk)
+		if err != nil {
+			return 0, fmt.Errorf("postgres: save: schema document: %w", err)
+		}
+		newPKs[h] = pk
+		return pk, nil
+	}
+	// The latest flag: a new version is the latest unless a later one of
+	// its id is in the group; a committed latest version loses it.
+	lastNew := map[string]int{}
+	for _, e := range g.rows {
+		lastNew[e.ID.ID] = e.ID.Version
+	}
+	rows := make([][]any, len(g.rows))
+	var links [][]any
+	for i, e := range g.rows {
+		pk, err := pkOf(e.Schema)
+		if err != nil {
+			return nil, err
+		}
+		files, err := jsonOrNil(len(e.Files) > 0, e.Files)
+		if err != nil {
+			return nil, err
+		}
+		ls, err := jsonOrNil(len(e.Links) > 0, e.Links)
+		if err != nil {
+			return nil, err
+		}
+		var metadata any
+		if len(e.Metadata) > 0 {
+			metadata = string(e.Metadata)
+		}
+		jb, search := indexValues(e.Payload)
+		rows[i] = []any{int64(e.Position), e.ID.ID, e.ID.Version, e.ID.Version == lastNew[e.ID.ID], e.CreatedAt.UnixMilli(),
+			e.Producer, e.Schema.Identity(), pk, string(e.Payload), jb, search, files, ls, metadata}
+		for _, l := range e.Links {
+			links = append(links, linkRow(e.ID, l, true))
+		}
+	}
+	// Everything but COPY goes in one pipelined batch: one round trip.
+	b := &pgx.Batch{}
+	if len(rows) >= copyThreshold {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"events"}, eventColumns, pgx.CopyFromRows(rows)); err != nil {
+			return nil, fmt.Errorf("postgres: save: copy: %w", err)
+		}
+	} else {
+		for _, r := range rows {
+			b.Queue(insertEvent, r...)
+		}
+	}
+	for id := range lastNew {
+		if v := g.dbLatest[id]; v > 0 {
+			b.Queue(`UPDATE events SET latest = false WHERE id = $1 AND version = $2`, id, v)
+		}
+	}
+	if len(links) >= copyThreshold {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"links"}, linkColumns, pgx.CopyFromRows(links)); err != nil {
+			return nil, fmt.Errorf("postgres: save: copy links: %w", err)
+		}
+	} else {
+		for _, l := range links {
+			b.Queue(insertLink, l...)
+		}
+	}
+	b.Queue(`UPDATE head SET position = $1 WHERE id = 1`, int64(g.next-1))
+	if s.opts.Notify == "on" {
+		b.Queue(`SELECT pg_notify($1, $2)`, s.channel, strconv.FormatUint(g.next-1, 10))
+	}
+	if commit {
+		b.Queue(`COMMIT`)
+	}
+	br := tx.SendBatch(ctx, b)
+	for range b.Len() - 1 {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return nil, fmt.Errorf("postgres: save: %w", err)
+		}
+	}
+	tag, err := br.Exec()
+	if err == nil {
+		err = br.Close()
+	} else {
+		br.Close()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: save: %w", err)
+	}
+	if commit && tag.String() != "COMMIT" {
+		return nil, fmt.Errorf("postgres: save: commit: the transaction was rolled back")
+	}
+	return newPKs, nil
+}
+
+var eventColumns = []string{"position", "id", "version", "latest", "created_ms", "producer", "schema_id", "schema_pk",
+	"payload", "payload_jsonb", "search_text", "files", "links", "metadata"}
+
+const insertEvent = `INSERT INTO events (position, id, version, latest, created_ms, producer, schema_id, schema_pk, payload, payload_jsonb, search_text, files, links, metadata)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
+
+var linkColumns = []string{"source_id", "source_version", "type", "target_id", "target_version", "metadata", "own"}
+
+const insertLink = `INSERT INTO links (source_id, source_version, type, target_id, target_version, metadata, own) VALUES ($1, $2, $3, $4, $5, $6, $7)`
+
+// linkRow is one links row, in linkColumns order.
+func linkRow(source trove.EventID, l trove.EventLink, own bool) []any {
+	var metadata any
+	if len(l.Metadata) > 0 {
+		metadata = string(l.Metadata)
+	}
+	return []any{source.ID, source.Version, l.Type, l.TargetEvent.ID, l.TargetEvent.Version, metadata, own}
+}
+
+func jsonOrNil(set bool, v any) (any, error) {
+	if !set {
+		return nil, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	return string(b), nil
+}

@@ -1,0 +1,18 @@
+package postgres_test
+
+import (
+	"testing"
+
+	"github.com/trovedb/trove/internal/backendtest"
+)
+
+// openBench opens the store the shared benchmarks (backendtest) run on.
+func openBench(tb testing.TB, dir string) backendtest.Store {
+	return newStore(tb, schemaFor(dir))
+}
+
+func BenchmarkIngestBatch1000(b *testing.B) { backendtest.BenchIngestBatch1000(b, openBench) }
+
+func BenchmarkSaveEvent(b *testing.B) { backendtest.BenchSaveEvent(b, openBench) }
+
+func BenchmarkQuery100k(b *testing.B) { backendtest.BenchQuery100k(b, openBench) }

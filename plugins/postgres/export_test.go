@@ -1,0 +1,30 @@
+package postgres
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/trovedb/trove"
+)
+
+// SetBeforeCommit sets the hook each append transaction runs just before
+// its commit, the head row locked.
+func SetBeforeCommit(s *Store, f func(ctx context.Context, tx *pgxpool.Conn) error) {
+	s.beforeCommit = f
+}
+
+// QuerySQL is the statement QueryEvents runs first for q (its first keyset
+// page when it pages), with its arguments.
+func QuerySQL(q trove.EventQuery) (string, []any, error) {
+	c, err := q.Compile()
+	if err != nil {
+		return "", nil, err
+	}
+	keyset, desc := positionOrder(c)
+	stmt, args := pageStatement(eventCols, whereClause(c), keyset && c.Limit() >= 0, desc, -1,
+		min(max(c.Offset()+c.Limit(), minQueryPage), maxQueryPage))
+	return stmt, args, nil
+}
+
+// Listening is closed once the Store's LISTEN connection listens.
+func Listening(s *Store) <-chan struct{} { return s.listening }

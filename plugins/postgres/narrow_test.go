@@ -1,0 +1,83 @@
+package postgres_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trovedb/trove"
+)
+
+// Payloads jsonb or a tsvector cannot hold, and values SQL compares
+// differently, still give exactly the reference results: SQL only narrows.
+func TestNarrowingKeepsEveryMatch(t *testing.T) {
+	s := newStore(t, schemaFor(t.TempDir()))
+	ctx := timeout(t, time.Minute)
+	deep := strings.Repeat(`{"d":`, 600) + `1` + strings.Repeat(`}`, 600)
+	long := strings.Repeat("x", 3000)
+	payloads := []string{
+		`{"a":1}`, `{"a":1.0}`, `{"a":1e0}`, `{"a":"1"}`, `{"a":true}`, `{"a":null}`, `{}`, `{"a":[1]}`, `{"a":{"b":1}}`,
+		`{"a":1e999999}`, `{"a":1e-999999}`, `{"a":123456789012345678901234567890}`,
+		`{"s":"nul \u0000 here","a":1}`, `{"s":"pair \ud83d\ude00 ok"}`,
+		`{"x":` + deep + `,"a":1}`,
+		`{"t":"disk full on host-7"}`, `{"t":"Disk FULL"}`, `{"t":["disk","full"]}`, `{"t":{"u":"disk"}}`,
+		`{"t":"` + long + ` disk"}`, `{"t":"ünïcödé wörds"}`, `{"n":100}`, `{"n":"100"}`, `{"b":false}`, `{"b":"false"}`,
+		`{"a.b":1}`, `{"a":{"b":null}}`, `{"k\u0000":1}`,
+	}
+	for i, p := range payloads {
+		if _, err := s.SaveEvent(ctx, ev(fmt.Sprintf("p%d", i), 1, p)); err != nil {
+			t.Fatalf("payload %d: %v", i, err)
+		}
+	}
+	all, err := s.QueryEvents(ctx, trove.EventQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != len(payloads) {
+		t.Fatalf("%d events, want %d", len(all), len(payloads))
+	}
+	queries := []trove.EventQuery{
+		{Payload: map[string]any{"a": json.Number("1")}},
+		{Payload: map[string]any{"a": json.Number("1.00")}},
+		{Payload: map[string]any{"a": json.Number("1e999999")}},
+		{Payload: map[string]any{"a": json.Number("1e-999999")}},
+		{Payload: map[string]any{"a": json.Number("123456789012345678901234567890")}},
+		{Payload: map[string]any{"a": "1"}},
+		{Payload: map[string]any{"a": true}},
+		{Payload: map[string]any{"a": nil}},
+		{Payload: map[string]any{"a.b": json.Number("1")}},
+		{Payload: map[string]any{"a.b": nil}},
+		{Payload: map[string]any{"s": "nul \u0000 here"}},
+		{Payload: map[string]any{"k\u0000": json.Number("1")}},
+		{Payload: map[string]any{"x." + strings.TrimSuffix(strings.Repeat("d.", 600), "."): json.Number("1")}},
+		{Search: "disk"}, {Search: "DISK full"}, {Search: `"disk full"`}, {Search: "+disk -host"},
+		{Search: "t:disk"}, {Search: "t.u:disk"}, {Search: long}, {Search: "wörds"}, {Search: "n:100"},
+		{Search: "n:>50"}, {Search: "b:false"}, {Search: "-disk"}, {Search: "nothing disk"},
+		{Search: "surrogate"}, {Search: "here"},
+	}
+	for _, q := range queries {
+		c, err := q.Compile()
+		if err != nil {
+			t.Fatalf("%+v: %v", q, err)
+		}
+		var want []string
+		for i := range all {
+			if c.Match(&all[i], nil) {
+				want = append(want, all[i].ID.ID)
+			}
+		}
+		got, err := s.QueryEvents(ctx, q)
+		if err != nil {
+			t.Fatalf("%+v: %v", q, err)
+		}
+		var ids []string
+		for _, e := range got {
+			ids = append(ids, e.ID.ID)
+		}
+		if fmt.Sprint(ids) != fmt.Sprint(want) {
+			t.Errorf("query %v %q: got %v, want %v", q.Payload, q.Search, ids, want)
+		}
+	}
+}
