@@ -19,6 +19,7 @@ import (
 	"github.com/trovedb/trove/blob/local"
 	"github.com/trovedb/trove/engine"
 	"github.com/trovedb/trove/plugins/jsonfile"
+	"github.com/trovedb/trove/plugins/sqlite"
 )
 
 // importCmd loads an export (backup/FORMAT.md; also version-1 streams of
@@ -105,7 +106,7 @@ func exportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 	from := fs.Uint64("from", 0, "export the events after this log `POSITION` (0: all)")
 	daemon := fs.String("url", "", "read a running daemon at this `URL` (http://host:3000) through GET /api/export")
 	token := fs.String("token", "", "bearer `TOKEN` for --url (default: $TROVE_TOKEN)")
-	salvage := fs.Bool("salvage", false, "read every intact record of a damaged storage-log or storage-json-file store; what is skipped goes to stderr")
+	salvage := fs.Bool("salvage", false, "read every intact record of a damaged storage-log, storage-json-file or storage-sqlite store; what is skipped goes to stderr")
 	pos, err := parseWithArgs(fs, args)
 	if err != nil {
 		return err
@@ -275,8 +276,22 @@ func salvageStore(ctx context.Context, st settings, w io.Writer, stderr io.Write
 			return fmt.Errorf("troved: export --salvage: %w", err)
 		}
 		skipped = append(skipped, rep.Skipped...)
+	case sqlite.Name:
+		rep, err := sqlite.Salvage(ctx, dir, sqlite.SalvageTo{
+			Schema: schema, Link: link,
+			File: func(f trove.EventFile, data io.Reader) error { counts.files++; return ew.File(f, data) },
+			Event: func(e trove.Event) error {
+				counts.events++
+				last = e.Position
+				return ew.Event(e)
+			},
+		})
+		if err != nil {
+			return fmt.Errorf("troved: export --salvage: %w", err)
+		}
+		skipped = append(skipped, rep.Skipped...)
 	default:
-		return fmt.Errorf("%w: troved export --salvage reads storage-log and storage-json-file stores, not %s (for storage-sqlite, use the sqlite3 tool's .recover, then troved export)", errUsage, st.plugin)
+		return fmt.Errorf("%w: troved export --salvage reads storage-log, storage-json-file and storage-sqlite stores, not %s", errUsage, st.plugin)
 	}
 	if err := ew.End(counts.schemas, counts.events, counts.files, counts.links, last); err != nil {
 		return err

@@ -198,7 +198,16 @@ func TestExportSalvage(t *testing.T) {
 	if code, imported, errs := runBinary(t, out, "import", "--data", t.TempDir(), "-"); code != 0 || !strings.HasPrefix(imported, fmt.Sprintf("imported %d events", n)) {
 		t.Fatalf("import of the salvage: exit %d %s %s", code, imported, errs)
 	}
-	if code, _, errs := runBinary(t, "", "export", "--salvage", "--storage", "storage-sqlite", "--data", t.TempDir()); code != 2 || !strings.Contains(errs, "recover") {
-		t.Fatalf("salvage of sqlite: exit %d %s", code, errs)
+	// storage-sqlite: an intact database salvages whole.
+	sq := []string{"--storage", "storage-sqlite", "--data", t.TempDir()}
+	if code, _, errs := runBinary(t, in.String(), append([]string{"import", "-"}, sq...)...); code != 0 {
+		t.Fatalf("import into sqlite: %s", errs)
+	}
+	code, out, errs = runBinary(t, "", append([]string{"export", "--salvage"}, sq...)...)
+	if code != 0 || len(eventLines(out)) != 3000 || !strings.Contains(errs, "nothing was skipped") {
+		t.Fatalf("salvage of sqlite: exit %d, %d events, %s", code, len(eventLines(out)), errs)
+	}
+	if code, _, errs := runBinary(t, "", "export", "--salvage", "--storage", "storage-memory"); code != 2 || !strings.Contains(errs, "storage-memory") {
+		t.Fatalf("salvage of memory: exit %d %s", code, errs)
 	}
 }
