@@ -85,7 +85,10 @@ func TestSalvage(t *testing.T) {
 			files = append(files, f.ID+"="+string(b))
 			return nil
 		},
-		Link:   func(src trove.EventID, l trove.EventLink) error { links = append(links, src.String()+">"+l.Type); return nil },
+		Link: func(src trove.EventID, l trove.EventLink) error {
+			links = append(links, src.String()+">"+l.Type)
+			return nil
+		},
 		Schema: func(rs trove.RegisteredSchema) error { schemas = append(schemas, rs.ID); return nil },
 	})
 	if err != nil {
