@@ -10,11 +10,11 @@ import (
 	"github.com/trovedb/trove"
 )
 
-// PluginName is the name the engine registers under.
-const PluginName = "storage-log"
+// Name is the name the engine registers under.
+const Name = "storage-log"
 
 func init() {
-	trove.Register(PluginName, func(raw json.RawMessage) (trove.Plugin, error) {
+	trove.Register(Name, func(raw json.RawMessage) (trove.Plugin, error) {
 		dir, opts, err := parsePluginOptions(raw)
 		if err != nil {
 			return nil, err
@@ -50,7 +50,7 @@ var (
 func NewPlugin(dir string, opts Options) *Plugin { return &Plugin{dir: dir, opts: opts} }
 
 // Name returns "storage-log".
-func (p *Plugin) Name() string { return PluginName }
+func (p *Plugin) Name() string { return Name }
 
 // Capabilities lists events, files and links.
 func (p *Plugin) Capabilities() []trove.Capability {

@@ -102,7 +102,7 @@ func (s *Store) stageRange(v *view, src, evs []trove.Event, info []stageInfo, lo
 	for i := lo; i < hi; i++ {
 		if src != nil {
 			in := src[i]
-			fast := compactObject(in.Payload)
+			fast := alreadyCompact(in.Payload)
 			if fast {
 				// Compaction would copy it unchanged: prepare the rest,
 				// copy the payload into the range's buffer.

@@ -225,7 +225,7 @@ func salvageStore(ctx context.Context, st settings, w io.Writer, stderr io.Write
 		return err
 	}
 	switch st.plugin {
-	case engine.PluginName:
+	case engine.Name:
 		// File bytes live in the store's content-addressed directory.
 		var files trove.FileStorage
 		if blobs, err := local.Open(filepath.Join(dir, "files")); err != nil {

@@ -20,7 +20,7 @@ import (
 
 // defaultStorage is the plugin --storage names when neither the flag nor a
 // config file picks one.
-const defaultStorage = engine.PluginName
+const defaultStorage = engine.Name
 
 // storageKind is what troved knows of one plugin when --storage names it:
 // its default options under the data directory, whether it keeps data
@@ -44,7 +44,7 @@ type storageKind struct {
 func storageKinds() map[string]storageKind {
 	dirOption := func(dir string) any { return map[string]string{"directory": dir} }
 	return map[string]storageKind{
-		engine.PluginName: {options: dirOption, persistent: true, check: checkEngine},
+		engine.Name: {options: dirOption, persistent: true, check: checkEngine},
 		jsonfile.Name:     {options: dirOption, persistent: true, check: checkJSONFile},
 		sqlite.Name: {options: func(dir string) any {
 			return map[string]string{"path": filepath.Join(dir, "trove.db")}
