@@ -44,8 +44,8 @@ type storageKind struct {
 func storageKinds() map[string]storageKind {
 	dirOption := func(dir string) any { return map[string]string{"directory": dir} }
 	return map[string]storageKind{
-		engine.Name: {options: dirOption, persistent: true, check: checkEngine},
-		jsonfile.Name:     {options: dirOption, persistent: true, check: checkJSONFile},
+		engine.Name:   {options: dirOption, persistent: true, check: checkEngine},
+		jsonfile.Name: {options: dirOption, persistent: true, check: checkJSONFile},
 		sqlite.Name: {options: func(dir string) any {
 			return map[string]string{"path": filepath.Join(dir, "trove.db")}
 		}, persistent: true, check: checkSQLite},

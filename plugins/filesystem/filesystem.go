@@ -9,8 +9,8 @@ import (
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/blob"
 	"github.com/trovedb/trove/blob/local"
-	"github.com/trovedb/trove/internal/blobplugin"
-	"github.com/trovedb/trove/internal/pluginopts"
+	"github.com/trovedb/trove/plugins/internal/blobplugin"
+	"github.com/trovedb/trove/plugins/internal/pluginopts"
 )
 
 // Name is the plugin's registered name.

@@ -3,7 +3,7 @@ package jsonfile_test
 import (
 	"testing"
 
-	"github.com/trovedb/trove/internal/backendtest"
+	"github.com/trovedb/trove/plugins/internal/backendtest"
 )
 
 // openBench opens the store the shared benchmarks (backendtest) run on.

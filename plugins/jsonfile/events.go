@@ -14,8 +14,8 @@ import (
 
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/internal/fsutil"
-	"github.com/trovedb/trove/internal/linkbook"
-	"github.com/trovedb/trove/internal/saveplan"
+	"github.com/trovedb/trove/plugins/internal/linkbook"
+	"github.com/trovedb/trove/plugins/internal/saveplan"
 )
 
 // SaveEvent saves e (see trove.EventStorage). The event's file is on disk,

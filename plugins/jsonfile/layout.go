@@ -22,7 +22,7 @@ import (
 
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/internal/fsutil"
-	"github.com/trovedb/trove/internal/linkbook"
+	"github.com/trovedb/trove/plugins/internal/linkbook"
 	"golang.org/x/sys/unix"
 )
 

@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"github.com/trovedb/trove"
-	"github.com/trovedb/trove/internal/saveplan"
-	"github.com/trovedb/trove/internal/txstage"
+	"github.com/trovedb/trove/plugins/internal/saveplan"
+	"github.com/trovedb/trove/plugins/internal/txstage"
 )
 
 // Begin starts a transaction (see txstage). Staged events are visible to

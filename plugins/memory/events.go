@@ -5,8 +5,8 @@ import (
 	"fmt"
 
 	"github.com/trovedb/trove"
-	"github.com/trovedb/trove/internal/linkbook"
-	"github.com/trovedb/trove/internal/saveplan"
+	"github.com/trovedb/trove/plugins/internal/linkbook"
+	"github.com/trovedb/trove/plugins/internal/saveplan"
 )
 
 // SaveEvent saves e (see trove.EventStorage).

@@ -6,7 +6,7 @@ import (
 	"slices"
 
 	"github.com/trovedb/trove"
-	"github.com/trovedb/trove/internal/linkbook"
+	"github.com/trovedb/trove/plugins/internal/linkbook"
 )
 
 // SaveLink adds an outgoing link to source (its latest version when

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/trovedb/trove"
-	"github.com/trovedb/trove/internal/lifecycle"
-	"github.com/trovedb/trove/internal/linkbook"
-	"github.com/trovedb/trove/internal/pluginopts"
+	"github.com/trovedb/trove/plugins/internal/lifecycle"
+	"github.com/trovedb/trove/plugins/internal/linkbook"
+	"github.com/trovedb/trove/plugins/internal/pluginopts"
 )
 
 // Name is the plugin's registered name.

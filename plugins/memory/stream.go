@@ -4,8 +4,8 @@ import (
 	"context"
 
 	"github.com/trovedb/trove"
-	"github.com/trovedb/trove/internal/logstream"
-	"github.com/trovedb/trove/internal/schemareg"
+	"github.com/trovedb/trove/plugins/internal/logstream"
+	"github.com/trovedb/trove/plugins/internal/schemareg"
 )
 
 // Subscribe calls fn with every event after position from, then with each

@@ -11,7 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/trovedb/trove"
-	"github.com/trovedb/trove/internal/saveplan"
+	"github.com/trovedb/trove/plugins/internal/saveplan"
 )
 
 // The append path.

@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/trovedb/trove"
-	"github.com/trovedb/trove/internal/saveplan"
+	"github.com/trovedb/trove/plugins/internal/saveplan"
 )
 
 // querier is what a pool, a connection and a transaction share.

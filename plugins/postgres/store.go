@@ -12,8 +12,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/trovedb/trove"
-	"github.com/trovedb/trove/internal/lifecycle"
-	"github.com/trovedb/trove/internal/pluginopts"
+	"github.com/trovedb/trove/plugins/internal/lifecycle"
+	"github.com/trovedb/trove/plugins/internal/pluginopts"
 )
 
 // Name is the plugin's registered name.

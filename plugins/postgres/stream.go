@@ -9,7 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/trovedb/trove"
-	"github.com/trovedb/trove/internal/logstream"
+	"github.com/trovedb/trove/plugins/internal/logstream"
 )
 
 // logPage is how many events one read of the log returns.

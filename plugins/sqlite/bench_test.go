@@ -4,7 +4,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/trovedb/trove/internal/backendtest"
+	"github.com/trovedb/trove/plugins/internal/backendtest"
 )
 
 // openBench opens the store the shared benchmarks (backendtest) run on.

@@ -10,7 +10,7 @@ import (
 	"fmt"
 
 	"github.com/trovedb/trove"
-	"github.com/trovedb/trove/internal/saveplan"
+	"github.com/trovedb/trove/plugins/internal/saveplan"
 )
 
 // querier is what *sql.DB, *sql.Tx and *sql.Conn share.

@@ -14,8 +14,8 @@ import (
 
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/internal/fsutil"
-	"github.com/trovedb/trove/internal/lifecycle"
-	"github.com/trovedb/trove/internal/pluginopts"
+	"github.com/trovedb/trove/plugins/internal/lifecycle"
+	"github.com/trovedb/trove/plugins/internal/pluginopts"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
 )
 

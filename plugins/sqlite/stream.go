@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/trovedb/trove"
-	"github.com/trovedb/trove/internal/logstream"
+	"github.com/trovedb/trove/plugins/internal/logstream"
 )
 
 // after reads up to pageSize events after position from, at most up to

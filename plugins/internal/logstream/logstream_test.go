@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/trovedb/trove"
-	"github.com/trovedb/trove/internal/logstream"
+	"github.com/trovedb/trove/plugins/internal/logstream"
 )
 
 // memLog is a log whose pages hold at most 3 events.

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/trovedb/trove"
-	"github.com/trovedb/trove/internal/saveplan"
+	"github.com/trovedb/trove/plugins/internal/saveplan"
 )
 
 var schema = trove.MustSchema(`{"$id":"t+v1","type":"object"}`)

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/trovedb/trove"
-	"github.com/trovedb/trove/internal/pluginopts"
+	"github.com/trovedb/trove/plugins/internal/pluginopts"
 )
 
 type options struct {

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/trovedb/trove"
-	"github.com/trovedb/trove/internal/saveplan"
+	"github.com/trovedb/trove/plugins/internal/saveplan"
 )
 
 // Store is what a transaction needs from its backend.

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/trovedb/trove"
-	"github.com/trovedb/trove/internal/lifecycle"
+	"github.com/trovedb/trove/plugins/internal/lifecycle"
 )
 
 func TestLifeCycle(t *testing.T) {
