@@ -316,23 +316,23 @@ func (s *Store) plan(g *group, r *request) ([]segment.Record, error) {
 		if !inGroup {
 			latest = committed
 		}
-		switch {
-		case e.ID.Version <= committed:
+		switch trove.ClassifyVersion(e.ID.Version, committed, latest) {
+		case trove.VersionStored:
 			stored, err := s.getEvent(e.ID)
 			if err != nil {
 				return fail(i, err)
 			}
 			if !trove.SameEvent(stored, *e, in.hadTime) {
-				return fail(i, fmt.Errorf("%w: engine: event %s exists with other content", trove.ErrConflict, e.ID))
+				return fail(i, trove.ConflictOtherContent("engine", e.ID, false))
 			}
 			*e = stored // decoded into new memory: the caller's to keep
-		case e.ID.Version <= latest:
+		case trove.VersionPending:
 			prev := g.find(e.ID)
 			if prev == nil || !trove.SameEvent(*prev, *e, in.hadTime) {
-				return fail(i, fmt.Errorf("%w: engine: event %s is being saved with other content", trove.ErrConflict, e.ID))
+				return fail(i, trove.ConflictOtherContent("engine", e.ID, true))
 			}
 			*e = prev.Clone()
-		case e.ID.Version == latest+1:
+		case trove.VersionNext:
 			body := in.body
 			if body == nil {
 				num, newDoc := s.schemaNum(g, e.Schema)
@@ -361,8 +361,7 @@ func (s *Store) plan(g *group, r *request) ([]segment.Record, error) {
 			g.news = append(g.news, e)
 			g.infos = append(g.infos, in)
 		default:
-			return fail(i, fmt.Errorf("%w: engine: event %s: version %d is not latest+1 (latest is %d)",
-				trove.ErrConflict, e.ID.ID, e.ID.Version, latest))
+			return fail(i, trove.ConflictVersionGap("engine", e.ID, latest))
 		}
 	}
 	return recs, nil

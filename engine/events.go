@@ -94,23 +94,22 @@ func (t *tx) check(e trove.Event, hadTime bool) error {
 			latest = o.ID.Version
 		}
 	}
-	switch {
-	case e.ID.Version <= committed:
+	switch trove.ClassifyVersion(e.ID.Version, committed, latest) {
+	case trove.VersionStored:
 		stored, err := t.s.getEvent(e.ID)
 		if err != nil {
 			return err
 		}
 		if !trove.SameEvent(stored, e, hadTime) {
-			return fmt.Errorf("%w: engine: event %s exists with other content", trove.ErrConflict, e.ID)
+			return trove.ConflictOtherContent("engine", e.ID, false)
 		}
-	case e.ID.Version <= latest:
+	case trove.VersionPending:
 		i := slices.IndexFunc(t.staged, func(o trove.Event) bool { return o.ID == e.ID })
 		if i >= 0 && !trove.SameEvent(t.staged[i], e, hadTime) {
-			return fmt.Errorf("%w: engine: event %s staged twice with other content", trove.ErrConflict, e.ID)
+			return trove.ConflictOtherContent("engine", e.ID, true)
 		}
-	case e.ID.Version != latest+1:
-		return fmt.Errorf("%w: engine: event %s: version %d is not latest+1 (latest is %d)",
-			trove.ErrConflict, e.ID.ID, e.ID.Version, latest)
+	case trove.VersionGap:
+		return trove.ConflictVersionGap("engine", e.ID, latest)
 	}
 	return nil
 }

@@ -2,12 +2,14 @@
 // (trove.Prepare at one instant) and planning a batch against what is
 // stored — the version checks and idempotent retries documented on trove.EventStorage.SaveEvent (storage.go).
 //
-// Plan walks a batch in order. For each event (id, version):
+// Plan walks a batch in order and applies the version rule the engine
+// applies too (trove.ClassifyVersion, with its conflict errors). For each
+// event (id, version):
 //   - version ≤ the latest stored: it must equal the stored version
 //     (trove.SameEvent, createdAt compared only when the caller set it); it
 //     is then a retry and its result is the stored event, else ErrConflict;
 //   - version ≤ the latest counting the new versions earlier in the batch:
-//     likewise against that earlier event ("appears twice");
+//     likewise against that earlier event;
 //   - version = latest + 1: a new version; the Log's Append gives it its
 //     position;
 //   - anything else: ErrConflict (optimistic concurrency).

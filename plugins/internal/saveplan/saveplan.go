@@ -3,7 +3,6 @@ package saveplan
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/trovedb/trove"
@@ -72,23 +71,23 @@ func Plan(ctx context.Context, pkg string, events []Staged, log Log) (out []trov
 		}
 		batch := pending[e.ID.ID]
 		latest := stored + len(batch)
-		switch {
-		case e.ID.Version <= stored:
+		switch trove.ClassifyVersion(e.ID.Version, stored, latest) {
+		case trove.VersionStored:
 			prev, err := log.Stored(ctx, e.ID)
 			if err != nil {
 				return nil, nil, &trove.BatchError{Index: i, Err: err}
 			}
 			if !trove.SameEvent(prev, e, st.HadTime) {
-				return nil, nil, &trove.BatchError{Index: i, Err: fmt.Errorf("%w: %s: event %s exists with other content", trove.ErrConflict, pkg, e.ID)}
+				return nil, nil, &trove.BatchError{Index: i, Err: trove.ConflictOtherContent(pkg, e.ID, false)}
 			}
 			out[i] = prev
-		case e.ID.Version <= latest:
+		case trove.VersionPending:
 			prev := out[batch[e.ID.Version-stored-1]]
 			if !trove.SameEvent(prev, e, st.HadTime) {
-				return nil, nil, &trove.BatchError{Index: i, Err: fmt.Errorf("%w: %s: event %s appears twice with other content", trove.ErrConflict, pkg, e.ID)}
+				return nil, nil, &trove.BatchError{Index: i, Err: trove.ConflictOtherContent(pkg, e.ID, true)}
 			}
 			out[i] = prev
-		case e.ID.Version == latest+1:
+		case trove.VersionNext:
 			pos, err := log.Append(ctx, e)
 			if err != nil {
 				return nil, nil, &trove.BatchError{Index: i, Err: err}
@@ -98,7 +97,7 @@ func Plan(ctx context.Context, pkg string, events []Staged, log Log) (out []trov
 			out[i] = e
 			fresh = append(fresh, i)
 		default:
-			return nil, nil, &trove.BatchError{Index: i, Err: fmt.Errorf("%w: %s: event %s: version %d is not latest+1 (latest is %d)", trove.ErrConflict, pkg, e.ID.ID, e.ID.Version, latest)}
+			return nil, nil, &trove.BatchError{Index: i, Err: trove.ConflictVersionGap(pkg, e.ID, latest)}
 		}
 	}
 	return out, fresh, nil
