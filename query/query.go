@@ -127,33 +127,11 @@ type window struct {
 // before the first one otherwise).
 func compile(ctx context.Context, ix *index.Index, q *trove.Query, opts Options, w *window) *Plan {
 	p := &Plan{q: q, ix: ix, needLinks: len(q.LinkCriteria()) > 0, needBody: q.NeedsPayload()}
-	if q.SearchQuery() == nil && !sortsByPayload(q) && len(q.PayloadTerms()) > 0 {
-		p.fastTerms = []fastTerm{}
-		for _, t := range q.PayloadTerms() {
-			vk, ok := index.ValueKey(t.Value)
-			if !ok {
-				p.fastTerms = nil
-				break
-			}
-			ft := fastTerm{keys: t.Keys, value: vk}
-			if plainKeys(t.Keys) {
-				ft.lit = literal(t.Value)
-			}
-			p.fastTerms = append(p.fastTerms, ft)
-		}
-		if p.fastTerms != nil {
-			p.needBody = false
-		}
-	}
+	p.planFastTerms()
 	if p.needBody {
 		p.partial = partialKeys(q)
 	}
-	st, hs, en, he := q.TimeBounds()
-	p.start, p.hasStart, p.end, p.hasEnd = st.UnixMilli(), hs, en.UnixMilli(), he
-	if !st.IsZero() && hs && st.Nanosecond()%1e6 != 0 {
-		// A bound between milliseconds: events sit on whole milliseconds.
-		p.start++
-	}
+	p.planTimeBounds()
 	var unindexed []trove.PayloadTerm
 	ix.Read(func(r index.Reader) {
 		p.last = r.Last()
@@ -163,131 +141,202 @@ func compile(ctx context.Context, ix *index.Index, q *trove.Query, opts Options,
 			p.cols = p.cols.Upto(p.last)
 		}
 		var must []*roaring.Bitmap
-		empty := roaring.New()
-		orOf := func(names map[string]bool, get func(string) *roaring.Bitmap) *roaring.Bitmap {
-			var bms []*roaring.Bitmap
-			for n := range names {
-				if bm := get(n); bm != nil {
-					bms = append(bms, bm)
-				}
-			}
-			switch len(bms) {
-			case 0:
-				return empty
-			case 1:
-				return bms[0]
-			}
-			return roaring.FastOr(bms...)
+		must, unindexed = p.postings(r)
+		if w != nil {
+			w.move(must, p.last)
 		}
-		if s := q.Schemas(); s != nil {
-			must = append(must, orOf(s, r.Schema))
-			p.schemaOK = allowed(p.cols.Schemas, s)
-		}
-		if s := q.Producers(); s != nil {
-			must = append(must, orOf(s, r.Producer))
-			p.producerOK = allowed(p.cols.Producers, s)
-		}
-		for _, cr := range q.LinkCriteria() {
-			target := ""
-			if cr.TargetEvent != nil {
-				target = cr.TargetEvent.ID
-			}
-			if cr.Type != "" {
-				must = append(must, orEmpty(r.LinkType(cr.Type), empty))
-			}
-			if target != "" {
-				must = append(must, orEmpty(r.LinkTarget(target), empty))
-			}
-			if cr.Type == "" && target == "" {
-				must = append(must, r.AnyLink())
-			}
-		}
-		for i, t := range q.PayloadTerms() {
-			vk, ok := index.ValueKey(t.Value)
-			if !ok {
-				must = append(must, empty)
-				continue
-			}
-			if bm, indexed := r.Term(t.Path, vk); indexed {
-				must = append(must, orEmpty(bm, empty))
-			} else {
-				unindexed = append(unindexed, t)
-				if p.fastTerms != nil {
-					p.fastTerms[i].scan = true
-				}
-			}
-		}
-		if p.hasStart || p.hasEnd {
-			must = append(must, p.timeRanges())
-		}
-		switch {
-		case w != nil:
-			// A window: intersect its range first, so every other
-			// posting is read only inside it.
-			size := w.size
-			if last := uint64(p.last); w.desc && w.hi > last+1 {
-				w.hi = last + 1
-				w.lo = w.hi - min(w.hi-1, size)
-			}
-			for _, m := range must {
-				switch {
-				case m.IsEmpty():
-					// Nothing matches: the window covers the rest.
-					if w.desc {
-						w.lo = 1
-					} else {
-						w.hi = 1 << 32
-					}
-				case w.desc && uint64(m.Maximum())+1 < w.hi:
-					w.hi = uint64(m.Maximum()) + 1
-					w.lo = w.hi - min(w.hi-1, size)
-				case !w.desc && uint64(m.Minimum()) > w.lo:
-					w.lo = uint64(m.Minimum())
-					w.hi = w.lo + size
-				}
-			}
-			p.cand = roaring.New()
-			p.cand.AddRange(max(w.lo, 1), min(w.hi, uint64(p.last)+1))
-			slices.SortFunc(must, func(a, b *roaring.Bitmap) int {
-				return cmp.Compare(a.GetCardinality(), b.GetCardinality())
-			})
-			for _, m := range must {
-				p.cand.And(m)
-			}
-		case len(must) == 0:
-			p.cand = roaring.New()
-			p.cand.AddRange(1, uint64(p.last)+1)
-		case len(must) == 1:
-			p.cand = must[0].Clone()
-		default:
-			slices.SortFunc(must, func(a, b *roaring.Bitmap) int {
-				return cmp.Compare(a.GetCardinality(), b.GetCardinality())
-			})
-			p.cand = roaring.FastAnd(must...)
-		}
+		p.cand = intersect(must, w, p.last)
 		if !q.AllVersions() {
-			// A version is superseded once its next version is indexed;
-			// those superseded by positions past p.last are not yet.
-			var keep *roaring.Bitmap
-			all := r.Columns()
-			for q := uint64(p.last) + 1; q <= uint64(all.Last); q++ {
-				if prev := all.Prev(uint32(q)); prev != 0 && prev <= p.last && p.cand.Contains(prev) {
-					if keep == nil {
-						keep = roaring.New()
-					}
-					keep.Add(prev)
-				}
-			}
-			p.cand.AndNot(r.Superseded())
-			if keep != nil {
-				p.cand.Or(keep)
-			}
+			p.dropSuperseded(r)
 		}
 	})
 	// Candidates of postings are mostly matches; those of a scan or a
 	// search mostly not.
 	p.rawTests = len(unindexed) > 0 && (p.fastTerms != nil || p.partial != nil) || q.SearchQuery() != nil && p.partial != nil
-	if sq := q.SearchQuery(); sq != nil && opts.Searcher != nil {
+	p.narrowBySearchers(ctx, opts, w, unindexed)
+	p.cand.RemoveRange(uint64(p.last)+1, 1<<32)
+	return p
+}
+
+// planFastTerms sets up the payload terms that can be tested on the raw
+// payload (no search, no payload sort, every value indexable); with them
+// the payload need not be decoded.
+func (p *Plan) planFastTerms() {
+	q := p.q
+	if q.SearchQuery() != nil || sortsByPayload(q) || len(q.PayloadTerms()) == 0 {
+		return
+	}
+	p.fastTerms = []fastTerm{}
+	for _, t := range q.PayloadTerms() {
+		vk, ok := index.ValueKey(t.Value)
+		if !ok {
+			p.fastTerms = nil
+			return
+		}
+		ft := fastTerm{keys: t.Keys, value: vk}
+		if plainKeys(t.Keys) {
+			ft.lit = literal(t.Value)
+		}
+		p.fastTerms = append(p.fastTerms, ft)
+	}
+	p.needBody = false
+}
+
+// planTimeBounds takes the query's time range in milliseconds.
+func (p *Plan) planTimeBounds() {
+	st, hs, en, he := p.q.TimeBounds()
+	p.start, p.hasStart, p.end, p.hasEnd = st.UnixMilli(), hs, en.UnixMilli(), he
+	if !st.IsZero() && hs && st.Nanosecond()%1e6 != 0 {
+		// A bound between milliseconds: events sit on whole milliseconds.
+		p.start++
+	}
+}
+
+// postings returns the bitmaps every candidate must be in (schema,
+// producer, link, indexed payload terms, time), and the payload terms the
+// index does not cover.
+func (p *Plan) postings(r index.Reader) (must []*roaring.Bitmap, unindexed []trove.PayloadTerm) {
+	q := p.q
+	empty := roaring.New()
+	orOf := func(names map[string]bool, get func(string) *roaring.Bitmap) *roaring.Bitmap {
+		var bms []*roaring.Bitmap
+		for n := range names {
+			if bm := get(n); bm != nil {
+				bms = append(bms, bm)
+			}
+		}
+		switch len(bms) {
+		case 0:
+			return empty
+		case 1:
+			return bms[0]
+		}
+		return roaring.FastOr(bms...)
+	}
+	if s := q.Schemas(); s != nil {
+		must = append(must, orOf(s, r.Schema))
+		p.schemaOK = allowed(p.cols.Schemas, s)
+	}
+	if s := q.Producers(); s != nil {
+		must = append(must, orOf(s, r.Producer))
+		p.producerOK = allowed(p.cols.Producers, s)
+	}
+	for _, cr := range q.LinkCriteria() {
+		target := ""
+		if cr.TargetEvent != nil {
+			target = cr.TargetEvent.ID
+		}
+		if cr.Type != "" {
+			must = append(must, orEmpty(r.LinkType(cr.Type), empty))
+		}
+		if target != "" {
+			must = append(must, orEmpty(r.LinkTarget(target), empty))
+		}
+		if cr.Type == "" && target == "" {
+			must = append(must, r.AnyLink())
+		}
+	}
+	for i, t := range q.PayloadTerms() {
+		vk, ok := index.ValueKey(t.Value)
+		if !ok {
+			must = append(must, empty)
+			continue
+		}
+		if bm, indexed := r.Term(t.Path, vk); indexed {
+			must = append(must, orEmpty(bm, empty))
+		} else {
+			unindexed = append(unindexed, t)
+			if p.fastTerms != nil {
+				p.fastTerms[i].scan = true
+			}
+		}
+	}
+	if p.hasStart || p.hasEnd {
+		must = append(must, p.timeRanges())
+	}
+	return must, unindexed
+}
+
+// move moves the window, keeping its size, past the positions no posting
+// in must holds (after the last such position when w.desc, before the
+// first one otherwise), and within the log's last position.
+func (w *window) move(must []*roaring.Bitmap, last uint32) {
+	size := w.size
+	if l := uint64(last); w.desc && w.hi > l+1 {
+		w.hi = l + 1
+		w.lo = w.hi - min(w.hi-1, size)
+	}
+	for _, m := range must {
+		switch {
+		case m.IsEmpty():
+			// Nothing matches: the window covers the rest.
+			if w.desc {
+				w.lo = 1
+			} else {
+				w.hi = 1 << 32
+			}
+		case w.desc && uint64(m.Maximum())+1 < w.hi:
+			w.hi = uint64(m.Maximum()) + 1
+			w.lo = w.hi - min(w.hi-1, size)
+		case !w.desc && uint64(m.Minimum()) > w.lo:
+			w.lo = uint64(m.Minimum())
+			w.hi = w.lo + size
+		}
+	}
+}
+
+// intersect returns the positions up to last that are in every bitmap of
+// must (all of them when must is empty), within window w when it is not
+// nil. The smallest bitmaps are intersected first; must is reordered.
+func intersect(must []*roaring.Bitmap, w *window, last uint32) *roaring.Bitmap {
+	bySize := func(a, b *roaring.Bitmap) int { return cmp.Compare(a.GetCardinality(), b.GetCardinality()) }
+	switch {
+	case w != nil:
+		// Intersect the window's range first, so every posting is read
+		// only inside it.
+		cand := roaring.New()
+		cand.AddRange(max(w.lo, 1), min(w.hi, uint64(last)+1))
+		slices.SortFunc(must, bySize)
+		for _, m := range must {
+			cand.And(m)
+		}
+		return cand
+	case len(must) == 0:
+		cand := roaring.New()
+		cand.AddRange(1, uint64(last)+1)
+		return cand
+	case len(must) == 1:
+		return must[0].Clone()
+	}
+	slices.SortFunc(must, bySize)
+	return roaring.FastAnd(must...)
+}
+
+// dropSuperseded removes the candidates a later version supersedes. A
+// version is superseded once its next version is indexed; those
+// superseded only by positions past p.last are not yet.
+func (p *Plan) dropSuperseded(r index.Reader) {
+	var keep *roaring.Bitmap
+	all := r.Columns()
+	for q := uint64(p.last) + 1; q <= uint64(all.Last); q++ {
+		if prev := all.Prev(uint32(q)); prev != 0 && prev <= p.last && p.cand.Contains(prev) {
+			if keep == nil {
+				keep = roaring.New()
+			}
+			keep.Add(prev)
+		}
+	}
+	p.cand.AndNot(r.Superseded())
+	if keep != nil {
+		p.cand.Or(keep)
+	}
+}
+
+// narrowBySearchers narrows the candidates by the full-text searcher (for
+// a search, within window w when it can search a range) and by its terms
+// index (for payload terms the index does not cover, when not windowed).
+func (p *Plan) narrowBySearchers(ctx context.Context, opts Options, w *window, unindexed []trove.PayloadTerm) {
+	if sq := p.q.SearchQuery(); sq != nil && opts.Searcher != nil {
 		var bm *roaring.Bitmap
 		var upTo uint32
 		var ok bool
@@ -305,8 +354,6 @@ func compile(ctx context.Context, ix *index.Index, q *trove.Query, opts Options,
 			p.narrow(bm, upTo)
 		}
 	}
-	p.cand.RemoveRange(uint64(p.last)+1, 1<<32)
-	return p
 }
 
 // partialKeys returns the top-level payload keys every payload test and
