@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -37,34 +38,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 		s.handleGet(w, r)
 		return
 	}
-	var from uint64
-	fromText := v.Get("from")
-	if id := r.Header.Get("Last-Event-ID"); id != "" {
-		fromText = id
-	}
-	if fromText != "" {
-		n, err := parsePosition(fromText)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		from = n
-	}
-	q, err := queryFromURL(v, "from")
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if err := s.checkSearch(q.Search); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if _, err := q.Compile(); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	q.Sort, q.Limit, q.Offset = nil, nil, 0
-	cq, err := q.Compile()
+	from, cq, err := s.streamRequest(r, v)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -74,21 +48,11 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotImplemented, "Not Implemented", "the event storage cannot stream its log")
 		return
 	}
-	select {
-	case s.streams <- struct{}{}:
-		defer func() { <-s.streams }()
-	default:
-		writeError(w, http.StatusServiceUnavailable, titleClosed, "too many open streams")
+	release, ok := s.admitStream(w)
+	if !ok {
 		return
 	}
-	select {
-	case <-s.stop:
-		writeError(w, http.StatusServiceUnavailable, titleClosed, "the server is shutting down")
-		return
-	default:
-	}
-	s.metrics.streams.Inc()
-	defer s.metrics.streams.Dec()
+	defer release()
 
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
@@ -99,46 +63,11 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 		case <-ctx.Done():
 		}
 	}()
-
-	rc := http.NewResponseController(w)
-	_ = rc.SetReadDeadline(time.Time{}) // a stream outlives the server's ReadTimeout
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-
-	write := func(b []byte) error {
-		_ = rc.SetWriteDeadline(time.Now().Add(s.opts.StreamWriteTimeout))
-		if _, err := w.Write(b); err != nil {
-			return err
-		}
-		return rc.Flush()
-	}
-	if err := write([]byte(": trove event stream\n\n")); err != nil {
+	write, err := s.startEventStream(w)
+	if err != nil {
 		return
 	}
-
-	events := make(chan trove.Event, 64)
-	done := make(chan error, 1)
-	go func() {
-		// The source runs storage code on its own goroutine, where a panic
-		// would end the process: it ends this stream instead.
-		defer func() {
-			if v := recover(); v != nil {
-				s.log.ErrorContext(ctx, "httpapi: panic in the storage's event stream", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-				done <- errStreamPanic
-			}
-		}()
-		done <- source(ctx, from, func(e trove.Event) error {
-			select {
-			case events <- e:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		})
-	}()
+	events, done := s.pumpStream(ctx, source, from)
 	tick := time.NewTicker(s.opts.Heartbeat)
 	defer tick.Stop()
 	for {
@@ -168,6 +97,106 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// streamRequest reads a stream's start (from, or Last-Event-ID, which
+// wins) and its filters, compiled, without sort or paging.
+func (s *Server) streamRequest(r *http.Request, v url.Values) (uint64, *trove.Query, error) {
+	var from uint64
+	fromText := v.Get("from")
+	if id := r.Header.Get("Last-Event-ID"); id != "" {
+		fromText = id
+	}
+	if fromText != "" {
+		n, err := parsePosition(fromText)
+		if err != nil {
+			return 0, nil, err
+		}
+		from = n
+	}
+	q, err := queryFromURL(v, "from")
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := s.checkSearch(q.Search); err != nil {
+		return 0, nil, err
+	}
+	if _, err := q.Compile(); err != nil {
+		return 0, nil, err
+	}
+	q.Sort, q.Limit, q.Offset = nil, nil, 0
+	cq, err := q.Compile()
+	return from, cq, err
+}
+
+// admitStream takes a stream slot, or answers 503 when all are taken or
+// the server is shutting down. release gives the slot back.
+func (s *Server) admitStream(w http.ResponseWriter) (release func(), ok bool) {
+	select {
+	case s.streams <- struct{}{}:
+	default:
+		writeError(w, http.StatusServiceUnavailable, titleClosed, "too many open streams")
+		return nil, false
+	}
+	select {
+	case <-s.stop:
+		<-s.streams
+		writeError(w, http.StatusServiceUnavailable, titleClosed, "the server is shutting down")
+		return nil, false
+	default:
+	}
+	s.metrics.streams.Inc()
+	return func() {
+		s.metrics.streams.Dec()
+		<-s.streams
+	}, true
+}
+
+// startEventStream sends the stream's headers and its first comment, and
+// returns the function that writes and flushes each record, with a write
+// deadline so that a client that stopped reading ends the stream.
+func (s *Server) startEventStream(w http.ResponseWriter) (func([]byte) error, error) {
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{}) // a stream outlives the server's ReadTimeout
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	write := func(b []byte) error {
+		_ = rc.SetWriteDeadline(time.Now().Add(s.opts.StreamWriteTimeout))
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
+	return write, write([]byte(": trove event stream\n\n"))
+}
+
+// pumpStream runs the storage's stream from position from on a goroutine
+// of its own, handing its events over events; done gets how it ended.
+func (s *Server) pumpStream(ctx context.Context, source streamFunc, from uint64) (<-chan trove.Event, <-chan error) {
+	events := make(chan trove.Event, 64)
+	done := make(chan error, 1)
+	go func() {
+		// The source runs storage code on its own goroutine, where a panic
+		// would end the process: it ends this stream instead.
+		defer func() {
+			if v := recover(); v != nil {
+				s.log.ErrorContext(ctx, "httpapi: panic in the storage's event stream", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				done <- errStreamPanic
+			}
+		}()
+		done <- source(ctx, from, func(e trove.Event) error {
+			select {
+			case events <- e:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+	return events, done
 }
 
 // errStreamPanic ends a stream whose source panicked (already logged).
