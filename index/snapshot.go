@@ -366,12 +366,44 @@ func DecodeWith(file string, data []byte, opts Options) (ix *Index, meta []byte,
 	return ix, meta, nil
 }
 
+// decodeBody decodes a snapshot's body (FORMAT.md) section by section into
+// ix and returns the caller's meta.
 func (ix *Index) decodeBody(body []byte) ([]byte, error) {
 	d := &dec{b: body}
 	meta := slices.Clone(d.bytes())
 	ix.opts.MaxPathValues = int(d.i())
 	s := &ix.st
 	n := d.count(5)
+	if err := s.decodeIDs(d, n); err != nil {
+		return nil, err
+	}
+	if err := s.decodeColumns(d, n); err != nil {
+		return nil, err
+	}
+	targets := s.decodeLinkPostings(d)
+	s.decodeTerms(d)
+	if err := s.decodeLinks(d); err != nil {
+		return nil, err
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	if d.off != len(body) {
+		return nil, fmt.Errorf("%d trailing bytes", len(body)-d.off)
+	}
+	if len(targets) != len(s.incoming) {
+		return nil, fmt.Errorf("%d link targets, %d with incoming links", len(targets), len(s.incoming))
+	}
+	for _, t := range targets {
+		if len(s.incoming[string(t)]) == 0 {
+			return nil, fmt.Errorf("link target %q has no incoming links", t)
+		}
+	}
+	return meta, nil
+}
+
+// decodeIDs reads the id table's seed and sub-tables, for n positions.
+func (s *state) decodeIDs(d *dec, n int) error {
 	s.ids.seed = d.u64()
 	for sub := range numSubs {
 		k := d.count(8)
@@ -379,14 +411,22 @@ func (ix *Index) decodeBody(body []byte) ([]byte, error) {
 		for range k {
 			fp, pos := d.u32(), d.u32()
 			if d.err != nil {
-				return nil, d.err
+				return d.err
 			}
 			if pos == 0 || pos > uint32(n) {
-				return nil, fmt.Errorf("id table position %d out of range", pos)
+				return fmt.Errorf("id table position %d out of range", pos)
 			}
 			s.ids.insert(sub, fp, pos)
 		}
 	}
+	return nil
+}
+
+// decodeColumns reads the schema and producer dictionaries and the n
+// per-event columns, rebuilds the schema, producer and superseded bitmaps
+// and the time chunks, and checks that the id table holds exactly each
+// id's latest position.
+func (s *state) decodeColumns(d *dec, n int) error {
 	for _, dc := range []*dict{&s.schemas, &s.produce} {
 		k := d.count(1)
 		for range k {
@@ -407,10 +447,10 @@ func (ix *Index) decodeBody(body []byte) ([]byte, error) {
 		ver, sn, pn, prev := d.u(), d.u(), d.u(), d.u()
 		last += d.i()
 		if d.err != nil {
-			return nil, d.err
+			return d.err
 		}
 		if sn >= uint64(len(s.bySchema)) || pn >= uint64(len(s.byProducer)) || prev >= uint64(pos) {
-			return nil, fmt.Errorf("column out of range at position %d", pos)
+			return fmt.Errorf("column out of range at position %d", pos)
 		}
 		s.cols.set(pos, last, uint32(ver), uint32(prev), s.pairs.num(pair{uint32(sn), uint32(pn)}))
 		s.bySchema[sn].Add(pos)
@@ -431,11 +471,18 @@ func (ix *Index) decodeBody(body []byte) ([]byte, error) {
 		}
 	})
 	if bad != 0 {
-		return nil, fmt.Errorf("id table position %d is not the latest version of one id", bad)
+		return fmt.Errorf("id table position %d is not the latest version of one id", bad)
 	}
 	if seen.GetCardinality()+s.superseded.GetCardinality() != uint64(n) {
-		return nil, fmt.Errorf("id table holds %d ids for %d positions, %d superseded", seen.GetCardinality(), n, s.superseded.GetCardinality())
+		return fmt.Errorf("id table holds %d ids for %d positions, %d superseded", seen.GetCardinality(), n, s.superseded.GetCardinality())
 	}
+	return nil
+}
+
+// decodeLinkPostings reads the link type postings, the link target section
+// (whose targets it returns, to be checked against the incoming links) and
+// the any-link bitmap.
+func (s *state) decodeLinkPostings(d *dec) [][]byte {
 	nlt := d.count(2)
 	for range nlt {
 		name := d.str()
@@ -445,7 +492,7 @@ func (ix *Index) decodeBody(body []byte) ([]byte, error) {
 	}
 	// The link target section repeats the incoming links' sources
 	// (FORMAT.md); the index keeps the incoming links alone. Its targets
-	// are checked against them below; its bitmaps are covered by the CRC.
+	// are checked against them; its bitmaps are covered by the CRC.
 	nt := d.count(2)
 	targets := make([][]byte, 0, nt)
 	for range nt {
@@ -455,6 +502,11 @@ func (ix *Index) decodeBody(body []byte) ([]byte, error) {
 	if bm := d.bitmap(); bm != nil {
 		s.anyLink = bm
 	}
+	return targets
+}
+
+// decodeTerms reads the payload term postings and the hot paths.
+func (s *state) decodeTerms(d *dec) {
 	np := d.count(2)
 	for range np {
 		p := d.str()
@@ -472,6 +524,10 @@ func (ix *Index) decodeBody(body []byte) ([]byte, error) {
 	for range nh {
 		s.hot[d.str()] = true
 	}
+}
+
+// decodeLinks reads the links added with SaveLink and the incoming links.
+func (s *state) decodeLinks(d *dec) error {
 	na := d.count(2)
 	for range na {
 		src := uint32(d.u())
@@ -480,7 +536,7 @@ func (ix *Index) decodeBody(body []byte) ([]byte, error) {
 			var l trove.EventLink
 			if b := d.bytes(); d.err == nil {
 				if err := json.Unmarshal(b, &l); err != nil {
-					return nil, fmt.Errorf("bad added link: %v", err)
+					return fmt.Errorf("bad added link: %v", err)
 				}
 				s.added[src] = append(s.added[src], l)
 			}
@@ -496,19 +552,5 @@ func (ix *Index) decodeBody(body []byte) ([]byte, error) {
 		}
 		s.incoming[t] = refs
 	}
-	if d.err != nil {
-		return nil, d.err
-	}
-	if d.off != len(body) {
-		return nil, fmt.Errorf("%d trailing bytes", len(body)-d.off)
-	}
-	if len(targets) != len(s.incoming) {
-		return nil, fmt.Errorf("%d link targets, %d with incoming links", len(targets), len(s.incoming))
-	}
-	for _, t := range targets {
-		if len(s.incoming[string(t)]) == 0 {
-			return nil, fmt.Errorf("link target %q has no incoming links", t)
-		}
-	}
-	return meta, nil
+	return nil
 }
