@@ -59,6 +59,10 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.metrics.eventsSaved.Inc()
+	if wantsMinimal(w, r) {
+		writeJSON(w, http.StatusCreated, savedRef{ID: saved.ID, Position: saved.Position})
+		return
+	}
 	writeJSON(w, http.StatusCreated, saved)
 }
 
@@ -192,6 +196,10 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.metrics.eventsSaved.Add(float64(len(saved)))
+	if wantsMinimal(w, r) {
+		writeJSON(w, http.StatusCreated, map[string]any{"events": refsOf(saved)})
+		return
+	}
 	writeJSON(w, http.StatusCreated, map[string]any{"events": saved})
 }
 

@@ -29,6 +29,7 @@ func (s *Server) routeTable() []Route {
 		{"allVersions", "query", "true to consider superseded versions", "boolean"},
 	}
 	idParam := param{"id", "path", "event id", "string"}
+	prefer := param{"Prefer", "header", "return=minimal: answer with each stored event's id and position only", "string"}
 	versionParam := param{"version", "query", "event version (default: the latest)", "integer"}
 	linkParams := []param{idParam, versionParam,
 		{"type", "query", "only links of this type", "string"},
@@ -44,12 +45,12 @@ func (s *Server) routeTable() []Route {
 		{Method: "GET", Path: "/up", Summary: "Health check", handler: s.handleUp,
 			doc: operationDoc{responses: map[int]response{200: {"OK", "text/plain", nil}}}},
 		{Method: "POST", Path: "/api/events", Summary: "Create an event (JSON, or multipart with file parts)", Auth: true, handler: s.handleCreate,
-			doc: operationDoc{
+			doc: operationDoc{params: []param{prefer},
 				body: []bodyDoc{{"application/json", ref("NewEvent")}, {"multipart/form-data", ref("EventForm")}},
 				responses: map[int]response{201: {"the stored event", "application/json", ev},
 					400: bad, 409: conflict, 413: tooLarge, 422: unprocessable, 500: internal, 401: unauth}}},
 		{Method: "POST", Path: "/api/events/batch", Summary: "Create many events atomically (JSON array or NDJSON)", Auth: true, handler: s.handleBatch,
-			doc: operationDoc{
+			doc: operationDoc{params: []param{prefer},
 				body: []bodyDoc{{"application/json", arrayOf(ref("NewEvent"))}, {"application/x-ndjson", ref("NewEvent")}},
 				responses: map[int]response{201: {"the stored events", "application/json", objectOf("events", arrayOf(ev))},
 					400: bad, 409: conflict, 413: tooLarge, 422: unprocessable, 500: internal, 401: unauth}}},

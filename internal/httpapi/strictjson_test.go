@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -92,6 +93,35 @@ func TestUnknownQueryKeys(t *testing.T) {
 					t.Fatalf("%s: details %q speak Go (%q)", body, details, goWord)
 				}
 			}
+		}
+	})
+}
+
+// Prefer: return=minimal answers a create or a batch with ids and
+// positions, not the events echoed.
+func TestPreferReturnMinimal(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		e := newEnv(t, b, httpapi.Options{})
+		r := e.do("POST", "/api/events", strings.NewReader(note("one", 1)), "Content-Type", "application/json", "Prefer", "return=minimal")
+		mustStatus(t, r, http.StatusCreated)
+		if r.header.Get("Preference-Applied") != "return=minimal" || strings.Contains(string(r.body), "payload") ||
+			!strings.Contains(string(r.body), `"position":1`) || !strings.Contains(string(r.body), `"version":1`) {
+			t.Fatalf("minimal create: %s %v", r.body, r.header)
+		}
+		r = e.do("POST", "/api/events/batch", strings.NewReader("["+note("two", 2)+","+note("three", 3)+"]"),
+			"Content-Type", "application/json", "Prefer", "handling=strict, return=minimal")
+		mustStatus(t, r, http.StatusCreated)
+		var got struct {
+			Events []map[string]json.RawMessage `json:"events"`
+		}
+		r.json(t, &got)
+		if len(got.Events) != 2 || len(got.Events[0]) != 2 || string(got.Events[1]["position"]) != "3" {
+			t.Fatalf("minimal batch: %s", r.body)
+		}
+		// Without the preference the events are echoed whole.
+		r = e.postJSON("/api/events/batch", "["+note("four", 4)+"]")
+		if r.header.Get("Preference-Applied") != "" || !strings.Contains(string(r.body), `"payload"`) {
+			t.Fatalf("full batch: %s", r.body)
 		}
 	})
 }
