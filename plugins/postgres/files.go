@@ -6,10 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/trovedb/trove/plugins/internal/chunkread"
 	"io"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/trovedb/trove"
 )
 
@@ -167,8 +167,11 @@ func (s *Store) GetFileData(ctx context.Context, id string) (io.ReadCloser, erro
 	if err := trove.ValidateFileID(id); err != nil {
 		return nil, err
 	}
-	fr := &fileReader{pool: q, id: id}
-	err = q.QueryRow(ctx, `SELECT size, chunk_size FROM files WHERE id = $1`, id).Scan(&fr.size, &fr.chunkSize)
+	fr := &chunkread.Reader{Pkg: "postgres", Table: "file_chunks", ID: id, Fetch: func(n int64, dst []byte) ([]byte, error) {
+		err := q.QueryRow(context.Background(), `SELECT data FROM file_chunks WHERE file_id = $1 AND n = $2`, id, n).Scan(&dst)
+		return dst, err
+	}}
+	err = q.QueryRow(ctx, `SELECT size, chunk_size FROM files WHERE id = $1`, id).Scan(&fr.Size, &fr.ChunkSize)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("%w: postgres: file %s", trove.ErrNotFound, id)
 	}
@@ -176,65 +179,6 @@ func (s *Store) GetFileData(ctx context.Context, id string) (io.ReadCloser, erro
 		return nil, fmt.Errorf("postgres: file %s: %w", id, err)
 	}
 	return fr, nil
-}
-
-// fileReader reads a file chunk by chunk.
-type fileReader struct {
-	pool      *pgxpool.Pool
-	id        string
-	size      int64
-	chunkSize int64
-	off       int64
-	chunk     []byte // the chunk holding off, or nil
-	chunkN    int64
-	closed    bool
-}
-
-func (f *fileReader) Read(p []byte) (int, error) {
-	if f.closed {
-		return 0, fmt.Errorf("postgres: file %s: read after close: %w", f.id, trove.ErrClosed)
-	}
-	if f.off >= f.size {
-		return 0, io.EOF
-	}
-	n := f.off / f.chunkSize
-	if f.chunk == nil || f.chunkN != n {
-		f.chunk = nil
-		if err := f.pool.QueryRow(context.Background(), `SELECT data FROM file_chunks WHERE file_id = $1 AND n = $2`, f.id, n).Scan(&f.chunk); err != nil {
-			return 0, &trove.CorruptionError{File: "file_chunks", Offset: f.off, Reason: fmt.Sprintf("file %s chunk %d: %v", f.id, n, err)}
-		}
-		f.chunkN = n
-	}
-	i := f.off - n*f.chunkSize
-	if i >= int64(len(f.chunk)) {
-		return 0, &trove.CorruptionError{File: "file_chunks", Offset: f.off, Reason: fmt.Sprintf("file %s chunk %d is short", f.id, n)}
-	}
-	m := copy(p, f.chunk[i:])
-	f.off += int64(m)
-	return m, nil
-}
-
-func (f *fileReader) Seek(offset int64, whence int) (int64, error) {
-	switch whence {
-	case io.SeekStart:
-	case io.SeekCurrent:
-		offset += f.off
-	case io.SeekEnd:
-		offset += f.size
-	default:
-		return f.off, fmt.Errorf("postgres: file %s: bad whence %d", f.id, whence)
-	}
-	if offset < 0 {
-		return f.off, fmt.Errorf("postgres: file %s: negative offset", f.id)
-	}
-	f.off = offset
-	return offset, nil
-}
-
-func (f *fileReader) Close() error {
-	f.closed = true
-	f.chunk = nil
-	return nil
 }
 
 var _ trove.FileDeleter = (*Store)(nil)

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/trovedb/trove/plugins/internal/chunkread"
 	"io"
 
 	"github.com/trovedb/trove"
@@ -204,9 +205,13 @@ func (s *Store) GetFileData(ctx context.Context, id string) (io.ReadCloser, erro
 	if err := trove.ValidateFileID(id); err != nil {
 		return nil, err
 	}
-	fr := &fileReader{db: r, id: id}
+	var blob int64
+	fr := &chunkread.Reader{Pkg: "sqlite", Table: "file_chunks", ID: id, Fetch: func(n int64, dst []byte) ([]byte, error) {
+		err := r.QueryRow(`SELECT data FROM file_chunks WHERE blob_pk = ? AND n = ?`, blob, n).Scan(&dst)
+		return dst, err
+	}}
 	err = r.QueryRowContext(ctx, `SELECT f.size, f.blob_pk, b.chunk_size FROM files f JOIN blobs b USING (blob_pk) WHERE f.id = ?`, id).
-		Scan(&fr.size, &fr.blob, &fr.chunkSize)
+		Scan(&fr.Size, &blob, &fr.ChunkSize)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: sqlite: file %s", trove.ErrNotFound, id)
 	}
@@ -214,65 +219,6 @@ func (s *Store) GetFileData(ctx context.Context, id string) (io.ReadCloser, erro
 		return nil, fmt.Errorf("sqlite: file %s: %w", id, err)
 	}
 	return fr, nil
-}
-
-// fileReader reads a blob chunk by chunk.
-type fileReader struct {
-	db        *sql.DB
-	id        string
-	blob      int64
-	size      int64
-	chunkSize int64
-	off       int64
-	chunk     []byte // the chunk holding off, or nil
-	chunkN    int64
-	closed    bool
-}
-
-func (f *fileReader) Read(p []byte) (int, error) {
-	if f.closed {
-		return 0, fmt.Errorf("sqlite: file %s: read after close: %w", f.id, trove.ErrClosed)
-	}
-	if f.off >= f.size {
-		return 0, io.EOF
-	}
-	n := f.off / f.chunkSize
-	if f.chunk == nil || f.chunkN != n {
-		f.chunk = f.chunk[:0]
-		if err := f.db.QueryRow(`SELECT data FROM file_chunks WHERE blob_pk = ? AND n = ?`, f.blob, n).Scan(&f.chunk); err != nil {
-			return 0, &trove.CorruptionError{File: "file_chunks", Offset: f.off, Reason: fmt.Sprintf("file %s chunk %d: %v", f.id, n, err)}
-		}
-		f.chunkN = n
-	}
-	m := copy(p, f.chunk[f.off-n*f.chunkSize:])
-	if m == 0 {
-		return 0, &trove.CorruptionError{File: "file_chunks", Offset: f.off, Reason: fmt.Sprintf("file %s chunk %d is short", f.id, n)}
-	}
-	f.off += int64(m)
-	return m, nil
-}
-
-func (f *fileReader) Seek(offset int64, whence int) (int64, error) {
-	switch whence {
-	case io.SeekStart:
-	case io.SeekCurrent:
-		offset += f.off
-	case io.SeekEnd:
-		offset += f.size
-	default:
-		return f.off, fmt.Errorf("sqlite: file %s: bad whence %d", f.id, whence)
-	}
-	if offset < 0 {
-		return f.off, fmt.Errorf("sqlite: file %s: negative offset", f.id)
-	}
-	f.off = offset
-	return offset, nil
-}
-
-func (f *fileReader) Close() error {
-	f.closed = true
-	f.chunk = nil
-	return nil
 }
 
 var _ trove.FileDeleter = (*Store)(nil)
