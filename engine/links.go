@@ -127,25 +127,9 @@ func (s *Store) GetLinkedEvents(ctx context.Context, id trove.EventID, opts trov
 	if err != nil {
 		return nil, err
 	}
-	out := []trove.Event{}
-	seen := map[trove.EventID]bool{}
-	for _, le := range entries {
-		other := le.link.TargetEvent
-		if opts.Direction == trove.Incoming {
-			other = le.source
-		}
-		e, err := s.getEvent(other)
-		if err != nil {
-			if trove.IsNotFound(err) {
-				continue
-			}
-			return nil, err
-		}
-		if seen[e.ID] {
-			continue
-		}
-		seen[e.ID] = true
-		out = append(out, e)
+	ends := make([]trove.EventID, len(entries))
+	for i, le := range entries {
+		ends[i] = trove.LinkEnd(le.source, le.link, opts.Direction)
 	}
-	return out, nil
+	return trove.LinkedEvents(ends, s.getEvent)
 }

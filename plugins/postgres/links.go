@@ -150,25 +150,9 @@ func (s *Store) GetLinkedEvents(ctx context.Context, id trove.EventID, opts trov
 	if err != nil {
 		return nil, err
 	}
-	out := []trove.Event{}
-	seen := map[trove.EventID]bool{}
-	for _, l := range links {
-		other := l.TargetEvent
-		if opts.Direction == trove.Incoming {
-			other = *l.SourceEvent
-		}
-		e, err := s.loadEvent(ctx, tx, other)
-		if trove.IsNotFound(err) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if seen[e.ID] {
-			continue
-		}
-		seen[e.ID] = true
-		out = append(out, e)
+	ends := make([]trove.EventID, len(links))
+	for i, l := range links {
+		ends[i] = trove.LinkEnd(*l.SourceEvent, l, opts.Direction)
 	}
-	return out, nil
+	return trove.LinkedEvents(ends, func(id trove.EventID) (trove.Event, error) { return s.loadEvent(ctx, tx, id) })
 }

@@ -83,21 +83,17 @@ func (b Book) Linked(id trove.EventID, opts trove.LinkOptions) ([]trove.Event, e
 	if err != nil {
 		return nil, err
 	}
-	out := []trove.Event{}
-	seen := map[trove.EventID]bool{}
-	for _, le := range entries {
-		other := le.Link.TargetEvent
-		if opts.Direction == trove.Incoming {
-			other = le.Source
-		}
-		ev, _, ok := b.Lookup(other)
-		if !ok || seen[ev.ID] {
-			continue
-		}
-		seen[ev.ID] = true
-		out = append(out, ev.Clone())
+	ends := make([]trove.EventID, len(entries))
+	for i, le := range entries {
+		ends[i] = trove.LinkEnd(le.Source, le.Link, opts.Direction)
 	}
-	return out, nil
+	return trove.LinkedEvents(ends, func(id trove.EventID) (trove.Event, error) {
+		ev, _, ok := b.Lookup(id)
+		if !ok {
+			return trove.Event{}, trove.ErrNotFound
+		}
+		return ev.Clone(), nil
+	})
 }
 
 // Outgoing returns an event version's outgoing links: own (saved with the
