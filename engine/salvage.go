@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,18 +12,12 @@ import (
 	"strings"
 
 	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/backup"
+	"github.com/trovedb/trove/blob"
+	"github.com/trovedb/trove/blob/local"
 	"github.com/trovedb/trove/index"
 	"github.com/trovedb/trove/segment"
 )
-
-// SalvageTo receives what Salvage reads, in log order. A nil function
-// skips that kind; an error from one stops Salvage and is returned.
-type SalvageTo struct {
-	Schema func(trove.RegisteredSchema) error
-	Event  func(trove.Event) error
-	// Link receives a link added to the event version source.
-	Link func(source trove.EventID, l trove.EventLink) error
-}
 
 // SalvageReport says what Salvage read and what it had to skip.
 type SalvageReport struct {
@@ -30,6 +25,7 @@ type SalvageReport struct {
 	Blocks     int // intact blocks read
 	WALEntries int // intact WAL entries read
 	Events     int
+	Files      int
 	Links      int
 	Schemas    int
 	// Skipped has one line for each part that could not be read: a
@@ -43,18 +39,30 @@ type SalvageReport struct {
 // opens: the records of every sealed segment block whose checksum holds,
 // in order, then those of every WAL entry after the sealed ones that reads
 // back intact (the WAL is read in a private copy, its torn tail cut there).
-// Events, links added with SaveLink and registered schemas go to the
-// functions of to in log order; what could not be read is listed in the
+// Events, links added with SaveLink, registered schemas and the files
+// events name (read whole from the store's file directory, before the
+// first event that names them) go to the functions of to in log order; what could not be read is listed in the
 // report. Of the index snapshot only the schema dictionary and the
 // registered schemas are read (when it reads back intact), for events whose
 // schema record was in a damaged part.
-func Salvage(ctx context.Context, dir string, to SalvageTo) (SalvageReport, error) {
+func Salvage(ctx context.Context, dir string, to backup.Sink) (SalvageReport, error) {
 	sv := &salvager{to: to, ids: map[uint64]trove.EventID{}, registered: map[string]bool{}}
 	if _, err := os.Stat(dir); err != nil {
 		return sv.rep, fmt.Errorf("engine: salvage: %w", err)
 	}
 	if err := sv.snapshotSchemas(filepath.Join(dir, "index.snap")); err != nil {
 		return sv.rep, err
+	}
+	if sv.to.File != nil {
+		// File bytes live in the store's content-addressed directory.
+		blobs, err := local.Open(filepath.Join(dir, "files"))
+		if err != nil {
+			sv.skip("the file directory: %v", err)
+		} else {
+			defer blobs.Close()
+			sv.fs = blob.NewFileStorage(blobs)
+			sv.written = map[string]bool{}
+		}
 	}
 	names, err := filepath.Glob(filepath.Join(dir, "segments", "*.seg"))
 	if err != nil {
@@ -100,7 +108,9 @@ func Salvage(ctx context.Context, dir string, to SalvageTo) (SalvageReport, erro
 }
 
 type salvager struct {
-	to         SalvageTo
+	to         backup.Sink
+	fs         trove.FileStorage // the store's files; nil when not read
+	written    map[string]bool   // files handed to to.File
 	rep        SalvageReport
 	schemas    []trove.Schema // by dictionary number; zero where lost
 	ids        map[uint64]trove.EventID
@@ -164,6 +174,55 @@ func (sv *salvager) registeredSchema(rs trove.RegisteredSchema) error {
 		return sv.to.Schema(rs)
 	}
 	return nil
+}
+
+// files hands the files e names that were not handed yet to to.File,
+// each read whole into a temporary file first, so that a damaged file is
+// skipped (and reported) rather than cut short in the stream.
+func (sv *salvager) files(e trove.Event) error {
+	if sv.fs == nil {
+		return nil
+	}
+	for _, f := range e.Files {
+		if f.IsReference || f.ID == "" || sv.written[f.ID] {
+			continue
+		}
+		sv.written[f.ID] = true
+		if err := sv.file(f.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (sv *salvager) file(id string) error {
+	ctx := context.Background()
+	meta, err := sv.fs.GetFile(ctx, id)
+	if err != nil {
+		sv.skip("file %s: %v", id, err)
+		return nil
+	}
+	rc, err := sv.fs.GetFileData(ctx, id)
+	if err != nil {
+		sv.skip("file %s: %v", id, err)
+		return nil
+	}
+	defer rc.Close()
+	tmp, err := os.CreateTemp("", "trove-salvage-*")
+	if err != nil {
+		return fmt.Errorf("engine: salvage: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	if n, err := io.Copy(tmp, io.LimitReader(rc, meta.Size+1)); err != nil || n != meta.Size {
+		sv.skip("file %s: its bytes are missing or damaged (%d of %d read: %v)", id, n, meta.Size, err)
+		return nil
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("engine: salvage: %w", err)
+	}
+	sv.rep.Files++
+	return sv.to.File(meta, tmp)
 }
 
 // wal reads the WAL entries after lastSealed from a private copy.
@@ -243,6 +302,9 @@ func (sv *salvager) records(where string, recs []segment.Record) error {
 			}
 			sv.last = rec.Position
 			sv.ids[rec.Position] = e.ID
+			if err := sv.files(e); err != nil {
+				return err
+			}
 			sv.rep.Events++
 			if sv.to.Event != nil {
 				if err := sv.to.Event(e); err != nil {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/backup"
 	"github.com/trovedb/trove/segment"
 )
 
@@ -19,7 +21,7 @@ func salvageAll(t *testing.T, dir string) (SalvageReport, []uint64, []string, []
 	t.Helper()
 	var pos []uint64
 	var links, schemas []string
-	rep, err := Salvage(context.Background(), dir, SalvageTo{
+	rep, err := Salvage(context.Background(), dir, backup.Sink{
 		Event: func(e trove.Event) error {
 			if e.ID.ID != testEvent(int(e.Position)-1).ID.ID || e.Schema.Identity() != testSchema.Identity() {
 				t.Fatalf("salvaged %s at %d", e.ID, e.Position)
@@ -171,5 +173,43 @@ func flip(t *testing.T, path string, off int64) {
 	b[0] ^= 0xff
 	if _, err := f.WriteAt(b, off); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The files events name are salvaged with their bytes, each once, before
+// the first event that names it.
+func TestSalvageFiles(t *testing.T) {
+	dir := t.TempDir()
+	st := openStore(t, dir, Options{})
+	ctx := context.Background()
+	f, err := st.SaveFile(ctx, trove.EventFile{ID: "doc", ContentType: "text/plain"}, strings.NewReader("file bytes"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		e := testEvent(i)
+		e.Files = []trove.EventFile{f}
+		if _, err := st.SaveEvent(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	rep, err := Salvage(ctx, dir, backup.Sink{
+		File: func(f trove.EventFile, data io.Reader) error {
+			b, _ := io.ReadAll(data)
+			got = append(got, "file "+f.ID+" "+string(b))
+			return nil
+		},
+		Event: func(e trove.Event) error { got = append(got, "event "+e.ID.ID); return nil },
+	})
+	if err != nil || len(rep.Skipped) != 0 || rep.Files != 1 {
+		t.Fatalf("salvage: %v, %+v", err, rep)
+	}
+	want := []string{"file doc file bytes", "event " + testEvent(0).ID.ID, "event " + testEvent(1).ID.ID}
+	if !slices.Equal(got, want) {
+		t.Fatalf("salvaged %q, want %q", got, want)
 	}
 }

@@ -7,16 +7,12 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
-	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/backup"
-	"github.com/trovedb/trove/blob"
-	"github.com/trovedb/trove/blob/local"
 	"github.com/trovedb/trove/engine"
 	"github.com/trovedb/trove/plugins/jsonfile"
 	"github.com/trovedb/trove/plugins/sqlite"
@@ -216,91 +212,41 @@ func (t *tailWriter) ended() bool { return strings.HasPrefix(string(t.last), `{"
 func salvageStore(ctx context.Context, st settings, w io.Writer, stderr io.Writer) error {
 	dir := storeLocation(st)
 	ew := backup.NewWriter(w)
-	var counts struct{ schemas, events, files, links int }
-	var last uint64
-	var skipped []string
-	schema := func(rs trove.RegisteredSchema) error { counts.schemas++; return ew.Schema(rs) }
-	link := func(src trove.EventID, l trove.EventLink) error { counts.links++; return ew.Link(src, l) }
 	if err := ew.Header(0, 0); err != nil {
 		return err
 	}
+	var c backup.Counts
+	var skipped []string
 	switch st.plugin {
 	case engine.Name:
-		// File bytes live in the store's content-addressed directory.
-		var files trove.FileStorage
-		if blobs, err := local.Open(filepath.Join(dir, "files")); err != nil {
-			skipped = append(skipped, "the file directory: "+err.Error())
-		} else {
-			defer blobs.Close()
-			files = blob.NewFileStorage(blobs)
-		}
-		written := map[string]bool{}
-		rep, err := engine.Salvage(ctx, dir, engine.SalvageTo{
-			Schema: schema, Link: link,
-			Event: func(e trove.Event) error {
-				for _, f := range e.Files {
-					if f.IsReference || f.ID == "" || written[f.ID] || files == nil {
-						continue
-					}
-					written[f.ID] = true
-					ok, err := salvageFile(ctx, files, ew, f.ID)
-					if err != nil {
-						return err
-					}
-					if ok {
-						counts.files++
-					} else {
-						skipped = append(skipped, "file "+f.ID+": its bytes are missing or damaged")
-					}
-				}
-				counts.events++
-				last = e.Position
-				return ew.Event(e)
-			},
-		})
+		rep, err := engine.Salvage(ctx, dir, ew.Sink(&c))
 		if err != nil {
 			return fmt.Errorf("troved: export --salvage: %w", err)
 		}
-		skipped = append(skipped, rep.Skipped...)
+		skipped = rep.Skipped
 	case jsonfile.Name:
-		rep, err := jsonfile.Salvage(ctx, dir, jsonfile.SalvageTo{
-			Schema: schema, Link: link,
-			File: func(f trove.EventFile, data io.Reader) error { counts.files++; return ew.File(f, data) },
-			Event: func(e trove.Event) error {
-				counts.events++
-				last = e.Position
-				return ew.Event(e)
-			},
-		})
+		rep, err := jsonfile.Salvage(ctx, dir, ew.Sink(&c))
 		if err != nil {
 			return fmt.Errorf("troved: export --salvage: %w", err)
 		}
-		skipped = append(skipped, rep.Skipped...)
+		skipped = rep.Skipped
 	case sqlite.Name:
-		rep, err := sqlite.Salvage(ctx, dir, sqlite.SalvageTo{
-			Schema: schema, Link: link,
-			File: func(f trove.EventFile, data io.Reader) error { counts.files++; return ew.File(f, data) },
-			Event: func(e trove.Event) error {
-				counts.events++
-				last = e.Position
-				return ew.Event(e)
-			},
-		})
+		rep, err := sqlite.Salvage(ctx, dir, ew.Sink(&c))
 		if err != nil {
 			return fmt.Errorf("troved: export --salvage: %w", err)
 		}
-		skipped = append(skipped, rep.Skipped...)
+		skipped = rep.Skipped
 	default:
 		return fmt.Errorf("%w: troved export --salvage reads storage-log, storage-json-file and storage-sqlite stores, not %s", errUsage, st.plugin)
 	}
-	if err := ew.End(counts.schemas, counts.events, counts.files, counts.links, last); err != nil {
+	if err := ew.End(c.Schemas, c.Events, c.Files, c.Links, c.Last); err != nil {
 		return err
 	}
 	if err := ew.Flush(); err != nil {
 		return fmt.Errorf("troved: export --salvage: %w", err)
 	}
 	fmt.Fprintf(stderr, "salvaged %d events (the last at position %d), %d files, %d schemas, %d links from %s\n",
-		counts.events, last, counts.files, counts.schemas, counts.links, dir)
+		c.Events, c.Last, c.Files, c.Schemas, c.Links, dir)
 	if len(skipped) == 0 {
 		fmt.Fprintln(stderr, "nothing was skipped")
 	}
@@ -308,34 +254,4 @@ func salvageStore(ctx context.Context, st settings, w io.Writer, stderr io.Write
 		fmt.Fprintln(stderr, "skipped: "+s)
 	}
 	return nil
-}
-
-// salvageFile writes one file of a salvaged store; false when its bytes
-// cannot be read whole.
-func salvageFile(ctx context.Context, files trove.FileStorage, ew *backup.Writer, id string) (bool, error) {
-	meta, err := files.GetFile(ctx, id)
-	if err != nil {
-		return false, nil
-	}
-	rc, err := files.GetFileData(ctx, id)
-	if err != nil {
-		return false, nil
-	}
-	defer rc.Close()
-	// Copied aside first: a damaged file must not leave half a file in the
-	// stream.
-	tmp, err := os.CreateTemp("", "troved-salvage-*")
-	if err != nil {
-		return false, fmt.Errorf("troved: export --salvage: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
-	n, err := io.Copy(tmp, io.LimitReader(rc, meta.Size+1))
-	if err != nil || n != meta.Size {
-		return false, nil
-	}
-	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-		return false, fmt.Errorf("troved: export --salvage: %w", err)
-	}
-	return true, ew.File(meta, tmp)
 }

@@ -15,18 +15,8 @@ import (
 	"strings"
 
 	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/backup"
 )
-
-// SalvageTo receives what Salvage reads. A nil function skips that kind;
-// an error from one stops Salvage and is returned.
-type SalvageTo struct {
-	Schema func(trove.RegisteredSchema) error
-	// File receives a file's metadata and its bytes.
-	File  func(f trove.EventFile, data io.Reader) error
-	Event func(trove.Event) error
-	// Link receives a link added to the event version source.
-	Link func(source trove.EventID, l trove.EventLink) error
-}
 
 // SalvageReport says what Salvage read and what it had to skip.
 type SalvageReport struct {
@@ -42,7 +32,7 @@ type SalvageReport struct {
 // position, the first read wins), and every line of links.ndjson that
 // parses and names a salvaged event, after the event that was last when it
 // was saved. What could not be read is listed in the report.
-func Salvage(ctx context.Context, dir string, to SalvageTo) (SalvageReport, error) {
+func Salvage(ctx context.Context, dir string, to backup.Sink) (SalvageReport, error) {
 	var rep SalvageReport
 	skip := func(format string, args ...any) { rep.Skipped = append(rep.Skipped, fmt.Sprintf(format, args...)) }
 	if _, err := os.Stat(dir); err != nil {
@@ -142,7 +132,7 @@ func Salvage(ctx context.Context, dir string, to SalvageTo) (SalvageReport, erro
 	return rep, nil
 }
 
-func emitLink(l linkLine, to SalvageTo, rep *SalvageReport) error {
+func emitLink(l linkLine, to backup.Sink, rep *SalvageReport) error {
 	rep.Links++
 	if to.Link == nil {
 		return nil
@@ -192,7 +182,7 @@ func salvageLinks(path string, have map[trove.EventID]bool, skip func(string, ..
 
 // salvageFiles hands every file whose metadata parses and whose bytes have
 // the recorded size to to.File.
-func salvageFiles(dir string, to SalvageTo, rep *SalvageReport, skip func(string, ...any)) error {
+func salvageFiles(dir string, to backup.Sink, rep *SalvageReport, skip func(string, ...any)) error {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil

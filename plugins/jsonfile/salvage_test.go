@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/backup"
 	"github.com/trovedb/trove/plugins/jsonfile"
 )
 
@@ -62,7 +63,7 @@ func TestSalvage(t *testing.T) {
 	before := tree(t, dir)
 
 	var got []string
-	rep, err := jsonfile.Salvage(ctx, dir, jsonfile.SalvageTo{
+	rep, err := jsonfile.Salvage(ctx, dir, backup.Sink{
 		Schema: func(rs trove.RegisteredSchema) error { got = append(got, "schema "+rs.ID); return nil },
 		File: func(f trove.EventFile, data io.Reader) error {
 			b, _ := io.ReadAll(data)

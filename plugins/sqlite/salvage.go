@@ -12,18 +12,8 @@ import (
 	"os"
 
 	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/backup"
 )
-
-// SalvageTo receives what Salvage reads. A nil function skips that kind;
-// an error from one stops Salvage and is returned.
-type SalvageTo struct {
-	Schema func(trove.RegisteredSchema) error
-	// File receives a file's metadata and its bytes.
-	File  func(f trove.EventFile, data io.Reader) error
-	Event func(trove.Event) error
-	// Link receives a link added to the event version source.
-	Link func(source trove.EventID, l trove.EventLink) error
-}
 
 // SalvageReport says what Salvage read and what it had to skip.
 type SalvageReport struct {
@@ -46,7 +36,7 @@ const salvagePage = 512
 // Where SQLite reports damage it steps past it one position at a time and
 // lists what it skipped. Links added later come after every event, so an
 // incoming listing can mix them differently from the original.
-func Salvage(ctx context.Context, path string, to SalvageTo) (SalvageReport, error) {
+func Salvage(ctx context.Context, path string, to backup.Sink) (SalvageReport, error) {
 	var rep SalvageReport
 	skip := func(format string, args ...any) { rep.Skipped = append(rep.Skipped, fmt.Sprintf(format, args...)) }
 	if _, err := os.Stat(path); err != nil {
@@ -151,7 +141,7 @@ func Salvage(ctx context.Context, path string, to SalvageTo) (SalvageReport, err
 
 // salvageEvents reads the events in position order, a page at a time
 // while the database answers, one position at a time past a damaged page.
-func salvageEvents(ctx context.Context, db *sql.DB, docs map[int64]trove.Schema, to SalvageTo, rep *SalvageReport, skip func(string, ...any)) error {
+func salvageEvents(ctx context.Context, db *sql.DB, docs map[int64]trove.Schema, to backup.Sink, rep *SalvageReport, skip func(string, ...any)) error {
 	var last int64
 	if err := db.QueryRowContext(ctx, `SELECT coalesce(max(position), 0) FROM events`).Scan(&last); err != nil {
 		skip("events: the last position cannot be read (%v); reading on until nothing answers", err)
@@ -245,7 +235,7 @@ func readEventPage(ctx context.Context, db *sql.DB, from int64, emit func(scanne
 
 // salvageFiles hands every file whose bytes read back whole, with the
 // recorded size and hash, to to.File.
-func salvageFiles(ctx context.Context, db *sql.DB, to SalvageTo, rep *SalvageReport, skip func(string, ...any)) error {
+func salvageFiles(ctx context.Context, db *sql.DB, to backup.Sink, rep *SalvageReport, skip func(string, ...any)) error {
 	rows, err := db.QueryContext(ctx, `SELECT id, content_type, filename, size, hash, blob_pk FROM files ORDER BY id`)
 	if err != nil {
 		skip("files: %v", err)
@@ -278,7 +268,7 @@ func salvageFiles(ctx context.Context, db *sql.DB, to SalvageTo, rep *SalvageRep
 
 // salvageFile copies one file's chunks aside, checking their size and
 // hash, and hands the copy to to.File.
-func salvageFile(ctx context.Context, db *sql.DB, f trove.EventFile, blob int64, to SalvageTo, rep *SalvageReport, skip func(string, ...any)) error {
+func salvageFile(ctx context.Context, db *sql.DB, f trove.EventFile, blob int64, to backup.Sink, rep *SalvageReport, skip func(string, ...any)) error {
 	tmp, err := os.CreateTemp("", "trove-salvage-*")
 	if err != nil {
 		return fmt.Errorf("sqlite: salvage: %w", err)

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/backup"
 	"github.com/trovedb/trove/plugins/sqlite"
 )
 
@@ -71,7 +72,7 @@ func TestSalvage(t *testing.T) {
 
 	var got []string
 	var files, links, schemas []string
-	rep, err := sqlite.Salvage(ctx, path, sqlite.SalvageTo{
+	rep, err := sqlite.Salvage(ctx, path, backup.Sink{
 		Event: func(e trove.Event) error {
 			var p struct{ Marker string }
 			if err := json.Unmarshal(e.Payload, &p); err != nil || p.Marker != "marker-"+e.ID.ID[1:] || e.Position != uint64(mustAtoi(e.ID.ID[1:])+1) {
