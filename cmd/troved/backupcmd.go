@@ -68,6 +68,10 @@ func importCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 			progressbar.OptionShowCount(),
 			progressbar.OptionThrottle(100*time.Millisecond),
 			progressbar.OptionClearOnFinish(),
+			// No ticker goroutine for a stream of unknown length: the
+			// library's ticker reads the bar's state without its lock
+			// (a data race); the spinner turns with each read instead.
+			progressbar.OptionSetSpinnerChangeInterval(0),
 		)
 		in = io.TeeReader(in, bar)
 	}
