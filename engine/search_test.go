@@ -212,8 +212,8 @@ func TestSearchTerms(t *testing.T) {
 }
 
 // indexAllThenHold has the search index cover every event saved so far,
-// then holds its indexing lock, so that events saved after it stay outside
-// the index (scanned) until the lock is released.
+// then pauses it, so that events saved after it stay outside
+// the index (scanned) until it resumes.
 func indexAllThenHold(t *testing.T, st *Store) {
 	t.Helper()
 	for {
