@@ -116,19 +116,15 @@
 // # Search
 //
 // With searchIndex "on", a background goroutine indexes the payloads of
-// sealed events into a bleve index in search.bleve/ (batches of 1,000,
-// never on the ingest path; while saves keep the store busy it indexes one
-// batch every 5 s and catches up once they pause), and those of unsealed
-// committed events once the store has been quiet for a second. It reads the log itself (not through the block
-// cache) and builds bleve documents straight from each payload's JSON
-// (searchdoc.go): text fields without term vectors holding exactly
-// trove.Tokenize's tokens, numbers at a precision step of 8, booleans, an
-// _all field of the text only. Every document carries its position
-// (_trove_pos, on a 256-position grid), so position-ordered pages with a
-// limit search window by window instead of enumerating every hit. Search clauses become
-// bleve queries that match a superset of the clause (forbidden clauses are
-// left out), and payload equalities on paths the roaring index stopped
-// covering (past maxPathValues) are narrowed the same way; candidates are
+// sealed events into a bleve index in search.bleve/ (package fulltext:
+// batches of 1,000, never on the ingest path; while saves keep the store
+// busy it indexes one batch every 5 s and catches up once they pause), and
+// those of unsealed committed events once the store has been quiet for a
+// second. The engine owns the index's lifecycle (opened and started by
+// Open, closed by Close), wakes it when a segment is sealed, and feeds it
+// (searchsource.go): it reads the log itself (not through the block cache)
+// and measures the save load the indexer defers to. Search clauses become
+// bleve queries that match a superset of the clause; candidates are
 // verified with the query's Match, and events after the indexed prefix are
 // scanned, so results are exact at all times.
 package engine

@@ -126,7 +126,7 @@ func (s *Store) finishSeal(job *sealJob) {
 		s.logger.Error("cannot truncate the sealed part of the WAL", "err", fmt.Errorf("engine: seal: %w", err))
 	}
 	if s.srch != nil {
-		s.srch.notify()
+		s.srch.Notify()
 	}
 }
 

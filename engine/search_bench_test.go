@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/engine/fulltext"
 )
 
 var searchBenchDocs = flag.Int("searchdocs", 100_000, "payloads BenchmarkSearchIndex indexes")
@@ -109,13 +110,14 @@ func BenchmarkSearchIndex(b *testing.B) {
 		}
 	}
 	for b.Loop() {
-		x := newSearcher(st)
-		if x.idx == nil {
-			b.Fatal("no search index")
+		path := filepath.Join(st.Dir(), "search.bleve")
+		x, err := fulltext.Open(path, st.w.last, newSearchSource(st), st.logger)
+		if err != nil {
+			b.Fatal("no search index: ", err)
 		}
 		start, cpu0 := time.Now(), cpuTime()
 		for {
-			more, err := x.stepTo(true)
+			more, err := x.Step(true)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -125,7 +127,7 @@ func BenchmarkSearchIndex(b *testing.B) {
 		}
 		el := time.Since(start)
 		b.StopTimer()
-		if got := uint64(x.upTo.Load()); got != st.Last() {
+		if got := uint64(x.UpTo()); got != st.Last() {
 			b.Fatalf("indexed %d of %d", got, st.Last())
 		}
 		// Settled: every segment persisted, and the index's files
@@ -133,10 +135,10 @@ func BenchmarkSearchIndex(b *testing.B) {
 		prev, same, segs := int64(-1), 0, uint64(0)
 		for same < 4 {
 			time.Sleep(500 * time.Millisecond)
-			st, _ := x.idx.StatsMap()["index"].(map[string]any)
+			st, _ := x.StatsMap()["index"].(map[string]any)
 			mem, _ := st["TotMemorySegmentsAtRoot"].(uint64)
 			segs, _ = st["TotFileSegmentsAtRoot"].(uint64)
-			if sz := dirSize(x.path); sz == prev && mem == 0 {
+			if sz := dirSize(path); sz == prev && mem == 0 {
 				same++
 			} else {
 				prev, same = sz, 0
@@ -174,8 +176,8 @@ func BenchmarkSearchIndex(b *testing.B) {
 		// index settled.
 		b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(n), "cpu-µs/doc")
 		b.ReportMetric(float64(prev)/float64(n), "index-bytes/doc")
-		x.stop()
-		b.ReportMetric(float64(dirSize(x.path))/float64(n), "closed-bytes/doc")
+		x.Close()
+		b.ReportMetric(float64(dirSize(path))/float64(n), "closed-bytes/doc")
 		b.StartTimer()
 	}
 }

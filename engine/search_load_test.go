@@ -58,9 +58,9 @@ func TestSearchCatchesUpAfterIngest(t *testing.T) {
 		t.Fatalf("search during ingest: %d events, want 1500", got)
 	}
 	deadline := time.Now().Add(time.Minute)
-	for st.srch.upTo.Load() < uint32(st.Last()) {
+	for st.srch.UpTo() < uint32(st.Last()) {
 		if time.Now().After(deadline) {
-			t.Fatalf("index at %d of %d a minute after the saves stopped", st.srch.upTo.Load(), st.Last())
+			t.Fatalf("index at %d of %d a minute after the saves stopped", st.srch.UpTo(), st.Last())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -40,8 +40,8 @@ func TestSearch(t *testing.T) {
 		}
 		all = append(all, saved)
 	}
-	if st.srch.upTo.Load() == 0 || uint64(st.srch.upTo.Load()) >= st.Last() {
-		t.Fatalf("search index covers %d of %d events: want a prefix", st.srch.upTo.Load(), st.Last())
+	if st.srch.UpTo() == 0 || uint64(st.srch.UpTo()) >= st.Last() {
+		t.Fatalf("search index covers %d of %d events: want a prefix", st.srch.UpTo(), st.Last())
 	}
 	queries := []string{
 		"status:failed", "+status:failed -flag:true", `message:"disk full"`, "disk", "full -status:ok",
@@ -96,14 +96,14 @@ func TestSearch(t *testing.T) {
 		}
 	}
 	// Reopening keeps the search index and what it covers.
-	st.srch.mu.Unlock()
-	upTo := st.srch.upTo.Load()
+	st.srch.Resume()
+	upTo := st.srch.UpTo()
 	dir := st.Dir()
 	st.Close()
 	st2 := openStore(t, dir, Options{SegmentSize: 16 << 10, BlockSize: 2 << 10})
 	defer st2.Close()
-	if st2.srch.upTo.Load() < upTo {
-		t.Fatalf("reopened search index covers %d, had %d", st2.srch.upTo.Load(), upTo)
+	if st2.srch.UpTo() < upTo {
+		t.Fatalf("reopened search index covers %d, had %d", st2.srch.UpTo(), upTo)
 	}
 	got, err := st2.QueryEvents(ctx, trove.EventQuery{Search: "status:failed"})
 	if err != nil || len(got) == 0 {
@@ -145,9 +145,9 @@ func TestSearchTerms(t *testing.T) {
 		}
 		all = append(all, saved)
 	}
-	defer st.srch.mu.Unlock()
-	if st.srch.upTo.Load() == 0 || uint64(st.srch.upTo.Load()) >= st.Last() {
-		t.Fatalf("search index covers %d of %d events: want a prefix", st.srch.upTo.Load(), st.Last())
+	defer st.srch.Resume()
+	if st.srch.UpTo() == 0 || uint64(st.srch.UpTo()) >= st.Last() {
+		t.Fatalf("search index covers %d of %d events: want a prefix", st.srch.UpTo(), st.Last())
 	}
 	queries := []trove.EventQuery{
 		{Payload: map[string]any{"trace": "T-5-x"}},
@@ -212,12 +212,12 @@ func TestSearchTerms(t *testing.T) {
 }
 
 // indexAllThenHold has the search index cover every event saved so far,
-// then holds its indexing lock, so that events saved after it stay outside
-// the index (scanned) until the lock is released.
+// then pauses it, so that events saved after it stay outside
+// the index (scanned) until it resumes.
 func indexAllThenHold(t *testing.T, st *Store) {
 	t.Helper()
 	for {
-		more, err := st.srch.stepTo(true)
+		more, err := st.srch.Step(true)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -225,7 +225,7 @@ func indexAllThenHold(t *testing.T, st *Store) {
 			break
 		}
 	}
-	st.srch.mu.Lock()
+	st.srch.Pause()
 }
 
 func positions(evs []trove.Event) []uint64 {

@@ -50,7 +50,7 @@ func (s *Store) Stats() map[string]float64 {
 	v := s.view.Load()
 	lag := 0.0
 	if s.srch != nil {
-		lag = float64(v.last - min(v.last, uint64(s.srch.upTo.Load())))
+		lag = float64(v.last - min(v.last, uint64(s.srch.UpTo())))
 	}
 	return map[string]float64{
 		"fsyncs":        float64(s.stats.fsyncs.Load()),

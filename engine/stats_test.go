@@ -47,7 +47,7 @@ func TestStats(t *testing.T) {
 	}
 	sealed = float64(st.view.Load().segs[len(st.view.Load().segs)-1].meta.LastPosition)
 	for {
-		more, err := st.srch.step()
+		more, err := st.srch.Step(false)
 		if err != nil {
 			t.Fatal(err)
 		}

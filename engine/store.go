@@ -13,6 +13,7 @@ import (
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/blob"
 	"github.com/trovedb/trove/blob/local"
+	"github.com/trovedb/trove/engine/fulltext"
 	"github.com/trovedb/trove/index"
 	"github.com/trovedb/trove/internal/fsutil"
 	"github.com/trovedb/trove/segment"
@@ -60,7 +61,7 @@ type Store struct {
 	ix    *index.Index
 	cache *blockCache
 	view  atomic.Pointer[view]
-	srch  *searcher // nil when the search index is off
+	srch  *fulltext.Index // nil when the search index is off
 	blobs *local.Store
 	files trove.FileStorage // over blobs
 
@@ -226,7 +227,7 @@ func open(ctx context.Context, dir string, opts Options, readOnly bool) (st *Sto
 	s.writerWG.Add(1)
 	go s.writer()
 	if s.srch != nil {
-		s.srch.start()
+		s.srch.Start()
 	}
 	return s, nil
 }
@@ -263,7 +264,7 @@ func (s *Store) Close() error {
 	close(s.reqs)
 	s.writerWG.Wait()
 	if s.srch != nil {
-		s.srch.stop()
+		s.srch.Close()
 	}
 	var errs []error
 	// A store that took no write since its snapshot (read-only use) keeps

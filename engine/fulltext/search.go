@@ -1,4 +1,4 @@
-package engine
+package fulltext
 
 import (
 	"context"
@@ -6,9 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,9 +21,10 @@ import (
 	"github.com/blevesearch/bleve/v2/search"
 	bq "github.com/blevesearch/bleve/v2/search/query"
 	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/query"
 )
 
-// searcher keeps a bleve index of the payloads of sealed events, and of
+// Index keeps a bleve index of the payloads of sealed events, and of
 // the unsealed ones once the store is quiet, built in the background
 // (never on the ingest path), and narrows search queries and payload
 // equalities on unindexed paths to
@@ -31,18 +32,25 @@ import (
 // (searchdoc.go) hold text split exactly as trove.Tokenize splits it, and
 // every clause is translated into a bleve query matching a superset of
 // what the clause matches, so that candidates verified with the query's
-// Match give exact results.
-type searcher struct {
-	s      *Store
-	path   string
-	idx    bleve.Index // nil when the index could not be opened
-	upTo   atomic.Uint32
-	mu     sync.Mutex // serialises indexing steps
-	wake   chan struct{}
-	stopCh chan struct{}
-	wg     sync.WaitGroup
-	rd     searchReader // guarded by mu
+// Match give exact results. It reads the events from its Source.
+type Index struct {
+	src     Source
+	logger  *slog.Logger
+	path    string
+	logLast uint64      // the log's last position when the index was opened
+	idx     bleve.Index // nil when the index could not be opened
+	upTo    atomic.Uint32
+	mu      sync.Mutex // serialises indexing steps
+	wake    chan struct{}
+	stopCh  chan struct{}
+	wg      sync.WaitGroup
 }
+
+var (
+	_ query.Searcher      = (*Index)(nil)
+	_ query.RangeSearcher = (*Index)(nil)
+	_ query.TermSearcher  = (*Index)(nil)
+)
 
 const (
 	searchUpToKey = "trove.upto"
@@ -74,17 +82,20 @@ func searchMapping() *mapping.IndexMappingImpl {
 	return m
 }
 
-func newSearcher(s *Store) *searcher {
-	x := &searcher{s: s, path: filepath.Join(s.dir, "search.bleve"), wake: make(chan struct{}, 1), stopCh: make(chan struct{})}
-	if err := x.open(); err != nil {
-		s.logger.Warn("search index unavailable; search queries scan", "err", err)
-	}
-	return x
+// Open opens the index in the directory path, for a log whose last
+// position is logLast, and returns it unstarted. The index is rebuilt
+// (empty) when it is missing, damaged, built with another mapping or
+// ahead of the log. When it cannot be opened at all, err says why and the
+// Index returned still works: its searches never help (ok false) and it
+// indexes nothing.
+func Open(path string, logLast uint64, src Source, logger *slog.Logger) (x *Index, err error) {
+	x = &Index{src: src, logger: logger, path: path, logLast: logLast, wake: make(chan struct{}, 1), stopCh: make(chan struct{})}
+	return x, x.open()
 }
 
 // open opens the bleve index, rebuilding it when it is damaged or ahead of
 // the log.
-func (x *searcher) open() error {
+func (x *Index) open() error {
 	idx, err := bleve.Open(x.path)
 	if err == nil {
 		var upTo uint64
@@ -95,17 +106,17 @@ func (x *searcher) open() error {
 		switch {
 		case string(ver) != searchMappingVersion:
 			err = fmt.Errorf("index mapping version %q, want %q", ver, searchMappingVersion)
-		case upTo <= x.s.w.last:
+		case upTo <= x.logLast:
 			x.idx = idx
 			x.upTo.Store(uint32(upTo))
 			return nil
 		default:
-			err = fmt.Errorf("index ahead of the log (%d > %d)", upTo, x.s.w.last)
+			err = fmt.Errorf("index ahead of the log (%d > %d)", upTo, x.logLast)
 		}
 		idx.Close()
 	}
 	if !errors.Is(err, bleve.ErrorIndexPathDoesNotExist) {
-		x.s.logger.Warn("rebuilding the search index", "err", err)
+		x.logger.Warn("rebuilding the search index", "err", err)
 	}
 	if err := os.RemoveAll(x.path); err != nil {
 		return err
@@ -122,16 +133,20 @@ func (x *searcher) open() error {
 	return nil
 }
 
-func (x *searcher) start() {
+// Start starts the background indexer (nothing when the index could not
+// be opened).
+func (x *Index) Start() {
 	if x.idx == nil {
 		return
 	}
 	x.wg.Add(1)
 	go x.run()
-	x.notify()
+	x.Notify()
 }
 
-func (x *searcher) stop() {
+// Close stops the background indexer, waits for its batch in progress, and
+// closes the index. It must be called once, and not while paused.
+func (x *Index) Close() {
 	close(x.stopCh)
 	x.wg.Wait()
 	if x.idx != nil {
@@ -139,15 +154,15 @@ func (x *searcher) stop() {
 	}
 }
 
-// notify wakes the indexer: a segment was sealed.
-func (x *searcher) notify() {
+// Notify wakes the indexer: a segment was sealed.
+func (x *Index) Notify() {
 	select {
 	case x.wake <- struct{}{}:
 	default:
 	}
 }
 
-func (x *searcher) stopped() bool {
+func (x *Index) stopped() bool {
 	select {
 	case <-x.stopCh:
 		return true
@@ -162,43 +177,17 @@ func (x *searcher) stopped() bool {
 // a busy one's writers share neither CPU nor disk with bleve's small
 // batches).
 //
-// While the store is busy saving (busy), the indexer leaves the CPU to the
-// saves: it indexes one batch every searchBusyPace, a few per cent of one
-// core, so that it still progresses under sustained ingest. Search stays
-// exact meanwhile (what is not indexed yet is scanned), and the lag is
-// caught up at full speed once the load drops.
-const (
-	// searchBusyLoad: the store is busy when save calls took at least this
-	// share of the wall time (summed over concurrent calls) over the last
-	// searchLoadWindow, or a save is in flight.
-	searchBusyLoad   = 0.2
-	searchLoadWindow = 250 * time.Millisecond
-	searchBusyPace   = 5 * time.Second
-)
+// While the store is busy saving (Source.Busy), the indexer leaves the CPU
+// to the saves: it indexes one batch every searchBusyPace, a few per cent
+// of one core, so that it still progresses under sustained ingest. Search
+// stays exact meanwhile (what is not indexed yet is scanned), and the lag
+// is caught up at full speed once the load drops.
+const searchBusyPace = 5 * time.Second
 
-// loadMeter tells whether the store is busy saving, from Store's saveNanos.
-type loadMeter struct {
-	at    time.Time
-	nanos int64
-	busy  bool
-}
-
-// busyNow reports whether saves are in flight or took at least searchBusyLoad
-// of the last window.
-func (m *loadMeter) busyNow(s *Store) bool {
-	now, n := time.Now(), s.stats.saveNanos.Load()
-	if el := now.Sub(m.at); el >= searchLoadWindow {
-		m.busy = float64(n-m.nanos) >= searchBusyLoad*float64(el)
-		m.at, m.nanos = now, n
-	}
-	return m.busy || s.stats.saving.Load() > 0
-}
-
-func (x *searcher) run() {
+func (x *Index) run() {
 	defer x.wg.Done()
 	var prev uint64
 	changed := time.Now()
-	load := loadMeter{at: time.Now(), nanos: x.s.stats.saveNanos.Load()}
 	var paced time.Time // when the last batch indexed while busy started
 	for {
 		select {
@@ -207,19 +196,19 @@ func (x *searcher) run() {
 		case <-x.wake:
 		case <-time.After(time.Second):
 		}
-		if last := x.s.view.Load().last; last != prev {
+		if _, last := x.src.Positions(); last != prev {
 			prev, changed = last, time.Now()
 		}
 		quiet := time.Since(changed) >= time.Second
 		for !x.stopped() {
-			busy := load.busyNow(x.s)
+			busy := x.src.Busy()
 			if busy && time.Since(paced) < searchBusyPace {
 				break // until the next wake-up
 			}
 			start := time.Now()
-			more, err := x.stepTo(quiet)
+			more, err := x.Step(quiet)
 			if err != nil {
-				x.s.logger.Warn("search indexing failed; search queries scan the rest", "err", err)
+				x.logger.Warn("search indexing failed; search queries scan the rest", "err", err)
 				return
 			}
 			if busy {
@@ -232,35 +221,32 @@ func (x *searcher) run() {
 	}
 }
 
-// step indexes the next batch of sealed events; more is false when every
-// sealed event is indexed.
-func (x *searcher) step() (more bool, err error) { return x.stepTo(false) }
-
-// stepTo is step, or, with unsealed, indexes the next batch of committed
-// events (only committed ones: recovery keeps every one of them, so the
-// index is never ahead of the log it reopens with, unless the WAL was not
-// synced).
-func (x *searcher) stepTo(unsealed bool) (more bool, err error) {
+// Step indexes the next batch of sealed events, or, with unsealed, of
+// committed events (only committed ones: recovery keeps every one of them,
+// so the index is never ahead of the log it reopens with, unless the WAL
+// was not synced); more is false when every such event is indexed. The
+// background indexer takes the same steps; Step lets a caller take them
+// itself, whether the indexer runs or not, until Close.
+func (x *Index) Step(unsealed bool) (more bool, err error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	v := x.s.view.Load()
-	target := uint64(0)
-	if n := len(v.segs); n > 0 {
-		target = v.segs[n-1].meta.LastPosition
+	if x.idx == nil {
+		return false, nil
 	}
+	target, last := x.src.Positions()
 	if unsealed {
-		target = v.last
+		target = last
 	}
 	from := uint64(x.upTo.Load())
 	if from >= target {
 		return false, nil
 	}
-	return true, x.index(v, from+1, min(from+searchBatch, target))
+	return true, x.index(from+1, min(from+searchBatch, target))
 }
 
-func (x *searcher) index(v *view, from, to uint64) error {
+func (x *Index) index(from, to uint64) error {
 	b := x.idx.NewBatch()
-	err := x.rd.each(v, from, to, func(pos uint64, payload []byte) error {
+	err := x.src.Payloads(from, to, func(pos uint64, payload []byte) error {
 		doc, err := buildSearchDoc(pos, payload)
 		if err != nil {
 			return err
@@ -268,7 +254,6 @@ func (x *searcher) index(v *view, from, to uint64) error {
 		return b.IndexAdvanced(doc)
 	})
 	if err != nil {
-		x.rd.forget()
 		return err
 	}
 	var up [8]byte
@@ -281,8 +266,29 @@ func (x *searcher) index(v *view, from, to uint64) error {
 	return nil
 }
 
+// UpTo returns the last position the index covers: every position 1…UpTo
+// is indexed (0: none).
+func (x *Index) UpTo() uint32 { return x.upTo.Load() }
+
+// Pause waits for the indexing step in progress, if any, and holds every
+// further step (the background indexer's and Step) back until Resume.
+// Searches go on meanwhile, over what was indexed before.
+func (x *Index) Pause() { x.mu.Lock() }
+
+// Resume lets indexing go on after Pause.
+func (x *Index) Resume() { x.mu.Unlock() }
+
+// StatsMap returns bleve's figures of the index (nil when the index could
+// not be opened).
+func (x *Index) StatsMap() map[string]any {
+	if x.idx == nil {
+		return nil
+	}
+	return x.idx.StatsMap()
+}
+
 // Search implements query.Searcher: candidates among 1…upTo.
-func (x *searcher) Search(ctx context.Context, sq *trove.SearchQuery) (*roaring.Bitmap, uint32, bool) {
+func (x *Index) Search(ctx context.Context, sq *trove.SearchQuery) (*roaring.Bitmap, uint32, bool) {
 	q, ok := supersetQuery(sq)
 	if !ok {
 		return nil, 0, false
@@ -292,7 +298,7 @@ func (x *searcher) Search(ctx context.Context, sq *trove.SearchQuery) (*roaring.
 
 // SearchRange implements query.RangeSearcher: candidates among lo…hi-1
 // and 1…upTo, from the documents whose position field falls in the range.
-func (x *searcher) SearchRange(ctx context.Context, sq *trove.SearchQuery, lo, hi uint64) (*roaring.Bitmap, uint32, bool) {
+func (x *Index) SearchRange(ctx context.Context, sq *trove.SearchQuery, lo, hi uint64) (*roaring.Bitmap, uint32, bool) {
 	q, ok := supersetQuery(sq)
 	if !ok || hi <= lo {
 		return nil, 0, false
@@ -311,7 +317,7 @@ func (x *searcher) SearchRange(ctx context.Context, sq *trove.SearchQuery, lo, h
 // payload equalities the engine's own index does not cover (paths past
 // its high-cardinality guard). Every term that can be translated narrows
 // the candidates; ok is false when none can.
-func (x *searcher) SearchTerms(ctx context.Context, terms []trove.PayloadTerm) (*roaring.Bitmap, uint32, bool) {
+func (x *Index) SearchTerms(ctx context.Context, terms []trove.PayloadTerm) (*roaring.Bitmap, uint32, bool) {
 	if x.idx == nil {
 		return nil, 0, false
 	}
@@ -331,7 +337,7 @@ func (x *searcher) SearchTerms(ctx context.Context, terms []trove.PayloadTerm) (
 // position the index covered when the search began. It walks bleve's
 // searcher directly: no scores, no sorting, no stored fields beyond each
 // hit's id, and no result page to hold every hit.
-func (x *searcher) hits(ctx context.Context, q bq.Query) (*roaring.Bitmap, uint32, bool) {
+func (x *Index) hits(ctx context.Context, q bq.Query) (*roaring.Bitmap, uint32, bool) {
 	upTo := x.upTo.Load()
 	if x.idx == nil || upTo == 0 {
 		return nil, 0, false

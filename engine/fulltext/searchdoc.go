@@ -1,7 +1,6 @@
-package engine
+package fulltext
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -13,7 +12,6 @@ import (
 	"github.com/blevesearch/bleve/v2/numeric"
 	index "github.com/blevesearch/bleve_index_api"
 	"github.com/trovedb/trove"
-	"github.com/trovedb/trove/segment"
 )
 
 // The search index's documents are built here from the payload's JSON
@@ -464,107 +462,4 @@ func jsonString(b []byte, i int) ([]byte, int, error) {
 		}
 	}
 	return raw[:len(raw):len(raw)], n, nil
-}
-
-// searchReader reads event payloads for the indexer straight from the log:
-// sealed blocks with segment.ReadBlock (each once, outside the block
-// cache, so that indexing neither fills nor churns it), unsealed ones from
-// the view's memtable.
-type searchReader struct {
-	// The last block read: a batch may end inside it.
-	sg   *sealed
-	blk  int
-	recs []segment.Record
-}
-
-// each calls fn with the payload of every position from…to (committed in
-// v), in order. The payload aliases a block read for the indexer or a
-// memtable body: fn must not modify it.
-func (r *searchReader) each(v *view, from, to uint64, fn func(pos uint64, payload []byte) error) error {
-	pos := from
-	for pos <= to && pos < v.memFirst {
-		segs := v.segs
-		i := sort.Search(len(segs), func(i int) bool { return segs[i].meta.LastPosition >= pos })
-		if i == len(segs) || segs[i].meta.FirstPosition > pos {
-			return fmt.Errorf("%w: engine: position %d in no segment", trove.ErrNotFound, pos)
-		}
-		sg := segs[i]
-		j, ok := sg.seg.FindBlock(pos)
-		if !ok {
-			return &trove.CorruptionError{File: sg.path, Offset: -1,
-				Reason: fmt.Sprintf("engine: position %d missing from its segment", pos)}
-		}
-		if r.sg != sg || r.blk != j {
-			recs, err := sg.seg.ReadBlock(j)
-			if err != nil {
-				return err
-			}
-			r.sg, r.blk, r.recs = sg, j, recs
-		}
-		found := false
-		for k := range r.recs {
-			rec := &r.recs[k]
-			if rec.Type != recEvent || rec.Position < pos || rec.Position > to {
-				continue
-			}
-			if rec.Position != pos {
-				return &trove.CorruptionError{File: sg.path, Offset: -1,
-					Reason: fmt.Sprintf("engine: block %d: positions not dense at %d", j, pos)}
-			}
-			p, err := recordPayload(rec.Body)
-			if err != nil {
-				return fmt.Errorf("engine: position %d: %w", pos, err)
-			}
-			if err := fn(pos, p); err != nil {
-				return err
-			}
-			pos++
-			found = true
-		}
-		if !found {
-			return &trove.CorruptionError{File: sg.path, Offset: -1,
-				Reason: fmt.Sprintf("engine: position %d missing from block %d", pos, j)}
-		}
-	}
-	for ; pos <= to; pos++ {
-		k := pos - v.memFirst
-		if pos > v.last || k >= uint64(len(v.memBody)) {
-			return fmt.Errorf("%w: engine: position %d", trove.ErrNotFound, pos)
-		}
-		p, err := recordPayload(v.memBody[k])
-		if err != nil {
-			return fmt.Errorf("engine: position %d: %w", pos, err)
-		}
-		if err := fn(pos, p); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// forget drops the block kept between batches.
-func (r *searchReader) forget() { *r = searchReader{} }
-
-// recordPayload cuts the payload out of an event record's body (see
-// appendEvent): schema number, id, version, producer, then the payload.
-func recordPayload(body []byte) ([]byte, error) {
-	b := body
-	for _, str := range []bool{false, true, false, true} {
-		v, n := binary.Uvarint(b)
-		if n <= 0 {
-			return nil, errRecord
-		}
-		b = b[n:]
-		if str {
-			if v > uint64(len(b)) {
-				return nil, errRecord
-			}
-			b = b[v:]
-		}
-	}
-	v, n := binary.Uvarint(b)
-	if n <= 0 || v > uint64(len(b)-n) {
-		return nil, errRecord
-	}
-	return b[n : n+int(v) : n+int(v)], nil
 }
