@@ -93,6 +93,21 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 			t.Errorf("%s: no results", tc.name)
 		}
 	}
+	// A position window of a payload or search filter walks the primary
+	// key, whatever the filter.
+	for _, q := range []trove.EventQuery{
+		{Payload: map[string]any{"text": "word7 common words"}, Limit: &limit},
+		{Payload: map[string]any{"n": json.Number("77777")}, Limit: &one},
+		{Search: "+word42 common", Limit: &limit},
+	} {
+		stmt, args, err := postgres.WalkSQL(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if plan := explain(stmt, append(args, int64(40_000), int64(41_000))...); !strings.Contains(plan, `"events_pkey"`) {
+			t.Errorf("%+v: the window does not walk events_pkey:\n%s\n%s", q, stmt, plan)
+		}
+	}
 	for _, tc := range []struct {
 		name, stmt, index string
 		args              []any

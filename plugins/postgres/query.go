@@ -40,7 +40,7 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 	if c.MatchesNothing() {
 		return []trove.Event{}, nil
 	}
-	w := whereClause(c)
+	w := whereClause(c, false)
 	withLinks := len(c.LinkCriteria()) > 0
 	cols := eventCols
 	if withLinks {
@@ -74,9 +74,40 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 		}
 	}
 	var items []trove.Sortable
+	// keep evaluates a page of candidates and keeps the matches.
+	keep := func(page []scanned, linkSets [][]trove.EventLink) error {
+		events, err := s.resolve(ctx, tx, page)
+		if err != nil {
+			return err
+		}
+		for i := range events {
+			e := events[i]
+			var payload any
+			if c.NeedsPayload() {
+				if payload, err = trove.DecodePayload(e.Payload); err != nil {
+					return corrupt(e.ID, "payload", err)
+				}
+			}
+			var links []trove.EventLink
+			if withLinks {
+				links = linkSets[i]
+			}
+			if c.MatchDecoded(&e, payload, links) {
+				items = append(items, trove.Sortable{Event: e, Payload: payload})
+			}
+		}
+		return nil
+	}
 	var last int64 = -1 // the last position read; -1: none yet
-	size := 0           // the page size
-	for {
+	done := false
+	if keyset && want >= 0 && w.walkable {
+		last, done, err = s.walk(ctx, tx, c, cols, desc, want, func() int { return len(items) }, keep)
+		if err != nil {
+			return nil, err
+		}
+	}
+	size := 0 // the page size
+	for !done {
 		size = min(max(2*size, want-len(items), minQueryPage), maxQueryPage)
 		paged := keyset && want >= 0
 		stmt, args := pageStatement(cols, w, paged, desc, last, size)
@@ -87,25 +118,8 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 		if err != nil {
 			return nil, err
 		}
-		events, err := s.resolve(ctx, tx, page)
-		if err != nil {
+		if err := keep(page, linkSets); err != nil {
 			return nil, err
-		}
-		for i := range events {
-			e := events[i]
-			var payload any
-			if c.NeedsPayload() {
-				if payload, err = trove.DecodePayload(e.Payload); err != nil {
-					return nil, corrupt(e.ID, "payload", err)
-				}
-			}
-			var links []trove.EventLink
-			if withLinks {
-				links = linkSets[i]
-			}
-			if c.MatchDecoded(&e, payload, links) {
-				items = append(items, trove.Sortable{Event: e, Payload: payload})
-			}
 		}
 		if !paged || len(page) < size || len(items) >= want {
 			break
@@ -236,15 +250,22 @@ type where struct {
 	// index provides, so the narrowing index finds the candidates and only
 	// they are sorted.
 	gin bool
+	// walkable is set when gin comes from payload or search terms alone
+	// (no link criterion): a limited query in position order may then
+	// walk the log in position windows first (see walk).
+	walkable bool
 }
 
 // whereClause renders the query's filters as SQL over events e, every
 // value a bound parameter. It may select more rows than match (what SQL
-// cannot test exactly is left to trove.Query), never fewer.
-func whereClause(c *trove.Query) where {
+// cannot test exactly is left to trove.Query), never fewer. With walk,
+// payload and search terms are written so that no index serves them
+// (coalesce(…, true), the same test): they filter the rows of a position
+// window.
+func whereClause(c *trove.Query, walk bool) where {
 	var b strings.Builder
 	var args []any
-	gin := false
+	gin, linked := false, false
 	arg := func(v any) string {
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
@@ -286,7 +307,7 @@ func whereClause(c *trove.Query) where {
 		b.WriteString(` AND e.created_ms <= ` + arg(ms))
 	}
 	for _, cr := range c.LinkCriteria() {
-		gin = true
+		gin, linked = true, true
 		b.WriteString(` AND (e.id, e.version) IN (SELECT l.source_id, l.source_version FROM links l WHERE true`)
 		if cr.Type != "" {
 			b.WriteString(` AND l.type = ` + arg(cr.Type))
@@ -301,16 +322,24 @@ func whereClause(c *trove.Query) where {
 		if !ok {
 			continue // trove.Query tests it
 		}
-		b.WriteString(` AND (e.payload_jsonb @> ` + arg(doc) + `::jsonb OR e.payload_jsonb IS NULL)`)
+		if walk {
+			b.WriteString(` AND coalesce(e.payload_jsonb @> ` + arg(doc) + `::jsonb, true)`)
+		} else {
+			b.WriteString(` AND (e.payload_jsonb @> ` + arg(doc) + `::jsonb OR e.payload_jsonb IS NULL)`)
+		}
 		gin = true
 	}
 	if sq := c.SearchQuery(); sq != nil {
 		if tq, ok := searchTSQuery(sq); ok {
-			b.WriteString(` AND (e.search_tsv @@ ` + arg(tq) + `::tsquery OR e.search_tsv IS NULL)`)
+			if walk {
+				b.WriteString(` AND coalesce(e.search_tsv @@ ` + arg(tq) + `::tsquery, true)`)
+			} else {
+				b.WriteString(` AND (e.search_tsv @@ ` + arg(tq) + `::tsquery OR e.search_tsv IS NULL)`)
+			}
 			gin = true
 		}
 	}
-	return where{sql: b.String(), args: args, gin: gin}
+	return where{sql: b.String(), args: args, gin: gin, walkable: gin && !linked}
 }
 
 // containment renders a payload term as the jsonb document every payload

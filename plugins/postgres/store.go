@@ -146,6 +146,10 @@ type Store struct {
 	// append transaction after its writes, with the head row locked, just
 	// before the commit; an error rolls the transaction back.
 	beforeCommit func(ctx context.Context, tx *pgxpool.Conn) error
+	// walked, when set (by tests), is told each position window a query
+	// walked: its size, the candidates it held, and whether the query then
+	// hands the rest of the log over to the index.
+	walked func(window int64, candidates int, handOver bool)
 }
 
 var (
