@@ -417,9 +417,9 @@ SELECT schema_pk FROM ins UNION ALL SELECT schema_pk FROM schema_docs WHERE hash
 }
 
 var eventColumns = []string{"position", "id", "version", "latest", "created_ms", "producer", "schema_id", "schema_pk",
-	"payload", "payload_jsonb", "search_text", "files", "links", "metadata"}
+	"payload", "payload_jsonb", "search_tsv", "files", "links", "metadata"}
 
-const insertEvent = `INSERT INTO events (position, id, version, latest, created_ms, producer, schema_id, schema_pk, payload, payload_jsonb, search_text, files, links, metadata)
+const insertEvent = `INSERT INTO events (position, id, version, latest, created_ms, producer, schema_id, schema_pk, payload, payload_jsonb, search_tsv, files, links, metadata)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
 
 var linkColumns = []string{"source_id", "source_version", "type", "target_id", "target_version", "metadata", "own"}

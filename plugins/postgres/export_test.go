@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/trovedb/trove"
 )
@@ -42,3 +43,9 @@ func WalkSQL(q trove.EventQuery) (string, []any, error) {
 	w := whereClause(c, true)
 	return walkStatement(eventCols, w, false), w.args, nil
 }
+
+// RegisterTSVector makes m encode the values of MakeTSVector.
+func RegisterTSVector(m *pgtype.Map) { registerTSVector(m) }
+
+// MakeTSVector is the search_tsv value the appender writes for tokens.
+func MakeTSVector(tokens []string) any { return makeTSVector(tokens) }

@@ -21,10 +21,10 @@ const (
 	maxSearchBytes   = 512 << 10 // a tsvector is at most 1 MiB
 )
 
-// indexValues returns the payload_jsonb and search_text column values of a
+// indexValues returns the payload_jsonb and search_tsv column values of a
 // payload: the payload itself where jsonb can hold it exactly (else nil),
-// and its distinct search tokens (trove.Tokenize of every string value,
-// space-separated; nil past the tsvector limits).
+// and the tsvector of its distinct search tokens (trove.Tokenize of every
+// string value; nil past the tsvector limits).
 func indexValues(payload json.RawMessage) (jsonb, search any) {
 	v, err := trove.DecodePayload(payload)
 	if err != nil {
@@ -64,7 +64,7 @@ func indexValues(payload json.RawMessage) (jsonb, search any) {
 	}
 	walk(v)
 	if ok && size <= maxSearchBytes {
-		search = strings.Join(toks, " ")
+		search = makeTSVector(toks)
 	}
 	return jsonb, search
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/plugins/internal/lifecycle"
@@ -206,6 +207,10 @@ func (s *Store) poolConfig(dsn string) (*pgxpool.Config, error) {
 	}
 	cfg.MaxConns = int32(s.opts.MaxConns)
 	cfg.ConnConfig.RuntimeParams["search_path"] = s.opts.Schema
+	cfg.AfterConnect = func(_ context.Context, c *pgx.Conn) error {
+		registerTSVector(c.TypeMap())
+		return nil
+	}
 	return cfg, nil
 }
 
