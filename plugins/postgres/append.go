@@ -5,10 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/plugins/internal/saveplan"
@@ -121,11 +124,10 @@ func (s *Store) committer(bg context.Context, pool *pgxpool.Pool) {
 // others; a request whose first attempt did commit is then an idempotent
 // retry.
 func (s *Store) commitGroup(ctx context.Context, pool *pgxpool.Pool, group []*commitReq) {
-	err := s.appendTx(ctx, pool, group)
+	err := s.appendRetrying(ctx, pool, group)
 	if err != nil && len(group) > 1 {
 		for _, r := range group {
-			r.out, r.err = nil, nil
-			if err := s.appendTx(ctx, pool, []*commitReq{r}); err != nil {
+			if err := s.appendRetrying(ctx, pool, []*commitReq{r}); err != nil {
 				r.out, r.err = nil, err
 			}
 		}
@@ -135,6 +137,31 @@ func (s *Store) commitGroup(ctx context.Context, pool *pgxpool.Pool, group []*co
 	for _, r := range group {
 		close(r.done)
 	}
+}
+
+// appendRetrying runs appendTx for group, again after a serialization
+// failure or a deadlock (Options.Retries times at most), each request's
+// outcome cleared before each attempt.
+func (s *Store) appendRetrying(ctx context.Context, pool *pgxpool.Pool, group []*commitReq) error {
+	pause := 5 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		for _, r := range group {
+			r.out, r.err = nil, nil
+		}
+		err := s.appendTx(ctx, pool, group)
+		if err == nil || attempt >= s.opts.Retries || !retryable(err) {
+			return err
+		}
+		time.Sleep(pause)
+		pause *= 2
+	}
+}
+
+// retryable reports whether err is a serialization failure or a deadlock:
+// the transaction was rolled back and may succeed when run again.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
 }
 
 // groupLog is the database as the requests of one append transaction see

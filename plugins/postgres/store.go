@@ -64,6 +64,12 @@ type Options struct {
 	// ChunkSize is the size of the pieces file bytes are stored in, in
 	// bytes. 0 means DefaultChunkSize.
 	ChunkSize int `json:"chunkSize,omitempty"`
+	// Retries is how many times an append transaction that failed with a
+	// serialization failure or a deadlock (SQLSTATE 40001, 40P01: what
+	// CockroachDB and YugabyteDB return under contention) is run again,
+	// after a pause doubling from 5 ms; the saves are answered only after.
+	// 0 means DefaultRetries; at most MaxRetries.
+	Retries int `json:"retries,omitempty"`
 }
 
 // Defaults of Options.
@@ -71,6 +77,8 @@ const (
 	DefaultSchema    = "trove"
 	DefaultMaxConns  = 16
 	DefaultChunkSize = 256 << 10
+	DefaultRetries   = 3
+	MaxRetries       = 100
 )
 
 var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
@@ -89,8 +97,14 @@ func (o Options) withDefaults() (Options, error) {
 	default:
 		return o, fmt.Errorf("%w: postgres: options: notify must be \"on\" or \"off\", not %q", trove.ErrInvalid, o.Notify)
 	}
-	if o.MaxConns < 0 || o.PollMS < 0 || o.ChunkSize < 0 || o.ReplicaWaitMS < 0 {
-		return o, fmt.Errorf("%w: postgres: options: maxConns, pollMs, chunkSize and replicaWaitMs must not be negative", trove.ErrInvalid)
+	if o.MaxConns < 0 || o.PollMS < 0 || o.ChunkSize < 0 || o.ReplicaWaitMS < 0 || o.Retries < 0 {
+		return o, fmt.Errorf("%w: postgres: options: maxConns, pollMs, chunkSize, replicaWaitMs and retries must not be negative", trove.ErrInvalid)
+	}
+	if o.Retries > MaxRetries {
+		return o, fmt.Errorf("%w: postgres: options: retries must be at most %d, not %d", trove.ErrInvalid, MaxRetries, o.Retries)
+	}
+	if o.Retries == 0 {
+		o.Retries = DefaultRetries
 	}
 	if o.MaxConns == 0 {
 		o.MaxConns = DefaultMaxConns
