@@ -1,9 +1,11 @@
 package postgres_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"testing"
 	"time"
 
@@ -124,5 +126,32 @@ func TestMaxConnsBoundsConnections(t *testing.T) {
 				t.Errorf("up to %d connections seen, want 1…%d", most, want)
 			}
 		})
+	}
+}
+
+// chunkSize is the size of the rows file bytes are kept in; the bytes read
+// back whole.
+func TestFileChunks(t *testing.T) {
+	schema := schemaFor(t.TempDir())
+	s := newStore(t, schema, func(o *postgres.Options) { o.ChunkSize = 7 })
+	ctx := timeout(t, time.Minute)
+	data := bytes.Repeat([]byte("0123456789"), 5)
+	if _, err := s.SaveFile(ctx, trove.EventFile{ID: "f", ContentType: "text/plain", Filename: "f.txt"}, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	var chunks, longest int
+	if err := conn(t).QueryRow(ctx, `SELECT count(*), max(length(data)) FROM `+schema+`.file_chunks WHERE file_id = 'f'`).Scan(&chunks, &longest); err != nil {
+		t.Fatal(err)
+	}
+	if chunks != 8 || longest != 7 {
+		t.Errorf("%d chunks of at most %d bytes, want 8 of 7", chunks, longest)
+	}
+	rc, err := s.GetFileData(ctx, "f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if got, err := io.ReadAll(rc); err != nil || !bytes.Equal(got, data) {
+		t.Errorf("read back %q (%v), want %q", got, err, data)
 	}
 }
