@@ -25,7 +25,11 @@ type tsvector []byte
 func makeTSVector(tokens []string) tsvector {
 	tokens = slices.Clone(tokens)
 	slices.Sort(tokens)
-	tokens = slices.Compact(tokens)
+	return encodeTSVector(slices.Compact(tokens))
+}
+
+// encodeTSVector encodes tokens already sorted and distinct.
+func encodeTSVector(tokens []string) tsvector {
 	size := 4
 	for _, t := range tokens {
 		size += len(t) + 3
