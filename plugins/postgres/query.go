@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/trovedb/trove"
 )
 
@@ -41,18 +42,13 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 		return []trove.Event{}, nil
 	}
 	w := whereClause(c, false)
+	finish := func() error { return nil } // ends the snapshot, if any
 	withLinks := len(c.LinkCriteria()) > 0
 	cols := eventCols
 	if withLinks {
 		cols += `, (SELECT coalesce(json_agg(json_build_object('type', l.type, 'targetEvent', json_build_object('id', l.target_id, 'version', l.target_version)) ORDER BY l.seq), '[]')::text
 	FROM links l WHERE l.source_id = e.id AND l.source_version = e.version)`
 	}
-	tx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
-	if err != nil {
-		return nil, fmt.Errorf("postgres: query: %w", err)
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-
 	keyset, desc := positionOrder(c)
 	order, native := orderBy(c)
 	want := -1 // matches needed before stopping; -1: all
@@ -62,6 +58,34 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 	// Another order SQL produces exactly as trove.Query compares (event
 	// columns) streams from a cursor, a page per FETCH.
 	cursor := !keyset && native && want >= 0
+	walk := keyset && want >= 0 && w.walkable
+	// Reads of several statements share one snapshot: a REPEATABLE READ
+	// transaction, begun in the round trip that reads the head. A query
+	// of one statement needs none (schema documents, read apart, never
+	// change).
+	var tx querier = pool
+	var head int64
+	if keyset && want >= 0 || cursor {
+		conn, h, err := beginSnapshot(ctx, pool)
+		if err != nil {
+			return nil, err
+		}
+		committed := false
+		defer func() {
+			if !committed {
+				_, _ = conn.Exec(context.WithoutCancel(ctx), `ROLLBACK`)
+			}
+			conn.Release()
+		}()
+		tx, head = conn, h
+		finish = func() error {
+			if _, err := conn.Exec(ctx, `COMMIT`); err != nil {
+				return err
+			}
+			committed = true
+			return nil
+		}
+	}
 	// pgx caches each statement's result shape by its text, so the two
 	// shapes (with and without the links column) use two cursor names.
 	cursorName := "trove_query"
@@ -100,8 +124,8 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 	}
 	var last int64 = -1 // the last position read; -1: none yet
 	done := false
-	if keyset && want >= 0 && w.walkable {
-		last, done, err = s.walk(ctx, tx, c, cols, desc, want, func() int { return len(items) }, keep)
+	if walk {
+		last, done, err = s.walk(ctx, tx, c, cols, desc, head, want, func() int { return len(items) }, keep)
 		if err != nil {
 			return nil, err
 		}
@@ -126,7 +150,7 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 		}
 		last = int64(page[len(page)-1].ev.Position)
 	}
-	if err := tx.Commit(ctx); err != nil {
+	if err := finish(); err != nil {
 		return nil, fmt.Errorf("postgres: query: %w", err)
 	}
 	c.Sort(items) // stable: rows already in order stay so
@@ -135,6 +159,34 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 		events[i] = items[i].Event
 	}
 	return c.Page(events), nil
+}
+
+// beginSnapshot begins a REPEATABLE READ, read-only transaction on a
+// connection of pool and reads the head in it, in one round trip. The
+// caller ends it (COMMIT or ROLLBACK) and releases the connection.
+func beginSnapshot(ctx context.Context, pool *pgxpool.Pool) (*pgxpool.Conn, int64, error) {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return nil, 0, fmt.Errorf("postgres: query: %w", err)
+	}
+	b := &pgx.Batch{}
+	b.Queue(`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`)
+	b.Queue(`SELECT position FROM head WHERE id = 1`)
+	var head int64
+	br := conn.SendBatch(ctx, b)
+	_, err = br.Exec()
+	if err == nil {
+		err = br.QueryRow().Scan(&head)
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_, _ = conn.Exec(context.WithoutCancel(ctx), `ROLLBACK`)
+		conn.Release()
+		return nil, 0, fmt.Errorf("postgres: query: %w", err)
+	}
+	return conn, head, nil
 }
 
 // orderBy renders the query's order as SQL when it compares exactly as

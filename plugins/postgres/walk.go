@@ -2,10 +2,8 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/trovedb/trove"
 )
 
@@ -41,16 +39,12 @@ const (
 )
 
 // walk reads q's candidates along the log in position windows (desc: from
-// the head down), handing each window's rows to keep, until have() reaches
+// head down; head is the snapshot's), handing each window's rows to keep, until have() reaches
 // want, the log ends, or the index promises to be cheaper. done reports
 // that the query is answered; else the rest of the log is the positions
 // after last (desc: before last), for the keyset pages of the index.
-func (s *Store) walk(ctx context.Context, tx pgx.Tx, c *trove.Query, cols string, desc bool, want int,
+func (s *Store) walk(ctx context.Context, tx querier, c *trove.Query, cols string, desc bool, head int64, want int,
 	have func() int, keep func([]scanned, [][]trove.EventLink) error) (last int64, done bool, err error) {
-	var head int64
-	if err := tx.QueryRow(ctx, `SELECT position FROM head WHERE id = 1`).Scan(&head); err != nil {
-		return 0, false, fmt.Errorf("postgres: query: %w", err)
-	}
 	w := whereClause(c, true)
 	n := len(w.args)
 	stmt := walkStatement(cols, w, desc)
