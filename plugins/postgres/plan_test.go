@@ -69,6 +69,7 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 	}{
 		{"schema", trove.EventQuery{Schema: []string{"plan-7+v1"}, Limit: &limit}, "events_schema"},
 		{"producer", trove.EventQuery{Producer: []string{"producer-7"}, Limit: &limit}, "events_producer"},
+		{"schema and producer", trove.EventQuery{Schema: []string{"plan-7+v1"}, Producer: []string{"producer-7"}, Limit: &limit}, "events_schema_producer"},
 		{"time", trove.EventQuery{TimeRange: &trove.TimeRange{Start: start.Format(time.RFC3339), End: end.Format(time.RFC3339)}}, "events_created"},
 		{"payload", trove.EventQuery{Payload: map[string]any{"n": json.Number("4242")}}, "events_payload"},
 		{"payload limit", trove.EventQuery{Payload: map[string]any{"text": "word7 common words"}, Limit: &limit}, "events_payload"},
