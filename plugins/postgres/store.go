@@ -221,8 +221,13 @@ func (s *Store) poolConfig(dsn string) (*pgxpool.Config, error) {
 	}
 	cfg.MaxConns = int32(s.opts.MaxConns)
 	cfg.ConnConfig.RuntimeParams["search_path"] = s.opts.Schema
-	cfg.AfterConnect = func(_ context.Context, c *pgx.Conn) error {
+	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
 		registerTSVector(c.TypeMap())
+		// No JIT: the planner's cost of a cursor over the whole log (an
+		// order other than position) passes jit_above_cost, and compiling
+		// it took longer than fetching the first page. An engine without
+		// the setting refuses it, and is served as well without.
+		_, _ = c.Exec(ctx, `SET jit = off`)
 		return nil
 	}
 	return cfg, nil
