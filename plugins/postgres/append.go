@@ -480,7 +480,6 @@ func flatten(rows [][]any) []any {
 
 var linkColumns = []string{"source_id", "source_version", "type", "target_id", "target_version", "metadata", "own"}
 
-
 // linkRow is one links row, in linkColumns order.
 func linkRow(source trove.EventID, l trove.EventLink, own bool) []any {
 	var metadata any
