@@ -56,7 +56,8 @@ func isTerminal(w io.Writer) bool {
 func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("check", "[flags]",
 		"Verifies the stored data: every checksum, header and index of storage-log, the files and\n"+
-			"lines of storage-json-file, SQLite's integrity check and every file of storage-sqlite.\n"+
+			"lines of storage-json-file, SQLite's integrity check and every file of storage-sqlite,\n"+
+			"the positions, versions, rows, links, files and migrations of storage-postgres.\n"+
 			"Exit 0 when sound, 1 on damage (a damaged index snapshot is repairable: the next open\n"+
 			"rebuilds it). On a store a daemon holds it fails at once, naming the daemon's pid.", stderr)
 	var sf storeFlags
@@ -76,8 +77,9 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("troved: check: storage %s has no integrity checker", st.plugin)
 	}
 	where := storeLocation(st)
-	// A check never creates a store.
-	if _, err := os.Stat(where); err != nil {
+	if st.kind.where != nil {
+		where = st.kind.where(st.storage.Storage.Events.Options)
+	} else if _, err := os.Stat(where); err != nil { // a check never creates a store
 		return fmt.Errorf("troved: check: no %s store at %s: %w", st.plugin, where, err)
 	}
 	summary, err := st.kind.check(ctx, st.storage.Storage.Events.Options)

@@ -35,6 +35,9 @@ type storageKind struct {
 	// checked; nil when the plugin has no checker. On damage the error
 	// wraps trove.ErrCorrupt and names every problem.
 	check func(ctx context.Context, options json.RawMessage) (string, error)
+	// where names the store for messages when it is not under a local
+	// path (a database); nil: the directory or path of its options.
+	where func(options json.RawMessage) string
 }
 
 // storageKinds is the one table of plugins --storage can name: those that
@@ -52,7 +55,7 @@ func storageKinds() map[string]storageKind {
 		"storage-memory": {options: func(string) any { return map[string]any{} }},
 		// The database comes from the PG* environment variables; a config
 		// file gives the dsn and the other options.
-		postgres.Name: {options: func(string) any { return map[string]any{} }, persistent: true},
+		postgres.Name: {options: func(string) any { return map[string]any{} }, persistent: true, check: checkPostgres, where: postgresWhere},
 	}
 }
 

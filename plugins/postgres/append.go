@@ -5,10 +5,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/plugins/internal/saveplan"
@@ -37,8 +41,10 @@ import (
 const (
 	// maxGroupEvents bounds the events merged into one transaction.
 	maxGroupEvents = 10000
-	// copyThreshold is the group size from which rows go in by COPY.
-	copyThreshold = 64
+	// copyThreshold is the group size from which rows go in by COPY (two
+	// round trips of its own); smaller groups are one multi-row INSERT in
+	// the group's batch.
+	copyThreshold = 256
 )
 
 // commitReq is one save waiting for the committer.
@@ -121,11 +127,10 @@ func (s *Store) committer(bg context.Context, pool *pgxpool.Pool) {
 // others; a request whose first attempt did commit is then an idempotent
 // retry.
 func (s *Store) commitGroup(ctx context.Context, pool *pgxpool.Pool, group []*commitReq) {
-	err := s.appendTx(ctx, pool, group)
+	err := s.appendRetrying(ctx, pool, group)
 	if err != nil && len(group) > 1 {
 		for _, r := range group {
-			r.out, r.err = nil, nil
-			if err := s.appendTx(ctx, pool, []*commitReq{r}); err != nil {
+			if err := s.appendRetrying(ctx, pool, []*commitReq{r}); err != nil {
 				r.out, r.err = nil, err
 			}
 		}
@@ -135,6 +140,31 @@ func (s *Store) commitGroup(ctx context.Context, pool *pgxpool.Pool, group []*co
 	for _, r := range group {
 		close(r.done)
 	}
+}
+
+// appendRetrying runs appendTx for group, again after a serialization
+// failure or a deadlock (Options.Retries times at most), each request's
+// outcome cleared before each attempt.
+func (s *Store) appendRetrying(ctx context.Context, pool *pgxpool.Pool, group []*commitReq) error {
+	pause := 5 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		for _, r := range group {
+			r.out, r.err = nil, nil
+		}
+		err := s.appendTx(ctx, pool, group)
+		if err == nil || attempt >= s.opts.Retries || !retryable(err) {
+			return err
+		}
+		time.Sleep(pause)
+		pause *= 2
+	}
+}
+
+// retryable reports whether err is a serialization failure or a deadlock:
+// the transaction was rolled back and may succeed when run again.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
 }
 
 // groupLog is the database as the requests of one append transaction see
@@ -369,9 +399,7 @@ SELECT schema_pk FROM ins UNION ALL SELECT schema_pk FROM schema_docs WHERE hash
 			return nil, fmt.Errorf("postgres: save: copy: %w", err)
 		}
 	} else {
-		for _, r := range rows {
-			b.Queue(insertEvent, r...)
-		}
+		b.Queue(insertRows("events", eventColumns, len(rows)), flatten(rows)...)
 	}
 	for id := range lastNew {
 		if v := g.dbLatest[id]; v > 0 {
@@ -382,10 +410,8 @@ SELECT schema_pk FROM ins UNION ALL SELECT schema_pk FROM schema_docs WHERE hash
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"links"}, linkColumns, pgx.CopyFromRows(links)); err != nil {
 			return nil, fmt.Errorf("postgres: save: copy links: %w", err)
 		}
-	} else {
-		for _, l := range links {
-			b.Queue(insertLink, l...)
-		}
+	} else if len(links) > 0 {
+		b.Queue(insertRows("links", linkColumns, len(links)), flatten(links)...)
 	}
 	b.Queue(`UPDATE head SET position = $1 WHERE id = 1`, int64(g.next-1))
 	if s.opts.Notify == "on" {
@@ -417,14 +443,42 @@ SELECT schema_pk FROM ins UNION ALL SELECT schema_pk FROM schema_docs WHERE hash
 }
 
 var eventColumns = []string{"position", "id", "version", "latest", "created_ms", "producer", "schema_id", "schema_pk",
-	"payload", "payload_jsonb", "search_text", "files", "links", "metadata"}
+	"payload", "payload_jsonb", "search_tsv", "files", "links", "metadata"}
 
-const insertEvent = `INSERT INTO events (position, id, version, latest, created_ms, producer, schema_id, schema_pk, payload, payload_jsonb, search_text, files, links, metadata)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
+// insertRows is one INSERT of n rows of columns into table: a single
+// statement, so a group's rows go in with the rest of its batch, in no
+// round trip of their own. pgx prepares each text once per connection.
+func insertRows(table string, columns []string, n int) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO " + table + " (" + strings.Join(columns, ", ") + ") VALUES ")
+	k := 1
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for j := range columns {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("$" + strconv.Itoa(k))
+			k++
+		}
+		b.WriteByte(')')
+	}
+	return b.String()
+}
+
+// flatten lists the values of rows one after the other.
+func flatten(rows [][]any) []any {
+	var out []any
+	for _, r := range rows {
+		out = append(out, r...)
+	}
+	return out
+}
 
 var linkColumns = []string{"source_id", "source_version", "type", "target_id", "target_version", "metadata", "own"}
-
-const insertLink = `INSERT INTO links (source_id, source_version, type, target_id, target_version, metadata, own) VALUES ($1, $2, $3, $4, $5, $6, $7)`
 
 // linkRow is one links row, in linkColumns order.
 func linkRow(source trove.EventID, l trove.EventLink, own bool) []any {

@@ -8,7 +8,8 @@
 //
 // dsn (else the PG* environment variables), schema (default "trove"),
 // maxConns, notify ("on" or "off"), pollMs, readDSN, replicaWaitMs,
-// chunkSize; see Options. Initialize creates the schema and applies the
+// chunkSize, retries; see Options (DISTRIBUTED.md: what each is for beyond
+// one server). Initialize creates the schema and applies the
 // numbered migrations embedded from migrations/*.sql, under an advisory
 // lock, recording each in schema_migrations; SCHEMA.md documents every
 // table and index.
@@ -31,7 +32,15 @@
 // reference analyzer's tokens with a GIN index), and every candidate is
 // then evaluated in Go by the compiled trove.Query, so results equal the
 // reference semantics exactly. Position-ordered queries with a limit read
-// candidates in keyset pages.
+// candidates in keyset pages; with payload or search terms they first
+// walk the log in position windows and hand over to the GIN index when the
+// terms prove rare (walk.go).
+//
+// # Check
+//
+// Check verifies a store without changing it: migrations, the head and
+// dense positions, versions, every row and its index columns, links,
+// schema documents and files (troved check).
 //
 // # Subscriptions
 //

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/trovedb/trove"
 )
@@ -21,10 +22,30 @@ func QuerySQL(q trove.EventQuery) (string, []any, error) {
 		return "", nil, err
 	}
 	keyset, desc := positionOrder(c)
-	stmt, args := pageStatement(eventCols, whereClause(c), keyset && c.Limit() >= 0, desc, -1,
+	stmt, args := pageStatement(eventCols, whereClause(c, false), keyset && c.Limit() >= 0, desc, -1,
 		min(max(c.Offset()+c.Limit(), minQueryPage), maxQueryPage))
 	return stmt, args, nil
 }
 
 // Listening is closed once the Store's LISTEN connection listens.
 func Listening(s *Store) <-chan struct{} { return s.listening }
+
+// SetWalked sets the hook told each position window a query walks.
+func SetWalked(s *Store, f func(window int64, candidates int, handOver bool)) { s.walked = f }
+
+// WalkSQL is the statement of q's position windows, its window bounds
+// last.
+func WalkSQL(q trove.EventQuery) (string, []any, error) {
+	c, err := q.Compile()
+	if err != nil {
+		return "", nil, err
+	}
+	w := whereClause(c, true)
+	return walkStatement(eventCols, w, false), w.args, nil
+}
+
+// RegisterTSVector makes m encode the values of MakeTSVector.
+func RegisterTSVector(m *pgtype.Map) { registerTSVector(m) }
+
+// MakeTSVector is the search_tsv value the appender writes for tokens.
+func MakeTSVector(tokens []string) any { return makeTSVector(tokens) }

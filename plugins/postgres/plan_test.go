@@ -69,6 +69,7 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 	}{
 		{"schema", trove.EventQuery{Schema: []string{"plan-7+v1"}, Limit: &limit}, "events_schema"},
 		{"producer", trove.EventQuery{Producer: []string{"producer-7"}, Limit: &limit}, "events_producer"},
+		{"schema and producer", trove.EventQuery{Schema: []string{"plan-7+v1"}, Producer: []string{"producer-7"}, Limit: &limit}, "events_schema_producer"},
 		{"time", trove.EventQuery{TimeRange: &trove.TimeRange{Start: start.Format(time.RFC3339), End: end.Format(time.RFC3339)}}, "events_created"},
 		{"payload", trove.EventQuery{Payload: map[string]any{"n": json.Number("4242")}}, "events_payload"},
 		{"payload limit", trove.EventQuery{Payload: map[string]any{"text": "word7 common words"}, Limit: &limit}, "events_payload"},
@@ -91,6 +92,21 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		}
 		if len(got) == 0 {
 			t.Errorf("%s: no results", tc.name)
+		}
+	}
+	// A position window of a payload or search filter walks the primary
+	// key, whatever the filter.
+	for _, q := range []trove.EventQuery{
+		{Payload: map[string]any{"text": "word7 common words"}, Limit: &limit},
+		{Payload: map[string]any{"n": json.Number("77777")}, Limit: &one},
+		{Search: "+word42 common", Limit: &limit},
+	} {
+		stmt, args, err := postgres.WalkSQL(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if plan := explain(stmt, append(args, int64(40_000), int64(41_000))...); !strings.Contains(plan, `"events_pkey"`) {
+			t.Errorf("%+v: the window does not walk events_pkey:\n%s\n%s", q, stmt, plan)
 		}
 	}
 	for _, tc := range []struct {

@@ -81,6 +81,8 @@ func TestOptionsInvalid(t *testing.T) {
 		"schema upper case":   {Schema: "Trove"},
 		"notify":              {Notify: "maybe"},
 		"negative maxConns":   {MaxConns: -1},
+		"negative retries":    {Retries: -1},
+		"too many retries":    {Retries: postgres.MaxRetries + 1},
 		"bad dsn":             {DSN: "postgres://%zz"},
 	} {
 		if _, err := postgres.New(o); !errors.Is(err, trove.ErrInvalid) {

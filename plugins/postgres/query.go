@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/trovedb/trove"
 )
 
@@ -40,19 +41,14 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 	if c.MatchesNothing() {
 		return []trove.Event{}, nil
 	}
-	w := whereClause(c)
+	w := whereClause(c, false)
+	finish := func() error { return nil } // ends the snapshot, if any
 	withLinks := len(c.LinkCriteria()) > 0
 	cols := eventCols
 	if withLinks {
 		cols += `, (SELECT coalesce(json_agg(json_build_object('type', l.type, 'targetEvent', json_build_object('id', l.target_id, 'version', l.target_version)) ORDER BY l.seq), '[]')::text
 	FROM links l WHERE l.source_id = e.id AND l.source_version = e.version)`
 	}
-	tx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
-	if err != nil {
-		return nil, fmt.Errorf("postgres: query: %w", err)
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-
 	keyset, desc := positionOrder(c)
 	order, native := orderBy(c)
 	want := -1 // matches needed before stopping; -1: all
@@ -62,6 +58,34 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 	// Another order SQL produces exactly as trove.Query compares (event
 	// columns) streams from a cursor, a page per FETCH.
 	cursor := !keyset && native && want >= 0
+	walk := keyset && want >= 0 && w.walkable
+	// Reads of several statements share one snapshot: a REPEATABLE READ
+	// transaction, begun in the round trip that reads the head. A query
+	// of one statement needs none (schema documents, read apart, never
+	// change).
+	var tx querier = pool
+	var head int64
+	if keyset && want >= 0 || cursor {
+		conn, h, err := beginSnapshot(ctx, pool)
+		if err != nil {
+			return nil, err
+		}
+		committed := false
+		defer func() {
+			if !committed {
+				_, _ = conn.Exec(context.WithoutCancel(ctx), `ROLLBACK`)
+			}
+			conn.Release()
+		}()
+		tx, head = conn, h
+		finish = func() error {
+			if _, err := conn.Exec(ctx, `COMMIT`); err != nil {
+				return err
+			}
+			committed = true
+			return nil
+		}
+	}
 	// pgx caches each statement's result shape by its text, so the two
 	// shapes (with and without the links column) use two cursor names.
 	cursorName := "trove_query"
@@ -74,29 +98,18 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 		}
 	}
 	var items []trove.Sortable
-	var last int64 = -1 // the last position read; -1: none yet
-	size := 0           // the page size
-	for {
-		size = min(max(2*size, want-len(items), minQueryPage), maxQueryPage)
-		paged := keyset && want >= 0
-		stmt, args := pageStatement(cols, w, paged, desc, last, size)
-		if cursor {
-			paged, stmt, args = true, `FETCH `+strconv.Itoa(size)+` FROM `+cursorName, nil
-		}
-		page, linkSets, err := s.readRows(ctx, tx, stmt, args, withLinks)
-		if err != nil {
-			return nil, err
-		}
+	// keep evaluates a page of candidates and keeps the matches.
+	keep := func(page []scanned, linkSets [][]trove.EventLink) error {
 		events, err := s.resolve(ctx, tx, page)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for i := range events {
 			e := events[i]
 			var payload any
 			if c.NeedsPayload() {
 				if payload, err = trove.DecodePayload(e.Payload); err != nil {
-					return nil, corrupt(e.ID, "payload", err)
+					return corrupt(e.ID, "payload", err)
 				}
 			}
 			var links []trove.EventLink
@@ -107,12 +120,37 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 				items = append(items, trove.Sortable{Event: e, Payload: payload})
 			}
 		}
+		return nil
+	}
+	var last int64 = -1 // the last position read; -1: none yet
+	done := false
+	if walk {
+		last, done, err = s.walk(ctx, tx, c, cols, desc, head, want, func() int { return len(items) }, keep)
+		if err != nil {
+			return nil, err
+		}
+	}
+	size := 0 // the page size
+	for !done {
+		size = min(max(2*size, want-len(items), minQueryPage), maxQueryPage)
+		paged := keyset && want >= 0
+		stmt, args := pageStatement(cols, w, paged, desc, last, size)
+		if cursor {
+			paged, stmt, args = true, `FETCH `+strconv.Itoa(size)+` FROM `+cursorName, nil
+		}
+		page, linkSets, err := s.readRows(ctx, tx, stmt, args, withLinks)
+		if err != nil {
+			return nil, err
+		}
+		if err := keep(page, linkSets); err != nil {
+			return nil, err
+		}
 		if !paged || len(page) < size || len(items) >= want {
 			break
 		}
 		last = int64(page[len(page)-1].ev.Position)
 	}
-	if err := tx.Commit(ctx); err != nil {
+	if err := finish(); err != nil {
 		return nil, fmt.Errorf("postgres: query: %w", err)
 	}
 	c.Sort(items) // stable: rows already in order stay so
@@ -121,6 +159,34 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 		events[i] = items[i].Event
 	}
 	return c.Page(events), nil
+}
+
+// beginSnapshot begins a REPEATABLE READ, read-only transaction on a
+// connection of pool and reads the head in it, in one round trip. The
+// caller ends it (COMMIT or ROLLBACK) and releases the connection.
+func beginSnapshot(ctx context.Context, pool *pgxpool.Pool) (*pgxpool.Conn, int64, error) {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return nil, 0, fmt.Errorf("postgres: query: %w", err)
+	}
+	b := &pgx.Batch{}
+	b.Queue(`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`)
+	b.Queue(`SELECT position FROM head WHERE id = 1`)
+	var head int64
+	br := conn.SendBatch(ctx, b)
+	_, err = br.Exec()
+	if err == nil {
+		err = br.QueryRow().Scan(&head)
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_, _ = conn.Exec(context.WithoutCancel(ctx), `ROLLBACK`)
+		conn.Release()
+		return nil, 0, fmt.Errorf("postgres: query: %w", err)
+	}
+	return conn, head, nil
 }
 
 // orderBy renders the query's order as SQL when it compares exactly as
@@ -236,15 +302,22 @@ type where struct {
 	// index provides, so the narrowing index finds the candidates and only
 	// they are sorted.
 	gin bool
+	// walkable is set when gin comes from payload or search terms alone
+	// (no link criterion): a limited query in position order may then
+	// walk the log in position windows first (see walk).
+	walkable bool
 }
 
 // whereClause renders the query's filters as SQL over events e, every
 // value a bound parameter. It may select more rows than match (what SQL
-// cannot test exactly is left to trove.Query), never fewer.
-func whereClause(c *trove.Query) where {
+// cannot test exactly is left to trove.Query), never fewer. With walk,
+// payload and search terms are written so that no index serves them
+// (coalesce(…, true), the same test): they filter the rows of a position
+// window.
+func whereClause(c *trove.Query, walk bool) where {
 	var b strings.Builder
 	var args []any
-	gin := false
+	gin, linked := false, false
 	arg := func(v any) string {
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
@@ -286,7 +359,7 @@ func whereClause(c *trove.Query) where {
 		b.WriteString(` AND e.created_ms <= ` + arg(ms))
 	}
 	for _, cr := range c.LinkCriteria() {
-		gin = true
+		gin, linked = true, true
 		b.WriteString(` AND (e.id, e.version) IN (SELECT l.source_id, l.source_version FROM links l WHERE true`)
 		if cr.Type != "" {
 			b.WriteString(` AND l.type = ` + arg(cr.Type))
@@ -301,16 +374,24 @@ func whereClause(c *trove.Query) where {
 		if !ok {
 			continue // trove.Query tests it
 		}
-		b.WriteString(` AND (e.payload_jsonb @> ` + arg(doc) + `::jsonb OR e.payload_jsonb IS NULL)`)
+		if walk {
+			b.WriteString(` AND coalesce(e.payload_jsonb @> ` + arg(doc) + `::jsonb, true)`)
+		} else {
+			b.WriteString(` AND (e.payload_jsonb @> ` + arg(doc) + `::jsonb OR e.payload_jsonb IS NULL)`)
+		}
 		gin = true
 	}
 	if sq := c.SearchQuery(); sq != nil {
 		if tq, ok := searchTSQuery(sq); ok {
-			b.WriteString(` AND (e.search_tsv @@ ` + arg(tq) + `::tsquery OR e.search_tsv IS NULL)`)
+			if walk {
+				b.WriteString(` AND coalesce(e.search_tsv @@ ` + arg(tq) + `::tsquery, true)`)
+			} else {
+				b.WriteString(` AND (e.search_tsv @@ ` + arg(tq) + `::tsquery OR e.search_tsv IS NULL)`)
+			}
 			gin = true
 		}
 	}
-	return where{sql: b.String(), args: args, gin: gin}
+	return where{sql: b.String(), args: args, gin: gin, walkable: gin && !linked}
 }
 
 // containment renders a payload term as the jsonb document every payload

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/plugins/internal/lifecycle"
@@ -63,6 +64,12 @@ type Options struct {
 	// ChunkSize is the size of the pieces file bytes are stored in, in
 	// bytes. 0 means DefaultChunkSize.
 	ChunkSize int `json:"chunkSize,omitempty"`
+	// Retries is how many times an append transaction that failed with a
+	// serialization failure or a deadlock (SQLSTATE 40001, 40P01: what
+	// CockroachDB and YugabyteDB return under contention) is run again,
+	// after a pause doubling from 5 ms; the saves are answered only after.
+	// 0 means DefaultRetries; at most MaxRetries.
+	Retries int `json:"retries,omitempty"`
 }
 
 // Defaults of Options.
@@ -70,6 +77,8 @@ const (
 	DefaultSchema    = "trove"
 	DefaultMaxConns  = 16
 	DefaultChunkSize = 256 << 10
+	DefaultRetries   = 3
+	MaxRetries       = 100
 )
 
 var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
@@ -88,8 +97,14 @@ func (o Options) withDefaults() (Options, error) {
 	default:
 		return o, fmt.Errorf("%w: postgres: options: notify must be \"on\" or \"off\", not %q", trove.ErrInvalid, o.Notify)
 	}
-	if o.MaxConns < 0 || o.PollMS < 0 || o.ChunkSize < 0 || o.ReplicaWaitMS < 0 {
-		return o, fmt.Errorf("%w: postgres: options: maxConns, pollMs, chunkSize and replicaWaitMs must not be negative", trove.ErrInvalid)
+	if o.MaxConns < 0 || o.PollMS < 0 || o.ChunkSize < 0 || o.ReplicaWaitMS < 0 || o.Retries < 0 {
+		return o, fmt.Errorf("%w: postgres: options: maxConns, pollMs, chunkSize, replicaWaitMs and retries must not be negative", trove.ErrInvalid)
+	}
+	if o.Retries > MaxRetries {
+		return o, fmt.Errorf("%w: postgres: options: retries must be at most %d, not %d", trove.ErrInvalid, MaxRetries, o.Retries)
+	}
+	if o.Retries == 0 {
+		o.Retries = DefaultRetries
 	}
 	if o.MaxConns == 0 {
 		o.MaxConns = DefaultMaxConns
@@ -146,6 +161,10 @@ type Store struct {
 	// append transaction after its writes, with the head row locked, just
 	// before the commit; an error rolls the transaction back.
 	beforeCommit func(ctx context.Context, tx *pgxpool.Conn) error
+	// walked, when set (by tests), is told each position window a query
+	// walked: its size, the candidates it held, and whether the query then
+	// hands the rest of the log over to the index.
+	walked func(window int64, candidates int, handOver bool)
 }
 
 var (
@@ -202,6 +221,15 @@ func (s *Store) poolConfig(dsn string) (*pgxpool.Config, error) {
 	}
 	cfg.MaxConns = int32(s.opts.MaxConns)
 	cfg.ConnConfig.RuntimeParams["search_path"] = s.opts.Schema
+	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+		registerTSVector(c.TypeMap())
+		// No JIT: the planner's cost of a cursor over the whole log (an
+		// order other than position) passes jit_above_cost, and compiling
+		// it took longer than fetching the first page. An engine without
+		// the setting refuses it, and is served as well without.
+		_, _ = c.Exec(ctx, `SET jit = off`)
+		return nil
+	}
 	return cfg, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -19,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/plugins/postgres"
 )
@@ -262,4 +264,65 @@ func TestTrovedSIGKILL(t *testing.T) {
 		t.Fatalf("after restart: %d, position %d after %d", code, e.Position, n)
 	}
 	t.Logf("%d acknowledged, %d stored", len(acked), n)
+}
+
+// troved check --storage storage-postgres checks the schema the PG*
+// environment and the default options name: ok on a sound store, exit 1
+// naming the damage on a damaged one, an error (not a store created) where
+// there is none.
+func TestTrovedCheck(t *testing.T) {
+	bin, err := buildTroved()
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := "check_" + schemaFor(t.TempDir())
+	dsn, err := server.CreateDatabase(timeout(t, time.Minute), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func() (int, string) {
+		cmd := exec.Command(bin, "check", "--data", t.TempDir(), "--storage", postgres.Name)
+		cmd.Env = append(os.Environ(), "PGHOST=127.0.0.1", "PGPORT="+strconv.Itoa(server.Port), "PGUSER=trove",
+			"PGDATABASE="+db, "PGSSLMODE=disable")
+		out, err := cmd.CombinedOutput()
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			return exit.ExitCode(), string(out)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0, string(out)
+	}
+	if code, out := check(); code == 0 || !strings.Contains(out, "no schema trove") {
+		t.Fatalf("no store: exit %d\n%s", code, out)
+	}
+	ctx := timeout(t, time.Minute)
+	s, err := postgres.New(postgres.Options{DSN: dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Initialize(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if _, err := s.SaveEvent(ctx, ev(fmt.Sprintf("e%d", i), 1, `{"a":1}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Shutdown(ctx)
+	if code, out := check(); code != 0 || !strings.Contains(out, "ok (head 5, 5 events, 5 versions") {
+		t.Fatalf("sound store: exit %d\n%s", code, out)
+	}
+	c, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	if _, err := c.Exec(ctx, `DELETE FROM trove.events WHERE position = 3`); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := check(); code != 1 || !strings.Contains(out, "no event at position 3") {
+		t.Fatalf("damaged store: exit %d\n%s", code, out)
+	}
 }

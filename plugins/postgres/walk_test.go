@@ -1,0 +1,101 @@
+package postgres_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/plugins/postgres"
+)
+
+// Limited queries in position order with payload or search filters walk
+// the log in windows, hand over to the GIN index when the filter turns out
+// rare, and answer exactly the prefix (or, descending, the suffix) of the
+// unlimited query whichever way they went.
+func TestWalkAndHandOverGiveTheSameResults(t *testing.T) {
+	s := newStore(t, schemaFor(t.TempDir()))
+	ctx := timeout(t, 5*time.Minute)
+	const n = 20_000
+	for b := 0; b < n/1000; b++ {
+		evs := make([]trove.Event, 1000)
+		for j := range evs {
+			i := b*1000 + j
+			evs[j] = ev(fmt.Sprintf("w%05d", i), 0, fmt.Sprintf(`{"g":%d,"m":%d,"n":%d,"t":"word%d common"}`, i%100, i%5, i, i%2000))
+		}
+		if _, err := s.SaveEvents(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// New versions clear the latest flag of old ones: windows hold fewer
+	// rows than positions.
+	for i := 0; i < 300; i++ {
+		if _, err := s.SaveEvent(ctx, ev(fmt.Sprintf("w%05d", i*7), 2, fmt.Sprintf(`{"g":%d,"m":%d,"n":%d,"t":"again common"}`, i%100, i%5, i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var windows, walkedOnly, handedOver int
+	var handOver bool
+	postgres.SetWalked(s, func(_ int64, _ int, h bool) { windows++; handOver = handOver || h })
+	for _, q := range []trove.EventQuery{
+		{Payload: map[string]any{"m": json.Number("3")}},     // 20%
+		{Payload: map[string]any{"g": json.Number("42")}},    // 1%
+		{Payload: map[string]any{"n": json.Number("12345")}}, // one
+		{Payload: map[string]any{"n": json.Number("-1")}},    // none
+		{Search: "common"}, // all
+		{Search: "word17"}, // 0.05%
+		{Search: "again", Payload: map[string]any{"g": json.Number("3")}},
+		{Payload: map[string]any{"g": json.Number("42")}, AllVersions: true},
+	} {
+		all, err := s.QueryEvents(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, desc := range []bool{false, true} {
+			want := slices.Clone(all)
+			if desc {
+				slices.Reverse(want)
+				q.Sort = []trove.SortField{{Field: "position", Direction: "desc"}}
+			}
+			for _, lim := range [][2]int{{1, 0}, {100, 0}, {100, 150}, {1000, 0}, {5, 4000}} {
+				limit, offset := lim[0], lim[1]
+				lq := q
+				lq.Limit, lq.Offset = &limit, offset
+				windows, handOver = 0, false
+				got, err := s.QueryEvents(ctx, lq)
+				if err != nil {
+					t.Fatal(err)
+				}
+				exp := want[min(offset, len(want)):min(offset+limit, len(want))]
+				if !sameEvents(got, exp) {
+					t.Errorf("%+v desc=%v limit %d offset %d: %d events, want %d", q, desc, limit, offset, len(got), len(exp))
+				}
+				if windows == 0 {
+					t.Errorf("%+v: no window walked", lq)
+				}
+				if handOver {
+					handedOver++
+				} else {
+					walkedOnly++
+				}
+			}
+		}
+	}
+	if handedOver == 0 || walkedOnly == 0 {
+		t.Errorf("%d queries handed over to the index, %d walked alone: want both ways exercised", handedOver, walkedOnly)
+	}
+}
+
+func sameEvents(a, b []trove.Event) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Position != b[i].Position || a[i].ID != b[i].ID {
+			return false
+		}
+	}
+	return true
+}
