@@ -139,3 +139,39 @@ func TestPartialPayload(t *testing.T) {
 		t.Errorf("partialPayload decoded only %d payloads", decided)
 	}
 }
+
+// benchPayloads: the engine benchmark's event payload and a wider one (no
+// backslash: rawMatch's and partialPayload's domain).
+var benchPayloads = []struct{ name, doc string }{
+	{"event", `{"status":"s42","amount":417,"user":{"name":"user-4417","region":"eu-1"},"message":"request 94417 handled by worker 17 after 2 retries with result ok","tags":["a","b"]}`},
+	{"wide", `{"amount":4123.07,"count":17,"kind":"document.uploaded","message":"disk quota exceeded while the upload of the annual report was retried","ok":true,"retries":2,"seq":123456,"status":"ok","tags":["alpha","beta"],"traceId":"t-00000000deadbeef","user":{"name":"Jane Roe","region":"eu-west-1","tier":"gold"},"ratio":-1.5e-3,"nothing":null}`},
+}
+
+func BenchmarkRawMatch(b *testing.B) {
+	for _, p := range benchPayloads {
+		doc := []byte(p.doc)
+		for _, path := range []string{"status", "user.region", "missing"} {
+			keys := strings.Split(path, ".")
+			b.Run(p.name+"/"+path, func(b *testing.B) {
+				for b.Loop() {
+					if _, ok := rawMatch(doc, keys, []byte("eu-1")); !ok {
+						b.Fatal("undecided")
+					}
+				}
+			})
+		}
+	}
+}
+
+func BenchmarkPartialPayload(b *testing.B) {
+	for _, p := range benchPayloads {
+		doc := []byte(p.doc)
+		b.Run(p.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, ok := partialPayload(doc, []string{"status", "amount"}); !ok {
+					b.Fatal("undecided")
+				}
+			}
+		})
+	}
+}
