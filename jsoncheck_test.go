@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -156,13 +157,13 @@ func noLoneSurrogates(b []byte) bool {
 			i++
 			continue
 		}
-		r, _ := hex4(b, i+2)
+		r := hexValue(b[i+2 : i+6])
 		switch {
 		case r >= 0xD800 && r < 0xDC00:
 			if i+12 > len(b) || b[i+6] != '\\' || b[i+7] != 'u' {
 				return false
 			}
-			lo, _ := hex4(b, i+8)
+			lo := hexValue(b[i+8 : i+12])
 			if lo < 0xDC00 || lo > 0xDFFF {
 				return false
 			}
@@ -174,6 +175,15 @@ func noLoneSurrogates(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// hexValue is the value of the four hex digits h.
+func hexValue(h []byte) int {
+	v, err := strconv.ParseUint(string(h), 16, 32)
+	if err != nil {
+		panic(err)
+	}
+	return int(v)
 }
 
 // TestCoreRefusesBadJSON: a schema document, a registration, a payload or

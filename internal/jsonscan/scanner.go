@@ -24,7 +24,8 @@ const (
 	EndObject   // '}'
 	BeginArray  // '['
 	EndArray    // ']'
-	// Key: an object member's key, a string; the ':' after it is read.
+	// Key: an object member's key, a string (the ':' after it is checked
+	// by the next call of Next).
 	Key
 	String // a string value
 	Number // a number, as its text
@@ -45,6 +46,7 @@ func (k Kind) String() string {
 // What the scanner expects next.
 const (
 	stValue      = iota // a value
+	stColon             // ':' then a value (after a key)
 	stFirstKey          // a key or '}' (just after '{')
 	stFirstValue        // a value or ']' (just after '[')
 	stAfter             // ',' or the end of the container, or the end of the input at depth 0
@@ -201,6 +203,15 @@ func (s *Scanner) Next() Kind {
 		}
 	case stValue:
 		return s.value(i)
+	case stColon:
+		if i >= len(b) || b[i] != ':' {
+			return s.fail(i, ErrWantColon)
+		}
+		i++
+		if i < len(b) && b[i] <= ' ' {
+			i = s.space(i)
+		}
+		return s.value(i)
 	case stFirstKey:
 		if i < len(b) && b[i] == '}' {
 			return s.close(i, EndObject)
@@ -267,7 +278,7 @@ func (s *Scanner) open(i int, obj bool) Kind {
 	return BeginArray
 }
 
-// key reads a key and the ':' after it; b[i] is not white space.
+// key reads a key; b[i] is not white space.
 func (s *Scanner) key(i int) Kind {
 	b := s.b
 	if i >= len(b) {
@@ -280,14 +291,7 @@ func (s *Scanner) key(i int) Kind {
 	if end < 0 {
 		return Invalid
 	}
-	j := end
-	if j < len(b) && b[j] <= ' ' {
-		j = s.space(j)
-	}
-	if j >= len(b) || b[j] != ':' {
-		return s.fail(j, ErrWantColon)
-	}
-	s.kind, s.st, s.start, s.end, s.i = Key, stValue, i, end, j+1
+	s.kind, s.st, s.start, s.end, s.i = Key, stColon, i, end, end
 	return Key
 }
 
