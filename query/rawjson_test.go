@@ -2,6 +2,7 @@ package query
 
 import (
 	"bytes"
+	"encoding/json"
 	"math/rand/v2"
 	"reflect"
 	"strconv"
@@ -174,4 +175,58 @@ func BenchmarkPartialPayload(b *testing.B) {
 			}
 		})
 	}
+}
+
+// FuzzRawMatch: on any valid JSON without a backslash, a decided answer of
+// rawMatch is LookupValue's; on anything else rawMatch does not panic.
+func FuzzRawMatch(f *testing.F) {
+	for _, p := range benchPayloads {
+		f.Add([]byte(p.doc), "user.region", "eu-1")
+	}
+	f.Add([]byte(`{"a":{"b":"x"},"a":{"b":"y"}}`), "a.b", "y")
+	f.Add([]byte(`{"a":[1,,2],"b":"x"}`), "b", "x")
+	f.Fuzz(func(t *testing.T, payload []byte, path, v string) {
+		lit := literal(v)
+		keys := strings.Split(path, ".")
+		if bytes.IndexByte(payload, '\\') >= 0 || lit == nil || !plainKeys(keys) {
+			return
+		}
+		m, decided := rawMatch(payload, keys, lit)
+		if !decided || !json.Valid(payload) {
+			return
+		}
+		vk, _ := index.ValueKey(v)
+		got, found := index.LookupValue(payload, keys)
+		if want := found && got == vk; m != want {
+			t.Fatalf("rawMatch(%s, %q, %q) = %v, LookupValue says %v", payload, keys, v, m, want)
+		}
+	})
+}
+
+// FuzzPartialPayload: on any valid JSON object without a backslash, a
+// partial decoding answers the lookups it covers as the whole one does.
+func FuzzPartialPayload(f *testing.F) {
+	for _, p := range benchPayloads {
+		f.Add([]byte(p.doc), "user.region")
+	}
+	f.Add([]byte(`{"a":{"b":"x"},"a":{"b":"y"}}`), "a.b")
+	f.Fuzz(func(t *testing.T, payload []byte, path string) {
+		keys := strings.Split(path, ".")
+		if bytes.IndexByte(payload, '\\') >= 0 || !plainKeys(keys) {
+			return
+		}
+		part, ok := partialPayload(payload, keys[:1])
+		if !ok || !json.Valid(payload) {
+			return
+		}
+		full, err := trove.DecodePayload(payload)
+		if err != nil {
+			t.Fatalf("partialPayload decoded %q, DecodePayload: %v", payload, err)
+		}
+		wv, wok := trove.Lookup(full, keys)
+		gv, gok := trove.Lookup(part, keys)
+		if wok != gok || !reflect.DeepEqual(wv, gv) {
+			t.Fatalf("%s at %q: partial gives %v %v, whole %v %v", payload, keys, gv, gok, wv, wok)
+		}
+	})
 }
