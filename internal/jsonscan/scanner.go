@@ -2,6 +2,7 @@ package jsonscan
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"unicode/utf8"
 )
 
@@ -46,6 +47,7 @@ func (k Kind) String() string {
 // What the scanner expects next.
 const (
 	stValue      = iota // a value
+	stKey               // a key (after ',' in an object)
 	stColon             // ':' then a value (after a key)
 	stFirstKey          // a key or '}' (just after '{')
 	stFirstValue        // a value or ']' (just after '[')
@@ -167,65 +169,127 @@ func (s *Scanner) space(i int) int {
 func (s *Scanner) Next() Kind {
 	b := s.b
 	i := s.i
-	if i < len(b) && b[i] <= ' ' {
-		i = s.space(i)
-	}
-	switch s.st {
-	case stAfter:
-		if s.depth == 0 {
-			if i < len(b) {
-				return s.fail(i, ErrTrailing)
-			}
-			s.i, s.st, s.kind, s.start, s.end = i, stEnd, End, i, i
-			return End
-		}
-		if i >= len(b) {
-			return s.fail(i, ErrUnexpectedEnd)
-		}
-		switch c := b[i]; {
-		case c == ',':
-			i++
-			if i < len(b) && b[i] <= ' ' {
-				i = s.space(i)
-			}
-			if s.obj {
-				return s.key(i)
-			}
-			return s.value(i)
-		case c == '}' && s.obj:
-			return s.close(i, EndObject)
-		case c == ']' && !s.obj:
-			return s.close(i, EndArray)
-		case s.obj:
-			return s.fail(i, ErrWantObjectEnd)
-		default:
-			return s.fail(i, ErrWantArrayEnd)
-		}
-	case stValue:
-		return s.value(i)
-	case stColon:
-		if i >= len(b) || b[i] != ':' {
-			return s.fail(i, ErrWantColon)
-		}
-		i++
+	st := s.st
+	// One loop for the token and the punctuation before it, so that a
+	// token costs one call (and one of str for a string).
+	for {
 		if i < len(b) && b[i] <= ' ' {
 			i = s.space(i)
 		}
-		return s.value(i)
-	case stFirstKey:
-		if i < len(b) && b[i] == '}' {
-			return s.close(i, EndObject)
+		switch st {
+		case stAfter:
+			if s.depth == 0 {
+				if i < len(b) {
+					return s.fail(i, ErrTrailing)
+				}
+				s.i, s.st, s.kind, s.start, s.end = i, stEnd, End, i, i
+				return End
+			}
+			if i >= len(b) {
+				return s.fail(i, ErrUnexpectedEnd)
+			}
+			switch c := b[i]; {
+			case c == ',':
+				i++
+				st = stValue
+				if s.obj {
+					st = stKey
+				}
+				continue
+			case c == '}' && s.obj:
+				return s.close(i, EndObject)
+			case c == ']' && !s.obj:
+				return s.close(i, EndArray)
+			case s.obj:
+				return s.fail(i, ErrWantObjectEnd)
+			default:
+				return s.fail(i, ErrWantArrayEnd)
+			}
+		case stColon:
+			if i >= len(b) || b[i] != ':' {
+				return s.fail(i, ErrWantColon)
+			}
+			i++
+			st = stValue
+			continue
+		case stFirstKey:
+			if i < len(b) && b[i] == '}' {
+				return s.close(i, EndObject)
+			}
+			st = stKey
+			continue
+		case stFirstValue:
+			if i < len(b) && b[i] == ']' {
+				return s.close(i, EndArray)
+			}
+			st = stValue
+			continue
+		case stKey:
+			if i >= len(b) {
+				return s.fail(i, ErrUnexpectedEnd)
+			}
+			if b[i] != '"' {
+				return s.fail(i, ErrWantKey)
+			}
+			end := s.str(i, true)
+			if end < 0 {
+				return Invalid
+			}
+			s.kind, s.start, s.end = Key, i, end
+			if end < len(b) && b[end] == ':' { // compact: the ':' is read now
+				s.st, s.i = stValue, end+1
+			} else {
+				s.st, s.i = stColon, end
+			}
+			return Key
+		case stValue:
+			if i >= len(b) {
+				return s.fail(i, ErrUnexpectedEnd)
+			}
+			var k Kind
+			end := i
+			switch c := b[i]; c {
+			case '"':
+				if end = s.str(i, false); end < 0 {
+					return Invalid
+				}
+				k = String
+			case '{':
+				return s.open(i, true)
+			case '[':
+				return s.open(i, false)
+			case 't':
+				if len(b)-i < 4 || string(b[i:i+4]) != "true" {
+					return s.fail(i, ErrWantValue)
+				}
+				k, end = True, i+4
+			case 'f':
+				if len(b)-i < 5 || string(b[i:i+5]) != "false" {
+					return s.fail(i, ErrWantValue)
+				}
+				k, end = False, i+5
+			case 'n':
+				if len(b)-i < 4 || string(b[i:i+4]) != "null" {
+					return s.fail(i, ErrWantValue)
+				}
+				k, end = Null, i+4
+			default:
+				if c != '-' && (c < '0' || c > '9') {
+					return s.fail(i, ErrWantValue)
+				}
+				if end = numberEnd(b, i); end < 0 {
+					return s.fail(i, ErrNumber)
+				}
+				k = Number
+			}
+			s.kind, s.st, s.start, s.end, s.i = k, stAfter, i, end, end
+			return k
+		case stEnd:
+			return End
+		default:
+			return Invalid
 		}
-		return s.key(i)
-	case stFirstValue:
-		if i < len(b) && b[i] == ']' {
-			return s.close(i, EndArray)
-		}
-		return s.value(i)
-	case stEnd:
-		return End
 	}
-	return Invalid
 }
 
 // close reads the '}' or ']' at b[i].
@@ -278,69 +342,6 @@ func (s *Scanner) open(i int, obj bool) Kind {
 	return BeginArray
 }
 
-// key reads a key; b[i] is not white space.
-func (s *Scanner) key(i int) Kind {
-	b := s.b
-	if i >= len(b) {
-		return s.fail(i, ErrUnexpectedEnd)
-	}
-	if b[i] != '"' {
-		return s.fail(i, ErrWantKey)
-	}
-	end := s.str(i, true)
-	if end < 0 {
-		return Invalid
-	}
-	s.kind, s.st, s.start, s.end, s.i = Key, stColon, i, end, end
-	return Key
-}
-
-// value reads a value's first token; b[i] is not white space.
-func (s *Scanner) value(i int) Kind {
-	b := s.b
-	if i >= len(b) {
-		return s.fail(i, ErrUnexpectedEnd)
-	}
-	var k Kind
-	end := i
-	switch c := b[i]; c {
-	case '{':
-		return s.open(i, true)
-	case '[':
-		return s.open(i, false)
-	case '"':
-		if end = s.str(i, false); end < 0 {
-			return Invalid
-		}
-		k = String
-	case 't':
-		if len(b)-i < 4 || string(b[i:i+4]) != "true" {
-			return s.fail(i, ErrWantValue)
-		}
-		k, end = True, i+4
-	case 'f':
-		if len(b)-i < 5 || string(b[i:i+5]) != "false" {
-			return s.fail(i, ErrWantValue)
-		}
-		k, end = False, i+5
-	case 'n':
-		if len(b)-i < 4 || string(b[i:i+4]) != "null" {
-			return s.fail(i, ErrWantValue)
-		}
-		k, end = Null, i+4
-	default:
-		if c != '-' && (c < '0' || c > '9') {
-			return s.fail(i, ErrWantValue)
-		}
-		if end = numberEnd(b, i); end < 0 {
-			return s.fail(i, ErrNumber)
-		}
-		k = Number
-	}
-	s.kind, s.st, s.start, s.end, s.i = k, stAfter, i, end, end
-	return k
-}
-
 // numberEnd returns the index past the JSON number at b[i], or -1 when
 // b[i:] does not start with one.
 func numberEnd(b []byte, i int) int {
@@ -384,14 +385,16 @@ func numberEnd(b []byte, i int) int {
 
 // Byte classes inside a string.
 const (
-	cPlain   = iota // printable ASCII other than '"' and '\\'
+	cPlain   = iota // nothing to check
 	cQuote          // '"'
 	cEscape         // '\\'
 	cControl        // below 0x20
-	cHigh           // 0x80 and above
+	cHigh           // 0x80 and above, in a strict scanner
 )
 
-var strClass = func() (t [256]uint8) {
+// strClass and strictClass give each byte's class in a string, for New's
+// scanners and NewStrict's.
+var strClass, strictClass = func() (t, strict [256]uint8) {
 	for c := range t {
 		switch {
 		case c < 0x20:
@@ -400,11 +403,13 @@ var strClass = func() (t [256]uint8) {
 			t[c] = cQuote
 		case c == '\\':
 			t[c] = cEscape
-		case c >= 0x80:
-			t[c] = cHigh
+		}
+		strict[c] = t[c]
+		if c >= 0x80 {
+			strict[c] = cHigh
 		}
 	}
-	return t
+	return t, strict
 }()
 
 const (
@@ -412,17 +417,17 @@ const (
 	highs = 0x8080808080808080
 )
 
-// special reports whether one of the 8 bytes of x (little endian) is
-// below 0x20, '"', '\\' or, when high is highs, 0x80 or above.
-func special(x, high uint64) bool {
-	// Each term has the top bit of some byte set exactly when some byte
-	// is of its kind (a borrow may mark more bytes, never fewer).
+// special returns a mask of the 8 bytes of x (little endian) whose
+// lowest set bit is the top bit of the first byte below 0x20, '"', '\\'
+// or, when high is highs, 0x80 or above; it is 0 when there is none. (A
+// borrow may set bits of bytes past the first, never before it.)
+func special(x, high uint64) uint64 {
 	lt := (x - 0x20*ones) &^ x // a byte < 0x20
 	q := x ^ '"'*ones
 	q = (q - ones) &^ q // a byte == '"'
 	e := x ^ '\\'*ones
 	e = (e - ones) &^ e // a byte == '\\'
-	return (lt|q|e)&highs|x&high != 0
+	return (lt|q|e)&highs | x&high
 }
 
 // str checks the string whose quote is at b[i] and returns the index past
@@ -432,23 +437,30 @@ func (s *Scanner) str(i int, key bool) int {
 	start := i
 	i++
 	esc := false
-	high := uint64(0)
+	high, class := uint64(0), &strClass
 	if s.strict {
-		high = highs
+		high, class = highs, &strictClass
 	}
 	for {
-		// Eight bytes at a time while none needs a look.
-		for len(b)-i >= 8 && !special(binary.LittleEndian.Uint64(b[i:]), high) {
+		// Eight bytes at a time up to the first that needs a look, then
+		// (near the input's end) one at a time.
+		for len(b)-i >= 8 {
+			if m := special(binary.LittleEndian.Uint64(b[i:]), high); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
 			i += 8
 		}
-		for i < len(b) && strClass[b[i]] == cPlain {
-			i++
+		if len(b)-i < 8 {
+			for i < len(b) && class[b[i]] == cPlain {
+				i++
+			}
 		}
 		if i >= len(b) {
 			s.fail(start, ErrUnterminated)
 			return -1
 		}
-		switch strClass[b[i]] {
+		switch class[b[i]] {
 		case cQuote:
 			s.esc = esc
 			return i + 1
@@ -456,20 +468,20 @@ func (s *Scanner) str(i int, key bool) int {
 			s.fail(i, ErrControl)
 			return -1
 		case cHigh:
-			if !s.strict {
-				i++
-				continue
-			}
-			if r, n := utf8.DecodeRune(b[i:]); r != utf8.RuneError || n > 1 {
+			// A run of multi-byte runes.
+			for i < len(b) && b[i] >= utf8.RuneSelf {
+				r, n := utf8.DecodeRune(b[i:])
+				if r == utf8.RuneError && n <= 1 {
+					if key {
+						s.fail(i, ErrKeyUTF8)
+					} else {
+						s.fail(i, ErrUTF8)
+					}
+					return -1
+				}
 				i += n
-				continue
 			}
-			if key {
-				s.fail(i, ErrKeyUTF8)
-			} else {
-				s.fail(i, ErrUTF8)
-			}
-			return -1
+			continue
 		}
 		// A backslash.
 		esc = true

@@ -2,10 +2,13 @@ package jsonscan
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -268,25 +271,40 @@ func TestAppendText(t *testing.T) {
 	}
 }
 
-// TestSpecial checks the eight-bytes-at-a-time test byte by byte.
+// TestSpecial checks the eight-bytes-at-a-time test against the byte
+// classes: the first byte it flags is the first that needs a look.
 func TestSpecial(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	picks := []byte{'a', ' ', '~', 0x7f, 0, 0x1f, 0x20, '"', '\\', '!', '#', '[', ']', 0x80, 0xff, 0xc3, 0x21, 0x5b, 0x5d}
 	var w [8]byte
-	for c := range 256 {
-		for pos := range 8 {
-			for k := range w {
-				w[k] = 'a'
+	for range 50000 {
+		for k := range w {
+			if r.IntN(3) == 0 {
+				w[k] = picks[r.IntN(len(picks))]
+			} else {
+				w[k] = byte(r.IntN(256))
 			}
-			w[pos] = byte(c)
-			x := uint64(0)
-			for k := 7; k >= 0; k-- {
-				x = x<<8 | uint64(w[k])
+		}
+		x := binary.LittleEndian.Uint64(w[:])
+		for _, strict := range []bool{false, true} {
+			class, high := &strClass, uint64(0)
+			if strict {
+				class, high = &strictClass, highs
 			}
-			needs := c < 0x20 || c == '"' || c == '\\'
-			if got := special(x, 0); got != needs {
-				t.Fatalf("byte %#x at %d: special %v", c, pos, got)
+			first := 8
+			for k, c := range w {
+				if class[c] != cPlain {
+					first = k
+					break
+				}
 			}
-			if got := special(x, highs); got != (needs || c >= 0x80) {
-				t.Fatalf("byte %#x at %d: strict special %v", c, pos, got)
+			m := special(x, high)
+			got := 8
+			if m != 0 {
+				got = bits.TrailingZeros64(m) >> 3
+			}
+			if got != first {
+				t.Fatalf("%q strict %v: flagged byte %d, want %d", w, strict, got, first)
 			}
 		}
 	}
