@@ -136,6 +136,10 @@ func (s *Scanner) Err() error {
 	return s.err
 }
 
+// fail makes the scanner Invalid. It is kept out of line: the paths that
+// call it are rare, and the ones that do not stay small.
+//
+//go:noinline
 func (s *Scanner) fail(i int, err error) Kind {
 	s.err = &SyntaxError{Offset: i, Err: err}
 	s.kind, s.st, s.start, s.end = Invalid, stInvalid, i, i
@@ -460,10 +464,11 @@ func (s *Scanner) str(i int, key bool) int {
 			s.fail(start, ErrUnterminated)
 			return -1
 		}
-		switch class[b[i]] {
-		case cQuote:
+		if b[i] == '"' {
 			s.esc = esc
 			return i + 1
+		}
+		switch class[b[i]] {
 		case cControl:
 			s.fail(i, ErrControl)
 			return -1
