@@ -3,7 +3,8 @@ package trove
 import (
 	"fmt"
 	"sync"
-	"unicode/utf8"
+
+	"github.com/trovedb/trove/internal/jsonscan"
 )
 
 // JSON from clients is checked strictly before anything stores it, so that
@@ -14,7 +15,7 @@ import (
 // unescaping) are ErrInvalid.
 
 // maxJSONDepth bounds nesting, as encoding/json does.
-const maxJSONDepth = 10000
+const maxJSONDepth = jsonscan.MaxDepth
 
 // keySetFrom is the member count from which an object's keys are checked
 // for repeats through a map instead of by comparing each new key with the
@@ -92,13 +93,6 @@ func checkJSONText(b []byte) (compact bool, err error) {
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && isSpace(b[i]) {
-		i++
-	}
-	return i
-}
-
 func (c *jsonChecker) fail(i int, format string, args ...any) error {
 	return fmt.Errorf("JSON at offset %d: "+format, append([]any{i}, args...)...)
 }
@@ -110,128 +104,25 @@ func (c *jsonChecker) key(r keyRef) []byte {
 	return c.b[r.off : r.off+r.n]
 }
 
-// check scans b once.
+// check scans b once: the strict scanner checks the grammar, UTF-8,
+// surrogates and depth; the checker the keys of each object.
 func (c *jsonChecker) check(b []byte) (compact bool, err error) {
 	c.b = b
 	c.refs, c.frames, c.keys = c.refs[:0], c.frames[:0], c.keys[:0]
-	compact = true
-	var stack [64]byte
-	containers := stack[:0] // '{' or '['
-	i := 0
-	const (
-		stValue = iota // a value is expected
-		stKey          // a key (or '}' when the object is empty) is expected
-		stAfter        // ',' or the container's end is expected
-	)
-	st := stValue
-	empty := false // the container just opened
+	s := jsonscan.NewStrict(b)
 	for {
-		if i < len(b) && isSpace(b[i]) {
-			i, compact = skipSpace(b, i), false
-		}
-		if i >= len(b) {
-			if len(containers) == 0 && st == stAfter {
-				return compact, nil
-			}
-			return false, c.fail(i, "unexpected end")
-		}
-		ch := b[i]
-		switch st {
-		case stKey:
-			if ch == '}' && empty {
-				i++
-				containers = containers[:len(containers)-1]
-				c.closeObject()
-				st, empty = stAfter, false
-				continue
-			}
-			if ch != '"' {
-				return false, c.fail(i, "want a key")
-			}
-			start := i
-			n, esc, err := c.str(i, true)
-			if err != nil {
+		switch s.Next() {
+		case jsonscan.End:
+			return s.Compact(), nil
+		case jsonscan.Invalid:
+			return false, s.Err()
+		case jsonscan.BeginObject:
+			c.frames = append(c.frames, objFrame{keys: len(c.refs), text: len(c.keys)})
+		case jsonscan.EndObject:
+			c.closeObject()
+		case jsonscan.Key:
+			if err := c.addKey(&s); err != nil {
 				return false, err
-			}
-			if err := c.addKey(start, n, esc); err != nil {
-				return false, err
-			}
-			i = n
-			if i < len(b) && isSpace(b[i]) {
-				i, compact = skipSpace(b, i), false
-			}
-			if i >= len(b) || b[i] != ':' {
-				return false, c.fail(i, "want ':'")
-			}
-			i++
-			st, empty = stValue, false
-		case stValue:
-			switch {
-			case ch == '{' || ch == '[':
-				if len(containers) >= maxJSONDepth {
-					return false, c.fail(i, "nested deeper than %d", maxJSONDepth)
-				}
-				containers = append(containers, ch)
-				i++
-				empty = true
-				if ch == '{' {
-					c.frames = append(c.frames, objFrame{keys: len(c.refs), text: len(c.keys)})
-					st = stKey
-					continue
-				}
-				if i < len(b) && isSpace(b[i]) {
-					i, compact = skipSpace(b, i), false
-				}
-				if i < len(b) && b[i] == ']' {
-					i++
-					containers = containers[:len(containers)-1]
-					st, empty = stAfter, false
-					continue
-				}
-				continue
-			case ch == '"':
-				n, _, err := c.str(i, false)
-				if err != nil {
-					return false, err
-				}
-				i = n
-			case ch == '-' || ch >= '0' && ch <= '9':
-				n := numberEnd(b, i)
-				if n < 0 {
-					return false, c.fail(i, "bad number")
-				}
-				i = n
-			case ch == 't' && hasPrefixAt(b, i, "true"):
-				i += 4
-			case ch == 'f' && hasPrefixAt(b, i, "false"):
-				i += 5
-			case ch == 'n' && hasPrefixAt(b, i, "null"):
-				i += 4
-			default:
-				return false, c.fail(i, "want a value")
-			}
-			st, empty = stAfter, false
-		case stAfter:
-			if len(containers) == 0 {
-				return false, c.fail(i, "data after the value")
-			}
-			top := containers[len(containers)-1]
-			switch {
-			case ch == ',':
-				i++
-				if top == '{' {
-					st = stKey
-				} else {
-					st = stValue
-				}
-			case ch == '}' && top == '{', ch == ']' && top == '[':
-				i++
-				containers = containers[:len(containers)-1]
-				if top == '{' {
-					c.closeObject()
-				}
-			default:
-				return false, c.fail(i, "want ',' or the end of the %s", map[byte]string{'{': "object", '[': "array"}[top])
 			}
 		}
 	}
@@ -244,16 +135,17 @@ func (c *jsonChecker) closeObject() {
 	c.keys = c.keys[:f.text]
 }
 
-// addKey records the key whose string spans b[start:end], refusing a
-// repeat within the current object.
-func (c *jsonChecker) addKey(start, end int, esc bool) error {
+// addKey records the key s is at, refusing a repeat within the current
+// object.
+func (c *jsonChecker) addKey(s *jsonscan.Scanner) error {
+	start := s.Offset()
 	var r keyRef
-	if esc {
+	if s.Escaped() {
 		off := len(c.keys)
-		c.keys = appendUnescaped(c.keys, c.b[start+1:end-1])
+		c.keys = s.AppendText(c.keys)
 		r = keyRef{off: off, n: len(c.keys) - off, esc: true}
 	} else {
-		r = keyRef{off: start + 1, n: end - start - 2}
+		r = keyRef{off: start + 1, n: len(s.RawText())}
 	}
 	f := &c.frames[len(c.frames)-1]
 	k := c.key(r)
@@ -278,173 +170,4 @@ func (c *jsonChecker) addKey(start, end int, esc bool) error {
 	}
 	c.refs = append(c.refs, r)
 	return nil
-}
-
-// str checks the string whose quote is at b[i] and returns the index past
-// its closing quote and whether it holds escapes.
-func (c *jsonChecker) str(i int, key bool) (end int, esc bool, err error) {
-	b := c.b
-	start := i
-	i++
-	for i < len(b) {
-		ch := b[i]
-		// Plain ASCII text, the common case, in a tight loop.
-		for ch >= 0x20 && ch < utf8.RuneSelf && ch != '"' && ch != '\\' {
-			i++
-			if i == len(b) {
-				return 0, false, c.fail(start, "unterminated string")
-			}
-			ch = b[i]
-		}
-		switch {
-		case ch == '"':
-			return i + 1, esc, nil
-		case ch < 0x20:
-			return 0, false, c.fail(i, "control character in a string")
-		case ch == '\\':
-			esc = true
-			if i+1 >= len(b) {
-				return 0, false, c.fail(i, "unterminated string")
-			}
-			switch b[i+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				i += 2
-			case 'u':
-				r, ok := hex4(b, i+2)
-				if !ok {
-					return 0, false, c.fail(i, "bad \\u escape")
-				}
-				i += 6
-				switch {
-				case r >= 0xD800 && r < 0xDC00:
-					lo, ok := -1, false
-					if i+1 < len(b) && b[i] == '\\' && b[i+1] == 'u' {
-						lo, ok = hex4(b, i+2)
-					}
-					if !ok || lo < 0xDC00 || lo > 0xDFFF {
-						return 0, false, c.fail(i-6, "unpaired surrogate in a string")
-					}
-					i += 6
-				case r >= 0xDC00 && r <= 0xDFFF:
-					return 0, false, c.fail(i-6, "unpaired surrogate in a string")
-				}
-			default:
-				return 0, false, c.fail(i, "bad escape")
-			}
-		case ch < utf8.RuneSelf:
-			i++
-		default:
-			r, n := utf8.DecodeRune(b[i:])
-			if r == utf8.RuneError && n <= 1 {
-				what := "string"
-				if key {
-					what = "key"
-				}
-				return 0, false, c.fail(i, "invalid UTF-8 in a %s", what)
-			}
-			i += n
-		}
-	}
-	return 0, false, c.fail(start, "unterminated string")
-}
-
-func hex4(b []byte, i int) (int, bool) {
-	if i+4 > len(b) {
-		return 0, false
-	}
-	v := 0
-	for _, h := range b[i : i+4] {
-		switch {
-		case h >= '0' && h <= '9':
-			v = v<<4 | int(h-'0')
-		case h >= 'a' && h <= 'f':
-			v = v<<4 | int(h-'a'+10)
-		case h >= 'A' && h <= 'F':
-			v = v<<4 | int(h-'A'+10)
-		default:
-			return 0, false
-		}
-	}
-	return v, true
-}
-
-// appendUnescaped appends the text of a checked JSON string's contents s
-// (between the quotes) to dst.
-func appendUnescaped(dst, s []byte) []byte {
-	for i := 0; i < len(s); {
-		if s[i] != '\\' {
-			dst = append(dst, s[i])
-			i++
-			continue
-		}
-		switch s[i+1] {
-		case 'b':
-			dst = append(dst, '\b')
-		case 'f':
-			dst = append(dst, '\f')
-		case 'n':
-			dst = append(dst, '\n')
-		case 'r':
-			dst = append(dst, '\r')
-		case 't':
-			dst = append(dst, '\t')
-		case 'u':
-			r, _ := hex4(s, i+2)
-			if r >= 0xD800 && r < 0xDC00 {
-				lo, _ := hex4(s, i+8)
-				r = 0x10000 + (r-0xD800)<<10 + (lo - 0xDC00)
-				i += 6
-			}
-			dst = utf8.AppendRune(dst, rune(r))
-			i += 6
-			continue
-		default: // '"', '\\', '/'
-			dst = append(dst, s[i+1])
-		}
-		i += 2
-	}
-	return dst
-}
-
-// numberEnd returns the index past the JSON number at b[i], or -1.
-func numberEnd(b []byte, i int) int {
-	if b[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(b) && b[i] == '0':
-		i++
-	case i < len(b) && b[i] >= '1' && b[i] <= '9':
-		for i < len(b) && isDigit(b[i]) {
-			i++
-		}
-	default:
-		return -1
-	}
-	if i < len(b) && b[i] == '.' {
-		i++
-		if i >= len(b) || !isDigit(b[i]) {
-			return -1
-		}
-		for i < len(b) && isDigit(b[i]) {
-			i++
-		}
-	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		i++
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
-			i++
-		}
-		if i >= len(b) || !isDigit(b[i]) {
-			return -1
-		}
-		for i < len(b) && isDigit(b[i]) {
-			i++
-		}
-	}
-	return i
-}
-
-func hasPrefixAt(b []byte, i int, s string) bool {
-	return len(b)-i >= len(s) && string(b[i:i+len(s)]) == s
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -156,13 +157,13 @@ func noLoneSurrogates(b []byte) bool {
 			i++
 			continue
 		}
-		r, _ := hex4(b, i+2)
+		r := hexValue(b[i+2 : i+6])
 		switch {
 		case r >= 0xD800 && r < 0xDC00:
 			if i+12 > len(b) || b[i+6] != '\\' || b[i+7] != 'u' {
 				return false
 			}
-			lo, _ := hex4(b, i+8)
+			lo := hexValue(b[i+8 : i+12])
 			if lo < 0xDC00 || lo > 0xDFFF {
 				return false
 			}
@@ -174,6 +175,15 @@ func noLoneSurrogates(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// hexValue is the value of the four hex digits h.
+func hexValue(h []byte) int {
+	v, err := strconv.ParseUint(string(h), 16, 32)
+	if err != nil {
+		panic(err)
+	}
+	return int(v)
 }
 
 // TestCoreRefusesBadJSON: a schema document, a registration, a payload or
@@ -277,5 +287,29 @@ func TestQueryRefusesBadJSON(t *testing.T) {
 	var eq EventQuery
 	if err := json.Unmarshal([]byte(`{"payload":{"a":1,"b":{"a":2}},"limit":3}`), &eq); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// benchPayloads are the documents the JSON benchmarks of the packages that
+// scan payloads share in spirit: the engine benchmark's event payload, a
+// wider one with numbers of every form, and one with escapes and non-ASCII
+// text.
+var benchPayloads = []struct{ name, doc string }{
+	{"event", `{"status":"s42","amount":417,"user":{"name":"user-4417","region":"eu-1"},"message":"request 94417 handled by worker 17 after 2 retries with result ok","tags":["a","b"]}`},
+	{"wide", `{"amount":4123.07,"count":17,"kind":"document.uploaded","message":"disk quota exceeded while the upload of the annual report was retried","ok":true,"retries":2,"seq":123456,"status":"ok","tags":["alpha","beta"],"traceId":"t-00000000deadbeef","user":{"name":"Jane Roe","region":"eu-west-1","tier":"gold"},"ratio":-1.5e-3,"nothing":null}`},
+	{"escaped", `{"title":"Annual \"Report\" 2025","path":"C:\\docs\\r.pdf","text":"caf\u00e9 \ud83d\ude00 日本語のテキスト","lines":"a\nb\tc","author":{"name":"José Müller"}}`},
+}
+
+func BenchmarkCheckJSON(b *testing.B) {
+	for _, p := range benchPayloads {
+		doc := []byte(p.doc)
+		b.Run(p.name, func(b *testing.B) {
+			b.SetBytes(int64(len(doc)))
+			for b.Loop() {
+				if err := CheckJSON(doc); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -126,8 +126,8 @@ func TestTermWriter(t *testing.T) {
 	defer plain.Close()
 	defer pre.Close()
 	for i, p := range payloads {
-		var want, got []string
-		Terms([]byte(p), func(path, value string) { want = append(want, path+"="+value) })
+		var got []string
+		want := terms([]byte(p))
 		start := len(buf)
 		buf = tw.Append(buf, []byte(p))
 		enc := buf[start:]

@@ -4,9 +4,9 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"strings"
 
 	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/internal/jsonscan"
 )
 
 // Term kinds: the first byte of a term's value key, so that values of
@@ -73,183 +73,6 @@ func ValueKey(v any) (string, bool) {
 	return "", false
 }
 
-// Terms calls fn with every scalar of a JSON object reached through objects
-// only (arrays are not descended, as payload equality never looks into
-// them): its dotted path and its value key. Malformed JSON ends the walk
-// early; the index is a superset filter, so nothing is lost by that beyond
-// the terms not emitted (queries verify every candidate).
-func Terms(payload []byte, fn func(path, value string)) {
-	s := scanner{b: payload}
-	s.ws()
-	if s.peek() != '{' {
-		return
-	}
-	s.object("", fn)
-}
-
-type scanner struct {
-	b   []byte
-	i   int
-	bad bool
-}
-
-func (s *scanner) peek() byte {
-	if s.i < len(s.b) {
-		return s.b[s.i]
-	}
-	return 0
-}
-
-func (s *scanner) ws() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
-		}
-	}
-}
-
-// object reads {…} at s.i; prefix is the path of the object ("" at the root).
-func (s *scanner) object(prefix string, fn func(path, value string)) {
-	s.i++ // '{'
-	s.ws()
-	if s.peek() == '}' {
-		s.i++
-		return
-	}
-	for !s.bad {
-		s.ws()
-		key, ok := s.str()
-		if !ok {
-			s.bad = true
-			return
-		}
-		s.ws()
-		if s.peek() != ':' {
-			s.bad = true
-			return
-		}
-		s.i++
-		s.ws()
-		path := key
-		if prefix != "" {
-			path = prefix + "." + key
-		}
-		s.value(path, fn)
-		s.ws()
-		switch s.peek() {
-		case ',':
-			s.i++
-		case '}':
-			s.i++
-			return
-		default:
-			s.bad = true
-			return
-		}
-	}
-}
-
-func (s *scanner) value(path string, fn func(path, value string)) {
-	switch c := s.peek(); {
-	case c == '{':
-		s.object(path, fn)
-	case c == '[':
-		s.skipArray()
-	case c == '"':
-		v, ok := s.str()
-		if !ok {
-			s.bad = true
-			return
-		}
-		fn(path, string(KindString)+v)
-	case c == 't' && s.lit("true"):
-		fn(path, string(KindBool)+"1")
-	case c == 'f' && s.lit("false"):
-		fn(path, string(KindBool)+"0")
-	case c == 'n' && s.lit("null"):
-		fn(path, string(KindNull))
-	case c == '-' || c >= '0' && c <= '9':
-		start := s.i
-		for s.i < len(s.b) && strings.IndexByte("+-0123456789.eE", s.b[s.i]) >= 0 {
-			s.i++
-		}
-		n, ok := NormalizeNumber(string(s.b[start:s.i]))
-		if !ok {
-			s.bad = true
-			return
-		}
-		fn(path, string(KindNumber)+n)
-	default:
-		s.bad = true
-	}
-}
-
-func (s *scanner) lit(w string) bool {
-	if strings.HasPrefix(string(s.b[s.i:min(len(s.b), s.i+len(w))]), w) {
-		s.i += len(w)
-		return true
-	}
-	return false
-}
-
-// str reads a JSON string at s.i and returns it unescaped.
-func (s *scanner) str() (string, bool) {
-	if s.peek() != '"' {
-		return "", false
-	}
-	start := s.i
-	s.i++
-	escaped := false
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case '\\':
-			escaped = true
-			s.i += 2
-			continue
-		case '"':
-			s.i++
-			if !escaped {
-				return string(s.b[start+1 : s.i-1]), true
-			}
-			var v string
-			if json.Unmarshal(s.b[start:s.i], &v) != nil {
-				return "", false
-			}
-			return v, true
-		}
-		s.i++
-	}
-	return "", false
-}
-
-// skipArray skips […] at s.i, strings and nesting included.
-func (s *scanner) skipArray() {
-	depth := 0
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case '[', '{':
-			depth++
-		case ']', '}':
-			depth--
-			if depth == 0 {
-				s.i++
-				return
-			}
-		case '"':
-			if _, ok := s.str(); !ok {
-				s.bad = true
-				return
-			}
-			continue
-		}
-		s.i++
-	}
-	s.bad = true
-}
-
 // LookupValue finds the scalar at keys in a JSON object, following objects
 // only and taking the last occurrence of a repeated key (as a JSON decoder
 // does), and returns its value key (see ValueKey). ok is false when a key is
@@ -257,95 +80,74 @@ func (s *scanner) skipArray() {
 // It answers exactly what trove.PayloadTerm.Match asks, without decoding the
 // payload.
 func LookupValue(payload []byte, keys []string) (value string, ok bool) {
-	s := scanner{b: payload}
-	for depth, key := range keys {
-		s.ws()
-		if s.peek() != '{' {
-			return "", false
-		}
-		s.i++
-		found := -1
-		s.ws()
-		if s.peek() == '}' {
-			return "", false
-		}
-		for {
-			s.ws()
-			k, ok := s.str()
-			if !ok {
-				return "", false
-			}
-			s.ws()
-			if s.peek() != ':' {
-				return "", false
-			}
-			s.i++
-			s.ws()
-			if k == key {
-				found = s.i
-			}
-			if !s.skipValue() {
-				return "", false
-			}
-			s.ws()
-			if s.peek() == ',' {
-				s.i++
-				continue
-			}
-			if s.peek() == '}' {
-				break
-			}
-			return "", false
-		}
-		if found < 0 {
-			return "", false
-		}
-		s.i = found
-		if depth == len(keys)-1 {
-			var out string
-			got := false
-			switch c := s.peek(); c {
-			case '{', '[':
-				return "", false
-			default:
-				s.value("", func(_, v string) { out, got = v, true })
-			}
-			return out, got && !s.bad
-		}
+	if len(keys) == 0 {
+		return "", false
 	}
-	return "", false
+	s := jsonscan.New(payload)
+	k := s.Next()
+	var text []byte // an escaped key's text
+	for _, key := range keys {
+		if k != jsonscan.BeginObject {
+			return "", false
+		}
+		var found jsonscan.Scanner // at the last member named key
+		hit := false
+		for k = s.Next(); k != jsonscan.EndObject; k = s.Next() {
+			if k != jsonscan.Key {
+				return "", false
+			}
+			if s.Escaped() {
+				text = s.AppendText(text[:0])
+				if string(text) == key {
+					found, hit = s, true
+				}
+			} else if string(s.RawText()) == key {
+				found, hit = s, true
+			}
+			s.Next()
+			if !s.Skip() {
+				return "", false
+			}
+		}
+		if !hit {
+			return "", false
+		}
+		s = found
+		k = s.Next()
+	}
+	switch k {
+	case jsonscan.String:
+		return string(appendText(append(text[:0], KindString), &s)), true
+	case jsonscan.Number:
+		n, ok := NormalizeNumber(string(s.Raw()))
+		return string(KindNumber) + n, ok
+	case jsonscan.True:
+		return string(KindBool) + "1", true
+	case jsonscan.False:
+		return string(KindBool) + "0", true
+	case jsonscan.Null:
+		return string(KindNull), true
+	}
+	return "", false // an object, an array, or malformed
 }
 
-// skipValue skips one JSON value at s.i.
-func (s *scanner) skipValue() bool {
-	switch c := s.peek(); {
-	case c == '{' || c == '[':
-		s.skipArray() // skips any container, strings and nesting included
-	case c == '"':
-		if _, ok := s.str(); !ok {
-			return false
-		}
-	case c == 't':
-		return s.lit("true")
-	case c == 'f':
-		return s.lit("false")
-	case c == 'n':
-		return s.lit("null")
-	case c == '-' || c >= '0' && c <= '9':
-		for s.i < len(s.b) && strings.IndexByte("+-0123456789.eE", s.b[s.i]) >= 0 {
-			s.i++
-		}
-	default:
-		return false
+// appendText appends the text of the string s is at: its bytes as they
+// are when it has no escapes, else as encoding/json decodes it.
+func appendText(dst []byte, s *jsonscan.Scanner) []byte {
+	if s.Escaped() {
+		return s.AppendText(dst)
 	}
-	return !s.bad
+	return append(dst, s.RawText()...)
 }
 
-// walker is Terms without allocations on the hot path: the path and the
-// value key are built in reusable buffers and handed to fn as bytes, valid
-// only during the call.
+// walker finds a payload's terms: every scalar of the JSON object reached
+// through objects only (arrays are not descended, as payload equality
+// never looks into them), as its dotted path and its value key. The path
+// and the value key are built in reusable buffers and handed to fn as
+// bytes, valid only during the call. Malformed JSON ends the walk early;
+// the index is a superset filter, so nothing is lost by that beyond the
+// terms not emitted (queries verify every candidate).
 type walker struct {
-	scanner
 	path []byte
 	val  []byte
 	fn   func(path, value []byte)
@@ -387,126 +189,66 @@ func eachTerm(b []byte, fn func(path, value []byte)) error {
 	return nil
 }
 
-func walkTerms(payload []byte, buf *walker, fn func(path, value []byte)) {
-	*buf = walker{scanner: scanner{b: payload}, path: buf.path[:0], val: buf.val[:0], fn: fn}
-	buf.ws()
-	if buf.peek() != '{' {
-		return
+func walkTerms(payload []byte, w *walker, fn func(path, value []byte)) {
+	w.path, w.val, w.fn = w.path[:0], w.val[:0], fn
+	s := jsonscan.New(payload)
+	if s.Next() == jsonscan.BeginObject {
+		w.object(&s)
 	}
-	buf.object()
 }
 
-// rawStr reads a JSON string at w.i and appends its unescaped bytes to dst.
-func (w *walker) rawStr(dst []byte) ([]byte, bool) {
-	if w.peek() != '"' {
-		return dst, false
-	}
-	start := w.i
-	w.i++
-	escaped := false
-	for w.i < len(w.b) {
-		switch w.b[w.i] {
-		case '\\':
-			escaped = true
-			w.i += 2
-			continue
-		case '"':
-			w.i++
-			if !escaped {
-				return append(dst, w.b[start+1:w.i-1]...), true
-			}
-			var v string
-			if json.Unmarshal(w.b[start:w.i], &v) != nil {
-				return dst, false
-			}
-			return append(dst, v...), true
+// object walks the members of the object s has just opened; false when
+// the payload turns out malformed.
+func (w *walker) object(s *jsonscan.Scanner) bool {
+	for {
+		switch s.Next() {
+		case jsonscan.EndObject:
+			return true
+		case jsonscan.Key:
+		default:
+			return false
 		}
-		w.i++
-	}
-	return dst, false
-}
-
-func (w *walker) object() {
-	w.i++ // '{'
-	w.ws()
-	if w.peek() == '}' {
-		w.i++
-		return
-	}
-	for !w.bad {
-		w.ws()
 		base := len(w.path)
 		if base > 0 {
 			w.path = append(w.path, '.')
 		}
-		var ok bool
-		if w.path, ok = w.rawStr(w.path); !ok {
-			w.bad = true
-			return
-		}
-		w.ws()
-		if w.peek() != ':' {
-			w.bad = true
-			return
-		}
-		w.i++
-		w.ws()
-		w.value()
+		w.path = appendText(w.path, s)
+		ok := w.value(s)
 		w.path = w.path[:base]
-		w.ws()
-		switch w.peek() {
-		case ',':
-			w.i++
-		case '}':
-			w.i++
-			return
-		default:
-			w.bad = true
-			return
+		if !ok {
+			return false
 		}
 	}
 }
 
-func (w *walker) value() {
-	switch c := w.peek(); {
-	case c == '{':
-		w.object()
-	case c == '[':
-		w.skipArray()
-	case c == '"':
-		var ok bool
-		if w.val, ok = w.rawStr(append(w.val[:0], KindString)); !ok {
-			w.bad = true
-			return
-		}
-		w.fn(w.path, w.val)
-	case c == 't' && w.lit("true"):
-		w.fn(w.path, append(w.val[:0], KindBool, '1'))
-	case c == 'f' && w.lit("false"):
-		w.fn(w.path, append(w.val[:0], KindBool, '0'))
-	case c == 'n' && w.lit("null"):
-		w.fn(w.path, append(w.val[:0], KindNull))
-	case c == '-' || c >= '0' && c <= '9':
-		start := w.i
-		plain := true // an integer of ≤ 18 digits is its own canonical form
-		for w.i < len(w.b) && strings.IndexByte("+-0123456789.eE", w.b[w.i]) >= 0 {
-			if b := w.b[w.i]; b == '.' || b == 'e' || b == 'E' || b == '+' || (b == '-' && w.i != start) {
-				plain = false
-			}
-			w.i++
-		}
-		raw := w.b[start:w.i]
-		if plain && plainInteger(raw) {
-			w.fn(w.path, append(append(w.val[:0], KindNumber), raw...))
-			return
+// value walks the value of the member whose key s has just read.
+func (w *walker) value(s *jsonscan.Scanner) bool {
+	switch s.Next() {
+	case jsonscan.BeginObject:
+		return w.object(s)
+	case jsonscan.BeginArray:
+		return s.Skip()
+	case jsonscan.String:
+		w.val = appendText(append(w.val[:0], KindString), s)
+	case jsonscan.True:
+		w.val = append(w.val[:0], KindBool, '1')
+	case jsonscan.False:
+		w.val = append(w.val[:0], KindBool, '0')
+	case jsonscan.Null:
+		w.val = append(w.val[:0], KindNull)
+	case jsonscan.Number:
+		raw := s.Raw()
+		if plainInteger(raw) { // an integer of ≤ 18 digits is its own canonical form
+			w.val = append(append(w.val[:0], KindNumber), raw...)
+			break
 		}
 		var ok bool
 		if w.val, ok = trove.AppendCanonicalNumber(append(w.val[:0], KindNumber), string(raw)); !ok {
-			w.bad = true
-			return
+			return false
 		}
-		w.fn(w.path, w.val)
 	default:
-		w.bad = true
+		return false
 	}
+	w.fn(w.path, w.val)
+	return true
 }

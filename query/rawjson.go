@@ -5,6 +5,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/internal/jsonscan"
 )
 
 // rawMatch answers, for a payload without a single backslash, whether the
@@ -15,111 +16,48 @@ import (
 // keys and lit must be plain. decided is false when the payload is not in
 // the form expected: the caller then asks index.LookupValue.
 func rawMatch(payload []byte, keys []string, lit []byte) (match, decided bool) {
-	s := rawScanner{b: payload}
-	for depth, key := range keys {
-		s.ws()
-		if !s.eat('{') {
+	if len(keys) == 0 {
+		return false, false
+	}
+	s := jsonscan.New(payload)
+	k := s.Next()
+	for _, key := range keys {
+		if k != jsonscan.BeginObject {
 			return false, true // not an object: LookupValue says missing
 		}
-		found := -1
-		s.ws()
-		if s.eat('}') {
+		var found jsonscan.Scanner // at the last member named key
+		hit := false
+		for k = s.Next(); k != jsonscan.EndObject; k = s.Next() {
+			if k != jsonscan.Key || s.Escaped() {
+				return false, false
+			}
+			if string(s.RawText()) == key {
+				found, hit = s, true
+			}
+			s.Next()
+			if !s.Skip() {
+				return false, false
+			}
+		}
+		if !hit {
 			return false, true
 		}
-		for {
-			s.ws()
-			k, ok := s.str()
-			if !ok {
-				return false, false
-			}
-			s.ws()
-			if !s.eat(':') {
-				return false, false
-			}
-			s.ws()
-			if string(k) == key {
-				found = s.i
-			}
-			if !s.skip() {
-				return false, false
-			}
-			s.ws()
-			if s.eat(',') {
-				continue
-			}
-			if s.eat('}') {
-				break
-			}
-			return false, false
-		}
-		if found < 0 {
-			return false, true
-		}
-		s.i = found
-		if depth == len(keys)-1 {
-			if s.peek() != '"' {
-				// A number, literal, object or array: never equal to a
-				// string (LookupValue gives no key or another kind).
-				return false, s.skip()
-			}
-			v, ok := s.str()
-			if !ok {
-				return false, false
-			}
-			return bytes.Equal(v, lit), true
-		}
+		s = found
+		k = s.Next()
 	}
-	return false, false
-}
-
-// rawScanner reads JSON that holds no backslash.
-type rawScanner struct {
-	b []byte
-	i int
-}
-
-func (s *rawScanner) peek() byte {
-	if s.i < len(s.b) {
-		return s.b[s.i]
+	if k != jsonscan.String {
+		// A number, literal, object or array: never equal to a string
+		// (LookupValue gives no key or another kind).
+		return false, s.Skip()
 	}
-	return 0
-}
-
-func (s *rawScanner) eat(c byte) bool {
-	if s.peek() == c {
-		s.i++
-		return true
+	if s.Escaped() {
+		return false, false
 	}
-	return false
-}
-
-func (s *rawScanner) ws() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
-		}
-	}
-}
-
-// str reads a string and returns the bytes between its quotes: its text
-// when they are plain (see plain), which the caller checks where it
-// matters. Compared with a plain string, they are equal exactly when the
-// text is: bytes that are not plain never equal a plain string, and their
-// text (invalid UTF-8 decodes to U+FFFD) never does either.
-func (s *rawScanner) str() ([]byte, bool) {
-	if !s.eat('"') {
-		return nil, false
-	}
-	end := bytes.IndexByte(s.b[s.i:], '"')
-	if end < 0 {
-		return nil, false
-	}
-	v := s.b[s.i : s.i+end]
-	s.i += end + 1
-	return v, true
+	// The bytes between the quotes, compared with a plain lit, are equal
+	// exactly when the text is: bytes that are not plain never equal a
+	// plain string, and their text (invalid UTF-8 decodes to U+FFFD)
+	// never does either.
+	return bytes.Equal(s.RawText(), lit), true
 }
 
 // plain reports whether b is valid UTF-8 without control characters or
@@ -132,62 +70,6 @@ func plain[T string | []byte](b T) bool {
 		}
 	}
 	return true
-}
-
-// skip skips one value.
-func (s *rawScanner) skip() bool {
-	switch c := s.peek(); {
-	case c == '"':
-		_, ok := s.str()
-		return ok
-	case c == '{' || c == '[':
-		depth := 0
-		for s.i < len(s.b) {
-			switch s.b[s.i] {
-			case '"':
-				end := bytes.IndexByte(s.b[s.i+1:], '"')
-				if end < 0 {
-					return false
-				}
-				s.i += end + 2
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					s.i++
-					return true
-				}
-			}
-			s.i++
-		}
-		return false
-	case c == 't':
-		return s.word("true")
-	case c == 'f':
-		return s.word("false")
-	case c == 'n':
-		return s.word("null")
-	case c == '-' || c >= '0' && c <= '9':
-		for s.i < len(s.b) && numberByte(s.b[s.i]) {
-			s.i++
-		}
-		return true
-	}
-	return false
-}
-
-func numberByte(c byte) bool {
-	return c == '+' || c == '-' || c == '.' || c == 'e' || c == 'E' || c >= '0' && c <= '9'
-}
-
-func (s *rawScanner) word(w string) bool {
-	if len(s.b)-s.i >= len(w) && string(s.b[s.i:s.i+len(w)]) == w {
-		s.i += len(w)
-		return true
-	}
-	return false
 }
 
 // partialPayload decodes, of a payload object without a single backslash,
@@ -204,41 +86,24 @@ func partialPayload(payload []byte, keys []string) (map[string]any, bool) {
 	for i := range found {
 		found[i] = [2]int{-1, -1}
 	}
-	s := rawScanner{b: payload}
-	s.ws()
-	if !s.eat('{') {
+	s := jsonscan.New(payload)
+	if s.Next() != jsonscan.BeginObject {
 		return nil, false
 	}
-	s.ws()
-	if !s.eat('}') {
-		for {
-			s.ws()
-			k, ok := s.str()
-			if !ok {
-				return nil, false
-			}
-			s.ws()
-			if !s.eat(':') {
-				return nil, false
-			}
-			s.ws()
-			start := s.i
-			if !s.skip() {
-				return nil, false
-			}
-			for i, key := range keys {
-				if string(k) == key {
-					found[i] = [2]int{start, s.i}
-				}
-			}
-			s.ws()
-			if s.eat(',') {
-				continue
-			}
-			if s.eat('}') {
-				break
-			}
+	for k := s.Next(); k != jsonscan.EndObject; k = s.Next() {
+		if k != jsonscan.Key || s.Escaped() {
 			return nil, false
+		}
+		key := s.RawText()
+		s.Next()
+		start := s.Offset()
+		if !s.Skip() {
+			return nil, false
+		}
+		for i, want := range keys {
+			if string(key) == want {
+				found[i] = [2]int{start, s.Offset() + len(s.Raw())}
+			}
 		}
 	}
 	m := make(map[string]any, len(keys))
@@ -250,7 +115,7 @@ func partialPayload(payload []byte, keys []string) (map[string]any, bool) {
 		switch raw[0] {
 		case '"':
 			text := raw[1 : len(raw)-1]
-			if !plain(text) {
+			if !plain(text) || bytes.IndexByte(text, '\\') >= 0 {
 				return nil, false
 			}
 			m[key] = string(text)

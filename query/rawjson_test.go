@@ -2,6 +2,7 @@ package query
 
 import (
 	"bytes"
+	"encoding/json"
 	"math/rand/v2"
 	"reflect"
 	"strconv"
@@ -138,4 +139,94 @@ func TestPartialPayload(t *testing.T) {
 	if decided < 5000 {
 		t.Errorf("partialPayload decoded only %d payloads", decided)
 	}
+}
+
+// benchPayloads: the engine benchmark's event payload and a wider one (no
+// backslash: rawMatch's and partialPayload's domain).
+var benchPayloads = []struct{ name, doc string }{
+	{"event", `{"status":"s42","amount":417,"user":{"name":"user-4417","region":"eu-1"},"message":"request 94417 handled by worker 17 after 2 retries with result ok","tags":["a","b"]}`},
+	{"wide", `{"amount":4123.07,"count":17,"kind":"document.uploaded","message":"disk quota exceeded while the upload of the annual report was retried","ok":true,"retries":2,"seq":123456,"status":"ok","tags":["alpha","beta"],"traceId":"t-00000000deadbeef","user":{"name":"Jane Roe","region":"eu-west-1","tier":"gold"},"ratio":-1.5e-3,"nothing":null}`},
+}
+
+func BenchmarkRawMatch(b *testing.B) {
+	for _, p := range benchPayloads {
+		doc := []byte(p.doc)
+		for _, path := range []string{"status", "user.region", "missing"} {
+			keys := strings.Split(path, ".")
+			b.Run(p.name+"/"+path, func(b *testing.B) {
+				for b.Loop() {
+					if _, ok := rawMatch(doc, keys, []byte("eu-1")); !ok {
+						b.Fatal("undecided")
+					}
+				}
+			})
+		}
+	}
+}
+
+func BenchmarkPartialPayload(b *testing.B) {
+	for _, p := range benchPayloads {
+		doc := []byte(p.doc)
+		b.Run(p.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, ok := partialPayload(doc, []string{"status", "amount"}); !ok {
+					b.Fatal("undecided")
+				}
+			}
+		})
+	}
+}
+
+// FuzzRawMatch: on any valid JSON without a backslash, a decided answer of
+// rawMatch is LookupValue's; on anything else rawMatch does not panic.
+func FuzzRawMatch(f *testing.F) {
+	for _, p := range benchPayloads {
+		f.Add([]byte(p.doc), "user.region", "eu-1")
+	}
+	f.Add([]byte(`{"a":{"b":"x"},"a":{"b":"y"}}`), "a.b", "y")
+	f.Add([]byte(`{"a":[1,,2],"b":"x"}`), "b", "x")
+	f.Fuzz(func(t *testing.T, payload []byte, path, v string) {
+		lit := literal(v)
+		keys := strings.Split(path, ".")
+		if bytes.IndexByte(payload, '\\') >= 0 || lit == nil || !plainKeys(keys) {
+			return
+		}
+		m, decided := rawMatch(payload, keys, lit)
+		if !decided || !json.Valid(payload) {
+			return
+		}
+		vk, _ := index.ValueKey(v)
+		got, found := index.LookupValue(payload, keys)
+		if want := found && got == vk; m != want {
+			t.Fatalf("rawMatch(%s, %q, %q) = %v, LookupValue says %v", payload, keys, v, m, want)
+		}
+	})
+}
+
+// FuzzPartialPayload: on any valid JSON object without a backslash, a
+// partial decoding answers the lookups it covers as the whole one does.
+func FuzzPartialPayload(f *testing.F) {
+	for _, p := range benchPayloads {
+		f.Add([]byte(p.doc), "user.region")
+	}
+	f.Add([]byte(`{"a":{"b":"x"},"a":{"b":"y"}}`), "a.b")
+	f.Fuzz(func(t *testing.T, payload []byte, path string) {
+		keys := strings.Split(path, ".")
+		if bytes.IndexByte(payload, '\\') >= 0 || !plainKeys(keys) {
+			return
+		}
+		part, ok := partialPayload(payload, keys[:1])
+		if !ok || !json.Valid(payload) {
+			return
+		}
+		full, err := trove.DecodePayload(payload)
+		if err != nil {
+			t.Fatalf("partialPayload decoded %q, DecodePayload: %v", payload, err)
+		}
+		wv, wok := trove.Lookup(full, keys)
+		gv, gok := trove.Lookup(part, keys)
+		if wok != gok || !reflect.DeepEqual(wv, gv) {
+			t.Fatalf("%s at %q: partial gives %v %v, whole %v %v", payload, keys, gv, gok, wv, wok)
+		}
+	})
 }

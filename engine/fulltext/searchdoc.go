@@ -1,7 +1,6 @@
 package fulltext
 
 import (
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 	"github.com/blevesearch/bleve/v2/numeric"
 	index "github.com/blevesearch/bleve_index_api"
 	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/internal/jsonscan"
 )
 
 // The search index's documents are built here from the payload's JSON
@@ -275,8 +275,9 @@ func buildSearchDoc(pos uint64, payload []byte) (*document.Document, error) {
 		nums:  make(map[string]*searchNumber, 8),
 		all:   &searchAll{},
 	}
-	i, err := d.value(payload, skipSpace(payload, 0))
-	if err == nil && skipSpace(payload, i) != len(payload) {
+	s := jsonscan.New(payload)
+	err := d.value(&s, s.Next())
+	if err == nil && s.Next() != jsonscan.End {
 		err = errSearchJSON
 	}
 	if err != nil {
@@ -305,13 +306,6 @@ func buildSearchDoc(pos uint64, payload []byte) (*document.Document, error) {
 
 var errSearchJSON = fmt.Errorf("%w: malformed JSON payload", errRecord)
 
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
 // name is the field of the current path.
 func (d *searchDoc) name() string { return searchFieldName(string(d.path)) }
 
@@ -336,130 +330,64 @@ func (d *searchDoc) number(path string, v float64) {
 	f.vals = append(f.vals, numeric.Float64ToInt64(v))
 }
 
-// value indexes the JSON value at b[i:] (i past any space) under the
-// current path (an array's elements share it) and returns the index just
-// past it.
-func (d *searchDoc) value(b []byte, i int) (int, error) {
-	if i >= len(b) {
-		return 0, errSearchJSON
-	}
-	switch c := b[i]; {
-	case c == '{':
-		return d.object(b, i+1)
-	case c == '[':
-		i = skipSpace(b, i+1)
-		if i < len(b) && b[i] == ']' {
-			return i + 1, nil
+// value indexes the value whose first token s has just read (k) under
+// the current path (an array's elements share it), and leaves s at the
+// value's last token.
+func (d *searchDoc) value(s *jsonscan.Scanner, k jsonscan.Kind) error {
+	switch k {
+	case jsonscan.BeginObject:
+		return d.object(s)
+	case jsonscan.BeginArray:
+		for k = s.Next(); k != jsonscan.EndArray; k = s.Next() {
+			if err := d.value(s, k); err != nil {
+				return err
+			}
 		}
-		for {
-			n, err := d.value(b, i)
-			if err != nil {
-				return 0, err
-			}
-			i = skipSpace(b, n)
-			if i >= len(b) {
-				return 0, errSearchJSON
-			}
-			if b[i] == ']' {
-				return i + 1, nil
-			}
-			if b[i] != ',' {
-				return 0, errSearchJSON
-			}
-			i = skipSpace(b, i+1)
-		}
-	case c == '"':
-		s, n, err := jsonString(b, i)
-		if err != nil {
-			return 0, err
-		}
+	case jsonscan.String:
 		if len(d.path) > 0 {
 			f := d.text()
-			f.vals = append(f.vals, s)
+			f.vals = append(f.vals, jsonString(s))
 		}
-		return n, nil
-	case c == '-' || c >= '0' && c <= '9':
-		n := scanNumber(b, i)
-		if n < 0 {
-			return 0, errSearchJSON
-		}
+	case jsonscan.Number:
 		if len(d.path) > 0 {
-			d.number(string(d.path), searchFloat(string(b[i:n])))
+			d.number(string(d.path), searchFloat(string(s.Raw())))
 		}
-		return n, nil
-	case hasPrefix(b[i:], "true"), hasPrefix(b[i:], "false"):
-		v := c == 't'
+	case jsonscan.True, jsonscan.False:
 		if len(d.path) > 0 {
-			d.doc.AddField(document.NewBooleanFieldWithIndexingOptions(d.name(), nil, v, index.IndexField))
+			d.doc.AddField(document.NewBooleanFieldWithIndexingOptions(d.name(), nil, k == jsonscan.True, index.IndexField))
 		}
-		if v {
-			return i + 4, nil
-		}
-		return i + 5, nil
-	case hasPrefix(b[i:], "null"):
-		return i + 4, nil
+	case jsonscan.Null:
+	default: // Invalid
+		return errSearchJSON
 	}
-	return 0, errSearchJSON
+	return nil
 }
 
-// object indexes an object's members; i is just past its '{'.
-func (d *searchDoc) object(b []byte, i int) (int, error) {
-	i = skipSpace(b, i)
-	if i < len(b) && b[i] == '}' {
-		return i + 1, nil
-	}
+// object indexes an object's members; s has just read its '{'.
+func (d *searchDoc) object(s *jsonscan.Scanner) error {
 	base := len(d.path)
 	defer func() { d.path = d.path[:base] }()
-	for {
-		if i >= len(b) || b[i] != '"' {
-			return 0, errSearchJSON
-		}
-		k, n, err := jsonString(b, i)
-		if err != nil {
-			return 0, err
-		}
-		i = skipSpace(b, n)
-		if i >= len(b) || b[i] != ':' {
-			return 0, errSearchJSON
+	for k := s.Next(); k != jsonscan.EndObject; k = s.Next() {
+		if k != jsonscan.Key {
+			return errSearchJSON
 		}
 		d.path = d.path[:base]
 		if base > 0 {
 			d.path = append(d.path, '.')
 		}
-		d.path = append(d.path, k...)
-		if n, err = d.value(b, skipSpace(b, i+1)); err != nil {
-			return 0, err
+		d.path = append(d.path, jsonString(s)...)
+		if err := d.value(s, s.Next()); err != nil {
+			return err
 		}
-		i = skipSpace(b, n)
-		if i >= len(b) {
-			return 0, errSearchJSON
-		}
-		if b[i] == '}' {
-			return i + 1, nil
-		}
-		if b[i] != ',' {
-			return 0, errSearchJSON
-		}
-		i = skipSpace(b, i+1)
 	}
+	return nil
 }
 
-// jsonString returns the string starting at b[i] (a quote), unescaped
-// (aliasing b when it has no escapes), and the index past it.
-func jsonString(b []byte, i int) ([]byte, int, error) {
-	n := scanString(b, i)
-	if n < 0 {
-		return nil, 0, errSearchJSON
+// jsonString returns the text of the string s is at: its raw bytes,
+// aliasing the payload, when it has no escapes.
+func jsonString(s *jsonscan.Scanner) []byte {
+	if s.Escaped() {
+		return s.AppendText(nil)
 	}
-	raw := b[i+1 : n-1]
-	for _, c := range raw {
-		if c == '\\' {
-			var s string
-			if err := json.Unmarshal(b[i:n], &s); err != nil {
-				return nil, 0, errSearchJSON
-			}
-			return []byte(s), n, nil
-		}
-	}
-	return raw[:len(raw):len(raw)], n, nil
+	return s.RawText()
 }
