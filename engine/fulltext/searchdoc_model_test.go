@@ -1,4 +1,4 @@
-package engine
+package fulltext
 
 import (
 	"bytes"
@@ -156,11 +156,4 @@ func TestBuildSearchDoc(t *testing.T) {
 	for _, p := range searchDocPayloads {
 		checkSearchDoc(t, []byte(p.doc))
 	}
-}
-
-func FuzzBuildSearchDoc(f *testing.F) {
-	for _, p := range searchDocSamples {
-		f.Add([]byte(p))
-	}
-	f.Fuzz(func(t *testing.T, b []byte) { checkSearchDoc(t, b) })
 }
