@@ -85,7 +85,7 @@ func writeGoldenStore(t *testing.T, dir string) {
 
 // goldenStoreQueries are the queries whose answers the golden store keeps.
 func goldenStoreQueries() []trove.EventQuery {
-		return []trove.EventQuery{
+	return []trove.EventQuery{
 		{},
 		{AllVersions: true},
 		{Producer: []string{"producer-1"}},
