@@ -351,3 +351,52 @@ func FuzzDecodeSegIndex(f *testing.F) {
 		}
 	})
 }
+
+// TestSegmentTerm: the segment indexes answer a path past the guard for
+// the positions they cover from 1 without a gap, and a superset there.
+func TestSegmentTerm(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	ix := New(Options{MaxPathValues: 4})
+	var segs []*SegIndex
+	for _, span := range [][2]uint32{{1, 100}, {101, 250}, {251, 300}} {
+		docs, prevs := segDocs(r, span[0], int(span[1]-span[0]+1))
+		for i, d := range docs {
+			d.Version, prevs[i] = 1, 0 // ids are unique per segment here
+			d.ID = fmt.Sprintf("%d-%s", span[0], d.ID)
+			docs[i] = d
+			if err := ix.Add(span[0]+uint32(i), d); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s, err := DecodeSegIndex("mem", buildSegIndex(t, span[0], docs, prevs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		segs = append(segs, s)
+	}
+	read := func() (bm *roaring.Bitmap, upTo uint32, ok bool) {
+		ix.Read(func(r Reader) {
+			if _, indexed := r.Term("order", "so-7"); indexed {
+				t.Fatal("order is indexed in memory")
+			}
+			bm, upTo, ok = r.SegmentTerm("order", "so-7")
+		})
+		return
+	}
+	if _, _, ok := read(); ok {
+		t.Fatal("answered without segment indexes")
+	}
+	ix.SetSegments(segs)
+	bm, upTo, ok := read()
+	if !ok || upTo != 300 || bm.GetCardinality() != 1 || !bm.Contains(7) {
+		t.Fatalf("order=o-7: %v up to %d (%t), want {7} up to 300", bm, upTo, ok)
+	}
+	ix.SetSegments([]*SegIndex{segs[0], nil, segs[2]})
+	if _, upTo, ok := read(); !ok || upTo != 100 {
+		t.Fatalf("with a gap: covered up to %d (%t), want 100", upTo, ok)
+	}
+	ix.SetSegments([]*SegIndex{segs[1]})
+	if _, _, ok := read(); ok {
+		t.Fatal("answered by segments that do not start at position 1")
+	}
+}
