@@ -89,26 +89,26 @@ type SegIndexBuilder struct {
 	version  []uint32
 	schema   []uint32
 	producer []uint32
-	ids      []idEntry
-	post     map[postKey]*roaring.Bitmap
+	ids      []hashPos
+	post     []hashPos // (posting key hash, position), one per key an event holds
 	tw       TermWriter
 	terms    []byte
 }
 
-type idEntry struct {
+// hashPos is a hash and a position: an id's or a posting key's.
+type hashPos struct {
 	hash uint64
 	pos  uint32
 }
 
-type postKey struct {
-	kind       byte
-	key, value string
+func compareHashPos(x, y hashPos) int {
+	return cmp.Or(cmp.Compare(x.hash, y.hash), cmp.Compare(x.pos, y.pos))
 }
 
 // NewSegIndexBuilder returns a builder for a segment whose first event is
 // at position first (≥ 1).
 func NewSegIndexBuilder(first uint32) *SegIndexBuilder {
-	return &SegIndexBuilder{first: int(first), post: map[postKey]*roaring.Bitmap{}}
+	return &SegIndexBuilder{first: int(first)}
 }
 
 // Add adds the event at pos, which must follow the last one added (or be
@@ -134,7 +134,7 @@ func (b *SegIndexBuilder) Add(pos, prev uint32, d Doc) error {
 	b.version = append(b.version, uint32(d.Version))
 	b.schema = append(b.schema, sn)
 	b.producer = append(b.producer, pn)
-	b.ids = append(b.ids, idEntry{segIDHash(d.ID), pos})
+	b.ids = append(b.ids, hashPos{segIDHash(d.ID), pos})
 	b.add(KindSchema, d.Schema, "", pos)
 	b.add(KindProducer, d.Producer, "", pos)
 	for _, l := range d.Links {
@@ -155,13 +155,7 @@ func (b *SegIndexBuilder) Add(pos, prev uint32, d Doc) error {
 }
 
 func (b *SegIndexBuilder) add(kind byte, key, value string, pos uint32) {
-	k := postKey{kind, key, value}
-	bm := b.post[k]
-	if bm == nil {
-		bm = roaring.New()
-		b.post[k] = bm
-	}
-	bm.Add(pos)
+	b.post = append(b.post, hashPos{postingHash(kind, key, value), pos})
 }
 
 // Len returns how many events were added.
@@ -197,9 +191,7 @@ func (b *SegIndexBuilder) Encode(w io.Writer) error {
 	secs[secColumns] = c
 	// ids
 	ids := slices.Clone(b.ids)
-	slices.SortFunc(ids, func(x, y idEntry) int {
-		return cmp.Or(cmp.Compare(x.hash, y.hash), cmp.Compare(x.pos, y.pos))
-	})
+	slices.SortFunc(ids, compareHashPos)
 	id := make([]byte, 0, b.n*12)
 	for _, e := range ids {
 		id = binary.LittleEndian.AppendUint64(id, e.hash)
@@ -208,35 +200,32 @@ func (b *SegIndexBuilder) Encode(w io.Writer) error {
 		id = binary.LittleEndian.AppendUint32(id, e.pos)
 	}
 	secs[secIDs] = id
-	// keys and bitmaps
-	type keyed struct {
-		hash uint64
-		k    postKey
-		bm   *roaring.Bitmap
-	}
-	keys := make([]keyed, 0, len(b.post))
-	for k, bm := range b.post {
-		keys = append(keys, keyed{postingHash(k.kind, k.key, k.value), k, bm})
-	}
-	slices.SortFunc(keys, func(x, y keyed) int {
-		return cmp.Or(cmp.Compare(x.hash, y.hash), cmp.Compare(x.k.kind, y.k.kind),
-			cmp.Compare(x.k.key, y.k.key), cmp.Compare(x.k.value, y.k.value))
-	})
+	// keys and bitmaps: one entry per distinct key hash (keys sharing a
+	// hash share a posting, the union of theirs)
+	post := b.post
+	slices.SortFunc(post, compareHashPos)
+	post = slices.Compact(post)
 	var kb, bb bytes.Buffer
-	kb.Grow(16 * len(keys))
 	var ent [16]byte
-	for _, k := range keys {
-		binary.LittleEndian.PutUint64(ent[0:], k.hash)
-		if k.bm.GetCardinality() == 1 {
-			binary.LittleEndian.PutUint32(ent[8:], k.bm.Minimum())
+	var group []uint32
+	for i := 0; i < len(post); {
+		h := post[i].hash
+		group = group[:0]
+		for ; i < len(post) && post[i].hash == h; i++ {
+			group = append(group, post[i].pos)
+		}
+		binary.LittleEndian.PutUint64(ent[0:], h)
+		if len(group) == 1 {
+			binary.LittleEndian.PutUint32(ent[8:], group[0])
 			binary.LittleEndian.PutUint32(ent[12:], 0)
 		} else {
-			k.bm.RunOptimize()
+			bm := roaring.BitmapOf(group...)
+			bm.RunOptimize()
 			for bb.Len()%8 != 0 {
 				bb.WriteByte(0)
 			}
 			off := bb.Len()
-			if _, err := k.bm.WriteTo(&bb); err != nil {
+			if _, err := bm.WriteTo(&bb); err != nil {
 				return fmt.Errorf("index: segment index: %w", err)
 			}
 			binary.LittleEndian.PutUint32(ent[8:], uint32(off))
@@ -370,23 +359,10 @@ func (s *SegIndex) Postings(kind byte, key, value string) (*roaring.Bitmap, erro
 	h := postingHash(kind, key, value)
 	n := len(s.keyData) / 16
 	i := sort.Search(n, func(i int) bool { return binary.LittleEndian.Uint64(s.keyData[16*i:]) >= h })
-	var out *roaring.Bitmap
-	for ; i < n; i++ {
-		e := s.keyData[16*i:]
-		if binary.LittleEndian.Uint64(e) != h {
-			break
-		}
-		bm, err := s.entry(i)
-		if err != nil {
-			return nil, err
-		}
-		if out == nil {
-			out = bm
-		} else {
-			out = roaring.Or(out, bm)
-		}
+	if i == n || binary.LittleEndian.Uint64(s.keyData[16*i:]) != h {
+		return nil, nil
 	}
-	return out, nil
+	return s.entry(i)
 }
 
 // entry decodes key entry i's positions.
@@ -578,7 +554,7 @@ func decodeSegIndex(file string, data []byte) (*SegIndex, error) {
 	for i := 0; i < len(s.keyData)/16; i++ {
 		e := s.keyData[16*i:]
 		h, ref, size := binary.LittleEndian.Uint64(e), binary.LittleEndian.Uint32(e[8:]), binary.LittleEndian.Uint32(e[12:])
-		if i > 0 && h < prevHash {
+		if i > 0 && h <= prevHash {
 			return nil, corrupt(-1, "key table out of order at entry %d", i)
 		}
 		prevHash = h

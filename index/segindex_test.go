@@ -62,6 +62,11 @@ func buildSegIndex(t testing.TB, first uint32, docs []Doc, prevs []uint32) []byt
 	return buf.Bytes()
 }
 
+type postKey struct {
+	kind       byte
+	key, value string
+}
+
 // checkSegIndex compares every answer of s with the documents it was built
 // from (a brute-force model).
 func checkSegIndex(t *testing.T, s *SegIndex, first uint32, docs []Doc, prevs []uint32) {
