@@ -30,3 +30,8 @@ func mapFile(path string) (data []byte, mapped bool, err error) {
 }
 
 func unmapFile(b []byte) error { return syscall.Munmap(b) }
+
+// dropResident tells the kernel that the pages of the mapping b are not
+// needed now: they leave the process's resident set (the page cache keeps
+// them) and are read again when next touched.
+func dropResident(b []byte) { _ = syscall.Madvise(b, syscall.MADV_DONTNEED) }

@@ -14,3 +14,5 @@ func mapFile(path string) (data []byte, mapped bool, err error) {
 }
 
 func unmapFile([]byte) error { return errors.New("index: no memory maps on this platform") }
+
+func dropResident([]byte) {}

@@ -95,14 +95,18 @@ type SegIndexBuilder struct {
 	terms    []byte
 }
 
-// hashPos is a hash and a position: an id's or a posting key's.
+// hashPos is a hash and a position: an id's or a posting key's, in 12
+// bytes (a seal holds one per term of every event of the segment).
 type hashPos struct {
-	hash uint64
-	pos  uint32
+	hi, lo, pos uint32
 }
 
+func mkHashPos(h uint64, pos uint32) hashPos { return hashPos{uint32(h >> 32), uint32(h), pos} }
+
+func (e hashPos) hash() uint64 { return uint64(e.hi)<<32 | uint64(e.lo) }
+
 func compareHashPos(x, y hashPos) int {
-	return cmp.Or(cmp.Compare(x.hash, y.hash), cmp.Compare(x.pos, y.pos))
+	return cmp.Or(cmp.Compare(x.hi, y.hi), cmp.Compare(x.lo, y.lo), cmp.Compare(x.pos, y.pos))
 }
 
 // NewSegIndexBuilder returns a builder for a segment whose first event is
@@ -134,7 +138,7 @@ func (b *SegIndexBuilder) Add(pos, prev uint32, d Doc) error {
 	b.version = append(b.version, uint32(d.Version))
 	b.schema = append(b.schema, sn)
 	b.producer = append(b.producer, pn)
-	b.ids = append(b.ids, hashPos{segIDHash(d.ID), pos})
+	b.ids = append(b.ids, mkHashPos(segIDHash(d.ID), pos))
 	b.add(KindSchema, d.Schema, "", pos)
 	b.add(KindProducer, d.Producer, "", pos)
 	for _, l := range d.Links {
@@ -155,7 +159,7 @@ func (b *SegIndexBuilder) Add(pos, prev uint32, d Doc) error {
 }
 
 func (b *SegIndexBuilder) add(kind byte, key, value string, pos uint32) {
-	b.post = append(b.post, hashPos{postingHash(kind, key, value), pos})
+	b.post = append(b.post, mkHashPos(postingHash(kind, key, value), pos))
 }
 
 // Len returns how many events were added.
@@ -194,7 +198,7 @@ func (b *SegIndexBuilder) Encode(w io.Writer) error {
 	slices.SortFunc(ids, compareHashPos)
 	id := make([]byte, 0, b.n*12)
 	for _, e := range ids {
-		id = binary.LittleEndian.AppendUint64(id, e.hash)
+		id = binary.LittleEndian.AppendUint64(id, e.hash())
 	}
 	for _, e := range ids {
 		id = binary.LittleEndian.AppendUint32(id, e.pos)
@@ -209,9 +213,9 @@ func (b *SegIndexBuilder) Encode(w io.Writer) error {
 	var ent [16]byte
 	var group []uint32
 	for i := 0; i < len(post); {
-		h := post[i].hash
+		h := post[i].hash()
 		group = group[:0]
-		for ; i < len(post) && post[i].hash == h; i++ {
+		for ; i < len(post) && post[i].hash() == h; i++ {
 			group = append(group, post[i].pos)
 		}
 		binary.LittleEndian.PutUint64(ent[0:], h)
@@ -427,6 +431,10 @@ func OpenSegIndex(path string) (*SegIndex, error) {
 		return nil, err
 	}
 	s.mapped = mapped
+	if mapped {
+		// Decoding read every page; readers touch few of them.
+		dropResident(data)
+	}
 	return s, nil
 }
 
