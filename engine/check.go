@@ -145,7 +145,7 @@ func (s *Store) checkView(ctx context.Context, v *view) (Report, error) {
 			problem(err)
 			continue
 		}
-		sb := newSegIndexBuilder(sg.meta.FirstPosition, v.schemas, cols.Prev)
+		sb := newSegIndexBuilder(sg.meta.FirstPosition, sg.meta.LastPosition, v.schemas, cols.Prev)
 		var buildErr error
 		err := sg.seg.Scan(func(r segment.Record) error {
 			checkRec(sg.path, &r)

@@ -108,7 +108,8 @@ func (s *Store) maybeSeal() {
 			}
 			// A seal without its index still succeeds: the next Open
 			// rebuilds the index from the segment.
-			job.idx, err = writeSegIndex(segIndexPath(job.path), job.seg.Meta().FirstPosition, scan, schemas, cols.Prev, false)
+			m := job.seg.Meta()
+			job.idx, err = writeSegIndex(segIndexPath(job.path), m.FirstPosition, m.LastPosition, scan, schemas, cols.Prev, false)
 			if err != nil {
 				s.logger.Error("cannot write a segment index; the next open rebuilds it", "segment", job.path, "err", err)
 			}

@@ -36,8 +36,10 @@ type segIndexBuilder struct {
 	prev    func(pos uint32) uint32
 }
 
-func newSegIndexBuilder(first uint64, schemas []trove.Schema, prev func(pos uint32) uint32) *segIndexBuilder {
-	return &segIndexBuilder{b: index.NewSegIndexBuilder(uint32(first)), schemas: schemas, prev: prev}
+func newSegIndexBuilder(first, last uint64, schemas []trove.Schema, prev func(pos uint32) uint32) *segIndexBuilder {
+	b := index.NewSegIndexBuilder(uint32(first))
+	b.Grow(int(last - first + 1))
+	return &segIndexBuilder{b: b, schemas: schemas, prev: prev}
 }
 
 // add adds r when it is an event record.
@@ -67,8 +69,8 @@ func (sb *segIndexBuilder) bytes() ([]byte, error) {
 
 // writeSegIndex builds the segment index of a segment from its records
 // and publishes it at path (atomic publish), then opens it.
-func writeSegIndex(path string, first uint64, scan func(fn func(segment.Record) error) error, schemas []trove.Schema, prev func(uint32) uint32, readOnly bool) (*index.SegIndex, error) {
-	sb := newSegIndexBuilder(first, schemas, prev)
+func writeSegIndex(path string, first, last uint64, scan func(fn func(segment.Record) error) error, schemas []trove.Schema, prev func(uint32) uint32, readOnly bool) (*index.SegIndex, error) {
+	sb := newSegIndexBuilder(first, last, schemas, prev)
 	if err := scan(func(r segment.Record) error { return sb.add(&r) }); err != nil {
 		return nil, err
 	}
@@ -137,7 +139,7 @@ func (s *Store) openSegIndexes() {
 			s.logger.Warn("cannot build a segment index: its events are not indexed", "segment", sg.path)
 			continue
 		}
-		ix, err = writeSegIndex(segIndexPath(sg.path), sg.meta.FirstPosition, sg.seg.Scan, s.w.schemas, cols.Prev, s.readOnly)
+		ix, err = writeSegIndex(segIndexPath(sg.path), sg.meta.FirstPosition, sg.meta.LastPosition, sg.seg.Scan, s.w.schemas, cols.Prev, s.readOnly)
 		if err != nil {
 			s.logger.Error("cannot build a segment index", "segment", sg.path, "err", err)
 			continue

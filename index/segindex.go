@@ -115,6 +115,18 @@ func NewSegIndexBuilder(first uint32) *SegIndexBuilder {
 	return &SegIndexBuilder{first: int(first)}
 }
 
+// Grow reserves room for n more events, about 16 payload terms each: a
+// builder told the segment's size up front does not copy as it grows.
+func (b *SegIndexBuilder) Grow(n int) {
+	b.created = slices.Grow(b.created, n)
+	b.prev = slices.Grow(b.prev, n)
+	b.version = slices.Grow(b.version, n)
+	b.schema = slices.Grow(b.schema, n)
+	b.producer = slices.Grow(b.producer, n)
+	b.ids = slices.Grow(b.ids, n)
+	b.post = slices.Grow(b.post, 16*n)
+}
+
 // Add adds the event at pos, which must follow the last one added (or be
 // the first position). prev is the position of the event's previous
 // version (0 when it is the first): the caller's index knows it.
@@ -194,7 +206,7 @@ func (b *SegIndexBuilder) Encode(w io.Writer) error {
 	}
 	secs[secColumns] = c
 	// ids
-	ids := slices.Clone(b.ids)
+	ids := b.ids
 	slices.SortFunc(ids, compareHashPos)
 	id := make([]byte, 0, b.n*12)
 	for _, e := range ids {
@@ -209,7 +221,15 @@ func (b *SegIndexBuilder) Encode(w io.Writer) error {
 	post := b.post
 	slices.SortFunc(post, compareHashPos)
 	post = slices.Compact(post)
+	b.post = post
 	var kb, bb bytes.Buffer
+	groups := 0
+	for i := range post {
+		if i == 0 || post[i].hi != post[i-1].hi || post[i].lo != post[i-1].lo {
+			groups++
+		}
+	}
+	kb.Grow(16 * groups)
 	var ent [16]byte
 	var group []uint32
 	for i := 0; i < len(post); {
