@@ -135,6 +135,10 @@ func (s *Store) finishSeal(job *sealJob) {
 	s.crashPoint("seal:segment-written")
 	s.stats.fsyncs.Add(2)
 	s.stats.bytesWritten.Add(uint64(job.seg.Size()))
+	if job.idx != nil {
+		s.stats.fsyncs.Add(2) // its publish
+		s.stats.bytesWritten.Add(uint64(job.idx.Size()))
+	}
 	s.addSegment(job.path, job.seg)
 	s.w.segs[len(s.w.segs)-1].idx = job.idx
 	s.setSegIndexes()
