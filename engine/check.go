@@ -1,9 +1,11 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/index"
@@ -17,6 +19,10 @@ type Report struct {
 	Records    int    // records in segments and the WAL
 	Events     uint64 // events found
 	WALEntries int    // WAL entries checked
+	// SegIndexes counts the segment indexes (segments/*.idx) found equal
+	// to the index rebuilt from their segment. A segment without one is
+	// not damage: the next writable Open builds it.
+	SegIndexes int
 	// TornTail describes the WAL's torn tail, bytes of a write that was
 	// never acknowledged, which the next Open truncates ("" when none). It
 	// is not a problem.
@@ -25,7 +31,8 @@ type Report struct {
 	// Repairable lists damage that loses nothing and that the next
 	// writable Open repairs by itself: an index snapshot (index.snap) that
 	// cannot be read or decoded is rebuilt from the log. Check still
-	// reports it as damage (its error wraps ErrCorrupt).
+	// reports it as damage (its error wraps ErrCorrupt). So is a damaged
+	// segment index (segments/*.idx), rebuilt from its segment.
 	Repairable []string
 }
 
@@ -82,6 +89,9 @@ func (s *Store) checkView(ctx context.Context, v *view) (Report, error) {
 		if s.w.snapDamage != nil {
 			rep.Repairable = append(rep.Repairable, fmt.Sprintf("%v (the next open rebuilds the index from the log)", s.w.snapDamage))
 		}
+		for _, d := range s.w.segIdxDamage {
+			rep.Repairable = append(rep.Repairable, fmt.Sprintf("%v (the next open rebuilds it from its segment)", d))
+		}
 	}
 	var first error
 	problem := func(err error) {
@@ -135,8 +145,21 @@ func (s *Store) checkView(ctx context.Context, v *view) (Report, error) {
 			problem(err)
 			continue
 		}
-		if err := sg.seg.Scan(func(r segment.Record) error { checkRec(sg.path, &r); return nil }); err != nil {
+		sb := newSegIndexBuilder(sg.meta.FirstPosition, sg.meta.LastPosition, v.schemas, cols.Prev)
+		var buildErr error
+		err := sg.seg.Scan(func(r segment.Record) error {
+			checkRec(sg.path, &r)
+			if buildErr == nil && r.Position <= uint64(cols.Last) {
+				buildErr = sb.add(&r)
+			}
+			return nil
+		})
+		if err != nil {
 			problem(err)
+			continue
+		}
+		if buildErr == nil && sg.meta.LastPosition <= uint64(cols.Last) {
+			s.checkSegIndex(sg, sb, &rep, problem)
 		}
 	}
 	if n := len(v.segs); n > 0 {
@@ -172,5 +195,49 @@ func (s *Store) checkView(ctx context.Context, v *view) (Report, error) {
 		}
 		return rep, fmt.Errorf("engine: check found damage that the next open repairs: %w", d)
 	}
+	if len(s.w.segIdxDamage) > 0 && s.readOnly {
+		d := s.w.segIdxDamage[0]
+		if !errors.Is(d, trove.ErrCorrupt) {
+			d = &trove.CorruptionError{File: s.segDir(), Offset: -1, Reason: d.Error()}
+		}
+		return rep, fmt.Errorf("engine: check found damage that the next open repairs: %w", d)
+	}
 	return rep, nil
+}
+
+// checkSegIndex compares the segment index file of sg with the one sb
+// built from the segment's records. A missing file is no damage (Open
+// builds it); an undecodable one is repairable (Open rebuilds it; a
+// read-only store listed it when it opened); one that decodes but
+// disagrees with its segment is a problem.
+func (s *Store) checkSegIndex(sg *sealed, sb *segIndexBuilder, rep *Report, problem func(error)) {
+	path := segIndexPath(sg.path)
+	built, err := sb.bytes()
+	if err != nil {
+		problem(&trove.CorruptionError{File: sg.path, Offset: -1, Reason: fmt.Sprintf("engine: cannot index the segment: %v", err)})
+		return
+	}
+	file, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return // not written yet (a store from before segment indexes, a crash): Open builds it
+	}
+	if err != nil {
+		problem(fmt.Errorf("engine: check: %w", err))
+		return
+	}
+	if bytes.Equal(file, built) {
+		rep.SegIndexes++
+		return
+	}
+	ix, err := index.DecodeSegIndex(path, file)
+	if err == nil {
+		err = segIndexFits(sg, ix)
+	}
+	if err != nil {
+		if !s.readOnly {
+			rep.Repairable = append(rep.Repairable, fmt.Sprintf("%v (the next open rebuilds it from its segment)", err))
+		}
+		return
+	}
+	problem(&trove.CorruptionError{File: path, Offset: -1, Reason: "engine: the segment index disagrees with its segment"})
 }

@@ -27,7 +27,8 @@
 // # Layout of a store directory
 //
 //	wal/         the write-ahead log (package segment: tidwall/wal files of CRC'd frames)
-//	segments/    sealed segment files, named by their first WAL entry
+//	segments/    sealed segment files, named by their first WAL entry (N.seg),
+//	             each with its segment index (N.idx, index/SEGINDEX.md)
 //	index.snap   the latest index snapshot (package index, FORMAT.md)
 //	files/       file bytes (blob/local: content-addressed, sha256)
 //	search.bleve/  the background search index (rebuilt when missing or damaged)
@@ -68,6 +69,17 @@
 // zstd with compression "zstd"; atomic publish), then the writer switches
 // readers to it and truncates the WAL. Sealed events are read through a
 // CLOCK cache of decoded blocks whose lookups take no lock.
+//
+// The seal's goroutine also writes the segment's own index beside it
+// (segindex.go; index.SegIndex, atomic publish, memory-mapped when
+// opened): columns, id hashes and postings of schema, producer, links and
+// every payload path, high-cardinality ones included. Payload equalities
+// on paths the in-memory index stopped covering (past maxPathValues) are
+// answered from them for sealed events, and the events after the last
+// sealed one are scanned, so such lookups no longer wait for the search
+// index. Open builds the segment index of a segment that has none (a
+// store written before they existed, a crash between the two publishes)
+// and rebuilds a damaged one; Check rebuilds each in memory and compares.
 //
 // # Recovery
 //

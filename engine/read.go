@@ -8,6 +8,7 @@ import (
 	"unsafe"
 
 	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/index"
 	"github.com/trovedb/trove/query"
 	"github.com/trovedb/trove/segment"
 )
@@ -19,6 +20,10 @@ type sealed struct {
 	path string
 	seg  *segment.Segment
 	meta segment.Meta
+	// idx is the segment's index (segindex.go); nil when the segment holds
+	// no events or its index could not be built. Set before the segment
+	// is published to readers, closed by Close.
+	idx *index.SegIndex
 	// nblocks is seg.NumBlocks(), the length of slots.
 	nblocks int
 	// slots holds the segment's blocks that are in the block cache, by

@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/index"
 	"github.com/trovedb/trove/internal/fsutil"
 	"github.com/trovedb/trove/segment"
 )
@@ -39,6 +40,7 @@ type sealJob struct {
 	events            int // event records among records
 	path              string
 	seg               *segment.Segment // the opened segment, once written
+	idx               *index.SegIndex  // its index, once written (nil when that failed)
 	err               error
 }
 
@@ -81,6 +83,12 @@ func (s *Store) maybeSeal() {
 	m.records, m.bytes, m.firstWAL, m.lastWAL = nil, 0, 0, 0
 	s.w.sealing = true
 	opts := segment.SegmentOptions{BlockSize: s.opts.BlockSize, Codec: s.opts.Compression, Level: s.opts.CompressionLevel}
+	// The segment index is built on the seal's goroutine from what the
+	// writer hands over now: the schema dictionary and the index's columns
+	// (append-only prefixes that hold every sealed event).
+	schemas := s.w.schemas[:len(s.w.schemas):len(s.w.schemas)]
+	var cols index.Columns
+	s.ix.Read(func(r index.Reader) { cols = r.Columns() })
 	go func() {
 		s.crashPoint("seal:writing") // on the seal's goroutine
 		meta := segment.Meta{FirstWALIndex: job.firstWAL, LastWALIndex: job.lastWAL}
@@ -88,6 +96,23 @@ func (s *Store) maybeSeal() {
 			job.err = fmt.Errorf("engine: seal: %w", err)
 		} else if job.seg, err = segment.OpenSegmentCompact(job.path); err != nil {
 			job.err = fmt.Errorf("engine: seal: %w", err)
+		} else if job.events > 0 {
+			s.crashPoint("seal:index-writing")
+			scan := func(fn func(segment.Record) error) error {
+				for _, r := range job.records {
+					if err := fn(r); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			// A seal without its index still succeeds: the next Open
+			// rebuilds the index from the segment.
+			m := job.seg.Meta()
+			job.idx, err = writeSegIndex(segIndexPath(job.path), m.FirstPosition, m.LastPosition, scan, schemas, cols.Prev, false)
+			if err != nil {
+				s.logger.Error("cannot write a segment index; the next open rebuilds it", "segment", job.path, "err", err)
+			}
 		}
 		s.sealed <- job
 	}()
@@ -110,7 +135,13 @@ func (s *Store) finishSeal(job *sealJob) {
 	s.crashPoint("seal:segment-written")
 	s.stats.fsyncs.Add(2)
 	s.stats.bytesWritten.Add(uint64(job.seg.Size()))
+	if job.idx != nil {
+		s.stats.fsyncs.Add(2) // its publish
+		s.stats.bytesWritten.Add(uint64(job.idx.Size()))
+	}
 	s.addSegment(job.path, job.seg)
+	s.w.segs[len(s.w.segs)-1].idx = job.idx
+	s.setSegIndexes()
 	// The memtable's events start with the sealed ones: drop them.
 	s.w.mem = &memtable{
 		first:    m.first + uint64(job.events),

@@ -115,7 +115,10 @@ type writerState struct {
 	sealing    bool              // a seal runs in the background
 	regKeys    map[string]string // id\x00version → document, registered schemas
 	tornTail   string            // what recovery cut from the WAL's tail, "" when nothing
-	snapDamage error             // why recovery could not use index.snap; nil when it could or there was none
+	// segIdxDamage lists the segment indexes recovery found damaged (and
+	// rebuilt).
+	segIdxDamage []error
+	snapDamage   error // why recovery could not use index.snap; nil when it could or there was none
 }
 
 // view is an immutable picture of the committed log for readers.
@@ -206,6 +209,7 @@ func open(ctx context.Context, dir string, opts Options, readOnly bool) (st *Sto
 	if err := s.recover(ctx); err != nil {
 		return nil, err
 	}
+	s.openSegIndexes()
 	if readOnly {
 		s.publish()
 		return s, nil
@@ -213,6 +217,7 @@ func open(ctx context.Context, dir string, opts Options, readOnly bool) (st *Sto
 	blobs, err := local.Open(filepath.Join(dir, "files"))
 	if err != nil {
 		s.wal.Close()
+		s.closeSegIndexes()
 		for _, sg := range s.w.segs {
 			sg.seg.Close()
 		}
@@ -275,6 +280,9 @@ func (s *Store) Close() error {
 		}
 	}
 	if err := s.wal.Close(); err != nil && !failed {
+		errs = append(errs, err)
+	}
+	if err := s.closeSegIndexes(); err != nil {
 		errs = append(errs, err)
 	}
 	for _, sg := range s.w.segs {

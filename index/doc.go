@@ -35,6 +35,17 @@
 // released (until Close), so a planner verifies candidates without holding
 // it.
 //
+// # Segment indexes
+//
+// SegIndexBuilder writes, and OpenSegIndex reads in place (a memory map),
+// the immutable index of one sealed segment (SEGINDEX.md): its columns,
+// id hashes sorted for binary search, and hashed postings of schema,
+// producer, link type, link target and every payload term, with no guard
+// on cardinality. Hashed postings are candidates (a superset), which the
+// planner verifies. SetSegments hands an Index the segment indexes of the
+// sealed log; Reader.SegmentTerm answers payload terms on paths past the
+// guard from them.
+//
 // # Snapshots
 //
 // Encode writes the whole index, with the caller's opaque meta, as one

@@ -106,6 +106,11 @@ type state struct {
 	// Most targets have one or two incoming links, so no bitmap is kept
 	// per target: it would cost ~200 bytes each.
 	incoming map[string][]LinkRef
+
+	// segs are the segment indexes of the sealed log covering positions
+	// 1…segUpTo (SetSegments).
+	segs    []*SegIndex
+	segUpTo uint32
 }
 
 type dict struct {

@@ -132,7 +132,7 @@ func compile(ctx context.Context, ix *index.Index, q *trove.Query, opts Options,
 		p.partial = partialKeys(q)
 	}
 	p.planTimeBounds()
-	var unindexed []trove.PayloadTerm
+	var unindexed, unanswered []trove.PayloadTerm
 	ix.Read(func(r index.Reader) {
 		p.last = r.Last()
 		p.cols = r.Columns()
@@ -146,6 +146,7 @@ func compile(ctx context.Context, ix *index.Index, q *trove.Query, opts Options,
 			w.move(must, p.last)
 		}
 		p.cand = intersect(must, w, p.last)
+		unanswered = p.narrowBySegments(r, unindexed)
 		if !q.AllVersions() {
 			p.dropSuperseded(r)
 		}
@@ -153,7 +154,7 @@ func compile(ctx context.Context, ix *index.Index, q *trove.Query, opts Options,
 	// Candidates of postings are mostly matches; those of a scan or a
 	// search mostly not.
 	p.rawTests = len(unindexed) > 0 && (p.fastTerms != nil || p.partial != nil) || q.SearchQuery() != nil && p.partial != nil
-	p.narrowBySearchers(ctx, opts, w, unindexed)
+	p.narrowBySearchers(ctx, opts, w, unanswered)
 	p.cand.RemoveRange(uint64(p.last)+1, 1<<32)
 	return p
 }
@@ -255,6 +256,23 @@ func (p *Plan) postings(r index.Reader) (must []*roaring.Bitmap, unindexed []tro
 		must = append(must, p.timeRanges())
 	}
 	return must, unindexed
+}
+
+// narrowBySegments narrows the candidates by the segment indexes'
+// postings of the payload terms the index does not cover (past its
+// guard): they answer for the sealed positions, and the positions after
+// them stay candidates (verified like any other). It returns the terms no
+// segment index answered.
+func (p *Plan) narrowBySegments(r index.Reader, unindexed []trove.PayloadTerm) (unanswered []trove.PayloadTerm) {
+	for _, t := range unindexed {
+		vk, _ := index.ValueKey(t.Value) // unindexed terms have a value key
+		if bm, upTo, ok := r.SegmentTerm(t.Path, vk); ok {
+			p.narrow(bm, min(upTo, p.last))
+		} else {
+			unanswered = append(unanswered, t)
+		}
+	}
+	return unanswered
 }
 
 // move moves the window, keeping its size, past the positions no posting

@@ -1,0 +1,172 @@
+package engine
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/index"
+	"github.com/trovedb/trove/internal/fsutil"
+	"github.com/trovedb/trove/segment"
+)
+
+// Every sealed segment holding events has a segment index beside it
+// (index.SegIndex, index/SEGINDEX.md): segments/N.idx for segments/N.seg.
+// The seal writes it after the segment (atomic publish) and before the
+// writer switches readers to the segment. It is derived data: Open
+// rebuilds a missing or damaged one from its segment (a crash between the
+// two publishes leaves a segment without one; a store written before
+// segment indexes existed has none), and Check rebuilds each in memory and
+// compares it with the file.
+
+// segIndexPath returns the path of the segment index of the segment at
+// segPath.
+func segIndexPath(segPath string) string { return strings.TrimSuffix(segPath, ".seg") + ".idx" }
+
+// segIndexBuilder builds the segment index of one segment from its event
+// records, in position order. prev gives the position of an event's
+// previous version (the engine's index knows it).
+type segIndexBuilder struct {
+	b       *index.SegIndexBuilder
+	schemas []trove.Schema
+	prev    func(pos uint32) uint32
+}
+
+func newSegIndexBuilder(first, last uint64, schemas []trove.Schema, prev func(pos uint32) uint32) *segIndexBuilder {
+	b := index.NewSegIndexBuilder(uint32(first))
+	b.Grow(int(last - first + 1))
+	return &segIndexBuilder{b: b, schemas: schemas, prev: prev}
+}
+
+// add adds r when it is an event record.
+func (sb *segIndexBuilder) add(r *segment.Record) error {
+	if r.Type != recEvent {
+		return nil
+	}
+	h, err := decodeHead(r.Body)
+	if err != nil {
+		return fmt.Errorf("position %d: %w", r.Position, err)
+	}
+	if h.schemaNum >= uint32(len(sb.schemas)) {
+		return fmt.Errorf("%w: position %d: unknown schema number %d", errRecord, r.Position, h.schemaNum)
+	}
+	pos := uint32(r.Position)
+	return sb.b.Add(pos, sb.prev(pos), index.Doc{ID: h.id, Version: h.version, CreatedAt: r.Time,
+		Schema: sb.schemas[h.schemaNum].Identity(), Producer: h.producer, Links: h.links, Payload: h.payload})
+}
+
+func (sb *segIndexBuilder) bytes() ([]byte, error) {
+	var buf bytes.Buffer
+	if err := sb.b.Encode(&buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// writeSegIndex builds the segment index of a segment from its records
+// and publishes it at path (atomic publish), then opens it.
+func writeSegIndex(path string, first, last uint64, scan func(fn func(segment.Record) error) error, schemas []trove.Schema, prev func(uint32) uint32, readOnly bool) (*index.SegIndex, error) {
+	sb := newSegIndexBuilder(first, last, schemas, prev)
+	if err := scan(func(r segment.Record) error { return sb.add(&r) }); err != nil {
+		return nil, err
+	}
+	if readOnly {
+		data, err := sb.bytes()
+		if err != nil {
+			return nil, err
+		}
+		return index.DecodeSegIndex(path, data)
+	}
+	err := fsutil.WriteFileAtomic(path, 0o640, func(w io.Writer) error { return sb.b.Encode(w) })
+	if err != nil {
+		return nil, err
+	}
+	return index.OpenSegIndex(path)
+}
+
+// openSegIndex opens the segment index of sg, checked against the
+// segment's range.
+func openSegIndex(sg *sealed) (*index.SegIndex, error) {
+	ix, err := index.OpenSegIndex(segIndexPath(sg.path))
+	if err != nil {
+		return nil, err
+	}
+	if err := segIndexFits(sg, ix); err != nil {
+		ix.Close()
+		return nil, err
+	}
+	return ix, nil
+}
+
+// segIndexFits checks that ix covers the positions of sg.
+func segIndexFits(sg *sealed, ix *index.SegIndex) error {
+	if uint64(ix.First()) != sg.meta.FirstPosition || uint64(ix.Last()) != sg.meta.LastPosition {
+		return &trove.CorruptionError{File: segIndexPath(sg.path), Offset: 16,
+			Reason: fmt.Sprintf("engine: segment index covers positions %d-%d, its segment %d-%d", ix.First(), ix.Last(), sg.meta.FirstPosition, sg.meta.LastPosition)}
+	}
+	return nil
+}
+
+// openSegIndexes opens the segment index of every sealed segment holding
+// events, once recovery has replayed the log (the index knows every
+// sealed event's previous version), and builds those missing or rebuilds
+// those damaged. A read-only store builds them in memory and writes nothing. A
+// segment whose index cannot be built (its own damage, which reads and
+// Check report) is left without one.
+func (s *Store) openSegIndexes() {
+	var cols index.Columns
+	s.ix.Read(func(r index.Reader) { cols = r.Columns() })
+	for _, sg := range s.w.evSegs {
+		if sg.idx != nil {
+			continue
+		}
+		ix, err := openSegIndex(sg)
+		if err == nil {
+			sg.idx = ix
+			continue
+		}
+		// A missing index is no damage: a store written before segment
+		// indexes existed, or a crash right after the segment's publish.
+		if !errors.Is(err, os.ErrNotExist) {
+			s.logger.Warn("damaged segment index; rebuilding it from its segment", "err", err)
+			s.w.segIdxDamage = append(s.w.segIdxDamage, err)
+		}
+		if uint64(cols.Last) < sg.meta.LastPosition {
+			s.logger.Warn("cannot build a segment index: its events are not indexed", "segment", sg.path)
+			continue
+		}
+		ix, err = writeSegIndex(segIndexPath(sg.path), sg.meta.FirstPosition, sg.meta.LastPosition, sg.seg.Scan, s.w.schemas, cols.Prev, s.readOnly)
+		if err != nil {
+			s.logger.Error("cannot build a segment index", "segment", sg.path, "err", err)
+			continue
+		}
+		sg.idx = ix
+	}
+	s.setSegIndexes()
+}
+
+// setSegIndexes hands the engine's index the segment indexes of the
+// sealed log (index.Index.SetSegments).
+func (s *Store) setSegIndexes() {
+	list := make([]*index.SegIndex, len(s.w.evSegs))
+	for i, sg := range s.w.evSegs {
+		list[i] = sg.idx
+	}
+	s.ix.SetSegments(list)
+}
+
+// closeSegIndexes closes the segment indexes of every open segment.
+func (s *Store) closeSegIndexes() error {
+	var errs []error
+	for _, sg := range s.w.segs {
+		if sg.idx != nil {
+			errs = append(errs, sg.idx.Close())
+			sg.idx = nil
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,37 @@
+//go:build linux
+
+package index
+
+import (
+	"os"
+	"syscall"
+)
+
+// mapFile maps the file at path read-only; mapped is false when the file
+// was read into memory instead (an empty file).
+func mapFile(path string) (data []byte, mapped bool, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, false, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, false, err
+	}
+	if fi.Size() == 0 || fi.Size() > maxSegIndexBytes {
+		return nil, false, nil // decoding reports the size
+	}
+	b, err := syscall.Mmap(int(f.Fd()), 0, int(fi.Size()), syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		return nil, false, err
+	}
+	return b, true, nil
+}
+
+func unmapFile(b []byte) error { return syscall.Munmap(b) }
+
+// dropResident tells the kernel that the pages of the mapping b are not
+// needed now: they leave the process's resident set (the page cache keeps
+// them) and are read again when next touched.
+func dropResident(b []byte) { _ = syscall.Madvise(b, syscall.MADV_DONTNEED) }

@@ -1,0 +1,618 @@
+package index
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"slices"
+	"sort"
+	"unsafe"
+
+	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/cespare/xxhash/v2"
+	"github.com/trovedb/trove"
+)
+
+// A segment index is the immutable index of the events of one sealed
+// segment (positions First…Last): their columns, the hashes of their ids,
+// and postings of their schema, producer, links and payload terms, every
+// payload path included whatever its cardinality. SEGINDEX.md documents
+// the file byte by byte. SegIndexBuilder writes one; OpenSegIndex and
+// DecodeSegIndex read one in place (a memory map on Linux): nothing of it
+// is copied into the Go heap but its dictionaries.
+//
+// Postings are found by a 64-bit hash of their key, so a lookup may
+// return the positions of another key sharing the hash: postings are
+// candidates, a superset of the true answer, which the caller verifies
+// (package query verifies every candidate).
+
+const (
+	segIndexMagic   = "TRVSEGIX"
+	segIndexVersion = 1
+	segSections     = 5
+	segHeaderSize   = 40 + segSections*16 + 4
+	// maxSegIndexBytes caps a segment index (section offsets are u32).
+	maxSegIndexBytes = 1<<32 - 1
+)
+
+// The sections of a segment index, in file order.
+const (
+	secDict = iota
+	secColumns
+	secIDs
+	secKeys
+	secBitmaps
+)
+
+// Posting kinds: the first byte of a posting key's hashed bytes.
+const (
+	KindSchema     byte = 's'
+	KindProducer   byte = 'p'
+	KindLinkType   byte = 'l'
+	KindAnyLink    byte = 'a'
+	KindLinkTarget byte = 'g'
+	KindTerm       byte = 't'
+)
+
+// postingHash is the hash a posting key is found by: XXH64 (seed 0) of
+// the kind byte followed by the key (for a term: path, a zero byte, the
+// value key).
+func postingHash(kind byte, key, value string) uint64 {
+	var d xxhash.Digest
+	d.Reset()
+	d.Write([]byte{kind})
+	d.WriteString(key)
+	if kind == KindTerm {
+		d.Write([]byte{0})
+		d.WriteString(value)
+	}
+	return d.Sum64()
+}
+
+// segIDHash is the hash of an event id in a segment index: XXH64 (seed 0).
+func segIDHash(id string) uint64 { return xxhash.Sum64String(id) }
+
+// SegIndexBuilder collects the events of one segment, in position order,
+// and encodes their segment index. Its zero value is not ready: use
+// NewSegIndexBuilder.
+type SegIndexBuilder struct {
+	first, n int
+	minT     int64
+	maxT     int64
+	schemas  dict
+	produce  dict
+	created  []int64
+	prev     []uint32
+	version  []uint32
+	schema   []uint32
+	producer []uint32
+	ids      []hashPos
+	post     []hashPos // (posting key hash, position), one per key an event holds
+	tw       TermWriter
+	terms    []byte
+}
+
+// hashPos is a hash and a position: an id's or a posting key's, in 12
+// bytes (a seal holds one per term of every event of the segment).
+type hashPos struct {
+	hi, lo, pos uint32
+}
+
+func mkHashPos(h uint64, pos uint32) hashPos { return hashPos{uint32(h >> 32), uint32(h), pos} }
+
+func (e hashPos) hash() uint64 { return uint64(e.hi)<<32 | uint64(e.lo) }
+
+func compareHashPos(x, y hashPos) int {
+	return cmp.Or(cmp.Compare(x.hi, y.hi), cmp.Compare(x.lo, y.lo), cmp.Compare(x.pos, y.pos))
+}
+
+// NewSegIndexBuilder returns a builder for a segment whose first event is
+// at position first (≥ 1).
+func NewSegIndexBuilder(first uint32) *SegIndexBuilder {
+	return &SegIndexBuilder{first: int(first)}
+}
+
+// Grow reserves room for n more events, about 16 payload terms each: a
+// builder told the segment's size up front does not copy as it grows.
+func (b *SegIndexBuilder) Grow(n int) {
+	b.created = slices.Grow(b.created, n)
+	b.prev = slices.Grow(b.prev, n)
+	b.version = slices.Grow(b.version, n)
+	b.schema = slices.Grow(b.schema, n)
+	b.producer = slices.Grow(b.producer, n)
+	b.ids = slices.Grow(b.ids, n)
+	b.post = slices.Grow(b.post, 16*n)
+}
+
+// Add adds the event at pos, which must follow the last one added (or be
+// the first position). prev is the position of the event's previous
+// version (0 when it is the first): the caller's index knows it.
+func (b *SegIndexBuilder) Add(pos, prev uint32, d Doc) error {
+	if int(pos) != b.first+b.n {
+		return fmt.Errorf("index: segment index: add position %d, want %d", pos, b.first+b.n)
+	}
+	if d.Version < 1 || uint64(d.Version) > 1<<32-1 {
+		return fmt.Errorf("index: segment index: position %d: version %d out of range", pos, d.Version)
+	}
+	if b.n == 0 || d.CreatedAt < b.minT {
+		b.minT = d.CreatedAt
+	}
+	if b.n == 0 || d.CreatedAt > b.maxT {
+		b.maxT = d.CreatedAt
+	}
+	sn, _ := b.schemas.num(d.Schema)
+	pn, _ := b.produce.num(d.Producer)
+	b.created = append(b.created, d.CreatedAt)
+	b.prev = append(b.prev, prev)
+	b.version = append(b.version, uint32(d.Version))
+	b.schema = append(b.schema, sn)
+	b.producer = append(b.producer, pn)
+	b.ids = append(b.ids, mkHashPos(segIDHash(d.ID), pos))
+	b.add(KindSchema, d.Schema, "", pos)
+	b.add(KindProducer, d.Producer, "", pos)
+	for _, l := range d.Links {
+		b.add(KindLinkType, l.Type, "", pos)
+		b.add(KindLinkTarget, l.TargetEvent.ID, "", pos)
+		b.add(KindAnyLink, "", "", pos)
+	}
+	terms := d.Terms
+	if !d.TermsSet {
+		b.terms = b.tw.Append(b.terms[:0], d.Payload)
+		terms = b.terms
+	}
+	if err := eachTerm(terms, func(path, value []byte) { b.add(KindTerm, string(path), string(value), pos) }); err != nil {
+		return fmt.Errorf("index: segment index: position %d: %w", pos, err)
+	}
+	b.n++
+	return nil
+}
+
+func (b *SegIndexBuilder) add(kind byte, key, value string, pos uint32) {
+	b.post = append(b.post, mkHashPos(postingHash(kind, key, value), pos))
+}
+
+// Len returns how many events were added.
+func (b *SegIndexBuilder) Len() int { return b.n }
+
+// Encode writes the segment index. The encoding is a function of the
+// events added alone: encoding the same events twice gives the same bytes.
+func (b *SegIndexBuilder) Encode(w io.Writer) error {
+	if b.n == 0 {
+		return fmt.Errorf("index: segment index: no events")
+	}
+	var secs [segSections][]byte
+	// dict
+	var d []byte
+	for _, names := range [][]string{b.schemas.names, b.produce.names} {
+		d = binary.AppendUvarint(d, uint64(len(names)))
+		for _, s := range names {
+			d = binary.AppendUvarint(d, uint64(len(s)))
+			d = append(d, s...)
+		}
+	}
+	secs[secDict] = d
+	// columns
+	c := make([]byte, 0, b.n*24)
+	for _, t := range b.created {
+		c = binary.LittleEndian.AppendUint64(c, uint64(t))
+	}
+	for _, col := range [][]uint32{b.prev, b.version, b.schema, b.producer} {
+		for _, v := range col {
+			c = binary.LittleEndian.AppendUint32(c, v)
+		}
+	}
+	secs[secColumns] = c
+	// ids
+	ids := b.ids
+	slices.SortFunc(ids, compareHashPos)
+	id := make([]byte, 0, b.n*12)
+	for _, e := range ids {
+		id = binary.LittleEndian.AppendUint64(id, e.hash())
+	}
+	for _, e := range ids {
+		id = binary.LittleEndian.AppendUint32(id, e.pos)
+	}
+	secs[secIDs] = id
+	// keys and bitmaps: one entry per distinct key hash (keys sharing a
+	// hash share a posting, the union of theirs)
+	post := b.post
+	slices.SortFunc(post, compareHashPos)
+	post = slices.Compact(post)
+	b.post = post
+	var kb, bb bytes.Buffer
+	groups := 0
+	for i := range post {
+		if i == 0 || post[i].hi != post[i-1].hi || post[i].lo != post[i-1].lo {
+			groups++
+		}
+	}
+	kb.Grow(16 * groups)
+	var ent [16]byte
+	var group []uint32
+	for i := 0; i < len(post); {
+		h := post[i].hash()
+		group = group[:0]
+		for ; i < len(post) && post[i].hash() == h; i++ {
+			group = append(group, post[i].pos)
+		}
+		binary.LittleEndian.PutUint64(ent[0:], h)
+		if len(group) == 1 {
+			binary.LittleEndian.PutUint32(ent[8:], group[0])
+			binary.LittleEndian.PutUint32(ent[12:], 0)
+		} else {
+			bm := roaring.BitmapOf(group...)
+			bm.RunOptimize()
+			for bb.Len()%8 != 0 {
+				bb.WriteByte(0)
+			}
+			off := bb.Len()
+			if _, err := bm.WriteTo(&bb); err != nil {
+				return fmt.Errorf("index: segment index: %w", err)
+			}
+			binary.LittleEndian.PutUint32(ent[8:], uint32(off))
+			binary.LittleEndian.PutUint32(ent[12:], uint32(bb.Len()-off))
+		}
+		kb.Write(ent[:])
+	}
+	secs[secKeys] = kb.Bytes()
+	secs[secBitmaps] = bb.Bytes()
+
+	hdr := make([]byte, segHeaderSize)
+	copy(hdr, segIndexMagic)
+	binary.LittleEndian.PutUint32(hdr[8:], segIndexVersion)
+	binary.LittleEndian.PutUint32(hdr[12:], segSections)
+	binary.LittleEndian.PutUint32(hdr[16:], uint32(b.first))
+	binary.LittleEndian.PutUint32(hdr[20:], uint32(b.n))
+	binary.LittleEndian.PutUint64(hdr[24:], uint64(b.minT))
+	binary.LittleEndian.PutUint64(hdr[32:], uint64(b.maxT))
+	off := align8(segHeaderSize)
+	for i, s := range secs {
+		if off+len(s) > maxSegIndexBytes {
+			return fmt.Errorf("index: segment index larger than 4 GiB")
+		}
+		e := hdr[40+16*i:]
+		binary.LittleEndian.PutUint32(e[0:], uint32(off))
+		binary.LittleEndian.PutUint32(e[4:], uint32(len(s)))
+		binary.LittleEndian.PutUint32(e[8:], crc32.Checksum(s, castagnoli))
+		off = align8(off + len(s))
+	}
+	binary.LittleEndian.PutUint32(hdr[segHeaderSize-4:], crc32.Checksum(hdr[:segHeaderSize-4], castagnoli))
+	pos := 0
+	write := func(p []byte) error {
+		_, err := w.Write(p)
+		pos += len(p)
+		return err
+	}
+	if err := write(hdr); err != nil {
+		return err
+	}
+	var zero [8]byte
+	for _, s := range secs {
+		if err := write(zero[:align8(pos)-pos]); err != nil {
+			return err
+		}
+		if err := write(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func align8(n int) int { return (n + 7) &^ 7 }
+
+// SegIndex is an open segment index: immutable, safe for concurrent use,
+// read in place. Bitmaps it returns are read-only views of its bytes,
+// valid until Close: clone what must outlive it.
+type SegIndex struct {
+	file       string
+	data       []byte
+	mapped     bool
+	first, n   uint32
+	minT, maxT int64
+	schemas    []string
+	producers  []string
+	created    []int64
+	prev       []uint32
+	version    []uint32
+	schema     []uint32
+	producer   []uint32
+	idHash     []uint64
+	idPos      []uint32
+	keyData    []byte // 16-byte entries
+	bitmaps    []byte
+}
+
+// First returns the segment's first position.
+func (s *SegIndex) First() uint32 { return s.first }
+
+// Last returns the segment's last position.
+func (s *SegIndex) Last() uint32 { return s.first + s.n - 1 }
+
+// TimeRange returns the least and greatest createdAt (unix ms) of the
+// segment's events.
+func (s *SegIndex) TimeRange() (lo, hi int64) { return s.minT, s.maxT }
+
+// Size returns the segment index's size in bytes.
+func (s *SegIndex) Size() int { return len(s.data) }
+
+// Schemas returns the segment's schema identities by segment-local number.
+func (s *SegIndex) Schemas() []string { return s.schemas }
+
+// Producers returns the segment's producers by segment-local number.
+func (s *SegIndex) Producers() []string { return s.producers }
+
+// Created returns the createdAt (unix ms) of the event at pos, which must
+// be in First…Last.
+func (s *SegIndex) Created(pos uint32) int64 { return s.created[pos-s.first] }
+
+// Prev returns the position of the previous version of the event at pos,
+// 0 when it is the first.
+func (s *SegIndex) Prev(pos uint32) uint32 { return s.prev[pos-s.first] }
+
+// Version returns the version of the event at pos.
+func (s *SegIndex) Version(pos uint32) int { return int(s.version[pos-s.first]) }
+
+// SchemaNum returns the segment-local schema number (into Schemas) at pos.
+func (s *SegIndex) SchemaNum(pos uint32) uint32 { return s.schema[pos-s.first] }
+
+// ProducerNum returns the segment-local producer number (into Producers)
+// at pos.
+func (s *SegIndex) ProducerNum(pos uint32) uint32 { return s.producer[pos-s.first] }
+
+// IDCandidates calls fn with every position of the segment whose id
+// hashes as id does, ascending, until fn returns false. The caller
+// verifies a candidate by reading its id.
+func (s *SegIndex) IDCandidates(id string, fn func(pos uint32) bool) {
+	h := segIDHash(id)
+	i, _ := slices.BinarySearch(s.idHash, h)
+	for ; i < len(s.idHash) && s.idHash[i] == h; i++ {
+		if !fn(s.idPos[i]) {
+			return
+		}
+	}
+}
+
+// Postings returns the positions of the segment whose key (of the given
+// kind; value only for KindTerm) may be key: a superset of the positions
+// holding key, nil when none. The bitmap reads the index's bytes in place:
+// read it only, and not after Close.
+func (s *SegIndex) Postings(kind byte, key, value string) (*roaring.Bitmap, error) {
+	h := postingHash(kind, key, value)
+	n := len(s.keyData) / 16
+	i := sort.Search(n, func(i int) bool { return binary.LittleEndian.Uint64(s.keyData[16*i:]) >= h })
+	if i == n || binary.LittleEndian.Uint64(s.keyData[16*i:]) != h {
+		return nil, nil
+	}
+	return s.entry(i)
+}
+
+// entry decodes key entry i's positions.
+func (s *SegIndex) entry(i int) (bm *roaring.Bitmap, err error) {
+	e := s.keyData[16*i:]
+	ref, size := binary.LittleEndian.Uint32(e[8:]), binary.LittleEndian.Uint32(e[12:])
+	if size == 0 {
+		bm = roaring.New()
+		bm.Add(ref)
+		return bm, nil
+	}
+	return decodeBitmap(s.file, s.bitmaps, ref, size, s.first, s.Last())
+}
+
+func decodeBitmap(file string, bitmaps []byte, ref, size, first, last uint32) (bm *roaring.Bitmap, err error) {
+	corrupt := func(why string) error {
+		return &trove.CorruptionError{File: file, Offset: -1, Reason: "index: segment index: " + why}
+	}
+	if uint64(ref)+uint64(size) > uint64(len(bitmaps)) {
+		return nil, corrupt("posting out of bounds")
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			bm, err = nil, corrupt(fmt.Sprintf("undecodable posting: %v", r))
+		}
+	}()
+	bm = roaring.New()
+	buf := bitmaps[ref : ref+size]
+	n, err := bm.FromBuffer(buf)
+	if err != nil || n != int64(size) {
+		return nil, corrupt("undecodable posting")
+	}
+	if bm.IsEmpty() || bm.Minimum() < first || bm.Maximum() > last {
+		return nil, corrupt("posting outside the segment")
+	}
+	return bm, nil
+}
+
+// Close releases the index's memory; nothing it returned may be used
+// afterwards.
+func (s *SegIndex) Close() error {
+	var err error
+	if s.mapped && s.data != nil {
+		err = unmapFile(s.data)
+	}
+	*s = SegIndex{file: s.file}
+	return err
+}
+
+// OpenSegIndex opens the segment index file at path and checks it (see
+// DecodeSegIndex). A damaged file gives a *trove.CorruptionError.
+func OpenSegIndex(path string) (*SegIndex, error) {
+	data, mapped, err := mapFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("index: segment index: %w", err)
+	}
+	s, err := decodeSegIndex(path, data)
+	if err != nil {
+		if mapped {
+			_ = unmapFile(data)
+		}
+		return nil, err
+	}
+	s.mapped = mapped
+	if mapped {
+		// Decoding read every page; readers touch few of them.
+		dropResident(data)
+	}
+	return s, nil
+}
+
+// DecodeSegIndex reads a segment index from data, which it keeps (data
+// must not change while the index is used). It checks the header, every
+// section's CRC-32C, and that every column, id and posting reference is
+// within the segment; bitmaps are checked when first read (Postings) or by
+// Verify. Errors are *trove.CorruptionError naming file.
+func DecodeSegIndex(file string, data []byte) (*SegIndex, error) {
+	return decodeSegIndex(file, data)
+}
+
+func decodeSegIndex(file string, data []byte) (*SegIndex, error) {
+	if len(data) > 0 && uintptr(unsafe.Pointer(&data[0]))%8 != 0 {
+		// The columns and ids are read in place as 8-byte words.
+		w := make([]uint64, (len(data)+7)/8)
+		aligned := unsafe.Slice((*byte)(unsafe.Pointer(&w[0])), len(data))
+		copy(aligned, data)
+		data = aligned
+	}
+	corrupt := func(off int64, format string, args ...any) error {
+		return &trove.CorruptionError{File: file, Offset: off, Reason: "index: segment index: " + fmt.Sprintf(format, args...)}
+	}
+	if len(data) < segHeaderSize {
+		return nil, corrupt(0, "shorter than its header")
+	}
+	if string(data[:8]) != segIndexMagic {
+		return nil, corrupt(0, "bad magic")
+	}
+	if v := binary.LittleEndian.Uint32(data[8:]); v != segIndexVersion {
+		return nil, corrupt(8, "unknown version %d", v)
+	}
+	if crc32.Checksum(data[:segHeaderSize-4], castagnoli) != binary.LittleEndian.Uint32(data[segHeaderSize-4:]) {
+		return nil, corrupt(segHeaderSize-4, "header checksum mismatch")
+	}
+	if k := binary.LittleEndian.Uint32(data[12:]); k != segSections {
+		return nil, corrupt(12, "%d sections, want %d", k, segSections)
+	}
+	s := &SegIndex{file: file, data: data}
+	s.first = binary.LittleEndian.Uint32(data[16:])
+	s.n = binary.LittleEndian.Uint32(data[20:])
+	s.minT = int64(binary.LittleEndian.Uint64(data[24:]))
+	s.maxT = int64(binary.LittleEndian.Uint64(data[32:]))
+	if s.first == 0 || s.n == 0 || uint64(s.first)+uint64(s.n)-1 > 1<<32-1 || s.minT > s.maxT {
+		return nil, corrupt(16, "bad range: first %d, %d events, time %d…%d", s.first, s.n, s.minT, s.maxT)
+	}
+	var secs [segSections][]byte
+	end := segHeaderSize
+	for i := range secs {
+		e := data[40+16*i:]
+		off, size, sum := binary.LittleEndian.Uint32(e), binary.LittleEndian.Uint32(e[4:]), binary.LittleEndian.Uint32(e[8:])
+		if int(off) < end || off%8 != 0 || uint64(off)+uint64(size) > uint64(len(data)) {
+			return nil, corrupt(int64(40+16*i), "section %d out of place", i)
+		}
+		secs[i] = data[off : off+size]
+		if crc32.Checksum(secs[i], castagnoli) != sum {
+			return nil, corrupt(int64(off), "section %d checksum mismatch", i)
+		}
+		end = int(off + size)
+	}
+	if end != len(data) {
+		return nil, corrupt(int64(end), "%d bytes after the last section", len(data)-end)
+	}
+	n := int(s.n)
+	// dict
+	d := secs[secDict]
+	for _, dst := range []*[]string{&s.schemas, &s.producers} {
+		cnt, w := binary.Uvarint(d)
+		if w <= 0 || cnt > uint64(len(d)) {
+			return nil, corrupt(-1, "bad dictionary")
+		}
+		d = d[w:]
+		list := make([]string, 0, cnt)
+		for range cnt {
+			l, w := binary.Uvarint(d)
+			if w <= 0 || l > uint64(len(d)-w) {
+				return nil, corrupt(-1, "bad dictionary entry")
+			}
+			list = append(list, string(d[w:w+int(l)]))
+			d = d[w+int(l):]
+		}
+		*dst = list
+	}
+	if len(d) != 0 {
+		return nil, corrupt(-1, "bytes after the dictionary")
+	}
+	// columns
+	c := secs[secColumns]
+	if len(c) != 24*n {
+		return nil, corrupt(-1, "columns of %d bytes for %d events", len(c), n)
+	}
+	s.created = castSlice[int64](c[:8*n])
+	cols := [4]*[]uint32{&s.prev, &s.version, &s.schema, &s.producer}
+	for k, dst := range cols {
+		*dst = castSlice[uint32](c[8*n+4*n*k : 8*n+4*n*(k+1)])
+	}
+	last := s.first + s.n - 1
+	for i := range n {
+		pos := s.first + uint32(i)
+		if s.prev[i] >= pos || s.version[i] == 0 ||
+			s.schema[i] >= uint32(len(s.schemas)) || s.producer[i] >= uint32(len(s.producers)) ||
+			s.created[i] < s.minT || s.created[i] > s.maxT {
+			return nil, corrupt(-1, "bad column values at position %d", pos)
+		}
+	}
+	// ids
+	id := secs[secIDs]
+	if len(id) != 12*n {
+		return nil, corrupt(-1, "ids of %d bytes for %d events", len(id), n)
+	}
+	s.idHash = castSlice[uint64](id[:8*n])
+	s.idPos = castSlice[uint32](id[8*n:])
+	for i := range n {
+		if s.idPos[i] < s.first || s.idPos[i] > last ||
+			i > 0 && (s.idHash[i] < s.idHash[i-1] || s.idHash[i] == s.idHash[i-1] && s.idPos[i] <= s.idPos[i-1]) {
+			return nil, corrupt(-1, "id table out of order at entry %d", i)
+		}
+	}
+	// keys
+	s.keyData, s.bitmaps = secs[secKeys], secs[secBitmaps]
+	if len(s.keyData)%16 != 0 {
+		return nil, corrupt(-1, "key table of %d bytes", len(s.keyData))
+	}
+	var prevHash uint64
+	for i := 0; i < len(s.keyData)/16; i++ {
+		e := s.keyData[16*i:]
+		h, ref, size := binary.LittleEndian.Uint64(e), binary.LittleEndian.Uint32(e[8:]), binary.LittleEndian.Uint32(e[12:])
+		if i > 0 && h <= prevHash {
+			return nil, corrupt(-1, "key table out of order at entry %d", i)
+		}
+		prevHash = h
+		if size == 0 && (ref < s.first || ref > last) || size > 0 && (ref%8 != 0 || uint64(ref)+uint64(size) > uint64(len(s.bitmaps))) {
+			return nil, corrupt(-1, "key entry %d out of bounds", i)
+		}
+	}
+	return s, nil
+}
+
+// Verify decodes and checks every posting of the index (DecodeSegIndex
+// checks them only when they are read).
+func (s *SegIndex) Verify() error {
+	for i := 0; i < len(s.keyData)/16; i++ {
+		bm, err := s.entry(i)
+		if err != nil {
+			return err
+		}
+		if err := bm.Validate(); err != nil {
+			return &trove.CorruptionError{File: s.file, Offset: -1, Reason: fmt.Sprintf("index: segment index: posting %d: %v", i, err)}
+		}
+	}
+	return nil
+}
+
+// castSlice views b (8-byte aligned, a multiple of T's size) as a []T.
+func castSlice[T int64 | uint64 | uint32](b []byte) []T {
+	var z T
+	if len(b) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*T)(unsafe.Pointer(&b[0])), len(b)/int(unsafe.Sizeof(z)))
+}

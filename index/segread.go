@@ -1,0 +1,56 @@
+package index
+
+import "github.com/RoaringBitmap/roaring/v2"
+
+// Segment indexes answer for sealed positions what the in-memory index
+// does not keep: the postings of payload paths past the guard
+// (Options.MaxPathValues). The engine hands the index its segment indexes
+// with SetSegments; Reader.SegmentTerm reads them.
+
+// SetSegments sets the segment indexes of the sealed log, in position
+// order. Only those covering positions 1, 2, … without a gap are used: a
+// segment without an index (nil) ends the covered prefix. The index does
+// not own them: the caller closes them after the index's last reader is
+// done.
+func (ix *Index) SetSegments(segs []*SegIndex) {
+	var upTo uint32
+	var used []*SegIndex
+	for _, s := range segs {
+		if s == nil || s.First() != upTo+1 {
+			break
+		}
+		used = append(used, s)
+		upTo = s.Last()
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.st.segs, ix.st.segUpTo = used, upTo
+}
+
+// SegmentTerm returns, for a payload path the index does not cover
+// (Term's indexed false), the positions among 1…upTo whose payload may
+// hold value (a ValueKey) at path: a superset of those that do, read from
+// the segment indexes. ok is false when no segment index covers position
+// 1 or one of them cannot be read; then the caller scans. The bitmap is
+// the caller's.
+func (r Reader) SegmentTerm(path, value string) (bm *roaring.Bitmap, upTo uint32, ok bool) {
+	s := r.st
+	if len(s.segs) == 0 || r.opts.MaxPathValues < 0 {
+		return nil, 0, false
+	}
+	var bms []*roaring.Bitmap
+	for _, seg := range s.segs {
+		p, err := seg.Postings(KindTerm, path, value)
+		if err != nil {
+			return nil, 0, false
+		}
+		if p != nil {
+			bms = append(bms, p)
+		}
+	}
+	bm = roaring.FastOr(bms...)
+	// The postings read the segment indexes' memory in place: the result
+	// gets its own.
+	bm.CloneCopyOnWriteContainers()
+	return bm, s.segUpTo, true
+}
