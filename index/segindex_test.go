@@ -101,7 +101,8 @@ func checkSegIndex(t *testing.T, s *SegIndex, first uint32, docs []Doc, prevs []
 			add(postKey{KindLinkTarget, l.TargetEvent.ID, ""}, pos)
 			add(postKey{KindAnyLink, "", ""}, pos)
 		}
-		Terms(d.Payload, func(path, value string) { add(postKey{KindTerm, path, value}, pos) })
+		var w walker
+		walkTerms(d.Payload, &w, func(path, value []byte) { add(postKey{KindTerm, string(path), string(value)}, pos) })
 	}
 	if l, h := s.TimeRange(); l != lo || h != hi {
 		t.Fatalf("time range %d…%d, want %d…%d", l, h, lo, hi)
