@@ -3,6 +3,7 @@ package trove
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 )
 
 // decodeInstance decodes doc, a JSON document that checkJSONText accepted
@@ -107,7 +108,7 @@ func (d *instanceDecoder) value() (any, bool) {
 		return nil, d.literal("null")
 	case c == '-' || isDigit(c):
 		start := d.i
-		for d.i < len(d.b) && (isDigit(d.b[d.i]) || bytes.IndexByte([]byte("+-.eE"), d.b[d.i]) >= 0) {
+		for d.i < len(d.b) && (isDigit(d.b[d.i]) || strings.IndexByte("+-.eE", d.b[d.i]) >= 0) {
 			d.i++
 		}
 		return json.Number(d.b[start:d.i]), true
