@@ -287,11 +287,15 @@ func (v *validators) validate(id string, doc, payload []byte) error {
 			return err
 		}
 	}
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(payload))
-	if err != nil {
-		return invalidf("payload: %v", err)
+	inst, ok := decodeInstance(payload) // payload was checked (compactObject)
+	if !ok {
+		var err error
+		if inst, err = jsonschema.UnmarshalJSON(bytes.NewReader(payload)); err != nil {
+			return invalidf("payload: %v", err)
+		}
 	}
-	if inst, err = validationInstance(inst, c.numLen); err != nil {
+	inst, err := validationInstance(inst, c.numLen)
+	if err != nil {
 		return err
 	}
 	err = safeValidate(c.schema, inst)

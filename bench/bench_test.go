@@ -24,7 +24,7 @@ var quietLog = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // mustRun are the contenders that must run in the test: the in-memory
 // backend and every peer. The others run when they are linked in.
-var mustRun = []string{"storage-memory", "tidwall/wal", "sqlite (hand-tuned)", "nats jetstream", "disk"}
+var mustRun = []string{"storage-memory", "tidwall/wal", "pebble", "sqlite (hand-tuned)", "nats jetstream", "disk"}
 
 func TestHarnessWritesAWellFormedReport(t *testing.T) {
 	ctx := context.Background()

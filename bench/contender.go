@@ -34,6 +34,10 @@ type Batch struct {
 	Items  []Item
 	Events []trove.Event // Items[i].Event
 	Enc    [][]byte      // Items[i].Encoded()
+	// Body is the request body of an HTTP contender (a JSON array of the
+	// events), laid out by its PrepareBatch before the clock starts; nil
+	// for every other contender.
+	Body []byte
 }
 
 // newBatch returns the batch of items, encoding each.
@@ -44,6 +48,15 @@ func newBatch(items []Item) *Batch {
 		b.Enc[i] = items[i].Encoded()
 	}
 	return b
+}
+
+// preparer is implemented by stores that send the events in a form of their
+// own (an HTTP request body): the runner calls it before the clock starts,
+// PrepareBatch on each ingest batch and PrepareItem on each single-save
+// event, so that only the save call is timed, as for every contender.
+type preparer interface {
+	PrepareBatch(b *Batch)
+	PrepareItem(it *Item)
 }
 
 // Reader is implemented by stores that answer reads; stores that do not
@@ -76,6 +89,7 @@ type Contender struct {
 const (
 	kindTrove = "trove"
 	kindPeer  = "peer"
+	kindHTTP  = "http"
 )
 
 // baseline is the contender every ratio in the report is relative to.
@@ -84,18 +98,19 @@ const baseline = "storage-log"
 // contenders is the table of everything the benchmark compares, in report
 // order. Adding a contender is adding an entry here.
 func contenders() []Contender {
-	return []Contender{
+	return append([]Contender{
 		troveContender("storage-log", "the Trove log engine (WAL, group commit, roaring and bleve indexes)", true, dirOptions),
 		troveContender("storage-sqlite", "the Trove SQLite plugin", true, sqliteOptions),
 		troveContender("storage-json-file", "the Trove JSON-file plugin", true, dirOptions),
 		troveContender("storage-memory", "the Trove in-memory plugin (not durable)", false, nil),
 		postgresContender(),
 		walPeer(),
+		pebblePeer(),
 		sqlitePeer(),
 		postgresPeer(),
 		natsPeer(),
 		diskPeer(),
-	}
+	}, httpContenders()...)
 }
 
 // findContender returns the contender named name.

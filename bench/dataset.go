@@ -97,6 +97,7 @@ type Item struct {
 	Event trove.Event
 	File  []byte // nil when the event has no file
 	enc   []byte
+	body  []byte // the HTTP request body, when it differs from enc (httpBody)
 }
 
 // Encoded returns the event's JSON, the bytes the log-like peers append.

@@ -174,6 +174,9 @@ func (r *runner) ingest(ctx context.Context, st Store) (int, error) {
 			fileBytes += int64(len(items[i].File))
 		}
 		b := newBatch(items)
+		if p, ok := st.(preparer); ok {
+			p.PrepareBatch(b)
+		}
 		t := time.Now()
 		if err := st.SaveBatch(ctx, b); err != nil {
 			r.set(wIngest, &Measurement{Error: err.Error()})
@@ -378,6 +381,11 @@ func (r *runner) singles(ctx context.Context, writers int) *Measurement {
 		return &Measurement{Error: "open: " + err.Error()}
 	}
 	defer st.Close(ctx)
+	if p, ok := st.(preparer); ok {
+		for i := range pool {
+			p.PrepareItem(&pool[i])
+		}
+	}
 	bar := r.progress(fmt.Sprintf("%s: %d writers", r.c.Name, writers), r.cfg.SaveMax)
 	defer bar.Finish()
 	var next atomic.Int64

@@ -13,14 +13,16 @@ import (
 	"github.com/trovedb/trove"
 )
 
-// caps are the limits the decoders check as they read.
+// caps are the limits the decoders check as they read, and the server's
+// cache of parsed schema documents (nil: every schema is parsed).
 type caps struct {
 	maxBatch int // events per batch
 	maxID    int // bytes per identifier
+	schemas  *schemaCache
 }
 
 func (s *Server) caps() caps {
-	return caps{maxBatch: s.opts.MaxBatchEvents, maxID: s.opts.MaxIdentifierBytes}
+	return caps{maxBatch: s.opts.MaxBatchEvents, maxID: s.opts.MaxIdentifierBytes, schemas: s.schemas}
 }
 
 // checkID refuses an identifier longer than the cap, naming its field.
@@ -44,9 +46,11 @@ func (c caps) decodeEvent(raw []byte) (trove.Event, error) {
 	if err := strictJSON(raw); err != nil {
 		return trove.Event{}, err
 	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &fields); err != nil {
-		return trove.Event{}, badRequest("body is not valid JSON: " + jsonErrText(err))
+	fields, ok := objectMembers(raw)
+	if !ok {
+		if err := json.Unmarshal(raw, &fields); err != nil {
+			return trove.Event{}, badRequest("body is not valid JSON: " + jsonErrText(err))
+		}
 	}
 	return c.eventFromFields(fields)
 }
@@ -99,7 +103,7 @@ func (c caps) eventFromFields(f map[string]json.RawMessage) (trove.Event, error)
 	if kind(f["schema"]) != '{' {
 		return e, badRequest("Path /schema: must be object")
 	}
-	s, err := trove.NewSchema(f["schema"])
+	s, err := c.schemas.parse(f["schema"])
 	if err != nil {
 		return e, badRequest("Path /schema: " + detail(err))
 	}
@@ -225,6 +229,25 @@ func (c caps) decodeBatch(r io.Reader, ndjson bool) ([]trove.Event, error) {
 				return events, nil
 			}
 		}
+	}
+	return c.decodeArray(r)
+}
+
+// decodeArraySlow is decodeBatch for a JSON array, with encoding/json's
+// streaming decoder splitting the array: decodeArray's fallback, whose
+// errors (offsets included) are the batch route's.
+func (c caps) decodeArraySlow(r io.Reader) ([]trove.Event, error) {
+	var events []trove.Event
+	add := func(raw []byte) error {
+		if len(events) == c.maxBatch {
+			return badRequest(fmt.Sprintf("a batch holds at most %d events (the batch cap)", c.maxBatch))
+		}
+		e, err := c.decodeEvent(raw)
+		if err != nil {
+			return &trove.BatchError{Index: len(events), Err: err}
+		}
+		events = append(events, e)
+		return nil
 	}
 	dec := json.NewDecoder(r)
 	tok, err := dec.Token()

@@ -63,7 +63,7 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusCreated, savedRef{ID: saved.ID, Position: saved.Position})
 		return
 	}
-	writeJSON(w, http.StatusCreated, saved)
+	writeEvent(w, http.StatusCreated, saved)
 }
 
 // checkRef refuses an event whose schema reference names no registered
@@ -200,7 +200,7 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusCreated, map[string]any{"events": refsOf(saved)})
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"events": saved})
+	writeEvents(w, http.StatusCreated, saved)
 }
 
 // handleGet is GET /api/events/{id}?version=N.

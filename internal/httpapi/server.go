@@ -160,6 +160,7 @@ type Server struct {
 	stop    chan struct{} // closed by StopStreams
 	once    sync.Once
 	openapi []byte
+	schemas *schemaCache // parsed schema documents of requests
 }
 
 // Route is one route of the API, as registered and as described by the
@@ -188,6 +189,7 @@ func New(core *trove.Core, opts Options) (*Server, error) {
 		mux:     http.NewServeMux(),
 		streams: make(chan struct{}, o.MaxStreams),
 		stop:    make(chan struct{}),
+		schemas: newSchemaCache(),
 	}
 	if err := CheckTokens(o.Tokens); err != nil {
 		return nil, err

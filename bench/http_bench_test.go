@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The HTTP contenders measured side by side, interleaved so that both
+// servers see the same machine: on a shared machine whose load drifts
+// over minutes, running troved's handler and the echo server one after
+// the other (as the harness runs contenders) can move their ratio by more
+// than the difference being measured. Here one client alternates between
+// the two servers, batch by batch and round by round, on the dataset's
+// events and the harness's bodies:
+//
+//	go test ./bench -run X -bench HTTP -benchtime 20x
+//
+// reports troved's and the echo server's events/s and troved's share of
+// the echo server's throughput (ratio), and for single saves the p50 and
+// p99 of each.
+
+// openHTTPPair opens the troved and echo contenders (minimal or not).
+func openHTTPPair(b *testing.B, minimal bool) (troved, echo *httpStore) {
+	b.Helper()
+	ctx := context.Background()
+	suffix := ""
+	if minimal {
+		suffix = " minimal"
+	}
+	open := func(name string) *httpStore {
+		c, ok := findContender(name + suffix)
+		if !ok {
+			b.Fatalf("no contender %q", name+suffix)
+		}
+		st, err := c.Open(ctx, b.TempDir(), quietLog)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { st.Close(ctx) })
+		return st.(*httpStore)
+	}
+	return open("http troved"), open("http echo")
+}
+
+// BenchmarkHTTPBatch posts 1,000-event batches, alternately to troved and
+// to the echo server (which one goes first alternates too); one op is a
+// batch to each.
+func BenchmarkHTTPBatch(b *testing.B) {
+	for _, minimal := range []bool{false, true} {
+		name := "full"
+		if minimal {
+			name = "minimal"
+		}
+		b.Run(name, func(b *testing.B) {
+			troved, echo := openHTTPPair(b, minimal)
+			d := NewDataset(1, 1_000_000)
+			ctx := context.Background()
+			var spent [2]time.Duration
+			stores := [2]*httpStore{troved, echo}
+			events := 0
+			for i := 0; b.Loop(); i++ {
+				items := make([]Item, 1000)
+				for k := range items {
+					items[k] = d.Item(i*1000 + k)
+				}
+				batch := newBatch(items)
+				troved.PrepareBatch(batch)
+				for k := range 2 {
+					s := (i + k) % 2
+					t := time.Now()
+					if err := stores[s].SaveBatch(ctx, batch); err != nil {
+						b.Fatal(err)
+					}
+					spent[s] += time.Since(t)
+				}
+				events += len(items)
+			}
+			reportPair(b, float64(events)/spent[0].Seconds(), float64(events)/spent[1].Seconds())
+		})
+	}
+}
+
+// BenchmarkHTTPSingles64 has 64 clients save one event per call, in
+// rounds of 64 × 20 saves to one server then the same to the other
+// (alternating which goes first); one op is a round to each.
+func BenchmarkHTTPSingles64(b *testing.B) {
+	const writers, perWriter = 64, 20
+	troved, echo := openHTTPPair(b, false)
+	stores := [2]*httpStore{troved, echo}
+	d := NewDataset(1, 1_000_000)
+	ctx := context.Background()
+	var spent [2]time.Duration
+	var lats [2][]time.Duration
+	events := 0
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		pool := make([]Item, writers*perWriter)
+		for k := range pool {
+			pool[k] = d.Item(i*len(pool) + k)
+			troved.PrepareItem(&pool[k])
+		}
+		b.StartTimer()
+		for k := range 2 {
+			s := (i + k) % 2
+			got := make([][]time.Duration, writers)
+			var wg sync.WaitGroup
+			var failed error
+			var mu sync.Mutex
+			t := time.Now()
+			for w := range writers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for n := range perWriter {
+						it := &pool[w*perWriter+n]
+						st := time.Now()
+						if err := stores[s].Save(ctx, it); err != nil {
+							mu.Lock()
+							failed = err
+							mu.Unlock()
+							return
+						}
+						got[w] = append(got[w], time.Since(st))
+					}
+				}()
+			}
+			wg.Wait()
+			spent[s] += time.Since(t)
+			if failed != nil {
+				b.Fatal(failed)
+			}
+			for _, g := range got {
+				lats[s] = append(lats[s], g...)
+			}
+		}
+		events += len(pool)
+	}
+	reportPair(b, float64(events)/spent[0].Seconds(), float64(events)/spent[1].Seconds())
+	pt, pe := percentiles(lats[0]), percentiles(lats[1])
+	b.ReportMetric(pt.P50Ms, "troved-p50-ms")
+	b.ReportMetric(pt.P99Ms, "troved-p99-ms")
+	b.ReportMetric(pe.P50Ms, "echo-p50-ms")
+	b.ReportMetric(pe.P99Ms, "echo-p99-ms")
+	b.ReportMetric(pt.P99Ms/pe.P99Ms, "p99-ratio")
+}
+
+func reportPair(b *testing.B, troved, echo float64) {
+	b.ReportMetric(troved, "troved-events/s")
+	b.ReportMetric(echo, "echo-events/s")
+	b.ReportMetric(troved/echo, "ratio")
+	b.Log(fmt.Sprintf("troved %.0f events/s, echo %.0f events/s, ratio %.2f", troved, echo, troved/echo))
+}

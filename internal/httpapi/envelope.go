@@ -1,0 +1,451 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+
+	"github.com/trovedb/trove"
+)
+
+// objectMembers splits raw, a JSON object that trove.CheckJSON accepted
+// (valid JSON, no repeated key), into its members: each key, unescaped,
+// with its value's bytes (a sub-slice of raw, without surrounding white
+// space). It is json.Unmarshal into map[string]json.RawMessage without
+// the second validation and the copies: raw was checked already. ok is
+// false when raw is not an object of that form; the caller then decodes it
+// with encoding/json, which says what is wrong.
+func objectMembers(raw []byte) (map[string]json.RawMessage, bool) {
+	i := skipSpace(raw, 0)
+	if i == len(raw) || raw[i] != '{' {
+		return nil, false
+	}
+	m := make(map[string]json.RawMessage, 8)
+	i = skipSpace(raw, i+1)
+	if i < len(raw) && raw[i] == '}' {
+		return m, skipSpace(raw, i+1) == len(raw)
+	}
+	for {
+		if i == len(raw) || raw[i] != '"' {
+			return nil, false
+		}
+		end := stringEnd(raw, i)
+		if end < 0 {
+			return nil, false
+		}
+		key, ok := unquoteKey(raw[i:end])
+		if !ok {
+			return nil, false
+		}
+		i = skipSpace(raw, end)
+		if i == len(raw) || raw[i] != ':' {
+			return nil, false
+		}
+		i = skipSpace(raw, i+1)
+		vend := valueEnd(raw, i)
+		if vend < 0 {
+			return nil, false
+		}
+		if _, dup := m[key]; dup {
+			return nil, false
+		}
+		m[key] = raw[i:vend:vend]
+		i = skipSpace(raw, vend)
+		if i == len(raw) {
+			return nil, false
+		}
+		switch raw[i] {
+		case ',':
+			i = skipSpace(raw, i+1)
+		case '}':
+			return m, skipSpace(raw, i+1) == len(raw)
+		default:
+			return nil, false
+		}
+	}
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// stringEnd returns the index just past the string that starts (with its
+// quote) at b[i], or -1 when it does not end.
+func stringEnd(b []byte, i int) int {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
+		}
+	}
+	return -1
+}
+
+// valueEnd returns the index just past the value that starts at b[i], or
+// -1 when none does. It relies on b being valid JSON: it only follows
+// strings and nesting.
+func valueEnd(b []byte, i int) int {
+	if i == len(b) {
+		return -1
+	}
+	switch b[i] {
+	case '"':
+		return stringEnd(b, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				e := stringEnd(b, j)
+				if e < 0 {
+					return -1
+				}
+				j = e - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return -1
+	}
+	j := i
+	for j < len(b) {
+		switch b[j] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r', ':':
+			if j == i {
+				return -1
+			}
+			return j
+		}
+		j++
+	}
+	return j
+}
+
+// unquoteKey returns the string a quoted key stands for.
+func unquoteKey(q []byte) (string, bool) {
+	if bytes.IndexByte(q, '\\') < 0 {
+		return string(q[1 : len(q)-1]), true
+	}
+	var s string
+	if err := json.Unmarshal(q, &s); err != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// Bounds of the schema cache: documents larger than maxCachedSchema are
+// parsed every time, and the cache is emptied when it would hold more
+// than maxCachedSchemaBytes.
+const (
+	maxCachedSchema      = 64 << 10
+	maxCachedSchemaBytes = 8 << 20
+)
+
+// schemaCache remembers trove.NewSchema's answers by the schema's exact
+// bytes. Clients send the same few schema documents with every event, and
+// NewSchema (a compaction and a decode of the document) is a pure function
+// of them, so a repeated document is parsed once. Only documents that
+// parsed are kept.
+type schemaCache struct {
+	mu struct {
+		sync.RWMutex
+		m     map[string]trove.Schema // by the document's bytes
+		bytes int                     // the keys' total length
+	}
+}
+
+func newSchemaCache() *schemaCache {
+	c := &schemaCache{}
+	c.mu.m = map[string]trove.Schema{}
+	return c
+}
+
+// parse is trove.NewSchema(raw), from the cache when raw was parsed
+// before. A nil cache parses every time.
+func (c *schemaCache) parse(raw json.RawMessage) (trove.Schema, error) {
+	if c == nil || len(raw) > maxCachedSchema {
+		return trove.NewSchema(raw)
+	}
+	c.mu.RLock()
+	s, ok := c.mu.m[string(raw)]
+	c.mu.RUnlock()
+	if ok {
+		return s, nil
+	}
+	s, err := trove.NewSchema(raw)
+	if err != nil {
+		return s, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.mu.bytes+len(raw) > maxCachedSchemaBytes {
+		clear(c.mu.m)
+		c.mu.bytes = 0
+	}
+	if _, ok := c.mu.m[string(raw)]; !ok {
+		c.mu.m[string(raw)] = s
+		c.mu.bytes += len(raw)
+	}
+	return s, nil
+}
+
+// answers recycles the buffers events are written into.
+var answers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// appendEvent appends e's JSON as json.Marshal writes it: the event's own
+// encoding (trove.Event.MarshalJSON, which is compact) with <, >, & and
+// U+2028, U+2029 escaped, as encoding/json escapes a Marshaler's output.
+func appendEvent(buf *bytes.Buffer, e trove.Event) error {
+	b, err := e.MarshalJSON()
+	if err != nil {
+		return err
+	}
+	json.HTMLEscape(buf, b)
+	return nil
+}
+
+// writeEvents answers {"events": events}, byte for byte what writeJSON
+// answers for it, without encoding/json's second pass over each event's
+// encoding.
+func writeEvents(w http.ResponseWriter, status int, events []trove.Event) {
+	buf := answers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= 4<<20 {
+			buf.Reset()
+			answers.Put(buf)
+		}
+	}()
+	buf.Reset()
+	if events == nil {
+		buf.WriteString(`{"events":null}`)
+	} else {
+		buf.WriteString(`{"events":[`)
+		for i := range events {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			if err := appendEvent(buf, events[i]); err != nil {
+				writeError(w, http.StatusInternalServerError, titleInternal, "")
+				return
+			}
+		}
+		buf.WriteString(`]}`)
+	}
+	writeBody(w, status, buf)
+}
+
+// writeEvent answers e, as writeJSON does.
+func writeEvent(w http.ResponseWriter, status int, e trove.Event) {
+	buf := answers.Get().(*bytes.Buffer)
+	defer func() {
+		buf.Reset()
+		answers.Put(buf)
+	}()
+	buf.Reset()
+	if err := appendEvent(buf, e); err != nil {
+		writeError(w, http.StatusInternalServerError, titleInternal, "")
+		return
+	}
+	writeBody(w, status, buf)
+}
+
+// writeBody writes buf and a newline as a JSON answer.
+func writeBody(w http.ResponseWriter, status int, buf *bytes.Buffer) {
+	buf.WriteByte('\n')
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// arrayChunk is the size of the reads of decodeArray.
+const arrayChunk = 64 << 10
+
+// decodeArray is decodeBatch for a JSON array of events. It splits the
+// array as it streams in, one event at a time, by following strings and
+// nesting only: each event's bytes are then checked in full by decodeEvent
+// (trove.CheckJSON), so the array is never validated twice. Whatever is
+// not a plain array of valid events (an error of any kind, an element that
+// is not an object) is handed to decodeArraySlow, replaying the bytes read
+// so far and then the rest of the body, so that every refusal, its text
+// and its offsets are exactly encoding/json's. Events alias the bytes
+// read: they are never reused.
+func (c caps) decodeArray(r io.Reader) ([]trove.Event, error) {
+	a := arrayReader{r: r, buf: make([]byte, 0, arrayChunk)}
+	if events, ok := a.events(c); ok {
+		return events, nil
+	}
+	return c.decodeArraySlow(a.replay())
+}
+
+// arrayReader holds what decodeArray read of a body.
+type arrayReader struct {
+	r    io.Reader
+	done [][]byte // the bytes of earlier buffers, in order
+	buf  []byte   // the bytes read into the current buffer
+	i    int      // the next byte of buf to look at
+	err  error    // what ended the body (io.EOF at its end), once it ended
+}
+
+// more reads more of the body into buf, keeping buf[keep:] contiguous (the
+// element being split). It returns the shift of indexes into buf, and
+// false when the body has ended.
+func (a *arrayReader) more(keep int) (int, bool) {
+	if a.err != nil {
+		return 0, false
+	}
+	shift := 0
+	if len(a.buf) == cap(a.buf) {
+		nb := make([]byte, len(a.buf)-keep, max(arrayChunk, 2*(len(a.buf)-keep)))
+		copy(nb, a.buf[keep:])
+		a.done = append(a.done, a.buf[:keep])
+		a.buf, a.i, shift = nb, a.i-keep, keep
+	}
+	for {
+		n, err := a.r.Read(a.buf[len(a.buf):cap(a.buf)])
+		a.buf = a.buf[:len(a.buf)+n]
+		if err != nil {
+			a.err = err
+			return shift, n > 0
+		}
+		if n > 0 {
+			return shift, true
+		}
+	}
+}
+
+// next skips white space and returns the next byte, reading as needed;
+// false at the end of the body.
+func (a *arrayReader) next() (byte, bool) {
+	for {
+		a.i = skipSpace(a.buf, a.i)
+		if a.i < len(a.buf) {
+			return a.buf[a.i], true
+		}
+		if _, ok := a.more(a.i); !ok {
+			return 0, false
+		}
+	}
+}
+
+// element returns the object starting at buf[i], reading until its
+// closing brace; false when the body ends first.
+func (a *arrayReader) element() ([]byte, bool) {
+	start, j, depth, inString := a.i, a.i, 0, false
+	for {
+		for ; j < len(a.buf); j++ {
+			b := a.buf[j]
+			if inString {
+				switch b {
+				case '\\':
+					if j+1 == len(a.buf) {
+						goto read // the escaped byte is still to come
+					}
+					j++
+				case '"':
+					inString = false
+				}
+				continue
+			}
+			switch b {
+			case '"':
+				inString = true
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					a.i = j + 1
+					return a.buf[start:a.i:a.i], true
+				}
+			}
+		}
+	read:
+		shift, ok := a.more(start)
+		if !ok {
+			return nil, false
+		}
+		start, j = start-shift, j-shift
+	}
+}
+
+// events splits and decodes the array; false when decodeArraySlow must
+// judge the body.
+func (a *arrayReader) events(c caps) ([]trove.Event, bool) {
+	if b, ok := a.next(); !ok || b != '[' {
+		return nil, false
+	}
+	a.i++
+	var events []trove.Event
+	for {
+		b, ok := a.next()
+		if !ok {
+			return nil, false
+		}
+		if b == ']' {
+			a.i++
+			break
+		}
+		if len(events) > 0 {
+			if b != ',' {
+				return nil, false
+			}
+			a.i++
+			if b, ok = a.next(); !ok {
+				return nil, false
+			}
+		}
+		if b != '{' || len(events) == c.maxBatch {
+			return nil, false
+		}
+		raw, ok := a.element()
+		if !ok {
+			return nil, false
+		}
+		e, err := c.decodeEvent(raw)
+		if err != nil {
+			return nil, false
+		}
+		events = append(events, e)
+	}
+	if _, ok := a.next(); ok || a.err != io.EOF {
+		return nil, false // data after the array, or a broken body
+	}
+	return events, true
+}
+
+// replay returns the body as it was: the bytes read so far, then the rest
+// (or the error that ended it).
+func (a *arrayReader) replay() io.Reader {
+	rs := make([]io.Reader, 0, len(a.done)+2)
+	for _, d := range a.done {
+		rs = append(rs, bytes.NewReader(d))
+	}
+	rs = append(rs, bytes.NewReader(a.buf))
+	switch a.err {
+	case nil:
+		rs = append(rs, a.r)
+	case io.EOF:
+	default:
+		rs = append(rs, errReader{a.err})
+	}
+	return io.MultiReader(rs...)
+}
+
+// errReader fails every read with err.
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
