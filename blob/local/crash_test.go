@@ -123,12 +123,12 @@ type iotestErrReader struct{}
 
 func (iotestErrReader) Read([]byte) (int, error) { return 0, errors.New("stream broke") }
 
-// TestDeduplicated checks that two keys with the same bytes share one
-// object on disk, and that the object goes with the last key.
+// TestDeduplicated checks that two keys with the same loose bytes share
+// one object on disk, and that the object goes with the last key.
 func TestDeduplicated(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	s, err := local.Open(dir)
+	s, err := local.OpenWith(ctx, dir, local.Options{SmallMax: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,8 +162,9 @@ func TestDeduplicated(t *testing.T) {
 	}
 }
 
-// TestCorruption damages a store in each way a disk can and checks that
-// reads report a *trove.CorruptionError naming the file.
+// TestCorruption damages a store of loose objects in each way a disk can
+// and checks that reads report a *trove.CorruptionError naming the file.
+// (TestPackCorruption does the same for packed objects.)
 func TestCorruption(t *testing.T) {
 	ctx := context.Background()
 	data := blobtest.Data(5, 20000)
@@ -190,7 +191,7 @@ func TestCorruption(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			s, err := local.Open(dir)
+			s, err := local.OpenWith(ctx, dir, local.Options{SmallMax: -1})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,0 +1,521 @@
+package local
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/internal/fsutil"
+)
+
+// packLoc is where a live packed key's put record is.
+type packLoc struct {
+	pack uint32 // pack number
+	n    uint32 // frame length
+	off  int64  // frame offset in the pack
+}
+
+// packWrite is a record queued for the group commit.
+type packWrite struct {
+	key   string
+	frame []byte
+	del   bool
+	loc   packLoc       // set by the flusher
+	err   error         // set by the flusher before done is closed
+	done  chan struct{} // closed once the record is durable (or failed)
+}
+
+// packLog is a store's pack log (FORMAT.md): the index of packed keys and
+// the group commit that appends records to the active pack.
+//
+// Group commit: Put and Delete queue an encoded record (submit) and wait.
+// One goroutine, the flusher, owns the active pack: it takes every queued
+// record (up to groupMax bytes), writes them with one pwrite at the end of
+// the pack, fdatasyncs it, and only then applies them to the index and
+// answers their callers. So append order is index order, nothing is
+// visible or acknowledged before it is durable, and at most one group is
+// written and not yet synced at any instant (the torn-tail window of
+// recovery). A write or sync error is sticky: it fails that group and
+// every later submit until the store is reopened.
+type packLog struct {
+	dir      string // <store>/packs
+	packSize int64  // start a new pack once the active one holds this much
+
+	// imu guards idx, the live packed keys.
+	imu sync.RWMutex
+	idx map[string]packLoc
+
+	// rmu guards files, the open packs by number (reads use ReadAt on
+	// them, the flusher writes the last one); closed once Close ran.
+	rmu    sync.RWMutex
+	files  map[uint32]*os.File
+	closed bool
+
+	// mu guards the queue and the flusher's state as submitters see it.
+	mu struct {
+		sync.Mutex
+		queue    []*packWrite
+		stopping bool  // Close was called: no more submits
+		err      error // sticky write or sync error
+	}
+	wake    *sync.Cond    // on mu: the queue grew or stopping was set
+	stopped chan struct{} // closed when the flusher returns; nil when read-only
+
+	// Owned by the flusher (and by open before it starts).
+	active     *os.File // the last pack, nil before the first
+	activeN    uint32
+	activeSize int64
+	buf        []byte // the group being written
+}
+
+// scanResult is what reading every pack found.
+type scanResult struct {
+	packs    int
+	records  int
+	tornTail string   // a torn tail (repaired by a writable open), "" when none
+	problems []error  // damage (*trove.CorruptionError), in a read-only open
+	lastN    uint32   // the last pack's number, 0 when none
+	lastSize int64    // its size (after repair)
+	names    []string // pack paths in number order
+}
+
+// packName is the file name of pack n.
+func packName(n uint32) string { return fmt.Sprintf("%08d.pack", n) }
+
+// openPackLog reads every pack under dir and rebuilds the index. Writable
+// (repair true): a torn tail of the last pack is truncated and a cut-short
+// header rewritten; any damage fails with a *trove.CorruptionError and
+// changes nothing. Read-only (repair false): nothing on disk changes, the
+// torn tail is reported, damage is listed in the result and skipped (the
+// scan looks for the next record that decodes).
+func openPackLog(dir string, packSize int64, repair bool) (_ *packLog, _ scanResult, err error) {
+	l := &packLog{dir: dir, packSize: packSize, idx: map[string]packLoc{}, files: map[uint32]*os.File{}}
+	l.wake = sync.NewCond(&l.mu)
+	defer func() {
+		if err != nil {
+			for _, f := range l.files {
+				f.Close()
+			}
+		}
+	}()
+	var res scanResult
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) && !repair {
+		return l, res, nil
+	}
+	if err != nil {
+		return nil, res, fmt.Errorf("local: open: %w", err)
+	}
+	var nums []uint32
+	for _, e := range entries {
+		name := e.Name()
+		if !strings.HasSuffix(name, ".pack") || len(name) != len("00000000.pack") || e.IsDir() {
+			continue
+		}
+		n, perr := strconv.ParseUint(strings.TrimSuffix(name, ".pack"), 10, 32)
+		if perr != nil || n == 0 {
+			continue
+		}
+		nums = append(nums, uint32(n))
+	}
+	slices.Sort(nums)
+	damage := func(path string, off int64, reason string) error {
+		ce := &trove.CorruptionError{File: path, Offset: off, Reason: "local: " + reason}
+		if repair {
+			return ce
+		}
+		res.problems = append(res.problems, ce)
+		return nil
+	}
+	for i, n := range nums {
+		path := filepath.Join(dir, packName(n))
+		res.names = append(res.names, path)
+		if want := uint32(i + 1); n != want {
+			if err := damage(filepath.Join(dir, packName(want)), -1, "pack missing: packs are numbered from 1 without gaps"); err != nil {
+				return nil, res, err
+			}
+		}
+		last := i == len(nums)-1
+		flag := os.O_RDONLY
+		if repair && last {
+			flag = os.O_RDWR
+		}
+		f, err := os.OpenFile(path, flag, 0)
+		if err != nil {
+			return nil, res, fmt.Errorf("local: open: %w", err)
+		}
+		l.files[n] = f
+		size, err := l.scanPack(f, path, n, last, repair, &res, damage)
+		if err != nil {
+			return nil, res, err
+		}
+		res.packs++
+		if last {
+			res.lastN, res.lastSize = n, size
+			if repair {
+				l.active, l.activeN, l.activeSize = f, n, size
+			}
+		}
+	}
+	return l, res, nil
+}
+
+// scanPack reads the records of pack n (open as f) into the index and
+// returns its size after any repair.
+func (l *packLog) scanPack(f *os.File, path string, n uint32, last, repair bool, res *scanResult, damage func(string, int64, string) error) (int64, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return 0, fmt.Errorf("local: open: %w", err)
+	}
+	size := st.Size()
+	w := &window{f: f, size: size}
+	hdr, err := w.at(0, packHeaderSize)
+	if err != nil {
+		return 0, err
+	}
+	if herr := checkHeader(hdr); herr != nil {
+		if last && size <= packHeaderSize && isZero(hdr) || last && size < packHeaderSize {
+			// A new pack whose creation was cut short: nothing in it was
+			// ever acknowledged.
+			if !repair {
+				res.tornTail = fmt.Sprintf("%s: header cut short (%d bytes)", path, size)
+				return size, nil
+			}
+			if err := f.Truncate(0); err != nil {
+				return 0, fmt.Errorf("local: open: repair %s: %w", path, err)
+			}
+			if _, err := f.WriteAt(packHeader(), 0); err != nil {
+				return 0, fmt.Errorf("local: open: repair %s: %w", path, err)
+			}
+			if err := f.Sync(); err != nil {
+				return 0, fmt.Errorf("local: open: repair %s: %w", path, err)
+			}
+			return packHeaderSize, nil
+		}
+		if err := damage(path, 0, herr.Error()); err != nil {
+			return 0, err
+		}
+	}
+	off := int64(packHeaderSize)
+	for off < size {
+		p, fl, ferr := w.frame(off)
+		if ferr != nil {
+			if _, ok := ferr.(errFrame); !ok {
+				return 0, ferr
+			}
+			if last && size-off <= tornWindow {
+				res.tornTail = fmt.Sprintf("%s: %d bytes from offset %d (%v)", path, size-off, off, ferr)
+				if !repair {
+					return size, nil
+				}
+				if err := f.Truncate(off); err != nil {
+					return 0, fmt.Errorf("local: open: truncate torn tail of %s: %w", path, err)
+				}
+				if err := fdatasync(f); err != nil {
+					return 0, fmt.Errorf("local: open: truncate torn tail of %s: %w", path, err)
+				}
+				return off, nil
+			}
+			if err := damage(path, off, ferr.Error()); err != nil {
+				return 0, err
+			}
+			next, err := w.resync(off + 1)
+			if err != nil {
+				return 0, err
+			}
+			off = next
+			continue
+		}
+		res.records++
+		loc := packLoc{pack: n, off: off, n: uint32(fl)}
+		_, live := l.idx[p.key]
+		switch {
+		case p.typ == recPut && !live:
+			l.idx[p.key] = loc
+		case p.typ == recDelete && live:
+			delete(l.idx, p.key)
+		case p.typ == recPut:
+			if err := damage(path, off, "a second put of live key "+p.key); err != nil {
+				return 0, err
+			}
+		default:
+			if err := damage(path, off, "a delete of key "+p.key+", which is not live"); err != nil {
+				return 0, err
+			}
+		}
+		off += int64(fl)
+	}
+	return size, nil
+}
+
+// window reads a pack through a buffer of at least 1 MiB.
+type window struct {
+	f    *os.File
+	size int64
+	base int64 // file offset of buf[0]
+	buf  []byte
+}
+
+// at returns the bytes [off, off+n) of the file, fewer at its end; they
+// are valid until the next call.
+func (w *window) at(off int64, n int) ([]byte, error) {
+	if off >= w.base && off+int64(n) <= w.base+int64(len(w.buf)) {
+		return w.buf[off-w.base : off-w.base+int64(n)], nil
+	}
+	want := int64(max(n, 1<<20))
+	if off+want > w.size {
+		want = max(w.size-off, 0)
+	}
+	if int64(cap(w.buf)) < want {
+		w.buf = make([]byte, want)
+	}
+	w.buf = w.buf[:want]
+	if _, err := w.f.ReadAt(w.buf, off); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("local: read %s: %w", w.f.Name(), err)
+	}
+	w.base = off
+	return w.buf[:min(int64(n), want)], nil
+}
+
+// frame decodes the record at off. Errors of type errFrame are damage (or
+// a torn write); others are read errors.
+func (w *window) frame(off int64) (packed, int, error) {
+	h, err := w.at(off, frameHeader)
+	if err != nil {
+		return packed{}, 0, err
+	}
+	n, ferr := frameLen(h)
+	if ferr != nil {
+		return packed{}, 0, ferr
+	}
+	if off+int64(n) > w.size {
+		return packed{}, 0, errFrame("record runs past the end of the pack")
+	}
+	b, err := w.at(off, n)
+	if err != nil {
+		return packed{}, 0, err
+	}
+	return decodeFrame(b)
+}
+
+// resync returns the offset of the first record at or after off that
+// decodes, or the end of the file.
+func (w *window) resync(off int64) (int64, error) {
+	for ; off+frameHeader <= w.size; off++ {
+		_, _, err := w.frame(off)
+		if err == nil {
+			return off, nil
+		}
+		if _, ok := err.(errFrame); !ok {
+			return 0, err
+		}
+	}
+	return w.size, nil
+}
+
+// start starts the flusher of a writable log.
+func (l *packLog) start() {
+	l.stopped = make(chan struct{})
+	go l.flusher()
+}
+
+// lookup returns a live key's location.
+func (l *packLog) lookup(key string) (packLoc, bool) {
+	l.imu.RLock()
+	defer l.imu.RUnlock()
+	loc, ok := l.idx[key]
+	return loc, ok
+}
+
+// keys returns the live packed keys.
+func (l *packLog) keys() []string {
+	l.imu.RLock()
+	defer l.imu.RUnlock()
+	out := make([]string, 0, len(l.idx))
+	for k := range l.idx {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// read reads and decodes the put record of key at loc. A record that does
+// not decode, or is not key's put, is a *trove.CorruptionError.
+func (l *packLog) read(key string, loc packLoc) (packed, error) {
+	buf := make([]byte, loc.n)
+	l.rmu.RLock()
+	f := l.files[loc.pack]
+	if l.closed {
+		l.rmu.RUnlock()
+		return packed{}, fmt.Errorf("local: %w", trove.ErrClosed)
+	}
+	_, err := f.ReadAt(buf, loc.off)
+	l.rmu.RUnlock()
+	path := filepath.Join(l.dir, packName(loc.pack))
+	if err != nil && !errors.Is(err, io.EOF) {
+		return packed{}, fmt.Errorf("local: read %s: %w", key, err)
+	}
+	if err != nil {
+		return packed{}, &trove.CorruptionError{File: path, Offset: loc.off, Reason: "local: record of key " + key + " is cut short"}
+	}
+	p, n, err := decodeFrame(buf)
+	if err == nil && (n != len(buf) || p.typ != recPut || p.key != key) {
+		err = errFrame("the record is not key " + key + "'s")
+	}
+	if err != nil {
+		return packed{}, &trove.CorruptionError{File: path, Offset: loc.off, Reason: "local: " + err.Error()}
+	}
+	return p, nil
+}
+
+// submit queues w and waits until it is durable and applied to the index.
+func (l *packLog) submit(w *packWrite) error {
+	w.done = make(chan struct{})
+	l.mu.Lock()
+	if l.mu.stopping {
+		l.mu.Unlock()
+		return fmt.Errorf("local: %w", trove.ErrClosed)
+	}
+	if err := l.mu.err; err != nil {
+		l.mu.Unlock()
+		return fmt.Errorf("local: an earlier pack write failed (reopen the store): %w", err)
+	}
+	l.mu.queue = append(l.mu.queue, w)
+	l.wake.Signal()
+	l.mu.Unlock()
+	<-w.done
+	return w.err
+}
+
+// flusher is the group commit loop (see packLog).
+func (l *packLog) flusher() {
+	defer close(l.stopped)
+	for {
+		l.mu.Lock()
+		for len(l.mu.queue) == 0 && !l.mu.stopping {
+			l.wake.Wait()
+		}
+		if len(l.mu.queue) == 0 {
+			l.mu.Unlock()
+			return
+		}
+		n, size := 0, 0
+		for n < len(l.mu.queue) && (n == 0 || size+len(l.mu.queue[n].frame) <= groupMax) {
+			size += len(l.mu.queue[n].frame)
+			n++
+		}
+		group := slices.Clone(l.mu.queue[:n])
+		l.mu.queue = slices.Delete(l.mu.queue, 0, n)
+		err := l.mu.err
+		l.mu.Unlock()
+		if err == nil {
+			if err = l.writeGroup(group); err != nil {
+				l.mu.Lock()
+				l.mu.err = err
+				l.mu.Unlock()
+			}
+		}
+		if err == nil {
+			l.imu.Lock()
+			for _, w := range group {
+				if w.del {
+					delete(l.idx, w.key)
+				} else {
+					l.idx[w.key] = w.loc
+				}
+			}
+			l.imu.Unlock()
+		}
+		for _, w := range group {
+			w.err = err
+			close(w.done)
+		}
+	}
+}
+
+// writeGroup appends the group's records to the active pack (starting a
+// new one first when needed) with one write and one fdatasync.
+func (l *packLog) writeGroup(group []*packWrite) error {
+	if l.active == nil || l.activeSize >= l.packSize {
+		if err := l.rotate(); err != nil {
+			return err
+		}
+	}
+	l.buf = l.buf[:0]
+	for _, w := range group {
+		w.loc = packLoc{pack: l.activeN, off: l.activeSize + int64(len(l.buf)), n: uint32(len(w.frame))}
+		l.buf = append(l.buf, w.frame...)
+	}
+	if _, err := l.active.WriteAt(l.buf, l.activeSize); err != nil {
+		return fmt.Errorf("local: write %s: %w", l.active.Name(), err)
+	}
+	if err := fdatasync(l.active); err != nil {
+		return fmt.Errorf("local: sync %s: %w", l.active.Name(), err)
+	}
+	l.activeSize += int64(len(l.buf))
+	if cap(l.buf) > 2*groupMax {
+		l.buf = nil
+	}
+	return nil
+}
+
+// rotate starts the next pack: created with its header, fsynced, and its
+// directory entry fsynced, before any record goes into it.
+func (l *packLog) rotate() error {
+	n := l.activeN + 1
+	path := filepath.Join(l.dir, packName(n))
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("local: new pack: %w", err)
+	}
+	if _, err := f.Write(packHeader()); err != nil {
+		f.Close()
+		return fmt.Errorf("local: new pack %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("local: new pack %s: %w", path, err)
+	}
+	if err := fsutil.SyncDir(l.dir); err != nil {
+		f.Close()
+		return err
+	}
+	l.rmu.Lock()
+	l.files[n] = f
+	l.rmu.Unlock()
+	l.active, l.activeN, l.activeSize = f, n, packHeaderSize
+	return nil
+}
+
+// close stops the flusher once the queued records are written, then
+// closes the packs.
+func (l *packLog) close() error {
+	if l.stopped != nil {
+		l.mu.Lock()
+		l.mu.stopping = true
+		l.wake.Broadcast()
+		l.mu.Unlock()
+		<-l.stopped
+	}
+	l.rmu.Lock()
+	defer l.rmu.Unlock()
+	if l.closed {
+		return nil
+	}
+	l.closed = true
+	var first error
+	for _, f := range l.files {
+		if err := f.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
