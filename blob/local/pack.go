@@ -17,6 +17,7 @@ const (
 
 	recPut    = 1
 	recDelete = 2
+	recCommit = 3
 
 	// maxBody caps a record's body; a larger length is damage.
 	maxBody = 8 << 20
@@ -28,9 +29,8 @@ const (
 	// groupMax caps the bytes of the records one group writes (at least
 	// one record is written whatever its size).
 	groupMax = 4 << 20
-	// tornWindow is how far from the end of the last pack a bad record
-	// can be a torn write: at most one group is unsynced at any instant.
-	tornWindow = groupMax + frameHeader + maxBody
+	// maxGroup caps the group length a commit record may claim.
+	maxGroup = groupMax + frameHeader + maxBody
 )
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
@@ -74,6 +74,9 @@ type packed struct {
 	contentType string
 	meta        map[string]string
 	data        []byte // aliases the frame's bytes
+
+	groupLen uint32 // commit: bytes of the group's records before it
+	groupCRC uint32 // commit: their CRC-32C
 }
 
 // appendFrame appends the frame of a record with body to dst.
@@ -127,13 +130,25 @@ func encodeDelete(key string) []byte {
 	return appendFrame(nil, recDelete, body)
 }
 
+// appendCommit appends the commit record of a group whose records are
+// group (FORMAT.md 2.3).
+func appendCommit(dst, group []byte) []byte {
+	var body [8]byte
+	binary.LittleEndian.PutUint32(body[:], uint32(len(group)))
+	binary.LittleEndian.PutUint32(body[4:], crc32.Checksum(group, crcTable))
+	return appendFrame(dst, recCommit, body[:])
+}
+
+// groupCRC is the CRC a commit record holds of its group's bytes.
+func groupCRC(group []byte) uint32 { return crc32.Checksum(group, crcTable) }
+
 // frameLen reads a frame header at the start of b and returns the whole
 // frame's length, checking the type and the length cap (not the CRC).
 func frameLen(b []byte) (int, error) {
 	if len(b) < frameHeader {
 		return 0, errFrame("record header cut short")
 	}
-	if b[0] != recPut && b[0] != recDelete {
+	if b[0] != recPut && b[0] != recDelete && b[0] != recCommit {
 		return 0, errFrame("bad record type")
 	}
 	n := binary.LittleEndian.Uint32(b[1:])
@@ -201,8 +216,19 @@ var errBody = errFrame("record body does not decode")
 
 // decodeBody decodes the body of a record of type typ.
 func decodeBody(typ byte, body []byte) (packed, error) {
-	r := &bodyReader{b: body}
 	p := packed{typ: typ}
+	if typ == recCommit {
+		if len(body) != 8 {
+			return packed{}, errBody
+		}
+		p.groupLen = binary.LittleEndian.Uint32(body)
+		p.groupCRC = binary.LittleEndian.Uint32(body[4:])
+		if p.groupLen > maxGroup {
+			return packed{}, errBody
+		}
+		return p, nil
+	}
+	r := &bodyReader{b: body}
 	kl := r.u8()
 	p.key = string(r.next(kl))
 	if r.bad || blob.ValidateKey(p.key) != nil {

@@ -205,53 +205,104 @@ func (l *packLog) scanPack(f *os.File, path string, n uint32, last, repair bool,
 		}
 	}
 	off := int64(packHeaderSize)
+	groupStart := off // where the current group's records begin; -1: unknown (after skipped damage)
+	type pend struct {
+		p   packed
+		loc packLoc
+	}
+	var pending []pend // records of the group not yet committed
+	apply := func() error {
+		for _, r := range pending {
+			_, live := l.idx[r.p.key]
+			switch {
+			case r.p.typ == recPut && !live:
+				l.idx[r.p.key] = r.loc
+			case r.p.typ == recDelete && live:
+				delete(l.idx, r.p.key)
+			case r.p.typ == recPut:
+				if err := damage(path, r.loc.off, "a second put of live key "+r.p.key); err != nil {
+					return err
+				}
+			default:
+				if err := damage(path, r.loc.off, "a delete of key "+r.p.key+", which is not live"); err != nil {
+					return err
+				}
+			}
+		}
+		pending = pending[:0]
+		return nil
+	}
+	// torn handles the bytes from groupStart to the end: a group whose
+	// commit is not there was never acknowledged.
+	torn := func(at int64, why error) (int64, error) {
+		if !last {
+			if err := damage(path, at, "the pack ends inside a group ("+why.Error()+"), and it is not the last pack"); err != nil {
+				return 0, err
+			}
+			return size, apply()
+		}
+		res.tornTail = fmt.Sprintf("%s: %d bytes from offset %d (%v)", path, size-at, at, why)
+		pending = pending[:0]
+		if !repair {
+			return size, nil
+		}
+		if err := f.Truncate(at); err != nil {
+			return 0, fmt.Errorf("local: open: truncate torn tail of %s: %w", path, err)
+		}
+		if err := fdatasync(f); err != nil {
+			return 0, fmt.Errorf("local: open: truncate torn tail of %s: %w", path, err)
+		}
+		return at, nil
+	}
 	for off < size {
 		p, fl, ferr := w.frame(off)
-		if ferr != nil {
-			if _, ok := ferr.(errFrame); !ok {
-				return 0, ferr
+		if ferr == nil && p.typ == recCommit && groupStart >= 0 {
+			ferr = w.checkGroup(groupStart, off, p)
+		}
+		if ferr == nil {
+			res.records++
+			loc := packLoc{pack: n, off: off, n: uint32(fl)}
+			off += int64(fl)
+			if p.typ != recCommit {
+				pending = append(pending, pend{p: p, loc: loc})
+				continue
 			}
-			if last && size-off <= tornWindow {
-				res.tornTail = fmt.Sprintf("%s: %d bytes from offset %d (%v)", path, size-off, off, ferr)
-				if !repair {
-					return size, nil
-				}
-				if err := f.Truncate(off); err != nil {
-					return 0, fmt.Errorf("local: open: truncate torn tail of %s: %w", path, err)
-				}
-				if err := fdatasync(f); err != nil {
-					return 0, fmt.Errorf("local: open: truncate torn tail of %s: %w", path, err)
-				}
-				return off, nil
-			}
-			if err := damage(path, off, ferr.Error()); err != nil {
+			if err := apply(); err != nil {
 				return 0, err
 			}
-			next, err := w.resync(off + 1)
-			if err != nil {
-				return 0, err
-			}
-			off = next
+			groupStart = off
 			continue
 		}
-		res.records++
-		loc := packLoc{pack: n, off: off, n: uint32(fl)}
-		_, live := l.idx[p.key]
-		switch {
-		case p.typ == recPut && !live:
-			l.idx[p.key] = loc
-		case p.typ == recDelete && live:
-			delete(l.idx, p.key)
-		case p.typ == recPut:
-			if err := damage(path, off, "a second put of live key "+p.key); err != nil {
-				return 0, err
-			}
-		default:
-			if err := damage(path, off, "a delete of key "+p.key+", which is not live"); err != nil {
-				return 0, err
-			}
+		if _, ok := ferr.(errFrame); !ok {
+			return 0, ferr
 		}
-		off += int64(fl)
+		// A bad record: a torn write unless an intact commit follows it.
+		c, err := w.resync(off+1, true)
+		if err != nil {
+			return 0, err
+		}
+		if c == size {
+			at := groupStart
+			if at < 0 {
+				at = off
+			}
+			return torn(at, ferr)
+		}
+		if err := damage(path, off, ferr.Error()); err != nil {
+			return 0, err
+		}
+		// Read-only: keep the records read so far, skip to the next one
+		// that decodes.
+		if err := apply(); err != nil {
+			return 0, err
+		}
+		if off, err = w.resync(off+1, false); err != nil {
+			return 0, err
+		}
+		groupStart = -1
+	}
+	if len(pending) > 0 {
+		return torn(max(groupStart, pending[0].loc.off), errFrame("no commit record after the group"))
 	}
 	return size, nil
 }
@@ -306,11 +357,34 @@ func (w *window) frame(off int64) (packed, int, error) {
 	return decodeFrame(b)
 }
 
+// checkGroup checks commit record p at off against the group that began
+// at start.
+func (w *window) checkGroup(start, off int64, p packed) error {
+	if int64(p.groupLen) != off-start {
+		return errFrame("commit record of a group of another length")
+	}
+	g, err := w.at(start, int(p.groupLen))
+	if err != nil {
+		return err
+	}
+	if groupCRC(g) != p.groupCRC {
+		return errFrame("group checksum mismatch")
+	}
+	return nil
+}
+
 // resync returns the offset of the first record at or after off that
-// decodes, or the end of the file.
-func (w *window) resync(off int64) (int64, error) {
+// decodes (an intact commit record, one whose group reads back intact,
+// when commit is set), or the end of the file.
+func (w *window) resync(off int64, commit bool) (int64, error) {
 	for ; off+frameHeader <= w.size; off++ {
-		_, _, err := w.frame(off)
+		p, _, err := w.frame(off)
+		if err == nil && commit {
+			if p.typ != recCommit || off-int64(p.groupLen) < packHeaderSize {
+				continue
+			}
+			err = w.checkGroup(off-int64(p.groupLen), off, p)
+		}
 		if err == nil {
 			return off, nil
 		}
@@ -454,6 +528,7 @@ func (l *packLog) writeGroup(group []*packWrite) error {
 		w.loc = packLoc{pack: l.activeN, off: l.activeSize + int64(len(l.buf)), n: uint32(len(w.frame))}
 		l.buf = append(l.buf, w.frame...)
 	}
+	l.buf = appendCommit(l.buf, l.buf)
 	if _, err := l.active.WriteAt(l.buf, l.activeSize); err != nil {
 		return fmt.Errorf("local: write %s: %w", l.active.Name(), err)
 	}
