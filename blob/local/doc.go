@@ -31,11 +31,13 @@
 // Put reads up to Options.SmallMax (64 KiB) + 1 bytes of the stream. A
 // stream that ends within SmallMax bytes is a small object: its put record
 // (key, SHA-256, content type, metadata, bytes) is queued for the pack
-// log's flusher, one goroutine that takes every queued record (up to 4
-// MiB), appends them and a commit record to the active pack with one
-// pwrite and one fdatasync, then publishes them in the in-memory index
-// (key → pack, offset, length) and answers every caller of the group. So
+// log's group commit: one submitter at a time leads, taking every queued
+// record (up to 4 MiB), appending them and a commit record to the active
+// pack with one pwrite and one fdatasync, then publishing them in the
+// in-memory index (key → pack, offset, length), answering every caller of
+// the group and handing the lead to the first record queued meanwhile. So
 // concurrent small Puts share one fsync, as the engine's event saves do, a
+// lone writer pays no hand-off to another goroutine, a
 // Put returns only once its record is durable, and nothing is visible
 // before. A failed write or sync is sticky: later small Puts and Deletes
 // fail until the store is reopened.

@@ -201,7 +201,6 @@ func OpenWith(ctx context.Context, dir string, opts Options) (_ *Store, err erro
 	if err != nil {
 		return nil, err
 	}
-	s.pack.start()
 	s.lock = lock
 	return s, nil
 }

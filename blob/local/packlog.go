@@ -28,23 +28,29 @@ type packWrite struct {
 	key   string
 	frame []byte
 	del   bool
-	loc   packLoc       // set by the flusher
-	err   error         // set by the flusher before done is closed
-	done  chan struct{} // closed once the record is durable (or failed)
+	loc   packLoc       // set by the leader that writes it
+	err   error         // set by that leader before wake
+	done  bool          // written (or failed); set under packLog.mu
+	lead  bool          // not written: its submitter leads the next group
+	wake  chan struct{} // receives once done or lead is set
 }
 
 // packLog is a store's pack log (FORMAT.md): the index of packed keys and
 // the group commit that appends records to the active pack.
 //
-// Group commit: Put and Delete queue an encoded record (submit) and wait.
-// One goroutine, the flusher, owns the active pack: it takes every queued
-// record (up to groupMax bytes), writes them with one pwrite at the end of
-// the pack, fdatasyncs it, and only then applies them to the index and
-// answers their callers. So append order is index order, nothing is
-// visible or acknowledged before it is durable, and at most one group is
-// written and not yet synced at any instant (the torn-tail window of
-// recovery). A write or sync error is sticky: it fails that group and
-// every later submit until the store is reopened.
+// Group commit, leader and followers: Put and Delete queue an encoded
+// record (submit). When no group is being written, the submitter becomes
+// the leader: it takes every queued record (up to groupMax bytes), appends
+// them and their commit record to the active pack with one pwrite,
+// fdatasyncs it, and only then applies them to the index and wakes their
+// submitters. Records queued meanwhile wait; once the leader's own record
+// is written, it hands the lead to the first of them (which writes the
+// next group) and returns. So a lone writer pays no hand-off to another
+// goroutine, concurrent writers share one fsync per group, append order is
+// index order, nothing is visible or acknowledged before it is durable,
+// and at most one group is written and not yet synced at any instant (the
+// torn tail recovery cuts). A write or sync error is sticky: it fails that
+// group and every later submit until the store is reopened.
 type packLog struct {
 	dir      string // <store>/packs
 	packSize int64  // start a new pack once the active one holds this much
@@ -54,22 +60,23 @@ type packLog struct {
 	idx map[string]packLoc
 
 	// rmu guards files, the open packs by number (reads use ReadAt on
-	// them, the flusher writes the last one); closed once Close ran.
+	// them, the leader writes the last one); closed once Close ran.
 	rmu    sync.RWMutex
 	files  map[uint32]*os.File
 	closed bool
 
-	// mu guards the queue and the flusher's state as submitters see it.
+	// mu guards the queue and the group commit's state.
 	mu struct {
 		sync.Mutex
-		queue    []*packWrite
-		stopping bool  // Close was called: no more submits
-		err      error // sticky write or sync error
+		queue    []*packWrite // records waiting for a group, in submit order
+		leading  bool         // a leader is writing (or handing over)
+		stopping bool         // Close was called: no more submits
+		err      error        // sticky write or sync error
 	}
-	wake    *sync.Cond    // on mu: the queue grew or stopping was set
-	stopped chan struct{} // closed when the flusher returns; nil when read-only
+	idle *sync.Cond // on mu: signalled when leading turns false
 
-	// Owned by the flusher (and by open before it starts).
+	// Owned by the leader (and by open before any submit): only one
+	// goroutine leads at a time, and the lead passes under mu.
 	active     *os.File // the last pack, nil before the first
 	activeN    uint32
 	activeSize int64
@@ -98,7 +105,7 @@ func packName(n uint32) string { return fmt.Sprintf("%08d.pack", n) }
 // scan looks for the next record that decodes).
 func openPackLog(dir string, packSize int64, repair bool) (_ *packLog, _ scanResult, err error) {
 	l := &packLog{dir: dir, packSize: packSize, idx: map[string]packLoc{}, files: map[uint32]*os.File{}}
-	l.wake = sync.NewCond(&l.mu)
+	l.idle = sync.NewCond(&l.mu)
 	defer func() {
 		if err != nil {
 			for _, f := range l.files {
@@ -395,12 +402,6 @@ func (w *window) resync(off int64, commit bool) (int64, error) {
 	return w.size, nil
 }
 
-// start starts the flusher of a writable log.
-func (l *packLog) start() {
-	l.stopped = make(chan struct{})
-	go l.flusher()
-}
-
 // lookup returns a live key's location.
 func (l *packLog) lookup(key string) (packLoc, bool) {
 	l.imu.RLock()
@@ -450,9 +451,10 @@ func (l *packLog) read(key string, loc packLoc) (packed, error) {
 	return p, nil
 }
 
-// submit queues w and waits until it is durable and applied to the index.
+// submit queues w and returns once it is durable and applied to the
+// index (or failed), leading groups as the packLog doc says.
 func (l *packLog) submit(w *packWrite) error {
-	w.done = make(chan struct{})
+	w.wake = make(chan struct{}, 1)
 	l.mu.Lock()
 	if l.mu.stopping {
 		l.mu.Unlock()
@@ -463,24 +465,16 @@ func (l *packLog) submit(w *packWrite) error {
 		return fmt.Errorf("local: an earlier pack write failed (reopen the store): %w", err)
 	}
 	l.mu.queue = append(l.mu.queue, w)
-	l.wake.Signal()
-	l.mu.Unlock()
-	<-w.done
-	return w.err
-}
-
-// flusher is the group commit loop (see packLog).
-func (l *packLog) flusher() {
-	defer close(l.stopped)
-	for {
+	if l.mu.leading {
+		l.mu.Unlock()
+		<-w.wake
+		if !w.lead {
+			return w.err
+		}
 		l.mu.Lock()
-		for len(l.mu.queue) == 0 && !l.mu.stopping {
-			l.wake.Wait()
-		}
-		if len(l.mu.queue) == 0 {
-			l.mu.Unlock()
-			return
-		}
+	}
+	l.mu.leading = true
+	for {
 		n, size := 0, 0
 		for n < len(l.mu.queue) && (n == 0 || size+len(l.mu.queue[n].frame) <= groupMax) {
 			size += len(l.mu.queue[n].frame)
@@ -491,26 +485,41 @@ func (l *packLog) flusher() {
 		err := l.mu.err
 		l.mu.Unlock()
 		if err == nil {
-			if err = l.writeGroup(group); err != nil {
-				l.mu.Lock()
-				l.mu.err = err
-				l.mu.Unlock()
-			}
+			err = l.writeGroup(group)
 		}
 		if err == nil {
 			l.imu.Lock()
-			for _, w := range group {
-				if w.del {
-					delete(l.idx, w.key)
+			for _, g := range group {
+				if g.del {
+					delete(l.idx, g.key)
 				} else {
-					l.idx[w.key] = w.loc
+					l.idx[g.key] = g.loc
 				}
 			}
 			l.imu.Unlock()
 		}
-		for _, w := range group {
-			w.err = err
-			close(w.done)
+		l.mu.Lock()
+		if err != nil && l.mu.err == nil {
+			l.mu.err = err
+		}
+		for _, g := range group {
+			g.err, g.done = err, true
+			if g != w {
+				g.wake <- struct{}{}
+			}
+		}
+		if len(l.mu.queue) == 0 {
+			l.mu.leading = false
+			l.idle.Broadcast()
+			l.mu.Unlock()
+			return w.err
+		}
+		if w.done {
+			next := l.mu.queue[0]
+			next.lead = true
+			next.wake <- struct{}{}
+			l.mu.Unlock()
+			return w.err
 		}
 	}
 }
@@ -570,16 +579,15 @@ func (l *packLog) rotate() error {
 	return nil
 }
 
-// close stops the flusher once the queued records are written, then
-// closes the packs.
+// close waits for the queued records to be written (no new ones are
+// taken), then closes the packs.
 func (l *packLog) close() error {
-	if l.stopped != nil {
-		l.mu.Lock()
-		l.mu.stopping = true
-		l.wake.Broadcast()
-		l.mu.Unlock()
-		<-l.stopped
+	l.mu.Lock()
+	l.mu.stopping = true
+	for l.mu.leading {
+		l.idle.Wait()
 	}
+	l.mu.Unlock()
 	l.rmu.Lock()
 	defer l.rmu.Unlock()
 	if l.closed {
