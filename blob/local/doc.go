@@ -42,7 +42,10 @@
 // before. A failed write or sync is sticky: later small Puts and Deletes
 // fail until the store is reopened.
 //
-// A full pack (Options.PackSize, 64 MiB) is left as it is and the next
+// The active pack is extended 1 MiB at a time with zeros written along
+// with a group, so that most groups overwrite allocated blocks and their
+// fdatasync commits no new file size. A full pack (Options.PackSize, 64
+// MiB) is cut to its last record and the next
 // group starts a new one (created with its header, fsynced, its directory
 // fsynced). Open reads every pack to rebuild the index: the records of a
 // group count once its commit record is read and its group CRC holds. A

@@ -79,7 +79,8 @@ type packLog struct {
 	// goroutine leads at a time, and the lead passes under mu.
 	active     *os.File // the last pack, nil before the first
 	activeN    uint32
-	activeSize int64
+	activeSize int64  // bytes of the active pack in use (header and groups)
+	allocEnd   int64  // its file size: zeros written ahead from activeSize
 	buf        []byte // the group being written
 }
 
@@ -90,7 +91,7 @@ type scanResult struct {
 	tornTail string   // a torn tail (repaired by a writable open), "" when none
 	problems []error  // damage (*trove.CorruptionError), in a read-only open
 	lastN    uint32   // the last pack's number, 0 when none
-	lastSize int64    // its size (after repair)
+	lastSize int64    // the bytes it uses (after repair)
 	names    []string // pack paths in number order
 }
 
@@ -168,7 +169,11 @@ func openPackLog(dir string, packSize int64, repair bool) (_ *packLog, _ scanRes
 		if last {
 			res.lastN, res.lastSize = n, size
 			if repair {
-				l.active, l.activeN, l.activeSize = f, n, size
+				st, err := f.Stat()
+				if err != nil {
+					return nil, res, fmt.Errorf("local: open: %w", err)
+				}
+				l.active, l.activeN, l.activeSize, l.allocEnd = f, n, size, st.Size()
 			}
 		}
 	}
@@ -176,7 +181,8 @@ func openPackLog(dir string, packSize int64, repair bool) (_ *packLog, _ scanRes
 }
 
 // scanPack reads the records of pack n (open as f) into the index and
-// returns its size after any repair.
+// returns the bytes it uses (after any repair): its size but for the zeros
+// written ahead at the end of the last pack.
 func (l *packLog) scanPack(f *os.File, path string, n uint32, last, repair bool, res *scanResult, damage func(string, int64, string) error) (int64, error) {
 	st, err := f.Stat()
 	if err != nil {
@@ -283,6 +289,17 @@ func (l *packLog) scanPack(f *os.File, path string, n uint32, last, repair bool,
 		if _, ok := ferr.(errFrame); !ok {
 			return 0, ferr
 		}
+		// Zeros from a group boundary to the end of the last pack are
+		// space written ahead (writeGroup), not records.
+		if last && groupStart == off && len(pending) == 0 {
+			zero, err := w.zerosFrom(off)
+			if err != nil {
+				return 0, err
+			}
+			if zero {
+				return off, nil
+			}
+		}
 		// A bad record: a torn write unless an intact commit follows it.
 		c, err := w.resync(off+1, true)
 		if err != nil {
@@ -362,6 +379,21 @@ func (w *window) frame(off int64) (packed, int, error) {
 		return packed{}, 0, err
 	}
 	return decodeFrame(b)
+}
+
+// zerosFrom reports whether the bytes from off to the end are all zero.
+func (w *window) zerosFrom(off int64) (bool, error) {
+	for off < w.size {
+		b, err := w.at(off, int(min(w.size-off, 1<<20)))
+		if err != nil {
+			return false, err
+		}
+		if !isZero(b) {
+			return false, nil
+		}
+		off += int64(len(b))
+	}
+	return true, nil
 }
 
 // checkGroup checks commit record p at off against the group that began
@@ -538,22 +570,45 @@ func (l *packLog) writeGroup(group []*packWrite) error {
 		l.buf = append(l.buf, w.frame...)
 	}
 	l.buf = appendCommit(l.buf, l.buf)
+	used := int64(len(l.buf))
+	// Past the zeros written ahead, write the next ones with the group:
+	// overwriting allocated blocks, fdatasync need not commit a new file
+	// size for every group.
+	alloc := l.allocEnd
+	if end := l.activeSize + used; end > alloc {
+		alloc = (end + preallocChunk - 1) / preallocChunk * preallocChunk
+		l.buf = append(l.buf, make([]byte, alloc-end)...)
+	}
 	if _, err := l.active.WriteAt(l.buf, l.activeSize); err != nil {
 		return fmt.Errorf("local: write %s: %w", l.active.Name(), err)
 	}
 	if err := fdatasync(l.active); err != nil {
 		return fmt.Errorf("local: sync %s: %w", l.active.Name(), err)
 	}
-	l.activeSize += int64(len(l.buf))
+	l.activeSize += used
+	l.allocEnd = alloc
 	if cap(l.buf) > 2*groupMax {
 		l.buf = nil
 	}
 	return nil
 }
 
+// preallocChunk is the multiple of bytes the active pack's zeros written
+// ahead extend it to.
+const preallocChunk = 1 << 20
+
 // rotate starts the next pack: created with its header, fsynced, and its
 // directory entry fsynced, before any record goes into it.
 func (l *packLog) rotate() error {
+	if l.active != nil && l.allocEnd > l.activeSize {
+		// A pack that is not the last ends at its last commit.
+		if err := l.active.Truncate(l.activeSize); err != nil {
+			return fmt.Errorf("local: close pack %s: %w", l.active.Name(), err)
+		}
+		if err := fdatasync(l.active); err != nil {
+			return fmt.Errorf("local: close pack %s: %w", l.active.Name(), err)
+		}
+	}
 	n := l.activeN + 1
 	path := filepath.Join(l.dir, packName(n))
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
@@ -575,7 +630,7 @@ func (l *packLog) rotate() error {
 	l.rmu.Lock()
 	l.files[n] = f
 	l.rmu.Unlock()
-	l.active, l.activeN, l.activeSize = f, n, packHeaderSize
+	l.active, l.activeN, l.activeSize, l.allocEnd = f, n, packHeaderSize, packHeaderSize
 	return nil
 }
 
