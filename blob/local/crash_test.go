@@ -239,16 +239,18 @@ func (p *localPlugin) Initialize(ctx context.Context, _ *trove.Core) error {
 func (p *localPlugin) Shutdown(context.Context) error { return p.store.Close() }
 
 // TestCrash is the SIGKILL crash test (crashtest) of the store: concurrent
-// writers of files up to 256 KiB (a quarter of them packed, the others
-// loose), so that kills land in the middle of writes, killed at random
-// moments; after every kill each acknowledged
+// writers of files up to 64 KiB (packed up to 16 KiB, a quarter of them,
+// the others loose), so that kills land in the middle of writes, killed at
+// random moments; after every kill each acknowledged
 // file is there with its bytes and Open left no staged or temporary file;
 // after every tenth, Verify (which rereads every object) passes.
 func TestCrash(t *testing.T) {
 	checks := 0
 	crashtest.Run(t, crashtest.Backend{
-		Open:        func(t testing.TB, dir string) trove.Plugin { return &localPlugin{dir: dir} },
-		MaxFileSize: 256 << 10,
+		Open: func(t testing.TB, dir string) trove.Plugin {
+			return &localPlugin{dir: dir, opts: local.Options{SmallMax: 16 << 10}}
+		},
+		MaxFileSize: 64 << 10,
 		Check: func(ctx context.Context, dir string, p trove.Plugin) error {
 			if left := leftovers(t, dir); len(left) != 0 {
 				return fmt.Errorf("open left %v", left)

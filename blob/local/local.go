@@ -37,6 +37,10 @@ type Store struct {
 
 	// pack is the pack log of the small objects (packlog.go).
 	pack *packLog
+	// loose is set once a loose record may exist (keys/ has a shard, or a
+	// loose Put began to publish one): until then a key that is not packed
+	// is absent without a look at keys/.
+	loose atomic.Bool
 	// scan is what Open found reading the packs.
 	scan scanResult
 
@@ -197,6 +201,9 @@ func OpenWith(ctx context.Context, dir string, opts Options) (_ *Store, err erro
 	if err := s.removeLeftovers(); err != nil {
 		return nil, err
 	}
+	if err := s.noteLoose(); err != nil {
+		return nil, err
+	}
 	s.pack, s.scan, err = openPackLog(s.packDir(), opts.PackSize, true)
 	if err != nil {
 		return nil, err
@@ -231,6 +238,9 @@ func OpenReadOnly(ctx context.Context, dir string) (_ *Store, err error) {
 		if err := s.checkMarker(); err != nil {
 			return nil, err
 		}
+	}
+	if err := s.noteLoose(); err != nil {
+		return nil, err
 	}
 	s.pack, s.scan, err = openPackLog(s.packDir(), s.opts.PackSize, false)
 	if err != nil {
@@ -465,6 +475,7 @@ func (s *Store) putLoose(key string, src io.Reader, opts blob.PutOptions) (blob.
 		return blob.Info{}, fmt.Errorf("local: put %s: %w", key, err)
 	}
 	rp := s.recordPath(key)
+	s.loose.Store(true)
 	if err := s.ensureDir(filepath.Dir(rp)); err != nil {
 		return blob.Info{}, fmt.Errorf("local: put %s: %w", key, err)
 	}
@@ -549,7 +560,25 @@ func (s *Store) stat(key string) (record, error) {
 		}
 		return packedRecord(p), nil
 	}
+	if !s.loose.Load() {
+		return record{}, fmt.Errorf("local: %s: %w", key, trove.ErrNotFound)
+	}
 	return s.readRecord(key)
+}
+
+// noteLoose sets s.loose when keys/ holds anything.
+func (s *Store) noteLoose() error {
+	entries, err := os.ReadDir(s.keys)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("local: open: %w", err)
+	}
+	if len(entries) > 0 {
+		s.loose.Store(true)
+	}
+	return nil
 }
 
 func packedRecord(p packed) record {
@@ -573,7 +602,7 @@ func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, blob.Info, 
 		}
 		return memReader{bytes.NewReader(p.data)}, infoOf(packedRecord(p)), nil
 	}
-	rec, err := s.readRecord(key)
+	rec, err := s.stat(key)
 	if err != nil {
 		return nil, blob.Info{}, err
 	}

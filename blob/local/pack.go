@@ -96,32 +96,36 @@ func putFits(contentType string, meta map[string]string) bool {
 	return len(contentType) <= maxContentType && len(meta) <= maxMetaEntries
 }
 
-// encodePut returns the frame of a put record.
+// encodePut returns the frame of a put record, built in place.
 func encodePut(key string, sum [32]byte, contentType string, meta map[string]string, data []byte) []byte {
 	n := 1 + len(key) + 32 + 2 + len(contentType) + 2 + len(data)
 	for k, v := range meta {
 		n += 1 + len(k) + 2 + len(v)
 	}
-	body := make([]byte, 0, n)
-	body = append(body, byte(len(key)))
-	body = append(body, key...)
-	body = append(body, sum[:]...)
-	body = binary.LittleEndian.AppendUint16(body, uint16(len(contentType)))
-	body = append(body, contentType...)
-	body = binary.LittleEndian.AppendUint16(body, uint16(len(meta)))
+	b := make([]byte, frameHeader, frameHeader+n)
+	b = append(b, byte(len(key)))
+	b = append(b, key...)
+	b = append(b, sum[:]...)
+	b = binary.LittleEndian.AppendUint16(b, uint16(len(contentType)))
+	b = append(b, contentType...)
+	b = binary.LittleEndian.AppendUint16(b, uint16(len(meta)))
 	names := make([]string, 0, len(meta))
 	for k := range meta {
 		names = append(names, k)
 	}
 	slices.Sort(names)
 	for _, k := range names {
-		body = append(body, byte(len(k)))
-		body = append(body, k...)
-		body = binary.LittleEndian.AppendUint16(body, uint16(len(meta[k])))
-		body = append(body, meta[k]...)
+		b = append(b, byte(len(k)))
+		b = append(b, k...)
+		b = binary.LittleEndian.AppendUint16(b, uint16(len(meta[k])))
+		b = append(b, meta[k]...)
 	}
-	body = append(body, data...)
-	return appendFrame(make([]byte, 0, frameHeader+len(body)), recPut, body)
+	b = append(b, data...)
+	b[0] = recPut
+	binary.LittleEndian.PutUint32(b[1:], uint32(n))
+	crc := crc32.Update(crc32.Checksum(b[:5], crcTable), crcTable, b[frameHeader:])
+	binary.LittleEndian.PutUint32(b[5:], crc)
+	return b
 }
 
 // encodeDelete returns the frame of a delete record.
