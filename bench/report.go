@@ -124,7 +124,7 @@ func unitOf(w Workload) string {
 		if strings.HasPrefix(w.ID, "save_") || w.ID == wIngest {
 			return "events/s"
 		}
-		if w.ID == wFiles {
+		if strings.HasPrefix(w.ID, wFiles) {
 			return "files/s"
 		}
 		return "ops/s"
@@ -338,7 +338,7 @@ func upperFirst(s string) string {
 // extraHeader is the header of a throughput workload's extra column (file
 // saves show MB/s), ending in " | ", or "".
 func extraHeader(w Workload) string {
-	if w.ID == wFiles {
+	if strings.HasPrefix(w.ID, wFiles) {
 		return "MB/s | "
 	}
 	return ""
@@ -346,7 +346,7 @@ func extraHeader(w Workload) string {
 
 // extraCell is m's cell of the extra column, ending in " | ", or "".
 func extraCell(w Workload, m *Measurement) string {
-	if w.ID == wFiles {
+	if strings.HasPrefix(w.ID, wFiles) {
 		return num(m.MBPerSec) + " | "
 	}
 	return ""

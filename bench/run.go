@@ -131,6 +131,7 @@ func (r *runner) run(ctx context.Context) error {
 		r.set(saveWorkload(w), r.singles(ctx, w))
 	}
 	r.pool = nil
+	r.fileSaves(ctx)
 	return nil
 }
 

@@ -54,7 +54,7 @@ func saveWorkload(w int) string { return "save_w" + strconv.Itoa(w) }
 
 // workloads lists every workload in report order.
 func workloads() []Workload {
-	return []Workload{
+	return withFileWorkloads([]Workload{
 		{ID: wIngest, Title: "Batched durable ingest (1,000 a batch)", Metric: throughput,
 			About: "all events in batches of 1,000, each batch durable (fsynced) before the next; events/s over the time spent in the save calls " +
 				"(events are generated and encoded before each call's clock starts; the events' files are saved apart, see file saves)"},
@@ -100,7 +100,7 @@ func workloads() []Workload {
 		{ID: wRSS, Title: "Peak RSS", Metric: value, Unit: "MiB",
 			About: "peak resident memory of the contender's process after ingesting and querying the main store, before the single-save " +
 				"workloads (whose events are generated up front); the harness itself included"},
-	}
+	})
 }
 
 func findWorkload(id string) Workload {

@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/blob/local"
 	"github.com/trovedb/trove/index"
 	"github.com/trovedb/trove/segment"
 )
@@ -19,6 +22,7 @@ type Report struct {
 	Records    int    // records in segments and the WAL
 	Events     uint64 // events found
 	WALEntries int    // WAL entries checked
+	Files      int    // file ids checked (Check only: files/, see local.Check)
 	// SegIndexes counts the segment indexes (segments/*.idx) found equal
 	// to the index rebuilt from their segment. A segment without one is
 	// not damage: the next writable Open builds it.
@@ -44,6 +48,11 @@ type Report struct {
 // Check takes the directory's lock shared: while a store has dir open for
 // writing (a running daemon) it fails at once with an error wrapping
 // trove.ErrLocked, and no writer can open dir while it runs.
+//
+// The files in files/ are checked too (local.Check: every record of the
+// packs of small files and every file's bytes against its size and
+// SHA-256); their problems join the report's, and a torn tail of the last
+// pack, which the next Open truncates, is noted in TornTail.
 func Check(ctx context.Context, dir string) (Report, error) {
 	st, err := openReadOnly(ctx, dir, Options{})
 	if err != nil {
@@ -52,7 +61,23 @@ func Check(ctx context.Context, dir string) (Report, error) {
 		}
 		return Report{}, err
 	}
+	defer st.Close() // holds dir's lock (shared) while files/ is checked
 	rep, err := st.Check(ctx)
+	if err != nil && !errors.Is(err, trove.ErrCorrupt) {
+		return rep, err
+	}
+	frep, ferr := local.Check(ctx, filepath.Join(dir, "files"))
+	rep.Files = frep.Keys
+	if frep.TornTail != "" {
+		rep.TornTail = strings.TrimPrefix(rep.TornTail+"; files: "+frep.TornTail, "; ")
+	}
+	rep.Problems = append(rep.Problems, frep.Problems...)
+	switch {
+	case ferr != nil && !errors.Is(ferr, trove.ErrCorrupt):
+		return rep, fmt.Errorf("engine: check files: %w", ferr)
+	case err == nil && ferr != nil:
+		err = fmt.Errorf("engine: check found %d problems: %w", len(rep.Problems), ferr)
+	}
 	if cerr := st.Close(); err == nil && cerr != nil {
 		err = cerr
 	}

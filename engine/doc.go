@@ -30,8 +30,16 @@
 //	segments/    sealed segment files, named by their first WAL entry (N.seg),
 //	             each with its segment index (N.idx, index/SEGINDEX.md)
 //	index.snap   the latest index snapshot (package index, FORMAT.md)
-//	files/       file bytes (blob/local: content-addressed, sha256)
+//	files/       file bytes (blob/local): files up to 64 KiB in packs with a group commit, larger ones content-addressed by sha256
 //	search.bleve/  the background search index (rebuilt when missing or damaged)
+//
+// Files go through blob/local (see its package doc and FORMAT.md). Small
+// files (up to 64 KiB) are appended to its pack log: concurrent SaveFile
+// calls are coalesced into one write and one fdatasync per group, as event
+// saves are, and a file is durable when SaveFile returns. Larger files are
+// streamed into a staged file and published under their SHA-256. Check
+// verifies files/ too (every pack record, every file's hash), and Salvage
+// reads the files without changing files/, around damaged pack records.
 //
 // # Writes
 //

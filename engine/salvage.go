@@ -54,8 +54,10 @@ func Salvage(ctx context.Context, dir string, to backup.Sink) (SalvageReport, er
 		return sv.rep, err
 	}
 	if sv.to.File != nil {
-		// File bytes live in the store's content-addressed directory.
-		blobs, err := local.Open(filepath.Join(dir, "files"))
+		// File bytes live in the store's file directory, read without
+		// changing it: every file whose record reads back intact, around
+		// any damaged part of a pack.
+		blobs, err := local.OpenReadOnly(ctx, filepath.Join(dir, "files"))
 		if err != nil {
 			sv.skip("the file directory: %v", err)
 		} else {

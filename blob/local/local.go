@@ -1,17 +1,18 @@
 package local
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,22 +26,100 @@ import (
 // concurrent use by the goroutines of one process; a directory must not be
 // opened by two processes at once.
 type Store struct {
-	dir     string
-	objects string // dir/objects
-	keys    string // dir/keys
+	dir      string
+	objects  string // dir/objects
+	keys     string // dir/keys
+	opts     Options
+	readOnly bool // OpenReadOnly: Put and Delete fail, nothing on disk changes
 
 	closed atomic.Bool
-	lock   *fsutil.DirLock // dir's lock, released by Close
+	lock   *fsutil.DirLock // dir's lock, released by Close; nil when none was taken
 
-	// mu orders Delete against Put: Puts hold it shared while they publish,
-	// Delete holds it exclusively, so an object Delete finds unreferenced
-	// cannot gain a reference until it is gone.
+	// pack is the pack log of the small objects (packlog.go).
+	pack *packLog
+	// loose is set once a loose record may exist (keys/ has a shard, or a
+	// loose Put began to publish one): until then a key that is not packed
+	// is absent without a look at keys/.
+	loose atomic.Bool
+	// scan is what Open found reading the packs.
+	scan scanResult
+
+	// mu orders Delete against Put of loose objects: those Puts hold it
+	// shared while they publish, Delete holds it exclusively, so an object
+	// Delete finds unreferenced cannot gain a reference until it is gone.
 	mu sync.RWMutex
-	// keyLocks serialize the check-then-publish of one key's record; a key
-	// uses keyLocks[fnv(key) % len].
-	keyLocks [64]sync.Mutex
+	// gate serializes the check-then-publish of one key (Put, Delete);
+	// lock order: mu, then gate.
+	gate keyGate
 	// dirs caches the shard directories known to exist.
 	dirs sync.Map
+	// bufs holds the buffers (SmallMax+1 bytes) Put reads a stream into
+	// to find out whether it is small.
+	bufs sync.Pool
+}
+
+// Options tune a Store. The zero value is the default (DefaultOptions).
+type Options struct {
+	// SmallMax is the size in bytes up to which an object is packed: its
+	// key, metadata and bytes appended to the pack log with a group commit
+	// (one write and one fdatasync per group of concurrent Puts) rather
+	// than stored as a loose file of its own. Zero means 64 KiB; a
+	// negative value packs nothing. At most 4 MiB.
+	SmallMax int64
+	// PackSize is the size in bytes at which the active pack is closed
+	// and the next one started. Zero means 64 MiB.
+	PackSize int64
+}
+
+// DefaultOptions returns the default Options.
+func DefaultOptions() Options { return Options{SmallMax: 64 << 10, PackSize: 64 << 20} }
+
+// maxSmall caps Options.SmallMax.
+const maxSmall = 4 << 20
+
+func (o Options) withDefaults() (Options, error) {
+	d := DefaultOptions()
+	if o.SmallMax == 0 {
+		o.SmallMax = d.SmallMax
+	}
+	if o.PackSize == 0 {
+		o.PackSize = d.PackSize
+	}
+	if o.SmallMax > maxSmall || o.PackSize < 0 {
+		return o, fmt.Errorf("local: %w: options: SmallMax at most %d bytes, PackSize not negative", trove.ErrInvalid, maxSmall)
+	}
+	return o, nil
+}
+
+// keyGate holds at most one holder per key.
+type keyGate struct {
+	mu   sync.Mutex
+	held map[string]chan struct{} // closed when released
+}
+
+func (g *keyGate) lock(key string) {
+	for {
+		g.mu.Lock()
+		ch, ok := g.held[key]
+		if !ok {
+			if g.held == nil {
+				g.held = map[string]chan struct{}{}
+			}
+			g.held[key] = make(chan struct{})
+			g.mu.Unlock()
+			return
+		}
+		g.mu.Unlock()
+		<-ch
+	}
+}
+
+func (g *keyGate) unlock(key string) {
+	g.mu.Lock()
+	ch := g.held[key]
+	delete(g.held, key)
+	g.mu.Unlock()
+	close(ch)
 }
 
 var _ blob.Store = (*Store)(nil)
@@ -80,12 +159,25 @@ type record struct {
 // second with an error wrapping trove.ErrLocked that names dir and the
 // holding process, and changes nothing.
 func Open(dir string) (*Store, error) {
-	return OpenContext(context.Background(), dir)
+	return OpenWith(context.Background(), dir, Options{})
 }
 
 // OpenContext is Open whose wait for a held lock ends when ctx does.
-func OpenContext(ctx context.Context, dir string) (_ *Store, err error) {
-	s := &Store{dir: dir, objects: filepath.Join(dir, "objects"), keys: filepath.Join(dir, "keys")}
+func OpenContext(ctx context.Context, dir string) (*Store, error) {
+	return OpenWith(ctx, dir, Options{})
+}
+
+// OpenWith is OpenContext with options. Open reads every pack to rebuild
+// the index of packed keys: it truncates a torn tail of the last pack
+// (bytes of a write never acknowledged) and fails with a
+// *trove.CorruptionError naming the pack and offset, changing nothing,
+// when a pack is damaged anywhere else (see FORMAT.md).
+func OpenWith(ctx context.Context, dir string, opts Options) (_ *Store, err error) {
+	opts, err = opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{dir: dir, objects: filepath.Join(dir, "objects"), keys: filepath.Join(dir, "keys"), opts: opts}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("local: open: %w", err)
 	}
@@ -101,7 +193,7 @@ func OpenContext(ctx context.Context, dir string) (_ *Store, err error) {
 	if err := s.checkMarker(); err != nil {
 		return nil, err
 	}
-	for _, d := range []string{s.objects, s.keys} {
+	for _, d := range []string{s.objects, s.keys, s.packDir()} {
 		if err := s.ensureDir(d); err != nil {
 			return nil, fmt.Errorf("local: open: %w", err)
 		}
@@ -109,9 +201,61 @@ func OpenContext(ctx context.Context, dir string) (_ *Store, err error) {
 	if err := s.removeLeftovers(); err != nil {
 		return nil, err
 	}
+	if err := s.noteLoose(); err != nil {
+		return nil, err
+	}
+	s.pack, s.scan, err = openPackLog(s.packDir(), opts.PackSize, true)
+	if err != nil {
+		return nil, err
+	}
 	s.lock = lock
 	return s, nil
 }
+
+// OpenReadOnly opens the store in dir for reading only, for salvage and
+// checks: it takes dir's lock shared (so no writer has it open), changes
+// nothing on disk, leaves a torn tail in place (unread), and skips damaged
+// bytes of a pack, serving every record that reads back intact (Damage
+// lists what was skipped). Put and Delete fail with trove.ErrInvalid. A
+// directory that does not exist is an empty store.
+func OpenReadOnly(ctx context.Context, dir string) (_ *Store, err error) {
+	s := &Store{dir: dir, objects: filepath.Join(dir, "objects"), keys: filepath.Join(dir, "keys"), readOnly: true}
+	s.opts, _ = Options{}.withDefaults()
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		s.pack, _, _ = openPackLog(s.packDir(), s.opts.PackSize, false)
+		return s, nil
+	}
+	lock, err := fsutil.LockDir(ctx, dir, false)
+	if err != nil {
+		return nil, fmt.Errorf("local: open: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			lock.Unlock()
+		}
+	}()
+	if _, err := os.Stat(filepath.Join(dir, marker)); err == nil {
+		if err := s.checkMarker(); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.noteLoose(); err != nil {
+		return nil, err
+	}
+	s.pack, s.scan, err = openPackLog(s.packDir(), s.opts.PackSize, false)
+	if err != nil {
+		return nil, err
+	}
+	s.lock = lock
+	return s, nil
+}
+
+// Damage lists the damaged parts of the packs an OpenReadOnly skipped
+// (each a *trove.CorruptionError); nil for a store opened for writing,
+// which refuses to open when a pack is damaged.
+func (s *Store) Damage() []error { return slices.Clone(s.scan.problems) }
+
+func (s *Store) packDir() string { return filepath.Join(s.dir, "packs") }
 
 // checkMarker writes the format marker of a new directory, or checks the
 // marker of an existing one.
@@ -202,12 +346,6 @@ func (s *Store) recordPath(key string) string {
 	return filepath.Join(s.keys, hex.EncodeToString(sum[:1]), key+".json")
 }
 
-func (s *Store) keyLock(key string) *sync.Mutex {
-	h := fnv.New32a()
-	h.Write([]byte(key))
-	return &s.keyLocks[h.Sum32()%uint32(len(s.keyLocks))]
-}
-
 func (s *Store) checkOpen() error {
 	if s.closed.Load() {
 		return fmt.Errorf("local: %s: %w", s.dir, trove.ErrClosed)
@@ -215,20 +353,81 @@ func (s *Store) checkOpen() error {
 	return nil
 }
 
-// Put implements blob.Store. The bytes stream through a 256 KiB buffer into
-// a staged file while their SHA-256 is computed; the staged file is fsynced,
-// then renamed to its content address (or dropped when that object already
-// exists), then the key's record is published atomically.
-func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts blob.PutOptions) (blob.Info, error) {
+func (s *Store) checkWritable() error {
 	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	if s.readOnly {
+		return fmt.Errorf("local: %s: %w: the store is open read-only", s.dir, trove.ErrInvalid)
+	}
+	return nil
+}
+
+// Put implements blob.Store. It reads up to SmallMax+1 bytes of the
+// stream: a stream that ends within SmallMax bytes is a small object,
+// packed (putSmall); a longer one streams on into a staged loose file
+// (putLoose). Either way the object is durable when Put returns.
+func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts blob.PutOptions) (blob.Info, error) {
+	if err := s.checkWritable(); err != nil {
 		return blob.Info{}, err
 	}
 	if err := blob.ValidatePut(key, opts); err != nil {
 		return blob.Info{}, fmt.Errorf("local: put: %w", err)
 	}
-	src := &ctxReader{ctx: ctx, r: r}
+	var src io.Reader = &ctxReader{ctx: ctx, r: r}
+	if s.opts.SmallMax > 0 && putFits(opts.ContentType, opts.Metadata) {
+		bp, _ := s.bufs.Get().(*[]byte)
+		if bp == nil {
+			b := make([]byte, s.opts.SmallMax+1)
+			bp = &b
+		}
+		defer s.bufs.Put(bp)
+		buf := *bp
+		n, err := io.ReadFull(src, buf)
+		switch {
+		case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+			return s.putSmall(key, buf[:n], opts)
+		case err != nil:
+			return blob.Info{}, fmt.Errorf("local: put %s: read: %w", key, err)
+		}
+		src = io.MultiReader(bytes.NewReader(buf[:n]), src)
+	}
+	return s.putLoose(key, src, opts)
+}
+
+// putSmall packs a small object: its record goes to the pack log's group
+// commit under the key's gate.
+func (s *Store) putSmall(key string, data []byte, opts blob.PutOptions) (blob.Info, error) {
+	sum := sha256.Sum256(data)
+	digest := hex.EncodeToString(sum[:])
+	if opts.SHA256 != "" && opts.SHA256 != digest {
+		return blob.Info{}, fmt.Errorf("local: put %s: %w: bytes hash to sha256:%s, not the expected sha256:%s", key, trove.ErrInvalid, digest, opts.SHA256)
+	}
+	s.gate.lock(key)
+	defer s.gate.unlock(key)
+	if err := s.checkOpen(); err != nil {
+		return blob.Info{}, err
+	}
+	if existing, err := s.stat(key); err == nil {
+		return s.compare(existing, digest, opts)
+	} else if !errors.Is(err, trove.ErrNotFound) {
+		return blob.Info{}, err
+	}
+	w := &packWrite{key: key, frame: encodePut(key, sum, opts.ContentType, opts.Metadata, data)}
+	if err := s.pack.submit(w); err != nil {
+		return blob.Info{}, fmt.Errorf("local: put %s: %w", key, err)
+	}
+	return infoOf(record{Key: key, Size: int64(len(data)), SHA256: digest, ContentType: opts.ContentType, Metadata: opts.Metadata}), nil
+}
+
+// putLoose stores a loose object. The bytes stream through a 256 KiB
+// buffer into a staged file while their SHA-256 is computed; the staged
+// file is fsynced, then renamed to its content address (or dropped when
+// that object already exists), then the key's record is published
+// atomically.
+func (s *Store) putLoose(key string, src io.Reader, opts blob.PutOptions) (blob.Info, error) {
 	// A retry of a stored key needs no staging: hash and compare.
-	if existing, err := s.readRecord(key); err == nil {
+	if existing, err := s.stat(key); err == nil {
 		h := sha256.New()
 		if _, err := io.CopyBuffer(h, src, make([]byte, copyBufSize)); err != nil {
 			return blob.Info{}, fmt.Errorf("local: put %s: read: %w", key, err)
@@ -246,13 +445,12 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts blob.PutO
 
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	kl := s.keyLock(key)
-	kl.Lock()
-	defer kl.Unlock()
+	s.gate.lock(key)
+	defer s.gate.unlock(key)
 	if err := s.checkOpen(); err != nil {
 		return blob.Info{}, err
 	}
-	if existing, err := s.readRecord(key); err == nil {
+	if existing, err := s.stat(key); err == nil {
 		return s.compare(existing, digest, opts)
 	} else if !errors.Is(err, trove.ErrNotFound) {
 		return blob.Info{}, err
@@ -277,6 +475,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts blob.PutO
 		return blob.Info{}, fmt.Errorf("local: put %s: %w", key, err)
 	}
 	rp := s.recordPath(key)
+	s.loose.Store(true)
 	if err := s.ensureDir(filepath.Dir(rp)); err != nil {
 		return blob.Info{}, fmt.Errorf("local: put %s: %w", key, err)
 	}
@@ -352,8 +551,43 @@ func (s *Store) readRecord(key string) (record, error) {
 	return rec, nil
 }
 
-// Get implements blob.Store. The reader is an *os.File's: it implements
-// io.Seeker and io.ReaderAt.
+// stat returns key's record, packed or loose; ErrNotFound when absent.
+func (s *Store) stat(key string) (record, error) {
+	if loc, ok := s.pack.lookup(key); ok {
+		p, err := s.pack.read(key, loc)
+		if err != nil {
+			return record{}, err
+		}
+		return packedRecord(p), nil
+	}
+	if !s.loose.Load() {
+		return record{}, fmt.Errorf("local: %s: %w", key, trove.ErrNotFound)
+	}
+	return s.readRecord(key)
+}
+
+// noteLoose sets s.loose when keys/ holds anything.
+func (s *Store) noteLoose() error {
+	entries, err := os.ReadDir(s.keys)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("local: open: %w", err)
+	}
+	if len(entries) > 0 {
+		s.loose.Store(true)
+	}
+	return nil
+}
+
+func packedRecord(p packed) record {
+	return record{Version: 1, Key: p.key, Size: int64(len(p.data)), SHA256: hex.EncodeToString(p.sha256[:]), ContentType: p.contentType, Metadata: p.meta}
+}
+
+// Get implements blob.Store. The reader of a loose object is an
+// *os.File's, of a packed one a bytes.Reader's over the record read (and
+// its CRC checked) by Get: both implement io.Seeker and io.ReaderAt.
 func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, blob.Info, error) {
 	if err := s.checkOpen(); err != nil {
 		return nil, blob.Info{}, err
@@ -361,7 +595,14 @@ func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, blob.Info, 
 	if err := blob.ValidateKey(key); err != nil {
 		return nil, blob.Info{}, fmt.Errorf("local: get: %w", err)
 	}
-	rec, err := s.readRecord(key)
+	if loc, ok := s.pack.lookup(key); ok {
+		p, err := s.pack.read(key, loc)
+		if err != nil {
+			return nil, blob.Info{}, err
+		}
+		return memReader{bytes.NewReader(p.data)}, infoOf(packedRecord(p)), nil
+	}
+	rec, err := s.stat(key)
 	if err != nil {
 		return nil, blob.Info{}, err
 	}
@@ -390,6 +631,11 @@ func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, blob.Info, 
 	return f, infoOf(rec), nil
 }
 
+// memReader is the reader of a packed object.
+type memReader struct{ *bytes.Reader }
+
+func (memReader) Close() error { return nil }
+
 // Stat implements blob.Store.
 func (s *Store) Stat(ctx context.Context, key string) (blob.Info, error) {
 	if err := s.checkOpen(); err != nil {
@@ -398,18 +644,20 @@ func (s *Store) Stat(ctx context.Context, key string) (blob.Info, error) {
 	if err := blob.ValidateKey(key); err != nil {
 		return blob.Info{}, fmt.Errorf("local: stat: %w", err)
 	}
-	rec, err := s.readRecord(key)
+	rec, err := s.stat(key)
 	if err != nil {
 		return blob.Info{}, err
 	}
 	return infoOf(rec), nil
 }
 
-// Delete implements blob.Store. It removes the key's record, then the
+// Delete implements blob.Store. A packed key is deleted by a delete
+// record, appended with the group commit (its bytes stay in the pack:
+// there is no compaction). A loose key's record is removed, then the
 // object when no other key refers to it; finding that out reads every
-// record, so Delete costs time in proportion to the number of keys.
+// record, so Delete costs time in proportion to the number of loose keys.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	if err := s.checkOpen(); err != nil {
+	if err := s.checkWritable(); err != nil {
 		return err
 	}
 	if err := blob.ValidateKey(key); err != nil {
@@ -417,6 +665,17 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.gate.lock(key)
+	defer s.gate.unlock(key)
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	if _, ok := s.pack.lookup(key); ok {
+		if err := s.pack.submit(&packWrite{key: key, frame: encodeDelete(key), del: true}); err != nil {
+			return fmt.Errorf("local: delete %s: %w", key, err)
+		}
+		return nil
+	}
 	rec, err := s.readRecord(key)
 	if err != nil {
 		return err
@@ -479,7 +738,13 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
-	return s.lock.Unlock()
+	err := s.pack.close()
+	if s.lock != nil {
+		if uerr := s.lock.Unlock(); err == nil {
+			err = uerr
+		}
+	}
+	return err
 }
 
 func infoOf(r record) blob.Info {
@@ -510,7 +775,8 @@ func (c *ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-// Verify re-reads every record and re-hashes every object a record names,
+// Verify re-reads every loose record and re-hashes every object a record
+// names, and re-reads every live packed record and re-hashes its bytes,
 // and returns a *trove.CorruptionError for the first damage found: an
 // unreadable record, a missing object, or bytes whose size or SHA-256
 // differ from the record's.
@@ -518,9 +784,51 @@ func (s *Store) Verify(ctx context.Context) error {
 	if err := s.checkOpen(); err != nil {
 		return err
 	}
-	shards, err := os.ReadDir(s.keys)
+	var first error
+	_, err := s.verify(ctx, func(err error) bool {
+		first = err
+		return false
+	})
 	if err != nil {
-		return fmt.Errorf("local: verify: %w", err)
+		return err
+	}
+	return first
+}
+
+// verify checks every live key (see Verify), calls problem with each
+// damage found until it returns false, and returns the number of keys
+// checked. Its own error is a failure to read (or ctx's).
+func (s *Store) verify(ctx context.Context, problem func(error) bool) (int, error) {
+	checked := 0
+	for _, key := range s.pack.keys() {
+		if err := ctx.Err(); err != nil {
+			return checked, err
+		}
+		loc, ok := s.pack.lookup(key)
+		if !ok {
+			continue // deleted meanwhile
+		}
+		checked++
+		p, err := s.pack.read(key, loc)
+		if err == nil && sha256.Sum256(p.data) != p.sha256 {
+			err = &trove.CorruptionError{File: filepath.Join(s.packDir(), packName(loc.pack)), Offset: loc.off,
+				Reason: fmt.Sprintf("local: the bytes of key %s do not hash to their record's sha256:%x", key, p.sha256)}
+		}
+		if err != nil {
+			if !errors.Is(err, trove.ErrCorrupt) {
+				return checked, err
+			}
+			if !problem(err) {
+				return checked, nil
+			}
+		}
+	}
+	shards, err := os.ReadDir(s.keys)
+	if errors.Is(err, fs.ErrNotExist) && s.readOnly {
+		return checked, nil
+	}
+	if err != nil {
+		return checked, fmt.Errorf("local: verify: %w", err)
 	}
 	buf := make([]byte, copyBufSize)
 	for _, shard := range shards {
@@ -529,7 +837,7 @@ func (s *Store) Verify(ctx context.Context) error {
 		}
 		entries, err := os.ReadDir(filepath.Join(s.keys, shard.Name()))
 		if err != nil {
-			return fmt.Errorf("local: verify: %w", err)
+			return checked, fmt.Errorf("local: verify: %w", err)
 		}
 		for _, e := range entries {
 			name := e.Name()
@@ -537,30 +845,44 @@ func (s *Store) Verify(ctx context.Context) error {
 				continue
 			}
 			if err := ctx.Err(); err != nil {
-				return err
+				return checked, err
 			}
 			rec, err := s.readRecord(strings.TrimSuffix(name, ".json"))
 			if errors.Is(err, trove.ErrNotFound) {
 				continue
 			}
-			if err != nil {
-				return err
+			checked++
+			if err == nil {
+				err = s.verifyObject(rec, buf)
 			}
-			path := s.objectPath(rec.SHA256)
-			f, err := os.Open(path)
 			if err != nil {
-				return &trove.CorruptionError{File: path, Offset: -1, Reason: "local: object of key " + rec.Key + ": " + err.Error()}
-			}
-			h := sha256.New()
-			n, err := io.CopyBuffer(h, f, buf)
-			f.Close()
-			if err != nil {
-				return fmt.Errorf("local: verify %s: %w", path, err)
-			}
-			if n != rec.Size || hex.EncodeToString(h.Sum(nil)) != rec.SHA256 {
-				return &trove.CorruptionError{File: path, Offset: -1, Reason: fmt.Sprintf("local: object of key %s is %d bytes hashing to sha256:%x, its record says %d bytes, sha256:%s", rec.Key, n, h.Sum(nil), rec.Size, rec.SHA256)}
+				if !errors.Is(err, trove.ErrCorrupt) {
+					return checked, err
+				}
+				if !problem(err) {
+					return checked, nil
+				}
 			}
 		}
+	}
+	return checked, nil
+}
+
+// verifyObject re-hashes the loose object rec names.
+func (s *Store) verifyObject(rec record, buf []byte) error {
+	path := s.objectPath(rec.SHA256)
+	f, err := os.Open(path)
+	if err != nil {
+		return &trove.CorruptionError{File: path, Offset: -1, Reason: "local: object of key " + rec.Key + ": " + err.Error()}
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.CopyBuffer(h, f, buf)
+	if err != nil {
+		return fmt.Errorf("local: verify %s: %w", path, err)
+	}
+	if n != rec.Size || hex.EncodeToString(h.Sum(nil)) != rec.SHA256 {
+		return &trove.CorruptionError{File: path, Offset: -1, Reason: fmt.Sprintf("local: object of key %s is %d bytes hashing to sha256:%x, its record says %d bytes, sha256:%s", rec.Key, n, h.Sum(nil), rec.Size, rec.SHA256)}
 	}
 	return nil
 }

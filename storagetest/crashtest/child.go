@@ -12,8 +12,9 @@ import (
 	"github.com/trovedb/trove"
 )
 
-// Writers is the number of concurrent writers in the child.
-const Writers = 16
+// DefaultWriters is the number of concurrent writers in the child when
+// Backend.Writers is zero.
+const DefaultWriters = 16
 
 // roles are the storage roles of an opened plugin.
 type roles struct {
@@ -55,7 +56,7 @@ func rolesOf(p trove.Plugin) roles {
 }
 
 // child is the body of the child process: it opens the store in dir and
-// runs Writers writers until it is killed, writing one ack line to stdout
+// runs b.writers() writers until it is killed, writing one ack line to stdout
 // after each write returned. It never returns.
 func child(t *testing.T, b Backend, dir string, run int, seed uint64) {
 	ctx := context.Background()
@@ -89,7 +90,7 @@ func child(t *testing.T, b Backend, dir string, run int, seed uint64) {
 	}
 	maxFile := b.maxFileSize()
 	var wg sync.WaitGroup
-	for w := range Writers {
+	for w := range b.writers() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -36,6 +36,16 @@ type Backend struct {
 	// MaxFileSize caps the size in bytes of the files the writers save
 	// (each is 1 to MaxFileSize bytes). Zero means 4096.
 	MaxFileSize int
+	// Writers is the number of concurrent writers in the child. Zero
+	// means DefaultWriters.
+	Writers int
+}
+
+func (b Backend) writers() int {
+	if b.Writers > 0 {
+		return b.Writers
+	}
+	return DefaultWriters
 }
 
 func (b Backend) maxFileSize() int {
@@ -86,7 +96,7 @@ func envInt(t *testing.T, name string, def int) int {
 }
 
 // Run is the SIGKILL crash test of backend b. Called from a test, it
-// starts that same test in a child process that writes with Writers
+// starts that same test in a child process that writes with Backend.Writers
 // concurrent writers, kills the child with SIGKILL after a random number
 // of acknowledged writes (or, now and then, while it is still opening the
 // store), reopens the store and checks it (see the package documentation),

@@ -13,7 +13,7 @@
 // Run starts the test binary again as a child process that runs the same
 // test (the child finds its directory in the environment, so the test
 // function is both parent and child). The child opens the store and runs
-// Writers (16) concurrent writers, each mixing, by the roles the plugin
+// Backend.Writers (DefaultWriters, 16, unless set) concurrent writers, each mixing, by the roles the plugin
 // serves: single saves (SaveEvent), atomic batches of 2 to 6 events
 // (BatchSaver, else a transaction), links added with SaveLink to events it
 // saved, and small files (SaveFile), alone or referenced by the events that
