@@ -68,8 +68,8 @@ func checkEngine(ctx context.Context, options json.RawMessage) (string, error) {
 		return "", fmt.Errorf("storage-log options name no directory")
 	}
 	rep, err := engine.Check(ctx, o.Directory)
-	summary := fmt.Sprintf("%d segments, %d blocks, %d records, %d events, %d WAL entries",
-		rep.Segments, rep.Blocks, rep.Records, rep.Events, rep.WALEntries)
+	summary := fmt.Sprintf("%d segments (%d segment indexes), %d blocks, %d records, %d events, %d WAL entries, %d files",
+		rep.Segments, rep.SegIndexes, rep.Blocks, rep.Records, rep.Events, rep.WALEntries, rep.Files)
 	problems := rep.Problems
 	for _, r := range rep.Repairable {
 		problems = append(problems, "repairable: "+r)
