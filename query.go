@@ -225,10 +225,12 @@ func stringList(name string, raw json.RawMessage) ([]string, error) {
 	return list, nil
 }
 
-// Query is a compiled, validated EventQuery. Backends use it to evaluate
+// CompiledQuery is a validated EventQuery, made by EventQuery.Compile
+// (package query then turns one into a Plan over the engine's index with
+// query.NewPlan). Backends use it to evaluate
 // filters exactly, sort and page, so that every backend means the same by a
 // query. It is immutable and safe for concurrent use.
-type Query struct {
+type CompiledQuery struct {
 	src       EventQuery
 	schemas   map[string]bool // nil: no filter
 	producers map[string]bool // nil: no filter
@@ -259,8 +261,8 @@ type SortKey struct {
 }
 
 // Compile validates q and compiles it. Errors wrap ErrInvalid.
-func (q EventQuery) Compile() (*Query, error) {
-	c := &Query{src: q, limit: -1, offset: q.Offset, links: q.Links}
+func (q EventQuery) Compile() (*CompiledQuery, error) {
+	c := &CompiledQuery{src: q, limit: -1, offset: q.Offset, links: q.Links}
 	if q.Schema != nil {
 		c.schemas = make(map[string]bool, len(q.Schema))
 		for _, s := range q.Schema {
@@ -393,45 +395,45 @@ func normalizeScalar(v any) (any, error) {
 func isJSONNumber(s string) bool { return IsJSONNumber(s) }
 
 // Source returns the query the compiled form came from.
-func (c *Query) Source() EventQuery { return c.src }
+func (c *CompiledQuery) Source() EventQuery { return c.src }
 
 // Schemas returns the schema filter; nil means none, empty means nothing
 // matches.
-func (c *Query) Schemas() map[string]bool { return c.schemas }
+func (c *CompiledQuery) Schemas() map[string]bool { return c.schemas }
 
 // Producers returns the producer filter; nil means none, empty means nothing
 // matches.
-func (c *Query) Producers() map[string]bool { return c.producers }
+func (c *CompiledQuery) Producers() map[string]bool { return c.producers }
 
 // TimeBounds returns the createdAt bounds; a false ok means that side is open.
-func (c *Query) TimeBounds() (start time.Time, hasStart bool, end time.Time, hasEnd bool) {
+func (c *CompiledQuery) TimeBounds() (start time.Time, hasStart bool, end time.Time, hasEnd bool) {
 	return c.start, c.hasStart, c.end, c.hasEnd
 }
 
 // LinkCriteria returns the link filter.
-func (c *Query) LinkCriteria() []LinkCriterion { return c.links }
+func (c *CompiledQuery) LinkCriteria() []LinkCriterion { return c.links }
 
 // PayloadTerms returns the payload equalities, sorted by path.
-func (c *Query) PayloadTerms() []PayloadTerm { return c.payload }
+func (c *CompiledQuery) PayloadTerms() []PayloadTerm { return c.payload }
 
 // SearchQuery returns the parsed search, or nil.
-func (c *Query) SearchQuery() *SearchQuery { return c.search }
+func (c *CompiledQuery) SearchQuery() *SearchQuery { return c.search }
 
 // AllVersions reports whether superseded versions are considered.
-func (c *Query) AllVersions() bool { return c.src.AllVersions }
+func (c *CompiledQuery) AllVersions() bool { return c.src.AllVersions }
 
 // SortKeys returns the sort keys; empty means position order.
-func (c *Query) SortKeys() []SortKey { return c.sort }
+func (c *CompiledQuery) SortKeys() []SortKey { return c.sort }
 
 // Limit returns the limit, or -1 for none.
-func (c *Query) Limit() int { return c.limit }
+func (c *CompiledQuery) Limit() int { return c.limit }
 
 // Offset returns the offset.
-func (c *Query) Offset() int { return c.offset }
+func (c *CompiledQuery) Offset() int { return c.offset }
 
 // MatchesNothing reports whether the query can match no event at all
 // (an empty schema or producer list, limit 0, an empty time range).
-func (c *Query) MatchesNothing() bool {
+func (c *CompiledQuery) MatchesNothing() bool {
 	return c.schemas != nil && len(c.schemas) == 0 ||
 		c.producers != nil && len(c.producers) == 0 ||
 		c.limit == 0 ||
@@ -439,7 +441,7 @@ func (c *Query) MatchesNothing() bool {
 }
 
 // NeedsPayload reports whether Match needs the decoded payload.
-func (c *Query) NeedsPayload() bool {
+func (c *CompiledQuery) NeedsPayload() bool {
 	if len(c.payload) > 0 || c.search != nil {
 		return true
 	}
@@ -454,7 +456,7 @@ func (c *Query) NeedsPayload() bool {
 // Match reports whether e meets every filter of the query except
 // AllVersions (which the backend applies). links are e's outgoing links: its
 // own and those added with SaveLink.
-func (c *Query) Match(e *Event, links []EventLink) bool {
+func (c *CompiledQuery) Match(e *Event, links []EventLink) bool {
 	var payload any
 	if len(c.payload) > 0 || c.search != nil {
 		var err error
@@ -467,7 +469,7 @@ func (c *Query) Match(e *Event, links []EventLink) bool {
 
 // MatchDecoded is Match with the payload already decoded (with
 // json.Decoder.UseNumber).
-func (c *Query) MatchDecoded(e *Event, payload any, links []EventLink) bool {
+func (c *CompiledQuery) MatchDecoded(e *Event, payload any, links []EventLink) bool {
 	if !c.MatchMeta(e) || !c.MatchLinks(links) {
 		return false
 	}
@@ -480,7 +482,7 @@ func (c *Query) MatchDecoded(e *Event, payload any, links []EventLink) bool {
 }
 
 // MatchMeta checks the schema, producer and time filters.
-func (c *Query) MatchMeta(e *Event) bool {
+func (c *CompiledQuery) MatchMeta(e *Event) bool {
 	if c.schemas != nil && !c.schemas[e.Schema.Identity()] {
 		return false
 	}
@@ -497,7 +499,7 @@ func (c *Query) MatchMeta(e *Event) bool {
 }
 
 // MatchLinks checks the link criteria against an event's outgoing links.
-func (c *Query) MatchLinks(links []EventLink) bool {
+func (c *CompiledQuery) MatchLinks(links []EventLink) bool {
 	for _, cr := range c.links {
 		if !slices.ContainsFunc(links, cr.Matches) {
 			return false
@@ -566,7 +568,7 @@ type Sortable struct {
 
 // SortEvents orders events by the query's sort keys, ties in position order.
 // It decodes payloads itself when a key needs them.
-func (c *Query) SortEvents(events []Event) {
+func (c *CompiledQuery) SortEvents(events []Event) {
 	if len(c.sort) == 0 {
 		slices.SortFunc(events, func(a, b Event) int { return cmp.Compare(a.Position, b.Position) })
 		return
@@ -585,12 +587,12 @@ func (c *Query) SortEvents(events []Event) {
 }
 
 // Sort orders items by the query's sort keys, ties in position order.
-func (c *Query) Sort(items []Sortable) {
+func (c *CompiledQuery) Sort(items []Sortable) {
 	slices.SortStableFunc(items, c.Compare)
 }
 
 // Compare orders two results as the query's sort does.
-func (c *Query) Compare(a, b Sortable) int {
+func (c *CompiledQuery) Compare(a, b Sortable) int {
 	for _, k := range c.sort {
 		if r := compareKey(k, a, b); r != 0 {
 			return r
@@ -684,7 +686,7 @@ func scalarRank(v any) int {
 }
 
 // Page applies offset and limit to sorted results.
-func (c *Query) Page(events []Event) []Event {
+func (c *CompiledQuery) Page(events []Event) []Event {
 	if c.offset >= len(events) {
 		return []Event{}
 	}

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-func mustQuery(t *testing.T, js string) *Query {
+func mustQuery(t *testing.T, js string) *CompiledQuery {
 	t.Helper()
 	var q EventQuery
 	if err := json.Unmarshal([]byte(js), &q); err != nil {

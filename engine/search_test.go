@@ -238,7 +238,7 @@ func positions(evs []trove.Event) []uint64 {
 
 // bruteForce is what a query must return over all: every event it
 // matches, sorted and paged as it asks, by position.
-func bruteForce(c *trove.Query, all []trove.Event) []uint64 {
+func bruteForce(c *trove.CompiledQuery, all []trove.Event) []uint64 {
 	var matches []trove.Event
 	for _, e := range all {
 		if c.Match(&e, nil) {

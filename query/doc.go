@@ -1,6 +1,6 @@
 // Package query runs compiled trove queries over the log engine's index.
 //
-// Compile turns a *trove.Query into a Plan: the candidate positions are
+// NewPlan turns a *trove.CompiledQuery into a Plan: the candidate positions are
 // the intersection (smallest first) of the schema, producer, link and
 // payload-term postings of package index, pruned by the time column's chunk
 // summaries, minus superseded versions unless the query asks for all

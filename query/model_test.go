@@ -62,7 +62,7 @@ func (s modelSearcher) SearchRange(_ context.Context, q *trove.SearchQuery, lo, 
 	return bm, s.upTo, true
 }
 
-func (m *model) query(q *trove.Query) []trove.Event {
+func (m *model) query(q *trove.CompiledQuery) []trove.Event {
 	latest := map[string]int{}
 	for _, e := range m.events {
 		latest[e.ID.ID] = max(latest[e.ID.ID], e.ID.Version)

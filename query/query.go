@@ -69,7 +69,7 @@ type Options struct {
 
 // Plan is a query made concrete against one state of an index.
 type Plan struct {
-	q    *trove.Query
+	q    *trove.CompiledQuery
 	ix   *index.Index
 	last uint32
 	cols index.Columns
@@ -105,12 +105,12 @@ type fastTerm struct {
 	scan bool
 }
 
-// Compile builds the plan of q over the index as it stands: the candidate
+// NewPlan builds the plan of q over the index as it stands: the candidate
 // bitmap is the intersection of the schema, producer, link and payload
 // postings, pruned by time chunks, minus superseded versions unless q
 // considers all versions. It holds the index's read lock only while it
 // combines bitmaps.
-func Compile(ctx context.Context, ix *index.Index, q *trove.Query, opts Options) *Plan {
+func NewPlan(ctx context.Context, ix *index.Index, q *trove.CompiledQuery, opts Options) *Plan {
 	return compile(ctx, ix, q, opts, nil)
 }
 
@@ -125,7 +125,7 @@ type window struct {
 // not nil. compile first moves w, keeping its size, past the positions no
 // posting the query needs holds (after the last such position when w.desc,
 // before the first one otherwise).
-func compile(ctx context.Context, ix *index.Index, q *trove.Query, opts Options, w *window) *Plan {
+func compile(ctx context.Context, ix *index.Index, q *trove.CompiledQuery, opts Options, w *window) *Plan {
 	p := &Plan{q: q, ix: ix, needLinks: len(q.LinkCriteria()) > 0, needBody: q.NeedsPayload()}
 	p.planFastTerms()
 	if p.needBody {
@@ -377,7 +377,7 @@ func (p *Plan) narrowBySearchers(ctx context.Context, opts Options, w *window, u
 // partialKeys returns the top-level payload keys every payload test and
 // payload sort key of q starts with, or nil when some test looks at the
 // whole payload (a search clause without a field) or there are too many.
-func partialKeys(q *trove.Query) []string {
+func partialKeys(q *trove.CompiledQuery) []string {
 	var keys []string
 	add := func(k string) {
 		if !slices.Contains(keys, k) {
@@ -418,7 +418,7 @@ func (p *Plan) narrow(bm *roaring.Bitmap, upTo uint32) {
 
 // termsUnindexed reports whether some payload term of q is on a path the
 // index does not cover.
-func termsUnindexed(ix *index.Index, q *trove.Query) bool {
+func termsUnindexed(ix *index.Index, q *trove.CompiledQuery) bool {
 	found := false
 	ix.Read(func(r index.Reader) {
 		for _, t := range q.PayloadTerms() {
@@ -454,7 +454,7 @@ func plainKeys(keys []string) bool {
 	return true
 }
 
-func sortsByPayload(q *trove.Query) bool {
+func sortsByPayload(q *trove.CompiledQuery) bool {
 	for _, k := range q.SortKeys() {
 		if k.Field == "payload" {
 			return true
@@ -616,7 +616,7 @@ func (p *Plan) payloadMayMatch(raw []byte) bool {
 // Run executes q: it plans over the index, verifies every candidate exactly
 // with the query's Match, sorts and pages. With a limit and no sort, a
 // position sort or a createdAt sort it stops as soon as the page is full.
-func Run(ctx context.Context, ix *index.Index, src Source, q *trove.Query, opts Options) ([]trove.Event, error) {
+func Run(ctx context.Context, ix *index.Index, src Source, q *trove.CompiledQuery, opts Options) ([]trove.Event, error) {
 	if q.MatchesNothing() {
 		return []trove.Event{}, nil
 	}
@@ -639,7 +639,7 @@ func Run(ctx context.Context, ix *index.Index, src Source, q *trove.Query, opts 
 	if byPosition && want >= 0 && !searched {
 		return runWindowed(ctx, ix, src, q, opts, len(keys) > 0 && keys[0].Desc, want)
 	}
-	p := Compile(ctx, ix, q, opts)
+	p := NewPlan(ctx, ix, q, opts)
 	switch {
 	case byPosition:
 		desc := len(keys) > 0 && keys[0].Desc
@@ -736,7 +736,7 @@ const searchWindow = 1 << 12
 // intersected inside it alone, verified in order, and the run stops once
 // want matches are found, so a page near the start (or, descending, the
 // end) never intersects whole postings.
-func runWindowed(ctx context.Context, ix *index.Index, src Source, q *trove.Query, opts Options, desc bool, want int) ([]trove.Event, error) {
+func runWindowed(ctx context.Context, ix *index.Index, src Source, q *trove.CompiledQuery, opts Options, desc bool, want int) ([]trove.Event, error) {
 	out := make([]trove.Event, 0, min(want, maxPrealloc))
 	size := uint64(firstWindow)
 	if q.SearchQuery() != nil && opts.Searcher != nil {

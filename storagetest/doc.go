@@ -22,7 +22,7 @@
 // existed before stays (trove.FileDeleter).
 // Then a model test saves thousands of random events and compares hundreds
 // of random queries with a brute-force evaluator written from the contract
-// alone (it does not use trove.Query), seeded, the seed printed on failure.
+// alone (it does not use trove.CompiledQuery), seeded, the seed printed on failure.
 //
 // Each subtest runs on a fresh store: a new temporary directory, Open,
 // Initialize(ctx, nil), and Shutdown when the subtest ends. What a backend

@@ -18,7 +18,7 @@ import (
 
 // The model test saves random events and compares random queries with a
 // brute-force evaluator written from the contract alone. It does not use
-// trove.Query (Compile, Match, Sort): it is the second opinion.
+// trove.CompiledQuery (Compile, Match, Sort): it is the second opinion.
 
 const (
 	modelEvents  = 2000

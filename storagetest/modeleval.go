@@ -18,7 +18,7 @@ import (
 
 // This file is the model's evaluator: the query semantics documented on trove.EventQuery (query.go) and
 // of the trove package's doc comments, implemented literally and
-// independently of trove.Query.
+// independently of trove.CompiledQuery.
 
 func errorsIs(err, target error) bool { return errors.Is(err, target) }
 

@@ -101,7 +101,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 
 // streamRequest reads a stream's start (from, or Last-Event-ID, which
 // wins) and its filters, compiled, without sort or paging.
-func (s *Server) streamRequest(r *http.Request, v url.Values) (uint64, *trove.Query, error) {
+func (s *Server) streamRequest(r *http.Request, v url.Values) (uint64, *trove.CompiledQuery, error) {
 	var from uint64
 	fromText := v.Get("from")
 	if id := r.Header.Get("Last-Event-ID"); id != "" {
@@ -230,7 +230,7 @@ func parsePosition(text string) (uint64, error) {
 
 // streamMatch applies the stream's filters to one event; link criteria see
 // the links added after the event too.
-func (s *Server) streamMatch(ctx context.Context, cq *trove.Query, e trove.Event) bool {
+func (s *Server) streamMatch(ctx context.Context, cq *trove.CompiledQuery, e trove.Event) bool {
 	links := e.Links
 	if len(cq.LinkCriteria()) > 0 && s.core.Links() != nil {
 		if all, err := s.core.GetLinks(ctx, e.ID, trove.LinkOptions{}); err == nil {

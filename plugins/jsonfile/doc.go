@@ -100,7 +100,7 @@
 // identity, producer and link target, every event ordered by createdAt, and
 // every link. Queries never read files: they start from the smallest
 // candidate list (schema, producer, time range or link target, else the
-// whole log), evaluate the compiled trove.Query on each candidate
+// whole log), evaluate the compiled trove.CompiledQuery on each candidate
 // (MatchDecoded, Sort, Page), and with a limit stop early — in position
 // order without a sort, walking the createdAt order for a sort on createdAt
 // alone. Memory is therefore proportional to the data: this is a

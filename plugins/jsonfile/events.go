@@ -313,7 +313,7 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 const smallCandidates = 4096
 
 // timeRangeLocked returns the bounds in byTime of the query's time range.
-func (s *Store) timeRangeLocked(c *trove.Query) (lo, hi int) {
+func (s *Store) timeRangeLocked(c *trove.CompiledQuery) (lo, hi int) {
 	start, hasStart, end, hasEnd := c.TimeBounds()
 	lo, hi = 0, len(s.mu.byTime)
 	if hasStart {
@@ -337,8 +337,8 @@ func (s *Store) timeRangeLocked(c *trove.Query) (lo, hi int) {
 
 // timeOrderLocked yields the events of the query's time range ordered by
 // createdAt (descending when desc), ties in position order, as
-// trove.Query.Compare orders a sort on createdAt alone.
-func (s *Store) timeOrderLocked(c *trove.Query, desc bool) iter.Seq[*record] {
+// trove.CompiledQuery.Compare orders a sort on createdAt alone.
+func (s *Store) timeOrderLocked(c *trove.CompiledQuery, desc bool) iter.Seq[*record] {
 	lo, hi := s.timeRangeLocked(c)
 	list := s.mu.byTime
 	return func(yield func(*record) bool) {
@@ -368,7 +368,7 @@ func (s *Store) timeOrderLocked(c *trove.Query, desc bool) iter.Seq[*record] {
 // candidatesLocked returns, in position order, a superset of the events the
 // query can match: the shortest of the schema, producer, time range and
 // link target index lists, or the whole log.
-func (s *Store) candidatesLocked(c *trove.Query) []*record {
+func (s *Store) candidatesLocked(c *trove.CompiledQuery) []*record {
 	best := s.mu.log
 	consider := func(lists [][]*record, sorted bool) {
 		n := 0

@@ -21,7 +21,7 @@
 // Options, in JSON {"tempDir": "…"}; {} is fine.
 //
 // Semantics come from the root package: SaveEvent applies trove.Prepare and
-// trove.SameEvent, QueryEvents evaluates the compiled trove.Query (Match,
+// trove.SameEvent, QueryEvents evaluates the compiled trove.CompiledQuery (Match,
 // Sort, Page) over every stored event, so this backend means by a query
 // exactly what the contract says.
 //

@@ -30,7 +30,7 @@
 // id+version; links both ways; payload equality through jsonb containment
 // on a jsonb_path_ops GIN index; search through a tsvector of the
 // reference analyzer's tokens with a GIN index), and every candidate is
-// then evaluated in Go by the compiled trove.Query, so results equal the
+// then evaluated in Go by the compiled trove.CompiledQuery, so results equal the
 // reference semantics exactly. Position-ordered queries with a limit read
 // candidates in keyset pages; with payload or search terms they first
 // walk the log in position windows and hand over to the GIN index when the

@@ -23,7 +23,7 @@ const (
 
 // QueryEvents narrows q with SQL that indexes serve — schema, producer,
 // time, links, payload equality (jsonb containment, GIN) and search
-// (tsvector, GIN) — and evaluates the compiled trove.Query on every
+// (tsvector, GIN) — and evaluates the compiled trove.CompiledQuery on every
 // candidate (MatchDecoded, Sort, Page), so the results are exactly the
 // contract's whatever SQL did or did not filter. All reads run in one
 // REPEATABLE READ transaction (one snapshot). In position order with a
@@ -55,7 +55,7 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 	if (keyset || native) && c.Limit() >= 0 {
 		want = c.Offset() + c.Limit()
 	}
-	// Another order SQL produces exactly as trove.Query compares (event
+	// Another order SQL produces exactly as trove.CompiledQuery compares (event
 	// columns) streams from a cursor, a page per FETCH.
 	cursor := !keyset && native && want >= 0
 	walk := keyset && want >= 0 && w.walkable
@@ -190,10 +190,10 @@ func beginSnapshot(ctx context.Context, pool *pgxpool.Pool) (*pgxpool.Conn, int6
 }
 
 // orderBy renders the query's order as SQL when it compares exactly as
-// trove.Query.Compare does: event columns only (text bytewise, createdAt as
+// trove.CompiledQuery.Compare does: event columns only (text bytewise, createdAt as
 // milliseconds), ties in position order. native is false when a key is a
 // payload path.
-func orderBy(c *trove.Query) (clause string, native bool) {
+func orderBy(c *trove.CompiledQuery) (clause string, native bool) {
 	var b strings.Builder
 	b.WriteString(` ORDER BY `)
 	for _, k := range c.SortKeys() {
@@ -276,7 +276,7 @@ func (s *Store) readRows(ctx context.Context, q querier, stmt string, args []any
 
 // positionOrder reports whether the query's order is position order (no
 // sort, or position alone), and which direction.
-func positionOrder(c *trove.Query) (ok, desc bool) {
+func positionOrder(c *trove.CompiledQuery) (ok, desc bool) {
 	keys := c.SortKeys()
 	switch {
 	case len(keys) == 0:
@@ -310,11 +310,11 @@ type where struct {
 
 // whereClause renders the query's filters as SQL over events e, every
 // value a bound parameter. It may select more rows than match (what SQL
-// cannot test exactly is left to trove.Query), never fewer. With walk,
+// cannot test exactly is left to trove.CompiledQuery), never fewer. With walk,
 // payload and search terms are written so that no index serves them
 // (coalesce(…, true), the same test): they filter the rows of a position
 // window.
-func whereClause(c *trove.Query, walk bool) where {
+func whereClause(c *trove.CompiledQuery, walk bool) where {
 	var b strings.Builder
 	var args []any
 	gin, linked := false, false
@@ -372,7 +372,7 @@ func whereClause(c *trove.Query, walk bool) where {
 	for _, t := range c.PayloadTerms() {
 		doc, ok := containment(t.Keys, t.Value)
 		if !ok {
-			continue // trove.Query tests it
+			continue // trove.CompiledQuery tests it
 		}
 		if walk {
 			b.WriteString(` AND coalesce(e.payload_jsonb @> ` + arg(doc) + `::jsonb, true)`)
@@ -398,7 +398,7 @@ func whereClause(c *trove.Query, walk bool) where {
 // holding it contains: {"a": {"b": value}}. jsonb compares numbers
 // numerically and strings exactly, so every match contains it. ok is false
 // when jsonb cannot hold the document exactly; the term is then left to
-// trove.Query.
+// trove.CompiledQuery.
 func containment(keys []string, value any) (string, bool) {
 	if n, isNum := value.(json.Number); isNum && !numberSafe(string(n)) {
 		return "", false

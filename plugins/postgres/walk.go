@@ -45,7 +45,7 @@ const (
 // want, the log ends, or the index promises to be cheaper. done reports
 // that the query is answered; else the rest of the log is the positions
 // after last (desc: before last), for the keyset pages of the index.
-func (s *Store) walk(ctx context.Context, tx querier, c *trove.Query, cols string, desc bool, head int64, want int,
+func (s *Store) walk(ctx context.Context, tx querier, c *trove.CompiledQuery, cols string, desc bool, head int64, want int,
 	have func() int, keep func([]scanned, [][]trove.EventLink) error) (last int64, done bool, err error) {
 	w := whereClause(c, true)
 	n := len(w.args)

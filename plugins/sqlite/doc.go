@@ -100,7 +100,7 @@
 // apply only where json_valid(payload) holds: SQLite's JSON functions fail
 // on a document nested deeper than 1000 levels, so such a row stays a
 // candidate instead of failing the query. Every row SQL returns
-// is then checked with trove.Query.MatchDecoded and the results sorted and
+// is then checked with trove.CompiledQuery.MatchDecoded and the results sorted and
 // paged with the same Query, so the answer is exactly the contract's. One
 // statement in one read transaction reads the rows. When the query has a
 // limit and no sort, or sorts on event columns only (createdAt, producer,

@@ -14,7 +14,7 @@ import (
 )
 
 // QueryEvents narrows q with SQL — every filter that SQL can test, with
-// bound parameters only — and then evaluates the compiled trove.Query on
+// bound parameters only — and then evaluates the compiled trove.CompiledQuery on
 // each row (MatchDecoded, Sort, Page), so the results are exactly the
 // contract's whatever SQL did or did not filter. Everything is read in one
 // statement inside one read transaction (one snapshot).
@@ -48,7 +48,7 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 		return nil, err
 	}
 
-	// With a limit and an order SQL can produce exactly as trove.Query
+	// With a limit and an order SQL can produce exactly as trove.CompiledQuery
 	// compares (no sort, or sorts on event columns only), rows stream in
 	// that order: the first offset matches are counted and dropped, the
 	// next limit kept, and reading stops there. Otherwise every match is
@@ -149,10 +149,10 @@ func (p *pager) take() bool {
 }
 
 // orderBy renders the query's order as SQL when it compares exactly as
-// trove.Query.Compare does: event columns only (text compared bytewise,
+// trove.CompiledQuery.Compare does: event columns only (text compared bytewise,
 // createdAt as integer milliseconds), ties in position order. native is
 // false when a key is a payload path.
-func orderBy(c *trove.Query) (clause string, native bool) {
+func orderBy(c *trove.CompiledQuery) (clause string, native bool) {
 	var b strings.Builder
 	b.WriteString(` ORDER BY `)
 	for _, k := range c.SortKeys() {
@@ -209,8 +209,8 @@ func (s scanWithExtra) Scan(dest ...any) error { return s.rows.Scan(append(dest,
 
 // whereClause renders the query's filters as SQL over events e, every value
 // a bound parameter. It may select more rows than match (what SQL cannot
-// test exactly is left to trove.Query), never fewer.
-func whereClause(c *trove.Query) (string, []any) {
+// test exactly is left to trove.CompiledQuery), never fewer.
+func whereClause(c *trove.CompiledQuery) (string, []any) {
 	var b strings.Builder
 	var args []any
 	if !c.AllVersions() {
@@ -263,12 +263,12 @@ func whereClause(c *trove.Query) (string, []any) {
 	// deeper than their limit (1000 levels), which a valid payload may be.
 	// The payload terms are therefore evaluated only where json_valid says
 	// SQLite can read the payload (CASE fixes that order); any other row
-	// stays a candidate and trove.Query decides it exactly.
+	// stays a candidate and trove.CompiledQuery decides it exactly.
 	var terms strings.Builder
 	for _, t := range c.PayloadTerms() {
 		path, ok := jsonPath(t.Keys)
 		if !ok {
-			continue // trove.Query tests it
+			continue // trove.CompiledQuery tests it
 		}
 		switch v := t.Value.(type) {
 		case nil:
@@ -280,13 +280,13 @@ func whereClause(c *trove.Query) (string, []any) {
 		case string:
 			// json_extract gives TEXT for a JSON string, and a TEXT bound
 			// value never equals a number. An object or array equal to the
-			// string as JSON text gets through; trove.Query drops it.
+			// string as JSON text gets through; trove.CompiledQuery drops it.
 			terms.WriteString(` AND json_extract(e.payload, ?) = ?`)
 			args = append(args, path, v)
 		case json.Number:
 			if f, ok := exactFloat(v); ok {
 				// Numbers compare numerically (1 = 1.0) and never equal
-				// TEXT; a boolean (1 or 0) gets through and trove.Query
+				// TEXT; a boolean (1 or 0) gets through and trove.CompiledQuery
 				// drops it.
 				terms.WriteString(` AND json_extract(e.payload, ?) = ?`)
 				args = append(args, path, f)
@@ -307,7 +307,7 @@ func whereClause(c *trove.Query) (string, []any) {
 // jsonPath renders keys as an SQLite JSON path with every key quoted:
 // $."a"."b". A key holding a double quote, a backslash or a control
 // character cannot be written in SQLite's path syntax; ok is false then and
-// the term is left to trove.Query.
+// the term is left to trove.CompiledQuery.
 func jsonPath(keys []string) (string, bool) {
 	var b strings.Builder
 	b.WriteString("$")
@@ -327,7 +327,7 @@ func jsonPath(keys []string) (string, bool) {
 // exactFloat returns n as a float64 when that is exact and within ±2^53
 // (where SQLite's integer and real comparisons agree with the numeric
 // value); otherwise only the type is filtered in SQL, a superset that
-// trove.Query then narrows by comparing every candidate exactly. Only
+// trove.CompiledQuery then narrows by comparing every candidate exactly. Only
 // numbers whose canonical form is at most 64 bytes with an exponent within
 // ±400 are tried, so that a number like 1e999999 costs no more than its
 // text.
