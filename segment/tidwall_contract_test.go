@@ -648,4 +648,3 @@ func sameFile(held os.FileInfo, path string) bool {
 	now, err := os.Stat(path)
 	return err == nil && held != nil && os.SameFile(held, now)
 }
-
