@@ -33,6 +33,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -40,6 +41,7 @@ import (
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
 )
 
 // Op is a kind of operation a Rule fails.
@@ -90,6 +92,7 @@ type FS struct {
 	Dir     string
 	backing string
 	server  *fuse.Server
+	conn    uint32 // the FUSE connection (minor device number of the mount)
 
 	mu struct {
 		sync.Mutex // guards the fields below
@@ -147,6 +150,10 @@ func Mount(backing, mountpoint string) (*FS, error) {
 		return nil, fmt.Errorf("faultfs: mount %s: %w (the fault-injection tests need /dev/fuse and fusermount3: Debian package fuse3)", mountpoint, err)
 	}
 	f.server = server
+	var mst syscall.Stat_t
+	if err := syscall.Stat(mountpoint, &mst); err == nil {
+		f.conn = unix.Minor(uint64(mst.Dev))
+	}
 	return f, nil
 }
 
@@ -167,30 +174,58 @@ func MountT(t testing.TB) *FS {
 	return f
 }
 
-// Close unmounts the filesystem; files still open under it are detached.
+// Close unmounts the filesystem. When files are still open under it (a
+// test failed before closing them), it aborts the FUSE connection first, so
+// that closing them later, at the latest when the process exits, fails
+// instead of waiting forever for a server that is gone.
 func (f *FS) Close() error {
 	if f.server == nil {
 		return nil
 	}
 	var err error
-	for i := 0; i < 20; i++ {
+	for i := 0; i < 5; i++ {
 		if err = f.server.Unmount(); err == nil {
 			f.server = nil
 			return nil
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
-	// Lazy unmount: whatever still holds a file under it lets go later.
-	if derr := syscall.Unmount(f.Dir, syscall.MNT_DETACH); derr == nil {
-		f.server = nil
-		return nil
+	open := f.openFiles()
+	aerr := f.abort()
+	if derr := syscall.Unmount(f.Dir, syscall.MNT_DETACH); derr != nil {
+		if out, cerr := exec.Command("fusermount3", "-u", "-z", f.Dir).CombinedOutput(); cerr != nil {
+			return fmt.Errorf("faultfs: unmount %s: %v; detach: %v; fusermount3: %v %s", f.Dir, err, derr, cerr, out)
+		}
 	}
-	if out, cerr := exec.Command("fusermount3", "-u", "-z", f.Dir).CombinedOutput(); cerr == nil {
-		f.server = nil
-		return nil
-	} else {
-		return fmt.Errorf("faultfs: unmount %s: %v; fusermount3: %v %s", f.Dir, err, cerr, out)
+	f.server = nil
+	if aerr != nil {
+		return fmt.Errorf("faultfs: %s was busy (%v) and its connection could not be aborted (%v): the process may hang at exit", f.Dir, err, aerr)
 	}
+	return fmt.Errorf("faultfs: %s was still in use at unmount (%v): files opened under it were not closed (%v); the connection was aborted", f.Dir, err, open)
+}
+
+// openFiles lists the files this process holds open under the mount.
+func (f *FS) openFiles() []string {
+	ents, _ := os.ReadDir("/proc/self/fd")
+	var open []string
+	for _, e := range ents {
+		if p, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name())); err == nil && strings.HasPrefix(p, f.Dir+"/") {
+			open = append(open, p)
+		}
+	}
+	return open
+}
+
+// abort aborts the FUSE connection through the fusectl filesystem.
+func (f *FS) abort() error {
+	const ctl = "/sys/fs/fuse/connections"
+	dir := filepath.Join(ctl, fmt.Sprint(f.conn))
+	if _, err := os.Stat(dir); err != nil {
+		if merr := syscall.Mount("fusectl", ctl, "fusectl", 0, ""); merr != nil {
+			return fmt.Errorf("mount fusectl: %v", merr)
+		}
+	}
+	return os.WriteFile(filepath.Join(dir, "abort"), []byte("1"), 0)
 }
 
 // Inject adds a fault rule.
@@ -385,8 +420,17 @@ var (
 	_ fs.FileFsyncdirer      = (*dirHandle)(nil)
 )
 
+// readable opens the backing file for reading too: an fsync reads what it
+// makes durable through the handle, also of a file opened write-only.
+func readable(flags uint32) uint32 {
+	return flags&^syscall.O_ACCMODE | syscall.O_RDWR
+}
+
 func (n *node) Create(ctx context.Context, name string, flags, mode uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
-	in, fh, fl, errno := n.LoopbackNode.Create(ctx, name, flags, mode, out)
+	in, fh, fl, errno := n.LoopbackNode.Create(ctx, name, readable(flags), mode, out)
+	if errno == syscall.EACCES {
+		in, fh, fl, errno = n.LoopbackNode.Create(ctx, name, flags, mode, out)
+	}
 	if errno != 0 {
 		return in, fh, fl, errno
 	}
@@ -398,7 +442,10 @@ func (n *node) Create(ctx context.Context, name string, flags, mode uint32, out 
 }
 
 func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
-	fh, fl, errno := n.LoopbackNode.Open(ctx, flags)
+	fh, fl, errno := n.LoopbackNode.Open(ctx, readable(flags))
+	if errno == syscall.EACCES || errno == syscall.EISDIR {
+		fh, fl, errno = n.LoopbackNode.Open(ctx, flags)
+	}
 	if errno != 0 {
 		return fh, fl, errno
 	}

@@ -135,3 +135,44 @@ func TestInjectedFaults(t *testing.T) {
 		t.Fatalf("a short failed write left %q, want half its bytes", got)
 	}
 }
+
+// The way tidwall/wal truncates: a temporary file renamed over the old
+// one, then reopened write-only and appended to; fsyncs through that
+// descriptor count.
+func TestSyncWriteOnlyAfterRename(t *testing.T) {
+	ffs := MountT(t)
+	d := ffs.Dir
+	old, err := os.Create(filepath.Join(d, "7"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, old, "old")
+	tmp, err := os.Create(filepath.Join(d, "7.START.TEMP"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, tmp, "new")
+	if err := tmp.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	tmp.Close()
+	old.Close()
+	if err := os.Rename(filepath.Join(d, "7.START.TEMP"), filepath.Join(d, "7")); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(filepath.Join(d, "7"), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	write(t, f, "+more")
+	if err := f.Sync(); err != nil {
+		t.Fatalf("fsync of a write-only descriptor: %v", err)
+	}
+	if err := fsutil.SyncDir(d); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := content(t, filepath.Join(crash(t, ffs), "7")); got != "new+more" {
+		t.Fatalf("after the crash: %q", got)
+	}
+}
