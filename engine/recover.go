@@ -43,6 +43,11 @@ func (s *Store) recover(ctx context.Context) (err error) {
 				return fmt.Errorf("engine: open: %w", err)
 			}
 		}
+		// The store's directory may have been created before the lock
+		// (without an fsync of its parent): make its name durable too.
+		if err := fsutil.SyncDir(filepath.Dir(filepath.Clean(s.dir))); err != nil {
+			return fmt.Errorf("engine: open: %w", err)
+		}
 		for _, d := range []string{s.dir, s.segDir()} {
 			if err := removeLeftovers(d); err != nil {
 				return fmt.Errorf("engine: open: %w", err)
