@@ -72,7 +72,9 @@ import (
 //     and a Write must carry LastIndex+1 (wal.ErrOutOfOrder otherwise).
 //   - write failure: a WriteBatch whose write or fsync fails keeps its
 //     entries in tidwall's memory although the file may lack them, so the
-//     log must not be written again: the WAL's failure is sticky.
+//     log must not be written again: the WAL's failure is sticky. (Close
+//     returns at a failing fsync without closing the tail file: after a
+//     failure the descriptor leaks until the process ends.)
 
 const (
 	tidwallNameLen = 20 // digits of a segment file name

@@ -117,6 +117,9 @@ func OpenWAL(dir string, opts WALOptions) (*WAL, Recovery, error) {
 	}
 	if err != nil {
 		log.Close()
+		if w.mu.tail != nil {
+			w.mu.tail.Close()
+		}
 		return nil, rec, fmt.Errorf("segment: open wal: %w", err)
 	}
 	return w, rec, nil

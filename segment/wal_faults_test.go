@@ -302,3 +302,78 @@ func TestWALFaults(t *testing.T) {
 		})
 	}
 }
+
+// Recovery's own writes (cutting a torn tail, syncing it) can fail too:
+// OpenWAL then fails, and the next open, after a power cut or not, repairs
+// the same tail and holds every acknowledged entry.
+func TestWALRecoveryFaults(t *testing.T) {
+	ffs := faultfs.MountT(t)
+	dir := filepath.Join(ffs.Dir, "wal")
+	opts := WALOptions{SegmentSize: 4 << 10}
+	w := openWAL(t, dir, opts)
+	var want [][]Record
+	for i := 0; i < 12; i++ {
+		b := batch(uint64(i*3+1), 3)
+		if _, err := w.Append([][]Record{b}); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, b)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// A torn last Append, durable as such.
+	files, _ := listWALFiles(dir)
+	tail := filepath.Join(dir, files[len(files)-1].name)
+	torn := appendTidwallEntry(nil, appendFrame(nil, uint64(len(want)+1), flagBegin|flagCommit, batch(999, 2)))
+	f, err := os.OpenFile(tail, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(torn[:len(torn)/2]); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	// check opens dir; cut says whether the torn entry must still be there
+	// to be cut (on the mount, the failed open may have cut it already).
+	check := func(t *testing.T, dir string, cut bool) {
+		t.Helper()
+		w, rec, err := OpenWAL(dir, opts)
+		if err != nil {
+			t.Fatalf("OpenWAL: %v", err)
+		}
+		defer w.Close()
+		if (cut && rec.TruncatedEntries != 1) || rec.TruncatedEntries > 1 || w.LastIndex() != uint64(len(want)) {
+			t.Fatalf("recovery %+v, last %d; want the torn entry cut and %d entries", rec, w.LastIndex(), len(want))
+		}
+		for i, b := range want {
+			got, err := w.Read(uint64(i + 1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			equalRecords(t, got, b)
+		}
+	}
+	for _, r := range []faultfs.Rule{
+		{Op: faultfs.OpSync, Match: "wal/*"},
+		{Op: faultfs.OpSyncDir, Match: "wal"},
+	} {
+		ffs.Inject(r)
+		if w, _, err := OpenWAL(dir, opts); err == nil {
+			w.Close()
+			t.Fatalf("OpenWAL succeeded although its repair's %s failed", r.Op)
+		}
+		cut := t.TempDir()
+		if err := ffs.Crash(cut); err != nil {
+			t.Fatal(err)
+		}
+		ffs.Heal()
+		if r.Op == faultfs.OpSync {
+			check(t, filepath.Join(cut, "wal"), true)
+		}
+	}
+	check(t, dir, false)
+}
