@@ -38,9 +38,9 @@ import (
 //     that brings the tail to SegmentSize bytes or more; the new file is
 //     named by the next index (tidwallCut).
 //   - tail: the file with the highest index is the tail. WriteBatch
-//     appends to it in place, with a write per file, never replacing the
-//     file, so a descriptor opened on it (openTail) fsyncs what tidwall
-//     wrote.
+//     appends to it in place, never replacing the file, so a descriptor
+//     opened on it (openTail) fsyncs what tidwall wrote (but see
+//     truncate: TruncateFront may replace it).
 //   - sync: with NoSync, WriteBatch fsyncs only a file it closes on a
 //     cut, before it creates the next one; Close fsyncs the tail; the
 //     temporary file of a truncation is fsynced before its rename. tidwall
