@@ -152,6 +152,12 @@ func TestFaults(t *testing.T) {
 			if walRule(sc.rule) && failure == nil {
 				t.Fatalf("%d WAL faults injected, and every save succeeded", ffs.Faults()-faults0)
 			}
+			if walRule(sc.rule) {
+				ffs.Heal() // the disk recovers; the store must not
+				for range 3 {
+					save() // fails the test if acknowledged
+				}
+			}
 			cut := t.TempDir()
 			if err := ffs.Crash(cut); err != nil {
 				t.Fatal(err)

@@ -269,6 +269,14 @@ func TestWALFaults(t *testing.T) {
 			if tc.rule != nil && failure == nil {
 				t.Fatalf("%d faults injected but no Append failed", ffs.Faults()-faults0)
 			}
+			if failure != nil {
+				ffs.Heal() // the disk recovers; the WAL must not
+				for range 3 {
+					if _, err := w.Append([][]Record{batch(pos, 1)}); err == nil {
+						t.Fatalf("Append acknowledged after the failure %v", failure)
+					}
+				}
+			}
 			cut := t.TempDir()
 			if err := ffs.Crash(cut); err != nil {
 				t.Fatal(err)
