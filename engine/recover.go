@@ -11,6 +11,7 @@ import (
 
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/index"
+	"github.com/trovedb/trove/internal/fsutil"
 	"github.com/trovedb/trove/segment"
 )
 
@@ -36,9 +37,16 @@ import (
 func (s *Store) recover(ctx context.Context) (err error) {
 	if !s.readOnly {
 		for _, d := range []string{s.dir, s.segDir(), s.walDir()} {
-			if err := os.MkdirAll(d, 0o750); err != nil {
+			// Durably: a directory whose name is lost in a power cut would
+			// take acknowledged events with it.
+			if err := fsutil.MkdirAll(d, 0o750); err != nil {
 				return fmt.Errorf("engine: open: %w", err)
 			}
+		}
+		// The store's directory may have been created before the lock
+		// (without an fsync of its parent): make its name durable too.
+		if err := fsutil.SyncDir(filepath.Dir(filepath.Clean(s.dir))); err != nil {
+			return fmt.Errorf("engine: open: %w", err)
 		}
 		for _, d := range []string{s.dir, s.segDir()} {
 			if err := removeLeftovers(d); err != nil {
@@ -180,7 +188,7 @@ func (s *Store) openWAL(acked uint64) (*walTail, error) {
 	s.wal = w
 	if rec.TruncatedEntries > 0 || rec.TruncatedBytes > 0 {
 		s.logger.Warn("repaired the WAL's torn tail", "entries", rec.TruncatedEntries, "bytes", rec.TruncatedBytes, "reason", rec.Reason)
-		return &walTail{file: s.walDir(), offset: -1, first: w.NextIndex(), reason: rec.Reason}, nil
+		return &walTail{file: rec.File, offset: rec.Offset, first: w.NextIndex(), reason: rec.Reason}, nil
 	}
 	return nil, nil
 }

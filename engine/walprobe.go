@@ -3,10 +3,8 @@ package engine
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/segment"
@@ -22,88 +20,27 @@ type walTail struct {
 
 // walCopy is a private copy of (part of) a store's WAL directory, so that
 // segment.OpenWAL can verify and repair it without touching the store.
+// Which files it takes is package segment's business (segment.CopyWAL).
 type walCopy struct {
-	dir      string // the temporary directory
-	lastName string // name of the newest tidwall file copied
-	lastSize int64  // its size before any repair
+	dir string // the temporary directory
 }
 
-// isWALName reports whether name is a tidwall file (20 digits, optionally
-// a suffix of an interrupted truncation) and returns its first index.
-func isWALName(name string) (uint64, bool) {
-	if len(name) < 20 {
-		return 0, false
-	}
-	idx, err := strconv.ParseUint(name[:20], 10, 64)
-	return idx, err == nil && idx > 0
-}
+// lastWALIndex returns the first WAL index of the tail file of the WAL in
+// dir (0 when there is none): recovery can cut only entries from there on.
+func lastWALIndex(dir string) (uint64, error) { return segment.WALTailStart(dir) }
 
-// lastWALIndex returns the first WAL index of the newest tidwall file in
-// dir (0 when there is none).
-func lastWALIndex(dir string) (uint64, error) {
-	ents, err := os.ReadDir(dir)
-	if err != nil && !os.IsNotExist(err) {
-		return 0, err
-	}
-	var last uint64
-	for _, e := range ents {
-		if idx, ok := isWALName(e.Name()); ok && len(e.Name()) == 20 && !e.IsDir() {
-			last = max(last, idx)
-		}
-	}
-	return last, nil
-}
-
-// copyWAL copies the tidwall files of src whose first index is at least
-// from, plus any file of an interrupted truncation, into a new temporary
-// directory.
+// copyWAL copies the WAL files of src that hold entries from index from on
+// into a new temporary directory.
 func copyWAL(src string, from uint64) (*walCopy, error) {
-	ents, err := os.ReadDir(src)
-	if err != nil && !os.IsNotExist(err) {
-		return nil, err
-	}
 	dir, err := os.MkdirTemp("", "trove-wal-*")
 	if err != nil {
 		return nil, err
 	}
-	c := &walCopy{dir: dir}
-	var lastIdx uint64
-	for _, e := range ents {
-		idx, ok := isWALName(e.Name())
-		if !ok || e.IsDir() {
-			continue
-		}
-		plain := len(e.Name()) == 20
-		if plain && idx < from {
-			continue
-		}
-		n, err := copyFile(filepath.Join(src, e.Name()), filepath.Join(dir, e.Name()))
-		if err != nil {
-			os.RemoveAll(dir)
-			return nil, err
-		}
-		if plain && idx >= lastIdx {
-			lastIdx, c.lastName, c.lastSize = idx, e.Name(), n
-		}
+	if err := segment.CopyWAL(src, dir, from); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
 	}
-	return c, nil
-}
-
-func copyFile(from, to string) (int64, error) {
-	in, err := os.Open(from)
-	if err != nil {
-		return 0, err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return 0, err
-	}
-	n, err := io.Copy(out, in)
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	return n, err
+	return &walCopy{dir: dir}, nil
 }
 
 // open runs segment.OpenWAL on the copy and says what its recovery cut,
@@ -117,11 +54,19 @@ func (c *walCopy) open(src string, opts segment.WALOptions) (*segment.WAL, *walT
 		return w, nil, nil
 	}
 	return w, &walTail{
-		file:   filepath.Join(src, c.lastName),
-		offset: c.lastSize - rec.TruncatedBytes,
+		file:   inDir(rec.File, c.dir, src),
+		offset: rec.Offset,
 		first:  w.NextIndex(),
 		reason: rec.Reason,
 	}, nil
+}
+
+// inDir rewrites path, a file under from, to the same file under to.
+func inDir(path, from, to string) string {
+	if rel, err := filepath.Rel(from, path); err == nil {
+		return filepath.Join(to, rel)
+	}
+	return path
 }
 
 // relocate rewrites the file of a corruption error found in the copy to
@@ -129,9 +74,7 @@ func (c *walCopy) open(src string, opts segment.WALOptions) (*segment.WAL, *walT
 func relocate(err error, from, to string) error {
 	var c *trove.CorruptionError
 	if errors.As(err, &c) {
-		if rel, rerr := filepath.Rel(from, c.File); rerr == nil {
-			c.File = filepath.Join(to, rel)
-		}
+		c.File = inDir(c.File, from, to)
 	}
 	return fmt.Errorf("engine: open: %w", err)
 }

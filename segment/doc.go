@@ -29,6 +29,13 @@
 // WAL.Read verifies a frame again and decodes it; TruncateFront drops
 // entries once they are sealed into a segment.
 //
+// tidwall.go is the only file that knows tidwall/wal's file layout and
+// behaviour (names, entry encoding, cut rule, tail file, fsyncs, truncation
+// leftovers); it lists every assumption, and tidwall_contract_test.go and
+// wal_faults_test.go pin each against the module version go.mod requires.
+// CopyWAL and WALTailStart give the engine what it needs of that layout for
+// a dry-run recovery on a copy.
+//
 // # Sealed segments
 //
 // WriteSegment cuts records into blocks of about SegmentOptions.BlockSize

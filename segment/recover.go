@@ -1,141 +1,13 @@
 package segment
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
-	"strings"
 
 	"github.com/trovedb/trove"
-	"github.com/trovedb/trove/internal/fsutil"
 )
-
-// walFile is one tidwall/wal segment file.
-type walFile struct {
-	name  string
-	index uint64 // WAL index of its first entry (from the name)
-	size  int64
-}
-
-// walFileIndex parses a tidwall file name: 20 digits, optionally followed by
-// suffix. It returns 0 for names tidwall ignores.
-func walFileIndex(name, suffix string) uint64 {
-	if len(name) != 20+len(suffix) || !strings.HasSuffix(name, suffix) {
-		return 0
-	}
-	index, err := strconv.ParseUint(name[:20], 10, 64)
-	if err != nil {
-		return 0
-	}
-	return index
-}
-
-// listWALFiles returns the tidwall segment files of dir in index order.
-func listWALFiles(dir string) ([]walFile, error) {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	var files []walFile
-	for _, e := range ents {
-		if e.IsDir() {
-			continue
-		}
-		index := walFileIndex(e.Name(), "")
-		if index == 0 {
-			continue
-		}
-		info, err := e.Info()
-		if err != nil {
-			return nil, err
-		}
-		files = append(files, walFile{name: e.Name(), index: index, size: info.Size()})
-	}
-	sort.Slice(files, func(i, j int) bool { return files[i].index < files[j].index })
-	return files, nil
-}
-
-// finishTruncation completes or discards an interrupted tidwall truncation
-// exactly as tidwall's Open does (FORMAT.md §2.4 step 1), so that what we
-// check is what tidwall will open.
-func finishTruncation(dir string) error {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return err
-	}
-	type named struct {
-		name  string
-		index uint64
-		kind  string // "", ".START", ".END"
-	}
-	var all []named
-	changed := false
-	for _, e := range ents {
-		n := e.Name()
-		if e.IsDir() {
-			continue
-		}
-		if walFileIndex(n, ".START.TEMP") != 0 || walFileIndex(n, ".END.TEMP") != 0 {
-			if err := os.Remove(filepath.Join(dir, n)); err != nil {
-				return err
-			}
-			changed = true
-			continue
-		}
-		for _, kind := range []string{"", ".START", ".END"} {
-			if idx := walFileIndex(n, kind); idx != 0 {
-				all = append(all, named{n, idx, kind})
-			}
-		}
-	}
-	// tidwall orders by file name, which sorts by index then suffix.
-	sort.Slice(all, func(i, j int) bool { return all[i].name < all[j].name })
-	start, end := -1, -1
-	for i, f := range all {
-		if f.kind == ".START" {
-			start = i
-		} else if f.kind == ".END" && end == -1 {
-			end = i
-		}
-	}
-	if start != -1 && end != -1 {
-		return corrupt(dir, -1, "wal has both a .START and an .END file")
-	}
-	if start != -1 {
-		for _, f := range all[:start] {
-			if err := os.Remove(filepath.Join(dir, f.name)); err != nil {
-				return err
-			}
-		}
-		f := all[start]
-		if err := os.Rename(filepath.Join(dir, f.name), filepath.Join(dir, f.name[:20])); err != nil {
-			return err
-		}
-		changed = true
-	}
-	if end != -1 {
-		for _, f := range all[end+1:] {
-			if err := os.Remove(filepath.Join(dir, f.name)); err != nil {
-				return err
-			}
-		}
-		f := all[end]
-		final := filepath.Join(dir, f.name[:20])
-		// The END file replaces the file of the same index.
-		if err := os.Rename(filepath.Join(dir, f.name), final); err != nil {
-			return err
-		}
-		changed = true
-	}
-	if changed {
-		return fsutil.SyncDir(dir)
-	}
-	return nil
-}
 
 // recoverDir verifies every frame in the WAL directory and truncates a torn
 // tail (FORMAT.md §2.4). It must run before tidwall opens the directory.
@@ -172,6 +44,8 @@ func recoverDir(dir string) (Recovery, error) {
 			return Recovery{}, corrupt(path, int64(bad), "wal entry %d: %s (later acknowledged entries follow)", next, reason)
 		}
 		rec := Recovery{
+			File:             path,
+			Offset:           int64(bad),
 			TruncatedEntries: countEntries(data[bad:]),
 			TruncatedBytes:   int64(len(data) - bad),
 			Reason:           fmt.Sprintf("%s: entry %d at offset %d: %s", f.name, next, bad, reason),
@@ -206,19 +80,6 @@ func truncateFile(path string, size int64) error {
 		return err
 	}
 	return f.Close()
-}
-
-// nextEntry parses the tidwall entry at data[off:]: it returns the frame
-// bytes and the offset after the entry, or ok false when the entry is
-// incomplete.
-func nextEntry(data []byte, off int) (frame []byte, end int, ok bool) {
-	n, size := binary.Uvarint(data[off:])
-	if size <= 0 || n > uint64(len(data)-off-size) {
-		return nil, 0, false
-	}
-	start := off + size
-	end = start + int(n)
-	return data[start:end], end, true
 }
 
 // scanEntries walks the entries of one tidwall file whose first entry is

@@ -1,7 +1,6 @@
 package segment
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/bits"
@@ -32,6 +31,8 @@ type WALOptions struct {
 
 // Recovery says what OpenWAL repaired.
 type Recovery struct {
+	File             string // path of the tidwall file cut, "" when nothing was repaired
+	Offset           int64  // byte offset in File where the cut was made
 	TruncatedEntries int    // torn/partial/zeroed/CRC-failing entries dropped from the tail
 	TruncatedBytes   int64  // bytes cut from the tail file
 	Reason           string // "" when nothing was repaired
@@ -62,13 +63,13 @@ type WAL struct {
 	mu struct {
 		sync.Mutex // the writer lock: guards the fields below
 		closed     bool
-		err        error     // sticky write or fsync error
-		batch      wal.Batch // reused for every WriteBatch
-		buf        []byte    // frames of the Append in progress
-		ends       []int     // end offset of each frame in buf
-		tail       *os.File  // the tidwall tail file, opened by us to fsync it
-		tailName   string
-		tailSize   int64 // bytes in the tail file, mirrors tidwall's cut rule
+		err        error      // sticky write or fsync error
+		batch      wal.Batch  // reused for every WriteBatch
+		buf        []byte     // frames of the Append in progress
+		ends       []int      // end offset of each frame in buf
+		tail       *os.File   // the tidwall tail file, opened by us to fsync it
+		cut        tidwallCut // mirrors tidwall's cut rule over the tail's size
+		sizes      []int      // data size of each entry of the Append in progress
 	}
 
 	syncFile func(*os.File) error // fsync; replaced by tests to inject failures
@@ -85,22 +86,14 @@ func OpenWAL(dir string, opts WALOptions) (*WAL, Recovery, error) {
 	if opts.SegmentSize == 0 {
 		opts.SegmentSize = DefaultWALSegmentSize
 	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := fsutil.MkdirAll(dir, 0o750); err != nil {
 		return nil, Recovery{}, fmt.Errorf("segment: open wal: %w", err)
 	}
 	rec, err := recoverDir(dir)
 	if err != nil {
 		return nil, rec, err
 	}
-	log, err := wal.Open(dir, &wal.Options{
-		NoSync:           true, // we fsync the tail ourselves, outside tidwall's lock
-		SegmentSize:      opts.SegmentSize,
-		LogFormat:        wal.Binary,
-		SegmentCacheSize: 2,
-		AllowEmpty:       true,
-		DirPerms:         0o750,
-		FilePerms:        0o640,
-	})
+	log, err := openTidwall(dir, opts.SegmentSize)
 	if err != nil {
 		if errors.Is(err, wal.ErrCorrupt) {
 			return nil, rec, corrupt(dir, -1, "tidwall/wal refused the log after recovery: %v", err)
@@ -124,39 +117,29 @@ func OpenWAL(dir string, opts WALOptions) (*WAL, Recovery, error) {
 	}
 	if err != nil {
 		log.Close()
+		if w.mu.tail != nil {
+			w.mu.tail.Close()
+		}
 		return nil, rec, fmt.Errorf("segment: open wal: %w", err)
 	}
 	return w, rec, nil
 }
 
 // findTailLocked (re)opens the tidwall tail file for fsync and recomputes
-// the sizes. Called at open, after a file cycle and after TruncateFront.
+// the sizes. Called at open, after a file cut and after TruncateFront.
 func (w *WAL) findTailLocked() error {
-	files, err := listWALFiles(w.dir)
+	f, t, total, err := openTail(w.dir, w.mu.tail)
 	if err != nil {
 		return err
-	}
-	var total int64
-	for _, f := range files {
-		total += f.size
 	}
 	w.size.Store(total)
-	if len(files) == 0 {
-		return fmt.Errorf("no tidwall segment file in %s", w.dir)
+	if f != nil {
+		if w.mu.tail != nil {
+			w.mu.tail.Close()
+		}
+		w.mu.tail = f
 	}
-	t := files[len(files)-1]
-	if w.mu.tail != nil && w.mu.tailName == t.name {
-		w.mu.tailSize = t.size
-		return nil
-	}
-	f, err := os.Open(filepath.Join(w.dir, t.name))
-	if err != nil {
-		return err
-	}
-	if w.mu.tail != nil {
-		w.mu.tail.Close()
-	}
-	w.mu.tail, w.mu.tailName, w.mu.tailSize = f, t.name, t.size
+	w.mu.cut = tidwallCut{segmentSize: int64(w.opts.SegmentSize), tail: t.size}
 	return nil
 }
 
@@ -212,41 +195,33 @@ func (w *WAL) Append(batches [][]Record) (first uint64, err error) {
 		w.mu.buf = nil
 	}
 
-	// Mirror tidwall's cut rule to know whether it started a new tail file:
-	// before the batch when the tail is over SegmentSize, and after each
-	// entry that brings it to SegmentSize.
-	seg := int64(w.opts.SegmentSize)
-	tailSize := w.mu.tailSize
-	cycled := false
-	if tailSize > seg {
-		cycled, tailSize = true, 0
-	}
+	// Mirror tidwall's cut rule to know whether it started a new tail file.
 	w.mu.batch.Clear()
+	sizes := w.mu.sizes[:0]
 	var written int64
 	prev := 0
 	for i, end := range ends {
 		data := buf[prev:end]
 		prev = end
 		w.mu.batch.Write(first+uint64(i), data)
-		n := int64(uvarintLen(uint64(len(data))) + len(data))
-		written += n
-		tailSize += n
-		if tailSize >= seg {
-			cycled, tailSize = true, 0
-		}
+		sizes = append(sizes, len(data))
+		written += tidwallEntrySize(len(data))
 	}
+	w.mu.sizes = sizes
+	before := w.mu.cut.tail
+	cut := w.mu.cut.batch(sizes)
 	if err := w.log.WriteBatch(&w.mu.batch); err != nil {
 		w.mu.err = fmt.Errorf("segment: wal write at entry %d: %w", first, err)
 		return 0, w.mu.err
 	}
-	if !cycled {
+	if !cut {
 		// Cheap guard against a wrong mirror: the tail must have grown by
 		// exactly what we wrote.
-		if st, err := w.mu.tail.Stat(); err != nil || st.Size() != w.mu.tailSize+written {
-			cycled = true
+		if st, err := w.mu.tail.Stat(); err != nil || st.Size() != before+written {
+			cut = true
 		}
 	}
-	if cycled {
+	if cut {
 		// tidwall fsynced every file it closed; make the new names durable
 		// and follow the new tail.
 		if err := w.findTailLocked(); err != nil {
@@ -258,7 +233,6 @@ func (w *WAL) Append(batches [][]Record) (first uint64, err error) {
 			return 0, w.mu.err
 		}
 	} else {
-		w.mu.tailSize = tailSize
 		w.size.Add(written)
 	}
 	if !w.opts.NoSync {
@@ -311,7 +285,7 @@ func (w *WAL) Read(index uint64) ([]Record, error) {
 	if reason != "" {
 		file, off := w.locate(index)
 		if off >= 0 {
-			off += int64(uvarintLen(uint64(len(data))) + at)
+			off += tidwallEntrySize(len(data)) - int64(len(data)) + int64(at)
 		}
 		return nil, corrupt(file, off, "wal entry %d: %s", index, reason)
 	}
@@ -338,11 +312,11 @@ func (w *WAL) locate(index uint64) (string, int64) {
 		}
 		off := 0
 		for at := f.index; at < index; at++ {
-			n, size := binary.Uvarint(data[off:])
-			if size <= 0 || n > uint64(len(data)-off-size) {
+			_, end, ok := nextEntry(data, off)
+			if !ok {
 				return path, -1
 			}
-			off += size + int(n)
+			off = end
 		}
 		return path, int64(off)
 	}

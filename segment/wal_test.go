@@ -359,3 +359,45 @@ func TestWALVisibleOnlyAfterFsync(t *testing.T) {
 	}
 	equalRecords(t, got, batch(3, 2))
 }
+
+// TruncateFront at the first entry of the tail file makes tidwall replace
+// the tail with a new file of the same name; the WAL must fsync the new
+// file, not the unlinked old one.
+func TestWALFollowsReplacedTail(t *testing.T) {
+	dir := t.TempDir()
+	opts := WALOptions{SegmentSize: 4 << 10}
+	w := openWAL(t, dir, opts)
+	defer w.Close()
+	for i := 0; w.Size() < 3*int64(opts.SegmentSize); i++ {
+		if _, err := w.Append([][]Record{batch(uint64(i*5+1), 5)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files, err := listWALFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tailStart := files[len(files)-1].index
+	if err := w.TruncateFront(tailStart); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Append([][]Record{batch(9000, 1)}); err != nil {
+		t.Fatal(err)
+	}
+	if files, err = listWALFiles(dir); err != nil || files[len(files)-1].index != tailStart {
+		t.Fatalf("the fixture's append started a new tail file: %+v %v", files, err)
+	}
+	now, err := os.Stat(filepath.Join(dir, walFileName(tailStart)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.mu.Lock()
+	held, err := w.mu.tail.Stat()
+	w.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !os.SameFile(held, now) {
+		t.Fatalf("after TruncateFront(%d) the WAL fsyncs a file that is no longer its tail %s", tailStart, walFileName(tailStart))
+	}
+}

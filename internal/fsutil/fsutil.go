@@ -22,6 +22,31 @@ func SyncDir(dir string) error {
 	return nil
 }
 
+// MkdirAll creates dir and any missing parent with perm, as os.MkdirAll
+// does, and fsyncs the parent of every directory it creates, so that their
+// names survive a power cut. An existing dir is left as it is.
+func MkdirAll(dir string, perm os.FileMode) error {
+	dir = filepath.Clean(dir)
+	if st, err := os.Stat(dir); err == nil {
+		if !st.IsDir() {
+			return fmt.Errorf("fsutil: mkdir %s: not a directory", dir)
+		}
+		return nil
+	}
+	if parent := filepath.Dir(dir); parent != dir {
+		if err := MkdirAll(parent, perm); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, perm); err != nil {
+		if os.IsExist(err) {
+			return nil // created meanwhile
+		}
+		return fmt.Errorf("fsutil: %w", err)
+	}
+	return SyncDir(filepath.Dir(dir))
+}
+
 // WriteFileAtomic publishes path with the bytes write produces: it writes a
 // temporary file in the same directory, fsyncs it, renames it over path and
 // fsyncs the directory. Readers see the old file or the whole new one, also
