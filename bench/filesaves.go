@@ -11,9 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/trovedb/trove"
 )
@@ -101,40 +98,10 @@ func (r *runner) fileSave(ctx context.Context, writers, size int) *Measurement {
 	}
 	bar := r.progress(fmt.Sprintf("%s: files %d KiB, %d writers", r.c.Name, size>>10, writers), n)
 	defer bar.Finish()
-	next := atomic.Int64{}
-	next.Store(1) // the first file opened the store's files above, untimed
-	var failed atomic.Pointer[error]
-	stop := time.Now().Add(r.cfg.SaveTime)
-	lats := make([][]time.Duration, writers)
-	var wg sync.WaitGroup
-	begin := time.Now()
-	for w := 0; w < writers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for time.Now().Before(stop) && failed.Load() == nil {
-				k := int(next.Add(1)) - 1
-				if k >= n {
-					return
-				}
-				t := time.Now()
-				if err := st.SaveFile(ctx, &pool[k]); err != nil {
-					failed.CompareAndSwap(nil, &err)
-					return
-				}
-				lats[w] = append(lats[w], time.Since(t))
-				bar.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	el := time.Since(begin)
-	if e := failed.Load(); e != nil {
-		return &Measurement{Error: (*e).Error()}
-	}
-	var all []time.Duration
-	for _, l := range lats {
-		all = append(all, l...)
+	// The first file opened the store's files above, untimed.
+	all, el, err := r.timedWriters(writers, 1, n, bar, func(k int) error { return st.SaveFile(ctx, &pool[k]) })
+	if err != nil {
+		return &Measurement{Error: err.Error()}
 	}
 	bytes := int64(len(all)) * int64(size)
 	m := &Measurement{Ops: len(all), Seconds: el.Seconds(), PerSec: float64(len(all)) / el.Seconds(),

@@ -370,6 +370,49 @@ func (r *runner) singlesPool() []Item {
 	return r.pool
 }
 
+// timedWriters has writers goroutines call op with the indexes first,
+// first+1, … below max, each index once, until SaveTime has passed or a
+// call fails. It returns every call's latency, the wall time and the first
+// error.
+func (r *runner) timedWriters(writers, first, max int, bar progress, op func(k int) error) ([]time.Duration, time.Duration, error) {
+	var next atomic.Int64
+	next.Store(int64(first))
+	var failed atomic.Pointer[error]
+	stop := time.Now().Add(r.cfg.SaveTime)
+	lats := make([][]time.Duration, writers)
+	var wg sync.WaitGroup
+	begin := time.Now()
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(stop) && failed.Load() == nil {
+				k := int(next.Add(1)) - 1
+				if k >= max {
+					return
+				}
+				t := time.Now()
+				if err := op(k); err != nil {
+					failed.CompareAndSwap(nil, &err)
+					return
+				}
+				lats[w] = append(lats[w], time.Since(t))
+				bar.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(begin)
+	if e := failed.Load(); e != nil {
+		return nil, el, *e
+	}
+	var all []time.Duration
+	for _, l := range lats {
+		all = append(all, l...)
+	}
+	return all, el, nil
+}
+
 // singles opens a fresh store and has writers goroutines save one event
 // per call, the pool's events in order, until SaveTime or SaveMax events.
 // The events are generated before the clock starts.
@@ -389,39 +432,9 @@ func (r *runner) singles(ctx context.Context, writers int) *Measurement {
 	}
 	bar := r.progress(fmt.Sprintf("%s: %d writers", r.c.Name, writers), r.cfg.SaveMax)
 	defer bar.Finish()
-	var next atomic.Int64
-	var failed atomic.Pointer[error]
-	stop := time.Now().Add(r.cfg.SaveTime)
-	lats := make([][]time.Duration, writers)
-	var wg sync.WaitGroup
-	begin := time.Now()
-	for w := 0; w < writers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for time.Now().Before(stop) && failed.Load() == nil {
-				n := int(next.Add(1)) - 1
-				if n >= r.cfg.SaveMax {
-					return
-				}
-				t := time.Now()
-				if err := st.Save(ctx, &pool[n]); err != nil {
-					failed.CompareAndSwap(nil, &err)
-					return
-				}
-				lats[w] = append(lats[w], time.Since(t))
-				bar.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	el := time.Since(begin)
-	if e := failed.Load(); e != nil {
-		return &Measurement{Error: (*e).Error()}
-	}
-	var all []time.Duration
-	for _, l := range lats {
-		all = append(all, l...)
+	all, el, err := r.timedWriters(writers, 0, r.cfg.SaveMax, bar, func(k int) error { return st.Save(ctx, &pool[k]) })
+	if err != nil {
+		return &Measurement{Error: err.Error()}
 	}
 	m := &Measurement{Ops: len(all), Seconds: el.Seconds(), PerSec: float64(len(all)) / el.Seconds()}
 	m.Percentiles = percentiles(all)
