@@ -1,149 +1,71 @@
 package trove
 
 import (
-	"bytes"
 	"encoding/json"
-	"strings"
+
+	"github.com/trovedb/trove/internal/jsonscan"
 )
 
 // decodeInstance decodes doc, a JSON document that checkJSONText accepted
 // (valid, strict UTF-8, no repeated key), into the values
 // jsonschema.UnmarshalJSON gives for it: map[string]any, []any, string,
-// json.Number (the number's own text), bool and nil. It skips what that
-// decoder spends on checking again what was checked; ok is false when doc
-// is not of that form (the caller then decodes it the usual way).
+// json.Number (the number's own text), bool and nil, in one pass of the
+// shared tokenizer. ok is false when doc is not JSON (the caller then
+// decodes it the usual way, which says what is wrong).
 func decodeInstance(doc []byte) (v any, ok bool) {
-	d := instanceDecoder{b: doc}
-	v, ok = d.value()
-	if !ok || d.skipSpace() != len(d.b) {
+	s := jsonscan.New(doc)
+	v, ok = instanceValue(&s, s.Next())
+	if !ok || s.Next() != jsonscan.End {
 		return nil, false
 	}
 	return v, true
 }
 
-type instanceDecoder struct {
-	b []byte
-	i int
-}
-
-func (d *instanceDecoder) skipSpace() int {
-	for d.i < len(d.b) && isSpace(d.b[d.i]) {
-		d.i++
-	}
-	return d.i
-}
-
-func (d *instanceDecoder) value() (any, bool) {
-	if d.skipSpace() == len(d.b) {
-		return nil, false
-	}
-	switch c := d.b[d.i]; {
-	case c == '{':
-		d.i++
+// instanceValue decodes the value whose first token s has just read (k).
+func instanceValue(s *jsonscan.Scanner, k jsonscan.Kind) (any, bool) {
+	switch k {
+	case jsonscan.BeginObject:
 		m := map[string]any{}
-		if d.skipSpace() < len(d.b) && d.b[d.i] == '}' {
-			d.i++
-			return m, true
-		}
-		for {
-			if d.skipSpace() == len(d.b) || d.b[d.i] != '"' {
+		for k = s.Next(); k != jsonscan.EndObject; k = s.Next() {
+			if k != jsonscan.Key {
 				return nil, false
 			}
-			k, ok := d.str()
-			if !ok || d.skipSpace() == len(d.b) || d.b[d.i] != ':' {
-				return nil, false
-			}
-			d.i++
-			v, ok := d.value()
+			key := instanceText(s)
+			v, ok := instanceValue(s, s.Next())
 			if !ok {
 				return nil, false
 			}
-			m[k] = v
-			if d.skipSpace() == len(d.b) {
-				return nil, false
-			}
-			switch d.b[d.i] {
-			case ',':
-				d.i++
-			case '}':
-				d.i++
-				return m, true
-			default:
-				return nil, false
-			}
+			m[key] = v
 		}
-	case c == '[':
-		d.i++
+		return m, true
+	case jsonscan.BeginArray:
 		a := make([]any, 0)
-		if d.skipSpace() < len(d.b) && d.b[d.i] == ']' {
-			d.i++
-			return a, true
-		}
-		for {
-			v, ok := d.value()
+		for k = s.Next(); k != jsonscan.EndArray; k = s.Next() {
+			v, ok := instanceValue(s, k)
 			if !ok {
 				return nil, false
 			}
 			a = append(a, v)
-			if d.skipSpace() == len(d.b) {
-				return nil, false
-			}
-			switch d.b[d.i] {
-			case ',':
-				d.i++
-			case ']':
-				d.i++
-				return a, true
-			default:
-				return nil, false
-			}
 		}
-	case c == '"':
-		return d.str()
-	case c == 't':
-		return true, d.literal("true")
-	case c == 'f':
-		return false, d.literal("false")
-	case c == 'n':
-		return nil, d.literal("null")
-	case c == '-' || isDigit(c):
-		start := d.i
-		for d.i < len(d.b) && (isDigit(d.b[d.i]) || strings.IndexByte("+-.eE", d.b[d.i]) >= 0) {
-			d.i++
-		}
-		return json.Number(d.b[start:d.i]), true
+		return a, true
+	case jsonscan.String:
+		return instanceText(s), true
+	case jsonscan.Number:
+		return json.Number(s.Raw()), true
+	case jsonscan.True:
+		return true, true
+	case jsonscan.False:
+		return false, true
+	case jsonscan.Null:
+		return nil, true
 	}
 	return nil, false
 }
 
-func (d *instanceDecoder) literal(word string) bool {
-	if !bytes.HasPrefix(d.b[d.i:], []byte(word)) {
-		return false
+// instanceText is the text of the string or key s is at.
+func instanceText(s *jsonscan.Scanner) string {
+	if s.Escaped() {
+		return string(s.AppendText(nil))
 	}
-	d.i += len(word)
-	return true
-}
-
-// str decodes the string starting at b[i]: its bytes when it has no
-// escape, else what encoding/json makes of it.
-func (d *instanceDecoder) str() (string, bool) {
-	start, esc := d.i, false
-	for j := d.i + 1; j < len(d.b); j++ {
-		switch d.b[j] {
-		case '\\':
-			esc = true
-			j++
-		case '"':
-			d.i = j + 1
-			if !esc {
-				return string(d.b[start+1 : j]), true
-			}
-			var s string
-			if json.Unmarshal(d.b[start:d.i], &s) != nil {
-				return "", false
-			}
-			return s, true
-		}
-	}
-	return "", false
+	return string(s.RawText())
 }

@@ -9,141 +9,53 @@ import (
 	"sync"
 
 	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/internal/jsonscan"
 )
 
 // objectMembers splits raw, a JSON object that trove.CheckJSON accepted
 // (valid JSON, no repeated key), into its members: each key, unescaped,
 // with its value's bytes (a sub-slice of raw, without surrounding white
-// space). It is json.Unmarshal into map[string]json.RawMessage without
-// the second validation and the copies: raw was checked already. ok is
-// false when raw is not an object of that form; the caller then decodes it
-// with encoding/json, which says what is wrong.
+// space). It is json.Unmarshal into map[string]json.RawMessage in one pass
+// of the shared tokenizer and without copies. ok is false when raw is not
+// an object of that form; the caller then decodes it with encoding/json,
+// which says what is wrong.
 func objectMembers(raw []byte) (map[string]json.RawMessage, bool) {
-	i := skipSpace(raw, 0)
-	if i == len(raw) || raw[i] != '{' {
+	s := jsonscan.New(raw)
+	if s.Next() != jsonscan.BeginObject {
 		return nil, false
 	}
 	m := make(map[string]json.RawMessage, 8)
-	i = skipSpace(raw, i+1)
-	if i < len(raw) && raw[i] == '}' {
-		return m, skipSpace(raw, i+1) == len(raw)
-	}
-	for {
-		if i == len(raw) || raw[i] != '"' {
+	for k := s.Next(); k != jsonscan.EndObject; k = s.Next() {
+		if k != jsonscan.Key {
 			return nil, false
 		}
-		end := stringEnd(raw, i)
-		if end < 0 {
+		var key string
+		if s.Escaped() {
+			key = string(s.AppendText(nil))
+		} else {
+			key = string(s.RawText())
+		}
+		s.Next()
+		start := s.Offset()
+		if !s.Skip() {
 			return nil, false
 		}
-		key, ok := unquoteKey(raw[i:end])
-		if !ok {
-			return nil, false
-		}
-		i = skipSpace(raw, end)
-		if i == len(raw) || raw[i] != ':' {
-			return nil, false
-		}
-		i = skipSpace(raw, i+1)
-		vend := valueEnd(raw, i)
-		if vend < 0 {
-			return nil, false
-		}
+		end := s.Offset() + len(s.Raw())
 		if _, dup := m[key]; dup {
 			return nil, false
 		}
-		m[key] = raw[i:vend:vend]
-		i = skipSpace(raw, vend)
-		if i == len(raw) {
-			return nil, false
-		}
-		switch raw[i] {
-		case ',':
-			i = skipSpace(raw, i+1)
-		case '}':
-			return m, skipSpace(raw, i+1) == len(raw)
-		default:
-			return nil, false
-		}
+		m[key] = raw[start:end:end]
 	}
+	return m, s.Next() == jsonscan.End
 }
 
+// skipSpace returns the index of the first byte at or after i that is not
+// JSON white space.
 func skipSpace(b []byte, i int) int {
 	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
 		i++
 	}
 	return i
-}
-
-// stringEnd returns the index just past the string that starts (with its
-// quote) at b[i], or -1 when it does not end.
-func stringEnd(b []byte, i int) int {
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			j++
-		case '"':
-			return j + 1
-		}
-	}
-	return -1
-}
-
-// valueEnd returns the index just past the value that starts at b[i], or
-// -1 when none does. It relies on b being valid JSON: it only follows
-// strings and nesting.
-func valueEnd(b []byte, i int) int {
-	if i == len(b) {
-		return -1
-	}
-	switch b[i] {
-	case '"':
-		return stringEnd(b, i)
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(b); j++ {
-			switch b[j] {
-			case '"':
-				e := stringEnd(b, j)
-				if e < 0 {
-					return -1
-				}
-				j = e - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return j + 1
-				}
-			}
-		}
-		return -1
-	}
-	j := i
-	for j < len(b) {
-		switch b[j] {
-		case ',', '}', ']', ' ', '\t', '\n', '\r', ':':
-			if j == i {
-				return -1
-			}
-			return j
-		}
-		j++
-	}
-	return j
-}
-
-// unquoteKey returns the string a quoted key stands for.
-func unquoteKey(q []byte) (string, bool) {
-	if bytes.IndexByte(q, '\\') < 0 {
-		return string(q[1 : len(q)-1]), true
-	}
-	var s string
-	if err := json.Unmarshal(q, &s); err != nil {
-		return "", false
-	}
-	return s, true
 }
 
 // Bounds of the schema cache: documents larger than maxCachedSchema are
