@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/internal/jsonscan"
 )
 
 // Limits under which a payload's index columns are filled. Past them the
@@ -32,11 +33,11 @@ const (
 // scanner is tested against).
 func indexValues(payload json.RawMessage) (jsonb, search any) {
 	var toks []string
-	p := payloadScan{b: payload, safe: true, each: func(s string) { toks = appendTokens(toks, s) }}
-	if !p.document() {
+	safe, ok := scanPayload(payload, func(s string) { toks = appendTokens(toks, s) })
+	if !ok {
 		return indexValuesDecoded(payload)
 	}
-	if p.safe && escapesSafe(payload) {
+	if safe && escapesSafe(payload) {
 		jsonb = string(payload)
 	}
 	slices.Sort(toks)
@@ -89,180 +90,45 @@ func appendTokens(toks []string, s string) []string {
 	return toks
 }
 
-// payloadScan reads a JSON document once, handing each string value
-// (object keys are not values) to each and clearing safe when jsonb cannot
-// hold it exactly: nesting past maxJSONBDepth, a number past numeric's
-// range (escapes are escapesSafe's). Its methods return false on anything
-// it does not read as JSON.
-type payloadScan struct {
-	b    []byte
-	i    int
-	safe bool
-	each func(string)
-}
-
-// document reads one value and nothing but white space after it.
-func (p *payloadScan) document() bool {
-	if !p.value(0) {
-		return false
-	}
-	p.space()
-	return p.i == len(p.b)
-}
-
-func (p *payloadScan) space() {
-	for p.i < len(p.b) {
-		switch p.b[p.i] {
-		case ' ', '\t', '\n', '\r':
-			p.i++
-		default:
-			return
-		}
-	}
-}
-
-// value reads the value at p.i, depth containers deep.
-func (p *payloadScan) value(depth int) bool {
-	if depth > maxJSONBDepth {
-		p.safe = false
-	}
-	p.space()
-	if p.i >= len(p.b) {
-		return false
-	}
-	switch c := p.b[p.i]; c {
-	case '{', '[':
-		end := byte('}')
-		if c == '[' {
-			end = ']'
-		}
-		p.i++
-		p.space()
-		if p.i < len(p.b) && p.b[p.i] == end {
-			p.i++
-			return true
-		}
-		for {
-			if c == '{' {
-				p.space()
-				if _, ok := p.str(false); !ok {
-					return false
-				}
-				p.space()
-				if p.i >= len(p.b) || p.b[p.i] != ':' {
-					return false
-				}
-				p.i++
+// scanPayload reads a JSON document once with the shared tokenizer,
+// handing each string value (object keys are not values) to each. safe is
+// false when jsonb cannot hold the document exactly: a value nested in more
+// than maxJSONBDepth containers, a number past numeric's range (escapes are
+// escapesSafe's). ok is false when the document is not JSON (or nests past
+// the tokenizer's depth); the caller then decodes it.
+func scanPayload(b []byte, each func(string)) (safe, ok bool) {
+	s := jsonscan.New(b)
+	safe = true
+	for {
+		k := s.Next()
+		// The containers the token's value is nested in.
+		depth := s.Depth()
+		switch k {
+		case jsonscan.End:
+			return safe, true
+		case jsonscan.Invalid:
+			return false, false
+		case jsonscan.BeginObject, jsonscan.BeginArray:
+			depth--
+		case jsonscan.EndObject, jsonscan.EndArray, jsonscan.Key:
+			continue
+		case jsonscan.String:
+			// Invalid UTF-8 (never in a stored payload) becomes U+FFFD,
+			// as when the payload is decoded.
+			if raw := s.RawText(); s.Escaped() || !utf8.Valid(raw) {
+				each(string(s.AppendText(nil)))
+			} else {
+				each(string(raw))
 			}
-			if !p.value(depth + 1) {
-				return false
-			}
-			p.space()
-			if p.i >= len(p.b) {
-				return false
-			}
-			switch p.b[p.i] {
-			case ',':
-				p.i++
-			case end:
-				p.i++
-				return true
-			default:
-				return false
+		case jsonscan.Number:
+			if !numberSafe(string(s.Raw())) {
+				safe = false
 			}
 		}
-	case '"':
-		s, ok := p.str(true)
-		if ok {
-			p.each(s)
-		}
-		return ok
-	case 't', 'f', 'n':
-		for _, lit := range []string{"true", "false", "null"} {
-			if len(p.b)-p.i >= len(lit) && string(p.b[p.i:p.i+len(lit)]) == lit {
-				p.i += len(lit)
-				return true
-			}
-		}
-		return false
-	}
-	start := p.i
-	if !p.number() {
-		return false
-	}
-	if !numberSafe(string(p.b[start:p.i])) {
-		p.safe = false
-	}
-	return true
-}
-
-// str reads the string at p.i; with decode, it returns its value.
-func (p *payloadScan) str(decode bool) (string, bool) {
-	if p.i >= len(p.b) || p.b[p.i] != '"' {
-		return "", false
-	}
-	start := p.i
-	esc := false
-	for p.i++; p.i < len(p.b); p.i++ {
-		switch c := p.b[p.i]; {
-		case c == '\\':
-			esc = true
-			p.i++
-		case c == '"':
-			p.i++
-			body := p.b[start+1 : p.i-1]
-			if !esc && utf8.Valid(body) {
-				if !decode {
-					return "", true
-				}
-				return string(body), true
-			}
-			var s string
-			if err := json.Unmarshal(p.b[start:p.i], &s); err != nil {
-				return "", false
-			}
-			return s, true
-		case c < 0x20:
-			return "", false
+		if depth > maxJSONBDepth {
+			safe = false
 		}
 	}
-	return "", false
-}
-
-// number reads a JSON number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
-func (p *payloadScan) number() bool {
-	digits := func() int {
-		n := 0
-		for p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' {
-			p.i++
-			n++
-		}
-		return n
-	}
-	if p.i < len(p.b) && p.b[p.i] == '-' {
-		p.i++
-	}
-	if p.i < len(p.b) && p.b[p.i] == '0' {
-		p.i++
-	} else if digits() == 0 {
-		return false
-	}
-	if p.i < len(p.b) && p.b[p.i] == '.' {
-		p.i++
-		if digits() == 0 {
-			return false
-		}
-	}
-	if p.i < len(p.b) && (p.b[p.i] == 'e' || p.b[p.i] == 'E') {
-		p.i++
-		if p.i < len(p.b) && (p.b[p.i] == '+' || p.b[p.i] == '-') {
-			p.i++
-		}
-		if digits() == 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // indexValuesDecoded is indexValues through trove.DecodePayload.

@@ -16,6 +16,8 @@ var indexSeeds = []string{
 	strings.Repeat(`{"d":`, 600) + `"deep"` + strings.Repeat(`}`, 600),
 	strings.Repeat(`[`, 500) + `1` + strings.Repeat(`]`, 500),
 	strings.Repeat(`[`, 501) + `1` + strings.Repeat(`]`, 501),
+	strings.Repeat(`[`, 501) + strings.Repeat(`]`, 501), strings.Repeat(`[`, 502) + strings.Repeat(`]`, 502),
+	`{"a":` + strings.Repeat(`{"b":`, 499) + `{}` + strings.Repeat(`}`, 500), `{"a":` + strings.Repeat(`{"b":`, 500) + `{}` + strings.Repeat(`}`, 501),
 	` {"a" : [ 1 , "two" ] } `, `{"a":1} x`, `{"a":01}`, `{"a":1.}`, `{"a":-}`, `{"a":"\x"}`, `{"a":tru}`,
 	"{\"a\":\"tab\tinside\"}", `{"a":"\udc00 alone"}`, `"just a string"`, `12`, `{"a.b":"k\u0041y"}`,
 }
