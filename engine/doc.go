@@ -21,8 +21,9 @@
 // default 1), cacheSize (bytes of decoded
 // blocks, default 128 MiB, negative: none), maxPathValues (payload index
 // guard, default 4096, negative: no payload index), maxGroup (requests per
-// group commit, default 4096), searchIndex ("on" or "off"). Zero means the
-// default everywhere.
+// group commit, default 4096), searchIndex ("on" or "off"), noMmap (read
+// segment index files instead of mapping them). Zero means the default
+// everywhere.
 //
 // # Layout of a store directory
 //

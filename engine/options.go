@@ -60,6 +60,12 @@ type Options struct {
 	// SearchIndex turns on the background bleve index used by search
 	// queries over sealed segments: "on" (default) or "off".
 	SearchIndex string `json:"searchIndex"`
+	// NoMmap reads segment index files (segments/*.idx) into memory
+	// instead of mapping them, for filesystems where a memory map is
+	// unsafe or unsupported: a FUSE filesystem served by the same process
+	// (a page fault on it can stop the Go runtime that must answer it),
+	// some network filesystems. Default false: mapped.
+	NoMmap bool `json:"noMmap"`
 	// Logger receives the store's logs. Default slog.Default().
 	Logger *slog.Logger `json:"-"`
 }

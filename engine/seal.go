@@ -109,7 +109,7 @@ func (s *Store) maybeSeal() {
 			// A seal without its index still succeeds: the next Open
 			// rebuilds the index from the segment.
 			m := job.seg.Meta()
-			job.idx, err = writeSegIndex(segIndexPath(job.path), m.FirstPosition, m.LastPosition, scan, schemas, cols.Prev, false)
+			job.idx, err = writeSegIndex(segIndexPath(job.path), m.FirstPosition, m.LastPosition, scan, schemas, cols.Prev, false, s.opts.NoMmap)
 			if err != nil {
 				s.logger.Error("cannot write a segment index; the next open rebuilds it", "segment", job.path, "err", err)
 			}

@@ -69,7 +69,7 @@ func (sb *segIndexBuilder) bytes() ([]byte, error) {
 
 // writeSegIndex builds the segment index of a segment from its records
 // and publishes it at path (atomic publish), then opens it.
-func writeSegIndex(path string, first, last uint64, scan func(fn func(segment.Record) error) error, schemas []trove.Schema, prev func(uint32) uint32, readOnly bool) (*index.SegIndex, error) {
+func writeSegIndex(path string, first, last uint64, scan func(fn func(segment.Record) error) error, schemas []trove.Schema, prev func(uint32) uint32, readOnly, noMmap bool) (*index.SegIndex, error) {
 	sb := newSegIndexBuilder(first, last, schemas, prev)
 	if err := scan(func(r segment.Record) error { return sb.add(&r) }); err != nil {
 		return nil, err
@@ -85,13 +85,22 @@ func writeSegIndex(path string, first, last uint64, scan func(fn func(segment.Re
 	if err != nil {
 		return nil, err
 	}
+	return loadSegIndex(path, noMmap)
+}
+
+// loadSegIndex opens the segment index file at path: mapped, or read into
+// memory with noMmap (Options.NoMmap).
+func loadSegIndex(path string, noMmap bool) (*index.SegIndex, error) {
+	if noMmap {
+		return index.ReadSegIndex(path)
+	}
 	return index.OpenSegIndex(path)
 }
 
 // openSegIndex opens the segment index of sg, checked against the
 // segment's range.
-func openSegIndex(sg *sealed) (*index.SegIndex, error) {
-	ix, err := index.OpenSegIndex(segIndexPath(sg.path))
+func openSegIndex(sg *sealed, noMmap bool) (*index.SegIndex, error) {
+	ix, err := loadSegIndex(segIndexPath(sg.path), noMmap)
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +133,7 @@ func (s *Store) openSegIndexes() {
 		if sg.idx != nil {
 			continue
 		}
-		ix, err := openSegIndex(sg)
+		ix, err := openSegIndex(sg, s.opts.NoMmap)
 		if err == nil {
 			sg.idx = ix
 			continue
@@ -139,7 +148,7 @@ func (s *Store) openSegIndexes() {
 			s.logger.Warn("cannot build a segment index: its events are not indexed", "segment", sg.path)
 			continue
 		}
-		ix, err = writeSegIndex(segIndexPath(sg.path), sg.meta.FirstPosition, sg.meta.LastPosition, sg.seg.Scan, s.w.schemas, cols.Prev, s.readOnly)
+		ix, err = writeSegIndex(segIndexPath(sg.path), sg.meta.FirstPosition, sg.meta.LastPosition, sg.seg.Scan, s.w.schemas, cols.Prev, s.readOnly, s.opts.NoMmap)
 		if err != nil {
 			s.logger.Error("cannot build a segment index", "segment", sg.path, "err", err)
 			continue

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"os"
 	"slices"
 	"sort"
 	"unsafe"
@@ -456,6 +457,16 @@ func OpenSegIndex(path string) (*SegIndex, error) {
 		dropResident(data)
 	}
 	return s, nil
+}
+
+// ReadSegIndex is OpenSegIndex for filesystems where a memory map is
+// unsafe or unsupported: it reads the whole file into memory instead.
+func ReadSegIndex(path string) (*SegIndex, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("index: segment index: %w", err)
+	}
+	return decodeSegIndex(path, data)
 }
 
 // DecodeSegIndex reads a segment index from data, which it keeps (data

@@ -300,12 +300,20 @@ func TestSegIndexGolden(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s, err := OpenSegIndex(golden)
-	if err != nil {
-		t.Fatal(err)
+	// Mapped, and read into memory (engine.Options.NoMmap): the same index.
+	for name, open := range map[string]func(string) (*SegIndex, error){"mapped": OpenSegIndex, "read": ReadSegIndex} {
+		s, err := open(golden)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		checkSegIndex(t, s, 100, docs, prevs)
+		if err := s.Close(); err != nil {
+			t.Fatalf("%s: close: %v", name, err)
+		}
 	}
-	defer s.Close()
-	checkSegIndex(t, s, 100, docs, prevs)
+	if _, err := ReadSegIndex("testdata/no-such.idx"); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("ReadSegIndex of a missing file: %v", err)
+	}
 	old, err := os.ReadFile(golden)
 	if err != nil {
 		t.Fatal(err)
