@@ -408,16 +408,29 @@ func (s *Store) putSmall(key string, data []byte, opts blob.PutOptions) (blob.In
 	if err := s.checkOpen(); err != nil {
 		return blob.Info{}, err
 	}
-	if existing, err := s.stat(key); err == nil {
-		return s.compare(existing, digest, opts)
-	} else if !errors.Is(err, trove.ErrNotFound) {
-		return blob.Info{}, err
+	if info, found, err := s.storedAs(key, digest, opts); found {
+		return info, err
 	}
 	w := &packWrite{key: key, frame: encodePut(key, sum, opts.ContentType, opts.Metadata, data)}
 	if err := s.pack.submit(w); err != nil {
 		return blob.Info{}, fmt.Errorf("local: put %s: %w", key, err)
 	}
 	return infoOf(record{Key: key, Size: int64(len(data)), SHA256: digest, ContentType: opts.ContentType, Metadata: opts.Metadata}), nil
+}
+
+// storedAs answers a put of key whose bytes hash to digest when key is
+// stored already, or when looking it up fails (found true); found is false
+// when key is not stored.
+func (s *Store) storedAs(key, digest string, opts blob.PutOptions) (info blob.Info, found bool, err error) {
+	existing, err := s.stat(key)
+	if errors.Is(err, trove.ErrNotFound) {
+		return blob.Info{}, false, nil
+	}
+	if err != nil {
+		return blob.Info{}, true, err
+	}
+	info, err = s.compare(existing, digest, opts)
+	return info, true, err
 }
 
 // putLoose stores a loose object. The bytes stream through a 256 KiB
@@ -450,10 +463,8 @@ func (s *Store) putLoose(key string, src io.Reader, opts blob.PutOptions) (blob.
 	if err := s.checkOpen(); err != nil {
 		return blob.Info{}, err
 	}
-	if existing, err := s.stat(key); err == nil {
-		return s.compare(existing, digest, opts)
-	} else if !errors.Is(err, trove.ErrNotFound) {
-		return blob.Info{}, err
+	if info, found, err := s.storedAs(key, digest, opts); found {
+		return info, err
 	}
 	obj := s.objectPath(digest)
 	if err := s.ensureDir(filepath.Dir(obj)); err != nil {

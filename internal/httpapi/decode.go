@@ -195,24 +195,33 @@ func (c caps) checkLink(prefix string, l trove.EventLink) error {
 	return c.checkID(prefix+"targetEvent/id", l.TargetEvent.ID)
 }
 
+// batchOf collects a batch's events one at a time.
+type batchOf struct {
+	c      caps
+	events []trove.Event
+}
+
+// add decodes the next event; the event past the batch cap and a bad event
+// (as a trove.BatchError naming its index) are refused.
+func (b *batchOf) add(raw []byte) error {
+	if len(b.events) == b.c.maxBatch {
+		return badRequest(fmt.Sprintf("a batch holds at most %d events (the batch cap)", b.c.maxBatch))
+	}
+	e, err := b.c.decodeEvent(raw)
+	if err != nil {
+		return &trove.BatchError{Index: len(b.events), Err: err}
+	}
+	b.events = append(b.events, e)
+	return nil
+}
+
 // decodeBatch reads a batch body: a JSON array of events, or NDJSON (one
 // event per line, blank lines skipped). It decodes one event at a time as
 // the body streams in, and refuses the batch at the first bad event or at
 // the first event past the cap, so that what it holds is the events
 // decoded so far and one event's bytes, never the whole body.
 func (c caps) decodeBatch(r io.Reader, ndjson bool) ([]trove.Event, error) {
-	var events []trove.Event
-	add := func(raw []byte) error {
-		if len(events) == c.maxBatch {
-			return badRequest(fmt.Sprintf("a batch holds at most %d events (the batch cap)", c.maxBatch))
-		}
-		e, err := c.decodeEvent(raw)
-		if err != nil {
-			return &trove.BatchError{Index: len(events), Err: err}
-		}
-		events = append(events, e)
-		return nil
-	}
+	b := batchOf{c: c}
 	if ndjson {
 		br := bufio.NewReader(r)
 		for {
@@ -221,12 +230,12 @@ func (c caps) decodeBatch(r io.Reader, ndjson bool) ([]trove.Event, error) {
 				return nil, err
 			}
 			if len(bytes.TrimSpace(line)) > 0 {
-				if err := add(line); err != nil {
+				if err := b.add(line); err != nil {
 					return nil, err
 				}
 			}
 			if err == io.EOF {
-				return events, nil
+				return b.events, nil
 			}
 		}
 	}
@@ -237,18 +246,7 @@ func (c caps) decodeBatch(r io.Reader, ndjson bool) ([]trove.Event, error) {
 // streaming decoder splitting the array: decodeArray's fallback, whose
 // errors (offsets included) are the batch route's.
 func (c caps) decodeArraySlow(r io.Reader) ([]trove.Event, error) {
-	var events []trove.Event
-	add := func(raw []byte) error {
-		if len(events) == c.maxBatch {
-			return badRequest(fmt.Sprintf("a batch holds at most %d events (the batch cap)", c.maxBatch))
-		}
-		e, err := c.decodeEvent(raw)
-		if err != nil {
-			return &trove.BatchError{Index: len(events), Err: err}
-		}
-		events = append(events, e)
-		return nil
-	}
+	b := batchOf{c: c}
 	dec := json.NewDecoder(r)
 	tok, err := dec.Token()
 	if err != nil {
@@ -262,7 +260,7 @@ func (c caps) decodeArraySlow(r io.Reader) ([]trove.Event, error) {
 		if err := dec.Decode(&raw); err != nil {
 			return nil, jsonReadErr(err)
 		}
-		if err := add(raw); err != nil {
+		if err := b.add(raw); err != nil {
 			return nil, err
 		}
 	}
@@ -275,7 +273,7 @@ func (c caps) decodeArraySlow(r io.Reader) ([]trove.Event, error) {
 		}
 		return nil, jsonReadErr(err)
 	}
-	return events, nil
+	return b.events, nil
 }
 
 // jsonReadErr is an error of a streaming JSON decoder: the body's own
