@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,6 +31,7 @@ var (
 	benchDir    = flag.String("benchdir", "", "reuse (or create) the query benchmarks' store here")
 	benchBlock  = flag.Int("benchblock", 0, "blockSize option of the query benchmarks' store (0: the default)")
 	benchSearch = flag.String("benchsearch", "on", "searchIndex option of the ingest benchmarks (on: bleve indexes sealed events in the background)")
+	benchHeap   = flag.String("benchheapprofile", "", "BenchmarkIngestRSS: write a heap profile of the open store here after the ingest")
 	benchWide   = flag.Bool("benchwide", false, "use the bench harness's event shape (~728 bytes of JSON, ~296-byte payload, metadata, 30% linked, 10 schemas × 100 producers); keep its -benchdir apart")
 )
 
@@ -401,6 +403,16 @@ func BenchmarkIngestRSS(b *testing.B) {
 			}
 		}
 		b.ReportMetric(float64(*benchEvents)/b.Elapsed().Seconds(), "events/s")
+		if *benchHeap != "" {
+			f, err := os.Create(*benchHeap)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := pprof.WriteHeapProfile(f); err != nil {
+				b.Fatal(err)
+			}
+			f.Close()
+		}
 		st.Close()
 		b.StartTimer()
 	}
