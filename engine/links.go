@@ -30,7 +30,11 @@ func (s *Store) links(id trove.EventID, opts trove.LinkOptions) ([]linkEntry, er
 	var out []linkEntry
 	switch opts.Direction {
 	case trove.Incoming:
-		for _, ref := range s.ix.Incoming(id.ID) {
+		refs, err := s.incomingRefs(v, id.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, ref := range refs {
 			if uint64(ref.Source) > v.last {
 				continue
 			}
@@ -69,6 +73,46 @@ func (s *Store) links(id trove.EventID, opts trove.LinkOptions) ([]linkEntry, er
 		return nil, fmt.Errorf("%w: engine: link direction %q", trove.ErrInvalid, opts.Direction)
 	}
 	return out, nil
+}
+
+// incomingRefs returns the links to id in save order: the own links of
+// the sealed candidates the index returns, found by reading each event,
+// merged with the references the index keeps.
+func (s *Store) incomingRefs(v *view, id string) ([]index.LinkRef, error) {
+	sealed, kept := s.ix.Incoming(id)
+	if sealed == nil || sealed.IsEmpty() {
+		return kept, nil
+	}
+	var own []index.LinkRef
+	it := sealed.Iterator()
+	for it.HasNext() {
+		pos := it.Next()
+		if uint64(pos) > v.last {
+			break
+		}
+		e, err := s.eventAt(v, uint64(pos))
+		if err != nil {
+			return nil, err
+		}
+		for i, l := range e.Links {
+			if l.TargetEvent.ID == id {
+				own = append(own, index.LinkRef{Source: pos, Slot: int32(i), After: pos})
+			}
+		}
+	}
+	// Both lists are in save order, and a link was saved after every own
+	// link of the positions up to its After (an own link's After is its
+	// source).
+	out := make([]index.LinkRef, 0, len(own)+len(kept))
+	i := 0
+	for _, r := range kept {
+		for i < len(own) && own[i].Source <= r.After {
+			out = append(out, own[i])
+			i++
+		}
+		out = append(out, r)
+	}
+	return append(out, own[i:]...), nil
 }
 
 func (s *Store) linkOf(src trove.Event, ref index.LinkRef) (trove.EventLink, bool) {

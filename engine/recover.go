@@ -244,6 +244,10 @@ func (s *Store) loadSnapshot() (uint64, bool) {
 		return 0, false
 	}
 	ix, meta, err := index.DecodeWith(s.snapPath(), data, index.Options{IDAt: s.idAt})
+	if errors.Is(err, index.ErrOldSnapshot) {
+		s.logger.Info("index snapshot of an earlier format; rebuilding the index from the log once", "err", err)
+		return 0, false
+	}
 	if err != nil {
 		s.logger.Warn("damaged index snapshot; rebuilding the index from the log", "err", err)
 		s.w.snapDamage = err

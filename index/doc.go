@@ -43,12 +43,17 @@
 // producer, link type, link target and every payload term, with no guard
 // on cardinality. Hashed postings are candidates (a superset), which the
 // planner verifies. SetSegments hands an Index the segment indexes of the
-// sealed log; Reader.SegmentTerm answers payload terms on paths past the
-// guard from them.
+// sealed log, and the index then drops the positions they cover from its
+// own postings (posting.go): a Posting (Reader.Schema, Producer, LinkType,
+// LinkTarget, AnyLink, Term) reads the sealed positions from the segment
+// indexes and the head's from memory, so the postings in the heap do not
+// grow with history. Reader.SegmentTerm answers payload terms on paths
+// past the guard from them. The id table, the columns and the superseded
+// positions still cover every position.
 //
 // # Snapshots
 //
-// Encode writes the whole index, with the caller's opaque meta, as one
+// Encode writes the whole index (its postings trimmed), with the caller's opaque meta, as one
 // checksummed file (FORMAT.md), streamed; DecodeWith reads it back, or returns a
 // *trove.CorruptionError. The engine publishes snapshots atomically and
 // replays only the log after the one it loads.

@@ -8,10 +8,10 @@ import (
 	"path/filepath"
 )
 
-var updateGolden = flag.Bool("update", false, "rewrite testdata/v3.snap")
+var updateGolden = flag.Bool("update", false, "rewrite testdata/v4.snap")
 
 func readGolden() ([]byte, error) {
-	path := filepath.Join("testdata", "v3.snap")
+	path := filepath.Join("testdata", "v4.snap")
 	if *updateGolden {
 		var buf bytes.Buffer
 		if err := goldenIndex().Encode(&buf, []byte(`{"golden":1}`)); err != nil {

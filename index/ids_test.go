@@ -151,19 +151,27 @@ func TestIDsReadable(t *testing.T) {
 	}
 }
 
-// TestGoldenOldRejected: snapshots of versions 1 and 2 are refused as
-// corrupt, at the version field, so that the engine rebuilds its index from
-// the log (version 2 spelled numbers' terms differently).
+// TestGoldenOldRejected: snapshots of versions 1 to 3 are refused with
+// ErrOldSnapshot (not damage), so that the engine rebuilds its index from
+// the log once (version 2 spelled numbers' terms differently; version 3 had
+// no trimmed prefix and no save point of added links); an unknown version
+// is damage at the version field.
 func TestGoldenOldRejected(t *testing.T) {
-	for _, name := range []string{"v1.snap", "v2.snap"} {
+	for _, name := range []string{"v1.snap", "v2.snap", "v3.snap"} {
 		data, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, _, err = Decode(name, data)
-		var ce *trove.CorruptionError
-		if !errors.As(err, &ce) || ce.Offset != 8 {
+		if _, _, err = Decode(name, data); !errors.Is(err, ErrOldSnapshot) || errors.Is(err, trove.ErrCorrupt) {
 			t.Fatalf("%s: %v", name, err)
+		}
+		for _, v := range []byte{0, 5, 0xff} {
+			bad := bytes.Clone(data)
+			bad[8] = v
+			var ce *trove.CorruptionError
+			if _, _, err = Decode(name, bad); !errors.As(err, &ce) || ce.Offset != 8 {
+				t.Fatalf("%s as version %d: %v", name, v, err)
+			}
 		}
 	}
 }

@@ -63,6 +63,10 @@ type Doc struct {
 type LinkRef struct {
 	Source uint32
 	Slot   int32
+	// After is the last position when the link was saved: the source's
+	// position for an own link, the log's last position at SaveLink for
+	// an added one.
+	After uint32
 }
 
 // Index is the engine's in-memory index over event positions. Positions
@@ -111,6 +115,9 @@ type state struct {
 	// 1…segUpTo (SetSegments).
 	segs    []*SegIndex
 	segUpTo uint32
+	// trimmed is the prefix of positions dropped from the postings above
+	// (posting.go): the segment indexes answer for them.
+	trimmed uint32
 }
 
 type dict struct {
@@ -227,7 +234,7 @@ func (ix *Index) addLocked(pos uint32, d Doc) error {
 	s.cols.set(pos, d.CreatedAt, uint32(d.Version), prev, s.pairs.num(pair{sn, pn}))
 	s.chunk(pos, d.CreatedAt)
 	for i, l := range d.Links {
-		s.link(pos, l, int32(i))
+		s.link(pos, l, int32(i), pos)
 	}
 	if max := ix.opts.MaxPathValues; max > 0 {
 		add := func(path, value []byte) { s.term(pos, path, value, max) }
@@ -301,16 +308,11 @@ func (s *state) chunk(pos uint32, t int64) {
 	s.chunkMax[c] = max(s.chunkMax[c], t)
 }
 
-func (s *state) link(pos uint32, l trove.EventLink, slot int32) {
-	bm := s.linkType[l.Type]
-	if bm == nil {
-		bm = roaring.New()
-		s.linkType[l.Type] = bm
-	}
-	bm.Add(pos)
+func (s *state) link(pos uint32, l trove.EventLink, slot int32, after uint32) {
+	s.linkTypeBitmap(l.Type).Add(pos)
 	s.anyLink.Add(pos)
 	t := l.TargetEvent.ID
-	s.incoming[t] = append(slices.Clip(s.incoming[t]), LinkRef{Source: pos, Slot: slot})
+	s.incoming[t] = append(slices.Clip(s.incoming[t]), LinkRef{Source: pos, Slot: slot, After: after})
 }
 
 // term adds pos to the posting of path=value; the byte slices are only
@@ -344,7 +346,7 @@ func (ix *Index) AddLink(source uint32, l trove.EventLink) {
 	s := &ix.st
 	list := append(slices.Clip(s.added[source]), l)
 	s.added[source] = list
-	s.link(source, l, -int32(len(list)))
+	s.link(source, l, -int32(len(list)), s.n)
 }
 
 // Lookup returns the position of id's version (its latest when version is
@@ -449,13 +451,6 @@ func (ix *Index) AddedLinks(pos uint32) []trove.EventLink {
 	return ix.st.added[pos]
 }
 
-// Incoming returns the links whose target is id, in save order.
-func (ix *Index) Incoming(id string) []LinkRef {
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
-	return ix.st.incoming[id]
-}
-
 // Read calls fn with a Reader over the index, holding the read lock: fn
 // must be short (compute candidate bitmaps, copy what it needs) and must not
 // keep the Reader or any bitmap it returns.
@@ -465,8 +460,9 @@ func (ix *Index) Read(fn func(r Reader)) {
 	fn(Reader{st: &ix.st, opts: ix.opts})
 }
 
-// Reader reads an index under its read lock (see Index.Read). Bitmaps it
-// returns are the index's own: read them, never modify or keep them.
+// Reader reads an index under its read lock (see Index.Read). Postings it
+// returns are valid inside the callback only; the bitmaps of Superseded
+// are the index's own: read them, never modify or keep them.
 type Reader struct {
 	st   *state
 	opts Options
@@ -475,29 +471,35 @@ type Reader struct {
 // Last returns the last indexed position.
 func (r Reader) Last() uint32 { return r.st.n }
 
-// Schema returns the positions of events with this schema identity, or nil.
-func (r Reader) Schema(name string) *roaring.Bitmap {
+// Schema returns the positions of events with this schema identity.
+func (r Reader) Schema(name string) Posting {
+	var head *roaring.Bitmap
 	if n, ok := r.st.schemas.nums[name]; ok {
-		return r.st.bySchema[n]
+		head = r.st.bySchema[n]
 	}
-	return nil
+	return r.posting(KindSchema, name, "", head)
 }
 
-// Producer returns the positions of events of this producer, or nil.
-func (r Reader) Producer(name string) *roaring.Bitmap {
+// Producer returns the positions of events of this producer.
+func (r Reader) Producer(name string) Posting {
+	var head *roaring.Bitmap
 	if n, ok := r.st.produce.nums[name]; ok {
-		return r.st.byProducer[n]
+		head = r.st.byProducer[n]
 	}
-	return nil
+	return r.posting(KindProducer, name, "", head)
 }
 
 // LinkType returns the positions of events with an outgoing link of this
-// type, or nil.
-func (r Reader) LinkType(t string) *roaring.Bitmap { return r.st.linkType[t] }
+// type.
+func (r Reader) LinkType(t string) Posting {
+	return r.posting(KindLinkType, t, "", r.st.linkType[t])
+}
 
 // LinkTarget returns the positions of events with an outgoing link to this
-// id, or nil.
-func (r Reader) LinkTarget(id string) *roaring.Bitmap { return r.st.linkTarget(id) }
+// id.
+func (r Reader) LinkTarget(id string) Posting {
+	return r.posting(KindLinkTarget, id, "", r.st.linkTarget(id))
+}
 
 // linkTarget returns the positions of the events linking to id, built from
 // its incoming links; nil when there are none.
@@ -514,7 +516,7 @@ func (s *state) linkTarget(id string) *roaring.Bitmap {
 }
 
 // AnyLink returns the positions of events with an outgoing link.
-func (r Reader) AnyLink() *roaring.Bitmap { return r.st.anyLink }
+func (r Reader) AnyLink() Posting { return r.posting(KindAnyLink, "", "", r.st.anyLink) }
 
 // Superseded returns the positions of versions that a later version of the
 // same id replaced.
@@ -523,11 +525,11 @@ func (r Reader) Superseded() *roaring.Bitmap { return r.st.superseded }
 // Term returns the positions whose payload holds value (a ValueKey) at path.
 // indexed is false when the path is not indexed (past the guard, or the
 // payload index is off): then the caller must scan.
-func (r Reader) Term(path, value string) (bm *roaring.Bitmap, indexed bool) {
+func (r Reader) Term(path, value string) (p Posting, indexed bool) {
 	if r.opts.MaxPathValues < 0 || r.st.hot[path] {
-		return nil, false
+		return Posting{}, false
 	}
-	return r.st.terms[path][value], true
+	return r.posting(KindTerm, path, value, r.st.terms[path][value]), true
 }
 
 // Columns returns the per-position columns as they stand. What it returns

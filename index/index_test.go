@@ -70,21 +70,21 @@ func TestIndexBasics(t *testing.T) {
 		if !r.Superseded().Contains(1) || r.Superseded().GetCardinality() != 1 {
 			t.Fatalf("superseded: %v", r.Superseded().ToArray())
 		}
-		if bm, ok := r.Term("k", "sx"); !ok || !slices.Equal(bm.ToArray(), []uint32{1, 3}) {
-			t.Fatalf("k=x: %v %v", bm, ok)
+		if p, ok := r.Term("k", "sx"); !ok || !slices.Equal(p.Bitmap(1, 1<<32).ToArray(), []uint32{1, 3}) {
+			t.Fatalf("k=x: %v %v", p.Bitmap(1, 1<<32), ok)
 		}
 		if _, ok := r.Term("h", "n1"); ok {
 			t.Fatal("h must have stopped being indexed")
 		}
-		if got := r.LinkTarget("a").ToArray(); !slices.Equal(got, []uint32{2}) {
+		if got := r.LinkTarget("a").Bitmap(1, 1<<32).ToArray(); !slices.Equal(got, []uint32{2}) {
 			t.Fatalf("links to a: %v", got)
 		}
 	})
-	if in := ix.Incoming("a"); len(in) != 1 || in[0] != (LinkRef{Source: 2, Slot: -1}) {
-		t.Fatalf("incoming a: %+v", in)
+	if sealed, in := ix.Incoming("a"); sealed != nil || len(in) != 1 || in[0] != (LinkRef{Source: 2, Slot: -1, After: 3}) {
+		t.Fatalf("incoming a: %v %+v", sealed, in)
 	}
-	if in := ix.Incoming("b"); len(in) != 1 || in[0] != (LinkRef{Source: 1, Slot: 0}) {
-		t.Fatalf("incoming b: %+v", in)
+	if sealed, in := ix.Incoming("b"); sealed != nil || len(in) != 1 || in[0] != (LinkRef{Source: 1, Slot: 0, After: 1}) {
+		t.Fatalf("incoming b: %v %+v", sealed, in)
 	}
 }
 
@@ -124,9 +124,9 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	}
 }
 
-// TestGolden decodes the checked-in snapshot of format version 3, so that
-// a change to the encoder cannot silently orphan existing files, and
-// rejects the version 1 file as corrupt (the engine then rebuilds).
+// TestGolden decodes the checked-in snapshot of format version 4 (its
+// postings trimmed: a segment index covers positions 1 and 2), so that a
+// change to the encoder cannot silently orphan existing files.
 func TestGolden(t *testing.T) {
 	ix := goldenIndex()
 	var buf bytes.Buffer
@@ -138,9 +138,9 @@ func TestGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(buf.Bytes(), want) {
-		t.Fatal("encoder output differs from testdata/v3.snap (a format change needs a new version)")
+		t.Fatal("encoder output differs from testdata/v4.snap (a format change needs a new version)")
 	}
-	got, meta, err := DecodeWith("testdata/v3.snap", want, Options{IDAt: goldenIDAt})
+	got, meta, err := DecodeWith("testdata/v4.snap", want, Options{IDAt: goldenIDAt})
 	if err != nil || string(meta) != `{"golden":1}` {
 		t.Fatalf("decode golden: %v", err)
 	}
@@ -154,6 +154,54 @@ func TestGolden(t *testing.T) {
 	if !slices.Equal(keys, []string{"color", "size"}) {
 		t.Fatalf("golden paths: %v", keys)
 	}
+	if got.Trimmed() != 2 {
+		t.Fatalf("golden trimmed prefix: %d", got.Trimmed())
+	}
+	// Without its segment index the trimmed prefix is all candidates;
+	// with it, the postings are exact again.
+	check := func(want map[string][]uint32) {
+		t.Helper()
+		got.Read(func(r Reader) {
+			for term, w := range want {
+				path, value, ok := strings.Cut(term, "=")
+				if !ok {
+					continue
+				}
+				p, _ := r.Term(path, value)
+				if b := p.Bitmap(1, 1<<32).ToArray(); !slices.Equal(b, w) {
+					t.Errorf("%s: %v, want %v", term, b, w)
+				}
+			}
+			if b := r.LinkTarget("doc-1").Bitmap(1, 1<<32).ToArray(); !slices.Equal(b, want["->doc-1"]) {
+				t.Errorf("links to doc-1: %v, want %v", b, want["->doc-1"])
+			}
+		})
+	}
+	check(map[string][]uint32{"color=sred": {1, 2}, "color=sgreen": {1, 2, 4}, "size=n2": {1, 2, 3}, "->doc-1": {1, 2}})
+	got.SetSegments([]*SegIndex{goldenSegIndex()})
+	check(map[string][]uint32{"color=sred": {1}, "color=sgreen": {4}, "size=n2": {3}, "->doc-1": {2}})
+	if sealed, refs := got.Incoming("doc-2"); !slices.Equal(sealed.ToArray(), []uint32{}) || len(refs) != 1 || refs[0] != (LinkRef{Source: 3, Slot: -1, After: 4}) {
+		t.Fatalf("incoming doc-2: %v %+v", sealed, refs)
+	}
+}
+
+// goldenSegIndex is the segment index of the golden documents 1 and 2.
+func goldenSegIndex() *SegIndex {
+	b := NewSegIndexBuilder(1)
+	for i, d := range goldenDocs[:2] {
+		if err := b.Add(uint32(i+1), 0, d); err != nil {
+			panic(err)
+		}
+	}
+	var buf bytes.Buffer
+	if err := b.Encode(&buf); err != nil {
+		panic(err)
+	}
+	si, err := DecodeSegIndex("golden.idx", buf.Bytes())
+	if err != nil {
+		panic(err)
+	}
+	return si
 }
 
 func goldenIndex() *Index {
@@ -163,6 +211,7 @@ func goldenIndex() *Index {
 		_ = ix.Add(uint32(i+1), d)
 	}
 	ix.AddLink(3, trove.EventLink{Type: "ref", TargetEvent: trove.EventID{ID: "doc-2", Version: 1}})
+	ix.SetSegments([]*SegIndex{goldenSegIndex()})
 	return ix
 }
 
@@ -184,7 +233,7 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ix, _, err := Decode("fuzz", data)
 		if err != nil {
-			if !errors.Is(err, trove.ErrCorrupt) {
+			if !errors.Is(err, trove.ErrCorrupt) && !errors.Is(err, ErrOldSnapshot) {
 				t.Fatalf("error %v does not match ErrCorrupt", err)
 			}
 			return
@@ -214,7 +263,7 @@ func FuzzDecodeBody(f *testing.F) {
 		}
 		crc := crc32Checksum(body)
 		hdr.Write([]byte{byte(crc), byte(crc >> 8), byte(crc >> 16), byte(crc >> 24)})
-		if _, _, err := Decode("fuzz", hdr.Bytes()); err != nil && !errors.Is(err, trove.ErrCorrupt) {
+		if _, _, err := Decode("fuzz", hdr.Bytes()); err != nil && !errors.Is(err, trove.ErrCorrupt) && !errors.Is(err, ErrOldSnapshot) {
 			t.Fatalf("error %v does not match ErrCorrupt", err)
 		}
 	})

@@ -3,9 +3,10 @@ package index
 import "github.com/RoaringBitmap/roaring/v2"
 
 // Segment indexes answer for sealed positions what the in-memory index
-// does not keep: the postings of payload paths past the guard
+// does not keep: every posting of the positions they cover (posting.go),
+// and the postings of payload paths past the guard
 // (Options.MaxPathValues). The engine hands the index its segment indexes
-// with SetSegments; Reader.SegmentTerm reads them.
+// with SetSegments; Posting and Reader.SegmentTerm read them.
 
 // SetSegments sets the segment indexes of the sealed log, in position
 // order. Only those covering positions 1, 2, … without a gap are used: a
@@ -25,6 +26,15 @@ func (ix *Index) SetSegments(segs []*SegIndex) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	ix.st.segs, ix.st.segUpTo = used, upTo
+	ix.st.trim(min(upTo, ix.st.n))
+}
+
+// Trimmed returns the prefix of positions whose postings the index no
+// longer holds itself (the segment indexes answer for them).
+func (ix *Index) Trimmed() uint32 {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.st.trimmed
 }
 
 // SegmentTerm returns, for a payload path the index does not cover

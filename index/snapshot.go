@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -21,7 +22,7 @@ import (
 // into the file as it is encoded, never held in memory whole.
 const (
 	snapMagic   = "TRVINDEX"
-	snapVersion = 3
+	snapVersion = 4
 	headerSize  = 8 + 4
 	trailerSize = 8 + 4
 	// maxSnapshot caps the body length accepted.
@@ -32,6 +33,11 @@ const (
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// ErrOldSnapshot is DecodeWith's error for a snapshot of an earlier format
+// version: not damage, but nothing this build reads (its owner rebuilds
+// the index from the log, which writes the current version).
+var ErrOldSnapshot = errors.New("index: snapshot of an earlier format version")
 
 // Encode writes a snapshot of the index to w, with meta (the caller's own
 // state, stored verbatim) inside the checksummed body. The body is streamed:
@@ -122,6 +128,7 @@ func (ix *Index) encodeLocked(e *enc, meta []byte) {
 	e.bytes(meta)
 	e.i(int64(ix.opts.MaxPathValues))
 	e.u(uint64(s.n))
+	e.u(uint64(s.trimmed))
 	e.u64(s.ids.seed)
 	cur := -1
 	s.ids.each(func(sub int, fp, pos uint32) {
@@ -203,6 +210,7 @@ func (ix *Index) encodeLocked(e *enc, meta []byte) {
 		for _, r := range s.incoming[t] {
 			e.u(uint64(r.Source))
 			e.i(int64(r.Slot))
+			e.u(uint64(r.After))
 		}
 	}
 }
@@ -337,7 +345,10 @@ func DecodeWith(file string, data []byte, opts Options) (ix *Index, meta []byte,
 	if string(data[:8]) != snapMagic {
 		return nil, nil, corrupt(0, "bad magic")
 	}
-	if v := binary.LittleEndian.Uint32(data[8:]); v != snapVersion {
+	switch v := binary.LittleEndian.Uint32(data[8:]); {
+	case v >= 1 && v < snapVersion:
+		return nil, nil, fmt.Errorf("%w: %s holds version %d, this build writes %d", ErrOldSnapshot, file, v, snapVersion)
+	case v != snapVersion:
 		return nil, nil, corrupt(8, "unknown snapshot version %d", v)
 	}
 	trOff := len(data) - trailerSize
@@ -374,6 +385,10 @@ func (ix *Index) decodeBody(body []byte) ([]byte, error) {
 	ix.opts.MaxPathValues = int(d.i())
 	s := &ix.st
 	n := d.count(5)
+	s.trimmed = uint32(min(d.u(), 1<<32-1))
+	if d.err == nil && s.trimmed > uint32(n) {
+		return nil, fmt.Errorf("trimmed prefix %d past the last position %d", s.trimmed, n)
+	}
 	if err := s.decodeIDs(d, n); err != nil {
 		return nil, err
 	}
@@ -453,8 +468,10 @@ func (s *state) decodeColumns(d *dec, n int) error {
 			return fmt.Errorf("column out of range at position %d", pos)
 		}
 		s.cols.set(pos, last, uint32(ver), uint32(prev), s.pairs.num(pair{uint32(sn), uint32(pn)}))
-		s.bySchema[sn].Add(pos)
-		s.byProducer[pn].Add(pos)
+		if pos > s.trimmed {
+			s.bySchema[sn].Add(pos)
+			s.byProducer[pn].Add(pos)
+		}
 		if prev != 0 {
 			s.superseded.Add(uint32(prev))
 		}
@@ -548,7 +565,11 @@ func (s *state) decodeLinks(d *dec) error {
 		k := d.count(2)
 		refs := make([]LinkRef, 0, k)
 		for range k {
-			refs = append(refs, LinkRef{Source: uint32(d.u()), Slot: int32(d.i())})
+			r := LinkRef{Source: uint32(d.u()), Slot: int32(d.i()), After: uint32(d.u())}
+			if d.err == nil && r.Slot >= 0 && (r.Source <= s.trimmed || r.After != r.Source) {
+				return fmt.Errorf("incoming link of %q from position %d: an own link in the trimmed prefix or saved after its source", t, r.Source)
+			}
+			refs = append(refs, r)
 		}
 		s.incoming[t] = refs
 	}

@@ -256,6 +256,23 @@ func TestModel(t *testing.T) {
 		if err != nil || string(meta) != "meta" {
 			t.Fatalf("decode: %v %q", err, meta)
 		}
+		// Trimmed: segment indexes answer for a prefix, the heap for the
+		// rest; after a snapshot round trip, with the same segment
+		// indexes, with only the first (the rest of the trimmed prefix
+		// is then all candidates), and with none.
+		segs := segIndexes(t, m, r)
+		trimmed := decodeIndex(t, buf.Bytes())
+		trimmed.SetSegments(segs)
+		var tbuf bytes.Buffer
+		if err := trimmed.Encode(&tbuf, nil); err != nil {
+			t.Fatal(err)
+		}
+		again, partial, none := decodeIndex(t, tbuf.Bytes()), decodeIndex(t, tbuf.Bytes()), decodeIndex(t, tbuf.Bytes())
+		again.SetSegments(segs)
+		partial.SetSegments(segs[:1])
+		if trimmed.Trimmed() != segs[len(segs)-1].Last() || none.Trimmed() != trimmed.Trimmed() {
+			t.Fatalf("trimmed %d and %d after a round trip, segments up to %d", trimmed.Trimmed(), none.Trimmed(), segs[len(segs)-1].Last())
+		}
 		for i := range 400 {
 			eq := randomQuery(r)
 			q, err := eq.Compile()
@@ -266,12 +283,15 @@ func TestModel(t *testing.T) {
 			// Index 2 runs position-ordered pages in tiny windows; 3 and
 			// 4 with a searcher covering a prefix of the log (4 in tiny
 			// windows); 1 and 3 read from a RawSource.
-			for k, x := range []*index.Index{ix, ix2, ix, ix, ix} {
+			for k, x := range []*index.Index{ix, ix2, ix, ix, ix, trimmed, again, partial, none} {
 				opts := Options{}
+				if k >= 5 && r.IntN(2) == 0 {
+					k = 2 + 2*r.IntN(2) // windowed, with or without a searcher
+				}
 				if k == 2 || k == 4 {
 					opts.window = 1 + uint64(r.IntN(40))
 				}
-				if k >= 3 {
+				if k == 3 || k == 4 {
 					opts.Searcher = modelSearcher{m: m, upTo: uint32(r.IntN(len(m.events) + 1))}
 				}
 				var src Source = m
@@ -289,6 +309,46 @@ func TestModel(t *testing.T) {
 			}
 		}
 	}
+}
+
+// segIndexes builds the segment indexes of a prefix of the model's log
+// (about two thirds of it), in segments of random sizes.
+func segIndexes(t *testing.T, m *model, r *rand.Rand) []*index.SegIndex {
+	t.Helper()
+	latest := map[string]uint32{}
+	var segs []*index.SegIndex
+	end := uint32(len(m.events) * 2 / 3)
+	for first := uint32(1); first <= end; {
+		last := min(end, first+uint32(1+r.IntN(150)))
+		b := index.NewSegIndexBuilder(first)
+		for pos := first; pos <= last; pos++ {
+			e := m.events[pos-1]
+			if err := b.Add(pos, latest[e.ID.ID], docOf(e)); err != nil {
+				t.Fatal(err)
+			}
+			latest[e.ID.ID] = pos
+		}
+		var buf bytes.Buffer
+		if err := b.Encode(&buf); err != nil {
+			t.Fatal(err)
+		}
+		si, err := index.DecodeSegIndex("seg.idx", buf.Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		segs = append(segs, si)
+		first = last + 1
+	}
+	return segs
+}
+
+func decodeIndex(t *testing.T, snap []byte) *index.Index {
+	t.Helper()
+	ix, _, err := index.Decode("snap", snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ix
 }
 
 // TestCreatedOrder checks createdAt-sorted pages against the model on a log

@@ -140,7 +140,7 @@ func compile(ctx context.Context, ix *index.Index, q *trove.CompiledQuery, opts 
 			p.last = opts.Last
 			p.cols = p.cols.Upto(p.last)
 		}
-		var must []*roaring.Bitmap
+		var must []posting
 		must, unindexed = p.postings(r)
 		if w != nil {
 			w.move(must, p.last)
@@ -196,23 +196,21 @@ func (p *Plan) planTimeBounds() {
 // postings returns the bitmaps every candidate must be in (schema,
 // producer, link, indexed payload terms, time), and the payload terms the
 // index does not cover.
-func (p *Plan) postings(r index.Reader) (must []*roaring.Bitmap, unindexed []trove.PayloadTerm) {
+func (p *Plan) postings(r index.Reader) (must []posting, unindexed []trove.PayloadTerm) {
 	q := p.q
-	empty := roaring.New()
-	orOf := func(names map[string]bool, get func(string) *roaring.Bitmap) *roaring.Bitmap {
-		var bms []*roaring.Bitmap
+	empty := bitmapPosting{roaring.New()}
+	orOf := func(names map[string]bool, get func(string) index.Posting) posting {
+		var any anyOf
 		for n := range names {
-			if bm := get(n); bm != nil {
-				bms = append(bms, bm)
-			}
+			any = append(any, get(n))
 		}
-		switch len(bms) {
+		switch len(any) {
 		case 0:
 			return empty
 		case 1:
-			return bms[0]
+			return any[0]
 		}
-		return roaring.FastOr(bms...)
+		return any
 	}
 	if s := q.Schemas(); s != nil {
 		must = append(must, orOf(s, r.Schema))
@@ -228,10 +226,10 @@ func (p *Plan) postings(r index.Reader) (must []*roaring.Bitmap, unindexed []tro
 			target = cr.TargetEvent.ID
 		}
 		if cr.Type != "" {
-			must = append(must, orEmpty(r.LinkType(cr.Type), empty))
+			must = append(must, r.LinkType(cr.Type))
 		}
 		if target != "" {
-			must = append(must, orEmpty(r.LinkTarget(target), empty))
+			must = append(must, r.LinkTarget(target))
 		}
 		if cr.Type == "" && target == "" {
 			must = append(must, r.AnyLink())
@@ -243,8 +241,8 @@ func (p *Plan) postings(r index.Reader) (must []*roaring.Bitmap, unindexed []tro
 			must = append(must, empty)
 			continue
 		}
-		if bm, indexed := r.Term(t.Path, vk); indexed {
-			must = append(must, orEmpty(bm, empty))
+		if tp, indexed := r.Term(t.Path, vk); indexed {
+			must = append(must, tp)
 		} else {
 			unindexed = append(unindexed, t)
 			if p.fastTerms != nil {
@@ -253,7 +251,7 @@ func (p *Plan) postings(r index.Reader) (must []*roaring.Bitmap, unindexed []tro
 		}
 	}
 	if p.hasStart || p.hasEnd {
-		must = append(must, p.timeRanges())
+		must = append(must, bitmapPosting{p.timeRanges()})
 	}
 	return must, unindexed
 }
@@ -278,26 +276,27 @@ func (p *Plan) narrowBySegments(r index.Reader, unindexed []trove.PayloadTerm) (
 // move moves the window, keeping its size, past the positions no posting
 // in must holds (after the last such position when w.desc, before the
 // first one otherwise), and within the log's last position.
-func (w *window) move(must []*roaring.Bitmap, last uint32) {
+func (w *window) move(must []posting, last uint32) {
 	size := w.size
 	if l := uint64(last); w.desc && w.hi > l+1 {
 		w.hi = l + 1
 		w.lo = w.hi - min(w.hi-1, size)
 	}
 	for _, m := range must {
+		least, greatest, ok := m.Bounds()
 		switch {
-		case m.IsEmpty():
+		case !ok:
 			// Nothing matches: the window covers the rest.
 			if w.desc {
 				w.lo = 1
 			} else {
 				w.hi = 1 << 32
 			}
-		case w.desc && uint64(m.Maximum())+1 < w.hi:
-			w.hi = uint64(m.Maximum()) + 1
+		case w.desc && uint64(greatest)+1 < w.hi:
+			w.hi = uint64(greatest) + 1
 			w.lo = w.hi - min(w.hi-1, size)
-		case !w.desc && uint64(m.Minimum()) > w.lo:
-			w.lo = uint64(m.Minimum())
+		case !w.desc && uint64(least) > w.lo:
+			w.lo = uint64(least)
 			w.hi = w.lo + size
 		}
 	}
@@ -306,28 +305,84 @@ func (w *window) move(must []*roaring.Bitmap, last uint32) {
 // intersect returns the positions up to last that are in every bitmap of
 // must (all of them when must is empty), within window w when it is not
 // nil. The smallest bitmaps are intersected first; must is reordered.
-func intersect(must []*roaring.Bitmap, w *window, last uint32) *roaring.Bitmap {
-	bySize := func(a, b *roaring.Bitmap) int { return cmp.Compare(a.GetCardinality(), b.GetCardinality()) }
-	switch {
-	case w != nil:
-		// Intersect the window's range first, so every posting is read
-		// only inside it.
-		cand := roaring.New()
-		cand.AddRange(max(w.lo, 1), min(w.hi, uint64(last)+1))
-		slices.SortFunc(must, bySize)
-		for _, m := range must {
-			cand.And(m)
-		}
-		return cand
-	case len(must) == 0:
-		cand := roaring.New()
-		cand.AddRange(1, uint64(last)+1)
-		return cand
-	case len(must) == 1:
-		return must[0].Clone()
+func intersect(must []posting, w *window, last uint32) *roaring.Bitmap {
+	lo, hi := uint64(1), uint64(last)+1
+	if w != nil {
+		// Every posting is read only inside the window.
+		lo, hi = max(w.lo, 1), min(w.hi, hi)
 	}
-	slices.SortFunc(must, bySize)
-	return roaring.FastAnd(must...)
+	if len(must) == 0 {
+		cand := roaring.New()
+		cand.AddRange(lo, hi)
+		return cand
+	}
+	bms := make([]*roaring.Bitmap, len(must))
+	for i, m := range must {
+		bms[i] = m.Bitmap(lo, hi)
+		if bms[i].IsEmpty() {
+			return bms[i]
+		}
+	}
+	if len(bms) == 1 {
+		return bms[0]
+	}
+	slices.SortFunc(bms, func(a, b *roaring.Bitmap) int { return cmp.Compare(a.GetCardinality(), b.GetCardinality()) })
+	cand := bms[0]
+	for _, m := range bms[1:] {
+		cand.And(m)
+	}
+	return cand
+}
+
+// A posting is what a candidate must be in: an index posting, an OR of
+// them, or a bitmap the plan computed.
+type posting interface {
+	// Bitmap returns the positions in [lo, hi), a bitmap the caller owns.
+	Bitmap(lo, hi uint64) *roaring.Bitmap
+	// Bounds returns the least and greatest position; ok false when empty.
+	Bounds() (lo, hi uint32, ok bool)
+}
+
+type bitmapPosting struct{ bm *roaring.Bitmap }
+
+func (b bitmapPosting) Bitmap(lo, hi uint64) *roaring.Bitmap {
+	out := b.bm.Clone()
+	if lo > 0 {
+		out.RemoveRange(0, lo)
+	}
+	out.RemoveRange(hi, 1<<32)
+	return out
+}
+
+func (b bitmapPosting) Bounds() (uint32, uint32, bool) {
+	if b.bm.IsEmpty() {
+		return 0, 0, false
+	}
+	return b.bm.Minimum(), b.bm.Maximum(), true
+}
+
+// anyOf is the union of postings.
+type anyOf []index.Posting
+
+func (a anyOf) Bitmap(lo, hi uint64) *roaring.Bitmap {
+	out := roaring.New()
+	for _, p := range a {
+		out.Or(p.Bitmap(lo, hi))
+	}
+	return out
+}
+
+func (a anyOf) Bounds() (lo, hi uint32, ok bool) {
+	for _, p := range a {
+		if l, h, found := p.Bounds(); found {
+			if !ok || l < lo {
+				lo = l
+			}
+			hi = max(hi, h)
+			ok = true
+		}
+	}
+	return lo, hi, ok
 }
 
 // dropSuperseded removes the candidates a later version supersedes. A
@@ -461,13 +516,6 @@ func sortsByPayload(q *trove.CompiledQuery) bool {
 		}
 	}
 	return false
-}
-
-func orEmpty(bm, empty *roaring.Bitmap) *roaring.Bitmap {
-	if bm == nil {
-		return empty
-	}
-	return bm
 }
 
 func allowed(names []string, set map[string]bool) []bool {

@@ -1,0 +1,216 @@
+package index
+
+import "github.com/RoaringBitmap/roaring/v2"
+
+// Postings of the sealed log live in the segment indexes only.
+//
+// Once SetSegments hands the index the segment indexes covering positions
+// 1…T, the index drops T and every position before it from its own
+// postings (trim): they are answered from the segment indexes, read in
+// place, and the heap holds postings of the unsealed head alone. What the
+// segment indexes do not hold stays: links added with SaveLink (their
+// sources' positions stay in the link-type and any-link postings and their
+// incoming references stay listed), and the superseded positions.
+//
+// The prefix trimmed is recorded (snapshots keep it): should the segment
+// indexes later cover less of it (a segment index that could not be
+// rebuilt), the positions between are answered as candidates, all of
+// them, and the planner's verification keeps results exact.
+
+// A Posting is the positions of one key of the index (a schema, a
+// producer, a link type or target, a payload term, any link): those of the
+// sealed log through the segment indexes, those after from the heap. The
+// sealed positions are candidates (a superset: segment indexes find keys
+// by hash), which readers verify. A Posting is valid only inside the
+// Index.Read callback that returned it.
+type Posting struct {
+	st         *state
+	kind       byte
+	key, value string
+	head       *roaring.Bitmap // heap positions; nil: none
+}
+
+// Bitmap returns the positions in [lo, hi) as a new bitmap, the caller's.
+func (p Posting) Bitmap(lo, hi uint64) *roaring.Bitmap {
+	out := roaring.New()
+	lo = max(lo, 1)
+	if lo >= hi {
+		return out
+	}
+	s := p.st
+	for _, seg := range s.segs {
+		f, l := uint64(seg.First()), uint64(seg.Last())
+		if l < lo || f >= hi {
+			continue
+		}
+		bm, err := seg.Postings(p.kind, p.key, p.value)
+		switch {
+		case err != nil:
+			// Unreadable: every position is a candidate.
+			out.AddRange(max(f, lo), min(l+1, hi))
+		case bm == nil:
+		case f >= lo && l < hi:
+			out.Or(bm)
+		default:
+			out.Or(roaring.And(bm, rangeBitmap(lo, hi)))
+		}
+	}
+	if g0, g1 := uint64(s.segUpTo)+1, uint64(s.trimmed)+1; g0 < g1 && g0 < hi && g1 > lo {
+		out.AddRange(max(g0, lo), min(g1, hi))
+	}
+	if p.head != nil && !p.head.IsEmpty() {
+		if lo <= uint64(p.head.Minimum()) && uint64(p.head.Maximum()) < hi {
+			out.Or(p.head)
+		} else {
+			out.Or(roaring.And(p.head, rangeBitmap(lo, hi)))
+		}
+	}
+	// Bitmaps read from a segment index point into its memory: the
+	// result gets its own.
+	out.CloneCopyOnWriteContainers()
+	return out
+}
+
+// Bounds returns the least and greatest position of the posting; ok is
+// false when it is empty.
+func (p Posting) Bounds() (lo, hi uint32, ok bool) {
+	lo, ok = p.least()
+	if !ok {
+		return 0, 0, false
+	}
+	hi, _ = p.greatest()
+	return lo, hi, true
+}
+
+func (p Posting) least() (uint32, bool) {
+	s := p.st
+	for _, seg := range s.segs {
+		bm, err := seg.Postings(p.kind, p.key, p.value)
+		switch {
+		case err != nil:
+			return seg.First(), true
+		case bm != nil && !bm.IsEmpty():
+			return bm.Minimum(), true
+		}
+	}
+	if s.segUpTo < s.trimmed {
+		return s.segUpTo + 1, true
+	}
+	if p.head != nil && !p.head.IsEmpty() {
+		return p.head.Minimum(), true
+	}
+	return 0, false
+}
+
+func (p Posting) greatest() (uint32, bool) {
+	s := p.st
+	if p.head != nil && !p.head.IsEmpty() {
+		return p.head.Maximum(), true
+	}
+	if s.segUpTo < s.trimmed {
+		return s.trimmed, true
+	}
+	for i := len(s.segs) - 1; i >= 0; i-- {
+		bm, err := s.segs[i].Postings(p.kind, p.key, p.value)
+		switch {
+		case err != nil:
+			return s.segs[i].Last(), true
+		case bm != nil && !bm.IsEmpty():
+			return bm.Maximum(), true
+		}
+	}
+	return 0, false
+}
+
+func rangeBitmap(lo, hi uint64) *roaring.Bitmap {
+	bm := roaring.New()
+	bm.AddRange(lo, hi)
+	return bm
+}
+
+func (r Reader) posting(kind byte, key, value string, head *roaring.Bitmap) Posting {
+	return Posting{st: r.st, kind: kind, key: key, value: value, head: head}
+}
+
+// trim drops positions up to t from the heap's postings, which the segment
+// indexes now answer (see above).
+func (s *state) trim(t uint32) {
+	if t <= s.trimmed {
+		return
+	}
+	cut := func(bm *roaring.Bitmap) { bm.RemoveRange(1, uint64(t)+1) }
+	for _, bm := range s.bySchema {
+		cut(bm)
+	}
+	for _, bm := range s.byProducer {
+		cut(bm)
+	}
+	for k, bm := range s.linkType {
+		cut(bm)
+		if bm.IsEmpty() {
+			delete(s.linkType, k)
+		}
+	}
+	cut(s.anyLink)
+	// Links added with SaveLink are not in the segment indexes: their
+	// sources stay.
+	for src, links := range s.added {
+		if src > t {
+			continue
+		}
+		for _, l := range links {
+			s.linkTypeBitmap(l.Type).Add(src)
+		}
+		s.anyLink.Add(src)
+	}
+	for path, vals := range s.terms {
+		for v, bm := range vals {
+			cut(bm)
+			if bm.IsEmpty() {
+				delete(vals, v)
+			}
+		}
+		if len(vals) == 0 {
+			delete(s.terms, path)
+		}
+	}
+	for id, refs := range s.incoming {
+		kept := refs[:0:0]
+		for _, r := range refs {
+			if r.Slot < 0 || r.Source > t {
+				kept = append(kept, r)
+			}
+		}
+		if len(kept) == 0 {
+			delete(s.incoming, id)
+		} else if len(kept) < len(refs) {
+			s.incoming[id] = kept
+		}
+	}
+	s.trimmed = t
+}
+
+func (s *state) linkTypeBitmap(t string) *roaring.Bitmap {
+	bm := s.linkType[t]
+	if bm == nil {
+		bm = roaring.New()
+		s.linkType[t] = bm
+	}
+	return bm
+}
+
+// Incoming returns the links whose target is id: sealed holds the
+// positions up to the trimmed prefix whose own links may target id
+// (candidates from the segment indexes: the caller reads each event and
+// lists, in position order, its own links to id), and refs the other
+// links to id, in save order. A ref's After orders the two: every own
+// link of a sealed position up to After was saved before it.
+func (ix *Index) Incoming(id string) (sealed *roaring.Bitmap, refs []LinkRef) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	s := &ix.st
+	if s.trimmed > 0 {
+		sealed = Reader{st: s, opts: ix.opts}.posting(KindLinkTarget, id, "", nil).Bitmap(1, uint64(s.trimmed)+1)
+	}
+	return sealed, s.incoming[id]
+}
