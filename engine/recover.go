@@ -92,6 +92,12 @@ func (s *Store) recover(ctx context.Context) (err error) {
 	// entry was fsynced. Entries up to it that are not sealed (the newest
 	// segment's Meta.LastWALIndex) exist only in the WAL.
 	walIndex, ok := s.loadSnapshot()
+	if ok {
+		if err := s.openDroppedSegIndexes(); err != nil {
+			s.logger.Warn("index snapshot needs segment indexes that do not open; rebuilding the index from the log", "err", err)
+			ok = false
+		}
+	}
 	var acked uint64 // last WAL entry proven acknowledged and held only by the WAL
 	if ok && walIndex > lastSealed {
 		acked = walIndex
@@ -341,6 +347,35 @@ func (s *Store) replay(ctx context.Context, from, lastSealed uint64) error {
 		if toMem {
 			s.recoveryView() // its events are readable now
 		}
+	}
+	return nil
+}
+
+// openDroppedSegIndexes opens the segment indexes of the positions whose
+// columns the loaded snapshot holds no more (index.Index.SealedColumns):
+// only they hold those columns, so they must open as they are (a missing
+// or damaged one cannot be rebuilt without them).
+func (s *Store) openDroppedSegIndexes() error {
+	need := uint64(s.ix.SealedColumns())
+	var covered uint64
+	for _, sg := range s.w.evSegs {
+		if covered >= need {
+			break
+		}
+		if sg.meta.FirstPosition != covered+1 {
+			return fmt.Errorf("engine: no segment holds position %d", covered+1)
+		}
+		if sg.idx == nil {
+			ix, err := openSegIndex(sg, s.opts.NoMmap)
+			if err != nil {
+				return err
+			}
+			sg.idx = ix
+		}
+		covered = sg.meta.LastPosition
+	}
+	if covered < need {
+		return fmt.Errorf("engine: the segments end at position %d, the snapshot needs %d", covered, need)
 	}
 	return nil
 }

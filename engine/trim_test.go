@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/trovedb/trove"
 )
@@ -78,8 +79,8 @@ func TestTrimmedPostings(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := scanQuery(t, st, q)
-			if !slices.Equal(eventPositions(got), want) {
-				t.Fatalf("%s: %+v:\n got %v\nwant %v", when, q, eventPositions(got), want)
+			if got := eventPositions(got); !slices.Equal(got, want) {
+				t.Fatalf("%s: %+v: %d positions, want %d; first difference %s", when, q, len(got), len(want), firstDiff(got, want))
 			}
 		}
 	}
@@ -124,6 +125,12 @@ func scanQuery(t *testing.T, st *Store, q trove.EventQuery) []uint64 {
 		if err != nil {
 			return err
 		}
+		if !cq.AllVersions() {
+			latest, err := st.GetEvent(context.Background(), trove.EventID{ID: e.ID.ID})
+			if err != nil || latest.Position != e.Position {
+				return err
+			}
+		}
 		if cq.MatchDecoded(&e, payload, links) {
 			want = append(want, e.Position)
 		}
@@ -147,4 +154,121 @@ func eventPositions(evs []trove.Event) []uint64 {
 		out[i] = e.Position
 	}
 	return out
+}
+
+// TestDroppedColumns: with enough sealed events, whole column chunks of
+// the in-memory index are dropped and read from the segment indexes: reads
+// by id and version, time ranges, createdAt order and Check agree with a
+// scan, after a reopen from the snapshot, and after a reopen with a
+// segment index of the dropped columns missing (the snapshot is then
+// refused and the index rebuilt from the log).
+func TestDroppedColumns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("ingests 40k events")
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	o := Options{SegmentSize: 256 << 10, SearchIndex: "off"}
+	st := openStore(t, dir, o)
+	const n = 40_000
+	for i := 0; i < n; i += 1000 {
+		evs := make([]trove.Event, 0, 1000)
+		for k := i; k < i+1000; k++ {
+			e := testEvent(k)
+			if k%10 == 9 {
+				// A second version of an event ten before.
+				e = testEvent(k - 9)
+				e.ID.Version = 2
+			}
+			evs = append(evs, e)
+		}
+		if _, err := st.SaveEvents(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.UnixMilli(1_700_000_000_000 + 5_000_000).UTC()
+	queries := []trove.EventQuery{
+		{TimeRange: &trove.TimeRange{Start: start.Format(time.RFC3339), End: start.Add(time.Hour).Format(time.RFC3339)}},
+		{Producer: []string{"producer-2"}, Sort: []trove.SortField{{Field: "createdAt", Direction: "desc"}}, Limit: trove.Limit(30)},
+		{Payload: map[string]any{"kind": "k4"}, AllVersions: true, Limit: trove.Limit(50), Sort: []trove.SortField{{Field: "position", Direction: "desc"}}},
+	}
+	check := func(st *Store, when string) {
+		t.Helper()
+		if st.ix.SealedColumns() == 0 {
+			t.Fatalf("%s: no column chunk dropped", when)
+		}
+		for _, k := range []int{0, 10, 12345, 20000, 39990} {
+			for v := 1; v <= 2-min(k%10, 1); v++ { // k%10 == 0: two versions
+				e, err := st.GetEvent(ctx, trove.EventID{ID: testEvent(k).ID.ID, Version: v})
+				if err != nil {
+					t.Fatalf("%s: get %d@%d: %v", when, k, v, err)
+				}
+				if want := testEvent(k).CreatedAt; !e.CreatedAt.Equal(want) || e.ID.Version != v {
+					t.Fatalf("%s: get %d@%d: %+v", when, k, v, e.ID)
+				}
+			}
+		}
+		for _, q := range queries {
+			got, err := st.QueryEvents(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := scanQuery(t, st, q)
+			if q.Sort != nil && q.Sort[0].Field == "createdAt" {
+				want = byCreatedDesc(t, st, want, q)
+			}
+			if got := eventPositions(got); !slices.Equal(got, want) {
+				t.Fatalf("%s: %+v: %d positions, want %d; first difference %s", when, q, len(got), len(want), firstDiff(got, want))
+			}
+		}
+	}
+	check(st, "after saving")
+	st.Close()
+	if _, err := Check(ctx, dir); err != nil {
+		t.Fatalf("check: %v", err)
+	}
+	st = openStore(t, dir, o)
+	check(st, "after a reopen")
+	st.Close()
+	idx, _ := filepath.Glob(filepath.Join(dir, "segments", "*.idx"))
+	os.Remove(idx[0])
+	st = openStore(t, dir, o)
+	check(st, "after a reopen without the first segment index")
+	st.Close()
+	if _, err := os.Stat(idx[0]); err != nil {
+		t.Fatalf("the missing segment index is not rebuilt: %v", err)
+	}
+}
+
+// byCreatedDesc orders the whole scan of q by createdAt, newest first (ties
+// by position), and pages it.
+func byCreatedDesc(t *testing.T, st *Store, _ []uint64, q trove.EventQuery) []uint64 {
+	t.Helper()
+	all := q
+	all.Sort, all.Limit = nil, nil
+	pos := scanQuery(t, st, all)
+	created := map[uint64]int64{}
+	for _, p := range pos {
+		e, err := st.eventAt(st.view.Load(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		created[p] = e.CreatedAt.UnixMilli()
+	}
+	slices.SortStableFunc(pos, func(a, b uint64) int {
+		if created[a] != created[b] {
+			return int(created[b] - created[a])
+		}
+		return int(a) - int(b)
+	})
+	return pos[:min(len(pos), *q.Limit)]
+}
+
+func firstDiff(a, b []uint64) string {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return fmt.Sprintf("at %d: %d, want %d", i, a[i], b[i])
+		}
+	}
+	return fmt.Sprintf("at %d (one ends)", min(len(a), len(b)))
 }

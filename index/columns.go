@@ -1,9 +1,12 @@
 package index
 
 // Per-position columns are kept in fixed-size chunks of colChunkSize
-// positions (outside the Go heap where possible): the columns grow without
-// ever copying what they hold, and a chunk's elements, once written, never
-// change, so readers share them without a lock.
+// positions: the columns grow without ever copying what they hold, and a
+// chunk's elements, once written, never change, so readers share them
+// without a lock. The chunks of positions the segment indexes cover are
+// dropped (posting.go): their columns are read from the segment indexes,
+// so the chunks in memory cover the unsealed head. The arrays hold no
+// pointers, so the garbage collector never scans them.
 //
 // A chunk starts narrow: createdAt as an int32 offset from the chunk's
 // first createdAt and the (schema, producer) pair number as uint16 (6
@@ -13,8 +16,7 @@ package index
 // versions. A value that does not fit widens that column of that chunk:
 // the writer allocates (and, for a wider type, copies into) a new array and
 // swaps in a new chunk value, in a copy of the chunk list; readers holding
-// the old list keep reading the old arrays, which stay unchanged (all
-// memory is released at Close).
+// the old list keep reading the old arrays, which stay unchanged.
 const (
 	colShift     = 14
 	colChunkSize = 1 << colShift
@@ -69,16 +71,10 @@ func (c *colChunk) pairAt(i uint32) uint32 {
 	return uint32(c.pair16[i])
 }
 
-// columns is the writer's side: the chunks and all their memory.
+// columns is the writer's side: the chunks, nil for those dropped.
 type columns struct {
 	chunks []*colChunk
-	mems   []region
-}
-
-func (c *columns) alloc(bytes int) region {
-	mem := allocRegion(bytes)
-	c.mems = append(c.mems, mem)
-	return mem
+	from   uint32 // the chunks of positions up to from are dropped
 }
 
 // set writes the row of position pos, which must be the position after
@@ -87,11 +83,10 @@ func (c *columns) set(pos uint32, created int64, version, prev, pair uint32) {
 	k := int((pos - 1) >> colShift)
 	i := int((pos - 1) & colMask)
 	if k == len(c.chunks) {
-		mem := c.alloc(colChunkSize * colRowBytes)
 		c.chunks = append(c.chunks, &colChunk{
 			base:      created,
-			created32: mem.int32sAt(0, colChunkSize),
-			pair16:    mem.uint16sAt(4*colChunkSize, colChunkSize),
+			created32: make([]int32, colChunkSize),
+			pair16:    make([]uint16, colChunkSize),
 		})
 	}
 	ch := c.chunks[k]
@@ -104,40 +99,34 @@ func (c *columns) set(pos uint32, created int64, version, prev, pair uint32) {
 	if wideT || wideV || needV || wideP || needPrev {
 		w := *ch
 		if wideT {
-			w.created = c.alloc(8*colChunkSize).int64sAt(0, colChunkSize)
+			w.created = make([]int64, colChunkSize)
 			for j := range i {
 				w.created[j] = ch.createdAt(uint32(j))
 			}
 		}
 		switch {
 		case wideV:
-			w.version = c.alloc(4*colChunkSize).uint32sAt(0, colChunkSize)
+			w.version = make([]uint32, colChunkSize)
 			for j := range i {
 				w.version[j] = ch.versionAt(uint32(j))
 			}
 		case needV:
-			w.version16 = c.alloc(2*colChunkSize).uint16sAt(0, colChunkSize)
+			w.version16 = make([]uint16, colChunkSize)
 			for j := range i {
 				w.version16[j] = 1
 			}
 		}
 		if wideP {
-			w.pair = c.alloc(4*colChunkSize).uint32sAt(0, colChunkSize)
+			w.pair = make([]uint32, colChunkSize)
 			for j := range i {
 				w.pair[j] = uint32(ch.pair16[j])
 			}
 		}
 		if needPrev {
-			w.prev = c.alloc(4*colChunkSize).uint32sAt(0, colChunkSize) // zeroed
+			w.prev = make([]uint32, colChunkSize) // zeroed
 		}
 		ch = &w
-		// Readers share the chunk list's array (Reader.Columns): the
-		// swap goes into a copy, so a reader never sees a chunk pointer
-		// change under it.
-		chunks := make([]*colChunk, len(c.chunks), cap(c.chunks))
-		copy(chunks, c.chunks)
-		chunks[k] = ch
-		c.chunks = chunks
+		c.swap(k, ch)
 	}
 	if ch.created != nil {
 		ch.created[i] = created
@@ -160,14 +149,41 @@ func (c *columns) set(pos uint32, created int64, version, prev, pair uint32) {
 	}
 }
 
-func (c *columns) free() {
-	for i := range c.mems {
-		c.mems[i].free()
-	}
-	c.chunks, c.mems = nil, nil
+// swap replaces chunk k. Readers share the chunk list's array
+// (Reader.Columns): the swap goes into a copy, so a reader never sees a
+// chunk pointer change under it.
+func (c *columns) swap(k int, ch *colChunk) {
+	chunks := make([]*colChunk, len(c.chunks), cap(c.chunks))
+	copy(chunks, c.chunks)
+	chunks[k] = ch
+	c.chunks = chunks
 }
 
-// at returns the chunk and index of position pos among chunks.
+// drop drops the chunks of positions up to t that are whole (t rounded
+// down to a chunk).
+func (c *columns) drop(t uint32) {
+	k := min(int(t>>colShift), len(c.chunks))
+	if uint32(k)<<colShift <= c.from {
+		return
+	}
+	chunks := make([]*colChunk, len(c.chunks), cap(c.chunks))
+	copy(chunks[k:], c.chunks[k:])
+	c.chunks, c.from = chunks, uint32(k)<<colShift
+}
+
+// skip starts the columns at position from+1 (from a multiple of
+// colChunkSize), the chunks before it dropped: a snapshot's columns.
+func (c *columns) skip(from uint32) {
+	for range from >> colShift {
+		c.chunks = append(c.chunks, nil)
+	}
+	c.from = from
+}
+
+func (c *columns) free() { c.chunks = nil }
+
+// at returns the chunk and index of position pos among chunks; the chunk
+// is nil when it was dropped.
 func at(chunks []*colChunk, pos uint32) (*colChunk, uint32) {
 	return chunks[(pos-1)>>colShift], (pos - 1) & colMask
 }

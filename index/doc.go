@@ -5,8 +5,7 @@
 // numbers, the position of the previous version, createdAt in unix
 // milliseconds) and a min/max summary of createdAt per chunk of ChunkSize
 // positions, used to prune time ranges. The columns grow in fixed-size
-// chunks kept outside the Go heap where the platform allows (an anonymous
-// mapping on Linux), released by Close.
+// chunks of pointer-free arrays.
 //
 // Ids are found through a table of 40-bit id-hash fingerprints and latest positions,
 // without the ids' text: a candidate is verified by reading its id back
@@ -47,9 +46,10 @@
 // own postings (posting.go): a Posting (Reader.Schema, Producer, LinkType,
 // LinkTarget, AnyLink, Term) reads the sealed positions from the segment
 // indexes and the head's from memory, so the postings in the heap do not
-// grow with history. Reader.SegmentTerm answers payload terms on paths
-// past the guard from them. The id table, the columns and the superseded
-// positions still cover every position.
+// grow with history. The column chunks they cover whole are dropped too:
+// Columns reads those positions from the segment indexes. Reader.SegmentTerm
+// answers payload terms on paths past the guard from them. The id table
+// and the superseded positions still cover every position.
 //
 // # Snapshots
 //

@@ -116,8 +116,11 @@ type state struct {
 	segs    []*SegIndex
 	segUpTo uint32
 	// trimmed is the prefix of positions dropped from the postings above
-	// (posting.go): the segment indexes answer for them.
+	// (posting.go): the segment indexes answer for them. colSegs are the
+	// segment indexes as columns, for the positions whose column chunks
+	// are dropped.
 	trimmed uint32
+	colSegs []colSeg
 }
 
 type dict struct {
@@ -415,14 +418,20 @@ func (ix *Index) lookupAt(id string, version int, last uint32) (uint32, bool, er
 }
 
 func (s *state) prev(pos uint32) uint32 {
-	c, i := at(s.cols.chunks, pos)
-	return c.prevAt(i)
+	if c, i := at(s.cols.chunks, pos); c != nil {
+		return c.prevAt(i)
+	}
+	return s.segCol(pos).ix.Prev(pos)
 }
 
 func (s *state) version(pos uint32) uint32 {
-	c, i := at(s.cols.chunks, pos)
-	return c.versionAt(i)
+	if c, i := at(s.cols.chunks, pos); c != nil {
+		return c.versionAt(i)
+	}
+	return uint32(s.segCol(pos).ix.Version(pos))
 }
+
+func (s *state) segCol(pos uint32) colSeg { return findSeg(s.colSegs, pos) }
 
 // Latest returns the position and version of id's latest version.
 func (ix *Index) Latest(id string) (pos uint32, version int, ok bool) {
@@ -474,7 +483,7 @@ func (r Reader) Last() uint32 { return r.st.n }
 // Schema returns the positions of events with this schema identity.
 func (r Reader) Schema(name string) Posting {
 	var head *roaring.Bitmap
-	if n, ok := r.st.schemas.nums[name]; ok {
+	if n, ok := r.st.schemas.nums[name]; ok && int(n) < len(r.st.bySchema) {
 		head = r.st.bySchema[n]
 	}
 	return r.posting(KindSchema, name, "", head)
@@ -483,7 +492,7 @@ func (r Reader) Schema(name string) Posting {
 // Producer returns the positions of events of this producer.
 func (r Reader) Producer(name string) Posting {
 	var head *roaring.Bitmap
-	if n, ok := r.st.produce.nums[name]; ok {
+	if n, ok := r.st.produce.nums[name]; ok && int(n) < len(r.st.byProducer) {
 		head = r.st.byProducer[n]
 	}
 	return r.posting(KindProducer, name, "", head)
@@ -551,6 +560,7 @@ func (r Reader) Columns() Columns {
 		Producers: s.produce.names[:len(s.produce.names):len(s.produce.names)],
 		chunkMin:  s.chunkMin[:full:full],
 		chunkMax:  s.chunkMax[:full:full],
+		segs:      s.colSegs[:len(s.colSegs):len(s.colSegs)],
 	}
 }
 
@@ -574,41 +584,75 @@ type Columns struct {
 	Schemas   []string // schema identities by number
 	Producers []string // producers by number
 
-	chunks   []*colChunk
+	chunks   []*colChunk // nil where dropped: segs hold those positions
 	pairs    []pair
 	chunkMin []int64
 	chunkMax []int64
+	segs     []colSeg
+}
+
+// colSeg is a segment index read as columns, with its dictionary numbers
+// translated to the index's.
+type colSeg struct {
+	ix                 *SegIndex
+	schemas, producers []uint32 // the index's number of each segment-local one
+}
+
+// findSeg returns the segment of segs holding pos, which one must hold.
+func findSeg(segs []colSeg, pos uint32) colSeg {
+	lo, hi := 0, len(segs)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if segs[m].ix.Last() < pos {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return segs[lo]
 }
 
 // Version returns the event version at pos.
 func (c Columns) Version(pos uint32) int {
-	ch, i := at(c.chunks, pos)
-	return int(ch.versionAt(i))
+	if ch, i := at(c.chunks, pos); ch != nil {
+		return int(ch.versionAt(i))
+	}
+	return findSeg(c.segs, pos).ix.Version(pos)
 }
 
 // SchemaNum returns the schema number (an index into Schemas) at pos.
 func (c Columns) SchemaNum(pos uint32) uint32 {
-	ch, i := at(c.chunks, pos)
-	return c.pairs[ch.pairAt(i)].schema
+	if ch, i := at(c.chunks, pos); ch != nil {
+		return c.pairs[ch.pairAt(i)].schema
+	}
+	sg := findSeg(c.segs, pos)
+	return sg.schemas[sg.ix.SchemaNum(pos)]
 }
 
 // ProducerNum returns the producer number (an index into Producers) at pos.
 func (c Columns) ProducerNum(pos uint32) uint32 {
-	ch, i := at(c.chunks, pos)
-	return c.pairs[ch.pairAt(i)].producer
+	if ch, i := at(c.chunks, pos); ch != nil {
+		return c.pairs[ch.pairAt(i)].producer
+	}
+	sg := findSeg(c.segs, pos)
+	return sg.producers[sg.ix.ProducerNum(pos)]
 }
 
 // Prev returns the position of the previous version of the event at pos,
 // 0 when it is the first.
 func (c Columns) Prev(pos uint32) uint32 {
-	ch, i := at(c.chunks, pos)
-	return ch.prevAt(i)
+	if ch, i := at(c.chunks, pos); ch != nil {
+		return ch.prevAt(i)
+	}
+	return findSeg(c.segs, pos).ix.Prev(pos)
 }
 
 // Created returns the createdAt of the event at pos, in unix milliseconds.
 func (c Columns) Created(pos uint32) int64 {
-	ch, i := at(c.chunks, pos)
-	return ch.createdAt(i)
+	if ch, i := at(c.chunks, pos); ch != nil {
+		return ch.createdAt(i)
+	}
+	return findSeg(c.segs, pos).ix.Created(pos)
 }
 
 // Chunks returns how many complete time chunks there are: chunk i covers

@@ -1,6 +1,11 @@
 package index
 
-import "github.com/RoaringBitmap/roaring/v2"
+import (
+	"cmp"
+	"slices"
+
+	"github.com/RoaringBitmap/roaring/v2"
+)
 
 // Postings of the sealed log live in the segment indexes only.
 //
@@ -38,10 +43,13 @@ func (p Posting) Bitmap(lo, hi uint64) *roaring.Bitmap {
 		return out
 	}
 	s := p.st
-	for _, seg := range s.segs {
+	// The segments are in position order: start at the first that ends
+	// at or after lo.
+	first, _ := slices.BinarySearchFunc(s.segs, lo, func(seg *SegIndex, lo uint64) int { return cmp.Compare(uint64(seg.Last()), lo) })
+	for _, seg := range s.segs[first:] {
 		f, l := uint64(seg.First()), uint64(seg.Last())
-		if l < lo || f >= hi {
-			continue
+		if f >= hi {
+			break
 		}
 		bm, err := seg.Postings(p.kind, p.key, p.value)
 		switch {

@@ -414,3 +414,132 @@ func TestSegmentTerm(t *testing.T) {
 		t.Fatal("answered by segments that do not start at position 1")
 	}
 }
+
+// TestDroppedColumns: once segment indexes cover whole column chunks, the
+// index drops those chunks and reads their columns (version, schema,
+// producer, previous version, createdAt) and the version chains of ids
+// from the segment indexes, with the same answers as an index that keeps
+// them, after a snapshot round trip too. A snapshot decoded without the
+// segment indexes says which positions need them.
+func TestDroppedColumns(t *testing.T) {
+	const n = 2*colChunkSize + 3000
+	docs := make([]Doc, n)
+	ids := make([]string, n)
+	versions := map[string]int{}
+	for i := range docs {
+		id := fmt.Sprintf("id-%d", i%(n/3)) // most ids get three versions
+		versions[id]++
+		ids[i] = id
+		docs[i] = Doc{ID: id, Version: versions[id], CreatedAt: 1_700_000_000_000 + int64(i*37%5000),
+			Schema: fmt.Sprintf("s%d", i%5), Producer: fmt.Sprintf("p%d", i%7), Payload: []byte(`{}`)}
+	}
+	idAt := func(pos uint32) (string, error) { return ids[pos-1], nil }
+	ref, ix := New(Options{IDAt: idAt}), New(Options{IDAt: idAt})
+	if err := ref.AddBatch(1, docs); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.AddBatch(1, docs); err != nil {
+		t.Fatal(err)
+	}
+	ref.Readable(n)
+	ix.Readable(n)
+	var refCols Columns
+	ref.Read(func(r Reader) { refCols = r.Columns() })
+	var segs []*SegIndex
+	for first := uint32(1); first <= n-1000; first += 4000 {
+		last := min(first+3999, n-1000)
+		b := NewSegIndexBuilder(first)
+		for pos := first; pos <= last; pos++ {
+			if err := b.Add(pos, refCols.Prev(pos), docs[pos-1]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var buf bytes.Buffer
+		if err := b.Encode(&buf); err != nil {
+			t.Fatal(err)
+		}
+		si, err := DecodeSegIndex("seg.idx", buf.Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		segs = append(segs, si)
+	}
+	same := func(x *Index, when string) {
+		t.Helper()
+		if got := x.SealedColumns(); got != 2*colChunkSize {
+			t.Fatalf("%s: columns of %d positions dropped, want %d", when, got, 2*colChunkSize)
+		}
+		var c Columns
+		x.Read(func(r Reader) { c = r.Columns() })
+		for pos := uint32(1); pos <= n; pos++ {
+			if c.Version(pos) != refCols.Version(pos) || c.Prev(pos) != refCols.Prev(pos) || c.Created(pos) != refCols.Created(pos) ||
+				c.Schemas[c.SchemaNum(pos)] != refCols.Schemas[refCols.SchemaNum(pos)] ||
+				c.Producers[c.ProducerNum(pos)] != refCols.Producers[refCols.ProducerNum(pos)] {
+				t.Fatalf("%s: columns of position %d differ", when, pos)
+			}
+		}
+		for i := range c.Chunks() {
+			lo, hi := c.ChunkRange(i)
+			if rlo, rhi := refCols.ChunkRange(i); lo != rlo || hi != rhi {
+				t.Fatalf("%s: time chunk %d: %d-%d, want %d-%d", when, i, lo, hi, rlo, rhi)
+			}
+		}
+		for i := 0; i < n/3; i += 97 {
+			id := ids[i]
+			for v := 0; v <= 4; v++ {
+				p1, ok1 := x.Lookup(id, v)
+				p2, ok2 := ref.Lookup(id, v)
+				if p1 != p2 || ok1 != ok2 {
+					t.Fatalf("%s: %s@%d at %d %v, want %d %v", when, id, v, p1, ok1, p2, ok2)
+				}
+			}
+		}
+		x.Read(func(r Reader) {
+			if !r.Superseded().Equals(refSuperseded(ref)) {
+				t.Fatalf("%s: superseded positions differ", when)
+			}
+		})
+	}
+	ix.SetSegments(segs)
+	same(ix, "after SetSegments")
+	// New versions of ids whose earlier ones are in dropped chunks.
+	more := []Doc{{ID: ids[5], Version: 4, CreatedAt: 1, Schema: "s9", Producer: "p9", Payload: []byte(`{}`)}}
+	ids = append(ids, ids[5])
+	for _, x := range []*Index{ref, ix} {
+		if err := x.AddBatch(n+1, more); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ref.Read(func(r Reader) { refCols = r.Columns() })
+	var buf bytes.Buffer
+	if err := ix.Encode(&buf, nil); err != nil {
+		t.Fatal(err)
+	}
+	back, _, err := DecodeWith("snap", buf.Bytes(), Options{IDAt: idAt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	back.Readable(n + 1)
+	if back.SealedColumns() != 2*colChunkSize {
+		t.Fatalf("decoded without segment indexes: %d sealed columns", back.SealedColumns())
+	}
+	back.SetSegments(segs)
+	same(back, "after a snapshot round trip")
+	// Segment indexes that do not cover the dropped columns are refused.
+	short := New(Options{IDAt: idAt})
+	short2, _, _ := DecodeWith("snap", buf.Bytes(), Options{IDAt: idAt})
+	short2.SetSegments(segs[:2])
+	short2.Read(func(r Reader) {
+		if len(r.st.segs) != 0 {
+			t.Fatal("segment indexes short of the dropped columns were taken")
+		}
+	})
+	short.Close()
+	short2.Close()
+}
+
+func refSuperseded(ix *Index) *roaring.Bitmap {
+	var bm *roaring.Bitmap
+	ix.Read(func(r Reader) { bm = r.Superseded().Clone() })
+	return bm
+}

@@ -25,8 +25,36 @@ func (ix *Index) SetSegments(segs []*SegIndex) {
 	}
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	ix.st.segs, ix.st.segUpTo = used, upTo
-	ix.st.trim(min(upTo, ix.st.n))
+	s := &ix.st
+	cols := make([]colSeg, len(used))
+	for i, seg := range used {
+		cols[i] = colSeg{ix: seg, schemas: make([]uint32, len(seg.Schemas())), producers: make([]uint32, len(seg.Producers()))}
+		for k, name := range seg.Schemas() {
+			cols[i].schemas[k], _ = s.schemas.num(name)
+		}
+		for k, name := range seg.Producers() {
+			cols[i].producers[k], _ = s.produce.num(name)
+		}
+	}
+	if s.cols.from > upTo {
+		// The dropped columns need segment indexes that are gone: keep
+		// the ones that had them (the engine refuses such a state on
+		// open; see SealedColumns).
+		return
+	}
+	s.segs, s.segUpTo, s.colSegs = used, upTo, cols
+	s.trim(min(upTo, s.n))
+	s.cols.drop(s.trimmed)
+}
+
+// SealedColumns returns how many positions have their columns in the
+// segment indexes only (dropped from memory): a snapshot loaded with
+// them needs segment indexes covering them (SetSegments), or the index
+// must be rebuilt from the log.
+func (ix *Index) SealedColumns() uint32 {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.st.cols.from
 }
 
 // Trimmed returns the prefix of positions whose postings the index no

@@ -129,6 +129,7 @@ func (ix *Index) encodeLocked(e *enc, meta []byte) {
 	e.i(int64(ix.opts.MaxPathValues))
 	e.u(uint64(s.n))
 	e.u(uint64(s.trimmed))
+	e.u(uint64(s.cols.from))
 	e.u64(s.ids.seed)
 	cur := -1
 	s.ids.each(func(sub int, fp, pos uint32) {
@@ -148,8 +149,20 @@ func (ix *Index) encodeLocked(e *enc, meta []byte) {
 			e.str(n)
 		}
 	}
+	// The columns of dropped chunks are in the segment indexes: their
+	// time summaries and superseded positions are written instead.
+	timeChunks := int(s.cols.from >> chunkShift)
+	e.u(uint64(timeChunks))
+	for c := range timeChunks {
+		e.i(s.chunkMin[c])
+		e.u(uint64(s.chunkMax[c] - s.chunkMin[c]))
+		e.maybeFlush()
+	}
+	old := s.superseded.Clone()
+	old.RemoveRange(uint64(s.cols.from)+1, 1<<32)
+	e.bitmap(old)
 	var last int64
-	for pos := uint32(1); pos <= s.n; pos++ {
+	for pos := s.cols.from + 1; pos <= s.n; pos++ {
 		c, i := at(s.cols.chunks, pos)
 		p := s.pairs.list[c.pairAt(i)]
 		created := c.createdAt(i)
@@ -384,15 +397,23 @@ func (ix *Index) decodeBody(body []byte) ([]byte, error) {
 	meta := slices.Clone(d.bytes())
 	ix.opts.MaxPathValues = int(d.i())
 	s := &ix.st
-	n := d.count(5)
+	n64 := d.u()
+	if n64 > 1<<32-1 {
+		d.fail("last position past 2^32-1")
+	}
+	n := int(n64)
 	s.trimmed = uint32(min(d.u(), 1<<32-1))
+	from := d.u()
 	if d.err == nil && s.trimmed > uint32(n) {
 		return nil, fmt.Errorf("trimmed prefix %d past the last position %d", s.trimmed, n)
+	}
+	if d.err == nil && (from > uint64(s.trimmed) || from%colChunkSize != 0) {
+		return nil, fmt.Errorf("dropped columns up to %d, trimmed prefix %d", from, s.trimmed)
 	}
 	if err := s.decodeIDs(d, n); err != nil {
 		return nil, err
 	}
-	if err := s.decodeColumns(d, n); err != nil {
+	if err := s.decodeColumns(d, n, uint32(from)); err != nil {
 		return nil, err
 	}
 	targets := s.decodeLinkPostings(d)
@@ -441,7 +462,7 @@ func (s *state) decodeIDs(d *dec, n int) error {
 // per-event columns, rebuilds the schema, producer and superseded bitmaps
 // and the time chunks, and checks that the id table holds exactly each
 // id's latest position.
-func (s *state) decodeColumns(d *dec, n int) error {
+func (s *state) decodeColumns(d *dec, n int, from uint32) error {
 	for _, dc := range []*dict{&s.schemas, &s.produce} {
 		k := d.count(1)
 		for range k {
@@ -456,8 +477,27 @@ func (s *state) decodeColumns(d *dec, n int) error {
 	for i := range s.byProducer {
 		s.byProducer[i] = roaring.New()
 	}
+	timeChunks := d.count(2)
+	if timeChunks != int(from>>chunkShift) {
+		return fmt.Errorf("%d time chunks before position %d", timeChunks, from)
+	}
+	for range timeChunks {
+		lo := d.i()
+		s.chunkMin = append(s.chunkMin, lo)
+		s.chunkMax = append(s.chunkMax, lo+int64(d.u()))
+	}
+	if old := d.bitmap(); old != nil {
+		if !old.IsEmpty() && old.Maximum() > from {
+			return fmt.Errorf("superseded position %d among the dropped columns' past %d", old.Maximum(), from)
+		}
+		s.superseded = old
+	}
+	if d.err != nil {
+		return d.err
+	}
+	s.cols.skip(from)
 	var last int64
-	for i := range n {
+	for i := int(from); i < n; i++ {
 		pos := uint32(i + 1)
 		ver, sn, pn, prev := d.u(), d.u(), d.u(), d.u()
 		last += d.i()
