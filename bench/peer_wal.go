@@ -19,7 +19,7 @@ import (
 func walPeer() Contender {
 	return Contender{
 		Name: "tidwall/wal", Kind: kindPeer, Persistent: true,
-		About:     "raw tidwall/wal, binary format, 16 MiB segments (as the engine's WAL), fsync on every Write/WriteBatch, the JSON of each event as an entry; a file is one entry",
+		About:     "raw tidwall/wal, binary format, 4 MiB segments (as the engine's WAL), fsync on every Write/WriteBatch, the JSON of each event as an entry; a file is one entry",
 		Available: func() error { return nil },
 		Open: func(ctx context.Context, dir string, _ *slog.Logger) (Store, error) {
 			l, err := wal.Open(dir, &wal.Options{

@@ -30,6 +30,7 @@ var (
 	benchEvents = flag.Int("benchevents", 1_000_000, "events in the query benchmarks' store")
 	benchDir    = flag.String("benchdir", "", "reuse (or create) the query benchmarks' store here")
 	benchBlock  = flag.Int("benchblock", 0, "blockSize option of the query benchmarks' store (0: the default)")
+	benchSegSz  = flag.Int64("benchsegsize", 0, "segmentSize option of the ingest benchmarks (0: the default)")
 	benchSearch = flag.String("benchsearch", "on", "searchIndex option of the ingest benchmarks (on: bleve indexes sealed events in the background)")
 	benchHeap   = flag.String("benchheapprofile", "", "BenchmarkIngestRSS: write a heap profile of the open store here after the ingest")
 	benchWide   = flag.Bool("benchwide", false, "use the bench harness's event shape (~728 bytes of JSON, ~296-byte payload, metadata, 30% linked, 10 schemas × 100 producers); keep its -benchdir apart")
@@ -63,7 +64,7 @@ func benchEvent(i int) trove.Event {
 }
 
 func benchOpen(b *testing.B, dir string) *Store {
-	st, err := Open(dir, Options{SearchIndex: *benchSearch})
+	st, err := Open(dir, Options{SearchIndex: *benchSearch, SegmentSize: *benchSegSz})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -195,7 +196,7 @@ func fixture(b *testing.B) string {
 		} else if fixtureDir, fixtureErr = os.MkdirTemp("", "trove-engine-bench-"); fixtureErr != nil {
 			return
 		}
-		st, err := Open(fixtureDir, Options{BlockSize: *benchBlock})
+		st, err := Open(fixtureDir, Options{BlockSize: *benchBlock, SegmentSize: *benchSegSz})
 		if err != nil {
 			fixtureErr = err
 			return
@@ -400,7 +401,17 @@ func BenchmarkIngestRSS(b *testing.B) {
 				if _, err := fmt.Sscanf(line, "VmHWM: %f kB", &kb); err == nil {
 					b.ReportMetric(kb/1024, "peak-RSS-MiB")
 				}
+				// What is resident at the end: anonymous memory (the Go
+				// heap, the id table) and file pages mapped (segment
+				// indexes, the search index).
+				if _, err := fmt.Sscanf(line, "RssAnon: %f kB", &kb); err == nil {
+					b.ReportMetric(kb/1024, "anon-RSS-MiB")
+				}
+				if _, err := fmt.Sscanf(line, "RssFile: %f kB", &kb); err == nil {
+					b.ReportMetric(kb/1024, "file-RSS-MiB")
+				}
 			}
+			b.ReportMetric(float64(ms.HeapSys-ms.HeapReleased)/(1<<20), "heap-held-MiB")
 		}
 		b.ReportMetric(float64(*benchEvents)/b.Elapsed().Seconds(), "events/s")
 		if *benchHeap != "" {

@@ -15,7 +15,7 @@
 //	  events: {plugin: storage-log, options: {directory: ./data, segmentSize: 67108864}}
 //
 // The options object takes "directory" (required) and every field of
-// Options by its JSON name: segmentSize (bytes, default 64 MiB), syncMode
+// Options by its JSON name: segmentSize (bytes, default 32 MiB), syncMode
 // ("always" default, or "none"), blockSize (bytes, default 1 KiB),
 // compression ("s2" default, or "zstd"), compressionLevel (zstd 1-4,
 // default 1), cacheSize (bytes of decoded

@@ -24,7 +24,9 @@ const (
 type Options struct {
 	// SegmentSize is how many bytes of records the active (unsealed) part of
 	// the log may hold before it is sealed into a compressed segment file.
-	// Unit: bytes. Default 64 MiB; zero means the default.
+	// Unit: bytes. Default 32 MiB; zero means the default. The unsealed
+	// records are held in memory (with those of a seal under way, up to
+	// about three times this): it bounds most of the store's heap.
 	SegmentSize int64 `json:"segmentSize"`
 	// SyncMode is SyncAlways (default; "" means it) or SyncNone.
 	SyncMode string `json:"syncMode"`
@@ -73,7 +75,7 @@ type Options struct {
 // DefaultOptions returns the defaults.
 func DefaultOptions() Options {
 	return Options{
-		SegmentSize:      64 << 20,
+		SegmentSize:      32 << 20,
 		SyncMode:         SyncAlways,
 		BlockSize:        1 << 10,
 		Compression:      segment.CodecS2,

@@ -647,6 +647,17 @@ func (c Columns) Prev(pos uint32) uint32 {
 	return findSeg(c.segs, pos).ix.Prev(pos)
 }
 
+// Meta returns the schema number, producer number and createdAt of the
+// event at pos in one lookup.
+func (c Columns) Meta(pos uint32) (schema, producer uint32, created int64) {
+	if ch, i := at(c.chunks, pos); ch != nil {
+		p := c.pairs[ch.pairAt(i)]
+		return p.schema, p.producer, ch.createdAt(i)
+	}
+	sg := findSeg(c.segs, pos)
+	return sg.schemas[sg.ix.SchemaNum(pos)], sg.producers[sg.ix.ProducerNum(pos)], sg.ix.Created(pos)
+}
+
 // Created returns the createdAt of the event at pos, in unix milliseconds.
 func (c Columns) Created(pos uint32) int64 {
 	if ch, i := at(c.chunks, pos); ch != nil {

@@ -35,14 +35,17 @@ type Posting struct {
 	head       *roaring.Bitmap // heap positions; nil: none
 }
 
-// Bitmap returns the positions in [lo, hi) as a new bitmap, the caller's.
+// Bitmap returns the positions of the posting in [lo, hi), and maybe
+// others: the bitmap is read-only (it may be the index's own, or read a
+// segment index in place), valid inside the Index.Read callback only.
+// The caller clones what it changes, and keeps only [lo, hi) of it.
 func (p Posting) Bitmap(lo, hi uint64) *roaring.Bitmap {
-	out := roaring.New()
 	lo = max(lo, 1)
 	if lo >= hi {
-		return out
+		return roaring.New()
 	}
 	s := p.st
+	var parts []*roaring.Bitmap
 	// The segments are in position order: start at the first that ends
 	// at or after lo.
 	first, _ := slices.BinarySearchFunc(s.segs, lo, func(seg *SegIndex, lo uint64) int { return cmp.Compare(uint64(seg.Last()), lo) })
@@ -55,28 +58,24 @@ func (p Posting) Bitmap(lo, hi uint64) *roaring.Bitmap {
 		switch {
 		case err != nil:
 			// Unreadable: every position is a candidate.
-			out.AddRange(max(f, lo), min(l+1, hi))
-		case bm == nil:
-		case f >= lo && l < hi:
-			out.Or(bm)
-		default:
-			out.Or(roaring.And(bm, rangeBitmap(lo, hi)))
+			parts = append(parts, rangeBitmap(max(f, lo), min(l+1, hi)))
+		case bm != nil:
+			parts = append(parts, bm)
 		}
 	}
 	if g0, g1 := uint64(s.segUpTo)+1, uint64(s.trimmed)+1; g0 < g1 && g0 < hi && g1 > lo {
-		out.AddRange(max(g0, lo), min(g1, hi))
+		parts = append(parts, rangeBitmap(max(g0, lo), min(g1, hi)))
 	}
-	if p.head != nil && !p.head.IsEmpty() {
-		if lo <= uint64(p.head.Minimum()) && uint64(p.head.Maximum()) < hi {
-			out.Or(p.head)
-		} else {
-			out.Or(roaring.And(p.head, rangeBitmap(lo, hi)))
-		}
+	if p.head != nil && !p.head.IsEmpty() && uint64(p.head.Maximum()) >= lo && uint64(p.head.Minimum()) < hi {
+		parts = append(parts, p.head)
 	}
-	// Bitmaps read from a segment index point into its memory: the
-	// result gets its own.
-	out.CloneCopyOnWriteContainers()
-	return out
+	switch len(parts) {
+	case 0:
+		return roaring.New()
+	case 1:
+		return parts[0]
+	}
+	return roaring.FastOr(parts...)
 }
 
 // Bounds returns the least and greatest position of the posting; ok is
@@ -218,7 +217,8 @@ func (ix *Index) Incoming(id string) (sealed *roaring.Bitmap, refs []LinkRef) {
 	defer ix.mu.RUnlock()
 	s := &ix.st
 	if s.trimmed > 0 {
-		sealed = Reader{st: s, opts: ix.opts}.posting(KindLinkTarget, id, "", nil).Bitmap(1, uint64(s.trimmed)+1)
+		sealed = Reader{st: s, opts: ix.opts}.posting(KindLinkTarget, id, "", nil).Bitmap(1, uint64(s.trimmed)+1).Clone()
+		sealed.RemoveRange(uint64(s.trimmed)+1, 1<<32)
 	}
 	return sealed, s.incoming[id]
 }

@@ -311,8 +311,11 @@ func intersect(must []posting, w *window, last uint32) *roaring.Bitmap {
 		// Every posting is read only inside the window.
 		lo, hi = max(w.lo, 1), min(w.hi, hi)
 	}
+	cand := roaring.New()
+	if lo >= hi {
+		return cand
+	}
 	if len(must) == 0 {
-		cand := roaring.New()
 		cand.AddRange(lo, hi)
 		return cand
 	}
@@ -320,15 +323,14 @@ func intersect(must []posting, w *window, last uint32) *roaring.Bitmap {
 	for i, m := range must {
 		bms[i] = m.Bitmap(lo, hi)
 		if bms[i].IsEmpty() {
-			return bms[i]
+			return cand
 		}
 	}
-	if len(bms) == 1 {
-		return bms[0]
-	}
+	// The postings' bitmaps are read-only and may reach past the range:
+	// the range comes first, then the smallest posting, then the rest.
 	slices.SortFunc(bms, func(a, b *roaring.Bitmap) int { return cmp.Compare(a.GetCardinality(), b.GetCardinality()) })
-	cand := bms[0]
-	for _, m := range bms[1:] {
+	cand.AddRange(lo, hi)
+	for _, m := range bms {
 		cand.And(m)
 	}
 	return cand
@@ -337,7 +339,8 @@ func intersect(must []posting, w *window, last uint32) *roaring.Bitmap {
 // A posting is what a candidate must be in: an index posting, an OR of
 // them, or a bitmap the plan computed.
 type posting interface {
-	// Bitmap returns the positions in [lo, hi), a bitmap the caller owns.
+	// Bitmap returns the positions in [lo, hi), and maybe others, as a
+	// read-only bitmap.
 	Bitmap(lo, hi uint64) *roaring.Bitmap
 	// Bounds returns the least and greatest position; ok false when empty.
 	Bounds() (lo, hi uint32, ok bool)
@@ -345,14 +348,7 @@ type posting interface {
 
 type bitmapPosting struct{ bm *roaring.Bitmap }
 
-func (b bitmapPosting) Bitmap(lo, hi uint64) *roaring.Bitmap {
-	out := b.bm.Clone()
-	if lo > 0 {
-		out.RemoveRange(0, lo)
-	}
-	out.RemoveRange(hi, 1<<32)
-	return out
-}
+func (b bitmapPosting) Bitmap(uint64, uint64) *roaring.Bitmap { return b.bm }
 
 func (b bitmapPosting) Bounds() (uint32, uint32, bool) {
 	if b.bm.IsEmpty() {
@@ -365,11 +361,11 @@ func (b bitmapPosting) Bounds() (uint32, uint32, bool) {
 type anyOf []index.Posting
 
 func (a anyOf) Bitmap(lo, hi uint64) *roaring.Bitmap {
-	out := roaring.New()
-	for _, p := range a {
-		out.Or(p.Bitmap(lo, hi))
+	parts := make([]*roaring.Bitmap, len(a))
+	for i, p := range a {
+		parts[i] = p.Bitmap(lo, hi)
 	}
-	return out
+	return roaring.FastOr(parts...)
 }
 
 func (a anyOf) Bounds() (lo, hi uint32, ok bool) {
@@ -557,13 +553,10 @@ func (p *Plan) Candidates() uint64 { return p.cand.GetCardinality() }
 
 // metaOK checks the filters the columns answer without reading the event.
 func (p *Plan) metaOK(pos uint32) bool {
-	if p.schemaOK != nil && !p.schemaOK[p.cols.SchemaNum(pos)] {
+	sn, pn, t := p.cols.Meta(pos)
+	if p.schemaOK != nil && !p.schemaOK[sn] || p.producerOK != nil && !p.producerOK[pn] {
 		return false
 	}
-	if p.producerOK != nil && !p.producerOK[p.cols.ProducerNum(pos)] {
-		return false
-	}
-	t := p.cols.Created(pos)
 	return (!p.hasStart || t >= p.start) && (!p.hasEnd || t <= p.end)
 }
 

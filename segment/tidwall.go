@@ -167,7 +167,7 @@ func tidwallOptions(segmentSize int) *wal.Options {
 		NoSync:           true, // the WAL fsyncs the tail itself, outside tidwall's lock
 		SegmentSize:      segmentSize,
 		LogFormat:        wal.Binary,
-		SegmentCacheSize: 2,
+		SegmentCacheSize: 1, // reads of the log after recovery come from the engine's memtable
 		AllowEmpty:       true,
 		DirPerms:         0o750,
 		FilePerms:        0o640,
