@@ -414,6 +414,7 @@ func BenchmarkIngestRSS(b *testing.B) {
 			b.ReportMetric(float64(ms.HeapSys-ms.HeapReleased)/(1<<20), "heap-held-MiB")
 		}
 		b.ReportMetric(float64(*benchEvents)/b.Elapsed().Seconds(), "events/s")
+		b.ReportMetric(st.Stats()["writer_stall_max_seconds"]*1000, "stall-max-ms")
 		if *benchHeap != "" {
 			f, err := os.Create(*benchHeap)
 			if err != nil {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/index"
@@ -57,6 +58,7 @@ func (s *Store) maybeSeal() {
 	if s.w.sealing || s.w.mem.bytes < s.opts.SegmentSize || len(s.w.mem.records) == 0 {
 		return
 	}
+	defer s.stalled(time.Now())
 	m := s.w.mem
 	// A snapshot costs O(index) on the writer (about 0.4 s at 1M events,
 	// which every save waits for); take one when the log it saves replaying
@@ -120,6 +122,7 @@ func (s *Store) maybeSeal() {
 
 // finishSeal completes a seal on the writer: see maybeSeal.
 func (s *Store) finishSeal(job *sealJob) {
+	defer s.stalled(time.Now())
 	s.w.sealing = false
 	m := s.w.mem
 	if job.err != nil {

@@ -14,6 +14,18 @@ type counters struct {
 	saving       atomic.Int64  // SaveEvent, SaveEvents and Tx.Commit calls in flight
 	saveNanos    atomic.Int64  // their time and SaveFile's, summed over calls, once each returned
 	sealWaits    atomic.Uint64 // times the writer waited for a seal (maybeSeal)
+	stallMax     atomic.Int64  // the longest stop of the writer for a snapshot or a seal's start or end, in ns
+}
+
+// stalled records a stop of the writer that began at start.
+func (s *Store) stalled(start time.Time) {
+	d := int64(time.Since(start))
+	for {
+		cur := s.stats.stallMax.Load()
+		if d <= cur || s.stats.stallMax.CompareAndSwap(cur, d) {
+			return
+		}
+	}
 }
 
 // saveBegin counts a save call in flight until saveEnd; saveEnd adds its
@@ -44,6 +56,9 @@ func (s *Store) addSaveTime(start time.Time) { s.stats.saveNanos.Add(int64(time.
 //	wal_bytes      bytes in the WAL's files (the unsealed part of the log)
 //	seal_waits     times appends waited for a running seal because the
 //	               unsealed part reached twice segmentSize (backpressure)
+//	writer_stall_max_seconds
+//	               the longest time the writer stopped for a seal's start
+//	               (with the index snapshot it may take) or end
 //
 // After Close every figure keeps its last value.
 func (s *Store) Stats() map[string]float64 {
@@ -53,14 +68,15 @@ func (s *Store) Stats() map[string]float64 {
 		lag = float64(v.last - min(v.last, uint64(s.srch.UpTo())))
 	}
 	return map[string]float64{
-		"fsyncs":        float64(s.stats.fsyncs.Load()),
-		"bytes_written": float64(s.stats.bytesWritten.Load()),
-		"index_lag":     lag,
-		"open_readers":  float64(s.stats.readers.Load()),
-		"events":        float64(v.last),
-		"segments":      float64(s.stats.segments.Load()),
-		"wal_bytes":     float64(s.wal.Size()),
-		"seal_waits":    float64(s.stats.sealWaits.Load()),
+		"fsyncs":                   float64(s.stats.fsyncs.Load()),
+		"bytes_written":            float64(s.stats.bytesWritten.Load()),
+		"index_lag":                lag,
+		"open_readers":             float64(s.stats.readers.Load()),
+		"events":                   float64(v.last),
+		"segments":                 float64(s.stats.segments.Load()),
+		"wal_bytes":                float64(s.wal.Size()),
+		"seal_waits":               float64(s.stats.sealWaits.Load()),
+		"writer_stall_max_seconds": time.Duration(s.stats.stallMax.Load()).Seconds(),
 	}
 }
 

@@ -24,7 +24,7 @@ func TestStats(t *testing.T) {
 	defer p.Shutdown(ctx)
 	st, _ := p.Store()
 	zero := p.Stats()
-	for _, k := range []string{"fsyncs", "bytes_written", "index_lag", "open_readers", "events", "segments"} {
+	for _, k := range []string{"fsyncs", "bytes_written", "index_lag", "open_readers", "events", "segments", "writer_stall_max_seconds"} {
 		if v, ok := zero[k]; !ok || v != 0 {
 			t.Fatalf("fresh store: %s = %v (present %v), want 0", k, v, ok)
 		}
@@ -34,7 +34,7 @@ func TestStats(t *testing.T) {
 		time.Sleep(time.Millisecond) // seals run in the background
 	}
 	got := p.Stats()
-	if got["events"] != 200 || got["segments"] == 0 {
+	if got["events"] != 200 || got["segments"] == 0 || got["writer_stall_max_seconds"] <= 0 {
 		t.Fatalf("after 200 events: %v", got)
 	}
 	// 40 group commits at least, plus the segments' and snapshots' fsyncs.
