@@ -20,8 +20,11 @@
 //   - per payload term: a dotted path reached through objects and a typed
 //     scalar value ("s" string, "n" number normalised so that 1 and 1.0
 //     are one term, "b" boolean, "z" null). A path that takes more than
-//     Options.MaxPathValues distinct values stops being indexed (its
-//     postings are dropped); Reader.Term then says so and the planner scans.
+//     Options.MaxPathValues distinct values stops being indexed exactly
+//     (its postings are dropped); Reader.Term then says so, and
+//     Reader.SegmentTerm gives candidates from hashed postings: the
+//     segment indexes' for the sealed log, the index's own for the head
+//     (hothead.go).
 //
 // Incoming links are kept per target id in save order, as LinkRefs.
 //

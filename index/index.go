@@ -101,8 +101,9 @@ type state struct {
 	anyLink    *roaring.Bitmap
 	superseded *roaring.Bitmap
 
-	terms map[string]map[string]*roaring.Bitmap // path → value key → positions
-	hot   map[string]bool                       // paths past the guard: not indexed
+	terms   map[string]map[string]*roaring.Bitmap // path → value key → positions
+	hot     map[string]bool                       // paths past the guard: not indexed
+	hotHead hotHead                               // hashed postings of those paths in the head (hothead.go)
 
 	added map[uint32][]trove.EventLink // links added with SaveLink, by source
 	// incoming lists the links to each target id, in save order; the
@@ -322,6 +323,7 @@ func (s *state) link(pos uint32, l trove.EventLink, slot int32, after uint32) {
 // borrowed (map lookups by string(b) do not allocate).
 func (s *state) term(pos uint32, path, value []byte, maxValues int) {
 	if s.hot[string(path)] {
+		s.hotHead.add(termHash(path, value), pos)
 		return
 	}
 	vals := s.terms[string(path)]
@@ -332,6 +334,15 @@ func (s *state) term(pos uint32, path, value []byte, maxValues int) {
 	bm := vals[string(value)]
 	if bm == nil {
 		if len(vals) >= maxValues {
+			// The path's head positions move to hashed postings.
+			for v, bm := range vals {
+				h := termHash(path, []byte(v))
+				it := bm.Iterator()
+				for it.HasNext() {
+					s.hotHead.add(h, it.Next())
+				}
+			}
+			s.hotHead.add(termHash(path, value), pos)
 			delete(s.terms, string(path))
 			s.hot[string(path)] = true
 			return

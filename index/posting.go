@@ -181,6 +181,7 @@ func (s *state) trim(t uint32) {
 			delete(s.terms, path)
 		}
 	}
+	s.hotHead.trim(t)
 	for id, refs := range s.incoming {
 		kept := refs[:0:0]
 		for _, r := range refs {

@@ -366,8 +366,11 @@ func FuzzDecodeSegIndex(f *testing.F) {
 	})
 }
 
-// TestSegmentTerm: the segment indexes answer a path past the guard for
-// the positions they cover from 1 without a gap, and a superset there.
+// TestSegmentTerm: a path past the guard is answered for every position:
+// from the head's hashed postings before any segment index, from the
+// segment indexes once they cover the log (the head's are then trimmed),
+// and with every position of the trimmed prefix no segment index covers
+// any more as a candidate.
 func TestSegmentTerm(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	ix := New(Options{MaxPathValues: 4})
@@ -397,22 +400,26 @@ func TestSegmentTerm(t *testing.T) {
 		})
 		return
 	}
-	if _, _, ok := read(); ok {
-		t.Fatal("answered without segment indexes")
+	want := func(when string, card uint64) {
+		t.Helper()
+		bm, upTo, ok := read()
+		if !ok || upTo != 300 || bm.GetCardinality() != card || !bm.Contains(7) {
+			t.Fatalf("%s: order=o-7: %d positions up to %d (%t), want %d with 7, up to 300", when, bm.GetCardinality(), upTo, ok, card)
+		}
+	}
+	want("from the head", 1)
+	if ix.st.hotHead.len() == 0 {
+		t.Fatal("no hashed postings in the head")
 	}
 	ix.SetSegments(segs)
-	bm, upTo, ok := read()
-	if !ok || upTo != 300 || bm.GetCardinality() != 1 || !bm.Contains(7) {
-		t.Fatalf("order=o-7: %v up to %d (%t), want {7} up to 300", bm, upTo, ok)
+	want("from the segment indexes", 1)
+	if ix.st.hotHead.len() != 0 {
+		t.Fatal("the head's hashed postings of sealed positions are kept")
 	}
 	ix.SetSegments([]*SegIndex{segs[0], nil, segs[2]})
-	if _, upTo, ok := read(); !ok || upTo != 100 {
-		t.Fatalf("with a gap: covered up to %d (%t), want 100", upTo, ok)
-	}
+	want("with a gap", 1+200)
 	ix.SetSegments([]*SegIndex{segs[1]})
-	if _, _, ok := read(); ok {
-		t.Fatal("answered by segments that do not start at position 1")
-	}
+	want("with segments that do not start at position 1", 300)
 }
 
 // TestDroppedColumns: once segment indexes cover whole column chunks, the

@@ -68,27 +68,32 @@ func (ix *Index) Trimmed() uint32 {
 // SegmentTerm returns, for a payload path the index does not cover
 // (Term's indexed false), the positions among 1…upTo whose payload may
 // hold value (a ValueKey) at path: a superset of those that do, read from
-// the segment indexes. ok is false when no segment index covers position
-// 1 or one of them cannot be read; then the caller scans. The bitmap is
-// the caller's.
+// the segment indexes for the sealed log and from the head's hashed
+// postings after it (upTo is then the last position). ok is false when
+// the payload index is off; then the caller scans. The bitmap is the
+// caller's.
 func (r Reader) SegmentTerm(path, value string) (bm *roaring.Bitmap, upTo uint32, ok bool) {
 	s := r.st
-	if len(s.segs) == 0 || r.opts.MaxPathValues < 0 {
+	if r.opts.MaxPathValues < 0 {
 		return nil, 0, false
 	}
-	var bms []*roaring.Bitmap
+	bms := []*roaring.Bitmap{roaring.New()}
 	for _, seg := range s.segs {
 		p, err := seg.Postings(KindTerm, path, value)
-		if err != nil {
-			return nil, 0, false
-		}
-		if p != nil {
+		switch {
+		case err != nil:
+			bms[0].AddRange(uint64(seg.First()), uint64(seg.Last())+1)
+		case p != nil:
 			bms = append(bms, p)
 		}
 	}
+	if s.segUpTo < s.trimmed {
+		bms[0].AddRange(uint64(s.segUpTo)+1, uint64(s.trimmed)+1)
+	}
+	s.hotHead.addTo(bms[0], termHash([]byte(path), []byte(value)))
 	bm = roaring.FastOr(bms...)
 	// The postings read the segment indexes' memory in place: the result
 	// gets its own.
 	bm.CloneCopyOnWriteContainers()
-	return bm, s.segUpTo, true
+	return bm, s.n, true
 }

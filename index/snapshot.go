@@ -206,6 +206,15 @@ func (ix *Index) encodeLocked(e *enc, meta []byte) {
 	for _, p := range hot {
 		e.str(p)
 	}
+	e.u(uint64(s.hotHead.len()))
+	s.hotHead.each(func(hash uint64, pos []uint32) {
+		e.u64(hash)
+		e.u(uint64(len(pos)))
+		for _, p := range pos {
+			e.u(uint64(p))
+		}
+		e.maybeFlush()
+	})
 	srcs := sortedKeys(s.added)
 	e.u(uint64(len(srcs)))
 	for _, src := range srcs {
@@ -226,6 +235,15 @@ func (ix *Index) encodeLocked(e *enc, meta []byte) {
 			e.u(uint64(r.After))
 		}
 	}
+}
+
+func sortedKeys64[V any](m map[uint64]V) []uint64 {
+	keys := make([]uint64, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 func sortedKeys[K string | uint32, V any](m map[K]V) []K {
@@ -580,6 +598,21 @@ func (s *state) decodeTerms(d *dec) {
 	nh := d.count(1)
 	for range nh {
 		s.hot[d.str()] = true
+	}
+	nhh := d.count(9)
+	for range nhh {
+		hash := d.u64()
+		k := d.count(1)
+		for range k {
+			p := d.u()
+			if d.err == nil && (p <= uint64(s.trimmed) || p > uint64(s.n)) {
+				d.fail("hashed posting position out of the head")
+			}
+			if d.err != nil {
+				return
+			}
+			s.hotHead.add(hash, uint32(p))
+		}
 	}
 }
 
