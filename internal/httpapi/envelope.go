@@ -118,14 +118,19 @@ func (c *schemaCache) parse(raw json.RawMessage) (trove.Schema, error) {
 var answers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // appendEvent appends e's JSON as json.Marshal writes it: the event's own
-// encoding (trove.Event.MarshalJSON, which is compact) with <, >, & and
-// U+2028, U+2029 escaped, as encoding/json escapes a Marshaler's output.
+// encoding (trove.Event.MarshalJSON, which is compact; appendEventJSON
+// writes it without reflection) with <, >, & and U+2028, U+2029 escaped,
+// as encoding/json escapes a Marshaler's output.
 func appendEvent(buf *bytes.Buffer, e trove.Event) error {
-	b, err := e.MarshalJSON()
+	b, err := appendEventJSON(buf.AvailableBuffer(), e)
 	if err != nil {
 		return err
 	}
-	json.HTMLEscape(buf, b)
+	if needsHTMLEscape(b) {
+		json.HTMLEscape(buf, bytes.Clone(b)) // b is buf's own free space
+		return nil
+	}
+	buf.Write(b)
 	return nil
 }
 

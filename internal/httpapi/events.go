@@ -60,7 +60,7 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	s.metrics.eventsSaved.Inc()
 	if wantsMinimal(w, r) {
-		writeJSON(w, http.StatusCreated, savedRef{ID: saved.ID, Position: saved.Position})
+		writeRef(w, saved)
 		return
 	}
 	writeEvent(w, http.StatusCreated, saved)
@@ -197,7 +197,7 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 	}
 	s.metrics.eventsSaved.Add(float64(len(saved)))
 	if wantsMinimal(w, r) {
-		writeJSON(w, http.StatusCreated, map[string]any{"events": refsOf(saved)})
+		writeRefs(w, saved)
 		return
 	}
 	writeEvents(w, http.StatusCreated, saved)
