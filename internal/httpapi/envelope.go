@@ -33,7 +33,7 @@ func objectMembers(raw []byte) (map[string]json.RawMessage, bool) {
 		if s.Escaped() {
 			key = string(s.AppendText(nil))
 		} else {
-			key = string(s.RawText())
+			key = memberKey(s.RawText())
 		}
 		s.Next()
 		start := s.Offset()
@@ -47,6 +47,29 @@ func objectMembers(raw []byte) (map[string]json.RawMessage, bool) {
 		m[key] = raw[start:end:end]
 	}
 	return m, s.Next() == jsonscan.End
+}
+
+// memberKey is string(b), without a copy for the members of an event.
+func memberKey(b []byte) string {
+	switch string(b) {
+	case "id":
+		return "id"
+	case "createdAt":
+		return "createdAt"
+	case "producer":
+		return "producer"
+	case "schema":
+		return "schema"
+	case "payload":
+		return "payload"
+	case "files":
+		return "files"
+	case "links":
+		return "links"
+	case "metadata":
+		return "metadata"
+	}
+	return string(b)
 }
 
 // skipSpace returns the index of the first byte at or after i that is not
