@@ -287,20 +287,25 @@ func (a *arrayReader) element() ([]byte, bool) {
 	start, j, depth, inString := a.i, a.i, 0, false
 	for {
 		for ; j < len(a.buf); j++ {
-			b := a.buf[j]
 			if inString {
-				switch b {
-				case '\\':
+				// Jump to the string's next quote or backslash.
+				k := quoteOrBackslash(a.buf[j:])
+				if k < 0 {
+					j = len(a.buf) - 1
+					continue
+				}
+				j += k
+				if a.buf[j] == '\\' {
 					if j+1 == len(a.buf) {
 						goto read // the escaped byte is still to come
 					}
 					j++
-				case '"':
+				} else {
 					inString = false
 				}
 				continue
 			}
-			switch b {
+			switch a.buf[j] {
 			case '"':
 				inString = true
 			case '{', '[':
@@ -320,6 +325,22 @@ func (a *arrayReader) element() ([]byte, bool) {
 		}
 		start, j = start-shift, j-shift
 	}
+}
+
+// quoteOrBackslash returns the index of the first quote or backslash in
+// b, or -1.
+func quoteOrBackslash(b []byte) int {
+	q := bytes.IndexByte(b, '"')
+	if q < 0 {
+		q = len(b)
+	}
+	if bs := bytes.IndexByte(b[:q], '\\'); bs >= 0 {
+		return bs
+	}
+	if q == len(b) {
+		return -1
+	}
+	return q
 }
 
 // events splits and decodes the array; false when decodeArraySlow must
