@@ -222,10 +222,12 @@ func (b *batchOf) add(raw []byte) error {
 }
 
 // decodeBatch reads a batch body: a JSON array of events, or NDJSON (one
-// event per line, blank lines skipped). It decodes one event at a time as
-// the body streams in, and refuses the batch at the first bad event or at
-// the first event past the cap, so that what it holds is the events
-// decoded so far and one event's bytes, never the whole body.
+// event per line, blank lines skipped). It decodes the events as the body
+// streams in (those of a large array in chunks, on several goroutines:
+// batchDecoder), and refuses the batch at the first event past the cap and
+// at the first bad event (for an array, once the chunk holding it is
+// decoded), so that what it holds is the events decoded so far and a few
+// chunks' bytes, never the whole body.
 func (c caps) decodeBatch(r io.Reader, ndjson bool) ([]trove.Event, error) {
 	b := batchOf{c: c}
 	if ndjson {

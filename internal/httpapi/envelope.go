@@ -218,7 +218,8 @@ const arrayChunk = 64 << 10
 
 // decodeArray is decodeBatch for a JSON array of events. It splits the
 // array as it streams in, one event at a time, by following strings and
-// nesting only: each event's bytes are then checked in full by decodeEvent
+// nesting only (batchDecoder decodes them as they come): each event's
+// bytes are then checked in full by decodeEvent
 // (trove.CheckJSON), so the array is never validated twice. Whatever is
 // not a plain array of valid events (an error of any kind, an element that
 // is not an object) is handed to decodeArraySlow, replaying the bytes read
