@@ -93,3 +93,25 @@ func TestDecodeArrayStopsItsDecoders(t *testing.T) {
 		t.Errorf("%d goroutines before, %d after", before, after)
 	}
 }
+
+// FuzzDecodeArrayInChunks puts an arbitrary element, and arbitrary bytes
+// after the array, into a batch long enough to be decoded in chunks.
+func FuzzDecodeArrayInChunks(f *testing.F) {
+	f.Add(`{"a":1,"a":2}`, uint16(70), "")
+	f.Add(`{"schema":{"$id":"x"},"payload":{"t":"\u2028"}}`, uint16(1), " ")
+	f.Add(`7`, uint16(200), "]")
+	f.Add(`{"schema":{},"payload":{}}`, uint16(129), "")
+	f.Fuzz(func(t *testing.T, elem string, at uint16, tail string) {
+		n := 3*decodeChunk + 1
+		body := bigBatch(n, int(at)%n, elem, tail)
+		c := caps{maxBatch: n, maxID: 1024, schemas: newSchemaCache()}
+		want, werr := c.decodeArraySlow(strings.NewReader(body))
+		got, err := c.decodeArray(iotest.HalfReader(strings.NewReader(body)))
+		if fmt.Sprint(err) != fmt.Sprint(werr) {
+			t.Fatalf("error %v, want %v", err, werr)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%d events differ from the %d wanted", len(got), len(want))
+		}
+	})
+}
