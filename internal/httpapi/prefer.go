@@ -44,7 +44,7 @@ func writeRef(w http.ResponseWriter, e trove.Event) {
 }
 
 // writeRefs answers what a batch answers with Prefer: return=minimal, byte
-// for byte what writeJSON answers for {"events": refsOf(events)}.
+// for byte what writeJSON answers for {"events": [savedRef, …]}.
 func writeRefs(w http.ResponseWriter, events []trove.Event) {
 	buf := answers.Get().(*bytes.Buffer)
 	defer func() {
