@@ -119,7 +119,7 @@ func (c caps) eventFromFields(f map[string]json.RawMessage) (trove.Event, error)
 	}
 	e.Payload = f["payload"]
 	if p, ok := f["producer"]; ok && !isNull(p) {
-		if err := json.Unmarshal(p, &e.Producer); err != nil {
+		if err := unmarshalString(p, &e.Producer); err != nil {
 			return e, badRequest("Path /producer: must be string")
 		}
 		if err := c.checkID("Path /producer", e.Producer); err != nil {
@@ -136,7 +136,9 @@ func (c caps) eventFromFields(f map[string]json.RawMessage) (trove.Event, error)
 		if kind(fs) != '[' {
 			return e, badRequest("Path /files: must be array")
 		}
-		if err := json.Unmarshal(fs, &e.Files); err != nil {
+		if isEmptyArray(fs) {
+			e.Files = []trove.EventFile{}
+		} else if err := json.Unmarshal(fs, &e.Files); err != nil {
 			return e, badRequest("Path /files: " + jsonErrText(err))
 		}
 		for i, fl := range e.Files {
@@ -149,7 +151,9 @@ func (c caps) eventFromFields(f map[string]json.RawMessage) (trove.Event, error)
 		if kind(ls) != '[' {
 			return e, badRequest("Path /links: must be array")
 		}
-		if err := json.Unmarshal(ls, &e.Links); err != nil {
+		if links, ok := linksOf(ls); ok {
+			e.Links = links
+		} else if err := json.Unmarshal(ls, &e.Links); err != nil {
 			return e, badRequest("Path /links: " + jsonErrText(err))
 		}
 		for i, l := range e.Links {
@@ -161,9 +165,11 @@ func (c caps) eventFromFields(f map[string]json.RawMessage) (trove.Event, error)
 	if id, ok := f["id"]; ok && !isNull(id) {
 		switch kind(id) {
 		case '"':
-			_ = json.Unmarshal(id, &e.ID.ID)
+			_ = unmarshalString(id, &e.ID.ID)
 		case '{':
-			if err := json.Unmarshal(id, &e.ID); err != nil {
+			if v, ok := eventIDOf(id); ok {
+				e.ID = v
+			} else if err := json.Unmarshal(id, &e.ID); err != nil {
 				return e, badRequest("Path /id: must be a string or {id, version}")
 			}
 		default:
@@ -175,7 +181,7 @@ func (c caps) eventFromFields(f map[string]json.RawMessage) (trove.Event, error)
 	}
 	if ts, ok := f["createdAt"]; ok && !isNull(ts) {
 		var str string
-		if json.Unmarshal(ts, &str) != nil {
+		if unmarshalString(ts, &str) != nil {
 			return e, badRequest("Path /createdAt: must be string")
 		}
 		t, err := trove.ParseTime(str)
@@ -216,10 +222,12 @@ func (b *batchOf) add(raw []byte) error {
 }
 
 // decodeBatch reads a batch body: a JSON array of events, or NDJSON (one
-// event per line, blank lines skipped). It decodes one event at a time as
-// the body streams in, and refuses the batch at the first bad event or at
-// the first event past the cap, so that what it holds is the events
-// decoded so far and one event's bytes, never the whole body.
+// event per line, blank lines skipped). It decodes the events as the body
+// streams in (those of a large array in chunks, on several goroutines:
+// batchDecoder), and refuses the batch at the first event past the cap and
+// at the first bad event (for an array, once the chunk holding it is
+// decoded), so that what it holds is the events decoded so far and a few
+// chunks' bytes, never the whole body.
 func (c caps) decodeBatch(r io.Reader, ndjson bool) ([]trove.Event, error) {
 	b := batchOf{c: c}
 	if ndjson {

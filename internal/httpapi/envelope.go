@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/internal/jsonscan"
@@ -33,7 +35,7 @@ func objectMembers(raw []byte) (map[string]json.RawMessage, bool) {
 		if s.Escaped() {
 			key = string(s.AppendText(nil))
 		} else {
-			key = string(s.RawText())
+			key = memberKey(s.RawText())
 		}
 		s.Next()
 		start := s.Offset()
@@ -47,6 +49,29 @@ func objectMembers(raw []byte) (map[string]json.RawMessage, bool) {
 		m[key] = raw[start:end:end]
 	}
 	return m, s.Next() == jsonscan.End
+}
+
+// memberKey is string(b), without a copy for the members of an event.
+func memberKey(b []byte) string {
+	switch string(b) {
+	case "id":
+		return "id"
+	case "createdAt":
+		return "createdAt"
+	case "producer":
+		return "producer"
+	case "schema":
+		return "schema"
+	case "payload":
+		return "payload"
+	case "files":
+		return "files"
+	case "links":
+		return "links"
+	case "metadata":
+		return "metadata"
+	}
+	return string(b)
 }
 
 // skipSpace returns the index of the first byte at or after i that is not
@@ -118,14 +143,19 @@ func (c *schemaCache) parse(raw json.RawMessage) (trove.Schema, error) {
 var answers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // appendEvent appends e's JSON as json.Marshal writes it: the event's own
-// encoding (trove.Event.MarshalJSON, which is compact) with <, >, & and
-// U+2028, U+2029 escaped, as encoding/json escapes a Marshaler's output.
+// encoding (trove.Event.MarshalJSON, which is compact; appendEventJSON
+// writes it without reflection) with <, >, & and U+2028, U+2029 escaped,
+// as encoding/json escapes a Marshaler's output.
 func appendEvent(buf *bytes.Buffer, e trove.Event) error {
-	b, err := e.MarshalJSON()
+	b, err := appendEventJSON(buf.AvailableBuffer(), e)
 	if err != nil {
 		return err
 	}
-	json.HTMLEscape(buf, b)
+	if needsHTMLEscape(b) {
+		json.HTMLEscape(buf, bytes.Clone(b)) // b is buf's own free space
+		return nil
+	}
+	buf.Write(b)
 	return nil
 }
 
@@ -188,7 +218,8 @@ const arrayChunk = 64 << 10
 
 // decodeArray is decodeBatch for a JSON array of events. It splits the
 // array as it streams in, one event at a time, by following strings and
-// nesting only: each event's bytes are then checked in full by decodeEvent
+// nesting only (batchDecoder decodes them as they come): each event's
+// bytes are then checked in full by decodeEvent
 // (trove.CheckJSON), so the array is never validated twice. Whatever is
 // not a plain array of valid events (an error of any kind, an element that
 // is not an object) is handed to decodeArraySlow, replaying the bytes read
@@ -259,20 +290,25 @@ func (a *arrayReader) element() ([]byte, bool) {
 	start, j, depth, inString := a.i, a.i, 0, false
 	for {
 		for ; j < len(a.buf); j++ {
-			b := a.buf[j]
 			if inString {
-				switch b {
-				case '\\':
+				// Jump to the string's next quote or backslash.
+				k := quoteOrBackslash(a.buf[j:])
+				if k < 0 {
+					j = len(a.buf) - 1
+					continue
+				}
+				j += k
+				if a.buf[j] == '\\' {
 					if j+1 == len(a.buf) {
 						goto read // the escaped byte is still to come
 					}
 					j++
-				case '"':
+				} else {
 					inString = false
 				}
 				continue
 			}
-			switch b {
+			switch a.buf[j] {
 			case '"':
 				inString = true
 			case '{', '[':
@@ -294,6 +330,22 @@ func (a *arrayReader) element() ([]byte, bool) {
 	}
 }
 
+// quoteOrBackslash returns the index of the first quote or backslash in
+// b, or -1.
+func quoteOrBackslash(b []byte) int {
+	q := bytes.IndexByte(b, '"')
+	if q < 0 {
+		q = len(b)
+	}
+	if bs := bytes.IndexByte(b[:q], '\\'); bs >= 0 {
+		return bs
+	}
+	if q == len(b) {
+		return -1
+	}
+	return q
+}
+
 // events splits and decodes the array; false when decodeArraySlow must
 // judge the body.
 func (a *arrayReader) events(c caps) ([]trove.Event, bool) {
@@ -301,8 +353,9 @@ func (a *arrayReader) events(c caps) ([]trove.Event, bool) {
 		return nil, false
 	}
 	a.i++
-	var events []trove.Event
-	for {
+	d := batchDecoder{c: c}
+	defer d.stop()
+	for n := 0; ; n++ {
 		b, ok := a.next()
 		if !ok {
 			return nil, false
@@ -311,7 +364,7 @@ func (a *arrayReader) events(c caps) ([]trove.Event, bool) {
 			a.i++
 			break
 		}
-		if len(events) > 0 {
+		if n > 0 {
 			if b != ',' {
 				return nil, false
 			}
@@ -320,23 +373,167 @@ func (a *arrayReader) events(c caps) ([]trove.Event, bool) {
 				return nil, false
 			}
 		}
-		if b != '{' || len(events) == c.maxBatch {
+		if b != '{' || n == c.maxBatch {
 			return nil, false
 		}
 		raw, ok := a.element()
-		if !ok {
+		if !ok || !d.add(raw) {
 			return nil, false
 		}
-		e, err := c.decodeEvent(raw)
-		if err != nil {
-			return nil, false
-		}
-		events = append(events, e)
 	}
 	if _, ok := a.next(); ok || a.err != io.EOF {
 		return nil, false // data after the array, or a broken body
 	}
+	return d.finish()
+}
+
+// Parallel decoding of large batches: decodeChunk events per chunk, on up
+// to maxDecoders goroutines.
+const (
+	decodeChunk = 64
+	maxDecoders = 4
+)
+
+// batchDecoder decodes the events of a batch as decodeArray splits them.
+// A batch of up to decodeChunk events is decoded in the caller's
+// goroutine; a larger one in chunks of decodeChunk events, each decoded
+// into its own slice on one of up to maxDecoders goroutines (no more than
+// GOMAXPROCS), while the caller reads and splits the rest of the body.
+// The events come out in the array's order. The first event that does
+// not decode stops the decoding (the batch is then judged by
+// decodeArraySlow, which says which event and why).
+type batchDecoder struct {
+	c       caps
+	pending [][]byte      // the events split and not yet handed out
+	events  []trove.Event // decoded in the caller's goroutine
+	chunks  []*eventChunk // handed to the decoders, in order
+	jobs    chan *eventChunk
+	wg      sync.WaitGroup // the decoders
+	failed  atomic.Bool
+}
+
+// eventChunk is decodeChunk events of a batch, and once decoded the
+// events.
+type eventChunk struct {
+	raws   [][]byte
+	events []trove.Event
+}
+
+// add takes the next event; false when an event did not decode.
+func (d *batchDecoder) add(raw []byte) bool {
+	if d.failed.Load() {
+		return false
+	}
+	d.pending = append(d.pending, raw)
+	if len(d.pending) < decodeChunk {
+		return true
+	}
+	if d.jobs == nil && !d.start() {
+		return d.decodeHere()
+	}
+	d.handOut()
+	return true
+}
+
+// start starts the decoders; false when there is one processor only.
+func (d *batchDecoder) start() bool {
+	n := min(runtime.GOMAXPROCS(0), maxDecoders)
+	if n < 2 {
+		return false
+	}
+	d.jobs = make(chan *eventChunk, n)
+	for range n {
+		d.wg.Add(1)
+		go d.decode(d.jobs)
+	}
+	return true
+}
+
+func (d *batchDecoder) handOut() {
+	ch := &eventChunk{raws: d.pending}
+	d.chunks = append(d.chunks, ch)
+	d.pending = make([][]byte, 0, decodeChunk)
+	d.jobs <- ch
+}
+
+// decodeHere decodes the pending events in the caller's goroutine.
+func (d *batchDecoder) decodeHere() bool {
+	for _, raw := range d.pending {
+		e, err := d.c.decodeEvent(raw)
+		if err != nil {
+			d.failed.Store(true)
+			return false
+		}
+		d.events = append(d.events, e)
+	}
+	d.pending = d.pending[:0]
+	return true
+}
+
+// decode is a decoder's goroutine. It takes every chunk it is given, so
+// that handing one out never blocks for good, and decodes them until one
+// fails.
+func (d *batchDecoder) decode(jobs <-chan *eventChunk) {
+	defer d.wg.Done()
+	for ch := range jobs {
+		if !d.failed.Load() && !d.c.decodeChunk(ch) {
+			d.failed.Store(true)
+		}
+	}
+}
+
+// decodeChunk decodes the events of ch; false when one does not decode,
+// or when decoding it panics: decodeArraySlow then decodes the batch
+// again in the request's goroutine, where the same panic is answered as
+// every handler's panic is.
+func (c caps) decodeChunk(ch *eventChunk) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	ch.events = make([]trove.Event, len(ch.raws))
+	for i, raw := range ch.raws {
+		e, err := c.decodeEvent(raw)
+		if err != nil {
+			return false
+		}
+		ch.events[i] = e
+	}
+	return true
+}
+
+// finish decodes what is pending and returns every event, in order; false
+// when an event did not decode.
+func (d *batchDecoder) finish() ([]trove.Event, bool) {
+	if d.jobs == nil {
+		if !d.decodeHere() {
+			return nil, false
+		}
+		return d.events, true
+	}
+	if len(d.pending) > 0 {
+		d.handOut()
+	}
+	d.stop()
+	if d.failed.Load() {
+		return nil, false
+	}
+	events := make([]trove.Event, 0, len(d.events)+len(d.chunks)*decodeChunk)
+	events = append(events, d.events...)
+	for _, ch := range d.chunks {
+		events = append(events, ch.events...)
+	}
 	return events, true
+}
+
+// stop ends the decoders, once they have decoded what they were given.
+func (d *batchDecoder) stop() {
+	if d.jobs != nil {
+		close(d.jobs)
+		d.jobs = nil
+		d.wg.Wait()
+	}
 }
 
 // replay returns the body as it was: the bytes read so far, then the rest

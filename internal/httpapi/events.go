@@ -18,7 +18,11 @@ import (
 const maxFormParts = 1000
 
 func mediaType(r *http.Request) string {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	ct := r.Header.Get("Content-Type")
+	if ct == "application/json" {
+		return ct // what mime.ParseMediaType answers, without its map
+	}
+	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil {
 		return ""
 	}
@@ -42,7 +46,7 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 	} else {
 		limitBody(w, r, s.opts.MaxEventBytes)
 		var body []byte
-		if body, err = io.ReadAll(r.Body); err == nil {
+		if body, err = readAll(r.Body, r.ContentLength); err == nil {
 			e, err = s.caps().decodeEvent(body)
 		}
 	}
@@ -60,10 +64,37 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	s.metrics.eventsSaved.Inc()
 	if wantsMinimal(w, r) {
-		writeJSON(w, http.StatusCreated, savedRef{ID: saved.ID, Position: saved.Position})
+		writeRef(w, saved)
 		return
 	}
 	writeEvent(w, http.StatusCreated, saved)
+}
+
+// maxReadHint bounds the first buffer readAll makes from a body's
+// declared length, so that a length claimed and never sent costs little.
+const maxReadHint = 1 << 20
+
+// readAll is io.ReadAll, with a first buffer the size of the body's
+// declared length (up to maxReadHint) when it has one: one allocation for
+// most bodies instead of a growing series of them.
+func readAll(r io.Reader, size int64) ([]byte, error) {
+	if size <= 0 || size > maxReadHint {
+		return io.ReadAll(r)
+	}
+	b := make([]byte, 0, size+1) // the last read, which finds the end, needs room
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // more than was declared: grow
+		}
+	}
 }
 
 // checkRef refuses an event whose schema reference names no registered
@@ -197,7 +228,7 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 	}
 	s.metrics.eventsSaved.Add(float64(len(saved)))
 	if wantsMinimal(w, r) {
-		writeJSON(w, http.StatusCreated, map[string]any{"events": refsOf(saved)})
+		writeRefs(w, saved)
 		return
 	}
 	writeEvents(w, http.StatusCreated, saved)

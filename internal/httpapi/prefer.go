@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"net/http"
 	"strings"
 
@@ -29,10 +30,38 @@ func wantsMinimal(w http.ResponseWriter, r *http.Request) bool {
 	return false
 }
 
-func refsOf(events []trove.Event) []savedRef {
-	out := make([]savedRef, len(events))
+// writeRef answers what a create answers with Prefer: return=minimal,
+// byte for byte what writeJSON answers for its savedRef.
+func writeRef(w http.ResponseWriter, e trove.Event) {
+	buf := answers.Get().(*bytes.Buffer)
+	defer func() {
+		buf.Reset()
+		answers.Put(buf)
+	}()
+	buf.Reset()
+	buf.Write(appendRef(buf.AvailableBuffer(), savedRef{ID: e.ID, Position: e.Position}))
+	writeBody(w, http.StatusCreated, buf)
+}
+
+// writeRefs answers what a batch answers with Prefer: return=minimal, byte
+// for byte what writeJSON answers for {"events": [savedRef, …]}.
+func writeRefs(w http.ResponseWriter, events []trove.Event) {
+	buf := answers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= 4<<20 {
+			buf.Reset()
+			answers.Put(buf)
+		}
+	}()
+	buf.Reset()
+	buf.WriteString(`{"events":[`)
 	for i, e := range events {
-		out[i] = savedRef{ID: e.ID, Position: e.Position}
+		b := buf.AvailableBuffer()
+		if i > 0 {
+			b = append(b, ',')
+		}
+		buf.Write(appendRef(b, savedRef{ID: e.ID, Position: e.Position}))
 	}
-	return out
+	buf.WriteString(`]}`)
+	writeBody(w, http.StatusCreated, buf)
 }

@@ -252,6 +252,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		d := time.Since(start)
 		s.metrics.observe(label, sw.status(), d)
+		if !s.log.Enabled(r.Context(), slog.LevelDebug) {
+			return // and its arguments are never boxed
+		}
 		s.log.DebugContext(r.Context(), "httpapi: request", "method", r.Method, "path", r.URL.Path, "route", label, "status", sw.status(), "duration", d)
 	}()
 	if pattern == "" {
