@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -36,7 +37,9 @@ import (
 // own (a conflict fails that request alone) against the database plus the
 // requests before it in the group. Rows are written with COPY when a group
 // holds copyThreshold events or more, else with one multi-row INSERT.
-// Nobody is answered before the commit returned.
+// Nobody is answered before the commit returned. While one group writes
+// and commits, the next one's transaction begins and waits on the head
+// lock in the server (see committer).
 
 const (
 	// maxGroupEvents bounds the events merged into one transaction.
@@ -89,8 +92,18 @@ func (s *Store) commit(ctx context.Context, staged []saveplan.Staged) ([]trove.E
 
 // committer runs the append transactions until bg is done, then commits
 // what is still queued and returns.
+//
+// Two appends overlap: once a group's plan is made, its writes and commit
+// go on in a goroutine of their own (finish) while the committer gathers
+// the next group and sends its first round trip, which waits on the head
+// lock in the server and so goes on the moment the commit before it ends.
+// The next group's versions are read under the lock, after that commit:
+// every check is made against what is committed, as with one append at a
+// time. At most one group writes while the next waits for the lock.
 func (s *Store) committer(bg context.Context, pool *pgxpool.Pool) {
 	ctx := context.WithoutCancel(bg)
+	var writing sync.WaitGroup
+	defer writing.Wait()
 	for {
 		var first *commitReq
 		select {
@@ -117,20 +130,39 @@ func (s *Store) committer(bg context.Context, pool *pgxpool.Pool) {
 				break more
 			}
 		}
-		s.commitGroup(ctx, pool, group)
+		reset(group)
+		a, err := s.beginAppend(ctx, pool, group)
+		if err != nil || a == nil {
+			s.settle(ctx, pool, group, err)
+			continue
+		}
+		writing.Add(1)
+		go func() {
+			defer writing.Done()
+			s.settle(ctx, pool, group, a.finish(ctx))
+		}()
 	}
 }
 
-// commitGroup commits group in one transaction and answers every request.
-// When the transaction itself fails (not one request's plan), each request
-// is tried again alone, so one request's database error does not fail the
-// others; a request whose first attempt did commit is then an idempotent
-// retry.
+// commitGroup commits group in one transaction and answers every request
+// (see settle).
 func (s *Store) commitGroup(ctx context.Context, pool *pgxpool.Pool, group []*commitReq) {
-	err := s.appendRetrying(ctx, pool, group)
+	reset(group)
+	s.settle(ctx, pool, group, s.appendTx(ctx, pool, group))
+}
+
+// settle answers every request of group once its append transaction
+// ended with err. A serialization failure or a deadlock is tried again
+// (Options.Retries times at most). When the transaction itself failed
+// (not one request's plan), each request is tried again alone, so one
+// request's database error does not fail the others; a request whose
+// first attempt did commit is then an idempotent retry.
+func (s *Store) settle(ctx context.Context, pool *pgxpool.Pool, group []*commitReq, err error) {
+	err = s.retryAfter(ctx, pool, group, err)
 	if err != nil && len(group) > 1 {
 		for _, r := range group {
-			if err := s.appendRetrying(ctx, pool, []*commitReq{r}); err != nil {
+			reset([]*commitReq{r})
+			if err := s.retryAfter(ctx, pool, []*commitReq{r}, s.appendTx(ctx, pool, []*commitReq{r})); err != nil {
 				r.out, r.err = nil, err
 			}
 		}
@@ -142,21 +174,24 @@ func (s *Store) commitGroup(ctx context.Context, pool *pgxpool.Pool, group []*co
 	}
 }
 
-// appendRetrying runs appendTx for group, again after a serialization
-// failure or a deadlock (Options.Retries times at most), each request's
-// outcome cleared before each attempt.
-func (s *Store) appendRetrying(ctx context.Context, pool *pgxpool.Pool, group []*commitReq) error {
+// retryAfter runs appendTx for group again while the attempt before
+// ended in a serialization failure or a deadlock, Options.Retries times
+// at most, and returns the last attempt's error.
+func (s *Store) retryAfter(ctx context.Context, pool *pgxpool.Pool, group []*commitReq, err error) error {
 	pause := 5 * time.Millisecond
-	for attempt := 0; ; attempt++ {
-		for _, r := range group {
-			r.out, r.err = nil, nil
-		}
-		err := s.appendTx(ctx, pool, group)
-		if err == nil || attempt >= s.opts.Retries || !retryable(err) {
-			return err
-		}
+	for attempt := 0; err != nil && attempt < s.opts.Retries && retryable(err); attempt++ {
 		time.Sleep(pause)
 		pause *= 2
+		reset(group)
+		err = s.appendTx(ctx, pool, group)
+	}
+	return err
+}
+
+// reset clears the outcome of each request before an attempt.
+func reset(group []*commitReq) {
+	for _, r := range group {
+		r.out, r.err = nil, nil
 	}
 }
 
@@ -219,17 +254,46 @@ func (l *reqLog) Append(_ context.Context, e trove.Event) (uint64, error) {
 // out or err (a plan error fails that request alone) and returns an error
 // when the transaction failed as a whole.
 func (s *Store) appendTx(ctx context.Context, pool *pgxpool.Pool, group []*commitReq) error {
+	a, err := s.beginAppend(ctx, pool, group)
+	if err != nil || a == nil {
+		return err
+	}
+	return a.finish(ctx)
+}
+
+// appendTxn is an append transaction between its plan and its commit: the
+// head row locked, its new versions planned.
+type appendTxn struct {
+	s    *Store
+	pool *pgxpool.Pool
+	conn *pgxpool.Conn
+	g    *groupLog
+}
+
+// end rolls the transaction back unless it committed and releases its
+// connection. The pool closes, rather than reuses, a connection left
+// inside a transaction; the ROLLBACK keeps the usual failure cheap.
+func (a *appendTxn) end(ctx context.Context, committed bool) {
+	if !committed {
+		_, _ = a.conn.Exec(context.WithoutCancel(ctx), `ROLLBACK`)
+	}
+	a.conn.Release()
+}
+
+// beginAppend begins the append transaction of group: it locks the head,
+// reads the latest versions of the group's ids and plans each request,
+// setting its out or err (a plan error fails that request alone). It
+// returns nil, and ends the transaction, when nothing is new; an error
+// when the transaction failed as a whole.
+func (s *Store) beginAppend(ctx context.Context, pool *pgxpool.Pool, group []*commitReq) (_ *appendTxn, err error) {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
-		return fmt.Errorf("postgres: save: %w", err)
+		return nil, fmt.Errorf("postgres: save: %w", err)
 	}
-	// The pool closes, rather than reuses, a connection left inside a
-	// transaction; the ROLLBACK keeps the usual failure cheap.
-	defer conn.Release()
-	done := false
+	a := &appendTxn{s: s, pool: pool, conn: conn}
 	defer func() {
-		if !done {
-			_, _ = conn.Exec(context.WithoutCancel(ctx), `ROLLBACK`)
+		if err != nil || a.g == nil {
+			a.end(ctx, false)
 		}
 	}()
 	dbLatest := map[string]int{}
@@ -280,7 +344,7 @@ func (s *Store) appendTx(ctx context.Context, pool *pgxpool.Pool, group []*commi
 		return br.Close()
 	}()
 	if err != nil {
-		return fmt.Errorf("postgres: save: %w", err)
+		return nil, fmt.Errorf("postgres: save: %w", err)
 	}
 	g := &groupLog{s: s, tx: conn, dbLatest: dbLatest, pending: map[string][]trove.Event{}, next: uint64(head) + 1}
 	for _, r := range group {
@@ -291,7 +355,7 @@ func (s *Store) appendTx(ctx context.Context, pool *pgxpool.Pool, group []*commi
 		rl := &reqLog{g: g}
 		out, _, err := saveplan.Plan(ctx, "postgres", r.staged, rl)
 		if g.dbErr != nil {
-			return fmt.Errorf("postgres: save: %w", g.dbErr)
+			return nil, fmt.Errorf("postgres: save: %w", g.dbErr)
 		}
 		if err != nil {
 			r.err = err
@@ -305,11 +369,19 @@ func (s *Store) appendTx(ctx context.Context, pool *pgxpool.Pool, group []*commi
 		g.next += uint64(len(rl.added))
 	}
 	if len(g.rows) == 0 {
-		return nil // nothing new: retries and failures only (rolled back)
+		return nil, nil // nothing new: retries and failures only (rolled back)
 	}
+	a.g = g
+	return a, nil
+}
+
+// finish writes the transaction's rows and commits, then ends it.
+func (a *appendTxn) finish(ctx context.Context) error {
+	s, conn, committed := a.s, a.conn, false
+	defer func() { a.end(ctx, committed) }()
 	// Without the test hook the COMMIT ends the last batch of writes: one
 	// round trip more for the whole append.
-	newPKs, err := s.writeRows(ctx, g, s.beforeCommit == nil)
+	newPKs, err := s.writeRows(ctx, a.g, s.beforeCommit == nil)
 	if err != nil {
 		return err
 	}
@@ -325,11 +397,11 @@ func (s *Store) appendTx(ctx context.Context, pool *pgxpool.Pool, group []*commi
 			return fmt.Errorf("postgres: save: commit: the transaction was rolled back")
 		}
 	}
-	done = true
+	committed = true
 	for h, pk := range newPKs {
 		s.schemaPKs.Store(h, pk)
 	}
-	s.wrote(ctx, pool)
+	s.wrote(ctx, a.pool)
 	s.notify()
 	return nil
 }
