@@ -60,6 +60,25 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 	// columns) streams from a cursor, a page per FETCH.
 	cursor := !keyset && native && want >= 0
 	walk := keyset && want >= 0 && w.walkable
+	if keyset && want >= 0 && !walk {
+		// A first keyset page that answers the query is one statement,
+		// so one snapshot: it needs no transaction, and takes one round
+		// trip instead of three. Otherwise the query is read again, in a
+		// snapshot.
+		size := min(max(want, minQueryPage), maxQueryPage)
+		stmt, args := pageStatement(cols, w, true, desc, -1, size)
+		page, linkSets, err := s.readRows(ctx, pool, stmt, args, withLinks)
+		if err != nil {
+			return nil, err
+		}
+		items, err := s.matches(ctx, pool, c, page, linkSets)
+		if err != nil {
+			return nil, err
+		}
+		if len(page) < size || len(items) >= want {
+			return sortedPage(c, items), nil
+		}
+	}
 	// Reads of several statements share one snapshot: a REPEATABLE READ
 	// transaction, begun in the round trip that reads the head. A query
 	// of one statement needs none (schema documents, read apart, never
