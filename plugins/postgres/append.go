@@ -8,7 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -35,15 +35,18 @@ import (
 // transaction ran and commits them together, planning each request on its
 // own (a conflict fails that request alone) against the database plus the
 // requests before it in the group. Rows are written with COPY when a group
-// holds copyThreshold events or more, else with one multi-row INSERT.
-// Nobody is answered before the commit returned.
+// holds copyThreshold events or more, else with one INSERT from arrays (a
+// column each) in the same round trip as the commit. Nobody is answered before the commit returned. While one group writes
+// and commits, the next one's transaction begins and waits on the head
+// lock in the server (see committer).
 
 const (
 	// maxGroupEvents bounds the events merged into one transaction.
 	maxGroupEvents = 10000
-	// copyThreshold is the group size from which rows go in by COPY (two
-	// round trips of its own); smaller groups are one multi-row INSERT in
-	// the group's batch.
+	// copyThreshold is the group size from which rows go in by COPY, a
+	// round trip of its own but written a page at a time (COPY batches
+	// its heap inserts and their WAL records); smaller groups are one
+	// INSERT from arrays in the group's batch.
 	copyThreshold = 256
 )
 
@@ -89,8 +92,18 @@ func (s *Store) commit(ctx context.Context, staged []saveplan.Staged) ([]trove.E
 
 // committer runs the append transactions until bg is done, then commits
 // what is still queued and returns.
+//
+// Two appends overlap: once a group's plan is made, its writes and commit
+// go on in a goroutine of their own (finish) while the committer gathers
+// the next group and sends its first round trip, which waits on the head
+// lock in the server and so goes on the moment the commit before it ends.
+// The next group's versions are read under the lock, after that commit:
+// every check is made against what is committed, as with one append at a
+// time. At most one group writes while the next waits for the lock.
 func (s *Store) committer(bg context.Context, pool *pgxpool.Pool) {
 	ctx := context.WithoutCancel(bg)
+	var writing sync.WaitGroup
+	defer writing.Wait()
 	for {
 		var first *commitReq
 		select {
@@ -117,20 +130,39 @@ func (s *Store) committer(bg context.Context, pool *pgxpool.Pool) {
 				break more
 			}
 		}
-		s.commitGroup(ctx, pool, group)
+		reset(group)
+		a, err := s.beginAppend(ctx, pool, group)
+		if err != nil || a == nil {
+			s.settle(ctx, pool, group, err)
+			continue
+		}
+		writing.Add(1)
+		go func() {
+			defer writing.Done()
+			s.settle(ctx, pool, group, a.finish(ctx))
+		}()
 	}
 }
 
-// commitGroup commits group in one transaction and answers every request.
-// When the transaction itself fails (not one request's plan), each request
-// is tried again alone, so one request's database error does not fail the
-// others; a request whose first attempt did commit is then an idempotent
-// retry.
+// commitGroup commits group in one transaction and answers every request
+// (see settle).
 func (s *Store) commitGroup(ctx context.Context, pool *pgxpool.Pool, group []*commitReq) {
-	err := s.appendRetrying(ctx, pool, group)
+	reset(group)
+	s.settle(ctx, pool, group, s.appendTx(ctx, pool, group))
+}
+
+// settle answers every request of group once its append transaction
+// ended with err. A serialization failure or a deadlock is tried again
+// (Options.Retries times at most). When the transaction itself failed
+// (not one request's plan), each request is tried again alone, so one
+// request's database error does not fail the others; a request whose
+// first attempt did commit is then an idempotent retry.
+func (s *Store) settle(ctx context.Context, pool *pgxpool.Pool, group []*commitReq, err error) {
+	err = s.retryAfter(ctx, pool, group, err)
 	if err != nil && len(group) > 1 {
 		for _, r := range group {
-			if err := s.appendRetrying(ctx, pool, []*commitReq{r}); err != nil {
+			reset([]*commitReq{r})
+			if err := s.retryAfter(ctx, pool, []*commitReq{r}, s.appendTx(ctx, pool, []*commitReq{r})); err != nil {
 				r.out, r.err = nil, err
 			}
 		}
@@ -142,21 +174,24 @@ func (s *Store) commitGroup(ctx context.Context, pool *pgxpool.Pool, group []*co
 	}
 }
 
-// appendRetrying runs appendTx for group, again after a serialization
-// failure or a deadlock (Options.Retries times at most), each request's
-// outcome cleared before each attempt.
-func (s *Store) appendRetrying(ctx context.Context, pool *pgxpool.Pool, group []*commitReq) error {
+// retryAfter runs appendTx for group again while the attempt before
+// ended in a serialization failure or a deadlock, Options.Retries times
+// at most, and returns the last attempt's error.
+func (s *Store) retryAfter(ctx context.Context, pool *pgxpool.Pool, group []*commitReq, err error) error {
 	pause := 5 * time.Millisecond
-	for attempt := 0; ; attempt++ {
-		for _, r := range group {
-			r.out, r.err = nil, nil
-		}
-		err := s.appendTx(ctx, pool, group)
-		if err == nil || attempt >= s.opts.Retries || !retryable(err) {
-			return err
-		}
+	for attempt := 0; err != nil && attempt < s.opts.Retries && retryable(err); attempt++ {
 		time.Sleep(pause)
 		pause *= 2
+		reset(group)
+		err = s.appendTx(ctx, pool, group)
+	}
+	return err
+}
+
+// reset clears the outcome of each request before an attempt.
+func reset(group []*commitReq) {
+	for _, r := range group {
+		r.out, r.err = nil, nil
 	}
 }
 
@@ -219,17 +254,46 @@ func (l *reqLog) Append(_ context.Context, e trove.Event) (uint64, error) {
 // out or err (a plan error fails that request alone) and returns an error
 // when the transaction failed as a whole.
 func (s *Store) appendTx(ctx context.Context, pool *pgxpool.Pool, group []*commitReq) error {
+	a, err := s.beginAppend(ctx, pool, group)
+	if err != nil || a == nil {
+		return err
+	}
+	return a.finish(ctx)
+}
+
+// appendTxn is an append transaction between its plan and its commit: the
+// head row locked, its new versions planned.
+type appendTxn struct {
+	s    *Store
+	pool *pgxpool.Pool
+	conn *pgxpool.Conn
+	g    *groupLog
+}
+
+// end rolls the transaction back unless it committed and releases its
+// connection. The pool closes, rather than reuses, a connection left
+// inside a transaction; the ROLLBACK keeps the usual failure cheap.
+func (a *appendTxn) end(ctx context.Context, committed bool) {
+	if !committed {
+		_, _ = a.conn.Exec(context.WithoutCancel(ctx), `ROLLBACK`)
+	}
+	a.conn.Release()
+}
+
+// beginAppend begins the append transaction of group: it locks the head,
+// reads the latest versions of the group's ids and plans each request,
+// setting its out or err (a plan error fails that request alone). It
+// returns nil, and ends the transaction, when nothing is new; an error
+// when the transaction failed as a whole.
+func (s *Store) beginAppend(ctx context.Context, pool *pgxpool.Pool, group []*commitReq) (_ *appendTxn, err error) {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
-		return fmt.Errorf("postgres: save: %w", err)
+		return nil, fmt.Errorf("postgres: save: %w", err)
 	}
-	// The pool closes, rather than reuses, a connection left inside a
-	// transaction; the ROLLBACK keeps the usual failure cheap.
-	defer conn.Release()
-	done := false
+	a := &appendTxn{s: s, pool: pool, conn: conn}
 	defer func() {
-		if !done {
-			_, _ = conn.Exec(context.WithoutCancel(ctx), `ROLLBACK`)
+		if err != nil || a.g == nil {
+			a.end(ctx, false)
 		}
 	}()
 	dbLatest := map[string]int{}
@@ -280,7 +344,7 @@ func (s *Store) appendTx(ctx context.Context, pool *pgxpool.Pool, group []*commi
 		return br.Close()
 	}()
 	if err != nil {
-		return fmt.Errorf("postgres: save: %w", err)
+		return nil, fmt.Errorf("postgres: save: %w", err)
 	}
 	g := &groupLog{s: s, tx: conn, dbLatest: dbLatest, pending: map[string][]trove.Event{}, next: uint64(head) + 1}
 	for _, r := range group {
@@ -291,7 +355,7 @@ func (s *Store) appendTx(ctx context.Context, pool *pgxpool.Pool, group []*commi
 		rl := &reqLog{g: g}
 		out, _, err := saveplan.Plan(ctx, "postgres", r.staged, rl)
 		if g.dbErr != nil {
-			return fmt.Errorf("postgres: save: %w", g.dbErr)
+			return nil, fmt.Errorf("postgres: save: %w", g.dbErr)
 		}
 		if err != nil {
 			r.err = err
@@ -305,11 +369,19 @@ func (s *Store) appendTx(ctx context.Context, pool *pgxpool.Pool, group []*commi
 		g.next += uint64(len(rl.added))
 	}
 	if len(g.rows) == 0 {
-		return nil // nothing new: retries and failures only (rolled back)
+		return nil, nil // nothing new: retries and failures only (rolled back)
 	}
+	a.g = g
+	return a, nil
+}
+
+// finish writes the transaction's rows and commits, then ends it.
+func (a *appendTxn) finish(ctx context.Context) error {
+	s, conn, committed := a.s, a.conn, false
+	defer func() { a.end(ctx, committed) }()
 	// Without the test hook the COMMIT ends the last batch of writes: one
 	// round trip more for the whole append.
-	newPKs, err := s.writeRows(ctx, g, s.beforeCommit == nil)
+	newPKs, err := s.writeRows(ctx, a.g, s.beforeCommit == nil)
 	if err != nil {
 		return err
 	}
@@ -325,11 +397,11 @@ func (s *Store) appendTx(ctx context.Context, pool *pgxpool.Pool, group []*commi
 			return fmt.Errorf("postgres: save: commit: the transaction was rolled back")
 		}
 	}
-	done = true
+	committed = true
 	for h, pk := range newPKs {
 		s.schemaPKs.Store(h, pk)
 	}
-	s.wrote(ctx, pool)
+	s.wrote(ctx, a.pool)
 	s.notify()
 	return nil
 }
@@ -366,52 +438,41 @@ SELECT schema_pk FROM ins UNION ALL SELECT schema_pk FROM schema_docs WHERE hash
 	for _, e := range g.rows {
 		lastNew[e.ID.ID] = e.ID.Version
 	}
-	rows := make([][]any, len(g.rows))
-	var links [][]any
-	for i, e := range g.rows {
+	var rows eventRows
+	var links linkRows
+	for _, e := range g.rows {
 		pk, err := pkOf(e.Schema)
 		if err != nil {
 			return nil, err
 		}
-		files, err := jsonOrNil(len(e.Files) > 0, e.Files)
-		if err != nil {
+		if err := rows.add(e, e.ID.Version == lastNew[e.ID.ID], pk); err != nil {
 			return nil, err
 		}
-		ls, err := jsonOrNil(len(e.Links) > 0, e.Links)
-		if err != nil {
-			return nil, err
-		}
-		var metadata any
-		if len(e.Metadata) > 0 {
-			metadata = string(e.Metadata)
-		}
-		jb, search := indexValues(e.Payload)
-		rows[i] = []any{int64(e.Position), e.ID.ID, e.ID.Version, e.ID.Version == lastNew[e.ID.ID], e.CreatedAt.UnixMilli(),
-			e.Producer, e.Schema.Identity(), pk, string(e.Payload), jb, search, files, ls, metadata}
 		for _, l := range e.Links {
-			links = append(links, linkRow(e.ID, l, true))
+			links.add(e.ID, l, true)
 		}
 	}
-	// Everything but COPY goes in one pipelined batch: one round trip.
+	// One pipelined batch: one round trip for the whole group, COMMIT
+	// included.
 	b := &pgx.Batch{}
-	if len(rows) >= copyThreshold {
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"events"}, eventColumns, pgx.CopyFromRows(rows)); err != nil {
+	if len(g.rows) >= copyThreshold {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"events"}, eventColumns, pgx.CopyFromSlice(len(g.rows), rows.row)); err != nil {
 			return nil, fmt.Errorf("postgres: save: copy: %w", err)
 		}
 	} else {
-		b.Queue(insertRows("events", eventColumns, len(rows)), flatten(rows)...)
+		b.Queue(insertEvents, rows.args()...)
 	}
 	for id := range lastNew {
 		if v := g.dbLatest[id]; v > 0 {
 			b.Queue(`UPDATE events SET latest = false WHERE id = $1 AND version = $2`, id, v)
 		}
 	}
-	if len(links) >= copyThreshold {
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"links"}, linkColumns, pgx.CopyFromRows(links)); err != nil {
+	if n := len(links.sourceID); n >= copyThreshold {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"links"}, linkColumns, pgx.CopyFromSlice(n, links.row)); err != nil {
 			return nil, fmt.Errorf("postgres: save: copy links: %w", err)
 		}
-	} else if len(links) > 0 {
-		b.Queue(insertRows("links", linkColumns, len(links)), flatten(links)...)
+	} else if n > 0 {
+		b.Queue(insertLinks, links.args()...)
 	}
 	b.Queue(`UPDATE head SET position = $1 WHERE id = 1`, int64(g.next-1))
 	if s.opts.Notify == "on" {
@@ -442,43 +503,124 @@ SELECT schema_pk FROM ins UNION ALL SELECT schema_pk FROM schema_docs WHERE hash
 	return newPKs, nil
 }
 
+// insertEvents inserts rows given column by column, one array a column
+// (eventRows.args): one statement text whatever the number of rows, so
+// each connection prepares it once.
+const insertEvents = `INSERT INTO events (position, id, version, latest, created_ms, producer, schema_id, schema_pk,
+	payload, payload_jsonb, search_tsv, files, links, metadata)
+SELECT p, i, v, l, c, pr, s, k, pl, j::jsonb, t, f, ln, m
+FROM unnest($1::bigint[], $2::text[], $3::int[], $4::bool[], $5::bigint[], $6::text[], $7::text[], $8::bigint[],
+	$9::text[], $10::text[], $11::tsvector[], $12::text[], $13::text[], $14::text[]) AS u(p, i, v, l, c, pr, s, k, pl, j, t, f, ln, m)`
+
+// eventRows is new events rows as insertEvents takes them: a slice a
+// column, nil pointers for NULL.
+type eventRows struct {
+	position, created, schemaPK   []int64
+	id, producer, schema, payload []string
+	version                       []int
+	latest                        []bool
+	jsonb, files, links, metadata []*string
+	search                        tsvectors
+}
+
+// add appends the row of e.
+func (r *eventRows) add(e trove.Event, latest bool, schemaPK int64) error {
+	files, err := jsonOrNil(len(e.Files) > 0, e.Files)
+	if err != nil {
+		return err
+	}
+	links, err := jsonOrNil(len(e.Links) > 0, e.Links)
+	if err != nil {
+		return err
+	}
+	var metadata *string
+	if len(e.Metadata) > 0 {
+		m := string(e.Metadata)
+		metadata = &m
+	}
+	jb, search := indexValues(e.Payload)
+	var jsonb *string
+	if jb != nil {
+		j := jb.(string)
+		jsonb = &j
+	}
+	var tsv tsvector
+	if search != nil {
+		tsv = search.(tsvector)
+	}
+	r.position = append(r.position, int64(e.Position))
+	r.id = append(r.id, e.ID.ID)
+	r.version = append(r.version, e.ID.Version)
+	r.latest = append(r.latest, latest)
+	r.created = append(r.created, e.CreatedAt.UnixMilli())
+	r.producer = append(r.producer, e.Producer)
+	r.schema = append(r.schema, e.Schema.Identity())
+	r.schemaPK = append(r.schemaPK, schemaPK)
+	r.payload = append(r.payload, string(e.Payload))
+	r.jsonb = append(r.jsonb, jsonb)
+	r.search = append(r.search, tsv)
+	r.files = append(r.files, files)
+	r.links = append(r.links, links)
+	r.metadata = append(r.metadata, metadata)
+	return nil
+}
+
+// row is row i as COPY takes it, in eventColumns order.
+func (r *eventRows) row(i int) ([]any, error) {
+	var search any
+	if r.search[i] != nil {
+		search = r.search[i]
+	}
+	return []any{r.position[i], r.id[i], r.version[i], r.latest[i], r.created[i], r.producer[i], r.schema[i], r.schemaPK[i],
+		r.payload[i], r.jsonb[i], search, r.files[i], r.links[i], r.metadata[i]}, nil
+}
+
 var eventColumns = []string{"position", "id", "version", "latest", "created_ms", "producer", "schema_id", "schema_pk",
 	"payload", "payload_jsonb", "search_tsv", "files", "links", "metadata"}
 
-// insertRows is one INSERT of n rows of columns into table: a single
-// statement, so a group's rows go in with the rest of its batch, in no
-// round trip of their own. pgx prepares each text once per connection.
-func insertRows(table string, columns []string, n int) string {
-	var b strings.Builder
-	b.WriteString("INSERT INTO " + table + " (" + strings.Join(columns, ", ") + ") VALUES ")
-	k := 1
-	for i := range n {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteByte('(')
-		for j := range columns {
-			if j > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("$" + strconv.Itoa(k))
-			k++
-		}
-		b.WriteByte(')')
-	}
-	return b.String()
+// args are insertEvents' parameters.
+func (r *eventRows) args() []any {
+	return []any{r.position, r.id, r.version, r.latest, r.created, r.producer, r.schema, r.schemaPK,
+		r.payload, r.jsonb, r.search, r.files, r.links, r.metadata}
 }
 
-// flatten lists the values of rows one after the other.
-func flatten(rows [][]any) []any {
-	var out []any
-	for _, r := range rows {
-		out = append(out, r...)
+// insertLinks inserts links rows given column by column (linkRows.args).
+const insertLinks = `INSERT INTO links (source_id, source_version, type, target_id, target_version, metadata, own)
+SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::int[], $6::text[], $7::bool[])`
+
+// linkRows is links rows as insertLinks takes them.
+type linkRows struct {
+	sourceID, typ, targetID      []string
+	sourceVersion, targetVersion []int
+	metadata                     []*string
+	own                          []bool
+}
+
+func (r *linkRows) add(source trove.EventID, l trove.EventLink, own bool) {
+	var metadata *string
+	if len(l.Metadata) > 0 {
+		m := string(l.Metadata)
+		metadata = &m
 	}
-	return out
+	r.sourceID = append(r.sourceID, source.ID)
+	r.sourceVersion = append(r.sourceVersion, source.Version)
+	r.typ = append(r.typ, l.Type)
+	r.targetID = append(r.targetID, l.TargetEvent.ID)
+	r.targetVersion = append(r.targetVersion, l.TargetEvent.Version)
+	r.metadata = append(r.metadata, metadata)
+	r.own = append(r.own, own)
+}
+
+// row is row i as COPY takes it, in linkColumns order.
+func (r *linkRows) row(i int) ([]any, error) {
+	return []any{r.sourceID[i], r.sourceVersion[i], r.typ[i], r.targetID[i], r.targetVersion[i], r.metadata[i], r.own[i]}, nil
 }
 
 var linkColumns = []string{"source_id", "source_version", "type", "target_id", "target_version", "metadata", "own"}
+
+func (r *linkRows) args() []any {
+	return []any{r.sourceID, r.sourceVersion, r.typ, r.targetID, r.targetVersion, r.metadata, r.own}
+}
 
 // linkRow is one links row, in linkColumns order.
 func linkRow(source trove.EventID, l trove.EventLink, own bool) []any {
@@ -489,7 +631,8 @@ func linkRow(source trove.EventID, l trove.EventLink, own bool) []any {
 	return []any{source.ID, source.Version, l.Type, l.TargetEvent.ID, l.TargetEvent.Version, metadata, own}
 }
 
-func jsonOrNil(set bool, v any) (any, error) {
+// jsonOrNil is the JSON of v when set, else nil (NULL).
+func jsonOrNil(set bool, v any) (*string, error) {
 	if !set {
 		return nil, nil
 	}
@@ -497,5 +640,6 @@ func jsonOrNil(set bool, v any) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	return string(b), nil
+	j := string(b)
+	return &j, nil
 }

@@ -311,10 +311,10 @@ func (c *checker) eventRow(r pgx.Rows, docs map[int64]bool, identity map[int64]s
 		if err != nil {
 			return err
 		}
-		e := row.ev
+		e := row.Event
 		at := fmt.Sprintf("event %s at position %d", e.ID, e.Position)
-		if docs[row.schemaPK] && identity[row.schemaPK] != schemaID {
-			c.problem("rows", "%s: schema_id %q, its schema document says %q", at, schemaID, identity[row.schemaPK])
+		if docs[row.SchemaPK] && identity[row.SchemaPK] != schemaID {
+			c.problem("rows", "%s: schema_id %q, its schema document says %q", at, schemaID, identity[row.SchemaPK])
 		}
 		if _, err := trove.DecodePayload(e.Payload); err != nil {
 			c.problem("rows", "%s: payload: %v", at, err)

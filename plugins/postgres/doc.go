@@ -21,8 +21,10 @@
 // position order: positions are dense, a reader that sees position N sees
 // every position below it, and a failed append gives its positions back.
 // Saves of one Store are merged into one transaction by a committer
-// goroutine (group commit); large groups are written with COPY. See
-// append.go.
+// goroutine (group commit); large groups are written with COPY, small
+// ones with one INSERT from column arrays, and the next group's
+// transaction begins (waiting on the head lock in the server) while the
+// one before commits. See append.go.
 //
 // # Queries
 //

@@ -49,3 +49,15 @@ func RegisterTSVector(m *pgtype.Map) { registerTSVector(m) }
 
 // MakeTSVector is the search_tsv value the appender writes for tokens.
 func MakeTSVector(tokens []string) any { return makeTSVector(tokens) }
+
+// MakeTSVectors is a tsvector[] value as the appender writes it: each
+// element the tsvector of its tokens, nil elements NULL.
+func MakeTSVectors(tokens [][]string) any {
+	a := make(tsvectors, len(tokens))
+	for i, t := range tokens {
+		if t != nil {
+			a[i] = makeTSVector(t)
+		}
+	}
+	return a
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/plugins/internal/sqlevents"
 )
 
 // SaveLink adds an outgoing link to source (its latest version when
@@ -113,24 +114,7 @@ func (s *Store) links(ctx context.Context, q querier, id trove.EventID, opts tro
 		return nil, fmt.Errorf("postgres: links of %s: %w", id, err)
 	}
 	defer rows.Close()
-	out := []trove.EventLink{}
-	for rows.Next() {
-		var l trove.EventLink
-		var src trove.EventID
-		var metadata *string
-		if err := rows.Scan(&src.ID, &src.Version, &l.Type, &l.TargetEvent.ID, &l.TargetEvent.Version, &metadata); err != nil {
-			return nil, fmt.Errorf("postgres: links of %s: %w", id, err)
-		}
-		if metadata != nil {
-			l.Metadata = []byte(*metadata)
-		}
-		l.SourceEvent = &src
-		out = append(out, l)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("postgres: links of %s: %w", id, err)
-	}
-	return out, nil
+	return sqlevents.ReadLinks(rows, fmt.Sprintf("postgres: links of %s", id))
 }
 
 // GetLinkedEvents returns the events at the other end of GetLinks, each
@@ -150,9 +134,5 @@ func (s *Store) GetLinkedEvents(ctx context.Context, id trove.EventID, opts trov
 	if err != nil {
 		return nil, err
 	}
-	ends := make([]trove.EventID, len(links))
-	for i, l := range links {
-		ends[i] = trove.LinkEnd(*l.SourceEvent, l, opts.Direction)
-	}
-	return trove.LinkedEvents(ends, func(id trove.EventID) (trove.Event, error) { return s.loadEvent(ctx, tx, id) })
+	return sqlevents.LinkedEvents(links, opts.Direction, func(id trove.EventID) (trove.Event, error) { return s.loadEvent(ctx, tx, id) })
 }

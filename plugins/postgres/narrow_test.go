@@ -81,3 +81,63 @@ func TestNarrowingKeepsEveryMatch(t *testing.T) {
 		}
 	}
 }
+
+// A limited query in position order is answered by its first keyset page
+// when that page holds enough matches (or the whole log), and else read
+// again page by page in one snapshot: either way its results are the
+// unlimited query's, offset and limit applied.
+func TestLimitedQueriesPage(t *testing.T) {
+	s := newStore(t, schemaFor(t.TempDir()))
+	ctx := timeout(t, time.Minute)
+	var evs []trove.Event
+	for i := range 300 {
+		// SQL cannot test a string holding NUL: every row is a candidate,
+		// and only one in 37 matches.
+		k := `"x"`
+		if i%37 == 36 {
+			k = `"a\u0000b"`
+		}
+		e := ev(fmt.Sprintf("e%d", i%250), i/250+1, fmt.Sprintf(`{"k":%s,"n":%d}`, k, i))
+		e.Producer = fmt.Sprintf("p%d", i%3)
+		evs = append(evs, e)
+	}
+	for i := 0; i < len(evs); i += 50 {
+		if _, err := s.SaveEvents(ctx, evs[i:i+50]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rare := map[string]any{"k": "a\u0000b"}
+	for _, q := range []trove.EventQuery{
+		{Payload: rare, Limit: trove.Limit(1)},
+		{Payload: rare, Limit: trove.Limit(3), Offset: 1},
+		{Payload: rare, Limit: trove.Limit(2), Sort: []trove.SortField{{Field: "position", Direction: "desc"}}},
+		{Producer: []string{"p1"}, Limit: trove.Limit(5)},
+		{Producer: []string{"p2"}, Limit: trove.Limit(20), Offset: 10},
+		{Producer: []string{"p0"}, Limit: trove.Limit(500)},
+		{Limit: trove.Limit(7), AllVersions: true},
+	} {
+		all := q
+		all.Limit, all.Offset = nil, 0
+		want, err := s.QueryEvents(ctx, all)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = want[min(q.Offset, len(want)):]
+		want = want[:min(*q.Limit, len(want))]
+		got, err := s.QueryEvents(ctx, q)
+		if err != nil {
+			t.Fatalf("%+v: %v", q, err)
+		}
+		if len(got) == 0 || positions(got) != positions(want) {
+			t.Errorf("%+v: got %s, want %s", q, positions(got), positions(want))
+		}
+	}
+}
+
+func positions(evs []trove.Event) string {
+	var b strings.Builder
+	for _, e := range evs {
+		fmt.Fprintf(&b, "%d/%s.%d ", e.Position, e.ID.ID, e.ID.Version)
+	}
+	return b.String()
+}

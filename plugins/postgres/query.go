@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/plugins/internal/sqlevents"
 )
 
 // Page sizes of paged reads: the first page is what is still wanted (at
@@ -59,6 +60,25 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 	// columns) streams from a cursor, a page per FETCH.
 	cursor := !keyset && native && want >= 0
 	walk := keyset && want >= 0 && w.walkable
+	if keyset && want >= 0 && !walk {
+		// A first keyset page that answers the query is one statement,
+		// so one snapshot: it needs no transaction, and takes one round
+		// trip instead of three. Otherwise the query is read again, in a
+		// snapshot.
+		size := min(max(want, minQueryPage), maxQueryPage)
+		stmt, args := pageStatement(cols, w, true, desc, -1, size)
+		page, linkSets, err := s.readRows(ctx, pool, stmt, args, withLinks)
+		if err != nil {
+			return nil, err
+		}
+		items, err := s.matches(ctx, pool, c, page, linkSets)
+		if err != nil {
+			return nil, err
+		}
+		if len(page) < size || len(items) >= want {
+			return sortedPage(c, items), nil
+		}
+	}
 	// Reads of several statements share one snapshot: a REPEATABLE READ
 	// transaction, begun in the round trip that reads the head. A query
 	// of one statement needs none (schema documents, read apart, never
@@ -100,27 +120,9 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 	var items []trove.Sortable
 	// keep evaluates a page of candidates and keeps the matches.
 	keep := func(page []scanned, linkSets [][]trove.EventLink) error {
-		events, err := s.resolve(ctx, tx, page)
-		if err != nil {
-			return err
-		}
-		for i := range events {
-			e := events[i]
-			var payload any
-			if c.NeedsPayload() {
-				if payload, err = trove.DecodePayload(e.Payload); err != nil {
-					return corrupt(e.ID, "payload", err)
-				}
-			}
-			var links []trove.EventLink
-			if withLinks {
-				links = linkSets[i]
-			}
-			if c.MatchDecoded(&e, payload, links) {
-				items = append(items, trove.Sortable{Event: e, Payload: payload})
-			}
-		}
-		return nil
+		m, err := s.matches(ctx, tx, c, page, linkSets)
+		items = append(items, m...)
+		return err
 	}
 	var last int64 = -1 // the last position read; -1: none yet
 	done := false
@@ -148,17 +150,49 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 		if !paged || len(page) < size || len(items) >= want {
 			break
 		}
-		last = int64(page[len(page)-1].ev.Position)
+		last = int64(page[len(page)-1].Event.Position)
 	}
 	if err := finish(); err != nil {
 		return nil, fmt.Errorf("postgres: query: %w", err)
 	}
+	return sortedPage(c, items), nil
+}
+
+// matches evaluates a page of candidates (with their links when the
+// query has link criteria) and returns those that match.
+func (s *Store) matches(ctx context.Context, q querier, c *trove.CompiledQuery, page []scanned, linkSets [][]trove.EventLink) ([]trove.Sortable, error) {
+	events, err := s.resolve(ctx, q, page)
+	if err != nil {
+		return nil, err
+	}
+	var items []trove.Sortable
+	for i := range events {
+		e := events[i]
+		var payload any
+		if c.NeedsPayload() {
+			if payload, err = trove.DecodePayload(e.Payload); err != nil {
+				return nil, corrupt(e.ID, "payload", err)
+			}
+		}
+		var links []trove.EventLink
+		if linkSets != nil {
+			links = linkSets[i]
+		}
+		if c.MatchDecoded(&e, payload, links) {
+			items = append(items, trove.Sortable{Event: e, Payload: payload})
+		}
+	}
+	return items, nil
+}
+
+// sortedPage sorts the matches in the query's order and returns its page.
+func sortedPage(c *trove.CompiledQuery, items []trove.Sortable) []trove.Event {
 	c.Sort(items) // stable: rows already in order stay so
 	events := make([]trove.Event, len(items))
 	for i := range items {
 		events[i] = items[i].Event
 	}
-	return c.Page(events), nil
+	return c.Page(events)
 }
 
 // beginSnapshot begins a REPEATABLE READ, read-only transaction on a
@@ -194,24 +228,14 @@ func beginSnapshot(ctx context.Context, pool *pgxpool.Pool) (*pgxpool.Conn, int6
 // milliseconds), ties in position order. native is false when a key is a
 // payload path.
 func orderBy(c *trove.CompiledQuery) (clause string, native bool) {
-	var b strings.Builder
-	b.WriteString(` ORDER BY `)
-	for _, k := range c.SortKeys() {
-		col := map[string]string{
-			"createdAt": "e.created_ms", "producer": `e.producer COLLATE "C"`, "schema": `e.schema_id COLLATE "C"`,
-			"id": `e.id COLLATE "C"`, "version": "e.version", "position": "e.position",
-		}[k.Field]
-		if col == "" {
-			return "", false
-		}
-		b.WriteString(col)
-		if k.Desc {
-			b.WriteString(` DESC`)
-		}
-		b.WriteString(`, `)
-	}
-	b.WriteString(`e.position`)
-	return b.String(), true
+	return sqlevents.OrderBy(c, sortColumns, `e.position`)
+}
+
+// sortColumns are the event columns of the sort fields; text in bytewise
+// order (COLLATE "C"), as trove.CompiledQuery compares strings.
+var sortColumns = map[string]string{
+	"createdAt": "e.created_ms", "producer": `e.producer COLLATE "C"`, "schema": `e.schema_id COLLATE "C"`,
+	"id": `e.id COLLATE "C"`, "version": "e.version", "position": "e.position",
 }
 
 // pageStatement is the statement reading candidates: all of them, or
@@ -256,7 +280,7 @@ func (s *Store) readRows(ctx context.Context, q querier, stmt string, args []any
 			if err == nil {
 				var links []trove.EventLink
 				if jerr := json.Unmarshal([]byte(raw), &links); jerr != nil {
-					return nil, nil, corrupt(sr.ev.ID, "links", jerr)
+					return nil, nil, corrupt(sr.Event.ID, "links", jerr)
 				}
 				linkSets = append(linkSets, links)
 			}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"sync"
@@ -15,20 +14,13 @@ import (
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/plugins/internal/lifecycle"
 	"github.com/trovedb/trove/plugins/internal/pluginopts"
+	"github.com/trovedb/trove/plugins/internal/sqlevents"
 )
 
 // Name is the plugin's registered name.
 const Name = "storage-postgres"
 
-func init() {
-	trove.Register(Name, func(options json.RawMessage) (trove.Plugin, error) {
-		var o Options
-		if err := pluginopts.Decode("postgres", options, &o, pluginopts.Strict); err != nil {
-			return nil, err
-		}
-		return New(o)
-	})
-}
+func init() { pluginopts.Register(Name, "postgres", pluginopts.Strict, New) }
 
 // Options configure a Store.
 type Options struct {
@@ -146,7 +138,7 @@ type Store struct {
 
 	// schemas caches parsed schema documents by schema_pk; rows never
 	// change once committed, so entries never go stale.
-	schemas sync.Map // int64 -> trove.Schema
+	schemas sqlevents.Schemas
 	// schemaPKs caches committed schema_docs keys by document hash.
 	schemaPKs sync.Map // string -> int64
 

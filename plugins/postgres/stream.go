@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/plugins/internal/logstream"
+	"github.com/trovedb/trove/plugins/internal/sqlevents"
 )
 
 // logPage is how many events one read of the log returns.
@@ -152,18 +153,5 @@ func (s *Store) ListSchemas(ctx context.Context) ([]trove.RegisteredSchema, erro
 		return nil, fmt.Errorf("postgres: list schemas: %w", err)
 	}
 	defer rows.Close()
-	out := []trove.RegisteredSchema{}
-	for rows.Next() {
-		var rs trove.RegisteredSchema
-		var doc string
-		if err := rows.Scan(&rs.ID, &rs.Version, &doc); err != nil {
-			return nil, fmt.Errorf("postgres: list schemas: %w", err)
-		}
-		rs.Schema = []byte(doc)
-		out = append(out, rs)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("postgres: list schemas: %w", err)
-	}
-	return out, nil
+	return sqlevents.ReadSchemas(rows, "postgres: list schemas")
 }

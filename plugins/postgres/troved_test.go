@@ -250,6 +250,23 @@ func TestTrovedSIGKILL(t *testing.T) {
 	}
 	wg.Wait()
 	_, _ = td.cmd.Process.Wait()
+	// The server finishes what the dead process had already sent (a
+	// group's writes and COMMIT in one pipelined batch) before it ends
+	// that session: the store is checked once its sessions are gone.
+	admin := conn(t)
+	for deadline := time.Now().Add(time.Minute); ; {
+		var sessions int
+		if err := admin.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity WHERE datname = $1`, db).Scan(&sessions); err != nil {
+			t.Fatal(err)
+		}
+		if sessions == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sessions of the killed troved still open after a minute", sessions)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	s := newStore(t, "trove", func(o *postgres.Options) { o.DSN = server.DSN(db) })
 	n := checkDense(t, s)
 	for _, id := range acked {

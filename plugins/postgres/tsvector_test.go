@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -32,4 +33,48 @@ func TestTSVectorEqualsArrayToTSVector(t *testing.T) {
 			t.Errorf("%q: sent %s, array_to_tsvector gives %s", toks, sent, server)
 		}
 	}
+}
+
+// A tsvector[] the appender sends holds, element by element, what
+// array_to_tsvector makes of the same tokens, and NULL where it sends
+// none.
+func TestTSVectorArray(t *testing.T) {
+	c := conn(t)
+	postgres.RegisterTSVector(c.TypeMap())
+	ctx := timeout(t, time.Minute)
+	for _, elems := range [][][]string{
+		{},
+		{nil},
+		{{"a"}},
+		{{"b", "a", "b"}, nil, {}, {"ünïcödé", "z", "10"}},
+		{nil, nil, {"x1", "X1"}},
+	} {
+		var n, nulls, wrong int
+		if err := c.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE v IS NULL),
+	count(*) FILTER (WHERE v IS NOT NULL AND v <> array_to_tsvector(string_to_array(w, ' ')))
+FROM unnest($1::tsvector[], $2::text[]) AS u(v, w)`, postgres.MakeTSVectors(elems), joined(elems)).Scan(&n, &nulls, &wrong); err != nil {
+			t.Fatalf("%q: %v", elems, err)
+		}
+		wantNulls := 0
+		for _, e := range elems {
+			if e == nil {
+				wantNulls++
+			}
+		}
+		if n != len(elems) || nulls != wantNulls || wrong != 0 {
+			t.Errorf("%q: %d elements (%d NULL, %d unlike array_to_tsvector), want %d (%d NULL, 0)", elems, n, nulls, wrong, len(elems), wantNulls)
+		}
+	}
+}
+
+// joined is each element's tokens joined by spaces, NULL for nil.
+func joined(elems [][]string) []*string {
+	out := make([]*string, len(elems))
+	for i, e := range elems {
+		if e != nil {
+			s := strings.Join(e, " ")
+			out[i] = &s
+		}
+	}
+	return out
 }

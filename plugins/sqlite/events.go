@@ -6,11 +6,11 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/plugins/internal/saveplan"
+	"github.com/trovedb/trove/plugins/internal/sqlevents"
 )
 
 // querier is what *sql.DB, *sql.Tx and *sql.Conn share.
@@ -24,10 +24,7 @@ type querier interface {
 const eventCols = `e.position, e.id, e.version, e.created_at, e.producer, e.schema_pk, e.payload, e.files, e.links, e.metadata`
 
 // scanned is an event row whose schema is not resolved yet.
-type scanned struct {
-	ev       trove.Event
-	schemaPK int64
-}
+type scanned = sqlevents.Scanned
 
 // scanEvent reads one row of eventCols.
 func scanEvent(sc interface{ Scan(...any) error }) (scanned, error) {
@@ -35,66 +32,36 @@ func scanEvent(sc interface{ Scan(...any) error }) (scanned, error) {
 		r                      scanned
 		created                string
 		payload                string
-		files, links, metadata sql.NullString
+		files, links, metadata *string
 	)
-	err := sc.Scan(&r.ev.Position, &r.ev.ID.ID, &r.ev.ID.Version, &created, &r.ev.Producer, &r.schemaPK, &payload, &files, &links, &metadata)
+	err := sc.Scan(&r.Event.Position, &r.Event.ID.ID, &r.Event.ID.Version, &created, &r.Event.Producer, &r.SchemaPK, &payload, &files, &links, &metadata)
 	if err != nil {
 		return r, err
 	}
-	if r.ev.CreatedAt, err = trove.ParseTime(created); err != nil {
-		return r, corrupt(r.ev.ID, "created_at", err)
+	if r.Event.CreatedAt, err = trove.ParseTime(created); err != nil {
+		return r, corrupt(r.Event.ID, "created_at", err)
 	}
-	r.ev.Payload = json.RawMessage(payload)
-	if files.Valid {
-		if err := json.Unmarshal([]byte(files.String), &r.ev.Files); err != nil {
-			return r, corrupt(r.ev.ID, "files", err)
-		}
-	}
-	if links.Valid {
-		if err := json.Unmarshal([]byte(links.String), &r.ev.Links); err != nil {
-			return r, corrupt(r.ev.ID, "links", err)
-		}
-	}
-	if metadata.Valid {
-		r.ev.Metadata = json.RawMessage(metadata.String)
-	}
-	return r, nil
+	return r, r.Decode(payload, files, links, metadata)
 }
 
-func corrupt(id trove.EventID, column string, err error) error {
-	return &trove.CorruptionError{File: "events", Offset: -1, Reason: fmt.Sprintf("event %s: column %s: %v", id, column, err)}
-}
+// corrupt is the error of an event column that does not decode.
+var corrupt = sqlevents.Corrupt
 
 // schema returns the parsed schema document schema_pk, from the cache or q.
 // The caller must not hold open rows on q's connection.
 func (s *Store) schema(ctx context.Context, q querier, pk int64) (trove.Schema, error) {
-	if v, ok := s.schemas.Load(pk); ok {
-		return v.(trove.Schema), nil
-	}
-	var doc string
-	if err := q.QueryRowContext(ctx, `SELECT doc FROM schema_docs WHERE schema_pk = ?`, pk).Scan(&doc); err != nil {
-		return trove.Schema{}, fmt.Errorf("sqlite: schema document %d: %w", pk, err)
-	}
-	sc, err := trove.NewSchema(json.RawMessage(doc))
-	if err != nil {
-		return trove.Schema{}, &trove.CorruptionError{File: "schema_docs", Offset: -1, Reason: fmt.Sprintf("document %d: %v", pk, err)}
-	}
-	s.schemas.Store(pk, sc)
-	return sc, nil
+	return s.schemas.Get(pk, func() (string, error) {
+		var doc string
+		if err := q.QueryRowContext(ctx, `SELECT doc FROM schema_docs WHERE schema_pk = ?`, pk).Scan(&doc); err != nil {
+			return "", fmt.Errorf("sqlite: schema document %d: %w", pk, err)
+		}
+		return doc, nil
+	})
 }
 
 // resolve fills the schemas of scanned rows.
 func (s *Store) resolve(ctx context.Context, q querier, rows []scanned) ([]trove.Event, error) {
-	out := make([]trove.Event, len(rows))
-	for i, r := range rows {
-		sc, err := s.schema(ctx, q, r.schemaPK)
-		if err != nil {
-			return nil, err
-		}
-		r.ev.Schema = sc
-		out[i] = r.ev
-	}
-	return out, nil
+	return sqlevents.Resolve(rows, func(pk int64) (trove.Schema, error) { return s.schema(ctx, q, pk) })
 }
 
 // loadEvent reads one event version (the latest for version 0), or
@@ -107,17 +74,7 @@ func (s *Store) loadEvent(ctx context.Context, q querier, id trove.EventID) (tro
 		row = q.QueryRowContext(ctx, `SELECT `+eventCols+` FROM events e WHERE e.id = ? AND e.version = ?`, id.ID, id.Version)
 	}
 	r, err := scanEvent(row)
-	if errors.Is(err, sql.ErrNoRows) {
-		return trove.Event{}, fmt.Errorf("%w: sqlite: event %s", trove.ErrNotFound, id)
-	}
-	if err != nil {
-		return trove.Event{}, fmt.Errorf("sqlite: event %s: %w", id, err)
-	}
-	evs, err := s.resolve(ctx, q, []scanned{r})
-	if err != nil {
-		return trove.Event{}, err
-	}
-	return evs[0], nil
+	return sqlevents.One("sqlite", id, r, err, sql.ErrNoRows, func(rows []scanned) ([]trove.Event, error) { return s.resolve(ctx, q, rows) })
 }
 
 // GetEvent returns the latest version of id.ID, or id.Version when set.
@@ -127,7 +84,7 @@ func (s *Store) GetEvent(ctx context.Context, id trove.EventID) (trove.Event, er
 		return trove.Event{}, err
 	}
 	if id.Version < 0 {
-		return trove.Event{}, fmt.Errorf("%w: sqlite: event %s", trove.ErrNotFound, id)
+		return trove.Event{}, sqlevents.NotFound("sqlite", id)
 	}
 	return s.loadEvent(ctx, r, id)
 }
@@ -142,14 +99,7 @@ func (s *Store) SaveEvent(ctx context.Context, e trove.Event) (trove.Event, erro
 // on any error, which is then a *trove.BatchError naming the failing event
 // when one event is at fault.
 func (s *Store) SaveEvents(ctx context.Context, events []trove.Event) ([]trove.Event, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	st, err := saveplan.StageAll(events, s.now())
-	if err != nil {
-		return nil, err
-	}
-	return s.commit(ctx, st)
+	return saveplan.SaveAll(ctx, events, s.now, s.commit)
 }
 
 // commit checks and inserts staged events in one write transaction.

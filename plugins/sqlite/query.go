@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/plugins/internal/sqlevents"
 )
 
 // QueryEvents narrows q with SQL — every filter that SQL can test, with
@@ -75,7 +76,7 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 			sr, err = scanEvent(scanWithExtra{rows, &raw})
 			if err == nil {
 				if jerr := json.Unmarshal([]byte(raw), &links); jerr != nil {
-					err = corrupt(sr.ev.ID, "links", jerr)
+					err = corrupt(sr.Event.ID, "links", jerr)
 				}
 			}
 		} else {
@@ -84,12 +85,12 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: query: %w", err)
 		}
-		e := sr.ev
-		sc, ok := s.schemas.Load(sr.schemaPK)
+		e := sr.Event
+		sc, ok := s.schemas.Cached(sr.SchemaPK)
 		if !ok {
-			return nil, &trove.CorruptionError{File: "events", Offset: -1, Reason: fmt.Sprintf("event %s: unknown schema document %d", e.ID, sr.schemaPK)}
+			return nil, &trove.CorruptionError{File: "events", Offset: -1, Reason: fmt.Sprintf("event %s: unknown schema document %d", e.ID, sr.SchemaPK)}
 		}
-		e.Schema = sc.(trove.Schema)
+		e.Schema = sc
 		var payload any
 		if c.NeedsPayload() {
 			if payload, err = trove.DecodePayload(e.Payload); err != nil {
@@ -153,24 +154,14 @@ func (p *pager) take() bool {
 // createdAt as integer milliseconds), ties in position order. native is
 // false when a key is a payload path.
 func orderBy(c *trove.CompiledQuery) (clause string, native bool) {
-	var b strings.Builder
-	b.WriteString(` ORDER BY `)
-	for _, k := range c.SortKeys() {
-		col := map[string]string{
-			"createdAt": "e.created_ms", "producer": "e.producer", "schema": "e.schema_id",
-			"id": "e.id", "version": "e.version", "position": "e.position",
-		}[k.Field]
-		if col == "" {
-			return "", false
-		}
-		b.WriteString(col)
-		if k.Desc {
-			b.WriteString(` DESC`)
-		}
-		b.WriteString(`, `)
-	}
-	b.WriteString(`e.position`)
-	return b.String(), true
+	return sqlevents.OrderBy(c, sortColumns, `e.position`)
+}
+
+// sortColumns are the event columns of the sort fields (SQLite compares
+// text bytewise).
+var sortColumns = map[string]string{
+	"createdAt": "e.created_ms", "producer": "e.producer", "schema": "e.schema_id",
+	"id": "e.id", "version": "e.version", "position": "e.position",
 }
 
 // loadSchemas caches every schema document newer than those cached. Rows of
@@ -189,11 +180,9 @@ func (s *Store) loadSchemas(ctx context.Context, q querier) error {
 		if err := rows.Scan(&pk, &doc); err != nil {
 			return fmt.Errorf("sqlite: schema documents: %w", err)
 		}
-		sc, err := trove.NewSchema(json.RawMessage(doc))
-		if err != nil {
-			return &trove.CorruptionError{File: "schema_docs", Offset: -1, Reason: fmt.Sprintf("document %d: %v", pk, err)}
+		if _, err := s.schemas.Put(pk, doc); err != nil {
+			return err
 		}
-		s.schemas.Store(pk, sc)
 		s.schemaMax = pk
 	}
 	return rows.Err()

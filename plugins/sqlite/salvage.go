@@ -148,15 +148,15 @@ func salvageEvents(ctx context.Context, db *sql.DB, docs map[int64]trove.Schema,
 		last = -1
 	}
 	emit := func(r scanned) error {
-		sc, ok := docs[r.schemaPK]
+		sc, ok := docs[r.SchemaPK]
 		if !ok {
-			skip("event %s at position %d: its schema document was lost", r.ev.ID, r.ev.Position)
+			skip("event %s at position %d: its schema document was lost", r.Event.ID, r.Event.Position)
 			return nil
 		}
-		r.ev.Schema = sc
+		r.Event.Schema = sc
 		rep.Events++
 		if to.Event != nil {
-			return to.Event(r.ev)
+			return to.Event(r.Event)
 		}
 		return nil
 	}
@@ -227,7 +227,7 @@ func readEventPage(ctx context.Context, db *sql.DB, from int64, emit func(scanne
 		if err := emit(r); err != nil {
 			return n, stopError{err}
 		}
-		*pos = int64(r.ev.Position)
+		*pos = int64(r.Event.Position)
 		n++
 	}
 	return n, rows.Err()

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -16,21 +15,14 @@ import (
 	"github.com/trovedb/trove/internal/fsutil"
 	"github.com/trovedb/trove/plugins/internal/lifecycle"
 	"github.com/trovedb/trove/plugins/internal/pluginopts"
+	"github.com/trovedb/trove/plugins/internal/sqlevents"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
 )
 
 // Name is the plugin's registered name.
 const Name = "storage-sqlite"
 
-func init() {
-	trove.Register(Name, func(options json.RawMessage) (trove.Plugin, error) {
-		var o Options
-		if err := pluginopts.Decode("sqlite", options, &o, pluginopts.Lenient); err != nil {
-			return nil, err
-		}
-		return New(o)
-	})
-}
+func init() { pluginopts.Register(Name, "sqlite", pluginopts.Lenient, New) }
 
 // Options configure a Store.
 type Options struct {
@@ -88,7 +80,7 @@ type Store struct {
 
 	// schemas caches parsed schema documents by schema_pk; rows never
 	// change once written, so entries never go stale.
-	schemas sync.Map // int64 -> trove.Schema
+	schemas sqlevents.Schemas
 
 	schemaLoad sync.Mutex // serializes loadSchemas
 	schemaMax  int64      // the largest schema_pk cached by loadSchemas; guarded by schemaLoad

@@ -9,6 +9,7 @@ import (
 
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/plugins/internal/logstream"
+	"github.com/trovedb/trove/plugins/internal/sqlevents"
 )
 
 // after reads up to pageSize events after position from, at most up to
@@ -130,18 +131,5 @@ func (s *Store) ListSchemas(ctx context.Context) ([]trove.RegisteredSchema, erro
 		return nil, fmt.Errorf("sqlite: list schemas: %w", err)
 	}
 	defer rows.Close()
-	out := []trove.RegisteredSchema{}
-	for rows.Next() {
-		var rs trove.RegisteredSchema
-		var doc string
-		if err := rows.Scan(&rs.ID, &rs.Version, &doc); err != nil {
-			return nil, fmt.Errorf("sqlite: list schemas: %w", err)
-		}
-		rs.Schema = []byte(doc)
-		out = append(out, rs)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list schemas: %w", err)
-	}
-	return out, nil
+	return sqlevents.ReadSchemas(rows, "sqlite: list schemas")
 }

@@ -38,3 +38,19 @@ func Decode(pkg string, raw json.RawMessage, v any, mode Mode) error {
 	}
 	return nil
 }
+
+// Register registers the plugin name, made by make from its options
+// decoded into an O (Decode with pkg and mode).
+func Register[O any, P trove.Plugin](name, pkg string, mode Mode, make func(O) (P, error)) {
+	trove.Register(name, func(options json.RawMessage) (trove.Plugin, error) {
+		var o O
+		if err := Decode(pkg, options, &o, mode); err != nil {
+			return nil, err
+		}
+		p, err := make(o)
+		if err != nil {
+			return nil, err
+		}
+		return p, nil
+	})
+}

@@ -1,6 +1,7 @@
 package pluginopts_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"testing"
@@ -40,5 +41,37 @@ func TestDecode(t *testing.T) {
 		if err != nil || o.Dir != c.want {
 			t.Errorf("%q (mode %d): got %q (%v), want %q", c.raw, c.mode, o.Dir, err, c.want)
 		}
+	}
+}
+
+// registered is a plugin made by Register's factory.
+type registered struct{ opts options }
+
+func (registered) Name() string                                  { return "pluginopts-test" }
+func (registered) Capabilities() []trove.Capability              { return nil }
+func (registered) Initialize(context.Context, *trove.Core) error { return nil }
+func (registered) Shutdown(context.Context) error                { return nil }
+
+// Register's factory decodes the options as Decode does, and passes on
+// the maker's error without a plugin.
+func TestRegister(t *testing.T) {
+	pluginopts.Register("pluginopts-test", "test", pluginopts.Strict, func(o options) (*registered, error) {
+		if o.Dir == "fail" {
+			return nil, errors.New("refused")
+		}
+		return &registered{opts: o}, nil
+	})
+	p, err := trove.NewPlugin("pluginopts-test", json.RawMessage(`{"dir":"d"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := p.(*registered); !ok || r.opts.Dir != "d" {
+		t.Fatalf("made %#v", p)
+	}
+	if _, err := trove.NewPlugin("pluginopts-test", json.RawMessage(`{"dir":"d","x":1}`)); !errors.Is(err, trove.ErrInvalid) {
+		t.Fatalf("unknown field: %v, want ErrInvalid", err)
+	}
+	if p, err := trove.NewPlugin("pluginopts-test", json.RawMessage(`{"dir":"fail"}`)); err == nil || p != nil {
+		t.Fatalf("maker error: %v, %#v", err, p)
 	}
 }

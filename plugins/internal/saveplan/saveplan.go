@@ -136,3 +136,17 @@ func PickVersion[T any](versions []T, id trove.EventID) (v T, ok bool) {
 	}
 	return versions[id.Version-1], true
 }
+
+// SaveAll is SaveEvents of a backend whose batches commit staged events:
+// events staged at now (a *trove.BatchError names a bad one), then
+// committed by commit. A context already done saves nothing.
+func SaveAll(ctx context.Context, events []trove.Event, now func() time.Time, commit func(context.Context, []Staged) ([]trove.Event, error)) ([]trove.Event, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	st, err := StageAll(events, now())
+	if err != nil {
+		return nil, err
+	}
+	return commit(ctx, st)
+}

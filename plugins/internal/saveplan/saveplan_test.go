@@ -108,3 +108,33 @@ func TestPickVersion(t *testing.T) {
 		t.Error("no versions: found one")
 	}
 }
+
+// SaveAll commits the staged events at the instant now gives; a bad event
+// or a context already done commits nothing.
+func TestSaveAll(t *testing.T) {
+	at := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	var committed []saveplan.Staged
+	commit := func(_ context.Context, st []saveplan.Staged) ([]trove.Event, error) {
+		committed = st
+		out := make([]trove.Event, len(st))
+		for i := range st {
+			out[i] = st[i].Event
+		}
+		return out, nil
+	}
+	out, err := saveplan.SaveAll(context.Background(), []trove.Event{ev("a", 0, `{}`), ev("b", 0, `{}`)}, func() time.Time { return at }, commit)
+	if err != nil || len(out) != 2 || len(committed) != 2 || !out[1].CreatedAt.Equal(at) || out[1].ID.ID != "b" {
+		t.Fatalf("SaveAll: %+v, %v", out, err)
+	}
+	committed = nil
+	_, err = saveplan.SaveAll(context.Background(), []trove.Event{ev("a", 0, `{}`), ev("b", -1, `{}`)}, time.Now, commit)
+	var be *trove.BatchError
+	if !errors.As(err, &be) || be.Index != 1 || committed != nil {
+		t.Fatalf("bad event: %v (committed %d)", err, len(committed))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := saveplan.SaveAll(ctx, []trove.Event{ev("a", 0, `{}`)}, time.Now, commit); !errors.Is(err, context.Canceled) || committed != nil {
+		t.Fatalf("done context: %v (committed %d)", err, len(committed))
+	}
+}
