@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -693,4 +694,134 @@ func TestGoldenPack(t *testing.T) {
 	if !bytes.Equal(b, testData(2, 300)) || info.ContentType != "application/octet-stream" || info.Metadata != nil {
 		t.Fatalf("b.bin: %d bytes, %+v", len(b), info)
 	}
+}
+
+// regularFiles lists the regular files under dir/sub.
+func regularFiles(t *testing.T, dir, sub string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(filepath.Join(dir, sub), func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			out = append(out, path)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// commitRecords counts the commit records (the groups) of pack path.
+func commitRecords(t *testing.T, path string) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for off := packHeaderSize; off < len(b); {
+		p, fl, err := decodeFrame(b[off:])
+		if err != nil {
+			break // the zeros written ahead
+		}
+		if p.typ == recCommit {
+			n++
+		}
+		off += fl
+	}
+	return n
+}
+
+// TestPackCostPerPut counts what reaches the disk: a small Put or Delete
+// costs one write and one fdatasync (its group's), the zeros written ahead
+// riding in that write, and creates no file; a new pack costs a header
+// write, its fsync and its directory's, and cutting the pack before it
+// one ftruncate and one fdatasync; concurrent Puts share one write and
+// one fdatasync per group (one commit record).
+func TestPackCostPerPut(t *testing.T) {
+	ops := func(s *Store) (int64, int64) { return s.pack.ops.writes.Load(), s.pack.ops.syncs.Load() }
+	t.Run("sequential", func(t *testing.T) {
+		dir := t.TempDir()
+		s := mustOpen(t, dir, Options{})
+		defer s.Close()
+		mustPut(t, s, "first", testData(0, 1<<10))
+		if w, y := ops(s); w != 2 || y != 3 {
+			t.Fatalf("first put (new pack, then its group): %d writes, %d syncs; want 2, 3", w, y)
+		}
+		// 2,500 puts of 1 KiB pass the zeros written ahead twice.
+		const n = 2500
+		for i := range n {
+			mustPut(t, s, fmt.Sprintf("k%04d", i), testData(i+1, 1<<10))
+		}
+		if err := s.Delete(context.Background(), "k0000"); err != nil {
+			t.Fatal(err)
+		}
+		if w, y := ops(s); w != 2+n+1 || y != 3+n+1 {
+			t.Fatalf("after %d puts and a delete: %d writes, %d syncs; want %d each more than the first put's", n, w, y, n+1)
+		}
+		if size := fileSize(t, packPath(dir, 1)); size <= 2<<20 || size%preallocChunk != 0 {
+			t.Fatalf("pack of %d bytes: want the zeros written ahead past 2 MiB, to a multiple of %d", size, preallocChunk)
+		}
+		if g := commitRecords(t, packPath(dir, 1)); g != 1+n+1 {
+			t.Fatalf("%d groups in the pack, want one per call (%d)", g, 1+n+1)
+		}
+		if got := append(regularFiles(t, dir, "objects"), regularFiles(t, dir, "keys")...); len(got) != 0 {
+			t.Fatalf("small puts created loose files: %v", got)
+		}
+		if got := regularFiles(t, dir, "packs"); len(got) != 1 {
+			t.Fatalf("packs: %v, want one", got)
+		}
+	})
+	t.Run("new packs", func(t *testing.T) {
+		dir := t.TempDir()
+		s := mustOpen(t, dir, Options{PackSize: 64 << 10})
+		defer s.Close()
+		const n = 300 // 1 KiB each: about five packs of 64 KiB
+		for i := range n {
+			mustPut(t, s, fmt.Sprintf("k%04d", i), testData(i, 1<<10))
+		}
+		packs := len(regularFiles(t, dir, "packs"))
+		if packs < 4 {
+			t.Fatalf("%d packs, want at least 4", packs)
+		}
+		groups := 0
+		for i := range packs {
+			groups += commitRecords(t, packPath(dir, uint32(i+1)))
+		}
+		later := int64(packs - 1) // packs started after the first, each cutting the one before
+		if w, y := ops(s); groups != n || w != n+1+2*later || y != n+2+3*later {
+			t.Fatalf("%d puts over %d packs: %d groups, %d writes, %d syncs; want %d, %d, %d",
+				n, packs, groups, w, y, n, n+1+2*later, n+2+3*later)
+		}
+	})
+	t.Run("concurrent", func(t *testing.T) {
+		dir := t.TempDir()
+		s := mustOpen(t, dir, Options{})
+		defer s.Close()
+		const writers, each = 64, 10
+		errs := make(chan error, writers)
+		for w := range writers {
+			go func() {
+				var err error
+				for i := range each {
+					key := fmt.Sprintf("w%02d-%d", w, i)
+					if _, err = s.Put(context.Background(), key, bytes.NewReader(testData(w*each+i, 1<<10)), blob.PutOptions{}); err != nil {
+						break
+					}
+				}
+				errs <- err
+			}()
+		}
+		for range writers {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		groups := int64(commitRecords(t, packPath(dir, 1)))
+		if w, y := ops(s); w != 1+groups || y != 2+groups || groups > writers*each {
+			t.Fatalf("%d puts: %d groups, %d writes, %d syncs; want one write and one sync per group (and the new pack's)", writers*each, groups, w, y)
+		}
+		t.Logf("%d puts from %d writers in %d groups", writers*each, writers, groups)
+	})
 }

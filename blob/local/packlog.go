@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/internal/fsutil"
@@ -82,6 +83,13 @@ type packLog struct {
 	activeSize int64  // bytes of the active pack in use (header and groups)
 	allocEnd   int64  // its file size: zeros written ahead from activeSize
 	buf        []byte // the group being written
+
+	// ops counts the calls of the write path (writeGroup, rotate) that
+	// reach the disk: what a group costs.
+	ops struct {
+		writes atomic.Int64 // pwrite, write and ftruncate
+		syncs  atomic.Int64 // fdatasync, fsync, and fsync of the directory
+	}
 }
 
 // scanResult is what reading every pack found.
@@ -579,9 +587,11 @@ func (l *packLog) writeGroup(group []*packWrite) error {
 		alloc = (end + preallocChunk - 1) / preallocChunk * preallocChunk
 		l.buf = append(l.buf, make([]byte, alloc-end)...)
 	}
+	l.ops.writes.Add(1)
 	if _, err := l.active.WriteAt(l.buf, l.activeSize); err != nil {
 		return fmt.Errorf("local: write %s: %w", l.active.Name(), err)
 	}
+	l.ops.syncs.Add(1)
 	if err := fdatasync(l.active); err != nil {
 		return fmt.Errorf("local: sync %s: %w", l.active.Name(), err)
 	}
@@ -602,9 +612,11 @@ const preallocChunk = 1 << 20
 func (l *packLog) rotate() error {
 	if l.active != nil && l.allocEnd > l.activeSize {
 		// A pack that is not the last ends at its last commit.
+		l.ops.writes.Add(1)
 		if err := l.active.Truncate(l.activeSize); err != nil {
 			return fmt.Errorf("local: close pack %s: %w", l.active.Name(), err)
 		}
+		l.ops.syncs.Add(1)
 		if err := fdatasync(l.active); err != nil {
 			return fmt.Errorf("local: close pack %s: %w", l.active.Name(), err)
 		}
@@ -615,10 +627,12 @@ func (l *packLog) rotate() error {
 	if err != nil {
 		return fmt.Errorf("local: new pack: %w", err)
 	}
+	l.ops.writes.Add(1)
 	if _, err := f.Write(packHeader()); err != nil {
 		f.Close()
 		return fmt.Errorf("local: new pack %s: %w", path, err)
 	}
+	l.ops.syncs.Add(2) // the file, then its directory
 	if err := f.Sync(); err != nil {
 		f.Close()
 		return fmt.Errorf("local: new pack %s: %w", path, err)
