@@ -825,3 +825,147 @@ func TestPackCostPerPut(t *testing.T) {
 		t.Logf("%d puts from %d writers in %d groups", writers*each, writers, groups)
 	})
 }
+
+// putGroup packs the puts of keys (data[k] under k, with mustPut's
+// content type and metadata) as one group: they are queued, then the submitter of the first leads a group taking them
+// all.
+func putGroup(t *testing.T, s *Store, data map[string][]byte, keys ...string) {
+	t.Helper()
+	ws := make([]*packWrite, len(keys))
+	for i, k := range keys {
+		ws[i] = &packWrite{key: k, frame: encodePut(k, sha256.Sum256(data[k]), "text/plain", map[string]string{"filename": k + ".txt", "a": "1"}, data[k]), wake: make(chan struct{}, 1)}
+	}
+	s.pack.mu.Lock()
+	s.pack.mu.queue = append(s.pack.mu.queue, ws[1:]...)
+	s.pack.mu.Unlock()
+	if err := s.pack.submit(ws[0]); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range ws {
+		if !w.done || w.err != nil {
+			t.Fatalf("put %s in a group: done %v, %v", w.key, w.done, w.err)
+		}
+	}
+}
+
+// TestPackLargeGroups checks the groups of more than zeroAheadMax bytes:
+// one that passes the zeros written ahead extends the pack to its own end
+// (no zeros, one write and one fdatasync), a small group after it writes
+// zeros ahead again, everything reads back after a reopen, and a crash
+// during a large group's write (its bytes cut short, or the new size
+// committed but its bytes never written) loses that group only.
+func TestPackLargeGroups(t *testing.T) {
+	ctx := context.Background()
+	data := map[string][]byte{"small": testData(1, 1<<10), "after": testData(2, 1<<10)}
+	var batches [3][]string
+	for g := range batches {
+		for i := range 6 { // 6 × 60 KiB: more than zeroAheadMax
+			k := fmt.Sprintf("g%d-%d", g, i)
+			data[k] = testData(10*g+i+3, 60<<10)
+			batches[g] = append(batches[g], k)
+		}
+	}
+	// write packs small, then the three large groups (the third passes the
+	// first MiB of zeros written ahead), and returns the pack's size after
+	// each group.
+	write := func(t *testing.T, dir string) []int64 {
+		s := mustOpen(t, dir, Options{})
+		defer s.Close()
+		mustPut(t, s, "small", data["small"])
+		sizes := []int64{fileSize(t, packPath(dir, 1))}
+		w0, y0 := s.pack.ops.writes.Load(), s.pack.ops.syncs.Load()
+		for _, keys := range batches {
+			putGroup(t, s, data, keys...)
+			sizes = append(sizes, fileSize(t, packPath(dir, 1)))
+		}
+		if w, y := s.pack.ops.writes.Load()-w0, s.pack.ops.syncs.Load()-y0; w != 3 || y != 3 {
+			t.Fatalf("three groups: %d writes, %d syncs; want 3 each", w, y)
+		}
+		return sizes
+	}
+	all := func(keys ...string) map[string][]byte {
+		m := map[string][]byte{}
+		for _, k := range keys {
+			m[k] = data[k]
+		}
+		return m
+	}
+	first := append([]string{"small"}, append(batches[0], batches[1]...)...)
+
+	t.Run("sizes", func(t *testing.T) {
+		dir := t.TempDir()
+		sizes := write(t, dir)
+		if sizes[0] != preallocChunk || sizes[1] != preallocChunk || sizes[2] != preallocChunk {
+			t.Fatalf("pack sizes %v: want %d while the groups fit the zeros written ahead", sizes, preallocChunk)
+		}
+		if end := usedEnd(t, packPath(dir, 1)); sizes[3] != end || end <= preallocChunk {
+			t.Fatalf("pack of %d bytes after the large group that passed the zeros, records end at %d: want no zeros written", sizes[3], end)
+		}
+		s := mustOpen(t, dir, Options{})
+		mustPut(t, s, "after", data["after"])
+		if size := fileSize(t, packPath(dir, 1)); size != 2*preallocChunk {
+			t.Fatalf("pack of %d bytes after a small group: want zeros written ahead to %d", size, 2*preallocChunk)
+		}
+		s.Close()
+		rep, err := Check(ctx, dir)
+		if err != nil || len(rep.Problems) != 0 || rep.TornTail != "" || rep.Packed != 2+3*6 {
+			t.Fatalf("Check = %+v, %v", rep, err)
+		}
+		s = mustOpen(t, dir, Options{})
+		defer s.Close()
+		checkKeys(t, s, all(append(first, append(batches[2], "after")...)...), nil)
+	})
+	for _, tc := range []struct {
+		name   string
+		damage func(t *testing.T, path string, start, end int64)
+		torn   bool // Check reports a torn tail
+	}{
+		{"bytes cut short", func(t *testing.T, path string, start, end int64) {
+			if err := os.Truncate(path, start+(end-start)/2); err != nil {
+				t.Fatal(err)
+			}
+		}, true},
+		{"size committed, bytes never written", func(t *testing.T, path string, start, end int64) {
+			f, err := os.OpenFile(path, os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if _, err := f.WriteAt(make([]byte, end-start), start); err != nil {
+				t.Fatal(err)
+			}
+		}, false},
+		{"size committed, part of the bytes written", func(t *testing.T, path string, start, end int64) {
+			f, err := os.OpenFile(path, os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if _, err := f.WriteAt(make([]byte, (end-start)/2), start+(end-start)/2); err != nil {
+				t.Fatal(err)
+			}
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			write(t, dir)
+			p := packPath(dir, 1)
+			start, end := groups(t, p)
+			tc.damage(t, p, start, end)
+			rep, err := Check(ctx, dir)
+			if err != nil || len(rep.Problems) != 0 || (rep.TornTail != "") != tc.torn {
+				t.Fatalf("Check = %+v, %v; want no problem, a torn tail: %v", rep, err, tc.torn)
+			}
+			s := mustOpen(t, dir, Options{})
+			checkKeys(t, s, all(first...), batches[2])
+			mustPut(t, s, "after", data["after"])
+			s.Close()
+			s = mustOpen(t, dir, Options{})
+			defer s.Close()
+			checkKeys(t, s, all(append(first, "after")...), batches[2])
+			if err := s.Verify(ctx); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
