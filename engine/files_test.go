@@ -160,3 +160,56 @@ func TestFilesPackedAndChecked(t *testing.T) {
 		}
 	}
 }
+
+// TestSmallFileSavesTouchOnlyThePack checks where a small file save goes:
+// into the pack log of the store's files (one pack, no file of its own),
+// not through the event log (the store's fsyncs and bytes written do not
+// move), and that each file reads back with its metadata after a reopen.
+func TestSmallFileSavesTouchOnlyThePack(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st := openStore(t, dir, Options{})
+	before := st.Stats()
+	want := map[string][]byte{}
+	for i := range 200 {
+		id := fmt.Sprintf("s%03d", i)
+		want[id] = fileBytes(i, 1<<10+i)
+		f, err := st.SaveFile(ctx, trove.EventFile{ID: id, ContentType: "text/plain", Filename: id + ".txt"}, bytes.NewReader(want[id]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Size != int64(len(want[id])) || !strings.HasPrefix(f.Hash, "sha256:") {
+			t.Fatalf("SaveFile %s = %+v", id, f)
+		}
+	}
+	after := st.Stats()
+	for _, k := range []string{"fsyncs", "bytes_written", "events"} {
+		if after[k] != before[k] {
+			t.Fatalf("file saves moved the event log's %s: %v, then %v", k, before[k], after[k])
+		}
+	}
+	var got []string
+	err := filepath.WalkDir(filepath.Join(dir, "files"), func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(dir, path)
+			got = append(got, filepath.ToSlash(rel))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, " ") != "files/LOCK files/packs/00000001.pack files/trove-blob.json" {
+		t.Fatalf("files of the store after 200 small saves: %v", got)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st = openStore(t, dir, Options{})
+	defer st.Close()
+	checkFiles(t, st, want)
+	f, err := st.GetFile(ctx, "s007")
+	if err != nil || f.ContentType != "text/plain" || f.Filename != "s007.txt" || f.Size != 1<<10+7 {
+		t.Fatalf("GetFile s007 = %+v, %v", f, err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -692,5 +693,279 @@ func TestGoldenPack(t *testing.T) {
 	rc.Close()
 	if !bytes.Equal(b, testData(2, 300)) || info.ContentType != "application/octet-stream" || info.Metadata != nil {
 		t.Fatalf("b.bin: %d bytes, %+v", len(b), info)
+	}
+}
+
+// regularFiles lists the regular files under dir/sub.
+func regularFiles(t *testing.T, dir, sub string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(filepath.Join(dir, sub), func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			out = append(out, path)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// commitRecords counts the commit records (the groups) of pack path.
+func commitRecords(t *testing.T, path string) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for off := packHeaderSize; off < len(b); {
+		p, fl, err := decodeFrame(b[off:])
+		if err != nil {
+			break // the zeros written ahead
+		}
+		if p.typ == recCommit {
+			n++
+		}
+		off += fl
+	}
+	return n
+}
+
+// TestPackCostPerPut counts what reaches the disk: a small Put or Delete
+// costs one write and one fdatasync (its group's), the zeros written ahead
+// riding in that write, and creates no file; a new pack costs a header
+// write, its fsync and its directory's, and cutting the pack before it
+// one ftruncate and one fdatasync; concurrent Puts share one write and
+// one fdatasync per group (one commit record).
+func TestPackCostPerPut(t *testing.T) {
+	ops := func(s *Store) (int64, int64) { return s.pack.ops.writes.Load(), s.pack.ops.syncs.Load() }
+	t.Run("sequential", func(t *testing.T) {
+		dir := t.TempDir()
+		s := mustOpen(t, dir, Options{})
+		defer s.Close()
+		mustPut(t, s, "first", testData(0, 1<<10))
+		if w, y := ops(s); w != 2 || y != 3 {
+			t.Fatalf("first put (new pack, then its group): %d writes, %d syncs; want 2, 3", w, y)
+		}
+		// 2,500 puts of 1 KiB pass the zeros written ahead twice.
+		const n = 2500
+		for i := range n {
+			mustPut(t, s, fmt.Sprintf("k%04d", i), testData(i+1, 1<<10))
+		}
+		if err := s.Delete(context.Background(), "k0000"); err != nil {
+			t.Fatal(err)
+		}
+		if w, y := ops(s); w != 2+n+1 || y != 3+n+1 {
+			t.Fatalf("after %d puts and a delete: %d writes, %d syncs; want %d each more than the first put's", n, w, y, n+1)
+		}
+		if size := fileSize(t, packPath(dir, 1)); size <= 2<<20 || size%preallocChunk != 0 {
+			t.Fatalf("pack of %d bytes: want the zeros written ahead past 2 MiB, to a multiple of %d", size, preallocChunk)
+		}
+		if g := commitRecords(t, packPath(dir, 1)); g != 1+n+1 {
+			t.Fatalf("%d groups in the pack, want one per call (%d)", g, 1+n+1)
+		}
+		if got := append(regularFiles(t, dir, "objects"), regularFiles(t, dir, "keys")...); len(got) != 0 {
+			t.Fatalf("small puts created loose files: %v", got)
+		}
+		if got := regularFiles(t, dir, "packs"); len(got) != 1 {
+			t.Fatalf("packs: %v, want one", got)
+		}
+	})
+	t.Run("new packs", func(t *testing.T) {
+		dir := t.TempDir()
+		s := mustOpen(t, dir, Options{PackSize: 64 << 10})
+		defer s.Close()
+		const n = 300 // 1 KiB each: about five packs of 64 KiB
+		for i := range n {
+			mustPut(t, s, fmt.Sprintf("k%04d", i), testData(i, 1<<10))
+		}
+		packs := len(regularFiles(t, dir, "packs"))
+		if packs < 4 {
+			t.Fatalf("%d packs, want at least 4", packs)
+		}
+		groups := 0
+		for i := range packs {
+			groups += commitRecords(t, packPath(dir, uint32(i+1)))
+		}
+		later := int64(packs - 1) // packs started after the first, each cutting the one before
+		if w, y := ops(s); groups != n || w != n+1+2*later || y != n+2+3*later {
+			t.Fatalf("%d puts over %d packs: %d groups, %d writes, %d syncs; want %d, %d, %d",
+				n, packs, groups, w, y, n, n+1+2*later, n+2+3*later)
+		}
+	})
+	t.Run("concurrent", func(t *testing.T) {
+		dir := t.TempDir()
+		s := mustOpen(t, dir, Options{})
+		defer s.Close()
+		const writers, each = 64, 10
+		errs := make(chan error, writers)
+		for w := range writers {
+			go func() {
+				var err error
+				for i := range each {
+					key := fmt.Sprintf("w%02d-%d", w, i)
+					if _, err = s.Put(context.Background(), key, bytes.NewReader(testData(w*each+i, 1<<10)), blob.PutOptions{}); err != nil {
+						break
+					}
+				}
+				errs <- err
+			}()
+		}
+		for range writers {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		groups := int64(commitRecords(t, packPath(dir, 1)))
+		if w, y := ops(s); w != 1+groups || y != 2+groups || groups > writers*each {
+			t.Fatalf("%d puts: %d groups, %d writes, %d syncs; want one write and one sync per group (and the new pack's)", writers*each, groups, w, y)
+		}
+		t.Logf("%d puts from %d writers in %d groups", writers*each, writers, groups)
+	})
+}
+
+// putGroup packs the puts of keys (data[k] under k, with mustPut's
+// content type and metadata) as one group: they are queued, then the submitter of the first leads a group taking them
+// all.
+func putGroup(t *testing.T, s *Store, data map[string][]byte, keys ...string) {
+	t.Helper()
+	ws := make([]*packWrite, len(keys))
+	for i, k := range keys {
+		ws[i] = &packWrite{key: k, frame: encodePut(k, sha256.Sum256(data[k]), "text/plain", map[string]string{"filename": k + ".txt", "a": "1"}, data[k]), wake: make(chan struct{}, 1)}
+	}
+	s.pack.mu.Lock()
+	s.pack.mu.queue = append(s.pack.mu.queue, ws[1:]...)
+	s.pack.mu.Unlock()
+	if err := s.pack.submit(ws[0]); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range ws {
+		if !w.done || w.err != nil {
+			t.Fatalf("put %s in a group: done %v, %v", w.key, w.done, w.err)
+		}
+	}
+}
+
+// TestPackLargeGroups checks the groups of more than zeroAheadMax bytes:
+// one that passes the zeros written ahead extends the pack to its own end
+// (no zeros, one write and one fdatasync), a small group after it writes
+// zeros ahead again, everything reads back after a reopen, and a crash
+// during a large group's write (its bytes cut short, or the new size
+// committed but its bytes never written) loses that group only.
+func TestPackLargeGroups(t *testing.T) {
+	ctx := context.Background()
+	data := map[string][]byte{"small": testData(1, 1<<10), "after": testData(2, 1<<10)}
+	var batches [3][]string
+	for g := range batches {
+		for i := range 6 { // 6 × 60 KiB: more than zeroAheadMax
+			k := fmt.Sprintf("g%d-%d", g, i)
+			data[k] = testData(10*g+i+3, 60<<10)
+			batches[g] = append(batches[g], k)
+		}
+	}
+	// write packs small, then the three large groups (the third passes the
+	// first MiB of zeros written ahead), and returns the pack's size after
+	// each group.
+	write := func(t *testing.T, dir string) []int64 {
+		s := mustOpen(t, dir, Options{})
+		defer s.Close()
+		mustPut(t, s, "small", data["small"])
+		sizes := []int64{fileSize(t, packPath(dir, 1))}
+		w0, y0 := s.pack.ops.writes.Load(), s.pack.ops.syncs.Load()
+		for _, keys := range batches {
+			putGroup(t, s, data, keys...)
+			sizes = append(sizes, fileSize(t, packPath(dir, 1)))
+		}
+		if w, y := s.pack.ops.writes.Load()-w0, s.pack.ops.syncs.Load()-y0; w != 3 || y != 3 {
+			t.Fatalf("three groups: %d writes, %d syncs; want 3 each", w, y)
+		}
+		return sizes
+	}
+	all := func(keys ...string) map[string][]byte {
+		m := map[string][]byte{}
+		for _, k := range keys {
+			m[k] = data[k]
+		}
+		return m
+	}
+	first := append([]string{"small"}, append(batches[0], batches[1]...)...)
+
+	t.Run("sizes", func(t *testing.T) {
+		dir := t.TempDir()
+		sizes := write(t, dir)
+		if sizes[0] != preallocChunk || sizes[1] != preallocChunk || sizes[2] != preallocChunk {
+			t.Fatalf("pack sizes %v: want %d while the groups fit the zeros written ahead", sizes, preallocChunk)
+		}
+		if end := usedEnd(t, packPath(dir, 1)); sizes[3] != end || end <= preallocChunk {
+			t.Fatalf("pack of %d bytes after the large group that passed the zeros, records end at %d: want no zeros written", sizes[3], end)
+		}
+		s := mustOpen(t, dir, Options{})
+		mustPut(t, s, "after", data["after"])
+		if size := fileSize(t, packPath(dir, 1)); size != 2*preallocChunk {
+			t.Fatalf("pack of %d bytes after a small group: want zeros written ahead to %d", size, 2*preallocChunk)
+		}
+		s.Close()
+		rep, err := Check(ctx, dir)
+		if err != nil || len(rep.Problems) != 0 || rep.TornTail != "" || rep.Packed != 2+3*6 {
+			t.Fatalf("Check = %+v, %v", rep, err)
+		}
+		s = mustOpen(t, dir, Options{})
+		defer s.Close()
+		checkKeys(t, s, all(append(first, append(batches[2], "after")...)...), nil)
+	})
+	for _, tc := range []struct {
+		name   string
+		damage func(t *testing.T, path string, start, end int64)
+		torn   bool // Check reports a torn tail
+	}{
+		{"bytes cut short", func(t *testing.T, path string, start, end int64) {
+			if err := os.Truncate(path, start+(end-start)/2); err != nil {
+				t.Fatal(err)
+			}
+		}, true},
+		{"size committed, bytes never written", func(t *testing.T, path string, start, end int64) {
+			f, err := os.OpenFile(path, os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if _, err := f.WriteAt(make([]byte, end-start), start); err != nil {
+				t.Fatal(err)
+			}
+		}, false},
+		{"size committed, part of the bytes written", func(t *testing.T, path string, start, end int64) {
+			f, err := os.OpenFile(path, os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if _, err := f.WriteAt(make([]byte, (end-start)/2), start+(end-start)/2); err != nil {
+				t.Fatal(err)
+			}
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			write(t, dir)
+			p := packPath(dir, 1)
+			start, end := groups(t, p)
+			tc.damage(t, p, start, end)
+			rep, err := Check(ctx, dir)
+			if err != nil || len(rep.Problems) != 0 || (rep.TornTail != "") != tc.torn {
+				t.Fatalf("Check = %+v, %v; want no problem, a torn tail: %v", rep, err, tc.torn)
+			}
+			s := mustOpen(t, dir, Options{})
+			checkKeys(t, s, all(first...), batches[2])
+			mustPut(t, s, "after", data["after"])
+			s.Close()
+			s = mustOpen(t, dir, Options{})
+			defer s.Close()
+			checkKeys(t, s, all(append(first, "after")...), batches[2])
+			if err := s.Verify(ctx); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
