@@ -183,15 +183,22 @@ func (s *state) trim(t uint32) {
 	}
 	s.hotHead.trim(t)
 	for id, refs := range s.incoming {
-		kept := refs[:0:0]
+		drop := 0
 		for _, r := range refs {
-			if r.Slot < 0 || r.Source > t {
-				kept = append(kept, r)
+			if r.Slot >= 0 && r.Source <= t {
+				drop++
 			}
 		}
-		if len(kept) == 0 {
+		switch {
+		case drop == len(refs):
 			delete(s.incoming, id)
-		} else if len(kept) < len(refs) {
+		case drop > 0:
+			kept := make([]LinkRef, 0, len(refs)-drop)
+			for _, r := range refs {
+				if r.Slot < 0 || r.Source > t {
+					kept = append(kept, r)
+				}
+			}
 			s.incoming[id] = kept
 		}
 	}
