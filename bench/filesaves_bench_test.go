@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -51,32 +50,12 @@ func BenchmarkFilePeers(b *testing.B) {
 				}
 				for k := range stores {
 					s := (i + k) % len(stores)
-					errs := make([]error, sh.writers)
-					got := make([][]time.Duration, sh.writers)
-					var wg sync.WaitGroup
-					t := time.Now()
-					for w := range sh.writers {
-						wg.Add(1)
-						go func() {
-							defer wg.Done()
-							for n := range perRound {
-								st := time.Now()
-								if err := stores[s].SaveFile(ctx, &pool[w*perRound+n]); err != nil {
-									errs[w] = err
-									return
-								}
-								got[w] = append(got[w], time.Since(st))
-							}
-						}()
+					took, got, err := timedRound(sh.writers, perRound, func(k int) error { return stores[s].SaveFile(ctx, &pool[k]) })
+					if err != nil {
+						b.Fatal(err)
 					}
-					wg.Wait()
-					spent[s] += time.Since(t)
-					for w, err := range errs {
-						if err != nil {
-							b.Fatal(err)
-						}
-						lats[s] = append(lats[s], got[w]...)
-					}
+					spent[s] += took
+					lats[s] = append(lats[s], got...)
 				}
 				files += round
 			}

@@ -73,32 +73,12 @@ func BenchmarkLogPeers(b *testing.B) {
 			}
 			for k := range stores {
 				s := (i + k) % len(stores)
-				got := make([][]time.Duration, writers)
-				errs := make([]error, writers)
-				var wg sync.WaitGroup
-				t := time.Now()
-				for w := range writers {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						for n := range perWriter {
-							st := time.Now()
-							if err := stores[s].Save(ctx, &pool[w*perWriter+n]); err != nil {
-								errs[w] = err
-								return
-							}
-							got[w] = append(got[w], time.Since(st))
-						}
-					}()
+				took, got, err := timedRound(writers, perWriter, func(k int) error { return stores[s].Save(ctx, &pool[k]) })
+				if err != nil {
+					b.Fatal(err)
 				}
-				wg.Wait()
-				spent[s] += time.Since(t)
-				for w := range writers {
-					if errs[w] != nil {
-						b.Fatal(errs[w])
-					}
-					lats[s] = append(lats[s], got[w]...)
-				}
+				spent[s] += took
+				lats[s] = append(lats[s], got...)
 			}
 			events += len(pool)
 		}
@@ -121,4 +101,38 @@ func reportPeers(b *testing.B, names []string, events int, spent []time.Duration
 	}
 	b.ReportMetric(spent[1].Seconds()/spent[0].Seconds(), "log/pebble")
 	b.Log(strings.Join(sum, "; "))
+}
+
+// timedRound runs writers goroutines, writer w saving items
+// w*perWriter … (w+1)*perWriter-1 in order with save, and returns the
+// round's time, every save's latency and the first error.
+func timedRound(writers, perWriter int, save func(k int) error) (time.Duration, []time.Duration, error) {
+	got := make([][]time.Duration, writers)
+	errs := make([]error, writers)
+	var wg sync.WaitGroup
+	t := time.Now()
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := range perWriter {
+				st := time.Now()
+				if err := save(w*perWriter + n); err != nil {
+					errs[w] = err
+					return
+				}
+				got[w] = append(got[w], time.Since(st))
+			}
+		}()
+	}
+	wg.Wait()
+	took := time.Since(t)
+	var all []time.Duration
+	for w := range writers {
+		if errs[w] != nil {
+			return took, nil, errs[w]
+		}
+		all = append(all, got[w]...)
+	}
+	return took, all, nil
 }

@@ -142,6 +142,21 @@ func (c *schemaCache) parse(raw json.RawMessage) (trove.Schema, error) {
 // answers recycles the buffers events are written into.
 var answers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
+// answerBuf returns an empty buffer from answers; putAnswer gives it back
+// unless it grew past 4 MiB (a huge answer's buffer is not kept).
+func answerBuf() *bytes.Buffer {
+	buf := answers.Get().(*bytes.Buffer)
+	buf.Reset()
+	return buf
+}
+
+func putAnswer(buf *bytes.Buffer) {
+	if buf.Cap() <= 4<<20 {
+		buf.Reset()
+		answers.Put(buf)
+	}
+}
+
 // appendEvent appends e's JSON as json.Marshal writes it: the event's own
 // encoding (trove.Event.MarshalJSON, which is compact; appendEventJSON
 // writes it without reflection) with <, >, & and U+2028, U+2029 escaped,
@@ -163,14 +178,8 @@ func appendEvent(buf *bytes.Buffer, e trove.Event) error {
 // answers for it, without encoding/json's second pass over each event's
 // encoding.
 func writeEvents(w http.ResponseWriter, status int, events []trove.Event) {
-	buf := answers.Get().(*bytes.Buffer)
-	defer func() {
-		if buf.Cap() <= 4<<20 {
-			buf.Reset()
-			answers.Put(buf)
-		}
-	}()
-	buf.Reset()
+	buf := answerBuf()
+	defer putAnswer(buf)
 	if events == nil {
 		buf.WriteString(`{"events":null}`)
 	} else {
@@ -191,12 +200,8 @@ func writeEvents(w http.ResponseWriter, status int, events []trove.Event) {
 
 // writeEvent answers e, as writeJSON does.
 func writeEvent(w http.ResponseWriter, status int, e trove.Event) {
-	buf := answers.Get().(*bytes.Buffer)
-	defer func() {
-		buf.Reset()
-		answers.Put(buf)
-	}()
-	buf.Reset()
+	buf := answerBuf()
+	defer putAnswer(buf)
 	if err := appendEvent(buf, e); err != nil {
 		writeError(w, http.StatusInternalServerError, titleInternal, "")
 		return

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"net/http"
 	"strings"
 
@@ -33,12 +32,8 @@ func wantsMinimal(w http.ResponseWriter, r *http.Request) bool {
 // writeRef answers what a create answers with Prefer: return=minimal,
 // byte for byte what writeJSON answers for its savedRef.
 func writeRef(w http.ResponseWriter, e trove.Event) {
-	buf := answers.Get().(*bytes.Buffer)
-	defer func() {
-		buf.Reset()
-		answers.Put(buf)
-	}()
-	buf.Reset()
+	buf := answerBuf()
+	defer putAnswer(buf)
 	buf.Write(appendRef(buf.AvailableBuffer(), savedRef{ID: e.ID, Position: e.Position}))
 	writeBody(w, http.StatusCreated, buf)
 }
@@ -46,14 +41,8 @@ func writeRef(w http.ResponseWriter, e trove.Event) {
 // writeRefs answers what a batch answers with Prefer: return=minimal, byte
 // for byte what writeJSON answers for {"events": [savedRef, …]}.
 func writeRefs(w http.ResponseWriter, events []trove.Event) {
-	buf := answers.Get().(*bytes.Buffer)
-	defer func() {
-		if buf.Cap() <= 4<<20 {
-			buf.Reset()
-			answers.Put(buf)
-		}
-	}()
-	buf.Reset()
+	buf := answerBuf()
+	defer putAnswer(buf)
 	buf.WriteString(`{"events":[`)
 	for i, e := range events {
 		b := buf.AvailableBuffer()
