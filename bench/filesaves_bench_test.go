@@ -21,19 +21,7 @@ func BenchmarkFilePeers(b *testing.B) {
 	ctx := context.Background()
 	for _, sh := range fileSaveShapes {
 		b.Run(fmt.Sprintf("%dk/w%d", sh.size>>10, sh.writers), func(b *testing.B) {
-			var stores []Store
-			for _, n := range names {
-				c, ok := findContender(n)
-				if !ok {
-					b.Fatalf("no contender %q", n)
-				}
-				st, err := c.Open(ctx, b.TempDir(), quietLog)
-				if err != nil {
-					b.Fatal(err)
-				}
-				b.Cleanup(func() { st.Close(ctx) })
-				stores = append(stores, st)
-			}
+			stores := openPeers(b, names)
 			perRound := 100
 			if sh.writers > 1 {
 				perRound = 10

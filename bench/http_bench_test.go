@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 )
@@ -105,36 +104,12 @@ func BenchmarkHTTPSingles64(b *testing.B) {
 		b.StartTimer()
 		for k := range 2 {
 			s := (i + k) % 2
-			got := make([][]time.Duration, writers)
-			var wg sync.WaitGroup
-			var failed error
-			var mu sync.Mutex
-			t := time.Now()
-			for w := range writers {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for n := range perWriter {
-						it := &pool[w*perWriter+n]
-						st := time.Now()
-						if err := stores[s].Save(ctx, it); err != nil {
-							mu.Lock()
-							failed = err
-							mu.Unlock()
-							return
-						}
-						got[w] = append(got[w], time.Since(st))
-					}
-				}()
+			took, got, err := timedRound(writers, perWriter, func(k int) error { return stores[s].Save(ctx, &pool[k]) })
+			if err != nil {
+				b.Fatal(err)
 			}
-			wg.Wait()
-			spent[s] += time.Since(t)
-			if failed != nil {
-				b.Fatal(failed)
-			}
-			for _, g := range got {
-				lats[s] = append(lats[s], g...)
-			}
+			spent[s] += took
+			lats[s] = append(lats[s], got...)
 		}
 		events += len(pool)
 	}

@@ -18,23 +18,7 @@ import (
 //	go test ./bench -run X -bench LogPeers -benchtime 20x
 func BenchmarkLogPeers(b *testing.B) {
 	names := []string{"storage-log", "pebble", "tidwall/wal"}
-	open := func(b *testing.B) []Store {
-		ctx := context.Background()
-		var stores []Store
-		for _, n := range names {
-			c, ok := findContender(n)
-			if !ok {
-				b.Fatalf("no contender %q", n)
-			}
-			st, err := c.Open(ctx, b.TempDir(), quietLog)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { st.Close(ctx) })
-			stores = append(stores, st)
-		}
-		return stores
-	}
+	open := func(b *testing.B) []Store { return openPeers(b, names) }
 	d := NewDataset(1, 1_000_000)
 	ctx := context.Background()
 	b.Run("batch", func(b *testing.B) {
@@ -135,4 +119,24 @@ func timedRound(writers, perWriter int, save func(k int) error) (time.Duration, 
 		all = append(all, got[w]...)
 	}
 	return took, all, nil
+}
+
+// openPeers opens the named contenders in temporary directories, closed
+// when b ends.
+func openPeers(b *testing.B, names []string) []Store {
+	ctx := context.Background()
+	var stores []Store
+	for _, n := range names {
+		c, ok := findContender(n)
+		if !ok {
+			b.Fatalf("no contender %q", n)
+		}
+		st, err := c.Open(ctx, b.TempDir(), quietLog)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { st.Close(ctx) })
+		stores = append(stores, st)
+	}
+	return stores
 }
