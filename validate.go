@@ -68,15 +68,18 @@ type validators struct {
 	gen      func() uint64                   // the registry's generation
 	mu       struct {
 		sync.Mutex
-		entries map[[32]byte]*list.Element // of *compiled; guarded by mu
-		lru     list.List                  // most recently used first
-		bytes   int64                      // sum of cost of entries
+		entries map[string]*list.Element // of *compiled, by document; guarded by mu
+		lru     list.List                // most recently used first
+		bytes   int64                    // sum of cost of entries
 	}
 }
 
 // compiled is one compiled schema document.
 type compiled struct {
-	key    [32]byte
+	// key is the document itself: the cache finds a document by its
+	// bytes, hashed by the map and compared in full, so that no digest
+	// is computed per event.
+	key    string
 	schema *jsonschema.Schema
 	cost   int64
 	// numLen is the longest number in the document, in bytes.
@@ -93,10 +96,10 @@ func (v *validators) cacheBytes() (int64, int) {
 	return v.mu.bytes, v.mu.lru.Len()
 }
 
-func (v *validators) lookup(key [32]byte) *compiled {
+func (v *validators) lookup(doc []byte) *compiled {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	el, ok := v.mu.entries[key]
+	el, ok := v.mu.entries[string(doc)] // no copy of doc is made
 	if !ok {
 		return nil
 	}
@@ -124,7 +127,7 @@ func (v *validators) keep(c *compiled) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.mu.entries == nil {
-		v.mu.entries = map[[32]byte]*list.Element{}
+		v.mu.entries = map[string]*list.Element{}
 	}
 	if el, ok := v.mu.entries[c.key]; ok {
 		v.removeLocked(el)
@@ -139,11 +142,10 @@ func (v *validators) keep(c *compiled) {
 // compile returns doc compiled, from the cache or compiled now; cache
 // says whether to keep a new compilation.
 func (v *validators) compile(doc []byte, cache bool) (*compiled, error) {
-	key := sha256.Sum256(doc)
-	if c := v.lookup(key); c != nil {
+	if c := v.lookup(doc); c != nil {
 		return c, nil
 	}
-	c, err := v.compileNew(key, doc)
+	c, err := v.compileNew(doc)
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +155,7 @@ func (v *validators) compile(doc []byte, cache bool) (*compiled, error) {
 	return c, nil
 }
 
-func (v *validators) compileNew(key [32]byte, doc []byte) (c *compiled, err error) {
+func (v *validators) compileNew(doc []byte) (c *compiled, err error) {
 	numLen, err := checkSchemaNumbers(doc)
 	if err != nil {
 		return nil, err
@@ -176,7 +178,8 @@ func (v *validators) compileNew(key [32]byte, doc []byte) (c *compiled, err erro
 	comp := jsonschema.NewCompiler()
 	comp.DefaultDraft(jsonschema.Draft2020)
 	comp.UseLoader(ld)
-	url := "mem://trove/" + hex.EncodeToString(key[:8]) + ".json"
+	sum := sha256.Sum256(doc)
+	url := "mem://trove/" + hex.EncodeToString(sum[:8]) + ".json"
 	if err := comp.AddResource(url, parsed); err != nil {
 		return nil, compileError(err)
 	}
@@ -188,7 +191,7 @@ func (v *validators) compileNew(key [32]byte, doc []byte) (c *compiled, err erro
 		return nil, compileError(err)
 	}
 	return &compiled{
-		key: key, schema: s, numLen: numLen,
+		key: string(doc), schema: s, numLen: numLen,
 		cost:     schemaCostBase + schemaCostFactor*int64(len(doc)),
 		registry: ld.used, gen: gen,
 	}, nil
@@ -278,12 +281,11 @@ func eachNumber(doc []byte, fn func(num []byte) bool) {
 // id. A failing payload returns a *ValidationError listing every failing
 // location.
 func (v *validators) validate(id string, doc, payload []byte) error {
-	key := sha256.Sum256(doc)
-	c := v.lookup(key)
+	c := v.lookup(doc)
 	fresh := c == nil
 	if fresh {
 		var err error
-		if c, err = v.compileNew(key, doc); err != nil {
+		if c, err = v.compileNew(doc); err != nil {
 			return err
 		}
 	}
