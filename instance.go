@@ -1,6 +1,7 @@
 package trove
 
 import (
+	"bytes"
 	"encoding/json"
 
 	"github.com/trovedb/trove/internal/jsonscan"
@@ -13,16 +14,32 @@ import (
 // shared tokenizer. ok is false when doc is not JSON (the caller then
 // decodes it the usual way, which says what is wrong).
 func decodeInstance(doc []byte) (v any, ok bool) {
-	s := jsonscan.New(doc)
-	v, ok = instanceValue(&s, s.Next())
-	if !ok || s.Next() != jsonscan.End {
-		return nil, false
-	}
-	return v, true
+	v, _, ok = decodeInstanceNumbers(doc)
+	return v, ok
 }
 
-// instanceValue decodes the value whose first token s has just read (k).
-func instanceValue(s *jsonscan.Scanner, k jsonscan.Kind) (any, bool) {
+// decodeInstanceNumbers is decodeInstance, and also reports whether every
+// number of doc is short: at most validateExpLimit characters and no
+// exponent part. Such a number has at most validateExpLimit significant
+// digits and its decimal exponent within ±validateExpLimit, so
+// validationInstance would return the decoded value as it is.
+func decodeInstanceNumbers(doc []byte) (v any, short, ok bool) {
+	d := instanceDecoder{s: jsonscan.New(doc), short: true}
+	v, ok = d.value(d.s.Next())
+	if !ok || d.s.Next() != jsonscan.End {
+		return nil, false, false
+	}
+	return v, d.short, true
+}
+
+type instanceDecoder struct {
+	s     jsonscan.Scanner
+	short bool // every number read so far is short
+}
+
+// value decodes the value whose first token d.s has just read (k).
+func (d *instanceDecoder) value(k jsonscan.Kind) (any, bool) {
+	s := &d.s
 	switch k {
 	case jsonscan.BeginObject:
 		m := map[string]any{}
@@ -31,7 +48,7 @@ func instanceValue(s *jsonscan.Scanner, k jsonscan.Kind) (any, bool) {
 				return nil, false
 			}
 			key := instanceText(s)
-			v, ok := instanceValue(s, s.Next())
+			v, ok := d.value(s.Next())
 			if !ok {
 				return nil, false
 			}
@@ -41,7 +58,7 @@ func instanceValue(s *jsonscan.Scanner, k jsonscan.Kind) (any, bool) {
 	case jsonscan.BeginArray:
 		a := make([]any, 0)
 		for k = s.Next(); k != jsonscan.EndArray; k = s.Next() {
-			v, ok := instanceValue(s, k)
+			v, ok := d.value(k)
 			if !ok {
 				return nil, false
 			}
@@ -51,7 +68,11 @@ func instanceValue(s *jsonscan.Scanner, k jsonscan.Kind) (any, bool) {
 	case jsonscan.String:
 		return instanceText(s), true
 	case jsonscan.Number:
-		return json.Number(s.Raw()), true
+		raw := s.Raw()
+		if d.short && (len(raw) > validateExpLimit || bytes.IndexAny(raw, "eE") >= 0) {
+			d.short = false
+		}
+		return json.Number(raw), true
 	case jsonscan.True:
 		return true, true
 	case jsonscan.False:

@@ -292,18 +292,20 @@ func (v *validators) validate(id string, doc, payload []byte) error {
 			return err
 		}
 	}
-	inst, ok := decodeInstance(payload) // payload was checked (compactObject)
+	inst, short, ok := decodeInstanceNumbers(payload) // payload was checked (compactObject)
 	if !ok {
 		var err error
 		if inst, err = jsonschema.UnmarshalJSON(bytes.NewReader(payload)); err != nil {
 			return invalidf("payload: %v", err)
 		}
 	}
-	inst, err := validationInstance(inst, c.numLen)
-	if err != nil {
-		return err
+	if !short { // short numbers leave the instance as it is
+		var err error
+		if inst, err = validationInstance(inst, c.numLen); err != nil {
+			return err
+		}
 	}
-	err = v.safeValidate(c.schema, inst)
+	err := v.safeValidate(c.schema, inst)
 	if err == nil {
 		if fresh {
 			v.keep(c) // only documents that passed a payload are kept
