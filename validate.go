@@ -87,6 +87,9 @@ type compiled struct {
 	cost   int64
 	// numLen is the longest number in the document, in bytes.
 	numLen int
+	// members: the only members of a payload the document looks at
+	// (nil: any; see rootMembers).
+	members map[string]bool
 	// registry: the document refers to registered schemas, as of gen.
 	registry bool
 	gen      uint64
@@ -194,10 +197,55 @@ func (v *validators) compileNew(doc []byte) (c *compiled, err error) {
 		return nil, compileError(err)
 	}
 	return &compiled{
-		key: string(doc), schema: s, numLen: numLen,
+		key: string(doc), schema: s, numLen: numLen, members: rootMembers(parsed),
 		cost:     schemaCostBase + schemaCostFactor*int64(len(doc)),
 		registry: ld.used, gen: gen,
 	}, nil
+}
+
+// rootMembers returns the members of a payload object that the schema
+// document doc (as parsed) can look at, when its root holds only keywords
+// that look at named members or at the payload's type: "properties" (the
+// values of the members it names), "required" (whether the named members
+// are present) and "type"; the others it may hold look at nothing
+// ("$defs" and "definitions" only apply where a reference inside a member's
+// schema points, to a value inside that member). It returns nil, meaning
+// any member may be looked at, for every other document.
+func rootMembers(doc any) map[string]bool {
+	m, ok := doc.(map[string]any)
+	if !ok {
+		return nil
+	}
+	members := map[string]bool{}
+	for k, v := range m {
+		switch k {
+		case "$schema", "$id", "$comment", "title", "description", "examples", "default",
+			"deprecated", "readOnly", "writeOnly", "$defs", "definitions", "type":
+		case "properties":
+			props, ok := v.(map[string]any)
+			if !ok {
+				return nil
+			}
+			for name := range props {
+				members[name] = true
+			}
+		case "required":
+			names, ok := v.([]any)
+			if !ok {
+				return nil
+			}
+			for _, n := range names {
+				name, ok := n.(string)
+				if !ok {
+					return nil
+				}
+				members[name] = true
+			}
+		default:
+			return nil
+		}
+	}
+	return members
 }
 
 // registryBase is the base URL of a document without an absolute "$id":
@@ -292,7 +340,20 @@ func (v *validators) validate(id string, doc, payload []byte) error {
 			return err
 		}
 	}
-	inst, short, ok := decodeInstanceNumbers(payload) // payload was checked (compactObject)
+	err := v.check(id, c, payload)
+	if err == nil && fresh {
+		v.keep(c) // only documents that passed a payload are kept
+	}
+	return err
+}
+
+// check validates payload, which compactObject accepted, against c.
+func (v *validators) check(id string, c *compiled, payload []byte) error {
+	inst, short, ok := decodeInstanceMembers(payload, c.members)
+	if ok && !short && c.members != nil {
+		// Far numbers are respelled (or refused) in the whole payload.
+		inst, short, ok = decodeInstanceNumbers(payload)
+	}
 	if !ok {
 		var err error
 		if inst, err = jsonschema.UnmarshalJSON(bytes.NewReader(payload)); err != nil {
@@ -307,9 +368,6 @@ func (v *validators) validate(id string, doc, payload []byte) error {
 	}
 	err := v.safeValidate(c.schema, inst)
 	if err == nil {
-		if fresh {
-			v.keep(c) // only documents that passed a payload are kept
-		}
 		return nil
 	}
 	var ve *jsonschema.ValidationError
