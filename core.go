@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -406,12 +407,9 @@ func (c *Core) CreateEvents(ctx context.Context, events []Event) ([]Event, error
 	if err := c.checkOpen(); err != nil {
 		return nil, err
 	}
-	inline := make([][]bool, len(events))
-	for i, e := range events {
-		var err error
-		if inline[i], _, err = c.checkEvent(e, nil); err != nil {
-			return nil, &BatchError{Index: i, Err: err}
-		}
+	inline, err := c.checkEvents(events)
+	if err != nil {
+		return nil, err
 	}
 	w := &fileWrite{c: c}
 	prepared := make([]Event, len(events))
@@ -426,6 +424,99 @@ func (c *Core) CreateEvents(ctx context.Context, events []Event) ([]Event, error
 	out, err := c.saveBatch(ctx, prepared)
 	w.end(ctx, err == nil || !refused(err))
 	return out, err
+}
+
+// Batches of at least parallelCheckMin events are checked by up to
+// GOMAXPROCS workers, which take parallelCheckChunk events at a time.
+const (
+	parallelCheckMin   = 64
+	parallelCheckChunk = 16
+)
+
+// checkEvents runs checkEvent on every event of a batch and returns which
+// files of each are inline files to store. The error is the one the
+// events checked in order would give: a *BatchError of the first failing
+// event, and a panic while checking an event is raised again here when
+// every event before it passed. Large batches are checked in parallel;
+// events after a failure already found are not checked.
+func (c *Core) checkEvents(events []Event) ([][]bool, error) {
+	inline := make([][]bool, len(events))
+	workers := min(runtime.GOMAXPROCS(0), (len(events)+parallelCheckChunk-1)/parallelCheckChunk)
+	if len(events) < parallelCheckMin || workers < 2 {
+		for i, e := range events {
+			var err error
+			if inline[i], _, err = c.checkEvent(e, nil); err != nil {
+				return nil, &BatchError{Index: i, Err: err}
+			}
+		}
+		return inline, nil
+	}
+	type failure struct {
+		err      error
+		panicked bool
+		value    any // the panic's value
+	}
+	var (
+		fails    = make([]failure, len(events))
+		next     atomic.Int64 // the first event no worker has taken
+		firstBad atomic.Int64 // the lowest failing index found so far
+		wg       sync.WaitGroup
+	)
+	firstBad.Store(int64(len(events)))
+	lower := func(i int64) {
+		for {
+			cur := firstBad.Load()
+			if i >= cur || firstBad.CompareAndSwap(cur, i) {
+				return
+			}
+		}
+	}
+	check := func(i int) (ok bool) {
+		defer func() {
+			if r := recover(); r != nil {
+				fails[i] = failure{panicked: true, value: r}
+				ok = false
+			}
+		}()
+		var err error
+		if inline[i], _, err = c.checkEvent(events[i], nil); err != nil {
+			fails[i].err = err
+			return false
+		}
+		return true
+	}
+	work := func() {
+		for {
+			start := next.Add(parallelCheckChunk) - parallelCheckChunk
+			if start >= int64(len(events)) || start > firstBad.Load() {
+				return
+			}
+			end := min(start+parallelCheckChunk, int64(len(events)))
+			for i := start; i < end && i <= firstBad.Load(); i++ {
+				if !check(int(i)) {
+					lower(i)
+					break
+				}
+			}
+		}
+	}
+	wg.Add(workers - 1)
+	for range workers - 1 {
+		go func() {
+			defer wg.Done()
+			work()
+		}()
+	}
+	work()
+	wg.Wait()
+	// Every event before the lowest failure was checked and passed.
+	if i := firstBad.Load(); i < int64(len(events)) {
+		if fails[i].panicked {
+			panic(fails[i].value)
+		}
+		return nil, &BatchError{Index: int(i), Err: fails[i].err}
+	}
+	return inline, nil
 }
 
 // saveBatch saves prepared events atomically.

@@ -3,6 +3,7 @@ package trove
 import (
 	"bytes"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -54,5 +55,63 @@ func FuzzDecodeInstance(f *testing.F) {
 			return
 		}
 		checkInstance(t, doc)
+	})
+}
+
+// checkShortNumbers: decodeInstanceNumbers decodes as decodeInstance does,
+// and when it says every number is short, validationInstance leaves the
+// value as it is whatever the schema's numbers.
+func checkShortNumbers(t *testing.T, doc []byte) {
+	t.Helper()
+	v, short, ok := decodeInstanceNumbers(doc)
+	want, wantOK := decodeInstance(doc)
+	if ok != wantOK || !reflect.DeepEqual(v, want) {
+		t.Fatalf("%q: decodeInstanceNumbers = %#v %v, decodeInstance = %#v %v", doc, v, ok, want, wantOK)
+	}
+	if !ok || !short {
+		return
+	}
+	for _, numLen := range []int{0, 1, 40, validateDigitLimit} {
+		again, _ := decodeInstance(doc)
+		got, err := validationInstance(again, numLen)
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: short numbers, yet validationInstance = %#v, %v", doc, got, err)
+		}
+	}
+}
+
+func TestDecodeInstanceShortNumbers(t *testing.T) {
+	long := "1" + strings.Repeat("0", validateExpLimit)
+	tiny := "0." + strings.Repeat("0", validateExpLimit-3) + "1"
+	for _, tc := range []struct {
+		doc   string
+		short bool
+	}{
+		{`{"a":1,"b":[2.5,-3,{"c":0.001}],"d":"1e999999"}`, true},
+		{`{"a":` + tiny + `}`, true},
+		{`{"a":"` + long + `"}`, true},
+		{`{"a":` + long + `}`, false},
+		{`{"a":[1,1e5]}`, false},
+		{`{"a":1E-2}`, false},
+		{`{"a":1e999999}`, false},
+		{`{}`, true},
+	} {
+		_, short, ok := decodeInstanceNumbers([]byte(tc.doc))
+		if !ok || short != tc.short {
+			t.Errorf("%.60s: short = %v (ok %v), want %v", tc.doc, short, ok, tc.short)
+		}
+		checkShortNumbers(t, []byte(tc.doc))
+	}
+}
+
+func FuzzDecodeInstanceShortNumbers(f *testing.F) {
+	for _, s := range []string{`{"a":1}`, `[1.5e3,-0.0001]`, `{"n":123456789012345678901234567890}`, `"x"`, `{"a":[null,true,{"b":-1}]}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		if _, err := checkJSONText(doc); err != nil {
+			return // only checked documents are decoded
+		}
+		checkShortNumbers(t, doc)
 	})
 }

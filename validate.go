@@ -66,21 +66,30 @@ type validators struct {
 	capBytes int64                           // ≤ 0: nothing is cached
 	resolve  func(url string) ([]byte, bool) // a registered schema's document by URL
 	gen      func() uint64                   // the registry's generation
-	mu       struct {
+	// run checks an instance against a compiled schema; nil: the
+	// schema's own Validate (tests put a failing one in its place).
+	run func(s *jsonschema.Schema, inst any) error
+	mu  struct {
 		sync.Mutex
-		entries map[[32]byte]*list.Element // of *compiled; guarded by mu
-		lru     list.List                  // most recently used first
-		bytes   int64                      // sum of cost of entries
+		entries map[string]*list.Element // of *compiled, by document; guarded by mu
+		lru     list.List                // most recently used first
+		bytes   int64                    // sum of cost of entries
 	}
 }
 
 // compiled is one compiled schema document.
 type compiled struct {
-	key    [32]byte
+	// key is the document itself: the cache finds a document by its
+	// bytes, hashed by the map and compared in full, so that no digest
+	// is computed per event.
+	key    string
 	schema *jsonschema.Schema
 	cost   int64
 	// numLen is the longest number in the document, in bytes.
 	numLen int
+	// members: the only members of a payload the document looks at
+	// (nil: any; see rootMembers).
+	members map[string]bool
 	// registry: the document refers to registered schemas, as of gen.
 	registry bool
 	gen      uint64
@@ -93,10 +102,10 @@ func (v *validators) cacheBytes() (int64, int) {
 	return v.mu.bytes, v.mu.lru.Len()
 }
 
-func (v *validators) lookup(key [32]byte) *compiled {
+func (v *validators) lookup(doc []byte) *compiled {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	el, ok := v.mu.entries[key]
+	el, ok := v.mu.entries[string(doc)] // no copy of doc is made
 	if !ok {
 		return nil
 	}
@@ -124,7 +133,7 @@ func (v *validators) keep(c *compiled) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.mu.entries == nil {
-		v.mu.entries = map[[32]byte]*list.Element{}
+		v.mu.entries = map[string]*list.Element{}
 	}
 	if el, ok := v.mu.entries[c.key]; ok {
 		v.removeLocked(el)
@@ -139,11 +148,10 @@ func (v *validators) keep(c *compiled) {
 // compile returns doc compiled, from the cache or compiled now; cache
 // says whether to keep a new compilation.
 func (v *validators) compile(doc []byte, cache bool) (*compiled, error) {
-	key := sha256.Sum256(doc)
-	if c := v.lookup(key); c != nil {
+	if c := v.lookup(doc); c != nil {
 		return c, nil
 	}
-	c, err := v.compileNew(key, doc)
+	c, err := v.compileNew(doc)
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +161,7 @@ func (v *validators) compile(doc []byte, cache bool) (*compiled, error) {
 	return c, nil
 }
 
-func (v *validators) compileNew(key [32]byte, doc []byte) (c *compiled, err error) {
+func (v *validators) compileNew(doc []byte) (c *compiled, err error) {
 	numLen, err := checkSchemaNumbers(doc)
 	if err != nil {
 		return nil, err
@@ -176,7 +184,8 @@ func (v *validators) compileNew(key [32]byte, doc []byte) (c *compiled, err erro
 	comp := jsonschema.NewCompiler()
 	comp.DefaultDraft(jsonschema.Draft2020)
 	comp.UseLoader(ld)
-	url := "mem://trove/" + hex.EncodeToString(key[:8]) + ".json"
+	sum := sha256.Sum256(doc)
+	url := "mem://trove/" + hex.EncodeToString(sum[:8]) + ".json"
 	if err := comp.AddResource(url, parsed); err != nil {
 		return nil, compileError(err)
 	}
@@ -188,10 +197,55 @@ func (v *validators) compileNew(key [32]byte, doc []byte) (c *compiled, err erro
 		return nil, compileError(err)
 	}
 	return &compiled{
-		key: key, schema: s, numLen: numLen,
+		key: string(doc), schema: s, numLen: numLen, members: rootMembers(parsed),
 		cost:     schemaCostBase + schemaCostFactor*int64(len(doc)),
 		registry: ld.used, gen: gen,
 	}, nil
+}
+
+// rootMembers returns the members of a payload object that the schema
+// document doc (as parsed) can look at, when its root holds only keywords
+// that look at named members or at the payload's type: "properties" (the
+// values of the members it names), "required" (whether the named members
+// are present) and "type"; the others it may hold look at nothing
+// ("$defs" and "definitions" only apply where a reference inside a member's
+// schema points, to a value inside that member). It returns nil, meaning
+// any member may be looked at, for every other document.
+func rootMembers(doc any) map[string]bool {
+	m, ok := doc.(map[string]any)
+	if !ok {
+		return nil
+	}
+	members := map[string]bool{}
+	for k, v := range m {
+		switch k {
+		case "$schema", "$id", "$comment", "title", "description", "examples", "default",
+			"deprecated", "readOnly", "writeOnly", "$defs", "definitions", "type":
+		case "properties":
+			props, ok := v.(map[string]any)
+			if !ok {
+				return nil
+			}
+			for name := range props {
+				members[name] = true
+			}
+		case "required":
+			names, ok := v.([]any)
+			if !ok {
+				return nil
+			}
+			for _, n := range names {
+				name, ok := n.(string)
+				if !ok {
+					return nil
+				}
+				members[name] = true
+			}
+		default:
+			return nil
+		}
+	}
+	return members
 }
 
 // registryBase is the base URL of a document without an absolute "$id":
@@ -278,31 +332,42 @@ func eachNumber(doc []byte, fn func(num []byte) bool) {
 // id. A failing payload returns a *ValidationError listing every failing
 // location.
 func (v *validators) validate(id string, doc, payload []byte) error {
-	key := sha256.Sum256(doc)
-	c := v.lookup(key)
+	c := v.lookup(doc)
 	fresh := c == nil
 	if fresh {
 		var err error
-		if c, err = v.compileNew(key, doc); err != nil {
+		if c, err = v.compileNew(doc); err != nil {
 			return err
 		}
 	}
-	inst, ok := decodeInstance(payload) // payload was checked (compactObject)
+	err := v.check(id, c, payload)
+	if err == nil && fresh {
+		v.keep(c) // only documents that passed a payload are kept
+	}
+	return err
+}
+
+// check validates payload, which compactObject accepted, against c.
+func (v *validators) check(id string, c *compiled, payload []byte) error {
+	inst, short, ok := decodeInstanceMembers(payload, c.members)
+	if ok && !short && c.members != nil {
+		// Far numbers are respelled (or refused) in the whole payload.
+		inst, short, ok = decodeInstanceNumbers(payload)
+	}
 	if !ok {
 		var err error
 		if inst, err = jsonschema.UnmarshalJSON(bytes.NewReader(payload)); err != nil {
 			return invalidf("payload: %v", err)
 		}
 	}
-	inst, err := validationInstance(inst, c.numLen)
-	if err != nil {
-		return err
-	}
-	err = safeValidate(c.schema, inst)
-	if err == nil {
-		if fresh {
-			v.keep(c) // only documents that passed a payload are kept
+	if !short { // short numbers leave the instance as it is
+		var err error
+		if inst, err = validationInstance(inst, c.numLen); err != nil {
+			return err
 		}
+	}
+	err := v.safeValidate(c.schema, inst)
+	if err == nil {
 		return nil
 	}
 	var ve *jsonschema.ValidationError
@@ -372,13 +437,17 @@ var internalURL = regexp.MustCompile(`"?mem://trove/[0-9a-f]*\.json#?"?`)
 
 // safeValidate runs the library's validation, turning a panic inside it
 // into ErrInvalid: no input may stop the caller.
-func safeValidate(s *jsonschema.Schema, inst any) (err error) {
+func (v *validators) safeValidate(s *jsonschema.Schema, inst any) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = invalidf("payload: the validator cannot check this payload (%v)", r)
 		}
 	}()
-	if err := s.Validate(inst); err != nil {
+	run := (*jsonschema.Schema).Validate
+	if v.run != nil {
+		run = v.run
+	}
+	if err := run(s, inst); err != nil {
 		var ve *jsonschema.ValidationError
 		if errors.As(err, &ve) {
 			return err
