@@ -401,7 +401,10 @@ func (a *appendTxn) finish(ctx context.Context) error {
 	for h, pk := range newPKs {
 		s.schemaPKs.Store(h, pk)
 	}
-	s.wrote(ctx, a.pool)
+	// On the transaction's own connection: asking the pool for another
+	// while this one is held can wait forever once overlapping appends
+	// hold every connection.
+	s.wrote(ctx, conn)
 	s.notify()
 	return nil
 }

@@ -99,3 +99,46 @@ func TestReadReplica(t *testing.T) {
 		t.Fatalf("query through the replica with the primary down: %d events, %v", len(got), err)
 	}
 }
+
+// With readDSN set, concurrent saves through a pool of two connections
+// all complete: an append records its commit's WAL position on its own
+// connection, never waiting for another from the pool while it holds one
+// (overlapping appends once held every connection that way, and waited
+// for each other forever).
+func TestReplicaSavesWithFewConnections(t *testing.T) {
+	standby, err := server.StartStandby()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer standby.Remove()
+	s := newStore(t, schemaFor(t.TempDir()), func(o *postgres.Options) {
+		o.ReadDSN = standby.DSN("")
+		o.MaxConns = 2
+	})
+	ctx := timeout(t, 2*time.Minute)
+	const writers, each = 32, 10
+	errs := make(chan error, writers)
+	for w := range writers {
+		go func() {
+			for i := range each {
+				if _, err := s.SaveEvent(ctx, ev(fmt.Sprintf("w%d-%d", w, i), 1, `{}`)); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range writers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.QueryEvents(ctx, trove.EventQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != writers*each {
+		t.Fatalf("%d events stored, want %d", len(got), writers*each)
+	}
+}
