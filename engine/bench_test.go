@@ -234,10 +234,28 @@ func BenchmarkReopen(b *testing.B) {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		heap = ms.HeapInuse
+		if kb, ok := procStatus("VmRSS"); ok {
+			b.ReportMetric(kb/1024, "open-RSS-MiB")
+		}
 		b.StartTimer()
 		st.Close()
 	}
 	b.ReportMetric(float64(heap)/float64(*benchEvents), "heap-bytes/event")
+}
+
+// procStatus returns a field of /proc/self/status in kB (Linux).
+func procStatus(field string) (float64, bool) {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		var kb float64
+		if _, err := fmt.Sscanf(line, field+": %f kB", &kb); err == nil {
+			return kb, true
+		}
+	}
+	return 0, false
 }
 
 // BenchmarkSealedSize reports the bytes on disk per event and per byte of
@@ -395,24 +413,15 @@ func BenchmarkIngestRSS(b *testing.B) {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		b.ReportMetric(float64(ms.HeapInuse)/float64(*benchEvents), "heap-bytes/event")
-		if status, err := os.ReadFile("/proc/self/status"); err == nil {
-			var kb float64
-			for _, line := range strings.Split(string(status), "\n") {
-				if _, err := fmt.Sscanf(line, "VmHWM: %f kB", &kb); err == nil {
-					b.ReportMetric(kb/1024, "peak-RSS-MiB")
-				}
-				// What is resident at the end: anonymous memory (the Go
-				// heap, the id table) and file pages mapped (segment
-				// indexes, the search index).
-				if _, err := fmt.Sscanf(line, "RssAnon: %f kB", &kb); err == nil {
-					b.ReportMetric(kb/1024, "anon-RSS-MiB")
-				}
-				if _, err := fmt.Sscanf(line, "RssFile: %f kB", &kb); err == nil {
-					b.ReportMetric(kb/1024, "file-RSS-MiB")
-				}
+		// The peak, and what is resident at the end: anonymous memory (the
+		// Go heap, the id table) and file pages mapped (segment indexes,
+		// the search index).
+		for field, unit := range map[string]string{"VmHWM": "peak-RSS-MiB", "RssAnon": "anon-RSS-MiB", "RssFile": "file-RSS-MiB"} {
+			if kb, ok := procStatus(field); ok {
+				b.ReportMetric(kb/1024, unit)
 			}
-			b.ReportMetric(float64(ms.HeapSys-ms.HeapReleased)/(1<<20), "heap-held-MiB")
 		}
+		b.ReportMetric(float64(ms.HeapSys-ms.HeapReleased)/(1<<20), "heap-held-MiB")
 		b.ReportMetric(float64(*benchEvents)/b.Elapsed().Seconds(), "events/s")
 		b.ReportMetric(st.Stats()["writer_stall_max_seconds"]*1000, "stall-max-ms")
 		if *benchHeap != "" {
