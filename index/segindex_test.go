@@ -550,3 +550,57 @@ func refSuperseded(ix *Index) *roaring.Bitmap {
 	ix.Read(func(r Reader) { bm = r.Superseded().Clone() })
 	return bm
 }
+
+// TestSortHashPos: the radix sort orders entries as the comparison sort
+// does, ties by position, for entries added in position order (many keys
+// shared, hashes differing in every 16-bit digit) and for entries out of
+// position order.
+func TestSortHashPos(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, n := range []int{0, 1, 100, 5000, 70000} {
+		for _, ordered := range []bool{true, false} {
+			var in []hashPos
+			keys := make([]uint64, 1+n/7)
+			for i := range keys {
+				keys[i] = r.Uint64()
+			}
+			keys[0] = 0xffff_0000_ffff_0000 // digits at both ends
+			for i := range n {
+				pos := uint32(i/3 + 1)
+				if !ordered {
+					pos = uint32(r.IntN(n + 1))
+				}
+				in = append(in, mkHashPos(keys[r.IntN(len(keys))], pos))
+			}
+			want := slices.Clone(in)
+			slices.SortFunc(want, compareHashPos)
+			sortHashPos(in)
+			if !slices.Equal(in, want) {
+				t.Fatalf("%d entries (in position order %t): the radix sort differs", n, ordered)
+			}
+		}
+	}
+}
+
+// BenchmarkSortHashPos sorts a segment's worth of posting entries (1.5M,
+// in position order) with the radix sort and with the comparison sort.
+func BenchmarkSortHashPos(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	in := make([]hashPos, 1_500_000)
+	for i := range in {
+		in[i] = mkHashPos(r.Uint64()%200_000, uint32(i/30+1))
+	}
+	work := make([]hashPos, len(in))
+	b.Run("radix", func(b *testing.B) {
+		for b.Loop() {
+			copy(work, in)
+			sortHashPos(work)
+		}
+	})
+	b.Run("compare", func(b *testing.B) {
+		for b.Loop() {
+			copy(work, in)
+			slices.SortFunc(work, compareHashPos)
+		}
+	})
+}
