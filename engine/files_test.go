@@ -100,7 +100,21 @@ func TestFilesPackedAndChecked(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	st := openStore(t, dir, Options{})
+	// One file saved alone first, so that the first record of the first
+	// pack, damaged below, is its own and not the deleted file's.
+	first := fileBytes(99, 1<<10)
+	ff, err := st.SaveFile(ctx, trove.EventFile{ID: "first", ContentType: "application/octet-stream"}, bytes.NewReader(first))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fe := testEvent(0)
+	fe.ID = trove.EventID{ID: "ev-first"}
+	fe.Files = []trove.EventFile{ff}
+	if _, err := st.SaveEvent(ctx, fe); err != nil {
+		t.Fatal(err)
+	}
 	want := saveFiles(t, st, 64, 16)
+	want["first"] = first
 	if err := st.DeleteFile(ctx, "f000"); err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +165,7 @@ func TestFilesPackedAndChecked(t *testing.T) {
 	}
 	// Every file but the damaged record's is found (the deleted one is
 	// skipped: its event is there, its bytes are not).
-	if len(salvaged) != len(want)-1 || srep.Files != len(salvaged) {
+	if _, ok := salvaged["first"]; ok || len(salvaged) != len(want)-1 || srep.Files != len(salvaged) {
 		t.Fatalf("salvaged %d files (report %+v), want %d", len(salvaged), srep, len(want)-1)
 	}
 	for id, b := range salvaged {
