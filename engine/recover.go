@@ -351,12 +351,15 @@ func (s *Store) replay(ctx context.Context, from, lastSealed uint64) error {
 	return nil
 }
 
-// openDroppedSegIndexes opens the segment indexes of the positions whose
-// columns the loaded snapshot holds no more (index.Index.SealedColumns):
-// only they hold those columns, so they must open as they are (a missing
-// or damaged one cannot be rebuilt without them).
+// openDroppedSegIndexes opens the segment indexes of the positions the
+// loaded snapshot trimmed (index.Index.Trimmed): only they hold those
+// positions' ids, postings and, for the dropped columns
+// (index.Index.SealedColumns), columns, so they must open as they are (a
+// missing or damaged one cannot be rebuilt without them). It hands them
+// to the index at once: replay looks up the ids of earlier versions in
+// them.
 func (s *Store) openDroppedSegIndexes() error {
-	need := uint64(s.ix.SealedColumns())
+	need := uint64(max(s.ix.Trimmed(), s.ix.SealedColumns()))
 	var covered uint64
 	for _, sg := range s.w.evSegs {
 		if covered >= need {
@@ -377,5 +380,6 @@ func (s *Store) openDroppedSegIndexes() error {
 	if covered < need {
 		return fmt.Errorf("engine: the segments end at position %d, the snapshot needs %d", covered, need)
 	}
+	s.setSegIndexes()
 	return nil
 }

@@ -8,10 +8,12 @@ import (
 	"path/filepath"
 )
 
-var updateGolden = flag.Bool("update", false, "rewrite testdata/v4.snap")
+var updateGolden = flag.Bool("update", false, "rewrite testdata/v5.snap")
 
+// readGolden reads the golden snapshot of the current version (rewritten
+// first with -update).
 func readGolden() ([]byte, error) {
-	path := filepath.Join("testdata", "v4.snap")
+	path := filepath.Join("testdata", "v5.snap")
 	if *updateGolden {
 		var buf bytes.Buffer
 		if err := goldenIndex().Encode(&buf, []byte(`{"golden":1}`)); err != nil {

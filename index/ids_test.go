@@ -165,7 +165,7 @@ func TestGoldenOldRejected(t *testing.T) {
 		if _, _, err = Decode(name, data); !errors.Is(err, ErrOldSnapshot) || errors.Is(err, trove.ErrCorrupt) {
 			t.Fatalf("%s: %v", name, err)
 		}
-		for _, v := range []byte{0, 5, 0xff} {
+		for _, v := range []byte{0, 6, 0xff} {
 			bad := bytes.Clone(data)
 			bad[8] = v
 			var ce *trove.CorruptionError

@@ -78,6 +78,8 @@ type Index struct {
 	mu   sync.RWMutex // guards st; columns below st.n are never modified
 	st   state
 	walk walker // the writer's scratch buffers for payload terms
+	// filters are the id filters of segment indexes (idlookup.go).
+	filters segFilters
 }
 
 type state struct {
@@ -122,6 +124,12 @@ type state struct {
 	// are dropped.
 	trimmed uint32
 	colSegs []colSeg
+	// runs are the id runs set with SetIDRuns; usedRuns those of them
+	// the lookups read, and idSrcs every sorted id list they read, in
+	// position order (idlookup.go).
+	runs     []*IDRun
+	usedRuns []*IDRun
+	idSrcs   []idSrc
 }
 
 type dict struct {
@@ -210,6 +218,14 @@ func (ix *Index) addLocked(pos uint32, d Doc) error {
 		}
 		return ok
 	})
+	if !found && idErr == nil {
+		// Not in the head: the id's latest version may be sealed.
+		var sealed bool
+		prev, sealed, idErr = ix.sealedID(d.ID, ^uint32(0))
+		if sealed {
+			s.superseded.Add(prev)
+		}
+	}
 	if idErr != nil {
 		return fmt.Errorf("index: add position %d: %w", pos, idErr)
 	}
@@ -217,7 +233,6 @@ func (ix *Index) addLocked(pos uint32, d Doc) error {
 		s.ids.set(sub, slot, fp, pos)
 		s.superseded.Add(prev)
 	} else {
-		prev = 0
 		s.ids.insert(sub, fp, pos)
 	}
 	if pos > s.readable {
@@ -410,7 +425,13 @@ func (ix *Index) lookupAt(id string, version int, last uint32) (uint32, bool, er
 		return ok
 	})
 	if !found {
-		return 0, false, idErr
+		if idErr != nil {
+			return 0, false, idErr
+		}
+		var err error
+		if p, found, err = ix.sealedID(id, last); !found {
+			return 0, false, err
+		}
 	}
 	if version == 0 {
 		return p, true, nil

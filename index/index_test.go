@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -124,9 +126,10 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	}
 }
 
-// TestGolden decodes the checked-in snapshot of format version 4 (its
-// postings trimmed: a segment index covers positions 1 and 2), so that a
-// change to the encoder cannot silently orphan existing files.
+// TestGolden decodes the checked-in snapshots of format versions 4 and 5
+// (their postings trimmed: a segment index covers positions 1 and 2; the
+// version 5 id table holds only the ids after them), so that a change to
+// the encoder cannot silently orphan existing files.
 func TestGolden(t *testing.T) {
 	ix := goldenIndex()
 	var buf bytes.Buffer
@@ -138,9 +141,19 @@ func TestGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(buf.Bytes(), want) {
-		t.Fatal("encoder output differs from testdata/v4.snap (a format change needs a new version)")
+		t.Fatal("encoder output differs from testdata/v5.snap (a format change needs a new version)")
 	}
-	got, meta, err := DecodeWith("testdata/v4.snap", want, Options{IDAt: goldenIDAt})
+	v4, err := os.ReadFile(filepath.Join("testdata", "v4.snap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string][]byte{"v4.snap": v4, "v5.snap": want} {
+		t.Run(name, func(t *testing.T) { checkGolden(t, name, data) })
+	}
+}
+
+func checkGolden(t *testing.T, name string, data []byte) {
+	got, meta, err := DecodeWith(name, data, Options{IDAt: goldenIDAt})
 	if err != nil || string(meta) != `{"golden":1}` {
 		t.Fatalf("decode golden: %v", err)
 	}
@@ -182,6 +195,22 @@ func TestGolden(t *testing.T) {
 	check(map[string][]uint32{"color=sred": {1}, "color=sgreen": {4}, "size=n2": {3}, "->doc-1": {2}})
 	if sealed, refs := got.Incoming("doc-2"); !slices.Equal(sealed.ToArray(), []uint32{}) || len(refs) != 1 || refs[0] != (LinkRef{Source: 3, Slot: -1, After: 4}) {
 		t.Fatalf("incoming doc-2: %v %+v", sealed, refs)
+	}
+	// The sealed ids are found through the segment index.
+	for _, c := range []struct {
+		id      string
+		version int
+		pos     uint32
+	}{{"doc-1", 0, 1}, {"doc-1", 1, 1}, {"doc-2", 1, 2}, {"doc-2", 0, 4}, {"doc-3", 0, 3}} {
+		if p, ok := got.Lookup(c.id, c.version); !ok || p != c.pos {
+			t.Errorf("lookup %s v%d: %d %v, want %d", c.id, c.version, p, ok, c.pos)
+		}
+	}
+	if _, ok := got.Lookup("doc-4", 0); ok {
+		t.Error("lookup of an absent id found it")
+	}
+	if got.st.ids.n != 2 {
+		t.Errorf("the id table holds %d ids, want the head's 2", got.st.ids.n)
 	}
 }
 

@@ -182,6 +182,7 @@ func (s *state) trim(t uint32) {
 		}
 	}
 	s.hotHead.trim(t)
+	s.ids.trimIDs(t)
 	for id, refs := range s.incoming {
 		drop := 0
 		for _, r := range refs {

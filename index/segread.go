@@ -43,6 +43,7 @@ func (ix *Index) SetSegments(segs []*SegIndex) {
 		return
 	}
 	s.segs, s.segUpTo, s.colSegs = used, upTo, cols
+	ix.setIDSources()
 	s.trim(min(upTo, s.n))
 	s.cols.drop(s.trimmed)
 }

@@ -22,7 +22,11 @@ import (
 // into the file as it is encoded, never held in memory whole.
 const (
 	snapMagic   = "TRVINDEX"
-	snapVersion = 4
+	snapVersion = 5
+	// snapHeadIDs is the first version whose id table holds only the ids
+	// whose latest version is after the trimmed prefix; version 4 holds
+	// every id, and reading one drops the others.
+	snapHeadIDs = 5
 	headerSize  = 8 + 4
 	trailerSize = 8 + 4
 	// maxSnapshot caps the body length accepted.
@@ -376,10 +380,11 @@ func DecodeWith(file string, data []byte, opts Options) (ix *Index, meta []byte,
 	if string(data[:8]) != snapMagic {
 		return nil, nil, corrupt(0, "bad magic")
 	}
-	switch v := binary.LittleEndian.Uint32(data[8:]); {
-	case v >= 1 && v < snapVersion:
+	v := binary.LittleEndian.Uint32(data[8:])
+	switch {
+	case v >= 1 && v < 4:
 		return nil, nil, fmt.Errorf("%w: %s holds version %d, this build writes %d", ErrOldSnapshot, file, v, snapVersion)
-	case v != snapVersion:
+	case v != 4 && v != snapVersion:
 		return nil, nil, corrupt(8, "unknown snapshot version %d", v)
 	}
 	trOff := len(data) - trailerSize
@@ -400,7 +405,7 @@ func DecodeWith(file string, data []byte, opts Options) (ix *Index, meta []byte,
 		}
 	}()
 	ix = New(Options{IDAt: opts.IDAt})
-	meta, derr := ix.decodeBody(body)
+	meta, derr := ix.decodeBody(body, v)
 	if derr != nil {
 		ix.Close()
 		return nil, nil, corrupt(headerSize, "%v", derr)
@@ -410,7 +415,7 @@ func DecodeWith(file string, data []byte, opts Options) (ix *Index, meta []byte,
 
 // decodeBody decodes a snapshot's body (FORMAT.md) section by section into
 // ix and returns the caller's meta.
-func (ix *Index) decodeBody(body []byte) ([]byte, error) {
+func (ix *Index) decodeBody(body []byte, version uint32) ([]byte, error) {
 	d := &dec{b: body}
 	meta := slices.Clone(d.bytes())
 	ix.opts.MaxPathValues = int(d.i())
@@ -428,7 +433,7 @@ func (ix *Index) decodeBody(body []byte) ([]byte, error) {
 	if d.err == nil && (from > uint64(s.trimmed) || from%colChunkSize != 0) {
 		return nil, fmt.Errorf("dropped columns up to %d, trimmed prefix %d", from, s.trimmed)
 	}
-	if err := s.decodeIDs(d, n); err != nil {
+	if err := s.decodeIDs(d, n, version >= snapHeadIDs); err != nil {
 		return nil, err
 	}
 	if err := s.decodeColumns(d, n, uint32(from)); err != nil {
@@ -457,7 +462,9 @@ func (ix *Index) decodeBody(body []byte) ([]byte, error) {
 }
 
 // decodeIDs reads the id table's seed and sub-tables, for n positions.
-func (s *state) decodeIDs(d *dec, n int) error {
+// With headOnly, every id's position is after the trimmed prefix;
+// otherwise (version 4) the ids at or before it are dropped.
+func (s *state) decodeIDs(d *dec, n int, headOnly bool) error {
 	s.ids.seed = d.u64()
 	for sub := range numSubs {
 		k := d.count(8)
@@ -467,10 +474,12 @@ func (s *state) decodeIDs(d *dec, n int) error {
 			if d.err != nil {
 				return d.err
 			}
-			if pos == 0 || pos > uint32(n) {
+			if pos == 0 || pos > uint32(n) || headOnly && pos <= s.trimmed {
 				return fmt.Errorf("id table position %d out of range", pos)
 			}
-			s.ids.insert(sub, fp, pos)
+			if pos > s.trimmed {
+				s.ids.insert(sub, fp, pos)
+			}
 		}
 	}
 	return nil
@@ -548,8 +557,11 @@ func (s *state) decodeColumns(d *dec, n int, from uint32) error {
 	if bad != 0 {
 		return fmt.Errorf("id table position %d is not the latest version of one id", bad)
 	}
-	if seen.GetCardinality()+s.superseded.GetCardinality() != uint64(n) {
-		return fmt.Errorf("id table holds %d ids for %d positions, %d superseded", seen.GetCardinality(), n, s.superseded.GetCardinality())
+	// Every head position is its id's latest version or superseded.
+	head := s.superseded.Clone()
+	head.RemoveRange(0, uint64(s.trimmed)+1)
+	if seen.GetCardinality()+head.GetCardinality() != uint64(n)-uint64(s.trimmed) {
+		return fmt.Errorf("id table holds %d ids for positions %d-%d, %d superseded", seen.GetCardinality(), s.trimmed+1, n, head.GetCardinality())
 	}
 	return nil
 }

@@ -1,0 +1,165 @@
+package index
+
+import "sync"
+
+// Ids of sealed events are found on disk. The id table (ids.go) keeps only
+// the ids whose latest version lies after the trimmed prefix (the head);
+// the ids of positions up to it are found in the id sections of the
+// segment indexes (SetSegments) and in id runs merging several of them
+// (SetIDRuns, idrun.go), each with a filter that rules out most absent
+// ids without reading the section. A lookup that misses the head reads
+// the sources newest first: the first one holding a verified candidate
+// holds the id's latest sealed version.
+
+// idSrc is one sorted (hash, position) list the lookups read.
+type idSrc struct {
+	first, last uint32
+	hash        []uint64
+	pos         []uint32
+	filter      idFilter
+}
+
+// segFilters caches the filters built for segment indexes' id sections
+// (a segment index holds none), by index.
+type segFilters struct {
+	mu sync.Mutex
+	m  map[*SegIndex]idFilter
+}
+
+// of returns the filter of seg's id section, building it once.
+func (f *segFilters) of(seg *SegIndex) idFilter {
+	f.mu.Lock()
+	flt, ok := f.m[seg]
+	f.mu.Unlock()
+	if ok {
+		return flt
+	}
+	flt = filterOf(seg.idHash)
+	f.mu.Lock()
+	if f.m == nil {
+		f.m = map[*SegIndex]idFilter{}
+	}
+	f.m[seg] = flt
+	f.mu.Unlock()
+	return flt
+}
+
+// keep forgets the filters of segment indexes not in used.
+func (f *segFilters) keep(used map[*SegIndex]bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for seg := range f.m {
+		if !used[seg] {
+			delete(f.m, seg)
+		}
+	}
+}
+
+// SetIDRuns sets the id runs of the sealed log, in position order. Only
+// runs covering positions 1, 2, … without a gap, each ending where a
+// segment index ends (SetSegments), are used; segment indexes after the
+// last used run are read for the rest. The index does not own the runs:
+// the caller closes a run after the index's last lookup in it is done
+// (any call of SetIDRuns that no longer lists it has returned).
+func (ix *Index) SetIDRuns(runs []*IDRun) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.st.runs = runs
+	ix.setIDSources()
+}
+
+// IDRuns returns the id runs the index uses (SetIDRuns), in position
+// order.
+func (ix *Index) IDRuns() []*IDRun {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.st.usedRuns
+}
+
+// setIDSources rebuilds the list of id sources from the runs and the
+// segment indexes. It holds ix.mu; building a segment's filter the first
+// time is the only work proportional to a segment.
+func (ix *Index) setIDSources() {
+	s := &ix.st
+	var srcs []idSrc
+	var used []*IDRun
+	var upTo uint32
+	ends := make(map[uint32]bool, len(s.segs))
+	for _, seg := range s.segs {
+		ends[seg.Last()] = true
+	}
+	for _, r := range s.runs {
+		if r == nil || r.First() != upTo+1 || !ends[r.Last()] {
+			break
+		}
+		srcs = append(srcs, idSrc{r.first, r.last, r.hash, r.pos, r.filter})
+		used = append(used, r)
+		upTo = r.Last()
+	}
+	inUse := map[*SegIndex]bool{}
+	for _, seg := range s.segs {
+		if seg.First() <= upTo {
+			continue
+		}
+		inUse[seg] = true
+		srcs = append(srcs, idSrc{seg.First(), seg.Last(), seg.idHash, seg.idPos, ix.filters.of(seg)})
+	}
+	ix.filters.keep(inUse)
+	s.idSrcs, s.usedRuns = srcs, used
+}
+
+// sealedID finds, among the sealed positions up to last, the latest one
+// whose id is id: the newest source with a verified candidate holds it.
+func (ix *Index) sealedID(id string, last uint32) (pos uint32, found bool, err error) {
+	s := &ix.st
+	h := segIDHash(id)
+	for i := len(s.idSrcs) - 1; i >= 0; i-- {
+		src := &s.idSrcs[i]
+		if src.first > last || !src.filter.has(h) {
+			continue
+		}
+		ok := idCandidates(src.hash, src.pos, h, last, func(p uint32) bool {
+			same, e := ix.idIs(p, id)
+			if e != nil && err == nil {
+				err = e
+			}
+			if same {
+				pos = p
+			}
+			return same
+		})
+		if ok {
+			return pos, true, nil
+		}
+	}
+	return 0, false, err
+}
+
+// trimIDs drops from the id table the ids whose latest version is at or
+// before t: the id sources answer for them. Each sub-table is rebuilt from
+// the entries it keeps.
+func (t *idTable) trimIDs(cut uint32) {
+	var keep []uint64
+	for sub := range t.subs {
+		st := &t.subs[sub]
+		keep = keep[:0]
+		for _, v := range st.slots {
+			if v != 0 && uint32(v) > cut {
+				keep = append(keep, v)
+			}
+		}
+		if len(keep) == st.used {
+			continue
+		}
+		st.mem.free()
+		*st = subTable{}
+		t.reserve(sub, len(keep))
+		for _, v := range keep {
+			t.insert(sub, uint32(v>>32), uint32(v))
+		}
+	}
+	t.n = 0
+	for sub := range t.subs {
+		t.n += t.subs[sub].used
+	}
+}

@@ -1,0 +1,335 @@
+package index
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"slices"
+	"unsafe"
+
+	"github.com/trovedb/trove"
+)
+
+// An id run (IDRUN.md) is the id section of several consecutive segment
+// indexes merged into one file: every event id's hash and position over
+// positions First…Last, sorted by hash, with a filter of the hashes. A
+// lookup of an id in the sealed log then reads one run where it would
+// read each of the segments' id sections: the engine merges the id
+// sections of sealed segments into runs in the background (size tiers,
+// MergeIDRuns), so that the runs a lookup consults stay few while the log
+// grows, and the index keeps in memory only the unsealed head's ids.
+
+const (
+	idRunMagic      = "TRVIDRUN"
+	idRunVersion    = 1
+	idRunHeaderSize = 32
+	idRunTrailer    = 16
+	// MaxIDRunEntries bounds the positions one run covers (MergeIDRuns
+	// makes none larger): a run stays well under the 4 GiB a mapping of
+	// the index may take.
+	MaxIDRunEntries = 1 << 26
+)
+
+// idSource is a sorted (hash, position) list over positions first…last:
+// a segment index's id section or an id run.
+type idSource interface {
+	First() uint32
+	Last() uint32
+	ids() (hash []uint64, pos []uint32)
+}
+
+func (s *SegIndex) ids() ([]uint64, []uint32) { return s.idHash, s.idPos }
+
+// IDRun is an open id run: immutable, safe for concurrent use, read in
+// place (memory-mapped on Linux).
+type IDRun struct {
+	file        string
+	data        []byte
+	mapped      bool
+	first, last uint32
+	hash        []uint64
+	pos         []uint32
+	filter      idFilter
+}
+
+// First returns the first position the run covers.
+func (r *IDRun) First() uint32 { return r.first }
+
+// Last returns the last position the run covers.
+func (r *IDRun) Last() uint32 { return r.last }
+
+// Size returns the run's size in bytes.
+func (r *IDRun) Size() int { return len(r.data) }
+
+// Bytes returns the run's encoded bytes (read-only; valid until Close).
+func (r *IDRun) Bytes() []byte { return r.data }
+
+func (r *IDRun) ids() ([]uint64, []uint32) { return r.hash, r.pos }
+
+// Close releases the run's memory; nothing it returned may be used
+// afterwards.
+func (r *IDRun) Close() error {
+	var err error
+	if r.mapped && r.data != nil {
+		err = unmapFile(r.data)
+	}
+	*r = IDRun{file: r.file}
+	return err
+}
+
+// MergeIDRuns writes to w the id run of the given sources, which must
+// cover consecutive positions (each source's First is the previous one's
+// Last+1; segment indexes and runs may be mixed, in position order) and at
+// most MaxIDRunEntries of them.
+func MergeIDRuns(w io.Writer, srcs ...IDSourceOf) error {
+	list := make([]idSource, len(srcs))
+	for i, s := range srcs {
+		list[i] = s.src
+	}
+	return writeIDRun(w, list)
+}
+
+// IDSourceOf is one input of MergeIDRuns (SegSource, RunSource).
+type IDSourceOf struct{ src idSource }
+
+// SegSource is the id section of a segment index, as a merge input.
+func SegSource(s *SegIndex) IDSourceOf { return IDSourceOf{s} }
+
+// RunSource is an id run, as a merge input.
+func RunSource(r *IDRun) IDSourceOf { return IDSourceOf{r} }
+
+func writeIDRun(w io.Writer, srcs []idSource) error {
+	if len(srcs) == 0 {
+		return fmt.Errorf("index: id run of no sources")
+	}
+	first, last := srcs[0].First(), srcs[len(srcs)-1].Last()
+	for i := 1; i < len(srcs); i++ {
+		if srcs[i].First() != srcs[i-1].Last()+1 {
+			return fmt.Errorf("index: id run sources %d-%d and %d-%d are not consecutive", srcs[i-1].First(), srcs[i-1].Last(), srcs[i].First(), srcs[i].Last())
+		}
+	}
+	n := int(last-first) + 1
+	if n > MaxIDRunEntries {
+		return fmt.Errorf("index: id run of %d positions, at most %d", n, MaxIDRunEntries)
+	}
+	filter := newIDFilter(n)
+	var hdr [idRunHeaderSize]byte
+	copy(hdr[:], idRunMagic)
+	binary.LittleEndian.PutUint32(hdr[8:], idRunVersion)
+	binary.LittleEndian.PutUint32(hdr[12:], first)
+	binary.LittleEndian.PutUint32(hdr[16:], last)
+	binary.LittleEndian.PutUint32(hdr[20:], uint32(len(filter)))
+	binary.LittleEndian.PutUint32(hdr[28:], crc32.Checksum(hdr[:28], castagnoli))
+	bw := bufio.NewWriterSize(w, 1<<16)
+	if _, err := bw.Write(hdr[:]); err != nil {
+		return err
+	}
+	var sums [3]uint32
+	var buf [8]byte
+	put := func(k int, b []byte) error {
+		sums[k] = crc32.Update(sums[k], castagnoli, b)
+		_, err := bw.Write(b)
+		return err
+	}
+	// Two passes over the merge: hashes (and the filter), then positions.
+	err := mergeIDs(srcs, func(h uint64, _ uint32) error {
+		filter.add(h)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := mergeIDs(srcs, func(h uint64, _ uint32) error {
+		binary.LittleEndian.PutUint64(buf[:], h)
+		return put(0, buf[:8])
+	}); err != nil {
+		return err
+	}
+	if err := mergeIDs(srcs, func(_ uint64, p uint32) error {
+		binary.LittleEndian.PutUint32(buf[:], p)
+		return put(1, buf[:4])
+	}); err != nil {
+		return err
+	}
+	if n%2 == 1 {
+		if err := put(1, make([]byte, 4)); err != nil {
+			return err
+		}
+	}
+	for _, v := range filter {
+		binary.LittleEndian.PutUint64(buf[:], v)
+		if err := put(2, buf[:8]); err != nil {
+			return err
+		}
+	}
+	var tr [idRunTrailer]byte
+	for k, s := range sums {
+		binary.LittleEndian.PutUint32(tr[4*k:], s)
+	}
+	binary.LittleEndian.PutUint32(tr[12:], crc32.Checksum(tr[:12], castagnoli))
+	if _, err := bw.Write(tr[:]); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// mergeIDs calls fn with the sources' entries in (hash, position) order.
+func mergeIDs(srcs []idSource, fn func(h uint64, pos uint32) error) error {
+	type cursor struct {
+		hash []uint64
+		pos  []uint32
+	}
+	cur := make([]cursor, 0, len(srcs))
+	for _, s := range srcs {
+		h, p := s.ids()
+		if len(h) > 0 {
+			cur = append(cur, cursor{h, p})
+		}
+	}
+	for len(cur) > 0 {
+		// Few sources (a merge takes a handful): a linear scan for the
+		// least entry beats a heap. Sources cover ascending positions,
+		// so on equal hashes the earlier source's position is smaller.
+		m := 0
+		for i := 1; i < len(cur); i++ {
+			if cur[i].hash[0] < cur[m].hash[0] {
+				m = i
+			}
+		}
+		c := &cur[m]
+		if err := fn(c.hash[0], c.pos[0]); err != nil {
+			return err
+		}
+		c.hash, c.pos = c.hash[1:], c.pos[1:]
+		if len(c.hash) == 0 {
+			cur = slices.Delete(cur, m, m+1)
+		}
+	}
+	return nil
+}
+
+// OpenIDRun opens the id run file at path and checks it (DecodeIDRun). A
+// damaged file gives a *trove.CorruptionError.
+func OpenIDRun(path string) (*IDRun, error) {
+	data, mapped, err := mapFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("index: id run: %w", err)
+	}
+	r, err := decodeIDRun(path, data)
+	if err != nil {
+		if mapped {
+			_ = unmapFile(data)
+		}
+		return nil, err
+	}
+	r.mapped = mapped
+	if mapped {
+		dropResident(data) // decoding read every page; lookups touch few
+	}
+	return r, nil
+}
+
+// ReadIDRun is OpenIDRun reading the whole file into memory instead of
+// mapping it.
+func ReadIDRun(path string) (*IDRun, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("index: id run: %w", err)
+	}
+	return decodeIDRun(path, data)
+}
+
+// DecodeIDRun reads an id run from data, which it keeps. It checks the
+// header, the trailer, each section's CRC-32C, and that the entries are
+// in (hash, position) order with positions inside the run's range. Errors
+// are *trove.CorruptionError naming file.
+func DecodeIDRun(file string, data []byte) (*IDRun, error) { return decodeIDRun(file, data) }
+
+func decodeIDRun(file string, data []byte) (*IDRun, error) {
+	if len(data) > 0 && uintptr(unsafe.Pointer(&data[0]))%8 != 0 {
+		w := make([]uint64, (len(data)+7)/8)
+		aligned := unsafe.Slice((*byte)(unsafe.Pointer(&w[0])), len(data))
+		copy(aligned, data)
+		data = aligned
+	}
+	corrupt := func(off int64, format string, args ...any) error {
+		return &trove.CorruptionError{File: file, Offset: off, Reason: "index: id run: " + fmt.Sprintf(format, args...)}
+	}
+	if len(data) < idRunHeaderSize+idRunTrailer {
+		return nil, corrupt(0, "shorter than its header and trailer")
+	}
+	if string(data[:8]) != idRunMagic {
+		return nil, corrupt(0, "bad magic")
+	}
+	if v := binary.LittleEndian.Uint32(data[8:]); v != idRunVersion {
+		return nil, corrupt(8, "unknown version %d", v)
+	}
+	if crc32.Checksum(data[:28], castagnoli) != binary.LittleEndian.Uint32(data[28:]) {
+		return nil, corrupt(28, "header checksum mismatch")
+	}
+	r := &IDRun{file: file, data: data}
+	r.first = binary.LittleEndian.Uint32(data[12:])
+	r.last = binary.LittleEndian.Uint32(data[16:])
+	words := uint64(binary.LittleEndian.Uint32(data[20:]))
+	if r.first == 0 || r.last < r.first || uint64(r.last-r.first)+1 > MaxIDRunEntries || binary.LittleEndian.Uint32(data[24:]) != 0 {
+		return nil, corrupt(12, "bad range %d-%d", r.first, r.last)
+	}
+	n := uint64(r.last-r.first) + 1
+	if words != uint64(filterWords(int(n))) {
+		return nil, corrupt(20, "filter of %d words for %d entries", words, n)
+	}
+	posBytes := (4*n + 7) &^ 7
+	want := idRunHeaderSize + 8*n + posBytes + 8*words + idRunTrailer
+	if uint64(len(data)) != want {
+		return nil, corrupt(0, "%d bytes, want %d for %d entries", len(data), want, n)
+	}
+	tr := data[len(data)-idRunTrailer:]
+	trOff := int64(len(data) - idRunTrailer)
+	if crc32.Checksum(tr[:12], castagnoli) != binary.LittleEndian.Uint32(tr[12:]) {
+		return nil, corrupt(trOff+12, "trailer checksum mismatch")
+	}
+	off := uint64(idRunHeaderSize)
+	secs := [3][]byte{}
+	for k, size := range []uint64{8 * n, posBytes, 8 * words} {
+		secs[k] = data[off : off+size]
+		if crc32.Checksum(secs[k], castagnoli) != binary.LittleEndian.Uint32(tr[4*k:]) {
+			return nil, corrupt(int64(off), "section %d checksum mismatch", k)
+		}
+		off += size
+	}
+	r.hash = castSlice[uint64](secs[0])
+	r.pos = castSlice[uint32](secs[1])[:n]
+	r.filter = idFilter(castSlice[uint64](secs[2]))
+	for i := range r.hash {
+		if r.pos[i] < r.first || r.pos[i] > r.last ||
+			i > 0 && (r.hash[i] < r.hash[i-1] || r.hash[i] == r.hash[i-1] && r.pos[i] <= r.pos[i-1]) {
+			return nil, corrupt(-1, "entries out of order at entry %d", i)
+		}
+	}
+	return r, nil
+}
+
+// idCandidates calls fn with the positions up to last of the entries of
+// hash h in hash and pos (sorted by hash, then position), newest first,
+// until fn returns true; it reports whether fn did.
+func idCandidates(hash []uint64, pos []uint32, h uint64, last uint32, fn func(pos uint32) bool) bool {
+	// i ends at the first entry above h.
+	i, j := 0, len(hash)
+	for i < j {
+		m := int(uint(i+j) >> 1)
+		if hash[m] <= h {
+			i = m + 1
+		} else {
+			j = m
+		}
+	}
+	for i--; i >= 0 && hash[i] == h; i-- {
+		if pos[i] <= last && fn(pos[i]) {
+			return true
+		}
+	}
+	return false
+}
