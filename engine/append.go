@@ -104,9 +104,14 @@ func (s *Store) writer() {
 		case job := <-s.sealed:
 			s.finishSeal(job)
 			continue
+		case m := <-s.idMerged:
+			s.finishIDMerge(m)
+			continue
 		case req, ok := <-s.reqs:
 			if !ok {
+				s.w.closing = true
 				s.waitSeal()
+				s.waitIDMerge()
 				return
 			}
 			r = req

@@ -27,6 +27,9 @@ type Report struct {
 	// to the index rebuilt from their segment. A segment without one is
 	// not damage: the next writable Open builds it.
 	SegIndexes int
+	// IDRuns counts the id runs (segments/ids-*.run) found equal to the
+	// merge of the segment indexes they cover.
+	IDRuns int
 	// TornTail describes the WAL's torn tail, bytes of a write that was
 	// never acknowledged, which the next Open truncates ("" when none). It
 	// is not a problem.
@@ -187,6 +190,7 @@ func (s *Store) checkView(ctx context.Context, v *view) (Report, error) {
 			s.checkSegIndex(sg, sb, &rep, problem)
 		}
 	}
+	s.checkIDRuns(v, &rep, problem)
 	if n := len(v.segs); n > 0 {
 		expect = v.segs[n-1].meta.LastPosition + 1
 	}
@@ -226,6 +230,9 @@ func (s *Store) checkView(ctx context.Context, v *view) (Report, error) {
 			d = &trove.CorruptionError{File: s.segDir(), Offset: -1, Reason: d.Error()}
 		}
 		return rep, fmt.Errorf("engine: check found damage that the next open repairs: %w", d)
+	}
+	if len(s.w.idRunDamage) > 0 && s.readOnly {
+		return rep, fmt.Errorf("engine: check found damage that the next open repairs: %w", s.w.idRunDamage[0])
 	}
 	return rep, nil
 }

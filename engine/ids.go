@@ -15,7 +15,9 @@ import (
 
 // newIndex returns an empty index reading ids through the store.
 func (s *Store) newIndex() *index.Index {
-	return index.New(index.Options{MaxPathValues: s.opts.MaxPathValues, IDAt: s.idAt})
+	ix := index.New(index.Options{MaxPathValues: s.opts.MaxPathValues, IDAt: s.idAt})
+	ix.SetIDRuns(s.w.idRuns)
+	return ix
 }
 
 // idAt returns the id of the event at pos, read through the newest view.

@@ -65,6 +65,7 @@ func (s *Store) recover(ctx context.Context) (err error) {
 			for _, sg := range s.w.segs {
 				sg.seg.Close()
 			}
+			s.closeIDRuns()
 			if s.wal != nil {
 				s.wal.Close()
 			}
@@ -87,6 +88,7 @@ func (s *Store) recover(ctx context.Context) (err error) {
 		s.addSegment(name, seg)
 		lastSealed = max(lastSealed, seg.Meta().LastWALIndex)
 	}
+	s.openIDRuns()
 	// The index snapshot is durable evidence of what was acknowledged: it
 	// names the last WAL entry it includes, and is written only after that
 	// entry was fsynced. Entries up to it that are not sealed (the newest
@@ -284,6 +286,7 @@ func (s *Store) loadSnapshot() (uint64, bool) {
 	s.registered = sm.Registered
 	s.ix.Close()
 	s.ix = ix
+	ix.SetIDRuns(s.w.idRuns)
 	s.w.last = sm.Last
 	s.w.snapLast, s.w.snapWAL = sm.Last, sm.WALIndex
 	return sm.WALIndex, true

@@ -114,6 +114,9 @@ func (s *Store) maybeSeal() {
 			job.idx, err = writeSegIndex(segIndexPath(job.path), m.FirstPosition, m.LastPosition, scan, schemas, cols.Prev, false, s.opts.NoMmap)
 			if err != nil {
 				s.logger.Error("cannot write a segment index; the next open rebuilds it", "segment", job.path, "err", err)
+			} else {
+				// Here, not while the writer hands it over.
+				s.ix.PrepareSegment(job.idx)
 			}
 		}
 		s.sealed <- job
@@ -145,6 +148,7 @@ func (s *Store) finishSeal(job *sealJob) {
 	s.addSegment(job.path, job.seg)
 	s.w.segs[len(s.w.segs)-1].idx = job.idx
 	s.setSegIndexes()
+	s.maybeMergeIDs()
 	// The memtable's events start with the sealed ones: drop them.
 	s.w.mem = &memtable{
 		first:    m.first + uint64(job.events),

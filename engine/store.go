@@ -67,6 +67,7 @@ type Store struct {
 
 	reqs     chan *request
 	sealed   chan *sealJob // a background seal reports here
+	idMerged chan *idMerge // a background merge of id runs reports here
 	writerWG sync.WaitGroup
 	inflight sync.WaitGroup
 	closedCh chan struct{}
@@ -119,6 +120,12 @@ type writerState struct {
 	// rebuilt).
 	segIdxDamage []error
 	snapDamage   error // why recovery could not use index.snap; nil when it could or there was none
+	// idRuns are the id runs in use (idruns.go), in position order;
+	// idMerging is set while a merge runs, closing once Close began.
+	idRuns      []*index.IDRun
+	idMerging   bool
+	closing     bool
+	idRunDamage []error // the id runs recovery found damaged (and removed)
 }
 
 // view is an immutable picture of the committed log for readers.
@@ -201,6 +208,7 @@ func open(ctx context.Context, dir string, opts Options, readOnly bool) (st *Sto
 		logger:   o.Logger.With("store", dir),
 		reqs:     make(chan *request, 1024),
 		sealed:   make(chan *sealJob, 1),
+		idMerged: make(chan *idMerge, 1),
 		closedCh: make(chan struct{}),
 		readOnly: readOnly,
 		lock:     lock,
@@ -218,6 +226,7 @@ func open(ctx context.Context, dir string, opts Options, readOnly bool) (st *Sto
 	if err != nil {
 		s.wal.Close()
 		s.closeSegIndexes()
+		s.closeIDRuns()
 		for _, sg := range s.w.segs {
 			sg.seg.Close()
 		}
@@ -229,6 +238,7 @@ func open(ctx context.Context, dir string, opts Options, readOnly bool) (st *Sto
 		s.srch = newSearcher(s)
 	}
 	s.publish()
+	s.maybeMergeIDs()
 	s.writerWG.Add(1)
 	go s.writer()
 	if s.srch != nil {
@@ -283,6 +293,9 @@ func (s *Store) Close() error {
 		errs = append(errs, err)
 	}
 	if err := s.closeSegIndexes(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := s.closeIDRuns(); err != nil {
 		errs = append(errs, err)
 	}
 	for _, sg := range s.w.segs {

@@ -55,6 +55,11 @@ func (f *segFilters) keep(used map[*SegIndex]bool) {
 	}
 }
 
+// PrepareSegment builds what the index keeps of a segment index's ids (its
+// filter) ahead of SetSegments, which otherwise builds it holding the
+// index's lock.
+func (ix *Index) PrepareSegment(seg *SegIndex) { ix.filters.of(seg) }
+
 // SetIDRuns sets the id runs of the sealed log, in position order. Only
 // runs covering positions 1, 2, … without a gap, each ending where a
 // segment index ends (SetSegments), are used; segment indexes after the

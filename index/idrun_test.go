@@ -1,0 +1,458 @@
+package index
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"flag"
+	"fmt"
+	"hash/crc32"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"testing"
+
+	"github.com/trovedb/trove"
+)
+
+var updateIDRunGolden = flag.Bool("update-idrun", false, "rewrite testdata/idrun-v1.run")
+
+// segIndexes builds consecutive segment indexes over docs, cut at the
+// given sizes, with prevs chained across them.
+func segIndexes(t testing.TB, docs []Doc, prevs []uint32, sizes ...int) []*SegIndex {
+	t.Helper()
+	var segs []*SegIndex
+	first := 1
+	for _, n := range sizes {
+		data := buildSegIndex(t, uint32(first), docs[first-1:first-1+n], prevs[first-1:first-1+n])
+		s, err := DecodeSegIndex(fmt.Sprintf("seg-%d", first), data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		segs = append(segs, s)
+		first += n
+	}
+	return segs
+}
+
+// chainedDocs returns n documents whose ids repeat across the whole range
+// (versions chained through prevs from position 1).
+func chainedDocs(r *rand.Rand, n int) (docs []Doc, prevs []uint32) {
+	latest := map[string]uint32{}
+	versions := map[string]int{}
+	for i := range n {
+		id := fmt.Sprintf("id-%d", r.IntN(n/2+1))
+		versions[id]++
+		docs = append(docs, Doc{ID: id, Version: versions[id], CreatedAt: 1_700_000_000_000 + int64(i),
+			Schema: "s", Producer: "p", Payload: []byte(`{}`)})
+		prevs = append(prevs, latest[id])
+		latest[id] = uint32(i + 1)
+	}
+	return docs, prevs
+}
+
+func encodeRun(t testing.TB, srcs ...IDSourceOf) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := MergeIDRuns(&buf, srcs...); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// checkRun compares a run's entries with the documents it covers: every
+// (hash, position) once, in order, every id found by its candidates, the
+// filter passing every id.
+func checkRun(t *testing.T, r *IDRun, docs []Doc, first, last uint32) {
+	t.Helper()
+	if r.First() != first || r.Last() != last {
+		t.Fatalf("run covers %d-%d, want %d-%d", r.First(), r.Last(), first, last)
+	}
+	type entry struct {
+		h   uint64
+		pos uint32
+	}
+	var want []entry
+	for p := first; p <= last; p++ {
+		want = append(want, entry{segIDHash(docs[p-1].ID), p})
+	}
+	slices.SortFunc(want, func(a, b entry) int {
+		if a.h != b.h {
+			return cmpU64(a.h, b.h)
+		}
+		return int(a.pos) - int(b.pos)
+	})
+	if len(r.hash) != len(want) {
+		t.Fatalf("%d entries, want %d", len(r.hash), len(want))
+	}
+	for i, e := range want {
+		if r.hash[i] != e.h || r.pos[i] != e.pos {
+			t.Fatalf("entry %d: %x@%d, want %x@%d", i, r.hash[i], r.pos[i], e.h, e.pos)
+		}
+	}
+	for p := first; p <= last; p++ {
+		h := segIDHash(docs[p-1].ID)
+		if !r.filter.has(h) {
+			t.Fatalf("the filter rules out the id at %d", p)
+		}
+		var got []uint32
+		idCandidates(r.hash, r.pos, h, ^uint32(0), func(q uint32) bool { got = append(got, q); return false })
+		if !slices.Contains(got, p) || !slices.IsSortedFunc(got, func(a, b uint32) int { return int(b) - int(a) }) {
+			t.Fatalf("candidates of the id at %d: %v (newest first)", p, got)
+		}
+		got = got[:0]
+		idCandidates(r.hash, r.pos, h, p-1, func(q uint32) bool { got = append(got, q); return false })
+		if slices.ContainsFunc(got, func(q uint32) bool { return q >= p }) {
+			t.Fatalf("candidates up to %d: %v", p-1, got)
+		}
+	}
+}
+
+func cmpU64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// TestIDRunMerge merges segment indexes into runs, and runs with segment
+// indexes into larger runs: each decodes, mapped and read, to exactly the
+// entries of the positions it covers.
+func TestIDRunMerge(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	docs, prevs := chainedDocs(r, 900)
+	segs := segIndexes(t, docs, prevs, 100, 150, 1, 249, 200, 200)
+	a, err := DecodeIDRun("a", encodeRun(t, SegSource(segs[0]), SegSource(segs[1]), SegSource(segs[2])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRun(t, a, docs, 1, 251)
+	b, err := DecodeIDRun("b", encodeRun(t, RunSource(a), SegSource(segs[3]), SegSource(segs[4])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRun(t, b, docs, 1, 700)
+	// One source; the same bytes from runs as from their segments.
+	one, err := DecodeIDRun("one", encodeRun(t, SegSource(segs[5])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRun(t, one, docs, 701, 900)
+	all := encodeRun(t, RunSource(b), RunSource(one))
+	var srcs []IDSourceOf
+	for _, s := range segs {
+		srcs = append(srcs, SegSource(s))
+	}
+	if !bytes.Equal(all, encodeRun(t, srcs...)) {
+		t.Fatal("merging runs and merging their segments differ")
+	}
+	path := t.TempDir() + "/all.run"
+	if err := os.WriteFile(path, all, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	for name, open := range map[string]func(string) (*IDRun, error){"mapped": OpenIDRun, "read": ReadIDRun} {
+		run, err := open(path)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		checkRun(t, run, docs, 1, 900)
+		if !bytes.Equal(run.Bytes(), all) || run.Size() != len(all) {
+			t.Fatalf("%s: bytes differ", name)
+		}
+		if err := run.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Sources must be consecutive and non-empty.
+	var buf bytes.Buffer
+	if err := MergeIDRuns(&buf, SegSource(segs[0]), SegSource(segs[2])); err == nil {
+		t.Fatal("a merge of sources with a gap succeeded")
+	}
+	if err := MergeIDRuns(&buf); err == nil {
+		t.Fatal("a merge of nothing succeeded")
+	}
+	if _, err := OpenIDRun(path + ".missing"); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("open of a missing run: %v", err)
+	}
+}
+
+// fixIDRunCRCs recomputes a run's checksums after a test changed it.
+func fixIDRunCRCs(data []byte) {
+	if len(data) < idRunHeaderSize+idRunTrailer {
+		return
+	}
+	binary.LittleEndian.PutUint32(data[28:], crc32.Checksum(data[:28], castagnoli))
+	first, last := binary.LittleEndian.Uint32(data[12:]), binary.LittleEndian.Uint32(data[16:])
+	if last < first {
+		return
+	}
+	n := uint64(last-first) + 1
+	words := uint64(binary.LittleEndian.Uint32(data[20:]))
+	tr := data[len(data)-idRunTrailer:]
+	off := uint64(idRunHeaderSize)
+	for k, size := range []uint64{8 * n, (4*n + 7) &^ 7, 8 * words} {
+		if size > uint64(len(data)) || off+size > uint64(len(data)-idRunTrailer) {
+			return
+		}
+		binary.LittleEndian.PutUint32(tr[4*k:], crc32.Checksum(data[off:off+size], castagnoli))
+		off += size
+	}
+	binary.LittleEndian.PutUint32(tr[12:], crc32.Checksum(tr[:12], castagnoli))
+}
+
+// TestIDRunCorruption: every kind of damage is a CorruptionError at the
+// right offset, never a panic or a run that answers wrongly.
+func TestIDRunCorruption(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	docs, prevs := chainedDocs(r, 300)
+	segs := segIndexes(t, docs, prevs, 120, 180)
+	good := encodeRun(t, SegSource(segs[0]), SegSource(segs[1]))
+	n := 300
+	posOff := idRunHeaderSize + 8*n
+	filterOff := posOff + 4*n
+	cases := []struct {
+		name   string
+		change func([]byte) []byte
+		fix    bool
+		offset int64
+	}{
+		{"empty", func([]byte) []byte { return nil }, false, 0},
+		{"truncated", func(b []byte) []byte { return b[:len(b)-1] }, false, 0},
+		{"magic", func(b []byte) []byte { b[0] = 'X'; return b }, false, 0},
+		{"version", func(b []byte) []byte { b[8] = 2; return b }, false, 8},
+		{"header CRC", func(b []byte) []byte { b[13] ^= 1; return b }, false, 28},
+		{"hash section", func(b []byte) []byte { b[idRunHeaderSize+5] ^= 1; return b }, false, idRunHeaderSize},
+		{"position section", func(b []byte) []byte { b[posOff+1] ^= 1; return b }, false, int64(posOff)},
+		{"filter section", func(b []byte) []byte { b[filterOff+3] ^= 1; return b }, false, int64(filterOff)},
+		{"trailer", func(b []byte) []byte { b[len(b)-3] ^= 1; return b }, false, -1},
+		{"range", func(b []byte) []byte { binary.LittleEndian.PutUint32(b[12:], 0); return b }, true, 12},
+		{"filter size", func(b []byte) []byte { binary.LittleEndian.PutUint32(b[20:], 8); return b }, true, 20},
+		{"order", func(b []byte) []byte {
+			binary.LittleEndian.PutUint64(b[idRunHeaderSize:], ^uint64(0))
+			return b
+		}, true, -1},
+		{"position outside", func(b []byte) []byte { binary.LittleEndian.PutUint32(b[posOff:], 301); return b }, true, -1},
+	}
+	for _, c := range cases {
+		data := c.change(bytes.Clone(good))
+		if c.fix {
+			fixIDRunCRCs(data)
+		}
+		_, err := DecodeIDRun("damaged.run", data)
+		var ce *trove.CorruptionError
+		if !errors.As(err, &ce) || ce.File != "damaged.run" {
+			t.Fatalf("%s: %v, want a CorruptionError", c.name, err)
+		}
+		if c.offset >= 0 && ce.Offset != c.offset {
+			t.Errorf("%s: offset %d, want %d (%v)", c.name, ce.Offset, c.offset, err)
+		}
+		if c.name == "trailer" && ce.Offset != int64(len(data)-4) {
+			t.Errorf("trailer: offset %d, want %d", ce.Offset, len(data)-4)
+		}
+	}
+}
+
+// TestIDRunGolden pins the run format: the encoder writes the checked-in
+// bytes, which decode to the documents' entries.
+func TestIDRunGolden(t *testing.T) {
+	const golden = "testdata/idrun-v1.run"
+	r := rand.New(rand.NewPCG(42, 43))
+	docs, prevs := chainedDocs(r, 200)
+	segs := segIndexes(t, docs, prevs, 70, 130)
+	data := encodeRun(t, SegSource(segs[0]), SegSource(segs[1]))
+	if *updateIDRunGolden {
+		if err := os.WriteFile(golden, data, 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(old, data) {
+		t.Fatal("the merge no longer writes the golden file's bytes: a format change needs a new version")
+	}
+	run, err := OpenIDRun(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer run.Close()
+	checkRun(t, run, docs, 1, 200)
+}
+
+func FuzzDecodeIDRun(f *testing.F) {
+	r := rand.New(rand.NewPCG(5, 6))
+	docs, prevs := chainedDocs(r, 60)
+	segs := segIndexes(f, docs, prevs, 25, 35)
+	good := encodeRun(f, SegSource(segs[0]), SegSource(segs[1]))
+	f.Add(good, false)
+	f.Add(good[:40], true)
+	f.Add([]byte(idRunMagic), false)
+	if g, err := os.ReadFile("testdata/idrun-v1.run"); err == nil {
+		f.Add(g, false)
+	}
+	f.Fuzz(func(t *testing.T, data []byte, fix bool) {
+		data = slices.Clone(data)
+		if fix {
+			fixIDRunCRCs(data)
+		}
+		run, err := DecodeIDRun("fuzz", data)
+		if err != nil {
+			if !errors.Is(err, trove.ErrCorrupt) {
+				t.Fatalf("error %v is not a corruption error", err)
+			}
+			return
+		}
+		// A decoded run answers inside its range.
+		for _, id := range []string{"id-1", "id-2", "x"} {
+			idCandidates(run.hash, run.pos, segIDHash(id), ^uint32(0), func(p uint32) bool {
+				if p < run.First() || p > run.Last() {
+					t.Fatalf("candidate %d outside %d-%d", p, run.First(), run.Last())
+				}
+				return false
+			})
+			_ = run.filter.has(segIDHash(id))
+		}
+	})
+}
+
+// TestSealedIDLookups runs an index against a model: ids with many
+// versions, segments handed over at random points (their ids then found in
+// the segment indexes), runs merging some of them, snapshots taken and
+// decoded along the way. Every lookup by id, by version and as of an
+// earlier position answers as the model does, and the id table holds only
+// the head's ids.
+func TestSealedIDLookups(t *testing.T) {
+	for seed := range uint64(4) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) { sealedIDModel(t, seed) })
+	}
+}
+
+func sealedIDModel(t *testing.T, seed uint64) {
+	r := rand.New(rand.NewPCG(seed, 99))
+	log := &idLog{}
+	ix := New(Options{IDAt: log.at})
+	defer func() { ix.Close() }()
+	var docs []Doc
+	var prevs []uint32
+	var segs []*SegIndex
+	var runs []*IDRun
+	versions := map[string]int{}
+	latest := map[string]uint32{}
+	sealedTo := uint32(0)
+	// lookup is the model: the position of id's version (latest when 0)
+	// among positions up to last.
+	lookup := func(id string, version int, last uint32) (uint32, bool) {
+		var best uint32
+		for p := uint32(1); p <= last && int(p) <= len(docs); p++ {
+			d := docs[p-1]
+			if d.ID == id && (version == 0 || d.Version == version) {
+				best = p
+			}
+		}
+		return best, best != 0
+	}
+	check := func(what string) {
+		t.Helper()
+		n := uint32(len(docs))
+		for range 200 {
+			id := fmt.Sprintf("id-%d", r.IntN(60))
+			version := r.IntN(4)
+			last := n
+			if r.IntN(3) == 0 {
+				last = uint32(r.IntN(int(n) + 1))
+			}
+			wp, wok := lookup(id, version, last)
+			gp, gok := ix.LookupAt(id, version, last)
+			if wp != gp || wok != gok {
+				t.Fatalf("%s: lookup %s v%d up to %d: %d %v, want %d %v", what, id, version, last, gp, gok, wp, wok)
+			}
+		}
+		// The id table holds exactly the ids whose latest version is in
+		// the head.
+		headIDs := 0
+		for _, p := range latest {
+			if p > ix.Trimmed() {
+				headIDs++
+			}
+		}
+		if ix.st.ids.n != headIDs {
+			t.Fatalf("%s: the id table holds %d ids, the head %d", what, ix.st.ids.n, headIDs)
+		}
+	}
+	for step := range 40 {
+		// Add a batch.
+		for range 1 + r.IntN(40) {
+			id := fmt.Sprintf("id-%d", r.IntN(50))
+			versions[id]++
+			pos := uint32(len(docs) + 1)
+			d := Doc{ID: id, Version: versions[id], CreatedAt: int64(pos), Schema: "s", Producer: "p", Payload: []byte(`{"k":1}`)}
+			docs = append(docs, d)
+			prevs = append(prevs, latest[id])
+			latest[id] = pos
+			log.ids = append(log.ids, id)
+			if err := ix.Add(pos, d); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ix.Readable(uint32(len(docs)))
+		// Seal what is not sealed yet, sometimes.
+		if n := uint32(len(docs)); r.IntN(2) == 0 && n > sealedTo {
+			first := sealedTo + 1
+			data := buildSegIndex(t, first, docs[first-1:], prevs[first-1:])
+			s, err := DecodeSegIndex("seg", data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			segs = append(segs, s)
+			sealedTo = n
+			ix.SetSegments(segs)
+		}
+		// Merge the sources after the last run, sometimes.
+		if r.IntN(3) == 0 {
+			var upTo uint32
+			if len(runs) > 0 {
+				upTo = runs[len(runs)-1].Last()
+			}
+			var srcs []IDSourceOf
+			for _, s := range segs {
+				if s.First() > upTo {
+					srcs = append(srcs, SegSource(s))
+				}
+			}
+			if len(srcs) > 1 {
+				run, err := DecodeIDRun("run", encodeRun(t, srcs...))
+				if err != nil {
+					t.Fatal(err)
+				}
+				runs = append(runs, run)
+				ix.SetIDRuns(runs)
+				if got := ix.IDRuns(); len(got) != len(runs) {
+					t.Fatalf("the index uses %d of %d runs", len(got), len(runs))
+				}
+			}
+		}
+		check(fmt.Sprintf("step %d", step))
+		// A snapshot round trip, sometimes: the decoded index answers the
+		// same once it has the segment indexes and runs.
+		if r.IntN(4) == 0 {
+			var buf bytes.Buffer
+			if err := ix.Encode(&buf, nil); err != nil {
+				t.Fatal(err)
+			}
+			dec, _, err := DecodeWith("snap", buf.Bytes(), Options{IDAt: log.at})
+			if err != nil {
+				t.Fatalf("step %d: decode: %v", step, err)
+			}
+			dec.Readable(uint32(len(docs)))
+			dec.SetIDRuns(runs)
+			dec.SetSegments(segs)
+			ix.Close()
+			ix = dec
+			check(fmt.Sprintf("step %d, decoded", step))
+		}
+	}
+}
