@@ -190,6 +190,7 @@ func (s *Store) maybeMergeIDs() {
 	s.crashPoint("idrun:writing")
 	go func() {
 		err := fsutil.WriteFileAtomic(m.path, 0o640, func(w io.Writer) error { return index.MergeIDRuns(w, m.srcs...) })
+		index.DropResident(m.srcs...)
 		if err == nil {
 			m.run, err = s.loadIDRun(m.path)
 		}
@@ -275,6 +276,17 @@ func (s *Store) finishIDMerge(m *idMerge) {
 		}
 	}
 	s.maybeMergeIDs()
+}
+
+// dropIDRunPages releases the pages of the id runs' maps that lookups
+// touched since the last seal: the filters' and the windows of entries
+// that filter false positives and hits read. They stay in the page cache;
+// the process's resident memory then holds what one seal's lookups touch,
+// not what all lookups since the run was opened did.
+func (s *Store) dropIDRunPages() {
+	for _, r := range s.w.idRuns {
+		index.DropResident(index.RunSource(r))
+	}
 }
 
 // waitIDMerge waits for a running merge and completes it (writer, at

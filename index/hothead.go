@@ -1,6 +1,8 @@
 package index
 
 import (
+	"slices"
+
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/cespare/xxhash/v2"
 )
@@ -14,46 +16,87 @@ import (
 // of one order id never scans the head. Their memory is bounded by the
 // head's size, as the head's exact postings are: trim drops the sealed
 // positions.
+//
+// The postings are kept in generations of about hotGenSpan positions, so
+// that trim drops whole generations and filters only the one it cuts
+// through: a seal's trim costs one generation, not the whole head.
 type hotHead struct {
-	one  map[uint64]uint32   // a hash held at one position
-	more map[uint64][]uint32 // a hash held at several
+	gens []hotGen
 }
 
+type hotGen struct {
+	min, max uint32              // the least and greatest position held
+	one      map[uint64]uint32   // a hash held at one position
+	more     map[uint64][]uint32 // a hash held at several
+}
+
+const hotGenSpan = 1 << 14
+
 func (h *hotHead) add(hash uint64, pos uint32) {
-	if p, ok := h.one[hash]; ok {
-		delete(h.one, hash)
-		if h.more == nil {
-			h.more = map[uint64][]uint32{}
+	n := len(h.gens)
+	if n == 0 || pos >= h.gens[n-1].min+hotGenSpan {
+		h.gens = append(h.gens, hotGen{min: pos, max: pos})
+		n++
+	}
+	g := &h.gens[n-1]
+	g.min, g.max = min(g.min, pos), max(g.max, pos)
+	g.add(hash, pos)
+}
+
+func (g *hotGen) add(hash uint64, pos uint32) {
+	if p, ok := g.one[hash]; ok {
+		delete(g.one, hash)
+		if g.more == nil {
+			g.more = map[uint64][]uint32{}
 		}
-		h.more[hash] = []uint32{p, pos}
+		g.more[hash] = []uint32{p, pos}
 		return
 	}
-	if list, ok := h.more[hash]; ok {
-		h.more[hash] = append(list, pos)
+	if list, ok := g.more[hash]; ok {
+		g.more[hash] = append(list, pos)
 		return
 	}
-	if h.one == nil {
-		h.one = map[uint64]uint32{}
+	if g.one == nil {
+		g.one = map[uint64]uint32{}
 	}
-	h.one[hash] = pos
+	g.one[hash] = pos
 }
 
 // addTo adds the positions holding hash to bm.
 func (h *hotHead) addTo(bm *roaring.Bitmap, hash uint64) {
-	if p, ok := h.one[hash]; ok {
-		bm.Add(p)
+	for i := range h.gens {
+		g := &h.gens[i]
+		if p, ok := g.one[hash]; ok {
+			bm.Add(p)
+		}
+		bm.AddMany(g.more[hash])
 	}
-	bm.AddMany(h.more[hash])
 }
 
-// trim drops positions up to t.
+// trim drops positions up to t: the generations entirely at or before it,
+// and those positions of a generation that holds some after it.
 func (h *hotHead) trim(t uint32) {
-	for k, p := range h.one {
+	kept := h.gens[:0]
+	for _, g := range h.gens {
+		if g.max <= t {
+			continue
+		}
+		if g.min <= t {
+			g.trim(t)
+		}
+		kept = append(kept, g)
+	}
+	clear(h.gens[len(kept):])
+	h.gens = kept
+}
+
+func (g *hotGen) trim(t uint32) {
+	for k, p := range g.one {
 		if p <= t {
-			delete(h.one, k)
+			delete(g.one, k)
 		}
 	}
-	for k, list := range h.more {
+	for k, list := range g.more {
 		var kept []uint32
 		for _, p := range list {
 			if p > t {
@@ -62,23 +105,59 @@ func (h *hotHead) trim(t uint32) {
 		}
 		switch {
 		case len(kept) == 0:
-			delete(h.more, k)
+			delete(g.more, k)
 		case len(kept) < len(list):
-			h.more[k] = kept
+			g.more[k] = kept
+		}
+	}
+	g.min = t + 1
+}
+
+// each calls fn with every hash and its positions, ascending: the hashes
+// held at one position by hash, then those held at several by hash. The
+// slice is fn's only during the call.
+func (h *hotHead) each(fn func(hash uint64, pos []uint32)) {
+	if len(h.gens) == 1 {
+		g := &h.gens[0]
+		var one [1]uint32
+		for _, k := range sortedKeys64(g.one) {
+			one[0] = g.one[k]
+			fn(k, one[:])
+		}
+		for _, k := range sortedKeys64(g.more) {
+			fn(k, g.more[k])
+		}
+		return
+	}
+	all := map[uint64][]uint32{}
+	for i := range h.gens {
+		g := &h.gens[i]
+		for k, p := range g.one {
+			all[k] = append(all[k], p)
+		}
+		for k, list := range g.more {
+			all[k] = append(all[k], list...)
+		}
+	}
+	keys := sortedKeys64(all)
+	for _, several := range []bool{false, true} {
+		for _, k := range keys {
+			if list := all[k]; (len(list) > 1) == several {
+				slices.Sort(list)
+				fn(k, list)
+			}
 		}
 	}
 }
 
-func (h *hotHead) len() int { return len(h.one) + len(h.more) }
-
-// each calls fn with every hash and its positions.
-func (h *hotHead) each(fn func(hash uint64, pos []uint32)) {
-	for _, k := range sortedKeys64(h.one) {
-		fn(k, []uint32{h.one[k]})
+// len returns how many hashes each lists.
+func (h *hotHead) len() int {
+	if len(h.gens) == 1 {
+		return len(h.gens[0].one) + len(h.gens[0].more)
 	}
-	for _, k := range sortedKeys64(h.more) {
-		fn(k, h.more[k])
-	}
+	n := 0
+	h.each(func(uint64, []uint32) { n++ })
+	return n
 }
 
 // termHash is postingHash(KindTerm, path, value) of byte slices, without

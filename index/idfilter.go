@@ -7,7 +7,7 @@ import "math/bits"
 // (every save of one) skips an id run without reading it. Each hash sets
 // filterProbes bits inside one 512-bit block (one cache line), so a probe
 // costs one memory access. At filterBitsPerID bits per distinct hash, about
-// 1% of absent ids pass.
+// 0.1% of absent ids pass.
 //
 // The filter is a slice of uint64 words whose length is a multiple of 8
 // (a block); it is built in memory for a segment index's id section and
@@ -15,7 +15,7 @@ import "math/bits"
 type idFilter []uint64
 
 const (
-	filterBitsPerID = 10
+	filterBitsPerID = 16
 	filterProbes    = 7
 	filterBlockBits = 512
 	filterBlockW    = filterBlockBits / 64

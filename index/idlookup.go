@@ -17,6 +17,7 @@ type idSrc struct {
 	hash        []uint64
 	pos         []uint32
 	filter      idFilter
+	fence       []uint64 // nil for a segment index: its section is small
 }
 
 // segFilters caches the filters built for segment indexes' id sections
@@ -97,7 +98,7 @@ func (ix *Index) setIDSources() {
 		if r == nil || r.First() != upTo+1 || !ends[r.Last()] {
 			break
 		}
-		srcs = append(srcs, idSrc{r.first, r.last, r.hash, r.pos, r.filter})
+		srcs = append(srcs, idSrc{r.first, r.last, r.hash, r.pos, r.filter, r.fence})
 		used = append(used, r)
 		upTo = r.Last()
 	}
@@ -107,7 +108,7 @@ func (ix *Index) setIDSources() {
 			continue
 		}
 		inUse[seg] = true
-		srcs = append(srcs, idSrc{seg.First(), seg.Last(), seg.idHash, seg.idPos, ix.filters.of(seg)})
+		srcs = append(srcs, idSrc{seg.First(), seg.Last(), seg.idHash, seg.idPos, ix.filters.of(seg), nil})
 	}
 	ix.filters.keep(inUse)
 	s.idSrcs, s.usedRuns = srcs, used
@@ -123,7 +124,7 @@ func (ix *Index) sealedID(id string, last uint32) (pos uint32, found bool, err e
 		if src.first > last || !src.filter.has(h) {
 			continue
 		}
-		ok := idCandidates(src.hash, src.pos, h, last, func(p uint32) bool {
+		ok := idCandidates(src.hash, src.pos, src.fence, h, last, func(p uint32) bool {
 			same, e := ix.idIs(p, id)
 			if e != nil && err == nil {
 				err = e

@@ -53,6 +53,21 @@ type IDRun struct {
 	hash        []uint64
 	pos         []uint32
 	filter      idFilter
+	// fence holds every fenceStep-th hash, in the Go heap: a lookup
+	// searches it, then one window of fenceStep entries of the mapped
+	// file (a page or two), instead of touching pages all over it.
+	fence []uint64
+}
+
+// fenceStep is the spacing of a run's fence: 256 hashes are 2 KiB.
+const fenceStep = 256
+
+func fenceOf(hash []uint64) []uint64 {
+	f := make([]uint64, 0, (len(hash)+fenceStep-1)/fenceStep)
+	for i := 0; i < len(hash); i += fenceStep {
+		f = append(f, hash[i])
+	}
+	return f
 }
 
 // First returns the first position the run covers.
@@ -94,6 +109,24 @@ func MergeIDRuns(w io.Writer, srcs ...IDSourceOf) error {
 
 // IDSourceOf is one input of MergeIDRuns (SegSource, RunSource).
 type IDSourceOf struct{ src idSource }
+
+// DropResident releases the pages of the sources' memory maps that the
+// merge read (they stay in the page cache): a merge reads every entry,
+// lookups read few.
+func DropResident(srcs ...IDSourceOf) {
+	for _, s := range srcs {
+		switch x := s.src.(type) {
+		case *SegIndex:
+			if x.mapped && x.data != nil {
+				dropResident(x.data)
+			}
+		case *IDRun:
+			if x.mapped && x.data != nil {
+				dropResident(x.data)
+			}
+		}
+	}
+}
 
 // SegSource is the id section of a segment index, as a merge input.
 func SegSource(s *SegIndex) IDSourceOf { return IDSourceOf{s} }
@@ -309,15 +342,37 @@ func decodeIDRun(file string, data []byte) (*IDRun, error) {
 			return nil, corrupt(-1, "entries out of order at entry %d", i)
 		}
 	}
+	r.fence = fenceOf(r.hash)
 	return r, nil
 }
 
 // idCandidates calls fn with the positions up to last of the entries of
 // hash h in hash and pos (sorted by hash, then position), newest first,
-// until fn returns true; it reports whether fn did.
-func idCandidates(hash []uint64, pos []uint32, h uint64, last uint32, fn func(pos uint32) bool) bool {
-	// i ends at the first entry above h.
+// until fn returns true; it reports whether fn did. fence, when not nil,
+// is fenceOf(hash).
+func idCandidates(hash []uint64, pos []uint32, fence []uint64, h uint64, last uint32, fn func(pos uint32) bool) bool {
+	// i ends at the first entry above h: after the fence entries ≤ h,
+	// inside the window the last of them starts.
 	i, j := 0, len(hash)
+	if fence != nil {
+		a, b := 0, len(fence)
+		for a < b {
+			m := int(uint(a+b) >> 1)
+			if fence[m] <= h {
+				a = m + 1
+			} else {
+				b = m
+			}
+		}
+		// fence[a-1] ≤ h < fence[a]: entries of h lie in windows a-1
+		// (and earlier ones, when h repeats across a window's start).
+		if a < len(fence) {
+			j = a * fenceStep
+		}
+		if a > 1 {
+			i = (a - 1) * fenceStep
+		}
+	}
 	for i < j {
 		m := int(uint(i+j) >> 1)
 		if hash[m] <= h {
@@ -326,6 +381,8 @@ func idCandidates(hash []uint64, pos []uint32, h uint64, last uint32, fn func(po
 			j = m
 		}
 	}
+	// Entries equal to h before the window start are still found: the
+	// walk below goes on backwards past it.
 	for i--; i >= 0 && hash[i] == h; i-- {
 		if pos[i] <= last && fn(pos[i]) {
 			return true

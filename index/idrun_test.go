@@ -96,12 +96,12 @@ func checkRun(t *testing.T, r *IDRun, docs []Doc, first, last uint32) {
 			t.Fatalf("the filter rules out the id at %d", p)
 		}
 		var got []uint32
-		idCandidates(r.hash, r.pos, h, ^uint32(0), func(q uint32) bool { got = append(got, q); return false })
+		idCandidates(r.hash, r.pos, r.fence, h, ^uint32(0), func(q uint32) bool { got = append(got, q); return false })
 		if !slices.Contains(got, p) || !slices.IsSortedFunc(got, func(a, b uint32) int { return int(b) - int(a) }) {
 			t.Fatalf("candidates of the id at %d: %v (newest first)", p, got)
 		}
 		got = got[:0]
-		idCandidates(r.hash, r.pos, h, p-1, func(q uint32) bool { got = append(got, q); return false })
+		idCandidates(r.hash, r.pos, r.fence, h, p-1, func(q uint32) bool { got = append(got, q); return false })
 		if slices.ContainsFunc(got, func(q uint32) bool { return q >= p }) {
 			t.Fatalf("candidates up to %d: %v", p-1, got)
 		}
@@ -308,7 +308,7 @@ func FuzzDecodeIDRun(f *testing.F) {
 		}
 		// A decoded run answers inside its range.
 		for _, id := range []string{"id-1", "id-2", "x"} {
-			idCandidates(run.hash, run.pos, segIDHash(id), ^uint32(0), func(p uint32) bool {
+			idCandidates(run.hash, run.pos, run.fence, segIDHash(id), ^uint32(0), func(p uint32) bool {
 				if p < run.First() || p > run.Last() {
 					t.Fatalf("candidate %d outside %d-%d", p, run.First(), run.Last())
 				}

@@ -2,6 +2,7 @@ package index
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -612,6 +613,13 @@ func (s *state) decodeTerms(d *dec) {
 		s.hot[d.str()] = true
 	}
 	nhh := d.count(9)
+	// Added in position order, as the writer adds them, so that the
+	// generations hold consecutive positions.
+	type hashPos struct {
+		pos  uint32
+		hash uint64
+	}
+	var all []hashPos
 	for range nhh {
 		hash := d.u64()
 		k := d.count(1)
@@ -623,8 +631,12 @@ func (s *state) decodeTerms(d *dec) {
 			if d.err != nil {
 				return
 			}
-			s.hotHead.add(hash, uint32(p))
+			all = append(all, hashPos{uint32(p), hash})
 		}
+	}
+	slices.SortStableFunc(all, func(a, b hashPos) int { return cmp.Compare(a.pos, b.pos) })
+	for _, e := range all {
+		s.hotHead.add(e.hash, e.pos)
 	}
 }
 
