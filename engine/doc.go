@@ -29,7 +29,8 @@
 //
 //	wal/         the write-ahead log (package segment: tidwall/wal files of CRC'd frames)
 //	segments/    sealed segment files, named by their first WAL entry (N.seg),
-//	             each with its segment index (N.idx, index/SEGINDEX.md)
+//	             each with its segment index (N.idx, index/SEGINDEX.md), and
+//	             id runs merging their id sections (ids-F-L.run, index/IDRUN.md)
 //	index.snap   the latest index snapshot (package index, FORMAT.md)
 //	files/       file bytes (blob/local): files up to 64 KiB in packs with a group commit, larger ones content-addressed by sha256
 //	search.bleve/  the background search index (rebuilt when missing or damaged)
@@ -89,6 +90,15 @@
 // index. Open builds the segment index of a segment that has none (a
 // store written before they existed, a crash between the two publishes)
 // and rebuilds a damaged one; Check rebuilds each in memory and compares.
+//
+// The in-memory index keeps the ids of the head only (the events after
+// the sealed log): an id whose latest version is sealed is found in the
+// segment indexes' id sections, which a background merge gathers by size
+// tier into id runs (idruns.go), each behind a Bloom filter, so that a
+// lookup reads a few sources however long the log, and memory does not
+// grow with the number of ids. Open uses the longest chain of runs that
+// ends on segment boundaries and removes the other run files; Check
+// compares each run with the merge of the segment indexes it covers.
 //
 // # Recovery
 //

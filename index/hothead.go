@@ -1,8 +1,6 @@
 package index
 
 import (
-	"slices"
-
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/cespare/xxhash/v2"
 )
@@ -113,13 +111,14 @@ func (g *hotGen) trim(t uint32) {
 	g.min = t + 1
 }
 
-// each calls fn with every hash and its positions, ascending: the hashes
-// held at one position by hash, then those held at several by hash. The
-// slice is fn's only during the call.
+// each calls fn with every hash and its positions, generation by
+// generation (a hash may come once in each): in one, the hashes held at
+// one position by hash, then those held at several by hash, positions
+// ascending. The slice is fn's only during the call.
 func (h *hotHead) each(fn func(hash uint64, pos []uint32)) {
-	if len(h.gens) == 1 {
-		g := &h.gens[0]
-		var one [1]uint32
+	var one [1]uint32
+	for i := range h.gens {
+		g := &h.gens[i]
 		for _, k := range sortedKeys64(g.one) {
 			one[0] = g.one[k]
 			fn(k, one[:])
@@ -127,36 +126,15 @@ func (h *hotHead) each(fn func(hash uint64, pos []uint32)) {
 		for _, k := range sortedKeys64(g.more) {
 			fn(k, g.more[k])
 		}
-		return
-	}
-	all := map[uint64][]uint32{}
-	for i := range h.gens {
-		g := &h.gens[i]
-		for k, p := range g.one {
-			all[k] = append(all[k], p)
-		}
-		for k, list := range g.more {
-			all[k] = append(all[k], list...)
-		}
-	}
-	keys := sortedKeys64(all)
-	for _, several := range []bool{false, true} {
-		for _, k := range keys {
-			if list := all[k]; (len(list) > 1) == several {
-				slices.Sort(list)
-				fn(k, list)
-			}
-		}
 	}
 }
 
-// len returns how many hashes each lists.
+// len returns how many times each calls its function.
 func (h *hotHead) len() int {
-	if len(h.gens) == 1 {
-		return len(h.gens[0].one) + len(h.gens[0].more)
-	}
 	n := 0
-	h.each(func(uint64, []uint32) { n++ })
+	for i := range h.gens {
+		n += len(h.gens[i].one) + len(h.gens[i].more)
+	}
 	return n
 }
 
