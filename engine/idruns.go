@@ -278,14 +278,21 @@ func (s *Store) finishIDMerge(m *idMerge) {
 	s.maybeMergeIDs()
 }
 
-// dropIDRunPages releases the pages of the id runs' maps that lookups
-// touched since the last seal: the filters' and the windows of entries
-// that filter false positives and hits read. They stay in the page cache;
-// the process's resident memory then holds what one seal's lookups touch,
-// not what all lookups since the run was opened did.
-func (s *Store) dropIDRunPages() {
+// dropMappedPages releases the pages of the id runs' and the segment
+// indexes' memory maps that reads touched since the last seal: the runs'
+// filters and the windows of entries that lookups read, the columns the
+// search indexer reads for sealed events, postings that queries read.
+// They stay in the page cache (a read faults them back in without I/O);
+// the process's resident memory then holds what one seal interval's reads
+// touch, not what every read since the store opened did.
+func (s *Store) dropMappedPages() {
 	for _, r := range s.w.idRuns {
 		index.DropResident(index.RunSource(r))
+	}
+	for _, sg := range s.w.evSegs {
+		if sg.idx != nil {
+			index.DropResident(index.SegSource(sg.idx))
+		}
 	}
 }
 

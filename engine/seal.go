@@ -149,7 +149,7 @@ func (s *Store) finishSeal(job *sealJob) {
 	s.w.segs[len(s.w.segs)-1].idx = job.idx
 	s.setSegIndexes()
 	s.maybeMergeIDs()
-	s.dropIDRunPages()
+	s.dropMappedPages()
 	// The memtable's events start with the sealed ones: drop them.
 	s.w.mem = &memtable{
 		first:    m.first + uint64(job.events),

@@ -634,7 +634,12 @@ func (s *state) decodeTerms(d *dec) {
 			all = append(all, hashPos{uint32(p), hash})
 		}
 	}
-	slices.SortStableFunc(all, func(a, b hashPos) int { return cmp.Compare(a.pos, b.pos) })
+	slices.SortFunc(all, func(a, b hashPos) int {
+		if c := cmp.Compare(a.pos, b.pos); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.hash, b.hash)
+	})
 	for _, e := range all {
 		s.hotHead.add(e.hash, e.pos)
 	}
