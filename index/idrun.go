@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
-	"os"
 	"slices"
-	"unsafe"
 
 	"github.com/trovedb/trove"
 )
@@ -247,33 +245,16 @@ func mergeIDs(srcs []idSource, fn func(h uint64, pos uint32) error) error {
 // OpenIDRun opens the id run file at path and checks it (DecodeIDRun). A
 // damaged file gives a *trove.CorruptionError.
 func OpenIDRun(path string) (*IDRun, error) {
-	data, mapped, err := mapFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("index: id run: %w", err)
+	r, mapped, err := openMapped(path, "id run", decodeIDRun)
+	if err == nil {
+		r.mapped = mapped
 	}
-	r, err := decodeIDRun(path, data)
-	if err != nil {
-		if mapped {
-			_ = unmapFile(data)
-		}
-		return nil, err
-	}
-	r.mapped = mapped
-	if mapped {
-		dropResident(data) // decoding read every page; lookups touch few
-	}
-	return r, nil
+	return r, err
 }
 
 // ReadIDRun is OpenIDRun reading the whole file into memory instead of
 // mapping it.
-func ReadIDRun(path string) (*IDRun, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("index: id run: %w", err)
-	}
-	return decodeIDRun(path, data)
-}
+func ReadIDRun(path string) (*IDRun, error) { return readWhole(path, "id run", decodeIDRun) }
 
 // DecodeIDRun reads an id run from data, which it keeps. It checks the
 // header, the trailer, each section's CRC-32C, and that the entries are
@@ -282,12 +263,7 @@ func ReadIDRun(path string) (*IDRun, error) {
 func DecodeIDRun(file string, data []byte) (*IDRun, error) { return decodeIDRun(file, data) }
 
 func decodeIDRun(file string, data []byte) (*IDRun, error) {
-	if len(data) > 0 && uintptr(unsafe.Pointer(&data[0]))%8 != 0 {
-		w := make([]uint64, (len(data)+7)/8)
-		aligned := unsafe.Slice((*byte)(unsafe.Pointer(&w[0])), len(data))
-		copy(aligned, data)
-		data = aligned
-	}
+	data = aligned8(data)
 	corrupt := func(off int64, format string, args ...any) error {
 		return &trove.CorruptionError{File: file, Offset: off, Reason: "index: id run: " + fmt.Sprintf(format, args...)}
 	}

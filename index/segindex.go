@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
-	"os"
 	"slices"
 	"sort"
 	"unsafe"
@@ -473,33 +472,17 @@ func (s *SegIndex) Close() error {
 // OpenSegIndex opens the segment index file at path and checks it (see
 // DecodeSegIndex). A damaged file gives a *trove.CorruptionError.
 func OpenSegIndex(path string) (*SegIndex, error) {
-	data, mapped, err := mapFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("index: segment index: %w", err)
+	s, mapped, err := openMapped(path, "segment index", decodeSegIndex)
+	if err == nil {
+		s.mapped = mapped
 	}
-	s, err := decodeSegIndex(path, data)
-	if err != nil {
-		if mapped {
-			_ = unmapFile(data)
-		}
-		return nil, err
-	}
-	s.mapped = mapped
-	if mapped {
-		// Decoding read every page; readers touch few of them.
-		dropResident(data)
-	}
-	return s, nil
+	return s, err
 }
 
 // ReadSegIndex is OpenSegIndex for filesystems where a memory map is
 // unsafe or unsupported: it reads the whole file into memory instead.
 func ReadSegIndex(path string) (*SegIndex, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("index: segment index: %w", err)
-	}
-	return decodeSegIndex(path, data)
+	return readWhole(path, "segment index", decodeSegIndex)
 }
 
 // DecodeSegIndex reads a segment index from data, which it keeps (data
@@ -512,13 +495,7 @@ func DecodeSegIndex(file string, data []byte) (*SegIndex, error) {
 }
 
 func decodeSegIndex(file string, data []byte) (*SegIndex, error) {
-	if len(data) > 0 && uintptr(unsafe.Pointer(&data[0]))%8 != 0 {
-		// The columns and ids are read in place as 8-byte words.
-		w := make([]uint64, (len(data)+7)/8)
-		aligned := unsafe.Slice((*byte)(unsafe.Pointer(&w[0])), len(data))
-		copy(aligned, data)
-		data = aligned
-	}
+	data = aligned8(data)
 	corrupt := func(off int64, format string, args ...any) error {
 		return &trove.CorruptionError{File: file, Offset: off, Reason: "index: segment index: " + fmt.Sprintf(format, args...)}
 	}
