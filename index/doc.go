@@ -7,8 +7,10 @@
 // positions, used to prune time ranges. The columns grow in fixed-size
 // chunks of pointer-free arrays.
 //
-// Ids are found through a table of 40-bit id-hash fingerprints and latest positions,
-// without the ids' text: a candidate is verified by reading its id back
+// Ids of the head are found through a table of 40-bit id-hash fingerprints and latest
+// positions, without the ids' text; ids whose latest version is sealed are found in
+// the segment indexes' id sections and in id runs merging them (IDRUN.md, SetIDRuns,
+// MergeIDRuns), each behind a Bloom filter. A candidate is verified by reading its id back
 // through Options.IDAt, for positions the caller has declared readable
 // (Readable); the index keeps the text of the ids after those only. Roaring bitmaps
 // (github.com/RoaringBitmap/roaring/v2) of positions answer:
@@ -51,12 +53,13 @@
 // indexes and the head's from memory, so the postings in the heap do not
 // grow with history. The column chunks they cover whole are dropped too:
 // Columns reads those positions from the segment indexes. Reader.SegmentTerm
-// answers payload terms on paths past the guard from them. The id table
-// and the superseded positions still cover every position.
+// answers payload terms on paths past the guard from them, and the trim drops
+// the sealed ids from the id table. The superseded positions still cover every
+// position.
 //
 // # Snapshots
 //
-// Encode writes the whole index (its postings trimmed), with the caller's opaque meta, as one
+// Encode writes the whole index (its postings and ids trimmed), with the caller's opaque meta, as one
 // checksummed file (FORMAT.md), streamed; DecodeWith reads it back, or returns a
 // *trove.CorruptionError. The engine publishes snapshots atomically and
 // replays only the log after the one it loads.
