@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/index"
@@ -364,6 +367,7 @@ func (s *Store) replay(ctx context.Context, from, lastSealed uint64) error {
 func (s *Store) openDroppedSegIndexes() error {
 	need := uint64(max(s.ix.Trimmed(), s.ix.SealedColumns()))
 	var covered uint64
+	var open []*sealed
 	for _, sg := range s.w.evSegs {
 		if covered >= need {
 			break
@@ -372,16 +376,30 @@ func (s *Store) openDroppedSegIndexes() error {
 			return fmt.Errorf("engine: no segment holds position %d", covered+1)
 		}
 		if sg.idx == nil {
-			ix, err := openSegIndex(sg, s.opts.NoMmap)
-			if err != nil {
-				return err
-			}
-			sg.idx = ix
+			open = append(open, sg)
 		}
 		covered = sg.meta.LastPosition
 	}
 	if covered < need {
 		return fmt.Errorf("engine: the segments end at position %d, the snapshot needs %d", covered, need)
+	}
+	// Opening checks each index whole (every section's CRC): one worker
+	// a CPU.
+	errs := make([]error, len(open))
+	var wg sync.WaitGroup
+	next := atomic.Int64{}
+	for range min(len(open), runtime.GOMAXPROCS(0)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < len(open); i = int(next.Add(1) - 1) {
+				open[i].idx, errs[i] = openSegIndex(open[i], s.opts.NoMmap)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
 	}
 	s.setSegIndexes()
 	return nil
