@@ -70,6 +70,9 @@ type Options struct {
 	NoMmap bool `json:"noMmap"`
 	// Logger receives the store's logs. Default slog.Default().
 	Logger *slog.Logger `json:"-"`
+	// walFileSize is the size of the WAL's files (tests; 0: the default,
+	// segment.DefaultWALSegmentSize).
+	walFileSize int
 }
 
 // DefaultOptions returns the defaults.

@@ -152,7 +152,7 @@ func (s *Store) recover(ctx context.Context) (err error) {
 // would not cut an acknowledged entry: the damaged bytes stay on disk for
 // whoever investigates.
 func (s *Store) openWAL(acked uint64) (*walTail, error) {
-	walOpts := segment.WALOptions{NoSync: s.opts.SyncMode == SyncNone}
+	walOpts := segment.WALOptions{NoSync: s.opts.SyncMode == SyncNone, SegmentSize: s.opts.walFileSize}
 	if s.opts.SyncMode == SyncNone {
 		acked = 0 // without fsync, acknowledged means nothing
 	}

@@ -384,6 +384,27 @@ func (w *WAL) TruncateFront(index uint64) error {
 	return nil
 }
 
+// FileStart returns the first index of the WAL file that holds entry
+// index, or 0 when no file is known to. tidwall's TruncateFront rewrites
+// the rest of the file holding its index (reading the file, writing and
+// fsyncing the rest): truncating to the last entry of a file, FileStart of
+// a later entry minus one, rewrites one entry.
+func (w *WAL) FileStart(index uint64) uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	files, err := listWALFiles(w.dir)
+	if err != nil {
+		return 0
+	}
+	var start uint64
+	for _, f := range files {
+		if f.index <= index {
+			start = f.index
+		}
+	}
+	return start
+}
+
 // Size returns the bytes of WAL on disk now.
 func (w *WAL) Size() int64 { return w.size.Load() }
 

@@ -401,3 +401,53 @@ func TestWALFollowsReplacedTail(t *testing.T) {
 		t.Fatalf("after TruncateFront(%d) the WAL fsyncs a file that is no longer its tail %s", tailStart, walFileName(tailStart))
 	}
 }
+
+// TestWALFileStart: FileStart names the first entry of the file holding an
+// entry; truncating to the entry before a file's start leaves that one
+// entry of the file before it, and every later entry readable.
+func TestWALFileStart(t *testing.T) {
+	dir := t.TempDir()
+	w := openWAL(t, dir, WALOptions{SegmentSize: 4 << 10})
+	defer w.Close()
+	for i := 0; i < 60; i++ {
+		if _, err := w.Append([][]Record{batch(uint64(i*5+1), 5)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files, err := listWALFiles(dir)
+	if err != nil || len(files) < 3 {
+		t.Fatalf("%d WAL files, %v: want several", len(files), err)
+	}
+	for k, f := range files {
+		last := uint64(61)
+		if k+1 < len(files) {
+			last = files[k+1].index
+		}
+		for i := f.index; i < last; i++ {
+			if got := w.FileStart(i); got != f.index {
+				t.Fatalf("FileStart(%d) = %d, want %d", i, got, f.index)
+			}
+		}
+	}
+	if got := w.FileStart(0); got != 0 {
+		t.Fatalf("FileStart(0) = %d, want 0", got)
+	}
+	cut := files[2].index - 1
+	if err := w.TruncateFront(cut); err != nil {
+		t.Fatal(err)
+	}
+	after, err := listWALFiles(dir)
+	if err != nil || len(after) != len(files)-1 || after[0].index != cut {
+		t.Fatalf("after truncating to %d: %+v %v", cut, after, err)
+	}
+	if w.FirstIndex() != cut || w.FileStart(cut) != cut {
+		t.Fatalf("first %d, FileStart %d, want %d", w.FirstIndex(), w.FileStart(cut), cut)
+	}
+	for i := cut; i <= 60; i++ {
+		got, err := w.Read(i)
+		if err != nil {
+			t.Fatalf("read %d: %v", i, err)
+		}
+		equalRecords(t, got, batch((i-1)*5+1, 5))
+	}
+}
