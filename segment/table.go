@@ -1,0 +1,280 @@
+package segment
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+)
+
+// groupBlocks is how many consecutive block table entries a compact
+// segment reads, verifies and caches as one group: 64 entries are 3.5 KiB
+// of footer, one pread.
+const groupBlocks = 64
+
+// table is the block table of a compact segment (OpenSegmentCompact). The
+// entries stay in the file's footer and are read a group of groupBlocks at a
+// time when a read needs one, through a TableCache; in memory it keeps, per
+// group, only what finds the group and what verifies it: 20 bytes for 64
+// blocks.
+type table struct {
+	name  string
+	r     io.ReaderAt
+	off   int64 // of entry 0 in the file
+	n     int   // blocks
+	cache *TableCache
+	// hi[g] is the highest last position over the blocks of groups 0..g
+	// (0 while none holds a position): it ascends, and the group holding
+	// a position is the first whose hi reaches it (in an ordered segment).
+	hi []uint64
+	// crc[g] is the CRC-32C of group g's entries as they were at open,
+	// when the footer's own CRC had passed: a group read later is checked
+	// against it, so a table that changed on disk is reported, never used.
+	crc []uint32
+	// slots[g] is group g while the cache holds it, else nil.
+	slots []atomic.Pointer[tableGroup]
+	// dropped is set when the segment closes: its groups leave the cache
+	// and no new one enters. Guarded by the cache's mutex.
+	dropped bool
+}
+
+// tableGroup is one group's footer entries, verified.
+type tableGroup struct {
+	raw  []byte      // segBlockEntry bytes per block (FORMAT.md §3.3)
+	gaps bool        // some block of the group holds no position
+	ref  atomic.Bool // read since the cache's hand last passed
+	ring int         // place in the cache's ring; guarded by its mutex
+}
+
+// newTable builds the table of a segment from its footer entries (the
+// footer after the meta), which the caller has verified.
+func newTable(name string, r io.ReaderAt, off int64, entries []byte, cache *TableCache) *table {
+	n := len(entries) / segBlockEntry
+	ng := (n + groupBlocks - 1) / groupBlocks
+	t := &table{name: name, r: r, off: off, n: n, cache: cache,
+		hi: make([]uint64, ng), crc: make([]uint32, ng), slots: make([]atomic.Pointer[tableGroup], ng)}
+	var hi uint64
+	for g := range ng {
+		raw := entries[g*groupBlocks*segBlockEntry : min(n, (g+1)*groupBlocks)*segBlockEntry]
+		for e := 0; e < len(raw); e += segBlockEntry {
+			hi = max(hi, binary.LittleEndian.Uint64(raw[e+32:]))
+		}
+		t.hi[g] = hi
+		t.crc[g] = crc32.Checksum(raw, castagnoli)
+	}
+	return t
+}
+
+// groups returns how many groups the table has.
+func (t *table) groups() int { return len(t.slots) }
+
+// group returns group g, from the cache or read from the file (and cached).
+func (t *table) group(g int) (*tableGroup, error) {
+	if grp := t.slots[g].Load(); grp != nil {
+		if !grp.ref.Load() {
+			grp.ref.Store(true)
+		}
+		return grp, nil
+	}
+	grp, err := t.read(g)
+	if err != nil {
+		return nil, err
+	}
+	return t.cache.put(t, g, grp), nil
+}
+
+// peek returns group g from the cache, or read from the file without
+// caching it (for a pass over the whole table, which would only evict
+// what other reads use).
+func (t *table) peek(g int) (*tableGroup, error) {
+	if grp := t.slots[g].Load(); grp != nil {
+		return grp, nil
+	}
+	return t.read(g)
+}
+
+// read reads group g from the file and verifies it against its CRC.
+func (t *table) read(g int) (*tableGroup, error) {
+	first := g * groupBlocks
+	n := min(groupBlocks, t.n-first)
+	off := t.off + int64(first)*segBlockEntry
+	raw := make([]byte, n*segBlockEntry)
+	if _, err := t.r.ReadAt(raw, off); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, corrupt(t.name, off, "block table entries %d..%d: file ends inside them", first, first+n-1)
+		}
+		return nil, fmt.Errorf("segment: read block table entries %d..%d of %s: %w", first, first+n-1, t.name, err)
+	}
+	if crc32.Checksum(raw, castagnoli) != t.crc[g] {
+		return nil, corrupt(t.name, off, "block table entries %d..%d changed since the segment was opened (CRC mismatch)", first, first+n-1)
+	}
+	grp := &tableGroup{raw: raw}
+	for j := range n {
+		if grp.first(j) == 0 {
+			grp.gaps = true
+			break
+		}
+	}
+	return grp, nil
+}
+
+// len returns how many blocks the group holds.
+func (grp *tableGroup) len() int { return len(grp.raw) / segBlockEntry }
+
+// first and last return block j's position range.
+func (grp *tableGroup) first(j int) uint64 {
+	return binary.LittleEndian.Uint64(grp.raw[j*segBlockEntry+24:])
+}
+
+func (grp *tableGroup) last(j int) uint64 {
+	return binary.LittleEndian.Uint64(grp.raw[j*segBlockEntry+32:])
+}
+
+// entry returns block j's table entry and its compressed length.
+func (grp *tableGroup) entry(j int) (blockEntry, int64) {
+	le := binary.LittleEndian
+	e := grp.raw[j*segBlockEntry : (j+1)*segBlockEntry]
+	return blockEntry{
+		Offset:        int64(le.Uint64(e[0:])),
+		raw:           le.Uint32(e[12:]),
+		crc:           le.Uint32(e[16:]),
+		Records:       le.Uint32(e[20:]),
+		FirstPosition: le.Uint64(e[24:]),
+		LastPosition:  le.Uint64(e[32:]),
+		MinTime:       int64(le.Uint64(e[40:])),
+		MaxTime:       int64(le.Uint64(e[48:])),
+	}, int64(le.Uint32(e[8:]))
+}
+
+// TableCache holds the block table groups that reads of compact segments
+// (OpenSegmentCompact) have read from the segments' footers, up to a total
+// size, so that a store's memory for block tables is bounded by the cache,
+// not by how many blocks its segments hold. One cache may serve any
+// number of segments; it is safe for concurrent use.
+//
+// It evicts with the CLOCK algorithm: a hit only sets its group's ref bit,
+// and the hand, sweeping the cached groups in a ring, clears set bits and
+// evicts the first group it finds clear. Lookups take no lock: a cached
+// group hangs from its segment's slot, which put and eviction set and clear
+// under the cache's mutex.
+type TableCache struct {
+	max int64 // bytes
+	mu  struct {
+		sync.Mutex
+		size  int64
+		ring  []groupRef // cached groups, and holes (grp nil) listed in free
+		free  []int      // holes in ring
+		hand  int        // next ring entry the hand looks at
+		count int        // cached groups
+	}
+}
+
+// groupRef is a cached group and the slot it hangs from.
+type groupRef struct {
+	t   *table
+	g   int
+	grp *tableGroup
+}
+
+// groupOverhead is the memory a cached group holds besides its entries.
+const groupOverhead = int64(unsafe.Sizeof(tableGroup{}) + unsafe.Sizeof(groupRef{}))
+
+// DefaultTableCacheSize is the size of the cache a segment opened by
+// OpenSegmentCompact gets of its own.
+const DefaultTableCacheSize = 1 << 20
+
+// NewTableCache returns a cache of block table groups holding up to
+// maxBytes bytes (entries and bookkeeping). It always keeps the last
+// group read, so a maxBytes below one group's size (about 3.6 KiB) holds
+// one group.
+func NewTableCache(maxBytes int64) *TableCache {
+	return &TableCache{max: maxBytes}
+}
+
+// Stats returns how many groups the cache holds and their size in bytes.
+func (c *TableCache) Stats() (groups int, bytes int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.mu.count, c.mu.size
+}
+
+// groupSize is what grp costs the cache.
+func groupSize(grp *tableGroup) int64 { return int64(cap(grp.raw)) + groupOverhead }
+
+// put caches grp as group g of t and returns it, or the group another
+// reader cached first. It first evicts until grp fits.
+func (c *TableCache) put(t *table, g int, grp *tableGroup) *tableGroup {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t.dropped {
+		return grp
+	}
+	if old := t.slots[g].Load(); old != nil {
+		return old
+	}
+	size := groupSize(grp)
+	for c.mu.size+size > c.max && c.mu.count > 0 {
+		c.evictLocked()
+	}
+	ref := groupRef{t: t, g: g, grp: grp}
+	if n := len(c.mu.free); n > 0 {
+		grp.ring = c.mu.free[n-1]
+		c.mu.ring[grp.ring] = ref
+		c.mu.free = c.mu.free[:n-1]
+	} else {
+		grp.ring = len(c.mu.ring)
+		c.mu.ring = append(c.mu.ring, ref)
+	}
+	c.mu.count++
+	c.mu.size += size
+	t.slots[g].Store(grp)
+	return grp
+}
+
+// evictLocked moves the hand to the first cached group whose ref bit is
+// clear, clearing the set ones it passes, and evicts it. The cache holds
+// at least one group.
+func (c *TableCache) evictLocked() {
+	for {
+		if c.mu.hand >= len(c.mu.ring) {
+			c.mu.hand = 0
+		}
+		i := c.mu.hand
+		c.mu.hand++
+		switch e := &c.mu.ring[i]; {
+		case e.grp == nil:
+		case e.grp.ref.Load():
+			e.grp.ref.Store(false)
+		default:
+			c.removeLocked(i)
+			return
+		}
+	}
+}
+
+// removeLocked takes ring entry i, a cached group, out of the cache.
+func (c *TableCache) removeLocked(i int) {
+	e := &c.mu.ring[i]
+	e.t.slots[e.g].Store(nil)
+	c.mu.size -= groupSize(e.grp)
+	c.mu.count--
+	*e = groupRef{}
+	c.mu.free = append(c.mu.free, i)
+}
+
+// drop takes t's groups out of the cache and keeps them out: t's segment
+// is closed.
+func (c *TableCache) drop(t *table) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t.dropped = true
+	for g := range t.slots {
+		if grp := t.slots[g].Load(); grp != nil {
+			c.removeLocked(grp.ring)
+		}
+	}
+}
