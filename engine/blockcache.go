@@ -20,7 +20,7 @@ type blockCache struct {
 	// reads have needed (segment.OpenSegmentCached), a sixteenth of max
 	// and at least 1 MiB: the tables stay in the files' footers.
 	tables *segment.TableCache
-	mu  struct {
+	mu     struct {
 		sync.Mutex
 		size  int64
 		ring  []clockEntry // cached blocks, and holes (blk nil) listed in free
