@@ -17,7 +17,7 @@ import (
 type blockCache struct {
 	max int64 // bytes; negative: cache nothing
 	// tables holds the groups of the sealed segments' block tables that
-	// reads have needed (segment.OpenSegmentCached), a sixteenth of max
+	// reads have needed (segment.OpenSegmentCached), a quarter of max
 	// and at least 1 MiB: the tables stay in the files' footers.
 	tables *segment.TableCache
 	mu     struct {
@@ -38,7 +38,7 @@ type clockEntry struct {
 }
 
 func newBlockCache(size int64) *blockCache {
-	return &blockCache{max: size, tables: segment.NewTableCache(max(size/16, 1<<20))}
+	return &blockCache{max: size, tables: segment.NewTableCache(max(size/4, 1<<20))}
 }
 
 // get returns block idx of sg if it is cached, else nil.

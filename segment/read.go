@@ -339,8 +339,22 @@ func (s *Segment) LocateBlock(pos uint64) (int, bool, error) {
 		}
 		return k
 	}
-	// The answer is the first k whose last position reaches pos.
-	k := searchFrom(n, s.guess(pos, n), func(k int) bool { return s.blocks[idx(k)].LastPosition >= pos })
+	// The answer is the first k whose last position reaches pos; lo and hi
+	// bound it (lo ≤ k ≤ hi), starting from the guess g.
+	g := min(max(s.guess(pos, n), 0), n-1)
+	lo, hi := 0, n
+	if s.blocks[idx(g)].LastPosition >= pos {
+		hi = g
+		if g == 0 || s.blocks[idx(g-1)].LastPosition < pos {
+			lo = g
+		}
+	} else {
+		lo = g + 1
+		if lo < n && s.blocks[idx(lo)].LastPosition >= pos {
+			hi = lo
+		}
+	}
+	k := lo + sort.Search(hi-lo, func(j int) bool { return s.blocks[idx(lo+j)].LastPosition >= pos })
 	if k == n || s.blocks[idx(k)].FirstPosition > pos {
 		return 0, false, nil
 	}
@@ -367,9 +381,8 @@ func (s *Segment) locateInTable(pos uint64) (int, bool, error) {
 	}
 	// The blocks' ranges ascend: the block holding pos is the first whose
 	// last position reaches it, in the first group whose hi does.
-	ng := t.groups()
-	g := searchFrom(ng, s.guess(pos, ng), func(g int) bool { return t.hi[g] >= pos })
-	if g == ng {
+	g := firstReaching(t.hi, pos, s.guess(pos, t.groups()))
+	if g == t.groups() {
 		return 0, false, nil
 	}
 	grp, err := t.group(g)
@@ -384,7 +397,26 @@ func (s *Segment) locateInTable(pos uint64) (int, bool, error) {
 			j++
 		}
 	} else {
-		j = sort.Search(n, func(j int) bool { return grp.last(j) >= pos })
+		// Guess from pos's place in the group's range (base, hi[g]], then
+		// walk: the blocks' last positions ascend.
+		var base uint64
+		if g > 0 {
+			base = t.hi[g-1]
+		}
+		if span := t.hi[g] - base; span < 1<<32 {
+			j = min(int((pos-base-1)*uint64(n)/span), n-1)
+		} else {
+			j = min(int(float64(pos-base-1)/float64(span)*float64(n)), n-1)
+		}
+		if grp.last(j) >= pos {
+			for j > 0 && grp.last(j-1) >= pos {
+				j--
+			}
+		} else {
+			for j < n && grp.last(j) < pos {
+				j++
+			}
+		}
 	}
 	if j == n || grp.first(j) > pos {
 		return 0, false, nil
@@ -402,27 +434,27 @@ func (s *Segment) guess(pos uint64, n int) int {
 	return int((pos - s.meta.FirstPosition) * uint64(n) / span)
 }
 
-// searchFrom returns the first k in [0, n) for which f, false then true,
-// is true (n when none), looking first at the guess g and its neighbours:
-// lo and hi bound the answer (lo ≤ k ≤ hi) before the binary search.
-func searchFrom(n, g int, f func(int) bool) int {
+// firstReaching returns the first k with a[k] ≥ pos in ascending a (len(a)
+// when none), looking first at the guess g and its neighbours.
+func firstReaching(a []uint64, pos uint64, g int) int {
+	n := len(a)
 	if n == 0 {
 		return 0
 	}
 	g = min(max(g, 0), n-1)
 	lo, hi := 0, n
-	if f(g) {
-		hi = g
-		if g == 0 || !f(g-1) {
-			lo = g
+	if a[g] >= pos {
+		if g == 0 || a[g-1] < pos {
+			return g
 		}
+		hi = g
 	} else {
 		lo = g + 1
-		if lo < n && f(lo) {
-			hi = lo
+		if lo == n || a[lo] >= pos {
+			return lo
 		}
 	}
-	return lo + sort.Search(hi-lo, func(j int) bool { return f(lo + j) })
+	return lo + sort.Search(hi-lo, func(j int) bool { return a[lo+j] >= pos })
 }
 
 // blockLen returns the compressed length of block i of a full table.
