@@ -165,7 +165,7 @@ func BenchmarkSegmentReadBlock(b *testing.B) {
 // BenchmarkSegmentGet is a read by position on a block cache miss, as the
 // engine does one: find the block holding a random position, read it and
 // its first position, over a segment of 1 KiB blocks (the engine's
-// default, ~3 events a block: ~26k blocks, ~400 table groups). "find" is
+// default, ~3 events a block: ~26k blocks, ~800 table groups). "find" is
 // the engine's path on a block cache hit: FindBlock and BlockFirst alone.
 // The table is the full one (OpenSegment), or a compact segment's read
 // through a cache that holds the whole table ("warm"), or one group, so

@@ -45,10 +45,10 @@ func OpenSegment(path string) (*Segment, error) {
 }
 
 // OpenSegmentCompact is OpenSegment keeping the block table in the file:
-// reads get the entries they need from the footer a group of 64 at a time
+// reads get the entries they need from the footer a group of 32 at a time
 // (one pread, verified against a CRC taken at open), through a cache of
 // DefaultTableCacheSize bytes of the segment's own. In memory the segment
-// keeps 20 bytes per 64 blocks. See OpenSegmentCached to share a cache
+// keeps 20 bytes per 32 blocks. See OpenSegmentCached to share a cache
 // among segments.
 func OpenSegmentCompact(path string) (*Segment, error) {
 	return openFile(path, NewTableCache(DefaultTableCacheSize))
