@@ -49,7 +49,7 @@
 //
 // OpenSegment keeps the whole block table in memory, 56 bytes a block.
 // OpenSegmentCompact and OpenSegmentCached (the engine's way) leave it in
-// the footer and keep 20 bytes per 32 blocks: reads fetch the entries they
+// the footer and keep 24 bytes per 32 blocks: reads fetch the entries they
 // need a group of 32 at a time, verified against a CRC taken at open, and
 // a TableCache, shared by any number of segments, keeps the groups read up
 // to a size in bytes. A store's memory for block tables is then the

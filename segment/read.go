@@ -48,7 +48,7 @@ func OpenSegment(path string) (*Segment, error) {
 // reads get the entries they need from the footer a group of 32 at a time
 // (one pread, verified against a CRC taken at open), through a cache of
 // DefaultTableCacheSize bytes of the segment's own. In memory the segment
-// keeps 20 bytes per 32 blocks. See OpenSegmentCached to share a cache
+// keeps 24 bytes per 32 blocks. See OpenSegmentCached to share a cache
 // among segments.
 func OpenSegmentCompact(path string) (*Segment, error) {
 	return openFile(path, NewTableCache(DefaultTableCacheSize))
@@ -381,7 +381,7 @@ func (s *Segment) locateInTable(pos uint64) (int, bool, error) {
 	}
 	// The blocks' ranges ascend: the block holding pos is the first whose
 	// last position reaches it, in the first group whose hi does.
-	g := firstReaching(t.hi, pos, s.guess(pos, t.groups()))
+	g := firstReaching(t.slots, pos, s.guess(pos, t.groups()))
 	if g == t.groups() {
 		return 0, false, nil
 	}
@@ -391,7 +391,7 @@ func (s *Segment) locateInTable(pos uint64) (int, bool, error) {
 	}
 	n := grp.len()
 	j := 0
-	if grp.gaps {
+	if t.slots[g].flags.Load()&slotGaps != 0 {
 		// Blocks without positions have a last position of 0.
 		for j < n && grp.last(j) < pos {
 			j++
@@ -401,9 +401,9 @@ func (s *Segment) locateInTable(pos uint64) (int, bool, error) {
 		// walk: the blocks' last positions ascend.
 		var base uint64
 		if g > 0 {
-			base = t.hi[g-1]
+			base = t.slots[g-1].hi
 		}
-		if span := t.hi[g] - base; span < 1<<32 {
+		if span := t.slots[g].hi - base; span < 1<<32 {
 			j = min(int((pos-base-1)*uint64(n)/span), n-1)
 		} else {
 			j = min(int(float64(pos-base-1)/float64(span)*float64(n)), n-1)
@@ -434,27 +434,27 @@ func (s *Segment) guess(pos uint64, n int) int {
 	return int((pos - s.meta.FirstPosition) * uint64(n) / span)
 }
 
-// firstReaching returns the first k with a[k] ≥ pos in ascending a (len(a)
+// firstReaching returns the first group k whose hi reaches pos (len(a)
 // when none), looking first at the guess g and its neighbours.
-func firstReaching(a []uint64, pos uint64, g int) int {
+func firstReaching(a []groupSlot, pos uint64, g int) int {
 	n := len(a)
 	if n == 0 {
 		return 0
 	}
 	g = min(max(g, 0), n-1)
 	lo, hi := 0, n
-	if a[g] >= pos {
-		if g == 0 || a[g-1] < pos {
+	if a[g].hi >= pos {
+		if g == 0 || a[g-1].hi < pos {
 			return g
 		}
 		hi = g
 	} else {
 		lo = g + 1
-		if lo == n || a[lo] >= pos {
+		if lo == n || a[lo].hi >= pos {
 			return lo
 		}
 	}
-	return lo + sort.Search(hi-lo, func(j int) bool { return a[lo+j] >= pos })
+	return lo + sort.Search(hi-lo, func(j int) bool { return a[lo+j].hi >= pos })
 }
 
 // blockLen returns the compressed length of block i of a full table.

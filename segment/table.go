@@ -22,7 +22,7 @@ const groupBlocks = 32
 // table is the block table of a compact segment (OpenSegmentCompact). The
 // entries stay in the file's footer and are read a group of groupBlocks at a
 // time when a read needs one, through a TableCache; in memory it keeps, per
-// group, only what finds the group and what verifies it: 20 bytes for 32
+// group, only what finds the group and what verifies it: 24 bytes for 32
 // blocks.
 type table struct {
 	name  string
@@ -30,27 +30,42 @@ type table struct {
 	off   int64 // of entry 0 in the file
 	n     int   // blocks
 	cache *TableCache
-	// hi[g] is the highest last position over the blocks of groups 0..g
-	// (0 while none holds a position): it ascends, and the group holding
-	// a position is the first whose hi reaches it (in an ordered segment).
-	hi []uint64
-	// crc[g] is the CRC-32C of group g's entries as they were at open,
-	// when the footer's own CRC had passed: a group read later is checked
-	// against it, so a table that changed on disk is reported, never used.
-	crc []uint32
-	// slots[g] is group g while the cache holds it, else nil.
-	slots []atomic.Pointer[tableGroup]
+	slots []groupSlot
 	// dropped is set when the segment closes: its groups leave the cache
 	// and no new one enters. Guarded by the cache's mutex.
 	dropped bool
 }
 
-// tableGroup is one group's footer entries, verified.
+// groupSlot is what a table keeps of a group: all that a lookup that hits
+// the cache reads besides the entries, in one place.
+type groupSlot struct {
+	// hi is the highest last position over the blocks of this group and
+	// every group before it (0 while none holds a position): it ascends,
+	// and the group holding a position is the first whose hi reaches it
+	// (in an ordered segment).
+	hi  uint64
+	grp atomic.Pointer[tableGroup] // while the cache holds the group
+	// crc is the CRC-32C of the group's entries as they were at open, when
+	// the footer's own CRC had passed: the group read later is checked
+	// against it, so a table that changed on disk is reported, never used.
+	crc uint32
+	// flags holds slotRef, set when a lookup read the group since the
+	// cache's hand last passed, and slotGaps, set at open when some block
+	// of the group holds no position.
+	flags atomic.Uint32
+}
+
+const (
+	slotRef = 1 << iota
+	slotGaps
+)
+
+// tableGroup is one group's footer entries, verified. The entries are
+// held in the group itself: a lookup follows one pointer, not two.
 type tableGroup struct {
-	raw  []byte      // segBlockEntry bytes per block (FORMAT.md §3.3)
-	gaps bool        // some block of the group holds no position
-	ref  atomic.Bool // read since the cache's hand last passed
-	ring int         // place in the cache's ring; guarded by its mutex
+	n    int                               // blocks in the group
+	ring int                               // place in the cache's ring; guarded by its mutex
+	raw  [groupBlocks * segBlockEntry]byte // n entries (FORMAT.md §3.3)
 }
 
 // newTable builds the table of a segment from its footer entries (the
@@ -58,16 +73,19 @@ type tableGroup struct {
 func newTable(name string, r io.ReaderAt, off int64, entries []byte, cache *TableCache) *table {
 	n := len(entries) / segBlockEntry
 	ng := (n + groupBlocks - 1) / groupBlocks
-	t := &table{name: name, r: r, off: off, n: n, cache: cache,
-		hi: make([]uint64, ng), crc: make([]uint32, ng), slots: make([]atomic.Pointer[tableGroup], ng)}
+	t := &table{name: name, r: r, off: off, n: n, cache: cache, slots: make([]groupSlot, ng)}
 	var hi uint64
 	for g := range ng {
+		sl := &t.slots[g]
 		raw := entries[g*groupBlocks*segBlockEntry : min(n, (g+1)*groupBlocks)*segBlockEntry]
 		for e := 0; e < len(raw); e += segBlockEntry {
 			hi = max(hi, binary.LittleEndian.Uint64(raw[e+32:]))
+			if binary.LittleEndian.Uint64(raw[e+24:]) == 0 {
+				sl.flags.Store(slotGaps)
+			}
 		}
-		t.hi[g] = hi
-		t.crc[g] = crc32.Checksum(raw, castagnoli)
+		sl.hi = hi
+		sl.crc = crc32.Checksum(raw, castagnoli)
 	}
 	return t
 }
@@ -77,9 +95,10 @@ func (t *table) groups() int { return len(t.slots) }
 
 // group returns group g, from the cache or read from the file (and cached).
 func (t *table) group(g int) (*tableGroup, error) {
-	if grp := t.slots[g].Load(); grp != nil {
-		if !grp.ref.Load() {
-			grp.ref.Store(true)
+	sl := &t.slots[g]
+	if grp := sl.grp.Load(); grp != nil {
+		if sl.flags.Load()&slotRef == 0 {
+			sl.flags.Or(slotRef)
 		}
 		return grp, nil
 	}
@@ -94,7 +113,7 @@ func (t *table) group(g int) (*tableGroup, error) {
 // caching it (for a pass over the whole table, which would only evict
 // what other reads use).
 func (t *table) peek(g int) (*tableGroup, error) {
-	if grp := t.slots[g].Load(); grp != nil {
+	if grp := t.slots[g].grp.Load(); grp != nil {
 		return grp, nil
 	}
 	return t.read(g)
@@ -120,22 +139,16 @@ func (t *table) read(g int) (*tableGroup, error) {
 		}
 		return nil, fmt.Errorf("segment: read block table entries %d..%d of %s: %w", first, first+n-1, t.name, err)
 	}
-	if crc32.Checksum(buf, castagnoli) != t.crc[g] {
+	if crc32.Checksum(buf, castagnoli) != t.slots[g].crc {
 		return nil, corrupt(t.name, off, "block table entries %d..%d changed since the segment was opened (CRC mismatch)", first, first+n-1)
 	}
-	grp := &tableGroup{raw: make([]byte, len(buf))}
-	copy(grp.raw, buf)
-	for j := range n {
-		if grp.first(j) == 0 {
-			grp.gaps = true
-			break
-		}
-	}
+	grp := &tableGroup{n: n}
+	copy(grp.raw[:], buf)
 	return grp, nil
 }
 
 // len returns how many blocks the group holds.
-func (grp *tableGroup) len() int { return len(grp.raw) / segBlockEntry }
+func (grp *tableGroup) len() int { return grp.n }
 
 // first and last return block j's position range.
 func (grp *tableGroup) first(j int) uint64 {
@@ -192,8 +205,9 @@ type groupRef struct {
 	grp *tableGroup
 }
 
-// groupOverhead is the memory a cached group holds besides its entries.
-const groupOverhead = int64(unsafe.Sizeof(tableGroup{}) + unsafe.Sizeof(groupRef{}))
+// groupMem is the memory a cached group holds: the group and its place in
+// the ring.
+const groupMem = int64(unsafe.Sizeof(tableGroup{}) + unsafe.Sizeof(groupRef{}))
 
 // DefaultTableCacheSize is the size of the cache a segment opened by
 // OpenSegmentCompact gets of its own.
@@ -214,9 +228,6 @@ func (c *TableCache) Stats() (groups int, bytes int64) {
 	return c.mu.count, c.mu.size
 }
 
-// groupSize is what grp costs the cache.
-func groupSize(grp *tableGroup) int64 { return int64(cap(grp.raw)) + groupOverhead }
-
 // put caches grp as group g of t and returns it, or the group another
 // reader cached first. It first evicts until grp fits.
 func (c *TableCache) put(t *table, g int, grp *tableGroup) *tableGroup {
@@ -225,10 +236,10 @@ func (c *TableCache) put(t *table, g int, grp *tableGroup) *tableGroup {
 	if t.dropped {
 		return grp
 	}
-	if old := t.slots[g].Load(); old != nil {
+	if old := t.slots[g].grp.Load(); old != nil {
 		return old
 	}
-	size := groupSize(grp)
+	size := groupMem
 	for c.mu.size+size > c.max && c.mu.count > 0 {
 		c.evictLocked()
 	}
@@ -243,7 +254,7 @@ func (c *TableCache) put(t *table, g int, grp *tableGroup) *tableGroup {
 	}
 	c.mu.count++
 	c.mu.size += size
-	t.slots[g].Store(grp)
+	t.slots[g].grp.Store(grp)
 	return grp
 }
 
@@ -259,8 +270,8 @@ func (c *TableCache) evictLocked() {
 		c.mu.hand++
 		switch e := &c.mu.ring[i]; {
 		case e.grp == nil:
-		case e.grp.ref.Load():
-			e.grp.ref.Store(false)
+		case e.t.slots[e.g].flags.Load()&slotRef != 0:
+			e.t.slots[e.g].flags.And(^uint32(slotRef))
 		default:
 			c.removeLocked(i)
 			return
@@ -271,8 +282,8 @@ func (c *TableCache) evictLocked() {
 // removeLocked takes ring entry i, a cached group, out of the cache.
 func (c *TableCache) removeLocked(i int) {
 	e := &c.mu.ring[i]
-	e.t.slots[e.g].Store(nil)
-	c.mu.size -= groupSize(e.grp)
+	e.t.slots[e.g].grp.Store(nil)
+	c.mu.size -= groupMem
 	c.mu.count--
 	*e = groupRef{}
 	c.mu.free = append(c.mu.free, i)
@@ -285,7 +296,7 @@ func (c *TableCache) drop(t *table) {
 	defer c.mu.Unlock()
 	t.dropped = true
 	for g := range t.slots {
-		if grp := t.slots[g].Load(); grp != nil {
+		if grp := t.slots[g].grp.Load(); grp != nil {
 			c.removeLocked(grp.ring)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"unsafe"
 
 	"github.com/trovedb/trove"
 )
@@ -307,7 +308,7 @@ func TestTableDamagedGroup(t *testing.T) {
 // too small for their tables (groups are read, evicted and read again
 // while others use them) all get the right blocks. Run with -race.
 func TestTableConcurrentReaders(t *testing.T) {
-	cache := NewTableCache(3 * (groupBlocks*segBlockEntry + groupOverhead))
+	cache := NewTableCache(3 * groupMem)
 	var segs []*Segment
 	for k := range 3 {
 		recs := batch(uint64(1+k*10_000), 5*groupBlocks+k)
@@ -359,7 +360,7 @@ func TestTableConcurrentReaders(t *testing.T) {
 // TestTableCacheBound: a shared cache never holds more than its size, and
 // a closed segment's groups leave it.
 func TestTableCacheBound(t *testing.T) {
-	one := groupBlocks*segBlockEntry + groupOverhead
+	one := groupMem
 	cache := NewTableCache(5 * one)
 	var segs []*Segment
 	for k := range 3 {
@@ -400,5 +401,12 @@ func TestTableCacheBound(t *testing.T) {
 	}
 	if _, err := OpenSegmentCached(segs[0].Path(), nil); !errors.Is(err, trove.ErrInvalid) {
 		t.Fatalf("nil cache: %v", err)
+	}
+}
+
+// TestTableSlotSize pins what a compact segment keeps per group.
+func TestTableSlotSize(t *testing.T) {
+	if n := unsafe.Sizeof(groupSlot{}); n > 24 {
+		t.Fatalf("a group slot takes %d bytes, want at most 24", n)
 	}
 }
