@@ -3,6 +3,8 @@ package engine
 import (
 	"sync"
 	"sync/atomic"
+
+	"github.com/trovedb/trove/segment"
 )
 
 // blockCache keeps decoded blocks up to a total size, evicting with the
@@ -14,7 +16,11 @@ import (
 // put and eviction set and clear under the cache's mutex.
 type blockCache struct {
 	max int64 // bytes; negative: cache nothing
-	mu  struct {
+	// tables holds the groups of the sealed segments' block tables that
+	// reads have needed (segment.OpenSegmentCached), a quarter of max
+	// and at least 1 MiB: the tables stay in the files' footers.
+	tables *segment.TableCache
+	mu     struct {
 		sync.Mutex
 		size  int64
 		ring  []clockEntry // cached blocks, and holes (blk nil) listed in free
@@ -31,8 +37,8 @@ type clockEntry struct {
 	blk *block
 }
 
-func newBlockCache(max int64) *blockCache {
-	return &blockCache{max: max}
+func newBlockCache(size int64) *blockCache {
+	return &blockCache{max: size, tables: segment.NewTableCache(max(size/4, 1<<20))}
 }
 
 // get returns block idx of sg if it is cached, else nil.

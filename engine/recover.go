@@ -84,7 +84,7 @@ func (s *Store) recover(ctx context.Context) (err error) {
 	slices.Sort(names)
 	var lastSealed uint64
 	for _, name := range names {
-		seg, err := segment.OpenSegmentCompact(name)
+		seg, err := segment.OpenSegmentCached(name, s.cache.tables)
 		if err != nil {
 			return fmt.Errorf("engine: open segment: %w", err)
 		}

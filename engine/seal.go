@@ -96,7 +96,7 @@ func (s *Store) maybeSeal() {
 		meta := segment.Meta{FirstWALIndex: job.firstWAL, LastWALIndex: job.lastWAL}
 		if err := segment.WriteSegment(job.path, meta, job.records, opts); err != nil {
 			job.err = fmt.Errorf("engine: seal: %w", err)
-		} else if job.seg, err = segment.OpenSegmentCompact(job.path); err != nil {
+		} else if job.seg, err = segment.OpenSegmentCached(job.path, s.cache.tables); err != nil {
 			job.err = fmt.Errorf("engine: seal: %w", err)
 		} else if job.events > 0 {
 			s.crashPoint("seal:index-writing")

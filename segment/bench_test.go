@@ -2,6 +2,7 @@ package segment
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -158,5 +159,68 @@ func BenchmarkSegmentReadBlock(b *testing.B) {
 			}
 			b.ReportMetric(float64(s.Size())/float64(s.Meta().Records), "file-bytes/event")
 		})
+	}
+}
+
+// BenchmarkSegmentGet is a read by position on a block cache miss, as the
+// engine does one: find the block holding a random position, read it and
+// its first position, over a segment of 1 KiB blocks (the engine's
+// default, ~3 events a block: ~26k blocks, ~800 table groups). "find" is
+// the engine's path on a block cache hit: FindBlock and BlockFirst alone.
+// The table is the full one (OpenSegment), or a compact segment's read
+// through a cache that holds the whole table ("warm"), or one group, so
+// that nearly every read reads its group from the file ("cold").
+func BenchmarkSegmentGet(b *testing.B) {
+	const n = 80_000
+	path := filepath.Join(b.TempDir(), "s.seg")
+	if err := WriteSegment(path, Meta{}, batch(1, n), SegmentOptions{BlockSize: 1 << 10}); err != nil {
+		b.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	positions := make([]uint64, 1<<16)
+	for i := range positions {
+		positions[i] = 1 + r.Uint64N(n)
+	}
+	opens := []struct {
+		name string
+		open func() (*Segment, error)
+	}{
+		{"full", func() (*Segment, error) { return OpenSegment(path) }},
+		{"warm", func() (*Segment, error) { return OpenSegmentCached(path, NewTableCache(64<<20)) }},
+		{"cold", func() (*Segment, error) { return OpenSegmentCached(path, NewTableCache(1)) }},
+	}
+	for _, o := range opens {
+		for _, op := range []string{"get", "find"} {
+			b.Run(o.name+"/"+op, func(b *testing.B) {
+				s, err := o.open()
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer s.Close()
+				if o.name == "warm" {
+					for i := 0; i < s.NumBlocks(); i += groupBlocks {
+						s.BlockFirst(i)
+					}
+				}
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					pos := positions[i%len(positions)]
+					i++
+					j, ok := s.FindBlock(pos)
+					if !ok {
+						b.Fatalf("position %d not found", pos)
+					}
+					if op == "get" {
+						if _, err := s.ReadBlock(j); err != nil {
+							b.Fatal(err)
+						}
+					}
+					if s.BlockFirst(j) > pos {
+						b.Fatal("wrong block")
+					}
+				}
+			})
+		}
 	}
 }

@@ -71,7 +71,7 @@ func TestCodecDamage(t *testing.T) {
 	copy(comp, data[b.Offset:])
 	// Bytes that pass the CRC (it is checked first) but not the decoder:
 	// decodeBlock alone.
-	raw := int(s.entry(1).raw)
+	raw := int(s.blocks[1].raw)
 	if _, err := decodeBlock(segVersionS2, comp, raw+1); err == nil {
 		t.Fatal("decoded to a length the table does not say")
 	}

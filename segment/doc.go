@@ -47,6 +47,14 @@
 // verifies the header, trailer and footer; ReadBlock verifies a block's CRC
 // and contents; Check verifies everything.
 //
+// OpenSegment keeps the whole block table in memory, 56 bytes a block.
+// OpenSegmentCompact and OpenSegmentCached (the engine's way) leave it in
+// the footer and keep 24 bytes per 32 blocks: reads fetch the entries they
+// need a group of 32 at a time, verified against a CRC taken at open, and
+// a TableCache, shared by any number of segments, keeps the groups read up
+// to a size in bytes. A store's memory for block tables is then the
+// cache's size, not a function of how many events it holds.
+//
 // # Errors
 //
 // Damage is always a *trove.CorruptionError (errors.Is(err,
@@ -68,7 +76,9 @@
 // NextIndex and Size may run while Append does. Read sees an entry only
 // after the Append that wrote it has returned (after its fsync). A Segment
 // is immutable: every method may be called from many goroutines, and Close
-// must follow the last read (the engine reference-counts segments).
+// must follow the last read (the engine reference-counts segments). A
+// TableCache is safe for concurrent use; a lookup that hits it takes no
+// lock.
 //
 // # Ownership of returned bytes
 //

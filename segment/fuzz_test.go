@@ -3,6 +3,7 @@ package segment
 import (
 	"bytes"
 	"os"
+	"slices"
 	"testing"
 )
 
@@ -51,7 +52,8 @@ func FuzzFrame(f *testing.F) {
 }
 
 // FuzzSegment feeds arbitrary bytes to the segment reader: OpenSegment,
-// Check and Scan must succeed or return ErrCorrupt, never panic.
+// Check and Scan must succeed or return ErrCorrupt, never panic; a segment
+// that opens opens compact too, and answers as with its full table.
 func FuzzSegment(f *testing.F) {
 	for _, codec := range []string{CodecS2, CodecZstd} {
 		for _, recs := range [][]Record{nil, batch(1, 5), goldenRecords()} {
@@ -70,11 +72,16 @@ func FuzzSegment(f *testing.F) {
 	}
 	f.Add([]byte("TROVESEG"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		s, err := openSegment("fuzz", bytes.NewReader(data), int64(len(data)))
+		s, err := openSegment("fuzz", bytes.NewReader(data), int64(len(data)), nil)
+		c, cerr := openSegment("fuzz", bytes.NewReader(data), int64(len(data)), NewTableCache(1))
+		if (err == nil) != (cerr == nil) {
+			t.Fatalf("full open: %v; compact open: %v", err, cerr)
+		}
 		if err != nil {
 			wantCorrupt(t, err)
 			return
 		}
+		sameTable(t, s, c)
 		n := 0
 		err = s.Scan(func(Record) error { n++; return nil })
 		if err != nil {
@@ -91,6 +98,34 @@ func FuzzSegment(f *testing.F) {
 			t.Fatalf("Scan passed but Check failed: %v", err)
 		}
 	})
+}
+
+// sameTable checks that compact segment c answers the table questions as
+// full segment s does.
+func sameTable(t *testing.T, s, c *Segment) {
+	t.Helper()
+	blocks := s.Blocks()
+	if !slices.Equal(blocks, c.Blocks()) || s.NumBlocks() != c.NumBlocks() {
+		t.Fatal("compact table differs")
+	}
+	m := s.Meta()
+	for i, b := range blocks {
+		if c.BlockFirst(i) != b.FirstPosition {
+			t.Fatalf("block %d: first %d, want %d", i, c.BlockFirst(i), b.FirstPosition)
+		}
+		for _, p := range []uint64{b.FirstPosition, b.LastPosition, b.LastPosition + 1, m.FirstPosition - 1, m.LastPosition} {
+			want, wantOK := s.FindBlock(p)
+			got, ok, err := c.LocateBlock(p)
+			if err != nil || got != want || ok != wantOK {
+				t.Fatalf("position %d: compact %d %v %v, full %d %v", p, got, ok, err, want, wantOK)
+			}
+		}
+		_, err := s.ReadBlock(i)
+		_, cerr := c.ReadBlock(i)
+		if (err == nil) != (cerr == nil) {
+			t.Fatalf("block %d: full %v, compact %v", i, err, cerr)
+		}
+	}
 }
 
 // FuzzRecords feeds arbitrary bytes to the record-list decoder, the part of

@@ -24,12 +24,12 @@ type Segment struct {
 	// version is the format version, which names the block codec.
 	version uint32
 	// The block table: blocks in full, or, in a compact segment
-	// (OpenSegmentCompact), nil and lean instead.
+	// (OpenSegmentCompact), nil and table instead.
 	blocks  []blockEntry
-	lean    []uint32 // leanStride per block, see leanEntry
+	table   *table
 	nblocks int
 	// evBlocks lists the blocks that hold positions, in order, when some
-	// block holds none (nil when every block does).
+	// block holds none (nil when every block does); full table only.
 	evBlocks  []uint32
 	unordered bool // block position ranges do not ascend: FindBlock scans
 	footerOff int64
@@ -38,8 +38,33 @@ type Segment struct {
 
 // OpenSegment opens a sealed segment and verifies its header, trailer,
 // footer and block table (not the blocks: see Check). Damage is returned as
-// a *trove.CorruptionError.
+// a *trove.CorruptionError. The segment keeps its whole block table in
+// memory (56 bytes a block); see OpenSegmentCompact.
 func OpenSegment(path string) (*Segment, error) {
+	return openFile(path, nil)
+}
+
+// OpenSegmentCompact is OpenSegment keeping the block table in the file:
+// reads get the entries they need from the footer a group of 32 at a time
+// (one pread, verified against a CRC taken at open), through a cache of
+// DefaultTableCacheSize bytes of the segment's own. In memory the segment
+// keeps 24 bytes per 32 blocks. See OpenSegmentCached to share a cache
+// among segments.
+func OpenSegmentCompact(path string) (*Segment, error) {
+	return openFile(path, NewTableCache(DefaultTableCacheSize))
+}
+
+// OpenSegmentCached is OpenSegmentCompact with the table's groups kept in
+// cache, which any number of segments may share: their tables then hold
+// at most the cache's size in memory, however many blocks they have.
+func OpenSegmentCached(path string, cache *TableCache) (*Segment, error) {
+	if cache == nil {
+		return nil, fmt.Errorf("segment: open %s: nil table cache: %w", path, trove.ErrInvalid)
+	}
+	return openFile(path, cache)
+}
+
+func openFile(path string, cache *TableCache) (*Segment, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("segment: open: %w", err)
@@ -49,7 +74,7 @@ func OpenSegment(path string) (*Segment, error) {
 		f.Close()
 		return nil, fmt.Errorf("segment: open: %w", err)
 	}
-	s, err := openSegment(path, f, st.Size())
+	s, err := openSegment(path, f, st.Size(), cache)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -58,108 +83,34 @@ func OpenSegment(path string) (*Segment, error) {
 	return s, nil
 }
 
-// OpenSegmentCompact is OpenSegment keeping only what reads need of the
-// block table: 24 bytes a block (offset, uncompressed length, CRC, record
-// count, and the position range relative to the segment's first position)
-// instead of 56. The time ranges stay in the file's footer: ReadBlock then
-// verifies a block's positions and count but not its time range, which
-// Check (re-reading the footer) still does. A segment whose file reaches
-// 4 GiB, or whose positions span 2^32 or more, keeps the full table.
-func OpenSegmentCompact(path string) (*Segment, error) {
-	s, err := OpenSegment(path)
+// entry returns block i's table entry and compressed length.
+func (s *Segment) entry(i int) (blockEntry, int64, error) {
+	if s.table == nil {
+		return s.blocks[i], s.blockLen(i), nil
+	}
+	grp, err := s.table.group(i / groupBlocks)
 	if err != nil {
-		return nil, err
+		return blockEntry{}, 0, err
 	}
-	s.compact()
-	return s, nil
-}
-
-// Compact block table entries: leanStride uint32s per block.
-const (
-	leanOffset = iota
-	leanRaw
-	leanCRC
-	leanRecords
-	leanFirst // position − Meta.FirstPosition + 1; 0 for none
-	leanLast
-	leanStride
-)
-
-// compact replaces the full block table with the lean one when it fits.
-func (s *Segment) compact() {
-	span := s.meta.LastPosition - s.meta.FirstPosition
-	if s.blocks == nil || s.footerOff >= 1<<32 || span >= 1<<32-1 {
-		return
-	}
-	rel := func(p uint64) uint32 {
-		if p == 0 {
-			return 0
-		}
-		return uint32(p - s.meta.FirstPosition + 1)
-	}
-	lean := make([]uint32, leanStride*len(s.blocks))
-	for i := range s.blocks {
-		b := &s.blocks[i]
-		e := lean[leanStride*i : leanStride*(i+1)]
-		e[leanOffset], e[leanRaw], e[leanCRC], e[leanRecords] = uint32(b.Offset), b.raw, b.crc, b.Records
-		e[leanFirst], e[leanLast] = rel(b.FirstPosition), rel(b.LastPosition)
-	}
-	s.lean, s.blocks = lean, nil
-}
-
-// entry returns block i's table entry; MinTime and MaxTime are 0 in a
-// compact segment.
-func (s *Segment) entry(i int) blockEntry {
-	if s.blocks != nil {
-		return s.blocks[i]
-	}
-	e := s.lean[leanStride*i : leanStride*(i+1)]
-	return blockEntry{Offset: int64(e[leanOffset]), raw: e[leanRaw], crc: e[leanCRC], Records: e[leanRecords],
-		FirstPosition: s.abs(e[leanFirst]), LastPosition: s.abs(e[leanLast])}
-}
-
-func (s *Segment) abs(rel uint32) uint64 {
-	if rel == 0 {
-		return 0
-	}
-	return s.meta.FirstPosition + uint64(rel) - 1
-}
-
-func (s *Segment) firstPos(i int) uint64 {
-	if s.blocks != nil {
-		return s.blocks[i].FirstPosition
-	}
-	return s.abs(s.lean[leanStride*i+leanFirst])
-}
-
-func (s *Segment) lastPos(i int) uint64 {
-	if s.blocks != nil {
-		return s.blocks[i].LastPosition
-	}
-	return s.abs(s.lean[leanStride*i+leanLast])
-}
-
-func (s *Segment) offset(i int) int64 {
-	if s.blocks != nil {
-		return s.blocks[i].Offset
-	}
-	return int64(s.lean[leanStride*i+leanOffset])
+	b, length := grp.entry(i % groupBlocks)
+	return b, length, nil
 }
 
 // full returns s if it holds the full block table, else a segment over the
 // same file with the table re-read from the footer.
 func (s *Segment) full() (*Segment, error) {
-	if s.blocks != nil {
+	if s.table == nil {
 		return s, nil
 	}
 	if s.closed.Load() {
 		return nil, fmt.Errorf("segment: read table of %s: %w", s.name, trove.ErrClosed)
 	}
-	return openSegment(s.name, s.r, s.size)
+	return openSegment(s.name, s.r, s.size, nil)
 }
 
-// openSegment reads and verifies the fixed parts of a segment held by r.
-func openSegment(name string, r io.ReaderAt, size int64) (*Segment, error) {
+// openSegment reads and verifies the fixed parts of a segment held by r;
+// with a cache, the segment is compact and keeps its table in the file.
+func openSegment(name string, r io.ReaderAt, size int64, cache *TableCache) (*Segment, error) {
 	le := binary.LittleEndian
 	if size < segHeaderSize+segMetaSize+segTrailerLen {
 		return nil, corrupt(name, 0, "file of %d bytes is too short for a segment", size)
@@ -203,15 +154,18 @@ func openSegment(name string, r io.ReaderAt, size int64) (*Segment, error) {
 		return nil, corrupt(name, int64(fOff), "footer CRC mismatch")
 	}
 	s := &Segment{name: name, r: r, size: size, version: version}
-	if err := s.parseFooter(footer, int64(fOff)); err != nil {
+	if err := s.parseFooter(footer, int64(fOff), cache == nil); err != nil {
 		return nil, err
+	}
+	if cache != nil {
+		s.table = newTable(name, r, int64(fOff)+segMetaSize, footer[segMetaSize:], cache)
 	}
 	return s, nil
 }
 
 // parseFooter decodes the meta and block table and checks their invariants
-// (FORMAT.md §3.5).
-func (s *Segment) parseFooter(footer []byte, fOff int64) error {
+// (FORMAT.md §3.5); it keeps the decoded table when keep is set.
+func (s *Segment) parseFooter(footer []byte, fOff int64, keep bool) error {
 	le := binary.LittleEndian
 	m := Meta{
 		FirstPosition: le.Uint64(footer[0:]),
@@ -229,11 +183,14 @@ func (s *Segment) parseFooter(footer []byte, fOff int64) error {
 		return corrupt(s.name, fOff, "meta says %d records in %d bytes", records, s.size)
 	}
 	m.Records, m.Blocks = int(records), int(nblocks)
-	s.blocks = make([]blockEntry, nblocks)
+	if keep {
+		s.blocks = make([]blockEntry, nblocks)
+	}
 	next := int64(segHeaderSize)
 	var total ranges
 	var lastPos uint64
-	for i := range s.blocks {
+	positionless := false
+	for i := range m.Blocks {
 		e := footer[segMetaSize+i*segBlockEntry:]
 		length := int64(le.Uint32(e[8:]))
 		records, raw := int(le.Uint32(e[20:])), int(le.Uint32(e[12:]))
@@ -264,21 +221,22 @@ func (s *Segment) parseFooter(footer []byte, fOff int64) error {
 				s.unordered = true
 			}
 			lastPos = b.LastPosition
+		} else {
+			positionless = true
 		}
 		total.merge(ranges{records: records, firstPos: b.FirstPosition, lastPos: b.LastPosition,
 			minTime: b.MinTime, maxTime: b.MaxTime, hasTime: b.MinTime != 0 || b.MaxTime != 0})
-		s.blocks[i] = b
+		if keep {
+			s.blocks[i] = b
+		}
 	}
 	s.footerOff = fOff
-	s.nblocks = len(s.blocks)
-	for i := range s.blocks {
-		if s.blocks[i].FirstPosition == 0 {
-			for j := range s.blocks {
-				if s.blocks[j].FirstPosition != 0 {
-					s.evBlocks = append(s.evBlocks, uint32(j))
-				}
+	s.nblocks = m.Blocks
+	if keep && positionless {
+		for j := range s.blocks {
+			if s.blocks[j].FirstPosition != 0 {
+				s.evBlocks = append(s.evBlocks, uint32(j))
 			}
-			break
 		}
 	}
 	if next != fOff {
@@ -296,7 +254,8 @@ func (s *Segment) parseFooter(footer []byte, fOff int64) error {
 func (s *Segment) Meta() Meta { return s.meta }
 
 // Blocks returns the block table, built on each call (a compact segment
-// re-reads it from the footer; if that fails, its time ranges are 0).
+// re-reads the whole footer; if that fails, it reads the table group by
+// group, and a group that can't be read gives zero entries).
 func (s *Segment) Blocks() []BlockInfo {
 	t := s
 	if f, err := s.full(); err == nil {
@@ -304,8 +263,11 @@ func (s *Segment) Blocks() []BlockInfo {
 	}
 	out := make([]BlockInfo, t.nblocks)
 	for i := range out {
-		b := t.entry(i)
-		out[i] = BlockInfo{Offset: b.Offset, Length: t.blockLen(i),
+		b, length, err := t.entry(i)
+		if err != nil {
+			continue
+		}
+		out[i] = BlockInfo{Offset: b.Offset, Length: length,
 			FirstPosition: b.FirstPosition, LastPosition: b.LastPosition,
 			MinTime: b.MinTime, MaxTime: b.MaxTime, Records: int(b.Records)}
 	}
@@ -321,27 +283,51 @@ func (s *Segment) Path() string { return s.name }
 // NumBlocks returns how many blocks the segment has.
 func (s *Segment) NumBlocks() int { return s.nblocks }
 
-// BlockFirst returns the first position in block i (0 when it holds none).
-func (s *Segment) BlockFirst(i int) uint64 { return s.firstPos(i) }
+// BlockFirst returns the first position in block i (0 when it holds none,
+// and in a compact segment when the table group holding block i can't be
+// read: ReadBlock(i) then says why).
+func (s *Segment) BlockFirst(i int) uint64 {
+	if s.table == nil {
+		return s.blocks[i].FirstPosition
+	}
+	grp, err := s.table.group(i / groupBlocks)
+	if err != nil {
+		return 0
+	}
+	return grp.first(i % groupBlocks)
+}
 
 // FindBlock returns the first block whose position range holds pos; false
-// when no block's does. When the blocks' ranges ascend (as the engine
-// writes them) it guesses the block from pos's place in the segment's
-// range, which blocks of even size make right or nearly so, and searches
-// from there: a look at one or two table entries instead of a binary
-// search's many (each a likely cache miss in a large store). Otherwise it
-// scans.
+// when no block's does, and in a compact segment when the table group that
+// would hold it can't be read (LocateBlock then says why). When the
+// blocks' ranges ascend (as the engine writes them) it guesses the block
+// (in a compact segment, the table group) from pos's place in the
+// segment's range, which blocks of even size make right or nearly so, and
+// searches from there: a look at one or two table entries instead of a
+// binary search's many (each a likely cache miss in a large store).
+// Otherwise it scans.
 func (s *Segment) FindBlock(pos uint64) (int, bool) {
+	i, ok, _ := s.LocateBlock(pos)
+	return i, ok
+}
+
+// LocateBlock is FindBlock returning, besides, the error that kept it from
+// reading the block table of a compact segment: a *trove.CorruptionError
+// when the table group's bytes changed since the segment was opened.
+func (s *Segment) LocateBlock(pos uint64) (int, bool, error) {
 	if pos == 0 || pos < s.meta.FirstPosition || pos > s.meta.LastPosition {
-		return 0, false
+		return 0, false, nil
+	}
+	if s.table != nil {
+		return s.locateInTable(pos)
 	}
 	if s.unordered {
 		for i := range s.nblocks {
-			if f := s.firstPos(i); f != 0 && f <= pos && pos <= s.lastPos(i) {
-				return i, true
+			if b := &s.blocks[i]; b.FirstPosition != 0 && b.FirstPosition <= pos && pos <= b.LastPosition {
+				return i, true, nil
 			}
 		}
-		return 0, false
+		return 0, false, nil
 	}
 	n := s.nblocks
 	if s.evBlocks != nil {
@@ -355,37 +341,128 @@ func (s *Segment) FindBlock(pos uint64) (int, bool) {
 	}
 	// The answer is the first k whose last position reaches pos; lo and hi
 	// bound it (lo ≤ k ≤ hi), starting from the guess g.
-	span := s.meta.LastPosition - s.meta.FirstPosition + 1
-	g := int((pos - s.meta.FirstPosition) * uint64(n) / span)
-	if span > 1<<32 {
-		g = int(float64(pos-s.meta.FirstPosition) / float64(span) * float64(n))
-	}
-	g = min(max(g, 0), n-1)
+	g := min(max(s.guess(pos, n), 0), n-1)
 	lo, hi := 0, n
-	if s.lastPos(idx(g)) >= pos {
+	if s.blocks[idx(g)].LastPosition >= pos {
 		hi = g
-		if g == 0 || s.lastPos(idx(g-1)) < pos {
+		if g == 0 || s.blocks[idx(g-1)].LastPosition < pos {
 			lo = g
 		}
 	} else {
 		lo = g + 1
-		if lo < n && s.lastPos(idx(lo)) >= pos {
+		if lo < n && s.blocks[idx(lo)].LastPosition >= pos {
 			hi = lo
 		}
 	}
-	k := lo + sort.Search(hi-lo, func(j int) bool { return s.lastPos(idx(lo+j)) >= pos })
-	if k == n || s.firstPos(idx(k)) > pos {
-		return 0, false
+	k := lo + sort.Search(hi-lo, func(j int) bool { return s.blocks[idx(lo+j)].LastPosition >= pos })
+	if k == n || s.blocks[idx(k)].FirstPosition > pos {
+		return 0, false, nil
 	}
-	return idx(k), true
+	return idx(k), true, nil
 }
 
-// blockLen returns the compressed length of block i.
+// locateInTable is LocateBlock in a compact segment, pos within the
+// segment's range.
+func (s *Segment) locateInTable(pos uint64) (int, bool, error) {
+	t := s.table
+	if s.unordered {
+		for g := range t.groups() {
+			grp, err := t.group(g)
+			if err != nil {
+				return 0, false, err
+			}
+			for j := range grp.len() {
+				if f := grp.first(j); f != 0 && f <= pos && pos <= grp.last(j) {
+					return g*groupBlocks + j, true, nil
+				}
+			}
+		}
+		return 0, false, nil
+	}
+	// The blocks' ranges ascend: the block holding pos is the first whose
+	// last position reaches it, in the first group whose hi does.
+	g := firstReaching(t.slots, pos, s.guess(pos, t.groups()))
+	if g == t.groups() {
+		return 0, false, nil
+	}
+	grp, err := t.group(g)
+	if err != nil {
+		return 0, false, err
+	}
+	n := grp.len()
+	j := 0
+	if t.slots[g].flags.Load()&slotGaps != 0 {
+		// Blocks without positions have a last position of 0.
+		for j < n && grp.last(j) < pos {
+			j++
+		}
+	} else {
+		// Guess from pos's place in the group's range (base, hi[g]], then
+		// walk: the blocks' last positions ascend.
+		var base uint64
+		if g > 0 {
+			base = t.slots[g-1].hi
+		}
+		if span := t.slots[g].hi - base; span < 1<<32 {
+			j = min(int((pos-base-1)*uint64(n)/span), n-1)
+		} else {
+			j = min(int(float64(pos-base-1)/float64(span)*float64(n)), n-1)
+		}
+		if grp.last(j) >= pos {
+			for j > 0 && grp.last(j-1) >= pos {
+				j--
+			}
+		} else {
+			for j < n && grp.last(j) < pos {
+				j++
+			}
+		}
+	}
+	if j == n || grp.first(j) > pos {
+		return 0, false, nil
+	}
+	return g*groupBlocks + j, true, nil
+}
+
+// guess returns where among n evenly sized parts of the segment's
+// position range pos falls (pos within the range).
+func (s *Segment) guess(pos uint64, n int) int {
+	span := s.meta.LastPosition - s.meta.FirstPosition + 1
+	if span > 1<<32 {
+		return int(float64(pos-s.meta.FirstPosition) / float64(span) * float64(n))
+	}
+	return int((pos - s.meta.FirstPosition) * uint64(n) / span)
+}
+
+// firstReaching returns the first group k whose hi reaches pos (len(a)
+// when none), looking first at the guess g and its neighbours.
+func firstReaching(a []groupSlot, pos uint64, g int) int {
+	n := len(a)
+	if n == 0 {
+		return 0
+	}
+	g = min(max(g, 0), n-1)
+	lo, hi := 0, n
+	if a[g].hi >= pos {
+		if g == 0 || a[g-1].hi < pos {
+			return g
+		}
+		hi = g
+	} else {
+		lo = g + 1
+		if lo == n || a[lo].hi >= pos {
+			return lo
+		}
+	}
+	return lo + sort.Search(hi-lo, func(j int) bool { return a[lo+j].hi >= pos })
+}
+
+// blockLen returns the compressed length of block i of a full table.
 func (s *Segment) blockLen(i int) int64 {
 	if i+1 < s.nblocks {
-		return s.offset(i+1) - s.offset(i)
+		return s.blocks[i+1].Offset - s.blocks[i].Offset
 	}
-	return s.footerOff - s.offset(i)
+	return s.footerOff - s.blocks[i].Offset
 }
 
 // ReadBlock reads, verifies (CRC, length, record count and ranges) and
@@ -402,8 +479,16 @@ func (s *Segment) readBlock(i int, dst []Record) ([]Record, error) {
 	if i < 0 || i >= s.nblocks {
 		return nil, fmt.Errorf("segment: block %d of %s (%d blocks): %w", i, s.name, s.nblocks, trove.ErrNotFound)
 	}
-	b := s.entry(i)
-	length := s.blockLen(i)
+	b, length, err := s.entry(i)
+	if err != nil {
+		return nil, err
+	}
+	return s.readEntry(i, &b, length, dst)
+}
+
+// readEntry reads block i, whose table entry is b and compressed length
+// length, appending its records to dst.
+func (s *Segment) readEntry(i int, b *blockEntry, length int64, dst []Record) ([]Record, error) {
 	bp := getBuf()
 	defer putBuf(bp)
 	comp := *bp
@@ -438,7 +523,7 @@ func (s *Segment) readBlock(i int, dst []Record) ([]Record, error) {
 		g.add(&dst[j])
 	}
 	if g.records != int(b.Records) || g.firstPos != b.FirstPosition || g.lastPos != b.LastPosition ||
-		s.blocks != nil && (g.minTime != b.MinTime || g.maxTime != b.MaxTime) {
+		g.minTime != b.MinTime || g.maxTime != b.MaxTime {
 		return nil, corrupt(s.name, b.Offset, "block %d: records disagree with the block table", i)
 	}
 	return dst, nil
@@ -446,12 +531,30 @@ func (s *Segment) readBlock(i int, dst []Record) ([]Record, error) {
 
 // Scan calls fn for every record in order and stops at the first error fn
 // returns, which Scan returns as is. Bodies stay valid after fn returns.
+// A compact segment reads its table group by group, without caching the
+// groups it reads.
 func (s *Segment) Scan(fn func(Record) error) error {
 	var recs []Record
+	var grp *tableGroup
 	for i := range s.nblocks {
+		if s.closed.Load() {
+			return fmt.Errorf("segment: read block of %s: %w", s.name, trove.ErrClosed)
+		}
+		var b blockEntry
+		var length int64
+		if s.table == nil {
+			b, length = s.blocks[i], s.blockLen(i)
+		} else {
+			if i%groupBlocks == 0 {
+				var err error
+				if grp, err = s.table.peek(i / groupBlocks); err != nil {
+					return err
+				}
+			}
+			b, length = grp.entry(i % groupBlocks)
+		}
 		var err error
-		recs, err = s.readBlock(i, recs[:0])
-		if err != nil {
+		if recs, err = s.readEntry(i, &b, length, recs[:0]); err != nil {
 			return err
 		}
 		for _, r := range recs {
@@ -489,6 +592,9 @@ func (s *Segment) Check() error {
 func (s *Segment) Close() error {
 	if s.closed.Swap(true) {
 		return fmt.Errorf("segment: close %s: %w", s.name, trove.ErrClosed)
+	}
+	if s.table != nil {
+		s.table.cache.drop(s.table)
 	}
 	if s.f != nil {
 		if err := s.f.Close(); err != nil {

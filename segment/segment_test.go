@@ -158,7 +158,7 @@ func TestSegmentCorruption(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := openSegment("x", bytes.NewReader(clean), int64(len(clean)))
+	s, err := openSegment("x", bytes.NewReader(clean), int64(len(clean)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

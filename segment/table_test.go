@@ -1,0 +1,412 @@
+package segment
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"unsafe"
+
+	"github.com/trovedb/trove"
+)
+
+// oneBlockEach writes recs one record per block (BlockSize 1), so that
+// block numbers, and the table's group edges, are the records' indexes.
+func oneBlockEach(t testing.TB, recs []Record) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "one.seg")
+	if err := WriteSegment(path, Meta{}, recs, SegmentOptions{BlockSize: 1}); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// sameAsFull checks that a compact segment opened over path with cache
+// answers every table question exactly as the full table does: Blocks,
+// FindBlock and LocateBlock at every position around the range,
+// BlockFirst, ReadBlock of every block, Scan and Check.
+func sameAsFull(t *testing.T, path string, cache *TableCache) {
+	t.Helper()
+	full, err := OpenSegment(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer full.Close()
+	s, err := OpenSegmentCached(path, cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.NumBlocks() != full.NumBlocks() || s.Meta() != full.Meta() || !slices.Equal(s.Blocks(), full.Blocks()) {
+		t.Fatalf("tables differ: %d and %d blocks", s.NumBlocks(), full.NumBlocks())
+	}
+	m := full.Meta()
+	check := func(p uint64) {
+		want, wantOK := full.FindBlock(p)
+		got, ok, err := s.LocateBlock(p)
+		if err != nil || got != want || ok != wantOK {
+			t.Fatalf("position %d: block %d %v %v, want %d %v", p, got, ok, err, want, wantOK)
+		}
+		if got2, ok2 := s.FindBlock(p); got2 != got || ok2 != ok {
+			t.Fatalf("position %d: FindBlock %d %v, LocateBlock %d %v", p, got2, ok2, got, ok)
+		}
+	}
+	if m.LastPosition-m.FirstPosition < 1<<16 {
+		for p := m.FirstPosition - min(m.FirstPosition, 1); p <= m.LastPosition+1; p++ {
+			check(p)
+		}
+	}
+	for _, b := range full.Blocks() {
+		for _, p := range []uint64{b.FirstPosition - 1, b.FirstPosition, b.LastPosition, b.LastPosition + 1} {
+			check(p)
+		}
+	}
+	for i := range full.NumBlocks() {
+		if s.BlockFirst(i) != full.BlockFirst(i) {
+			t.Fatalf("block %d: first %d, want %d", i, s.BlockFirst(i), full.BlockFirst(i))
+		}
+		got, err := s.ReadBlock(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := full.ReadBlock(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		equalRecords(t, got, want)
+	}
+	var got, want []Record
+	if err := s.Scan(func(r Record) error { got = append(got, r); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := full.Scan(func(r Record) error { want = append(want, r); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	equalRecords(t, got, want)
+	if err := s.Check(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTableGroupEdges: a compact segment finds and reads the blocks on
+// both sides of every group edge, with tables of one group, a whole
+// number of groups and one more block, through a cache of one group and a
+// large one.
+func TestTableGroupEdges(t *testing.T) {
+	for _, n := range []int{1, groupBlocks - 1, groupBlocks, groupBlocks + 1, 2 * groupBlocks, 3*groupBlocks + 5} {
+		for _, size := range []int64{1, 1 << 20} {
+			t.Run(fmt.Sprintf("%d blocks, cache %d", n, size), func(t *testing.T) {
+				path := oneBlockEach(t, batch(100, n))
+				sameAsFull(t, path, NewTableCache(size))
+				s, err := OpenSegmentCached(path, NewTableCache(size))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer s.Close()
+				if s.NumBlocks() != n {
+					t.Fatalf("%d blocks, want %d", s.NumBlocks(), n)
+				}
+				for _, i := range []int{0, groupBlocks - 1, groupBlocks, 2*groupBlocks - 1, 2 * groupBlocks, n - 1} {
+					if i >= n {
+						continue
+					}
+					p := uint64(100 + i)
+					if got, ok := s.FindBlock(p); !ok || got != i {
+						t.Fatalf("position %d: block %d %v, want %d", p, got, ok, i)
+					}
+					recs, err := s.ReadBlock(i)
+					if err != nil || len(recs) != 1 || recs[0].Position != p || s.BlockFirst(i) != p {
+						t.Fatalf("block %d: %v %v, first %d", i, recs, err, s.BlockFirst(i))
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestTablePositionless: blocks holding no position (at the start, at the
+// end, a whole group of them, a few inside groups) and segments with no
+// position at all are found, skipped and read as with the full table.
+func TestTablePositionless(t *testing.T) {
+	mk := func(n int, hasPos func(i int) bool) []Record {
+		var recs []Record
+		pos := uint64(1000)
+		for i := range n {
+			if hasPos(i) {
+				recs = append(recs, Record{Type: 1, Position: pos, Time: int64(i + 1), Body: event(pos)})
+				pos += 1 + uint64(i%3) // gaps between blocks
+			} else {
+				recs = append(recs, Record{Type: 7, Body: []byte(fmt.Sprintf("link %d", i))})
+			}
+		}
+		return recs
+	}
+	cases := map[string][]Record{
+		"leading and trailing":  mk(3*groupBlocks, func(i int) bool { return i >= 10 && i < 3*groupBlocks-10 }),
+		"a whole group without": mk(4*groupBlocks, func(i int) bool { return i < groupBlocks || i >= 2*groupBlocks+3 }),
+		"scattered":             mk(3*groupBlocks+9, func(i int) bool { return i%7 != 3 }),
+		"every other":           mk(2*groupBlocks, func(i int) bool { return i%2 == 0 }),
+		"only the last":         mk(2*groupBlocks+1, func(i int) bool { return i == 2*groupBlocks }),
+		"none":                  mk(2*groupBlocks, func(int) bool { return false }),
+	}
+	for name, recs := range cases {
+		t.Run(name, func(t *testing.T) {
+			path := oneBlockEach(t, recs)
+			sameAsFull(t, path, NewTableCache(1))
+			sameAsFull(t, path, NewTableCache(1<<20))
+		})
+	}
+}
+
+// TestTableUnorderedAndWide: segments the engine does not write but the
+// format allows, blocks whose ranges do not ascend and positions that span
+// more than 2^32, answer as with the full table.
+func TestTableUnorderedAndWide(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	var unordered []Record
+	for i := range 3*groupBlocks + 1 {
+		p := uint64(1 + r.IntN(500))
+		if i%10 == 0 {
+			unordered = append(unordered, Record{Type: 2, Body: []byte("none")})
+			continue
+		}
+		unordered = append(unordered, Record{Type: 1, Position: p, Time: 5, Body: event(p)})
+	}
+	var wide []Record
+	for i := range 2*groupBlocks + 3 {
+		p := uint64(1) + uint64(i)*(1<<27)
+		wide = append(wide, Record{Type: 1, Position: p, Time: 5, Body: event(p)})
+	}
+	for name, recs := range map[string][]Record{"unordered": unordered, "wide": wide} {
+		t.Run(name, func(t *testing.T) {
+			path := oneBlockEach(t, recs)
+			s, err := OpenSegment(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if name == "unordered" && !s.unordered {
+				t.Fatal("segment not unordered")
+			}
+			if name == "wide" && s.Meta().LastPosition-s.Meta().FirstPosition < 1<<32 {
+				t.Fatal("segment not wide")
+			}
+			s.Close()
+			sameAsFull(t, path, NewTableCache(1))
+			sameAsFull(t, path, NewTableCache(1<<20))
+		})
+	}
+}
+
+// TestTableDamagedGroup: a table group whose bytes change after the
+// segment was opened is reported as a CorruptionError naming the file and
+// the group's offset, by every read that needs it; blocks of other groups
+// still read, and Check reports the footer.
+func TestTableDamagedGroup(t *testing.T) {
+	recs := batch(1, 4*groupBlocks)
+	for name, damage := range map[string]func(path string, off int64){
+		"flipped byte": func(path string, off int64) {
+			f, err := os.OpenFile(path, os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			b := make([]byte, 1)
+			f.ReadAt(b, off+3*segBlockEntry+25)
+			b[0] ^= 0x10
+			if _, err := f.WriteAt(b, off+3*segBlockEntry+25); err != nil {
+				t.Fatal(err)
+			}
+		},
+		"zeroed group": func(path string, off int64) {
+			f, err := os.OpenFile(path, os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if _, err := f.WriteAt(make([]byte, groupBlocks*segBlockEntry), off); err != nil {
+				t.Fatal(err)
+			}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := oneBlockEach(t, recs)
+			s, err := OpenSegmentCached(path, NewTableCache(1)) // holds one group
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			const g = 2 // the damaged group
+			groupOff := s.footerOff + segMetaSize + g*groupBlocks*segBlockEntry
+			damage(path, groupOff)
+			if _, err := s.ReadBlock(0); err != nil { // group 0 in the cache
+				t.Fatal(err)
+			}
+			i := g*groupBlocks + 5
+			pos := recs[i].Position
+			_, ok, err := s.LocateBlock(pos)
+			ce := wantCorrupt(t, err)
+			if ok || ce.File != path || ce.Offset != groupOff {
+				t.Fatalf("LocateBlock: %v %v, want corruption in %s at %d", ok, err, path, groupOff)
+			}
+			if _, ok := s.FindBlock(pos); ok {
+				t.Fatal("FindBlock found a block in a damaged group")
+			}
+			_, err = s.ReadBlock(i)
+			if ce := wantCorrupt(t, err); ce.File != path || ce.Offset != groupOff {
+				t.Fatalf("ReadBlock: %v, want corruption at %d", err, groupOff)
+			}
+			if s.BlockFirst(i) != 0 {
+				t.Fatal("BlockFirst of a block in a damaged group")
+			}
+			if err := s.Scan(func(Record) error { return nil }); err == nil {
+				t.Fatal("Scan passed a damaged group")
+			} else if ce := wantCorrupt(t, err); ce.Offset != groupOff {
+				t.Fatalf("Scan: %v, want corruption at %d", err, groupOff)
+			}
+			if ce := wantCorrupt(t, s.Check()); ce.File != path || ce.Offset != s.footerOff {
+				t.Fatalf("Check: %v, want corruption of the footer at %d", ce, s.footerOff)
+			}
+			// Other groups still read, and Blocks gives what it can.
+			for _, j := range []int{0, groupBlocks, 3*groupBlocks + 1} {
+				if got, ok, err := s.LocateBlock(recs[j].Position); err != nil || !ok || got != j {
+					t.Fatalf("block %d: %d %v %v", j, got, ok, err)
+				}
+				if _, err := s.ReadBlock(j); err != nil {
+					t.Fatal(err)
+				}
+			}
+			blocks := s.Blocks()
+			if len(blocks) != len(recs) || blocks[i] != (BlockInfo{}) || blocks[3*groupBlocks].FirstPosition != recs[3*groupBlocks].Position {
+				t.Fatalf("Blocks over a damaged group: %d blocks, %+v", len(blocks), blocks[i])
+			}
+		})
+	}
+	t.Run("truncated file", func(t *testing.T) {
+		path := oneBlockEach(t, recs)
+		s, err := OpenSegmentCached(path, NewTableCache(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		last := s.table.groups() - 1
+		groupOff := s.footerOff + segMetaSize + int64(last)*groupBlocks*segBlockEntry
+		if err := os.Truncate(path, groupOff+100); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = s.LocateBlock(recs[len(recs)-1].Position)
+		if ce := wantCorrupt(t, err); ce.File != path || ce.Offset != groupOff {
+			t.Fatalf("%v, want corruption at %d", err, groupOff)
+		}
+	})
+}
+
+// TestTableConcurrentReaders: readers of several segments sharing a cache
+// too small for their tables (groups are read, evicted and read again
+// while others use them) all get the right blocks. Run with -race.
+func TestTableConcurrentReaders(t *testing.T) {
+	cache := NewTableCache(3 * groupMem)
+	var segs []*Segment
+	for k := range 3 {
+		recs := batch(uint64(1+k*10_000), 5*groupBlocks+k)
+		s, err := OpenSegmentCached(oneBlockEach(t, recs), cache)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		segs = append(segs, s)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(w), 1))
+			for range 2000 {
+				s := segs[r.IntN(len(segs))]
+				m := s.Meta()
+				pos := m.FirstPosition + r.Uint64N(m.LastPosition-m.FirstPosition+1)
+				i, ok, err := s.LocateBlock(pos)
+				if err != nil || !ok || s.BlockFirst(i) != pos {
+					errs <- fmt.Errorf("position %d: block %d %v %v, first %d", pos, i, ok, err, s.BlockFirst(i))
+					return
+				}
+				recs, err := s.ReadBlock(i)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if len(recs) != 1 || recs[0].Position != pos {
+					errs <- fmt.Errorf("position %d: block %d holds %v", pos, i, recs)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if n, size := cache.Stats(); n < 1 || size > cache.max {
+		t.Fatalf("cache holds %d groups, %d bytes, max %d", n, size, cache.max)
+	}
+}
+
+// TestTableCacheBound: a shared cache never holds more than its size, and
+// a closed segment's groups leave it.
+func TestTableCacheBound(t *testing.T) {
+	one := groupMem
+	cache := NewTableCache(5 * one)
+	var segs []*Segment
+	for k := range 3 {
+		s, err := OpenSegmentCached(oneBlockEach(t, batch(uint64(1+k*1000), 4*groupBlocks)), cache)
+		if err != nil {
+			t.Fatal(err)
+		}
+		segs = append(segs, s)
+	}
+	for _, s := range segs {
+		for i := 0; i < s.NumBlocks(); i += groupBlocks {
+			if _, err := s.ReadBlock(i); err != nil {
+				t.Fatal(err)
+			}
+			if n, size := cache.Stats(); size > 5*one || n > 5 {
+				t.Fatalf("cache holds %d groups, %d bytes, max %d", n, size, 5*one)
+			}
+		}
+	}
+	if n, _ := cache.Stats(); n != 5 {
+		t.Fatalf("cache holds %d groups after reading 12, want 5", n)
+	}
+	for _, s := range segs {
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, size := cache.Stats(); n != 0 || size != 0 {
+		t.Fatalf("closed segments left %d groups, %d bytes", n, size)
+	}
+	// A closed segment reads nothing and caches nothing.
+	if _, err := segs[0].ReadBlock(0); !errors.Is(err, trove.ErrClosed) {
+		t.Fatalf("ReadBlock after Close: %v", err)
+	}
+	segs[0].FindBlock(segs[0].Meta().FirstPosition)
+	if n, _ := cache.Stats(); n != 0 {
+		t.Fatalf("a closed segment cached %d groups", n)
+	}
+	if _, err := OpenSegmentCached(segs[0].Path(), nil); !errors.Is(err, trove.ErrInvalid) {
+		t.Fatalf("nil cache: %v", err)
+	}
+}
+
+// TestTableSlotSize pins what a compact segment keeps per group.
+func TestTableSlotSize(t *testing.T) {
+	if n := unsafe.Sizeof(groupSlot{}); n > 24 {
+		t.Fatalf("a group slot takes %d bytes, want at most 24", n)
+	}
+}
