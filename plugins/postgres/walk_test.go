@@ -36,9 +36,15 @@ func TestWalkAndHandOverGiveTheSameResults(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var windows, walkedOnly, handedOver int
+	var windows, walkedOnly, handedOver, bucketWindows int
 	var handOver bool
-	postgres.SetWalked(s, func(_ int64, _ int, h bool) { windows++; handOver = handOver || h })
+	postgres.SetWalked(s, func(_ int64, _ int, b, h bool) {
+		windows++
+		handOver = handOver || h
+		if b {
+			bucketWindows++
+		}
+	})
 	for _, q := range []trove.EventQuery{
 		{Payload: map[string]any{"m": json.Number("3")}},     // 20%
 		{Payload: map[string]any{"g": json.Number("42")}},    // 1%
@@ -83,8 +89,8 @@ func TestWalkAndHandOverGiveTheSameResults(t *testing.T) {
 			}
 		}
 	}
-	if handedOver == 0 || walkedOnly == 0 {
-		t.Errorf("%d queries handed over to the index, %d walked alone: want both ways exercised", handedOver, walkedOnly)
+	if handedOver == 0 || walkedOnly == 0 || bucketWindows == 0 {
+		t.Errorf("%d queries handed over to the index, %d walked alone, %d windows read by buckets: want every way exercised", handedOver, walkedOnly, bucketWindows)
 	}
 }
 
