@@ -135,8 +135,10 @@ func (s *Store) walk(ctx context.Context, tx querier, c *trove.CompiledQuery, co
 			if bstmt != "" {
 				// The buckets the rest of the limit takes at this rate, at
 				// most every one left.
-				nb = min(int64(math.Ceil(float64(need)/(rate*(1<<bucketShift)))), remaining()>>bucketShift+1)
-				bucketRows = float64(nb)*bucketCost + float64(need)*bucketRowCost
+				// Every candidate of a bucket read is fetched.
+				perBucket := rate * (1 << bucketShift)
+				nb = min(int64(math.Ceil(float64(need)/perBucket)), remaining()>>bucketShift+1)
+				bucketRows = float64(nb) * (bucketCost + perBucket*bucketRowCost)
 			}
 			switch {
 			case ginRows < walkRows && ginRows < bucketRows:
