@@ -429,7 +429,7 @@ func whereClause(c *trove.CompiledQuery, walk bool) where {
 // payloadDoc is the expression events_payload_bucket indexes (migration
 // 3), written exactly as there: the payload under "p", its position
 // bucket (position >> bucketShift) under "b". NULL when payload_jsonb is.
-const payloadDoc = `jsonb_set(jsonb_set('{"b":0,"p":0}'::jsonb, '{p}', e.payload_jsonb), '{b}', ((e.position >> 13)::text)::jsonb)`
+const payloadDoc = `jsonb_set(jsonb_set('{"b":0,"p":0}'::jsonb, '{b}', ((e.position >> 13)::text)::jsonb), '{p}', e.payload_jsonb)`
 
 // bucketShift sizes the position buckets of payloadDoc: 8,192 positions.
 const bucketShift = 13
