@@ -24,7 +24,7 @@ import (
 //
 // The cleaner moves them itself, off the append path: once this Store
 // wrote cleanRows rows, or cleanIdle after its last append, it calls
-// gin_clean_pending_list on both indexes from a connection of its own.
+// gin_clean_pending_list on both indexes from a pooled connection (not an append's).
 // An insert that finds the list being moved leaves it to the mover, so
 // appends do not wait for it. The call needs the indexes' owner (the role
 // that applied the migrations); where it is refused or missing (another
