@@ -39,7 +39,7 @@
 // position buckets (a GIN index whose documents carry their position's
 // bucket) when it proves uncommon, and hand over to the GIN index when the
 // terms prove rare (walk.go). A Store moves the GIN indexes' pending lists
-// into them itself, off the append path (pending.go).
+// into them itself once its appends pause (pending.go).
 //
 // # Check
 //
