@@ -406,6 +406,7 @@ func (a *appendTxn) finish(ctx context.Context) error {
 	// hold every connection.
 	s.wrote(ctx, conn)
 	s.notify()
+	s.pending.added(len(a.g.rows))
 	return nil
 }
 

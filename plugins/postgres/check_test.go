@@ -56,7 +56,7 @@ func TestCheckSoundStore(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, strings.Join(rep.Problems, "\n"))
 	}
-	want := postgres.Report{Head: 33, Events: 13, Versions: 33, Links: 11, Dangling: 1, Files: 2, Schemas: 1, Migration: 2}
+	want := postgres.Report{Head: 33, Events: 13, Versions: 33, Links: 11, Dangling: 1, Files: 2, Schemas: 1, Migration: 3}
 	rep.Problems = nil
 	if fmt.Sprint(rep) != fmt.Sprint(want) {
 		t.Errorf("report %+v, want %+v", rep, want)

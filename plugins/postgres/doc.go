@@ -35,8 +35,11 @@
 // then evaluated in Go by the compiled trove.CompiledQuery, so results equal the
 // reference semantics exactly. Position-ordered queries with a limit read
 // candidates in keyset pages; with payload or search terms they first
-// walk the log in position windows and hand over to the GIN index when the
-// terms prove rare (walk.go).
+// walk the log in position windows, read a payload term's matches by
+// position buckets (a GIN index whose documents carry their position's
+// bucket) when it proves uncommon, and hand over to the GIN index when the
+// terms prove rare (walk.go). A Store moves the GIN indexes' pending lists
+// into them itself once its appends pause (pending.go).
 //
 // # Check
 //

@@ -31,7 +31,9 @@ func QuerySQL(q trove.EventQuery) (string, []any, error) {
 func Listening(s *Store) <-chan struct{} { return s.listening }
 
 // SetWalked sets the hook told each position window a query walks.
-func SetWalked(s *Store, f func(window int64, candidates int, handOver bool)) { s.walked = f }
+func SetWalked(s *Store, f func(window int64, candidates int, buckets bool, handOver bool)) {
+	s.walked = f
+}
 
 // WalkSQL is the statement of q's position windows, its window bounds
 // last.
@@ -42,6 +44,27 @@ func WalkSQL(q trove.EventQuery) (string, []any, error) {
 	}
 	w := whereClause(c, true)
 	return walkStatement(eventCols, w, false), w.args, nil
+}
+
+// BucketSQL is the statement reading position buckets of q's first
+// payload term, with its arguments before the window's bounds and the
+// buckets' documents; ok is false when q has no such term.
+func BucketSQL(q trove.EventQuery) (stmt string, args []any, doc string, ok bool, err error) {
+	c, err := q.Compile()
+	if err != nil {
+		return "", nil, "", false, err
+	}
+	w := whereClause(c, true)
+	if w.bucketDoc == "" {
+		return "", nil, "", false, nil
+	}
+	return bucketStatement(eventCols, w, false), w.args, w.bucketDoc, true, nil
+}
+
+// PendingMoves reports the GIN pending-list moves the cleaner made, and
+// whether the server refused them.
+func PendingMoves(s *Store) (moves int64, stopped bool) {
+	return s.pending.moves.Load(), s.pending.stopped.Load()
 }
 
 // RegisterTSVector makes m encode the values of MakeTSVector.

@@ -71,9 +71,9 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		{"producer", trove.EventQuery{Producer: []string{"producer-7"}, Limit: &limit}, "events_producer"},
 		{"schema and producer", trove.EventQuery{Schema: []string{"plan-7+v1"}, Producer: []string{"producer-7"}, Limit: &limit}, "events_schema_producer"},
 		{"time", trove.EventQuery{TimeRange: &trove.TimeRange{Start: start.Format(time.RFC3339), End: end.Format(time.RFC3339)}}, "events_created"},
-		{"payload", trove.EventQuery{Payload: map[string]any{"n": json.Number("4242")}}, "events_payload"},
-		{"payload limit", trove.EventQuery{Payload: map[string]any{"text": "word7 common words"}, Limit: &limit}, "events_payload"},
-		{"payload rare limit 1", trove.EventQuery{Payload: map[string]any{"n": json.Number("77777")}, Limit: &one}, "events_payload"},
+		{"payload", trove.EventQuery{Payload: map[string]any{"n": json.Number("4242")}}, "events_payload_bucket"},
+		{"payload limit", trove.EventQuery{Payload: map[string]any{"text": "word7 common words"}, Limit: &limit}, "events_payload_bucket"},
+		{"payload rare limit 1", trove.EventQuery{Payload: map[string]any{"n": json.Number("77777")}, Limit: &one}, "events_payload_bucket"},
 		{"search", trove.EventQuery{Search: "word42"}, "events_search"},
 		{"search limit", trove.EventQuery{Search: "+word42 common", Limit: &limit}, "events_search"},
 		{"links", trove.EventQuery{Links: []trove.LinkCriterion{{Type: "type-3", TargetEvent: &trove.EventID{ID: "ev-000420"}}}}, "links_type"},
@@ -107,6 +107,22 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		}
 		if plan := explain(stmt, append(args, int64(40_000), int64(41_000))...); !strings.Contains(plan, `"events_pkey"`) {
 			t.Errorf("%+v: the window does not walk events_pkey:\n%s\n%s", q, stmt, plan)
+		}
+	}
+	// Position buckets of a payload term are read through
+	// events_payload_bucket, for a common term (1%) as for a rare one.
+	for _, q := range []trove.EventQuery{
+		{Payload: map[string]any{"group": json.Number("7")}, Limit: &limit},
+		{Payload: map[string]any{"n": json.Number("77777")}, Limit: &one},
+		{Payload: map[string]any{"group": json.Number("7")}, Schema: []string{"plan-7+v1"}, Limit: &limit},
+	} {
+		stmt, args, doc, ok, err := postgres.BucketSQL(q)
+		if err != nil || !ok {
+			t.Fatalf("%+v: no bucket statement (%v)", q, err)
+		}
+		docs := []string{`{"b":4,"p":` + doc + `}`, `{"b":5,"p":` + doc + `}`}
+		if plan := explain(stmt, append(args, int64(4<<13-1), int64(6<<13-1), docs)...); !strings.Contains(plan, `"events_payload_bucket"`) {
+			t.Errorf("%+v: the buckets are not read through events_payload_bucket:\n%s\n%s", q, stmt, plan)
 		}
 	}
 	for _, tc := range []struct {

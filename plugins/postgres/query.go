@@ -330,6 +330,10 @@ type where struct {
 	// (no link criterion): a limited query in position order may then
 	// walk the log in position windows first (see walk).
 	walkable bool
+	// bucketDoc is the containment document of the first payload term
+	// jsonb can test ("" when none): walk reads its position buckets
+	// through events_payload_bucket.
+	bucketDoc string
 }
 
 // whereClause renders the query's filters as SQL over events e, every
@@ -393,6 +397,7 @@ func whereClause(c *trove.CompiledQuery, walk bool) where {
 		}
 		b.WriteString(`)`)
 	}
+	bucketDoc := ""
 	for _, t := range c.PayloadTerms() {
 		doc, ok := containment(t.Keys, t.Value)
 		if !ok {
@@ -401,7 +406,10 @@ func whereClause(c *trove.CompiledQuery, walk bool) where {
 		if walk {
 			b.WriteString(` AND coalesce(e.payload_jsonb @> ` + arg(doc) + `::jsonb, true)`)
 		} else {
-			b.WriteString(` AND (e.payload_jsonb @> ` + arg(doc) + `::jsonb OR e.payload_jsonb IS NULL)`)
+			b.WriteString(` AND (` + payloadDoc + ` @> ` + arg(`{"p":`+doc+`}`) + `::jsonb OR e.payload_jsonb IS NULL)`)
+		}
+		if bucketDoc == "" {
+			bucketDoc = doc
 		}
 		gin = true
 	}
@@ -415,8 +423,16 @@ func whereClause(c *trove.CompiledQuery, walk bool) where {
 			gin = true
 		}
 	}
-	return where{sql: b.String(), args: args, gin: gin, walkable: gin && !linked}
+	return where{sql: b.String(), args: args, gin: gin, walkable: gin && !linked, bucketDoc: bucketDoc}
 }
+
+// payloadDoc is the expression events_payload_bucket indexes (migration
+// 3), written exactly as there: the payload under "p", its position
+// bucket (position >> bucketShift) under "b". NULL when payload_jsonb is.
+const payloadDoc = `jsonb_set(jsonb_set('{"b":0,"p":0}'::jsonb, '{b}', ((e.position >> 13)::text)::jsonb), '{p}', e.payload_jsonb)`
+
+// bucketShift sizes the position buckets of payloadDoc: 8,192 positions.
+const bucketShift = 13
 
 // containment renders a payload term as the jsonb document every payload
 // holding it contains: {"a": {"b": value}}. jsonb compares numbers

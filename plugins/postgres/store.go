@@ -149,14 +149,19 @@ type Store struct {
 
 	listening chan struct{} // closed once the first LISTEN succeeded (notify on)
 
+	// pending moves the GIN indexes' pending lists off the append path
+	// (pending.go).
+	pending *cleaner
+
 	// beforeCommit, when set (by tests, before Initialize), runs in each
 	// append transaction after its writes, with the head row locked, just
 	// before the commit; an error rolls the transaction back.
 	beforeCommit func(ctx context.Context, tx *pgxpool.Conn) error
 	// walked, when set (by tests), is told each position window a query
-	// walked: its size, the candidates it held, and whether the query then
-	// hands the rest of the log over to the index.
-	walked func(window int64, candidates int, handOver bool)
+	// walked: its size, the candidates it held, whether it was read by
+	// position buckets, and whether the query then hands the rest of the
+	// log over to the index.
+	walked func(window int64, candidates int, buckets bool, handOver bool)
 }
 
 var (
@@ -192,6 +197,7 @@ func New(o Options) (*Store, error) {
 		channel:   "trove_" + hex.EncodeToString(sum[:8]),
 		commits:   make(chan *commitReq, 1024),
 		listening: make(chan struct{}),
+		pending:   newCleaner(),
 	}
 	s.mu.state = lifecycle.New("postgres", lifecycle.Strict)
 	return s, nil
@@ -265,6 +271,8 @@ func (s *Store) Initialize(ctx context.Context, _ *trove.Core) error {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); s.committer(bg, pool) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); s.pending.run(bg, pool) }()
 	if s.opts.Notify == "on" {
 		wg.Add(1)
 		go func() { defer wg.Done(); s.listen(bg, cfg) }()

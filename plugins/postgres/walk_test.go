@@ -23,7 +23,7 @@ func TestWalkAndHandOverGiveTheSameResults(t *testing.T) {
 		evs := make([]trove.Event, 1000)
 		for j := range evs {
 			i := b*1000 + j
-			evs[j] = ev(fmt.Sprintf("w%05d", i), 0, fmt.Sprintf(`{"g":%d,"m":%d,"n":%d,"t":"word%d common"}`, i%100, i%5, i, i%2000))
+			evs[j] = ev(fmt.Sprintf("w%05d", i), 0, fmt.Sprintf(`{"g":%d,"h":%d,"m":%d,"n":%d,"t":"word%d common"}`, i%100, i%50, i%5, i, i%2000))
 		}
 		if _, err := s.SaveEvents(ctx, evs); err != nil {
 			t.Fatal(err)
@@ -36,12 +36,19 @@ func TestWalkAndHandOverGiveTheSameResults(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var windows, walkedOnly, handedOver int
+	var windows, walkedOnly, handedOver, bucketWindows int
 	var handOver bool
-	postgres.SetWalked(s, func(_ int64, _ int, h bool) { windows++; handOver = handOver || h })
+	postgres.SetWalked(s, func(_ int64, _ int, b, h bool) {
+		windows++
+		handOver = handOver || h
+		if b {
+			bucketWindows++
+		}
+	})
 	for _, q := range []trove.EventQuery{
 		{Payload: map[string]any{"m": json.Number("3")}},     // 20%
 		{Payload: map[string]any{"g": json.Number("42")}},    // 1%
+		{Payload: map[string]any{"h": json.Number("7")}},     // 2%: read by buckets
 		{Payload: map[string]any{"n": json.Number("12345")}}, // one
 		{Payload: map[string]any{"n": json.Number("-1")}},    // none
 		{Search: "common"}, // all
@@ -83,8 +90,8 @@ func TestWalkAndHandOverGiveTheSameResults(t *testing.T) {
 			}
 		}
 	}
-	if handedOver == 0 || walkedOnly == 0 {
-		t.Errorf("%d queries handed over to the index, %d walked alone: want both ways exercised", handedOver, walkedOnly)
+	if handedOver == 0 || walkedOnly == 0 || bucketWindows == 0 {
+		t.Errorf("%d queries handed over to the index, %d walked alone, %d windows read by buckets: want every way exercised", handedOver, walkedOnly, bucketWindows)
 	}
 }
 
