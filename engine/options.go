@@ -49,7 +49,8 @@ type Options struct {
 	CompressionLevel int `json:"compressionLevel"`
 	// CacheSize bounds the decoded sealed blocks kept for reads. Unit:
 	// bytes. Default 128 MiB; zero means the default; negative disables the
-	// cache.
+	// cache. The sealed segments' block tables, read from their footers,
+	// are cached beside it in a quarter of CacheSize more (at least 1 MiB).
 	CacheSize int64 `json:"cacheSize"`
 	// MaxPathValues is how many distinct values a payload path may take
 	// before the payload index stops indexing it (queries on it then scan).
