@@ -165,15 +165,10 @@ func writeIDRun(w io.Writer, srcs []idSource) error {
 		_, err := bw.Write(b)
 		return err
 	}
-	// Two passes over the merge: hashes (and the filter), then positions.
-	err := mergeIDs(srcs, func(h uint64, _ uint32) error {
-		filter.add(h)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
+	// Two passes over the merge: hashes (filling the filter, written
+	// last), then positions.
 	if err := mergeIDs(srcs, func(h uint64, _ uint32) error {
+		filter.add(h)
 		binary.LittleEndian.PutUint64(buf[:], h)
 		return put(0, buf[:8])
 	}); err != nil {
