@@ -85,26 +85,23 @@ func (s *Store) openIDRuns() {
 		return
 	}
 	used := map[string]bool{}
-	var upTo uint32
-	for _, f := range files {
-		if f.first != upTo+1 || !ends[f.last] {
-			continue
-		}
+	idRunChain(files, ends, func(f idRunFile) bool {
 		path := filepath.Join(s.segDir(), f.name)
 		r, err := s.loadIDRun(path)
-		if err == nil && (r.First() != f.first || r.Last() != f.last) {
-			r.Close()
-			err = &trove.CorruptionError{File: path, Offset: 12, Reason: fmt.Sprintf("engine: id run covers positions %d-%d, its name %d-%d", r.First(), r.Last(), f.first, f.last)}
+		if err == nil {
+			if err = f.fits(path, r); err != nil {
+				r.Close()
+			}
 		}
 		if err != nil {
 			s.logger.Warn("damaged id run; it is merged again later", "err", err)
 			s.w.idRunDamage = append(s.w.idRunDamage, err)
-			continue
+			return false
 		}
 		s.w.idRuns = append(s.w.idRuns, r)
 		used[f.name] = true
-		upTo = f.last
-	}
+		return true
+	})
 	if s.readOnly {
 		return
 	}
@@ -121,6 +118,15 @@ func (s *Store) openIDRuns() {
 type idRunFile struct {
 	name        string
 	first, last uint32
+}
+
+// fits checks that the run read from f covers the positions f's name
+// says.
+func (f idRunFile) fits(path string, r *index.IDRun) error {
+	if r.First() != f.first || r.Last() != f.last {
+		return &trove.CorruptionError{File: path, Offset: 12, Reason: fmt.Sprintf("engine: id run covers positions %d-%d, its name %d-%d", r.First(), r.Last(), f.first, f.last)}
+	}
+	return nil
 }
 
 // idRunFiles lists the id run files in dir by first position, the longest
@@ -145,19 +151,17 @@ func idRunFiles(dir string) ([]idRunFile, error) {
 	return files, nil
 }
 
-// idRunChain returns the runs among files (idRunFiles) that a store whose
-// segments end at the positions in ends uses: the longest chain from
-// position 1.
-func idRunChain(files []idRunFile, ends map[uint32]bool) []idRunFile {
-	var chain []idRunFile
+// idRunChain walks the runs among files (idRunFiles) that a store whose
+// segments end at the positions in ends uses: from position 1, at each
+// step the longest run that accept takes (it opens or checks the run and
+// reports whether it is sound).
+func idRunChain(files []idRunFile, ends map[uint32]bool, accept func(idRunFile) bool) {
 	var upTo uint32
 	for _, f := range files {
-		if f.first == upTo+1 && ends[f.last] {
-			chain = append(chain, f)
+		if f.first == upTo+1 && ends[f.last] && accept(f) {
 			upTo = f.last
 		}
 	}
-	return chain
 }
 
 func (s *Store) loadIDRun(path string) (*index.IDRun, error) {
@@ -333,19 +337,23 @@ func (s *Store) checkIDRuns(v *view, rep *Report, problem func(error)) {
 			byFirst[uint32(sg.meta.FirstPosition)] = sg
 		}
 	}
-	for _, f := range idRunChain(files, ends) {
+	idRunChain(files, ends, func(f idRunFile) bool {
 		path := filepath.Join(s.segDir(), f.name)
 		data, err := os.ReadFile(path)
 		if errors.Is(err, os.ErrNotExist) {
-			continue
+			return false
 		}
 		if err != nil {
 			problem(fmt.Errorf("engine: check: %w", err))
-			continue
+			return false
 		}
-		if _, err := index.DecodeIDRun(path, data); err != nil {
+		run, err := index.DecodeIDRun(path, data)
+		if err == nil {
+			err = f.fits(path, run)
+		}
+		if err != nil {
 			rep.Repairable = append(rep.Repairable, fmt.Sprintf("%v (the next open removes it and merges the segment indexes again)", err))
-			continue
+			return false
 		}
 		var srcs []index.IDSourceOf
 		for p := f.first; p <= f.last; {
@@ -357,18 +365,20 @@ func (s *Store) checkIDRuns(v *view, rep *Report, problem func(error)) {
 			srcs = append(srcs, index.SegSource(sg.idx))
 			p = uint32(sg.meta.LastPosition) + 1
 		}
+		// Open uses the run from here on, sound or not.
 		if srcs == nil {
-			continue // a segment index is missing: Open rebuilds it
+			return true // a segment index is missing: Open rebuilds it
 		}
 		var buf bytes.Buffer
 		if err := index.MergeIDRuns(&buf, srcs...); err != nil {
 			problem(fmt.Errorf("engine: check %s: %w", path, err))
-			continue
+			return true
 		}
 		if !bytes.Equal(buf.Bytes(), data) {
 			problem(&trove.CorruptionError{File: path, Offset: -1, Reason: "engine: the id run disagrees with the segment indexes it merges"})
-			continue
+			return true
 		}
 		rep.IDRuns++
-	}
+		return true
+	})
 }
