@@ -398,7 +398,8 @@ func BenchmarkSegmentWAL(b *testing.B) {
 // and the live heap per event at the end.
 func BenchmarkIngestRSS(b *testing.B) {
 	for b.Loop() {
-		st := benchOpen(b, b.TempDir())
+		dir := b.TempDir()
+		st := benchOpen(b, dir)
 		for i := 0; i < *benchEvents; i += 1000 {
 			evs := make([]trove.Event, 0, 1000)
 			for k := i; k < min(i+1000, *benchEvents); k++ {
@@ -434,7 +435,10 @@ func BenchmarkIngestRSS(b *testing.B) {
 			}
 			f.Close()
 		}
-		st.Close()
+		if err := st.Close(); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(dirSize(dir))/float64(*benchEvents), "disk-bytes/event")
 		b.StartTimer()
 	}
 }

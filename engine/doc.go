@@ -72,13 +72,17 @@
 // lone writer never waits.
 //
 // When the unsealed records exceed Options.SegmentSize they are sealed in
-// the background while appends go on: an index snapshot is published at
-// the boundary when one is due (the log since the last one has grown by
-// half, at least 1M events; the snapshot stops the writer while it is
-// encoded), a goroutine writes the segment file (S2 blocks by default,
-// zstd with compression "zstd"; atomic publish), then the writer switches
-// readers to it and truncates the WAL. Sealed events are read through a
-// CLOCK cache of decoded blocks whose lookups take no lock.
+// the background while appends go on. At the boundary the writer freezes
+// the index when a snapshot is due (the log since the last one has grown
+// by half, at least 1M events): it copies the head's mutable parts
+// (index.Index.Freeze), and the seal's goroutine encodes and publishes the
+// snapshot, then writes the segment file (S2 blocks by default, zstd with
+// compression "zstd"; atomic publish). The writer then switches readers
+// to it and trims the head, and another goroutine removes the WAL files
+// that hold sealed entries only (segment.WAL.DropBefore). The writer's
+// longest stop for all this is Stats' writer_stall_max_seconds. Sealed
+// events are read through a CLOCK cache of decoded blocks whose lookups
+// take no lock.
 //
 // The seal's goroutine also writes the segment's own index beside it
 // (segindex.go; index.SegIndex, atomic publish, memory-mapped when

@@ -45,7 +45,9 @@ func salvageAll(t *testing.T, dir string) (SalvageReport, []uint64, []string, []
 // two added links (one sealed, one only in the WAL).
 func fillSalvage(t *testing.T) string {
 	dir := t.TempDir()
-	st := openStore(t, dir, Options{SegmentSize: 16 << 10})
+	// Segments of 8 KiB: even when seals lag (backpressure lets a segment
+	// grow to twice that), 600 events fill more than three.
+	st := openStore(t, dir, Options{SegmentSize: 8 << 10})
 	ctx := context.Background()
 	if err := st.SaveSchema(ctx, trove.RegisteredSchema{ID: "task", Version: "1", Schema: []byte(`{"type":"object"}`)}); err != nil {
 		t.Fatal(err)

@@ -25,7 +25,7 @@ import (
 //  2. The goroutine writes the segment file (atomic publish) and opens it.
 //  3. finishSeal (writer, when the goroutine reports) switches readers to
 //     the segment, drops the sealed events from memory and only then
-//     truncates the sealed entries off the WAL.
+//     has the sealed entries' WAL files removed (dropSealedWAL).
 //
 // A crash at any step leaves a state recovery handles: a temporary file
 // (removed), a segment whose entries are still in the WAL
@@ -40,6 +40,8 @@ type sealJob struct {
 	firstWAL, lastWAL uint64
 	events            int // event records among records
 	path              string
+	snap              *snapshot        // the index snapshot to publish first, nil for none
+	snapErr           error            // why publishing snap failed
 	seg               *segment.Segment // the opened segment, once written
 	idx               *index.SegIndex  // its index, once written (nil when that failed)
 	err               error
@@ -60,23 +62,24 @@ func (s *Store) maybeSeal() {
 	}
 	defer s.stalled(time.Now())
 	m := s.w.mem
-	// A snapshot costs O(index) on the writer (about 0.4 s at 1M events,
-	// which every save waits for); take one when the log it saves replaying
-	// after a crash has grown by half (at least 1M events), or when the last
-	// one does not end at a segment boundary (then recovery could not replay
-	// whole segments after it once the WAL is truncated). It is taken here,
-	// where the log ends exactly at the boundary. A clean Close always
-	// leaves a snapshot of everything.
-	if !s.w.snapAtSeal || s.w.last-s.w.snapLast >= max(1<<20, s.w.last/2) {
-		if err := s.writeSnapshot(); err != nil {
-			s.logger.Error("snapshot failed", "err", err)
-		} else {
-			s.w.snapAtSeal = true
-		}
-	}
-	s.crashPoint("seal:snapshot-written")
 	job := &sealJob{records: m.records, bytes: m.bytes, firstWAL: m.firstWAL, lastWAL: m.lastWAL,
 		path: filepath.Join(s.segDir(), fmt.Sprintf("%020d.seg", m.firstWAL))}
+	// A snapshot is taken when the log it saves replaying after a crash
+	// has grown by half (at least 1M events), or when the last one does
+	// not end at a segment boundary (then recovery could not replay whole
+	// segments after it once the WAL files go). It is taken here, where
+	// the log ends exactly at the boundary: the writer only freezes the
+	// index (index.Index.Freeze), and the seal's goroutine encodes and
+	// publishes it before the segment, so it is durable before any WAL
+	// file of the segment goes. A clean Close always leaves a snapshot of
+	// everything.
+	if !s.w.snapAtSeal || s.w.last-s.w.snapLast >= max(1<<20, s.w.last/2) {
+		if snap, err := s.freezeSnapshot(); err != nil {
+			s.logger.Error("snapshot failed", "err", err)
+		} else {
+			job.snap = snap
+		}
+	}
 	for i := range job.records {
 		if job.records[i].Type == recEvent {
 			job.events++
@@ -92,7 +95,11 @@ func (s *Store) maybeSeal() {
 	var cols index.Columns
 	s.ix.Read(func(r index.Reader) { cols = r.Columns() })
 	go func() {
-		s.crashPoint("seal:writing") // on the seal's goroutine
+		if job.snap != nil {
+			job.snapErr = s.publishSnapshot(job.snap)
+		}
+		s.crashPoint("seal:snapshot-written") // on the seal's goroutine, as the rest
+		s.crashPoint("seal:writing")
 		meta := segment.Meta{FirstWALIndex: job.firstWAL, LastWALIndex: job.lastWAL}
 		if err := segment.WriteSegment(job.path, meta, job.records, opts); err != nil {
 			job.err = fmt.Errorf("engine: seal: %w", err)
@@ -128,6 +135,14 @@ func (s *Store) finishSeal(job *sealJob) {
 	defer s.stalled(time.Now())
 	s.w.sealing = false
 	m := s.w.mem
+	if job.snap != nil {
+		if job.snapErr != nil {
+			s.logger.Error("snapshot failed", "err", job.snapErr)
+		} else {
+			s.snapshotPublished(job.snap)
+			s.w.snapAtSeal = true
+		}
+	}
 	if job.err != nil {
 		s.logger.Error("seal failed; the store keeps the log in the WAL", "err", job.err)
 		m.records = append(job.records, m.records...)
@@ -161,19 +176,26 @@ func (s *Store) finishSeal(job *sealJob) {
 		lastWAL:  m.lastWAL,
 	}
 	s.publish()
-	// The sealed entries leave the WAL by whole files: up to the last
-	// entry of the file before the one the next unsealed entry is in, so
-	// that tidwall rewrites a file of one entry, not up to 4 MiB of
-	// entries with an fsync, while the writer waits. Sealed entries left
-	// in the WAL go with a later seal (recovery skips them).
-	if start := s.wal.FileStart(job.lastWAL + 1); start > s.wal.FirstIndex()+1 {
-		if err := s.wal.TruncateFront(start - 1); err != nil {
-			s.logger.Error("cannot truncate the sealed part of the WAL", "err", fmt.Errorf("engine: seal: %w", err))
-		}
-	}
+	s.dropSealedWAL(job.lastWAL + 1)
 	if s.srch != nil {
 		s.srch.Notify()
 	}
+}
+
+// dropSealedWAL takes the sealed entries out of the WAL by whole files, on
+// a goroutine of its own: the files whose entries all come before next
+// are removed and the directory fsynced while the writer goes on (a
+// truncation inside a file would rewrite the rest of it, with an fsync,
+// while the writer waits). Sealed entries left in the file holding next
+// go with a later seal; after a crash recovery skips them.
+func (s *Store) dropSealedWAL(next uint64) {
+	s.walDrops.Add(1)
+	go func() {
+		defer s.walDrops.Done()
+		if _, err := s.wal.DropBefore(next); err != nil {
+			s.logger.Error("cannot drop the sealed part of the WAL", "err", fmt.Errorf("engine: seal: %w", err))
+		}
+	}()
 }
 
 // waitSeal waits for a running seal and completes it.
@@ -209,9 +231,18 @@ type snapMeta struct {
 	Registered []trove.RegisteredSchema `json:"registered"`
 }
 
-// writeSnapshot publishes an index snapshot of the writer's state. Only the
+// snapshot is an index snapshot ready to encode: the index frozen at a
+// moment, with the engine's state then.
+type snapshot struct {
+	ix   *index.Frozen
+	meta []byte
+	last uint64 // last event position it covers
+	wal  uint64 // last WAL entry it covers
+}
+
+// freezeSnapshot freezes the writer's state for a snapshot. Only the
 // writer (or Close, after it stopped) calls it.
-func (s *Store) writeSnapshot() error {
+func (s *Store) freezeSnapshot() (*snapshot, error) {
 	sm := snapMeta{WALIndex: s.wal.NextIndex() - 1, Last: s.w.last}
 	for _, sc := range s.w.schemas {
 		sm.Schemas = append(sm.Schemas, sc.Raw())
@@ -221,11 +252,21 @@ func (s *Store) writeSnapshot() error {
 	s.regMu.RUnlock()
 	meta, err := json.Marshal(sm)
 	if err != nil {
-		return fmt.Errorf("engine: snapshot: %w", err)
+		return nil, fmt.Errorf("engine: snapshot: %w", err)
 	}
+	ix, err := s.ix.Freeze()
+	if err != nil {
+		return nil, fmt.Errorf("engine: snapshot: %w", err)
+	}
+	return &snapshot{ix: ix, meta: meta, last: sm.Last, wal: sm.WALIndex}, nil
+}
+
+// publishSnapshot writes snap to the snapshot file (atomic publish). It
+// may run beside the writer.
+func (s *Store) publishSnapshot(snap *snapshot) error {
 	// Streamed into the file: a snapshot of millions of events is hundreds
 	// of megabytes, not to be held twice.
-	err = fsutil.WriteFileAtomic(s.snapPath(), 0o640, func(w io.Writer) error { return s.ix.Encode(w, meta) })
+	err := fsutil.WriteFileAtomic(s.snapPath(), 0o640, func(w io.Writer) error { return snap.ix.Encode(w, snap.meta) })
 	if err != nil {
 		return fmt.Errorf("engine: snapshot: %w", err)
 	}
@@ -233,8 +274,27 @@ func (s *Store) writeSnapshot() error {
 	if fi, err := os.Stat(s.snapPath()); err == nil {
 		s.stats.bytesWritten.Add(uint64(fi.Size()))
 	}
-	s.w.snapLast, s.w.snapWAL = s.w.last, sm.WALIndex
+	return nil
+}
+
+// snapshotPublished records on the writer that snap is the latest
+// snapshot.
+func (s *Store) snapshotPublished(snap *snapshot) {
+	s.w.snapLast, s.w.snapWAL = snap.last, snap.wal
 	s.w.snapAtSeal = false // a seal sets it after a snapshot it takes
+}
+
+// writeSnapshot publishes an index snapshot of the writer's state. Only the
+// writer (or Close, after it stopped) calls it.
+func (s *Store) writeSnapshot() error {
+	snap, err := s.freezeSnapshot()
+	if err == nil {
+		err = s.publishSnapshot(snap)
+	}
+	if err != nil {
+		return err
+	}
+	s.snapshotPublished(snap)
 	return nil
 }
 

@@ -69,6 +69,7 @@ type Store struct {
 	sealed   chan *sealJob // a background seal reports here
 	idMerged chan *idMerge // a background merge of id runs reports here
 	writerWG sync.WaitGroup
+	walDrops sync.WaitGroup // dropSealedWAL's goroutines
 	inflight sync.WaitGroup
 	closedCh chan struct{}
 
@@ -278,6 +279,7 @@ func (s *Store) Close() error {
 	s.inflight.Wait()
 	close(s.reqs)
 	s.writerWG.Wait()
+	s.walDrops.Wait()
 	if s.srch != nil {
 		s.srch.Close()
 	}

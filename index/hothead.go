@@ -1,6 +1,8 @@
 package index
 
 import (
+	"maps"
+
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/cespare/xxhash/v2"
 )
@@ -16,10 +18,13 @@ import (
 // positions.
 //
 // The postings are kept in generations of about hotGenSpan positions, so
-// that trim drops whole generations and filters only the one it cuts
-// through: a seal's trim costs one generation, not the whole head.
+// that trim drops whole generations and costs next to nothing on the
+// writer. The generation a trim cuts through stays whole: lookups may
+// return its positions up to the trim too (a superset, as segment
+// postings are), and each skips them.
 type hotHead struct {
-	gens []hotGen
+	gens    []hotGen
+	trimmed uint32 // positions up to it are the segment indexes'
 }
 
 type hotGen struct {
@@ -60,6 +65,16 @@ func (g *hotGen) add(hash uint64, pos uint32) {
 	g.one[hash] = pos
 }
 
+// clone returns a copy that shares nothing add and trim change (a list of
+// positions is only appended to past its length, or replaced).
+func (h *hotHead) clone() hotHead {
+	c := hotHead{gens: make([]hotGen, len(h.gens)), trimmed: h.trimmed}
+	for i, g := range h.gens {
+		c.gens[i] = hotGen{min: g.min, max: g.max, one: maps.Clone(g.one), more: maps.Clone(g.more)}
+	}
+	return c
+}
+
 // addTo adds the positions holding hash to bm.
 func (h *hotHead) addTo(bm *roaring.Bitmap, hash uint64) {
 	for i := range h.gens {
@@ -71,60 +86,47 @@ func (h *hotHead) addTo(bm *roaring.Bitmap, hash uint64) {
 	}
 }
 
-// trim drops positions up to t: the generations entirely at or before it,
-// and those positions of a generation that holds some after it.
+// trim drops the generations whose positions are all up to t.
 func (h *hotHead) trim(t uint32) {
 	kept := h.gens[:0]
 	for _, g := range h.gens {
-		if g.max <= t {
-			continue
+		if g.max > t {
+			kept = append(kept, g)
 		}
-		if g.min <= t {
-			g.trim(t)
-		}
-		kept = append(kept, g)
 	}
 	clear(h.gens[len(kept):])
 	h.gens = kept
+	h.trimmed = max(h.trimmed, t)
 }
 
-func (g *hotGen) trim(t uint32) {
-	for k, p := range g.one {
-		if p <= t {
-			delete(g.one, k)
-		}
-	}
-	for k, list := range g.more {
-		var kept []uint32
-		for _, p := range list {
-			if p > t {
-				kept = append(kept, p)
-			}
-		}
-		switch {
-		case len(kept) == 0:
-			delete(g.more, k)
-		case len(kept) < len(list):
-			g.more[k] = kept
-		}
-	}
-	g.min = t + 1
-}
-
-// each calls fn with every hash and its positions, generation by
-// generation (a hash may come once in each): in one, the hashes held at
-// one position by hash, then those held at several by hash, positions
-// ascending. The slice is fn's only during the call.
+// each calls fn with every hash and its positions after the trim,
+// generation by generation (a hash may come once in each): in one, the
+// hashes held at one position by hash, then those held at several by
+// hash, positions ascending. The slice is fn's only during the call.
 func (h *hotHead) each(fn func(hash uint64, pos []uint32)) {
 	var one [1]uint32
+	var kept []uint32
 	for i := range h.gens {
 		g := &h.gens[i]
 		for _, k := range sortedKeys64(g.one) {
-			one[0] = g.one[k]
-			fn(k, one[:])
+			if one[0] = g.one[k]; one[0] > h.trimmed {
+				fn(k, one[:])
+			}
 		}
 		for _, k := range sortedKeys64(g.more) {
-			fn(k, g.more[k])
+			list := g.more[k]
+			if list[0] <= h.trimmed {
+				kept = kept[:0]
+				for _, p := range list {
+					if p > h.trimmed {
+						kept = append(kept, p)
+					}
+				}
+				if list = kept; len(list) == 0 {
+					continue
+				}
+			}
+			fn(k, list)
 		}
 	}
 }
@@ -132,6 +134,10 @@ func (h *hotHead) each(fn func(hash uint64, pos []uint32)) {
 // len returns how many times each calls its function.
 func (h *hotHead) len() int {
 	n := 0
+	if len(h.gens) > 0 && h.gens[0].min <= h.trimmed {
+		h.each(func(uint64, []uint32) { n++ })
+		return n
+	}
 	for i := range h.gens {
 		n += len(h.gens[i].one) + len(h.gens[i].more)
 	}

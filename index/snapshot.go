@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"maps"
 	"slices"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -49,6 +50,87 @@ var ErrOldSnapshot = errors.New("index: snapshot of an earlier format version")
 // memory use does not grow with the index. It holds the read lock while it
 // writes.
 func (ix *Index) Encode(w io.Writer, meta []byte) error {
+	return writeSnap(w, func(e *enc) error {
+		ix.mu.RLock()
+		defer ix.mu.RUnlock()
+		if ix.st.closed {
+			return errClosed
+		}
+		ix.st.encode(e, ix.opts.MaxPathValues, meta)
+		return nil
+	})
+}
+
+// Frozen is the index's state at one moment (Index.Freeze), for a
+// snapshot encoded while the index goes on changing.
+type Frozen struct {
+	st            state
+	maxPathValues int
+}
+
+// Freeze returns the index's state now, whose Encode writes what Encode
+// would have written at this moment. It copies what later writes change
+// in place (the head's id table, postings, hashed postings and link maps)
+// and shares what they only append to (columns, dictionaries): a fraction
+// of an Encode's work, so that a writer waits for the copy and the
+// snapshot is encoded and written beside it.
+func (ix *Index) Freeze() (*Frozen, error) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	if ix.st.closed {
+		return nil, fmt.Errorf("index: freeze: %w", errClosed)
+	}
+	return &Frozen{st: ix.st.frozen(), maxPathValues: ix.opts.MaxPathValues}, nil
+}
+
+// Encode writes the frozen state as Index.Encode does.
+func (f *Frozen) Encode(w io.Writer, meta []byte) error {
+	return writeSnap(w, func(e *enc) error {
+		f.st.encode(e, f.maxPathValues, meta)
+		return nil
+	})
+}
+
+// frozen returns the copy Freeze describes: what encode reads, no more.
+func (s *state) frozen() state {
+	f := state{
+		n:          s.n,
+		cols:       s.cols, // readers share chunks: a change swaps in a copy
+		pairs:      pairDict{list: s.pairs.list},
+		schemas:    dict{names: s.schemas.names},
+		produce:    dict{names: s.produce.names},
+		chunkMin:   slices.Clone(s.chunkMin),
+		chunkMax:   slices.Clone(s.chunkMax),
+		superseded: s.superseded.Clone(),
+		linkType:   make(map[string]*roaring.Bitmap, len(s.linkType)),
+		anyLink:    s.anyLink.Clone(),
+		terms:      make(map[string]map[string]*roaring.Bitmap, len(s.terms)),
+		hot:        maps.Clone(s.hot),
+		hotHead:    s.hotHead.clone(),
+		// Their lists are never changed in place (appends clip first).
+		added:    maps.Clone(s.added),
+		incoming: maps.Clone(s.incoming),
+		trimmed:  s.trimmed,
+	}
+	f.ids = idTable{seed: s.ids.seed, n: s.ids.n}
+	for i := range s.ids.subs {
+		f.ids.subs[i] = subTable{slots: slices.Clone(s.ids.subs[i].slots), used: s.ids.subs[i].used}
+	}
+	for k, bm := range s.linkType {
+		f.linkType[k] = bm.Clone()
+	}
+	for p, vals := range s.terms {
+		m := make(map[string]*roaring.Bitmap, len(vals))
+		for v, bm := range vals {
+			m[v] = bm.Clone()
+		}
+		f.terms[p] = m
+	}
+	return f
+}
+
+// writeSnap writes the header, the body body encodes, and the trailer.
+func writeSnap(w io.Writer, body func(*enc) error) error {
 	var hdr [headerSize]byte
 	copy(hdr[:], snapMagic)
 	binary.LittleEndian.PutUint32(hdr[8:], snapVersion)
@@ -59,13 +141,9 @@ func (ix *Index) Encode(w io.Writer, meta []byte) error {
 	cw := &countWriter{w: w}
 	bw := bufio.NewWriterSize(io.MultiWriter(crc, cw), 256<<10)
 	e := &enc{out: bw, b: make([]byte, 0, 2*flushAt)}
-	ix.mu.RLock()
-	if ix.st.closed {
-		ix.mu.RUnlock()
-		return fmt.Errorf("index: write snapshot: %w", errClosed)
+	if err := body(e); err != nil {
+		return fmt.Errorf("index: write snapshot: %w", err)
 	}
-	ix.encodeLocked(e, meta)
-	ix.mu.RUnlock()
 	e.flush()
 	if e.err == nil {
 		e.err = bw.Flush()
@@ -128,10 +206,9 @@ func (e *enc) bitmap(bm *roaring.Bitmap) {
 	}
 }
 
-func (ix *Index) encodeLocked(e *enc, meta []byte) {
-	s := &ix.st
+func (s *state) encode(e *enc, maxPathValues int, meta []byte) {
 	e.bytes(meta)
-	e.i(int64(ix.opts.MaxPathValues))
+	e.i(int64(maxPathValues))
 	e.u(uint64(s.n))
 	e.u(uint64(s.trimmed))
 	e.u(uint64(s.cols.from))

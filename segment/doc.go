@@ -26,8 +26,9 @@
 // fsync. A batch is atomic: after a crash its frame is intact or gone. When
 // Append returns nil every entry it wrote is durable; a failed write or
 // fsync is sticky, and every later Append returns that error, wrapped.
-// WAL.Read verifies a frame again and decodes it; TruncateFront drops
-// entries once they are sealed into a segment.
+// WAL.Read verifies a frame again and decodes it; DropBefore removes the
+// files whose entries are all sealed into a segment, and TruncateFront
+// (used by recovery) drops entries inside a file too.
 //
 // tidwall.go is the only file that knows tidwall/wal's file layout and
 // behaviour (names, entry encoding, cut rule, tail file, fsyncs, truncation

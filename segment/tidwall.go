@@ -68,6 +68,13 @@ import (
 //     the bytes recovery leaves when it cuts a torn tail at an entry
 //     boundary (recovery cuts the file itself: tidwall cannot open a torn
 //     log to truncate it).
+//   - drop: tidwall reads a file other than the tail only to serve a Read
+//     of an entry in it, and never lists the directory after Open; so
+//     removing whole files before the one holding the first entry still
+//     read leaves a log it keeps writing, and Open of such a directory
+//     starts at the first file left (droppable). Only its own
+//     TruncateFront, which deletes the files it listed at Open, would
+//     fail.
 //   - indexes: with AllowEmpty a new log has FirstIndex 1 and LastIndex 0,
 //     and a Write must carry LastIndex+1 (wal.ErrOutOfOrder otherwise).
 //   - write failure: a WriteBatch whose write or fsync fails keeps its
@@ -159,6 +166,17 @@ func listWALFiles(dir string) ([]walFile, error) {
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].index < files[j].index })
 	return files, nil
+}
+
+// droppable returns how many of files (in index order) hold only entries
+// before index: each one followed by a file whose first entry is at or
+// before index. The tail is never among them.
+func droppable(files []walFile, index uint64) int {
+	k := 0
+	for k+1 < len(files) && files[k+1].index <= index {
+		k++
+	}
+	return k
 }
 
 // tidwallOptions are the options the WAL opens tidwall with.

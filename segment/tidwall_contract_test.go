@@ -610,6 +610,49 @@ func TestTidwallContract(t *testing.T) {
 		})
 	})
 
+	t.Run("drop", func(t *testing.T) {
+		dir := t.TempDir()
+		l, err := openTidwall(dir, 1<<10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fillTidwall(t, l, 1, 60, 3)
+		files, err := listWALFiles(dir)
+		if err != nil || len(files) < 4 {
+			t.Fatalf("fixture: %d files, %v", len(files), err)
+		}
+		// Read an entry of the first file, so that tidwall has it loaded.
+		if _, err := l.Read(1); err != nil {
+			t.Fatal(err)
+		}
+		keep := files[2].index
+		for _, f := range files[:2] {
+			if err := os.Remove(filepath.Join(dir, f.name)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fillTidwall(t, l, 61, 90, 3)
+		for i := keep; i <= 90; i++ {
+			if data, err := l.Read(i); err != nil || !bytes.Equal(data, entryData(i)) {
+				broke(t, "drop", "Read(%d) after removing the first files: %d bytes, %v", i, len(data), err)
+			}
+		}
+		closeTidwall(t, l)
+		l, err = openTidwall(dir, 1<<10)
+		if err != nil {
+			broke(t, "drop", "Open of a log whose first files were removed: %v", err)
+		}
+		defer closeTidwall(t, l)
+		first, _ := l.FirstIndex()
+		last, _ := l.LastIndex()
+		if first != keep || last != 90 {
+			broke(t, "drop", "reopened with FirstIndex %d LastIndex %d, want %d 90", first, last, keep)
+		}
+		if data, err := l.Read(keep); err != nil || !bytes.Equal(data, entryData(keep)) {
+			broke(t, "drop", "Read(%d) after reopen: %v", keep, err)
+		}
+	})
+
 	t.Run("indexes", func(t *testing.T) {
 		l, err := openTidwall(t.TempDir(), 0)
 		if err != nil {

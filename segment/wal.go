@@ -43,7 +43,7 @@ type Recovery struct {
 // WAL is a checksummed write-ahead log on top of tidwall/wal. Every tidwall
 // entry is one frame (FORMAT.md §2) holding one batch of records.
 //
-// One writer (Append, TruncateFront, Close are serialised) and any number of
+// One writer (Append, TruncateFront, DropBefore, Close are serialised) and any number of
 // concurrent readers (Read, FirstIndex, LastIndex, NextIndex, Size). An entry
 // is visible to Read only once the Append that wrote it returned successfully,
 // that is after its fsync. A failed write or fsync is sticky: every later
@@ -72,6 +72,7 @@ type WAL struct {
 		tail       *os.File   // the tidwall tail file, opened by us to fsync it
 		cut        tidwallCut // mirrors tidwall's cut rule over the tail's size
 		sizes      []int      // data size of each entry of the Append in progress
+		dropped    bool       // DropBefore removed files: tidwall's list of them is stale
 	}
 
 	syncFile func(*os.File) error // fsync; replaced by tests to inject failures
@@ -269,6 +270,10 @@ func (w *WAL) Read(index uint64) ([]Record, error) {
 		return nil, fmt.Errorf("segment: wal entry %d: %w", index, trove.ErrNotFound)
 	}
 	w.rmu.Lock()
+	if index < w.first.Load() { // DropBefore ran since the check above
+		w.rmu.Unlock()
+		return nil, fmt.Errorf("segment: wal entry %d: %w", index, trove.ErrNotFound)
+	}
 	data, err := w.log.Read(index)
 	w.rmu.Unlock()
 	if err != nil {
@@ -367,6 +372,9 @@ func (w *WAL) TruncateFront(index uint64) error {
 	if index <= w.first.Load() {
 		return nil
 	}
+	if w.mu.dropped {
+		return fmt.Errorf("segment: truncate front after DropBefore: %w", trove.ErrInvalid)
+	}
 	// Readers must not ask tidwall for entries that are about to go.
 	w.first.Store(index)
 	if err := w.log.TruncateFront(index); err != nil {
@@ -384,25 +392,67 @@ func (w *WAL) TruncateFront(index uint64) error {
 	return nil
 }
 
-// FileStart returns the first index of the WAL file that holds entry
-// index, or 0 when no file is known to. tidwall's TruncateFront rewrites
-// the rest of the file holding its index (reading the file, writing and
-// fsyncing the rest): truncating to the last entry of a file, FileStart of
-// a later entry minus one, rewrites one entry.
-func (w *WAL) FileStart(index uint64) uint64 {
+// DropBefore removes, oldest first, the WAL files whose entries all come
+// before index, then fsyncs the directory, and returns how many files it
+// removed. Unlike TruncateFront it rewrites nothing: the entries before
+// index in the file holding it stay (readable) until a later call finds
+// them in a file of their own. Appends wait only while the files are
+// removed, not for the directory's fsync.
+//
+// A crash may leave some of them: they hold entries before index only,
+// which the caller skips on replay as it does after a crash before the
+// call. After DropBefore, TruncateFront is refused: tidwall would delete
+// files that are gone.
+func (w *WAL) DropBefore(index uint64) (int, error) {
 	w.mu.Lock()
-	defer w.mu.Unlock()
+	if w.mu.closed {
+		w.mu.Unlock()
+		return 0, fmt.Errorf("segment: drop wal files: %w", trove.ErrClosed)
+	}
+	if w.mu.err != nil {
+		w.mu.Unlock()
+		return 0, fmt.Errorf("segment: drop wal files refused after an earlier failure: %w", w.mu.err)
+	}
+	n, removed, err := w.dropLocked(min(index, w.next.Load()))
+	w.size.Add(-removed)
+	w.mu.Unlock()
+	if err != nil {
+		return n, fmt.Errorf("segment: drop wal files before entry %d: %w", index, err)
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	if err := fsutil.SyncDir(w.dir); err != nil {
+		return n, fmt.Errorf("segment: drop wal files before entry %d: %w", index, err)
+	}
+	return n, nil
+}
+
+func (w *WAL) dropLocked(index uint64) (n int, removed int64, err error) {
 	files, err := listWALFiles(w.dir)
 	if err != nil {
-		return 0
+		return 0, 0, err
 	}
-	var start uint64
-	for _, f := range files {
-		if f.index <= index {
-			start = f.index
+	k := droppable(files, index)
+	if k == 0 {
+		return 0, 0, nil
+	}
+	w.mu.dropped = true
+	// Readers must not ask tidwall for entries whose files go: Read checks
+	// the first index again under rmu.
+	if first := files[k].index; first > w.first.Load() {
+		w.first.Store(first)
+	}
+	w.rmu.Lock()
+	defer w.rmu.Unlock()
+	for _, f := range files[:k] {
+		if err := os.Remove(filepath.Join(w.dir, f.name)); err != nil {
+			return n, removed, err
 		}
+		n++
+		removed += f.size
 	}
-	return start
+	return n, removed, nil
 }
 
 // Size returns the bytes of WAL on disk now.

@@ -402,48 +402,84 @@ func TestWALFollowsReplacedTail(t *testing.T) {
 	}
 }
 
-// TestWALFileStart: FileStart names the first entry of the file holding an
-// entry; truncating to the entry before a file's start leaves that one
-// entry of the file before it, and every later entry readable.
-func TestWALFileStart(t *testing.T) {
+// TestWALDropBefore: DropBefore removes the files holding only earlier
+// entries, never the one holding index nor the tail, keeps every later
+// entry readable (also to readers running beside it), refuses
+// TruncateFront after it, and leaves a log that reopens at the first file
+// left and appends on.
+func TestWALDropBefore(t *testing.T) {
 	dir := t.TempDir()
 	w := openWAL(t, dir, WALOptions{SegmentSize: 4 << 10})
-	defer w.Close()
 	for i := 0; i < 60; i++ {
 		if _, err := w.Append([][]Record{batch(uint64(i*5+1), 5)}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	files, err := listWALFiles(dir)
-	if err != nil || len(files) < 3 {
+	if err != nil || len(files) < 4 {
 		t.Fatalf("%d WAL files, %v: want several", len(files), err)
 	}
-	for k, f := range files {
-		last := uint64(61)
-		if k+1 < len(files) {
-			last = files[k+1].index
+	for _, index := range []uint64{0, 1, files[1].index - 1} {
+		if n, err := w.DropBefore(index); n != 0 || err != nil {
+			t.Fatalf("DropBefore(%d) = %d, %v; want nothing dropped", index, n, err)
 		}
-		for i := f.index; i < last; i++ {
-			if got := w.FileStart(i); got != f.index {
-				t.Fatalf("FileStart(%d) = %d, want %d", i, got, f.index)
+	}
+	// Readers beside the drops see an entry or ErrNotFound, nothing else.
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := uint64(1); ; i = i%60 + 1 {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := w.Read(i); err != nil && !errors.Is(err, trove.ErrNotFound) {
+				t.Errorf("read %d beside DropBefore: %v", i, err)
+				return
 			}
 		}
+	}()
+	// Mid-file: the files before the one holding it go.
+	if n, err := w.DropBefore(files[2].index + 1); n != 2 || err != nil {
+		t.Fatalf("DropBefore(%d) = %d, %v; want 2", files[2].index+1, n, err)
 	}
-	if got := w.FileStart(0); got != 0 {
-		t.Fatalf("FileStart(0) = %d, want 0", got)
+	if w.FirstIndex() != files[2].index {
+		t.Fatalf("FirstIndex %d, want %d", w.FirstIndex(), files[2].index)
 	}
-	cut := files[2].index - 1
-	if err := w.TruncateFront(cut); err != nil {
+	if _, err := w.Read(files[2].index - 1); !errors.Is(err, trove.ErrNotFound) {
+		t.Fatalf("read of a dropped entry: %v, want ErrNotFound", err)
+	}
+	// Past the end: every file but the tail.
+	if _, err := w.DropBefore(1 << 40); err != nil {
 		t.Fatal(err)
 	}
-	after, err := listWALFiles(dir)
-	if err != nil || len(after) != len(files)-1 || after[0].index != cut {
-		t.Fatalf("after truncating to %d: %+v %v", cut, after, err)
+	close(stop)
+	wg.Wait()
+	left, err := listWALFiles(dir)
+	if err != nil || len(left) != 1 || left[0] != files[len(files)-1] {
+		t.Fatalf("after dropping everything: %+v %v, want the tail %+v", left, err, files[len(files)-1])
 	}
-	if w.FirstIndex() != cut || w.FileStart(cut) != cut {
-		t.Fatalf("first %d, FileStart %d, want %d", w.FirstIndex(), w.FileStart(cut), cut)
+	if _, err := w.Append([][]Record{batch(301, 5)}); err != nil {
+		t.Fatal(err)
 	}
-	for i := cut; i <= 60; i++ {
+	if err := w.TruncateFront(62); !errors.Is(err, trove.ErrInvalid) {
+		t.Fatalf("TruncateFront after DropBefore: %v, want ErrInvalid", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.DropBefore(61); !errors.Is(err, trove.ErrClosed) {
+		t.Fatalf("DropBefore after Close: %v, want ErrClosed", err)
+	}
+	w = openWAL(t, dir, WALOptions{SegmentSize: 4 << 10})
+	defer w.Close()
+	if w.FirstIndex() != left[0].index || w.LastIndex() != 61 {
+		t.Fatalf("reopened with entries %d-%d, want %d-61", w.FirstIndex(), w.LastIndex(), left[0].index)
+	}
+	for i := w.FirstIndex(); i <= 61; i++ {
 		got, err := w.Read(i)
 		if err != nil {
 			t.Fatalf("read %d: %v", i, err)
