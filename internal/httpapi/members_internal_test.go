@@ -78,3 +78,23 @@ func TestWantsMinimal(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkDecodeEvent decodes one event of the bench harness's shape (as
+// bench/ posts it over HTTP): the API's own share of a create, apart
+// from the network, the core and the store.
+func BenchmarkDecodeEvent(b *testing.B) {
+	raw := []byte(`{"id":{"id":"01941f29-7cdf-7410-9fd5-f24f5085e990","version":1},"createdAt":"2025-01-01T00:00:00.223Z",` +
+		`"producer":"producer-13","schema":{"$id":"bench.job.finished+v1.0.0","type":"object","required":["status","traceId"],` +
+		`"properties":{"status":{"type":"string"},"traceId":{"type":"string"},"amount":{"type":"number"}}},` +
+		`"payload":{"amount":7080.77,"count":41,"kind":"job.finished","message":"in clicked warehouse pressure account refused",` +
+		`"ok":true,"retries":3,"seq":0,"status":"pending","tags":["signature","discount"],"traceId":"t-4cc1c039c89c3d2e",` +
+		`"user":{"name":"kofi","region":"us-east","tier":"free"}},"files":[],"links":[],"metadata":{"ip":"10.44.241.131","agent":"bench/1"}}`)
+	c := caps{maxBatch: DefaultMaxBatchEvents, maxID: DefaultMaxIDBytes, schemas: newSchemaCache()}
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.decodeEvent(raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
