@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/trovedb/trove"
 )
@@ -173,5 +174,28 @@ func TestPebblePeerReopensAfterItsLastEvent(t *testing.T) {
 			t.Errorf("position %d holds another event", pos)
 		}
 		closer.Close()
+	}
+}
+
+// An op's share is the echo server's time over troved's; the median is
+// the middle share, or the mean of the middle two.
+func TestOpSharesMedian(t *testing.T) {
+	var s opShares
+	if s.median() != 0 {
+		t.Errorf("median of no ops = %v, want 0", s.median())
+	}
+	ms := time.Millisecond
+	s.add([2]time.Duration{20 * ms, 10 * ms}) // troved took twice as long: 0.5
+	s.add([2]time.Duration{10 * ms, 10 * ms}) // 1
+	s.add([2]time.Duration{10 * ms, 8 * ms})  // 0.8
+	if got := s.median(); got != 0.8 {
+		t.Errorf("median of %v = %v, want 0.8", s, got)
+	}
+	s.add([2]time.Duration{10 * ms, 9 * ms}) // 0.9
+	if got := s.median(); got < 0.85-1e-9 || got > 0.85+1e-9 {
+		t.Errorf("median of %v = %v, want 0.85", s, got)
+	}
+	if s[0] != 0.5 || s[1] != 1 {
+		t.Errorf("median reordered the shares: %v", s)
 	}
 }

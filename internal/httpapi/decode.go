@@ -46,8 +46,10 @@ func (c caps) decodeEvent(raw []byte) (trove.Event, error) {
 	if err := strictJSON(raw); err != nil {
 		return trove.Event{}, err
 	}
-	fields, ok := objectMembers(raw)
-	if !ok {
+	fields := memberMaps.Get().(map[string]json.RawMessage)
+	defer func() { putMembers(fields) }()
+	if !addMembers(fields, raw) {
+		clear(fields)
 		if err := json.Unmarshal(raw, &fields); err != nil {
 			return trove.Event{}, badRequest("body is not valid JSON: " + jsonErrText(err))
 		}

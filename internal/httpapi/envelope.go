@@ -22,14 +22,23 @@ import (
 // an object of that form; the caller then decodes it with encoding/json,
 // which says what is wrong.
 func objectMembers(raw []byte) (map[string]json.RawMessage, bool) {
-	s := jsonscan.New(raw)
-	if s.Next() != jsonscan.BeginObject {
+	m := make(map[string]json.RawMessage, 8)
+	if !addMembers(m, raw) {
 		return nil, false
 	}
-	m := make(map[string]json.RawMessage, 8)
+	return m, true
+}
+
+// addMembers is objectMembers into m, an empty map; on false m holds the
+// members read before raw was found to be of another form.
+func addMembers(m map[string]json.RawMessage, raw []byte) bool {
+	s := jsonscan.New(raw)
+	if s.Next() != jsonscan.BeginObject {
+		return false
+	}
 	for k := s.Next(); k != jsonscan.EndObject; k = s.Next() {
 		if k != jsonscan.Key {
-			return nil, false
+			return false
 		}
 		var key string
 		if s.Escaped() {
@@ -40,15 +49,32 @@ func objectMembers(raw []byte) (map[string]json.RawMessage, bool) {
 		s.Next()
 		start := s.Offset()
 		if !s.Skip() {
-			return nil, false
+			return false
 		}
 		end := s.Offset() + len(s.Raw())
 		if _, dup := m[key]; dup {
-			return nil, false
+			return false
 		}
 		m[key] = raw[start:end:end]
 	}
-	return m, s.Next() == jsonscan.End
+	return s.Next() == jsonscan.End
+}
+
+// maxPooledMembers is the most members a map of memberMaps may hold to be
+// used again: an event has eight, a map grown by an odd request is let go.
+const maxPooledMembers = 32
+
+// memberMaps recycles the maps decodeEvent splits events into: the event
+// it builds holds the members' bytes, never the map.
+var memberMaps = sync.Pool{New: func() any { return make(map[string]json.RawMessage, 8) }}
+
+// putMembers empties m and gives it back to memberMaps.
+func putMembers(m map[string]json.RawMessage) {
+	if len(m) > maxPooledMembers {
+		return
+	}
+	clear(m)
+	memberMaps.Put(m)
 }
 
 // memberKey is string(b), without a copy for the members of an event.

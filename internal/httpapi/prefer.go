@@ -19,7 +19,9 @@ type savedRef struct {
 // was applied.
 func wantsMinimal(w http.ResponseWriter, r *http.Request) bool {
 	for _, h := range r.Header.Values("Prefer") {
-		for _, p := range strings.Split(h, ",") {
+		for rest := h; rest != ""; {
+			var p string
+			p, rest, _ = strings.Cut(rest, ",")
 			if strings.EqualFold(strings.ReplaceAll(strings.TrimSpace(p), " ", ""), "return=minimal") {
 				w.Header().Set("Preference-Applied", "return=minimal")
 				return true
