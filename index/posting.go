@@ -89,44 +89,72 @@ func (p Posting) Bounds() (lo, hi uint32, ok bool) {
 	return lo, hi, true
 }
 
+// least and greatest look at the heap's positions as well as the sealed
+// log's: the heap keeps some sealed positions too (the sources of links
+// added with SaveLink), which may come before or after every position the
+// segment indexes hold for the key.
 func (p Posting) least() (uint32, bool) {
 	s := p.st
+	var least uint32
+	ok := false
+	take := func(v uint32) {
+		if !ok || v < least {
+			least, ok = v, true
+		}
+	}
+	if p.head != nil && !p.head.IsEmpty() {
+		take(p.head.Minimum())
+	}
 	for _, seg := range s.segs {
+		if ok && least <= seg.First() {
+			break
+		}
 		bm, err := seg.Postings(p.kind, p.key, p.value)
-		switch {
-		case err != nil:
-			return seg.First(), true
-		case bm != nil && !bm.IsEmpty():
-			return bm.Minimum(), true
+		if err != nil {
+			take(seg.First())
+			break
+		}
+		if bm != nil && !bm.IsEmpty() {
+			take(bm.Minimum())
+			break
 		}
 	}
 	if s.segUpTo < s.trimmed {
-		return s.segUpTo + 1, true
+		take(s.segUpTo + 1)
 	}
-	if p.head != nil && !p.head.IsEmpty() {
-		return p.head.Minimum(), true
-	}
-	return 0, false
+	return least, ok
 }
 
 func (p Posting) greatest() (uint32, bool) {
 	s := p.st
-	if p.head != nil && !p.head.IsEmpty() {
-		return p.head.Maximum(), true
-	}
-	if s.segUpTo < s.trimmed {
-		return s.trimmed, true
-	}
-	for i := len(s.segs) - 1; i >= 0; i-- {
-		bm, err := s.segs[i].Postings(p.kind, p.key, p.value)
-		switch {
-		case err != nil:
-			return s.segs[i].Last(), true
-		case bm != nil && !bm.IsEmpty():
-			return bm.Maximum(), true
+	var greatest uint32
+	ok := false
+	take := func(v uint32) {
+		if !ok || v > greatest {
+			greatest, ok = v, true
 		}
 	}
-	return 0, false
+	if p.head != nil && !p.head.IsEmpty() {
+		take(p.head.Maximum())
+	}
+	if s.segUpTo < s.trimmed {
+		take(s.trimmed)
+	}
+	for i := len(s.segs) - 1; i >= 0; i-- {
+		if ok && greatest >= s.segs[i].Last() {
+			break
+		}
+		bm, err := s.segs[i].Postings(p.kind, p.key, p.value)
+		if err != nil {
+			take(s.segs[i].Last())
+			break
+		}
+		if bm != nil && !bm.IsEmpty() {
+			take(bm.Maximum())
+			break
+		}
+	}
+	return greatest, ok
 }
 
 func rangeBitmap(lo, hi uint64) *roaring.Bitmap {
