@@ -141,31 +141,59 @@ func (ix *Index) sealedID(id string, last uint32) (pos uint32, found bool, err e
 	return 0, false, err
 }
 
-// trimIDs drops from the id table the ids whose latest version is at or
-// before t: the id sources answer for them. Each sub-table is rebuilt from
-// the entries it keeps.
+// trimIDs drops the ids whose latest position is up to cut: the segment
+// indexes and id runs answer for them. Each sub-table deletes them in
+// place (linear probing's backward shift, no tombstones), so a trim costs
+// a scan of the head's table, not a rebuild of it; a sub-table left at a
+// quarter of the size its ids need or less is rebuilt smaller.
 func (t *idTable) trimIDs(cut uint32) {
-	var keep []uint64
-	for sub := range t.subs {
-		st := &t.subs[sub]
-		keep = keep[:0]
-		for _, v := range st.slots {
-			if v != 0 && uint32(v) > cut {
-				keep = append(keep, v)
-			}
-		}
-		if len(keep) == st.used {
-			continue
-		}
-		st.mem.free()
-		*st = subTable{}
-		t.reserve(sub, len(keep))
-		for _, v := range keep {
-			t.insert(sub, uint32(v>>32), uint32(v))
-		}
-	}
 	t.n = 0
 	for sub := range t.subs {
-		t.n += t.subs[sub].used
+		st := &t.subs[sub]
+		if st.used > 0 {
+			t.dropUpTo(sub, cut)
+		}
+		switch {
+		case st.used == 0 && st.slots != nil:
+			st.mem.free()
+			*st = subTable{}
+		case st.used > 0 && 4*slotsFor(st.used) <= len(st.slots):
+			t.resize(sub, slotsFor(st.used))
+		}
+		t.n += st.used
+	}
+}
+
+// dropUpTo deletes the entries of sub-table sub whose position is up to
+// cut. The scan starts after an empty slot, so that no cluster wraps into
+// it; a deletion shifts later entries of its cluster back into the freed
+// slot when their home allows, and the slot is looked at again.
+func (t *idTable) dropUpTo(sub int, cut uint32) {
+	st := &t.subs[sub]
+	slots := st.slots
+	mask := len(slots) - 1
+	e := 0
+	for slots[e] != 0 {
+		e++ // a table at load 0.8 or less has an empty slot
+	}
+	for step, i := 0, (e+1)&mask; step < len(slots); {
+		v := slots[i]
+		if v == 0 || uint32(v) > cut {
+			step++
+			i = (i + 1) & mask
+			continue
+		}
+		// Delete slot i: move back the first later entry of the cluster
+		// whose home is not after i (cyclically), and repeat from there.
+		hole := i
+		for j := (hole + 1) & mask; slots[j] != 0; j = (j + 1) & mask {
+			home := int(uint32(slots[j]>>32)) & mask
+			if (j-home)&mask >= (j-hole)&mask {
+				slots[hole] = slots[j]
+				hole = j
+			}
+		}
+		slots[hole] = 0
+		st.used--
 	}
 }

@@ -115,11 +115,16 @@ func (t *idTable) reserve(sub, k int) {
 	if k == 0 {
 		return
 	}
+	t.resize(sub, slotsFor(k))
+}
+
+// slotsFor returns the size of a sub-table that k inserts grow to.
+func slotsFor(k int) int {
 	size := minSubSlots
 	for k*5 > size*4 {
 		size *= 2
 	}
-	t.resize(sub, size)
+	return size
 }
 
 func (t *idTable) resize(sub, size int) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -236,5 +237,75 @@ func TestIDsAfterDecode(t *testing.T) {
 			}
 		}
 		ix.Close()
+	}
+}
+
+// TestTrimIDsInPlace: trimming deletes exactly the entries at or before
+// the cut and leaves every other one where a probe finds it, in crowded
+// sub-tables (few fingerprint bits, long clusters that wrap around), and
+// shrinks a sub-table whose ids need a quarter of its slots or less.
+func TestTrimIDsInPlace(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 3))
+	var tab idTable
+	model := map[uint64]uint32{} // sub<<32|fp → position
+	pos := uint32(0)
+	add := func(n int) {
+		for range n {
+			pos++
+			sub, fp := r.IntN(4), uint32(r.IntN(1<<16))
+			if _, ok := model[uint64(sub)<<32|uint64(fp)]; ok {
+				continue
+			}
+			model[uint64(sub)<<32|uint64(fp)] = pos
+			tab.insert(sub, fp, pos)
+		}
+	}
+	check := func(cut uint32) {
+		t.Helper()
+		n := 0
+		for k, p := range model {
+			sub, fp := int(k>>32), uint32(k)
+			_, got, found := tab.probe(sub, fp, func(q uint32) bool { return q == p })
+			if p <= cut {
+				if found {
+					t.Fatalf("cut %d: entry at %d still found", cut, p)
+				}
+				continue
+			}
+			n++
+			if !found || got != p {
+				t.Fatalf("cut %d: entry at %d lost (found %v at %d)", cut, p, found, got)
+			}
+		}
+		used := 0
+		for sub := range tab.subs {
+			st := &tab.subs[sub]
+			used += st.used
+			live := 0
+			for _, v := range st.slots {
+				if v != 0 {
+					live++
+				}
+			}
+			if live != st.used || (st.used > 0 && 4*slotsFor(st.used) <= len(st.slots)) {
+				t.Fatalf("sub-table %d: %d slots hold entries, used %d, %d slots", sub, live, st.used, len(st.slots))
+			}
+		}
+		if used != n || tab.n != n {
+			t.Fatalf("cut %d: %d entries used, table says %d, want %d", cut, used, tab.n, n)
+		}
+	}
+	add(20000)
+	for _, frac := range []int{10, 30, 31, 60, 90, 100} {
+		cut := pos * uint32(frac) / 100
+		tab.trimIDs(cut)
+		for k, p := range model {
+			if p <= cut {
+				delete(model, k)
+			}
+		}
+		check(cut)
+		add(3000)
+		check(cut)
 	}
 }
