@@ -358,15 +358,22 @@ func (ix *Index) addTerms(pos uint32, d *Doc) {
 		return
 	}
 	s := &ix.st
-	k := 0 // the term's rank in the event: events of one shape repeat their paths in order
-	add := func(path, value []byte) {
-		s.term(pos, path, value, max, ix.paths.at(k, path, s), &ix.paths)
-		k++
+	if !d.TermsSet {
+		k := 0
+		walkTerms(d.Payload, &ix.walk, func(path, value []byte) {
+			s.term(pos, path, value, max, ix.paths.at(k, path, s), &ix.paths)
+			k++
+		})
+		return
 	}
-	if d.TermsSet {
-		_ = eachTerm(d.Terms, add) // checked by checkTerms
-	} else {
-		walkTerms(d.Payload, &ix.walk, add)
+	// The k-th term of the event: events of one shape list their paths in
+	// the same order.
+	b := d.Terms // checked by checkTerms
+	for k := 0; len(b) > 0; k++ {
+		var path, value []byte
+		path, b = nextTermField(b)
+		value, b = nextTermField(b)
+		s.term(pos, path, value, max, ix.paths.at(k, path, s), &ix.paths)
 	}
 }
 

@@ -190,6 +190,13 @@ func eachTerm(b []byte, fn func(path, value []byte)) error {
 	return nil
 }
 
+// nextTermField splits the first field (a path or a value) off terms that
+// eachTerm accepts.
+func nextTermField(b []byte) (field, rest []byte) {
+	n, w := binary.Uvarint(b)
+	return b[w : w+int(n)], b[w+int(n):]
+}
+
 func walkTerms(payload []byte, w *walker, fn func(path, value []byte)) {
 	w.path, w.val, w.fn = w.path[:0], w.val[:0], fn
 	s := jsonscan.New(payload)
