@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/trovedb/trove"
@@ -154,16 +155,21 @@ func (s *Store) stageRange(v *view, src, evs []trove.Event, info []stageInfo, lo
 		for i := lo; i < hi; i++ {
 			n += len(evs[i].Payload) + len(evs[i].Payload)/2
 		}
-		var tw index.TermWriter
+		tw := termWriters.Get().(*index.TermWriter)
 		terms := make([]byte, 0, n)
 		for i := lo; i < hi; i++ {
 			start := len(terms)
 			terms = tw.Append(terms, evs[i].Payload)
 			info[i].terms, info[i].termsSet = terms[start:len(terms):len(terms)], true
 		}
+		termWriters.Put(tw)
 	}
 	return nil
 }
+
+// termWriters keeps term extractors with their scratch buffers, so that
+// staging one event does not grow new ones.
+var termWriters = sync.Pool{New: func() any { return new(index.TermWriter) }}
 
 // latestVersion returns the latest version of id in the index (0 when the
 // id is new). An id the index cannot tell apart from the ids it holds,

@@ -169,8 +169,15 @@ func (t *TermWriter) Append(dst, payload []byte) []byte {
 		dst = append(dst, value...)
 	})
 	t.w.fn = nil
+	if cap(t.w.path) > maxKeptScratch || cap(t.w.val) > maxKeptScratch {
+		t.w.path, t.w.val = nil, nil // a rare huge key or value: not kept
+	}
 	return dst
 }
+
+// maxKeptScratch is the largest scratch buffer a TermWriter keeps between
+// payloads.
+const maxKeptScratch = 64 << 10
 
 var errTerms = errors.New("index: malformed extracted terms")
 
