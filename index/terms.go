@@ -152,6 +152,7 @@ type walker struct {
 	path []byte
 	val  []byte
 	fn   func(path, value []byte)
+	keys jsonscan.Keys // AppendChecked's repeated-key check
 }
 
 // TermWriter extracts a payload's terms ahead of AddBatch, so that a caller
@@ -178,6 +179,97 @@ func (t *TermWriter) Append(dst, payload []byte) []byte {
 // maxKeptScratch is the largest scratch buffer a TermWriter keeps between
 // payloads.
 const maxKeptScratch = 64 << 10
+
+// AppendChecked is Append for a payload as a client sent it, in the same
+// pass as the check a fast path needs: ok reports that payload is a JSON
+// object trove.CheckJSONObject accepts as compact (valid JSON and UTF-8,
+// no repeated key, no insignificant white space). When it is not, dst is
+// returned as it was: the caller checks and compacts the payload the slow
+// way, then extracts its terms with Append.
+func (t *TermWriter) AppendChecked(dst, payload []byte) (out []byte, ok bool) {
+	mark := len(dst)
+	w := &t.w
+	w.path, w.val = w.path[:0], w.val[:0]
+	w.fn = func(path, value []byte) {
+		dst = binary.AppendUvarint(dst, uint64(len(path)))
+		dst = append(dst, path...)
+		dst = binary.AppendUvarint(dst, uint64(len(value)))
+		dst = append(dst, value...)
+	}
+	w.keys.Reset(payload)
+	s := jsonscan.NewStrict(payload)
+	ok = s.Next() == jsonscan.BeginObject && w.checkedObject(&s) && s.Next() == jsonscan.End && s.Compact()
+	w.fn = nil
+	w.keys.Reset(nil)
+	if w.keys.Big() {
+		w.keys = jsonscan.Keys{}
+	}
+	if cap(w.path) > maxKeptScratch || cap(w.val) > maxKeptScratch {
+		w.path, w.val = nil, nil
+	}
+	if !ok {
+		return dst[:mark], false
+	}
+	return dst, true
+}
+
+// checkedObject is object for AppendChecked: it checks the keys of the
+// object s has just opened and of every object inside it, arrays
+// included, and reports false on anything the strict check refuses.
+func (w *walker) checkedObject(s *jsonscan.Scanner) bool {
+	w.keys.Open()
+	for {
+		switch s.Next() {
+		case jsonscan.EndObject:
+			w.keys.Close()
+			return true
+		case jsonscan.Key:
+		default:
+			return false
+		}
+		if _, ok := w.keys.Key(s); !ok {
+			return false
+		}
+		base := len(w.path)
+		if base > 0 {
+			w.path = append(w.path, '.')
+		}
+		w.path = appendText(w.path, s)
+		var ok bool
+		switch s.Next() {
+		case jsonscan.BeginObject:
+			ok = w.checkedObject(s)
+		case jsonscan.BeginArray:
+			ok = w.checkedSkip(s)
+		default:
+			ok = w.scalar(s)
+		}
+		w.path = w.path[:base]
+		if !ok {
+			return false
+		}
+	}
+}
+
+// checkedSkip reads up to the end of the array s has just opened,
+// checking the keys of the objects in it.
+func (w *walker) checkedSkip(s *jsonscan.Scanner) bool {
+	for d := s.Depth(); s.Depth() >= d; {
+		switch s.Next() {
+		case jsonscan.Invalid:
+			return false
+		case jsonscan.BeginObject:
+			w.keys.Open()
+		case jsonscan.EndObject:
+			w.keys.Close()
+		case jsonscan.Key:
+			if _, ok := w.keys.Key(s); !ok {
+				return false
+			}
+		}
+	}
+	return true
+}
 
 var errTerms = errors.New("index: malformed extracted terms")
 
@@ -243,6 +335,14 @@ func (w *walker) value(s *jsonscan.Scanner) bool {
 		return w.object(s)
 	case jsonscan.BeginArray:
 		return s.Skip()
+	}
+	return w.scalar(s)
+}
+
+// scalar emits the term of the scalar s has just read; false when s is at
+// anything else.
+func (w *walker) scalar(s *jsonscan.Scanner) bool {
+	switch s.Kind() {
 	case jsonscan.String:
 		w.val = appendText(append(w.val[:0], KindString), s)
 	case jsonscan.True:
