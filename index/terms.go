@@ -151,8 +151,9 @@ func appendText(dst []byte, s *jsonscan.Scanner) []byte {
 type walker struct {
 	path []byte
 	val  []byte
-	fn   func(path, value []byte)
-	keys jsonscan.Keys // AppendChecked's repeated-key check
+	fn   func(path, value []byte) // takes each term; nil: they are encoded into out
+	out  []byte                   // the encoded terms (TermWriter)
+	keys jsonscan.Keys            // AppendChecked's repeated-key check
 }
 
 // TermWriter extracts a payload's terms ahead of AddBatch, so that a caller
@@ -163,13 +164,9 @@ type TermWriter struct{ w walker }
 // Append appends the terms of payload (a JSON object) to dst in the
 // encoding Doc.Terms holds, and returns the extended slice.
 func (t *TermWriter) Append(dst, payload []byte) []byte {
-	walkTerms(payload, &t.w, func(path, value []byte) {
-		dst = binary.AppendUvarint(dst, uint64(len(path)))
-		dst = append(dst, path...)
-		dst = binary.AppendUvarint(dst, uint64(len(value)))
-		dst = append(dst, value...)
-	})
-	t.w.fn = nil
+	t.w.out = dst
+	walkTerms(payload, &t.w, nil)
+	dst, t.w.out = t.w.out, nil
 	if cap(t.w.path) > maxKeptScratch || cap(t.w.val) > maxKeptScratch {
 		t.w.path, t.w.val = nil, nil // a rare huge key or value: not kept
 	}
@@ -190,16 +187,11 @@ func (t *TermWriter) AppendChecked(dst, payload []byte) (out []byte, ok bool) {
 	mark := len(dst)
 	w := &t.w
 	w.path, w.val = w.path[:0], w.val[:0]
-	w.fn = func(path, value []byte) {
-		dst = binary.AppendUvarint(dst, uint64(len(path)))
-		dst = append(dst, path...)
-		dst = binary.AppendUvarint(dst, uint64(len(value)))
-		dst = append(dst, value...)
-	}
+	w.fn, w.out = nil, dst
 	w.keys.Reset(payload)
 	s := jsonscan.NewStrict(payload)
 	ok = s.Next() == jsonscan.BeginObject && w.checkedObject(&s) && s.Next() == jsonscan.End && s.Compact()
-	w.fn = nil
+	dst, w.out = w.out, nil
 	w.keys.Reset(nil)
 	if w.keys.Big() {
 		w.keys = jsonscan.Keys{}
@@ -296,6 +288,8 @@ func nextTermField(b []byte) (field, rest []byte) {
 	return b[w : w+int(n)], b[w+int(n):]
 }
 
+// walkTerms hands the terms of payload to fn, or encodes them into w.out
+// when fn is nil.
 func walkTerms(payload []byte, w *walker, fn func(path, value []byte)) {
 	w.path, w.val, w.fn = w.path[:0], w.val[:0], fn
 	s := jsonscan.New(payload)
@@ -364,7 +358,14 @@ func (w *walker) scalar(s *jsonscan.Scanner) bool {
 	default:
 		return false
 	}
-	w.fn(w.path, w.val)
+	if w.fn != nil {
+		w.fn(w.path, w.val)
+		return true
+	}
+	w.out = binary.AppendUvarint(w.out, uint64(len(w.path)))
+	w.out = append(w.out, w.path...)
+	w.out = binary.AppendUvarint(w.out, uint64(len(w.val)))
+	w.out = append(w.out, w.val...)
 	return true
 }
 
