@@ -17,11 +17,6 @@ import (
 // maxJSONDepth bounds nesting, as encoding/json does.
 const maxJSONDepth = jsonscan.MaxDepth
 
-// keySetFrom is the member count from which an object's keys are checked
-// for repeats through a map instead of by comparing each new key with the
-// ones before.
-const keySetFrom = 16
-
 // CheckJSON reports whether b is one JSON value that Trove accepts from a
 // client: valid JSON (surrounding white space allowed) with only valid
 // UTF-8 and paired surrogates in its strings, and no object with a
@@ -56,22 +51,10 @@ func CheckJSONObject(b []byte) (compact bool, err error) {
 	return compact, nil
 }
 
-type keyRef struct {
-	off, n int  // in the document, or in the checker's unescaped keys
-	esc    bool // the key is in keys (it held escapes)
-}
-
-type objFrame struct {
-	keys int // index of its first key in jsonChecker.refs
-	text int // length of jsonChecker.keys when it opened
-	set  map[string]struct{}
-}
-
+// jsonChecker is the strict scanner's check of a document plus the
+// repeated-key check of its objects.
 type jsonChecker struct {
-	b      []byte
-	refs   []keyRef
-	keys   []byte // unescaped text of keys that held escapes
-	frames []objFrame
+	keys jsonscan.Keys
 }
 
 // checkers keeps jsonCheckers with their buffers, so that checking a
@@ -82,9 +65,8 @@ var checkers = sync.Pool{New: func() any { return new(jsonChecker) }}
 func checkJSONText(b []byte) (compact bool, err error) {
 	c := checkers.Get().(*jsonChecker)
 	compact, err = c.check(b)
-	c.b = nil
-	clear(c.frames[:cap(c.frames)]) // drop key sets
-	if cap(c.refs) > 1<<12 || cap(c.keys) > 1<<16 || cap(c.frames) > 1<<10 {
+	c.keys.Reset(nil)
+	if c.keys.Big() {
 		return compact, err // too big to keep
 	}
 	checkers.Put(c)
@@ -97,18 +79,10 @@ func (c *jsonChecker) fail(i int, format string, args ...any) error {
 	return fmt.Errorf("JSON at offset %d: "+format, append([]any{i}, args...)...)
 }
 
-func (c *jsonChecker) key(r keyRef) []byte {
-	if r.esc {
-		return c.keys[r.off : r.off+r.n]
-	}
-	return c.b[r.off : r.off+r.n]
-}
-
 // check scans b once: the strict scanner checks the grammar, UTF-8,
 // surrogates and depth; the checker the keys of each object.
 func (c *jsonChecker) check(b []byte) (compact bool, err error) {
-	c.b = b
-	c.refs, c.frames, c.keys = c.refs[:0], c.frames[:0], c.keys[:0]
+	c.keys.Reset(b)
 	s := jsonscan.NewStrict(b)
 	for {
 		switch s.Next() {
@@ -117,57 +91,13 @@ func (c *jsonChecker) check(b []byte) (compact bool, err error) {
 		case jsonscan.Invalid:
 			return false, s.Err()
 		case jsonscan.BeginObject:
-			c.frames = append(c.frames, objFrame{keys: len(c.refs), text: len(c.keys)})
+			c.keys.Open()
 		case jsonscan.EndObject:
-			c.closeObject()
+			c.keys.Close()
 		case jsonscan.Key:
-			if err := c.addKey(&s); err != nil {
-				return false, err
+			if k, ok := c.keys.Key(&s); !ok {
+				return false, c.fail(s.Offset(), "duplicate key %q", k)
 			}
 		}
 	}
-}
-
-func (c *jsonChecker) closeObject() {
-	f := c.frames[len(c.frames)-1]
-	c.frames = c.frames[:len(c.frames)-1]
-	c.refs = c.refs[:f.keys]
-	c.keys = c.keys[:f.text]
-}
-
-// addKey records the key s is at, refusing a repeat within the current
-// object.
-func (c *jsonChecker) addKey(s *jsonscan.Scanner) error {
-	start := s.Offset()
-	var r keyRef
-	if s.Escaped() {
-		off := len(c.keys)
-		c.keys = s.AppendText(c.keys)
-		r = keyRef{off: off, n: len(c.keys) - off, esc: true}
-	} else {
-		r = keyRef{off: start + 1, n: len(s.RawText())}
-	}
-	f := &c.frames[len(c.frames)-1]
-	k := c.key(r)
-	if f.set != nil {
-		if _, dup := f.set[string(k)]; dup {
-			return c.fail(start, "duplicate key %q", k)
-		}
-		f.set[string(k)] = struct{}{}
-	} else {
-		for _, o := range c.refs[f.keys:] {
-			if string(c.key(o)) == string(k) {
-				return c.fail(start, "duplicate key %q", k)
-			}
-		}
-		if len(c.refs)-f.keys+1 >= keySetFrom {
-			f.set = make(map[string]struct{}, 2*keySetFrom)
-			for _, o := range c.refs[f.keys:] {
-				f.set[string(c.key(o))] = struct{}{}
-			}
-			f.set[string(k)] = struct{}{}
-		}
-	}
-	c.refs = append(c.refs, r)
-	return nil
 }

@@ -124,7 +124,10 @@ func parseDecimal(s string) (d decimal, ok bool) {
 	// The value is 0.digits × 10^split × 10^E = d₁.… × 10^(E + split - lead - 1).
 	shift := int64(len(intPart) - d.lead - 1)
 	if len(expText) <= 18 {
-		e, _ := strconv.ParseInt(expText, 10, 64) // "" is 0
+		var e int64
+		if expText != "" { // ParseInt would allocate its error
+			e, _ = strconv.ParseInt(expText, 10, 64)
+		}
 		if expNeg {
 			e = -e
 		}

@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/trovedb/trove"
@@ -15,7 +16,9 @@ import (
 // appends:
 //
 //   - trove.Prepare (validation, defaults, JSON compaction; a payload that
-//     is already compact skips compaction, see jsonscan.go);
+//     is already compact skips compaction, see jsonscan.go; with the
+//     payload index on, that check is the pass that extracts its terms,
+//     index.TermWriter.AppendChecked);
 //   - the record body (record.go), when the event's schema is already in
 //     the committed dictionary (schemas new to the store are interned and
 //     encoded by the writer);
@@ -90,19 +93,40 @@ func (f *schemaFinder) find(sc trove.Schema) (uint32, bool) {
 // error is the first failing event's (a *trove.BatchError when batch).
 func (s *Store) stageRange(v *view, src, evs []trove.Event, info []stageInfo, lo, hi int, t time.Time, batch bool) error {
 	finder := newSchemaFinder(v)
+	withTerms := s.opts.MaxPathValues > 0
 	var payloads []byte // the payloads copied on the fast path, one allocation
-	if src != nil {
-		n := 0
-		for i := lo; i < hi; i++ {
+	var terms []byte    // the range's index terms, one buffer dropped once the group is indexed
+	n := 0
+	for i := lo; i < hi; i++ {
+		if src != nil {
 			n += len(src[i].Payload)
+		} else {
+			n += len(evs[i].Payload)
 		}
+	}
+	if src != nil {
 		payloads = make([]byte, 0, n)
 	}
+	if withTerms {
+		// A term takes about as many bytes as its payload text.
+		terms = make([]byte, 0, n+n/2)
+	}
+	tw := termWriters.Get().(*index.TermWriter)
+	defer termWriters.Put(tw)
 	size := 0
 	for i := lo; i < hi; i++ {
 		if src != nil {
 			in := src[i]
-			fast := alreadyCompact(in.Payload)
+			var fast bool
+			if withTerms {
+				// The check of the fast path extracts the terms too.
+				start := len(terms)
+				if terms, fast = tw.AppendChecked(terms, in.Payload); fast {
+					info[i].terms, info[i].termsSet = terms[start:len(terms):len(terms)], true
+				}
+			} else {
+				fast = alreadyCompact(in.Payload)
+			}
 			if fast {
 				// Compaction would copy it unchanged: prepare the rest,
 				// copy the payload into the range's buffer.
@@ -147,23 +171,23 @@ func (s *Store) stageRange(v *view, src, evs []trove.Event, info []stageInfo, lo
 			info[i].body = arena[start:len(arena):len(arena)]
 		}
 	}
-	if s.opts.MaxPathValues > 0 {
-		// The terms of the range in one buffer, dropped once the group is
-		// indexed; a term takes about as many bytes as its payload text.
-		n := 0
+	if withTerms {
+		// The terms of the payloads the fast path did not take, compacted
+		// by trove.Prepare (and of every payload of a transaction).
 		for i := lo; i < hi; i++ {
-			n += len(evs[i].Payload) + len(evs[i].Payload)/2
-		}
-		var tw index.TermWriter
-		terms := make([]byte, 0, n)
-		for i := lo; i < hi; i++ {
-			start := len(terms)
-			terms = tw.Append(terms, evs[i].Payload)
-			info[i].terms, info[i].termsSet = terms[start:len(terms):len(terms)], true
+			if !info[i].termsSet {
+				start := len(terms)
+				terms = tw.Append(terms, evs[i].Payload)
+				info[i].terms, info[i].termsSet = terms[start:len(terms):len(terms)], true
+			}
 		}
 	}
 	return nil
 }
+
+// termWriters keeps term extractors with their scratch buffers, so that
+// staging one event does not grow new ones.
+var termWriters = sync.Pool{New: func() any { return new(index.TermWriter) }}
 
 // latestVersion returns the latest version of id in the index (0 when the
 // id is new). An id the index cannot tell apart from the ids it holds,

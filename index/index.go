@@ -78,6 +78,9 @@ type Index struct {
 	mu   sync.RWMutex // guards st; columns below st.n are never modified
 	st   state
 	walk walker // the writer's scratch buffers for payload terms
+	// paths remembers, within one Add or AddBatch, the postings of the
+	// paths met so far (terms.go).
+	paths pathMemo
 	// filters are the id filters of segment indexes (idlookup.go).
 	filters segFilters
 }
@@ -180,22 +183,89 @@ func (ix *Index) Last() uint32 {
 func (ix *Index) Add(pos uint32, d Doc) error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	return ix.addLocked(pos, d)
+	ix.paths.reset()
+	return ix.addLocked(pos, &d)
 }
 
 // AddBatch indexes several events under one lock; docs[i] goes to first+i.
+// It ends at the first event that fails, as Add would: the events before it
+// are indexed, it and the ones after are not. From addParallelMin events
+// on, the payload terms are posted on a goroutine of their own beside the
+// rest (ids, columns, schema, producer and link postings), which touches
+// none of what the terms do.
 func (ix *Index) AddBatch(first uint32, docs []Doc) error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
+	ix.paths.reset()
+	if len(docs) < addParallelMin || ix.opts.MaxPathValues <= 0 {
+		for i := range docs {
+			if err := ix.addLocked(first+uint32(i), &docs[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	s := &ix.st
+	if s.closed {
+		return errClosed
+	}
+	if first != s.n+1 {
+		return fmt.Errorf("index: add position %d after %d", first, s.n)
+	}
+	// Malformed terms end the batch before the event that holds them, as
+	// addLocked's check does; the events before it are added.
+	n, termErr := len(docs), error(nil)
 	for i := range docs {
-		if err := ix.addLocked(first+uint32(i), docs[i]); err != nil {
-			return err
+		if err := checkTerms(first+uint32(i), &docs[i]); err != nil {
+			n, termErr = i, err
+			break
 		}
 	}
-	return nil
+	// The terms goroutine posts the terms of the events the meta loop has
+	// added (counts sent on ready), so that a failing event leaves no term.
+	ready := make(chan int, n/addChunk+2)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		from := 0
+		for upto := range ready {
+			for i := from; i < upto; i++ {
+				ix.addTerms(first+uint32(i), &docs[i])
+			}
+			from = upto
+		}
+	}()
+	added, err := 0, error(nil)
+	for i := range n {
+		if err = ix.addMeta(first+uint32(i), &docs[i]); err != nil {
+			break
+		}
+		if added = i + 1; added%addChunk == 0 {
+			ready <- added
+		}
+	}
+	if added%addChunk != 0 {
+		ready <- added
+	}
+	close(ready)
+	<-done
+	s.n = first + uint32(added) - 1
+	if err == nil {
+		err = termErr
+	}
+	return err
 }
 
-func (ix *Index) addLocked(pos uint32, d Doc) error {
+// addParallelMin is the batch size from which AddBatch posts terms on a
+// second goroutine; addChunk is how many events at a time it hands over.
+const (
+	addParallelMin = 32
+	addChunk       = 16
+)
+
+// addLocked indexes the event at pos, which must be Last()+1; on error
+// nothing of it is indexed.
+func (ix *Index) addLocked(pos uint32, d *Doc) error {
 	s := &ix.st
 	if s.closed {
 		return errClosed
@@ -203,12 +273,33 @@ func (ix *Index) addLocked(pos uint32, d Doc) error {
 	if pos != s.n+1 {
 		return fmt.Errorf("index: add position %d after %d", pos, s.n)
 	}
+	// Checked before anything changes: a failed add leaves no trace.
+	if err := checkTerms(pos, d); err != nil {
+		return err
+	}
+	if err := ix.addMeta(pos, d); err != nil {
+		return err
+	}
+	ix.addTerms(pos, d)
+	s.n = pos
+	return nil
+}
+
+// checkTerms reports terms extracted ahead (Doc.Terms) that are malformed.
+func checkTerms(pos uint32, d *Doc) error {
 	if d.TermsSet {
-		// Checked before anything changes: a failed add leaves no trace.
 		if err := eachTerm(d.Terms, func(_, _ []byte) {}); err != nil {
 			return fmt.Errorf("index: add position %d: %w", pos, err)
 		}
 	}
+	return nil
+}
+
+// addMeta indexes everything of the event at pos but its payload terms:
+// its id and versions, columns, schema, producer and links. On error
+// nothing of it is indexed. It leaves the last position to the caller.
+func (ix *Index) addMeta(pos uint32, d *Doc) error {
+	s := &ix.st
 	sub, fp := splitHash(s.ids.hash(d.ID))
 	var idErr error
 	slot, prev, found := s.ids.probe(sub, fp, func(p uint32) bool {
@@ -255,16 +346,35 @@ func (ix *Index) addLocked(pos uint32, d Doc) error {
 	for i, l := range d.Links {
 		s.link(pos, l, int32(i), pos)
 	}
-	if max := ix.opts.MaxPathValues; max > 0 {
-		add := func(path, value []byte) { s.term(pos, path, value, max) }
-		if d.TermsSet {
-			_ = eachTerm(d.Terms, add) // checked above
-		} else {
-			walkTerms(d.Payload, &ix.walk, add)
-		}
-	}
-	s.n = pos
 	return nil
+}
+
+// addTerms posts the payload terms of the event at pos (its Terms, checked
+// by checkTerms, or its Payload walked here). It touches only the term
+// postings and the writer's term scratch (walk, paths).
+func (ix *Index) addTerms(pos uint32, d *Doc) {
+	max := ix.opts.MaxPathValues
+	if max <= 0 {
+		return
+	}
+	s := &ix.st
+	if !d.TermsSet {
+		k := 0
+		walkTerms(d.Payload, &ix.walk, func(path, value []byte) {
+			s.term(pos, path, value, max, ix.paths.at(k, path, s), &ix.paths)
+			k++
+		})
+		return
+	}
+	// The k-th term of the event: events of one shape list their paths in
+	// the same order.
+	b := d.Terms // checked by checkTerms
+	for k := 0; len(b) > 0; k++ {
+		var path, value []byte
+		path, b = nextTermField(b)
+		value, b = nextTermField(b)
+		s.term(pos, path, value, max, ix.paths.at(k, path, s), &ix.paths)
+	}
 }
 
 // idIs reports whether the event at pos (≤ the last position) has id id.
@@ -335,16 +445,20 @@ func (s *state) link(pos uint32, l trove.EventLink, slot int32, after uint32) {
 }
 
 // term adds pos to the posting of path=value; the byte slices are only
-// borrowed (map lookups by string(b) do not allocate).
-func (s *state) term(pos uint32, path, value []byte, maxValues int) {
-	if s.hot[string(path)] {
+// borrowed (map lookups by string(b) do not allocate). slot is the memo of
+// path's postings (pathMemo.at).
+func (s *state) term(pos uint32, path, value []byte, maxValues int, slot *pathSlot, memo *pathMemo) {
+	if slot.hot {
 		s.hotHead.add(termHash(path, value), pos)
 		return
 	}
-	vals := s.terms[string(path)]
+	vals := slot.vals
 	if vals == nil {
-		vals = map[string]*roaring.Bitmap{}
-		s.terms[string(path)] = vals
+		if vals = s.terms[string(path)]; vals == nil {
+			vals = map[string]*roaring.Bitmap{}
+			s.terms[string(path)] = vals
+		}
+		slot.vals = vals
 	}
 	bm := vals[string(value)]
 	if bm == nil {
@@ -360,6 +474,7 @@ func (s *state) term(pos uint32, path, value []byte, maxValues int) {
 			s.hotHead.add(termHash(path, value), pos)
 			delete(s.terms, string(path))
 			s.hot[string(path)] = true
+			memo.setHot(path)
 			return
 		}
 		bm = roaring.New()

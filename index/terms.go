@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 
+	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/internal/jsonscan"
 )
@@ -150,7 +151,9 @@ func appendText(dst []byte, s *jsonscan.Scanner) []byte {
 type walker struct {
 	path []byte
 	val  []byte
-	fn   func(path, value []byte)
+	fn   func(path, value []byte) // takes each term; nil: they are encoded into out
+	out  []byte                   // the encoded terms (TermWriter)
+	keys jsonscan.Keys            // AppendChecked's repeated-key check
 }
 
 // TermWriter extracts a payload's terms ahead of AddBatch, so that a caller
@@ -161,14 +164,103 @@ type TermWriter struct{ w walker }
 // Append appends the terms of payload (a JSON object) to dst in the
 // encoding Doc.Terms holds, and returns the extended slice.
 func (t *TermWriter) Append(dst, payload []byte) []byte {
-	walkTerms(payload, &t.w, func(path, value []byte) {
-		dst = binary.AppendUvarint(dst, uint64(len(path)))
-		dst = append(dst, path...)
-		dst = binary.AppendUvarint(dst, uint64(len(value)))
-		dst = append(dst, value...)
-	})
-	t.w.fn = nil
+	t.w.out = dst
+	walkTerms(payload, &t.w, nil)
+	dst, t.w.out = t.w.out, nil
+	if cap(t.w.path) > maxKeptScratch || cap(t.w.val) > maxKeptScratch {
+		t.w.path, t.w.val = nil, nil // a rare huge key or value: not kept
+	}
 	return dst
+}
+
+// maxKeptScratch is the largest scratch buffer a TermWriter keeps between
+// payloads.
+const maxKeptScratch = 64 << 10
+
+// AppendChecked is Append for a payload as a client sent it, in the same
+// pass as the check a fast path needs: ok reports that payload is a JSON
+// object trove.CheckJSONObject accepts as compact (valid JSON and UTF-8,
+// no repeated key, no insignificant white space). When it is not, dst is
+// returned as it was: the caller checks and compacts the payload the slow
+// way, then extracts its terms with Append.
+func (t *TermWriter) AppendChecked(dst, payload []byte) (out []byte, ok bool) {
+	mark := len(dst)
+	w := &t.w
+	w.path, w.val = w.path[:0], w.val[:0]
+	w.fn, w.out = nil, dst
+	w.keys.Reset(payload)
+	s := jsonscan.NewStrict(payload)
+	ok = s.Next() == jsonscan.BeginObject && w.checkedObject(&s) && s.Next() == jsonscan.End && s.Compact()
+	dst, w.out = w.out, nil
+	w.keys.Reset(nil)
+	if w.keys.Big() {
+		w.keys = jsonscan.Keys{}
+	}
+	if cap(w.path) > maxKeptScratch || cap(w.val) > maxKeptScratch {
+		w.path, w.val = nil, nil
+	}
+	if !ok {
+		return dst[:mark], false
+	}
+	return dst, true
+}
+
+// checkedObject is object for AppendChecked: it checks the keys of the
+// object s has just opened and of every object inside it, arrays
+// included, and reports false on anything the strict check refuses.
+func (w *walker) checkedObject(s *jsonscan.Scanner) bool {
+	w.keys.Open()
+	for {
+		switch s.Next() {
+		case jsonscan.EndObject:
+			w.keys.Close()
+			return true
+		case jsonscan.Key:
+		default:
+			return false
+		}
+		if _, ok := w.keys.Key(s); !ok {
+			return false
+		}
+		base := len(w.path)
+		if base > 0 {
+			w.path = append(w.path, '.')
+		}
+		w.path = appendText(w.path, s)
+		var ok bool
+		switch s.Next() {
+		case jsonscan.BeginObject:
+			ok = w.checkedObject(s)
+		case jsonscan.BeginArray:
+			ok = w.checkedSkip(s)
+		default:
+			ok = w.scalar(s)
+		}
+		w.path = w.path[:base]
+		if !ok {
+			return false
+		}
+	}
+}
+
+// checkedSkip reads up to the end of the array s has just opened,
+// checking the keys of the objects in it.
+func (w *walker) checkedSkip(s *jsonscan.Scanner) bool {
+	for d := s.Depth(); s.Depth() >= d; {
+		switch s.Next() {
+		case jsonscan.Invalid:
+			return false
+		case jsonscan.BeginObject:
+			w.keys.Open()
+		case jsonscan.EndObject:
+			w.keys.Close()
+		case jsonscan.Key:
+			if _, ok := w.keys.Key(s); !ok {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 var errTerms = errors.New("index: malformed extracted terms")
@@ -189,6 +281,15 @@ func eachTerm(b []byte, fn func(path, value []byte)) error {
 	return nil
 }
 
+// nextTermField splits the first field (a path or a value) off terms that
+// eachTerm accepts.
+func nextTermField(b []byte) (field, rest []byte) {
+	n, w := binary.Uvarint(b)
+	return b[w : w+int(n)], b[w+int(n):]
+}
+
+// walkTerms hands the terms of payload to fn, or encodes them into w.out
+// when fn is nil.
 func walkTerms(payload []byte, w *walker, fn func(path, value []byte)) {
 	w.path, w.val, w.fn = w.path[:0], w.val[:0], fn
 	s := jsonscan.New(payload)
@@ -228,6 +329,14 @@ func (w *walker) value(s *jsonscan.Scanner) bool {
 		return w.object(s)
 	case jsonscan.BeginArray:
 		return s.Skip()
+	}
+	return w.scalar(s)
+}
+
+// scalar emits the term of the scalar s has just read; false when s is at
+// anything else.
+func (w *walker) scalar(s *jsonscan.Scanner) bool {
+	switch s.Kind() {
 	case jsonscan.String:
 		w.val = appendText(append(w.val[:0], KindString), s)
 	case jsonscan.True:
@@ -249,6 +358,65 @@ func (w *walker) value(s *jsonscan.Scanner) bool {
 	default:
 		return false
 	}
-	w.fn(w.path, w.val)
+	if w.fn != nil {
+		w.fn(w.path, w.val)
+		return true
+	}
+	w.out = binary.AppendUvarint(w.out, uint64(len(w.path)))
+	w.out = append(w.out, w.path...)
+	w.out = binary.AppendUvarint(w.out, uint64(len(w.val)))
+	w.out = append(w.out, w.val...)
 	return true
+}
+
+// pathMemo remembers the postings of the paths the index met while adding
+// a run of events, by the rank of the term in its event: events of one
+// shape list the same paths in the same order, so the rank finds a path's
+// postings with one comparison of its bytes instead of two map lookups of
+// its text. It is valid only while the index's lock is held (reset at each
+// Add and AddBatch): between them other code may change the postings.
+type pathMemo struct {
+	slots []pathSlot
+}
+
+// pathSlot is what the memo knows of one path.
+type pathSlot struct {
+	path []byte
+	hot  bool                       // past the guard: hashed postings (hotHead)
+	vals map[string]*roaring.Bitmap // its exact postings; nil: look them up
+}
+
+func (m *pathMemo) reset() { m.slots = m.slots[:0] }
+
+// at returns the slot of path, the k-th term of its event; k is at most
+// the number of slots (a run's terms are ranked 0, 1, 2, … in order).
+func (m *pathMemo) at(k int, path []byte, s *state) *pathSlot {
+	if k < len(m.slots) && string(m.slots[k].path) == string(path) {
+		return &m.slots[k]
+	}
+	k = min(k, len(m.slots)) // a slot is checked by its path, whatever its rank
+	if k == len(m.slots) {
+		if k < cap(m.slots) {
+			m.slots = m.slots[:k+1] // keeps the slot's path buffer
+		} else {
+			m.slots = append(m.slots, pathSlot{})
+		}
+	}
+	slot := &m.slots[k]
+	slot.path = append(slot.path[:0], path...)
+	slot.hot = s.hot[string(path)]
+	slot.vals = nil
+	if !slot.hot {
+		slot.vals = s.terms[string(path)]
+	}
+	return slot
+}
+
+// setHot records that path went past the guard.
+func (m *pathMemo) setHot(path []byte) {
+	for i := range m.slots {
+		if string(m.slots[i].path) == string(path) {
+			m.slots[i].hot, m.slots[i].vals = true, nil
+		}
+	}
 }

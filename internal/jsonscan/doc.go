@@ -63,6 +63,13 @@
 // Compact reports whether the scanner has skipped any white space: at End,
 // whether json.Compact would leave the document unchanged.
 //
+// Keys is the rest of Trove's strict check: fed the BeginObject, EndObject
+// and Key tokens of a document, it finds an object naming one key twice
+// (compared after unescaping). trove.CheckJSON runs it beside a strict
+// scanner; index.TermWriter.AppendChecked runs it in the walk that
+// extracts a payload's terms, so that staging checks and extracts in one
+// pass.
+//
 // # Errors
 //
 // A syntax error makes the scanner Invalid for good; Err returns a
