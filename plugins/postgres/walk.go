@@ -66,8 +66,11 @@ const (
 // position buckets through events_payload_bucket (the term's rows of
 // those buckets alone, however common the term is elsewhere); or hand
 // the rest over to the GIN index.
+//
+// first, when not nil, holds the rows of the first window, read in
+// ascending order with the snapshot's head (firstWalkRead).
 func (s *Store) walk(ctx context.Context, tx querier, c *trove.CompiledQuery, cols string, desc bool, head int64, want int,
-	have func() int, keep func([]scanned, [][]trove.EventLink) error) (last int64, done bool, err error) {
+	first *firstRead, have func() int, keep func([]scanned, [][]trove.EventLink) error) (last int64, done bool, err error) {
 	w := whereClause(c, true)
 	n := len(w.args)
 	stmt := walkStatement(cols, w, desc)
@@ -87,7 +90,7 @@ func (s *Store) walk(ctx context.Context, tx querier, c *trove.CompiledQuery, co
 		return head - b
 	}
 	var seen, found int64
-	window := min(max(int64(want)*firstWalkFactor, minWalkWindow), maxWalkWindow)
+	window := firstWalkWindow(want)
 	buckets := int64(0) // the buckets the next window reads; 0: walk
 	for {
 		if remaining() <= 0 {
@@ -109,7 +112,12 @@ func (s *Store) walk(ctx context.Context, tx querier, c *trove.CompiledQuery, co
 			if desc {
 				lo, hi = b-window, b
 			}
-			page, _, err = s.readRows(ctx, tx, stmt, append(w.args[:n:n], lo, hi), false)
+			if first != nil {
+				page = first.rows // (0, firstWalkWindow] read with the head: (lo, hi] here
+				first = nil
+			} else {
+				page, _, err = s.readRows(ctx, tx, stmt, append(w.args[:n:n], lo, hi), false)
+			}
 		}
 		if err != nil {
 			return 0, false, err
@@ -162,6 +170,19 @@ func (s *Store) walk(ctx context.Context, tx querier, c *trove.CompiledQuery, co
 		}
 		window = min(max(int64(walkRows*1.25)+minWalkWindow/4, minWalkWindow), maxWalkWindow)
 	}
+}
+
+// firstWalkWindow is the size of a walk's first window for want
+// matches.
+func firstWalkWindow(want int) int64 {
+	return min(max(int64(want)*firstWalkFactor, minWalkWindow), maxWalkWindow)
+}
+
+// firstWalkRead is the statement reading the first window of an
+// ascending walk of c, (0, firstWalkWindow(want)], and its arguments.
+func firstWalkRead(c *trove.CompiledQuery, cols string, want int) (string, []any) {
+	w := whereClause(c, true)
+	return walkStatement(cols, w, false), append(w.args, int64(0), firstWalkWindow(want))
 }
 
 // bucketWindow is the position window (lo, hi] of the next n buckets
