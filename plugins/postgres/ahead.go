@@ -157,7 +157,7 @@ func (s *Store) beginAhead(ctx context.Context, pool *pgxpool.Pool, group []*com
 			}
 		}
 	}
-	rows, err := conn.Query(ctx, `SELECT id, max(version) FROM events WHERE id = ANY($1) GROUP BY id`, ids)
+	rows, err := conn.Query(ctx, latestVersions, ids)
 	if err != nil {
 		return nil, true, fmt.Errorf("postgres: save: %w", err)
 	}
@@ -248,7 +248,7 @@ func (a *aheadTxn) finish(ctx context.Context, group []*commitReq) error {
 	b.Queue(insertEventsAhead, a.rows.args()...)
 	for id := range lastNew {
 		if v := g.dbLatest[id]; v > 0 {
-			b.Queue(`UPDATE events SET latest = false WHERE id = $1 AND version = $2`, id, v)
+			b.Queue(clearLatest, id, v)
 		}
 	}
 	if len(links.sourceID) > 0 {

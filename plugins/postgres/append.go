@@ -352,7 +352,7 @@ func (s *Store) beginAppend(ctx context.Context, pool *pgxpool.Pool, group []*co
 	b := &pgx.Batch{}
 	b.Queue(`BEGIN`)
 	b.Queue(`SELECT position FROM head WHERE id = 1 FOR UPDATE`)
-	b.Queue(`SELECT id, max(version) FROM events WHERE id = ANY($1) GROUP BY id`, ids)
+	b.Queue(latestVersions, ids)
 	var head int64
 	err = func() error {
 		br := conn.SendBatch(ctx, b)
@@ -507,7 +507,7 @@ SELECT schema_pk FROM ins UNION ALL SELECT schema_pk FROM schema_docs WHERE hash
 	}
 	for id := range lastNew {
 		if v := g.dbLatest[id]; v > 0 {
-			b.Queue(`UPDATE events SET latest = false WHERE id = $1 AND version = $2`, id, v)
+			b.Queue(clearLatest, id, v)
 		}
 	}
 	if n := len(links.sourceID); n >= copyThreshold {
@@ -545,6 +545,13 @@ SELECT schema_pk FROM ins UNION ALL SELECT schema_pk FROM schema_docs WHERE hash
 	}
 	return newPKs, nil
 }
+
+// latestVersions reads the latest committed version of each of the ids
+// in $1 (ids without one are missing).
+const latestVersions = `SELECT id, max(version) FROM events WHERE id = ANY($1) GROUP BY id`
+
+// clearLatest takes the latest flag from version $2 of id $1.
+const clearLatest = `UPDATE events SET latest = false WHERE id = $1 AND version = $2`
 
 // insertEvents inserts rows given column by column, one array a column
 // (eventRows.args): one statement text whatever the number of rows, so

@@ -18,6 +18,12 @@ func SetBeforeCommit(s *Store, f func(ctx context.Context, tx *pgxpool.Conn) err
 // the head lock, before its transaction is sent.
 func SetAheadPlanned(s *Store, f func()) { s.aheadPlanned = f }
 
+// Append statements whose plans are checked.
+const (
+	LatestVersionsSQL = latestVersions
+	ClearLatestSQL    = clearLatest
+)
+
 // QuerySQL is the statement QueryEvents runs first for q (its first keyset
 // page when it pages), with its arguments.
 func QuerySQL(q trove.EventQuery) (string, []any, error) {
