@@ -25,14 +25,16 @@ import (
 //
 // A group of fewer than copyThreshold events whose schema documents are
 // all known is therefore planned before the lock: its latest versions
-// are read without a transaction, its requests planned and its rows built,
+// are read without a transaction (or, when every event is a version 1,
+// taken to be none: a new event's save needs no read), its requests
+// planned and its rows built,
 // and then one pipelined batch begins, moves the head (which locks it),
 // inserts the rows at positions computed in the server from the head,
 // clears the superseded latest flags, inserts the links, sends the
 // NOTIFY and commits. The lock is held for the server's work alone.
 //
 // The plan may be stale: another process may have appended a version of
-// one of the group's ids since the read. Versions are dense per id, so a
+// one of the group's ids since the read (or, unread, before it). Versions are dense per id, so a
 // new version planned on a stale latest is one that now exists, and the
 // (id, version) unique index refuses it: the transaction rolls back
 // (its positions given back) and the group is appended again by the
@@ -149,30 +151,25 @@ func (s *Store) beginAhead(ctx context.Context, pool *pgxpool.Pool, group []*com
 	}()
 	dbLatest := map[string]int{}
 	ids := make([]string, 0, len(group))
+	firsts := true // every event is a version 1
 	for _, r := range group {
 		for _, st := range r.staged {
+			firsts = firsts && st.Event.ID.Version == 1
 			if _, ok := dbLatest[st.Event.ID.ID]; !ok {
 				dbLatest[st.Event.ID.ID] = 0
 				ids = append(ids, st.Event.ID.ID)
 			}
 		}
 	}
-	rows, err := conn.Query(ctx, latestVersions, ids)
-	if err != nil {
-		return nil, true, fmt.Errorf("postgres: save: %w", err)
-	}
-	for rows.Next() {
-		var id string
-		var v int
-		if err := rows.Scan(&id, &v); err != nil {
-			rows.Close()
-			return nil, true, fmt.Errorf("postgres: save: %w", err)
+	// A group of first versions is planned as if none of its ids were
+	// stored, without reading: the usual save of a new event costs one
+	// round trip. An id that is stored has its version 1, which the
+	// unique index refuses as it refuses any stale plan; its save (a
+	// retry, or a conflict) is then planned under the lock.
+	if !firsts {
+		if err := readLatest(ctx, conn, ids, dbLatest); err != nil {
+			return nil, true, err
 		}
-		dbLatest[id] = v
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, true, fmt.Errorf("postgres: save: %w", err)
 	}
 	g := &groupLog{s: s, tx: conn, dbLatest: dbLatest, pending: map[string][]trove.Event{}, next: aheadBase}
 	for _, r := range group {
@@ -220,6 +217,28 @@ func (s *Store) beginAhead(ctx context.Context, pool *pgxpool.Pool, group []*com
 	}
 	a.g, a.n = g, n
 	return a, true, nil
+}
+
+// readLatest sets dbLatest[id] to the latest committed version of each
+// of ids that has one.
+func readLatest(ctx context.Context, conn *pgxpool.Conn, ids []string, dbLatest map[string]int) error {
+	rows, err := conn.Query(ctx, latestVersions, ids)
+	if err != nil {
+		return fmt.Errorf("postgres: save: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var v int
+		if err := rows.Scan(&id, &v); err != nil {
+			return fmt.Errorf("postgres: save: %w", err)
+		}
+		dbLatest[id] = v
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("postgres: save: %w", err)
+	}
+	return nil
 }
 
 // finish sends the group's transaction in one pipelined batch (see the

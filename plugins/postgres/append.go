@@ -141,7 +141,7 @@ func (s *Store) committer(bg context.Context, pool *pgxpool.Pool) {
 		ids := groupIDs(group)
 		inFlight.wait(ids)
 		f := &flight{ids: ids, done: make(chan struct{})}
-		if s.aheadOK(group) {
+		if !s.lockedOnly && s.aheadOK(group) {
 			a, ok, err := s.beginAhead(ctx, pool, group)
 			if ok {
 				if err != nil || a == nil {

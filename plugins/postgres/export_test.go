@@ -24,6 +24,10 @@ const (
 	ClearLatestSQL    = clearLatest
 )
 
+// SetLockedOnly makes every append of s take the head lock before its
+// plan (no planning ahead).
+func SetLockedOnly(s *Store) { s.lockedOnly = true }
+
 // QuerySQL is the statement QueryEvents runs first for q (its first keyset
 // page when it pages), with its arguments.
 func QuerySQL(q trove.EventQuery) (string, []any, error) {

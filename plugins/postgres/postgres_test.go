@@ -631,6 +631,18 @@ func TestStalePlanAppendedUnderLock(t *testing.T) {
 	if planned.Load() != 0 {
 		t.Fatal("a group with a new schema document was planned ahead")
 	}
+	// A first version is planned without reading: a stored one is found
+	// by the unique index, then answered under the lock (here an
+	// idempotent retry).
+	got, err := a.SaveEvent(ctx, ev("s", 1, `{}`))
+	if err != nil || got.Position != 1 {
+		t.Fatalf("retry of s v1: %v at %d, want position 1", err, got.Position)
+	}
+	// Version 1 of u saved by b meanwhile, with another payload.
+	overtake.Store(ev("u", 1, `{"by":"b"}`))
+	if _, err := a.SaveEvent(ctx, ev("u", 1, `{"by":"a"}`)); !errors.Is(err, trove.ErrConflict) {
+		t.Fatalf("u v1 taken meanwhile: %v, want ErrConflict", err)
+	}
 	// Version 2 taken by b meanwhile, with another payload: a conflict.
 	overtake.Store(ev("s", 2, `{"by":"b"}`))
 	if _, err := a.SaveEvent(ctx, ev("s", 2, `{"by":"a"}`)); !errors.Is(err, trove.ErrConflict) {
@@ -638,23 +650,23 @@ func TestStalePlanAppendedUnderLock(t *testing.T) {
 	}
 	// Version 3 taken by b meanwhile, the same event: its idempotent retry.
 	overtake.Store(ev("s", 3, `{"same":true}`))
-	got, err := a.SaveEvent(ctx, ev("s", 3, `{"same":true}`))
+	got, err = a.SaveEvent(ctx, ev("s", 3, `{"same":true}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Position != 3 || got.ID.Version != 3 {
-		t.Fatalf("the retry answered %s at %d, want version 3 at 3", got.ID, got.Position)
+	if got.Position != 4 || got.ID.Version != 3 {
+		t.Fatalf("the retry answered %s at %d, want version 3 at 4", got.ID, got.Position)
 	}
 	// Nothing overtakes: the plan is written as made.
 	got, err = a.SaveEvent(ctx, ev("t", 1, `{}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Position != 4 {
-		t.Fatalf("t at %d, want 4", got.Position)
+	if got.Position != 5 {
+		t.Fatalf("t at %d, want 5", got.Position)
 	}
-	if planned.Load() != 3 {
-		t.Fatalf("%d groups planned ahead, want 3", planned.Load())
+	if planned.Load() != 5 {
+		t.Fatalf("%d groups planned ahead, want 5", planned.Load())
 	}
 	latest, err := a.GetEvent(ctx, trove.EventID{ID: "s"})
 	if err != nil {
@@ -667,10 +679,10 @@ func TestStalePlanAppendedUnderLock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(all) != 2 { // latest versions only: s v3 and t
-		t.Fatalf("%d latest versions, want 2", len(all))
+	if len(all) != 3 { // latest versions only: u, s v3 and t
+		t.Fatalf("%d latest versions, want 3", len(all))
 	}
-	if n := checkDense(t, a); n != 4 {
-		t.Fatalf("%d events, want 4", n)
+	if n := checkDense(t, a); n != 5 {
+		t.Fatalf("%d events, want 5", n)
 	}
 }
