@@ -24,13 +24,18 @@ func BenchmarkIngestBatch1000(b *testing.B) { backendtest.BenchIngestBatch1000(b
 
 func BenchmarkSaveEvent(b *testing.B) { backendtest.BenchSaveEvent(b, openBench) }
 
-// BenchmarkConcurrentSaves runs 64 writers of single events, each saving
-// the next event once its last one returned, with small groups planned
-// ahead of the head lock (ahead) and with every group planned under it
-// (locked); it reports events/s and the p50 and p99 of one save in ms.
+// BenchmarkConcurrentSaves runs 1 and 64 writers of single events, each
+// saving the next event once its last one returned, with small groups
+// planned ahead of the head lock (ahead) and with every group planned
+// under it (locked); it reports events/s and the p50 and p99 of one save
+// in ms.
 func BenchmarkConcurrentSaves(b *testing.B) {
-	for _, mode := range []string{"ahead", "locked"} {
-		b.Run(mode, func(b *testing.B) {
+	for _, run := range []struct {
+		mode    string
+		writers int
+	}{{"ahead", 64}, {"locked", 64}, {"ahead", 1}, {"locked", 1}} {
+		mode, writers := run.mode, run.writers
+		b.Run(fmt.Sprintf("%s/writers=%d", mode, writers), func(b *testing.B) {
 			s := open(b, schemaFor(b.TempDir()), func(o *postgres.Options) { o.MaxConns = 16 })
 			if mode == "locked" {
 				postgres.SetLockedOnly(s)
@@ -43,7 +48,6 @@ func BenchmarkConcurrentSaves(b *testing.B) {
 			if _, err := s.SaveEvent(ctx, backendtest.Event(0)); err != nil { // the schema document
 				b.Fatal(err)
 			}
-			const writers = 64
 			var next atomic.Int64
 			lat := make([][]time.Duration, writers)
 			var wg sync.WaitGroup
