@@ -36,9 +36,11 @@ import (
 // own (a conflict fails that request alone) against the database plus the
 // requests before it in the group. Rows are written with COPY when a group
 // holds copyThreshold events or more, else with one INSERT from arrays (a
-// column each) in the same round trip as the commit. Nobody is answered before the commit returned. While one group writes
-// and commits, the next one's transaction begins and waits on the head
-// lock in the server (see committer).
+// column each) in the same round trip as the commit. Nobody is answered
+// before the commit returned. While one group writes and commits, the
+// next one's transaction begins and waits on the head lock in the server
+// (see committer). A small group is planned before it takes the lock, and
+// holds it for the server's work alone (ahead.go).
 
 const (
 	// maxGroupEvents bounds the events merged into one transaction.
@@ -99,11 +101,16 @@ func (s *Store) commit(ctx context.Context, staged []saveplan.Staged) ([]trove.E
 // lock in the server and so goes on the moment the commit before it ends.
 // The next group's versions are read under the lock, after that commit:
 // every check is made against what is committed, as with one append at a
-// time. At most one group writes while the next waits for the lock.
+// time. A group of fewer than copyThreshold events whose schema documents
+// are known is instead planned ahead of the lock and sent as one batch
+// (ahead.go); it first waits for the groups in flight that share one of
+// its ids. At most maxFlights groups are in flight: one writing, the
+// next waiting for the lock.
 func (s *Store) committer(bg context.Context, pool *pgxpool.Pool) {
 	ctx := context.WithoutCancel(bg)
 	var writing sync.WaitGroup
 	defer writing.Wait()
+	var inFlight flights
 	for {
 		var first *commitReq
 		select {
@@ -131,14 +138,46 @@ func (s *Store) committer(bg context.Context, pool *pgxpool.Pool) {
 			}
 		}
 		reset(group)
+		ids := groupIDs(group)
+		inFlight.wait(ids)
+		f := &flight{ids: ids, done: make(chan struct{})}
+		if !s.lockedOnly && s.aheadOK(group) {
+			a, ok, err := s.beginAhead(ctx, pool, group)
+			if ok {
+				if err != nil || a == nil {
+					s.settle(ctx, pool, group, err)
+					continue
+				}
+				if s.aheadPlanned != nil {
+					s.aheadPlanned()
+				}
+				inFlight = append(inFlight, f)
+				writing.Add(1)
+				go func() {
+					defer writing.Done()
+					defer close(f.done)
+					err := a.finish(ctx, group)
+					if errors.Is(err, errStalePlan) {
+						// Planned on a stale read: again, under the lock.
+						reset(group)
+						err = s.appendTx(ctx, pool, group)
+					}
+					s.settle(ctx, pool, group, err)
+				}()
+				continue
+			}
+			reset(group)
+		}
 		a, err := s.beginAppend(ctx, pool, group)
 		if err != nil || a == nil {
 			s.settle(ctx, pool, group, err)
 			continue
 		}
+		inFlight = append(inFlight, f)
 		writing.Add(1)
 		go func() {
 			defer writing.Done()
+			defer close(f.done)
 			s.settle(ctx, pool, group, a.finish(ctx))
 		}()
 	}
@@ -313,7 +352,7 @@ func (s *Store) beginAppend(ctx context.Context, pool *pgxpool.Pool, group []*co
 	b := &pgx.Batch{}
 	b.Queue(`BEGIN`)
 	b.Queue(`SELECT position FROM head WHERE id = 1 FOR UPDATE`)
-	b.Queue(`SELECT id, max(version) FROM events WHERE id = ANY($1) GROUP BY id`, ids)
+	b.Queue(latestVersions, ids)
 	var head int64
 	err = func() error {
 		br := conn.SendBatch(ctx, b)
@@ -468,7 +507,7 @@ SELECT schema_pk FROM ins UNION ALL SELECT schema_pk FROM schema_docs WHERE hash
 	}
 	for id := range lastNew {
 		if v := g.dbLatest[id]; v > 0 {
-			b.Queue(`UPDATE events SET latest = false WHERE id = $1 AND version = $2`, id, v)
+			b.Queue(clearLatest, id, v)
 		}
 	}
 	if n := len(links.sourceID); n >= copyThreshold {
@@ -506,6 +545,13 @@ SELECT schema_pk FROM ins UNION ALL SELECT schema_pk FROM schema_docs WHERE hash
 	}
 	return newPKs, nil
 }
+
+// latestVersions reads the latest committed version of each of the ids
+// in $1 (ids without one are missing).
+const latestVersions = `SELECT id, max(version) FROM events WHERE id = ANY($1) GROUP BY id`
+
+// clearLatest takes the latest flag from version $2 of id $1.
+const clearLatest = `UPDATE events SET latest = false WHERE id = $1 AND version = $2`
 
 // insertEvents inserts rows given column by column, one array a column
 // (eventRows.args): one statement text whatever the number of rows, so

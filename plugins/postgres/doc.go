@@ -24,7 +24,10 @@
 // goroutine (group commit); large groups are written with COPY, small
 // ones with one INSERT from column arrays, and the next group's
 // transaction begins (waiting on the head lock in the server) while the
-// one before commits. See append.go.
+// one before commits. A small group is planned before it takes the head
+// lock and sent as one batch, so the lock is held for the server's work
+// alone; a version another process took meanwhile sends it back to the
+// locked path. See append.go and ahead.go.
 //
 // # Queries
 //

@@ -14,6 +14,20 @@ func SetBeforeCommit(s *Store, f func(ctx context.Context, tx *pgxpool.Conn) err
 	s.beforeCommit = f
 }
 
+// SetAheadPlanned sets the hook run after a group was planned ahead of
+// the head lock, before its transaction is sent.
+func SetAheadPlanned(s *Store, f func()) { s.aheadPlanned = f }
+
+// Append statements whose plans are checked.
+const (
+	LatestVersionsSQL = latestVersions
+	ClearLatestSQL    = clearLatest
+)
+
+// SetLockedOnly makes every append of s take the head lock before its
+// plan (no planning ahead).
+func SetLockedOnly(s *Store) { s.lockedOnly = true }
+
 // QuerySQL is the statement QueryEvents runs first for q (its first keyset
 // page when it pages), with its arguments.
 func QuerySQL(q trove.EventQuery) (string, []any, error) {

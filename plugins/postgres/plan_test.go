@@ -105,8 +105,10 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if plan := explain(stmt, append(args, int64(40_000), int64(41_000))...); !strings.Contains(plan, `"events_pkey"`) {
-			t.Errorf("%+v: the window does not walk events_pkey:\n%s\n%s", q, stmt, plan)
+		for _, w := range [][2]int64{{0, 1000}, {40_000, 41_000}} { // the first window, read with the head, and a later one
+			if plan := explain(stmt, append(args, w[0], w[1])...); !strings.Contains(plan, `"events_pkey"`) {
+				t.Errorf("%+v: the window %v does not walk events_pkey:\n%s\n%s", q, w, stmt, plan)
+			}
 		}
 	}
 	// Position buckets of a payload term are read through
@@ -125,6 +127,10 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 			t.Errorf("%+v: the buckets are not read through events_payload_bucket:\n%s\n%s", q, stmt, plan)
 		}
 	}
+	ids64 := make([]string, 64) // the ids of a group of 64 saves
+	for i := range ids64 {
+		ids64[i] = fmt.Sprintf("ev-%06d", i*1500)
+	}
 	for _, tc := range []struct {
 		name, stmt, index string
 		args              []any
@@ -134,6 +140,10 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		{"links out", `SELECT seq FROM links WHERE source_id = $1 AND source_version = $2 ORDER BY seq`, "links_source", []any{"ev-004240", 1}},
 		{"links in", `SELECT seq FROM links WHERE target_id = $1 ORDER BY seq`, "links_target", []any{"ev-000042"}},
 		{"log page", `SELECT position FROM events e WHERE e.position > $1 ORDER BY e.position LIMIT 256`, "events_pkey", []any{int64(50_000)}},
+		// An append's read of its ids' latest versions (under the head lock,
+		// or ahead of it) and its clearing of the superseded latest flags.
+		{"latest versions", postgres.LatestVersionsSQL, "events_id_version_key", []any{ids64}},
+		{"clear latest", postgres.ClearLatestSQL, "events_id_version_key", []any{"ev-004242", 1}},
 	} {
 		if plan := explain(tc.stmt, tc.args...); !strings.Contains(plan, `"`+tc.index+`"`) {
 			t.Errorf("%s: the plan does not use %s:\n%s", tc.name, tc.index, plan)

@@ -601,3 +601,88 @@ func TestSaveGivesUpWithItsContext(t *testing.T) {
 		t.Fatalf("%d events, want 2", n)
 	}
 }
+
+// A group planned ahead of the head lock whose read another store's
+// append overtook is appended again under the lock: a version taken
+// meanwhile is a conflict, or the stored event when it is the same; the
+// overtaking append keeps its position and no position is lost.
+func TestStalePlanAppendedUnderLock(t *testing.T) {
+	schema := schemaFor(t.TempDir())
+	a, b := open(t, schema), newStore(t, schema)
+	var overtake atomic.Value // the event b saves once a's plan is made, or nil
+	planned := atomic.Int32{}
+	postgres.SetAheadPlanned(a, func() {
+		planned.Add(1)
+		if e, ok := overtake.Swap(trove.Event{}).(trove.Event); ok && e.ID.ID != "" {
+			if _, err := b.SaveEvent(context.Background(), e); err != nil {
+				t.Errorf("the overtaking save: %v", err)
+			}
+		}
+	})
+	ctx := timeout(t, time.Minute)
+	if err := a.Initialize(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Shutdown(context.Background()) })
+	// The first save writes the schema document: locked path.
+	if _, err := a.SaveEvent(ctx, ev("s", 1, `{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if planned.Load() != 0 {
+		t.Fatal("a group with a new schema document was planned ahead")
+	}
+	// A first version is planned without reading: a stored one is found
+	// by the unique index, then answered under the lock (here an
+	// idempotent retry).
+	got, err := a.SaveEvent(ctx, ev("s", 1, `{}`))
+	if err != nil || got.Position != 1 {
+		t.Fatalf("retry of s v1: %v at %d, want position 1", err, got.Position)
+	}
+	// Version 1 of u saved by b meanwhile, with another payload.
+	overtake.Store(ev("u", 1, `{"by":"b"}`))
+	if _, err := a.SaveEvent(ctx, ev("u", 1, `{"by":"a"}`)); !errors.Is(err, trove.ErrConflict) {
+		t.Fatalf("u v1 taken meanwhile: %v, want ErrConflict", err)
+	}
+	// Version 2 taken by b meanwhile, with another payload: a conflict.
+	overtake.Store(ev("s", 2, `{"by":"b"}`))
+	if _, err := a.SaveEvent(ctx, ev("s", 2, `{"by":"a"}`)); !errors.Is(err, trove.ErrConflict) {
+		t.Fatalf("version 2 taken meanwhile: %v, want ErrConflict", err)
+	}
+	// Version 3 taken by b meanwhile, the same event: its idempotent retry.
+	overtake.Store(ev("s", 3, `{"same":true}`))
+	got, err = a.SaveEvent(ctx, ev("s", 3, `{"same":true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Position != 4 || got.ID.Version != 3 {
+		t.Fatalf("the retry answered %s at %d, want version 3 at 4", got.ID, got.Position)
+	}
+	// Nothing overtakes: the plan is written as made.
+	got, err = a.SaveEvent(ctx, ev("t", 1, `{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Position != 5 {
+		t.Fatalf("t at %d, want 5", got.Position)
+	}
+	if planned.Load() != 5 {
+		t.Fatalf("%d groups planned ahead, want 5", planned.Load())
+	}
+	latest, err := a.GetEvent(ctx, trove.EventID{ID: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if latest.ID.Version != 3 || string(latest.Payload) != `{"same":true}` {
+		t.Fatalf("latest of s: %s %s", latest.ID, latest.Payload)
+	}
+	all, err := a.QueryEvents(ctx, trove.EventQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 3 { // latest versions only: u, s v3 and t
+		t.Fatalf("%d latest versions, want 3", len(all))
+	}
+	if n := checkDense(t, a); n != 5 {
+		t.Fatalf("%d events, want 5", n)
+	}
+}

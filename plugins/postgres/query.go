@@ -85,8 +85,16 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 	// change).
 	var tx querier = pool
 	var head int64
+	// A walk in ascending order reads its first window with the head:
+	// positions past the head are not in the snapshot, so the window
+	// needs no bound from it.
+	var first *firstRead
+	if walk && !desc {
+		stmt, args := firstWalkRead(c, cols, want)
+		first = &firstRead{stmt: stmt, args: args}
+	}
 	if keyset && want >= 0 || cursor {
-		conn, h, err := beginSnapshot(ctx, pool)
+		conn, h, err := beginSnapshot(ctx, pool, first)
 		if err != nil {
 			return nil, err
 		}
@@ -127,7 +135,7 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 	var last int64 = -1 // the last position read; -1: none yet
 	done := false
 	if walk {
-		last, done, err = s.walk(ctx, tx, c, cols, desc, head, want, func() int { return len(items) }, keep)
+		last, done, err = s.walk(ctx, tx, c, cols, desc, head, want, first, func() int { return len(items) }, keep)
 		if err != nil {
 			return nil, err
 		}
@@ -195,10 +203,20 @@ func sortedPage(c *trove.CompiledQuery, items []trove.Sortable) []trove.Event {
 	return c.Page(events)
 }
 
+// firstRead is a statement read with the head when a snapshot begins.
+type firstRead struct {
+	stmt string
+	args []any
+	rows []scanned
+}
+
 // beginSnapshot begins a REPEATABLE READ, read-only transaction on a
 // connection of pool and reads the head in it, in one round trip. The
 // caller ends it (COMMIT or ROLLBACK) and releases the connection.
-func beginSnapshot(ctx context.Context, pool *pgxpool.Pool) (*pgxpool.Conn, int64, error) {
+//
+// With first, its statement is read in the same round trip, in the
+// snapshot, and its rows are left in first.rows.
+func beginSnapshot(ctx context.Context, pool *pgxpool.Pool, first *firstRead) (*pgxpool.Conn, int64, error) {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return nil, 0, fmt.Errorf("postgres: query: %w", err)
@@ -206,11 +224,20 @@ func beginSnapshot(ctx context.Context, pool *pgxpool.Pool) (*pgxpool.Conn, int6
 	b := &pgx.Batch{}
 	b.Queue(`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`)
 	b.Queue(`SELECT position FROM head WHERE id = 1`)
+	if first != nil {
+		b.Queue(first.stmt, first.args...)
+	}
 	var head int64
 	br := conn.SendBatch(ctx, b)
 	_, err = br.Exec()
 	if err == nil {
 		err = br.QueryRow().Scan(&head)
+	}
+	if err == nil && first != nil {
+		var rows pgx.Rows
+		if rows, err = br.Query(); err == nil {
+			first.rows, _, err = scanRows(rows, false)
+		}
 	}
 	if cerr := br.Close(); err == nil {
 		err = cerr
@@ -269,7 +296,14 @@ func (s *Store) readRows(ctx context.Context, q querier, stmt string, args []any
 	if err != nil {
 		return nil, nil, fmt.Errorf("postgres: query: %w", err)
 	}
+	return scanRows(rows, withLinks)
+}
+
+// scanRows scans and closes rows (eventCols, plus the links column when
+// withLinks).
+func scanRows(rows pgx.Rows, withLinks bool) ([]scanned, [][]trove.EventLink, error) {
 	defer rows.Close()
+	var err error
 	var page []scanned
 	var linkSets [][]trove.EventLink
 	for rows.Next() {

@@ -157,6 +157,14 @@ type Store struct {
 	// append transaction after its writes, with the head row locked, just
 	// before the commit; an error rolls the transaction back.
 	beforeCommit func(ctx context.Context, tx *pgxpool.Conn) error
+	// lockedOnly, when set (by benchmarks, before Initialize), sends
+	// every group through the locked path (no planning ahead), to
+	// compare the two in one process.
+	lockedOnly bool
+	// aheadPlanned, when set (by tests, before Initialize), runs in the
+	// committer after a group was planned ahead of the head lock (see
+	// ahead.go), before its transaction is sent.
+	aheadPlanned func()
 	// walked, when set (by tests), is told each position window a query
 	// walked: its size, the candidates it held, whether it was read by
 	// position buckets, and whether the query then hands the rest of the

@@ -66,8 +66,11 @@ const (
 // position buckets through events_payload_bucket (the term's rows of
 // those buckets alone, however common the term is elsewhere); or hand
 // the rest over to the GIN index.
+//
+// first, when not nil, holds the rows of the first window, read in
+// ascending order with the snapshot's head (firstWalkRead).
 func (s *Store) walk(ctx context.Context, tx querier, c *trove.CompiledQuery, cols string, desc bool, head int64, want int,
-	have func() int, keep func([]scanned, [][]trove.EventLink) error) (last int64, done bool, err error) {
+	first *firstRead, have func() int, keep func([]scanned, [][]trove.EventLink) error) (last int64, done bool, err error) {
 	w := whereClause(c, true)
 	n := len(w.args)
 	stmt := walkStatement(cols, w, desc)
@@ -87,7 +90,7 @@ func (s *Store) walk(ctx context.Context, tx querier, c *trove.CompiledQuery, co
 		return head - b
 	}
 	var seen, found int64
-	window := min(max(int64(want)*firstWalkFactor, minWalkWindow), maxWalkWindow)
+	window := firstWalkWindow(want)
 	buckets := int64(0) // the buckets the next window reads; 0: walk
 	for {
 		if remaining() <= 0 {
@@ -109,7 +112,12 @@ func (s *Store) walk(ctx context.Context, tx querier, c *trove.CompiledQuery, co
 			if desc {
 				lo, hi = b-window, b
 			}
-			page, _, err = s.readRows(ctx, tx, stmt, append(w.args[:n:n], lo, hi), false)
+			if first != nil {
+				page = first.rows // (0, firstWalkWindow] read with the head: (lo, hi] here
+				first = nil
+			} else {
+				page, _, err = s.readRows(ctx, tx, stmt, append(w.args[:n:n], lo, hi), false)
+			}
 		}
 		if err != nil {
 			return 0, false, err
@@ -164,6 +172,19 @@ func (s *Store) walk(ctx context.Context, tx querier, c *trove.CompiledQuery, co
 	}
 }
 
+// firstWalkWindow is the size of a walk's first window for want
+// matches.
+func firstWalkWindow(want int) int64 {
+	return min(max(int64(want)*firstWalkFactor, minWalkWindow), maxWalkWindow)
+}
+
+// firstWalkRead is the statement reading the first window of an
+// ascending walk of c, (0, firstWalkWindow(want)], and its arguments.
+func firstWalkRead(c *trove.CompiledQuery, cols string, want int) (string, []any) {
+	w := whereClause(c, true)
+	return walkStatement(cols, w, false), append(w.args, int64(0), firstWalkWindow(want))
+}
+
 // bucketWindow is the position window (lo, hi] of the next n buckets
 // after b (desc: of the n buckets ending with b's), within (0, head].
 func bucketWindow(b, n int64, desc bool, head int64) (lo, hi int64) {
@@ -180,14 +201,18 @@ func bucketWindow(b, n int64, desc bool, head int64) (lo, hi int64) {
 // window's bounds lo and hi and the containment documents of its buckets
 // ({"b": k, "p": the first payload term}). The bounds are tested on the
 // rows read (position + 0: no index serves them, so the planner reads
-// the buckets rather than walk the window), and find the window's rows
-// the index does not hold.
+// the buckets rather than walk the window). The window's rows the index
+// does not hold are read by a second arm of a UNION ALL, not an OR: under
+// an OR the planner tests the index expression again on every row the
+// index found, after its recheck (on 1M events, two buckets took
+// 3.5–4.3 ms that way, 2.1–2.8 ms this way).
 func bucketStatement(cols string, w where, desc bool) string {
 	n := len(w.args)
 	lo, hi, docs := `$`+strconv.Itoa(n+1), `$`+strconv.Itoa(n+2), `$`+strconv.Itoa(n+3)
-	stmt := `SELECT ` + cols + ` FROM events e WHERE (e.position + 0) > ` + lo + ` AND (e.position + 0) <= ` + hi +
-		` AND (` + payloadDoc + ` @> ANY(` + docs + `::jsonb[]) OR (e.payload_jsonb IS NULL AND e.position > ` + lo + ` AND e.position <= ` + hi + `))` +
-		w.sql + ` ORDER BY e.position`
+	stmt := `SELECT * FROM (SELECT ` + cols + ` FROM events e WHERE (e.position + 0) > ` + lo + ` AND (e.position + 0) <= ` + hi +
+		` AND ` + payloadDoc + ` @> ANY(` + docs + `::jsonb[])` + w.sql +
+		` UNION ALL SELECT ` + cols + ` FROM events e WHERE e.payload_jsonb IS NULL AND e.position > ` + lo + ` AND e.position <= ` + hi + w.sql +
+		`) e ORDER BY e.position`
 	if desc {
 		stmt += ` DESC`
 	}
