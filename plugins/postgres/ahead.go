@@ -11,7 +11,6 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/trovedb/trove"
-	"github.com/trovedb/trove/plugins/internal/saveplan"
 )
 
 // Appends planned ahead of the head lock.
@@ -172,26 +171,8 @@ func (s *Store) beginAhead(ctx context.Context, pool *pgxpool.Pool, group []*com
 		}
 	}
 	g := &groupLog{s: s, tx: conn, dbLatest: dbLatest, pending: map[string][]trove.Event{}, next: aheadBase}
-	for _, r := range group {
-		if err := r.ctx.Err(); err != nil {
-			r.err = err // its caller has gone: not saved
-			continue
-		}
-		rl := &reqLog{g: g}
-		out, _, err := saveplan.Plan(ctx, "postgres", r.staged, rl)
-		if g.dbErr != nil {
-			return nil, true, fmt.Errorf("postgres: save: %w", g.dbErr)
-		}
-		if err != nil {
-			r.err = err
-			continue
-		}
-		r.out = out
-		for _, e := range rl.added {
-			g.pending[e.ID.ID] = append(g.pending[e.ID.ID], e)
-		}
-		g.rows = append(g.rows, rl.added...)
-		g.next += uint64(len(rl.added))
+	if err := g.plan(ctx, group); err != nil {
+		return nil, true, err
 	}
 	if len(g.rows) == 0 {
 		return nil, true, nil

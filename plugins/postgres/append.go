@@ -253,6 +253,34 @@ type groupLog struct {
 	dbErr    error                    // a database error: the transaction is lost
 }
 
+// plan plans each request of group in turn, its new versions taking the
+// positions from g.next: a request's answer or refusal goes to the
+// request; the error returned (a database error) loses the whole group.
+func (g *groupLog) plan(ctx context.Context, group []*commitReq) error {
+	for _, r := range group {
+		if err := r.ctx.Err(); err != nil {
+			r.err = err // its caller has gone: not saved
+			continue
+		}
+		rl := &reqLog{g: g}
+		out, _, err := saveplan.Plan(ctx, "postgres", r.staged, rl)
+		if g.dbErr != nil {
+			return fmt.Errorf("postgres: save: %w", g.dbErr)
+		}
+		if err != nil {
+			r.err = err
+			continue
+		}
+		r.out = out
+		for _, e := range rl.added {
+			g.pending[e.ID.ID] = append(g.pending[e.ID.ID], e)
+		}
+		g.rows = append(g.rows, rl.added...)
+		g.next += uint64(len(rl.added))
+	}
+	return nil
+}
+
 // reqLog is a groupLog as one request's plan sees it.
 type reqLog struct {
 	g     *groupLog
@@ -386,26 +414,8 @@ func (s *Store) beginAppend(ctx context.Context, pool *pgxpool.Pool, group []*co
 		return nil, fmt.Errorf("postgres: save: %w", err)
 	}
 	g := &groupLog{s: s, tx: conn, dbLatest: dbLatest, pending: map[string][]trove.Event{}, next: uint64(head) + 1}
-	for _, r := range group {
-		if err := r.ctx.Err(); err != nil {
-			r.err = err // its caller has gone: not saved
-			continue
-		}
-		rl := &reqLog{g: g}
-		out, _, err := saveplan.Plan(ctx, "postgres", r.staged, rl)
-		if g.dbErr != nil {
-			return nil, fmt.Errorf("postgres: save: %w", g.dbErr)
-		}
-		if err != nil {
-			r.err = err
-			continue
-		}
-		r.out = out
-		for _, e := range rl.added {
-			g.pending[e.ID.ID] = append(g.pending[e.ID.ID], e)
-		}
-		g.rows = append(g.rows, rl.added...)
-		g.next += uint64(len(rl.added))
+	if err := g.plan(ctx, group); err != nil {
+		return nil, err
 	}
 	if len(g.rows) == 0 {
 		return nil, nil // nothing new: retries and failures only (rolled back)
