@@ -290,15 +290,8 @@ func (a *aheadTxn) finish(ctx context.Context, group []*commitReq) error {
 		return fmt.Errorf("postgres: save: %w", err)
 	}
 	if !commit {
-		if err := s.beforeCommit(ctx, conn); err != nil {
-			return fmt.Errorf("postgres: save: %w", err)
-		}
-		tag, err := conn.Exec(ctx, `COMMIT`)
-		if err != nil {
-			return fmt.Errorf("postgres: save: commit: %w", err)
-		}
-		if tag.String() != "COMMIT" {
-			return fmt.Errorf("postgres: save: commit: the transaction was rolled back")
+		if err := s.hookedCommit(ctx, conn); err != nil {
+			return err
 		}
 	}
 	committed = true

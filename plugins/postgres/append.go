@@ -424,6 +424,23 @@ func (s *Store) beginAppend(ctx context.Context, pool *pgxpool.Pool, group []*co
 	return a, nil
 }
 
+// hookedCommit runs the test hook beforeCommit inside the append's
+// transaction, then commits it (without the hook, the COMMIT goes with the
+// append's last batch of writes).
+func (s *Store) hookedCommit(ctx context.Context, conn *pgxpool.Conn) error {
+	if err := s.beforeCommit(ctx, conn); err != nil {
+		return fmt.Errorf("postgres: save: %w", err)
+	}
+	tag, err := conn.Exec(ctx, `COMMIT`)
+	if err != nil {
+		return fmt.Errorf("postgres: save: commit: %w", err)
+	}
+	if tag.String() != "COMMIT" {
+		return fmt.Errorf("postgres: save: commit: the transaction was rolled back")
+	}
+	return nil
+}
+
 // finish writes the transaction's rows and commits, then ends it.
 func (a *appendTxn) finish(ctx context.Context) error {
 	s, conn, committed := a.s, a.conn, false
@@ -435,15 +452,8 @@ func (a *appendTxn) finish(ctx context.Context) error {
 		return err
 	}
 	if s.beforeCommit != nil {
-		if err := s.beforeCommit(ctx, conn); err != nil {
-			return fmt.Errorf("postgres: save: %w", err)
-		}
-		tag, err := conn.Exec(ctx, `COMMIT`)
-		if err != nil {
-			return fmt.Errorf("postgres: save: commit: %w", err)
-		}
-		if tag.String() != "COMMIT" {
-			return fmt.Errorf("postgres: save: commit: the transaction was rolled back")
+		if err := s.hookedCommit(ctx, conn); err != nil {
+			return err
 		}
 	}
 	committed = true
