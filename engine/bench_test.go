@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -326,12 +327,8 @@ func reportP50(b *testing.B, lat []time.Duration) {
 	if len(lat) == 0 {
 		return
 	}
-	s := append([]time.Duration(nil), lat...)
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
+	s := slices.Clone(lat)
+	slices.Sort(s)
 	b.ReportMetric(float64(s[len(s)/2].Nanoseconds())/1000, "p50-µs")
 }
 
