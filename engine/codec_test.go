@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -11,16 +13,17 @@ import (
 	"github.com/trovedb/trove/segment"
 )
 
-// TestCompressionCodecs: a store sealed with zstd, reopened with the S2
-// default, holds segments of both codecs and reads, queries and checks
-// every event across them; and the other way round.
+// TestCompressionCodecs: a store sealed with one codec, reopened with
+// another, holds segments of both and reads, queries and checks every
+// event across them, for each pair of codecs ("" is the default, S2 with
+// a dictionary: segments of 64 KiB hold enough records for one).
 func TestCompressionCodecs(t *testing.T) {
-	for _, order := range [][2]string{{segment.CodecZstd, ""}, {segment.CodecS2, segment.CodecZstd}} {
+	for _, order := range [][2]string{{segment.CodecZstd, ""}, {segment.CodecS2Dict, segment.CodecS2}, {segment.CodecS2, segment.CodecZstd}} {
 		t.Run(order[0]+" then "+order[1], func(t *testing.T) {
 			dir := t.TempDir()
-			o := Options{SegmentSize: 16 << 10, SearchIndex: "off", Compression: order[0]}
+			o := Options{SegmentSize: 64 << 10, SearchIndex: "off", Compression: order[0]}
 			st := openStore(t, dir, o)
-			saveBatches(t, st, 0, 300, 50)
+			saveBatches(t, st, 0, 2000, 100)
 			if err := st.Close(); err != nil {
 				t.Fatal(err)
 			}
@@ -28,15 +31,18 @@ func TestCompressionCodecs(t *testing.T) {
 			o.Compression = order[1]
 			st = openStore(t, dir, o)
 			defer st.Close()
-			saveBatches(t, st, 300, 300, 50)
-			checkEvents(t, st, 600)
+			saveBatches(t, st, 2000, 2000, 100)
+			checkEvents(t, st, 4000)
 			st.Close()
 			all := segmentVersions(t, dir)
-			if len(first) != 1 || !first[order[0]] || len(all) != 2 {
+			if len(first) != 1 || !first[cmp.Or(order[0], segment.CodecS2Dict)] || len(all) != 2 || !all[cmp.Or(order[1], segment.CodecS2Dict)] {
 				t.Fatalf("segment codecs after the first open %v, after the second %v", first, all)
 			}
 			st = openStore(t, dir, Options{SearchIndex: "off"})
-			checkEvents(t, st, 600)
+			checkEvents(t, st, 4000)
+			if _, err := st.Check(context.Background()); err != nil {
+				t.Fatal(err)
+			}
 		})
 	}
 }
@@ -60,6 +66,8 @@ func segmentVersions(t *testing.T, dir string) map[string]bool {
 			got[segment.CodecZstd] = true
 		case 2:
 			got[segment.CodecS2] = true
+		case 3:
+			got[segment.CodecS2Dict] = true
 		default:
 			t.Fatalf("%s: format version %d", name, b[8])
 		}

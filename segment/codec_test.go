@@ -7,10 +7,11 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/trovedb/trove"
 )
 
-// TestCodecs: both codecs write segments that read back, each with its own
+// TestCodecs: every codec writes segments that read back, each with its own
 // format version, and a reader opens either.
 func TestCodecs(t *testing.T) {
 	recs := batch(1, 500)
@@ -18,7 +19,7 @@ func TestCodecs(t *testing.T) {
 	for _, c := range []struct {
 		codec   string
 		version uint32
-	}{{"", segVersionS2}, {CodecS2, segVersionS2}, {CodecZstd, segVersionZstd}} {
+	}{{"", segVersionS2}, {CodecS2, segVersionS2}, {CodecS2Dict, segVersionS2Dict}, {CodecZstd, segVersionZstd}} {
 		path := filepath.Join(t.TempDir(), "s.seg")
 		if err := WriteSegment(path, Meta{}, recs, SegmentOptions{BlockSize: 1 << 10, Codec: c.codec, Level: 1}); err != nil {
 			t.Fatal(err)
@@ -43,6 +44,19 @@ func TestCodecs(t *testing.T) {
 	}
 	if sizes[CodecS2] >= int64(len(appendRecords(nil, recs))) {
 		t.Errorf("s2 segment of %d bytes does not compress %d bytes of records", sizes[CodecS2], len(appendRecords(nil, recs)))
+	}
+	if sizes[CodecS2Dict] >= sizes[CodecS2] {
+		t.Errorf("s2dict segment of %d bytes, s2 of %d", sizes[CodecS2Dict], sizes[CodecS2])
+	}
+	// Too few record bytes for a dictionary: CodecS2Dict writes version 2.
+	path := filepath.Join(t.TempDir(), "small.seg")
+	if err := WriteSegment(path, Meta{}, recs[:20], SegmentOptions{BlockSize: 1 << 10, Codec: CodecS2Dict}); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := OpenSegment(path); err != nil || s.version != segVersionS2 || s.Check() != nil {
+		t.Fatalf("small s2dict segment: %v", err)
+	} else {
+		s.Close()
 	}
 	if err := WriteSegment(filepath.Join(t.TempDir(), "x.seg"), Meta{}, recs, SegmentOptions{Codec: "lz4"}); !errors.Is(err, trove.ErrInvalid) {
 		t.Fatalf("unknown codec: %v, want ErrInvalid", err)
@@ -72,16 +86,16 @@ func TestCodecDamage(t *testing.T) {
 	// Bytes that pass the CRC (it is checked first) but not the decoder:
 	// decodeBlock alone.
 	raw := int(s.blocks[1].raw)
-	if _, err := decodeBlock(segVersionS2, comp, raw+1); err == nil {
+	if _, err := decodeBlock(segVersionS2, nil, comp, raw+1); err == nil {
 		t.Fatal("decoded to a length the table does not say")
 	}
 	bad := bytes.Clone(comp)
 	bad[len(bad)/2] ^= 0xff
 	bad[len(bad)-1] ^= 0xff
-	if out, err := decodeBlock(segVersionS2, bad, raw); err == nil && bytes.Equal(out, mustDecode(t, comp, raw)) {
+	if out, err := decodeBlock(segVersionS2, nil, bad, raw); err == nil && bytes.Equal(out, mustDecode(t, comp, raw)) {
 		t.Fatal("damaged block decoded to the original bytes")
 	}
-	if _, err := decodeBlock(segVersionS2, comp[:len(comp)/2], raw); err == nil {
+	if _, err := decodeBlock(segVersionS2, nil, comp[:len(comp)/2], raw); err == nil {
 		t.Fatal("truncated block decoded")
 	}
 	// Through the file: damage is ErrCorrupt at the block's offset.
@@ -108,7 +122,7 @@ func TestCodecDamage(t *testing.T) {
 
 func mustDecode(t *testing.T, comp []byte, raw int) []byte {
 	t.Helper()
-	out, err := decodeBlock(segVersionS2, comp, raw)
+	out, err := decodeBlock(segVersionS2, nil, comp, raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,21 +132,29 @@ func mustDecode(t *testing.T, comp []byte, raw int) []byte {
 // FuzzDecodeBlock: arbitrary bytes under either codec decode or fail, never
 // panic, and a success has exactly the asked length.
 func FuzzDecodeBlock(f *testing.F) {
+	recs := batch(1, 200)
+	dc, dict, ok := dictCodec(recs)
+	if !ok {
+		f.Fatal("no dictionary for 200 records")
+	}
+	d := s2.NewDict(dict)
+	raw := appendRecords(nil, recs[:5])
 	for _, codec := range []string{CodecS2, CodecZstd} {
 		c, err := codecFor(codec, 1)
 		if err != nil {
 			f.Fatal(err)
 		}
-		raw := appendRecords(nil, batch(1, 5))
-		f.Add(c.version == segVersionS2, c.encode(raw, nil), uint16(len(raw)))
+		f.Add(uint8(c.version), c.encode(raw, nil), uint16(len(raw)))
 	}
-	f.Add(true, []byte{0xff, 0xff, 0xff, 0xff, 0x0f}, uint16(10))
-	f.Fuzz(func(t *testing.T, s2 bool, comp []byte, raw uint16) {
-		v := uint32(segVersionZstd)
-		if s2 {
-			v = segVersionS2
+	f.Add(uint8(segVersionS2Dict), dc.encode(raw, nil), uint16(len(raw)))
+	f.Add(uint8(segVersionS2), []byte{0xff, 0xff, 0xff, 0xff, 0x0f}, uint16(10))
+	f.Fuzz(func(t *testing.T, version uint8, comp []byte, raw uint16) {
+		v := uint32(version%3) + 1
+		var vd *s2.Dict
+		if v == segVersionS2Dict {
+			vd = d
 		}
-		out, err := decodeBlock(v, comp, int(raw))
+		out, err := decodeBlock(v, vd, comp, int(raw))
 		if err == nil && len(out) != int(raw) {
 			t.Fatalf("decoded %d bytes, asked %d", len(out), raw)
 		}

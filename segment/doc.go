@@ -41,7 +41,9 @@
 //
 // WriteSegment cuts records into blocks of about SegmentOptions.BlockSize
 // uncompressed bytes, compresses each with SegmentOptions.Codec (S2 by
-// default: the segment's format version names it), and appends a footer with
+// default; CodecS2Dict compresses against a dictionary sampled from the
+// segment's records and stored after the header: the segment's format
+// version names the codec), and appends a footer with
 // Meta and a block table (offset, length, CRC and position/time ranges of
 // every block), framed by a header and a trailer with magic, version and
 // CRCs. The file is published atomically with internal/fsutil. OpenSegment

@@ -55,8 +55,8 @@ func FuzzFrame(f *testing.F) {
 // Check and Scan must succeed or return ErrCorrupt, never panic; a segment
 // that opens opens compact too, and answers as with its full table.
 func FuzzSegment(f *testing.F) {
-	for _, codec := range []string{CodecS2, CodecZstd} {
-		for _, recs := range [][]Record{nil, batch(1, 5), goldenRecords()} {
+	for _, codec := range []string{CodecS2, CodecS2Dict, CodecZstd} {
+		for _, recs := range [][]Record{nil, batch(1, 5), goldenRecords(), batch(1, 120)} {
 			path := writeSeg(f, recs, SegmentOptions{BlockSize: 512, Codec: codec})
 			data, err := os.ReadFile(path)
 			if err != nil {

@@ -12,7 +12,8 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // Golden files pin the formats (FORMAT.md): the WAL's version 1 and the
-// segment's versions 1 (zstd blocks) and 2 (S2 blocks). They were written by
+// segment's versions 1 (zstd blocks), 2 (S2 blocks) and 3 (S2 blocks with
+// the segment's dictionary). They were written by
 // this package with -update; a change that breaks these tests changes the
 // format and needs a new version, not new golden files.
 const goldenWALDir = "testdata/wal-v1"
@@ -21,6 +22,7 @@ const goldenWALDir = "testdata/wal-v1"
 var goldenSegments = []struct{ file, codec string }{
 	{"testdata/segment-v1.seg", CodecZstd},
 	{"testdata/segment-v2.seg", CodecS2},
+	{"testdata/segment-v3.seg", CodecS2Dict},
 }
 
 // goldenAppends are the Append calls of the golden WAL: edge values
@@ -41,10 +43,23 @@ func goldenAppends() [][][]Record {
 	}
 }
 
-func goldenRecords() []Record {
-	recs := batch(1, 40)
-	recs = append(recs, Record{Type: 7, Body: []byte("no position, no time")}, Record{Type: 8, Position: 41, Time: -5, Body: nil})
+func goldenRecords() []Record { return goldenRecordsN(40) }
+
+// goldenRecordsN is n records of batch, one with no position and no time,
+// and one at position n+1 with a negative time and no body.
+func goldenRecordsN(n int) []Record {
+	recs := batch(1, n)
+	recs = append(recs, Record{Type: 7, Body: []byte("no position, no time")}, Record{Type: 8, Position: uint64(n) + 1, Time: -5, Body: nil})
 	return recs
+}
+
+// goldenSegmentRecords is the golden segment's records of a codec: enough
+// for a dictionary with CodecS2Dict.
+func goldenSegmentRecords(codec string) ([]Record, int) {
+	if codec == CodecS2Dict {
+		return goldenRecordsN(150), 150
+	}
+	return goldenRecords(), 40
 }
 
 func writeGoldenWAL(t *testing.T, dir string) {
@@ -111,8 +126,9 @@ func TestGoldenSegment(t *testing.T) {
 func testGoldenSegment(t *testing.T, goldenSegment, codec string) {
 	meta := Meta{FirstWALIndex: 3, LastWALIndex: 9}
 	opts := SegmentOptions{BlockSize: 4 << 10, Codec: codec}
+	records, n := goldenSegmentRecords(codec)
 	if *update {
-		if err := WriteSegment(goldenSegment, meta, goldenRecords(), opts); err != nil {
+		if err := WriteSegment(goldenSegment, meta, records, opts); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -124,8 +140,8 @@ func testGoldenSegment(t *testing.T, goldenSegment, codec string) {
 	if err := g.Check(); err != nil {
 		t.Fatal(err)
 	}
-	want := Meta{FirstPosition: 1, LastPosition: 41, MinTime: -5, MaxTime: 1_764_000_000_000 + 40*37,
-		Records: 42, Blocks: len(g.Blocks()), FirstWALIndex: 3, LastWALIndex: 9}
+	want := Meta{FirstPosition: 1, LastPosition: uint64(n) + 1, MinTime: -5, MaxTime: 1_764_000_000_000 + int64(n)*37,
+		Records: n + 2, Blocks: len(g.Blocks()), FirstWALIndex: 3, LastWALIndex: 9}
 	if g.Meta() != want || want.Blocks < 3 {
 		t.Fatalf("golden meta %+v, want %+v with ≥ 3 blocks", g.Meta(), want)
 	}
@@ -133,12 +149,12 @@ func testGoldenSegment(t *testing.T, goldenSegment, codec string) {
 	if err := g.Scan(func(r Record) error { got = append(got, r); return nil }); err != nil {
 		t.Fatal(err)
 	}
-	equalRecords(t, got, goldenRecords())
+	equalRecords(t, got, records)
 
 	// The writer cuts the same blocks with the same uncompressed bytes
 	// (compressed bytes may differ between compressor releases).
 	path := filepath.Join(t.TempDir(), "fresh.seg")
-	if err := WriteSegment(path, meta, goldenRecords(), opts); err != nil {
+	if err := WriteSegment(path, meta, records, opts); err != nil {
 		t.Fatal(err)
 	}
 	f, err := OpenSegment(path)
@@ -153,6 +169,13 @@ func testGoldenSegment(t *testing.T, goldenSegment, codec string) {
 	fresh, _ := os.ReadFile(path)
 	if !bytes.Equal(gold[:segHeaderSize], fresh[:segHeaderSize]) {
 		t.Fatalf("header changed: %x vs %x", fresh[:segHeaderSize], gold[:segHeaderSize])
+	}
+	// A dictionary is the same sample of the records.
+	if g.dataOff != f.dataOff || !bytes.Equal(gold[:g.dataOff], fresh[:f.dataOff]) {
+		t.Fatalf("dictionary section changed: fresh blocks start at %d, golden at %d", f.dataOff, g.dataOff)
+	}
+	if (codec == CodecS2Dict) != (g.dict != nil) {
+		t.Fatalf("codec %q: dictionary %v", codec, g.dict != nil)
 	}
 	for i := range g.blocks {
 		gb, fb := g.blocks[i], f.blocks[i]

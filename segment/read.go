@@ -10,6 +10,7 @@ import (
 	"sort"
 	"sync/atomic"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/trovedb/trove"
 )
 
@@ -21,8 +22,11 @@ type Segment struct {
 	f    *os.File // nil when reading from memory
 	size int64
 	meta Meta
-	// version is the format version, which names the block codec.
+	// version is the format version, which names the block codec; dict
+	// is a version 3 segment's dictionary, and blocks start at dataOff.
 	version uint32
+	dict    *s2.Dict
+	dataOff int64
 	// The block table: blocks in full, or, in a compact segment
 	// (OpenSegmentCompact), nil and table instead.
 	blocks  []blockEntry
@@ -124,10 +128,18 @@ func openSegment(name string, r io.ReaderAt, size int64, cache *TableCache) (*Se
 		return nil, corrupt(name, 0, "bad header magic %q", hdr[:8])
 	case crc32.Checksum(hdr[:12], castagnoli) != le.Uint32(hdr[12:16]):
 		return nil, corrupt(name, 0, "header CRC mismatch")
-	case le.Uint32(hdr[8:12]) != segVersionZstd && le.Uint32(hdr[8:12]) != segVersionS2:
+	case le.Uint32(hdr[8:12]) < segVersionZstd || le.Uint32(hdr[8:12]) > segVersionS2Dict:
 		return nil, corrupt(name, 0, "unsupported segment version %d", le.Uint32(hdr[8:12]))
 	}
 	version := le.Uint32(hdr[8:12])
+	dataOff := int64(segHeaderSize)
+	var dict *s2.Dict
+	if version == segVersionS2Dict {
+		var err error
+		if dict, dataOff, err = readDict(name, r, size); err != nil {
+			return nil, err
+		}
+	}
 	trOff := size - segTrailerLen
 	var tr [segTrailerLen]byte
 	if _, err := r.ReadAt(tr[:], trOff); err != nil {
@@ -142,7 +154,7 @@ func openSegment(name string, r io.ReaderAt, size int64, cache *TableCache) (*Se
 		return nil, corrupt(name, trOff, "segment version %d in trailer, %d in header", le.Uint32(tr[16:20]), version)
 	}
 	fOff, fLen := le.Uint64(tr[0:8]), int64(le.Uint32(tr[8:12]))
-	if fOff < segHeaderSize || fOff > uint64(trOff) || int64(fOff)+fLen != trOff ||
+	if fOff < uint64(dataOff) || fOff > uint64(trOff) || int64(fOff)+fLen != trOff ||
 		fLen < segMetaSize || (fLen-segMetaSize)%segBlockEntry != 0 {
 		return nil, corrupt(name, trOff, "footer at %d of %d bytes does not end at the trailer", fOff, fLen)
 	}
@@ -153,7 +165,7 @@ func openSegment(name string, r io.ReaderAt, size int64, cache *TableCache) (*Se
 	if crc32.Checksum(footer, castagnoli) != le.Uint32(tr[12:16]) {
 		return nil, corrupt(name, int64(fOff), "footer CRC mismatch")
 	}
-	s := &Segment{name: name, r: r, size: size, version: version}
+	s := &Segment{name: name, r: r, size: size, version: version, dict: dict, dataOff: dataOff}
 	if err := s.parseFooter(footer, int64(fOff), cache == nil); err != nil {
 		return nil, err
 	}
@@ -161,6 +173,33 @@ func openSegment(name string, r io.ReaderAt, size int64, cache *TableCache) (*Se
 		s.table = newTable(name, r, int64(fOff)+segMetaSize, footer[segMetaSize:], cache)
 	}
 	return s, nil
+}
+
+// readDict reads and checks a version 3 segment's dictionary section
+// (FORMAT.md §3.2) and returns the dictionary and where the blocks start.
+func readDict(name string, r io.ReaderAt, size int64) (*s2.Dict, int64, error) {
+	le := binary.LittleEndian
+	var n [4]byte
+	if _, err := r.ReadAt(n[:], segHeaderSize); err != nil {
+		return nil, 0, fmt.Errorf("segment: read dictionary of %s: %w", name, err)
+	}
+	length := int64(le.Uint32(n[:]))
+	end := segHeaderSize + 8 + length
+	if length < s2.MinDictSize || length > s2.MaxDictSize+binary.MaxVarintLen64 || end+segMetaSize+segTrailerLen > size {
+		return nil, 0, corrupt(name, segHeaderSize, "dictionary of %d bytes in a file of %d", length, size)
+	}
+	sec := make([]byte, 8+length)
+	if _, err := r.ReadAt(sec, segHeaderSize); err != nil {
+		return nil, 0, fmt.Errorf("segment: read dictionary of %s: %w", name, err)
+	}
+	if crc32.Checksum(sec[:4+length], castagnoli) != le.Uint32(sec[4+length:]) {
+		return nil, 0, corrupt(name, segHeaderSize, "dictionary CRC mismatch")
+	}
+	d := s2.NewDict(sec[4 : 4+length])
+	if d == nil {
+		return nil, 0, corrupt(name, segHeaderSize, "dictionary does not decode")
+	}
+	return d, end, nil
 }
 
 // parseFooter decodes the meta and block table and checks their invariants
@@ -186,7 +225,7 @@ func (s *Segment) parseFooter(footer []byte, fOff int64, keep bool) error {
 	if keep {
 		s.blocks = make([]blockEntry, nblocks)
 	}
-	next := int64(segHeaderSize)
+	next := s.dataOff
 	var total ranges
 	var lastPos uint64
 	positionless := false
@@ -506,7 +545,7 @@ func (s *Segment) readEntry(i int, b *blockEntry, length int64, dst []Record) ([
 	if crc32.Checksum(comp, castagnoli) != b.crc {
 		return nil, corrupt(s.name, b.Offset, "block %d: CRC mismatch", i)
 	}
-	raw, err := decodeBlock(s.version, comp, int(b.raw))
+	raw, err := decodeBlock(s.version, s.dict, comp, int(b.raw))
 	if err != nil {
 		return nil, corrupt(s.name, b.Offset, "block %d: %v", i, err)
 	}

@@ -94,6 +94,13 @@ func WriteSegment(path string, meta Meta, records []Record, opts SegmentOptions)
 
 // encodeSegment writes a whole segment file to w.
 func encodeSegment(w io.Writer, meta Meta, records []Record, opts SegmentOptions, enc codec) error {
+	var dict []byte
+	if enc.version == segVersionS2Dict {
+		var ok bool
+		if enc, dict, ok = dictCodec(records); !ok {
+			enc, _ = codecFor(CodecS2, 0)
+		}
+	}
 	var hdr [segHeaderSize]byte
 	copy(hdr[:8], segMagic)
 	binary.LittleEndian.PutUint32(hdr[8:12], enc.version)
@@ -102,6 +109,13 @@ func encodeSegment(w io.Writer, meta Meta, records []Record, opts SegmentOptions
 		return fmt.Errorf("segment: write: %w", err)
 	}
 	off := int64(segHeaderSize)
+	if dict != nil {
+		sec := appendDictSection(make([]byte, 0, len(dict)+8), dict)
+		if _, err := w.Write(sec); err != nil {
+			return fmt.Errorf("segment: write: %w", err)
+		}
+		off += int64(len(sec))
+	}
 
 	rawp, outp := getBuf(), getBuf()
 	defer putBuf(rawp)
@@ -161,6 +175,15 @@ func encodeSegment(w io.Writer, meta Meta, records []Record, opts SegmentOptions
 		return fmt.Errorf("segment: write: %w", err)
 	}
 	return nil
+}
+
+// appendDictSection appends a version 3 segment's dictionary section
+// (FORMAT.md §3.2): its length, its bytes and their CRC.
+func appendDictSection(dst, dict []byte) []byte {
+	start := len(dst)
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(dict)))
+	dst = append(dst, dict...)
+	return binary.LittleEndian.AppendUint32(dst, crc32.Checksum(dst[start:], castagnoli))
 }
 
 // appendFooter appends the meta and the block table (FORMAT.md §3.3);
