@@ -20,8 +20,11 @@ import (
 	"testing"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/internal/console"
@@ -208,12 +211,25 @@ func (b *browser) run(step string, actions ...chromedp.Action) {
 	}
 }
 
-// wait waits until the JavaScript expression is truthy.
 // wait polls expr until it is true. An expression that throws (it reads
-// an element the page has not rendered yet) counts as false.
+// an element the page has not rendered yet) counts as false. A poll begun
+// in the page's JavaScript context just as a navigation replaced it is
+// begun again in the new one.
 func wait(expr string) chromedp.Action {
 	guarded := "(() => { try { return Boolean(" + expr + "); } catch (e) { return false; } })()"
-	return chromedp.Poll(guarded, nil, chromedp.WithPollingInterval(50*time.Millisecond))
+	return chromedp.ActionFunc(func(ctx context.Context) error {
+		for {
+			err := chromedp.Poll(guarded, nil, chromedp.WithPollingInterval(50*time.Millisecond)).Do(ctx)
+			if err == nil || !strings.Contains(err.Error(), "Cannot find context with specified id") {
+				return err
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("%w (last: %v)", ctx.Err(), err)
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	})
 }
 
 func (b *browser) eval(expr string, out any) {
@@ -347,7 +363,17 @@ func TestConsole(t *testing.T) {
 	if got, want := b.text("#curl"), "curl '"+base+"/api/events?producer=sensor&sort=position%3Adesc&limit=3&payload.celsius=22'"; got != want {
 		t.Errorf("curl %q, want %q", got, want)
 	}
-	b.run("copy", chromedp.Click("#copy-curl", chromedp.ByQuery), wait(`document.querySelector("#copy-curl").nextElementSibling.nextElementSibling.textContent !== ""`))
+	// Copy as curl puts the command on the clipboard.
+	b.run("clipboard permission", cdpbrowser.SetPermission(&cdpbrowser.PermissionDescriptor{Name: "clipboard-read"}, cdpbrowser.PermissionSettingGranted).WithOrigin(base),
+		cdpbrowser.SetPermission(&cdpbrowser.PermissionDescriptor{Name: "clipboard-write"}, cdpbrowser.PermissionSettingGranted).WithOrigin(base))
+	b.run("copy", chromedp.Click("#copy-curl", chromedp.ByQuery), wait(`document.querySelector("#copy-status").textContent === "Copied."`))
+	var clip string
+	b.run("read clipboard", chromedp.Evaluate(`navigator.clipboard.readText()`, &clip, func(p *runtime.EvaluateParams) *runtime.EvaluateParams {
+		return p.WithAwaitPromise(true).WithUserGesture(true)
+	}))
+	if want := b.text("#curl"); clip != want {
+		t.Errorf("clipboard %q, want the curl line %q", clip, want)
+	}
 	b.screenshot("browse")
 
 	// The other filters, submitted from the keyboard (Enter in a field).
@@ -425,7 +451,17 @@ func TestConsole(t *testing.T) {
 	if got := b.text("#text-preview"); got != "first line\n"+hostile+"\n" {
 		t.Errorf("text preview %q", got)
 	}
+	if got, want := b.text("#file-preview"), "Preview: notes.txtfirst line\n"+hostile+"\n"; got != want {
+		t.Errorf("preview area %q, want %q", got, want)
+	}
 	b.notPwned()
+	// Download saves the file's bytes under its name.
+	downloads := t.TempDir()
+	b.run("downloads", cdpbrowser.SetDownloadBehavior(cdpbrowser.SetDownloadBehaviorBehaviorAllow).WithDownloadPath(downloads),
+		chromedp.Click(`#files tr:has(button[data-preview="notes-txt"]) button.download`, chromedp.ByQuery))
+	if got := waitFile(t, filepath.Join(downloads, "notes.txt")); got != "first line\n"+hostile+"\n" {
+		t.Errorf("downloaded notes.txt holds %q", got)
+	}
 	b.run("image preview", chromedp.Click(`button[data-preview="dot-png"]`, chromedp.ByQuery),
 		wait(`(document.querySelector("#file-preview img") || {}).naturalWidth === 8`))
 	b.screenshot("event")
@@ -449,7 +485,9 @@ func TestConsole(t *testing.T) {
 	d.save(t, trove.Event{Producer: "other", Payload: json.RawMessage(`{"title":"not me"}`)})
 	e1 := d.save(t, trove.Event{Producer: "live", Payload: json.RawMessage(`{"title":"first live"}`)})
 	b.run("tail first", wait(fmt.Sprintf(`document.querySelector("#tail-rows tr") && document.querySelector("#tail-rows tr").dataset.position === "%d"`, e1.Position)),
-		wait(`document.querySelector("#tail-rate").textContent.includes("1 received")`))
+		wait(`document.querySelector("#tail-rate").textContent.includes("1 received")`),
+		// The arrival counts in the rate for the next 5 s: 1 event in 5 s.
+		wait(`document.querySelector("#tail-rate").textContent.startsWith("0.2 events/s")`))
 	b.run("pause", chromedp.Click("#tail-pause", chromedp.ByQuery), wait(`document.querySelector("#tail-state").textContent.startsWith("paused")`))
 	e2 := d.save(t, trove.Event{Producer: "live", Payload: json.RawMessage(`{"title":"second live"}`)})
 	b.run("resume", chromedp.Click("#tail-pause", chromedp.ByQuery),
@@ -477,16 +515,18 @@ func TestConsole(t *testing.T) {
 		t.Errorf("schema document %q", got)
 	}
 
-	// A phone-sized screen: nothing wider than the screen but tables,
-	// which scroll in their own box.
-	b.run("phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Navigate(base+"/#/events?producer=sensor"),
-		wait(`document.querySelectorAll("#results-table tbody tr").length === 5`))
-	var overflow bool
-	b.eval(`document.documentElement.scrollWidth > window.innerWidth`, &overflow)
-	if overflow {
-		t.Error("the page is wider than a phone's screen")
-	}
-	b.screenshot("phone-browse")
+	b.screenshot("schema")
+
+	// A phone-sized screen, every page: nothing wider than the screen but
+	// tables and preformatted text, which scroll in their own box.
+	b.phone("overview", base+"/", `document.querySelector("#ov-check") && document.querySelector("svg.chart")`)
+	b.phone("browse", base+"/#/events?producer=sensor&payload.celsius=21", `document.querySelectorAll("#results-table tbody tr").length === 1 && document.querySelector("#q-pp0")`)
+	b.phone("event", base+"/#/event/"+d.child.ID.ID+"?version=1", `document.querySelector("#links-out a") && document.querySelector("#event-json")`)
+	b.run("phone preview", chromedp.Click(`button[data-preview="notes-txt"]`, chromedp.ByQuery), wait(`document.querySelector("#text-preview")`))
+	b.screenshot("phone-event-preview")
+	b.phone("tail", base+"/#/tail", `(document.querySelector("#tail-state") || {}).textContent === "live" && document.querySelector("#tail-rows tr")`)
+	b.phone("schemas", base+"/#/schemas", `document.querySelector("#schemas-table")`)
+	b.phone("schema", base+"/#/schema/reading", `document.querySelector("#schema-doc") && document.querySelectorAll("#schema-events tbody tr").length === 5`)
 	b.onlyDaemon(base)
 }
 
@@ -514,9 +554,26 @@ func TestConsoleAuth(t *testing.T) {
 		t.Errorf("data shown before login: %q", got)
 	}
 	b.screenshot("login")
+	// The dialog takes the focus and keeps it: the page behind is inert.
+	b.audit("login")
+	var focus string
+	b.eval(`document.activeElement.id`, &focus)
+	if focus != "login-token" {
+		t.Errorf("the sign-in dialog opened with focus on %q", focus)
+	}
+	for i := range 4 {
+		var inside bool
+		b.run("tab in dialog", chromedp.KeyEvent(kb.Tab),
+			chromedp.Evaluate(`document.activeElement === document.body || document.getElementById("login").contains(document.activeElement)`, &inside))
+		if !inside {
+			b.eval(`document.activeElement.outerHTML.slice(0, 80)`, &focus)
+			t.Errorf("Tab number %d left the sign-in dialog for %s", i+1, focus)
+		}
+	}
 	b.run("wrong token", chromedp.SendKeys("#login-token", "nope", chromedp.ByQuery), chromedp.Click(`#login-form button[type="submit"]`, chromedp.ByQuery),
 		wait(`document.querySelector("#login-error").textContent.includes("refused") && !document.querySelector("#login").hidden`))
-	b.run("right token", chromedp.SendKeys("#login-token", "s3cret", chromedp.ByQuery), chromedp.Click(`#login-form button[type="submit"]`, chromedp.ByQuery),
+	// The right one typed and sent from the keyboard alone.
+	b.run("right token", wait(`document.activeElement.id === "login-token"`), chromedp.KeyEvent("s3cret"), chromedp.KeyEvent(kb.Enter),
 		wait(fmt.Sprintf(`(document.querySelector("#ov-events") || {}).textContent === "%d" && document.querySelector("#login").hidden`, d.seeded)))
 	var stored struct{ Session, Local string }
 	b.eval(`({Session: sessionStorage.getItem("trove.token") || "", Local: JSON.stringify(localStorage)})`, &stored)
@@ -546,7 +603,23 @@ func TestConsoleAuth(t *testing.T) {
 	if stored.Session != "" {
 		t.Error("token kept after forgetting it")
 	}
+	b.phone("login", base+"/", `!document.querySelector("#login").hidden && document.activeElement.id === "login-token"`)
 	b.onlyDaemon(base)
+}
+
+// waitFile returns the content of the file at path once the browser has
+// written it whole (a download in progress has another name), waiting at
+// most a minute.
+func waitFile(t *testing.T, path string) string {
+	t.Helper()
+	for range 600 {
+		if b, err := os.ReadFile(path); err == nil {
+			return string(b)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s was not downloaded", path)
+	return ""
 }
 
 // getJSON GETs url with the bearer token (when not empty), decodes the
