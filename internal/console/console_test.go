@@ -155,6 +155,7 @@ type browser struct {
 	shots    string
 	mu       sync.Mutex
 	requests []string
+	bearer   []string // each request's Authorization header
 }
 
 func newBrowser(t *testing.T) *browser {
@@ -188,6 +189,8 @@ func newBrowser(t *testing.T) *browser {
 		if r, ok := ev.(*network.EventRequestWillBeSent); ok {
 			b.mu.Lock()
 			b.requests = append(b.requests, r.Request.URL)
+			auth, _ := r.Request.Headers["Authorization"].(string)
+			b.bearer = append(b.bearer, auth)
 			b.mu.Unlock()
 		}
 	})
@@ -575,6 +578,9 @@ func TestConsoleAuth(t *testing.T) {
 	// The right one typed and sent from the keyboard alone.
 	b.run("right token", wait(`document.activeElement.id === "login-token"`), chromedp.KeyEvent("s3cret"), chromedp.KeyEvent(kb.Enter),
 		wait(fmt.Sprintf(`(document.querySelector("#ov-events") || {}).textContent === "%d" && document.querySelector("#login").hidden`, d.seeded)))
+	b.mu.Lock()
+	signedIn := len(b.requests)
+	b.mu.Unlock()
 	var stored struct{ Session, Local string }
 	b.eval(`({Session: sessionStorage.getItem("trove.token") || "", Local: JSON.stringify(localStorage)})`, &stored)
 	if stored.Session != "s3cret" || stored.Local != "{}" {
@@ -596,6 +602,38 @@ func TestConsoleAuth(t *testing.T) {
 		wait(`(document.querySelector("#tail-state") || {}).textContent === "live" && document.querySelectorAll("#tail-rows tr").length > 0`))
 	e := d.save(t, trove.Event{Producer: "live", Payload: json.RawMessage(`{"title":"with auth"}`)})
 	b.run("tail event", wait(fmt.Sprintf(`document.querySelector("#tail-rows tr").dataset.position === "%d"`, e.Position)))
+
+	b.run("schemas with token", chromedp.Navigate(base+"/#/schemas"), wait(`document.querySelector("#schemas-table")`),
+		chromedp.Navigate(base+"/#/schema/reading"), wait(`document.querySelector("#schema-doc")`))
+
+	// Every API request after signing in carried the token; without it,
+	// none of them answers.
+	b.mu.Lock()
+	apiCalls := map[string]bool{}
+	for i, u := range b.requests[signedIn:] {
+		if !strings.HasPrefix(u, base+"/api/") {
+			continue
+		}
+		apiCalls[strings.SplitN(strings.TrimPrefix(u, base), "?", 2)[0]] = true
+		if got := b.bearer[signedIn+i]; got != "Bearer s3cret" {
+			t.Errorf("%s sent with Authorization %q", u, got)
+		}
+	}
+	b.mu.Unlock()
+	for _, path := range []string{"/api/stats", "/api/events", "/api/events/stream", "/api/events/" + d.child.ID.ID,
+		"/api/events/" + d.child.ID.ID + "/links", "/api/files/dot-png/data", "/api/schemas", "/api/schemas/reading"} {
+		if !apiCalls[path] {
+			t.Errorf("the console did not call %s (it called %v)", path, apiCalls)
+		}
+	}
+	for path := range apiCalls {
+		if code := getJSON(t, base+path, "", nil); code != 401 {
+			t.Errorf("%s without a token: %d", path, code)
+		}
+		if code := getJSON(t, base+path, "wrong-token-of-some-length", nil); code != 401 {
+			t.Errorf("%s with a wrong token: %d", path, code)
+		}
+	}
 
 	// Forgetting the token closes the console again.
 	b.run("forget", chromedp.Click("#forget", chromedp.ByQuery), chromedp.WaitVisible("#login-token", chromedp.ByQuery))
