@@ -278,20 +278,51 @@ function ingestChart(ing) {
 // ---- query form (browse and tail) ----
 
 // The filters of GET /api/events, in URL parameter form. Several values
-// in one field are separated by commas.
+// in one field are separated by commas (joinList, splitList).
 const MULTI = ["schema", "producer", "link"];
+
+// joinList writes values for a list field: separated by commas, a value
+// that holds a comma or a double quote, or starts or ends with a space,
+// in double quotes with "" for a quote inside. splitList reads it back,
+// so that any value a URL holds survives the form.
+function joinList(values) {
+  return values.map((v) => (/[",]|^\s|\s$/.test(v) ? '"' + v.replace(/"/g, '""') + '"' : v)).join(", ");
+}
+
+function splitList(s) {
+  const out = [];
+  let i = 0;
+  while (i < s.length) {
+    while (i < s.length && /\s/.test(s[i])) i++;
+    if (i >= s.length) break;
+    let v = "";
+    if (s[i] === '"') {
+      for (i++; i < s.length; i++) {
+        if (s[i] !== '"') { v += s[i]; continue; }
+        if (s[i + 1] === '"') { v += '"'; i++; continue; }
+        i++;
+        break;
+      }
+    }
+    const j = s.indexOf(",", i);
+    v += (j < 0 ? s.slice(i) : s.slice(i, j)).trim();
+    if (v !== "") out.push(v);
+    i = j < 0 ? s.length : j + 1;
+  }
+  return out;
+}
 
 function queryForm(params, opts) {
   const id = (n) => opts.prefix + "-" + n;
   const field = (name, label, attrs, help) => el("div", { class: "field" },
     el("label", { for: id(name) }, label),
-    el("input", Object.assign({ id: id(name), name, value: MULTI.includes(name) ? params.getAll(name).concat(params.getAll(name === "schema" ? "schemaId" : "")).join(", ") : (params.get(name) || "") }, attrs || {},
+    el("input", Object.assign({ id: id(name), name, value: MULTI.includes(name) ? joinList(params.getAll(name).concat(name === "schema" ? params.getAll("schemaId") : [])) : (params.get(name) || "") }, attrs || {},
       help ? { "aria-describedby": id(name) + "-help" } : {})),
     help ? el("small", { id: id(name) + "-help", class: "muted" }, help) : null);
   const form = el("form", { class: "query", id: opts.prefix + "-form", "aria-label": opts.label });
   const fields = el("div", { class: "fields" },
-    field("schema", "Schema", { list: "dl-schemas", autocomplete: "off" }, "several: comma-separated"),
-    field("producer", "Producer", { list: "dl-producers", autocomplete: "off" }, "several: comma-separated"),
+    field("schema", "Schema", { list: "dl-schemas", autocomplete: "off" }, "several: comma-separated; \"quote, a value\" with a comma"),
+    field("producer", "Producer", { list: "dl-producers", autocomplete: "off" }, "several: comma-separated; \"quote, a value\" with a comma"),
     field("start", "From (createdAt)", { placeholder: "2025-04-15 or RFC 3339" }),
     field("end", "To (createdAt)", { placeholder: "2025-04-15T23:59:59Z" }),
     field("link", "Links", { placeholder: "type:target-id" }, "TYPE:TARGET, TYPE or :TARGET; comma-separated, all required"),
@@ -334,7 +365,7 @@ function formParams(form) {
     if (!input) continue;
     const v = input.value.trim();
     if (!v) continue;
-    if (MULTI.includes(name)) v.split(",").map((x) => x.trim()).filter(Boolean).forEach((x) => p.append(name, x));
+    if (MULTI.includes(name)) splitList(v).forEach((x) => p.append(name, x));
     else p.append(name, v);
   }
   for (const row of form.querySelectorAll(".payload-row")) {
