@@ -267,10 +267,60 @@ func (b *browser) screenshot(name string) []byte {
 	if err != nil {
 		b.t.Fatalf("screenshot %s: %v", name, err)
 	}
-	if v, colours := pixelVariance(img); v < 100 || colours < 16 {
-		b.t.Fatalf("screenshot %s looks blank: luminance variance %.1f, %d colours (%s)", name, v, colours, path)
+	if err := notBlank(img); err != nil {
+		b.t.Fatalf("screenshot %s (%s): %v", name, path, err)
 	}
 	return buf
+}
+
+// notBlank fails an image of one flat colour, or nearly so, as a whole or
+// below its top eighth (a page that drew its header bar and nothing else).
+func notBlank(img image.Image) error {
+	if v, colours := pixelVariance(img); v < 100 || colours < 16 {
+		return fmt.Errorf("looks blank: luminance variance %.1f, %d colours", v, colours)
+	}
+	r := img.Bounds()
+	sub, ok := img.(interface {
+		SubImage(image.Rectangle) image.Image
+	})
+	if !ok {
+		return fmt.Errorf("a %T has no sub-images", img)
+	}
+	if v, colours := pixelVariance(sub.SubImage(image.Rect(r.Min.X, r.Min.Y+r.Dy()/8, r.Max.X, r.Max.Y))); v < 100 || colours < 16 {
+		return fmt.Errorf("looks blank below its header: luminance variance %.1f, %d colours", v, colours)
+	}
+	return nil
+}
+
+func TestNotBlank(t *testing.T) {
+	page := func(header, body bool) image.Image {
+		img := image.NewRGBA(image.Rect(0, 0, 200, 160))
+		for y := range 160 {
+			for x := range 200 {
+				c := color.RGBA{246, 247, 249, 255}
+				if header && y < 12 {
+					c = color.RGBA{31, 95, 139, 255}
+					if y > 3 && y < 9 && x < 100 && x%5 < 2 {
+						c = color.RGBA{255, uint8(200 + x/2), 255, 255} // the header's text
+					}
+				}
+				if body && y > 40 && y%10 < 4 && x%7 < 5 {
+					c = color.RGBA{uint8(x), uint8(y), 30, 255} // text of several colours
+				}
+				img.Set(x, y, c)
+			}
+		}
+		return img
+	}
+	if err := notBlank(page(false, false)); err == nil {
+		t.Error("an empty page passed")
+	}
+	if err := notBlank(page(true, false)); err == nil || !strings.Contains(err.Error(), "below its header") {
+		t.Errorf("a page of only its header: %v", err)
+	}
+	if err := notBlank(page(true, true)); err != nil {
+		t.Errorf("a page with content: %v", err)
+	}
 }
 
 // pixelVariance is the variance of the image's luminance (0-255) and its
@@ -336,8 +386,10 @@ func TestConsole(t *testing.T) {
 	if got := b.text("#ov-check"); !strings.Contains(got, "No damage found") || !strings.Contains(got, "7 segments, 12 blocks") {
 		t.Errorf("check on the overview: %q", got)
 	}
-	if got := b.text(`[data-figure="segments"]`); got == "" {
-		t.Error("the engine's figures are not shown")
+	for _, figure := range []string{"segments", "index_lag", "fsyncs", "wal_bytes"} {
+		if got := b.text(`[data-figure="` + figure + `"]`); got == "" {
+			t.Errorf("the engine's figure %s is not shown", figure)
+		}
 	}
 	if got := b.text("#ov-size"); !strings.Contains(got, "B") {
 		t.Errorf("store size %q", got)
