@@ -229,8 +229,12 @@ func TestConsoleKeyboard(t *testing.T) {
 		t.Errorf("the skip link changed the page to %q", hash)
 	}
 	b.run("first field", chromedp.KeyEvent(kb.Tab), chromedp.Evaluate(`document.activeElement.id`, &focused))
+	if focused != "q-summary" {
+		t.Errorf("Tab after the skip link focused %q, want the query form's summary", focused)
+	}
+	b.run("first field", chromedp.KeyEvent(kb.Tab), chromedp.Evaluate(`document.activeElement.id`, &focused))
 	if focused != "q-schema" {
-		t.Errorf("Tab after the skip link focused %q, want q-schema", focused)
+		t.Errorf("Tab after the summary focused %q, want q-schema", focused)
 	}
 	// A payload condition added with the keyboard takes the focus; Enter
 	// in a field runs the query.

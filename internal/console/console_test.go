@@ -632,6 +632,18 @@ func TestConsole(t *testing.T) {
 	// tables and preformatted text, which scroll in their own box.
 	b.phone("overview", base+"/", `document.querySelector("#ov-check") && document.querySelector("svg.chart")`)
 	b.phone("browse", base+"/#/events?producer=sensor&payload.celsius=21", `document.querySelectorAll("#results-table tbody tr").length === 1 && document.querySelector("#q-pp0")`)
+	// There the query that ran folds away, under a summary of it, so that
+	// the results are on the first screen.
+	var folded struct {
+		Open    bool
+		Summary string
+		Top     float64
+	}
+	b.eval(`({Open: document.querySelector("#q-details").open, Summary: document.querySelector("#q-summary").textContent,
+		Top: document.querySelector("#results-table").getBoundingClientRect().top})`, &folded)
+	if folded.Open || folded.Summary != "Query: producer=sensor · payload.celsius=21" || folded.Top > 812 {
+		t.Errorf("the query on a phone: %+v", folded)
+	}
 	b.phone("event", base+"/#/event/"+d.child.ID.ID+"?version=1", `document.querySelector("#links-out a") && document.querySelector("#event-json")`)
 	b.run("phone preview", chromedp.Click(`button[data-preview="notes-txt"]`, chromedp.ByQuery), wait(`document.querySelector("#text-preview")`))
 	b.screenshot("phone-event-preview")

@@ -416,7 +416,12 @@ async function browse(params, signal) {
     prefix: "q", label: "Query", submit: "Run query",
     onSubmit: (p) => { p.delete("offset"); location.hash = "#/events?" + p.toString(); },
   });
-  main.append(form);
+  // On a phone, a query that has run folds its form away so that the
+  // results come first; the summary says what it asks.
+  const narrow = window.matchMedia("(max-width: 600px)").matches;
+  const asked = [...params].filter(([k]) => k !== "offset").map(([k, v]) => k + "=" + v).join(" · ");
+  main.append(el("details", { class: "filters", id: "q-details", open: !narrow || !asked },
+    el("summary", { id: "q-summary" }, asked ? "Query: " + asked : "Query"), form));
   const results = el("section", { id: "results", "aria-live": "polite", "aria-label": "Results" });
   main.append(results);
   const path = "/api/events" + (params.toString() ? "?" + params.toString() : "");
