@@ -211,6 +211,20 @@ func TestConsoleKeyboard(t *testing.T) {
 		b.tabOrder(p.name, base+p.path, p.ready)
 	}
 
+	// The overview's refresh keeps the focus on the link it was on.
+	b.run("overview", chromedp.Navigate("about:blank"), chromedp.Navigate(base+"/"), wait(pages[0].ready))
+	b.tabTo(`#ov-body a[href="#/events?producer=web"]`, 20)
+	var draws int
+	b.eval(`Number(document.querySelector("#ov-body").dataset.draws)`, &draws)
+	b.run("refresh", wait(fmt.Sprintf(`Number(document.querySelector("#ov-body").dataset.draws) > %d`, draws)))
+	var kept bool
+	b.eval(`document.activeElement.isConnected && document.activeElement.matches('#ov-body a[href="#/events?producer=web"]')`, &kept)
+	if !kept {
+		var at string
+		b.eval(`document.activeElement.outerHTML.slice(0, 80)`, &at)
+		t.Errorf("after the overview's refresh focus is on %s", at)
+	}
+
 	// A whole visit without the mouse. The skip link comes first and moves
 	// focus to the main area, whose first control is the schema field.
 	b.run("fresh browse", chromedp.Navigate("about:blank"), chromedp.Navigate(base+"/#/events"), wait(`document.querySelector("#q-schema")`))

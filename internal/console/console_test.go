@@ -419,6 +419,13 @@ func TestConsole(t *testing.T) {
 	if got, want := b.text("#curl"), "curl '"+base+"/api/events?producer=sensor&sort=position%3Adesc&limit=3&payload.celsius=22'"; got != want {
 		t.Errorf("curl %q, want %q", got, want)
 	}
+	// The live tail of the same filters is one link away.
+	var tailHref string
+	b.eval(`document.querySelector("#tail-link").getAttribute("href")`, &tailHref)
+	if want := "#/tail?producer=sensor&payload.celsius=22"; tailHref != want {
+		t.Errorf("tail link %q, want %q", tailHref, want)
+	}
+
 	// Copy as curl puts the command on the clipboard.
 	b.run("clipboard permission", cdpbrowser.SetPermission(&cdpbrowser.PermissionDescriptor{Name: "clipboard-read"}, cdpbrowser.PermissionSettingGranted).WithOrigin(base),
 		cdpbrowser.SetPermission(&cdpbrowser.PermissionDescriptor{Name: "clipboard-write"}, cdpbrowser.PermissionSettingGranted).WithOrigin(base))

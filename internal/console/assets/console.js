@@ -181,11 +181,19 @@ window.addEventListener("hashchange", () => { route(); main.focus({ preventScrol
 async function overview(signal) {
   document.title = "Overview · Trove";
   main.append(el("h1", {}, "Overview"));
-  const body = el("div", {});
+  const body = el("div", { id: "ov-body", "data-draws": 0 });
   main.append(body);
   const draw = async () => {
     const st = await api("/api/stats", { signal });
+    // A refresh keeps the keyboard focus where it was: the link with the
+    // same address, in the new figures.
+    const had = body.contains(document.activeElement) ? document.activeElement.getAttribute("href") : null;
     body.replaceChildren(...renderOverview(st));
+    body.dataset.draws = Number(body.dataset.draws) + 1;
+    if (had !== null) {
+      const again = [...body.querySelectorAll("a[href]")].find((a) => a.getAttribute("href") === had);
+      (again || main).focus({ preventScroll: true });
+    }
   };
   await draw();
   pageTimer = setInterval(() => draw().catch((err) => { if (!(err instanceof AuthError)) console.warn(err); }), 5000);
@@ -429,7 +437,7 @@ async function browse(params, signal) {
   const status = el("span", { role: "status", class: "muted", id: "copy-status" });
   form.querySelector(".actions").append(
     el("button", { type: "button", class: "secondary", id: "copy-curl", onclick: () => copyText(curl.textContent, status) }, "Copy as curl"),
-    el("a", { href: "#/tail" + (params.toString() ? "?" + tailParams(params) : "") }, "Tail these filters"), status);
+    el("a", { href: "#/tail" + (tailParams(params) ? "?" + tailParams(params) : ""), id: "tail-link" }, "Tail these filters"), status);
   form.append(curl);
 
   const res = await api(path, { signal });
