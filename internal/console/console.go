@@ -35,6 +35,11 @@ func Handler() http.Handler {
 type handler struct{ files fs.FS }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
 	name := ""
 	switch {
 	case r.URL.Path == "/":

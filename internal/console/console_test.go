@@ -10,6 +10,7 @@ import (
 	"image/color"
 	"image/png"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -20,8 +21,11 @@ import (
 	"testing"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/internal/console"
@@ -152,6 +156,7 @@ type browser struct {
 	shots    string
 	mu       sync.Mutex
 	requests []string
+	bearer   []string // each request's Authorization header
 }
 
 func newBrowser(t *testing.T) *browser {
@@ -185,6 +190,8 @@ func newBrowser(t *testing.T) *browser {
 		if r, ok := ev.(*network.EventRequestWillBeSent); ok {
 			b.mu.Lock()
 			b.requests = append(b.requests, r.Request.URL)
+			auth, _ := r.Request.Headers["Authorization"].(string)
+			b.bearer = append(b.bearer, auth)
 			b.mu.Unlock()
 		}
 	})
@@ -208,12 +215,25 @@ func (b *browser) run(step string, actions ...chromedp.Action) {
 	}
 }
 
-// wait waits until the JavaScript expression is truthy.
 // wait polls expr until it is true. An expression that throws (it reads
-// an element the page has not rendered yet) counts as false.
+// an element the page has not rendered yet) counts as false. A poll begun
+// in the page's JavaScript context just as a navigation replaced it is
+// begun again in the new one.
 func wait(expr string) chromedp.Action {
 	guarded := "(() => { try { return Boolean(" + expr + "); } catch (e) { return false; } })()"
-	return chromedp.Poll(guarded, nil, chromedp.WithPollingInterval(50*time.Millisecond))
+	return chromedp.ActionFunc(func(ctx context.Context) error {
+		for {
+			err := chromedp.Poll(guarded, nil, chromedp.WithPollingInterval(50*time.Millisecond)).Do(ctx)
+			if err == nil || !strings.Contains(err.Error(), "Cannot find context with specified id") {
+				return err
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("%w (last: %v)", ctx.Err(), err)
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	})
 }
 
 func (b *browser) eval(expr string, out any) {
@@ -247,10 +267,60 @@ func (b *browser) screenshot(name string) []byte {
 	if err != nil {
 		b.t.Fatalf("screenshot %s: %v", name, err)
 	}
-	if v, colours := pixelVariance(img); v < 100 || colours < 16 {
-		b.t.Fatalf("screenshot %s looks blank: luminance variance %.1f, %d colours (%s)", name, v, colours, path)
+	if err := notBlank(img); err != nil {
+		b.t.Fatalf("screenshot %s (%s): %v", name, path, err)
 	}
 	return buf
+}
+
+// notBlank fails an image of one flat colour, or nearly so, as a whole or
+// below its top eighth (a page that drew its header bar and nothing else).
+func notBlank(img image.Image) error {
+	if v, colours := pixelVariance(img); v < 100 || colours < 16 {
+		return fmt.Errorf("looks blank: luminance variance %.1f, %d colours", v, colours)
+	}
+	r := img.Bounds()
+	sub, ok := img.(interface {
+		SubImage(image.Rectangle) image.Image
+	})
+	if !ok {
+		return fmt.Errorf("a %T has no sub-images", img)
+	}
+	if v, colours := pixelVariance(sub.SubImage(image.Rect(r.Min.X, r.Min.Y+r.Dy()/8, r.Max.X, r.Max.Y))); v < 100 || colours < 16 {
+		return fmt.Errorf("looks blank below its header: luminance variance %.1f, %d colours", v, colours)
+	}
+	return nil
+}
+
+func TestNotBlank(t *testing.T) {
+	page := func(header, body bool) image.Image {
+		img := image.NewRGBA(image.Rect(0, 0, 200, 160))
+		for y := range 160 {
+			for x := range 200 {
+				c := color.RGBA{246, 247, 249, 255}
+				if header && y < 12 {
+					c = color.RGBA{31, 95, 139, 255}
+					if y > 3 && y < 9 && x < 100 && x%5 < 2 {
+						c = color.RGBA{255, uint8(200 + x/2), 255, 255} // the header's text
+					}
+				}
+				if body && y > 40 && y%10 < 4 && x%7 < 5 {
+					c = color.RGBA{uint8(x), uint8(y), 30, 255} // text of several colours
+				}
+				img.Set(x, y, c)
+			}
+		}
+		return img
+	}
+	if err := notBlank(page(false, false)); err == nil {
+		t.Error("an empty page passed")
+	}
+	if err := notBlank(page(true, false)); err == nil || !strings.Contains(err.Error(), "below its header") {
+		t.Errorf("a page of only its header: %v", err)
+	}
+	if err := notBlank(page(true, true)); err != nil {
+		t.Errorf("a page with content: %v", err)
+	}
 }
 
 // pixelVariance is the variance of the image's luminance (0-255) and its
@@ -316,8 +386,10 @@ func TestConsole(t *testing.T) {
 	if got := b.text("#ov-check"); !strings.Contains(got, "No damage found") || !strings.Contains(got, "7 segments, 12 blocks") {
 		t.Errorf("check on the overview: %q", got)
 	}
-	if got := b.text(`[data-figure="segments"]`); got == "" {
-		t.Error("the engine's figures are not shown")
+	for _, figure := range []string{"segments", "index_lag", "fsyncs", "wal_bytes"} {
+		if got := b.text(`[data-figure="` + figure + `"]`); got == "" {
+			t.Errorf("the engine's figure %s is not shown", figure)
+		}
 	}
 	if got := b.text("#ov-size"); !strings.Contains(got, "B") {
 		t.Errorf("store size %q", got)
@@ -347,7 +419,24 @@ func TestConsole(t *testing.T) {
 	if got, want := b.text("#curl"), "curl '"+base+"/api/events?producer=sensor&sort=position%3Adesc&limit=3&payload.celsius=22'"; got != want {
 		t.Errorf("curl %q, want %q", got, want)
 	}
-	b.run("copy", chromedp.Click("#copy-curl", chromedp.ByQuery), wait(`document.querySelector("#copy-curl").nextElementSibling.nextElementSibling.textContent !== ""`))
+	// The live tail of the same filters is one link away.
+	var tailHref string
+	b.eval(`document.querySelector("#tail-link").getAttribute("href")`, &tailHref)
+	if want := "#/tail?producer=sensor&payload.celsius=22"; tailHref != want {
+		t.Errorf("tail link %q, want %q", tailHref, want)
+	}
+
+	// Copy as curl puts the command on the clipboard.
+	b.run("clipboard permission", cdpbrowser.SetPermission(&cdpbrowser.PermissionDescriptor{Name: "clipboard-read"}, cdpbrowser.PermissionSettingGranted).WithOrigin(base),
+		cdpbrowser.SetPermission(&cdpbrowser.PermissionDescriptor{Name: "clipboard-write"}, cdpbrowser.PermissionSettingGranted).WithOrigin(base))
+	b.run("copy", chromedp.Click("#copy-curl", chromedp.ByQuery), wait(`document.querySelector("#copy-status").textContent === "Copied."`))
+	var clip string
+	b.run("read clipboard", chromedp.Evaluate(`navigator.clipboard.readText()`, &clip, func(p *runtime.EvaluateParams) *runtime.EvaluateParams {
+		return p.WithAwaitPromise(true).WithUserGesture(true)
+	}))
+	if want := b.text("#curl"); clip != want {
+		t.Errorf("clipboard %q, want the curl line %q", clip, want)
+	}
 	b.screenshot("browse")
 
 	// The other filters, submitted from the keyboard (Enter in a field).
@@ -408,6 +497,61 @@ func TestConsole(t *testing.T) {
 	}
 	b.notPwned()
 
+	// A value with a comma and quotes survives the form: the field quotes
+	// it, and submitting the form unchanged asks the same query.
+	odd := `east, "eu"`
+	d.save(t, trove.Event{Producer: odd, Payload: json.RawMessage(`{"title":"odd producer"}`)})
+	oddHash := "#/events?producer=" + url.QueryEscape(odd)
+	b.run("odd producer", chromedp.Navigate(base+"/"+oddHash),
+		wait(`document.querySelectorAll("#results-table tbody tr").length === 1`))
+	var field string
+	b.eval(`document.querySelector("#q-producer").value`, &field)
+	if field != `"east, ""eu"""` {
+		t.Errorf("producer field %q", field)
+	}
+	b.run("resubmit", chromedp.Click("#q-sort", chromedp.ByQuery), chromedp.KeyEvent(kb.Enter),
+		wait(`document.querySelector("#q-producer") && document.querySelectorAll("#results-table tbody tr").length === 1`))
+	b.eval(`location.hash`, &hash)
+	if hash != oddHash {
+		t.Errorf("resubmitted as %q, want %q", hash, oddHash)
+	}
+	b.run("two producers", chromedp.SetValue("#q-producer", `sensor, "east, ""eu"""`, chromedp.ByQuery), chromedp.Click("#q-submit", chromedp.ByQuery),
+		wait(rendered("producer=sensor")+` && document.querySelectorAll("#results-table tbody tr").length === 6`))
+	b.eval(`location.hash`, &hash)
+	if want := "#/events?producer=sensor&producer=" + url.QueryEscape(odd); hash != want {
+		t.Errorf("page URL %q, want %q", hash, want)
+	}
+
+	// The list fields' reader inverts their writer on random values, and
+	// takes any text without failing.
+	rng := rand.New(rand.NewPCG(7, 16))
+	alphabet := []rune("ab ,\"'\\\té")
+	var lists [][]string
+	for range 500 {
+		list := make([]string, rng.IntN(4)+1)
+		for i := range list {
+			r := make([]rune, rng.IntN(6)+1)
+			for j := range r {
+				r[j] = alphabet[rng.IntN(len(alphabet))]
+			}
+			list[i] = string(r)
+		}
+		lists = append(lists, list)
+	}
+	in, _ := json.Marshal(lists)
+	var back [][]string
+	b.eval(`(`+string(in)+`).map((l) => splitList(joinList(l)))`, &back)
+	for i := range lists {
+		if strings.Join(back[i], "\x00") != strings.Join(lists[i], "\x00") {
+			t.Errorf("list %q read back as %q", lists[i], back[i])
+		}
+	}
+	var odds [][]string
+	b.eval(`["\"", ",,,", "\"\"\"", "a\"b,\"c", " , \" ", "\"a\"\"", ""].map(splitList)`, &odds)
+	if want := `[[] [] ["\""] ["a\"b" "c"] [" "] ["a\""] []]`; fmt.Sprintf("%q", odds) != want {
+		t.Errorf("odd list fields read as %q, want %s", odds, want)
+	}
+
 	// One event: follow its link to the parent, and back.
 	b.run("event", chromedp.Navigate(base+"/#/event/"+d.child.ID.ID+"?version=1"),
 		wait(`document.querySelector("#links-out a") && document.querySelector("#event-json")`))
@@ -425,7 +569,17 @@ func TestConsole(t *testing.T) {
 	if got := b.text("#text-preview"); got != "first line\n"+hostile+"\n" {
 		t.Errorf("text preview %q", got)
 	}
+	if got, want := b.text("#file-preview"), "Preview: notes.txtfirst line\n"+hostile+"\n"; got != want {
+		t.Errorf("preview area %q, want %q", got, want)
+	}
 	b.notPwned()
+	// Download saves the file's bytes under its name.
+	downloads := t.TempDir()
+	b.run("downloads", cdpbrowser.SetDownloadBehavior(cdpbrowser.SetDownloadBehaviorBehaviorAllow).WithDownloadPath(downloads),
+		chromedp.Click(`#files tr:has(button[data-preview="notes-txt"]) button.download`, chromedp.ByQuery))
+	if got := waitFile(t, filepath.Join(downloads, "notes.txt")); got != "first line\n"+hostile+"\n" {
+		t.Errorf("downloaded notes.txt holds %q", got)
+	}
 	b.run("image preview", chromedp.Click(`button[data-preview="dot-png"]`, chromedp.ByQuery),
 		wait(`(document.querySelector("#file-preview img") || {}).naturalWidth === 8`))
 	b.screenshot("event")
@@ -449,7 +603,9 @@ func TestConsole(t *testing.T) {
 	d.save(t, trove.Event{Producer: "other", Payload: json.RawMessage(`{"title":"not me"}`)})
 	e1 := d.save(t, trove.Event{Producer: "live", Payload: json.RawMessage(`{"title":"first live"}`)})
 	b.run("tail first", wait(fmt.Sprintf(`document.querySelector("#tail-rows tr") && document.querySelector("#tail-rows tr").dataset.position === "%d"`, e1.Position)),
-		wait(`document.querySelector("#tail-rate").textContent.includes("1 received")`))
+		wait(`document.querySelector("#tail-rate").textContent.includes("1 received")`),
+		// The arrival counts in the rate for the next 5 s: 1 event in 5 s.
+		wait(`document.querySelector("#tail-rate").textContent.startsWith("0.2 events/s")`))
 	b.run("pause", chromedp.Click("#tail-pause", chromedp.ByQuery), wait(`document.querySelector("#tail-state").textContent.startsWith("paused")`))
 	e2 := d.save(t, trove.Event{Producer: "live", Payload: json.RawMessage(`{"title":"second live"}`)})
 	b.run("resume", chromedp.Click("#tail-pause", chromedp.ByQuery),
@@ -477,16 +633,30 @@ func TestConsole(t *testing.T) {
 		t.Errorf("schema document %q", got)
 	}
 
-	// A phone-sized screen: nothing wider than the screen but tables,
-	// which scroll in their own box.
-	b.run("phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Navigate(base+"/#/events?producer=sensor"),
-		wait(`document.querySelectorAll("#results-table tbody tr").length === 5`))
-	var overflow bool
-	b.eval(`document.documentElement.scrollWidth > window.innerWidth`, &overflow)
-	if overflow {
-		t.Error("the page is wider than a phone's screen")
+	b.screenshot("schema")
+
+	// A phone-sized screen, every page: nothing wider than the screen but
+	// tables and preformatted text, which scroll in their own box.
+	b.phone("overview", base+"/", `document.querySelector("#ov-check") && document.querySelector("svg.chart")`)
+	b.phone("browse", base+"/#/events?producer=sensor&payload.celsius=21", `document.querySelectorAll("#results-table tbody tr").length === 1 && document.querySelector("#q-pp0")`)
+	// There the query that ran folds away, under a summary of it, so that
+	// the results are on the first screen.
+	var folded struct {
+		Open    bool
+		Summary string
+		Top     float64
 	}
-	b.screenshot("phone-browse")
+	b.eval(`({Open: document.querySelector("#q-details").open, Summary: document.querySelector("#q-summary").textContent,
+		Top: document.querySelector("#results-table").getBoundingClientRect().top})`, &folded)
+	if folded.Open || folded.Summary != "Query: producer=sensor · payload.celsius=21" || folded.Top > 812 {
+		t.Errorf("the query on a phone: %+v", folded)
+	}
+	b.phone("event", base+"/#/event/"+d.child.ID.ID+"?version=1", `document.querySelector("#links-out a") && document.querySelector("#event-json")`)
+	b.run("phone preview", chromedp.Click(`button[data-preview="notes-txt"]`, chromedp.ByQuery), wait(`document.querySelector("#text-preview")`))
+	b.screenshot("phone-event-preview")
+	b.phone("tail", base+"/#/tail", `(document.querySelector("#tail-state") || {}).textContent === "live" && document.querySelector("#tail-rows tr")`)
+	b.phone("schemas", base+"/#/schemas", `document.querySelector("#schemas-table")`)
+	b.phone("schema", base+"/#/schema/reading", `document.querySelector("#schema-doc") && document.querySelectorAll("#schema-events tbody tr").length === 5`)
 	b.onlyDaemon(base)
 }
 
@@ -514,10 +684,30 @@ func TestConsoleAuth(t *testing.T) {
 		t.Errorf("data shown before login: %q", got)
 	}
 	b.screenshot("login")
+	// The dialog takes the focus and keeps it: the page behind is inert.
+	b.audit("login")
+	var focus string
+	b.eval(`document.activeElement.id`, &focus)
+	if focus != "login-token" {
+		t.Errorf("the sign-in dialog opened with focus on %q", focus)
+	}
+	for i := range 4 {
+		var inside bool
+		b.run("tab in dialog", chromedp.KeyEvent(kb.Tab),
+			chromedp.Evaluate(`document.activeElement === document.body || document.getElementById("login").contains(document.activeElement)`, &inside))
+		if !inside {
+			b.eval(`document.activeElement.outerHTML.slice(0, 80)`, &focus)
+			t.Errorf("Tab number %d left the sign-in dialog for %s", i+1, focus)
+		}
+	}
 	b.run("wrong token", chromedp.SendKeys("#login-token", "nope", chromedp.ByQuery), chromedp.Click(`#login-form button[type="submit"]`, chromedp.ByQuery),
 		wait(`document.querySelector("#login-error").textContent.includes("refused") && !document.querySelector("#login").hidden`))
-	b.run("right token", chromedp.SendKeys("#login-token", "s3cret", chromedp.ByQuery), chromedp.Click(`#login-form button[type="submit"]`, chromedp.ByQuery),
+	// The right one typed and sent from the keyboard alone.
+	b.run("right token", wait(`document.activeElement.id === "login-token"`), chromedp.KeyEvent("s3cret"), chromedp.KeyEvent(kb.Enter),
 		wait(fmt.Sprintf(`(document.querySelector("#ov-events") || {}).textContent === "%d" && document.querySelector("#login").hidden`, d.seeded)))
+	b.mu.Lock()
+	signedIn := len(b.requests)
+	b.mu.Unlock()
 	var stored struct{ Session, Local string }
 	b.eval(`({Session: sessionStorage.getItem("trove.token") || "", Local: JSON.stringify(localStorage)})`, &stored)
 	if stored.Session != "s3cret" || stored.Local != "{}" {
@@ -540,13 +730,61 @@ func TestConsoleAuth(t *testing.T) {
 	e := d.save(t, trove.Event{Producer: "live", Payload: json.RawMessage(`{"title":"with auth"}`)})
 	b.run("tail event", wait(fmt.Sprintf(`document.querySelector("#tail-rows tr").dataset.position === "%d"`, e.Position)))
 
+	b.run("schemas with token", chromedp.Navigate(base+"/#/schemas"), wait(`document.querySelector("#schemas-table")`),
+		chromedp.Navigate(base+"/#/schema/reading"), wait(`document.querySelector("#schema-doc")`))
+
+	// Every API request after signing in carried the token; without it,
+	// none of them answers.
+	b.mu.Lock()
+	apiCalls := map[string]bool{}
+	for i, u := range b.requests[signedIn:] {
+		if !strings.HasPrefix(u, base+"/api/") {
+			continue
+		}
+		apiCalls[strings.SplitN(strings.TrimPrefix(u, base), "?", 2)[0]] = true
+		if got := b.bearer[signedIn+i]; got != "Bearer s3cret" {
+			t.Errorf("%s sent with Authorization %q", u, got)
+		}
+	}
+	b.mu.Unlock()
+	for _, path := range []string{"/api/stats", "/api/events", "/api/events/stream", "/api/events/" + d.child.ID.ID,
+		"/api/events/" + d.child.ID.ID + "/links", "/api/files/dot-png/data", "/api/schemas", "/api/schemas/reading"} {
+		if !apiCalls[path] {
+			t.Errorf("the console did not call %s (it called %v)", path, apiCalls)
+		}
+	}
+	for path := range apiCalls {
+		if code := getJSON(t, base+path, "", nil); code != 401 {
+			t.Errorf("%s without a token: %d", path, code)
+		}
+		if code := getJSON(t, base+path, "wrong-token-of-some-length", nil); code != 401 {
+			t.Errorf("%s with a wrong token: %d", path, code)
+		}
+	}
+
 	// Forgetting the token closes the console again.
 	b.run("forget", chromedp.Click("#forget", chromedp.ByQuery), chromedp.WaitVisible("#login-token", chromedp.ByQuery))
 	b.eval(`sessionStorage.getItem("trove.token") || ""`, &stored.Session)
 	if stored.Session != "" {
 		t.Error("token kept after forgetting it")
 	}
+	b.phone("login", base+"/", `!document.querySelector("#login").hidden && document.activeElement.id === "login-token"`)
 	b.onlyDaemon(base)
+}
+
+// waitFile returns the content of the file at path once the browser has
+// written it whole (a download in progress has another name), waiting at
+// most a minute.
+func waitFile(t *testing.T, path string) string {
+	t.Helper()
+	for range 600 {
+		if b, err := os.ReadFile(path); err == nil {
+			return string(b)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s was not downloaded", path)
+	return ""
 }
 
 // getJSON GETs url with the bearer token (when not empty), decodes the

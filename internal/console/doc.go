@@ -15,6 +15,11 @@
 //	#/tail?FILTERS         live tail of GET /api/events/stream
 //	#/schemas, #/schema/ID the schema registry and the schemas in use
 //
+// The page has a skip link and landmarks, a label on every field, buttons
+// for actions and links for pages, and works at 375 px (a query that ran
+// and the tail's filters fold away there). The tests audit each page in
+// Chromium, press Tab through it, and check it at that width.
+//
 // Everything the store holds is rendered as text (textContent), never as
 // markup, and the Content-Security-Policy sent with the page forbids inline
 // scripts and requests to any other origin.

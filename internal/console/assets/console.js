@@ -114,10 +114,18 @@ document.getElementById("forget").addEventListener("click", () => {
   route();
 });
 
+// The skip link moves focus to the page's main area. It does not follow
+// its href: the hash is the console's route.
+document.getElementById("skip").addEventListener("click", (ev) => {
+  ev.preventDefault();
+  main.focus();
+});
+
 // setInert keeps keyboard focus inside the sign-in dialog while it is open.
 function setInert(on) {
   main.inert = on;
   document.querySelector(".top").inert = on;
+  document.getElementById("skip").inert = on;
 }
 
 function updateForget() { document.getElementById("forget").hidden = !token(); }
@@ -173,11 +181,19 @@ window.addEventListener("hashchange", () => { route(); main.focus({ preventScrol
 async function overview(signal) {
   document.title = "Overview · Trove";
   main.append(el("h1", {}, "Overview"));
-  const body = el("div", {});
+  const body = el("div", { id: "ov-body", "data-draws": 0 });
   main.append(body);
   const draw = async () => {
     const st = await api("/api/stats", { signal });
+    // A refresh keeps the keyboard focus where it was: the link with the
+    // same address, in the new figures.
+    const had = body.contains(document.activeElement) ? document.activeElement.getAttribute("href") : null;
     body.replaceChildren(...renderOverview(st));
+    body.dataset.draws = Number(body.dataset.draws) + 1;
+    if (had !== null) {
+      const again = [...body.querySelectorAll("a[href]")].find((a) => a.getAttribute("href") === had);
+      (again || main).focus({ preventScroll: true });
+    }
   };
   await draw();
   pageTimer = setInterval(() => draw().catch((err) => { if (!(err instanceof AuthError)) console.warn(err); }), 5000);
@@ -241,12 +257,14 @@ function renderOverview(st) {
 
 function ingestChart(ing) {
   const counts = ing.counts || [];
-  const w = 900, h = 110, pad = 16;
+  const w = 900, h = 100, pad = 2;
   const max = Math.max(1, ...counts);
   const total = counts.reduce((a, b) => a + b, 0);
   const bw = (w - 2) / Math.max(1, counts.length);
   const end = new Date(ing.end);
-  const s = svg("svg", { class: "chart", viewBox: `0 0 ${w} ${h}`, role: "img",
+  // The bars stretch to the box's width (preserveAspectRatio none); the
+  // axis labels are HTML below it, so they stay readable on a phone.
+  const s = svg("svg", { class: "chart", viewBox: `0 0 ${w} ${h}`, preserveAspectRatio: "none", role: "img",
     "aria-label": `Events per ${ing.bucketSeconds} seconds: ${total} in total, at most ${max === 1 && total === 0 ? 0 : max} in one interval` });
   counts.forEach((c, i) => {
     const bh = ((h - pad - 4) * c) / max;
@@ -257,31 +275,62 @@ function ingestChart(ing) {
     r.append(t);
     s.append(r);
   });
-  const label = (x, text, anchor) => { const t = svg("text", { x, y: h - 4, "text-anchor": anchor }); t.textContent = text; s.append(t); };
-  label(2, "-" + Math.round((counts.length * ing.bucketSeconds) / 60) + " min", "start");
-  label(w - 2, "now · peak " + (total ? max : 0) + "/" + ing.bucketSeconds + "s", "end");
+  const axis = el("div", { class: "chart-axis", "aria-hidden": "true" },
+    el("span", {}, "-" + Math.round((counts.length * ing.bucketSeconds) / 60) + " min"),
+    el("span", {}, "now · peak " + (total ? max : 0) + "/" + ing.bucketSeconds + "s"));
   const fig = el("figure", {});
-  fig.append(s, el("figcaption", { class: "muted" }, `${fmtNum(total)} events in the window (before ${ing.since}, by their createdAt; since then, as they arrive).`));
+  fig.append(s, axis, el("figcaption", { class: "muted" }, `${fmtNum(total)} events in the window (before ${ing.since}, by their createdAt; since then, as they arrive).`));
   return fig;
 }
 
 // ---- query form (browse and tail) ----
 
 // The filters of GET /api/events, in URL parameter form. Several values
-// in one field are separated by commas.
+// in one field are separated by commas (joinList, splitList).
 const MULTI = ["schema", "producer", "link"];
+
+// joinList writes values for a list field: separated by commas, a value
+// that holds a comma or a double quote, or starts or ends with a space,
+// in double quotes with "" for a quote inside. splitList reads it back,
+// so that any value a URL holds survives the form.
+function joinList(values) {
+  return values.map((v) => (/[",]|^\s|\s$/.test(v) ? '"' + v.replace(/"/g, '""') + '"' : v)).join(", ");
+}
+
+function splitList(s) {
+  const out = [];
+  let i = 0;
+  while (i < s.length) {
+    while (i < s.length && /\s/.test(s[i])) i++;
+    if (i >= s.length) break;
+    let v = "";
+    if (s[i] === '"') {
+      for (i++; i < s.length; i++) {
+        if (s[i] !== '"') { v += s[i]; continue; }
+        if (s[i + 1] === '"') { v += '"'; i++; continue; }
+        i++;
+        break;
+      }
+    }
+    const j = s.indexOf(",", i);
+    v += (j < 0 ? s.slice(i) : s.slice(i, j)).trim();
+    if (v !== "") out.push(v);
+    i = j < 0 ? s.length : j + 1;
+  }
+  return out;
+}
 
 function queryForm(params, opts) {
   const id = (n) => opts.prefix + "-" + n;
   const field = (name, label, attrs, help) => el("div", { class: "field" },
     el("label", { for: id(name) }, label),
-    el("input", Object.assign({ id: id(name), name, value: MULTI.includes(name) ? params.getAll(name).concat(params.getAll(name === "schema" ? "schemaId" : "")).join(", ") : (params.get(name) || "") }, attrs || {},
+    el("input", Object.assign({ id: id(name), name, value: MULTI.includes(name) ? joinList(params.getAll(name).concat(name === "schema" ? params.getAll("schemaId") : [])) : (params.get(name) || "") }, attrs || {},
       help ? { "aria-describedby": id(name) + "-help" } : {})),
     help ? el("small", { id: id(name) + "-help", class: "muted" }, help) : null);
   const form = el("form", { class: "query", id: opts.prefix + "-form", "aria-label": opts.label });
   const fields = el("div", { class: "fields" },
-    field("schema", "Schema", { list: "dl-schemas", autocomplete: "off" }, "several: comma-separated"),
-    field("producer", "Producer", { list: "dl-producers", autocomplete: "off" }, "several: comma-separated"),
+    field("schema", "Schema", { list: "dl-schemas", autocomplete: "off" }, "several: comma-separated; \"quote, a value\" with a comma"),
+    field("producer", "Producer", { list: "dl-producers", autocomplete: "off" }, "several: comma-separated; \"quote, a value\" with a comma"),
     field("start", "From (createdAt)", { placeholder: "2025-04-15 or RFC 3339" }),
     field("end", "To (createdAt)", { placeholder: "2025-04-15T23:59:59Z" }),
     field("link", "Links", { placeholder: "type:target-id" }, "TYPE:TARGET, TYPE or :TARGET; comma-separated, all required"),
@@ -324,7 +373,7 @@ function formParams(form) {
     if (!input) continue;
     const v = input.value.trim();
     if (!v) continue;
-    if (MULTI.includes(name)) v.split(",").map((x) => x.trim()).filter(Boolean).forEach((x) => p.append(name, x));
+    if (MULTI.includes(name)) splitList(v).forEach((x) => p.append(name, x));
     else p.append(name, v);
   }
   for (const row of form.querySelectorAll(".payload-row")) {
@@ -375,15 +424,20 @@ async function browse(params, signal) {
     prefix: "q", label: "Query", submit: "Run query",
     onSubmit: (p) => { p.delete("offset"); location.hash = "#/events?" + p.toString(); },
   });
-  main.append(form);
+  // On a phone, a query that has run folds its form away so that the
+  // results come first; the summary says what it asks.
+  const narrow = window.matchMedia("(max-width: 600px)").matches;
+  const asked = [...params].filter(([k]) => k !== "offset").map(([k, v]) => k + "=" + v).join(" · ");
+  main.append(el("details", { class: "filters", id: "q-details", open: !narrow || !asked },
+    el("summary", { id: "q-summary" }, asked ? "Query: " + asked : "Query"), form));
   const results = el("section", { id: "results", "aria-live": "polite", "aria-label": "Results" });
   main.append(results);
   const path = "/api/events" + (params.toString() ? "?" + params.toString() : "");
   const curl = el("code", { class: "curl", id: "curl" }, curlCommand(path));
-  const status = el("span", { role: "status", class: "muted" });
+  const status = el("span", { role: "status", class: "muted", id: "copy-status" });
   form.querySelector(".actions").append(
     el("button", { type: "button", class: "secondary", id: "copy-curl", onclick: () => copyText(curl.textContent, status) }, "Copy as curl"),
-    el("a", { href: "#/tail" + (params.toString() ? "?" + tailParams(params) : "") }, "Tail these filters"), status);
+    el("a", { href: "#/tail" + (tailParams(params) ? "?" + tailParams(params) : ""), id: "tail-link" }, "Tail these filters"), status);
   form.append(curl);
 
   const res = await api(path, { signal });
@@ -429,11 +483,17 @@ function eventTable(events, id) {
     tbody));
 }
 
+// shortID is an id cut to 13 characters (a UUID's first two groups).
+function shortID(id) {
+  const s = String(id);
+  return s.length > 13 ? s.slice(0, 13) + "…" : s;
+}
+
 function eventRow(e) {
   const id = e.id || {};
   return el("tr", { "data-position": e.position },
     el("td", { class: "num" }, fmtNum(e.position)),
-    el("td", {}, eventLink(id.id, id.version, String(id.id).slice(0, 13) + (id.version > 1 ? "… v" + id.version : "…"))),
+    el("td", {}, eventLink(id.id, id.version, shortID(id.id) + (id.version > 1 ? " v" + id.version : ""))),
     el("td", { class: "hide-narrow mono" }, e.createdAt),
     el("td", {}, schemaIdentity(e.schema)),
     el("td", { class: "hide-narrow" }, e.producer),
@@ -520,16 +580,16 @@ function filesSection(files, signal) {
     if (f.isReference) {
       actions.append(el("span", { class: "muted" }, "reference: "), el("code", {}, String(f.data || "")));
     } else {
-      actions.append(el("button", { type: "button", class: "secondary", onclick: () => download(f, preview) }, "Download"));
+      actions.append(el("button", { type: "button", class: "secondary download", "aria-label": "Download " + (f.filename || f.id), onclick: () => download(f, preview) }, "Download"));
       if (IMAGE_TYPES.includes(ct) || TEXT_TYPES.test(ct)) {
-        actions.append(" ", el("button", { type: "button", class: "secondary", "data-preview": f.id, onclick: () => showPreview(f, preview, signal) }, "Preview"));
+        actions.append(" ", el("button", { type: "button", class: "secondary", "data-preview": f.id, "aria-label": "Preview " + (f.filename || f.id), onclick: () => showPreview(f, preview, signal) }, "Preview"));
       }
     }
     tbody.append(el("tr", {}, el("td", { class: "mono" }, f.id), el("td", {}, f.filename || ""), el("td", {}, f.contentType || ""),
       el("td", { class: "num" }, f.size === undefined ? "" : fmtBytes(f.size)), actions));
   }
   wrap.append(el("div", { class: "table-wrap" }, el("table", { id: "files" },
-    el("thead", {}, el("tr", {}, ["Id", "Name", "Type", "Size", ""].map((t) => el("th", { scope: "col" }, t)))), tbody)), preview);
+    el("thead", {}, el("tr", {}, ["Id", "Name", "Type", "Size"].map((t) => el("th", { scope: "col" }, t)), el("th", { scope: "col" }, el("span", { class: "sr-only" }, "Actions")))), tbody)), preview);
   return wrap;
 }
 
@@ -566,8 +626,8 @@ async function showPreview(f, where, signal) {
       const buf = await res.arrayBuffer();
       const text = new TextDecoder("utf-8", { fatal: false }).decode(buf.slice(0, PREVIEW_BYTES));
       where.replaceChildren(el("h3", {}, "Preview: " + (f.filename || f.id)),
-        el("pre", { id: "text-preview", tabindex: 0 }, text),
-        f.size > PREVIEW_BYTES ? el("p", { class: "muted" }, "First " + fmtBytes(PREVIEW_BYTES) + " of " + fmtBytes(f.size)) : null);
+        el("pre", { id: "text-preview", tabindex: 0, "aria-label": "Text of " + (f.filename || f.id) }, text));
+      if (f.size > PREVIEW_BYTES) where.append(el("p", { class: "muted" }, "First " + fmtBytes(PREVIEW_BYTES) + " of " + fmtBytes(f.size)));
     }
   } catch (err) { where.replaceChildren(); showError(where, err); }
 }
@@ -581,12 +641,19 @@ async function tail(params, signal) {
   document.title = "Live tail · Trove";
   main.append(el("h1", {}, "Live tail"));
   fillDatalists(signal);
-  main.append(queryForm(params, {
-    prefix: "t", label: "Stream filters", submit: "Apply filters", stream: true,
-    onSubmit: (p) => { location.hash = "#/tail?" + p.toString(); },
-  }));
-  const status = el("span", { class: "tail-status", id: "tail-rate", role: "status" }, "0.0 events/s");
-  const state = el("span", { class: "muted", id: "tail-state" }, "connecting…");
+  // The filters fold away, so that on a phone the events come first; they
+  // are open when some are set.
+  const filters = tailParams(params);
+  main.append(el("details", { class: "filters", open: filters !== "" },
+    el("summary", {}, filters ? "Filters (set)" : "Filters (none: every event)"),
+    queryForm(params, {
+      prefix: "t", label: "Stream filters", submit: "Apply filters", stream: true,
+      onSubmit: (p) => { location.hash = "#/tail?" + p.toString(); },
+    })));
+  // The rate changes every second: it is not a live region (a screen
+  // reader would read it out every second); the connection state is.
+  const status = el("span", { class: "tail-status", id: "tail-rate" }, "0.0 events/s");
+  const state = el("span", { class: "muted", id: "tail-state", role: "status" }, "connecting…");
   const pause = el("button", { type: "button", id: "tail-pause", "aria-pressed": "false" }, "Pause");
   main.append(el("div", { class: "actions" }, pause, status, state));
   const tbody = el("tbody", { id: "tail-rows" });
@@ -602,7 +669,6 @@ async function tail(params, signal) {
   const backlogEnd = st.lastPosition; // events up to here are history, not arrivals
   let paused = false, conn = null, total = 0;
   const arrivals = [];
-  const filters = tailParams(params);
   const rateTimer = setInterval(() => {
     const now = Date.now();
     while (arrivals.length && arrivals[0] < now - 5000) arrivals.shift();
@@ -692,7 +758,7 @@ async function schemas(signal) {
   main.append(el("p", { class: "muted" }, "Registered schemas (POST /api/schemas) and every schema events use, with their counts."));
   main.append(el("div", { class: "table-wrap" }, el("table", { id: "schemas-table" },
     el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Schema"), el("th", { scope: "col" }, "Registered versions"),
-      el("th", { scope: "col", class: "num" }, "Events"), el("th", { scope: "col" }, ""))),
+      el("th", { scope: "col", class: "num" }, "Events"), el("th", { scope: "col" }, el("span", { class: "sr-only" }, "Browse")))),
     el("tbody", {}, rows.length ? rows.map(([id, versions]) => el("tr", {},
       el("td", {}, el("a", { href: "#/schema/" + encodeURIComponent(id) }, id)),
       el("td", {}, versions ? versions.map((v, i) => [i ? ", " : "", el("a", { href: "#/schema/" + encodeURIComponent(id) + "?version=" + encodeURIComponent(v) }, v)]) : el("span", { class: "muted" }, "inline in events")),
