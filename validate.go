@@ -374,18 +374,24 @@ func (v *validators) check(id string, c *compiled, payload []byte) error {
 	if !errors.As(err, &ve) {
 		return err
 	}
-	return &ValidationError{Schema: id, Causes: leafCauses(ve)}
+	return &ValidationError{Schema: id, Causes: leafCauses(ve, payload)}
 }
 
 // leafCauses lists the failures of ve that have no failures under them,
-// each once, by instance path.
-func leafCauses(ve *jsonschema.ValidationError) []ValidationCause {
+// each once, by instance path. payload is the document validated, whose
+// numbers some messages show as written (numberMessage).
+func leafCauses(ve *jsonschema.ValidationError, payload []byte) []ValidationCause {
 	var out []ValidationCause
 	seen := map[ValidationCause]bool{}
+	root := payloadRoot(payload)
 	var walk func(u *jsonschema.OutputUnit)
 	walk = func(u *jsonschema.OutputUnit) {
 		if len(u.Errors) == 0 && u.Error != nil {
-			c := ValidationCause{Path: u.InstanceLocation, Message: u.Error.String()}
+			msg, ok := numberMessage(u.Error.Kind, u.InstanceLocation, root)
+			if !ok {
+				msg = u.Error.String()
+			}
+			c := ValidationCause{Path: u.InstanceLocation, Message: msg}
 			if !seen[c] {
 				seen[c] = true
 				out = append(out, c)
