@@ -383,3 +383,41 @@ func TestCheckConfigFile(t *testing.T) {
 		})
 	}
 }
+
+// TestSignalEndsImportOpeningFIFO: import of a named pipe no writer has
+// opened waits in open(2); a signal ends it there too, and it leaves no
+// store behind.
+func TestSignalEndsImportOpeningFIFO(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "export.ndjson")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "data")
+	// Ready once a thread of the child waits in the open of the pipe (the
+	// kernel's wait for the writer): the signal handler is installed by
+	// then, so the child ends through it, not by the signal's default.
+	waitsForWriter := func(cmd *exec.Cmd) bool {
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/syscall", cmd.Process.Pid))
+		for _, task := range tasks {
+			b, err := os.ReadFile(task)
+			if err == nil && strings.HasPrefix(string(b), strconv.Itoa(unix.SYS_OPENAT)+" ") {
+				wchan, _ := os.ReadFile(filepath.Join(filepath.Dir(task), "wchan"))
+				if string(wchan) == "wait_for_partner" || string(wchan) == "fifo_open" {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	for _, sig := range []os.Signal{syscall.SIGTERM, os.Interrupt} {
+		errs := signalEnds(t, sig, strings.NewReader(""), nil, waitsForWriter,
+			"import", "--data", data, "--storage", "storage-log", fifo)
+		if !strings.Contains(errs, "interrupted while opening "+fifo) {
+			t.Fatalf("import on %v while opening a pipe: %q", sig, errs)
+		}
+	}
+	if _, err := os.Stat(data); !os.IsNotExist(err) {
+		t.Fatalf("the interrupted import created the store: %v", err)
+	}
+}
