@@ -140,9 +140,10 @@ func testSQLiteBeside(t *testing.T, d *daemon, store []string, more string) {
 	d.stop()
 }
 
-// TestSecondProcessOnLiveFilesDir runs a second daemon whose files role
-// (storage-file-system) names the directory a running daemon uses: it
-// fails at once naming the directory and the daemon's pid.
+// TestSecondProcessOnLiveFilesDir runs a second daemon, an import and an
+// export whose files role (storage-file-system) names the directory a
+// running daemon uses: each fails at once naming the directory and the
+// daemon's pid, and changes nothing.
 func TestSecondProcessOnLiveFilesDir(t *testing.T) {
 	dir := t.TempDir()
 	files := filepath.Join(dir, "files")
@@ -160,10 +161,16 @@ storage:
 	st, body := d.do("POST", "/api/files?id=f1&filename=a.txt", "text/plain", strings.NewReader("file bytes"))
 	expect(t, st, body, 201)
 	before := dirState(t, files)
-	code, _, errs := runBinary(t, "", "serve", "--addr", "127.0.0.1:0", "--config", cfg)
 	pid := strconv.Itoa(d.cmd.Process.Pid)
-	if code != 1 || !strings.Contains(errs, "locked by process "+pid) || !strings.Contains(errs, files) {
-		t.Fatalf("second serve: exit %d %q", code, errs)
+	for _, args := range [][]string{
+		{"serve", "--addr", "127.0.0.1:0", "--config", cfg},
+		{"import", "--config", cfg, "-"},
+		{"export", "--config", cfg},
+	} {
+		code, out, errs := runBinary(t, ndjson(t, testEvents(3)), args...)
+		if code != 1 || !strings.Contains(errs, "locked by process "+pid) || !strings.Contains(errs, files) {
+			t.Fatalf("troved %s beside the daemon: exit %d, stderr %q, stdout %q", args[0], code, errs, out)
+		}
 	}
 	if after := dirState(t, files); after != before {
 		t.Fatalf("the refused serve changed the directory:\n%s\nthen\n%s", before, after)
