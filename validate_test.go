@@ -340,3 +340,48 @@ func TestNumberAt(t *testing.T) {
 		t.Error("a broken document decodes")
 	}
 }
+
+// TestValidationCausesUnderReferences: a payload failing a schema reached
+// through "$ref" (inside the document, or a registered schema) is told
+// what failed there, not the reference's bare "validation failed";
+// combinators keep their own line before their branches' failures.
+func TestValidationCausesUnderReferences(t *testing.T) {
+	c, _ := openFake(t)
+	ctx := context.Background()
+	if _, err := c.RegisterSchema(ctx, RegisteredSchema{ID: "address", Version: "1",
+		Schema: json.RawMessage(`{"type":"object","required":["street"],"properties":{"zip":{"$ref":"#/$defs/zip"}},"$defs":{"zip":{"type":"string","maxLength":5}}}`)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c2 := range []struct{ schema, payload, want string }{
+		{`{"$defs":{"s":{"type":"object","required":["street"]}},"type":"object","properties":{"a":{"$ref":"#/$defs/s"}}}`,
+			`{"a":{}}`, "/a: missing property 'street'"},
+		{`{"type":"object","properties":{"a":{"$ref":"address"}}}`,
+			`{"a":{"street":"x","zip":"123456"}}`, "/a/zip: maxLength: got 6, want 5"},
+		{`{"$ref":"address"}`, `{}`, "/: missing property 'street'"},
+		{`{"allOf":[{"$ref":"address"}]}`, `{}`, "/: allOf failed; /: missing property 'street'"},
+		{`{"type":"object","properties":{"a/b":{"anyOf":[{"type":"string"},{"$ref":"#/$defs/n"}]}},"$defs":{"n":{"type":"number","minimum":1}}}`,
+			`{"a/b":0}`, "/a~1b: anyOf failed; /a~1b: got number, want string; /a~1b: minimum: got 0, want 1"},
+		{`{"type":"object","properties":{"x":{"type":"string"}}}`, `{"x":1}`, "/x: got number, want string"},
+		{`{"$defs":{"a":{"$ref":"#/$defs/b"},"b":{"$ref":"#/$defs/a"}},"$ref":"#/$defs/a"}`, `{}`,
+			`/: both /$ref/$ref/$ref and /$ref resolve to "#/$defs/a" causing reference cycle`},
+	} {
+		doc := `{"$id":"ref-causes",` + strings.TrimPrefix(c2.schema, "{")
+		_, err := c.CreateEvent(ctx, Event{Schema: MustSchema(doc), Payload: json.RawMessage(c2.payload)})
+		var ve *ValidationError
+		if !errors.As(err, &ve) {
+			t.Errorf("%s with %s: %v, want a ValidationError", c2.schema, c2.payload, err)
+			continue
+		}
+		var got []string
+		for _, cause := range ve.Causes {
+			path := cause.Path
+			if path == "" {
+				path = "/"
+			}
+			got = append(got, path+": "+strings.ReplaceAll(cause.Message, "'", ""))
+		}
+		if strings.Join(got, "; ") != strings.ReplaceAll(c2.want, "'", "") {
+			t.Errorf("%s with %s:\n got  %s\n want %s", c2.schema, c2.payload, strings.Join(got, "; "), c2.want)
+		}
+	}
+}
