@@ -17,6 +17,7 @@ import (
 	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 )
 
 // DefaultSchemaCacheBytes is the memory the compiled-schema cache may hold
@@ -374,33 +375,67 @@ func (v *validators) check(id string, c *compiled, payload []byte) error {
 	if !errors.As(err, &ve) {
 		return err
 	}
-	return &ValidationError{Schema: id, Causes: leafCauses(ve)}
+	return &ValidationError{Schema: id, Causes: leafCauses(ve, payload)}
 }
 
-// leafCauses lists the failures of ve that have no failures under them,
-// each once, by instance path.
-func leafCauses(ve *jsonschema.ValidationError) []ValidationCause {
+// leafCauses lists the failures of ve, each once, by instance path: every
+// keyword that failed, a combinator ("'anyOf' failed") before the failures
+// of its branches. A reference ("$ref", "$dynamicRef") or a group of
+// keywords tells nothing of itself ("validation failed"): only what failed
+// inside it is listed. (The library's flat BasicOutput shows the failure
+// under a reference as the reference's "validation failed" and drops what
+// lies under it, so a payload failing a referenced schema did not say why.)
+// payload is the document validated, whose numbers some messages show as
+// written (numberMessage).
+func leafCauses(ve *jsonschema.ValidationError, payload []byte) []ValidationCause {
 	var out []ValidationCause
 	seen := map[ValidationCause]bool{}
-	var walk func(u *jsonschema.OutputUnit)
-	walk = func(u *jsonschema.OutputUnit) {
-		if len(u.Errors) == 0 && u.Error != nil {
-			c := ValidationCause{Path: u.InstanceLocation, Message: u.Error.String()}
+	root := payloadRoot(payload)
+	var walk func(e *jsonschema.ValidationError)
+	walk = func(e *jsonschema.ValidationError) {
+		switch e.ErrorKind.(type) {
+		case *kind.Reference, *kind.Group, *kind.Schema:
+		default:
+			path := instancePointer(e.InstanceLocation)
+			msg, ok := numberMessage(e.ErrorKind, path, root)
+			if !ok {
+				// The name a document is compiled under is no name of the
+				// client's: "mem://trove/….json#/$defs/a" is "#/$defs/a".
+				msg = internalDoc.ReplaceAllString(e.ErrorKind.LocalizedString(englishPrinter), "")
+			}
+			c := ValidationCause{Path: path, Message: msg}
 			if !seen[c] {
 				seen[c] = true
 				out = append(out, c)
 			}
 		}
-		for i := range u.Errors {
-			walk(&u.Errors[i])
+		for _, cause := range e.Causes {
+			walk(cause)
 		}
 	}
-	walk(ve.BasicOutput())
+	walk(ve)
 	if len(out) == 0 {
 		out = append(out, ValidationCause{Message: ve.Error()})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out
+}
+
+// internalDoc matches the name a document is compiled under, before its
+// fragment.
+var internalDoc = regexp.MustCompile(`mem://trove/[0-9a-f]+\.json`)
+
+// englishPrinter words the library's messages.
+var englishPrinter = message.NewPrinter(language.English)
+
+// instancePointer is the JSON pointer of an instance location.
+func instancePointer(tokens []string) string {
+	var b strings.Builder
+	for _, tok := range tokens {
+		b.WriteByte('/')
+		b.WriteString(strings.ReplaceAll(strings.ReplaceAll(tok, "~", "~0"), "/", "~1"))
+	}
+	return b.String()
 }
 
 // compileError tells why a schema document does not compile in the

@@ -288,3 +288,100 @@ func openFakeWith(t *testing.T, cfg Config) (*Core, *fakePlugin) {
 	t.Cleanup(func() { c.Shutdown(context.Background()) })
 	return c, fakeMade[0]
 }
+
+// TestValidateNumberMessages: a failing numeric keyword names the
+// payload's number as written and the schema's exactly when either is not
+// a float64 (the library's float64 words said "got ∞" for 1e9999999 and
+// "got 1, want 1" for 1.0000000000000000000000001 against maximum 1);
+// ordinary numbers keep the library's words.
+func TestValidateNumberMessages(t *testing.T) {
+	c, _ := openFake(t)
+	ctx := context.Background()
+	for _, c2 := range []struct{ schema, payload, want string }{
+		{`{"multipleOf":3}`, `{"x":1e9999999}`, "/x: multipleOf: got 1e9999999, want 3"},
+		{`{"maximum":1e300}`, `{"x":1E+9999999}`, "/x: maximum: got 1E+9999999, want 1" + strings.Repeat("0", 39) + "…"},
+		{`{"minimum":0}`, `{"x":-1e9999999}`, "/x: minimum: got -1e9999999, want 0"},
+		{`{"exclusiveMaximum":0}`, `{"x":9e-9999999}`, "/x: exclusiveMaximum: got 9e-9999999, want 0"},
+		{`{"exclusiveMinimum":0}`, `{"x":-9e-9999999}`, "/x: exclusiveMinimum: got -9e-9999999, want 0"},
+		{`{"maximum":1}`, `{"x":1.0000000000000000000000001}`, "/x: maximum: got 1.0000000000000000000000001, want 1"},
+		{`{"minimum":0.1}`, `{"x":0.0999999999999999999999}`, "/x: minimum: got 0.0999999999999999999999, want 0.1"},
+		{`{"properties":{"y/~":{"items":{"maximum":0.30000000000000000000001}}}}`, `{"x":{"y/~":[0,0.30000000000000000000002]}}`,
+			"/x/y~1~0/1: maximum: got 0.30000000000000000000002, want 0.30000000000000000000001"},
+		{`{"minimum":0}`, `{"x":-1.5}`, "/x: minimum: got -1.5, want 0"},
+		{`{"multipleOf":0.5}`, `{"x":0.3}`, "/x: multipleOf: got 0.3, want 0.5"},
+		{`{"items":{"minimum":1}}`, `{"x":[5,1e-9999999,7]}`, "/x/1: minimum: got 1e-9999999, want 1"},
+	} {
+		doc := `{"$id":"pm","type":"object","properties":{"x":` + c2.schema + `}}`
+		_, err := c.CreateEvent(ctx, Event{Schema: MustSchema(doc), Payload: json.RawMessage(c2.payload)})
+		var ve *ValidationError
+		if !errors.As(err, &ve) {
+			t.Errorf("%s with %s: %v, want a ValidationError", c2.schema, c2.payload, err)
+			continue
+		}
+		if len(ve.Causes) != 1 || ve.Causes[0].Path+": "+ve.Causes[0].Message != c2.want {
+			t.Errorf("%s with %s: causes %+v, want %q", c2.schema, c2.payload, ve.Causes, c2.want)
+		}
+	}
+}
+
+func TestNumberAt(t *testing.T) {
+	root := payloadRoot([]byte(`{"a":{"b/c":[1,2.50],"d~e":3e5},"":-0}`))()
+	for ptr, want := range map[string]string{"/a/b~1c/1": "2.50", "/a/d~0e": "3e5", "/": "-0"} {
+		if got, ok := numberAt(root, ptr); !ok || got != want {
+			t.Errorf("numberAt(%q) = %q, %v; want %q", ptr, got, ok, want)
+		}
+	}
+	for _, ptr := range []string{"", "/a", "/a/b~1c/2", "/a/b~1c/x", "/z", "a", "/a/b~1c/-1"} {
+		if got, ok := numberAt(root, ptr); ok {
+			t.Errorf("numberAt(%q) = %q, want none", ptr, got)
+		}
+	}
+	if payloadRoot([]byte(`{`))() != nil {
+		t.Error("a broken document decodes")
+	}
+}
+
+// TestValidationCausesUnderReferences: a payload failing a schema reached
+// through "$ref" (inside the document, or a registered schema) is told
+// what failed there, not the reference's bare "validation failed";
+// combinators keep their own line before their branches' failures.
+func TestValidationCausesUnderReferences(t *testing.T) {
+	c, _ := openFake(t)
+	ctx := context.Background()
+	if _, err := c.RegisterSchema(ctx, RegisteredSchema{ID: "address", Version: "1",
+		Schema: json.RawMessage(`{"type":"object","required":["street"],"properties":{"zip":{"$ref":"#/$defs/zip"}},"$defs":{"zip":{"type":"string","maxLength":5}}}`)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c2 := range []struct{ schema, payload, want string }{
+		{`{"$defs":{"s":{"type":"object","required":["street"]}},"type":"object","properties":{"a":{"$ref":"#/$defs/s"}}}`,
+			`{"a":{}}`, "/a: missing property 'street'"},
+		{`{"type":"object","properties":{"a":{"$ref":"address"}}}`,
+			`{"a":{"street":"x","zip":"123456"}}`, "/a/zip: maxLength: got 6, want 5"},
+		{`{"$ref":"address"}`, `{}`, "/: missing property 'street'"},
+		{`{"allOf":[{"$ref":"address"}]}`, `{}`, "/: allOf failed; /: missing property 'street'"},
+		{`{"type":"object","properties":{"a/b":{"anyOf":[{"type":"string"},{"$ref":"#/$defs/n"}]}},"$defs":{"n":{"type":"number","minimum":1}}}`,
+			`{"a/b":0}`, "/a~1b: anyOf failed; /a~1b: got number, want string; /a~1b: minimum: got 0, want 1"},
+		{`{"type":"object","properties":{"x":{"type":"string"}}}`, `{"x":1}`, "/x: got number, want string"},
+		{`{"$defs":{"a":{"$ref":"#/$defs/b"},"b":{"$ref":"#/$defs/a"}},"$ref":"#/$defs/a"}`, `{}`,
+			`/: both /$ref/$ref/$ref and /$ref resolve to "#/$defs/a" causing reference cycle`},
+	} {
+		doc := `{"$id":"ref-causes",` + strings.TrimPrefix(c2.schema, "{")
+		_, err := c.CreateEvent(ctx, Event{Schema: MustSchema(doc), Payload: json.RawMessage(c2.payload)})
+		var ve *ValidationError
+		if !errors.As(err, &ve) {
+			t.Errorf("%s with %s: %v, want a ValidationError", c2.schema, c2.payload, err)
+			continue
+		}
+		var got []string
+		for _, cause := range ve.Causes {
+			path := cause.Path
+			if path == "" {
+				path = "/"
+			}
+			got = append(got, path+": "+strings.ReplaceAll(cause.Message, "'", ""))
+		}
+		if strings.Join(got, "; ") != strings.ReplaceAll(c2.want, "'", "") {
+			t.Errorf("%s with %s:\n got  %s\n want %s", c2.schema, c2.payload, strings.Join(got, "; "), c2.want)
+		}
+	}
+}

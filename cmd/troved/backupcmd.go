@@ -38,7 +38,7 @@ func importCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	}
 	in, size := stdin, int64(-1)
 	if pos[0] != "-" {
-		f, err := os.Open(pos[0])
+		f, err := openCtx(ctx, pos[0])
 		if err != nil {
 			return fmt.Errorf("troved: import: %w", err)
 		}

@@ -140,9 +140,10 @@ func testSQLiteBeside(t *testing.T, d *daemon, store []string, more string) {
 	d.stop()
 }
 
-// TestSecondProcessOnLiveFilesDir runs a second daemon whose files role
-// (storage-file-system) names the directory a running daemon uses: it
-// fails at once naming the directory and the daemon's pid.
+// TestSecondProcessOnLiveFilesDir runs a second daemon, an import and an
+// export whose files role (storage-file-system) names the directory a
+// running daemon uses: each fails at once naming the directory and the
+// daemon's pid, and changes nothing.
 func TestSecondProcessOnLiveFilesDir(t *testing.T) {
 	dir := t.TempDir()
 	files := filepath.Join(dir, "files")
@@ -160,10 +161,16 @@ storage:
 	st, body := d.do("POST", "/api/files?id=f1&filename=a.txt", "text/plain", strings.NewReader("file bytes"))
 	expect(t, st, body, 201)
 	before := dirState(t, files)
-	code, _, errs := runBinary(t, "", "serve", "--addr", "127.0.0.1:0", "--config", cfg)
 	pid := strconv.Itoa(d.cmd.Process.Pid)
-	if code != 1 || !strings.Contains(errs, "locked by process "+pid) || !strings.Contains(errs, files) {
-		t.Fatalf("second serve: exit %d %q", code, errs)
+	for _, args := range [][]string{
+		{"serve", "--addr", "127.0.0.1:0", "--config", cfg},
+		{"import", "--config", cfg, "-"},
+		{"export", "--config", cfg},
+	} {
+		code, out, errs := runBinary(t, ndjson(t, testEvents(3)), args...)
+		if code != 1 || !strings.Contains(errs, "locked by process "+pid) || !strings.Contains(errs, files) {
+			t.Fatalf("troved %s beside the daemon: exit %d, stderr %q, stdout %q", args[0], code, errs, out)
+		}
 	}
 	if after := dirState(t, files); after != before {
 		t.Fatalf("the refused serve changed the directory:\n%s\nthen\n%s", before, after)
@@ -381,5 +388,43 @@ func TestCheckConfigFile(t *testing.T) {
 				t.Fatalf("check --config: %d %q %q", code, out, errs)
 			}
 		})
+	}
+}
+
+// TestSignalEndsImportOpeningFIFO: import of a named pipe no writer has
+// opened waits in open(2); a signal ends it there too, and it leaves no
+// store behind.
+func TestSignalEndsImportOpeningFIFO(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "export.ndjson")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "data")
+	// Ready once a thread of the child waits in the open of the pipe (the
+	// kernel's wait for the writer): the signal handler is installed by
+	// then, so the child ends through it, not by the signal's default.
+	waitsForWriter := func(cmd *exec.Cmd) bool {
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/syscall", cmd.Process.Pid))
+		for _, task := range tasks {
+			b, err := os.ReadFile(task)
+			if err == nil && strings.HasPrefix(string(b), strconv.Itoa(unix.SYS_OPENAT)+" ") {
+				wchan, _ := os.ReadFile(filepath.Join(filepath.Dir(task), "wchan"))
+				if string(wchan) == "wait_for_partner" || string(wchan) == "fifo_open" {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	for _, sig := range []os.Signal{syscall.SIGTERM, os.Interrupt} {
+		errs := signalEnds(t, sig, strings.NewReader(""), nil, waitsForWriter,
+			"import", "--data", data, "--storage", "storage-log", fifo)
+		if !strings.Contains(errs, "interrupted while opening "+fifo) {
+			t.Fatalf("import on %v while opening a pipe: %q", sig, errs)
+		}
+	}
+	if _, err := os.Stat(data); !os.IsNotExist(err) {
+		t.Fatalf("the interrupted import created the store: %v", err)
 	}
 }

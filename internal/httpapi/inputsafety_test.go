@@ -27,7 +27,14 @@ func TestSchemaRefsOverHTTP(t *testing.T) {
 				t.Errorf("%s: the answer holds the file: %s", ref, r.body)
 			}
 		}
-		e.create(`{"schema":{"$id":"in","type":"object","properties":{"a":{"$ref":"#/$defs/a"}},"$defs":{"a":{"type":"integer"}}},"payload":{"a":1}}`)
+		inner := `{"$id":"in","type":"object","properties":{"a":{"$ref":"#/$defs/a"}},"$defs":{"a":{"type":"integer"}}}`
+		e.create(`{"schema":` + inner + `,"payload":{"a":1}}`)
+		// A payload failing the referenced schema is told what failed there.
+		r := e.postJSON("/api/events", `{"schema":`+inner+`,"payload":{"a":"x"}}`)
+		mustStatus(t, r, http.StatusUnprocessableEntity)
+		if _, details := r.errBody(t); details != "Event validation failed: /a: got string, want integer" {
+			t.Errorf("failing an inner reference: details %q", details)
+		}
 		e.create(note("still answering", 1))
 	})
 }
@@ -40,8 +47,14 @@ func TestStrangeInputOverHTTP(t *testing.T) {
 		for _, kw := range []string{`"minimum":0`, `"multipleOf":0.5`} {
 			e.create(`{"schema":{"$id":"pm","type":"object","properties":{"x":{` + kw + `}}},"payload":{"x":1e9999999}}`)
 		}
+		// A refusal names the number as written, not as a float64 (∞).
+		r := e.postJSON("/api/events", `{"schema":{"$id":"pm3","type":"object","properties":{"x":{"multipleOf":3}}},"payload":{"x":1e9999999}}`)
+		mustStatus(t, r, http.StatusUnprocessableEntity)
+		if _, details := r.errBody(t); details != "Event validation failed: /x: multipleOf: got 1e9999999, want 3" {
+			t.Errorf("1e9999999 against multipleOf 3: details %q", details)
+		}
 		many := strings.TrimSuffix(strings.Repeat("1e9999999,", 25), ",")
-		r := e.postJSON("/api/events", `{"schema":{"$id":"pu","type":"object","properties":{"x":{"uniqueItems":true}}},"payload":{"x":[`+many+`]}}`)
+		r = e.postJSON("/api/events", `{"schema":{"$id":"pu","type":"object","properties":{"x":{"uniqueItems":true}}},"payload":{"x":[`+many+`]}}`)
 		if r.status != http.StatusUnprocessableEntity {
 			t.Fatalf("repeated items under uniqueItems: %d %s", r.status, r.body)
 		}
