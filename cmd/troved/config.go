@@ -70,6 +70,7 @@ type limits struct {
 	DefaultPageSize    int      `json:"defaultPageSize"`
 	MaxPageSize        int      `json:"maxPageSize"`
 	MaxBatchEvents     int      `json:"maxBatchEvents"`
+	InflightEventBytes int64    `json:"inflightEventBytes"`
 	MaxSearchBytes     int      `json:"maxSearchBytes"`
 	MaxSearchClauses   int      `json:"maxSearchClauses"`
 	MaxIdentifierBytes int      `json:"maxIdentifierBytes"`
@@ -110,7 +111,7 @@ func (l limits) validate() error {
 	}{
 		{"eventBodyBytes", l.EventBodyBytes}, {"fileBodyBytes", l.FileBodyBytes}, {"queryBodyBytes", l.QueryBodyBytes},
 		{"defaultPageSize", int64(l.DefaultPageSize)}, {"maxPageSize", int64(l.MaxPageSize)},
-		{"maxBatchEvents", int64(l.MaxBatchEvents)}, {"maxSearchBytes", int64(l.MaxSearchBytes)},
+		{"maxBatchEvents", int64(l.MaxBatchEvents)}, {"inflightEventBytes", l.InflightEventBytes}, {"maxSearchBytes", int64(l.MaxSearchBytes)},
 		{"maxSearchClauses", int64(l.MaxSearchClauses)}, {"maxIdentifierBytes", int64(l.MaxIdentifierBytes)},
 		{"maxStreams", int64(l.MaxStreams)}, {"heartbeat", int64(l.Heartbeat)},
 		{"readHeaderTimeout", int64(l.ReadHeaderTimeout)}, {"readTimeout", int64(l.ReadTimeout)},
@@ -171,6 +172,8 @@ func (l limits) apiOptions() httpapi.Options {
 		MaxBatchEvents:  l.MaxBatchEvents,
 		MaxStreams:      l.MaxStreams,
 		Heartbeat:       time.Duration(l.Heartbeat),
+
+		MaxInflightEventBytes: l.InflightEventBytes,
 
 		MaxSearchBytes:     l.MaxSearchBytes,
 		MaxSearchClauses:   l.MaxSearchClauses,

@@ -45,6 +45,11 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		defer cleanup()
 	} else {
 		limitBody(w, r, s.opts.MaxEventBytes)
+		var release func()
+		if release, err = s.admitBody(r); err != nil {
+			return // the client left while the request waited
+		}
+		defer release()
 		var body []byte
 		if body, err = readAll(r.Body, r.ContentLength); err == nil {
 			e, err = s.caps().decodeEvent(body)
@@ -207,6 +212,11 @@ func (s *Server) extendRead(w http.ResponseWriter) {
 // Content-Type application/x-ndjson, saved atomically.
 func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 	limitBody(w, r, s.opts.MaxEventBytes)
+	release, err := s.admitBody(r)
+	if err != nil {
+		return // the client left while the request waited
+	}
+	defer release()
 	mt := mediaType(r)
 	events, err := s.caps().decodeBatch(r.Body, mt == "application/x-ndjson" || mt == "application/jsonl")
 	if err != nil {

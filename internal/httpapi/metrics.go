@@ -29,7 +29,11 @@ type metrics struct {
 	latency     *prometheus.HistogramVec
 	eventsSaved prometheus.Counter
 	streams     prometheus.Gauge
-	handler     http.Handler
+	// bodyBytes and bodyWaits: the in-flight budget of event bodies
+	// (Options.MaxInflightEventBytes), taken and waited for.
+	bodyBytes prometheus.Gauge
+	bodyWaits prometheus.Gauge
+	handler   http.Handler
 }
 
 func newMetrics(core *trove.Core, log *slog.Logger) *metrics {
@@ -53,8 +57,16 @@ func newMetrics(core *trove.Core, log *slog.Logger) *metrics {
 			Name: "trove_event_streams",
 			Help: "Event streams open now.",
 		}),
+		bodyBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "trove_http_event_body_bytes",
+			Help: "Bytes of the in-flight budget of event bodies (limits.inflightEventBytes) held by requests being read or decoded now.",
+		}),
+		bodyWaits: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "trove_http_event_body_waits",
+			Help: "Event requests waiting now for room in the in-flight budget of event bodies.",
+		}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.eventsSaved, m.streams,
+	reg.MustRegister(m.requests, m.latency, m.eventsSaved, m.streams, m.bodyBytes, m.bodyWaits,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&storageCollector{core: core, log: log})

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/trovedb/trove"
+	"golang.org/x/sync/semaphore"
 )
 
 // Options configure a Server. Zero fields take the defaults named on each.
@@ -57,6 +58,15 @@ type Options struct {
 	// is a 400 naming the field, before the event's schema is compiled.
 	// Default 1,024.
 	MaxIdentifierBytes int
+	// MaxInflightEventBytes caps the JSON and NDJSON event bodies
+	// (POST /api/events, POST /api/events/batch) read and decoded at once,
+	// in bytes: a request counts its Content-Length (MaxEventBytes when it
+	// has none) and waits, while its client waits, until that much of the
+	// budget is free. A decoded batch takes several times its body in
+	// memory, so this bounds the memory all such requests take together.
+	// Default twice MaxEventBytes (64 MiB); never less than MaxEventBytes
+	// would let one request through.
+	MaxInflightEventBytes int64
 	// MaxStreams caps concurrent event streams; one more gets 503. Default 256.
 	MaxStreams int
 	// Heartbeat is the interval of the comment lines that keep an idle
@@ -120,6 +130,10 @@ func (o Options) withDefaults() Options {
 	if o.MaxBatchEvents <= 0 {
 		o.MaxBatchEvents = DefaultMaxBatchEvents
 	}
+	if o.MaxInflightEventBytes <= 0 {
+		o.MaxInflightEventBytes = 2 * o.MaxEventBytes
+	}
+	o.MaxInflightEventBytes = max(o.MaxInflightEventBytes, o.MaxEventBytes)
 	if o.MaxSearchBytes <= 0 {
 		o.MaxSearchBytes = DefaultMaxSearchBytes
 	}
@@ -156,8 +170,9 @@ type Server struct {
 	routes  []Route
 	tokens  [][32]byte // sha256 of each token
 	metrics *metrics
-	streams chan struct{} // semaphore: one slot per open stream
-	stop    chan struct{} // closed by StopStreams
+	streams chan struct{}       // semaphore: one slot per open stream
+	bodies  *semaphore.Weighted // MaxInflightEventBytes of event bodies
+	stop    chan struct{}       // closed by StopStreams
 	once    sync.Once
 	openapi []byte
 	schemas *schemaCache // parsed schema documents of requests
@@ -188,6 +203,7 @@ func New(core *trove.Core, opts Options) (*Server, error) {
 		log:     o.Logger,
 		mux:     http.NewServeMux(),
 		streams: make(chan struct{}, o.MaxStreams),
+		bodies:  semaphore.NewWeighted(o.MaxInflightEventBytes),
 		stop:    make(chan struct{}),
 		schemas: newSchemaCache(),
 	}
@@ -383,4 +399,28 @@ func (w *jsonStatusWriter) Write(b []byte) (int, error) {
 		w.WriteHeader(http.StatusNotFound)
 	}
 	return len(b), nil
+}
+
+// admitBody waits until the in-flight budget of event bodies
+// (Options.MaxInflightEventBytes) has room for r's body, its Content-Length
+// or, unknown, MaxEventBytes, and returns what gives the room back. It
+// fails only when the request ends first (its client left).
+func (s *Server) admitBody(r *http.Request) (release func(), err error) {
+	n := s.opts.MaxEventBytes
+	if r.ContentLength >= 0 && r.ContentLength < n {
+		n = max(r.ContentLength, 1)
+	}
+	if !s.bodies.TryAcquire(n) {
+		s.metrics.bodyWaits.Inc()
+		err := s.bodies.Acquire(r.Context(), n)
+		s.metrics.bodyWaits.Dec()
+		if err != nil {
+			return nil, err
+		}
+	}
+	s.metrics.bodyBytes.Add(float64(n))
+	return func() {
+		s.metrics.bodyBytes.Sub(float64(n))
+		s.bodies.Release(n)
+	}, nil
 }
