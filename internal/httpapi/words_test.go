@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -213,4 +214,21 @@ func TestUnknownParamsOnEveryRoute(t *testing.T) {
 		}
 		mustStatus(t, e.postJSON(ev+"/links?version=1", `{"type":"t","targetEvent":{"id":"x"}}`), http.StatusCreated)
 	})
+}
+
+// The client reads the conflict in the API's words; the debug log keeps
+// the storage's whole error.
+func TestRefusalLoggedWhole(t *testing.T) {
+	var logs syncBuffer
+	e := newEnv(t, backends[1], httpapi.Options{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	mustStatus(t, e.do("POST", "/api/files?id=logo", strings.NewReader("PNG")), http.StatusCreated)
+	r := e.do("POST", "/api/files?id=logo", strings.NewReader("other"))
+	mustStatus(t, r, http.StatusConflict)
+	if _, d := r.errBody(t); d != "file logo exists with other bytes" {
+		t.Fatalf("details %q", d)
+	}
+	out := logs.String()
+	if !strings.Contains(out, "level=DEBUG") || !strings.Contains(out, "status=409") || !strings.Contains(out, "local: put logo") {
+		t.Fatalf("the refusal's log line lacks the storage's error:\n%s", out)
+	}
 }
