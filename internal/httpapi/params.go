@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"net/http"
 	"slices"
 	"strconv"
@@ -41,4 +42,28 @@ func (rt Route) knownParams() http.HandlerFunc {
 		}
 		rt.handler(w, r)
 	}
+}
+
+// onlyKeys refuses, with 400 naming it, a member of the JSON object obj
+// (at path, "" for the body) that is not one of known; obj is valid JSON
+// already. A misspelled member must not read as one left out. Members
+// that are not objects are left to the decoder.
+func onlyKeys(obj []byte, path string, known ...string) error {
+	if kind(obj) != '{' {
+		return nil
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(obj, &members); err != nil {
+		return nil // the decoder reports it in its words
+	}
+	for key := range members {
+		if !slices.Contains(known, key) {
+			where := ""
+			if path != "" {
+				where = "Path " + path + ": "
+			}
+			return badRequest(where + "unknown key " + strconv.Quote(key) + " (known: " + strings.Join(known, ", ") + ")")
+		}
+	}
+	return nil
 }

@@ -232,3 +232,31 @@ func TestRefusalLoggedWhole(t *testing.T) {
 		t.Fatalf("the refusal's log line lacks the storage's error:\n%s", out)
 	}
 }
+
+// A misspelled member of a link or schema body is refused naming it,
+// rather than read as left out; a link read back (with its sourceEvent)
+// posts as it is.
+func TestUnknownBodyKeys(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		e := newEnv(t, b, httpapi.Options{})
+		a := e.create(note("a", 1))
+		links := "/api/events/" + a.ID.ID + "/links"
+		for _, c := range []struct{ path, body, want string }{
+			{links, `{"type":"t","targetEvent":{"id":"x"},"metdata":{}}`, `unknown key "metdata"`},
+			{links, `{"type":"t","targetEvent":{"id":"x","vers":2}}`, `Path /targetEvent: unknown key "vers"`},
+			{"/api/schemas", `{"id":"s","version":"1","schema":{},"versoin":"2"}`, `unknown key "versoin"`},
+		} {
+			r := e.postJSON(c.path, c.body)
+			mustStatus(t, r, http.StatusBadRequest)
+			if _, d := r.errBody(t); !strings.Contains(d, c.want) {
+				t.Fatalf("%s: details %q, want …%s…", c.body, d, c.want)
+			}
+		}
+		if r := e.get(links); strings.TrimSpace(string(r.body)) != "[]" {
+			t.Fatalf("links after the refusals: %s", r.body)
+		}
+		mustStatus(t, e.get("/api/schemas/s"), http.StatusNotFound)
+		mustStatus(t, e.postJSON(links, `{"type":"t","targetEvent":{"id":"x","version":1},"metadata":{"w":1},"sourceEvent":{"id":"`+a.ID.ID+`","version":1}}`), http.StatusCreated)
+		mustStatus(t, e.postJSON("/api/schemas", `{"id":"s","version":"1","schema":{}}`), http.StatusCreated)
+	})
+}
