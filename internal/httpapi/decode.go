@@ -54,6 +54,9 @@ func (c caps) decodeEvent(raw []byte) (trove.Event, error) {
 			return trove.Event{}, badRequest("body is not valid JSON: " + jsonErrText(err))
 		}
 	}
+	if err := eventKeys(fields); err != nil {
+		return trove.Event{}, err
+	}
 	return c.eventFromFields(fields)
 }
 

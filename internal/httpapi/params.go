@@ -67,3 +67,20 @@ func onlyKeys(obj []byte, path string, known ...string) error {
 	}
 	return nil
 }
+
+// eventMembers are the members of an event in a JSON body: an event's own
+// (position too, so that an event read back posts as it is).
+var eventMembers = []string{"id", "position", "createdAt", "producer", "schema", "payload", "files", "links", "metadata"}
+
+// eventKeys refuses, with 400 naming it, a member of a JSON event body
+// (fields) or of its id object that an event does not have: a misspelled
+// "metdata" or "id":{"idd":…} must not be dropped silently. Multipart
+// forms are not held to it.
+func eventKeys(fields map[string]json.RawMessage) error {
+	for key := range fields {
+		if !slices.Contains(eventMembers, key) {
+			return badRequest("unknown key " + strconv.Quote(key) + " (known: " + strings.Join(eventMembers, ", ") + ")")
+		}
+	}
+	return onlyKeys(fields["id"], "/id", "id", "version")
+}

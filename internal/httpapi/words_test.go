@@ -260,3 +260,34 @@ func TestUnknownBodyKeys(t *testing.T) {
 		mustStatus(t, e.postJSON("/api/schemas", `{"id":"s","version":"1","schema":{}}`), http.StatusCreated)
 	})
 }
+
+// A JSON event with a member an event does not have, at the top or in
+// its id, is refused naming it (in a batch, with its index); an event
+// read back, position included, posts as it is.
+func TestUnknownEventKeys(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		e := newEnv(t, b, httpapi.Options{})
+		for _, c := range []struct{ path, body, want string }{
+			{"/api/events", `{"schema":{},"payload":{},"metdata":{}}`, `unknown key "metdata"`},
+			{"/api/events", `{"schema":{},"payload":{},"id":{"idd":"x"}}`, `Path /id: unknown key "idd"`},
+			{"/api/events/batch", `[{"schema":{},"payload":{}},{"schema":{},"payload":{},"producr":"x"}]`, `event 1: unknown key "producr"`},
+		} {
+			r := e.postJSON(c.path, c.body)
+			mustStatus(t, r, http.StatusBadRequest)
+			if _, d := r.errBody(t); !strings.Contains(d, c.want) {
+				t.Fatalf("%s: details %q, want …%s…", c.body, d, c.want)
+			}
+		}
+		if evs, _ := e.query("GET", "?allVersions=true"); len(evs) != 0 {
+			t.Fatalf("%d events after the refusals", len(evs))
+		}
+		first := e.create(note("a", 1))
+		again := e.postJSON("/api/events", string(e.get("/api/events/"+first.ID.ID).body))
+		mustStatus(t, again, http.StatusCreated)
+		var got trove.Event
+		again.json(t, &got)
+		if got.Position != first.Position {
+			t.Fatalf("the event read back and posted again: position %d, want %d", got.Position, first.Position)
+		}
+	})
+}
