@@ -73,14 +73,14 @@ func onlyKeys(obj []byte, path string, known ...string) error {
 var eventMembers = []string{"id", "position", "createdAt", "producer", "schema", "payload", "files", "links", "metadata"}
 
 // eventKeys refuses, with 400 naming it, a member of a JSON event body
-// (fields) or of its id object that an event does not have: a misspelled
-// "metdata" or "id":{"idd":…} must not be dropped silently. Multipart
-// forms are not held to it.
+// (fields) that an event does not have: a misspelled "metdata" must not be
+// dropped silently. Multipart forms are not held to it. (The members of
+// an id object are checked where it is decoded, eventFromFields.)
 func eventKeys(fields map[string]json.RawMessage) error {
 	for key := range fields {
 		if !slices.Contains(eventMembers, key) {
 			return badRequest("unknown key " + strconv.Quote(key) + " (known: " + strings.Join(eventMembers, ", ") + ")")
 		}
 	}
-	return onlyKeys(fields["id"], "/id", "id", "version")
+	return nil
 }
