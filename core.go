@@ -89,7 +89,8 @@ func Open(ctx context.Context, cfg Config, opts ...Option) (*Core, error) {
 	c.valid.gen = c.regGen.Load
 	st := cfg.Storage
 	if st.Events.Plugin == "" || st.Events.Plugin == UseEventStorage {
-		return nil, invalidf("config: storage.events needs a plugin")
+		return nil, invalidf("config: storage.events needs a plugin: the default engine is %q (import _ %q; options {\"directory\": DIR}), %q keeps everything in memory (import _ %q)",
+			"storage-log", pluginPackages["storage-log"], "storage-memory", pluginPackages["storage-memory"])
 	}
 	instances := map[string]Plugin{}
 	get := func(role string, pc PluginConfig, capab Capability) (Plugin, error) {

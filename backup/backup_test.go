@@ -225,7 +225,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("second import: %v", err)
 			}
-			if again != (backup.ImportStats{SchemasPresent: 1, EventsPresent: 36, FilesPresent: 2, Links: 5}) {
+			if again != (backup.ImportStats{SchemasPresent: 1, EventsPresent: 36, FilesPresent: 2, LinksPresent: 5}) {
 				t.Fatalf("second import stats %+v", again)
 			}
 			if got := snapshot(t, dst); got != want {

@@ -28,9 +28,9 @@ type ImportStats struct {
 	Schemas, SchemasPresent int
 	Events, EventsPresent   int
 	Files, FilesPresent     int
-	// Links counts the link lines; saving a link the store has already is a
-	// no-op, so a second import adds none.
-	Links int
+	// Links counts the added links saved, LinksPresent those the source
+	// version had already (a link is a fact: saving it again is a no-op).
+	Links, LinksPresent int
 }
 
 // LineError is an import error at a line of the stream. It unwraps to the
@@ -224,11 +224,19 @@ func (im *importer) line(n int, b []byte) error {
 		if err := im.flush(); err != nil {
 			return err
 		}
+		im.counts.Links++
+		present, err := im.hasLink(ll.Link.Source, ll.Link.EventLink)
+		if err != nil {
+			return err
+		}
+		if present {
+			im.stats.LinksPresent++
+			break
+		}
 		if err := im.c.SaveLink(im.ctx, ll.Link.Source, ll.Link.EventLink); err != nil {
 			return err
 		}
 		im.stats.Links++
-		im.counts.Links++
 	default:
 		var e trove.Event
 		if err := json.Unmarshal(b, &e); err != nil {
@@ -246,6 +254,24 @@ func (im *importer) line(n int, b []byte) error {
 	}
 	im.seen = true
 	return nil
+}
+
+// hasLink reports whether source's outgoing links hold l already. A source
+// that does not exist has none: SaveLink then says so.
+func (im *importer) hasLink(source trove.EventID, l trove.EventLink) (bool, error) {
+	links, err := im.c.GetLinks(im.ctx, source, trove.LinkOptions{Type: l.Type})
+	if errors.Is(err, trove.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	for _, have := range links {
+		if have.Same(l) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // flush saves the pending events in one atomic batch.

@@ -2,6 +2,7 @@ package blob
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -61,11 +62,25 @@ func (fs *fileStorage) SaveFile(ctx context.Context, f trove.EventFile, data io.
 		opts.SHA256 = d
 	}
 	info, err := fs.store.Put(ctx, f.ID, data, opts)
+	if errors.Is(err, trove.ErrConflict) {
+		return trove.EventFile{}, &conflictError{id: f.ID, err: err}
+	}
 	if err != nil {
 		return trove.EventFile{}, fmt.Errorf("blob: save file %s: %w", f.ID, err)
 	}
 	return fileOf(info), nil
 }
+
+// conflictError is SaveFile's error for an id that holds other bytes: its
+// text says so as every file storage does, and it unwraps to the store's
+// error (trove.ErrConflict, with the key and the stored digest).
+type conflictError struct {
+	id  string
+	err error
+}
+
+func (e *conflictError) Error() string { return "blob: file " + e.id + " exists with other bytes" }
+func (e *conflictError) Unwrap() error { return e.err }
 
 // GetFile implements trove.FileStorage.
 func (fs *fileStorage) GetFile(ctx context.Context, id string) (trove.EventFile, error) {

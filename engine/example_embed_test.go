@@ -37,7 +37,7 @@ func Example_embed() {
 	if err != nil {
 		panic(err)
 	}
-	notes, err := core.QueryEvents(ctx, trove.EventQuery{Payload: map[string]any{"text": "hello"}})
+	notes, err := core.QueryEvents(ctx, trove.EventQuery{Schema: []string{"note+v1"}})
 	if err != nil {
 		panic(err)
 	}

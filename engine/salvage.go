@@ -38,7 +38,9 @@ type SalvageReport struct {
 // it and without changing anything on disk, for a store that no longer
 // opens: the records of every sealed segment block whose checksum holds,
 // in order, then those of every WAL entry after the sealed ones that reads
-// back intact (the WAL is read in a private copy, its torn tail cut there).
+// back intact (the WAL is read in a private copy, its torn tail cut there;
+// a WAL damaged before its tail, which does not open, is read entry by
+// entry around each damaged stretch, segment.ScanWAL).
 // Events, links added with SaveLink, registered schemas and the files
 // events name (read whole from the store's file directory, before the
 // first event that names them) go to the functions of to in log order; what could not be read is listed in the
@@ -239,8 +241,19 @@ func (sv *salvager) wal(ctx context.Context, walDir string, lastSealed uint64) e
 	defer os.RemoveAll(cp.dir)
 	w, tail, err := cp.open(walDir, segment.WALOptions{})
 	if err != nil {
-		sv.skip("WAL %s: %v", walDir, err)
-		return nil
+		// Damage before the tail: read the store's own files entry by
+		// entry (read only), around every damaged stretch.
+		sv.skip("WAL %s does not open (%v): read entry by entry", walDir, err)
+		return segment.ScanWAL(walDir, lastSealed+1, func(index uint64, recs []segment.Record) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			sv.rep.WALEntries++
+			return sv.records(fmt.Sprintf("WAL entry %d", index), recs)
+		}, func(c *trove.CorruptionError) error {
+			sv.skip("WAL: %v", c)
+			return nil
+		})
 	}
 	defer w.Close()
 	if tail != nil {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -213,5 +214,58 @@ func TestSalvageFiles(t *testing.T) {
 	want := []string{"file doc file bytes", "event " + testEvent(0).ID.ID, "event " + testEvent(1).ID.ID}
 	if !slices.Equal(got, want) {
 		t.Fatalf("salvaged %q, want %q", got, want)
+	}
+}
+
+// A WAL damaged before its tail no longer opens; Salvage reads every
+// intact entry around the damage (read only), and says what it skipped.
+func TestSalvageDamagedWAL(t *testing.T) {
+	dir := t.TempDir()
+	st := openStore(t, dir, Options{})
+	saveBatches(t, st, 0, 60, 1) // one WAL entry an event
+	if err := st.SaveLink(context.Background(), trove.EventID{ID: testEvent(59).ID.ID}, trove.EventLink{Type: "late", TargetEvent: trove.EventID{ID: "y"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wals, _ := filepath.Glob(filepath.Join(dir, "wal", "*"))
+	if len(wals) != 1 {
+		t.Fatalf("WAL files %v, want one", wals)
+	}
+	fi, err := os.Stat(wals[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	flip(t, wals[0], fi.Size()/2)
+	before := snapshotFiles(t, dir)
+	if st, err := Open(dir, Options{}); err == nil {
+		st.Close()
+		t.Fatal("the store with a damaged WAL opened")
+	}
+	rep, pos, links, _ := salvageAll(t, dir)
+	if len(pos) != 59 || pos[len(pos)-1] != 60 {
+		t.Fatalf("salvaged %d events up to %v, want 59 up to 60 (skipped %q)", len(pos), pos[len(pos)-1], rep.Skipped)
+	}
+	var lost uint64
+	for i, p := range pos {
+		if p != uint64(i+1) && lost == 0 {
+			lost = uint64(i + 1)
+		}
+	}
+	joined := strings.Join(rep.Skipped, "\n")
+	for _, want := range []string{"read entry by entry", wals[0], "without a verifiable frame", "not found"} {
+		if !strings.Contains(joined, want) {
+			t.Fatalf("the report does not say %q:\n%s", want, joined)
+		}
+	}
+	if lost == 0 || !strings.Contains(joined, "positions "+strconv.FormatUint(lost, 10)+" to "+strconv.FormatUint(lost, 10)+": not found") {
+		t.Fatalf("lost position %d not reported:\n%s", lost, joined)
+	}
+	if !slices.Contains(links, testEvent(59).ID.ID+"@1>late>y") {
+		t.Fatalf("the link after the damage was not salvaged: %q", links)
+	}
+	if after := snapshotFiles(t, dir); !maps.Equal(after, before) {
+		t.Fatal("salvage changed the store's files")
 	}
 }

@@ -80,8 +80,8 @@ func importCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if bar != nil {
 		_ = bar.Finish()
 	}
-	fmt.Fprintf(stdout, "imported %d events (%d already present), %d files (%d already present), %d schemas (%d already present), %d links in %s\n",
-		stats.Events, stats.EventsPresent, stats.Files, stats.FilesPresent, stats.Schemas, stats.SchemasPresent, stats.Links,
+	fmt.Fprintf(stdout, "imported %d events (%d already present), %d files (%d already present), %d schemas (%d already present), %d links (%d already present) in %s\n",
+		stats.Events, stats.EventsPresent, stats.Files, stats.FilesPresent, stats.Schemas, stats.SchemasPresent, stats.Links, stats.LinksPresent,
 		time.Since(start).Round(time.Millisecond))
 	if err != nil {
 		if ctx.Err() != nil {

@@ -38,6 +38,22 @@ func TestHelpAndVersion(t *testing.T) {
 			t.Fatalf("troved help %s: exit %d\n%s", c, code, out)
 		}
 	}
+	// A mistake is told once, with the usage, and exits 2.
+	for _, c := range []struct {
+		args    []string
+		mistake string
+	}{
+		{[]string{"--bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"serve", "--bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"import", "--bogus", "-"}, "flag provided but not defined: -bogus"},
+		{[]string{"export", "--from", "x"}, `invalid value "x" for flag -from`},
+		{[]string{"check", "--bogus"}, "flag provided but not defined: -bogus"},
+	} {
+		code, _, errs := runBinary(t, "", c.args...)
+		if code != 2 || strings.Count(errs, c.mistake) != 1 || !strings.Contains(errs, "usage: troved ") {
+			t.Fatalf("troved %v: exit %d, stderr:\n%s", c.args, code, errs)
+		}
+	}
 	for _, args := range [][]string{{"--version"}, {"version"}} {
 		code, out, _ := runBinary(t, "", args...)
 		if code != 0 || !strings.HasPrefix(out, "troved ") {

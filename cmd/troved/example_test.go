@@ -1,12 +1,19 @@
 package main
 
 import (
+	"encoding/json"
 	"flag"
+	"net"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/trovedb/trove"
 )
@@ -78,5 +85,84 @@ func TestConfigUnknownKey(t *testing.T) {
 		if code == 0 || !strings.Contains(errs, `unknown key "`+key+`"`) {
 			t.Fatalf("config %q: exit %d %s", body, code, errs)
 		}
+	}
+}
+
+// The systemd unit's ExecStart, run as written (the binary these tests
+// built, the example config with its directory moved somewhere writable,
+// a free port), serves, logs JSON, and exits 0 on the unit's KillSignal.
+func TestSystemdUnitCommand(t *testing.T) {
+	unit, err := os.ReadFile("../../deploy/troved.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var execStart []string
+	for _, line := range strings.Split(string(unit), "\n") {
+		if rest, ok := strings.CutPrefix(line, "ExecStart="); ok {
+			execStart = strings.Fields(rest)
+		}
+		if rest, ok := strings.CutPrefix(line, "KillSignal="); ok && rest != "SIGTERM" {
+			t.Fatalf("KillSignal=%s: troved stops cleanly on SIGTERM", rest)
+		}
+	}
+	if len(execStart) < 2 || filepath.Base(execStart[0]) != "troved" || execStart[1] != "serve" {
+		t.Fatalf("ExecStart %q", execStart)
+	}
+	example, err := os.ReadFile("../../deploy/troved.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(t.TempDir(), "troved.yaml")
+	if err := os.WriteFile(cfg, []byte(strings.Replace(string(example), "/var/lib/troved", dir, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	args := append(slices.Clone(execStart[1:]), "--addr", addr)
+	for i, a := range args {
+		if a == "/etc/troved.yaml" {
+			args[i] = cfg
+		}
+	}
+	cmd := exec.Command(troved, args...)
+	var logs strings.Builder
+	cmd.Stderr = &logs // read after Wait, or on failure after Kill
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(cmdDeadline)
+	for {
+		res, err := http.Get("http://" + addr + "/up")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			t.Fatalf("the unit's command did not serve:\n%s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, logs.String())
+	}
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		if !json.Valid([]byte(line)) {
+			t.Fatalf("a log line that is not JSON: %s", line)
+		}
+	}
+	if !strings.Contains(logs.String(), `"msg":"troved: stopped"`) {
+		t.Fatalf("no stop in the log:\n%s", logs.String())
 	}
 }

@@ -69,6 +69,8 @@ func run(ctx context.Context, release func(), args []string, stdin io.Reader, st
 		return 0
 	case errors.Is(err, flag.ErrHelp):
 		return 0
+	case errors.As(err, new(*flagError)):
+		return 2 // printed with the usage already
 	case errors.Is(err, errUsage):
 		fmt.Fprintln(stderr, err)
 		return 2

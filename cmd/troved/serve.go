@@ -28,7 +28,7 @@ func serve(ctx context.Context, release func(), args []string, stderr io.Writer)
 	addr := fs.String("addr", "127.0.0.1:3000", "listen `ADDRESS`")
 	logLevel := fs.String("log-level", "info", "log `LEVEL`: debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "log `FORMAT`: text or json")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

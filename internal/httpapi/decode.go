@@ -54,6 +54,9 @@ func (c caps) decodeEvent(raw []byte) (trove.Event, error) {
 			return trove.Event{}, badRequest("body is not valid JSON: " + jsonErrText(err))
 		}
 	}
+	if err := eventKeys(fields); err != nil {
+		return trove.Event{}, err
+	}
 	return c.eventFromFields(fields)
 }
 
@@ -171,6 +174,8 @@ func (c caps) eventFromFields(f map[string]json.RawMessage) (trove.Event, error)
 		case '{':
 			if v, ok := eventIDOf(id); ok {
 				e.ID = v
+			} else if err := onlyKeys(id, "/id", "id", "version"); err != nil {
+				return e, err
 			} else if err := json.Unmarshal(id, &e.ID); err != nil {
 				return e, badRequest("Path /id: must be a string or {id, version}")
 			}

@@ -76,8 +76,24 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status, body := s.classify(err)
 	if status == http.StatusInternalServerError {
 		s.log.ErrorContext(r.Context(), "httpapi: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	} else {
+		// The client reads the details; the log keeps the whole chain.
+		s.log.DebugContext(r.Context(), "httpapi: request refused", "method", r.Method, "path", r.URL.Path, "status", status, "err", chain(err))
 	}
 	writeErrorBody(w, status, body)
+}
+
+// chain is err's text followed by the text of each error it wraps that
+// the text does not already hold: an error may tell the client less than
+// its causes (blob's file conflict), and the log keeps them all.
+func chain(err error) string {
+	s := err.Error()
+	for e := errors.Unwrap(err); e != nil; e = errors.Unwrap(e) {
+		if t := e.Error(); !strings.Contains(s, t) {
+			s += " (" + t + ")"
+		}
+	}
+	return s
 }
 
 func (s *Server) classify(err error) (int, errorBody) {

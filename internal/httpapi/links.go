@@ -31,6 +31,17 @@ func (s *Server) handleLinkPost(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if err := onlyKeys(body, "", "type", "targetEvent", "metadata", "sourceEvent"); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var members map[string]json.RawMessage
+	if json.Unmarshal(body, &members) == nil {
+		if err := onlyKeys(members["targetEvent"], "/targetEvent", "id", "version"); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
 	var l trove.EventLink
 	if err := json.Unmarshal(body, &l); err != nil {
 		s.fail(w, r, badRequest("body is not a link: "+jsonErrText(err)))

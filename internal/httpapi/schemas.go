@@ -25,6 +25,10 @@ func (s *Server) handleSchemaPost(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if err := onlyKeys(body, "", "id", "version", "schema"); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	var rs trove.RegisteredSchema
 	if err := json.Unmarshal(body, &rs); err != nil {
 		s.fail(w, r, badRequest(detail(err)))

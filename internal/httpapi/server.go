@@ -219,7 +219,7 @@ func New(core *trove.Core, opts Options) (*Server, error) {
 	s.metrics = newMetrics(core, o.Logger)
 	s.routes = s.routeTable()
 	for _, rt := range s.routes {
-		s.mux.HandleFunc(rt.Pattern(), rt.handler)
+		s.mux.HandleFunc(rt.Pattern(), rt.knownParams())
 	}
 	doc, err := s.buildOpenAPI()
 	if err != nil {

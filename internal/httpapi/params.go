@@ -1,0 +1,86 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// knownParams wraps the handler of an /api/ route so that a URL parameter
+// its description does not list is refused with 400 naming it: a
+// misspelled ?versoin= or ?typ= must not read as "not given". Routes whose
+// parameters include payload paths (payload.PATH) check their own, since
+// those are open-ended.
+func (rt Route) knownParams() http.HandlerFunc {
+	var known []string
+	for _, p := range rt.doc.params {
+		if p.in != "query" {
+			continue
+		}
+		if strings.Contains(p.name, ".") {
+			return rt.handler
+		}
+		known = append(known, p.name)
+	}
+	if !strings.HasPrefix(rt.Path, "/api/") {
+		return rt.handler
+	}
+	want := "no URL parameters"
+	if len(known) > 0 {
+		want = "known: " + strings.Join(known, ", ")
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.RawQuery != "" {
+			for key := range r.URL.Query() {
+				if !slices.Contains(known, key) {
+					writeError(w, http.StatusBadRequest, titleBadRequest, "unknown query parameter "+strconv.Quote(key)+" ("+want+")")
+					return
+				}
+			}
+		}
+		rt.handler(w, r)
+	}
+}
+
+// onlyKeys refuses, with 400 naming it, a member of the JSON object obj
+// (at path, "" for the body) that is not one of known; obj is valid JSON
+// already. A misspelled member must not read as one left out. Members
+// that are not objects are left to the decoder.
+func onlyKeys(obj []byte, path string, known ...string) error {
+	if kind(obj) != '{' {
+		return nil
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(obj, &members); err != nil {
+		return nil // the decoder reports it in its words
+	}
+	for key := range members {
+		if !slices.Contains(known, key) {
+			where := ""
+			if path != "" {
+				where = "Path " + path + ": "
+			}
+			return badRequest(where + "unknown key " + strconv.Quote(key) + " (known: " + strings.Join(known, ", ") + ")")
+		}
+	}
+	return nil
+}
+
+// eventMembers are the members of an event in a JSON body: an event's own
+// (position too, so that an event read back posts as it is).
+var eventMembers = []string{"id", "position", "createdAt", "producer", "schema", "payload", "files", "links", "metadata"}
+
+// eventKeys refuses, with 400 naming it, a member of a JSON event body
+// (fields) that an event does not have: a misspelled "metdata" must not be
+// dropped silently. Multipart forms are not held to it. (The members of
+// an id object are checked where it is decoded, eventFromFields.)
+func eventKeys(fields map[string]json.RawMessage) error {
+	for key := range fields {
+		if !slices.Contains(eventMembers, key) {
+			return badRequest("unknown key " + strconv.Quote(key) + " (known: " + strings.Join(eventMembers, ", ") + ")")
+		}
+	}
+	return nil
+}
