@@ -99,6 +99,8 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		where = st.kind.where(st.storage.Storage.Events.Options)
 	} else if _, err := os.Stat(where); err != nil { // a check never creates a store
 		return fmt.Errorf("troved: check: no %s store at %s: %w", st.plugin, where, err)
+	} else if names, err := os.ReadDir(where); err == nil && len(names) == 0 {
+		return fmt.Errorf("troved: check: no %s store at %s: the directory is empty", st.plugin, where)
 	}
 	summary, err := st.kind.check(ctx, st.storage.Storage.Events.Options)
 	recordCheck(st.storage.Storage.Events.Options, summary, err, stderr)

@@ -380,6 +380,19 @@ func TestCheckConfigFile(t *testing.T) {
 			if _, err := os.Stat(where); err == nil {
 				t.Fatal("check created the store")
 			}
+			if storage != "storage-sqlite" {
+				// An empty directory holds no store either, and stays empty.
+				if err := os.Mkdir(where, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				code, _, errs := run("", "check", "--config", cfg)
+				if code != 1 || !strings.Contains(errs, "no "+storage+" store at "+where+": the directory is empty") {
+					t.Fatalf("check of an empty directory: %d %q", code, errs)
+				}
+				if names, _ := os.ReadDir(where); len(names) != 0 {
+					t.Fatalf("check left %d files in an empty directory", len(names))
+				}
+			}
 			if code, _, errs := run(ndjson(t, testEvents(3)), "import", "--config", cfg, "-"); code != 0 {
 				t.Fatal(errs)
 			}

@@ -145,6 +145,8 @@ func (c caps) eventFromFields(f map[string]json.RawMessage) (trove.Event, error)
 			e.Files = []trove.EventFile{}
 		} else if err := json.Unmarshal(fs, &e.Files); err != nil {
 			return e, badRequest("Path /files: " + jsonErrText(err))
+		} else if err := elementKeys(fs, "/files", nil, fileMembers...); err != nil {
+			return e, err
 		}
 		for i, fl := range e.Files {
 			if err := c.checkID(fmt.Sprintf("Path /files/%d/id", i), fl.ID); err != nil {
@@ -160,6 +162,8 @@ func (c caps) eventFromFields(f map[string]json.RawMessage) (trove.Event, error)
 			e.Links = links
 		} else if err := json.Unmarshal(ls, &e.Links); err != nil {
 			return e, badRequest("Path /links: " + jsonErrText(err))
+		} else if err := elementKeys(ls, "/links", linkIDKeys, linkMembers...); err != nil {
+			return e, err
 		}
 		for i, l := range e.Links {
 			if err := c.checkLink(fmt.Sprintf("Path /links/%d/", i), l); err != nil {

@@ -225,3 +225,8 @@ func readErrText(err error) string {
 }
 
 func (b *bodyReader) Close() error { return b.rc.Close() }
+
+// notFound answers 404 with details saying what is missing.
+func notFound(w http.ResponseWriter, details string) {
+	writeError(w, http.StatusNotFound, titleNotFound, details)
+}

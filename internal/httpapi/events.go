@@ -185,6 +185,9 @@ func (s *Server) readEventForm(r *http.Request) (trove.Event, []trove.Upload, fu
 			Data: f,
 		})
 	}
+	if err := eventKeys(fields); err != nil {
+		return trove.Event{}, nil, cleanup, err
+	}
 	e, err := s.caps().eventFromFields(fields)
 	return e, uploads, cleanup, err
 }
@@ -254,7 +257,11 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 	e, err := s.core.GetEvent(r.Context(), id)
 	if err != nil {
 		if errors.Is(err, trove.ErrNotFound) {
-			writeError(w, http.StatusNotFound, titleNotFound, "")
+			if id.Version > 0 {
+				notFound(w, fmt.Sprintf("event %q has no version %d", id.ID, id.Version))
+			} else {
+				notFound(w, fmt.Sprintf("no event %q", id.ID))
+			}
 			return
 		}
 		s.fail(w, r, err)

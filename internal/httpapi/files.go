@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -134,7 +135,7 @@ func (s *Server) handleFileGet(w http.ResponseWriter, r *http.Request) {
 	f, err := s.core.GetFile(r.Context(), r.PathValue("id"))
 	if err != nil {
 		if errors.Is(err, trove.ErrNotFound) {
-			writeError(w, http.StatusNotFound, titleNotFound, "")
+			notFound(w, fmt.Sprintf("no file %q", r.PathValue("id")))
 			return
 		}
 		s.fail(w, r, err)
@@ -151,7 +152,7 @@ func (s *Server) handleFileData(w http.ResponseWriter, r *http.Request) {
 	f, err := s.core.GetFile(ctx, id)
 	if err != nil {
 		if errors.Is(err, trove.ErrNotFound) {
-			writeError(w, http.StatusNotFound, titleNotFound, "")
+			notFound(w, fmt.Sprintf("no file %q", id))
 			return
 		}
 		s.fail(w, r, err)
@@ -160,7 +161,7 @@ func (s *Server) handleFileData(w http.ResponseWriter, r *http.Request) {
 	rc, err := s.core.GetFileData(ctx, id)
 	if err != nil {
 		if errors.Is(err, trove.ErrNotFound) {
-			writeError(w, http.StatusNotFound, titleNotFound, "")
+			notFound(w, fmt.Sprintf("file %q has no stored bytes", id))
 			return
 		}
 		s.fail(w, r, err)

@@ -74,12 +74,55 @@ var eventMembers = []string{"id", "position", "createdAt", "producer", "schema",
 
 // eventKeys refuses, with 400 naming it, a member of a JSON event body
 // (fields) that an event does not have: a misspelled "metdata" must not be
-// dropped silently. Multipart forms are not held to it. (The members of
-// an id object are checked where it is decoded, eventFromFields.)
+// dropped silently; the text fields of a multipart form are held to it
+// too. (The members of an id object are checked where it is decoded,
+// eventFromFields, those of files and links entries by elementKeys.)
 func eventKeys(fields map[string]json.RawMessage) error {
 	for key := range fields {
 		if !slices.Contains(eventMembers, key) {
 			return badRequest("unknown key " + strconv.Quote(key) + " (known: " + strings.Join(eventMembers, ", ") + ")")
+		}
+	}
+	return nil
+}
+
+// The members of an event's files and links entries in a JSON body.
+var (
+	fileMembers = []string{"id", "contentType", "filename", "size", "hash", "isReference", "data"}
+	linkMembers = []string{"type", "targetEvent", "metadata", "sourceEvent"}
+)
+
+// linkIDKeys checks the event ids inside a link entry at path.
+func linkIDKeys(entry []byte, path string) error {
+	var members map[string]json.RawMessage
+	if json.Unmarshal(entry, &members) != nil {
+		return nil
+	}
+	for _, k := range []string{"targetEvent", "sourceEvent"} {
+		if err := onlyKeys(members[k], path+"/"+k, "id", "version"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// elementKeys refuses, with 400 naming it, a member of an object in the
+// JSON array arr (at path) that is not one of known; inner, when not nil,
+// checks each element further.
+func elementKeys(arr []byte, path string, inner func(entry []byte, path string) error, known ...string) error {
+	var elems []json.RawMessage
+	if json.Unmarshal(arr, &elems) != nil {
+		return nil // the decoder reports it in its words
+	}
+	for i, el := range elems {
+		at := path + "/" + strconv.Itoa(i)
+		if err := onlyKeys(el, at, known...); err != nil {
+			return err
+		}
+		if inner != nil {
+			if err := inner(el, at); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

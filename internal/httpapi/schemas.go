@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 
@@ -83,7 +84,11 @@ func (s *Server) handleSchemaGet(w http.ResponseWriter, r *http.Request) {
 	rs, err := s.core.Schema(r.PathValue("id"), r.URL.Query().Get("version"))
 	if err != nil {
 		if errors.Is(err, trove.ErrNotFound) {
-			writeError(w, http.StatusNotFound, titleNotFound, "")
+			if v := r.URL.Query().Get("version"); v != "" {
+				notFound(w, fmt.Sprintf("schema %q has no version %q", r.PathValue("id"), v))
+			} else {
+				notFound(w, fmt.Sprintf("no schema %q is registered", r.PathValue("id")))
+			}
 			return
 		}
 		s.fail(w, r, err)

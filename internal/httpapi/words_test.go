@@ -291,3 +291,66 @@ func TestUnknownEventKeys(t *testing.T) {
 		}
 	})
 }
+
+// A 404 says what is missing, on every route that looks one thing up.
+func TestNotFoundSaysWhat(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		e := newEnv(t, b, httpapi.Options{})
+		ev := e.create(note("here", 1))
+		for path, want := range map[string]string{
+			"/api/events/nosuch":                      `no event "nosuch"`,
+			"/api/events/" + ev.ID.ID + "?version=7":  `has no version 7`,
+			"/api/files/nosuch":                       `no file "nosuch"`,
+			"/api/files/nosuch/data":                  `no file "nosuch"`,
+			"/api/schemas/nosuch":                     `no schema "nosuch" is registered`,
+			"/api/schemas/" + "nosuch" + "?version=2": `schema "nosuch" has no version "2"`,
+			"/api/events/nosuch/links":                `nosuch`,
+		} {
+			r := e.get(path)
+			mustStatus(t, r, http.StatusNotFound)
+			if title, d := r.errBody(t); title != "Not Found" || !strings.Contains(d, want) {
+				t.Errorf("%s: %q %q, want details holding %q", path, title, d, want)
+			} else {
+				mustSpeakAPI(t, path, d)
+			}
+		}
+	})
+}
+
+// The members of files and links entries, and the text fields of a
+// multipart form, are held to the names an event has: a misspelled one is
+// a 400 naming it, and nothing is stored.
+func TestUnknownEntryKeys(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		e := newEnv(t, b, httpapi.Options{})
+		for _, c := range []struct{ body, want string }{
+			{`{"schema":{},"payload":{},"files":[{"id":"f","isRefernce":true,"data":"s3://b/k"}]}`, `Path /files/0: unknown key "isRefernce"`},
+			{`{"schema":{},"payload":{},"links":[{"type":"t","targetEvent":{"id":"x"}},{"type":"t","target":{"id":"x"}}]}`, `Path /links/1: unknown key "target"`},
+			{`{"schema":{},"payload":{},"links":[{"type":"t","targetEvent":{"id":"x","verison":1}}]}`, `Path /links/0/targetEvent: unknown key "verison"`},
+		} {
+			r := e.postJSON("/api/events", c.body)
+			mustStatus(t, r, http.StatusBadRequest)
+			if _, d := r.errBody(t); !strings.Contains(d, c.want) {
+				t.Errorf("%s: details %q, want …%s…", c.body, d, c.want)
+			}
+		}
+		body, ct := multipartBody(t, []formPart{
+			{field: "schema", value: `{}`}, {field: "payload", value: `{"a":1}`}, {field: "prodcer", value: "web"},
+		})
+		r := e.do("POST", "/api/events", body, "Content-Type", ct)
+		mustStatus(t, r, http.StatusBadRequest)
+		if _, d := r.errBody(t); !strings.Contains(d, `unknown key "prodcer"`) {
+			t.Errorf("multipart: details %q", d)
+		}
+		if evs, _ := e.query("GET", "?allVersions=true"); len(evs) != 0 {
+			t.Fatalf("%d events after the refusals", len(evs))
+		}
+		// The known members still pass, files and links included.
+		body, ct = multipartBody(t, []formPart{
+			{field: "schema", value: `{}`}, {field: "payload", value: `{"a":1}`}, {field: "producer", value: "web"},
+			{field: "metadata", value: `{"k":"v"}`}, {field: "file", filename: "a.txt", value: "hello"},
+		})
+		mustStatus(t, e.do("POST", "/api/events", body, "Content-Type", ct), http.StatusCreated)
+		mustStatus(t, e.postJSON("/api/events", `{"schema":{},"payload":{},"files":[{"id":"ref","isReference":true,"data":"s3://b/k","contentType":"text/plain","filename":"k"}],"links":[{"type":"t","targetEvent":{"id":"x","version":1},"metadata":{"m":1}}]}`), http.StatusCreated)
+	})
+}
