@@ -1,7 +1,6 @@
 package segment
 
 import (
-	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -74,29 +73,23 @@ func ScanWAL(dir string, from uint64, entry func(index uint64, recs []Record) er
 
 // walEntryAt reads the tidwall entry at data[off:] as a WAL frame whose
 // index is at least next: its index, records and end offset, or the reason
-// it is not one. The cheap header checks come before the checksum, so
+// it is not one. checkFrame looks at the header before the checksum, so
 // that trying every offset of a damaged stretch stays linear in practice.
 func walEntryAt(data []byte, off int, next uint64) (uint64, []Record, int, string) {
-	n, size := binary.Uvarint(data[off:])
-	if size <= 0 || n > uint64(len(data)-off-size) {
+	frame, end, ok := nextEntry(data, off)
+	if !ok {
 		return 0, nil, 0, "an entry length that runs past the file"
-	}
-	start := off + size
-	frame := data[start : start+int(n)]
-	if len(frame) < frameHeaderSize || frame[0] != frameTypeBatch || frame[1]&^flagsKnown != 0 ||
-		int(binary.LittleEndian.Uint32(frame[2:6])) != len(frame)-frameHeaderSize {
-		return 0, nil, 0, "no frame header"
-	}
-	if index := binary.LittleEndian.Uint64(frame[6:14]); index < next {
-		return 0, nil, 0, fmt.Sprintf("a frame of WAL index %d, expected %d or later", index, next)
 	}
 	h, reason := checkFrame(frame)
 	if reason != "" {
 		return 0, nil, 0, reason
 	}
+	if h.index < next {
+		return 0, nil, 0, fmt.Sprintf("a frame of WAL index %d, expected %d or later", h.index, next)
+	}
 	recs, _, err := decodeRecords(frame[frameHeaderSize:], nil)
 	if err != nil {
 		return 0, nil, 0, err.Error()
 	}
-	return h.index, recs, start + int(n), ""
+	return h.index, recs, end, ""
 }

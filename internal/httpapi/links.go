@@ -31,16 +31,13 @@ func (s *Server) handleLinkPost(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if err := onlyKeys(body, "", "type", "targetEvent", "metadata", "sourceEvent"); err != nil {
+	if err := onlyKeys(body, "", linkMembers...); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	var members map[string]json.RawMessage
-	if json.Unmarshal(body, &members) == nil {
-		if err := onlyKeys(members["targetEvent"], "/targetEvent", "id", "version"); err != nil {
-			s.fail(w, r, err)
-			return
-		}
+	if err := linkIDKeys(body, ""); err != nil {
+		s.fail(w, r, err)
+		return
 	}
 	var l trove.EventLink
 	if err := json.Unmarshal(body, &l); err != nil {

@@ -56,6 +56,12 @@ func onlyKeys(obj []byte, path string, known ...string) error {
 	if err := json.Unmarshal(obj, &members); err != nil {
 		return nil // the decoder reports it in its words
 	}
+	return knownMembers(members, path, known)
+}
+
+// knownMembers refuses, with 400 naming it, a member of an object decoded
+// into members (at path, "" for the body) that is not one of known.
+func knownMembers(members map[string]json.RawMessage, path string, known []string) error {
 	for key := range members {
 		if !slices.Contains(known, key) {
 			where := ""
@@ -78,12 +84,7 @@ var eventMembers = []string{"id", "position", "createdAt", "producer", "schema",
 // too. (The members of an id object are checked where it is decoded,
 // eventFromFields, those of files and links entries by elementKeys.)
 func eventKeys(fields map[string]json.RawMessage) error {
-	for key := range fields {
-		if !slices.Contains(eventMembers, key) {
-			return badRequest("unknown key " + strconv.Quote(key) + " (known: " + strings.Join(eventMembers, ", ") + ")")
-		}
-	}
-	return nil
+	return knownMembers(fields, "", eventMembers)
 }
 
 // The members of an event's files and links entries in a JSON body.
