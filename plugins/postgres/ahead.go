@@ -264,10 +264,8 @@ func (a *aheadTxn) finish(ctx context.Context, group []*commitReq) error {
 	err := func() error {
 		br := conn.SendBatch(ctx, b)
 		defer br.Close()
-		if _, err := br.Exec(); err != nil {
-			return err
-		}
-		if err := br.QueryRow().Scan(&head); err != nil {
+		var err error
+		if head, err = beganAtHead(br); err != nil {
 			return err
 		}
 		var tag pgconn.CommandTag

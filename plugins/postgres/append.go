@@ -385,10 +385,8 @@ func (s *Store) beginAppend(ctx context.Context, pool *pgxpool.Pool, group []*co
 	err = func() error {
 		br := conn.SendBatch(ctx, b)
 		defer br.Close()
-		if _, err := br.Exec(); err != nil {
-			return err
-		}
-		if err := br.QueryRow().Scan(&head); err != nil {
+		var err error
+		if head, err = beganAtHead(br); err != nil {
 			return err
 		}
 		rows, err := br.Query()
@@ -712,4 +710,15 @@ func jsonOrNil(set bool, v any) (*string, error) {
 	}
 	j := string(b)
 	return &j, nil
+}
+
+// beganAtHead reads the first two answers of a batch that queued BEGIN,
+// then the head's position: that position.
+func beganAtHead(br pgx.BatchResults) (int64, error) {
+	if _, err := br.Exec(); err != nil {
+		return 0, err
+	}
+	var head int64
+	err := br.QueryRow().Scan(&head)
+	return head, err
 }
