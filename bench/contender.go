@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"os"
 
 	"github.com/trovedb/trove"
 )
@@ -83,6 +84,31 @@ type Contender struct {
 	Available func() error
 	// Open opens the contender on dir, creating it when empty.
 	Open func(ctx context.Context, dir string, log *slog.Logger) (Store, error)
+	// Size returns the bytes a closed store opened on dir occupies, for a
+	// store that keeps its data elsewhere (a database server); nil: the
+	// files under dir.
+	Size func(ctx context.Context, dir string) (int64, error)
+	// Drop deletes what a closed store opened on dir keeps outside dir;
+	// nil: it keeps nothing there.
+	Drop func(ctx context.Context, dir string) error
+}
+
+// remove deletes the store c opened on dir: the directory and what Drop
+// deletes elsewhere, so that a later run on the same path starts empty.
+func (c Contender) remove(ctx context.Context, dir string) error {
+	err := os.RemoveAll(dir)
+	if c.Drop != nil {
+		err = errors.Join(err, c.Drop(ctx, dir))
+	}
+	return err
+}
+
+// size returns the bytes the closed store c opened on dir occupies.
+func (c Contender) size(ctx context.Context, dir string) (int64, error) {
+	if c.Size != nil {
+		return c.Size(ctx, dir)
+	}
+	return dirSize(dir)
 }
 
 // Contender kinds.

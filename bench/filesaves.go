@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"slices"
 
@@ -85,7 +84,8 @@ func (r *runner) fileSave(ctx context.Context, writers, size int) *Measurement {
 	n := min(r.cfg.SaveMax, filePoolBytes/size)
 	pool := filePool(r.cfg.Seed, size, n)
 	dir := filepath.Join(r.dir, fmt.Sprintf("files-%d-%d", writers, size))
-	defer os.RemoveAll(dir)
+	r.removeStore(ctx, dir)
+	defer r.removeStore(ctx, dir)
 	st, err := r.c.Open(ctx, dir, r.log)
 	if err != nil {
 		return &Measurement{Error: "open: " + err.Error()}

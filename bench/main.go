@@ -207,6 +207,9 @@ func runAll(ctx context.Context, o options, cfg Config, log *slog.Logger, prog p
 		} else {
 			cr = isolated(ctx, c, o, dir, log)
 		}
+		if err := c.remove(ctx, filepath.Join(dir, "main")); err != nil {
+			log.Warn("could not remove a store", "contender", c.Name, "err", err)
+		}
 		os.RemoveAll(dir)
 		log.Info("done", "contender", c.Name, "status", cr.Status, "took", time.Since(start).Round(time.Millisecond))
 		res.Contenders = append(res.Contenders, cr)

@@ -44,7 +44,39 @@ func postgresContender() Contender {
 		})
 	inner := c.Available
 	c.Available = func() error { return errors.Join(postgresAvailable(), inner()) }
+	c.Size, c.Drop = pgSchemaSize("bench_"), pgDropSchema("bench_")
 	return c
+}
+
+// pgSchemaSize measures the store of a run on dir: the tables of its
+// schema with their indexes and TOAST (the server's WAL not included).
+func pgSchemaSize(prefix string) func(ctx context.Context, dir string) (int64, error) {
+	return func(ctx context.Context, dir string) (int64, error) {
+		conn, err := pgx.Connect(ctx, os.Getenv(postgresDSNEnv))
+		if err != nil {
+			return 0, err
+		}
+		defer conn.Close(ctx)
+		var n int64
+		err = conn.QueryRow(ctx, `SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint
+	FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
+	WHERE s.nspname = $1 AND c.relkind IN ('r', 'm')`, pgSchemaFor(prefix, dir)).Scan(&n)
+		return n, err
+	}
+}
+
+// pgDropSchema deletes the schema of a run on dir, so the server keeps
+// nothing of a finished run and a later one on the same path starts empty.
+func pgDropSchema(prefix string) func(ctx context.Context, dir string) error {
+	return func(ctx context.Context, dir string) error {
+		conn, err := pgx.Connect(ctx, os.Getenv(postgresDSNEnv))
+		if err != nil {
+			return err
+		}
+		defer conn.Close(ctx)
+		_, err = conn.Exec(ctx, `DROP SCHEMA IF EXISTS `+pgx.Identifier{pgSchemaFor(prefix, dir)}.Sanitize()+` CASCADE`)
+		return err
+	}
 }
 
 // postgresPeer is a hand-tuned PostgreSQL store on the same server: a
@@ -57,6 +89,8 @@ func postgresPeer() Contender {
 		About:     "pgx: bigserial positions, COPY for batches, prepared INSERT per save, btree + jsonb_path_ops GIN + tsvector GIN",
 		Available: postgresAvailable,
 		Open:      openPostgresPeer,
+		Size:      pgSchemaSize("peer_"),
+		Drop:      pgDropSchema("peer_"),
 	}
 }
 

@@ -79,7 +79,7 @@ func (r *runner) mainDir() string { return filepath.Join(r.dir, "main") }
 // ack-to-visible, disk bytes, peak RSS so far (where the system tells it),
 // then single saves on fresh stores.
 func (r *runner) run(ctx context.Context) error {
-	if err := os.RemoveAll(r.dir); err != nil {
+	if err := errors.Join(r.c.remove(ctx, r.mainDir()), os.RemoveAll(r.dir)); err != nil {
 		return err
 	}
 	st, err := r.c.Open(ctx, r.mainDir(), r.log)
@@ -115,7 +115,7 @@ func (r *runner) run(ctx context.Context) error {
 		return fmt.Errorf("close: %w", err)
 	}
 	if r.c.Persistent {
-		size, err := dirSize(r.mainDir())
+		size, err := r.c.size(ctx, r.mainDir())
 		if err != nil {
 			r.set(wDisk, &Measurement{Error: err.Error()})
 		} else {
@@ -419,7 +419,8 @@ func (r *runner) timedWriters(writers, first, max int, bar progress, op func(k i
 func (r *runner) singles(ctx context.Context, writers int) *Measurement {
 	pool := r.singlesPool()
 	dir := filepath.Join(r.dir, fmt.Sprintf("singles-%d", writers))
-	defer os.RemoveAll(dir)
+	r.removeStore(ctx, dir)
+	defer r.removeStore(ctx, dir)
 	st, err := r.c.Open(ctx, dir, r.log)
 	if err != nil {
 		return &Measurement{Error: "open: " + err.Error()}
@@ -460,6 +461,14 @@ func (r *runner) reopen(ctx context.Context) *Measurement {
 	}
 	el := time.Since(t)
 	return &Measurement{Value: float64(el) / float64(time.Millisecond), Ops: 1}
+}
+
+// removeStore deletes the store on dir (Contender.remove), once it is
+// closed.
+func (r *runner) removeStore(ctx context.Context, dir string) {
+	if err := r.c.remove(ctx, dir); err != nil {
+		r.log.Warn("could not remove a store", "dir", dir, "err", err)
+	}
 }
 
 // dirSize is the total size of the regular files under dir.

@@ -96,7 +96,8 @@ func workloads() []Workload {
 		{ID: wReopen, Title: "Reopen time", Metric: value, Unit: "ms",
 			About: "a fresh process opens the populated store and gets one event by id (or, without reads, is ready)"},
 		{ID: wDisk, Title: "Disk bytes per event", Metric: value, Unit: "bytes",
-			About: "size of the data directory after close (the events and, for stores that keep them, the dataset's files: about 43 bytes per event), divided by the events in it"},
+			About: "size of the data directory after close (the events and, for stores that keep them, the dataset's files: about 43 bytes per event), divided by the events in it; " +
+				"for a store on a database server, its schema's tables with their indexes and TOAST (the server's WAL not included)"},
 		{ID: wRSS, Title: "Peak RSS", Metric: value, Unit: "MiB",
 			About: "peak resident memory of the contender's process after ingesting and querying the main store, before the single-save " +
 				"workloads (whose events are generated up front); the harness itself included"},
