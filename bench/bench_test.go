@@ -7,7 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -328,5 +330,29 @@ func TestIngestSavesEventsAndFilesApart(t *testing.T) {
 	}
 	if m := res.Workloads[wIngest]; !m.ok() || m.Ops != cfg.Events {
 		t.Errorf("ingest: %+v", m)
+	}
+}
+
+// TestSourceCommit names the commit from the build's record, marks a
+// build of a changed tree, and falls back to git without one.
+func TestSourceCommit(t *testing.T) {
+	info := func(settings ...debug.BuildSetting) func() (*debug.BuildInfo, bool) {
+		return func() (*debug.BuildInfo, bool) { return &debug.BuildInfo{Settings: settings}, true }
+	}
+	rev := debug.BuildSetting{Key: "vcs.revision", Value: "9e1f7482c3d0aa11"}
+	if got := sourceCommit(info(rev)); got != "9e1f748" {
+		t.Errorf("clean build: %q", got)
+	}
+	if got := sourceCommit(info(rev, debug.BuildSetting{Key: "vcs.modified", Value: "true"})); got != "9e1f748-dirty" {
+		t.Errorf("build of a changed tree: %q", got)
+	}
+	// Without a record: git's answer for this directory, a checkout of
+	// the project (or nothing, where git is missing).
+	want := ""
+	if out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output(); err == nil {
+		want = strings.TrimSpace(string(out))
+	}
+	if got := sourceCommit(func() (*debug.BuildInfo, bool) { return nil, false }); got != want {
+		t.Errorf("no build record: %q, want git's %q", got, want)
 	}
 }

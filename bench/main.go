@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -338,15 +339,42 @@ func (t *tailWriter) lastLine() string {
 	return strings.TrimSpace(lines[len(lines)-1])
 }
 
+// sourceCommit names the commit the binary was built from: the build's
+// own record (go build stamps it; "-dirty" when the tree had changes),
+// else, for go run, the git commit of the working directory.
+func sourceCommit(buildInfo func() (*debug.BuildInfo, bool)) string {
+	if info, ok := buildInfo(); ok {
+		var rev string
+		dirty := false
+		for _, s := range info.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+		if rev != "" {
+			rev = rev[:min(len(rev), 7)]
+			if dirty {
+				rev += "-dirty"
+			}
+			return rev
+		}
+	}
+	if out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output(); err == nil {
+		return strings.TrimSpace(string(out))
+	}
+	return ""
+}
+
 // machineMeta describes this machine and run.
 func machineMeta(cfg Config) Meta {
 	m := Meta{Date: time.Now().UTC().Format(time.RFC3339), GoVersion: runtime.Version(), OS: runtime.GOOS,
 		Arch: runtime.GOARCH, CPUs: runtime.NumCPU(), Events: cfg.Events, Seed: cfg.Seed, Quick: cfg.Quick,
 		SettleSeconds: cfg.Settle.Seconds()}
 	m.CPU = procField("/proc/cpuinfo", "model name")
-	if out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output(); err == nil {
-		m.Commit = strings.TrimSpace(string(out))
-	}
+	m.Commit = sourceCommit(debug.ReadBuildInfo)
 	if kb, err := strconv.ParseFloat(strings.Fields(procField("/proc/meminfo", "MemTotal") + " 0")[0], 64); err == nil {
 		m.MemoryGiB = float64(int(kb/(1<<20)*10+0.5)) / 10
 	}
