@@ -12,52 +12,135 @@ import (
 // value at keys is the JSON string whose unescaped text is lit: exactly
 // what index.LookupValue and a comparison of value keys answer, without
 // decoding anything or allocating. Without a backslash no string of the
-// payload holds an escape, so its text is the bytes between its quotes.
-// keys and lit must be plain. decided is false when the payload is not in
-// the form expected: the caller then asks index.LookupValue.
+// payload holds an escape, so its text is the bytes between its quotes,
+// and a string ends at the next quote: the walk finds it with
+// bytes.IndexByte instead of looking at every byte of it, and checks
+// nothing a stored payload (valid JSON) already passed. keys and lit must
+// be plain. decided is false when the payload is not in the form expected:
+// the caller then asks index.LookupValue.
 func rawMatch(payload []byte, keys []string, lit []byte) (match, decided bool) {
 	if len(keys) == 0 {
 		return false, false
 	}
-	s := jsonscan.New(payload)
-	k := s.Next()
+	b := payload
+	i := skipSpace(b, 0)
 	for _, key := range keys {
-		if k != jsonscan.BeginObject {
+		if i >= len(b) {
+			return false, false
+		}
+		if b[i] != '{' {
 			return false, true // not an object: LookupValue says missing
 		}
-		var found jsonscan.Scanner // at the last member named key
-		hit := false
-		for k = s.Next(); k != jsonscan.EndObject; k = s.Next() {
-			if k != jsonscan.Key || s.Escaped() {
-				return false, false
-			}
-			if string(s.RawText()) == key {
-				found, hit = s, true
-			}
-			s.Next()
-			if !s.Skip() {
-				return false, false
-			}
+		found := -1 // where the value of the last member named key starts
+		i = skipSpace(b, i+1)
+		if i < len(b) && b[i] == '}' {
+			return false, true // an empty object
 		}
-		if !hit {
+		for {
+			if i >= len(b) || b[i] != '"' {
+				return false, false
+			}
+			n := bytes.IndexByte(b[i+1:], '"')
+			if n < 0 {
+				return false, false
+			}
+			name := b[i+1 : i+1+n]
+			if i = skipSpace(b, i+2+n); i >= len(b) || b[i] != ':' {
+				return false, false
+			}
+			i = skipSpace(b, i+1)
+			if string(name) == key {
+				found = i
+			}
+			var ok bool
+			if i, ok = skipValue(b, i); !ok {
+				return false, false
+			}
+			if i = skipSpace(b, i); i >= len(b) {
+				return false, false
+			}
+			if b[i] == '}' {
+				break
+			}
+			if b[i] != ',' {
+				return false, false
+			}
+			i = skipSpace(b, i+1)
+		}
+		if found < 0 {
 			return false, true
 		}
-		s = found
-		k = s.Next()
+		i = found
 	}
-	if k != jsonscan.String {
+	if b[i] != '"' {
 		// A number, literal, object or array: never equal to a string
 		// (LookupValue gives no key or another kind).
-		return false, s.Skip()
+		return false, true
 	}
-	if s.Escaped() {
+	n := bytes.IndexByte(b[i+1:], '"')
+	if n < 0 {
 		return false, false
 	}
 	// The bytes between the quotes, compared with a plain lit, are equal
 	// exactly when the text is: bytes that are not plain never equal a
 	// plain string, and their text (invalid UTF-8 decodes to U+FFFD)
 	// never does either.
-	return bytes.Equal(s.RawText(), lit), true
+	return bytes.Equal(b[i+1:i+1+n], lit), true
+}
+
+// skipSpace returns the index of the first byte of b from i on that is
+// not JSON whitespace (len(b) when none).
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t') {
+		i++
+	}
+	return i
+}
+
+// skipValue returns the index past the JSON value starting at b[i], in
+// text without a backslash; false when it does not end.
+func skipValue(b []byte, i int) (int, bool) {
+	if i >= len(b) {
+		return 0, false
+	}
+	switch b[i] {
+	case '"':
+		n := bytes.IndexByte(b[i+1:], '"')
+		if n < 0 {
+			return 0, false
+		}
+		return i + 2 + n, true
+	case '{', '[':
+		depth := 0
+		for i < len(b) {
+			switch b[i] {
+			case '"':
+				n := bytes.IndexByte(b[i+1:], '"')
+				if n < 0 {
+					return 0, false
+				}
+				i += 2 + n
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1, true
+				}
+			}
+			i++
+		}
+		return 0, false
+	}
+	// A number or a literal: up to what may follow a value.
+	for i < len(b) {
+		switch b[i] {
+		case ',', '}', ']', ' ', '\n', '\r', '\t':
+			return i, true
+		}
+		i++
+	}
+	return i, true
 }
 
 // plain reports whether b is valid UTF-8 without control characters or
