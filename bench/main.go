@@ -208,7 +208,7 @@ func runAll(ctx context.Context, o options, cfg Config, log *slog.Logger, prog p
 		} else {
 			cr = isolated(ctx, c, o, dir, log)
 		}
-		if err := c.remove(ctx, filepath.Join(dir, "main")); err != nil {
+		if err := c.remove(ctx, mainDirOf(dir)); err != nil {
 			log.Warn("could not remove a store", "contender", c.Name, "err", err)
 		}
 		os.RemoveAll(dir)

@@ -73,7 +73,10 @@ func (r *runner) set(id string, m *Measurement) {
 	}
 }
 
-func (r *runner) mainDir() string { return filepath.Join(r.dir, "main") }
+func (r *runner) mainDir() string { return mainDirOf(r.dir) }
+
+// mainDirOf is the main store's directory in a contender's directory dir.
+func mainDirOf(dir string) string { return filepath.Join(dir, "main") }
 
 // run measures everything but reopen time: ingest and file saves, reads,
 // ack-to-visible, disk bytes, peak RSS so far (where the system tells it),

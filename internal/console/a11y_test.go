@@ -242,7 +242,7 @@ func TestConsoleKeyboard(t *testing.T) {
 	if hash != "#/events" {
 		t.Errorf("the skip link changed the page to %q", hash)
 	}
-	b.run("first field", chromedp.KeyEvent(kb.Tab), chromedp.Evaluate(`document.activeElement.id`, &focused))
+	b.run("query summary", chromedp.KeyEvent(kb.Tab), chromedp.Evaluate(`document.activeElement.id`, &focused))
 	if focused != "q-summary" {
 		t.Errorf("Tab after the skip link focused %q, want the query form's summary", focused)
 	}
