@@ -5,6 +5,7 @@ import (
 
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/index"
+	"github.com/trovedb/trove/segment"
 )
 
 // The index keeps no event ids: it finds an id by a hash and verifies a
@@ -31,11 +32,16 @@ func (s *Store) idAt(pos uint32) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return recordID(&rec)
+}
+
+// recordID returns the id of an event record.
+func recordID(rec *segment.Record) (string, error) {
 	r := &reader{b: rec.Body}
 	r.uvarint() // schema number
 	id := r.str()
 	if r.err != nil {
-		return "", fmt.Errorf("engine: id at position %d: %w", pos, r.err)
+		return "", fmt.Errorf("engine: id at position %d: %w", rec.Position, r.err)
 	}
 	return id, nil
 }

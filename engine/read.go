@@ -151,16 +151,37 @@ func (s *Store) eventAt(v *view, pos uint64) (trove.Event, error) {
 }
 
 // getEvent finds an event version without admission (callers hold it).
+// The index verifies a candidate position by reading its id back; the
+// record read then is kept, so that the event found (the latest version,
+// most often the candidate itself) is not read twice.
 func (s *Store) getEvent(id trove.EventID) (trove.Event, error) {
 	v := s.view.Load()
-	p, ok, err := s.ix.Find(id.ID, id.Version, uint32(v.last))
+	var read segment.Record
+	p, ok, err := s.ix.FindWith(id.ID, id.Version, uint32(v.last), func(pos uint32) (string, error) {
+		rec, err := s.record(v, uint64(pos))
+		if err != nil {
+			return "", err
+		}
+		got, err := recordID(&rec)
+		if err == nil {
+			read = rec
+		}
+		return got, err
+	})
 	if err != nil && !ok {
 		return trove.Event{}, fmt.Errorf("engine: event %s: %w", id, err)
 	}
 	if !ok {
 		return trove.Event{}, fmt.Errorf("%w: engine: event %s", trove.ErrNotFound, id)
 	}
-	return s.eventAt(v, uint64(p))
+	if read.Position != uint64(p) {
+		return s.eventAt(v, uint64(p))
+	}
+	e, err := decodeEvent(&read, v.schemas)
+	if err != nil {
+		return trove.Event{}, fmt.Errorf("engine: position %d: %w", p, err)
+	}
+	return e, nil
 }
 
 // GetEvent returns the latest version of id.ID, or version id.Version.

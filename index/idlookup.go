@@ -116,7 +116,8 @@ func (ix *Index) setIDSources() {
 
 // sealedID finds, among the sealed positions up to last, the latest one
 // whose id is id: the newest source with a verified candidate holds it.
-func (ix *Index) sealedID(id string, last uint32) (pos uint32, found bool, err error) {
+// It reads ids back through at (idIs).
+func (ix *Index) sealedID(id string, last uint32, at func(uint32) (string, error)) (pos uint32, found bool, err error) {
 	s := &ix.st
 	h := segIDHash(id)
 	for i := len(s.idSrcs) - 1; i >= 0; i-- {
@@ -125,7 +126,7 @@ func (ix *Index) sealedID(id string, last uint32) (pos uint32, found bool, err e
 			continue
 		}
 		ok := idCandidates(src.hash, src.pos, src.fence, h, last, func(p uint32) bool {
-			same, e := ix.idIs(p, id)
+			same, e := ix.idIs(p, id, at)
 			if e != nil && err == nil {
 				err = e
 			}

@@ -370,6 +370,23 @@ func sealedIDModel(t *testing.T, seed uint64) {
 			if wp != gp || wok != gok {
 				t.Fatalf("%s: lookup %s v%d up to %d: %d %v, want %d %v", what, id, version, last, gp, gok, wp, wok)
 			}
+			// FindWith reads ids through the caller's function alone, and
+			// answers the same; when every read fails, it finds nothing
+			// that exists and says why.
+			calls, reads := log.calls, 0
+			fp, fok, err := ix.FindWith(id, version, last, func(p uint32) (string, error) {
+				reads++
+				return log.ids[p-1], nil
+			})
+			if err != nil || fp != wp || fok != wok {
+				t.Fatalf("%s: FindWith %s v%d up to %d: %d %v %v, want %d %v", what, id, version, last, fp, fok, err, wp, wok)
+			}
+			if log.calls != calls || wok && reads == 0 {
+				t.Fatalf("%s: FindWith %s read %d ids through IDAt and %d through its own function", what, id, log.calls-calls, reads)
+			}
+			if _, ok, err := ix.FindWith(id, version, last, func(uint32) (string, error) { return "", errors.New("unreadable") }); wok && (ok || err == nil) {
+				t.Fatalf("%s: FindWith %s with failing reads: found %v, error %v", what, id, ok, err)
+			}
 		}
 		// The id table holds exactly the ids whose latest version is in
 		// the head.

@@ -303,7 +303,7 @@ func (ix *Index) addMeta(pos uint32, d *Doc) error {
 	sub, fp := splitHash(s.ids.hash(d.ID))
 	var idErr error
 	slot, prev, found := s.ids.probe(sub, fp, func(p uint32) bool {
-		ok, err := ix.idIs(p, d.ID)
+		ok, err := ix.idIs(p, d.ID, nil)
 		if err != nil && idErr == nil {
 			idErr = err
 		}
@@ -312,7 +312,7 @@ func (ix *Index) addMeta(pos uint32, d *Doc) error {
 	if !found && idErr == nil {
 		// Not in the head: the id's latest version may be sealed.
 		var sealed bool
-		prev, sealed, idErr = ix.sealedID(d.ID, ^uint32(0))
+		prev, sealed, idErr = ix.sealedID(d.ID, ^uint32(0), nil)
 		if sealed {
 			s.superseded.Add(prev)
 		}
@@ -377,16 +377,20 @@ func (ix *Index) addTerms(pos uint32, d *Doc) {
 	}
 }
 
-// idIs reports whether the event at pos (≤ the last position) has id id.
-func (ix *Index) idIs(pos uint32, id string) (bool, error) {
+// idIs reports whether the event at pos (≤ the last position) has id id,
+// reading a readable position's id through at (nil: Options.IDAt).
+func (ix *Index) idIs(pos uint32, id string, at func(uint32) (string, error)) (bool, error) {
 	s := &ix.st
 	if s.pend.has(pos) {
 		return string(s.pend.at(pos)) == id, nil
 	}
-	if pos > s.readable || ix.opts.IDAt == nil {
+	if at == nil {
+		at = ix.opts.IDAt
+	}
+	if pos > s.readable || at == nil {
 		return false, fmt.Errorf("index: the id at position %d is neither kept nor readable", pos)
 	}
-	got, err := ix.opts.IDAt(pos)
+	got, err := at(pos)
 	if err != nil {
 		return false, err
 	}
@@ -510,12 +514,21 @@ func (ix *Index) LookupAt(id string, version int, last uint32) (uint32, bool) {
 // (Options.IDAt) when one kept it from answering: then found is false
 // and the id may exist.
 func (ix *Index) Find(id string, version int, last uint32) (pos uint32, found bool, err error) {
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
-	return ix.lookupAt(id, version, last)
+	return ix.FindWith(id, version, last, nil)
 }
 
-func (ix *Index) lookupAt(id string, version int, last uint32) (uint32, bool, error) {
+// FindWith is Find reading ids back through at instead of Options.IDAt
+// (nil: Options.IDAt), for positions declared readable. A caller that
+// goes on to read the event found passes an at that keeps the record it
+// read, so that the event is read once. The index calls at holding its
+// lock: at must not call the index.
+func (ix *Index) FindWith(id string, version int, last uint32, at func(pos uint32) (string, error)) (pos uint32, found bool, err error) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.lookupAt(id, version, last, at)
+}
+
+func (ix *Index) lookupAt(id string, version int, last uint32, at func(uint32) (string, error)) (uint32, bool, error) {
 	s := &ix.st
 	if s.closed {
 		return 0, false, errClosed
@@ -533,7 +546,7 @@ func (ix *Index) lookupAt(id string, version int, last uint32) (uint32, bool, er
 		if p == 0 {
 			return false
 		}
-		ok, err := ix.idIs(p, id)
+		ok, err := ix.idIs(p, id, at)
 		if err != nil && idErr == nil {
 			idErr = err
 		}
@@ -544,7 +557,7 @@ func (ix *Index) lookupAt(id string, version int, last uint32) (uint32, bool, er
 			return 0, false, idErr
 		}
 		var err error
-		if p, found, err = ix.sealedID(id, last); !found {
+		if p, found, err = ix.sealedID(id, last, at); !found {
 			return 0, false, err
 		}
 	}
@@ -592,7 +605,7 @@ func (ix *Index) Latest(id string) (pos uint32, version int, ok bool) {
 func (ix *Index) FindLatest(id string) (pos uint32, version int, found bool, err error) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	p, ok, err := ix.lookupAt(id, 0, ^uint32(0))
+	p, ok, err := ix.lookupAt(id, 0, ^uint32(0), nil)
 	if !ok {
 		return 0, 0, false, err
 	}
