@@ -295,7 +295,7 @@ func benchQuery(b *testing.B, q trove.EventQuery, want int) {
 }
 
 // benchQueries runs query next(i) in iteration i; the first, next(0), must
-// have want results.
+// have want results (some, for want < 0).
 func benchQueries(b *testing.B, next func(i int) trove.EventQuery, want int) {
 	q := next(0)
 	dir := fixture(b)
@@ -306,7 +306,7 @@ func benchQueries(b *testing.B, next func(i int) trove.EventQuery, want int) {
 	defer st.Close()
 	ctx := context.Background()
 	res, err := st.QueryEvents(ctx, q)
-	if err != nil || len(res) != want {
+	if err != nil || want >= 0 && len(res) != want || want < 0 && len(res) == 0 {
 		b.Fatalf("query: %d results, %v; want %d", len(res), err, want)
 	}
 	var lat []time.Duration
@@ -360,6 +360,41 @@ func BenchmarkQuerySchemaProducer(b *testing.B) {
 
 func BenchmarkQueryPayloadEquality(b *testing.B) {
 	benchQuery(b, trove.EventQuery{Payload: map[string]any{"status": "s42"}, Limit: trove.Limit(100)}, 100)
+}
+
+// BenchmarkQueryLinkTarget asks, as the harness does, for the events
+// linking to the target of a pseudo-random linked event (-benchwide: 30% of
+// events link, mostly to one of the 1,000 before them; without, none do).
+// Few events match, so every segment is asked.
+func BenchmarkQueryLinkTarget(b *testing.B) {
+	if !*benchWide {
+		b.Skip("needs -benchwide: the narrow data set has no links")
+	}
+	target := func(i int) trove.EventQuery {
+		for k := range 100 {
+			e := benchWideEvent(int(newWideRand(i, uint64(0x3c+k)).next() % uint64(*benchEvents)))
+			if len(e.Links) > 0 {
+				return trove.EventQuery{Links: []trove.LinkCriterion{{TargetEvent: &e.Links[0].TargetEvent}}, Limit: trove.Limit(100)}
+			}
+		}
+		b.Fatal("no linked event found")
+		return trove.EventQuery{}
+	}
+	benchQueries(b, target, -1)
+}
+
+// BenchmarkQueryUniqueValue asks for the one event holding a unique payload
+// value (-benchwide: a traceId), of a pseudo-random event, limit 1: a
+// high-cardinality term every segment may hold.
+func BenchmarkQueryUniqueValue(b *testing.B) {
+	if !*benchWide {
+		b.Skip("needs -benchwide: the narrow data set has no unique payload value")
+	}
+	trace := func(i int) trove.EventQuery {
+		k := int(newWideRand(i, 0x71).next() % uint64(*benchEvents))
+		return trove.EventQuery{Payload: map[string]any{"traceId": fmt.Sprintf("t-%016x", newWideRand(k, 0x7a).next())}, Limit: trove.Limit(1)}
+	}
+	benchQueries(b, trace, 1)
 }
 
 func BenchmarkQueryTimeRange(b *testing.B) {

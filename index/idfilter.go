@@ -1,6 +1,9 @@
 package index
 
-import "math/bits"
+import (
+	"encoding/binary"
+	"math/bits"
+)
 
 // idFilter is a blocked Bloom filter over 64-bit id hashes: it answers
 // "maybe present" or "certainly absent", so that a lookup of a new id
@@ -22,14 +25,30 @@ const (
 )
 
 // newIDFilter returns an empty filter sized for n distinct hashes.
-func newIDFilter(n int) idFilter {
-	blocks := max(1, (n*filterBitsPerID+filterBlockBits-1)/filterBlockBits)
-	return make(idFilter, blocks*filterBlockW)
+func newIDFilter(n int) idFilter { return newFilter(n, filterBitsPerID) }
+
+// newFilter returns an empty filter of bitsPer bits for each of n
+// distinct hashes.
+func newFilter(n, bitsPer int) idFilter { return make(idFilter, filterWordsFor(n, bitsPer)) }
+
+// filterWordsFor returns the length in words of a filter of bitsPer bits
+// for each of n hashes: whole blocks, at least one.
+func filterWordsFor(n, bitsPer int) int {
+	return max(1, (n*bitsPer+filterBlockBits-1)/filterBlockBits) * filterBlockW
 }
 
 // filterWords returns the length in words of the filter newIDFilter(n)
 // makes.
-func filterWords(n int) int { return len(newIDFilter(n)) }
+func filterWords(n int) int { return filterWordsFor(n, filterBitsPerID) }
+
+// bytes returns the filter's words, little-endian.
+func (f idFilter) bytes() []byte {
+	b := make([]byte, 0, 8*len(f))
+	for _, w := range f {
+		b = binary.LittleEndian.AppendUint64(b, w)
+	}
+	return b
+}
 
 // block returns the first word of h's block: the hash's high bits, scaled
 // to the block count (Lemire's multiply-shift, no modulo).

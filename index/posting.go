@@ -32,6 +32,7 @@ type Posting struct {
 	st         *state
 	kind       byte
 	key, value string
+	hash       uint64          // postingHash(kind, key, value): each segment index is asked by it
 	head       *roaring.Bitmap // heap positions; nil: none
 }
 
@@ -54,7 +55,7 @@ func (p Posting) Bitmap(lo, hi uint64) *roaring.Bitmap {
 		if f >= hi {
 			break
 		}
-		bm, err := seg.Postings(p.kind, p.key, p.value)
+		bm, err := seg.postingsOf(p.hash)
 		switch {
 		case err != nil:
 			// Unreadable: every position is a candidate.
@@ -109,7 +110,7 @@ func (p Posting) least() (uint32, bool) {
 		if ok && least <= seg.First() {
 			break
 		}
-		bm, err := seg.Postings(p.kind, p.key, p.value)
+		bm, err := seg.postingsOf(p.hash)
 		if err != nil {
 			take(seg.First())
 			break
@@ -144,7 +145,7 @@ func (p Posting) greatest() (uint32, bool) {
 		if ok && greatest >= s.segs[i].Last() {
 			break
 		}
-		bm, err := s.segs[i].Postings(p.kind, p.key, p.value)
+		bm, err := s.segs[i].postingsOf(p.hash)
 		if err != nil {
 			take(s.segs[i].Last())
 			break
@@ -164,7 +165,7 @@ func rangeBitmap(lo, hi uint64) *roaring.Bitmap {
 }
 
 func (r Reader) posting(kind byte, key, value string, head *roaring.Bitmap) Posting {
-	return Posting{st: r.st, kind: kind, key: key, value: value, head: head}
+	return Posting{st: r.st, kind: kind, key: key, value: value, hash: postingHash(kind, key, value), head: head}
 }
 
 // trim drops positions up to t from the heap's postings, which the segment

@@ -30,13 +30,24 @@ import (
 // (package query verifies every candidate).
 
 const (
-	segIndexMagic   = "TRVSEGIX"
-	segIndexVersion = 1
-	segSections     = 5
-	segHeaderSize   = 40 + segSections*16 + 4
+	segIndexMagic = "TRVSEGIX"
+	// SegIndexVersion is the version SegIndexBuilder.Encode writes:
+	// version 2 adds the key filter (section 5) to version 1's sections,
+	// which are unchanged. Both are read.
+	SegIndexVersion = 2
+	segSections     = 6 // in the current version
 	// maxSegIndexBytes caps a segment index (section offsets are u32).
 	maxSegIndexBytes = 1<<32 - 1
 )
+
+// segSectionsOf returns the section count of a version (1 or 2).
+func segSectionsOf(version uint32) int { return 4 + int(version) }
+
+// segHeaderSizeOf returns the header size of a file with k sections.
+func segHeaderSizeOf(k int) int { return 40 + 16*k + 4 }
+
+// segHeaderSize is the header size of the current version.
+const segHeaderSize = 40 + 16*segSections + 4
 
 // The sections of a segment index, in file order.
 const (
@@ -45,7 +56,14 @@ const (
 	secIDs
 	secKeys
 	secBitmaps
+	secKeyFilter // version 2 on
 )
+
+// keyFilterBitsPerKey sizes a segment index's key filter: about 1% of the
+// keys a segment does not hold pass it (against 0.1% for an id run's 16
+// bits an id: a key that passes costs one search of the key table, an id
+// that passes a run's filter a window of pages held resident).
+const keyFilterBitsPerKey = 10
 
 // Posting kinds: the first byte of a posting key's hashed bytes.
 const (
@@ -210,13 +228,23 @@ func (b *SegIndexBuilder) add(kind byte, key, value string, pos uint32) {
 // Len returns how many events were added.
 func (b *SegIndexBuilder) Len() int { return b.n }
 
-// Encode writes the segment index. The encoding is a function of the
-// events added alone: encoding the same events twice gives the same bytes.
+// Encode writes the segment index in the current version
+// (SegIndexVersion). The encoding is a function of the events added alone:
+// encoding the same events twice gives the same bytes.
 func (b *SegIndexBuilder) Encode(w io.Writer) error {
+	return b.EncodeVersion(w, SegIndexVersion)
+}
+
+// EncodeVersion writes the segment index in version 1 or 2: what a check
+// of a file written by an earlier version compares it with.
+func (b *SegIndexBuilder) EncodeVersion(w io.Writer, version uint32) error {
 	if b.n == 0 {
 		return fmt.Errorf("index: segment index: no events")
 	}
-	var secs [segSections][]byte
+	if version < 1 || version > SegIndexVersion {
+		return fmt.Errorf("index: segment index: no version %d", version)
+	}
+	secs := make([][]byte, segSectionsOf(version))
 	// dict
 	var d []byte
 	for _, names := range [][]string{b.schemas.names, b.produce.names} {
@@ -263,10 +291,17 @@ func (b *SegIndexBuilder) Encode(w io.Writer) error {
 		}
 	}
 	kb.Grow(16 * groups)
+	var flt idFilter
+	if version >= 2 {
+		flt = newFilter(groups, keyFilterBitsPerKey)
+	}
 	var ent [16]byte
 	var group []uint32
 	for i := 0; i < len(post); {
 		h := post[i].hash()
+		if flt != nil {
+			flt.add(h)
+		}
 		group = group[:0]
 		for ; i < len(post) && post[i].hash() == h; i++ {
 			group = append(group, post[i].pos)
@@ -292,16 +327,20 @@ func (b *SegIndexBuilder) Encode(w io.Writer) error {
 	}
 	secs[secKeys] = kb.Bytes()
 	secs[secBitmaps] = bb.Bytes()
+	if version >= 2 {
+		secs[secKeyFilter] = flt.bytes()
+	}
 
-	hdr := make([]byte, segHeaderSize)
+	hdrSize := segHeaderSizeOf(len(secs))
+	hdr := make([]byte, hdrSize)
 	copy(hdr, segIndexMagic)
-	binary.LittleEndian.PutUint32(hdr[8:], segIndexVersion)
-	binary.LittleEndian.PutUint32(hdr[12:], segSections)
+	binary.LittleEndian.PutUint32(hdr[8:], version)
+	binary.LittleEndian.PutUint32(hdr[12:], uint32(len(secs)))
 	binary.LittleEndian.PutUint32(hdr[16:], uint32(b.first))
 	binary.LittleEndian.PutUint32(hdr[20:], uint32(b.n))
 	binary.LittleEndian.PutUint64(hdr[24:], uint64(b.minT))
 	binary.LittleEndian.PutUint64(hdr[32:], uint64(b.maxT))
-	off := align8(segHeaderSize)
+	off := align8(hdrSize)
 	for i, s := range secs {
 		if off+len(s) > maxSegIndexBytes {
 			return fmt.Errorf("index: segment index larger than 4 GiB")
@@ -312,7 +351,7 @@ func (b *SegIndexBuilder) Encode(w io.Writer) error {
 		binary.LittleEndian.PutUint32(e[8:], crc32.Checksum(s, castagnoli))
 		off = align8(off + len(s))
 	}
-	binary.LittleEndian.PutUint32(hdr[segHeaderSize-4:], crc32.Checksum(hdr[:segHeaderSize-4], castagnoli))
+	binary.LittleEndian.PutUint32(hdr[hdrSize-4:], crc32.Checksum(hdr[:hdrSize-4], castagnoli))
 	pos := 0
 	write := func(p []byte) error {
 		_, err := w.Write(p)
@@ -356,6 +395,8 @@ type SegIndex struct {
 	idPos      []uint32
 	keyData    []byte // 16-byte entries
 	bitmaps    []byte
+	format     uint32   // the file's version
+	keyFilter  idFilter // nil in version 1
 }
 
 // First returns the segment's first position.
@@ -413,7 +454,14 @@ func (s *SegIndex) IDCandidates(id string, fn func(pos uint32) bool) {
 // holding key, nil when none. The bitmap reads the index's bytes in place:
 // read it only, and not after Close.
 func (s *SegIndex) Postings(kind byte, key, value string) (*roaring.Bitmap, error) {
-	h := postingHash(kind, key, value)
+	return s.postingsOf(postingHash(kind, key, value))
+}
+
+// postingsOf is Postings of the key whose hash is h (postingHash).
+func (s *SegIndex) postingsOf(h uint64) (*roaring.Bitmap, error) {
+	if s.keyFilter != nil && !s.keyFilter.has(h) {
+		return nil, nil
+	}
 	n := len(s.keyData) / 16
 	i := sort.Search(n, func(i int) bool { return binary.LittleEndian.Uint64(s.keyData[16*i:]) >= h })
 	if i == n || binary.LittleEndian.Uint64(s.keyData[16*i:]) != h {
@@ -499,22 +547,27 @@ func decodeSegIndex(file string, data []byte) (*SegIndex, error) {
 	corrupt := func(off int64, format string, args ...any) error {
 		return &trove.CorruptionError{File: file, Offset: off, Reason: "index: segment index: " + fmt.Sprintf(format, args...)}
 	}
-	if len(data) < segHeaderSize {
+	if len(data) < segHeaderSizeOf(segSectionsOf(1)) {
 		return nil, corrupt(0, "shorter than its header")
 	}
 	if string(data[:8]) != segIndexMagic {
 		return nil, corrupt(0, "bad magic")
 	}
-	if v := binary.LittleEndian.Uint32(data[8:]); v != segIndexVersion {
-		return nil, corrupt(8, "unknown version %d", v)
+	version := binary.LittleEndian.Uint32(data[8:])
+	if version < 1 || version > SegIndexVersion {
+		return nil, corrupt(8, "unknown version %d", version)
 	}
-	if crc32.Checksum(data[:segHeaderSize-4], castagnoli) != binary.LittleEndian.Uint32(data[segHeaderSize-4:]) {
-		return nil, corrupt(segHeaderSize-4, "header checksum mismatch")
+	hdrSize := segHeaderSizeOf(segSectionsOf(version))
+	if len(data) < hdrSize {
+		return nil, corrupt(0, "shorter than its header")
 	}
-	if k := binary.LittleEndian.Uint32(data[12:]); k != segSections {
-		return nil, corrupt(12, "%d sections, want %d", k, segSections)
+	if crc32.Checksum(data[:hdrSize-4], castagnoli) != binary.LittleEndian.Uint32(data[hdrSize-4:]) {
+		return nil, corrupt(int64(hdrSize-4), "header checksum mismatch")
 	}
-	s := &SegIndex{file: file, data: data}
+	if k := binary.LittleEndian.Uint32(data[12:]); int(k) != segSectionsOf(version) {
+		return nil, corrupt(12, "%d sections, want %d", k, segSectionsOf(version))
+	}
+	s := &SegIndex{file: file, data: data, format: version}
 	s.first = binary.LittleEndian.Uint32(data[16:])
 	s.n = binary.LittleEndian.Uint32(data[20:])
 	s.minT = int64(binary.LittleEndian.Uint64(data[24:]))
@@ -522,8 +575,8 @@ func decodeSegIndex(file string, data []byte) (*SegIndex, error) {
 	if s.first == 0 || s.n == 0 || uint64(s.first)+uint64(s.n)-1 > 1<<32-1 || s.minT > s.maxT {
 		return nil, corrupt(16, "bad range: first %d, %d events, time %d…%d", s.first, s.n, s.minT, s.maxT)
 	}
-	var secs [segSections][]byte
-	end := segHeaderSize
+	secs := make([][]byte, segSectionsOf(version))
+	end := hdrSize
 	for i := range secs {
 		e := data[40+16*i:]
 		off, size, sum := binary.LittleEndian.Uint32(e), binary.LittleEndian.Uint32(e[4:]), binary.LittleEndian.Uint32(e[8:])
@@ -611,13 +664,28 @@ func decodeSegIndex(file string, data []byte) (*SegIndex, error) {
 			return nil, corrupt(-1, "key entry %d out of bounds", i)
 		}
 	}
+	// key filter
+	if version >= 2 {
+		f := secs[secKeyFilter]
+		if want := 8 * filterWordsFor(len(s.keyData)/16, keyFilterBitsPerKey); len(f) != want {
+			return nil, corrupt(-1, "key filter of %d bytes, want %d", len(f), want)
+		}
+		s.keyFilter = idFilter(castSlice[uint64](f))
+	}
 	return s, nil
 }
 
+// Format returns the version of the file the index was read from.
+func (s *SegIndex) Format() uint32 { return s.format }
+
 // Verify decodes and checks every posting of the index (DecodeSegIndex
-// checks them only when they are read).
+// checks them only when they are read), and that the key filter passes
+// every key.
 func (s *SegIndex) Verify() error {
 	for i := 0; i < len(s.keyData)/16; i++ {
+		if h := binary.LittleEndian.Uint64(s.keyData[16*i:]); s.keyFilter != nil && !s.keyFilter.has(h) {
+			return &trove.CorruptionError{File: s.file, Offset: -1, Reason: fmt.Sprintf("index: segment index: the key filter rules out key %d", i)}
+		}
 		bm, err := s.entry(i)
 		if err != nil {
 			return err

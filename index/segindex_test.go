@@ -17,7 +17,7 @@ import (
 	"github.com/trovedb/trove"
 )
 
-var updateSegIndexGolden = flag.Bool("update-segindex", false, "rewrite testdata/segindex-v1.idx")
+var updateSegIndexGolden = flag.Bool("update-segindex", false, "rewrite testdata/segindex-v2.idx (the current version's golden file)")
 
 // segDocs returns n documents for positions first…: a few schemas and
 // producers, versions chained through prev, links, a high-cardinality
@@ -194,17 +194,25 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 // fixSegIndexCRCs recomputes the section and header checksums of a
 // (possibly mutated) segment index, where its section table allows.
 func fixSegIndexCRCs(data []byte) {
-	if len(data) < segHeaderSize {
+	if len(data) < 12 {
 		return
 	}
-	for i := range segSections {
+	k := segSections
+	if v := binary.LittleEndian.Uint32(data[8:]); v == 1 {
+		k = segSectionsOf(v)
+	}
+	size := segHeaderSizeOf(k)
+	if len(data) < size {
+		return
+	}
+	for i := range k {
 		e := data[40+16*i:]
 		off, size := binary.LittleEndian.Uint32(e), binary.LittleEndian.Uint32(e[4:])
 		if uint64(off)+uint64(size) <= uint64(len(data)) {
 			binary.LittleEndian.PutUint32(e[8:], crc32.Checksum(data[off:off+size], castagnoli))
 		}
 	}
-	binary.LittleEndian.PutUint32(data[segHeaderSize-4:], crc32.Checksum(data[:segHeaderSize-4], castagnoli))
+	binary.LittleEndian.PutUint32(data[size-4:], crc32.Checksum(data[:size-4], castagnoli))
 }
 
 func TestSegIndexCorruption(t *testing.T) {
@@ -222,7 +230,14 @@ func TestSegIndexCorruption(t *testing.T) {
 		{"truncated body", func(b []byte) []byte { return b[:len(b)-1] }, false},
 		{"trailing bytes", func(b []byte) []byte { return append(b, 0) }, false},
 		{"bad magic", func(b []byte) []byte { b[0] ^= 1; return b }, false},
-		{"unknown version", func(b []byte) []byte { b[8] = 2; return b }, true},
+		{"unknown version", func(b []byte) []byte { b[8] = 3; return b }, true},
+		{"version 0", func(b []byte) []byte { b[8] = 0; return b }, true},
+		{"version 1 header on a version 2 file", func(b []byte) []byte { b[8] = 1; return b }, true},
+		{"key filter checksum", func(b []byte) []byte { b[secOff(secKeyFilter)+5] ^= 1; return b }, false},
+		{"key filter of the wrong size", func(b []byte) []byte {
+			binary.LittleEndian.PutUint32(b[40+16*secKeyFilter+4:], binary.LittleEndian.Uint32(b[40+16*secKeyFilter+4:])-8)
+			return b[:len(b)-8]
+		}, true},
 		{"header checksum", func(b []byte) []byte { b[20] ^= 1; return b }, false},
 		{"zero first position", func(b []byte) []byte { clear(b[16:20]); return b }, true},
 		{"dict checksum", func(b []byte) []byte { b[secOff(secDict)] ^= 1; return b }, false},
@@ -286,18 +301,51 @@ func TestSegIndexCorruption(t *testing.T) {
 	if err := s.Verify(); !errors.Is(err, trove.ErrCorrupt) {
 		t.Fatalf("verify of a damaged bitmap: %v", err)
 	}
+	// So is a key filter that rules out keys the table holds.
+	data = slices.Clone(good)
+	clear(data[secOff(secKeyFilter) : secOff(secKeyFilter)+int(binary.LittleEndian.Uint32(good[40+16*secKeyFilter+4:]))])
+	fixSegIndexCRCs(data)
+	if s, err = DecodeSegIndex("bad.idx", data); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Verify(); !errors.Is(err, trove.ErrCorrupt) {
+		t.Fatalf("verify of an empty key filter: %v", err)
+	}
 }
 
-// TestSegIndexGolden decodes a committed version 1 file and checks its
-// answers, and that the builder still writes exactly those bytes.
+// TestSegIndexGolden decodes the committed files of versions 1 and 2 and
+// checks their answers, and that the builder still writes exactly their
+// bytes (Encode the current version's, EncodeVersion(1) version 1's, as a
+// check of an older store compares them).
 func TestSegIndexGolden(t *testing.T) {
-	const golden = "testdata/segindex-v1.idx"
+	for _, version := range []uint32{1, 2} {
+		t.Run(fmt.Sprint(version), func(t *testing.T) { segIndexGolden(t, version) })
+	}
+}
+
+func segIndexGolden(t *testing.T, version uint32) {
+	golden := fmt.Sprintf("testdata/segindex-v%d.idx", version)
 	r := rand.New(rand.NewPCG(42, 42))
 	docs, prevs := segDocs(r, 100, 300)
-	data := buildSegIndex(t, 100, docs, prevs)
-	if *updateSegIndexGolden {
-		if err := os.WriteFile(golden, data, 0o640); err != nil {
+	b := NewSegIndexBuilder(100)
+	for i, d := range docs {
+		if err := b.Add(100+uint32(i), prevs[i], d); err != nil {
 			t.Fatal(err)
+		}
+	}
+	var buf bytes.Buffer
+	if err := b.EncodeVersion(&buf, version); err != nil {
+		t.Fatal(err)
+	}
+	data := buf.Bytes()
+	if version == SegIndexVersion {
+		if current := buildSegIndex(t, 100, docs, prevs); !bytes.Equal(current, data) {
+			t.Fatal("Encode does not write the current version")
+		}
+		if *updateSegIndexGolden {
+			if err := os.WriteFile(golden, data, 0o640); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	// Mapped, and read into memory (engine.Options.NoMmap): the same index.
@@ -307,6 +355,12 @@ func TestSegIndexGolden(t *testing.T) {
 			t.Fatalf("%s: %v", name, err)
 		}
 		checkSegIndex(t, s, 100, docs, prevs)
+		if s.Format() != version || (s.keyFilter != nil) != (version >= 2) {
+			t.Fatalf("%s: format %d, key filter %v", name, s.Format(), s.keyFilter != nil)
+		}
+		if err := s.Verify(); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
 		if err := s.Close(); err != nil {
 			t.Fatalf("%s: close: %v", name, err)
 		}
@@ -330,8 +384,10 @@ func FuzzDecodeSegIndex(f *testing.F) {
 	f.Add(good, false)
 	f.Add(good[:100], true)
 	f.Add([]byte(segIndexMagic), false)
-	if g, err := os.ReadFile("testdata/segindex-v1.idx"); err == nil {
-		f.Add(g, false)
+	for _, golden := range []string{"testdata/segindex-v1.idx", "testdata/segindex-v2.idx"} {
+		if g, err := os.ReadFile(golden); err == nil {
+			f.Add(g, false)
+		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte, fix bool) {
 		data = slices.Clone(data)

@@ -79,8 +79,9 @@ func (r Reader) SegmentTerm(path, value string) (bm *roaring.Bitmap, upTo uint32
 		return nil, 0, false
 	}
 	bms := []*roaring.Bitmap{roaring.New()}
+	h := postingHash(KindTerm, path, value)
 	for _, seg := range s.segs {
-		p, err := seg.Postings(KindTerm, path, value)
+		p, err := seg.postingsOf(h)
 		switch {
 		case err != nil:
 			bms[0].AddRange(uint64(seg.First()), uint64(seg.Last())+1)
