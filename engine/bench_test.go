@@ -397,6 +397,12 @@ func BenchmarkQueryUniqueValue(b *testing.B) {
 	benchQueries(b, trace, 1)
 }
 
+// BenchmarkQueryNewest asks, as the harness does, for the 20 newest
+// events by createdAt.
+func BenchmarkQueryNewest(b *testing.B) {
+	benchQuery(b, trove.EventQuery{Sort: []trove.SortField{{Field: "createdAt", Direction: "desc"}}, Limit: trove.Limit(20)}, 20)
+}
+
 func BenchmarkQueryTimeRange(b *testing.B) {
 	start := time.UnixMilli(1_744_000_000_000).UTC().Add(time.Duration(*benchEvents/2) * 100 * time.Millisecond)
 	benchQuery(b, trove.EventQuery{TimeRange: &trove.TimeRange{Start: trove.FormatTime(start), End: trove.FormatTime(start.Add(time.Hour))}, Limit: trove.Limit(100)}, 100)

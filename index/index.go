@@ -17,6 +17,12 @@ const DefaultMaxPathValues = 4096
 // min/max summary.
 const chunkShift = 10
 
+// groupShift sets the chunk group: 1<<groupShift chunks share one min/max
+// summary of their own, so that a reader looking for the times it needs
+// passes over a group at a time (10M positions are 9,766 chunks, 153
+// groups).
+const groupShift = 6
+
 // Options tune an Index.
 type Options struct {
 	// MaxPathValues is how many distinct values one payload path may take
@@ -99,6 +105,8 @@ type state struct {
 	produce  dict
 	chunkMin []int64
 	chunkMax []int64
+	groupMin []int64 // the least chunkMin of each group of chunks
+	groupMax []int64
 
 	bySchema   []*roaring.Bitmap // by schema number
 	byProducer []*roaring.Bitmap // by producer number
@@ -435,10 +443,30 @@ func (s *state) chunk(pos uint32, t int64) {
 	if c == len(s.chunkMin) {
 		s.chunkMin = append(s.chunkMin, t)
 		s.chunkMax = append(s.chunkMax, t)
+	} else {
+		s.chunkMin[c] = min(s.chunkMin[c], t)
+		s.chunkMax[c] = max(s.chunkMax[c], t)
+	}
+	s.group(c>>groupShift, t, t)
+}
+
+// group widens group g's summary to lo…hi (a new group when g is next).
+func (s *state) group(g int, lo, hi int64) {
+	if g == len(s.groupMin) {
+		s.groupMin = append(s.groupMin, lo)
+		s.groupMax = append(s.groupMax, hi)
 		return
 	}
-	s.chunkMin[c] = min(s.chunkMin[c], t)
-	s.chunkMax[c] = max(s.chunkMax[c], t)
+	s.groupMin[g] = min(s.groupMin[g], lo)
+	s.groupMax[g] = max(s.groupMax[g], hi)
+}
+
+// regroup rebuilds the groups' summaries from the chunks'.
+func (s *state) regroup() {
+	s.groupMin, s.groupMax = nil, nil
+	for c := range s.chunkMin {
+		s.group(c>>groupShift, s.chunkMin[c], s.chunkMax[c])
+	}
 }
 
 func (s *state) link(pos uint32, l trove.EventLink, slot int32, after uint32) {
@@ -711,6 +739,7 @@ func (r Reader) Columns() Columns {
 	}
 	n := int(s.n)
 	full := n >> chunkShift
+	groups := full >> groupShift // groups of complete chunks only: the writer widens the last one
 	nc := (n + colMask) >> colShift
 	return Columns{
 		Last:      s.n,
@@ -720,6 +749,8 @@ func (r Reader) Columns() Columns {
 		Producers: s.produce.names[:len(s.produce.names):len(s.produce.names)],
 		chunkMin:  s.chunkMin[:full:full],
 		chunkMax:  s.chunkMax[:full:full],
+		groupMin:  s.groupMin[:groups:groups],
+		groupMax:  s.groupMax[:groups:groups],
 		segs:      s.colSegs[:len(s.colSegs):len(s.colSegs)],
 	}
 }
@@ -731,8 +762,10 @@ func (c Columns) Upto(last uint32) Columns {
 		return c
 	}
 	full := min(len(c.chunkMin), int(last)>>chunkShift)
+	groups := min(len(c.groupMin), full>>groupShift)
 	c.Last = last
 	c.chunkMin, c.chunkMax = c.chunkMin[:full:full], c.chunkMax[:full:full]
+	c.groupMin, c.groupMax = c.groupMin[:groups:groups], c.groupMax[:groups:groups]
 	return c
 }
 
@@ -748,6 +781,8 @@ type Columns struct {
 	pairs    []pair
 	chunkMin []int64
 	chunkMax []int64
+	groupMin []int64
+	groupMax []int64
 	segs     []colSeg
 }
 
@@ -837,3 +872,15 @@ func (c Columns) ChunkRange(i int) (lo, hi int64) { return c.chunkMin[i], c.chun
 
 // ChunkSize is the number of positions per time-column chunk.
 const ChunkSize = 1 << chunkShift
+
+// GroupChunks is the number of chunks per chunk group: group g holds chunks
+// g*GroupChunks … (g+1)*GroupChunks−1.
+const GroupChunks = 1 << groupShift
+
+// Groups returns how many groups of complete chunks there are; the chunks
+// after the last one (fewer than GroupChunks) belong to none.
+func (c Columns) Groups() int { return len(c.groupMin) }
+
+// GroupRange returns the least and greatest createdAt (unix ms) of the
+// chunks of group g: bounds of every ChunkRange among them.
+func (c Columns) GroupRange(g int) (lo, hi int64) { return c.groupMin[g], c.groupMax[g] }

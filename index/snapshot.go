@@ -101,6 +101,8 @@ func (s *state) frozen() state {
 		produce:    dict{names: s.produce.names},
 		chunkMin:   slices.Clone(s.chunkMin),
 		chunkMax:   slices.Clone(s.chunkMax),
+		groupMin:   slices.Clone(s.groupMin),
+		groupMax:   slices.Clone(s.groupMax),
 		superseded: s.superseded.Clone(),
 		linkType:   make(map[string]*roaring.Bitmap, len(s.linkType)),
 		anyLink:    s.anyLink.Clone(),
@@ -591,6 +593,7 @@ func (s *state) decodeColumns(d *dec, n int, from uint32) error {
 		s.chunkMin = append(s.chunkMin, lo)
 		s.chunkMax = append(s.chunkMax, lo+int64(d.u()))
 	}
+	s.regroup()
 	if old := d.bitmap(); old != nil {
 		if !old.IsEmpty() && old.Maximum() > from {
 			return fmt.Errorf("superseded position %d among the dropped columns' past %d", old.Maximum(), from)

@@ -117,16 +117,13 @@ func (p *Plan) topCreated(desc bool, k int) []createdKey {
 	}
 	// One pass over the bounds, the likely best chunks first, keeps only
 	// the chunks that can still beat the k-th best (which only gets
-	// better); they are then visited best bound first.
+	// better); they are then visited best bound first. A group of chunks
+	// whose own bound cannot beat it is passed over whole.
 	var h chunkHeap
-	for j := range n {
-		i := j
-		if desc {
-			i = n - 1 - j
-		}
+	chunk := func(i int) {
 		lo := uint64(i)*index.ChunkSize + 1
 		if lo > uint64(p.last) {
-			continue
+			return
 		}
 		tlo, thi := c.ChunkRange(i)
 		b := tlo
@@ -134,15 +131,48 @@ func (p *Plan) topCreated(desc bool, k int) []createdKey {
 			b = ^thi
 		}
 		if len(top) == k && top[0].key < b {
-			continue
+			return
 		}
 		ch := chunkBound{bound: b, lo: lo, hi: min(lo+index.ChunkSize, uint64(p.last)+1)}
 		if len(top) < k {
 			// Not k candidates yet: nothing to compare with, visit now.
 			visit(ch.lo, ch.hi)
-			continue
+			return
 		}
 		h = append(h, ch)
+	}
+	group := func(g int) {
+		tlo, thi := c.GroupRange(g)
+		b := tlo
+		if desc {
+			b = ^thi
+		}
+		if len(top) == k && top[0].key < b {
+			return
+		}
+		for j := range index.GroupChunks {
+			i := g*index.GroupChunks + j
+			if desc {
+				i = (g+1)*index.GroupChunks - 1 - j
+			}
+			chunk(i)
+		}
+	}
+	grouped := c.Groups() * index.GroupChunks // chunks before it are in groups
+	if desc {
+		for i := n - 1; i >= grouped; i-- {
+			chunk(i)
+		}
+		for g := c.Groups() - 1; g >= 0; g-- {
+			group(g)
+		}
+	} else {
+		for g := range c.Groups() {
+			group(g)
+		}
+		for i := grouped; i < n; i++ {
+			chunk(i)
+		}
 	}
 	h.init()
 	for len(h) > 0 {

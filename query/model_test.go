@@ -356,21 +356,40 @@ func decodeIndex(t *testing.T, snap []byte) *index.Index {
 // and with imported events of any createdAt, including ones newer and
 // older than everything else, so that the chunk walk must find them through
 // their chunks' bounds.
+//
+// The third case is long enough for groups of chunks (index.GroupChunks),
+// with imported events rare enough that most groups' bounds rule them out
+// whole and a few groups must be walked chunk by chunk.
 func TestCreatedOrder(t *testing.T) {
-	for seed := range uint64(2) {
-		r := rand.New(rand.NewPCG(seed, 7))
+	cases := []struct {
+		n, queries, importOneIn int
+	}{
+		{4*index.ChunkSize + 300, 150, 50},
+		{4*index.ChunkSize + 300, 150, 50},
+		{2*index.GroupChunks*index.ChunkSize + 5*index.ChunkSize + 300, 12, 20000},
+	}
+	if testing.Short() {
+		cases = cases[:2]
+	}
+	for seed, tc := range cases {
+		r := rand.New(rand.NewPCG(uint64(seed), 7))
 		base := time.Date(2025, 4, 15, 8, 0, 0, 0, time.UTC)
-		n := 4*index.ChunkSize + 300
-		m, ix := buildModelAt(r, n, index.Options{MaxPathValues: []int{3, 64}[seed]}, func(i int) time.Time {
-			switch r.IntN(50) {
-			case 0: // imported: anywhere, before or after the rest
+		n := tc.n
+		m, ix := buildModelAt(r, n, index.Options{MaxPathValues: []int{3, 64, 64}[seed]}, func(i int) time.Time {
+			if r.IntN(tc.importOneIn) == 0 { // imported: anywhere, before or after the rest
 				return base.Add(time.Duration(r.IntN(3*n)-n) * time.Second)
-			case 1: // a burst sharing one millisecond
+			}
+			if r.IntN(50) == 1 { // a burst sharing one millisecond
 				return base.Add(time.Duration(i/2) * time.Second)
 			}
 			return base.Add(time.Duration(i/3) * time.Second)
 		})
-		for i := range 150 {
+		var groups int
+		ix.Read(func(r index.Reader) { groups = r.Columns().Groups() })
+		if groups != n/index.ChunkSize/index.GroupChunks {
+			t.Fatalf("seed %d: %d groups of chunks for %d positions", seed, groups, n)
+		}
+		for i := range tc.queries {
 			eq := randomQuery(r)
 			eq.Search = ""
 			eq.Sort = []trove.SortField{{Field: "createdAt", Direction: []string{"asc", "desc"}[r.IntN(2)]}}
