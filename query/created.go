@@ -120,17 +120,22 @@ func (p *Plan) topCreated(desc bool, k int) []createdKey {
 	// better); they are then visited best bound first. A group of chunks
 	// whose own bound cannot beat it is passed over whole.
 	var h chunkHeap
+	// bound returns the best key times tlo…thi could give, and whether it
+	// is worse than the k-th best already found.
+	bound := func(tlo, thi int64) (b int64, beaten bool) {
+		b = tlo
+		if desc {
+			b = ^thi
+		}
+		return b, len(top) == k && top[0].key < b
+	}
 	chunk := func(i int) {
 		lo := uint64(i)*index.ChunkSize + 1
 		if lo > uint64(p.last) {
 			return
 		}
-		tlo, thi := c.ChunkRange(i)
-		b := tlo
-		if desc {
-			b = ^thi
-		}
-		if len(top) == k && top[0].key < b {
+		b, beaten := bound(c.ChunkRange(i))
+		if beaten {
 			return
 		}
 		ch := chunkBound{bound: b, lo: lo, hi: min(lo+index.ChunkSize, uint64(p.last)+1)}
@@ -142,12 +147,7 @@ func (p *Plan) topCreated(desc bool, k int) []createdKey {
 		h = append(h, ch)
 	}
 	group := func(g int) {
-		tlo, thi := c.GroupRange(g)
-		b := tlo
-		if desc {
-			b = ^thi
-		}
-		if len(top) == k && top[0].key < b {
+		if _, beaten := bound(c.GroupRange(g)); beaten {
 			return
 		}
 		for j := range index.GroupChunks {
