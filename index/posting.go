@@ -29,11 +29,9 @@ import (
 // by hash), which readers verify. A Posting is valid only inside the
 // Index.Read callback that returned it.
 type Posting struct {
-	st         *state
-	kind       byte
-	key, value string
-	hash       uint64          // postingHash(kind, key, value): each segment index is asked by it
-	head       *roaring.Bitmap // heap positions; nil: none
+	st   *state
+	hash uint64          // postingHash of its key: each segment index is asked by it
+	head *roaring.Bitmap // heap positions; nil: none
 }
 
 // Bitmap returns the positions of the posting in [lo, hi), and maybe
@@ -165,7 +163,7 @@ func rangeBitmap(lo, hi uint64) *roaring.Bitmap {
 }
 
 func (r Reader) posting(kind byte, key, value string, head *roaring.Bitmap) Posting {
-	return Posting{st: r.st, kind: kind, key: key, value: value, hash: postingHash(kind, key, value), head: head}
+	return Posting{st: r.st, hash: postingHash(kind, key, value), head: head}
 }
 
 // trim drops positions up to t from the heap's postings, which the segment

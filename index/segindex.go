@@ -35,7 +35,6 @@ const (
 	// version 2 adds the key filter (section 5) to version 1's sections,
 	// which are unchanged. Both are read.
 	SegIndexVersion = 2
-	segSections     = 6 // in the current version
 	// maxSegIndexBytes caps a segment index (section offsets are u32).
 	maxSegIndexBytes = 1<<32 - 1
 )
@@ -45,9 +44,6 @@ func segSectionsOf(version uint32) int { return 4 + int(version) }
 
 // segHeaderSizeOf returns the header size of a file with k sections.
 func segHeaderSizeOf(k int) int { return 40 + 16*k + 4 }
-
-// segHeaderSize is the header size of the current version.
-const segHeaderSize = 40 + 16*segSections + 4
 
 // The sections of a segment index, in file order.
 const (

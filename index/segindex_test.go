@@ -197,7 +197,7 @@ func fixSegIndexCRCs(data []byte) {
 	if len(data) < 12 {
 		return
 	}
-	k := segSections
+	k := segSectionsOf(SegIndexVersion)
 	if v := binary.LittleEndian.Uint32(data[8:]); v == 1 {
 		k = segSectionsOf(v)
 	}
@@ -226,7 +226,7 @@ func TestSegIndexCorruption(t *testing.T) {
 		fix    bool // recompute the checksums after mutating
 	}{
 		{"empty", func([]byte) []byte { return nil }, false},
-		{"truncated header", func(b []byte) []byte { return b[:segHeaderSize-1] }, false},
+		{"truncated header", func(b []byte) []byte { return b[:segHeaderSizeOf(segSectionsOf(SegIndexVersion))-1] }, false},
 		{"truncated body", func(b []byte) []byte { return b[:len(b)-1] }, false},
 		{"trailing bytes", func(b []byte) []byte { return append(b, 0) }, false},
 		{"bad magic", func(b []byte) []byte { b[0] ^= 1; return b }, false},
