@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"slices"
 
-	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/trovedb/trove/index"
 )
 
@@ -78,26 +77,21 @@ func (p *Plan) key(pos uint32, desc bool) createdKey {
 func (p *Plan) topCreated(desc bool, k int) []createdKey {
 	c := p.cols
 	top := make(topHeap, 0, k)
-	var it roaring.IntIterator
 	buf := make([]uint32, 0, index.ChunkSize)
+	meta := p.metaFilters()
 	// visit offers the candidates of positions lo…hi-1 to top.
 	visit := func(lo, hi uint64) {
 		// Collect them, then visit them newest first when descending:
 		// with nearly time-ordered positions the heap then fills with
 		// the best ones early and most of the rest are rejected with one
 		// comparison.
-		buf = buf[:0]
-		it.Initialize(p.cand)
-		it.AdvanceIfNeeded(uint32(lo))
-		for it.HasNext() && uint64(it.PeekNext()) < hi {
-			buf = append(buf, it.Next())
-		}
+		buf = p.candidatesIn(buf[:0], lo, hi)
 		for i := range buf {
 			pos := buf[i]
 			if desc {
 				pos = buf[len(buf)-1-i]
 			}
-			if !p.metaOK(pos) {
+			if meta && !p.metaOK(pos) {
 				continue
 			}
 			key := p.key(pos, desc)

@@ -29,6 +29,17 @@ func (m *model) Event(pos uint32) (trove.Event, error) {
 	return m.events[pos-1].Clone(), nil
 }
 
+// prefix returns the model of its first last events.
+func (m *model) prefix(last uint32) *model {
+	p := &model{events: m.events[:last], added: map[int][]trove.EventLink{}}
+	for src, links := range m.added {
+		if src <= int(last) {
+			p.added[src] = links
+		}
+	}
+	return p
+}
+
 // rawModel is the model as a RawSource.
 type rawModel struct{ *model }
 
@@ -306,6 +317,18 @@ func TestModel(t *testing.T) {
 					js, _ := json.Marshal(eq)
 					t.Fatalf("seed %d query %d (index %d): %s\n got %v\nwant %v", seed, i, k, js, positions(got), want)
 				}
+			}
+			// Bounded: the index as it was at a random earlier position
+			// (versions superseded only later still count).
+			last := uint32(r.IntN(len(m.events) + 1))
+			prefix := m.prefix(last)
+			got, err := Run(context.Background(), ix, prefix, q, Options{Bounded: true, Last: last})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := positions(prefix.query(q)); !slices.Equal(positions(got), want) {
+				js, _ := json.Marshal(eq)
+				t.Fatalf("seed %d query %d (bounded at %d): %s\n got %v\nwant %v", seed, i, last, js, positions(got), want)
 			}
 		}
 	}

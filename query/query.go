@@ -73,8 +73,14 @@ type Plan struct {
 	ix   *index.Index
 	last uint32
 	cols index.Columns
-	// cand holds the candidate positions; every match is in it.
+	// cand holds the candidate positions; every match is in it. When full
+	// is set, cand is nil and the candidates are every position in 1…last
+	// but those in excl (nil: none): a query without postings (a plain
+	// newest-first page) then never builds a bitmap of the whole log.
+	// candidates builds cand.
 	cand       *roaring.Bitmap
+	full       bool
+	excl       *roaring.Bitmap
 	schemaOK   []bool // by schema number; nil: no schema filter
 	producerOK []bool // by producer number; nil: no producer filter
 	start, end int64  // createdAt bounds in unix ms
@@ -145,7 +151,11 @@ func compile(ctx context.Context, ix *index.Index, q *trove.CompiledQuery, opts 
 		if w != nil {
 			w.move(must, p.last)
 		}
-		p.cand = intersect(must, w, p.last)
+		if len(must) == 0 && w == nil {
+			p.full = true
+		} else {
+			p.cand = intersect(must, w, p.last)
+		}
 		unanswered = p.narrowBySegments(r, unindexed)
 		if !q.AllVersions() {
 			p.dropSuperseded(r)
@@ -155,8 +165,45 @@ func compile(ctx context.Context, ix *index.Index, q *trove.CompiledQuery, opts 
 	// search mostly not.
 	p.rawTests = len(unindexed) > 0 && (p.fastTerms != nil || p.partial != nil) || q.SearchQuery() != nil && p.partial != nil
 	p.narrowBySearchers(ctx, opts, w, unanswered)
-	p.cand.RemoveRange(uint64(p.last)+1, 1<<32)
+	if !p.full {
+		p.cand.RemoveRange(uint64(p.last)+1, 1<<32)
+	}
 	return p
+}
+
+// candidates returns the candidate bitmap, building it when the plan
+// holds every position (full).
+func (p *Plan) candidates() *roaring.Bitmap {
+	if p.full {
+		p.cand = roaring.New()
+		if p.last > 0 {
+			p.cand.AddRange(1, uint64(p.last)+1)
+		}
+		if p.excl != nil {
+			p.cand.AndNot(p.excl)
+		}
+		p.full, p.excl = false, nil
+	}
+	return p.cand
+}
+
+// candidatesIn appends the candidates in lo…hi-1 to buf, ascending.
+func (p *Plan) candidatesIn(buf []uint32, lo, hi uint64) []uint32 {
+	if p.full {
+		for pos := lo; pos < hi; pos++ {
+			if p.excl == nil || !p.excl.Contains(uint32(pos)) {
+				buf = append(buf, uint32(pos))
+			}
+		}
+		return buf
+	}
+	var it roaring.IntIterator
+	it.Initialize(p.cand)
+	it.AdvanceIfNeeded(uint32(lo))
+	for it.HasNext() && uint64(it.PeekNext()) < hi {
+		buf = append(buf, it.Next())
+	}
+	return buf
 }
 
 // planFastTerms sets up the payload terms that can be tested on the raw
@@ -383,17 +430,27 @@ func (a anyOf) Bounds() (lo, hi uint32, ok bool) {
 
 // dropSuperseded removes the candidates a later version supersedes. A
 // version is superseded once its next version is indexed; those
-// superseded only by positions past p.last are not yet.
+// superseded only by positions past p.last are not yet. A full plan keeps
+// its own copy of them in excl (the index's changes after the read lock).
 func (p *Plan) dropSuperseded(r index.Reader) {
 	var keep *roaring.Bitmap
 	all := r.Columns()
 	for q := uint64(p.last) + 1; q <= uint64(all.Last); q++ {
-		if prev := all.Prev(uint32(q)); prev != 0 && prev <= p.last && p.cand.Contains(prev) {
+		if prev := all.Prev(uint32(q)); prev != 0 && prev <= p.last && (p.full || p.cand.Contains(prev)) {
 			if keep == nil {
 				keep = roaring.New()
 			}
 			keep.Add(prev)
 		}
+	}
+	if p.full {
+		if sup := r.Superseded(); !sup.IsEmpty() {
+			p.excl = sup.Clone()
+			if keep != nil {
+				p.excl.AndNot(keep)
+			}
+		}
+		return
 	}
 	p.cand.AndNot(r.Superseded())
 	if keep != nil {
@@ -464,7 +521,7 @@ func (p *Plan) narrow(bm *roaring.Bitmap, upTo uint32) {
 	if upTo < p.last {
 		tail.AddRange(uint64(upTo)+1, uint64(p.last)+1)
 	}
-	p.cand.And(roaring.Or(bm, tail))
+	p.candidates().And(roaring.Or(bm, tail))
 }
 
 // termsUnindexed reports whether some payload term of q is on a path the
@@ -549,7 +606,21 @@ func (p *Plan) timeRanges() *roaring.Bitmap {
 }
 
 // Candidates returns how many positions the plan will look at.
-func (p *Plan) Candidates() uint64 { return p.cand.GetCardinality() }
+func (p *Plan) Candidates() uint64 {
+	if p.full {
+		n := uint64(p.last)
+		if p.excl != nil {
+			n -= p.excl.GetCardinality()
+		}
+		return n
+	}
+	return p.cand.GetCardinality()
+}
+
+// metaFilters reports whether the query has filters metaOK checks.
+func (p *Plan) metaFilters() bool {
+	return p.schemaOK != nil || p.producerOK != nil || p.hasStart || p.hasEnd
+}
 
 // metaOK checks the filters the columns answer without reading the event.
 func (p *Plan) metaOK(pos uint32) bool {
@@ -689,7 +760,7 @@ func Run(ctx context.Context, ix *index.Index, src Source, q *trove.CompiledQuer
 		return p.stream(ctx, src, p.createdOrder(keys[0].Desc, want), want)
 	}
 	var items []trove.Sortable
-	it := p.cand.Iterator()
+	it := p.candidates().Iterator()
 	for n := 0; it.HasNext(); n++ {
 		if n&1023 == 0 && ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -719,9 +790,9 @@ func (p *Plan) ordered(desc bool) func(yield func(uint32) bool) {
 	return func(yield func(uint32) bool) {
 		var it roaring.IntIterable
 		if desc {
-			it = p.cand.ReverseIterator()
+			it = p.candidates().ReverseIterator()
 		} else {
-			it = p.cand.Iterator()
+			it = p.candidates().Iterator()
 		}
 		for it.HasNext() {
 			if pos := it.Next(); p.metaOK(pos) && !yield(pos) {
@@ -736,7 +807,7 @@ func (p *Plan) ordered(desc bool) func(yield func(uint32) bool) {
 func (p *Plan) byCreated(desc bool) func(yield func(uint32) bool) {
 	return func(yield func(uint32) bool) {
 		var list []uint32
-		it := p.cand.Iterator()
+		it := p.candidates().Iterator()
 		for it.HasNext() {
 			if pos := it.Next(); p.metaOK(pos) {
 				list = append(list, pos)
