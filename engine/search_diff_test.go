@@ -20,14 +20,17 @@ var searchDiffTexts = []string{
 	"İstanbul", "İSTANBUL airport", "istanbul", "i̇stanbul", "STRASSE straße", "ǅemal ǆ", "ΣΊΣΥΦΟΣ σίσυφος",
 	"e\u0301cole école", "٣٤ apples", "日本語テキスト", "Ⅻ roman", "ﬁle ﬁnal", "\u212aelvin kelvin",
 	"Disk full on /dev/sda1", "disk-full again", "x_y z", "3.14 is pi", "don't panic", "TAB\there",
-	"quote \" and \\ backslash", "🙂 smile", "", "   ", "a", "A b C", "MiXeD123Case", "ÅNGSTRÖM",
+	"quote \" and \\ backslash", "🙂 smile", "", "   ", "a", "A b C", "MiXeD123Case", "ÅNGSTRÖM", "full stop", "t",
 }
 
 // searchDiffNumbers are JSON numbers, some past float64's range or
-// precision.
+// precision, and some a few apart in one cell of the search index's
+// numeric grid (millisecond timestamps, integers past 2²⁸), which its
+// candidates do not tell apart.
 var searchDiffNumbers = []string{
 	"0", "-0", "1", "1.0", "1e3", "1000", "-5", "3.14", "0.1", "1e400", "-1e400", "1e-400", "-2.5e-300",
 	"123456789012345678901", "9007199254740993", "9007199254740992", "42",
+	"1700000000000", "1700000000001", "1700000000002.5", "268435457", "268435458", "-268435457",
 }
 
 var searchDiffKeys = []string{"a", "b", "msg", "n", "flag", "a.b", "x_y", "_u", "__", "_trove_pos", "_all", "_id", "Tag", "ü"}

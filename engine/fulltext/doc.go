@@ -21,8 +21,9 @@
 // Documents are built straight from each payload's JSON (searchdoc.go),
 // without bleve's mapping: text fields without term vectors holding
 // exactly trove.Tokenize's tokens under the value's dotted path, numbers
-// (float64) at a precision step of 8, booleans, an _all field of the text
-// only. Every document carries its position (_trove_pos, on a
+// (float64) at a precision step of 8 from shift 24 (to within 2⁻²⁸ of
+// their magnitude), booleans; no _all field (a bare clause searches every
+// field). Every document carries its position (_trove_pos, on a
 // 256-position grid), so position-ordered pages with a limit search window
 // by window (SearchRange) instead of enumerating every hit.
 //

@@ -58,12 +58,14 @@ const (
 	// searchMappingKey holds searchMappingVersion in the index; an index
 	// built with another mapping is rebuilt.
 	searchMappingKey = "trove.mapping"
-	// searchMappingVersion 6: documents built from the payload's JSON
-	// (searchdoc.go): text fields without term vectors, "_all" of text
-	// only, tokens exactly trove.Tokenize's, numbers with a precision step
-	// of 8; no stored fields or doc values beyond the document id; each
-	// document holds its position in searchPosField.
-	searchMappingVersion = "6"
+	// searchMappingVersion 7: documents built from the payload's JSON
+	// (searchdoc.go): text and boolean fields without term vectors or
+	// frequencies, tokens exactly trove.Tokenize's, numbers with a
+	// precision step of 8 from shift 24, no "_all" field; no stored fields
+	// or doc values beyond the document id; each document holds its
+	// position in searchPosField. (6: numbers from shift 0, booleans with
+	// frequencies, an "_all" field of the text.)
+	searchMappingVersion = "7"
 	// searchPosField holds each document's position (searchPosShifts), so
 	// that a search can be asked for one range of positions. A payload key
 	// of the same name keeps its values there too (the field holds both,
@@ -448,10 +450,11 @@ func supersetQuery(sq *trove.SearchQuery) (bq.Query, bool) {
 }
 
 func clauseQuery(c *trove.SearchClause) bq.Query {
-	field := "_all"
-	if c.Field != "" {
-		field = searchFieldName(c.Field)
+	if c.Field == "" {
+		// A bare clause (a word or a phrase: ranges need a field).
+		return &anyFieldQuery{tokens: c.Tokens, all: c.Kind == trove.PhraseClause}
 	}
+	field := searchFieldName(c.Field)
 	terms := func() []bq.Query {
 		qs := make([]bq.Query, len(c.Tokens))
 		for i, t := range c.Tokens {
@@ -476,20 +479,18 @@ func clauseQuery(c *trove.SearchClause) bq.Query {
 		return newSearchRange(field, math.Inf(-1), f)
 	}
 	alts := terms()
-	if c.Field != "" {
-		if f, err := strconv.ParseFloat(c.Text, 64); err == nil && !math.IsNaN(f) {
-			f = searchFloat(c.Text)
-			alts = append(alts, newSearchRange(field, f, f))
-		} else if trove.IsJSONNumber(c.Text) {
-			// A number float64 cannot hold: match any number.
-			alts = append(alts, newSearchRange(field, math.Inf(-1), math.Inf(1)))
-		}
-		for _, b := range []bool{true, false} {
-			if strings.EqualFold(c.Text, strconv.FormatBool(b)) {
-				q := bleve.NewBoolFieldQuery(b)
-				q.SetField(field)
-				alts = append(alts, q)
-			}
+	if f, err := strconv.ParseFloat(c.Text, 64); err == nil && !math.IsNaN(f) {
+		f = searchFloat(c.Text)
+		alts = append(alts, newSearchRange(field, f, f))
+	} else if trove.IsJSONNumber(c.Text) {
+		// A number float64 cannot hold: match any number.
+		alts = append(alts, newSearchRange(field, math.Inf(-1), math.Inf(1)))
+	}
+	for _, b := range []bool{true, false} {
+		if strings.EqualFold(c.Text, strconv.FormatBool(b)) {
+			q := bleve.NewBoolFieldQuery(b)
+			q.SetField(field)
+			alts = append(alts, q)
 		}
 	}
 	if len(alts) == 1 {

@@ -23,15 +23,18 @@ import (
 //     doc values: phrases are searched as conjunctions of their tokens and
 //     verified;
 //   - every number becomes a numeric field (float64, rounded, ±Inf past the
-//     range, -0 as 0) with terms at a precision step of searchNumStep,
-//     which searchRange searches; every boolean a boolean field;
-//   - "_all" holds the tokens of every text field, for bare clauses, which
-//     search strings only;
+//     range, -0 as 0) with terms at a precision step of searchNumStep from
+//     shift searchNumMin, which searchRange searches; every boolean a
+//     boolean field (without frequencies, as text);
 //   - searchPosField holds the document's position (searchPosShifts), which
 //     searchPosRange searches.
 //
-// A payload key whose path would clash with bleve's own fields (_id, _all)
-// is indexed under searchFieldName's name for it.
+// There is no "_all" field: a bare clause, which looks at every string of
+// the payload, is searched in every field (anyFieldQuery). An "_all" field
+// repeated every token of the document and took a fifth of the index's
+// bytes. A payload key whose path would clash with bleve's own field (_id,
+// or _all, which earlier mappings kept) is indexed under searchFieldName's
+// name for it.
 
 // searchTextOptions: indexed only (no term vectors, stored value or doc
 // values), without frequencies (searches never score).
@@ -95,11 +98,22 @@ func (f *searchText) Analyze() {
 }
 
 // searchNumStep is the precision step of numeric fields: a number is
-// indexed as its sortable 64 bits shifted right by 0, 8, …, 56 bits, each
-// prefix-coded as bleve codes numbers, and searchRange covers a range with
-// the coarsest of these terms that fit in it. (bleve's own numeric fields
-// have a step of 4: twice the terms.)
+// indexed as its sortable 64 bits shifted right by searchNumMin,
+// searchNumMin+8, …, 56 bits, each prefix-coded as bleve codes numbers, and
+// searchRange covers a range with the coarsest of these terms that fit in
+// it. (bleve's own numeric fields have a step of 4 from shift 0: more than
+// twice the terms.)
 const searchNumStep = 8
+
+// searchNumMin is the finest shift indexed. The sortable bits of a float64
+// are its sign, exponent and mantissa, so the terms at shift 24 tell apart
+// numbers that differ by more than 2⁻²⁸ of their magnitude (every integer
+// below 2²⁸, a millisecond timestamp to within 7 s): a search is rounded
+// out to that grid and its candidates verified. The finer terms, nearly
+// one distinct term per event for a sequence number or an amount, took
+// most of the index's bytes (745 bytes an event at shift 0 against 403 at
+// 24, harness-shaped events).
+const searchNumMin = 24
 
 // searchNumber is a numeric field: the numbers at one path of a payload
 // (float64, as numeric.Float64ToInt64 orders them).
@@ -125,11 +139,11 @@ func (f *searchNumber) AnalyzedTokenFrequencies() index.TokenFrequencies {
 
 // Analyze computes the field's terms.
 func (f *searchNumber) Analyze() {
-	const perVal = 64 / searchNumStep
+	const perVal = (64 - searchNumMin) / searchNumStep
 	f.freqs = make(index.TokenFrequencies, perVal*len(f.vals))
 	buf := make([]byte, 56*len(f.vals)) // the terms of a number take 53 bytes
 	for _, v := range f.vals {
-		for shift := uint(0); shift < 64; shift += searchNumStep {
+		for shift := uint(searchNumMin); shift < 64; shift += searchNumStep {
 			var pc numeric.PrefixCoded
 			pc, buf, _ = numeric.NewPrefixCodedInt64Prealloc(v, shift, buf)
 			pc = pc[:len(pc):len(pc)]
@@ -167,46 +181,6 @@ func (f *searchPos) Analyze() {
 	for _, shift := range searchPosShifts {
 		t := searchPosTerm(f.pos, shift)
 		f.freqs[string(t)] = &index.TokenFreq{Term: t}
-	}
-}
-
-// searchAll is the "_all" field: the union of a document's text fields'
-// tokens. It is the document's last field, analyzed after them.
-type searchAll struct {
-	parts []*searchText
-	n     int
-	freqs index.TokenFrequencies
-}
-
-var _ document.Field = (*searchAll)(nil)
-
-func (f *searchAll) Name() string                        { return "_all" }
-func (f *searchAll) ArrayPositions() []uint64            { return nil }
-func (f *searchAll) Options() index.FieldIndexingOptions { return searchTextOptions }
-func (f *searchAll) Value() []byte                       { return nil }
-func (f *searchAll) EncodedFieldType() byte              { return 't' }
-func (f *searchAll) NumPlainTextBytes() uint64           { return 0 }
-func (f *searchAll) Size() int                           { return 64 + 8*len(f.parts) + f.freqs.Size() }
-func (f *searchAll) AnalyzedLength() int                 { return f.n }
-func (f *searchAll) AnalyzedTokenFrequencies() index.TokenFrequencies {
-	return f.freqs
-}
-
-// Analyze merges the text fields' token sets (bleve analyzes a document's
-// fields in order, so theirs are computed).
-func (f *searchAll) Analyze() {
-	size := 0
-	for _, p := range f.parts {
-		size += len(p.freqs)
-	}
-	f.freqs = make(index.TokenFrequencies, size)
-	for _, p := range f.parts {
-		f.n += p.n
-		for k, tf := range p.freqs {
-			if _, ok := f.freqs[k]; !ok {
-				f.freqs[k] = tf // read only: no frequency, no locations
-			}
-		}
 	}
 }
 
@@ -263,7 +237,6 @@ type searchDoc struct {
 	doc   *document.Document
 	texts map[string]*searchText   // by path
 	nums  map[string]*searchNumber // by path
-	all   *searchAll
 	path  []byte
 }
 
@@ -273,7 +246,6 @@ func buildSearchDoc(pos uint64, payload []byte) (*document.Document, error) {
 		doc:   document.NewDocument(strconv.FormatUint(pos, 10)),
 		texts: make(map[string]*searchText, 8),
 		nums:  make(map[string]*searchNumber, 8),
-		all:   &searchAll{},
 	}
 	s := jsonscan.New(payload)
 	err := d.value(&s, s.Next())
@@ -287,19 +259,14 @@ func buildSearchDoc(pos uint64, payload []byte) (*document.Document, error) {
 	for _, f := range d.nums {
 		d.doc.AddField(f)
 	}
-	// Text fields in a stable order, then "_all" after them.
+	// Text fields in a stable order.
 	names := make([]string, 0, len(d.texts))
 	for k := range d.texts {
 		names = append(names, k)
 	}
 	sort.Strings(names)
 	for _, k := range names {
-		f := d.texts[k]
-		d.doc.AddField(f)
-		d.all.parts = append(d.all.parts, f)
-	}
-	if len(d.all.parts) > 0 {
-		d.doc.AddField(d.all)
+		d.doc.AddField(d.texts[k])
 	}
 	return d.doc, nil
 }
@@ -354,7 +321,7 @@ func (d *searchDoc) value(s *jsonscan.Scanner, k jsonscan.Kind) error {
 		}
 	case jsonscan.True, jsonscan.False:
 		if len(d.path) > 0 {
-			d.doc.AddField(document.NewBooleanFieldWithIndexingOptions(d.name(), nil, k == jsonscan.True, index.IndexField))
+			d.doc.AddField(document.NewBooleanFieldWithIndexingOptions(d.name(), nil, k == jsonscan.True, searchTextOptions))
 		}
 	case jsonscan.Null:
 	default: // Invalid

@@ -82,9 +82,8 @@ func docTerms(payload []byte) (map[string]map[string]bool, error) {
 }
 
 // wantTerms returns the terms a decoded payload's document must hold, as
-// docTerms gives them: every string's tokens under its path and in "_all",
-// every number's full-precision term, every boolean's field, the
-// position's terms.
+// docTerms gives them: every string's tokens under its path, every
+// number's finest term, every boolean's field, the position's terms.
 func wantTerms(v any) map[string]map[string]bool {
 	want := map[string]map[string]bool{}
 	add := func(key, term string) {
@@ -115,14 +114,12 @@ func wantTerms(v any) map[string]map[string]bool {
 				return
 			}
 			add("t:"+searchFieldName(path), "") // even without tokens
-			add("t:_all", "")
 			for _, tok := range trove.Tokenize(x) {
 				add("t:"+searchFieldName(path), tok)
-				add("t:_all", tok)
 			}
 		case json.Number:
 			if path != "" {
-				add("n:"+searchFieldName(path), string(numeric.MustNewPrefixCodedInt64(numeric.Float64ToInt64(searchFloat(string(x))), 0)))
+				add("n:"+searchFieldName(path), string(numeric.MustNewPrefixCodedInt64(numeric.Float64ToInt64(searchFloat(string(x))), searchNumMin)))
 			}
 		case bool:
 			if path != "" {
@@ -138,7 +135,7 @@ func wantTerms(v any) map[string]map[string]bool {
 }
 
 // FuzzSearchDoc: a payload Trove accepts gives a document holding exactly
-// its strings' tokens and at least its numbers' full-precision terms and
+// its strings' tokens and at least its numbers' finest terms and
 // its booleans; any other input gives a document or errSearchJSON, never a
 // panic.
 func FuzzSearchDoc(f *testing.F) {

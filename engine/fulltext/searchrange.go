@@ -5,16 +5,20 @@ import (
 	"encoding/binary"
 	"math"
 
+	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/numeric"
 	"github.com/blevesearch/bleve/v2/search"
+	bq "github.com/blevesearch/bleve/v2/search/query"
 	bsearcher "github.com/blevesearch/bleve/v2/search/searcher"
 	index "github.com/blevesearch/bleve_index_api"
 )
 
 // searchRange is a bleve query matching the documents holding, in field, a
-// number in lo…hi (inclusive) as searchNumber indexes numbers: of the
-// coarsest terms covering the range exactly, it finds those that exist
+// number in lo…hi (inclusive) as searchNumber indexes numbers, and others
+// near its ends: the range is rounded out to the grid of shift
+// searchNumMin. Of the coarsest terms covering that exactly, it finds
+// those that exist
 // (probing a short piece's terms, walking the field's dictionary over a
 // long one) and matches any of them.
 type searchRange struct {
@@ -34,7 +38,8 @@ func (q *searchRange) Searcher(ctx context.Context, r index.IndexReader, _ mappi
 	var terms [][]byte
 	var err error
 	var contains index.FieldDictContains // opened for the first short piece
-	splitSortable(sortable(q.lo), sortable(q.hi), func(lo, hi uint64, shift uint) bool {
+	grid := uint64(1)<<searchNumMin - 1  // the finest terms indexed
+	splitSortable(sortable(q.lo)&^grid, sortable(q.hi)|grid, func(lo, hi uint64, shift uint) bool {
 		if n := hi>>shift - lo>>shift; n < searchRangeProbe {
 			// A short piece: probe its few terms.
 			if contains == nil {
@@ -100,7 +105,8 @@ func sortable(f float64) uint64 { return uint64(numeric.Float64ToInt64(f)) ^ 1<<
 func unsortable(u uint64) int64 { return int64(u ^ 1<<63) }
 
 // splitSortable splits lo…hi (sortable bits, inclusive) into ranges of
-// terms at shifts 0, searchNumStep, …: see splitRange.
+// terms at shifts 0, searchNumStep, …: see splitRange. (Rounded to the grid
+// of searchNumMin, lo…hi has no piece finer than it.)
 func splitSortable(lo, hi uint64, fn func(lo, hi uint64, shift uint) bool) {
 	splitRange(lo, hi, searchNumStep, 64, fn)
 }
@@ -175,4 +181,47 @@ func (q *searchPosRange) Searcher(ctx context.Context, r index.IndexReader, _ ma
 		return true
 	})
 	return bsearcher.NewMultiTermSearcherBytes(ctx, r, terms, searchPosField, 1, opts, false)
+}
+
+// anyFieldQuery is a bleve query matching the documents holding, in one
+// field, any of tokens (every one of them when all is set): a bare clause,
+// which looks at every string of the payload, searched in each field of
+// the index it runs on. Numeric and position fields are searched too:
+// their terms are binary and seldom equal a token, which only adds
+// candidates. No tokens match nothing.
+type anyFieldQuery struct {
+	tokens []string
+	all    bool
+}
+
+// Searcher implements bleve's query.Query.
+func (q *anyFieldQuery) Searcher(ctx context.Context, r index.IndexReader, m mapping.IndexMapping, opts search.SearcherOptions) (search.Searcher, error) {
+	fields, err := r.Fields()
+	if err != nil {
+		return nil, err
+	}
+	var alts []bq.Query
+	for _, f := range fields {
+		if f == "_id" || len(q.tokens) == 0 {
+			continue
+		}
+		per := make([]bq.Query, len(q.tokens))
+		for i, t := range q.tokens {
+			tq := bleve.NewTermQuery(t)
+			tq.SetField(f)
+			per[i] = tq
+		}
+		switch {
+		case len(per) == 1:
+			alts = append(alts, per[0])
+		case q.all:
+			alts = append(alts, bleve.NewConjunctionQuery(per...))
+		default:
+			alts = append(alts, bleve.NewDisjunctionQuery(per...))
+		}
+	}
+	if len(alts) == 0 {
+		return bsearcher.NewMatchNoneSearcher(r)
+	}
+	return bleve.NewDisjunctionQuery(alts...).Searcher(ctx, r, m, opts)
 }
