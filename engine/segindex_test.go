@@ -1,19 +1,19 @@
 package engine
 
 import (
+	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
-	"hash/crc32"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
-	"slices"
 	"sync"
 	"testing"
 
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/index"
+	"github.com/trovedb/trove/segment"
 )
 
 // segIndexFiles returns the segment index of every event segment of the
@@ -81,43 +81,46 @@ func TestSealWritesSegIndexes(t *testing.T) {
 		}
 	})
 
-	t.Run("version 1", func(t *testing.T) {
-		// A store whose segment indexes an earlier engine wrote, without
-		// key filters: it checks clean, keeps them, and answers as the
-		// version 2 store does.
-		d := copyDir(t, dir)
-		for path, data := range segIndexFiles(t, d) {
-			write(t, path, segIndexV1(t, []byte(data)))
-		}
-		rep, err := Check(context.Background(), d)
-		if err != nil || rep.SegIndexes != len(files) || len(rep.Repairable) != 0 {
-			t.Fatalf("check of version 1 segment indexes: %v, %d verified, repairable %v", err, rep.SegIndexes, rep.Repairable)
-		}
-		v1, v2 := openStore(t, d, o), openStore(t, copyDir(t, dir), o)
-		defer v1.Close()
-		defer v2.Close()
-		checkEvents(t, v1, 300)
-		for q, matches := range map[*trove.EventQuery]int{
-			{Payload: map[string]any{"n": 123}}:                             1,
-			{Payload: map[string]any{"n": 1000}}:                            0,
-			{Payload: map[string]any{"kind": "k3"}, Limit: trove.Limit(20)}: 20,
-			{Producer: []string{"producer-1"}, Payload: map[string]any{"text": "event number 7 with some padding text"}}: 1,
-		} {
-			want, err := v2.QueryEvents(context.Background(), *q)
-			if err != nil || len(want) != matches {
-				t.Fatalf("query %+v: %d events, %v; want %d", *q, len(want), err, matches)
+	for _, version := range []uint32{1, 2} {
+		t.Run(fmt.Sprintf("version %d", version), func(t *testing.T) {
+			// A store whose segment indexes an earlier engine wrote
+			// (version 1 without key filters, version 2 with full-width
+			// columns and 16-byte keys): it checks clean, keeps them,
+			// and answers as the current store does.
+			d := copyDir(t, dir)
+			for path, data := range oldSegIndexes(t, d, o, version) {
+				write(t, path, data)
 			}
-			got, err := v1.QueryEvents(context.Background(), *q)
-			if err != nil || !reflect.DeepEqual(got, want) {
-				t.Fatalf("query %+v on version 1 indexes: %d events, %v; want %d", *q, len(got), err, len(want))
+			rep, err := Check(context.Background(), d)
+			if err != nil || rep.SegIndexes != len(files) || len(rep.Repairable) != 0 {
+				t.Fatalf("check of version %d segment indexes: %v, %d verified, repairable %v", version, err, rep.SegIndexes, rep.Repairable)
 			}
-		}
-		for path, data := range segIndexFiles(t, d) {
-			if ix, err := index.DecodeSegIndex(path, []byte(data)); err != nil || ix.Format() != 1 {
-				t.Fatalf("%s: %v, format %d after reopening: a version 1 index is read as it is", path, err, ix.Format())
+			old, cur := openStore(t, d, o), openStore(t, copyDir(t, dir), o)
+			defer old.Close()
+			defer cur.Close()
+			checkEvents(t, old, 300)
+			for q, matches := range map[*trove.EventQuery]int{
+				{Payload: map[string]any{"n": 123}}:                             1,
+				{Payload: map[string]any{"n": 1000}}:                            0,
+				{Payload: map[string]any{"kind": "k3"}, Limit: trove.Limit(20)}: 20,
+				{Producer: []string{"producer-1"}, Payload: map[string]any{"text": "event number 7 with some padding text"}}: 1,
+			} {
+				want, err := cur.QueryEvents(context.Background(), *q)
+				if err != nil || len(want) != matches {
+					t.Fatalf("query %+v: %d events, %v; want %d", *q, len(want), err, matches)
+				}
+				got, err := old.QueryEvents(context.Background(), *q)
+				if err != nil || !reflect.DeepEqual(got, want) {
+					t.Fatalf("query %+v on version %d indexes: %d events, %v; want %d", *q, version, len(got), err, len(want))
+				}
 			}
-		}
-	})
+			for path, data := range segIndexFiles(t, d) {
+				if ix, err := index.DecodeSegIndex(path, []byte(data)); err != nil || ix.Format() != version {
+					t.Fatalf("%s: %v, format %d after reopening: a version %d index is read as it is", path, err, ix.Format(), version)
+				}
+			}
+		})
+	}
 
 	damage := map[string]func(data []byte, other []byte) []byte{
 		"flipped byte":            func(b, _ []byte) []byte { b[len(b)/2] ^= 0x40; return b },
@@ -231,31 +234,25 @@ func TestGoldenStoreGainsSegIndexes(t *testing.T) {
 	}
 }
 
-// segIndexV1 rewrites a version 2 segment index as version 1: the same
-// first five sections (key filter dropped) under a version 1 header.
-func segIndexV1(t *testing.T, data []byte) []byte {
+// oldSegIndexes returns the segment indexes of the store in dir as an
+// earlier engine wrote them: the same events encoded in that version.
+func oldSegIndexes(t *testing.T, dir string, o Options, version uint32) map[string][]byte {
 	t.Helper()
-	le := binary.LittleEndian
-	if le.Uint32(data[8:]) != 2 || le.Uint32(data[12:]) != 6 {
-		t.Fatal("not a version 2 segment index")
-	}
-	const sections, hdr = 5, 40 + 5*16 + 4
-	out := slices.Clone(data[:hdr])
-	le.PutUint32(out[8:], 1)
-	le.PutUint32(out[12:], sections)
-	for i := range sections {
-		e := data[40+16*i:]
-		off, size := le.Uint32(e), le.Uint32(e[4:])
-		for len(out)%8 != 0 {
-			out = append(out, 0)
+	st := openStore(t, dir, o)
+	defer st.Close()
+	var cols index.Columns
+	st.ix.Read(func(r index.Reader) { cols = r.Columns() })
+	out := map[string][]byte{}
+	for _, sg := range st.w.evSegs {
+		sb := newSegIndexBuilder(sg.meta.FirstPosition, sg.meta.LastPosition, st.w.schemas, cols.Prev)
+		if err := sg.seg.Scan(func(r segment.Record) error { return sb.add(&r) }); err != nil {
+			t.Fatal(err)
 		}
-		ne := out[40+16*i:]
-		le.PutUint32(ne[0:], uint32(len(out)))
-		le.PutUint32(ne[4:], size)
-		le.PutUint32(ne[8:], le.Uint32(e[8:]))
-		le.PutUint32(ne[12:], 0)
-		out = append(out, data[off:off+size]...)
+		var buf bytes.Buffer
+		if err := sb.b.EncodeVersion(&buf, version); err != nil {
+			t.Fatal(err)
+		}
+		out[segIndexPath(sg.path)] = buf.Bytes()
 	}
-	le.PutUint32(out[hdr-4:], crc32.Checksum(out[:hdr-4], crc32.MakeTable(crc32.Castagnoli)))
 	return out
 }

@@ -24,23 +24,25 @@ import (
 // DecodeSegIndex read one in place (a memory map on Linux): nothing of it
 // is copied into the Go heap but its dictionaries.
 //
-// Postings are found by a 64-bit hash of their key, so a lookup may
-// return the positions of another key sharing the hash: postings are
-// candidates, a superset of the true answer, which the caller verifies
-// (package query verifies every candidate).
+// Postings are found by a hash of their key (64 bits up to version 2, the
+// high 32 of them in version 3), so a lookup may return the positions of
+// another key sharing the hash: postings are candidates, a superset of the
+// true answer, which the caller verifies (package query verifies every
+// candidate).
 
 const (
 	segIndexMagic = "TRVSEGIX"
 	// SegIndexVersion is the version SegIndexBuilder.Encode writes:
-	// version 2 adds the key filter (section 5) to version 1's sections,
-	// which are unchanged. Both are read.
-	SegIndexVersion = 2
+	// version 2 adds the key filter (section 5) to version 1's sections;
+	// version 3 narrows the columns to the widths their values need and
+	// the key table to 8-byte entries. All three are read.
+	SegIndexVersion = 3
 	// maxSegIndexBytes caps a segment index (section offsets are u32).
 	maxSegIndexBytes = 1<<32 - 1
 )
 
-// segSectionsOf returns the section count of a version (1 or 2).
-func segSectionsOf(version uint32) int { return 4 + int(version) }
+// segSectionsOf returns the section count of a version (1, 2 or 3).
+func segSectionsOf(version uint32) int { return 4 + int(min(version, 2)) }
 
 // segHeaderSizeOf returns the header size of a file with k sections.
 func segHeaderSizeOf(k int) int { return 40 + 16*k + 4 }
@@ -252,16 +254,20 @@ func (b *SegIndexBuilder) EncodeVersion(w io.Writer, version uint32) error {
 	}
 	secs[secDict] = d
 	// columns
-	c := make([]byte, 0, b.n*24)
-	for _, t := range b.created {
-		c = binary.LittleEndian.AppendUint64(c, uint64(t))
-	}
-	for _, col := range [][]uint32{b.prev, b.version, b.schema, b.producer} {
-		for _, v := range col {
-			c = binary.LittleEndian.AppendUint32(c, v)
+	if version >= 3 {
+		secs[secColumns] = b.columnsV3()
+	} else {
+		c := make([]byte, 0, b.n*24)
+		for _, t := range b.created {
+			c = binary.LittleEndian.AppendUint64(c, uint64(t))
 		}
+		for _, col := range [][]uint32{b.prev, b.version, b.schema, b.producer} {
+			for _, v := range col {
+				c = binary.LittleEndian.AppendUint32(c, v)
+			}
+		}
+		secs[secColumns] = c
 	}
-	secs[secColumns] = c
 	// ids
 	ids := b.ids
 	sortHashPos(ids)
@@ -279,6 +285,14 @@ func (b *SegIndexBuilder) EncodeVersion(w io.Writer, version uint32) error {
 	sortHashPos(post)
 	post = slices.Compact(post)
 	b.post = post
+	if version >= 3 {
+		keys, bitmaps, flt, err := keysV3(post, uint32(b.first))
+		if err != nil {
+			return err
+		}
+		secs[secKeys], secs[secBitmaps], secs[secKeyFilter] = keys, bitmaps, flt
+		return writeSegIndex(w, b, version, secs)
+	}
 	var kb, bb bytes.Buffer
 	groups := 0
 	for i := range post {
@@ -326,7 +340,11 @@ func (b *SegIndexBuilder) EncodeVersion(w io.Writer, version uint32) error {
 	if version >= 2 {
 		secs[secKeyFilter] = flt.bytes()
 	}
+	return writeSegIndex(w, b, version, secs)
+}
 
+// writeSegIndex writes the header of b's segment index and its sections.
+func writeSegIndex(w io.Writer, b *SegIndexBuilder, version uint32, secs [][]byte) error {
 	hdrSize := segHeaderSizeOf(len(secs))
 	hdr := make([]byte, hdrSize)
 	copy(hdr, segIndexMagic)
@@ -371,6 +389,126 @@ func (b *SegIndexBuilder) EncodeVersion(w io.Writer, version uint32) error {
 
 func align8(n int) int { return (n + 7) &^ 7 }
 
+// numWidth returns the bytes (1, 2 or 4) a column of numbers below n
+// takes per value in version 3.
+func numWidth(n int) int {
+	switch {
+	case n <= 1<<8:
+		return 1
+	case n <= 1<<16:
+		return 2
+	}
+	return 4
+}
+
+// columnsV3 encodes the columns section of version 3: a width byte for
+// each column, then the columns, each padded to a multiple of 8 bytes.
+func (b *SegIndexBuilder) columnsV3() []byte {
+	tw := 4
+	if uint64(b.maxT-b.minT) > 1<<32-1 {
+		tw = 8
+	}
+	pw, vw := 0, 0
+	if slices.ContainsFunc(b.prev, func(p uint32) bool { return p != 0 }) {
+		pw = 4
+	}
+	if slices.ContainsFunc(b.version, func(v uint32) bool { return v != 1 }) {
+		vw = 4
+	}
+	sw, prw := numWidth(len(b.schemas.names)), numWidth(len(b.produce.names))
+	c := make([]byte, 8, 8+b.n*(tw+pw+vw+sw+prw)+40)
+	c[0], c[1], c[2], c[3], c[4] = byte(tw), byte(pw), byte(vw), byte(sw), byte(prw)
+	pad := func() {
+		for len(c)%8 != 0 {
+			c = append(c, 0)
+		}
+	}
+	for _, t := range b.created {
+		if tw == 4 {
+			c = binary.LittleEndian.AppendUint32(c, uint32(t-b.minT))
+		} else {
+			c = binary.LittleEndian.AppendUint64(c, uint64(t))
+		}
+	}
+	pad()
+	col := func(vals []uint32, width int) {
+		for _, v := range vals {
+			switch width {
+			case 1:
+				c = append(c, byte(v))
+			case 2:
+				c = binary.LittleEndian.AppendUint16(c, uint16(v))
+			case 4:
+				c = binary.LittleEndian.AppendUint32(c, v)
+			}
+		}
+		pad()
+	}
+	col(b.prev, pw)
+	col(b.version, vw)
+	col(b.schema, sw)
+	col(b.producer, prw)
+	return c
+}
+
+// keyRefBitmap marks a version 3 key reference as a bitmap's: the rest is
+// its offset in section 4 divided by 8. Without it, the reference is the
+// key's one position less the segment's first.
+const keyRefBitmap = 1 << 31
+
+// filterKey32 is what a version 3 key filter holds for a 32-bit key hash:
+// the hash spread over 64 bits (the filter picks a block by the high
+// bits).
+func filterKey32(h uint32) uint64 { return uint64(h) * 0x9e3779b97f4a7c15 }
+
+// keysV3 encodes the key table, bitmaps and key filter sections of
+// version 3 from the sorted, deduplicated (hash, position) pairs: one
+// entry per distinct high 32 bits of the hashes.
+func keysV3(post []hashPos, first uint32) (keys, bitmaps, filter []byte, err error) {
+	groups := 0
+	for i := range post {
+		if i == 0 || post[i].hi != post[i-1].hi {
+			groups++
+		}
+	}
+	hashes := make([]byte, 0, 4*groups)
+	refs := make([]byte, 0, 4*groups)
+	flt := newFilter(groups, keyFilterBitsPerKey)
+	var bb bytes.Buffer
+	var group []uint32
+	for i := 0; i < len(post); {
+		h := post[i].hi
+		flt.add(filterKey32(h))
+		group = group[:0]
+		for ; i < len(post) && post[i].hi == h; i++ {
+			group = append(group, post[i].pos)
+		}
+		// Keys sharing the high bits arrive one after the other: their
+		// positions are sorted and merged here.
+		slices.Sort(group)
+		group = slices.Compact(group)
+		hashes = binary.LittleEndian.AppendUint32(hashes, h)
+		if len(group) == 1 {
+			refs = binary.LittleEndian.AppendUint32(refs, group[0]-first)
+			continue
+		}
+		bm := roaring.BitmapOf(group...)
+		bm.RunOptimize()
+		for bb.Len()%8 != 0 {
+			bb.WriteByte(0)
+		}
+		off := bb.Len()
+		if _, err := bm.WriteTo(&bb); err != nil {
+			return nil, nil, nil, fmt.Errorf("index: segment index: %w", err)
+		}
+		if off/8 >= keyRefBitmap {
+			return nil, nil, nil, fmt.Errorf("index: segment index: postings past 16 GiB")
+		}
+		refs = binary.LittleEndian.AppendUint32(refs, keyRefBitmap|uint32(off/8))
+	}
+	return append(hashes, refs...), bb.Bytes(), flt.bytes(), nil
+}
+
 // SegIndex is an open segment index: immutable, safe for concurrent use,
 // read in place. Bitmaps it returns are read-only views of its bytes,
 // valid until Close: clone what must outlive it.
@@ -382,17 +520,39 @@ type SegIndex struct {
 	minT, maxT int64
 	schemas    []string
 	producers  []string
-	created    []int64
-	prev       []uint32
-	version    []uint32
-	schema     []uint32
-	producer   []uint32
+	created    []int64  // nil when created32 holds the times
+	created32  []uint32 // version 3: createdAt less minT
+	prev       []uint32 // nil in version 3 when every prev is 0
+	version    []uint32 // nil in version 3 when every version is 1
+	schema     numCol
+	producer   numCol
 	idHash     []uint64
 	idPos      []uint32
-	keyData    []byte // 16-byte entries
+	keyData    []byte   // 16-byte entries (versions 1 and 2)
+	keyHash32  []uint32 // version 3: the keys' high 32 hash bits
+	keyRef     []uint32 // version 3: the keys' references
+	keys       int      // entries in the key table
 	bitmaps    []byte
 	format     uint32   // the file's version
 	keyFilter  idFilter // nil in version 1
+}
+
+// numCol is a column of small numbers read in place: one, two or four
+// bytes each (one slice is set).
+type numCol struct {
+	b []uint8
+	h []uint16
+	w []uint32
+}
+
+func (c numCol) at(i uint32) uint32 {
+	switch {
+	case c.b != nil:
+		return uint32(c.b[i])
+	case c.h != nil:
+		return uint32(c.h[i])
+	}
+	return c.w[i]
 }
 
 // First returns the segment's first position.
@@ -416,21 +576,36 @@ func (s *SegIndex) Producers() []string { return s.producers }
 
 // Created returns the createdAt (unix ms) of the event at pos, which must
 // be in First…Last.
-func (s *SegIndex) Created(pos uint32) int64 { return s.created[pos-s.first] }
+func (s *SegIndex) Created(pos uint32) int64 {
+	if s.created32 != nil {
+		return s.minT + int64(s.created32[pos-s.first])
+	}
+	return s.created[pos-s.first]
+}
 
 // Prev returns the position of the previous version of the event at pos,
 // 0 when it is the first.
-func (s *SegIndex) Prev(pos uint32) uint32 { return s.prev[pos-s.first] }
+func (s *SegIndex) Prev(pos uint32) uint32 {
+	if s.prev == nil {
+		return 0
+	}
+	return s.prev[pos-s.first]
+}
 
 // Version returns the version of the event at pos.
-func (s *SegIndex) Version(pos uint32) int { return int(s.version[pos-s.first]) }
+func (s *SegIndex) Version(pos uint32) int {
+	if s.version == nil {
+		return 1
+	}
+	return int(s.version[pos-s.first])
+}
 
 // SchemaNum returns the segment-local schema number (into Schemas) at pos.
-func (s *SegIndex) SchemaNum(pos uint32) uint32 { return s.schema[pos-s.first] }
+func (s *SegIndex) SchemaNum(pos uint32) uint32 { return s.schema.at(pos - s.first) }
 
 // ProducerNum returns the segment-local producer number (into Producers)
 // at pos.
-func (s *SegIndex) ProducerNum(pos uint32) uint32 { return s.producer[pos-s.first] }
+func (s *SegIndex) ProducerNum(pos uint32) uint32 { return s.producer.at(pos - s.first) }
 
 // IDCandidates calls fn with every position of the segment whose id
 // hashes as id does, ascending, until fn returns false. The caller
@@ -455,6 +630,17 @@ func (s *SegIndex) Postings(kind byte, key, value string) (*roaring.Bitmap, erro
 
 // postingsOf is Postings of the key whose hash is h (postingHash).
 func (s *SegIndex) postingsOf(h uint64) (*roaring.Bitmap, error) {
+	if s.format >= 3 {
+		k := uint32(h >> 32)
+		if !s.keyFilter.has(filterKey32(k)) {
+			return nil, nil
+		}
+		i, found := slices.BinarySearch(s.keyHash32, k)
+		if !found {
+			return nil, nil
+		}
+		return s.entry(i)
+	}
 	if s.keyFilter != nil && !s.keyFilter.has(h) {
 		return nil, nil
 	}
@@ -468,6 +654,20 @@ func (s *SegIndex) postingsOf(h uint64) (*roaring.Bitmap, error) {
 
 // entry decodes key entry i's positions.
 func (s *SegIndex) entry(i int) (bm *roaring.Bitmap, err error) {
+	if s.format >= 3 {
+		ref := s.keyRef[i]
+		if ref&keyRefBitmap == 0 {
+			bm = roaring.New()
+			bm.Add(s.first + ref)
+			return bm, nil
+		}
+		off := 8 * uint64(ref&^keyRefBitmap)
+		if off >= uint64(len(s.bitmaps)) {
+			return nil, &trove.CorruptionError{File: s.file, Offset: -1, Reason: "index: segment index: posting out of bounds"}
+		}
+		// The bitmap's size is in its own header.
+		return decodeBitmap(s.file, s.bitmaps, uint32(off), uint32(uint64(len(s.bitmaps))-off), false, s.first, s.Last())
+	}
 	e := s.keyData[16*i:]
 	ref, size := binary.LittleEndian.Uint32(e[8:]), binary.LittleEndian.Uint32(e[12:])
 	if size == 0 {
@@ -475,10 +675,13 @@ func (s *SegIndex) entry(i int) (bm *roaring.Bitmap, err error) {
 		bm.Add(ref)
 		return bm, nil
 	}
-	return decodeBitmap(s.file, s.bitmaps, ref, size, s.first, s.Last())
+	return decodeBitmap(s.file, s.bitmaps, ref, size, true, s.first, s.Last())
 }
 
-func decodeBitmap(file string, bitmaps []byte, ref, size, first, last uint32) (bm *roaring.Bitmap, err error) {
+// decodeBitmap decodes the bitmap at offset ref of bitmaps, of size bytes
+// (exact: exactly, else at most), which must hold positions of
+// first…last only.
+func decodeBitmap(file string, bitmaps []byte, ref, size uint32, exact bool, first, last uint32) (bm *roaring.Bitmap, err error) {
 	corrupt := func(why string) error {
 		return &trove.CorruptionError{File: file, Offset: -1, Reason: "index: segment index: " + why}
 	}
@@ -493,7 +696,7 @@ func decodeBitmap(file string, bitmaps []byte, ref, size, first, last uint32) (b
 	bm = roaring.New()
 	buf := bitmaps[ref : ref+size]
 	n, err := bm.FromBuffer(buf)
-	if err != nil || n != int64(size) {
+	if err != nil || n > int64(size) || exact && n != int64(size) {
 		return nil, corrupt("undecodable posting")
 	}
 	if bm.IsEmpty() || bm.Minimum() < first || bm.Maximum() > last {
@@ -613,20 +816,28 @@ func decodeSegIndex(file string, data []byte) (*SegIndex, error) {
 	}
 	// columns
 	c := secs[secColumns]
-	if len(c) != 24*n {
-		return nil, corrupt(-1, "columns of %d bytes for %d events", len(c), n)
-	}
-	s.created = castSlice[int64](c[:8*n])
-	cols := [4]*[]uint32{&s.prev, &s.version, &s.schema, &s.producer}
-	for k, dst := range cols {
-		*dst = castSlice[uint32](c[8*n+4*n*k : 8*n+4*n*(k+1)])
+	if version >= 3 {
+		if err := s.columnsV3(c); err != nil {
+			return nil, corrupt(-1, "%v", err)
+		}
+	} else {
+		if len(c) != 24*n {
+			return nil, corrupt(-1, "columns of %d bytes for %d events", len(c), n)
+		}
+		s.created = castSlice[int64](c[:8*n])
+		cols := [2]*[]uint32{&s.prev, &s.version}
+		for k, dst := range cols {
+			*dst = castSlice[uint32](c[8*n+4*n*k : 8*n+4*n*(k+1)])
+		}
+		s.schema.w = castSlice[uint32](c[16*n : 20*n])
+		s.producer.w = castSlice[uint32](c[20*n : 24*n])
 	}
 	last := s.first + s.n - 1
 	for i := range n {
 		pos := s.first + uint32(i)
-		if s.prev[i] >= pos || s.version[i] == 0 ||
-			s.schema[i] >= uint32(len(s.schemas)) || s.producer[i] >= uint32(len(s.producers)) ||
-			s.created[i] < s.minT || s.created[i] > s.maxT {
+		if t := s.Created(pos); s.Prev(pos) >= pos || s.Version(pos) == 0 ||
+			s.SchemaNum(pos) >= uint32(len(s.schemas)) || s.ProducerNum(pos) >= uint32(len(s.producers)) ||
+			t < s.minT || t > s.maxT {
 			return nil, corrupt(-1, "bad column values at position %d", pos)
 		}
 	}
@@ -644,31 +855,105 @@ func decodeSegIndex(file string, data []byte) (*SegIndex, error) {
 		}
 	}
 	// keys
-	s.keyData, s.bitmaps = secs[secKeys], secs[secBitmaps]
-	if len(s.keyData)%16 != 0 {
-		return nil, corrupt(-1, "key table of %d bytes", len(s.keyData))
-	}
-	var prevHash uint64
-	for i := 0; i < len(s.keyData)/16; i++ {
-		e := s.keyData[16*i:]
-		h, ref, size := binary.LittleEndian.Uint64(e), binary.LittleEndian.Uint32(e[8:]), binary.LittleEndian.Uint32(e[12:])
-		if i > 0 && h <= prevHash {
-			return nil, corrupt(-1, "key table out of order at entry %d", i)
+	s.bitmaps = secs[secBitmaps]
+	if version >= 3 {
+		k := secs[secKeys]
+		if len(k)%8 != 0 {
+			return nil, corrupt(-1, "key table of %d bytes", len(k))
 		}
-		prevHash = h
-		if size == 0 && (ref < s.first || ref > last) || size > 0 && (ref%8 != 0 || uint64(ref)+uint64(size) > uint64(len(s.bitmaps))) {
-			return nil, corrupt(-1, "key entry %d out of bounds", i)
+		s.keys = len(k) / 8
+		s.keyHash32, s.keyRef = castSlice[uint32](k[:4*s.keys]), castSlice[uint32](k[4*s.keys:])
+		for i := range s.keys {
+			if i > 0 && s.keyHash32[i] <= s.keyHash32[i-1] {
+				return nil, corrupt(-1, "key table out of order at entry %d", i)
+			}
+			if ref := s.keyRef[i]; ref&keyRefBitmap == 0 && ref >= s.n || ref&keyRefBitmap != 0 && 8*uint64(ref&^keyRefBitmap) >= uint64(len(s.bitmaps)) {
+				return nil, corrupt(-1, "key entry %d out of bounds", i)
+			}
 		}
+	} else if err := s.keysV1(secs[secKeys]); err != nil {
+		return nil, corrupt(-1, "%v", err)
 	}
 	// key filter
 	if version >= 2 {
 		f := secs[secKeyFilter]
-		if want := 8 * filterWordsFor(len(s.keyData)/16, keyFilterBitsPerKey); len(f) != want {
+		if want := 8 * filterWordsFor(s.keys, keyFilterBitsPerKey); len(f) != want {
 			return nil, corrupt(-1, "key filter of %d bytes, want %d", len(f), want)
 		}
 		s.keyFilter = idFilter(castSlice[uint64](f))
 	}
 	return s, nil
+}
+
+// keysV1 reads the key table of versions 1 and 2: 16-byte entries.
+func (s *SegIndex) keysV1(k []byte) error {
+	last := s.Last()
+	s.keyData = k
+	if len(s.keyData)%16 != 0 {
+		return fmt.Errorf("key table of %d bytes", len(s.keyData))
+	}
+	s.keys = len(s.keyData) / 16
+	var prevHash uint64
+	for i := 0; i < len(s.keyData)/16; i++ {
+		e := s.keyData[16*i:]
+		h, ref, size := binary.LittleEndian.Uint64(e), binary.LittleEndian.Uint32(e[8:]), binary.LittleEndian.Uint32(e[12:])
+		if i > 0 && h <= prevHash {
+			return fmt.Errorf("key table out of order at entry %d", i)
+		}
+		prevHash = h
+		if size == 0 && (ref < s.first || ref > last) || size > 0 && (ref%8 != 0 || uint64(ref)+uint64(size) > uint64(len(s.bitmaps))) {
+			return fmt.Errorf("key entry %d out of bounds", i)
+		}
+	}
+	return nil
+}
+
+// columnsV3 reads the columns section of version 3 (SEGINDEX.md).
+func (s *SegIndex) columnsV3(c []byte) error {
+	n := int(s.n)
+	if len(c) < 8 || c[5]|c[6]|c[7] != 0 {
+		return fmt.Errorf("bad column header")
+	}
+	tw, pw, vw, sw, prw := int(c[0]), int(c[1]), int(c[2]), int(c[3]), int(c[4])
+	if tw != 4 && tw != 8 || pw != 0 && pw != 4 || vw != 0 && vw != 4 ||
+		sw != numWidth(len(s.schemas)) || prw != numWidth(len(s.producers)) ||
+		tw == 4 && uint64(s.maxT-s.minT) > 1<<32-1 {
+		return fmt.Errorf("bad column widths %d, %d, %d, %d, %d", tw, pw, vw, sw, prw)
+	}
+	want := 8
+	for _, w := range []int{tw, pw, vw, sw, prw} {
+		want += align8(w * n)
+	}
+	if len(c) != want {
+		return fmt.Errorf("columns of %d bytes for %d events, want %d", len(c), n, want)
+	}
+	off := 8
+	next := func(w int) []byte {
+		b := c[off : off+w*n]
+		off += align8(w * n)
+		return b
+	}
+	if b := next(tw); tw == 4 {
+		s.created32 = castSlice[uint32](b)
+	} else {
+		s.created = castSlice[int64](b)
+	}
+	s.prev = castSlice[uint32](next(pw))
+	s.version = castSlice[uint32](next(vw))
+	for _, col := range []struct {
+		dst *numCol
+		w   int
+	}{{&s.schema, sw}, {&s.producer, prw}} {
+		switch b := next(col.w); col.w {
+		case 1:
+			col.dst.b = castSlice[uint8](b)
+		case 2:
+			col.dst.h = castSlice[uint16](b)
+		default:
+			col.dst.w = castSlice[uint32](b)
+		}
+	}
+	return nil
 }
 
 // Format returns the version of the file the index was read from.
@@ -678,8 +963,14 @@ func (s *SegIndex) Format() uint32 { return s.format }
 // checks them only when they are read), and that the key filter passes
 // every key.
 func (s *SegIndex) Verify() error {
-	for i := 0; i < len(s.keyData)/16; i++ {
-		if h := binary.LittleEndian.Uint64(s.keyData[16*i:]); s.keyFilter != nil && !s.keyFilter.has(h) {
+	for i := range s.keys {
+		var h uint64
+		if s.format >= 3 {
+			h = filterKey32(s.keyHash32[i])
+		} else {
+			h = binary.LittleEndian.Uint64(s.keyData[16*i:])
+		}
+		if s.keyFilter != nil && !s.keyFilter.has(h) {
 			return &trove.CorruptionError{File: s.file, Offset: -1, Reason: fmt.Sprintf("index: segment index: the key filter rules out key %d", i)}
 		}
 		bm, err := s.entry(i)
@@ -694,7 +985,7 @@ func (s *SegIndex) Verify() error {
 }
 
 // castSlice views b (8-byte aligned, a multiple of T's size) as a []T.
-func castSlice[T int64 | uint64 | uint32](b []byte) []T {
+func castSlice[T int64 | uint64 | uint32 | uint16 | uint8](b []byte) []T {
 	var z T
 	if len(b) == 0 {
 		return nil

@@ -17,7 +17,7 @@ import (
 	"github.com/trovedb/trove"
 )
 
-var updateSegIndexGolden = flag.Bool("update-segindex", false, "rewrite testdata/segindex-v2.idx (the current version's golden file)")
+var updateSegIndexGolden = flag.Bool("update-segindex", false, "rewrite testdata/segindex-v3.idx (the current version's golden file)")
 
 // segDocs returns n documents for positions first…: a few schemas and
 // producers, versions chained through prev, links, a high-cardinality
@@ -49,6 +49,11 @@ func segDocs(r *rand.Rand, first uint32, n int) (docs []Doc, prevs []uint32) {
 
 func buildSegIndex(t testing.TB, first uint32, docs []Doc, prevs []uint32) []byte {
 	t.Helper()
+	return buildSegIndexVersion(t, SegIndexVersion, first, docs, prevs)
+}
+
+func buildSegIndexVersion(t testing.TB, version, first uint32, docs []Doc, prevs []uint32) []byte {
+	t.Helper()
 	b := NewSegIndexBuilder(first)
 	for i, d := range docs {
 		if err := b.Add(first+uint32(i), prevs[i], d); err != nil {
@@ -56,7 +61,7 @@ func buildSegIndex(t testing.TB, first uint32, docs []Doc, prevs []uint32) []byt
 		}
 	}
 	var buf bytes.Buffer
-	if err := b.Encode(&buf); err != nil {
+	if err := b.EncodeVersion(&buf, version); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
@@ -107,14 +112,24 @@ func checkSegIndex(t *testing.T, s *SegIndex, first uint32, docs []Doc, prevs []
 	if l, h := s.TimeRange(); l != lo || h != hi {
 		t.Fatalf("time range %d…%d, want %d…%d", l, h, lo, hi)
 	}
+	// Keys whose hashes share the bits a version keeps share a posting:
+	// a superset, rare (version 3 keeps 32 bits: about K²/2³³ pairs
+	// among K keys).
+	extra := 0
 	for k, bm := range want {
 		got, err := s.Postings(k.kind, k.key, k.value)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got == nil || !got.Equals(bm) {
+		if got == nil || !roaring.AndNot(bm, got).IsEmpty() {
 			t.Fatalf("postings of %c %q=%q: %v, want %v", k.kind, k.key, k.value, got, bm)
 		}
+		if !got.Equals(bm) {
+			extra++
+		}
+	}
+	if limit := 1 + len(want)*len(want)>>31; extra > limit {
+		t.Fatalf("%d of %d postings hold another key's positions, expected at most %d", extra, len(want), limit)
 	}
 	for _, k := range []postKey{{KindSchema, "nope", ""}, {KindTerm, "order", "snope"}, {KindLinkTarget, "nope", ""}} {
 		if got, err := s.Postings(k.kind, k.key, k.value); got != nil || err != nil {
@@ -124,6 +139,58 @@ func checkSegIndex(t *testing.T, s *SegIndex, first uint32, docs []Doc, prevs []
 	s.IDCandidates("absent-id", func(p uint32) bool { t.Fatalf("absent id found at %d", p); return false })
 	if err := s.Verify(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSegIndexColumnWidths checks that version 3 stores each column in the
+// width its values need (nothing for all-zero prevs and all-one
+// versions), and answers the same as version 2.
+func TestSegIndexColumnWidths(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, tc := range []struct {
+		name   string
+		n      int
+		update func(i int, d *Doc)
+		widths [5]byte
+	}{
+		{"first versions", 500, nil, [5]byte{4, 0, 0, 1, 1}},
+		{"versions", 500, func(i int, d *Doc) { d.ID = fmt.Sprintf("id-%d", i%100) }, [5]byte{4, 4, 4, 1, 1}},
+		{"wide", 2000, func(i int, d *Doc) {
+			d.Schema, d.Producer = fmt.Sprintf("schema-%d", i%300), fmt.Sprintf("prod-%d", i%257)
+			d.CreatedAt += int64(i) * 5e6 // past 2³² ms
+		}, [5]byte{8, 0, 0, 2, 2}},
+		{"wider", 70_000, func(i int, d *Doc) { d.Schema = fmt.Sprintf("schema-%d", i) }, [5]byte{4, 0, 0, 4, 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			latest, versions := map[string]uint32{}, map[string]int{}
+			var docs []Doc
+			var prevs []uint32
+			for i := range tc.n {
+				d := Doc{ID: fmt.Sprintf("u-%d", i), CreatedAt: 1_700_000_000_000 + int64(r.IntN(1000)), Schema: "s", Producer: "p",
+					Payload: []byte(fmt.Sprintf(`{"n":%d,"k":"v%d"}`, i, i%7))}
+				if tc.update != nil {
+					tc.update(i, &d)
+				}
+				versions[d.ID]++
+				d.Version = versions[d.ID]
+				docs, prevs = append(docs, d), append(prevs, latest[d.ID])
+				latest[d.ID] = uint32(1 + i)
+			}
+			v3 := buildSegIndex(t, 1, docs, prevs)
+			v2 := buildSegIndexVersion(t, 2, 1, docs, prevs)
+			s, err := DecodeSegIndex("w.idx", v3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cols := v3[binary.LittleEndian.Uint32(v3[40+16*secColumns:]):]
+			if got := [5]byte(cols[:5]); got != tc.widths {
+				t.Fatalf("widths %v, want %v", got, tc.widths)
+			}
+			checkSegIndex(t, s, 1, docs, prevs)
+			if len(v3) >= len(v2) {
+				t.Fatalf("version 3 takes %d bytes, version 2 %d", len(v3), len(v2))
+			}
+		})
 	}
 }
 
@@ -216,10 +283,45 @@ func fixSegIndexCRCs(data []byte) {
 }
 
 func TestSegIndexCorruption(t *testing.T) {
+	for _, version := range []uint32{2, 3} {
+		t.Run(fmt.Sprint(version), func(t *testing.T) { segIndexCorruption(t, version) })
+	}
+}
+
+func segIndexCorruption(t *testing.T, version uint32) {
 	r := rand.New(rand.NewPCG(1, 2))
 	docs, prevs := segDocs(r, 10, 200)
-	good := buildSegIndex(t, 10, docs, prevs)
+	good := buildSegIndexVersion(t, version, 10, docs, prevs)
 	secOff := func(i int) int { return int(binary.LittleEndian.Uint32(good[40+16*i:])) }
+	// colOff returns the offset of column k (0 createdAt, 1 prev, 2
+	// version, 3 schema, 4 producer) and its width.
+	colOff := func(k int) (off, width int) {
+		off = secOff(secColumns)
+		if version < 3 {
+			return off + []int{0, 1600, 2400, 3200, 4000}[k], []int{8, 4, 4, 4, 4}[k]
+		}
+		c := good[off:]
+		off += 8
+		for i := range k {
+			off += align8(int(c[i]) * 200)
+		}
+		return off, int(c[k])
+	}
+	// keyRefs returns the offset of the key table's references (version
+	// 3) or entries, and the size of an entry.
+	keyRefs := func() (off, size int) {
+		if version < 3 {
+			return secOff(secKeys) + 8, 16
+		}
+		n := int(binary.LittleEndian.Uint32(good[40+16*secKeys+4:])) / 8
+		return secOff(secKeys) + 4*n, 4
+	}
+	isBitmapRef := func(b []byte, i int) bool {
+		if version < 3 {
+			return binary.LittleEndian.Uint32(b[i+4:]) > 0
+		}
+		return binary.LittleEndian.Uint32(b[i:])&keyRefBitmap != 0
+	}
 	cases := []struct {
 		name   string
 		mutate func([]byte) []byte
@@ -230,9 +332,10 @@ func TestSegIndexCorruption(t *testing.T) {
 		{"truncated body", func(b []byte) []byte { return b[:len(b)-1] }, false},
 		{"trailing bytes", func(b []byte) []byte { return append(b, 0) }, false},
 		{"bad magic", func(b []byte) []byte { b[0] ^= 1; return b }, false},
-		{"unknown version", func(b []byte) []byte { b[8] = 3; return b }, true},
+		{"unknown version", func(b []byte) []byte { b[8] = 4; return b }, true},
 		{"version 0", func(b []byte) []byte { b[8] = 0; return b }, true},
-		{"version 1 header on a version 2 file", func(b []byte) []byte { b[8] = 1; return b }, true},
+		{"version 1 header", func(b []byte) []byte { b[8] = 1; return b }, true},
+		{"the other version's header", func(b []byte) []byte { b[8] = byte(5 - version); return b }, true},
 		{"key filter checksum", func(b []byte) []byte { b[secOff(secKeyFilter)+5] ^= 1; return b }, false},
 		{"key filter of the wrong size", func(b []byte) []byte {
 			binary.LittleEndian.PutUint32(b[40+16*secKeyFilter+4:], binary.LittleEndian.Uint32(b[40+16*secKeyFilter+4:])-8)
@@ -246,11 +349,25 @@ func TestSegIndexCorruption(t *testing.T) {
 		{"keys checksum", func(b []byte) []byte { b[secOff(secKeys)+9] ^= 1; return b }, false},
 		{"bitmaps checksum", func(b []byte) []byte { b[secOff(secBitmaps)+1] ^= 1; return b }, false},
 		{"schema number past the dictionary", func(b []byte) []byte {
-			binary.LittleEndian.PutUint32(b[secOff(secColumns)+8*200+4*200*2:], 99)
+			off, _ := colOff(3)
+			b[off] = 99
 			return b
 		}, true},
 		{"prev after its position", func(b []byte) []byte {
-			binary.LittleEndian.PutUint32(b[secOff(secColumns)+8*200:], 1000)
+			off, _ := colOff(1)
+			binary.LittleEndian.PutUint32(b[off:], 1000)
+			return b
+		}, true},
+		{"createdAt past the greatest", func(b []byte) []byte {
+			off, w := colOff(0)
+			for i := range w {
+				b[off+i] = 0x7f
+			}
+			return b
+		}, true},
+		{"version 0 in the column", func(b []byte) []byte {
+			off, _ := colOff(2)
+			binary.LittleEndian.PutUint32(b[off:], 0)
 			return b
 		}, true},
 		{"id position outside the segment", func(b []byte) []byte {
@@ -262,9 +379,17 @@ func TestSegIndexCorruption(t *testing.T) {
 			return b
 		}, true},
 		{"posting out of bounds", func(b []byte) []byte {
-			for i := secOff(secKeys); ; i += 16 {
-				if binary.LittleEndian.Uint32(b[i+12:]) > 0 {
-					binary.LittleEndian.PutUint32(b[i+8:], 1<<30)
+			for i, size := keyRefs(); ; i += size {
+				if isBitmapRef(b, i) {
+					binary.LittleEndian.PutUint32(b[i:], keyRefBitmap|1<<28)
+					return b
+				}
+			}
+		}, true},
+		{"position out of the segment", func(b []byte) []byte {
+			for i, size := keyRefs(); ; i += size {
+				if !isBitmapRef(b, i) {
+					binary.LittleEndian.PutUint32(b[i:], 5000)
 					return b
 				}
 			}
@@ -273,6 +398,21 @@ func TestSegIndexCorruption(t *testing.T) {
 			binary.LittleEndian.PutUint32(b[40+16*secIDs:], 8)
 			return b
 		}, true},
+	}
+	if version >= 3 {
+		cases = append(cases, []struct {
+			name   string
+			mutate func([]byte) []byte
+			fix    bool
+		}{
+			{"column width", func(b []byte) []byte { b[secOff(secColumns)+3] = 2; return b }, true},
+			{"time width", func(b []byte) []byte { b[secOff(secColumns)] = 5; return b }, true},
+			{"column header padding", func(b []byte) []byte { b[secOff(secColumns)+6] = 1; return b }, true},
+			{"keys out of order", func(b []byte) []byte {
+				binary.LittleEndian.PutUint32(b[secOff(secKeys):], ^uint32(0))
+				return b
+			}, true},
+		}...)
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -318,7 +458,7 @@ func TestSegIndexCorruption(t *testing.T) {
 // bytes (Encode the current version's, EncodeVersion(1) version 1's, as a
 // check of an older store compares them).
 func TestSegIndexGolden(t *testing.T) {
-	for _, version := range []uint32{1, 2} {
+	for _, version := range []uint32{1, 2, 3} {
 		t.Run(fmt.Sprint(version), func(t *testing.T) { segIndexGolden(t, version) })
 	}
 }
@@ -384,7 +524,7 @@ func FuzzDecodeSegIndex(f *testing.F) {
 	f.Add(good, false)
 	f.Add(good[:100], true)
 	f.Add([]byte(segIndexMagic), false)
-	for _, golden := range []string{"testdata/segindex-v1.idx", "testdata/segindex-v2.idx"} {
+	for _, golden := range []string{"testdata/segindex-v1.idx", "testdata/segindex-v2.idx", "testdata/segindex-v3.idx"} {
 		if g, err := os.ReadFile(golden); err == nil {
 			f.Add(g, false)
 		}
