@@ -321,14 +321,9 @@ func (b *SegIndexBuilder) EncodeVersion(w io.Writer, version uint32) error {
 			binary.LittleEndian.PutUint32(ent[8:], group[0])
 			binary.LittleEndian.PutUint32(ent[12:], 0)
 		} else {
-			bm := roaring.BitmapOf(group...)
-			bm.RunOptimize()
-			for bb.Len()%8 != 0 {
-				bb.WriteByte(0)
-			}
-			off := bb.Len()
-			if _, err := bm.WriteTo(&bb); err != nil {
-				return fmt.Errorf("index: segment index: %w", err)
+			off, err := appendBitmap(&bb, group)
+			if err != nil {
+				return err
 			}
 			binary.LittleEndian.PutUint32(ent[8:], uint32(off))
 			binary.LittleEndian.PutUint32(ent[12:], uint32(bb.Len()-off))
@@ -388,6 +383,21 @@ func writeSegIndex(w io.Writer, b *SegIndexBuilder, version uint32, secs [][]byt
 }
 
 func align8(n int) int { return (n + 7) &^ 7 }
+
+// appendBitmap appends the bitmap of positions to bb at the next offset
+// that is a multiple of 8 (zero bytes before it) and returns that offset.
+func appendBitmap(bb *bytes.Buffer, positions []uint32) (int, error) {
+	bm := roaring.BitmapOf(positions...)
+	bm.RunOptimize()
+	for bb.Len()%8 != 0 {
+		bb.WriteByte(0)
+	}
+	off := bb.Len()
+	if _, err := bm.WriteTo(bb); err != nil {
+		return 0, fmt.Errorf("index: segment index: %w", err)
+	}
+	return off, nil
+}
 
 // numWidth returns the bytes (1, 2 or 4) a column of numbers below n
 // takes per value in version 3.
@@ -492,14 +502,9 @@ func keysV3(post []hashPos, first uint32) (keys, bitmaps, filter []byte, err err
 			refs = binary.LittleEndian.AppendUint32(refs, group[0]-first)
 			continue
 		}
-		bm := roaring.BitmapOf(group...)
-		bm.RunOptimize()
-		for bb.Len()%8 != 0 {
-			bb.WriteByte(0)
-		}
-		off := bb.Len()
-		if _, err := bm.WriteTo(&bb); err != nil {
-			return nil, nil, nil, fmt.Errorf("index: segment index: %w", err)
+		off, err := appendBitmap(&bb, group)
+		if err != nil {
+			return nil, nil, nil, err
 		}
 		if off/8 >= keyRefBitmap {
 			return nil, nil, nil, fmt.Errorf("index: segment index: postings past 16 GiB")
