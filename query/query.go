@@ -610,7 +610,7 @@ func (p *Plan) Candidates() uint64 {
 	if p.full {
 		n := uint64(p.last)
 		if p.excl != nil {
-			n -= p.excl.GetCardinality()
+			n -= p.excl.Rank(p.last) // superseded positions past last are no candidates anyway
 		}
 		return n
 	}
