@@ -330,6 +330,11 @@ func TestModel(t *testing.T) {
 				js, _ := json.Marshal(eq)
 				t.Fatalf("seed %d query %d (bounded at %d): %s\n got %v\nwant %v", seed, i, last, js, positions(got), want)
 			}
+			// A plan counts its candidates as the bitmap it builds holds them.
+			plan := NewPlan(context.Background(), ix, q, Options{Bounded: true, Last: last})
+			if n := plan.Candidates(); n != plan.candidates().GetCardinality() {
+				t.Fatalf("seed %d query %d (bounded at %d): %d candidates counted, %d built", seed, i, last, n, plan.candidates().GetCardinality())
+			}
 		}
 	}
 }
