@@ -30,7 +30,7 @@ import (
 var (
 	benchEvents = flag.Int("benchevents", 1_000_000, "events in the query benchmarks' store")
 	benchDir    = flag.String("benchdir", "", "reuse (or create) the query benchmarks' store here")
-	benchBlock  = flag.Int("benchblock", 0, "blockSize option of the query benchmarks' store (0: the default)")
+	benchBlock  = flag.Int("benchblock", 0, "blockSize option of the benchmarks' stores (0: the default)")
 	benchSegSz  = flag.Int64("benchsegsize", 0, "segmentSize option of the ingest benchmarks (0: the default)")
 	benchSearch = flag.String("benchsearch", "on", "searchIndex option of the ingest benchmarks (on: bleve indexes sealed events in the background)")
 	benchHeap   = flag.String("benchheapprofile", "", "BenchmarkIngestRSS: write a heap profile of the open store here after the ingest")
@@ -65,7 +65,7 @@ func benchEvent(i int) trove.Event {
 }
 
 func benchOpen(b *testing.B, dir string) *Store {
-	st, err := Open(dir, Options{SearchIndex: *benchSearch, SegmentSize: *benchSegSz})
+	st, err := Open(dir, Options{SearchIndex: *benchSearch, SegmentSize: *benchSegSz, BlockSize: *benchBlock})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strings"
 
 	"github.com/trovedb/trove"
@@ -166,6 +167,20 @@ func (s *Store) setSegIndexes() {
 		list[i] = sg.idx
 	}
 	s.ix.SetSegments(list)
+	s.trimHead()
+}
+
+// trimHead finishes on a goroutine of its own, a batch at a time, the trim
+// of the index's head that SetSegments starts (index.Index.TrimStep): the
+// writer waits for one batch at most, not for all of it.
+func (s *Store) trimHead() {
+	s.trims.Add(1)
+	go func() {
+		defer s.trims.Done()
+		for s.ix.TrimStep() {
+			runtime.Gosched() // let a writer waiting for the lock have it
+		}
+	}()
 }
 
 // closeSegIndexes closes the segment indexes of every open segment.

@@ -70,6 +70,7 @@ type Store struct {
 	idMerged chan *idMerge // a background merge of id runs reports here
 	writerWG sync.WaitGroup
 	walDrops sync.WaitGroup // dropSealedWAL's goroutines
+	trims    sync.WaitGroup // trimHead's goroutines
 	inflight sync.WaitGroup
 	closedCh chan struct{}
 
@@ -280,6 +281,7 @@ func (s *Store) Close() error {
 	close(s.reqs)
 	s.writerWG.Wait()
 	s.walDrops.Wait()
+	s.trims.Wait()
 	if s.srch != nil {
 		s.srch.Close()
 	}

@@ -2,6 +2,7 @@ package index
 
 import (
 	"maps"
+	"slices"
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/cespare/xxhash/v2"
@@ -65,12 +66,15 @@ func (g *hotGen) add(hash uint64, pos uint32) {
 	g.one[hash] = pos
 }
 
-// clone returns a copy that shares nothing add and trim change (a list of
-// positions is only appended to past its length, or replaced).
+// clone returns a copy that shares nothing add and trim change: add
+// changes the last generation alone (a position before it goes into it
+// too), so the others are shared and only the last one's maps are copied
+// (a list of positions is only appended to past its length, or replaced).
 func (h *hotHead) clone() hotHead {
-	c := hotHead{gens: make([]hotGen, len(h.gens)), trimmed: h.trimmed}
-	for i, g := range h.gens {
-		c.gens[i] = hotGen{min: g.min, max: g.max, one: maps.Clone(g.one), more: maps.Clone(g.more)}
+	c := hotHead{gens: slices.Clone(h.gens), trimmed: h.trimmed}
+	if n := len(c.gens); n > 0 {
+		g := &c.gens[n-1]
+		g.one, g.more = maps.Clone(g.one), maps.Clone(g.more)
 	}
 	return c
 }

@@ -148,21 +148,29 @@ func (ix *Index) sealedID(id string, last uint32, at func(uint32) (string, error
 // a scan of the head's table, not a rebuild of it; a sub-table left at a
 // quarter of the size its ids need or less is rebuilt smaller.
 func (t *idTable) trimIDs(cut uint32) {
-	t.n = 0
 	for sub := range t.subs {
-		st := &t.subs[sub]
-		if st.used > 0 {
-			t.dropUpTo(sub, cut)
-		}
-		switch {
-		case st.used == 0 && st.slots != nil:
-			st.mem.free()
-			*st = subTable{}
-		case st.used > 0 && 4*slotsFor(st.used) <= len(st.slots):
-			t.resize(sub, slotsFor(st.used))
-		}
-		t.n += st.used
+		t.trimSub(sub, cut)
 	}
+}
+
+// trimSub trims sub-table sub (see trimIDs) and returns how many slots it
+// scanned.
+func (t *idTable) trimSub(sub int, cut uint32) int {
+	st := &t.subs[sub]
+	scanned := len(st.slots)
+	before := st.used
+	if st.used > 0 {
+		t.dropUpTo(sub, cut)
+	}
+	switch {
+	case st.used == 0 && st.slots != nil:
+		st.mem.free()
+		*st = subTable{}
+	case st.used > 0 && 4*slotsFor(st.used) <= len(st.slots):
+		t.resize(sub, slotsFor(st.used))
+	}
+	t.n -= before - st.used
+	return scanned
 }
 
 // dropUpTo deletes the entries of sub-table sub whose position is up to

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/trovedb/trove"
 )
 
@@ -326,6 +327,7 @@ func FuzzDecodeIDRun(f *testing.F) {
 // earlier position answers as the model does, and the id table holds only
 // the head's ids.
 func TestSealedIDLookups(t *testing.T) {
+	smallTrimSteps(t)
 	for seed := range uint64(4) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) { sealedIDModel(t, seed) })
 	}
@@ -388,16 +390,16 @@ func sealedIDModel(t *testing.T, seed uint64) {
 				t.Fatalf("%s: FindWith %s with failing reads: found %v, error %v", what, id, ok, err)
 			}
 		}
-		// The id table holds exactly the ids whose latest version is in
-		// the head.
+		// Once trimmed, the id table holds exactly the ids whose latest
+		// version is in the head; while a trim runs, some of the others.
 		headIDs := 0
 		for _, p := range latest {
 			if p > ix.Trimmed() {
 				headIDs++
 			}
 		}
-		if ix.st.ids.n != headIDs {
-			t.Fatalf("%s: the id table holds %d ids, the head %d", what, ix.st.ids.n, headIDs)
+		if ix.st.idsLeft == 0 && ix.st.ids.n != headIDs || ix.st.ids.n < headIDs || ix.st.ids.n > len(latest) {
+			t.Fatalf("%s: the id table holds %d ids, the head %d (%d sub-tables to trim)", what, ix.st.ids.n, headIDs, ix.st.idsLeft)
 		}
 	}
 	for step := range 40 {
@@ -427,6 +429,14 @@ func sealedIDModel(t *testing.T, seed uint64) {
 			segs = append(segs, s)
 			sealedTo = n
 			ix.SetSegments(segs)
+			// Part of the trim, then the rest: the answers hold
+			// throughout.
+			for range r.IntN(3) {
+				ix.TrimStep()
+			}
+			check(fmt.Sprintf("step %d, trim under way", step))
+			for ix.TrimStep() {
+			}
 		}
 		// Merge the sources after the last run, sometimes.
 		if r.IntN(3) == 0 {
@@ -470,6 +480,123 @@ func sealedIDModel(t *testing.T, seed uint64) {
 			ix.Close()
 			ix = dec
 			check(fmt.Sprintf("step %d, decoded", step))
+		}
+	}
+}
+
+// smallTrimSteps makes TrimStep's batches a few sub-tables and links for
+// the test, so that a trim takes several steps.
+func smallTrimSteps(t *testing.T) {
+	slots, links := trimStepSlots, trimStepLinks
+	trimStepSlots, trimStepLinks = 64, 2
+	t.Cleanup(func() { trimStepSlots, trimStepLinks = slots, links })
+}
+
+// TestTrimInSteps: while TrimStep drops the sealed ids and own links of
+// the head a batch at a time, every answer stays what it is after the
+// trim, and a snapshot frozen halfway holds the head alone.
+func TestTrimInSteps(t *testing.T) {
+	smallTrimSteps(t)
+	r := rand.New(rand.NewPCG(7, 7))
+	log := &idLog{}
+	ix := New(Options{IDAt: log.at})
+	defer ix.Close()
+	var docs []Doc
+	var prevs []uint32
+	latest := map[string]uint32{}
+	var segs []*SegIndex
+	var sealedTo uint32
+	for step := range 12 {
+		for range 20 + r.IntN(40) {
+			id := fmt.Sprintf("id-%d", r.IntN(80))
+			pos := uint32(len(docs) + 1)
+			d := Doc{ID: id, Version: int(1 + pos), CreatedAt: int64(pos), Schema: "s", Producer: "p", Payload: []byte(`{"k":1}`)}
+			for range r.IntN(3) {
+				d.Links = append(d.Links, trove.EventLink{Type: "t", TargetEvent: trove.EventID{ID: fmt.Sprintf("target-%d", r.IntN(10))}})
+			}
+			docs = append(docs, d)
+			prevs = append(prevs, latest[id])
+			latest[id] = pos
+			log.ids = append(log.ids, id)
+			if err := ix.Add(pos, d); err != nil {
+				t.Fatal(err)
+			}
+			if r.IntN(10) == 0 {
+				ix.AddLink(uint32(1+r.IntN(int(pos))), trove.EventLink{Type: "added", TargetEvent: trove.EventID{ID: "target-0"}})
+			}
+		}
+		ix.Readable(uint32(len(docs)))
+		n := uint32(len(docs))
+		s, err := DecodeSegIndex("seg", buildSegIndex(t, sealedTo+1, docs[sealedTo:], prevs[sealedTo:]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		segs = append(segs, s)
+		sealedTo = n
+		// The answers of a fully trimmed index, from a twin.
+		want := func(target string) (own []uint32, added []LinkRef) {
+			sealed, refs := ix.Incoming(target)
+			if sealed == nil {
+				sealed = roaring.New()
+			}
+			for _, p := range sealed.ToArray() {
+				for _, l := range docs[p-1].Links {
+					if l.TargetEvent.ID == target {
+						own = append(own, p)
+					}
+				}
+			}
+			for _, ref := range refs {
+				if ref.Slot >= 0 {
+					if ref.Source <= ix.Trimmed() {
+						t.Fatalf("step %d: Incoming(%s) lists own link of %d, in the trimmed prefix %d", step, target, ref.Source, ix.Trimmed())
+					}
+					own = append(own, ref.Source)
+				} else {
+					added = append(added, ref)
+				}
+			}
+			return own, added
+		}
+		before := map[string][2]any{}
+		for k := range 10 {
+			target := fmt.Sprintf("target-%d", k)
+			own, added := want(target)
+			before[target] = [2]any{own, added}
+		}
+		ix.SetSegments(segs)
+		var frozen *Frozen
+		for k := 0; ; k++ {
+			for target, w := range before {
+				own, added := want(target)
+				if fmt.Sprint(own) != fmt.Sprint(w[0]) || fmt.Sprint(added) != fmt.Sprint(w[1]) {
+					t.Fatalf("step %d, trim step %d: Incoming(%s): own %v added %v, want %v %v", step, k, target, own, added, w[0], w[1])
+				}
+			}
+			for id, p := range latest {
+				if got, ok := ix.Lookup(id, 0); !ok || got != p {
+					t.Fatalf("step %d, trim step %d: Lookup(%s) = %d %v, want %d", step, k, id, got, ok, p)
+				}
+			}
+			if k == 1 {
+				if frozen, err = ix.Freeze(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !ix.TrimStep() {
+				break
+			}
+		}
+		if frozen != nil {
+			var buf bytes.Buffer
+			if err := frozen.Encode(&buf, nil); err != nil {
+				t.Fatal(err)
+			}
+			dec, _, err := DecodeWith("snap", buf.Bytes(), Options{IDAt: log.at})
+			if err != nil {
+				t.Fatalf("step %d: a snapshot frozen during a trim: %v", step, err)
+			}
+			dec.Close()
 		}
 	}
 }

@@ -34,6 +34,9 @@ type idTable struct {
 	seed uint64
 	subs [numSubs]subTable
 	n    int // distinct ids
+	// onHeap makes sub-tables Go memory (heapRegion): a frozen copy's,
+	// which nothing frees.
+	onHeap bool
 	// hashFn replaces idHash when set (tests force shared hashes).
 	hashFn func(id string) uint64
 }
@@ -129,7 +132,12 @@ func slotsFor(k int) int {
 
 func (t *idTable) resize(sub, size int) {
 	st := &t.subs[sub]
-	mem := allocRegion(size * 8)
+	var mem region
+	if t.onHeap {
+		mem = heapRegion(size * 8)
+	} else {
+		mem = allocRegion(size * 8)
+	}
 	slots := mem.uint64s(size)
 	mask := size - 1
 	for _, v := range st.slots {

@@ -124,6 +124,10 @@ type state struct {
 	// Most targets have one or two incoming links, so no bitmap is kept
 	// per target: it would cost ~200 bytes each.
 	incoming map[string][]LinkRef
+	// ownLinks lists the head's own links (those of Add, each with a ref
+	// in incoming) in source order. Once the trimmed prefix passes their
+	// sources, trimStep drops their refs a batch at a time.
+	ownLinks []ownLink
 
 	// segs are the segment indexes of the sealed log covering positions
 	// 1…segUpTo (SetSegments).
@@ -135,6 +139,11 @@ type state struct {
 	// are dropped.
 	trimmed uint32
 	colSegs []colSeg
+	// idsLeft is how many sub-tables of ids, the last ones, may still
+	// hold ids whose latest position is up to idsCut, the trimmed prefix
+	// when they were last trimmed (trimStep).
+	idsLeft int
+	idsCut  uint32
 	// runs are the id runs set with SetIDRuns; usedRuns those of them
 	// the lookups read, and idSrcs every sorted id list they read, in
 	// position order (idlookup.go).
@@ -474,6 +483,15 @@ func (s *state) link(pos uint32, l trove.EventLink, slot int32, after uint32) {
 	s.anyLink.Add(pos)
 	t := l.TargetEvent.ID
 	s.incoming[t] = append(slices.Clip(s.incoming[t]), LinkRef{Source: pos, Slot: slot, After: after})
+	if slot >= 0 {
+		s.ownLinks = append(s.ownLinks, ownLink{src: pos, target: t})
+	}
+}
+
+// ownLink is an own link's source and target (state.ownLinks).
+type ownLink struct {
+	src    uint32
+	target string
 }
 
 // term adds pos to the posting of path=value; the byte slices are only

@@ -209,28 +209,87 @@ func (s *state) trim(t uint32) {
 		}
 	}
 	s.hotHead.trim(t)
-	s.ids.trimIDs(t)
-	for id, refs := range s.incoming {
-		drop := 0
-		for _, r := range refs {
-			if r.Slot >= 0 && r.Source <= t {
-				drop++
-			}
+	// The ids and the incoming links of the prefix go a batch at a time
+	// (trimStep), so that no writer waits for all of them: until then
+	// the head's id table still finds some sealed ids (at their latest
+	// position, as the segment indexes would), and Incoming leaves the
+	// trimmed refs out.
+	s.trimmed = t
+	s.idsLeft, s.idsCut = numSubs, t
+}
+
+// The batches of trimStep: about 1 ms of work on a 2-core VM (tests
+// make them small).
+var (
+	trimStepSlots = 1 << 15 // id table slots scanned
+	trimStepLinks = 2048    // own links dropped
+)
+
+// trimStep does a batch of what trim leaves to it and reports whether
+// any is left.
+func (s *state) trimStep() bool {
+	if s.idsLeft > 0 {
+		for scanned := 0; s.idsLeft > 0 && scanned < trimStepSlots; s.idsLeft-- {
+			scanned += s.ids.trimSub(numSubs-s.idsLeft, s.idsCut)
 		}
-		switch {
-		case drop == len(refs):
-			delete(s.incoming, id)
-		case drop > 0:
-			kept := make([]LinkRef, 0, len(refs)-drop)
-			for _, r := range refs {
-				if r.Slot < 0 || r.Source > t {
-					kept = append(kept, r)
-				}
+		return true
+	}
+	for n := 0; n < trimStepLinks; n++ {
+		if len(s.ownLinks) == 0 || s.ownLinks[0].src > s.trimmed {
+			return false
+		}
+		t := s.ownLinks[0].target
+		s.ownLinks = s.ownLinks[1:]
+		if refs, ok := s.incoming[t]; ok {
+			if kept := ownRefsAfter(refs, s.trimmed); len(kept) == 0 {
+				delete(s.incoming, t)
+			} else if len(kept) < len(refs) {
+				s.incoming[t] = kept
 			}
-			s.incoming[id] = kept
 		}
 	}
-	s.trimmed = t
+	return true
+}
+
+// finishTrim does all that trimStep has left.
+func (s *state) finishTrim() {
+	for s.trimStep() {
+	}
+}
+
+// ownRefsAfter returns refs without the own links whose source is up to
+// t: refs itself when there are none, else a new slice.
+func ownRefsAfter(refs []LinkRef, t uint32) []LinkRef {
+	drop := 0
+	for _, r := range refs {
+		if r.Slot >= 0 && r.Source <= t {
+			drop++
+		}
+	}
+	if drop == 0 {
+		return refs
+	}
+	kept := make([]LinkRef, 0, len(refs)-drop)
+	for _, r := range refs {
+		if r.Slot < 0 || r.Source > t {
+			kept = append(kept, r)
+		}
+	}
+	return kept
+}
+
+// TrimStep does a batch of the trim that SetSegments leaves (dropping
+// the sealed ids and incoming links of the head), holding the write lock
+// for about a millisecond, and reports whether any is left. Until it
+// reports none, the index answers as it will after: the engine calls it
+// on a goroutine of its own after each SetSegments.
+func (ix *Index) TrimStep() bool {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.st.closed {
+		return false
+	}
+	return ix.st.trimStep()
 }
 
 func (s *state) linkTypeBitmap(t string) *roaring.Bitmap {
@@ -256,5 +315,5 @@ func (ix *Index) Incoming(id string) (sealed *roaring.Bitmap, refs []LinkRef) {
 		sealed = Reader{st: s, opts: ix.opts}.posting(KindLinkTarget, id, "", nil).Bitmap(1, uint64(s.trimmed)+1).Clone()
 		sealed.RemoveRange(uint64(s.trimmed)+1, 1<<32)
 	}
-	return sealed, s.incoming[id]
+	return sealed, ownRefsAfter(s.incoming[id], s.trimmed)
 }

@@ -50,7 +50,13 @@ func allocRegion(size int) region {
 	if b, ok := mapAnon(size); ok {
 		return region{b: b, mapped: true}
 	}
-	// Go memory, 8-byte aligned through a []uint64.
+	return heapRegion(size)
+}
+
+// heapRegion returns a zeroed region of size bytes (size > 0) in Go
+// memory, 8-byte aligned through a []uint64: the garbage collector frees
+// it (free is optional).
+func heapRegion(size int) region {
 	w := make([]uint64, (size+7)/8)
 	return region{b: unsafe.Slice((*byte)(unsafe.Pointer(&w[0])), len(w)*8)}
 }

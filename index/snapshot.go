@@ -47,15 +47,16 @@ var ErrOldSnapshot = errors.New("index: snapshot of an earlier format version")
 
 // Encode writes a snapshot of the index to w, with meta (the caller's own
 // state, stored verbatim) inside the checksummed body. The body is streamed:
-// memory use does not grow with the index. It holds the read lock while it
-// writes.
+// memory use does not grow with the index. It holds the write lock while it
+// writes (it first finishes the trim that TrimStep does).
 func (ix *Index) Encode(w io.Writer, meta []byte) error {
 	return writeSnap(w, func(e *enc) error {
-		ix.mu.RLock()
-		defer ix.mu.RUnlock()
+		ix.mu.Lock()
+		defer ix.mu.Unlock()
 		if ix.st.closed {
 			return errClosed
 		}
+		ix.st.finishTrim()
 		ix.st.encode(e, ix.opts.MaxPathValues, meta)
 		return nil
 	})
@@ -86,6 +87,7 @@ func (ix *Index) Freeze() (*Frozen, error) {
 // Encode writes the frozen state as Index.Encode does.
 func (f *Frozen) Encode(w io.Writer, meta []byte) error {
 	return writeSnap(w, func(e *enc) error {
+		f.st.finishTrim() // on the copy: the snapshot holds the head alone
 		f.st.encode(e, f.maxPathValues, meta)
 		return nil
 	})
@@ -112,9 +114,12 @@ func (s *state) frozen() state {
 		// Their lists are never changed in place (appends clip first).
 		added:    maps.Clone(s.added),
 		incoming: maps.Clone(s.incoming),
+		ownLinks: s.ownLinks, // appended to past its length only
 		trimmed:  s.trimmed,
+		idsLeft:  s.idsLeft,
+		idsCut:   s.idsCut,
 	}
-	f.ids = idTable{seed: s.ids.seed, n: s.ids.n}
+	f.ids = idTable{seed: s.ids.seed, n: s.ids.n, onHeap: true}
 	for i := range s.ids.subs {
 		f.ids.subs[i] = subTable{slots: slices.Clone(s.ids.subs[i].slots), used: s.ids.subs[i].used}
 	}
@@ -752,8 +757,12 @@ func (s *state) decodeLinks(d *dec) error {
 				return fmt.Errorf("incoming link of %q from position %d: an own link in the trimmed prefix or saved after its source", t, r.Source)
 			}
 			refs = append(refs, r)
+			if r.Slot >= 0 && d.err == nil {
+				s.ownLinks = append(s.ownLinks, ownLink{src: r.Source, target: t})
+			}
 		}
 		s.incoming[t] = refs
 	}
+	slices.SortStableFunc(s.ownLinks, func(a, b ownLink) int { return cmp.Compare(a.src, b.src) })
 	return nil
 }
