@@ -9,6 +9,7 @@ import (
 	"hash/crc32"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -252,6 +253,19 @@ func TestIDRunCorruption(t *testing.T) {
 		}
 		if c.name == "trailer" && ce.Offset != int64(len(data)-4) {
 			t.Errorf("trailer: offset %d, want %d", ce.Offset, len(data)-4)
+		}
+		// Opened from a file, mapped (checked on a copy) or read.
+		if len(data) == 0 {
+			continue
+		}
+		path := filepath.Join(t.TempDir(), "damaged.run")
+		if err := os.WriteFile(path, data, 0o640); err != nil {
+			t.Fatal(err)
+		}
+		for name, open := range map[string]func(string) (*IDRun, error){"mapped": OpenIDRun, "read": ReadIDRun} {
+			if _, err := open(path); !errors.As(err, &ce) || ce.File != path {
+				t.Fatalf("%s: %s: %v, want a CorruptionError naming the file", c.name, name, err)
+			}
 		}
 	}
 }

@@ -10,11 +10,17 @@ import (
 // bytes): on failure the map is released; on success the pages decoding
 // read leave the resident set (readers touch few of them). mapped reports
 // whether the bytes are a map (the decoded value must unmap them when it
-// closes) or were read into memory.
+// closes) or were read into memory. While decoding reads the whole map
+// (it checks every section), the kernel reads the file ahead
+// (readingWhole): with the file not cached, faulting it in a page at a
+// time took 8.4–9.6 s to reopen 10M events, against 1.9–2.3 s.
 func openMapped[T any](path, what string, decode func(file string, data []byte) (T, error)) (v T, mapped bool, err error) {
 	data, mapped, err := mapFile(path)
 	if err != nil {
 		return v, false, fmt.Errorf("index: %s: %w", what, err)
+	}
+	if mapped {
+		readingWhole(data)
 	}
 	v, err = decode(path, data)
 	if err != nil {

@@ -35,7 +35,16 @@ func mapFile(path string) (data []byte, mapped bool, err error) {
 
 func unmapFile(b []byte) error { return syscall.Munmap(b) }
 
+// readingWhole tells the kernel that the mapping b is about to be read
+// from start to end (a decoder checking it): faults read ahead, until
+// dropResident.
+func readingWhole(b []byte) { _ = syscall.Madvise(b, syscall.MADV_SEQUENTIAL) }
+
 // dropResident tells the kernel that the pages of the mapping b are not
 // needed now: they leave the process's resident set (the page cache keeps
-// them) and are read again when next touched.
-func dropResident(b []byte) { _ = syscall.Madvise(b, syscall.MADV_DONTNEED) }
+// them) and are read again when next touched. Reads of the mapping are
+// random again (MADV_RANDOM, as mapFile set).
+func dropResident(b []byte) {
+	_ = syscall.Madvise(b, syscall.MADV_RANDOM)
+	_ = syscall.Madvise(b, syscall.MADV_DONTNEED)
+}

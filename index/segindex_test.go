@@ -425,6 +425,19 @@ func segIndexCorruption(t *testing.T, version uint32) {
 			if !errors.Is(err, trove.ErrCorrupt) || !errors.As(err, &ce) || ce.File != "bad.idx" {
 				t.Fatalf("decode: %v, want a corruption error naming the file", err)
 			}
+			// Opened from a file, mapped (checked on a copy) or read.
+			if len(data) == 0 {
+				return
+			}
+			path := filepath.Join(t.TempDir(), "bad.idx")
+			if err := os.WriteFile(path, data, 0o640); err != nil {
+				t.Fatal(err)
+			}
+			for name, open := range map[string]func(string) (*SegIndex, error){"mapped": OpenSegIndex, "read": ReadSegIndex} {
+				if _, err := open(path); !errors.As(err, &ce) || ce.File != path {
+					t.Fatalf("%s: %v, want a corruption error naming the file", name, err)
+				}
+			}
 		})
 	}
 	// A damaged bitmap behind valid checksums is found by Verify, or when
