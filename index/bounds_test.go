@@ -55,6 +55,11 @@ func TestPostingBoundsWithAddedLinks(t *testing.T) {
 			if !ok || lo > c.lo || hi < c.hi {
 				t.Errorf("%s: bounds %d-%d (%v), want them to hold %d-%d", c.name, lo, hi, ok, c.lo, c.hi)
 			}
+			least, lok := c.post(r).Least()
+			greatest, gok := c.post(r).Greatest()
+			if least != lo || greatest != hi || !lok || !gok {
+				t.Errorf("%s: least %d (%v), greatest %d (%v), want the bounds %d-%d", c.name, least, lok, greatest, gok, lo, hi)
+			}
 		})
 	}
 }

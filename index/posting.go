@@ -88,6 +88,14 @@ func (p Posting) Bounds() (lo, hi uint32, ok bool) {
 	return lo, hi, true
 }
 
+// Least returns the least position of the posting (Bounds' lo), asking
+// the segment indexes from the first; ok is false when it is empty.
+func (p Posting) Least() (uint32, bool) { return p.least() }
+
+// Greatest returns the greatest position of the posting (Bounds' hi),
+// asking the segment indexes from the last; ok is false when it is empty.
+func (p Posting) Greatest() (uint32, bool) { return p.greatest() }
+
 // least and greatest look at the heap's positions as well as the sealed
 // log's: the heap keeps some sealed positions too (the sources of links
 // added with SaveLink), which may come before or after every position the

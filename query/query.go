@@ -65,6 +65,9 @@ type Options struct {
 	Last    uint32
 	// window overrides firstWindow (0: firstWindow), for tests.
 	window uint64
+	// links keeps, across the windows of one run, the positions linking
+	// to each target (nil: too many to keep); see Plan.linkTarget.
+	links map[string]*roaring.Bitmap
 }
 
 // Plan is a query made concrete against one state of an index.
@@ -87,6 +90,7 @@ type Plan struct {
 	hasStart   bool
 	hasEnd     bool
 	needLinks  bool
+	links      map[string]*roaring.Bitmap // Options.links
 	needBody   bool
 	// fastTerms verify payload equalities on the raw payload (no decoding)
 	// when nothing else needs the decoded payload.
@@ -132,7 +136,7 @@ type window struct {
 // posting the query needs holds (after the last such position when w.desc,
 // before the first one otherwise).
 func compile(ctx context.Context, ix *index.Index, q *trove.CompiledQuery, opts Options, w *window) *Plan {
-	p := &Plan{q: q, ix: ix, needLinks: len(q.LinkCriteria()) > 0, needBody: q.NeedsPayload()}
+	p := &Plan{q: q, ix: ix, needLinks: len(q.LinkCriteria()) > 0, needBody: q.NeedsPayload(), links: opts.links}
 	p.planFastTerms()
 	if p.needBody {
 		p.partial = partialKeys(q)
@@ -276,7 +280,7 @@ func (p *Plan) postings(r index.Reader) (must []posting, unindexed []trove.Paylo
 			must = append(must, r.LinkType(cr.Type))
 		}
 		if target != "" {
-			must = append(must, r.LinkTarget(target))
+			must = append(must, p.linkTarget(r, target))
 		}
 		if cr.Type == "" && target == "" {
 			must = append(must, r.AnyLink())
@@ -301,6 +305,37 @@ func (p *Plan) postings(r index.Reader) (must []posting, unindexed []trove.Paylo
 		must = append(must, bitmapPosting{p.timeRanges()})
 	}
 	return must, unindexed
+}
+
+// keptLinks bounds the positions linking to a target that a windowed run
+// keeps (Plan.linkTarget).
+const keptLinks = 1 << 12
+
+// linkTarget returns the posting of the positions linking to target. In
+// a windowed run, the first window reads it whole and, when it holds at
+// most keptLinks positions (most targets have one or two), keeps a copy
+// for the later windows: a target's posting asks every segment index, and
+// a window's bound and its bitmap each asked them again, window after
+// window.
+func (p *Plan) linkTarget(r index.Reader, target string) posting {
+	lp := r.LinkTarget(target)
+	if p.links == nil {
+		return lp
+	}
+	bm, ok := p.links[target]
+	if !ok {
+		if bm = lp.Bitmap(1, uint64(p.last)+1); bm.GetCardinality() > keptLinks {
+			bm = nil
+		} else {
+			bm = bm.Clone() // it may read a segment index in place
+			bm.RemoveRange(uint64(p.last)+1, 1<<32)
+		}
+		p.links[target] = bm
+	}
+	if bm == nil {
+		return lp
+	}
+	return bitmapPosting{bm}
 }
 
 // narrowBySegments narrows the candidates by the segment indexes'
@@ -330,7 +365,15 @@ func (w *window) move(must []posting, last uint32) {
 		w.lo = w.hi - min(w.hi-1, size)
 	}
 	for _, m := range must {
-		least, greatest, ok := m.Bounds()
+		// One bound moves the window: the other would ask every segment
+		// index for nothing.
+		var least, greatest uint32
+		var ok bool
+		if w.desc {
+			greatest, ok = m.Greatest()
+		} else {
+			least, ok = m.Least()
+		}
 		switch {
 		case !ok:
 			// Nothing matches: the window covers the rest.
@@ -374,9 +417,20 @@ func intersect(must []posting, w *window, last uint32) *roaring.Bitmap {
 		}
 	}
 	// The postings' bitmaps are read-only and may reach past the range:
-	// the range comes first, then the smallest posting, then the rest.
+	// the range comes first, then the smallest posting, then the rest. A
+	// posting of fewer positions than the range has containers (one a
+	// 2¹⁶ positions) is copied and cut to it instead: a rare key's few
+	// positions, where the range's containers cost more (10M positions:
+	// a third of a link target's read).
 	slices.SortFunc(bms, func(a, b *roaring.Bitmap) int { return cmp.Compare(a.GetCardinality(), b.GetCardinality()) })
-	cand.AddRange(lo, hi)
+	if bms[0].GetCardinality() < (hi-lo)>>16 {
+		cand = bms[0].Clone()
+		cand.RemoveRange(0, lo)
+		cand.RemoveRange(hi, 1<<32)
+		bms = bms[1:]
+	} else {
+		cand.AddRange(lo, hi)
+	}
 	for _, m := range bms {
 		cand.And(m)
 	}
@@ -390,18 +444,26 @@ type posting interface {
 	// read-only bitmap.
 	Bitmap(lo, hi uint64) *roaring.Bitmap
 	// Bounds returns the least and greatest position; ok false when empty.
-	Bounds() (lo, hi uint32, ok bool)
+	Least() (uint32, bool)    // ok false when it is empty
+	Greatest() (uint32, bool) // ok false when it is empty
 }
 
 type bitmapPosting struct{ bm *roaring.Bitmap }
 
 func (b bitmapPosting) Bitmap(uint64, uint64) *roaring.Bitmap { return b.bm }
 
-func (b bitmapPosting) Bounds() (uint32, uint32, bool) {
+func (b bitmapPosting) Least() (uint32, bool) {
 	if b.bm.IsEmpty() {
-		return 0, 0, false
+		return 0, false
 	}
-	return b.bm.Minimum(), b.bm.Maximum(), true
+	return b.bm.Minimum(), true
+}
+
+func (b bitmapPosting) Greatest() (uint32, bool) {
+	if b.bm.IsEmpty() {
+		return 0, false
+	}
+	return b.bm.Maximum(), true
 }
 
 // anyOf is the union of postings.
@@ -415,17 +477,22 @@ func (a anyOf) Bitmap(lo, hi uint64) *roaring.Bitmap {
 	return roaring.FastOr(parts...)
 }
 
-func (a anyOf) Bounds() (lo, hi uint32, ok bool) {
+func (a anyOf) Least() (lo uint32, ok bool) {
 	for _, p := range a {
-		if l, h, found := p.Bounds(); found {
-			if !ok || l < lo {
-				lo = l
-			}
-			hi = max(hi, h)
-			ok = true
+		if l, found := p.Least(); found && (!ok || l < lo) {
+			lo, ok = l, true
 		}
 	}
-	return lo, hi, ok
+	return lo, ok
+}
+
+func (a anyOf) Greatest() (hi uint32, ok bool) {
+	for _, p := range a {
+		if h, found := p.Greatest(); found && (!ok || h > hi) {
+			hi, ok = h, true
+		}
+	}
+	return hi, ok
 }
 
 // dropSuperseded removes the candidates a later version supersedes. A
@@ -856,6 +923,9 @@ func runWindowed(ctx context.Context, ix *index.Index, src Source, q *trove.Comp
 	}
 	if opts.window > 0 {
 		size = opts.window
+	}
+	if len(q.LinkCriteria()) > 0 {
+		opts.links = map[string]*roaring.Bitmap{}
 	}
 	// The first window of a descending run ends past any position, so it
 	// holds the newest ones however far the index has grown; every later
