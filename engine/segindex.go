@@ -175,9 +175,10 @@ func (s *Store) setSegIndexes() {
 // writer waits for one batch at most, not for all of it.
 func (s *Store) trimHead() {
 	s.trims.Add(1)
+	ix := s.ix // recovery may replace it (and closes the one it drops)
 	go func() {
 		defer s.trims.Done()
-		for s.ix.TrimStep() {
+		for ix.TrimStep() {
 			runtime.Gosched() // let a writer waiting for the lock have it
 		}
 	}()
