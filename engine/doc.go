@@ -78,7 +78,9 @@
 // (index.Index.Freeze), and the seal's goroutine encodes and publishes the
 // snapshot, then writes the segment file (S2 blocks by default, zstd with
 // compression "zstd"; atomic publish). The writer then switches readers
-// to it and trims the head, and another goroutine removes the WAL files
+// to it and trims the head's postings; a goroutine of its own trims the
+// head's ids and incoming links a batch at a time (index.Index.TrimStep),
+// and another goroutine removes the WAL files
 // that hold sealed entries only (segment.WAL.DropBefore). The writer's
 // longest stop for all this is Stats' writer_stall_max_seconds. Sealed
 // events are read through a CLOCK cache of decoded blocks whose lookups

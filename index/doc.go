@@ -54,8 +54,14 @@
 // grow with history. The column chunks they cover whole are dropped too:
 // Columns reads those positions from the segment indexes. Reader.SegmentTerm
 // answers payload terms on paths past the guard from them, and the trim drops
-// the sealed ids from the id table. The superseded positions still cover every
-// position.
+// the sealed ids from the id table and the sealed own links from the
+// incoming links. SetSegments trims the postings at once and leaves those
+// two to TrimStep, a batch of about a millisecond at a time under the write
+// lock, which the engine calls on a goroutine of its own: until it is done,
+// lookups still find some sealed ids in the head (at the position the
+// segment indexes would give), Incoming leaves the sealed own links out,
+// and a snapshot (Freeze, Encode) finishes the trim on its copy. The
+// superseded positions still cover every position.
 //
 // # Snapshots
 //
