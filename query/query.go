@@ -68,6 +68,17 @@ type Options struct {
 	// links keeps, across the windows of one run, the positions linking
 	// to each target (nil: too many to keep); see Plan.linkTarget.
 	links map[string]*roaring.Bitmap
+	// segTerms keeps, across the windows of one run, the segment
+	// indexes' answers for the payload terms the index does not cover
+	// (Plan.segmentTerm).
+	segTerms map[string]segTerm
+}
+
+// segTerm is index.Reader.SegmentTerm's answer for one payload term.
+type segTerm struct {
+	bm   *roaring.Bitmap
+	upTo uint32
+	ok   bool
 }
 
 // Plan is a query made concrete against one state of an index.
@@ -91,6 +102,7 @@ type Plan struct {
 	hasEnd     bool
 	needLinks  bool
 	links      map[string]*roaring.Bitmap // Options.links
+	segTerms   map[string]segTerm         // Options.segTerms
 	needBody   bool
 	// fastTerms verify payload equalities on the raw payload (no decoding)
 	// when nothing else needs the decoded payload.
@@ -136,7 +148,7 @@ type window struct {
 // posting the query needs holds (after the last such position when w.desc,
 // before the first one otherwise).
 func compile(ctx context.Context, ix *index.Index, q *trove.CompiledQuery, opts Options, w *window) *Plan {
-	p := &Plan{q: q, ix: ix, needLinks: len(q.LinkCriteria()) > 0, needBody: q.NeedsPayload(), links: opts.links}
+	p := &Plan{q: q, ix: ix, needLinks: len(q.LinkCriteria()) > 0, needBody: q.NeedsPayload(), links: opts.links, segTerms: opts.segTerms}
 	p.planFastTerms()
 	if p.needBody {
 		p.partial = partialKeys(q)
@@ -152,6 +164,7 @@ func compile(ctx context.Context, ix *index.Index, q *trove.CompiledQuery, opts 
 		}
 		var must []posting
 		must, unindexed = p.postings(r)
+		must = p.segmentPostings(r, must, unindexed)
 		if w != nil {
 			w.move(must, p.last)
 		}
@@ -345,14 +358,51 @@ func (p *Plan) linkTarget(r index.Reader, target string) posting {
 // segment index answered.
 func (p *Plan) narrowBySegments(r index.Reader, unindexed []trove.PayloadTerm) (unanswered []trove.PayloadTerm) {
 	for _, t := range unindexed {
-		vk, _ := index.ValueKey(t.Value) // unindexed terms have a value key
-		if bm, upTo, ok := r.SegmentTerm(t.Path, vk); ok {
-			p.narrow(bm, min(upTo, p.last))
-		} else {
+		switch st := p.segmentTerm(r, t); {
+		case !st.ok:
 			unanswered = append(unanswered, t)
+		case st.upTo < p.last:
+			p.narrow(st.bm, st.upTo)
 		}
+		// Else segmentPostings made it a posting.
 	}
 	return unanswered
+}
+
+// segmentPostings adds to must the segment indexes' answers for the
+// payload terms the index does not cover that answer for every position
+// up to the plan's last (the head's hashed postings included): as
+// postings, they move a window to their first position, where narrowing
+// the candidates by them would leave the window to grow from the start of
+// the log, window after window.
+func (p *Plan) segmentPostings(r index.Reader, must []posting, unindexed []trove.PayloadTerm) []posting {
+	for _, t := range unindexed {
+		if st := p.segmentTerm(r, t); st.ok && st.upTo >= p.last {
+			must = append(must, bitmapPosting{st.bm})
+		}
+	}
+	return must
+}
+
+// segmentTerm returns index.Reader.SegmentTerm's answer for t, kept for
+// the plan and a run's later windows (Options.segTerms).
+func (p *Plan) segmentTerm(r index.Reader, t trove.PayloadTerm) segTerm {
+	vk, _ := index.ValueKey(t.Value) // unindexed terms have a value key
+	key := t.Path + "\x00" + vk
+	if st, ok := p.segTerms[key]; ok {
+		return st
+	}
+	if p.segTerms == nil {
+		p.segTerms = map[string]segTerm{} // this plan's, at least
+	}
+	var st segTerm
+	st.bm, st.upTo, st.ok = r.SegmentTerm(t.Path, vk)
+	if st.ok {
+		st.upTo = min(st.upTo, p.last)
+		st.bm.RemoveRange(uint64(st.upTo)+1, 1<<32)
+	}
+	p.segTerms[key] = st
+	return st
 }
 
 // move moves the window, keeping its size, past the positions no posting
@@ -926,6 +976,9 @@ func runWindowed(ctx context.Context, ix *index.Index, src Source, q *trove.Comp
 	}
 	if len(q.LinkCriteria()) > 0 {
 		opts.links = map[string]*roaring.Bitmap{}
+	}
+	if len(q.PayloadTerms()) > 0 {
+		opts.segTerms = map[string]segTerm{}
 	}
 	// The first window of a descending run ends past any position, so it
 	// holds the newest ones however far the index has grown; every later
