@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -480,14 +481,7 @@ func sealedIDModel(t *testing.T, seed uint64) {
 		// A snapshot round trip, sometimes: the decoded index answers the
 		// same once it has the segment indexes and runs.
 		if r.IntN(4) == 0 {
-			var buf bytes.Buffer
-			if err := ix.Encode(&buf, nil); err != nil {
-				t.Fatal(err)
-			}
-			dec, _, err := DecodeWith("snap", buf.Bytes(), Options{IDAt: log.at})
-			if err != nil {
-				t.Fatalf("step %d: decode: %v", step, err)
-			}
+			dec := snapRoundTrip(t, fmt.Sprintf("step %d", step), ix.Encode, log.at)
 			dec.Readable(uint32(len(docs)))
 			dec.SetIDRuns(runs)
 			dec.SetSegments(segs)
@@ -602,15 +596,22 @@ func TestTrimInSteps(t *testing.T) {
 			}
 		}
 		if frozen != nil {
-			var buf bytes.Buffer
-			if err := frozen.Encode(&buf, nil); err != nil {
-				t.Fatal(err)
-			}
-			dec, _, err := DecodeWith("snap", buf.Bytes(), Options{IDAt: log.at})
-			if err != nil {
-				t.Fatalf("step %d: a snapshot frozen during a trim: %v", step, err)
-			}
-			dec.Close()
+			snapRoundTrip(t, fmt.Sprintf("step %d, a snapshot frozen during a trim", step), frozen.Encode, log.at).Close()
 		}
 	}
+}
+
+// snapRoundTrip writes a snapshot with encode and decodes it, with ids
+// read through idAt.
+func snapRoundTrip(t *testing.T, what string, encode func(io.Writer, []byte) error, idAt func(uint32) (string, error)) *Index {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := encode(&buf, nil); err != nil {
+		t.Fatalf("%s: encode: %v", what, err)
+	}
+	dec, _, err := DecodeWith("snap", buf.Bytes(), Options{IDAt: idAt})
+	if err != nil {
+		t.Fatalf("%s: decode: %v", what, err)
+	}
+	return dec
 }
