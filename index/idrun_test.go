@@ -353,19 +353,16 @@ func sealedIDModel(t *testing.T, seed uint64) {
 	log := &idLog{}
 	ix := New(Options{IDAt: log.at})
 	defer func() { ix.Close() }()
-	var docs []Doc
-	var prevs []uint32
+	h := newIDHead(log)
 	var segs []*SegIndex
 	var runs []*IDRun
-	versions := map[string]int{}
-	latest := map[string]uint32{}
 	sealedTo := uint32(0)
 	// lookup is the model: the position of id's version (latest when 0)
 	// among positions up to last.
 	lookup := func(id string, version int, last uint32) (uint32, bool) {
 		var best uint32
-		for p := uint32(1); p <= last && int(p) <= len(docs); p++ {
-			d := docs[p-1]
+		for p := uint32(1); p <= last && int(p) <= len(h.docs); p++ {
+			d := h.docs[p-1]
 			if d.ID == id && (version == 0 || d.Version == version) {
 				best = p
 			}
@@ -374,7 +371,7 @@ func sealedIDModel(t *testing.T, seed uint64) {
 	}
 	check := func(what string) {
 		t.Helper()
-		n := uint32(len(docs))
+		n := uint32(len(h.docs))
 		for range 200 {
 			id := fmt.Sprintf("id-%d", r.IntN(60))
 			version := r.IntN(4)
@@ -408,35 +405,25 @@ func sealedIDModel(t *testing.T, seed uint64) {
 		// Once trimmed, the id table holds exactly the ids whose latest
 		// version is in the head; while a trim runs, some of the others.
 		headIDs := 0
-		for _, p := range latest {
+		for _, p := range h.latest {
 			if p > ix.Trimmed() {
 				headIDs++
 			}
 		}
-		if ix.st.idsLeft == 0 && ix.st.ids.n != headIDs || ix.st.ids.n < headIDs || ix.st.ids.n > len(latest) {
+		if ix.st.idsLeft == 0 && ix.st.ids.n != headIDs || ix.st.ids.n < headIDs || ix.st.ids.n > len(h.latest) {
 			t.Fatalf("%s: the id table holds %d ids, the head %d (%d sub-tables to trim)", what, ix.st.ids.n, headIDs, ix.st.idsLeft)
 		}
 	}
 	for step := range 40 {
 		// Add a batch.
 		for range 1 + r.IntN(40) {
-			id := fmt.Sprintf("id-%d", r.IntN(50))
-			versions[id]++
-			pos := uint32(len(docs) + 1)
-			d := Doc{ID: id, Version: versions[id], CreatedAt: int64(pos), Schema: "s", Producer: "p", Payload: []byte(`{"k":1}`)}
-			docs = append(docs, d)
-			prevs = append(prevs, latest[id])
-			latest[id] = pos
-			log.ids = append(log.ids, id)
-			if err := ix.Add(pos, d); err != nil {
-				t.Fatal(err)
-			}
+			h.add(t, ix, fmt.Sprintf("id-%d", r.IntN(50)), nil)
 		}
-		ix.Readable(uint32(len(docs)))
+		ix.Readable(uint32(len(h.docs)))
 		// Seal what is not sealed yet, sometimes.
-		if n := uint32(len(docs)); r.IntN(2) == 0 && n > sealedTo {
+		if n := uint32(len(h.docs)); r.IntN(2) == 0 && n > sealedTo {
 			first := sealedTo + 1
-			data := buildSegIndex(t, first, docs[first-1:], prevs[first-1:])
+			data := buildSegIndex(t, first, h.docs[first-1:], h.prevs[first-1:])
 			s, err := DecodeSegIndex("seg", data)
 			if err != nil {
 				t.Fatal(err)
@@ -482,7 +469,7 @@ func sealedIDModel(t *testing.T, seed uint64) {
 		// same once it has the segment indexes and runs.
 		if r.IntN(4) == 0 {
 			dec := snapRoundTrip(t, fmt.Sprintf("step %d", step), ix.Encode, log.at)
-			dec.Readable(uint32(len(docs)))
+			dec.Readable(uint32(len(h.docs)))
 			dec.SetIDRuns(runs)
 			dec.SetSegments(segs)
 			ix.Close()
@@ -509,33 +496,23 @@ func TestTrimInSteps(t *testing.T) {
 	log := &idLog{}
 	ix := New(Options{IDAt: log.at})
 	defer ix.Close()
-	var docs []Doc
-	var prevs []uint32
-	latest := map[string]uint32{}
+	h := newIDHead(log)
 	var segs []*SegIndex
 	var sealedTo uint32
 	for step := range 12 {
 		for range 20 + r.IntN(40) {
-			id := fmt.Sprintf("id-%d", r.IntN(80))
-			pos := uint32(len(docs) + 1)
-			d := Doc{ID: id, Version: int(1 + pos), CreatedAt: int64(pos), Schema: "s", Producer: "p", Payload: []byte(`{"k":1}`)}
+			var links []trove.EventLink
 			for range r.IntN(3) {
-				d.Links = append(d.Links, trove.EventLink{Type: "t", TargetEvent: trove.EventID{ID: fmt.Sprintf("target-%d", r.IntN(10))}})
+				links = append(links, trove.EventLink{Type: "t", TargetEvent: trove.EventID{ID: fmt.Sprintf("target-%d", r.IntN(10))}})
 			}
-			docs = append(docs, d)
-			prevs = append(prevs, latest[id])
-			latest[id] = pos
-			log.ids = append(log.ids, id)
-			if err := ix.Add(pos, d); err != nil {
-				t.Fatal(err)
-			}
+			pos := h.add(t, ix, fmt.Sprintf("id-%d", r.IntN(80)), links)
 			if r.IntN(10) == 0 {
 				ix.AddLink(uint32(1+r.IntN(int(pos))), trove.EventLink{Type: "added", TargetEvent: trove.EventID{ID: "target-0"}})
 			}
 		}
-		ix.Readable(uint32(len(docs)))
-		n := uint32(len(docs))
-		s, err := DecodeSegIndex("seg", buildSegIndex(t, sealedTo+1, docs[sealedTo:], prevs[sealedTo:]))
+		ix.Readable(uint32(len(h.docs)))
+		n := uint32(len(h.docs))
+		s, err := DecodeSegIndex("seg", buildSegIndex(t, sealedTo+1, h.docs[sealedTo:], h.prevs[sealedTo:]))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -548,7 +525,7 @@ func TestTrimInSteps(t *testing.T) {
 				sealed = roaring.New()
 			}
 			for _, p := range sealed.ToArray() {
-				for _, l := range docs[p-1].Links {
+				for _, l := range h.docs[p-1].Links {
 					if l.TargetEvent.ID == target {
 						own = append(own, p)
 					}
@@ -581,7 +558,7 @@ func TestTrimInSteps(t *testing.T) {
 					t.Fatalf("step %d, trim step %d: Incoming(%s): own %v added %v, want %v %v", step, k, target, own, added, w[0], w[1])
 				}
 			}
-			for id, p := range latest {
+			for id, p := range h.latest {
 				if got, ok := ix.Lookup(id, 0); !ok || got != p {
 					t.Fatalf("step %d, trim step %d: Lookup(%s) = %d %v, want %d", step, k, id, got, ok, p)
 				}
@@ -614,4 +591,35 @@ func snapRoundTrip(t *testing.T, what string, encode func(io.Writer, []byte) err
 		t.Fatalf("%s: decode: %v", what, err)
 	}
 	return dec
+}
+
+// idHead is the documents an id test adds to ix, with the ids' previous
+// and latest positions, to check the index against.
+type idHead struct {
+	log      *idLog
+	docs     []Doc
+	prevs    []uint32
+	latest   map[string]uint32
+	versions map[string]int
+}
+
+func newIDHead(log *idLog) *idHead {
+	return &idHead{log: log, latest: map[string]uint32{}, versions: map[string]int{}}
+}
+
+// add adds the next version of id, with links, to ix at the next
+// position, which it returns.
+func (h *idHead) add(t *testing.T, ix *Index, id string, links []trove.EventLink) uint32 {
+	t.Helper()
+	h.versions[id]++
+	pos := uint32(len(h.docs) + 1)
+	d := Doc{ID: id, Version: h.versions[id], CreatedAt: int64(pos), Schema: "s", Producer: "p", Links: links, Payload: []byte(`{"k":1}`)}
+	h.docs = append(h.docs, d)
+	h.prevs = append(h.prevs, h.latest[id])
+	h.latest[id] = pos
+	h.log.ids = append(h.log.ids, id)
+	if err := ix.Add(pos, d); err != nil {
+		t.Fatal(err)
+	}
+	return pos
 }

@@ -77,23 +77,12 @@ func (p Posting) Bitmap(lo, hi uint64) *roaring.Bitmap {
 	return roaring.FastOr(parts...)
 }
 
-// Bounds returns the least and greatest position of the posting; ok is
-// false when it is empty.
-func (p Posting) Bounds() (lo, hi uint32, ok bool) {
-	lo, ok = p.least()
-	if !ok {
-		return 0, 0, false
-	}
-	hi, _ = p.greatest()
-	return lo, hi, true
-}
-
-// Least returns the least position of the posting (Bounds' lo), asking
-// the segment indexes from the first; ok is false when it is empty.
+// Least returns the least position of the posting, asking the segment
+// indexes from the first; ok is false when it is empty.
 func (p Posting) Least() (uint32, bool) { return p.least() }
 
-// Greatest returns the greatest position of the posting (Bounds' hi),
-// asking the segment indexes from the last; ok is false when it is empty.
+// Greatest returns the greatest position of the posting, asking the
+// segment indexes from the last; ok is false when it is empty.
 func (p Posting) Greatest() (uint32, bool) { return p.greatest() }
 
 // least and greatest look at the heap's positions as well as the sealed
