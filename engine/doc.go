@@ -112,7 +112,9 @@
 // of interrupted publishes, opens the sealed segments (damage there is an
 // error, never dropped), loads the index snapshot and replays only the log
 // after it; WAL entries a crash left after they were sealed are truncated.
-// A damaged snapshot is ignored and the index rebuilt from the log.
+// A damaged snapshot is ignored and the index rebuilt from the log. The
+// segments open on a goroutine a CPU; the id runs and segment indexes
+// (each checked whole) open on others while the snapshot decodes.
 //
 // The index snapshot proves which WAL entries were acknowledged. If the
 // tail recovery would cut one of them (a damaged entry, not a torn write)

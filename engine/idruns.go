@@ -71,18 +71,26 @@ func parseIDRunName(name string) (first, last uint32, ok bool) {
 	return uint32(f), uint32(l), true
 }
 
-// openIDRuns opens the chain of id runs recovery uses (see above) and
-// removes the other run files (a read-only store removes nothing). It runs
-// once the sealed segments are open, before the index is loaded.
-func (s *Store) openIDRuns() {
+// idRunChoice is the chain of id runs recovery uses (see above), and what
+// chooseIDRuns found besides.
+type idRunChoice struct {
+	runs   []*index.IDRun
+	damage []error  // runs of the chain that did not open
+	unused []string // run files not in the chain
+}
+
+// chooseIDRuns opens the chain of id runs of a store whose sealed
+// segments holding events are segs. It changes nothing: useIDRuns does.
+func (s *Store) chooseIDRuns(segs []*sealed) idRunChoice {
+	var c idRunChoice
 	ends := map[uint32]bool{}
-	for _, sg := range s.w.evSegs {
+	for _, sg := range segs {
 		ends[uint32(sg.meta.LastPosition)] = true
 	}
 	files, err := idRunFiles(s.segDir())
 	if err != nil {
 		s.logger.Warn("cannot list the id runs", "err", err)
-		return
+		return c
 	}
 	used := map[string]bool{}
 	idRunChain(files, ends, func(f idRunFile) bool {
@@ -95,21 +103,36 @@ func (s *Store) openIDRuns() {
 		}
 		if err != nil {
 			s.logger.Warn("damaged id run; it is merged again later", "err", err)
-			s.w.idRunDamage = append(s.w.idRunDamage, err)
+			c.damage = append(c.damage, err)
 			return false
 		}
-		s.w.idRuns = append(s.w.idRuns, r)
+		c.runs = append(c.runs, r)
 		used[f.name] = true
 		return true
 	})
+	for _, f := range files {
+		if !used[f.name] {
+			c.unused = append(c.unused, f.name)
+		}
+	}
+	return c
+}
+
+// useIDRuns makes c's runs the store's and its index's, once the sealed
+// segments are open and before the index is used, and removes the run
+// files not used (a read-only store removes nothing).
+func (s *Store) useIDRuns(c idRunChoice) {
+	s.w.idRuns = c.runs
+	s.w.idRunDamage = append(s.w.idRunDamage, c.damage...)
+	if s.ix != nil {
+		s.ix.SetIDRuns(s.w.idRuns)
+	}
 	if s.readOnly {
 		return
 	}
-	for _, f := range files {
-		if !used[f.name] {
-			if err := os.Remove(filepath.Join(s.segDir(), f.name)); err != nil {
-				s.logger.Warn("cannot remove an unused id run", "err", err)
-			}
+	for _, name := range c.unused {
+		if err := os.Remove(filepath.Join(s.segDir(), name)); err != nil {
+			s.logger.Warn("cannot remove an unused id run", "err", err)
 		}
 	}
 }

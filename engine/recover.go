@@ -65,6 +65,8 @@ func (s *Store) recover(ctx context.Context) (err error) {
 			if s.ix != nil {
 				s.ix.Close()
 			}
+			s.w.pre.close()
+			s.closeSegIndexes()
 			for _, sg := range s.w.segs {
 				sg.seg.Close()
 			}
@@ -82,21 +84,25 @@ func (s *Store) recover(ctx context.Context) (err error) {
 		return fmt.Errorf("engine: open: %w", err)
 	}
 	slices.Sort(names)
-	var lastSealed uint64
-	for _, name := range names {
-		seg, err := segment.OpenSegmentCached(name, s.cache.tables)
-		if err != nil {
-			return fmt.Errorf("engine: open segment: %w", err)
-		}
-		s.addSegment(name, seg)
-		lastSealed = max(lastSealed, seg.Meta().LastWALIndex)
+	segs, err := openSegments(names, s.cache.tables)
+	if err != nil {
+		return err
 	}
-	s.openIDRuns()
+	var lastSealed uint64
+	for i, name := range names {
+		s.addSegment(name, segs[i])
+		lastSealed = max(lastSealed, segs[i].Meta().LastWALIndex)
+	}
+	// The id runs and the segment indexes open (each checked whole) on
+	// other goroutines while the snapshot decodes here; the index gets
+	// them before it is used.
+	pre := s.preopen()
 	// The index snapshot is durable evidence of what was acknowledged: it
 	// names the last WAL entry it includes, and is written only after that
 	// entry was fsynced. Entries up to it that are not sealed (the newest
 	// segment's Meta.LastWALIndex) exist only in the WAL.
 	walIndex, ok := s.loadSnapshot()
+	pre.wait()
 	if ok {
 		if err := s.openDroppedSegIndexes(); err != nil {
 			s.logger.Warn("index snapshot needs segment indexes that do not open; rebuilding the index from the log", "err", err)
@@ -357,13 +363,122 @@ func (s *Store) replay(ctx context.Context, from, lastSealed uint64) error {
 	return nil
 }
 
-// openDroppedSegIndexes opens the segment indexes of the positions the
-// loaded snapshot trimmed (index.Index.Trimmed): only they hold those
-// positions' ids, postings and, for the dropped columns
-// (index.Index.SealedColumns), columns, so they must open as they are (a
-// missing or damaged one cannot be rebuilt without them). It hands them
-// to the index at once: replay looks up the ids of earlier versions in
-// them.
+// openSegments opens the sealed segments at paths (header, footer and
+// block table checked), in parallel; on failure it closes those it opened.
+func openSegments(paths []string, tables *segment.TableCache) ([]*segment.Segment, error) {
+	segs := make([]*segment.Segment, len(paths))
+	errs := make([]error, len(paths))
+	parallel(len(paths), func(i int) {
+		segs[i], errs[i] = segment.OpenSegmentCached(paths[i], tables)
+	})
+	if err := errors.Join(errs...); err != nil {
+		for _, sg := range segs {
+			if sg != nil {
+				sg.Close()
+			}
+		}
+		return nil, fmt.Errorf("engine: open segment: %w", err)
+	}
+	return segs, nil
+}
+
+// parallel calls fn(0) … fn(n-1) on up to GOMAXPROCS goroutines and
+// returns when every call has.
+func parallel(n int, fn func(i int)) {
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for range min(n, runtime.GOMAXPROCS(0)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				fn(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// preopening is the opening of the id runs and the segment indexes on
+// other goroutines (preopen) while recovery loads the snapshot.
+type preopening struct {
+	s    *Store
+	done chan struct{}
+	runs idRunChoice
+	idx  map[*sealed]openedIndex // what opening each segment's index gave, until taken
+}
+
+type openedIndex struct {
+	ix  *index.SegIndex
+	err error
+}
+
+// preopen starts opening the chain of id runs and the segment index of
+// every sealed segment holding events; s.w.pre holds them until they are
+// used (wait, then take).
+func (s *Store) preopen() *preopening {
+	p := &preopening{s: s, done: make(chan struct{}), idx: map[*sealed]openedIndex{}}
+	s.w.pre = p
+	segs := s.w.evSegs
+	go func() {
+		defer close(p.done)
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.runs = s.chooseIDRuns(segs)
+		}()
+		opened := make([]openedIndex, len(segs))
+		parallel(len(segs), func(i int) {
+			opened[i].ix, opened[i].err = openSegIndex(segs[i], s.opts.NoMmap)
+		})
+		for i, sg := range segs {
+			p.idx[sg] = opened[i]
+		}
+		wg.Wait()
+	}()
+	return p
+}
+
+// wait waits for the opening and hands the id runs to the store and its
+// index (removing the run files not used).
+func (p *preopening) wait() {
+	<-p.done
+	p.s.useIDRuns(p.runs)
+}
+
+// take returns what opening sg's index gave (wait first), and forgets it;
+// nil and nil when it was not opened. p may be nil.
+func (p *preopening) take(sg *sealed) (*index.SegIndex, error) {
+	if p == nil {
+		return nil, nil
+	}
+	o := p.idx[sg]
+	delete(p.idx, sg)
+	return o.ix, o.err
+}
+
+// close closes the segment indexes opened and not taken (wait first). p
+// may be nil.
+func (p *preopening) close() {
+	if p == nil {
+		return
+	}
+	for sg, o := range p.idx {
+		if o.ix != nil {
+			o.ix.Close()
+		}
+		delete(p.idx, sg)
+	}
+}
+
+// openDroppedSegIndexes gives their segments the segment indexes of the
+// positions the loaded snapshot trimmed (index.Index.Trimmed), opened by
+// s.w.pre: only they hold those positions' ids, postings and, for the
+// dropped columns (index.Index.SealedColumns), columns, so they must open
+// as they are (a missing or damaged one cannot be rebuilt without them).
+// It hands them to the index at once: replay looks up the ids of earlier
+// versions in them.
 func (s *Store) openDroppedSegIndexes() error {
 	need := uint64(max(s.ix.Trimmed(), s.ix.SealedColumns()))
 	var covered uint64
@@ -383,22 +498,18 @@ func (s *Store) openDroppedSegIndexes() error {
 	if covered < need {
 		return fmt.Errorf("engine: the segments end at position %d, the snapshot needs %d", covered, need)
 	}
-	// Opening checks each index whole (every section's CRC): one worker
-	// a CPU.
-	errs := make([]error, len(open))
-	var wg sync.WaitGroup
-	next := atomic.Int64{}
-	for range min(len(open), runtime.GOMAXPROCS(0)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1) - 1); i < len(open); i = int(next.Add(1) - 1) {
-				open[i].idx, errs[i] = openSegIndex(open[i], s.opts.NoMmap)
-			}
-		}()
+	var failed []error
+	for _, sg := range open {
+		ix, err := s.w.pre.take(sg)
+		if ix == nil && err == nil {
+			ix, err = openSegIndex(sg, s.opts.NoMmap)
+		}
+		sg.idx = ix
+		if err != nil {
+			failed = append(failed, err)
+		}
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := errors.Join(failed...); err != nil {
 		return err
 	}
 	s.setSegIndexes()

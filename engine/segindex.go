@@ -134,7 +134,10 @@ func (s *Store) openSegIndexes() {
 		if sg.idx != nil {
 			continue
 		}
-		ix, err := openSegIndex(sg, s.opts.NoMmap)
+		ix, err := s.w.pre.take(sg)
+		if ix == nil && err == nil {
+			ix, err = openSegIndex(sg, s.opts.NoMmap)
+		}
 		if err == nil {
 			sg.idx = ix
 			continue
@@ -156,6 +159,8 @@ func (s *Store) openSegIndexes() {
 		}
 		sg.idx = ix
 	}
+	s.w.pre.close()
+	s.w.pre = nil
 	s.setSegIndexes()
 }
 

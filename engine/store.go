@@ -122,6 +122,9 @@ type writerState struct {
 	// rebuilt).
 	segIdxDamage []error
 	snapDamage   error // why recovery could not use index.snap; nil when it could or there was none
+	// pre holds the id runs and segment indexes recovery opened ahead,
+	// until openSegIndexes has used them (then nil).
+	pre *preopening
 	// idRuns are the id runs in use (idruns.go), in position order;
 	// idMerging is set while a merge runs, closing once Close began.
 	idRuns      []*index.IDRun

@@ -255,9 +255,13 @@ func ReadIDRun(path string) (*IDRun, error) { return readWhole(path, "id run", d
 // header, the trailer, each section's CRC-32C, and that the entries are
 // in (hash, position) order with positions inside the run's range. Errors
 // are *trove.CorruptionError naming file.
-func DecodeIDRun(file string, data []byte) (*IDRun, error) { return decodeIDRun(file, data) }
+func DecodeIDRun(file string, data []byte) (*IDRun, error) { return decodeIDRun(file, data, nil) }
 
-func decodeIDRun(file string, data []byte) (*IDRun, error) {
+// decodeIDRun is DecodeIDRun. from, when not nil, is the run decoded and
+// checked from a copy of data's bytes (openMapped): then only the header
+// and trailer are read and checked again, and the fence comes from from,
+// so that decoding touches none of data's other pages.
+func decodeIDRun(file string, data []byte, from *IDRun) (*IDRun, error) {
 	data = aligned8(data)
 	corrupt := func(off int64, format string, args ...any) error {
 		return &trove.CorruptionError{File: file, Offset: off, Reason: "index: id run: " + fmt.Sprintf(format, args...)}
@@ -299,7 +303,7 @@ func decodeIDRun(file string, data []byte) (*IDRun, error) {
 	secs := [3][]byte{}
 	for k, size := range []uint64{8 * n, posBytes, 8 * words} {
 		secs[k] = data[off : off+size]
-		if crc32.Checksum(secs[k], castagnoli) != binary.LittleEndian.Uint32(tr[4*k:]) {
+		if from == nil && crc32.Checksum(secs[k], castagnoli) != binary.LittleEndian.Uint32(tr[4*k:]) {
 			return nil, corrupt(int64(off), "section %d checksum mismatch", k)
 		}
 		off += size
@@ -307,6 +311,10 @@ func decodeIDRun(file string, data []byte) (*IDRun, error) {
 	r.hash = castSlice[uint64](secs[0])
 	r.pos = castSlice[uint32](secs[1])[:n]
 	r.filter = idFilter(castSlice[uint64](secs[2]))
+	if from != nil {
+		r.fence = from.fence
+		return r, nil
+	}
 	for i := range r.hash {
 		if r.pos[i] < r.first || r.pos[i] > r.last ||
 			i > 0 && (r.hash[i] < r.hash[i-1] || r.hash[i] == r.hash[i-1] && r.pos[i] <= r.pos[i-1]) {

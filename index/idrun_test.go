@@ -263,7 +263,8 @@ func TestIDRunCorruption(t *testing.T) {
 		if err := os.WriteFile(path, data, 0o640); err != nil {
 			t.Fatal(err)
 		}
-		for name, open := range map[string]func(string) (*IDRun, error){"mapped": OpenIDRun, "read": ReadIDRun} {
+		for name, open := range map[string]func(string) (*IDRun, error){"mapped": OpenIDRun, "read": ReadIDRun,
+			"mapped, checked in place": func(p string) (*IDRun, error) { return inPlace(OpenIDRun, p) }} {
 			if _, err := open(path); !errors.As(err, &ce) || ce.File != path {
 				t.Fatalf("%s: %s: %v, want a CorruptionError naming the file", c.name, name, err)
 			}

@@ -7,14 +7,9 @@ import (
 	"syscall"
 )
 
-// mapFile maps the file at path read-only; mapped is false when the file
-// was read into memory instead (an empty file).
-func mapFile(path string) (data []byte, mapped bool, err error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, false, err
-	}
-	defer f.Close()
+// mapFile maps the file f read-only; mapped is false when the file was
+// read into memory instead (an empty file, or one too large to map).
+func mapFile(f *os.File) (data []byte, mapped bool, err error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, false, err

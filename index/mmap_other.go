@@ -4,12 +4,13 @@ package index
 
 import (
 	"errors"
+	"io"
 	"os"
 )
 
-// mapFile reads the file at path into memory (no memory map here).
-func mapFile(path string) (data []byte, mapped bool, err error) {
-	data, err = os.ReadFile(path)
+// mapFile reads the file f into memory (no memory map here).
+func mapFile(f *os.File) (data []byte, mapped bool, err error) {
+	data, err = io.ReadAll(f)
 	return data, false, err
 }
 

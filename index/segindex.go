@@ -743,10 +743,15 @@ func ReadSegIndex(path string) (*SegIndex, error) {
 // within the segment; bitmaps are checked when first read (Postings) or by
 // Verify. Errors are *trove.CorruptionError naming file.
 func DecodeSegIndex(file string, data []byte) (*SegIndex, error) {
-	return decodeSegIndex(file, data)
+	return decodeSegIndex(file, data, nil)
 }
 
-func decodeSegIndex(file string, data []byte) (*SegIndex, error) {
+// decodeSegIndex is DecodeSegIndex. from, when not nil, is the index
+// decoded and checked from a copy of data's bytes (openMapped): then only
+// the header is read and checked again, the sections are taken as they
+// are, and the dictionaries come from from, so that decoding touches
+// none of data's other pages.
+func decodeSegIndex(file string, data []byte, from *SegIndex) (*SegIndex, error) {
 	data = aligned8(data)
 	corrupt := func(off int64, format string, args ...any) error {
 		return &trove.CorruptionError{File: file, Offset: off, Reason: "index: segment index: " + fmt.Sprintf(format, args...)}
@@ -788,7 +793,7 @@ func decodeSegIndex(file string, data []byte) (*SegIndex, error) {
 			return nil, corrupt(int64(40+16*i), "section %d out of place", i)
 		}
 		secs[i] = data[off : off+size]
-		if crc32.Checksum(secs[i], castagnoli) != sum {
+		if from == nil && crc32.Checksum(secs[i], castagnoli) != sum {
 			return nil, corrupt(int64(off), "section %d checksum mismatch", i)
 		}
 		end = int(off + size)
@@ -799,7 +804,13 @@ func decodeSegIndex(file string, data []byte) (*SegIndex, error) {
 	n := int(s.n)
 	// dict
 	d := secs[secDict]
+	if from != nil {
+		s.schemas, s.producers, d = from.schemas, from.producers, nil
+	}
 	for _, dst := range []*[]string{&s.schemas, &s.producers} {
+		if from != nil {
+			break
+		}
 		cnt, w := binary.Uvarint(d)
 		if w <= 0 || cnt > uint64(len(d)) {
 			return nil, corrupt(-1, "bad dictionary")
@@ -839,6 +850,9 @@ func decodeSegIndex(file string, data []byte) (*SegIndex, error) {
 	}
 	last := s.first + s.n - 1
 	for i := range n {
+		if from != nil {
+			break
+		}
 		pos := s.first + uint32(i)
 		if t := s.Created(pos); s.Prev(pos) >= pos || s.Version(pos) == 0 ||
 			s.SchemaNum(pos) >= uint32(len(s.schemas)) || s.ProducerNum(pos) >= uint32(len(s.producers)) ||
@@ -854,6 +868,9 @@ func decodeSegIndex(file string, data []byte) (*SegIndex, error) {
 	s.idHash = castSlice[uint64](id[:8*n])
 	s.idPos = castSlice[uint32](id[8*n:])
 	for i := range n {
+		if from != nil {
+			break
+		}
 		if s.idPos[i] < s.first || s.idPos[i] > last ||
 			i > 0 && (s.idHash[i] < s.idHash[i-1] || s.idHash[i] == s.idHash[i-1] && s.idPos[i] <= s.idPos[i-1]) {
 			return nil, corrupt(-1, "id table out of order at entry %d", i)
@@ -869,6 +886,9 @@ func decodeSegIndex(file string, data []byte) (*SegIndex, error) {
 		s.keys = len(k) / 8
 		s.keyHash32, s.keyRef = castSlice[uint32](k[:4*s.keys]), castSlice[uint32](k[4*s.keys:])
 		for i := range s.keys {
+			if from != nil {
+				break
+			}
 			if i > 0 && s.keyHash32[i] <= s.keyHash32[i-1] {
 				return nil, corrupt(-1, "key table out of order at entry %d", i)
 			}
@@ -876,7 +896,7 @@ func decodeSegIndex(file string, data []byte) (*SegIndex, error) {
 				return nil, corrupt(-1, "key entry %d out of bounds", i)
 			}
 		}
-	} else if err := s.keysV1(secs[secKeys]); err != nil {
+	} else if err := s.keysV1(secs[secKeys], from == nil); err != nil {
 		return nil, corrupt(-1, "%v", err)
 	}
 	// key filter
@@ -891,7 +911,7 @@ func decodeSegIndex(file string, data []byte) (*SegIndex, error) {
 }
 
 // keysV1 reads the key table of versions 1 and 2: 16-byte entries.
-func (s *SegIndex) keysV1(k []byte) error {
+func (s *SegIndex) keysV1(k []byte, check bool) error {
 	last := s.Last()
 	s.keyData = k
 	if len(s.keyData)%16 != 0 {
@@ -899,7 +919,7 @@ func (s *SegIndex) keysV1(k []byte) error {
 	}
 	s.keys = len(s.keyData) / 16
 	var prevHash uint64
-	for i := 0; i < len(s.keyData)/16; i++ {
+	for i := 0; check && i < len(s.keyData)/16; i++ {
 		e := s.keyData[16*i:]
 		h, ref, size := binary.LittleEndian.Uint64(e), binary.LittleEndian.Uint32(e[8:]), binary.LittleEndian.Uint32(e[12:])
 		if i > 0 && h <= prevHash {

@@ -433,7 +433,8 @@ func segIndexCorruption(t *testing.T, version uint32) {
 			if err := os.WriteFile(path, data, 0o640); err != nil {
 				t.Fatal(err)
 			}
-			for name, open := range map[string]func(string) (*SegIndex, error){"mapped": OpenSegIndex, "read": ReadSegIndex} {
+			for name, open := range map[string]func(string) (*SegIndex, error){"mapped": OpenSegIndex, "read": ReadSegIndex,
+				"mapped, checked in place": func(p string) (*SegIndex, error) { return inPlace(OpenSegIndex, p) }} {
 				if _, err := open(path); !errors.As(err, &ce) || ce.File != path {
 					t.Fatalf("%s: %v, want a corruption error naming the file", name, err)
 				}

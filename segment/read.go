@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"sync"
 	"sync/atomic"
 
 	"github.com/klauspost/compress/s2"
@@ -114,6 +115,9 @@ func (s *Segment) full() (*Segment, error) {
 
 // openSegment reads and verifies the fixed parts of a segment held by r;
 // with a cache, the segment is compact and keeps its table in the file.
+// footerBufs holds the buffers openSegment reads footers into.
+var footerBufs = sync.Pool{New: func() any { return new([]byte) }}
+
 func openSegment(name string, r io.ReaderAt, size int64, cache *TableCache) (*Segment, error) {
 	le := binary.LittleEndian
 	if size < segHeaderSize+segMetaSize+segTrailerLen {
@@ -158,7 +162,20 @@ func openSegment(name string, r io.ReaderAt, size int64, cache *TableCache) (*Se
 		fLen < segMetaSize || (fLen-segMetaSize)%segBlockEntry != 0 {
 		return nil, corrupt(name, trOff, "footer at %d of %d bytes does not end at the trailer", fOff, fLen)
 	}
-	footer := make([]byte, fLen)
+	// With a table cache the footer is read for its checks and summary
+	// only, into a reused buffer; without one, parseFooter keeps its
+	// entries.
+	var footer []byte
+	if cache != nil {
+		p := footerBufs.Get().(*[]byte)
+		defer footerBufs.Put(p)
+		if int64(cap(*p)) < fLen {
+			*p = make([]byte, fLen)
+		}
+		footer = (*p)[:fLen]
+	} else {
+		footer = make([]byte, fLen)
+	}
 	if _, err := r.ReadAt(footer, int64(fOff)); err != nil {
 		return nil, fmt.Errorf("segment: read footer of %s: %w", name, err)
 	}
