@@ -39,7 +39,14 @@ const hotGenSpan = 1 << 14
 func (h *hotHead) add(hash uint64, pos uint32) {
 	n := len(h.gens)
 	if n == 0 || pos >= h.gens[n-1].min+hotGenSpan {
-		h.gens = append(h.gens, hotGen{min: pos, max: pos})
+		g := hotGen{min: pos, max: pos}
+		if n > 0 {
+			// Sized as the last one ended: growing a map rehashes it,
+			// about a tenth of adding to it.
+			g.one = make(map[uint64]uint32, len(h.gens[n-1].one))
+			g.more = make(map[uint64][]uint32, len(h.gens[n-1].more))
+		}
+		h.gens = append(h.gens, g)
 		n++
 	}
 	g := &h.gens[n-1]

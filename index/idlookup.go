@@ -145,8 +145,12 @@ func (ix *Index) sealedID(id string, last uint32, at func(uint32) (string, error
 // trimIDs drops the ids whose latest position is up to cut: the segment
 // indexes and id runs answer for them. Each sub-table deletes them in
 // place (linear probing's backward shift, no tombstones), so a trim costs
-// a scan of the head's table, not a rebuild of it; a sub-table left at a
-// quarter of the size its ids need or less is rebuilt smaller.
+// a scan of the head's table, not a rebuild of it. A sub-table keeps its
+// size: the head fills it again as the next segment's events arrive, and
+// shrinking it after each seal made it grow again a doubling at a time, a
+// twentieth of an ingest's CPU (rehashing into fresh pages). Its size is
+// therefore what the head's ids needed at most, which the segment size
+// bounds.
 func (t *idTable) trimIDs(cut uint32) {
 	for sub := range t.subs {
 		t.trimSub(sub, cut)
@@ -161,13 +165,6 @@ func (t *idTable) trimSub(sub int, cut uint32) int {
 	before := st.used
 	if st.used > 0 {
 		t.dropUpTo(sub, cut)
-	}
-	switch {
-	case st.used == 0 && st.slots != nil:
-		st.mem.free()
-		*st = subTable{}
-	case st.used > 0 && 4*slotsFor(st.used) <= len(st.slots):
-		t.resize(sub, slotsFor(st.used))
 	}
 	t.n -= before - st.used
 	return scanned

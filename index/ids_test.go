@@ -243,7 +243,7 @@ func TestIDsAfterDecode(t *testing.T) {
 // TestTrimIDsInPlace: trimming deletes exactly the entries at or before
 // the cut and leaves every other one where a probe finds it, in crowded
 // sub-tables (few fingerprint bits, long clusters that wrap around), and
-// shrinks a sub-table whose ids need a quarter of its slots or less.
+// leaves every sub-table its size.
 func TestTrimIDsInPlace(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 3))
 	var tab idTable
@@ -287,7 +287,7 @@ func TestTrimIDsInPlace(t *testing.T) {
 					live++
 				}
 			}
-			if live != st.used || (st.used > 0 && 4*slotsFor(st.used) <= len(st.slots)) {
+			if live != st.used || st.used*5 > len(st.slots)*4 {
 				t.Fatalf("sub-table %d: %d slots hold entries, used %d, %d slots", sub, live, st.used, len(st.slots))
 			}
 		}
@@ -298,7 +298,16 @@ func TestTrimIDsInPlace(t *testing.T) {
 	add(20000)
 	for _, frac := range []int{10, 30, 31, 60, 90, 100} {
 		cut := pos * uint32(frac) / 100
+		var sizes [numSubs]int
+		for sub := range tab.subs {
+			sizes[sub] = len(tab.subs[sub].slots)
+		}
 		tab.trimIDs(cut)
+		for sub := range tab.subs {
+			if len(tab.subs[sub].slots) != sizes[sub] {
+				t.Fatalf("cut %d: sub-table %d went from %d slots to %d", cut, sub, sizes[sub], len(tab.subs[sub].slots))
+			}
+		}
 		for k, p := range model {
 			if p <= cut {
 				delete(model, k)
