@@ -39,7 +39,7 @@ var poisonCheckCopies bool
 // (readingWhole; with the file not cached, faulting it in a page at a
 // time took 8.4–9.6 s to reopen 10M events, against 1.9–2.3 s), and whose
 // pages then leave the resident set.
-func openMapped[T comparable](path, what string, decode func(file string, data []byte, from T) (T, error)) (v T, mapped bool, err error) {
+func openMapped[T any](path, what string, decode func(file string, data []byte, from T) (T, error)) (v T, mapped bool, err error) {
 	var zero T
 	f, err := os.Open(path)
 	if err != nil {
@@ -95,7 +95,7 @@ func checkBuffer(size int) ([]byte, func()) {
 }
 
 // readWhole reads the file at path into memory and decodes it.
-func readWhole[T comparable](path, what string, decode func(file string, data []byte, from T) (T, error)) (T, error) {
+func readWhole[T any](path, what string, decode func(file string, data []byte, from T) (T, error)) (T, error) {
 	var zero T
 	data, err := os.ReadFile(path)
 	if err != nil {

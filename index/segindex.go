@@ -802,15 +802,14 @@ func decodeSegIndex(file string, data []byte, from *SegIndex) (*SegIndex, error)
 		return nil, corrupt(int64(end), "%d bytes after the last section", len(data)-end)
 	}
 	n := int(s.n)
+	check := from == nil // else from was decoded, and checked, from the same bytes
 	// dict
 	d := secs[secDict]
-	if from != nil {
-		s.schemas, s.producers, d = from.schemas, from.producers, nil
+	dicts := []*[]string{&s.schemas, &s.producers}
+	if !check {
+		s.schemas, s.producers, d, dicts = from.schemas, from.producers, nil, nil
 	}
-	for _, dst := range []*[]string{&s.schemas, &s.producers} {
-		if from != nil {
-			break
-		}
+	for _, dst := range dicts {
 		cnt, w := binary.Uvarint(d)
 		if w <= 0 || cnt > uint64(len(d)) {
 			return nil, corrupt(-1, "bad dictionary")
@@ -849,10 +848,7 @@ func decodeSegIndex(file string, data []byte, from *SegIndex) (*SegIndex, error)
 		s.producer.w = castSlice[uint32](c[20*n : 24*n])
 	}
 	last := s.first + s.n - 1
-	for i := range n {
-		if from != nil {
-			break
-		}
+	for i := 0; check && i < n; i++ {
 		pos := s.first + uint32(i)
 		if t := s.Created(pos); s.Prev(pos) >= pos || s.Version(pos) == 0 ||
 			s.SchemaNum(pos) >= uint32(len(s.schemas)) || s.ProducerNum(pos) >= uint32(len(s.producers)) ||
@@ -867,10 +863,7 @@ func decodeSegIndex(file string, data []byte, from *SegIndex) (*SegIndex, error)
 	}
 	s.idHash = castSlice[uint64](id[:8*n])
 	s.idPos = castSlice[uint32](id[8*n:])
-	for i := range n {
-		if from != nil {
-			break
-		}
+	for i := 0; check && i < n; i++ {
 		if s.idPos[i] < s.first || s.idPos[i] > last ||
 			i > 0 && (s.idHash[i] < s.idHash[i-1] || s.idHash[i] == s.idHash[i-1] && s.idPos[i] <= s.idPos[i-1]) {
 			return nil, corrupt(-1, "id table out of order at entry %d", i)
@@ -885,10 +878,7 @@ func decodeSegIndex(file string, data []byte, from *SegIndex) (*SegIndex, error)
 		}
 		s.keys = len(k) / 8
 		s.keyHash32, s.keyRef = castSlice[uint32](k[:4*s.keys]), castSlice[uint32](k[4*s.keys:])
-		for i := range s.keys {
-			if from != nil {
-				break
-			}
+		for i := 0; check && i < s.keys; i++ {
 			if i > 0 && s.keyHash32[i] <= s.keyHash32[i-1] {
 				return nil, corrupt(-1, "key table out of order at entry %d", i)
 			}
@@ -896,7 +886,7 @@ func decodeSegIndex(file string, data []byte, from *SegIndex) (*SegIndex, error)
 				return nil, corrupt(-1, "key entry %d out of bounds", i)
 			}
 		}
-	} else if err := s.keysV1(secs[secKeys], from == nil); err != nil {
+	} else if err := s.keysV1(secs[secKeys], check); err != nil {
 		return nil, corrupt(-1, "%v", err)
 	}
 	// key filter

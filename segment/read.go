@@ -113,11 +113,11 @@ func (s *Segment) full() (*Segment, error) {
 	return openSegment(s.name, s.r, s.size, nil)
 }
 
-// openSegment reads and verifies the fixed parts of a segment held by r;
-// with a cache, the segment is compact and keeps its table in the file.
 // footerBufs holds the buffers openSegment reads footers into.
 var footerBufs = sync.Pool{New: func() any { return new([]byte) }}
 
+// openSegment reads and verifies the fixed parts of a segment held by r;
+// with a cache, the segment is compact and keeps its table in the file.
 func openSegment(name string, r io.ReaderAt, size int64, cache *TableCache) (*Segment, error) {
 	le := binary.LittleEndian
 	if size < segHeaderSize+segMetaSize+segTrailerLen {
