@@ -90,10 +90,11 @@ func codecFor(name string, level int) (codec, error) {
 	return codec{}, fmt.Errorf("segment: codec %q (want %q, %q or %q): %w", name, CodecS2, CodecS2Dict, CodecZstd, trove.ErrInvalid)
 }
 
-// decodeBlock decompresses a block of a segment of the given version (and
-// dictionary, for version 3) into a new slice of exactly raw bytes.
+// decodeBlock decompresses a block of a segment of the given format
+// version (and dictionary, for versions 3 and 6) into a new slice of
+// exactly raw bytes.
 func decodeBlock(version uint32, dict *s2.Dict, comp []byte, raw int) ([]byte, error) {
-	if version == segVersionS2 || version == segVersionS2Dict {
+	if c := codecOf(version); c == segVersionS2 || c == segVersionS2Dict {
 		n, err := s2.DecodedLen(comp)
 		if err != nil {
 			return nil, fmt.Errorf("s2: %v", err)

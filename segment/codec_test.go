@@ -12,16 +12,22 @@ import (
 )
 
 // TestCodecs: every codec writes segments that read back, each with its own
-// format version, and a reader opens either.
+// format version (4 to 6 with the packed table, 1 to 3 with the wide one),
+// and a reader opens any.
 func TestCodecs(t *testing.T) {
 	recs := batch(1, 500)
 	sizes := map[string]int64{}
 	for _, c := range []struct {
 		codec   string
 		version uint32
-	}{{"", segVersionS2}, {CodecS2, segVersionS2}, {CodecS2Dict, segVersionS2Dict}, {CodecZstd, segVersionZstd}} {
+		wide    bool
+	}{
+		{"", segVersionS2 + segVersionPacked, false}, {CodecS2, segVersionS2 + segVersionPacked, false},
+		{CodecS2Dict, segVersionS2Dict + segVersionPacked, false}, {CodecZstd, segVersionZstd + segVersionPacked, false},
+		{CodecS2, segVersionS2, true}, {CodecS2Dict, segVersionS2Dict, true}, {CodecZstd, segVersionZstd, true},
+	} {
 		path := filepath.Join(t.TempDir(), "s.seg")
-		if err := WriteSegment(path, Meta{}, recs, SegmentOptions{BlockSize: 1 << 10, Codec: c.codec, Level: 1}); err != nil {
+		if err := WriteSegment(path, Meta{}, recs, SegmentOptions{BlockSize: 1 << 10, Codec: c.codec, Level: 1, wideTable: c.wide}); err != nil {
 			t.Fatal(err)
 		}
 		s, err := OpenSegment(path)
@@ -30,6 +36,10 @@ func TestCodecs(t *testing.T) {
 		}
 		if s.version != c.version {
 			t.Errorf("codec %q: version %d, want %d", c.codec, s.version, c.version)
+		}
+		if c.wide {
+			s.Close()
+			continue
 		}
 		if err := s.Check(); err != nil {
 			t.Fatalf("codec %q: %v", c.codec, err)
@@ -48,12 +58,13 @@ func TestCodecs(t *testing.T) {
 	if sizes[CodecS2Dict] >= sizes[CodecS2] {
 		t.Errorf("s2dict segment of %d bytes, s2 of %d", sizes[CodecS2Dict], sizes[CodecS2])
 	}
-	// Too few record bytes for a dictionary: CodecS2Dict writes version 2.
+	// Too few record bytes for a dictionary: CodecS2Dict writes version 5
+	// (S2, packed table).
 	path := filepath.Join(t.TempDir(), "small.seg")
 	if err := WriteSegment(path, Meta{}, recs[:20], SegmentOptions{BlockSize: 1 << 10, Codec: CodecS2Dict}); err != nil {
 		t.Fatal(err)
 	}
-	if s, err := OpenSegment(path); err != nil || s.version != segVersionS2 || s.Check() != nil {
+	if s, err := OpenSegment(path); err != nil || s.version != segVersionS2+segVersionPacked || s.Check() != nil {
 		t.Fatalf("small s2dict segment: %v", err)
 	} else {
 		s.Close()

@@ -45,14 +45,16 @@
 // segment's records and stored after the header: the segment's format
 // version names the codec), and appends a footer with
 // Meta and a block table (offset, length, CRC and position/time ranges of
-// every block), framed by a header and a trailer with magic, version and
+// every block; packed, each entry against the one before it, in versions
+// 4 to 6, which the writer writes), framed by a header and a trailer with magic, version and
 // CRCs. The file is published atomically with internal/fsutil. OpenSegment
 // verifies the header, trailer and footer; ReadBlock verifies a block's CRC
 // and contents; Check verifies everything.
 //
 // OpenSegment keeps the whole block table in memory, 56 bytes a block.
 // OpenSegmentCompact and OpenSegmentCached (the engine's way) leave it in
-// the footer and keep 24 bytes per 32 blocks: reads fetch the entries they
+// the footer and keep 24 bytes per 32 blocks (28 with a packed table):
+// reads fetch the entries they
 // need a group of 32 at a time, verified against a CRC taken at open, and
 // a TableCache, shared by any number of segments, keeps the groups read up
 // to a size in bytes. A store's memory for block tables is then the

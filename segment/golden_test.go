@@ -13,16 +13,24 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // Golden files pin the formats (FORMAT.md): the WAL's version 1 and the
 // segment's versions 1 (zstd blocks), 2 (S2 blocks) and 3 (S2 blocks with
-// the segment's dictionary). They were written by
-// this package with -update; a change that breaks these tests changes the
-// format and needs a new version, not new golden files.
+// the segment's dictionary), with the wide block table, and 4 to 6, the
+// same codecs with the packed table. They were written by this package
+// with -update; a change that breaks these tests changes the format and
+// needs a new version, not new golden files.
 const goldenWALDir = "testdata/wal-v1"
 
-// goldenSegments are the golden segment files and the codec of each.
-var goldenSegments = []struct{ file, codec string }{
-	{"testdata/segment-v1.seg", CodecZstd},
-	{"testdata/segment-v2.seg", CodecS2},
-	{"testdata/segment-v3.seg", CodecS2Dict},
+// goldenSegments are the golden segment files, the codec of each and
+// whether its table is wide (versions 1 to 3).
+var goldenSegments = []struct {
+	file, codec string
+	wide        bool
+}{
+	{"testdata/segment-v1.seg", CodecZstd, true},
+	{"testdata/segment-v2.seg", CodecS2, true},
+	{"testdata/segment-v3.seg", CodecS2Dict, true},
+	{"testdata/segment-v4.seg", CodecZstd, false},
+	{"testdata/segment-v5.seg", CodecS2, false},
+	{"testdata/segment-v6.seg", CodecS2Dict, false},
 }
 
 // goldenAppends are the Append calls of the golden WAL: edge values
@@ -119,13 +127,13 @@ func TestGoldenWAL(t *testing.T) {
 
 func TestGoldenSegment(t *testing.T) {
 	for _, gs := range goldenSegments {
-		t.Run(gs.codec, func(t *testing.T) { testGoldenSegment(t, gs.file, gs.codec) })
+		t.Run(filepath.Base(gs.file), func(t *testing.T) { testGoldenSegment(t, gs.file, gs.codec, gs.wide) })
 	}
 }
 
-func testGoldenSegment(t *testing.T, goldenSegment, codec string) {
+func testGoldenSegment(t *testing.T, goldenSegment, codec string, wide bool) {
 	meta := Meta{FirstWALIndex: 3, LastWALIndex: 9}
-	opts := SegmentOptions{BlockSize: 4 << 10, Codec: codec}
+	opts := SegmentOptions{BlockSize: 4 << 10, Codec: codec, wideTable: wide}
 	records, n := goldenSegmentRecords(codec)
 	if *update {
 		if err := WriteSegment(goldenSegment, meta, records, opts); err != nil {
@@ -176,6 +184,9 @@ func testGoldenSegment(t *testing.T, goldenSegment, codec string) {
 	}
 	if (codec == CodecS2Dict) != (g.dict != nil) {
 		t.Fatalf("codec %q: dictionary %v", codec, g.dict != nil)
+	}
+	if packedTable(g.version) == wide || packedTable(f.version) == wide {
+		t.Fatalf("golden version %d with wide table %v", g.version, wide)
 	}
 	for i := range g.blocks {
 		gb, fb := g.blocks[i], f.blocks[i]

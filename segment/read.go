@@ -53,7 +53,7 @@ func OpenSegment(path string) (*Segment, error) {
 // reads get the entries they need from the footer a group of 32 at a time
 // (one pread, verified against a CRC taken at open), through a cache of
 // DefaultTableCacheSize bytes of the segment's own. In memory the segment
-// keeps 24 bytes per 32 blocks. See OpenSegmentCached to share a cache
+// keeps 24 bytes per 32 blocks (28 with a packed table). See OpenSegmentCached to share a cache
 // among segments.
 func OpenSegmentCompact(path string) (*Segment, error) {
 	return openFile(path, NewTableCache(DefaultTableCacheSize))
@@ -132,13 +132,14 @@ func openSegment(name string, r io.ReaderAt, size int64, cache *TableCache) (*Se
 		return nil, corrupt(name, 0, "bad header magic %q", hdr[:8])
 	case crc32.Checksum(hdr[:12], castagnoli) != le.Uint32(hdr[12:16]):
 		return nil, corrupt(name, 0, "header CRC mismatch")
-	case le.Uint32(hdr[8:12]) < segVersionZstd || le.Uint32(hdr[8:12]) > segVersionS2Dict:
+	case le.Uint32(hdr[8:12]) < segVersionZstd || le.Uint32(hdr[8:12]) > segVersionMax:
 		return nil, corrupt(name, 0, "unsupported segment version %d", le.Uint32(hdr[8:12]))
 	}
 	version := le.Uint32(hdr[8:12])
+	packed := packedTable(version)
 	dataOff := int64(segHeaderSize)
 	var dict *s2.Dict
-	if version == segVersionS2Dict {
+	if codecOf(version) == segVersionS2Dict {
 		var err error
 		if dict, dataOff, err = readDict(name, r, size); err != nil {
 			return nil, err
@@ -159,7 +160,7 @@ func openSegment(name string, r io.ReaderAt, size int64, cache *TableCache) (*Se
 	}
 	fOff, fLen := le.Uint64(tr[0:8]), int64(le.Uint32(tr[8:12]))
 	if fOff < uint64(dataOff) || fOff > uint64(trOff) || int64(fOff)+fLen != trOff ||
-		fLen < segMetaSize || (fLen-segMetaSize)%segBlockEntry != 0 {
+		fLen < segMetaSize || !packed && (fLen-segMetaSize)%segBlockEntry != 0 {
 		return nil, corrupt(name, trOff, "footer at %d of %d bytes does not end at the trailer", fOff, fLen)
 	}
 	// With a table cache the footer is read for its checks and summary
@@ -182,12 +183,28 @@ func openSegment(name string, r io.ReaderAt, size int64, cache *TableCache) (*Se
 	if crc32.Checksum(footer, castagnoli) != le.Uint32(tr[12:16]) {
 		return nil, corrupt(name, int64(fOff), "footer CRC mismatch")
 	}
+	// A packed table is unpacked into the wide layout (into a reused
+	// buffer when only the checks and the summary need it).
+	var offs []uint32
+	if packed {
+		var dst []byte
+		if cache != nil {
+			p := unpackedBufs.Get().(*[]byte)
+			defer func() { *p = dst[:0]; unpackedBufs.Put(p) }()
+			dst = *p
+		}
+		wide, o, reason := unpackTable(footer, le.Uint64(footer[40:]), dst)
+		if reason != "" {
+			return nil, corrupt(name, int64(fOff), "%s", reason)
+		}
+		footer, offs, dst = wide, o, wide
+	}
 	s := &Segment{name: name, r: r, size: size, version: version, dict: dict, dataOff: dataOff}
-	if err := s.parseFooter(footer, int64(fOff), cache == nil); err != nil {
+	if err := s.parseFooter(footer, int64(fOff), cache == nil, packed); err != nil {
 		return nil, err
 	}
 	if cache != nil {
-		s.table = newTable(name, r, int64(fOff)+segMetaSize, footer[segMetaSize:], cache)
+		s.table = newTable(name, r, int64(fOff)+segMetaSize, footer[segMetaSize:], offs, cache)
 	}
 	return s, nil
 }
@@ -219,9 +236,11 @@ func readDict(name string, r io.ReaderAt, size int64) (*s2.Dict, int64, error) {
 	return d, end, nil
 }
 
-// parseFooter decodes the meta and block table and checks their invariants
-// (FORMAT.md §3.5); it keeps the decoded table when keep is set.
-func (s *Segment) parseFooter(footer []byte, fOff int64, keep bool) error {
+// parseFooter decodes the meta and the wide block table (a packed one
+// unpacked) and checks their invariants (FORMAT.md §3.5); it keeps the
+// decoded table when keep is set. A damaged entry of a packed table is
+// reported at the footer's offset, a wide one's at its own.
+func (s *Segment) parseFooter(footer []byte, fOff int64, keep, packed bool) error {
 	le := binary.LittleEndian
 	m := Meta{
 		FirstPosition: le.Uint64(footer[0:]),
@@ -260,7 +279,10 @@ func (s *Segment) parseFooter(footer []byte, fOff int64, keep bool) error {
 			raw:           uint32(raw),
 			crc:           le.Uint32(e[16:]),
 		}
-		entryOff := fOff + int64(segMetaSize+i*segBlockEntry)
+		entryOff := fOff
+		if !packed {
+			entryOff += int64(segMetaSize + i*segBlockEntry)
+		}
 		switch {
 		case b.Offset != next:
 			return corrupt(s.name, entryOff, "block %d at offset %d, expected %d", i, b.Offset, next)

@@ -23,12 +23,16 @@ const groupBlocks = 32
 // entries stay in the file's footer and are read a group of groupBlocks at a
 // time when a read needs one, through a TableCache; in memory it keeps, per
 // group, only what finds the group and what verifies it: 24 bytes for 32
-// blocks.
+// blocks, and 4 more with a packed table.
 type table struct {
-	name  string
-	r     io.ReaderAt
-	off   int64 // of entry 0 in the file
-	n     int   // blocks
+	name string
+	r    io.ReaderAt
+	off  int64 // of entry 0 in the file
+	n    int   // blocks
+	// offs is, for a packed table (versions 4 to 6), where each group's
+	// bytes start from off, and one more for where the last one ends;
+	// nil for a wide table, whose groups are groupBlocks entries apart.
+	offs  []uint32
 	cache *TableCache
 	slots []groupSlot
 	// dropped is set when the segment closes: its groups leave the cache
@@ -68,12 +72,14 @@ type tableGroup struct {
 	raw  [groupBlocks * segBlockEntry]byte // n entries (FORMAT.md §3.3)
 }
 
-// newTable builds the table of a segment from its footer entries (the
-// footer after the meta), which the caller has verified.
-func newTable(name string, r io.ReaderAt, off int64, entries []byte, cache *TableCache) *table {
+// newTable builds the table of a segment from its footer entries in the
+// wide layout (the footer after the meta, a packed table unpacked), which
+// the caller has verified; offs are a packed table's group offsets (nil
+// for a wide one).
+func newTable(name string, r io.ReaderAt, off int64, entries []byte, offs []uint32, cache *TableCache) *table {
 	n := len(entries) / segBlockEntry
 	ng := (n + groupBlocks - 1) / groupBlocks
-	t := &table{name: name, r: r, off: off, n: n, cache: cache, slots: make([]groupSlot, ng)}
+	t := &table{name: name, r: r, off: off, n: n, offs: offs, cache: cache, slots: make([]groupSlot, ng)}
 	var hi uint64
 	for g := range ng {
 		sl := &t.slots[g]
@@ -119,31 +125,40 @@ func (t *table) peek(g int) (*tableGroup, error) {
 	return t.read(g)
 }
 
-// read reads group g from the file and verifies it against its CRC.
+// read reads group g from the file, unpacks it (a packed table) and
+// verifies it against its CRC.
 func (t *table) read(g int) (*tableGroup, error) {
 	first := g * groupBlocks
 	n := min(groupBlocks, t.n-first)
-	off := t.off + int64(first)*segBlockEntry
+	off, size := t.off+int64(first)*segBlockEntry, n*segBlockEntry
+	if t.offs != nil {
+		off, size = t.off+int64(t.offs[g]), int(t.offs[g+1]-t.offs[g])
+	}
 	// Read into a pooled buffer and copy out what passes: a read into
 	// fresh memory costs more than the copy (the kernel faults the pages
 	// in).
 	bp := getBuf()
 	defer putBuf(bp)
-	if cap(*bp) < n*segBlockEntry {
-		*bp = make([]byte, n*segBlockEntry)
+	if cap(*bp) < size {
+		*bp = make([]byte, size)
 	}
-	buf := (*bp)[:n*segBlockEntry]
+	buf := (*bp)[:size]
 	if _, err := t.r.ReadAt(buf, off); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, corrupt(t.name, off, "block table entries %d..%d: file ends inside them", first, first+n-1)
 		}
 		return nil, fmt.Errorf("segment: read block table entries %d..%d of %s: %w", first, first+n-1, t.name, err)
 	}
-	if crc32.Checksum(buf, castagnoli) != t.slots[g].crc {
+	grp := &tableGroup{n: n}
+	wide := grp.raw[:n*segBlockEntry]
+	if t.offs == nil {
+		copy(wide, buf)
+	} else if used, reason := unpackGroup(buf, wide, n); reason != "" || used != size {
+		return nil, corrupt(t.name, off, "block table entries %d..%d changed since the segment was opened (they do not unpack)", first, first+n-1)
+	}
+	if crc32.Checksum(wide, castagnoli) != t.slots[g].crc {
 		return nil, corrupt(t.name, off, "block table entries %d..%d changed since the segment was opened (CRC mismatch)", first, first+n-1)
 	}
-	grp := &tableGroup{n: n}
-	copy(grp.raw[:], buf)
 	return grp, nil
 }
 

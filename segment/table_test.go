@@ -15,14 +15,39 @@ import (
 )
 
 // oneBlockEach writes recs one record per block (BlockSize 1), so that
-// block numbers, and the table's group edges, are the records' indexes.
-func oneBlockEach(t testing.TB, recs []Record) string {
+// block numbers, and the table's group edges, are the records' indexes;
+// with the wide table of versions 1 to 3 when wide is set, else the packed
+// one.
+func oneBlockEach(t testing.TB, recs []Record, wide bool) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "one.seg")
-	if err := WriteSegment(path, Meta{}, recs, SegmentOptions{BlockSize: 1}); err != nil {
+	if err := WriteSegment(path, Meta{}, recs, SegmentOptions{BlockSize: 1, wideTable: wide}); err != nil {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// layouts runs test once with each table layout: packed (versions 4 to
+// 6) and wide (1 to 3).
+func layouts(t *testing.T, test func(t *testing.T, wide bool)) {
+	for _, wide := range []bool{false, true} {
+		name := "packed"
+		if wide {
+			name = "wide"
+		}
+		t.Run(name, func(t *testing.T) { test(t, wide) })
+	}
+}
+
+// groupBytes returns where group g of a compact segment's table lies in
+// its file.
+func groupBytes(s *Segment, g int) (off, size int64) {
+	t := s.table
+	if t.offs != nil {
+		return t.off + int64(t.offs[g]), int64(t.offs[g+1] - t.offs[g])
+	}
+	n := min(groupBlocks, t.n-g*groupBlocks)
+	return t.off + int64(g)*groupBlocks*segBlockEntry, int64(n) * segBlockEntry
 }
 
 // sameAsFull checks that a compact segment opened over path with cache
@@ -96,11 +121,13 @@ func sameAsFull(t *testing.T, path string, cache *TableCache) {
 // both sides of every group edge, with tables of one group, a whole
 // number of groups and one more block, through a cache of one group and a
 // large one.
-func TestTableGroupEdges(t *testing.T) {
+func TestTableGroupEdges(t *testing.T) { layouts(t, testTableGroupEdges) }
+
+func testTableGroupEdges(t *testing.T, wide bool) {
 	for _, n := range []int{1, groupBlocks - 1, groupBlocks, groupBlocks + 1, 2 * groupBlocks, 3*groupBlocks + 5} {
 		for _, size := range []int64{1, 1 << 20} {
 			t.Run(fmt.Sprintf("%d blocks, cache %d", n, size), func(t *testing.T) {
-				path := oneBlockEach(t, batch(100, n))
+				path := oneBlockEach(t, batch(100, n), wide)
 				sameAsFull(t, path, NewTableCache(size))
 				s, err := OpenSegmentCached(path, NewTableCache(size))
 				if err != nil {
@@ -131,7 +158,9 @@ func TestTableGroupEdges(t *testing.T) {
 // TestTablePositionless: blocks holding no position (at the start, at the
 // end, a whole group of them, a few inside groups) and segments with no
 // position at all are found, skipped and read as with the full table.
-func TestTablePositionless(t *testing.T) {
+func TestTablePositionless(t *testing.T) { layouts(t, testTablePositionless) }
+
+func testTablePositionless(t *testing.T, wide bool) {
 	mk := func(n int, hasPos func(i int) bool) []Record {
 		var recs []Record
 		pos := uint64(1000)
@@ -155,7 +184,7 @@ func TestTablePositionless(t *testing.T) {
 	}
 	for name, recs := range cases {
 		t.Run(name, func(t *testing.T) {
-			path := oneBlockEach(t, recs)
+			path := oneBlockEach(t, recs, wide)
 			sameAsFull(t, path, NewTableCache(1))
 			sameAsFull(t, path, NewTableCache(1<<20))
 		})
@@ -165,7 +194,9 @@ func TestTablePositionless(t *testing.T) {
 // TestTableUnorderedAndWide: segments the engine does not write but the
 // format allows, blocks whose ranges do not ascend and positions that span
 // more than 2^32, answer as with the full table.
-func TestTableUnorderedAndWide(t *testing.T) {
+func TestTableUnorderedAndWide(t *testing.T) { layouts(t, testTableUnorderedAndWide) }
+
+func testTableUnorderedAndWide(t *testing.T, wideTable bool) {
 	r := rand.New(rand.NewPCG(3, 4))
 	var unordered []Record
 	for i := range 3*groupBlocks + 1 {
@@ -183,7 +214,7 @@ func TestTableUnorderedAndWide(t *testing.T) {
 	}
 	for name, recs := range map[string][]Record{"unordered": unordered, "wide": wide} {
 		t.Run(name, func(t *testing.T) {
-			path := oneBlockEach(t, recs)
+			path := oneBlockEach(t, recs, wideTable)
 			s, err := OpenSegment(path)
 			if err != nil {
 				t.Fatal(err)
@@ -205,43 +236,46 @@ func TestTableUnorderedAndWide(t *testing.T) {
 // segment was opened is reported as a CorruptionError naming the file and
 // the group's offset, by every read that needs it; blocks of other groups
 // still read, and Check reports the footer.
-func TestTableDamagedGroup(t *testing.T) {
+func TestTableDamagedGroup(t *testing.T) { layouts(t, testTableDamagedGroup) }
+
+func testTableDamagedGroup(t *testing.T, wide bool) {
 	recs := batch(1, 4*groupBlocks)
-	for name, damage := range map[string]func(path string, off int64){
-		"flipped byte": func(path string, off int64) {
+	for name, damage := range map[string]func(path string, off, size int64){
+		"flipped byte": func(path string, off, size int64) {
 			f, err := os.OpenFile(path, os.O_RDWR, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer f.Close()
+			at := off + min(3*segBlockEntry+25, size/2)
 			b := make([]byte, 1)
-			f.ReadAt(b, off+3*segBlockEntry+25)
+			f.ReadAt(b, at)
 			b[0] ^= 0x10
-			if _, err := f.WriteAt(b, off+3*segBlockEntry+25); err != nil {
+			if _, err := f.WriteAt(b, at); err != nil {
 				t.Fatal(err)
 			}
 		},
-		"zeroed group": func(path string, off int64) {
+		"zeroed group": func(path string, off, size int64) {
 			f, err := os.OpenFile(path, os.O_RDWR, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer f.Close()
-			if _, err := f.WriteAt(make([]byte, groupBlocks*segBlockEntry), off); err != nil {
+			if _, err := f.WriteAt(make([]byte, size), off); err != nil {
 				t.Fatal(err)
 			}
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			path := oneBlockEach(t, recs)
+			path := oneBlockEach(t, recs, wide)
 			s, err := OpenSegmentCached(path, NewTableCache(1)) // holds one group
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer s.Close()
 			const g = 2 // the damaged group
-			groupOff := s.footerOff + segMetaSize + g*groupBlocks*segBlockEntry
-			damage(path, groupOff)
+			groupOff, groupSize := groupBytes(s, g)
+			damage(path, groupOff, groupSize)
 			if _, err := s.ReadBlock(0); err != nil { // group 0 in the cache
 				t.Fatal(err)
 			}
@@ -286,15 +320,14 @@ func TestTableDamagedGroup(t *testing.T) {
 		})
 	}
 	t.Run("truncated file", func(t *testing.T) {
-		path := oneBlockEach(t, recs)
+		path := oneBlockEach(t, recs, wide)
 		s, err := OpenSegmentCached(path, NewTableCache(1))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer s.Close()
-		last := s.table.groups() - 1
-		groupOff := s.footerOff + segMetaSize + int64(last)*groupBlocks*segBlockEntry
-		if err := os.Truncate(path, groupOff+100); err != nil {
+		groupOff, groupSize := groupBytes(s, s.table.groups()-1)
+		if err := os.Truncate(path, groupOff+groupSize/2); err != nil {
 			t.Fatal(err)
 		}
 		_, _, err = s.LocateBlock(recs[len(recs)-1].Position)
@@ -307,12 +340,14 @@ func TestTableDamagedGroup(t *testing.T) {
 // TestTableConcurrentReaders: readers of several segments sharing a cache
 // too small for their tables (groups are read, evicted and read again
 // while others use them) all get the right blocks. Run with -race.
-func TestTableConcurrentReaders(t *testing.T) {
+func TestTableConcurrentReaders(t *testing.T) { layouts(t, testTableConcurrentReaders) }
+
+func testTableConcurrentReaders(t *testing.T, wide bool) {
 	cache := NewTableCache(3 * groupMem)
 	var segs []*Segment
 	for k := range 3 {
 		recs := batch(uint64(1+k*10_000), 5*groupBlocks+k)
-		s, err := OpenSegmentCached(oneBlockEach(t, recs), cache)
+		s, err := OpenSegmentCached(oneBlockEach(t, recs, wide), cache)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -364,7 +399,7 @@ func TestTableCacheBound(t *testing.T) {
 	cache := NewTableCache(5 * one)
 	var segs []*Segment
 	for k := range 3 {
-		s, err := OpenSegmentCached(oneBlockEach(t, batch(uint64(1+k*1000), 4*groupBlocks)), cache)
+		s, err := OpenSegmentCached(oneBlockEach(t, batch(uint64(1+k*1000), 4*groupBlocks), false), cache)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -404,7 +439,8 @@ func TestTableCacheBound(t *testing.T) {
 	}
 }
 
-// TestTableSlotSize pins what a compact segment keeps per group.
+// TestTableSlotSize pins what a compact segment keeps per group (besides
+// a packed table's 4-byte group offset).
 func TestTableSlotSize(t *testing.T) {
 	if n := unsafe.Sizeof(groupSlot{}); n > 24 {
 		t.Fatalf("a group slot takes %d bytes, want at most 24", n)

@@ -22,6 +22,10 @@ type SegmentOptions struct {
 	// Level is the zstd level as a klauspost/compress/zstd EncoderLevel
 	// (1 fastest .. 4 best), for CodecZstd. Default (0) zstd.SpeedDefault.
 	Level int
+	// wideTable writes the codec's version 1 to 3, with the wide block
+	// table, instead of the packed table of versions 4 to 6: for the tests
+	// of the older versions, which readers still take.
+	wideTable bool
 }
 
 // Meta describes a sealed segment.
@@ -101,9 +105,13 @@ func encodeSegment(w io.Writer, meta Meta, records []Record, opts SegmentOptions
 			enc, _ = codecFor(CodecS2, 0)
 		}
 	}
+	version := enc.version
+	if !opts.wideTable {
+		version += segVersionPacked
+	}
 	var hdr [segHeaderSize]byte
 	copy(hdr[:8], segMagic)
-	binary.LittleEndian.PutUint32(hdr[8:12], enc.version)
+	binary.LittleEndian.PutUint32(hdr[8:12], version)
 	binary.LittleEndian.PutUint32(hdr[12:16], crc32.Checksum(hdr[:12], castagnoli))
 	if _, err := w.Write(hdr[:]); err != nil {
 		return fmt.Errorf("segment: write: %w", err)
@@ -161,13 +169,18 @@ func encodeSegment(w io.Writer, meta Meta, records []Record, opts SegmentOptions
 	meta.FirstPosition, meta.LastPosition = total.firstPos, total.lastPos
 	meta.MinTime, meta.MaxTime = total.minTime, total.maxTime
 	meta.Records, meta.Blocks = total.records, len(blocks)
-	footer := appendFooter(make([]byte, 0, segMetaSize+segBlockEntry*len(blocks)+segTrailerLen), meta, blocks, off)
+	var footer []byte
+	if opts.wideTable {
+		footer = appendFooter(make([]byte, 0, segMetaSize+segBlockEntry*len(blocks)+segTrailerLen), meta, blocks, off)
+	} else {
+		footer = appendPackedFooter(make([]byte, 0, segMetaSize+24*len(blocks)+segTrailerLen), meta, blocks, off)
+	}
 	flen := len(footer)
 	var tr [segTrailerLen]byte
 	binary.LittleEndian.PutUint64(tr[0:8], uint64(off))
 	binary.LittleEndian.PutUint32(tr[8:12], uint32(flen))
 	binary.LittleEndian.PutUint32(tr[12:16], crc32.Checksum(footer, castagnoli))
-	binary.LittleEndian.PutUint32(tr[16:20], enc.version)
+	binary.LittleEndian.PutUint32(tr[16:20], version)
 	binary.LittleEndian.PutUint32(tr[20:24], crc32.Checksum(tr[:20], castagnoli))
 	copy(tr[24:32], segEndMagic)
 	footer = append(footer, tr[:]...)
@@ -186,9 +199,8 @@ func appendDictSection(dst, dict []byte) []byte {
 	return binary.LittleEndian.AppendUint32(dst, crc32.Checksum(dst[start:], castagnoli))
 }
 
-// appendFooter appends the meta and the block table (FORMAT.md §3.3);
-// end is where the last block ends (the footer's offset).
-func appendFooter(dst []byte, m Meta, blocks []blockEntry, end int64) []byte {
+// appendMeta appends the footer's meta (FORMAT.md §3.3).
+func appendMeta(dst []byte, m Meta) []byte {
 	le := binary.LittleEndian
 	dst = le.AppendUint64(dst, m.FirstPosition)
 	dst = le.AppendUint64(dst, m.LastPosition)
@@ -197,7 +209,15 @@ func appendFooter(dst []byte, m Meta, blocks []blockEntry, end int64) []byte {
 	dst = le.AppendUint64(dst, uint64(m.Records))
 	dst = le.AppendUint64(dst, uint64(m.Blocks))
 	dst = le.AppendUint64(dst, m.FirstWALIndex)
-	dst = le.AppendUint64(dst, m.LastWALIndex)
+	return le.AppendUint64(dst, m.LastWALIndex)
+}
+
+// appendFooter appends the meta and the wide block table of versions 1 to
+// 3 (FORMAT.md §3.3); end is where the last block ends (the footer's
+// offset).
+func appendFooter(dst []byte, m Meta, blocks []blockEntry, end int64) []byte {
+	le := binary.LittleEndian
+	dst = appendMeta(dst, m)
 	for i := range blocks {
 		b := &blocks[i]
 		next := end
@@ -216,3 +236,64 @@ func appendFooter(dst []byte, m Meta, blocks []blockEntry, end int64) []byte {
 	}
 	return dst
 }
+
+// appendPackedFooter appends the meta and the packed block table of
+// versions 4 to 6 (FORMAT.md §3.3); end is where the last block ends.
+func appendPackedFooter(dst []byte, m Meta, blocks []blockEntry, end int64) []byte {
+	dst = appendMeta(dst, m)
+	lengths := make([]int64, len(blocks))
+	for i := range blocks {
+		next := end
+		if i+1 < len(blocks) {
+			next = blocks[i+1].Offset
+		}
+		lengths[i] = next - blocks[i].Offset
+	}
+	for g := 0; g < len(blocks); g += groupBlocks {
+		e := min(g+groupBlocks, len(blocks))
+		dst = appendPackedGroup(dst, blocks[g:e], lengths[g:e])
+	}
+	return dst
+}
+
+// appendPackedGroup appends one group of the packed table: the offset of
+// its first block, then each entry (its block's compressed length in
+// lengths) against the one before it in the group.
+func appendPackedGroup(dst []byte, group []blockEntry, lengths []int64) []byte {
+	dst = binary.AppendUvarint(dst, uint64(group[0].Offset))
+	var prevPos uint64
+	var prevTime int64
+	for i := range group {
+		b := &group[i]
+		hasPos, hasTime := b.FirstPosition != 0, b.MinTime != 0 || b.MaxTime != 0
+		flags := uint64(b.Records) << 2
+		if hasPos {
+			flags |= packedPos
+		}
+		if hasTime {
+			flags |= packedTime
+		}
+		dst = binary.AppendUvarint(dst, flags)
+		dst = binary.AppendUvarint(dst, uint64(lengths[i]))
+		dst = binary.AppendUvarint(dst, uint64(b.raw))
+		dst = binary.LittleEndian.AppendUint32(dst, b.crc)
+		if hasPos {
+			// Positions wrap modulo 2^64, as in the record encoding.
+			dst = binary.AppendVarint(dst, int64(b.FirstPosition-prevPos-1))
+			dst = binary.AppendUvarint(dst, b.LastPosition-b.FirstPosition)
+			prevPos = b.LastPosition
+		}
+		if hasTime {
+			dst = binary.AppendVarint(dst, b.MinTime-prevTime)
+			dst = binary.AppendUvarint(dst, uint64(b.MaxTime-b.MinTime))
+			prevTime = b.MinTime
+		}
+	}
+	return dst
+}
+
+// The flag bits of a packed table entry, below its record count.
+const (
+	packedPos  = 1 << iota // the block holds positions: its range follows
+	packedTime             // the block holds times: its range follows
+)

@@ -1,0 +1,140 @@
+package segment
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"sync"
+)
+
+// The packed block table of versions 4 to 6 (FORMAT.md §3.3) holds the
+// same entries as the wide one, each against the one before it in its
+// group of groupBlocks: about 20 bytes an entry instead of 56. Readers
+// unpack it into the wide layout (at open, and a group at a time when a
+// compact segment reads one again), so that everything after works on
+// one layout.
+
+// unpackGroup decodes n entries of a packed table group from src into
+// dst, n wide entries of segBlockEntry bytes, and returns how many bytes
+// of src they took; reason says what is wrong when src does not hold
+// them.
+func unpackGroup(src, dst []byte, n int) (used int, reason string) {
+	le := binary.LittleEndian
+	offset, i := binary.Uvarint(src)
+	if i <= 0 || offset > math.MaxInt64 {
+		return 0, "bad group offset"
+	}
+	var prevPos uint64
+	var prevTime int64
+	for j := range n {
+		var flags, length, raw uint64
+		var k1, k2, k3 int
+		flags, k1 = binary.Uvarint(src[i:])
+		if k1 > 0 {
+			length, k2 = binary.Uvarint(src[i+k1:])
+			if k2 > 0 {
+				raw, k3 = binary.Uvarint(src[i+k1+k2:])
+			}
+		}
+		if k1 <= 0 || k2 <= 0 || k3 <= 0 || len(src)-(i+k1+k2+k3) < 4 {
+			return 0, fmt.Sprintf("entry %d of the group is cut short", j)
+		}
+		i += k1 + k2 + k3
+		if flags>>2 > math.MaxUint32 || length > math.MaxUint32 || raw > math.MaxUint32 {
+			return 0, fmt.Sprintf("entry %d of the group: a count past 32 bits", j)
+		}
+		crc := le.Uint32(src[i:])
+		i += 4
+		var first, last uint64
+		if flags&packedPos != 0 {
+			d, k := binary.Varint(src[i:])
+			if k <= 0 {
+				return 0, fmt.Sprintf("entry %d of the group: bad position", j)
+			}
+			span, k2 := binary.Uvarint(src[i+k:])
+			if k2 <= 0 {
+				return 0, fmt.Sprintf("entry %d of the group: bad position range", j)
+			}
+			i += k + k2
+			first = prevPos + 1 + uint64(d)
+			last = first + span
+			prevPos = last
+			if first == 0 {
+				// 0 is no position: the writer leaves the range out.
+				return 0, fmt.Sprintf("entry %d of the group: a range from position 0", j)
+			}
+		}
+		var minTime, maxTime int64
+		if flags&packedTime != 0 {
+			d, k := binary.Varint(src[i:])
+			if k <= 0 {
+				return 0, fmt.Sprintf("entry %d of the group: bad time", j)
+			}
+			span, k2 := binary.Uvarint(src[i+k:])
+			if k2 <= 0 {
+				return 0, fmt.Sprintf("entry %d of the group: bad time range", j)
+			}
+			i += k + k2
+			minTime = prevTime + d
+			maxTime = minTime + int64(span)
+			prevTime = minTime
+			if minTime == 0 && maxTime == 0 {
+				return 0, fmt.Sprintf("entry %d of the group: a time range of no time", j)
+			}
+		}
+		e := dst[j*segBlockEntry : (j+1)*segBlockEntry]
+		le.PutUint64(e[0:], offset)
+		le.PutUint32(e[8:], uint32(length))
+		le.PutUint32(e[12:], uint32(raw))
+		le.PutUint32(e[16:], crc)
+		le.PutUint32(e[20:], uint32(flags>>2))
+		le.PutUint64(e[24:], first)
+		le.PutUint64(e[32:], last)
+		le.PutUint64(e[40:], uint64(minTime))
+		le.PutUint64(e[48:], uint64(maxTime))
+		offset += length // wraps past MaxInt64 only in a table parseFooter refuses
+	}
+	return i, ""
+}
+
+// unpackedBufs holds the buffers compact segments unpack their tables
+// into at open (the table is kept in the file).
+var unpackedBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// unpackTable decodes the packed table of a footer (meta included) whose
+// meta says nblocks blocks into dst, the same footer with the wide table
+// (FORMAT.md §3.3), and returns it with the offset of each group's packed
+// bytes from the table's start (one more for the table's end). reason
+// says what is wrong when the packed table does not hold exactly
+// nblocks entries.
+func unpackTable(footer []byte, nblocks uint64, dst []byte) (wide []byte, offs []uint32, reason string) {
+	packed := footer[segMetaSize:]
+	if nblocks > uint64(len(packed))/minPackedEntry {
+		return nil, nil, fmt.Sprintf("meta says %d blocks, the packed table holds %d bytes", nblocks, len(packed))
+	}
+	n := int(nblocks)
+	size := segMetaSize + n*segBlockEntry
+	if cap(dst) < size {
+		dst = make([]byte, size)
+	}
+	wide = dst[:size]
+	copy(wide, footer[:segMetaSize])
+	ng := (n + groupBlocks - 1) / groupBlocks
+	offs = make([]uint32, ng+1)
+	at := 0
+	for g := range ng {
+		offs[g] = uint32(at)
+		first := g * groupBlocks
+		cnt := min(groupBlocks, n-first)
+		used, reason := unpackGroup(packed[at:], wide[segMetaSize+first*segBlockEntry:], cnt)
+		if reason != "" {
+			return nil, nil, fmt.Sprintf("packed table group %d: %s", g, reason)
+		}
+		at += used
+	}
+	if at != len(packed) {
+		return nil, nil, fmt.Sprintf("%d bytes after the packed table's %d entries", len(packed)-at, n)
+	}
+	offs[ng] = uint32(at)
+	return wide, offs, ""
+}
