@@ -956,6 +956,22 @@ const firstWindow = 1 << 16
 // maxPrealloc bounds the results a limited run makes room for up front.
 const maxPrealloc = 1000
 
+// resultsFor returns an empty result slice with room for the matches a
+// plan can give at most, want of them when want ≥ 0: its candidates when
+// it has a bitmap of them. A link target's few candidates then take a
+// slice of a few events, not one of want (100 events are 28 KiB to
+// allocate and clear).
+func (p *Plan) resultsFor(want int) []trove.Event {
+	n := maxPrealloc
+	if want >= 0 {
+		n = min(n, want)
+	}
+	if !p.full {
+		n = min(n, int(min(p.cand.GetCardinality(), maxPrealloc)))
+	}
+	return make([]trove.Event, 0, n)
+}
+
 // searchWindow is firstWindow for a search a RangeSearcher narrows: each
 // of its hits costs the searcher a lookup, so the first window is small.
 const searchWindow = 1 << 12
@@ -966,7 +982,7 @@ const searchWindow = 1 << 12
 // want matches are found, so a page near the start (or, descending, the
 // end) never intersects whole postings.
 func runWindowed(ctx context.Context, ix *index.Index, src Source, q *trove.CompiledQuery, opts Options, desc bool, want int) ([]trove.Event, error) {
-	out := make([]trove.Event, 0, min(want, maxPrealloc))
+	var out []trove.Event // made for the first window's candidates
 	size := uint64(firstWindow)
 	if q.SearchQuery() != nil && opts.Searcher != nil {
 		size = searchWindow
@@ -998,6 +1014,9 @@ func runWindowed(ctx context.Context, ix *index.Index, src Source, q *trove.Comp
 		p := compile(ctx, ix, q, opts, &w)
 		lo, hi = w.lo, w.hi
 		opts.Bounded, opts.Last = true, p.last
+		if out == nil {
+			out = p.resultsFor(want)
+		}
 		var err error
 		if out, err = p.collect(ctx, src, p.ordered(desc), out, want); err != nil {
 			return nil, err
@@ -1028,7 +1047,7 @@ func runWindowed(ctx context.Context, ix *index.Index, src Source, q *trove.Comp
 func (p *Plan) stream(ctx context.Context, src Source, seq func(func(uint32) bool), want int) ([]trove.Event, error) {
 	var out []trove.Event
 	if want >= 0 {
-		out = make([]trove.Event, 0, min(want, maxPrealloc))
+		out = p.resultsFor(want)
 	}
 	out, err := p.collect(ctx, src, seq, out, want)
 	if err != nil {
