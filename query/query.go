@@ -771,9 +771,19 @@ func (p *Plan) check(src Source, pos uint32) (trove.Sortable, bool, error) {
 			links = append(slices.Clip(links), added...)
 		}
 	}
+	it, ok := p.match(e, links)
+	return it, ok, nil
+}
+
+// match verifies e, whose outgoing links are links, against the whole
+// query: payload terms on the raw payload when they can be (fastTerms),
+// else on the members the query looks at (partial), else on the whole
+// payload decoded. An event whose payload does not decode matches
+// nothing.
+func (p *Plan) match(e trove.Event, links []trove.EventLink) (trove.Sortable, bool) {
 	if p.fastTerms != nil {
 		ok := p.q.MatchMeta(&e) && p.q.MatchLinks(links) && p.termsMatch(e.Payload)
-		return trove.Sortable{Event: e}, ok, nil
+		return trove.Sortable{Event: e}, ok
 	}
 	var payload any
 	if p.needBody {
@@ -782,12 +792,39 @@ func (p *Plan) check(src Source, pos uint32) (trove.Sortable, bool, error) {
 			payload, decoded = partialPayload(e.Payload, p.partial)
 		}
 		if !decoded {
+			var err error
 			if payload, err = trove.DecodePayload(e.Payload); err != nil {
-				return trove.Sortable{}, false, nil
+				return trove.Sortable{}, false
 			}
 		}
 	}
-	return trove.Sortable{Event: e, Payload: payload}, p.q.MatchDecoded(&e, payload, links), nil
+	return trove.Sortable{Event: e, Payload: payload}, p.q.MatchDecoded(&e, payload, links)
+}
+
+// Matcher verifies events against a compiled query exactly as
+// trove.CompiledQuery.MatchDecoded does, as the engine's plans verify
+// their candidates: payload terms on the raw payload where they can be,
+// without decoding it, else only the members the query looks at. A
+// backend that narrows with an index of its own (storage-postgres) uses
+// it for its candidates. It is safe for concurrent use.
+type Matcher struct{ p Plan }
+
+// NewMatcher returns the Matcher of q.
+func NewMatcher(q *trove.CompiledQuery) *Matcher {
+	m := &Matcher{p: Plan{q: q, needBody: q.NeedsPayload()}}
+	m.p.planFastTerms()
+	if m.p.needBody {
+		m.p.partial = partialKeys(q)
+	}
+	return m
+}
+
+// Match reports whether e, whose outgoing links (its own and those added
+// since) are links, meets the query, and returns what the query's Sort
+// needs of it (its Payload holds at least the members a payload sort
+// reads).
+func (m *Matcher) Match(e trove.Event, links []trove.EventLink) (trove.Sortable, bool) {
+	return m.p.match(e, links)
 }
 
 // termsMatch verifies the fast terms on a raw payload.

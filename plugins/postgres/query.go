@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/plugins/internal/sqlevents"
+	"github.com/trovedb/trove/query"
 )
 
 // Page sizes of paged reads: the first page is what is still wanted (at
@@ -167,27 +168,24 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 }
 
 // matches evaluates a page of candidates (with their links when the
-// query has link criteria) and returns those that match.
+// query has link criteria) and returns those that match, as the engine
+// verifies its own (query.Matcher: payload terms on the raw payload). A
+// payload that does not decode matches nothing; Check reports it.
 func (s *Store) matches(ctx context.Context, q querier, c *trove.CompiledQuery, page []scanned, linkSets [][]trove.EventLink) ([]trove.Sortable, error) {
 	events, err := s.resolve(ctx, q, page)
 	if err != nil {
 		return nil, err
 	}
 	var items []trove.Sortable
+	m := query.NewMatcher(c)
 	for i := range events {
 		e := events[i]
-		var payload any
-		if c.NeedsPayload() {
-			if payload, err = trove.DecodePayload(e.Payload); err != nil {
-				return nil, corrupt(e.ID, "payload", err)
-			}
-		}
 		var links []trove.EventLink
 		if linkSets != nil {
 			links = linkSets[i]
 		}
-		if c.MatchDecoded(&e, payload, links) {
-			items = append(items, trove.Sortable{Event: e, Payload: payload})
+		if it, ok := m.Match(e, links); ok {
+			items = append(items, it)
 		}
 	}
 	return items, nil

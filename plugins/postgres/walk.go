@@ -142,11 +142,11 @@ func (s *Store) walk(ctx context.Context, tx querier, c *trove.CompiledQuery, co
 			ginRows := rate * float64(remaining()) * ginRowCost
 			bucketRows, nb := math.Inf(1), int64(0)
 			if bstmt != "" {
-				// The buckets the rest of the limit takes at this rate, at
-				// most every one left.
+				// The buckets the rest of the limit takes at this rate
+				// (with bucketMargin to spare), at most every one left.
 				// Every candidate of a bucket read is fetched.
 				perBucket := rate * (1 << bucketShift)
-				nb = min(int64(math.Ceil(float64(need)/perBucket)), remaining()>>bucketShift+1)
+				nb = min(bucketsFor(b, desc, float64(need)*bucketMargin/rate), remaining()>>bucketShift+1)
 				bucketRows = float64(nb) * (bucketCost + perBucket*bucketRowCost)
 			}
 			switch {
@@ -183,6 +183,28 @@ func firstWalkWindow(want int) int64 {
 func firstWalkRead(c *trove.CompiledQuery, cols string, want int) (string, []any) {
 	w := whereClause(c, true)
 	return walkStatement(cols, w, false), append(w.args, int64(0), firstWalkWindow(want))
+}
+
+// bucketMargin is how many more matches than the limit still needs the
+// buckets of a window are sized for: an estimate a little low then still
+// fills the limit in one statement (each costs a round trip and a scan of
+// the index entries of the term and of each bucket).
+const bucketMargin = 1.25
+
+// bucketsFor returns how many buckets the next window takes (see
+// bucketWindow) to hold positions positions past b, the first of them
+// only in part when b lies inside it.
+func bucketsFor(b int64, desc bool, positions float64) int64 {
+	const size = 1 << bucketShift
+	// The positions of the first bucket that the walk has not read yet.
+	first := float64(size - (b+1)%size)
+	if desc {
+		first = float64(b%size + 1)
+	}
+	if positions <= first {
+		return 1
+	}
+	return 1 + int64(math.Ceil((positions-first)/size))
 }
 
 // bucketWindow is the position window (lo, hi] of the next n buckets

@@ -113,3 +113,73 @@ func sameEvents(a, b []trove.Event) bool {
 	}
 	return true
 }
+
+// A limited read of a payload term whose matches are spread evenly reads
+// the buckets after its first window in one statement: they are sized for
+// what the limit still needs (and a margin), counting of the first bucket
+// only the positions the first window did not read. Sized for the whole
+// first bucket, a term of 1 in 90 with a limit of 100 took a second
+// statement.
+func TestBucketsFillTheLimitAtOnce(t *testing.T) {
+	s := newStore(t, schemaFor(t.TempDir()))
+	ctx := timeout(t, 5*time.Minute)
+	const n = 40_000
+	densities := []int{60, 90, 120, 200}
+	for b := 0; b < n/1000; b++ {
+		evs := make([]trove.Event, 1000)
+		for j := range evs {
+			i := b*1000 + j
+			p := "{"
+			for k, d := range densities {
+				if k > 0 {
+					p += ","
+				}
+				p += fmt.Sprintf(`"e%d":%d`, d, i%d)
+			}
+			evs[j] = ev(fmt.Sprintf("b%05d", i), 0, p+"}")
+		}
+		if _, err := s.SaveEvents(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var bucketWindows int
+	postgres.SetWalked(s, func(_ int64, _ int, b, _ bool) {
+		if b {
+			bucketWindows++
+		}
+	})
+	used := 0
+	for _, d := range densities {
+		q := trove.EventQuery{Payload: map[string]any{fmt.Sprintf("e%d", d): json.Number("0")}}
+		all, err := s.QueryEvents(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, desc := range []bool{false, true} {
+			want := slices.Clone(all)
+			if desc {
+				slices.Reverse(want)
+				q.Sort = []trove.SortField{{Field: "position", Direction: "desc"}}
+			}
+			for _, limit := range []int{50, 100} {
+				lq := q
+				lq.Limit = &limit
+				bucketWindows = 0
+				got, err := s.QueryEvents(ctx, lq)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !sameEvents(got, want[:limit]) {
+					t.Errorf("1 in %d, desc=%v, limit %d: %d events, want the first %d", d, desc, limit, len(got), limit)
+				}
+				if bucketWindows > 1 {
+					t.Errorf("1 in %d, desc=%v, limit %d: %d bucket statements, want one", d, desc, limit, bucketWindows)
+				}
+				used += bucketWindows
+			}
+		}
+	}
+	if used == 0 {
+		t.Error("no query read buckets")
+	}
+}
