@@ -81,6 +81,9 @@ func PendingMoves(s *Store) (moves int64, stopped bool) {
 	return s.pending.moves.Load(), s.pending.stopped.Load()
 }
 
+// Analyzes reports the ANALYZEs the cleaner ran.
+func Analyzes(s *Store) int64 { return s.pending.analyzes.Load() }
+
 // RegisterTSVector makes m encode the values of MakeTSVector.
 func RegisterTSVector(m *pgtype.Map) { registerTSVector(m) }
 

@@ -34,21 +34,38 @@ import (
 // The call needs the indexes' owner (the role that applied the
 // migrations); where it is refused or missing (another role, an engine
 // without pending lists), the cleaner stops for good.
+//
+// Once the lists are moved, the cleaner also analyzes the events and
+// links tables when this Store wrote a tenth of their rows (and at least
+// analyzeMin) since it last did: the planner's choices for a time range or
+// a link target rest on the tables' statistics, and after a bulk load
+// autovacuum refreshes them up to a minute later or more (its workers
+// vacuum the new rows first). Unanalyzed, a one-hour window on 1M events
+// walked the primary key (27-112 ms) instead of reading its 1,400 rows
+// through events_created (under 2 ms once analyzed).
 const cleanIdle = 100 * time.Millisecond
+
+// analyzeMin is the fewest rows written since the last ANALYZE that
+// call for another.
+const analyzeMin = 10000
 
 // cleaner is the state of the pending-list cleaner.
 type cleaner struct {
-	rows    atomic.Int64  // rows written since the last move began
-	kick    chan struct{} // a commit happened (buffered, never blocks)
-	stopped atomic.Bool   // refused by the server: no more moves
-	moves   atomic.Int64  // moves made (for tests)
+	rows     atomic.Int64  // rows written since the last move began
+	unstats  atomic.Int64  // rows written since the last ANALYZE began
+	kick     chan struct{} // a commit happened (buffered, never blocks)
+	stopped  atomic.Bool   // refused by the server: no more moves
+	moves    atomic.Int64  // moves made (for tests)
+	analyzes atomic.Int64  // ANALYZEs made (for tests)
+	noStats  atomic.Bool   // refused by the server: no more ANALYZE
 }
 
 func newCleaner() *cleaner { return &cleaner{kick: make(chan struct{}, 1)} }
 
 // added records n rows written and wakes the cleaner.
 func (c *cleaner) added(n int) {
-	if c.stopped.Load() {
+	c.unstats.Add(int64(n))
+	if c.stopped.Load() && c.noStats.Load() {
 		return
 	}
 	c.rows.Add(int64(n))
@@ -72,19 +89,58 @@ func (c *cleaner) run(bg context.Context, pool *pgxpool.Pool) {
 			continue
 		case <-idle.C:
 		}
-		if c.rows.Swap(0) == 0 || c.stopped.Load() {
+		if c.rows.Swap(0) == 0 {
 			continue
 		}
-		_, err := pool.Exec(bg, `SELECT gin_clean_pending_list('events_payload_bucket'::regclass), gin_clean_pending_list('events_search'::regclass)`)
-		switch {
-		case err == nil:
-			c.moves.Add(1)
-		case refused(err):
-			c.stopped.Store(true)
+		if !c.stopped.Load() {
+			_, err := pool.Exec(bg, `SELECT gin_clean_pending_list('events_payload_bucket'::regclass), gin_clean_pending_list('events_search'::regclass)`)
+			switch {
+			case err == nil:
+				c.moves.Add(1)
+			case refused(err):
+				c.stopped.Store(true)
+			}
+			// Other errors (the server restarting, Shutdown) leave the
+			// rows to the next move or to the server.
 		}
-		// Other errors (the server restarting, Shutdown) leave the rows
-		// to the next move or to the server.
+		c.analyze(bg, pool)
 	}
+}
+
+// analyze runs ANALYZE on the events and links tables when this Store
+// wrote analyzeMin rows since it last did and a tenth of the rows the
+// server's statistics count (every time while it counts none). A role
+// that does not own the tables gets a warning and nothing analyzed:
+// autovacuum then does it.
+func (c *cleaner) analyze(bg context.Context, pool *pgxpool.Pool) {
+	n := c.unstats.Load()
+	if n < analyzeMin || c.noStats.Load() {
+		return
+	}
+	var tuples float64
+	if err := pool.QueryRow(bg, `SELECT reltuples FROM pg_class WHERE oid = 'events'::regclass`).Scan(&tuples); err != nil {
+		return
+	}
+	if tuples >= 0 && float64(n) < tuples/10 {
+		return
+	}
+	c.unstats.Add(-n)
+	_, err := pool.Exec(bg, `ANALYZE events, links`)
+	switch {
+	case err == nil:
+		c.analyzes.Add(1)
+	case refused(err) || isSyntax(err):
+		c.noStats.Store(true)
+	default:
+		c.unstats.Add(n) // again at the next pause
+	}
+}
+
+// isSyntax reports whether err is a syntax error: a server that speaks the
+// protocol without the statement.
+func isSyntax(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "42601"
 }
 
 // refused reports whether err says the server will never move pending

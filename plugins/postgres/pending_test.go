@@ -142,3 +142,44 @@ func TestPendingListsRefusedForAnotherRole(t *testing.T) {
 		t.Errorf("payload query: %d events, want 120", len(got))
 	}
 }
+
+// A Store that wrote a tenth of the events table (and at least 10,000
+// rows) since its statistics were taken analyzes it once its appends
+// pause, so the planner sees a bulk load at once; fewer rows since call
+// for no new ANALYZE.
+func TestTablesAnalyzedAfterBulkAppends(t *testing.T) {
+	schema := schemaFor(t.TempDir())
+	s := newStore(t, schema)
+	lastAnalyze := func() (events, links bool) {
+		t.Helper()
+		err := conn(t).QueryRow(timeout(t, time.Minute), `SELECT
+	(SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = 'events'),
+	(SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = 'links')`, schema).Scan(&events, &links)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return events, links
+	}
+	saveBatches(t, s, "a", 5000)
+	time.Sleep(500 * time.Millisecond) // past the idle pause: the lists moved, below analyzeMin
+	if n := postgres.Analyzes(s); n != 0 {
+		t.Fatalf("%d ANALYZEs after 5,000 rows", n)
+	}
+	saveBatches(t, s, "b", 7000)
+	deadline := time.Now().Add(time.Minute)
+	for postgres.Analyzes(s) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no ANALYZE within a minute of 12,000 rows")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if events, links := lastAnalyze(); !events || !links {
+		t.Fatalf("analyzed: events %v, links %v", events, links)
+	}
+	// 1,000 more rows are fewer than analyzeMin: no new ANALYZE.
+	saveBatches(t, s, "c", 1000)
+	time.Sleep(500 * time.Millisecond)
+	if n := postgres.Analyzes(s); n != 1 {
+		t.Fatalf("%d ANALYZEs, want 1", n)
+	}
+}
