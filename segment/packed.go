@@ -47,15 +47,11 @@ func unpackGroup(src, dst []byte, n int) (used int, reason string) {
 		i += 4
 		var first, last uint64
 		if flags&packedPos != 0 {
-			d, k := binary.Varint(src[i:])
+			d, span, k := deltaRange(src[i:])
 			if k <= 0 {
-				return 0, fmt.Sprintf("entry %d of the group: bad position", j)
-			}
-			span, k2 := binary.Uvarint(src[i+k:])
-			if k2 <= 0 {
 				return 0, fmt.Sprintf("entry %d of the group: bad position range", j)
 			}
-			i += k + k2
+			i += k
 			first = prevPos + 1 + uint64(d)
 			last = first + span
 			prevPos = last
@@ -66,15 +62,11 @@ func unpackGroup(src, dst []byte, n int) (used int, reason string) {
 		}
 		var minTime, maxTime int64
 		if flags&packedTime != 0 {
-			d, k := binary.Varint(src[i:])
+			d, span, k := deltaRange(src[i:])
 			if k <= 0 {
-				return 0, fmt.Sprintf("entry %d of the group: bad time", j)
-			}
-			span, k2 := binary.Uvarint(src[i+k:])
-			if k2 <= 0 {
 				return 0, fmt.Sprintf("entry %d of the group: bad time range", j)
 			}
-			i += k + k2
+			i += k
 			minTime = prevTime + d
 			maxTime = minTime + int64(span)
 			prevTime = minTime
@@ -95,6 +87,21 @@ func unpackGroup(src, dst []byte, n int) (used int, reason string) {
 		offset += length // wraps past MaxInt64 only in a table parseFooter refuses
 	}
 	return i, ""
+}
+
+// deltaRange decodes a range of a packed entry: its start's delta (a
+// varint) and its span (a uvarint), and the bytes they took (0 or less
+// when b does not hold them).
+func deltaRange(b []byte) (delta int64, span uint64, n int) {
+	delta, k := binary.Varint(b)
+	if k <= 0 {
+		return 0, 0, k
+	}
+	span, k2 := binary.Uvarint(b[k:])
+	if k2 <= 0 {
+		return 0, 0, k2
+	}
+	return delta, span, k + k2
 }
 
 // unpackedBufs holds the buffers compact segments unpack their tables

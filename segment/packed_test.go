@@ -92,7 +92,7 @@ func TestPackedTableSize(t *testing.T) {
 	}
 }
 
-func mustRead(t *testing.T, path string) []byte {
+func mustRead(t testing.TB, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -184,7 +184,7 @@ func TestPackedTableCorruption(t *testing.T) {
 // what unpacks packs again into bytes that unpack to the same entries.
 func FuzzPackedTable(f *testing.F) {
 	for _, recs := range [][]Record{batch(1, 5), goldenRecords(), batch(1, 300)} {
-		data := mustReadF(f, writeSeg(f, recs, SegmentOptions{BlockSize: 512}))
+		data := mustRead(f, writeSeg(f, recs, SegmentOptions{BlockSize: 512}))
 		_, footer := footerAt(data)
 		f.Add(footer[segMetaSize:], uint16(binary.LittleEndian.Uint64(footer[40:])))
 	}
@@ -210,13 +210,4 @@ func FuzzPackedTable(f *testing.F) {
 			t.Fatalf("packed again, the table unpacks differently (%s)", reason)
 		}
 	})
-}
-
-func mustReadF(f *testing.F, path string) []byte {
-	f.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		f.Fatal(err)
-	}
-	return b
 }

@@ -68,11 +68,7 @@ func TestWalkAndHandOverGiveTheSameResults(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, desc := range []bool{false, true} {
-			want := slices.Clone(all)
-			if desc {
-				slices.Reverse(want)
-				q.Sort = []trove.SortField{{Field: "position", Direction: "desc"}}
-			}
+			q, want := inOrder(q, all, desc)
 			for _, lim := range [][2]int{{1, 0}, {100, 0}, {100, 150}, {1000, 0}, {5, 4000}} {
 				limit, offset := lim[0], lim[1]
 				lq := q
@@ -100,6 +96,17 @@ func TestWalkAndHandOverGiveTheSameResults(t *testing.T) {
 	if handedOver == 0 || walkedOnly == 0 || bucketWindows == 0 {
 		t.Errorf("%d queries handed over to the index, %d walked alone, %d windows read by buckets: want every way exercised", handedOver, walkedOnly, bucketWindows)
 	}
+}
+
+// inOrder returns q and its results all (in position order) in position
+// order, or in descending position order when desc is set.
+func inOrder(q trove.EventQuery, all []trove.Event, desc bool) (trove.EventQuery, []trove.Event) {
+	want := slices.Clone(all)
+	if desc {
+		slices.Reverse(want)
+		q.Sort = []trove.SortField{{Field: "position", Direction: "desc"}}
+	}
+	return q, want
 }
 
 func sameEvents(a, b []trove.Event) bool {
@@ -156,11 +163,7 @@ func TestBucketsFillTheLimitAtOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, desc := range []bool{false, true} {
-			want := slices.Clone(all)
-			if desc {
-				slices.Reverse(want)
-				q.Sort = []trove.SortField{{Field: "position", Direction: "desc"}}
-			}
+			q, want := inOrder(q, all, desc)
 			for _, limit := range []int{50, 100} {
 				lq := q
 				lq.Limit = &limit
