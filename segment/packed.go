@@ -9,7 +9,8 @@ import (
 
 // The packed block table of versions 4 to 6 (FORMAT.md §3.3) holds the
 // same entries as the wide one, each against the one before it in its
-// group of groupBlocks: about 20 bytes an entry instead of 56. Readers
+// group of groupBlocks: about 15 bytes an entry instead of 56 on the
+// engine's blocks. Readers
 // unpack it into the wide layout (at open, and a group at a time when a
 // compact segment reads one again), so that everything after works on
 // one layout.

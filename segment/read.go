@@ -53,8 +53,8 @@ func OpenSegment(path string) (*Segment, error) {
 // reads get the entries they need from the footer a group of 32 at a time
 // (one pread, verified against a CRC taken at open), through a cache of
 // DefaultTableCacheSize bytes of the segment's own. In memory the segment
-// keeps 24 bytes per 32 blocks (28 with a packed table). See OpenSegmentCached to share a cache
-// among segments.
+// keeps 24 bytes per 32 blocks (28 with a packed table). See
+// OpenSegmentCached to share a cache among segments.
 func OpenSegmentCompact(path string) (*Segment, error) {
 	return openFile(path, NewTableCache(DefaultTableCacheSize))
 }
@@ -187,17 +187,21 @@ func openSegment(name string, r io.ReaderAt, size int64, cache *TableCache) (*Se
 	// buffer when only the checks and the summary need it).
 	var offs []uint32
 	if packed {
+		var buf *[]byte // the reused buffer; nil: the table is kept
 		var dst []byte
 		if cache != nil {
-			p := unpackedBufs.Get().(*[]byte)
-			defer func() { *p = dst[:0]; unpackedBufs.Put(p) }()
-			dst = *p
+			buf = unpackedBufs.Get().(*[]byte)
+			defer unpackedBufs.Put(buf)
+			dst = *buf
 		}
 		wide, o, reason := unpackTable(footer, le.Uint64(footer[40:]), dst)
 		if reason != "" {
 			return nil, corrupt(name, int64(fOff), "%s", reason)
 		}
-		footer, offs, dst = wide, o, wide
+		if buf != nil {
+			*buf = wide[:0] // grown, when it was too small
+		}
+		footer, offs = wide, o
 	}
 	s := &Segment{name: name, r: r, size: size, version: version, dict: dict, dataOff: dataOff}
 	if err := s.parseFooter(footer, int64(fOff), cache == nil, packed); err != nil {

@@ -44,6 +44,7 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 		return []trove.Event{}, nil
 	}
 	w := whereClause(c, false)
+	m := query.NewMatcher(c)              // verifies every candidate
 	finish := func() error { return nil } // ends the snapshot, if any
 	withLinks := len(c.LinkCriteria()) > 0
 	cols := eventCols
@@ -72,7 +73,7 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 		if err != nil {
 			return nil, err
 		}
-		items, err := s.matches(ctx, pool, c, page, linkSets)
+		items, err := s.matches(ctx, pool, m, page, linkSets)
 		if err != nil {
 			return nil, err
 		}
@@ -129,8 +130,8 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 	var items []trove.Sortable
 	// keep evaluates a page of candidates and keeps the matches.
 	keep := func(page []scanned, linkSets [][]trove.EventLink) error {
-		m, err := s.matches(ctx, tx, c, page, linkSets)
-		items = append(items, m...)
+		got, err := s.matches(ctx, tx, m, page, linkSets)
+		items = append(items, got...)
 		return err
 	}
 	var last int64 = -1 // the last position read; -1: none yet
@@ -168,16 +169,16 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 }
 
 // matches evaluates a page of candidates (with their links when the
-// query has link criteria) and returns those that match, as the engine
-// verifies its own (query.Matcher: payload terms on the raw payload). A
+// query has link criteria) with the query's Matcher and returns those
+// that match, as the engine verifies its own (payload terms on the raw
+// payload). A
 // payload that does not decode matches nothing; Check reports it.
-func (s *Store) matches(ctx context.Context, q querier, c *trove.CompiledQuery, page []scanned, linkSets [][]trove.EventLink) ([]trove.Sortable, error) {
+func (s *Store) matches(ctx context.Context, q querier, m *query.Matcher, page []scanned, linkSets [][]trove.EventLink) ([]trove.Sortable, error) {
 	events, err := s.resolve(ctx, q, page)
 	if err != nil {
 		return nil, err
 	}
 	var items []trove.Sortable
-	m := query.NewMatcher(c)
 	for i := range events {
 		e := events[i]
 		var links []trove.EventLink
