@@ -107,6 +107,9 @@ func (s *Store) writer() {
 		case m := <-s.idMerged:
 			s.finishIDMerge(m)
 			continue
+		case r := <-s.repaired:
+			s.finishSegIndexRepair(r)
+			continue
 		case req, ok := <-s.reqs:
 			if !ok {
 				s.w.closing = true

@@ -224,7 +224,7 @@ func (s *Store) checkView(ctx context.Context, v *view) (Report, error) {
 		}
 		return rep, fmt.Errorf("engine: check found damage that the next open repairs: %w", d)
 	}
-	if len(s.w.segIdxDamage) > 0 && s.readOnly {
+	if s.readOnly && len(s.w.segIdxDamage) > 0 { // a writable store's writer appends to it
 		d := s.w.segIdxDamage[0]
 		if !errors.Is(d, trove.ErrCorrupt) {
 			d = &trove.CorruptionError{File: s.segDir(), Offset: -1, Reason: d.Error()}

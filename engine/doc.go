@@ -114,7 +114,11 @@
 // after it; WAL entries a crash left after they were sealed are truncated.
 // A damaged snapshot is ignored and the index rebuilt from the log. The
 // segments open on a goroutine a CPU; the id runs and segment indexes
-// (each checked whole) open on others while the snapshot decodes.
+// open on others while the snapshot decodes. An id run is checked whole; a
+// segment index's sections that only lookups read (its key table, bitmaps
+// and key filter) are checked by their first lookup, and by a goroutine
+// that, once the store is open, checks every index and rebuilds a damaged
+// one from its segment (segindex.go).
 //
 // The index snapshot proves which WAL entries were acknowledged. If the
 // tail recovery would cut one of them (a damaged entry, not a torn write)

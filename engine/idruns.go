@@ -245,11 +245,12 @@ func (s *Store) planIDMerge() *idMerge {
 		if uint32(sg.meta.LastPosition) <= upTo {
 			continue
 		}
-		if sg.idx == nil || sg.idx.First() != upTo+1 {
+		ix := sg.idx.Load()
+		if ix == nil || ix.First() != upTo+1 {
 			break // the sources end at a segment without an index
 		}
-		srcs = append(srcs, src{first: sg.idx.First(), last: sg.idx.Last(), seg: sg.idx})
-		upTo = sg.idx.Last()
+		srcs = append(srcs, src{first: ix.First(), last: ix.Last(), seg: ix})
+		upTo = ix.Last()
 	}
 	if len(srcs) < idMergeFan {
 		return nil
@@ -317,8 +318,8 @@ func (s *Store) dropMappedPages() {
 		index.DropResident(index.RunSource(r))
 	}
 	for _, sg := range s.w.evSegs {
-		if sg.idx != nil {
-			index.DropResident(index.SegSource(sg.idx))
+		if ix := sg.idx.Load(); ix != nil {
+			index.DropResident(index.SegSource(ix))
 		}
 	}
 }
@@ -355,7 +356,7 @@ func (s *Store) checkIDRuns(v *view, rep *Report, problem func(error)) {
 	ends := map[uint32]bool{}
 	byFirst := map[uint32]*sealed{}
 	for _, sg := range v.segs {
-		if sg.idx != nil {
+		if sg.idx.Load() != nil {
 			ends[uint32(sg.meta.LastPosition)] = true
 			byFirst[uint32(sg.meta.FirstPosition)] = sg
 		}
@@ -385,7 +386,7 @@ func (s *Store) checkIDRuns(v *view, rep *Report, problem func(error)) {
 				srcs = nil
 				break
 			}
-			srcs = append(srcs, index.SegSource(sg.idx))
+			srcs = append(srcs, index.SegSource(sg.idx.Load()))
 			p = uint32(sg.meta.LastPosition) + 1
 		}
 		// Open uses the run from here on, sound or not.

@@ -22,8 +22,10 @@ type sealed struct {
 	meta segment.Meta
 	// idx is the segment's index (segindex.go); nil when the segment holds
 	// no events or its index could not be built. Set before the segment
-	// is published to readers, closed by Close.
-	idx *index.SegIndex
+	// is published to readers, and again by the writer when the index
+	// was found damaged and rebuilt (checkSegIndexes); every index it
+	// held is closed by Close.
+	idx atomic.Pointer[index.SegIndex]
 	// nblocks is seg.NumBlocks(), the length of slots.
 	nblocks int
 	// slots holds the segment's blocks that are in the block cache, by

@@ -430,7 +430,7 @@ func (s *Store) preopen() *preopening {
 		}()
 		opened := make([]openedIndex, len(segs))
 		parallel(len(segs), func(i int) {
-			opened[i].ix, opened[i].err = openSegIndex(segs[i], s.opts.NoMmap)
+			opened[i].ix, opened[i].err = openSegIndex(segs[i], s.opts.NoMmap, s.readOnly)
 		})
 		for i, sg := range segs {
 			p.idx[sg] = opened[i]
@@ -490,7 +490,7 @@ func (s *Store) openDroppedSegIndexes() error {
 		if sg.meta.FirstPosition != covered+1 {
 			return fmt.Errorf("engine: no segment holds position %d", covered+1)
 		}
-		if sg.idx == nil {
+		if sg.idx.Load() == nil {
 			open = append(open, sg)
 		}
 		covered = sg.meta.LastPosition
@@ -502,9 +502,9 @@ func (s *Store) openDroppedSegIndexes() error {
 	for _, sg := range open {
 		ix, err := s.w.pre.take(sg)
 		if ix == nil && err == nil {
-			ix, err = openSegIndex(sg, s.opts.NoMmap)
+			ix, err = openSegIndex(sg, s.opts.NoMmap, s.readOnly)
 		}
-		sg.idx = ix
+		sg.idx.Store(ix)
 		if err != nil {
 			failed = append(failed, err)
 		}

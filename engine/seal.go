@@ -161,7 +161,7 @@ func (s *Store) finishSeal(job *sealJob) {
 		s.stats.bytesWritten.Add(uint64(job.idx.Size()))
 	}
 	s.addSegment(job.path, job.seg)
-	s.w.segs[len(s.w.segs)-1].idx = job.idx
+	s.w.segs[len(s.w.segs)-1].idx.Store(job.idx)
 	s.setSegIndexes()
 	s.maybeMergeIDs()
 	s.dropMappedPages()

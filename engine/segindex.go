@@ -23,6 +23,13 @@ import (
 // two publishes leaves a segment without one; a store written before
 // segment indexes existed has none), and Check rebuilds each in memory and
 // compares it with the file.
+//
+// Opening a segment index checks the sections every reader needs; the
+// ones only lookups read (three quarters of the file) are checked when
+// first read. A writable store then checks them all on a goroutine of its
+// own (checkSegIndexes) and rebuilds a damaged index from its segment,
+// as opening used to: a reopen reads a quarter of the indexes' bytes, and
+// damage is still found and repaired without a lookup running into it.
 
 // segIndexPath returns the path of the segment index of the segment at
 // segPath.
@@ -99,13 +106,18 @@ func loadSegIndex(path string, noMmap bool) (*index.SegIndex, error) {
 }
 
 // openSegIndex opens the segment index of sg, checked against the
-// segment's range.
-func openSegIndex(sg *sealed, noMmap bool) (*index.SegIndex, error) {
+// segment's range; whole checks the sections only lookups read too
+// (index.SegIndex.CheckSections), else their first lookup does.
+func openSegIndex(sg *sealed, noMmap, whole bool) (*index.SegIndex, error) {
 	ix, err := loadSegIndex(segIndexPath(sg.path), noMmap)
 	if err != nil {
 		return nil, err
 	}
-	if err := segIndexFits(sg, ix); err != nil {
+	err = segIndexFits(sg, ix)
+	if err == nil && whole {
+		err = ix.CheckSections()
+	}
+	if err != nil {
 		ix.Close()
 		return nil, err
 	}
@@ -131,15 +143,15 @@ func (s *Store) openSegIndexes() {
 	var cols index.Columns
 	s.ix.Read(func(r index.Reader) { cols = r.Columns() })
 	for _, sg := range s.w.evSegs {
-		if sg.idx != nil {
+		if sg.idx.Load() != nil {
 			continue
 		}
 		ix, err := s.w.pre.take(sg)
 		if ix == nil && err == nil {
-			ix, err = openSegIndex(sg, s.opts.NoMmap)
+			ix, err = openSegIndex(sg, s.opts.NoMmap, s.readOnly)
 		}
 		if err == nil {
-			sg.idx = ix
+			sg.idx.Store(ix)
 			continue
 		}
 		// A missing index is no damage: a store written before segment
@@ -157,7 +169,7 @@ func (s *Store) openSegIndexes() {
 			s.logger.Error("cannot build a segment index", "segment", sg.path, "err", err)
 			continue
 		}
-		sg.idx = ix
+		sg.idx.Store(ix)
 	}
 	s.w.pre.close()
 	s.w.pre = nil
@@ -169,7 +181,7 @@ func (s *Store) openSegIndexes() {
 func (s *Store) setSegIndexes() {
 	list := make([]*index.SegIndex, len(s.w.evSegs))
 	for i, sg := range s.w.evSegs {
-		list[i] = sg.idx
+		list[i] = sg.idx.Load()
 	}
 	s.ix.SetSegments(list)
 	s.trimHead()
@@ -189,13 +201,95 @@ func (s *Store) trimHead() {
 	}()
 }
 
-// closeSegIndexes closes the segment indexes of every open segment.
+// segIndexRepair is a segment index that checkSegIndexes found damaged,
+// and its replacement built from the segment, for the writer to put in
+// place (finishSegIndexRepair).
+type segIndexRepair struct {
+	sg       *sealed
+	old, new *index.SegIndex
+	damage   error
+	done     chan struct{} // closed once the writer is done with it
+}
+
+// checkSegIndexes starts checking, on a goroutine of its own, the sections
+// of every segment index open that opening left to the first lookup
+// (index.SegIndex.CheckSections), oldest first. A damaged one is rebuilt
+// from its segment and handed to the writer. Lookups that read the
+// damage before then fail with a trove.ErrCorrupt error. Close stops the
+// check, which starts again at the next open. Call it before the writer
+// starts.
+func (s *Store) checkSegIndexes() {
+	type open struct {
+		sg *sealed
+		ix *index.SegIndex
+	}
+	var list []open
+	for _, sg := range s.w.evSegs {
+		if ix := sg.idx.Load(); ix != nil {
+			list = append(list, open{sg, ix})
+		}
+	}
+	schemas := s.w.schemas[:len(s.w.schemas):len(s.w.schemas)] // append-only: the sealed events' are all here
+	s.checking.Add(1)
+	go func() {
+		defer s.checking.Done()
+		for _, o := range list {
+			select {
+			case <-s.closedCh:
+				return
+			default:
+			}
+			damage := o.ix.CheckSections()
+			if damage == nil {
+				continue
+			}
+			s.logger.Warn("damaged segment index; rebuilding it from its segment", "err", damage)
+			var cols index.Columns
+			s.ix.Read(func(r index.Reader) { cols = r.Columns() })
+			m := o.sg.meta
+			ix, err := writeSegIndex(segIndexPath(o.sg.path), m.FirstPosition, m.LastPosition, o.sg.seg.Scan, schemas, cols.Prev, false, s.opts.NoMmap)
+			if err != nil {
+				s.logger.Error("cannot rebuild a segment index; the next open tries again", "segment", o.sg.path, "err", err)
+				continue
+			}
+			s.ix.PrepareSegment(ix)
+			r := &segIndexRepair{sg: o.sg, old: o.ix, new: ix, damage: damage, done: make(chan struct{})}
+			select {
+			case s.repaired <- r:
+				<-r.done
+			case <-s.closedCh:
+				ix.Close()
+				return
+			}
+		}
+	}()
+}
+
+// finishSegIndexRepair puts a rebuilt segment index in place, on the
+// writer. The damaged one stays open until Close: readers may still hold
+// it.
+func (s *Store) finishSegIndexRepair(r *segIndexRepair) {
+	defer close(r.done)
+	s.w.segIdxDamage = append(s.w.segIdxDamage, r.damage)
+	if !r.sg.idx.CompareAndSwap(r.old, r.new) {
+		r.new.Close()
+		return
+	}
+	s.w.retiredIdx = append(s.w.retiredIdx, r.old)
+	s.setSegIndexes()
+}
+
+// closeSegIndexes closes the segment indexes of every open segment, and
+// those they replaced.
 func (s *Store) closeSegIndexes() error {
 	var errs []error
+	for _, ix := range s.w.retiredIdx {
+		errs = append(errs, ix.Close())
+	}
+	s.w.retiredIdx = nil
 	for _, sg := range s.w.segs {
-		if sg.idx != nil {
-			errs = append(errs, sg.idx.Close())
-			sg.idx = nil
+		if ix := sg.idx.Swap(nil); ix != nil {
+			errs = append(errs, ix.Close())
 		}
 	}
 	return errors.Join(errs...)

@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -127,6 +128,9 @@ func TestSealWritesSegIndexes(t *testing.T) {
 		"truncated":               func(b, _ []byte) []byte { return b[:len(b)-3] },
 		"zeroed":                  func(b, _ []byte) []byte { clear(b); return b },
 		"another segment's index": func(_, other []byte) []byte { return other },
+		// Sections opening leaves to the first lookup (SEGINDEX.md).
+		"key table":  func(b, _ []byte) []byte { b[binary.LittleEndian.Uint32(b[40+16*3:])+1] ^= 0x40; return b },
+		"key filter": func(b, _ []byte) []byte { b[binary.LittleEndian.Uint32(b[40+16*5:])+1] ^= 0x40; return b },
 	}
 	for name, mutate := range damage {
 		t.Run(name, func(t *testing.T) {
@@ -147,10 +151,26 @@ func TestSealWritesSegIndexes(t *testing.T) {
 			}
 			st := openStore(t, d, o)
 			checkEvents(t, st, 300)
-			st.Close()
+			// Damage that opening does not read is found by the check
+			// that follows it, which rebuilds the index while the
+			// store serves.
+			st.checking.Wait()
 			if data, _ := os.ReadFile(victim); string(data) != got[victim] {
 				t.Fatal("the damaged segment index was not rebuilt as it was")
 			}
+			checkEvents(t, st, 300)
+			for q, want := range map[*trove.EventQuery]int{
+				{Payload: map[string]any{"n": 123}}:                             1,
+				{Payload: map[string]any{"kind": "k3"}, Limit: trove.Limit(20)}: 20,
+			} {
+				if evs, err := st.QueryEvents(context.Background(), *q); err != nil || len(evs) != want {
+					t.Fatalf("query %+v after the rebuild: %d events, %v; want %d", *q, len(evs), err, want)
+				}
+			}
+			if len(st.w.segIdxDamage) != 1 {
+				t.Fatalf("damage recorded: %v", st.w.segIdxDamage)
+			}
+			st.Close()
 			if rep, err := Check(context.Background(), d); err != nil || rep.SegIndexes != len(files) {
 				t.Fatalf("check after the rebuild: %v, %d verified", err, rep.SegIndexes)
 			}

@@ -66,8 +66,10 @@ type Store struct {
 	files trove.FileStorage // over blobs
 
 	reqs     chan *request
-	sealed   chan *sealJob // a background seal reports here
-	idMerged chan *idMerge // a background merge of id runs reports here
+	sealed   chan *sealJob        // a background seal reports here
+	idMerged chan *idMerge        // a background merge of id runs reports here
+	repaired chan *segIndexRepair // checkSegIndexes hands rebuilt segment indexes here
+	checking sync.WaitGroup       // checkSegIndexes's goroutine
 	writerWG sync.WaitGroup
 	walDrops sync.WaitGroup // dropSealedWAL's goroutines
 	trims    sync.WaitGroup // trimHead's goroutines
@@ -118,10 +120,13 @@ type writerState struct {
 	sealing    bool              // a seal runs in the background
 	regKeys    map[string]string // id\x00version → document, registered schemas
 	tornTail   string            // what recovery cut from the WAL's tail, "" when nothing
-	// segIdxDamage lists the segment indexes recovery found damaged (and
-	// rebuilt).
+	// segIdxDamage lists the segment indexes recovery or checkSegIndexes
+	// found damaged (and rebuilt).
 	segIdxDamage []error
-	snapDamage   error // why recovery could not use index.snap; nil when it could or there was none
+	// retiredIdx are the damaged segment indexes checkSegIndexes replaced,
+	// open until Close (readers may hold them).
+	retiredIdx []*index.SegIndex
+	snapDamage error // why recovery could not use index.snap; nil when it could or there was none
 	// pre holds the id runs and segment indexes recovery opened ahead,
 	// until openSegIndexes has used them (then nil).
 	pre *preopening
@@ -214,6 +219,7 @@ func open(ctx context.Context, dir string, opts Options, readOnly bool) (st *Sto
 		reqs:     make(chan *request, 1024),
 		sealed:   make(chan *sealJob, 1),
 		idMerged: make(chan *idMerge, 1),
+		repaired: make(chan *segIndexRepair),
 		closedCh: make(chan struct{}),
 		readOnly: readOnly,
 		lock:     lock,
@@ -244,6 +250,7 @@ func open(ctx context.Context, dir string, opts Options, readOnly bool) (st *Sto
 	}
 	s.publish()
 	s.maybeMergeIDs()
+	s.checkSegIndexes()
 	s.writerWG.Add(1)
 	go s.writer()
 	if s.srch != nil {
@@ -283,6 +290,7 @@ func (s *Store) Close() error {
 	s.inflight.Wait()
 	close(s.reqs)
 	s.writerWG.Wait()
+	s.checking.Wait()
 	s.walDrops.Wait()
 	s.trims.Wait()
 	if s.srch != nil {

@@ -240,7 +240,7 @@ func mergeIDs(srcs []idSource, fn func(h uint64, pos uint32) error) error {
 // OpenIDRun opens the id run file at path and checks it (DecodeIDRun). A
 // damaged file gives a *trove.CorruptionError.
 func OpenIDRun(path string) (*IDRun, error) {
-	r, mapped, err := openMapped(path, "id run", decodeIDRun)
+	r, mapped, err := openMapped(path, "id run", nil, decodeIDRun)
 	if err == nil {
 		r.mapped = mapped
 	}

@@ -39,7 +39,11 @@ var poisonCheckCopies bool
 // (readingWhole; with the file not cached, faulting it in a page at a
 // time took 8.4–9.6 s to reopen 10M events, against 1.9–2.3 s), and whose
 // pages then leave the resident set.
-func openMapped[T any](path, what string, decode func(file string, data []byte, from T) (T, error)) (v T, mapped bool, err error) {
+//
+// prefix, when not nil, gives how many of the file's first bytes decode
+// reads from a copy (the rest of the copy is left as the buffer had it);
+// nil reads all of them.
+func openMapped[T any](path, what string, prefix func(data []byte) int, decode func(file string, data []byte, from T) (T, error)) (v T, mapped bool, err error) {
 	var zero T
 	f, err := os.Open(path)
 	if err != nil {
@@ -58,7 +62,11 @@ func openMapped[T any](path, what string, decode func(file string, data []byte, 
 		buf, put := checkBuffer(len(data))
 		defer put()
 		var from T
-		if _, err = f.ReadAt(buf, 0); err != nil {
+		n := len(buf)
+		if prefix != nil {
+			n = prefix(data)
+		}
+		if _, err = f.ReadAt(buf[:n], 0); err != nil {
 			err = fmt.Errorf("index: %s: %w", what, err)
 		} else if from, err = decode(path, buf, zero); err == nil {
 			v, err = decode(path, data, from)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"slices"
 	"sort"
+	"sync"
 	"unsafe"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -540,6 +541,74 @@ type SegIndex struct {
 	bitmaps    []byte
 	format     uint32   // the file's version
 	keyFilter  idFilter // nil in version 1
+	checks     *segChecks
+}
+
+// segChecks are the checks of the sections only lookups read: the key
+// filter, and the key table with the bitmaps. Opening a segment index
+// checks the header and the sections every reader needs (dictionaries,
+// columns, ids); these are checked when first read (checkFilter,
+// checkKeys), so that an open does not read the three quarters of the
+// file that lookups may never touch.
+type segChecks struct {
+	filter, keys       sync.Once
+	filterErr, keysErr error
+	secs               [][]byte // the sections, as the section table places them
+	offs, sums         []uint32 // their offsets and CRC-32Cs, from the section table
+}
+
+// checkSection checks section i's CRC-32C.
+func (s *SegIndex) checkSection(i int) error {
+	c := s.checks
+	if crc32.Checksum(c.secs[i], castagnoli) != c.sums[i] {
+		return &trove.CorruptionError{File: s.file, Offset: int64(c.offs[i]), Reason: fmt.Sprintf("index: segment index: section %d checksum mismatch", i)}
+	}
+	return nil
+}
+
+// checkFilter checks the key filter (version 2 on), once.
+func (s *SegIndex) checkFilter() error {
+	c := s.checks
+	if s.format < 2 {
+		return nil
+	}
+	c.filter.Do(func() { c.filterErr = s.checkSection(secKeyFilter) })
+	return c.filterErr
+}
+
+// checkKeys checks the key table and the bitmaps section, once: their
+// CRC-32Cs, that key hashes strictly ascend, and that every reference
+// lies inside the segment or the bitmaps section.
+func (s *SegIndex) checkKeys() error {
+	c := s.checks
+	c.keys.Do(func() {
+		for _, i := range []int{secKeys, secBitmaps} {
+			if c.keysErr = s.checkSection(i); c.keysErr != nil {
+				return
+			}
+		}
+		if s.format < 3 {
+			c.keysErr = s.checkKeysV1()
+		} else {
+			c.keysErr = s.checkKeysV3()
+		}
+		if c.keysErr != nil {
+			c.keysErr = &trove.CorruptionError{File: s.file, Offset: -1, Reason: "index: segment index: " + c.keysErr.Error()}
+		}
+	})
+	return c.keysErr
+}
+
+// CheckSections checks what opening the index left for its first lookup:
+// the CRC-32Cs of the key table, the bitmaps and the key filter, and the
+// order and references of the key table. It reads those sections once;
+// later calls return the first answer. A damaged section is a
+// *trove.CorruptionError, which every lookup reading it also returns.
+func (s *SegIndex) CheckSections() error {
+	if err := s.checkFilter(); err != nil {
+		return err
+	}
+	return s.checkKeys()
 }
 
 // numCol is a column of small numbers read in place: one, two or four
@@ -635,10 +704,16 @@ func (s *SegIndex) Postings(kind byte, key, value string) (*roaring.Bitmap, erro
 
 // postingsOf is Postings of the key whose hash is h (postingHash).
 func (s *SegIndex) postingsOf(h uint64) (*roaring.Bitmap, error) {
+	if err := s.checkFilter(); err != nil {
+		return nil, err
+	}
 	if s.format >= 3 {
 		k := uint32(h >> 32)
 		if !s.keyFilter.has(filterKey32(k)) {
 			return nil, nil
+		}
+		if err := s.checkKeys(); err != nil {
+			return nil, err
 		}
 		i, found := slices.BinarySearch(s.keyHash32, k)
 		if !found {
@@ -648,6 +723,9 @@ func (s *SegIndex) postingsOf(h uint64) (*roaring.Bitmap, error) {
 	}
 	if s.keyFilter != nil && !s.keyFilter.has(h) {
 		return nil, nil
+	}
+	if err := s.checkKeys(); err != nil {
+		return nil, err
 	}
 	n := len(s.keyData) / 16
 	i := sort.Search(n, func(i int) bool { return binary.LittleEndian.Uint64(s.keyData[16*i:]) >= h })
@@ -721,10 +799,14 @@ func (s *SegIndex) Close() error {
 	return err
 }
 
-// OpenSegIndex opens the segment index file at path and checks it (see
-// DecodeSegIndex). A damaged file gives a *trove.CorruptionError.
+// OpenSegIndex opens the segment index file at path and checks what
+// every reader needs: the header, and the dictionaries, columns and ids
+// as DecodeSegIndex does. The key filter, key table and bitmaps, three
+// quarters of the file, are checked when a lookup first reads them (or
+// by CheckSections). A damaged file gives a *trove.CorruptionError, at
+// once or from the first lookup that reads the damage.
 func OpenSegIndex(path string) (*SegIndex, error) {
-	s, mapped, err := openMapped(path, "segment index", decodeSegIndex)
+	s, mapped, err := openMapped(path, "segment index", segCheckedPrefix, decodeSegIndex)
 	if err == nil {
 		s.mapped = mapped
 	}
@@ -743,14 +825,35 @@ func ReadSegIndex(path string) (*SegIndex, error) {
 // within the segment; bitmaps are checked when first read (Postings) or by
 // Verify. Errors are *trove.CorruptionError naming file.
 func DecodeSegIndex(file string, data []byte) (*SegIndex, error) {
-	return decodeSegIndex(file, data, nil)
+	s, err := decodeSegIndex(file, data, nil)
+	if err == nil {
+		err = s.CheckSections()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
-// decodeSegIndex is DecodeSegIndex. from, when not nil, is the index
-// decoded and checked from a copy of data's bytes (openMapped): then only
-// the header is read and checked again, the sections are taken as they
-// are, and the dictionaries come from from, so that decoding touches
-// none of data's other pages.
+// segCheckedPrefix returns how many of data's first bytes decodeSegIndex
+// reads: up to the key table, whose sections and the rest are checked
+// when first read. A header it cannot place gives all of data (decoding
+// then fails on the header).
+func segCheckedPrefix(data []byte) int {
+	if len(data) < segHeaderSizeOf(segSectionsOf(1)) || string(data[:8]) != segIndexMagic {
+		return len(data)
+	}
+	off := int(binary.LittleEndian.Uint32(data[40+16*secKeys:]))
+	return min(len(data), max(off, segHeaderSizeOf(segSectionsOf(SegIndexVersion))))
+}
+
+// decodeSegIndex is DecodeSegIndex without the checks of the sections
+// lookups read (segChecks): it reads only the header and the sections
+// before the key table. from, when not nil, is the index decoded and
+// checked from a copy of data's bytes (openMapped): then only the header
+// is read and checked again, the sections are taken as they are, and the
+// dictionaries come from from, so that decoding touches none of data's
+// other pages.
 func decodeSegIndex(file string, data []byte, from *SegIndex) (*SegIndex, error) {
 	data = aligned8(data)
 	corrupt := func(off int64, format string, args ...any) error {
@@ -784,7 +887,9 @@ func decodeSegIndex(file string, data []byte, from *SegIndex) (*SegIndex, error)
 	if s.first == 0 || s.n == 0 || uint64(s.first)+uint64(s.n)-1 > 1<<32-1 || s.minT > s.maxT {
 		return nil, corrupt(16, "bad range: first %d, %d events, time %d…%d", s.first, s.n, s.minT, s.maxT)
 	}
-	secs := make([][]byte, segSectionsOf(version))
+	k := segSectionsOf(version)
+	s.checks = &segChecks{secs: make([][]byte, k), offs: make([]uint32, k), sums: make([]uint32, k)}
+	secs := s.checks.secs
 	end := hdrSize
 	for i := range secs {
 		e := data[40+16*i:]
@@ -793,8 +898,11 @@ func decodeSegIndex(file string, data []byte, from *SegIndex) (*SegIndex, error)
 			return nil, corrupt(int64(40+16*i), "section %d out of place", i)
 		}
 		secs[i] = data[off : off+size]
-		if from == nil && crc32.Checksum(secs[i], castagnoli) != sum {
-			return nil, corrupt(int64(off), "section %d checksum mismatch", i)
+		s.checks.offs[i], s.checks.sums[i] = off, sum
+		if from == nil && i < secKeys {
+			if err := s.checkSection(i); err != nil {
+				return nil, err
+			}
 		}
 		end = int(off + size)
 	}
@@ -878,16 +986,12 @@ func decodeSegIndex(file string, data []byte, from *SegIndex) (*SegIndex, error)
 		}
 		s.keys = len(k) / 8
 		s.keyHash32, s.keyRef = castSlice[uint32](k[:4*s.keys]), castSlice[uint32](k[4*s.keys:])
-		for i := 0; check && i < s.keys; i++ {
-			if i > 0 && s.keyHash32[i] <= s.keyHash32[i-1] {
-				return nil, corrupt(-1, "key table out of order at entry %d", i)
-			}
-			if ref := s.keyRef[i]; ref&keyRefBitmap == 0 && ref >= s.n || ref&keyRefBitmap != 0 && 8*uint64(ref&^keyRefBitmap) >= uint64(len(s.bitmaps)) {
-				return nil, corrupt(-1, "key entry %d out of bounds", i)
-			}
+	} else {
+		s.keyData = secs[secKeys]
+		if len(s.keyData)%16 != 0 {
+			return nil, corrupt(-1, "key table of %d bytes", len(s.keyData))
 		}
-	} else if err := s.keysV1(secs[secKeys], check); err != nil {
-		return nil, corrupt(-1, "%v", err)
+		s.keys = len(s.keyData) / 16
 	}
 	// key filter
 	if version >= 2 {
@@ -900,16 +1004,26 @@ func decodeSegIndex(file string, data []byte, from *SegIndex) (*SegIndex, error)
 	return s, nil
 }
 
-// keysV1 reads the key table of versions 1 and 2: 16-byte entries.
-func (s *SegIndex) keysV1(k []byte, check bool) error {
-	last := s.Last()
-	s.keyData = k
-	if len(s.keyData)%16 != 0 {
-		return fmt.Errorf("key table of %d bytes", len(s.keyData))
+// checkKeysV3 checks the key table of version 3: hashes strictly
+// ascending, references inside the segment or the bitmaps section.
+func (s *SegIndex) checkKeysV3() error {
+	for i := range s.keys {
+		if i > 0 && s.keyHash32[i] <= s.keyHash32[i-1] {
+			return fmt.Errorf("key table out of order at entry %d", i)
+		}
+		if ref := s.keyRef[i]; ref&keyRefBitmap == 0 && ref >= s.n || ref&keyRefBitmap != 0 && 8*uint64(ref&^keyRefBitmap) >= uint64(len(s.bitmaps)) {
+			return fmt.Errorf("key entry %d out of bounds", i)
+		}
 	}
-	s.keys = len(s.keyData) / 16
+	return nil
+}
+
+// checkKeysV1 checks the key table of versions 1 and 2 (16-byte
+// entries) as checkKeysV3 does.
+func (s *SegIndex) checkKeysV1() error {
+	last := s.Last()
 	var prevHash uint64
-	for i := 0; check && i < len(s.keyData)/16; i++ {
+	for i := range s.keys {
 		e := s.keyData[16*i:]
 		h, ref, size := binary.LittleEndian.Uint64(e), binary.LittleEndian.Uint32(e[8:]), binary.LittleEndian.Uint32(e[12:])
 		if i > 0 && h <= prevHash {
@@ -978,6 +1092,9 @@ func (s *SegIndex) Format() uint32 { return s.format }
 // checks them only when they are read), and that the key filter passes
 // every key.
 func (s *SegIndex) Verify() error {
+	if err := s.CheckSections(); err != nil {
+		return err
+	}
 	for i := range s.keys {
 		var h uint64
 		if s.format >= 3 {

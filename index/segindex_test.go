@@ -414,6 +414,11 @@ func segIndexCorruption(t *testing.T, version uint32) {
 			}, true},
 		}...)
 	}
+	// Damage in the sections only lookups read (the key filter, the key
+	// table, the bitmaps) is found when a lookup first reads them, not by
+	// opening the file; DecodeSegIndex checks everything.
+	atLookup := map[string]bool{"key filter checksum": true, "keys checksum": true, "bitmaps checksum": true,
+		"posting out of bounds": true, "position out of the segment": true, "keys out of order": true}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			data := tc.mutate(slices.Clone(good))
@@ -435,7 +440,25 @@ func segIndexCorruption(t *testing.T, version uint32) {
 			}
 			for name, open := range map[string]func(string) (*SegIndex, error){"mapped": OpenSegIndex, "read": ReadSegIndex,
 				"mapped, checked in place": func(p string) (*SegIndex, error) { return inPlace(OpenSegIndex, p) }} {
-				if _, err := open(path); !errors.As(err, &ce) || ce.File != path {
+				s, err := open(path)
+				if atLookup[tc.name] {
+					if err != nil {
+						t.Fatalf("%s: %v; damage only lookups read is found by them", name, err)
+					}
+					// Every lookup that reads the damage reports it, the
+					// first and the next; so does CheckSections.
+					for range 2 {
+						if bm, err := s.Postings(KindSchema, "schema-0", ""); bm != nil || !errors.As(err, &ce) || ce.File != path {
+							t.Fatalf("%s: lookup: %v, %v, want a corruption error naming the file", name, bm, err)
+						}
+					}
+					if err := s.CheckSections(); !errors.As(err, &ce) || ce.File != path {
+						t.Fatalf("%s: CheckSections: %v, want a corruption error naming the file", name, err)
+					}
+					s.Close()
+					continue
+				}
+				if !errors.As(err, &ce) || ce.File != path {
 					t.Fatalf("%s: %v, want a corruption error naming the file", name, err)
 				}
 			}
