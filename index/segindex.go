@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"os"
 	"slices"
 	"sort"
 	"sync"
@@ -557,10 +558,44 @@ type segChecks struct {
 	offs, sums         []uint32 // their offsets and CRC-32Cs, from the section table
 }
 
-// checkSection checks section i's CRC-32C.
-func (s *SegIndex) checkSection(i int) error {
+// withCopy calls fn with sections lo…hi (consecutive) of s. A mapped
+// index reads them from its file into a reused buffer first: a check
+// through the map would fault in, and leave resident, every page of
+// sections that lookups touch a few pages of.
+func (s *SegIndex) withCopy(lo, hi int, fn func(secs [][]byte) error) error {
 	c := s.checks
-	if crc32.Checksum(c.secs[i], castagnoli) != c.sums[i] {
+	if !s.mapped {
+		return fn(c.secs[lo : hi+1])
+	}
+	from, to := int64(c.offs[lo]), int64(c.offs[hi])+int64(len(c.secs[hi]))
+	if to-from > int64(maxCheckCopy) {
+		// As openMapped checks a file this large: through the map,
+		// whose pages then leave the resident set.
+		defer dropResident(s.data)
+		return fn(c.secs[lo : hi+1])
+	}
+	f, err := os.Open(s.file)
+	if err != nil {
+		return fmt.Errorf("index: segment index: %w", err)
+	}
+	defer f.Close()
+	buf, put := checkBuffer(int(to - from))
+	defer put()
+	if _, err := f.ReadAt(buf, from); err != nil {
+		return fmt.Errorf("index: segment index: %w", err)
+	}
+	secs := make([][]byte, 0, hi-lo+1)
+	for i := lo; i <= hi; i++ {
+		off := int64(c.offs[i]) - from
+		secs = append(secs, buf[off:off+int64(len(c.secs[i]))])
+	}
+	return fn(secs)
+}
+
+// checkSum checks that sec, section i's bytes, match its CRC-32C.
+func (s *SegIndex) checkSum(i int, sec []byte) error {
+	c := s.checks
+	if crc32.Checksum(sec, castagnoli) != c.sums[i] {
 		return &trove.CorruptionError{File: s.file, Offset: int64(c.offs[i]), Reason: fmt.Sprintf("index: segment index: section %d checksum mismatch", i)}
 	}
 	return nil
@@ -572,7 +607,9 @@ func (s *SegIndex) checkFilter() error {
 	if s.format < 2 {
 		return nil
 	}
-	c.filter.Do(func() { c.filterErr = s.checkSection(secKeyFilter) })
+	c.filter.Do(func() {
+		c.filterErr = s.withCopy(secKeyFilter, secKeyFilter, func(secs [][]byte) error { return s.checkSum(secKeyFilter, secs[0]) })
+	})
 	return c.filterErr
 }
 
@@ -582,19 +619,23 @@ func (s *SegIndex) checkFilter() error {
 func (s *SegIndex) checkKeys() error {
 	c := s.checks
 	c.keys.Do(func() {
-		for _, i := range []int{secKeys, secBitmaps} {
-			if c.keysErr = s.checkSection(i); c.keysErr != nil {
-				return
+		c.keysErr = s.withCopy(secKeys, secBitmaps, func(secs [][]byte) error {
+			for k, sec := range secs {
+				if err := s.checkSum(secKeys+k, sec); err != nil {
+					return err
+				}
 			}
-		}
-		if s.format < 3 {
-			c.keysErr = s.checkKeysV1()
-		} else {
-			c.keysErr = s.checkKeysV3()
-		}
-		if c.keysErr != nil {
-			c.keysErr = &trove.CorruptionError{File: s.file, Offset: -1, Reason: "index: segment index: " + c.keysErr.Error()}
-		}
+			var err error
+			if s.format < 3 {
+				err = s.checkKeysV1(secs[0])
+			} else {
+				err = s.checkKeysV3(castSlice[uint32](secs[0][:4*s.keys]), castSlice[uint32](secs[0][4*s.keys:]))
+			}
+			if err != nil {
+				return &trove.CorruptionError{File: s.file, Offset: -1, Reason: "index: segment index: " + err.Error()}
+			}
+			return nil
+		})
 	})
 	return c.keysErr
 }
@@ -900,7 +941,7 @@ func decodeSegIndex(file string, data []byte, from *SegIndex) (*SegIndex, error)
 		secs[i] = data[off : off+size]
 		s.checks.offs[i], s.checks.sums[i] = off, sum
 		if from == nil && i < secKeys {
-			if err := s.checkSection(i); err != nil {
+			if err := s.checkSum(i, secs[i]); err != nil {
 				return nil, err
 			}
 		}
@@ -1004,14 +1045,15 @@ func decodeSegIndex(file string, data []byte, from *SegIndex) (*SegIndex, error)
 	return s, nil
 }
 
-// checkKeysV3 checks the key table of version 3: hashes strictly
-// ascending, references inside the segment or the bitmaps section.
-func (s *SegIndex) checkKeysV3() error {
-	for i := range s.keys {
-		if i > 0 && s.keyHash32[i] <= s.keyHash32[i-1] {
+// checkKeysV3 checks the key table of version 3, its hashes and
+// references (a copy of the section's): hashes strictly ascending,
+// references inside the segment or the bitmaps section.
+func (s *SegIndex) checkKeysV3(hash32, refs []uint32) error {
+	for i := range refs {
+		if i > 0 && hash32[i] <= hash32[i-1] {
 			return fmt.Errorf("key table out of order at entry %d", i)
 		}
-		if ref := s.keyRef[i]; ref&keyRefBitmap == 0 && ref >= s.n || ref&keyRefBitmap != 0 && 8*uint64(ref&^keyRefBitmap) >= uint64(len(s.bitmaps)) {
+		if ref := refs[i]; ref&keyRefBitmap == 0 && ref >= s.n || ref&keyRefBitmap != 0 && 8*uint64(ref&^keyRefBitmap) >= uint64(len(s.bitmaps)) {
 			return fmt.Errorf("key entry %d out of bounds", i)
 		}
 	}
@@ -1019,12 +1061,12 @@ func (s *SegIndex) checkKeysV3() error {
 }
 
 // checkKeysV1 checks the key table of versions 1 and 2 (16-byte
-// entries) as checkKeysV3 does.
-func (s *SegIndex) checkKeysV1() error {
+// entries; a copy of the section) as checkKeysV3 does.
+func (s *SegIndex) checkKeysV1(keyData []byte) error {
 	last := s.Last()
 	var prevHash uint64
-	for i := range s.keys {
-		e := s.keyData[16*i:]
+	for i := range len(keyData) / 16 {
+		e := keyData[16*i:]
 		h, ref, size := binary.LittleEndian.Uint64(e), binary.LittleEndian.Uint32(e[8:]), binary.LittleEndian.Uint32(e[12:])
 		if i > 0 && h <= prevHash {
 			return fmt.Errorf("key table out of order at entry %d", i)
