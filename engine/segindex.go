@@ -169,6 +169,7 @@ func (s *Store) openSegIndexes() {
 			s.logger.Error("cannot build a segment index", "segment", sg.path, "err", err)
 			continue
 		}
+		s.stats.idxRepairs.Add(1)
 		sg.idx.Store(ix)
 	}
 	s.w.pre.close()
@@ -230,6 +231,7 @@ func (s *Store) checkSegIndexes() {
 		}
 	}
 	schemas := s.w.schemas[:len(s.w.schemas):len(s.w.schemas)] // append-only: the sealed events' are all here
+	s.stats.idxUnchecked.Store(int64(len(list)))
 	s.checking.Add(1)
 	go func() {
 		defer s.checking.Done()
@@ -240,6 +242,7 @@ func (s *Store) checkSegIndexes() {
 			default:
 			}
 			damage := o.ix.CheckSections()
+			s.stats.idxUnchecked.Add(-1)
 			if damage == nil {
 				continue
 			}
@@ -276,6 +279,7 @@ func (s *Store) finishSegIndexRepair(r *segIndexRepair) {
 		return
 	}
 	s.w.retiredIdx = append(s.w.retiredIdx, r.old)
+	s.stats.idxRepairs.Add(1)
 	s.setSegIndexes()
 }
 

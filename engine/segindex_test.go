@@ -170,6 +170,9 @@ func TestSealWritesSegIndexes(t *testing.T) {
 			if len(st.w.segIdxDamage) != 1 {
 				t.Fatalf("damage recorded: %v", st.w.segIdxDamage)
 			}
+			if got := st.Stats(); got["segment_index_repairs"] != 1 || got["segment_indexes_unchecked"] != 0 {
+				t.Fatalf("stats after the repair: %v repairs, %v unchecked", got["segment_index_repairs"], got["segment_indexes_unchecked"])
+			}
 			st.Close()
 			if rep, err := Check(context.Background(), d); err != nil || rep.SegIndexes != len(files) {
 				t.Fatalf("check after the rebuild: %v, %d verified", err, rep.SegIndexes)

@@ -15,6 +15,8 @@ type counters struct {
 	saveNanos    atomic.Int64  // their time and SaveFile's, summed over calls, once each returned
 	sealWaits    atomic.Uint64 // times the writer waited for a seal (maybeSeal)
 	stallMax     atomic.Int64  // the longest stop of the writer for a snapshot or a seal's start or end, in ns
+	idxRepairs   atomic.Uint64 // segment indexes found damaged and rebuilt since Open
+	idxUnchecked atomic.Int64  // segment indexes checkSegIndexes has yet to check
 }
 
 // stalled records a stop of the writer that began at start.
@@ -59,6 +61,13 @@ func (s *Store) addSaveTime(start time.Time) { s.stats.saveNanos.Add(int64(time.
 //	writer_stall_max_seconds
 //	               the longest time the writer stopped for a seal's start
 //	               (with the index snapshot it may take) or end
+//	segment_index_repairs
+//	               segment indexes found damaged (or missing) and rebuilt
+//	               from their segments since Open, by Open or by the check
+//	               that follows it
+//	segment_indexes_unchecked
+//	               segment indexes whose lookup sections the check that
+//	               follows Open has yet to read (0 once it is done)
 //
 // After Close every figure keeps its last value.
 func (s *Store) Stats() map[string]float64 {
@@ -68,15 +77,17 @@ func (s *Store) Stats() map[string]float64 {
 		lag = float64(v.last - min(v.last, uint64(s.srch.UpTo())))
 	}
 	return map[string]float64{
-		"fsyncs":                   float64(s.stats.fsyncs.Load()),
-		"bytes_written":            float64(s.stats.bytesWritten.Load()),
-		"index_lag":                lag,
-		"open_readers":             float64(s.stats.readers.Load()),
-		"events":                   float64(v.last),
-		"segments":                 float64(s.stats.segments.Load()),
-		"wal_bytes":                float64(s.wal.Size()),
-		"seal_waits":               float64(s.stats.sealWaits.Load()),
-		"writer_stall_max_seconds": time.Duration(s.stats.stallMax.Load()).Seconds(),
+		"fsyncs":                    float64(s.stats.fsyncs.Load()),
+		"bytes_written":             float64(s.stats.bytesWritten.Load()),
+		"index_lag":                 lag,
+		"open_readers":              float64(s.stats.readers.Load()),
+		"events":                    float64(v.last),
+		"segments":                  float64(s.stats.segments.Load()),
+		"wal_bytes":                 float64(s.wal.Size()),
+		"seal_waits":                float64(s.stats.sealWaits.Load()),
+		"writer_stall_max_seconds":  time.Duration(s.stats.stallMax.Load()).Seconds(),
+		"segment_index_repairs":     float64(s.stats.idxRepairs.Load()),
+		"segment_indexes_unchecked": float64(s.stats.idxUnchecked.Load()),
 	}
 }
 

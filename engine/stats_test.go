@@ -24,7 +24,8 @@ func TestStats(t *testing.T) {
 	defer p.Shutdown(ctx)
 	st, _ := p.Store()
 	zero := p.Stats()
-	for _, k := range []string{"fsyncs", "bytes_written", "index_lag", "open_readers", "events", "segments", "writer_stall_max_seconds"} {
+	for _, k := range []string{"fsyncs", "bytes_written", "index_lag", "open_readers", "events", "segments", "writer_stall_max_seconds",
+		"segment_index_repairs", "segment_indexes_unchecked"} {
 		if v, ok := zero[k]; !ok || v != 0 {
 			t.Fatalf("fresh store: %s = %v (present %v), want 0", k, v, ok)
 		}
