@@ -91,10 +91,14 @@ func (m *loadMeter) busyNow(s *Store) bool {
 // searchReader reads event payloads for the indexer straight from the log:
 // sealed blocks with segment.ReadBlock (each once, outside the block
 // cache, so that indexing neither fills nor churns it), unsealed ones from
-// the view's memtable.
+// the view's memtable. It reads a segment through a view of it
+// (segment.Full), which it drops for the next one: indexing the whole log
+// leaves none of the segments' tables or dictionaries in memory.
 type searchReader struct {
-	// The last block read: a batch may end inside it.
+	// The segment being read, its view, and the last block read: a batch
+	// may end inside it.
 	sg   *sealed
+	seg  *segment.Segment
 	blk  int
 	recs []segment.Record
 }
@@ -111,17 +115,24 @@ func (r *searchReader) each(v *view, from, to uint64, fn func(pos uint64, payloa
 			return fmt.Errorf("%w: engine: position %d in no segment", trove.ErrNotFound, pos)
 		}
 		sg := segs[i]
-		j, ok := sg.seg.FindBlock(pos)
+		if r.sg != sg {
+			seg, err := sg.seg.Full()
+			if err != nil {
+				return err
+			}
+			r.sg, r.seg, r.blk, r.recs = sg, seg, -1, nil
+		}
+		j, ok := r.seg.FindBlock(pos)
 		if !ok {
 			return &trove.CorruptionError{File: sg.path, Offset: -1,
 				Reason: fmt.Sprintf("engine: position %d missing from its segment", pos)}
 		}
-		if r.sg != sg || r.blk != j {
-			recs, err := sg.seg.ReadBlock(j)
+		if r.blk != j {
+			recs, err := r.seg.ReadBlock(j)
 			if err != nil {
 				return err
 			}
-			r.sg, r.blk, r.recs = sg, j, recs
+			r.blk, r.recs = j, recs
 		}
 		found := false
 		for k := range r.recs {
@@ -164,7 +175,7 @@ func (r *searchReader) each(v *view, from, to uint64, fn func(pos uint64, payloa
 	return nil
 }
 
-// forget drops the block kept between batches.
+// forget drops the segment view and the block kept between batches.
 func (r *searchReader) forget() { *r = searchReader{} }
 
 // recordPayload cuts the payload out of an event record's body (see

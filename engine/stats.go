@@ -68,6 +68,11 @@ func (s *Store) addSaveTime(start time.Time) { s.stats.saveNanos.Add(int64(time.
 //	segment_indexes_unchecked
 //	               segment indexes whose lookup sections the check that
 //	               follows Open has yet to read (0 once it is done)
+//	segment_read_bytes
+//	               memory the sealed segments hold for reads: the block
+//	               table summary and dictionary of each segment a read has
+//	               needed since Open (none of a segment no read touched;
+//	               the search indexer's reads keep none)
 //
 // After Close every figure keeps its last value.
 func (s *Store) Stats() map[string]float64 {
@@ -76,7 +81,12 @@ func (s *Store) Stats() map[string]float64 {
 	if s.srch != nil {
 		lag = float64(v.last - min(v.last, uint64(s.srch.UpTo())))
 	}
+	var segRead int64
+	for _, sg := range v.segs {
+		segRead += sg.seg.ReadMemory()
+	}
 	return map[string]float64{
+		"segment_read_bytes":        float64(segRead),
 		"fsyncs":                    float64(s.stats.fsyncs.Load()),
 		"bytes_written":             float64(s.stats.bytesWritten.Load()),
 		"index_lag":                 lag,

@@ -25,7 +25,7 @@ func TestStats(t *testing.T) {
 	st, _ := p.Store()
 	zero := p.Stats()
 	for _, k := range []string{"fsyncs", "bytes_written", "index_lag", "open_readers", "events", "segments", "writer_stall_max_seconds",
-		"segment_index_repairs", "segment_indexes_unchecked"} {
+		"segment_index_repairs", "segment_indexes_unchecked", "segment_read_bytes"} {
 		if v, ok := zero[k]; !ok || v != 0 {
 			t.Fatalf("fresh store: %s = %v (present %v), want 0", k, v, ok)
 		}
@@ -59,6 +59,17 @@ func TestStats(t *testing.T) {
 	// Every event sealed by then is indexed (a seal may have followed).
 	if lag := p.Stats()["index_lag"]; lag > 200-sealed {
 		t.Fatalf("sealed events indexed: index_lag %v, want at most %v", lag, 200-sealed)
+	}
+	// Saving, sealing and indexing the log kept no segment's table or
+	// dictionary in memory; a read keeps those of the segment it reads.
+	if n := p.Stats()["segment_read_bytes"]; n != 0 {
+		t.Fatalf("segment_read_bytes after saves, seals and indexing: %v, want 0", n)
+	}
+	if _, err := st.GetEvent(ctx, testEvent(0).ID); err != nil {
+		t.Fatal(err)
+	}
+	if n := p.Stats()["segment_read_bytes"]; n <= 0 {
+		t.Fatalf("segment_read_bytes after a read of a sealed event: %v, want > 0", n)
 	}
 	// A reader in flight is counted while it runs.
 	err := st.Replay(ctx, 0, func(trove.Event) error {

@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"io"
 	"slices"
+	"unsafe"
 
 	"github.com/trovedb/trove"
 )
@@ -37,9 +38,26 @@ type idSource interface {
 	First() uint32
 	Last() uint32
 	ids() (hash []uint64, pos []uint32)
+	// mapping returns the memory map ids reads from, nil when the source
+	// was read into memory.
+	mapping() []byte
 }
 
 func (s *SegIndex) ids() ([]uint64, []uint32) { return s.idHash, s.idPos }
+
+func (s *SegIndex) mapping() []byte {
+	if s.mapped {
+		return s.data
+	}
+	return nil
+}
+
+func (r *IDRun) mapping() []byte {
+	if r.mapped {
+		return r.data
+	}
+	return nil
+}
 
 // IDRun is an open id run: immutable, safe for concurrent use, read in
 // place (memory-mapped on Linux).
@@ -202,18 +220,60 @@ func writeIDRun(w io.Writer, srcs []idSource) error {
 	return bw.Flush()
 }
 
+// mergeRelease is how many entries a merge reads from a mapped source
+// between releases of the pages it has read: 512 KiB of hashes.
+const mergeRelease = 1 << 16
+
+// mergeCursor is a merge's place in one source.
+type mergeCursor struct {
+	hash []uint64
+	pos  []uint32
+	// m is the source's memory map (nil when it was read into memory);
+	// hashAt and posAt are the offsets in m of the first hash and position;
+	// n counts the entries read.
+	m             []byte
+	hashAt, posAt int
+	n             int
+}
+
+// next moves past the current entry. Every mergeRelease entries of a
+// mapped source it releases the pages read so far (dropPages): a merge
+// reads each entry once, and would otherwise keep every page of its
+// sources in the process's resident set until it ends.
+func (c *mergeCursor) next() {
+	c.hash, c.pos = c.hash[1:], c.pos[1:]
+	c.n++
+	if c.m != nil && (c.n%mergeRelease == 0 || len(c.hash) == 0) {
+		dropPages(c.m, c.hashAt, c.hashAt+8*c.n)
+		dropPages(c.m, c.posAt, c.posAt+4*c.n)
+	}
+}
+
+// offsetIn returns the offset of p in m, or -1 when p is not in m.
+func offsetIn(m []byte, p unsafe.Pointer) int {
+	base, at := uintptr(unsafe.Pointer(unsafe.SliceData(m))), uintptr(p)
+	if at < base || at >= base+uintptr(len(m)) {
+		return -1
+	}
+	return int(at - base)
+}
+
 // mergeIDs calls fn with the sources' entries in (hash, position) order.
 func mergeIDs(srcs []idSource, fn func(h uint64, pos uint32) error) error {
-	type cursor struct {
-		hash []uint64
-		pos  []uint32
-	}
-	cur := make([]cursor, 0, len(srcs))
+	cur := make([]mergeCursor, 0, len(srcs))
 	for _, s := range srcs {
 		h, p := s.ids()
-		if len(h) > 0 {
-			cur = append(cur, cursor{h, p})
+		if len(h) == 0 {
+			continue
 		}
+		c := mergeCursor{hash: h, pos: p}
+		if m := s.mapping(); len(m) > 0 {
+			c.hashAt, c.posAt = offsetIn(m, unsafe.Pointer(unsafe.SliceData(h))), offsetIn(m, unsafe.Pointer(unsafe.SliceData(p)))
+			if c.hashAt >= 0 && c.posAt >= 0 {
+				c.m = m
+			}
+		}
+		cur = append(cur, c)
 	}
 	for len(cur) > 0 {
 		// Few sources (a merge takes a handful): a linear scan for the
@@ -229,7 +289,7 @@ func mergeIDs(srcs []idSource, fn func(h uint64, pos uint32) error) error {
 		if err := fn(c.hash[0], c.pos[0]); err != nil {
 			return err
 		}
-		c.hash, c.pos = c.hash[1:], c.pos[1:]
+		c.next()
 		if len(c.hash) == 0 {
 			cur = slices.Delete(cur, m, m+1)
 		}

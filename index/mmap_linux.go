@@ -43,3 +43,15 @@ func dropResident(b []byte) {
 	_ = syscall.Madvise(b, syscall.MADV_RANDOM)
 	_ = syscall.Madvise(b, syscall.MADV_DONTNEED)
 }
+
+// dropPages is dropResident for the whole pages of the mapping m that lie
+// in m[from:to] (page-aligned inward: a page only partly in the range
+// stays).
+func dropPages(m []byte, from, to int) {
+	ps := os.Getpagesize()
+	from = (from + ps - 1) / ps * ps
+	to = min(to, len(m)) / ps * ps
+	if from < to {
+		_ = syscall.Madvise(m[from:to], syscall.MADV_DONTNEED)
+	}
+}

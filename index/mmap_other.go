@@ -19,3 +19,5 @@ func unmapFile([]byte) error { return errors.New("index: no memory maps on this 
 func readingWhole([]byte) {}
 
 func dropResident([]byte) {}
+
+func dropPages([]byte, int, int) {}

@@ -53,12 +53,16 @@
 //
 // OpenSegment keeps the whole block table in memory, 56 bytes a block.
 // OpenSegmentCompact and OpenSegmentCached (the engine's way) leave it in
-// the footer and keep 24 bytes per 32 blocks (28 with a packed table):
-// reads fetch the entries they
-// need a group of 32 at a time, verified against a CRC taken at open, and
-// a TableCache, shared by any number of segments, keeps the groups read up
-// to a size in bytes. A store's memory for block tables is then the
-// cache's size, not a function of how many events it holds.
+// the footer: the first read re-reads the footer, checks it against the
+// CRC the open checked, and keeps 24 bytes per 32 blocks (28 with a packed
+// table); reads fetch the entries they need a group of 32 at a time,
+// verified against a CRC taken then, and a TableCache, shared by any
+// number of segments, keeps the groups read up to a size in bytes. The
+// dictionary, too, is read again and kept when a read first needs it. A
+// segment no read touches keeps neither, and a pass over a whole segment
+// (Segment.Full, Scan) builds neither: a long log's memory for its history
+// is then that of the segments its reads touch (ReadMemory), plus the
+// cache's size.
 //
 // # Errors
 //

@@ -182,8 +182,8 @@ func testGoldenSegment(t *testing.T, goldenSegment, codec string, wide bool) {
 	if g.dataOff != f.dataOff || !bytes.Equal(gold[:g.dataOff], fresh[:f.dataOff]) {
 		t.Fatalf("dictionary section changed: fresh blocks start at %d, golden at %d", f.dataOff, g.dataOff)
 	}
-	if (codec == CodecS2Dict) != (g.dict != nil) {
-		t.Fatalf("codec %q: dictionary %v", codec, g.dict != nil)
+	if (codec == CodecS2Dict) != (g.dict.Load() != nil) {
+		t.Fatalf("codec %q: dictionary %v", codec, g.dict.Load() != nil)
 	}
 	if packedTable(g.version) == wide || packedTable(f.version) == wide {
 		t.Fatalf("golden version %d with wide table %v", g.version, wide)

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/klauspost/compress/s2"
 	"github.com/trovedb/trove"
@@ -23,11 +24,19 @@ type Segment struct {
 	f    *os.File // nil when reading from memory
 	size int64
 	meta Meta
-	// version is the format version, which names the block codec; dict
-	// is a version 3 segment's dictionary, and blocks start at dataOff.
+	// version is the format version, which names the block codec; blocks
+	// start at dataOff.
 	version uint32
-	dict    *s2.Dict
 	dataOff int64
+	// dict is a version 3 or 6 segment's dictionary. A compact segment
+	// reads it again when a read first needs it, checked against dictCRC,
+	// the CRC the open checked; dictMu serializes those reads.
+	dict    atomic.Pointer[s2.Dict]
+	dictCRC uint32
+	dictMu  sync.Mutex
+	// owner is, for a segment made by full, the segment it was made from:
+	// the one Close closes.
+	owner *Segment
 	// The block table: blocks in full, or, in a compact segment
 	// (OpenSegmentCompact), nil and table instead.
 	blocks  []blockEntry
@@ -110,7 +119,48 @@ func (s *Segment) full() (*Segment, error) {
 	if s.closed.Load() {
 		return nil, fmt.Errorf("segment: read table of %s: %w", s.name, trove.ErrClosed)
 	}
-	return openSegment(s.name, s.r, s.size, nil)
+	f, err := openSegment(s.name, s.r, s.size, nil)
+	if err != nil {
+		return nil, err
+	}
+	if f.meta != s.meta || f.version != s.version || f.dataOff != s.dataOff || f.dictCRC != s.dictCRC {
+		return nil, corrupt(s.name, 0, "segment changed since it was opened")
+	}
+	f.owner = s
+	return f, nil
+}
+
+// Full returns the segment itself when it holds its whole block table in
+// memory (OpenSegment), else a view of the same file that does, with its
+// dictionary, for one pass over many of its blocks: what a compact
+// segment would build and keep for reads stays unbuilt, and the view's
+// memory goes when the caller drops it (56 bytes a block). The view reads
+// through the segment's file and fails with trove.ErrClosed once the
+// segment is closed; it needs no Close of its own.
+func (s *Segment) Full() (*Segment, error) { return s.full() }
+
+// ReadMemory returns the bytes of memory a compact segment holds for its
+// reads once one has needed them (0 until then): its table's summary of
+// groups and its dictionary. Cached table groups are the cache's; a
+// segment opened with its whole table (OpenSegment) returns 0.
+func (s *Segment) ReadMemory() int64 {
+	if s.table == nil {
+		return 0
+	}
+	var n int64
+	if st := s.table.st.Load(); st != nil {
+		n += int64(len(st.slots))*int64(unsafe.Sizeof(groupSlot{})) + 4*int64(len(st.offs))
+	}
+	if s.dict.Load() != nil {
+		n += s.dataOff - segHeaderSize - 8
+	}
+	return n
+}
+
+// isClosed reports whether the segment, or the one a view was made from,
+// is closed.
+func (s *Segment) isClosed() bool {
+	return s.closed.Load() || s.owner != nil && s.owner.closed.Load()
 }
 
 // footerBufs holds the buffers openSegment reads footers into.
@@ -139,9 +189,10 @@ func openSegment(name string, r io.ReaderAt, size int64, cache *TableCache) (*Se
 	packed := packedTable(version)
 	dataOff := int64(segHeaderSize)
 	var dict *s2.Dict
+	var dictCRC uint32
 	if codecOf(version) == segVersionS2Dict {
 		var err error
-		if dict, dataOff, err = readDict(name, r, size); err != nil {
+		if dict, dataOff, dictCRC, err = readDict(name, r, size); err != nil {
 			return nil, err
 		}
 	}
@@ -185,7 +236,6 @@ func openSegment(name string, r io.ReaderAt, size int64, cache *TableCache) (*Se
 	}
 	// A packed table is unpacked into the wide layout (into a reused
 	// buffer when only the checks and the summary need it).
-	var offs []uint32
 	if packed {
 		var buf *[]byte // the reused buffer; nil: the table is kept
 		var dst []byte
@@ -194,50 +244,82 @@ func openSegment(name string, r io.ReaderAt, size int64, cache *TableCache) (*Se
 			defer unpackedBufs.Put(buf)
 			dst = *buf
 		}
-		wide, o, reason := unpackTable(footer, le.Uint64(footer[40:]), dst)
+		wide, _, reason := unpackTable(footer, le.Uint64(footer[40:]), dst)
 		if reason != "" {
 			return nil, corrupt(name, int64(fOff), "%s", reason)
 		}
 		if buf != nil {
 			*buf = wide[:0] // grown, when it was too small
 		}
-		footer, offs = wide, o
+		footer = wide
 	}
-	s := &Segment{name: name, r: r, size: size, version: version, dict: dict, dataOff: dataOff}
+	s := &Segment{name: name, r: r, size: size, version: version, dataOff: dataOff, dictCRC: dictCRC}
 	if err := s.parseFooter(footer, int64(fOff), cache == nil, packed); err != nil {
 		return nil, err
 	}
-	if cache != nil {
-		s.table = newTable(name, r, int64(fOff)+segMetaSize, footer[segMetaSize:], offs, cache)
+	if cache == nil {
+		s.dict.Store(dict)
+	} else {
+		// A compact segment keeps neither its table nor its dictionary
+		// until a read needs them.
+		s.table = newTable(name, r, int64(fOff), int(fLen), le.Uint32(tr[12:16]), packed, s.nblocks, cache)
 	}
 	return s, nil
 }
 
-// readDict reads and checks a version 3 segment's dictionary section
-// (FORMAT.md §3.2) and returns the dictionary and where the blocks start.
-func readDict(name string, r io.ReaderAt, size int64) (*s2.Dict, int64, error) {
+// readDict reads and checks a version 3 or 6 segment's dictionary section
+// (FORMAT.md §3.2) and returns the dictionary, where the blocks start and
+// the section's CRC.
+func readDict(name string, r io.ReaderAt, size int64) (*s2.Dict, int64, uint32, error) {
 	le := binary.LittleEndian
 	var n [4]byte
 	if _, err := r.ReadAt(n[:], segHeaderSize); err != nil {
-		return nil, 0, fmt.Errorf("segment: read dictionary of %s: %w", name, err)
+		return nil, 0, 0, fmt.Errorf("segment: read dictionary of %s: %w", name, err)
 	}
 	length := int64(le.Uint32(n[:]))
 	end := segHeaderSize + 8 + length
 	if length < s2.MinDictSize || length > s2.MaxDictSize+binary.MaxVarintLen64 || end+segMetaSize+segTrailerLen > size {
-		return nil, 0, corrupt(name, segHeaderSize, "dictionary of %d bytes in a file of %d", length, size)
+		return nil, 0, 0, corrupt(name, segHeaderSize, "dictionary of %d bytes in a file of %d", length, size)
 	}
 	sec := make([]byte, 8+length)
 	if _, err := r.ReadAt(sec, segHeaderSize); err != nil {
-		return nil, 0, fmt.Errorf("segment: read dictionary of %s: %w", name, err)
+		return nil, 0, 0, fmt.Errorf("segment: read dictionary of %s: %w", name, err)
 	}
-	if crc32.Checksum(sec[:4+length], castagnoli) != le.Uint32(sec[4+length:]) {
-		return nil, 0, corrupt(name, segHeaderSize, "dictionary CRC mismatch")
+	crc := le.Uint32(sec[4+length:])
+	if crc32.Checksum(sec[:4+length], castagnoli) != crc {
+		return nil, 0, 0, corrupt(name, segHeaderSize, "dictionary CRC mismatch")
 	}
 	d := s2.NewDict(sec[4 : 4+length])
 	if d == nil {
-		return nil, 0, corrupt(name, segHeaderSize, "dictionary does not decode")
+		return nil, 0, 0, corrupt(name, segHeaderSize, "dictionary does not decode")
 	}
-	return d, end, nil
+	return d, end, crc, nil
+}
+
+// dictionary returns the segment's dictionary (nil for a codec without
+// one), reading it again when the open did not keep it: it must be the
+// section the open checked, its CRC and its end the same.
+func (s *Segment) dictionary() (*s2.Dict, error) {
+	if codecOf(s.version) != segVersionS2Dict {
+		return nil, nil
+	}
+	if d := s.dict.Load(); d != nil {
+		return d, nil
+	}
+	s.dictMu.Lock()
+	defer s.dictMu.Unlock()
+	if d := s.dict.Load(); d != nil {
+		return d, nil
+	}
+	d, end, crc, err := readDict(s.name, s.r, s.size)
+	if err != nil {
+		return nil, err
+	}
+	if crc != s.dictCRC || end != s.dataOff {
+		return nil, corrupt(s.name, segHeaderSize, "dictionary changed since the segment was opened")
+	}
+	s.dict.Store(d)
+	return d, nil
 }
 
 // parseFooter decodes the meta and the wide block table (a packed one
@@ -463,7 +545,11 @@ func (s *Segment) locateInTable(pos uint64) (int, bool, error) {
 	}
 	// The blocks' ranges ascend: the block holding pos is the first whose
 	// last position reaches it, in the first group whose hi does.
-	g := firstReaching(t.slots, pos, s.guess(pos, t.groups()))
+	st, err := t.state()
+	if err != nil {
+		return 0, false, err
+	}
+	g := firstReaching(st.slots, pos, s.guess(pos, t.groups()))
 	if g == t.groups() {
 		return 0, false, nil
 	}
@@ -473,7 +559,7 @@ func (s *Segment) locateInTable(pos uint64) (int, bool, error) {
 	}
 	n := grp.len()
 	j := 0
-	if t.slots[g].flags.Load()&slotGaps != 0 {
+	if st.slots[g].flags.Load()&slotGaps != 0 {
 		// Blocks without positions have a last position of 0.
 		for j < n && grp.last(j) < pos {
 			j++
@@ -483,9 +569,9 @@ func (s *Segment) locateInTable(pos uint64) (int, bool, error) {
 		// walk: the blocks' last positions ascend.
 		var base uint64
 		if g > 0 {
-			base = t.slots[g-1].hi
+			base = st.slots[g-1].hi
 		}
-		if span := t.slots[g].hi - base; span < 1<<32 {
+		if span := st.slots[g].hi - base; span < 1<<32 {
 			j = min(int((pos-base-1)*uint64(n)/span), n-1)
 		} else {
 			j = min(int(float64(pos-base-1)/float64(span)*float64(n)), n-1)
@@ -555,7 +641,7 @@ func (s *Segment) ReadBlock(i int) ([]Record, error) {
 }
 
 func (s *Segment) readBlock(i int, dst []Record) ([]Record, error) {
-	if s.closed.Load() {
+	if s.isClosed() {
 		return nil, fmt.Errorf("segment: read block of %s: %w", s.name, trove.ErrClosed)
 	}
 	if i < 0 || i >= s.nblocks {
@@ -588,7 +674,11 @@ func (s *Segment) readEntry(i int, b *blockEntry, length int64, dst []Record) ([
 	if crc32.Checksum(comp, castagnoli) != b.crc {
 		return nil, corrupt(s.name, b.Offset, "block %d: CRC mismatch", i)
 	}
-	raw, err := decodeBlock(s.version, s.dict, comp, int(b.raw))
+	dict, err := s.dictionary()
+	if err != nil {
+		return nil, err
+	}
+	raw, err := decodeBlock(s.version, dict, comp, int(b.raw))
 	if err != nil {
 		return nil, corrupt(s.name, b.Offset, "block %d: %v", i, err)
 	}
@@ -614,12 +704,23 @@ func (s *Segment) readEntry(i int, b *blockEntry, length int64, dst []Record) ([
 // Scan calls fn for every record in order and stops at the first error fn
 // returns, which Scan returns as is. Bodies stay valid after fn returns.
 // A compact segment reads its table group by group, without caching the
-// groups it reads.
+// groups it reads, or through a view (Full) when no read has built its
+// table yet.
 func (s *Segment) Scan(fn func(Record) error) error {
+	var st *tableState
+	if s.table != nil {
+		if st = s.table.st.Load(); st == nil {
+			f, err := s.full()
+			if err != nil {
+				return err
+			}
+			return f.Scan(fn)
+		}
+	}
 	var recs []Record
 	var grp *tableGroup
 	for i := range s.nblocks {
-		if s.closed.Load() {
+		if s.isClosed() {
 			return fmt.Errorf("segment: read block of %s: %w", s.name, trove.ErrClosed)
 		}
 		var b blockEntry
@@ -629,7 +730,7 @@ func (s *Segment) Scan(fn func(Record) error) error {
 		} else {
 			if i%groupBlocks == 0 {
 				var err error
-				if grp, err = s.table.peek(i / groupBlocks); err != nil {
+				if grp, err = s.table.peek(st, i/groupBlocks); err != nil {
 					return err
 				}
 			}
@@ -652,7 +753,7 @@ func (s *Segment) Scan(fn func(Record) error) error {
 // OpenSegment checked plus every block, against the full block table
 // (re-read from the footer in a compact segment).
 func (s *Segment) Check() error {
-	if s.closed.Load() {
+	if s.isClosed() {
 		return fmt.Errorf("segment: check %s: %w", s.name, trove.ErrClosed)
 	}
 	t, err := s.full()

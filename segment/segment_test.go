@@ -322,8 +322,8 @@ func TestSegmentDictCorruption(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if s.dict == nil || s.Check() != nil {
-		t.Fatal("version 3 segment without its dictionary, or failing its check")
+	if d, err := s.dictionary(); d == nil || err != nil || s.Check() != nil {
+		t.Fatalf("version 3 segment without its dictionary (%v), or failing its check", err)
 	}
 	got, err := s.ReadBlock(s.NumBlocks() - 1)
 	if err != nil || !bytes.Equal(got[0].Body, event(got[0].Position)) {

@@ -21,23 +21,40 @@ const groupBlocks = 32
 
 // table is the block table of a compact segment (OpenSegmentCompact). The
 // entries stay in the file's footer and are read a group of groupBlocks at a
-// time when a read needs one, through a TableCache; in memory it keeps, per
-// group, only what finds the group and what verifies it: 24 bytes for 32
-// blocks, and 4 more with a packed table.
+// time when a read needs one, through a TableCache. What finds and verifies
+// a group (tableState: 24 bytes for 32 blocks, and 4 more with a packed
+// table) is built when a read first needs the table, from the footer read
+// again and checked against the CRC the open checked: a segment no read
+// touches (most of a long log's history) keeps in memory only where its
+// footer is.
 type table struct {
 	name string
 	r    io.ReaderAt
-	off  int64 // of entry 0 in the file
-	n    int   // blocks
-	// offs is, for a packed table (versions 4 to 6), where each group's
-	// bytes start from off, and one more for where the last one ends;
-	// nil for a wide table, whose groups are groupBlocks entries apart.
-	offs  []uint32
-	cache *TableCache
-	slots []groupSlot
+	// The footer: where, how long, its CRC (checked at open), whether its
+	// table is packed (versions 4 to 6), and how many blocks and groups.
+	footerOff int64
+	footerLen int
+	footerCRC uint32
+	packed    bool
+	n         int // blocks
+	ng        int // groups
+	cache     *TableCache
+	// st is the table's state once a read has built it; it never changes
+	// after. loading serializes the builds.
+	st      atomic.Pointer[tableState]
+	loading sync.Mutex
 	// dropped is set when the segment closes: its groups leave the cache
 	// and no new one enters. Guarded by the cache's mutex.
 	dropped bool
+}
+
+// tableState is what a table keeps in memory once read.
+type tableState struct {
+	// offs is, for a packed table, where each group's bytes start from
+	// the first entry, and one more for where the last one ends; nil for a
+	// wide table, whose groups are groupBlocks entries apart.
+	offs  []uint32
+	slots []groupSlot
 }
 
 // groupSlot is what a table keeps of a group: all that a lookup that hits
@@ -49,13 +66,14 @@ type groupSlot struct {
 	// (in an ordered segment).
 	hi  uint64
 	grp atomic.Pointer[tableGroup] // while the cache holds the group
-	// crc is the CRC-32C of the group's entries as they were at open, when
-	// the footer's own CRC had passed: the group read later is checked
-	// against it, so a table that changed on disk is reported, never used.
+	// crc is the CRC-32C of the group's entries as they were when the
+	// table was built, after the footer's own CRC had passed: the group
+	// read later is checked against it, so a table that changed on disk is
+	// reported, never used.
 	crc uint32
 	// flags holds slotRef, set when a lookup read the group since the
-	// cache's hand last passed, and slotGaps, set at open when some block
-	// of the group holds no position.
+	// cache's hand last passed, and slotGaps, set when some block of the
+	// group holds no position.
 	flags atomic.Uint32
 }
 
@@ -72,18 +90,62 @@ type tableGroup struct {
 	raw  [groupBlocks * segBlockEntry]byte // n entries (FORMAT.md §3.3)
 }
 
-// newTable builds the table of a segment from its footer entries in the
-// wide layout (the footer after the meta, a packed table unpacked), which
-// the caller has verified; offs are a packed table's group offsets (nil
-// for a wide one).
-func newTable(name string, r io.ReaderAt, off int64, entries []byte, offs []uint32, cache *TableCache) *table {
-	n := len(entries) / segBlockEntry
-	ng := (n + groupBlocks - 1) / groupBlocks
-	t := &table{name: name, r: r, off: off, n: n, offs: offs, cache: cache, slots: make([]groupSlot, ng)}
+// newTable returns the table of a segment of n blocks whose footer (meta
+// included) the open read at off, len bytes, and verified against crc.
+func newTable(name string, r io.ReaderAt, off int64, length int, crc uint32, packed bool, n int, cache *TableCache) *table {
+	return &table{name: name, r: r, footerOff: off, footerLen: length, footerCRC: crc, packed: packed,
+		n: n, ng: (n + groupBlocks - 1) / groupBlocks, cache: cache}
+}
+
+// state returns the table's state, building it on the first call that
+// succeeds: the footer is read again, checked against the CRC the open
+// checked (a footer that changed since is a *trove.CorruptionError) and
+// summed up group by group.
+func (t *table) state() (*tableState, error) {
+	if st := t.st.Load(); st != nil {
+		return st, nil
+	}
+	t.loading.Lock()
+	defer t.loading.Unlock()
+	if st := t.st.Load(); st != nil {
+		return st, nil
+	}
+	p := footerBufs.Get().(*[]byte)
+	defer footerBufs.Put(p)
+	if cap(*p) < t.footerLen {
+		*p = make([]byte, t.footerLen)
+	}
+	footer := (*p)[:t.footerLen]
+	if _, err := t.r.ReadAt(footer, t.footerOff); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, corrupt(t.name, t.footerOff, "file ends inside the footer, which it held when the segment was opened")
+		}
+		return nil, fmt.Errorf("segment: read footer of %s: %w", t.name, err)
+	}
+	if crc32.Checksum(footer, castagnoli) != t.footerCRC {
+		return nil, corrupt(t.name, t.footerOff, "footer changed since the segment was opened (CRC mismatch)")
+	}
+	st := &tableState{}
+	entries := footer[segMetaSize:]
+	if t.packed {
+		buf := unpackedBufs.Get().(*[]byte)
+		defer unpackedBufs.Put(buf)
+		wide, offs, reason := unpackTable(footer, uint64(t.n), *buf)
+		if reason != "" {
+			// The bytes passed the CRC the open checked, and unpacked then.
+			return nil, corrupt(t.name, t.footerOff, "%s", reason)
+		}
+		*buf = wide[:0]
+		entries, st.offs = wide[segMetaSize:], offs
+	}
+	if len(entries) != t.n*segBlockEntry {
+		return nil, corrupt(t.name, t.footerOff, "footer holds %d bytes of entries for %d blocks", len(entries), t.n)
+	}
+	st.slots = make([]groupSlot, t.ng)
 	var hi uint64
-	for g := range ng {
-		sl := &t.slots[g]
-		raw := entries[g*groupBlocks*segBlockEntry : min(n, (g+1)*groupBlocks)*segBlockEntry]
+	for g := range t.ng {
+		sl := &st.slots[g]
+		raw := entries[g*groupBlocks*segBlockEntry : min(t.n, (g+1)*groupBlocks)*segBlockEntry]
 		for e := 0; e < len(raw); e += segBlockEntry {
 			hi = max(hi, binary.LittleEndian.Uint64(raw[e+32:]))
 			if binary.LittleEndian.Uint64(raw[e+24:]) == 0 {
@@ -93,46 +155,52 @@ func newTable(name string, r io.ReaderAt, off int64, entries []byte, offs []uint
 		sl.hi = hi
 		sl.crc = crc32.Checksum(raw, castagnoli)
 	}
-	return t
+	t.st.Store(st)
+	return st, nil
 }
 
 // groups returns how many groups the table has.
-func (t *table) groups() int { return len(t.slots) }
+func (t *table) groups() int { return t.ng }
 
 // group returns group g, from the cache or read from the file (and cached).
 func (t *table) group(g int) (*tableGroup, error) {
-	sl := &t.slots[g]
+	st, err := t.state()
+	if err != nil {
+		return nil, err
+	}
+	sl := &st.slots[g]
 	if grp := sl.grp.Load(); grp != nil {
 		if sl.flags.Load()&slotRef == 0 {
 			sl.flags.Or(slotRef)
 		}
 		return grp, nil
 	}
-	grp, err := t.read(g)
+	grp, err := t.read(st, g)
 	if err != nil {
 		return nil, err
 	}
-	return t.cache.put(t, g, grp), nil
+	return t.cache.put(t, st, g, grp), nil
 }
 
 // peek returns group g from the cache, or read from the file without
 // caching it (for a pass over the whole table, which would only evict
-// what other reads use).
-func (t *table) peek(g int) (*tableGroup, error) {
-	if grp := t.slots[g].grp.Load(); grp != nil {
+// what other reads use). st is the table's state.
+func (t *table) peek(st *tableState, g int) (*tableGroup, error) {
+	if grp := st.slots[g].grp.Load(); grp != nil {
 		return grp, nil
 	}
-	return t.read(g)
+	return t.read(st, g)
 }
 
 // read reads group g from the file, unpacks it (a packed table) and
 // verifies it against its CRC.
-func (t *table) read(g int) (*tableGroup, error) {
+func (t *table) read(st *tableState, g int) (*tableGroup, error) {
 	first := g * groupBlocks
 	n := min(groupBlocks, t.n-first)
-	off, size := t.off+int64(first)*segBlockEntry, n*segBlockEntry
-	if t.offs != nil {
-		off, size = t.off+int64(t.offs[g]), int(t.offs[g+1]-t.offs[g])
+	entries := t.footerOff + segMetaSize
+	off, size := entries+int64(first)*segBlockEntry, n*segBlockEntry
+	if st.offs != nil {
+		off, size = entries+int64(st.offs[g]), int(st.offs[g+1]-st.offs[g])
 	}
 	// Read into a pooled buffer and copy out what passes: a read into
 	// fresh memory costs more than the copy (the kernel faults the pages
@@ -151,12 +219,12 @@ func (t *table) read(g int) (*tableGroup, error) {
 	}
 	grp := &tableGroup{n: n}
 	wide := grp.raw[:n*segBlockEntry]
-	if t.offs == nil {
+	if st.offs == nil {
 		copy(wide, buf)
 	} else if used, reason := unpackGroup(buf, wide, n); reason != "" || used != size {
 		return nil, corrupt(t.name, off, "block table entries %d..%d changed since the segment was opened (they do not unpack)", first, first+n-1)
 	}
-	if crc32.Checksum(wide, castagnoli) != t.slots[g].crc {
+	if crc32.Checksum(wide, castagnoli) != st.slots[g].crc {
 		return nil, corrupt(t.name, off, "block table entries %d..%d changed since the segment was opened (CRC mismatch)", first, first+n-1)
 	}
 	return grp, nil
@@ -215,7 +283,7 @@ type TableCache struct {
 
 // groupRef is a cached group and the slot it hangs from.
 type groupRef struct {
-	t   *table
+	st  *tableState
 	g   int
 	grp *tableGroup
 }
@@ -243,22 +311,22 @@ func (c *TableCache) Stats() (groups int, bytes int64) {
 	return c.mu.count, c.mu.size
 }
 
-// put caches grp as group g of t and returns it, or the group another
-// reader cached first. It first evicts until grp fits.
-func (c *TableCache) put(t *table, g int, grp *tableGroup) *tableGroup {
+// put caches grp as group g of t, whose state is st, and returns it, or
+// the group another reader cached first. It first evicts until grp fits.
+func (c *TableCache) put(t *table, st *tableState, g int, grp *tableGroup) *tableGroup {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if t.dropped {
 		return grp
 	}
-	if old := t.slots[g].grp.Load(); old != nil {
+	if old := st.slots[g].grp.Load(); old != nil {
 		return old
 	}
 	size := groupMem
 	for c.mu.size+size > c.max && c.mu.count > 0 {
 		c.evictLocked()
 	}
-	ref := groupRef{t: t, g: g, grp: grp}
+	ref := groupRef{st: st, g: g, grp: grp}
 	if n := len(c.mu.free); n > 0 {
 		grp.ring = c.mu.free[n-1]
 		c.mu.ring[grp.ring] = ref
@@ -269,7 +337,7 @@ func (c *TableCache) put(t *table, g int, grp *tableGroup) *tableGroup {
 	}
 	c.mu.count++
 	c.mu.size += size
-	t.slots[g].grp.Store(grp)
+	st.slots[g].grp.Store(grp)
 	return grp
 }
 
@@ -285,8 +353,8 @@ func (c *TableCache) evictLocked() {
 		c.mu.hand++
 		switch e := &c.mu.ring[i]; {
 		case e.grp == nil:
-		case e.t.slots[e.g].flags.Load()&slotRef != 0:
-			e.t.slots[e.g].flags.And(^uint32(slotRef))
+		case e.st.slots[e.g].flags.Load()&slotRef != 0:
+			e.st.slots[e.g].flags.And(^uint32(slotRef))
 		default:
 			c.removeLocked(i)
 			return
@@ -297,7 +365,7 @@ func (c *TableCache) evictLocked() {
 // removeLocked takes ring entry i, a cached group, out of the cache.
 func (c *TableCache) removeLocked(i int) {
 	e := &c.mu.ring[i]
-	e.t.slots[e.g].grp.Store(nil)
+	e.st.slots[e.g].grp.Store(nil)
 	c.mu.size -= groupMem
 	c.mu.count--
 	*e = groupRef{}
@@ -310,8 +378,12 @@ func (c *TableCache) drop(t *table) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	t.dropped = true
-	for g := range t.slots {
-		if grp := t.slots[g].grp.Load(); grp != nil {
+	st := t.st.Load()
+	if st == nil {
+		return // never read: nothing cached
+	}
+	for g := range st.slots {
+		if grp := st.slots[g].grp.Load(); grp != nil {
 			c.removeLocked(grp.ring)
 		}
 	}

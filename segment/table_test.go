@@ -1,12 +1,15 @@
 package segment
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"unsafe"
@@ -43,11 +46,16 @@ func layouts(t *testing.T, test func(t *testing.T, wide bool)) {
 // its file.
 func groupBytes(s *Segment, g int) (off, size int64) {
 	t := s.table
-	if t.offs != nil {
-		return t.off + int64(t.offs[g]), int64(t.offs[g+1] - t.offs[g])
+	st, err := t.state()
+	if err != nil {
+		panic(err)
+	}
+	entries := t.footerOff + segMetaSize
+	if st.offs != nil {
+		return entries + int64(st.offs[g]), int64(st.offs[g+1] - st.offs[g])
 	}
 	n := min(groupBlocks, t.n-g*groupBlocks)
-	return t.off + int64(g)*groupBlocks*segBlockEntry, int64(n) * segBlockEntry
+	return entries + int64(g)*groupBlocks*segBlockEntry, int64(n) * segBlockEntry
 }
 
 // sameAsFull checks that a compact segment opened over path with cache
@@ -445,4 +453,185 @@ func TestTableSlotSize(t *testing.T) {
 	if n := unsafe.Sizeof(groupSlot{}); n > 24 {
 		t.Fatalf("a group slot takes %d bytes, want at most 24", n)
 	}
+}
+
+// TestTableBuiltWhenRead: a compact segment keeps neither its table's
+// state nor its dictionary until a read needs them; a view (Full) and
+// Scan read the whole segment without building them; what changed on
+// disk between the open and the first read is reported, never used.
+func TestTableBuiltWhenRead(t *testing.T) { layouts(t, testTableBuiltWhenRead) }
+
+func testTableBuiltWhenRead(t *testing.T, wide bool) {
+	recs := batch(1, 3*groupBlocks+7)
+	write := func(t *testing.T) string {
+		path := filepath.Join(t.TempDir(), "d.seg")
+		if err := WriteSegment(path, Meta{}, recs, SegmentOptions{BlockSize: 600, Codec: CodecS2Dict, wideTable: wide}); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	open := func(t *testing.T, path string) *Segment {
+		s, err := OpenSegmentCached(path, NewTableCache(1<<20))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		if codecOf(s.version) != segVersionS2Dict {
+			t.Fatalf("version %d: no dictionary", s.version)
+		}
+		if s.table.st.Load() != nil || s.dict.Load() != nil {
+			t.Fatal("the open kept the table's state or the dictionary")
+		}
+		return s
+	}
+	flip := func(t *testing.T, path string, at int64) {
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		b := make([]byte, 1)
+		if _, err := f.ReadAt(b, at); err != nil {
+			t.Fatal(err)
+		}
+		b[0] ^= 0x40
+		if _, err := f.WriteAt(b, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	t.Run("view and scan", func(t *testing.T) {
+		path := write(t)
+		s := open(t, path)
+		full, err := OpenSegment(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer full.Close()
+		v, err := s.Full()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v == s || v.table != nil || v.NumBlocks() != full.NumBlocks() {
+			t.Fatalf("view: %d blocks, compact %v", v.NumBlocks(), v.table != nil)
+		}
+		for _, r := range recs {
+			i, ok := v.FindBlock(r.Position)
+			want, wantOK := full.FindBlock(r.Position)
+			if i != want || ok != wantOK {
+				t.Fatalf("position %d: view finds block %d %v, want %d %v", r.Position, i, ok, want, wantOK)
+			}
+		}
+		for i := range full.NumBlocks() {
+			got, err := v.ReadBlock(i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _ := full.ReadBlock(i)
+			equalRecords(t, got, want)
+		}
+		var got []Record
+		if err := s.Scan(func(r Record) error { got = append(got, r); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		equalRecords(t, got, recs)
+		if s.table.st.Load() != nil || s.dict.Load() != nil {
+			t.Fatal("a view or a scan built the compact segment's state")
+		}
+		// A read builds both, once.
+		if _, ok, err := s.LocateBlock(recs[40].Position); !ok || err != nil {
+			t.Fatalf("LocateBlock: %v %v", ok, err)
+		}
+		st := s.table.st.Load()
+		if st == nil || len(st.slots) != s.table.groups() {
+			t.Fatal("LocateBlock did not build the table's state")
+		}
+		if _, err := s.ReadBlock(0); err != nil {
+			t.Fatal(err)
+		}
+		d := s.dict.Load()
+		if d == nil {
+			t.Fatal("ReadBlock did not keep the dictionary")
+		}
+		sameAsFull(t, path, NewTableCache(1))
+		if _, err := s.ReadBlock(s.NumBlocks() - 1); err != nil || s.table.st.Load() != st || s.dict.Load() != d {
+			t.Fatalf("the state or dictionary was built again: %v", err)
+		}
+		// A view of a closed segment reads nothing.
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := v.ReadBlock(0); !errors.Is(err, trove.ErrClosed) {
+			t.Fatalf("view of a closed segment: %v, want ErrClosed", err)
+		}
+		if err := v.Check(); !errors.Is(err, trove.ErrClosed) {
+			t.Fatalf("Check of a view of a closed segment: %v, want ErrClosed", err)
+		}
+		if _, err := s.Full(); !errors.Is(err, trove.ErrClosed) {
+			t.Fatalf("Full of a closed segment: %v, want ErrClosed", err)
+		}
+	})
+
+	t.Run("footer changed before the first read", func(t *testing.T) {
+		path := write(t)
+		s := open(t, path)
+		flip(t, path, s.footerOff+segMetaSize+3) // an entry: the table's first bytes
+		_, ok, err := s.LocateBlock(recs[0].Position)
+		if ce := wantCorrupt(t, err); ok || ce.File != path || ce.Offset != s.footerOff {
+			t.Fatalf("LocateBlock: %v %v, want corruption of the footer at %d", ok, err, s.footerOff)
+		}
+		if _, err := s.ReadBlock(1); err == nil {
+			t.Fatal("ReadBlock through a changed footer")
+		}
+		if err := s.Scan(func(Record) error { return nil }); err == nil {
+			t.Fatal("Scan through a changed footer")
+		}
+		if _, err := s.Full(); err == nil {
+			t.Fatal("a view through a changed footer")
+		}
+		if s.table.st.Load() != nil {
+			t.Fatal("a state built from a changed footer")
+		}
+		// Put back, the footer reads.
+		flip(t, path, s.footerOff+segMetaSize+3)
+		if i, ok, err := s.LocateBlock(recs[0].Position); err != nil || !ok || i != 0 {
+			t.Fatalf("restored footer: %d %v %v", i, ok, err)
+		}
+	})
+
+	t.Run("dictionary changed before the first read", func(t *testing.T) {
+		path := write(t)
+		s := open(t, path)
+		if _, _, err := s.LocateBlock(recs[0].Position); err != nil { // the table, not the dictionary
+			t.Fatal(err)
+		}
+		flip(t, path, segHeaderSize+4+100)
+		_, err := s.ReadBlock(0)
+		if ce := wantCorrupt(t, err); ce.File != path || ce.Offset != segHeaderSize {
+			t.Fatalf("ReadBlock: %v, want corruption of the dictionary at %d", err, segHeaderSize)
+		}
+		if s.dict.Load() != nil {
+			t.Fatal("a changed dictionary was kept")
+		}
+	})
+
+	t.Run("dictionary replaced by another that passes its CRC", func(t *testing.T) {
+		path := write(t)
+		s := open(t, path)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		length := int64(binary.LittleEndian.Uint32(data[segHeaderSize:]))
+		sec := data[segHeaderSize : segHeaderSize+8+length]
+		sec[4+100] ^= 0x40
+		binary.LittleEndian.PutUint32(sec[4+length:], crc32.Checksum(sec[:4+length], castagnoli))
+		if err := os.WriteFile(path, data, 0o640); err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.ReadBlock(0)
+		if ce := wantCorrupt(t, err); ce.Offset != segHeaderSize || !strings.Contains(ce.Reason, "changed since") {
+			t.Fatalf("ReadBlock: %v, want the dictionary reported changed", err)
+		}
+	})
 }

@@ -1,0 +1,98 @@
+package index
+
+import (
+	"bufio"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"unsafe"
+)
+
+// residentKiB returns the resident size of the pages of this process's
+// memory mappings that overlap m, from /proc/self/smaps.
+func residentKiB(t *testing.T, m []byte) int {
+	t.Helper()
+	f, err := os.Open("/proc/self/smaps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	lo := uint64(uintptr(unsafe.Pointer(unsafe.SliceData(m))))
+	hi := lo + uint64(len(m))
+	in, kib := false, 0
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if fields := strings.Fields(line); len(fields) > 0 && strings.Contains(fields[0], "-") && !strings.HasSuffix(fields[0], ":") {
+			a, b, _ := strings.Cut(fields[0], "-")
+			start, err1 := strconv.ParseUint(a, 16, 64)
+			end, err2 := strconv.ParseUint(b, 16, 64)
+			in = err1 == nil && err2 == nil && start < hi && end > lo
+			continue
+		}
+		if in && strings.HasPrefix(line, "Rss:") {
+			n, err := strconv.Atoi(strings.Fields(line)[1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			kib += n
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return kib
+}
+
+// TestMergeReleasesSourcePages: a merge reads every page of its mapped
+// sources once, and leaves few of them in the process's resident set.
+func TestMergeReleasesSourcePages(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	docs, prevs := chainedDocs(r, 160_000)
+	segs := segIndexes(t, docs, prevs, 80_000, 80_000)
+	dir := t.TempDir()
+	var runs []*IDRun
+	for i, s := range segs {
+		path := filepath.Join(dir, fmt.Sprintf("%d.run", i))
+		if err := os.WriteFile(path, encodeRun(t, SegSource(s)), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		run, err := OpenIDRun(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer run.Close()
+		if !run.mapped {
+			t.Fatal("the run was not mapped")
+		}
+		runs = append(runs, run)
+	}
+	// Every page read: the measure sees them.
+	sum := 0
+	for _, run := range runs {
+		for _, b := range run.data {
+			sum += int(b)
+		}
+		if kib, size := residentKiB(t, run.data), len(run.data)/1024; kib < size*9/10 {
+			t.Fatalf("after reading every byte (sum %d): %d KiB resident of %d", sum, kib, size)
+		}
+	}
+	merged := encodeRun(t, RunSource(runs[0]), RunSource(runs[1]))
+	for i, run := range runs {
+		// What stays: the header's page, the filter (a merge does not
+		// read it) and a page at each end of the two sections.
+		filter := 8 * len(run.filter)
+		if kib := residentKiB(t, run.data); kib > (filter+6*4096)/1024+4 {
+			t.Fatalf("run %d after the merge: %d KiB resident of %d (filter %d KiB)", i, kib, len(run.data)/1024, filter/1024)
+		}
+	}
+	all, err := DecodeIDRun("all", merged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRun(t, all, docs, 1, 160_000)
+}
