@@ -78,14 +78,6 @@ type IDRun struct {
 // fenceStep is the spacing of a run's fence: 256 hashes are 2 KiB.
 const fenceStep = 256
 
-func fenceOf(hash []uint64) []uint64 {
-	f := make([]uint64, 0, (len(hash)+fenceStep-1)/fenceStep)
-	for i := 0; i < len(hash); i += fenceStep {
-		f = append(f, hash[i])
-	}
-	return f
-}
-
 // First returns the first position the run covers.
 func (r *IDRun) First() uint32 { return r.first }
 
@@ -300,7 +292,7 @@ func mergeIDs(srcs []idSource, fn func(h uint64, pos uint32) error) error {
 // OpenIDRun opens the id run file at path and checks it (DecodeIDRun). A
 // damaged file gives a *trove.CorruptionError.
 func OpenIDRun(path string) (*IDRun, error) {
-	r, mapped, err := openMapped(path, "id run", nil, decodeIDRun)
+	r, mapped, err := openMapped(path, "id run", nil, decodeIDRunReleasing)
 	if err == nil {
 		r.mapped = mapped
 	}
@@ -322,6 +314,18 @@ func DecodeIDRun(file string, data []byte) (*IDRun, error) { return decodeIDRun(
 // and trailer are read and checked again, and the fence comes from from,
 // so that decoding touches none of data's other pages.
 func decodeIDRun(file string, data []byte, from *IDRun) (*IDRun, error) {
+	return decodeIDRunReleasing(file, data, from, nil)
+}
+
+// releaseEvery is how many bytes of a section a check reads between calls
+// of its release function.
+const releaseEvery = 1 << 20
+
+// decodeIDRunReleasing is decodeIDRun calling release, when not nil, with
+// each range of data its checks have read, as they go (openMapped checking
+// a large run through its map drops those pages: a run of millions of
+// entries would otherwise be resident whole until the check ends).
+func decodeIDRunReleasing(file string, data []byte, from *IDRun, release func(lo, hi int)) (*IDRun, error) {
 	data = aligned8(data)
 	corrupt := func(off int64, format string, args ...any) error {
 		return &trove.CorruptionError{File: file, Offset: off, Reason: "index: id run: " + fmt.Sprintf(format, args...)}
@@ -363,8 +367,18 @@ func decodeIDRun(file string, data []byte, from *IDRun) (*IDRun, error) {
 	secs := [3][]byte{}
 	for k, size := range []uint64{8 * n, posBytes, 8 * words} {
 		secs[k] = data[off : off+size]
-		if from == nil && crc32.Checksum(secs[k], castagnoli) != binary.LittleEndian.Uint32(tr[4*k:]) {
-			return nil, corrupt(int64(off), "section %d checksum mismatch", k)
+		if from == nil {
+			var sum uint32
+			for at := 0; at < len(secs[k]); at += releaseEvery {
+				end := min(at+releaseEvery, len(secs[k]))
+				sum = crc32.Update(sum, castagnoli, secs[k][at:end])
+				if release != nil {
+					release(int(off)+at, int(off)+end)
+				}
+			}
+			if sum != binary.LittleEndian.Uint32(tr[4*k:]) {
+				return nil, corrupt(int64(off), "section %d checksum mismatch", k)
+			}
 		}
 		off += size
 	}
@@ -375,20 +389,30 @@ func decodeIDRun(file string, data []byte, from *IDRun) (*IDRun, error) {
 		r.fence = from.fence
 		return r, nil
 	}
+	// One pass over the entries checks their order and takes the fence.
+	r.fence = make([]uint64, 0, (len(r.hash)+fenceStep-1)/fenceStep)
+	const step = releaseEvery / 8
 	for i := range r.hash {
 		if r.pos[i] < r.first || r.pos[i] > r.last ||
 			i > 0 && (r.hash[i] < r.hash[i-1] || r.hash[i] == r.hash[i-1] && r.pos[i] <= r.pos[i-1]) {
 			return nil, corrupt(-1, "entries out of order at entry %d", i)
 		}
+		if i%fenceStep == 0 {
+			r.fence = append(r.fence, r.hash[i])
+		}
+		if release != nil && ((i+1)%step == 0 || i+1 == len(r.hash)) {
+			lo := max(0, i+1-step)
+			release(idRunHeaderSize+8*lo, idRunHeaderSize+8*(i+1))
+			release(int(idRunHeaderSize+8*n)+4*lo, int(idRunHeaderSize+8*n)+4*(i+1))
+		}
 	}
-	r.fence = fenceOf(r.hash)
 	return r, nil
 }
 
 // idCandidates calls fn with the positions up to last of the entries of
 // hash h in hash and pos (sorted by hash, then position), newest first,
 // until fn returns true; it reports whether fn did. fence, when not nil,
-// is fenceOf(hash).
+// holds every fenceStep-th hash, from the first.
 func idCandidates(hash []uint64, pos []uint32, fence []uint64, h uint64, last uint32, fn func(pos uint32) bool) bool {
 	// i ends at the first entry above h: after the fence entries ≤ h,
 	// inside the window the last of them starts.

@@ -43,7 +43,10 @@ var poisonCheckCopies bool
 // prefix, when not nil, gives how many of the file's first bytes decode
 // reads from a copy (the rest of the copy is left as the buffer had it);
 // nil reads all of them.
-func openMapped[T any](path, what string, prefix func(data []byte) int, decode func(file string, data []byte, from T) (T, error)) (v T, mapped bool, err error) {
+//
+// decode's release, when not nil, is called with ranges of data the checks
+// have read, as they go: the large file's path drops their pages then.
+func openMapped[T any](path, what string, prefix func(data []byte) int, decode func(file string, data []byte, from T, release func(lo, hi int)) (T, error)) (v T, mapped bool, err error) {
 	var zero T
 	f, err := os.Open(path)
 	if err != nil {
@@ -55,7 +58,7 @@ func openMapped[T any](path, what string, prefix func(data []byte) int, decode f
 		return zero, false, fmt.Errorf("index: %s: %w", what, err)
 	}
 	if !mapped {
-		v, err = decode(path, data, zero)
+		v, err = decode(path, data, zero, nil)
 		return v, false, err
 	}
 	if len(data) <= maxCheckCopy {
@@ -68,12 +71,12 @@ func openMapped[T any](path, what string, prefix func(data []byte) int, decode f
 		}
 		if _, err = f.ReadAt(buf[:n], 0); err != nil {
 			err = fmt.Errorf("index: %s: %w", what, err)
-		} else if from, err = decode(path, buf, zero); err == nil {
-			v, err = decode(path, data, from)
+		} else if from, err = decode(path, buf, zero, nil); err == nil {
+			v, err = decode(path, data, from, nil)
 		}
 	} else {
 		readingWhole(data)
-		v, err = decode(path, data, zero)
+		v, err = decode(path, data, zero, func(lo, hi int) { dropPages(data, lo, hi) })
 		dropResident(data)
 	}
 	if err != nil {
