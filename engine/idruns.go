@@ -34,7 +34,8 @@ import (
 // position 1 that ends on segment boundaries and removes every other run
 // file (leftovers of a merge cut short, or of one that replaced them); a
 // damaged run is removed too and merged again later. Check compares each
-// run with the merge of the segment indexes it covers.
+// run with the merge of the segment indexes it covers, in the run's own
+// format version (runs of version 1 are read as they are).
 const (
 	idMergeFan = 8
 	idTierBase = 1 << 16
@@ -308,8 +309,8 @@ func (s *Store) finishIDMerge(m *idMerge) {
 
 // dropMappedPages releases the pages of the id runs' and the segment
 // indexes' memory maps that reads touched since the last seal: the runs'
-// filters and the windows of entries that lookups read, the columns the
-// search indexer reads for sealed events, postings that queries read.
+// filters (lookups read the runs' entries from their files), the columns
+// the search indexer reads for sealed events, postings that queries read.
 // They stay in the page cache (a read faults them back in without I/O);
 // the process's resident memory then holds what one seal interval's reads
 // touch, not what every read since the store opened did.
@@ -394,7 +395,7 @@ func (s *Store) checkIDRuns(v *view, rep *Report, problem func(error)) {
 			return true // a segment index is missing: Open rebuilds it
 		}
 		var buf bytes.Buffer
-		if err := index.MergeIDRuns(&buf, srcs...); err != nil {
+		if err := index.MergeIDRunsVersion(&buf, run.Version(), srcs...); err != nil {
 			problem(fmt.Errorf("engine: check %s: %w", path, err))
 			return true
 		}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/trovedb/trove"
+	"github.com/trovedb/trove/index"
 )
 
 // saveVersions saves versions 1…3 of n ids: version 2 of every third id
@@ -249,6 +251,86 @@ func TestIDRunNames(t *testing.T) {
 	} {
 		if _, _, got := parseIDRunName(name); got != ok {
 			t.Errorf("%q: %v, want %v", name, got, ok)
+		}
+	}
+}
+
+// TestIDRunsVersion1: a store whose id runs were written in format
+// version 1 (a 16-bit filter, before the header gave its size) opens,
+// answers every lookup by id, passes Check, and keeps those runs as they
+// are.
+func TestIDRunsVersion1(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	o := Options{SegmentSize: 8 << 10, BlockSize: 1 << 10, SearchIndex: "off"}
+	st := openStore(t, dir, o)
+	latest := saveVersions(t, st, 2000)
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Each run written again as version 1, from the segment indexes it
+	// covers.
+	st = openStore(t, dir, o)
+	byFirst := map[uint32]*sealed{}
+	for _, sg := range st.w.evSegs {
+		byFirst[uint32(sg.meta.FirstPosition)] = sg
+	}
+	v1 := map[string][]byte{}
+	for _, path := range idRunPaths(t, dir) {
+		first, last, ok := parseIDRunName(filepath.Base(path))
+		if !ok {
+			t.Fatalf("run name %s", path)
+		}
+		var srcs []index.IDSourceOf
+		for p := first; p <= last; {
+			sg := byFirst[p]
+			if sg == nil {
+				t.Fatalf("no segment starts at %d", p)
+			}
+			srcs = append(srcs, index.SegSource(sg.idx.Load()))
+			p = uint32(sg.meta.LastPosition) + 1
+		}
+		var buf bytes.Buffer
+		if err := index.MergeIDRunsVersion(&buf, 1, srcs...); err != nil {
+			t.Fatal(err)
+		}
+		v1[path] = buf.Bytes()
+	}
+	st.Close()
+	if len(v1) == 0 {
+		t.Fatal("no id run was merged")
+	}
+	for path, data := range v1 {
+		write(t, path, data)
+	}
+	rep, err := Check(ctx, dir)
+	if err != nil || rep.IDRuns != len(v1) {
+		t.Fatalf("check of version 1 runs: %v, %d of %d verified", err, rep.IDRuns, len(v1))
+	}
+	st = openStore(t, dir, o)
+	if n := len(st.ix.IDRuns()); n != len(v1) {
+		t.Fatalf("the index reads %d runs, %d on disk", n, len(v1))
+	}
+	for _, r := range st.ix.IDRuns() {
+		if r.Version() != 1 {
+			t.Fatalf("run %d-%d read as version %d", r.First(), r.Last(), r.Version())
+		}
+	}
+	checkVersions(t, st, latest)
+	e := testEvent(7)
+	e.ID.Version = latest[e.ID.ID] + 1
+	if _, err := st.SaveEvent(ctx, e); err != nil {
+		t.Fatalf("a new version of an id in a version 1 run: %v", err)
+	}
+	e.ID.Version = 1
+	e.Payload = []byte(`{"n":-1}`)
+	if _, err := st.SaveEvent(ctx, e); !errors.Is(err, trove.ErrConflict) {
+		t.Fatalf("a taken version of an id in a version 1 run: %v, want a conflict", err)
+	}
+	st.Close()
+	for path, data := range v1 {
+		if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("%s changed: %v", path, err)
 		}
 	}
 }

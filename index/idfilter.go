@@ -18,6 +18,12 @@ import (
 type idFilter []uint64
 
 const (
+	// filterBitsPerID sizes the filters of segment indexes' id sections
+	// (built in memory) and of version 1 runs; runFilterBits those of the
+	// runs written now. A run's header bounds its filter's bits an entry
+	// by minFilterBits and maxFilterBits.
+	minFilterBits   = 4
+	maxFilterBits   = 32
 	filterBitsPerID = 16
 	filterProbes    = 7
 	filterBlockBits = 512

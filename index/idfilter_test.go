@@ -39,6 +39,33 @@ func TestIDFilter(t *testing.T) {
 			t.Fatalf("n=%d: %.4f of absent hashes pass, want about 0.001", n, rate)
 		}
 	}
+	// A run's filter: runFilterBits an entry, about 1% passing.
+	in := make([]uint64, 100000)
+	for i := range in {
+		in[i] = r.Uint64()
+	}
+	f := newFilter(len(in), runFilterBits)
+	if len(f) != filterWordsFor(len(in), runFilterBits) || len(f) >= filterWords(len(in)) {
+		t.Fatalf("a %d-bit filter of %d words", runFilterBits, len(f))
+	}
+	for _, h := range in {
+		f.add(h)
+	}
+	for _, h := range in {
+		if !f.has(h) {
+			t.Fatalf("added hash %x not found", h)
+		}
+	}
+	pass := 0
+	const tries = 200000
+	for range tries {
+		if f.has(r.Uint64()) {
+			pass++
+		}
+	}
+	if rate := float64(pass) / tries; rate > 0.015 {
+		t.Fatalf("%.4f of absent hashes pass a %d-bit filter, want about 0.01", rate, runFilterBits)
+	}
 	if !idFilter(nil).has(42) {
 		t.Fatal("an absent filter must answer maybe")
 	}

@@ -18,6 +18,7 @@ type idSrc struct {
 	pos         []uint32
 	filter      idFilter
 	fence       []uint64 // nil for a segment index: its section is small
+	run         *IDRun   // the run, nil for a segment index
 }
 
 // segFilters caches the filters built for segment indexes' id sections
@@ -98,7 +99,7 @@ func (ix *Index) setIDSources() {
 		if r == nil || r.First() != upTo+1 || !ends[r.Last()] {
 			break
 		}
-		srcs = append(srcs, idSrc{r.first, r.last, r.hash, r.pos, r.filter, r.fence})
+		srcs = append(srcs, idSrc{r.first, r.last, r.hash, r.pos, r.filter, r.fence, r})
 		used = append(used, r)
 		upTo = r.Last()
 	}
@@ -108,7 +109,7 @@ func (ix *Index) setIDSources() {
 			continue
 		}
 		inUse[seg] = true
-		srcs = append(srcs, idSrc{seg.First(), seg.Last(), seg.idHash, seg.idPos, ix.filters.of(seg), nil})
+		srcs = append(srcs, idSrc{seg.First(), seg.Last(), seg.idHash, seg.idPos, ix.filters.of(seg), nil, nil})
 	}
 	ix.filters.keep(inUse)
 	s.idSrcs, s.usedRuns = srcs, used
@@ -125,7 +126,7 @@ func (ix *Index) sealedID(id string, last uint32, at func(uint32) (string, error
 		if src.first > last || !src.filter.has(h) {
 			continue
 		}
-		ok := idCandidates(src.hash, src.pos, src.fence, h, last, func(p uint32) bool {
+		verify := func(p uint32) bool {
 			same, e := ix.idIs(p, id, at)
 			if e != nil && err == nil {
 				err = e
@@ -134,7 +135,16 @@ func (ix *Index) sealedID(id string, last uint32, at func(uint32) (string, error
 				pos = p
 			}
 			return same
-		})
+		}
+		var ok bool
+		if src.run != nil {
+			var e error
+			if ok, e = src.run.candidates(h, last, verify); e != nil {
+				return 0, false, e
+			}
+		} else {
+			ok = idCandidates(src.hash, src.pos, src.fence, h, last, verify)
+		}
 		if ok {
 			return pos, true, nil
 		}

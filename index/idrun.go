@@ -3,10 +3,13 @@ package index
 import (
 	"bufio"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
+	"os"
 	"slices"
+	"sort"
 	"unsafe"
 
 	"github.com/trovedb/trove"
@@ -22,10 +25,20 @@ import (
 // grows, and the index keeps in memory only the unsealed head's ids.
 
 const (
-	idRunMagic      = "TRVIDRUN"
-	idRunVersion    = 1
+	idRunMagic = "TRVIDRUN"
+	// idRunVersion is the version MergeIDRuns writes: 2 records the
+	// filter's bits per entry in the header. Version 1 runs (16 bits an
+	// entry, the field zero) still open.
+	idRunVersion    = 2
 	idRunHeaderSize = 32
 	idRunTrailer    = 16
+	// runFilterBits is the filter size of the runs MergeIDRuns writes,
+	// in bits per entry: about 1% of absent ids pass. A run's filter is
+	// the part of it every save of a new id reads, so it is what a store's
+	// resident memory holds of its ids; a false positive costs one read
+	// of a window of entries (IDRun.candidates), which leaves nothing
+	// resident.
+	runFilterBits = 10
 	// MaxIDRunEntries bounds the positions one run covers (MergeIDRuns
 	// makes none larger): a run stays well under the 4 GiB a mapping of
 	// the index may take.
@@ -60,11 +73,16 @@ func (r *IDRun) mapping() []byte {
 }
 
 // IDRun is an open id run: immutable, safe for concurrent use, read in
-// place (memory-mapped on Linux).
+// place (memory-mapped on Linux); lookups of a mapped run read its entries
+// from its file (candidates).
 type IDRun struct {
-	file        string
-	data        []byte
-	mapped      bool
+	file   string
+	data   []byte
+	mapped bool
+	// f is the file of a mapped run, which lookups read windows of
+	// entries from (candidates); nil for a run held in memory.
+	f           *os.File
+	version     uint32
 	first, last uint32
 	hash        []uint64
 	pos         []uint32
@@ -77,6 +95,9 @@ type IDRun struct {
 
 // fenceStep is the spacing of a run's fence: 256 hashes are 2 KiB.
 const fenceStep = 256
+
+// Version returns the run's format version (IDRUN.md).
+func (r *IDRun) Version() uint32 { return r.version }
 
 // First returns the first position the run covers.
 func (r *IDRun) First() uint32 { return r.first }
@@ -99,6 +120,11 @@ func (r *IDRun) Close() error {
 	if r.mapped && r.data != nil {
 		err = unmapFile(r.data)
 	}
+	if r.f != nil {
+		if e := r.f.Close(); err == nil {
+			err = e
+		}
+	}
 	*r = IDRun{file: r.file}
 	return err
 }
@@ -108,11 +134,25 @@ func (r *IDRun) Close() error {
 // Last+1; segment indexes and runs may be mixed, in position order) and at
 // most MaxIDRunEntries of them.
 func MergeIDRuns(w io.Writer, srcs ...IDSourceOf) error {
+	return MergeIDRunsVersion(w, idRunVersion, srcs...)
+}
+
+// MergeIDRunsVersion is MergeIDRuns writing format version 1 or 2 (a
+// check compares a run of either with its sources merged again).
+func MergeIDRunsVersion(w io.Writer, version uint32, srcs ...IDSourceOf) error {
+	bits := uint32(runFilterBits)
+	switch version {
+	case 1:
+		bits = filterBitsPerID
+	case 2:
+	default:
+		return fmt.Errorf("index: id run version %d (want 1 or 2)", version)
+	}
 	list := make([]idSource, len(srcs))
 	for i, s := range srcs {
 		list[i] = s.src
 	}
-	return writeIDRun(w, list)
+	return writeIDRun(w, list, version, bits)
 }
 
 // IDSourceOf is one input of MergeIDRuns (SegSource, RunSource).
@@ -142,7 +182,7 @@ func SegSource(s *SegIndex) IDSourceOf { return IDSourceOf{s} }
 // RunSource is an id run, as a merge input.
 func RunSource(r *IDRun) IDSourceOf { return IDSourceOf{r} }
 
-func writeIDRun(w io.Writer, srcs []idSource) error {
+func writeIDRun(w io.Writer, srcs []idSource, version, bits uint32) error {
 	if len(srcs) == 0 {
 		return fmt.Errorf("index: id run of no sources")
 	}
@@ -156,13 +196,16 @@ func writeIDRun(w io.Writer, srcs []idSource) error {
 	if n > MaxIDRunEntries {
 		return fmt.Errorf("index: id run of %d positions, at most %d", n, MaxIDRunEntries)
 	}
-	filter := newIDFilter(n)
+	filter := newFilter(n, int(bits))
 	var hdr [idRunHeaderSize]byte
 	copy(hdr[:], idRunMagic)
-	binary.LittleEndian.PutUint32(hdr[8:], idRunVersion)
+	binary.LittleEndian.PutUint32(hdr[8:], version)
 	binary.LittleEndian.PutUint32(hdr[12:], first)
 	binary.LittleEndian.PutUint32(hdr[16:], last)
 	binary.LittleEndian.PutUint32(hdr[20:], uint32(len(filter)))
+	if version > 1 {
+		binary.LittleEndian.PutUint32(hdr[24:], bits)
+	}
 	binary.LittleEndian.PutUint32(hdr[28:], crc32.Checksum(hdr[:28], castagnoli))
 	bw := bufio.NewWriterSize(w, 1<<16)
 	if _, err := bw.Write(hdr[:]); err != nil {
@@ -293,10 +336,17 @@ func mergeIDs(srcs []idSource, fn func(h uint64, pos uint32) error) error {
 // damaged file gives a *trove.CorruptionError.
 func OpenIDRun(path string) (*IDRun, error) {
 	r, mapped, err := openMapped(path, "id run", nil, decodeIDRunReleasing)
-	if err == nil {
-		r.mapped = mapped
+	if err != nil {
+		return nil, err
 	}
-	return r, err
+	r.mapped = mapped
+	if mapped {
+		if r.f, err = os.Open(path); err != nil {
+			r.Close()
+			return nil, fmt.Errorf("index: id run: %w", err)
+		}
+	}
+	return r, nil
 }
 
 // ReadIDRun is OpenIDRun reading the whole file into memory instead of
@@ -336,22 +386,34 @@ func decodeIDRunReleasing(file string, data []byte, from *IDRun, release func(lo
 	if string(data[:8]) != idRunMagic {
 		return nil, corrupt(0, "bad magic")
 	}
-	if v := binary.LittleEndian.Uint32(data[8:]); v != idRunVersion {
-		return nil, corrupt(8, "unknown version %d", v)
+	version := binary.LittleEndian.Uint32(data[8:])
+	if version != 1 && version != 2 {
+		return nil, corrupt(8, "unknown version %d", version)
 	}
 	if crc32.Checksum(data[:28], castagnoli) != binary.LittleEndian.Uint32(data[28:]) {
 		return nil, corrupt(28, "header checksum mismatch")
 	}
-	r := &IDRun{file: file, data: data}
+	r := &IDRun{file: file, data: data, version: version}
 	r.first = binary.LittleEndian.Uint32(data[12:])
 	r.last = binary.LittleEndian.Uint32(data[16:])
 	words := uint64(binary.LittleEndian.Uint32(data[20:]))
-	if r.first == 0 || r.last < r.first || uint64(r.last-r.first)+1 > MaxIDRunEntries || binary.LittleEndian.Uint32(data[24:]) != 0 {
+	if r.first == 0 || r.last < r.first || uint64(r.last-r.first)+1 > MaxIDRunEntries {
 		return nil, corrupt(12, "bad range %d-%d", r.first, r.last)
 	}
+	// Version 1's field at 24 is zero, its filter 16 bits an entry;
+	// version 2's gives the filter's bits an entry.
+	bits := binary.LittleEndian.Uint32(data[24:])
+	switch {
+	case version == 1 && bits != 0:
+		return nil, corrupt(24, "version 1 with %d in its zero field", bits)
+	case version == 1:
+		bits = filterBitsPerID
+	case bits < minFilterBits || bits > maxFilterBits:
+		return nil, corrupt(24, "filter of %d bits an entry (want %d to %d)", bits, minFilterBits, maxFilterBits)
+	}
 	n := uint64(r.last-r.first) + 1
-	if words != uint64(filterWords(int(n))) {
-		return nil, corrupt(20, "filter of %d words for %d entries", words, n)
+	if words != uint64(filterWordsFor(int(n), int(bits))) {
+		return nil, corrupt(20, "filter of %d words for %d entries of %d bits", words, n, bits)
 	}
 	posBytes := (4*n + 7) &^ 7
 	want := idRunHeaderSize + 8*n + posBytes + 8*words + idRunTrailer
@@ -409,6 +471,97 @@ func decodeIDRunReleasing(file string, data []byte, from *IDRun, release func(lo
 	return r, nil
 }
 
+// candidates is idCandidates over the run's entries. A mapped run reads
+// the window of entries the fence points at, and the positions of the
+// entries that match, from its file: a lookup that passes the filter (an
+// id saved before, or a false positive) then leaves none of the run's
+// pages in the process's resident set, which the filter alone occupies.
+func (r *IDRun) candidates(h uint64, last uint32, fn func(pos uint32) bool) (bool, error) {
+	if r.f == nil {
+		return idCandidates(r.hash, r.pos, r.fence, h, last, fn), nil
+	}
+	a := fenceAbove(r.fence, h)
+	if a == 0 {
+		return false, nil // h is below every hash
+	}
+	// Entries of h end in window a−1, and may begin in earlier ones.
+	var win [fenceStep]uint64
+	lo := (a - 1) * fenceStep
+	hi := min(lo+fenceStep, len(r.hash))
+	if err := r.readHashes(win[:hi-lo], lo); err != nil {
+		return false, err
+	}
+	end := lo + sort.Search(hi-lo, func(k int) bool { return win[k] > h })
+	start := end
+	for start > lo && win[start-1-lo] == h {
+		start--
+	}
+	for start == lo && lo > 0 {
+		// Every entry of the window from its start is h: read back.
+		hi, lo = lo, max(0, lo-fenceStep)
+		if err := r.readHashes(win[:hi-lo], lo); err != nil {
+			return false, err
+		}
+		for start > lo && win[start-1-lo] == h {
+			start--
+		}
+		if start > lo {
+			break
+		}
+	}
+	if start == end {
+		return false, nil
+	}
+	b := make([]byte, 4*(end-start))
+	if err := r.readAt(b, idRunHeaderSize+8*int64(len(r.hash))+4*int64(start)); err != nil {
+		return false, err
+	}
+	for k := end - start - 1; k >= 0; k-- {
+		if p := binary.LittleEndian.Uint32(b[4*k:]); p <= last && fn(p) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// readHashes reads the hashes of entries lo… into dst.
+func (r *IDRun) readHashes(dst []uint64, lo int) error {
+	b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(dst))), 8*len(dst))
+	if err := r.readAt(b, idRunHeaderSize+8*int64(lo)); err != nil {
+		return err
+	}
+	for k := range dst {
+		dst[k] = binary.LittleEndian.Uint64(b[8*k:])
+	}
+	return nil
+}
+
+// readAt reads len(b) bytes of the run's file at off.
+func (r *IDRun) readAt(b []byte, off int64) error {
+	if _, err := r.f.ReadAt(b, off); err != nil {
+		if errors.Is(err, io.EOF) {
+			return &trove.CorruptionError{File: r.file, Offset: off, Reason: "index: id run: the file is shorter than when it was opened"}
+		}
+		return fmt.Errorf("index: id run %s: %w", r.file, err)
+	}
+	return nil
+}
+
+// fenceAbove returns the number of fence entries ≤ h: the entries of h
+// end in window a−1 (none when a is 0).
+func fenceAbove(fence []uint64, h uint64) int {
+	a, b := 0, len(fence)
+	for a < b {
+		m := int(uint(a+b) >> 1)
+		if fence[m] <= h {
+			a = m + 1
+		} else {
+			b = m
+		}
+	}
+	return a
+}
+
 // idCandidates calls fn with the positions up to last of the entries of
 // hash h in hash and pos (sorted by hash, then position), newest first,
 // until fn returns true; it reports whether fn did. fence, when not nil,
@@ -418,15 +571,7 @@ func idCandidates(hash []uint64, pos []uint32, fence []uint64, h uint64, last ui
 	// inside the window the last of them starts.
 	i, j := 0, len(hash)
 	if fence != nil {
-		a, b := 0, len(fence)
-		for a < b {
-			m := int(uint(a+b) >> 1)
-			if fence[m] <= h {
-				a = m + 1
-			} else {
-				b = m
-			}
-		}
+		a := fenceAbove(fence, h)
 		// fence[a-1] ≤ h < fence[a]: entries of h lie in windows a-1
 		// (and earlier ones, when h repeats across a window's start).
 		if a < len(fence) {

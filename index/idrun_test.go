@@ -18,7 +18,7 @@ import (
 	"github.com/trovedb/trove"
 )
 
-var updateIDRunGolden = flag.Bool("update-idrun", false, "rewrite testdata/idrun-v1.run")
+var updateIDRunGolden = flag.Bool("update-idrun", false, "rewrite testdata/idrun-v2.run")
 
 // segIndexes builds consecutive segment indexes over docs, cut at the
 // given sizes, with prevs chained across them.
@@ -107,6 +107,17 @@ func checkRun(t *testing.T, r *IDRun, docs []Doc, first, last uint32) {
 		idCandidates(r.hash, r.pos, r.fence, h, p-1, func(q uint32) bool { got = append(got, q); return false })
 		if slices.ContainsFunc(got, func(q uint32) bool { return q >= p }) {
 			t.Fatalf("candidates up to %d: %v", p-1, got)
+		}
+		// The run's own lookup (read from the file when mapped) agrees.
+		for _, upTo := range []uint32{^uint32(0), p - 1, p} {
+			var want, fromRun []uint32
+			idCandidates(r.hash, r.pos, r.fence, h, upTo, func(q uint32) bool { want = append(want, q); return false })
+			if _, err := r.candidates(h, upTo, func(q uint32) bool { fromRun = append(fromRun, q); return false }); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(fromRun, want) {
+				t.Fatalf("id at %d, up to %d: the run's lookup gives %v, want %v", p, upTo, fromRun, want)
+			}
 		}
 	}
 }
@@ -225,7 +236,8 @@ func TestIDRunCorruption(t *testing.T) {
 		{"empty", func([]byte) []byte { return nil }, false, 0},
 		{"truncated", func(b []byte) []byte { return b[:len(b)-1] }, false, 0},
 		{"magic", func(b []byte) []byte { b[0] = 'X'; return b }, false, 0},
-		{"version", func(b []byte) []byte { b[8] = 2; return b }, false, 8},
+		{"version", func(b []byte) []byte { b[8] = 3; return b }, false, 8},
+		{"version 0", func(b []byte) []byte { b[8] = 0; return b }, false, 8},
 		{"header CRC", func(b []byte) []byte { b[13] ^= 1; return b }, false, 28},
 		{"hash section", func(b []byte) []byte { b[idRunHeaderSize+5] ^= 1; return b }, false, idRunHeaderSize},
 		{"position section", func(b []byte) []byte { b[posOff+1] ^= 1; return b }, false, int64(posOff)},
@@ -233,6 +245,10 @@ func TestIDRunCorruption(t *testing.T) {
 		{"trailer", func(b []byte) []byte { b[len(b)-3] ^= 1; return b }, false, -1},
 		{"range", func(b []byte) []byte { binary.LittleEndian.PutUint32(b[12:], 0); return b }, true, 12},
 		{"filter size", func(b []byte) []byte { binary.LittleEndian.PutUint32(b[20:], 8); return b }, true, 20},
+		{"filter bits too few", func(b []byte) []byte { binary.LittleEndian.PutUint32(b[24:], minFilterBits-1); return b }, true, 24},
+		{"filter bits too many", func(b []byte) []byte { binary.LittleEndian.PutUint32(b[24:], maxFilterBits+1); return b }, true, 24},
+		{"filter bits other than its size", func(b []byte) []byte { binary.LittleEndian.PutUint32(b[24:], 16); return b }, true, 20},
+		{"version 1 with version 2's filter", func(b []byte) []byte { b[8] = 1; return b }, true, 24},
 		{"order", func(b []byte) []byte {
 			binary.LittleEndian.PutUint64(b[idRunHeaderSize:], ^uint64(0))
 			return b
@@ -273,9 +289,10 @@ func TestIDRunCorruption(t *testing.T) {
 }
 
 // TestIDRunGolden pins the run format: the encoder writes the checked-in
-// bytes, which decode to the documents' entries.
+// bytes, which decode to the documents' entries; a version 1 run (written
+// before the filter's size was in the header) still opens and answers.
 func TestIDRunGolden(t *testing.T) {
-	const golden = "testdata/idrun-v1.run"
+	const golden, v1 = "testdata/idrun-v2.run", "testdata/idrun-v1.run"
 	r := rand.New(rand.NewPCG(42, 43))
 	docs, prevs := chainedDocs(r, 200)
 	segs := segIndexes(t, docs, prevs, 70, 130)
@@ -292,12 +309,35 @@ func TestIDRunGolden(t *testing.T) {
 	if !bytes.Equal(old, data) {
 		t.Fatal("the merge no longer writes the golden file's bytes: a format change needs a new version")
 	}
-	run, err := OpenIDRun(golden)
+	for _, path := range []string{golden, v1} {
+		for name, open := range map[string]func(string) (*IDRun, error){"mapped": OpenIDRun, "read": ReadIDRun} {
+			run, err := open(path)
+			if err != nil {
+				t.Fatalf("%s, %s: %v", path, name, err)
+			}
+			checkRun(t, run, docs, 1, 200)
+			run.Close()
+		}
+	}
+	// The version 1 file: same entries, a filter of 16 bits an entry, the
+	// field after the filter's size zero (and nothing else accepted there).
+	b1, err := os.ReadFile(v1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer run.Close()
-	checkRun(t, run, docs, 1, 200)
+	if binary.LittleEndian.Uint32(b1[8:]) != 1 || binary.LittleEndian.Uint32(b1[24:]) != 0 ||
+		binary.LittleEndian.Uint32(b1[20:]) != uint32(filterWordsFor(200, 16)) {
+		t.Fatal("testdata/idrun-v1.run is not a version 1 run")
+	}
+	if !bytes.Equal(b1[idRunHeaderSize:idRunHeaderSize+12*200], data[idRunHeaderSize:idRunHeaderSize+12*200]) {
+		t.Fatal("versions 1 and 2 hold different entries")
+	}
+	binary.LittleEndian.PutUint32(b1[24:], 16)
+	fixIDRunCRCs(b1)
+	var ce *trove.CorruptionError
+	if _, err := DecodeIDRun("v1", b1); !errors.As(err, &ce) || ce.Offset != 24 {
+		t.Fatalf("version 1 with a filter size in its zero field: %v, want a CorruptionError at 24", err)
+	}
 }
 
 func FuzzDecodeIDRun(f *testing.F) {
@@ -308,8 +348,10 @@ func FuzzDecodeIDRun(f *testing.F) {
 	f.Add(good, false)
 	f.Add(good[:40], true)
 	f.Add([]byte(idRunMagic), false)
-	if g, err := os.ReadFile("testdata/idrun-v1.run"); err == nil {
-		f.Add(g, false)
+	for _, g := range []string{"testdata/idrun-v1.run", "testdata/idrun-v2.run"} {
+		if b, err := os.ReadFile(g); err == nil {
+			f.Add(b, false)
+		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte, fix bool) {
 		data = slices.Clone(data)
@@ -623,4 +665,68 @@ func (h *idHead) add(t *testing.T, ix *Index, id string, links []trove.EventLink
 		t.Fatal(err)
 	}
 	return pos
+}
+
+// TestIDRunLookupAcrossWindows: an id whose entries span several of the
+// fence's windows (an id saved in hundreds of versions) is found whole,
+// newest first, by a run read from its file as in memory; a lookup stops
+// at the first candidate its caller accepts.
+func TestIDRunLookupAcrossWindows(t *testing.T) {
+	var docs []Doc
+	var prevs []uint32
+	latest, versions := map[string]uint32{}, map[string]int{}
+	for i := range 1500 {
+		id := fmt.Sprintf("u-%d", i)
+		if i%2 == 0 && i < 1400 {
+			id = "hot"
+		}
+		versions[id]++
+		docs = append(docs, Doc{ID: id, Version: versions[id], CreatedAt: 1_700_000_000_000 + int64(i),
+			Schema: "s", Producer: "p", Payload: []byte(`{}`)})
+		prevs = append(prevs, latest[id])
+		latest[id] = uint32(i + 1)
+	}
+	segs := segIndexes(t, docs, prevs, 900, 600)
+	data := encodeRun(t, SegSource(segs[0]), SegSource(segs[1]))
+	path := filepath.Join(t.TempDir(), "hot.run")
+	if err := os.WriteFile(path, data, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	mapped, err := OpenIDRun(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mapped.Close()
+	if mapped.f == nil {
+		t.Fatal("a mapped run without its file")
+	}
+	mem, err := DecodeIDRun("hot", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := segIDHash("hot")
+	for _, run := range []*IDRun{mapped, mem} {
+		checkRun(t, run, docs, 1, 1500)
+		var got []uint32
+		if _, err := run.candidates(h, ^uint32(0), func(p uint32) bool { got = append(got, p); return false }); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 700 || got[0] != 1399 || got[699] != 1 {
+			t.Fatalf("hot: %d candidates, %v … %v", len(got), got[:min(3, len(got))], got[max(0, len(got)-3):])
+		}
+		n := 0
+		ok, err := run.candidates(h, 1000, func(p uint32) bool { n++; return p == 901 })
+		if err != nil || !ok || n != 50 {
+			t.Fatalf("hot up to 1000, stopping at 901: %v %v after %d candidates, want 50", ok, err, n)
+		}
+	}
+	// A run whose file shrank under it reports the damage.
+	if err := os.Truncate(path, int64(idRunHeaderSize+8*100)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = mapped.candidates(h, ^uint32(0), func(uint32) bool { return false })
+	var ce *trove.CorruptionError
+	if !errors.As(err, &ce) || ce.File != path {
+		t.Fatalf("lookup in a truncated run: %v, want a CorruptionError naming it", err)
+	}
 }
