@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"slices"
-	"sort"
 	"unsafe"
 
 	"github.com/trovedb/trove"
@@ -480,7 +479,7 @@ func (r *IDRun) candidates(h uint64, last uint32, fn func(pos uint32) bool) (boo
 	if r.f == nil {
 		return idCandidates(r.hash, r.pos, r.fence, h, last, fn), nil
 	}
-	a := fenceAbove(r.fence, h)
+	a := atMost(r.fence, h)
 	if a == 0 {
 		return false, nil // h is below every hash
 	}
@@ -491,7 +490,7 @@ func (r *IDRun) candidates(h uint64, last uint32, fn func(pos uint32) bool) (boo
 	if err := r.readHashes(win[:hi-lo], lo); err != nil {
 		return false, err
 	}
-	end := lo + sort.Search(hi-lo, func(k int) bool { return win[k] > h })
+	end := lo + atMost(win[:hi-lo], h)
 	start := end
 	for start > lo && win[start-1-lo] == h {
 		start--
@@ -547,13 +546,14 @@ func (r *IDRun) readAt(b []byte, off int64) error {
 	return nil
 }
 
-// fenceAbove returns the number of fence entries ≤ h: the entries of h
-// end in window a−1 (none when a is 0).
-func fenceAbove(fence []uint64, h uint64) int {
-	a, b := 0, len(fence)
+// atMost returns how many of the ascending values s are ≤ h. Over a
+// run's fence, the entries of h end in window atMost−1 (none when it is
+// 0).
+func atMost(s []uint64, h uint64) int {
+	a, b := 0, len(s)
 	for a < b {
 		m := int(uint(a+b) >> 1)
-		if fence[m] <= h {
+		if s[m] <= h {
 			a = m + 1
 		} else {
 			b = m
@@ -571,7 +571,7 @@ func idCandidates(hash []uint64, pos []uint32, fence []uint64, h uint64, last ui
 	// inside the window the last of them starts.
 	i, j := 0, len(hash)
 	if fence != nil {
-		a := fenceAbove(fence, h)
+		a := atMost(fence, h)
 		// fence[a-1] ≤ h < fence[a]: entries of h lie in windows a-1
 		// (and earlier ones, when h repeats across a window's start).
 		if a < len(fence) {
@@ -581,14 +581,7 @@ func idCandidates(hash []uint64, pos []uint32, fence []uint64, h uint64, last ui
 			i = (a - 1) * fenceStep
 		}
 	}
-	for i < j {
-		m := int(uint(i+j) >> 1)
-		if hash[m] <= h {
-			i = m + 1
-		} else {
-			j = m
-		}
-	}
+	i += atMost(hash[i:j], h)
 	// Entries equal to h before the window start are still found: the
 	// walk below goes on backwards past it.
 	for i--; i >= 0 && hash[i] == h; i-- {
