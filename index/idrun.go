@@ -34,8 +34,8 @@ const (
 	// runFilterBits is the filter size of the runs MergeIDRuns writes,
 	// in bits per entry: about 1% of absent ids pass. A run's filter is
 	// the part of it every save of a new id reads, so it is what a store's
-	// resident memory holds of its ids; a false positive costs one read
-	// of a window of entries (IDRun.candidates), which leaves nothing
+	// resident memory holds of its ids; a false positive costs a save one
+	// read of a window of entries (IDRun.candidates), which leaves nothing
 	// resident.
 	runFilterBits = 10
 	// MaxIDRunEntries bounds the positions one run covers (MergeIDRuns
@@ -475,6 +475,7 @@ func decodeIDRunReleasing(file string, data []byte, from *IDRun, release func(lo
 // entries that match, from its file: a lookup that passes the filter (an
 // id saved before, or a false positive) then leaves none of the run's
 // pages in the process's resident set, which the filter alone occupies.
+// Saves look up ids this way (Index.sealedID).
 func (r *IDRun) candidates(h uint64, last uint32, fn func(pos uint32) bool) (bool, error) {
 	if r.f == nil {
 		return idCandidates(r.hash, r.pos, r.fence, h, last, fn), nil

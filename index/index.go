@@ -329,7 +329,7 @@ func (ix *Index) addMeta(pos uint32, d *Doc) error {
 	if !found && idErr == nil {
 		// Not in the head: the id's latest version may be sealed.
 		var sealed bool
-		prev, sealed, idErr = ix.sealedID(d.ID, ^uint32(0), nil)
+		prev, sealed, idErr = ix.sealedID(d.ID, ^uint32(0), nil, true)
 		if sealed {
 			s.superseded.Add(prev)
 		}
@@ -571,10 +571,13 @@ func (ix *Index) Find(id string, version int, last uint32) (pos uint32, found bo
 func (ix *Index) FindWith(id string, version int, last uint32, at func(pos uint32) (string, error)) (pos uint32, found bool, err error) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	return ix.lookupAt(id, version, last, at)
+	return ix.lookupAt(id, version, last, at, false)
 }
 
-func (ix *Index) lookupAt(id string, version int, last uint32, at func(uint32) (string, error)) (uint32, bool, error) {
+// lookupAt is FindWith under ix.mu. fromFile says how to read the id
+// runs' entries (sealedID): from their files for a save's lookup, through
+// their maps for a read's.
+func (ix *Index) lookupAt(id string, version int, last uint32, at func(uint32) (string, error), fromFile bool) (uint32, bool, error) {
 	s := &ix.st
 	if s.closed {
 		return 0, false, errClosed
@@ -603,7 +606,7 @@ func (ix *Index) lookupAt(id string, version int, last uint32, at func(uint32) (
 			return 0, false, idErr
 		}
 		var err error
-		if p, found, err = ix.sealedID(id, last, at); !found {
+		if p, found, err = ix.sealedID(id, last, at, fromFile); !found {
 			return 0, false, err
 		}
 	}
@@ -647,11 +650,12 @@ func (ix *Index) Latest(id string) (pos uint32, version int, ok bool) {
 
 // FindLatest is Latest that also returns the error of reading an id back
 // (Options.IDAt) when one kept it from answering: then found is false and
-// the id may exist.
+// the id may exist. It is a save's lookup: an id run's entries are read
+// from its file (sealedID).
 func (ix *Index) FindLatest(id string) (pos uint32, version int, found bool, err error) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	p, ok, err := ix.lookupAt(id, 0, ^uint32(0), nil)
+	p, ok, err := ix.lookupAt(id, 0, ^uint32(0), nil, true)
 	if !ok {
 		return 0, 0, false, err
 	}
