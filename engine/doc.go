@@ -102,9 +102,19 @@
 // segment indexes' id sections, which a background merge gathers by size
 // tier into id runs (idruns.go), each behind a Bloom filter, so that a
 // lookup reads a few sources however long the log, and memory does not
-// grow with the number of ids. Open uses the longest chain of runs that
-// ends on segment boundaries and removes the other run files; Check
-// compares each run with the merge of the segment indexes it covers.
+// grow with the number of ids but for the filters (1.25 bytes an id: a
+// save's lookup that passes one reads the run's entries from its file).
+// Open uses the longest chain of runs that ends on segment boundaries and
+// removes the other run files; Check compares each run with the merge of
+// the segment indexes it covers.
+//
+// A sealed segment keeps its block table in its footer, read a group at a
+// time through a cache (segment.TableCache); the summary that finds the
+// groups, and the segment's compression dictionary, are built when a read
+// first needs them. The search indexer reads each segment through a view
+// that keeps neither (segment.Segment.Full), so ingest and indexing leave
+// no segment's summary in memory; Stats' segment_read_bytes is what reads
+// have built.
 //
 // # Recovery
 //
