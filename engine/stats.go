@@ -86,7 +86,6 @@ func (s *Store) Stats() map[string]float64 {
 		segRead += sg.seg.ReadMemory()
 	}
 	return map[string]float64{
-		"segment_read_bytes":        float64(segRead),
 		"fsyncs":                    float64(s.stats.fsyncs.Load()),
 		"bytes_written":             float64(s.stats.bytesWritten.Load()),
 		"index_lag":                 lag,
@@ -98,6 +97,7 @@ func (s *Store) Stats() map[string]float64 {
 		"writer_stall_max_seconds":  time.Duration(s.stats.stallMax.Load()).Seconds(),
 		"segment_index_repairs":     float64(s.stats.idxRepairs.Load()),
 		"segment_indexes_unchecked": float64(s.stats.idxUnchecked.Load()),
+		"segment_read_bytes":        float64(segRead),
 	}
 }
 

@@ -47,6 +47,7 @@ type Segment struct {
 	evBlocks  []uint32
 	unordered bool // block position ranges do not ascend: FindBlock scans
 	footerOff int64
+	footerCRC uint32 // the trailer's CRC of the footer, checked at open
 	closed    atomic.Bool
 }
 
@@ -123,7 +124,7 @@ func (s *Segment) full() (*Segment, error) {
 	if err != nil {
 		return nil, err
 	}
-	if f.meta != s.meta || f.version != s.version || f.dataOff != s.dataOff || f.dictCRC != s.dictCRC {
+	if f.meta != s.meta || f.version != s.version || f.dataOff != s.dataOff || f.dictCRC != s.dictCRC || f.footerCRC != s.footerCRC {
 		return nil, corrupt(s.name, 0, "segment changed since it was opened")
 	}
 	f.owner = s
@@ -253,7 +254,7 @@ func openSegment(name string, r io.ReaderAt, size int64, cache *TableCache) (*Se
 		}
 		footer = wide
 	}
-	s := &Segment{name: name, r: r, size: size, version: version, dataOff: dataOff, dictCRC: dictCRC}
+	s := &Segment{name: name, r: r, size: size, version: version, dataOff: dataOff, dictCRC: dictCRC, footerCRC: le.Uint32(tr[12:16])}
 	if err := s.parseFooter(footer, int64(fOff), cache == nil, packed); err != nil {
 		return nil, err
 	}
@@ -262,7 +263,7 @@ func openSegment(name string, r io.ReaderAt, size int64, cache *TableCache) (*Se
 	} else {
 		// A compact segment keeps neither its table nor its dictionary
 		// until a read needs them.
-		s.table = newTable(name, r, int64(fOff), int(fLen), le.Uint32(tr[12:16]), packed, s.nblocks, cache)
+		s.table = newTable(name, r, int64(fOff), int(fLen), s.footerCRC, packed, s.nblocks, cache)
 	}
 	return s, nil
 }

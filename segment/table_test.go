@@ -599,6 +599,41 @@ func testTableBuiltWhenRead(t *testing.T, wide bool) {
 		}
 	})
 
+	if wide { // a wide table's entries lie at fixed offsets
+		t.Run("footer replaced by another that passes its CRC", func(t *testing.T) {
+			path := write(t)
+			s := open(t, path)
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Block 2's CRC changes; the footer's and the trailer's CRCs
+			// are computed again, so the file opens afresh.
+			data[s.footerOff+segMetaSize+2*segBlockEntry+16] ^= 0x40
+			tr := data[len(data)-segTrailerLen:]
+			binary.LittleEndian.PutUint32(tr[12:], crc32.Checksum(data[s.footerOff:len(data)-segTrailerLen], castagnoli))
+			binary.LittleEndian.PutUint32(tr[20:], crc32.Checksum(tr[:20], castagnoli))
+			if err := os.WriteFile(path, data, 0o640); err != nil {
+				t.Fatal(err)
+			}
+			if again, err := OpenSegmentCompact(path); err != nil {
+				t.Fatalf("the new file does not open: %v", err)
+			} else {
+				again.Close()
+			}
+			if _, err := s.Full(); !errors.Is(err, trove.ErrCorrupt) {
+				t.Fatalf("a view of a segment whose footer was replaced: %v, want corruption", err)
+			}
+			if err := s.Scan(func(Record) error { return nil }); !errors.Is(err, trove.ErrCorrupt) {
+				t.Fatalf("Scan of a segment whose footer was replaced: %v, want corruption", err)
+			}
+			_, _, err = s.LocateBlock(recs[0].Position)
+			if ce := wantCorrupt(t, err); ce.Offset != s.footerOff {
+				t.Fatalf("LocateBlock: %v, want the footer reported changed", err)
+			}
+		})
+	}
+
 	t.Run("dictionary changed before the first read", func(t *testing.T) {
 		path := write(t)
 		s := open(t, path)
