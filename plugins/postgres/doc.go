@@ -41,7 +41,8 @@
 // walk the log in position windows, read a payload term's matches by
 // position buckets (a GIN index whose documents carry their position's
 // bucket) when it proves uncommon, and hand over to the GIN index when the
-// terms prove rare (walk.go). Candidates are verified as the engine
+// terms prove rare (walk.go); the next walk of the same filter starts from
+// how common the last one found it (rates.go). Candidates are verified as the engine
 // verifies its own (query.Matcher). A Store moves the GIN indexes' pending
 // lists into them itself once its appends pause, and analyzes its tables
 // after a bulk load (pending.go).

@@ -101,3 +101,24 @@ func MakeTSVectors(tokens [][]string) any {
 	}
 	return a
 }
+
+// SetRate makes s remember rate as the share of positions q's filter
+// matches (rates.go).
+func SetRate(s *Store, q trove.EventQuery, rate float64) error {
+	c, err := q.Compile()
+	if err != nil {
+		return err
+	}
+	s.rates.put(rateKey(whereClause(c, true)), rate)
+	return nil
+}
+
+// Rate is the share of positions s remembers for q's filter.
+func Rate(s *Store, q trove.EventQuery) (float64, bool, error) {
+	c, err := q.Compile()
+	if err != nil {
+		return 0, false, err
+	}
+	r, ok := s.rates.get(rateKey(whereClause(c, true)))
+	return r, ok, nil
+}

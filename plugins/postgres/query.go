@@ -92,8 +92,7 @@ func (s *Store) QueryEvents(ctx context.Context, q trove.EventQuery) ([]trove.Ev
 	// needs no bound from it.
 	var first *firstRead
 	if walk && !desc {
-		stmt, args := firstWalkRead(c, cols, want)
-		first = &firstRead{stmt: stmt, args: args}
+		first = s.firstWalkRead(c, cols, want)
 	}
 	if keyset && want >= 0 || cursor {
 		conn, h, err := beginSnapshot(ctx, pool, first)
@@ -207,6 +206,10 @@ type firstRead struct {
 	stmt string
 	args []any
 	rows []scanned
+	// The window it reads, (lo, hi] (hi not cut at the head), and whether
+	// by position buckets (walk).
+	lo, hi  int64
+	buckets bool
 }
 
 // beginSnapshot begins a REPEATABLE READ, read-only transaction on a

@@ -170,6 +170,8 @@ type Store struct {
 	// position buckets, and whether the query then hands the rest of the
 	// log over to the index.
 	walked func(window int64, candidates int, buckets bool, handOver bool)
+	// rates remembers how common the filters of past walks were.
+	rates rates
 }
 
 var (

@@ -67,6 +67,10 @@ const (
 // those buckets alone, however common the term is elsewhere); or hand
 // the rest over to the GIN index.
 //
+// The first window is sized, or read by buckets, from the share of
+// positions the filter's last walk matched when the Store remembers one
+// (rates.go), and the share this walk finds is remembered for the next.
+//
 // first, when not nil, holds the rows of the first window, read in
 // ascending order with the snapshot's head (firstWalkRead).
 func (s *Store) walk(ctx context.Context, tx querier, c *trove.CompiledQuery, cols string, desc bool, head int64, want int,
@@ -90,8 +94,15 @@ func (s *Store) walk(ctx context.Context, tx querier, c *trove.CompiledQuery, co
 		return head - b
 	}
 	var seen, found int64
-	window := firstWalkWindow(want)
-	buckets := int64(0) // the buckets the next window reads; 0: walk
+	key := rateKey(w)
+	// window: the positions the next window walks; buckets: the buckets
+	// it reads instead when not 0.
+	window, buckets := s.startPlan(key, w, want, b, desc)
+	defer func() {
+		if err == nil && seen >= minRateSpan {
+			s.rates.put(key, float64(found)/float64(seen))
+		}
+	}()
 	for {
 		if remaining() <= 0 {
 			return 0, true, nil
@@ -99,25 +110,21 @@ func (s *Store) walk(ctx context.Context, tx querier, c *trove.CompiledQuery, co
 		var lo, hi int64
 		var page []scanned
 		bucketed := buckets > 0
-		if bucketed {
+		switch {
+		case first != nil:
+			// Read with the head, from position 0: (lo, hi] here.
+			page, lo, hi, bucketed = first.rows, first.lo, min(first.hi, head), first.buckets
+			first = nil
+		case bucketed:
 			lo, hi = bucketWindow(b, buckets, desc, head)
-			docs := make([]string, 0, buckets)
-			for k := (lo + 1) >> bucketShift; k <= hi>>bucketShift; k++ {
-				docs = append(docs, `{"b":`+strconv.FormatInt(k, 10)+`,"p":`+w.bucketDoc+`}`)
-			}
-			page, _, err = s.readRows(ctx, tx, bstmt, append(w.args[:n:n], lo, hi, docs), false)
-		} else {
+			page, _, err = s.readRows(ctx, tx, bstmt, append(w.args[:n:n], lo, hi, bucketDocs(w, lo, hi)), false)
+		default:
 			window = min(window, remaining())
 			lo, hi = b, b+window
 			if desc {
 				lo, hi = b-window, b
 			}
-			if first != nil {
-				page = first.rows // (0, firstWalkWindow] read with the head: (lo, hi] here
-				first = nil
-			} else {
-				page, _, err = s.readRows(ctx, tx, stmt, append(w.args[:n:n], lo, hi), false)
-			}
+			page, _, err = s.readRows(ctx, tx, stmt, append(w.args[:n:n], lo, hi), false)
 		}
 		if err != nil {
 			return 0, false, err
@@ -173,16 +180,57 @@ func (s *Store) walk(ctx context.Context, tx querier, c *trove.CompiledQuery, co
 }
 
 // firstWalkWindow is the size of a walk's first window for want
-// matches.
+// matches, knowing nothing of the filter.
 func firstWalkWindow(want int) int64 {
 	return min(max(int64(want)*firstWalkFactor, minWalkWindow), maxWalkWindow)
 }
 
-// firstWalkRead is the statement reading the first window of an
-// ascending walk of c, (0, firstWalkWindow(want)], and its arguments.
-func firstWalkRead(c *trove.CompiledQuery, cols string, want int) (string, []any) {
+// startPlan is how a walk of w for want matches from b (b = head with
+// desc) starts: a window of window positions, or, when buckets is not 0,
+// that many position buckets. Without a remembered share of the filter
+// (rates.go) it is the first window; with one, what the walk would choose
+// after a window that found that share.
+func (s *Store) startPlan(key uint64, w where, want int, b int64, desc bool) (window, buckets int64) {
+	rate, ok := s.rates.get(key)
+	if !ok || rate <= 0 {
+		return firstWalkWindow(want), 0
+	}
+	walkRows := float64(want) / rate
+	if w.bucketDoc != "" {
+		nb := bucketsFor(b, desc, float64(want)*bucketMargin/rate)
+		if desc {
+			nb = min(nb, b>>bucketShift+1)
+		}
+		if float64(nb)*(bucketCost+rate*(1<<bucketShift)*bucketRowCost) < walkRows {
+			return 0, min(nb, maxBuckets)
+		}
+	}
+	return min(max(int64(walkRows*1.25)+minWalkWindow/4, minWalkWindow), maxWalkWindow), 0
+}
+
+// firstWalkRead is the first window of an ascending walk of c for want
+// matches, to be read with the head: its statement and arguments, and its
+// bounds (0, hi], not yet cut at the head (positions past it are not in
+// the snapshot).
+func (s *Store) firstWalkRead(c *trove.CompiledQuery, cols string, want int) *firstRead {
 	w := whereClause(c, true)
-	return walkStatement(cols, w, false), append(w.args, int64(0), firstWalkWindow(want))
+	window, buckets := s.startPlan(rateKey(w), w, want, 0, false)
+	if buckets > 0 {
+		lo, hi := bucketWindow(0, buckets, false, math.MaxInt64)
+		return &firstRead{stmt: bucketStatement(cols, w, false), args: append(w.args, lo, hi, bucketDocs(w, lo, hi)),
+			lo: lo, hi: hi, buckets: true}
+	}
+	return &firstRead{stmt: walkStatement(cols, w, false), args: append(w.args, int64(0), window), hi: window}
+}
+
+// bucketDocs are the containment documents of the buckets of (lo, hi]
+// for w's first payload term: {"b": bucket, "p": the term}.
+func bucketDocs(w where, lo, hi int64) []string {
+	docs := make([]string, 0, hi>>bucketShift-(lo+1)>>bucketShift+1)
+	for k := (lo + 1) >> bucketShift; k <= hi>>bucketShift; k++ {
+		docs = append(docs, `{"b":`+strconv.FormatInt(k, 10)+`,"p":`+w.bucketDoc+`}`)
+	}
+	return docs
 }
 
 // bucketMargin is how many more matches than the limit still needs the

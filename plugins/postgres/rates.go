@@ -1,0 +1,70 @@
+package postgres
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// Filter rates.
+//
+// A walk (walk.go) learns how common its filter is only as it reads: its
+// first window, sized for a filter matching one row in ten, is what a rare
+// term pays before the walk can choose the position buckets or the GIN
+// index. Queries repeat, though (the same status, the same tag, polled by
+// a dashboard), so a Store remembers, per filter, the share of positions
+// its last walk matched, and the next walk of that filter starts the way
+// that share makes cheapest: a window sized for the limit, or the
+// position buckets at once. The share only chooses how rows are read; the
+// filter, and so the result, is the same every way, and a walk whose
+// remembered share was wrong goes on from what it finds, as any walk does.
+
+// maxRates bounds the filters remembered; past it, one is forgotten for
+// each new one.
+const maxRates = 1024
+
+// minRateSpan is the fewest positions a walk must have read for its
+// share to be remembered.
+const minRateSpan = minWalkWindow
+
+// rates maps a filter (rateKey) to the share of positions its last walk
+// matched: at most maxRates of them, 16 bytes each however long the
+// filter.
+type rates struct {
+	mu sync.Mutex
+	m  map[uint64]float64
+}
+
+func (r *rates) get(key uint64) (float64, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	v, ok := r.m[key]
+	return v, ok
+}
+
+func (r *rates) put(key uint64, rate float64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil {
+		r.m = make(map[uint64]float64)
+	}
+	if _, ok := r.m[key]; !ok && len(r.m) >= maxRates {
+		for k := range r.m { // an arbitrary one
+			delete(r.m, k)
+			break
+		}
+	}
+	r.m[key] = rate
+}
+
+// rateKey names w's filter: a hash of its SQL and its values. Two filters
+// with one hash would share a rate, which only chooses how rows are read.
+func rateKey(w where) uint64 {
+	d := xxhash.New()
+	d.WriteString(w.sql)
+	for _, a := range w.args {
+		fmt.Fprintf(d, "\x00%v", a)
+	}
+	return d.Sum64()
+}
