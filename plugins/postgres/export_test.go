@@ -102,14 +102,14 @@ func MakeTSVectors(tokens [][]string) any {
 	return a
 }
 
-// SetRate makes s remember rate as the share of positions q's filter
-// matches (rates.go).
-func SetRate(s *Store, q trove.EventQuery, rate float64) error {
+// SetRate makes s remember that q's filter matched share of the positions
+// of a log of head positions (rates.go).
+func SetRate(s *Store, q trove.EventQuery, share float64, head int64) error {
 	c, err := q.Compile()
 	if err != nil {
 		return err
 	}
-	s.rates.put(rateKey(whereClause(c, true)), rate)
+	s.rates.put(rateKey(whereClause(c, true)), rate{rate: share, head: head})
 	return nil
 }
 
@@ -120,5 +120,5 @@ func Rate(s *Store, q trove.EventQuery) (float64, bool, error) {
 		return 0, false, err
 	}
 	r, ok := s.rates.get(rateKey(whereClause(c, true)))
-	return r, ok, nil
+	return r.rate, ok, nil
 }

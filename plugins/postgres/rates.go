@@ -28,26 +28,32 @@ const maxRates = 1024
 // share to be remembered.
 const minRateSpan = minWalkWindow
 
-// rates maps a filter (rateKey) to the share of positions its last walk
-// matched: at most maxRates of them, 16 bytes each however long the
-// filter.
-type rates struct {
-	mu sync.Mutex
-	m  map[uint64]float64
+// rate is what a walk of a filter found: the share of the positions it
+// read that matched, in a log of head positions.
+type rate struct {
+	rate float64
+	head int64
 }
 
-func (r *rates) get(key uint64) (float64, bool) {
+// rates maps a filter (rateKey) to what its last walk found: at most
+// maxRates of them, a few bytes each however long the filter.
+type rates struct {
+	mu sync.Mutex
+	m  map[uint64]rate
+}
+
+func (r *rates) get(key uint64) (rate, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	v, ok := r.m[key]
 	return v, ok
 }
 
-func (r *rates) put(key uint64, rate float64) {
+func (r *rates) put(key uint64, v rate) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.m == nil {
-		r.m = make(map[uint64]float64)
+		r.m = make(map[uint64]rate)
 	}
 	if _, ok := r.m[key]; !ok && len(r.m) >= maxRates {
 		for k := range r.m { // an arbitrary one
@@ -55,7 +61,7 @@ func (r *rates) put(key uint64, rate float64) {
 			break
 		}
 	}
-	r.m[key] = rate
+	r.m[key] = v
 }
 
 // rateKey names w's filter: a hash of its SQL and its values. Two filters

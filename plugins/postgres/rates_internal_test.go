@@ -10,17 +10,17 @@ func TestRatesBounded(t *testing.T) {
 		t.Fatal("an empty map remembers a filter")
 	}
 	for i := range 3 * maxRates {
-		r.put(uint64(i), float64(i))
+		r.put(uint64(i), rate{rate: float64(i), head: int64(i)})
 		if n := len(r.m); n > maxRates {
 			t.Fatalf("after %d filters, %d remembered, want at most %d", i+1, n, maxRates)
 		}
 	}
 	last := uint64(3*maxRates - 1)
-	if v, ok := r.get(last); !ok || v != float64(3*maxRates-1) {
+	if v, ok := r.get(last); !ok || v.rate != float64(3*maxRates-1) {
 		t.Fatalf("the newest filter: %v %v", v, ok)
 	}
-	r.put(last, 0.5)
-	if v, _ := r.get(last); v != 0.5 || len(r.m) != maxRates {
+	r.put(last, rate{rate: 0.5, head: 10})
+	if v, _ := r.get(last); v.rate != 0.5 || v.head != 10 || len(r.m) != maxRates {
 		t.Fatalf("updating a filter: %v, %d remembered", v, len(r.m))
 	}
 }

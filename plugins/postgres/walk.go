@@ -95,14 +95,24 @@ func (s *Store) walk(ctx context.Context, tx querier, c *trove.CompiledQuery, co
 	}
 	var seen, found int64
 	key := rateKey(w)
-	// window: the positions the next window walks; buckets: the buckets
-	// it reads instead when not 0.
-	window, buckets := s.startPlan(key, w, want, b, desc)
 	defer func() {
 		if err == nil && seen >= minRateSpan {
-			s.rates.put(key, float64(found)/float64(seen))
+			s.rates.put(key, rate{rate: float64(found) / float64(seen), head: head})
 		}
 	}()
+	// window: the positions the next window walks; buckets: the buckets
+	// it reads instead when not 0.
+	start := s.startPlan(key, w, want, b, desc)
+	window, buckets := start.window, start.buckets
+	if start.handOver && first == nil {
+		if s.walked != nil {
+			s.walked(0, 0, false, true)
+		}
+		if desc {
+			return b + 1, false, nil
+		}
+		return b, false, nil
+	}
 	for {
 		if remaining() <= 0 {
 			return 0, true, nil
@@ -140,28 +150,11 @@ func (s *Store) walk(ctx context.Context, tx querier, c *trove.CompiledQuery, co
 		}
 		need := want - have()
 		finished := need <= 0 || remaining() == 0
-		var walkRows float64
 		handOver := !finished && found == 0
 		buckets = 0
 		if !finished && !handOver {
-			rate := float64(found) / float64(seen)
-			walkRows = float64(need) / rate
-			ginRows := rate * float64(remaining()) * ginRowCost
-			bucketRows, nb := math.Inf(1), int64(0)
-			if bstmt != "" {
-				// The buckets the rest of the limit takes at this rate
-				// (with bucketMargin to spare), at most every one left.
-				// Every candidate of a bucket read is fetched.
-				perBucket := rate * (1 << bucketShift)
-				nb = min(bucketsFor(b, desc, float64(need)*bucketMargin/rate), remaining()>>bucketShift+1)
-				bucketRows = float64(nb) * (bucketCost + perBucket*bucketRowCost)
-			}
-			switch {
-			case ginRows < walkRows && ginRows < bucketRows:
-				handOver = true
-			case bucketRows < walkRows:
-				buckets = min(nb, maxBuckets)
-			}
+			next := nextStep(float64(found)/float64(seen), need, remaining(), b, desc, bstmt != "")
+			window, buckets, handOver = next.window, next.buckets, next.handOver
 		}
 		if s.walked != nil {
 			s.walked(hi-lo, len(page), bucketed, handOver)
@@ -175,8 +168,40 @@ func (s *Store) walk(ctx context.Context, tx querier, c *trove.CompiledQuery, co
 			}
 			return b, false, nil
 		}
-		window = min(max(int64(walkRows*1.25)+minWalkWindow/4, minWalkWindow), maxWalkWindow)
 	}
+}
+
+// step is what a walk reads next: a window of window positions, or
+// (buckets > 0) that many position buckets; or nothing (handOver), the
+// rest of the log being cheaper through the GIN index.
+type step struct {
+	window, buckets int64
+	handOver        bool
+}
+
+// nextStep chooses the cheapest way for a walk at b (remaining positions
+// left) to find need more matches of a filter matching rate of the
+// positions (> 0): walk on, read position buckets (withBuckets: a payload
+// term), or hand over to the GIN index.
+func nextStep(rate float64, need int, remaining, b int64, desc, withBuckets bool) step {
+	walkRows := float64(need) / rate
+	ginRows := rate * float64(remaining) * ginRowCost
+	bucketRows, nb := math.Inf(1), int64(0)
+	if withBuckets {
+		// The buckets the rest of the limit takes at this rate (with
+		// bucketMargin to spare), at most every one left. Every
+		// candidate of a bucket read is fetched.
+		perBucket := rate * (1 << bucketShift)
+		nb = min(bucketsFor(b, desc, float64(need)*bucketMargin/rate), remaining>>bucketShift+1)
+		bucketRows = float64(nb) * (bucketCost + perBucket*bucketRowCost)
+	}
+	switch {
+	case ginRows < walkRows && ginRows < bucketRows:
+		return step{handOver: true}
+	case bucketRows < walkRows:
+		return step{buckets: min(nb, maxBuckets)}
+	}
+	return step{window: min(max(int64(walkRows*1.25)+minWalkWindow/4, minWalkWindow), maxWalkWindow)}
 }
 
 // firstWalkWindow is the size of a walk's first window for want
@@ -186,41 +211,39 @@ func firstWalkWindow(want int) int64 {
 }
 
 // startPlan is how a walk of w for want matches from b (b = head with
-// desc) starts: a window of window positions, or, when buckets is not 0,
-// that many position buckets. Without a remembered share of the filter
-// (rates.go) it is the first window; with one, what the walk would choose
-// after a window that found that share.
-func (s *Store) startPlan(key uint64, w where, want int, b int64, desc bool) (window, buckets int64) {
-	rate, ok := s.rates.get(key)
-	if !ok || rate <= 0 {
-		return firstWalkWindow(want), 0
+// desc; 0 without, the head not yet read) starts. Without a remembered
+// share of the filter (rates.go) it is the first window; with one, what
+// the walk would choose after a window that found that share, the log as
+// long as the remembered walk's when the head is not known yet.
+func (s *Store) startPlan(key uint64, w where, want int, b int64, desc bool) step {
+	r, ok := s.rates.get(key)
+	if !ok || r.rate <= 0 {
+		return step{window: firstWalkWindow(want)}
 	}
-	walkRows := float64(want) / rate
-	if w.bucketDoc != "" {
-		nb := bucketsFor(b, desc, float64(want)*bucketMargin/rate)
-		if desc {
-			nb = min(nb, b>>bucketShift+1)
-		}
-		if float64(nb)*(bucketCost+rate*(1<<bucketShift)*bucketRowCost) < walkRows {
-			return 0, min(nb, maxBuckets)
-		}
+	remaining := b
+	if !desc {
+		remaining = r.head
 	}
-	return min(max(int64(walkRows*1.25)+minWalkWindow/4, minWalkWindow), maxWalkWindow), 0
+	return nextStep(r.rate, want, max(remaining, 1), b, desc, w.bucketDoc != "")
 }
 
 // firstWalkRead is the first window of an ascending walk of c for want
 // matches, to be read with the head: its statement and arguments, and its
 // bounds (0, hi], not yet cut at the head (positions past it are not in
-// the snapshot).
+// the snapshot). It is nil when the walk is to hand the log over to the
+// GIN index at once.
 func (s *Store) firstWalkRead(c *trove.CompiledQuery, cols string, want int) *firstRead {
 	w := whereClause(c, true)
-	window, buckets := s.startPlan(rateKey(w), w, want, 0, false)
-	if buckets > 0 {
-		lo, hi := bucketWindow(0, buckets, false, math.MaxInt64)
+	start := s.startPlan(rateKey(w), w, want, 0, false)
+	switch {
+	case start.handOver:
+		return nil
+	case start.buckets > 0:
+		lo, hi := bucketWindow(0, start.buckets, false, math.MaxInt64)
 		return &firstRead{stmt: bucketStatement(cols, w, false), args: append(w.args, lo, hi, bucketDocs(w, lo, hi)),
 			lo: lo, hi: hi, buckets: true}
 	}
-	return &firstRead{stmt: walkStatement(cols, w, false), args: append(w.args, int64(0), window), hi: window}
+	return &firstRead{stmt: walkStatement(cols, w, false), args: append(w.args, int64(0), start.window), hi: start.window}
 }
 
 // bucketDocs are the containment documents of the buckets of (lo, hi]
