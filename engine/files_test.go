@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/backup"
@@ -225,5 +226,64 @@ func TestSmallFileSavesTouchOnlyThePack(t *testing.T) {
 	f, err := st.GetFile(ctx, "s007")
 	if err != nil || f.ContentType != "text/plain" || f.Filename != "s007.txt" || f.Size != 1<<10+7 {
 		t.Fatalf("GetFile s007 = %+v, %v", f, err)
+	}
+}
+
+// The file store opens beside the log's recovery. When either fails, Open
+// fails and leaves nothing open: once the damage is mended, the store
+// opens (within a deadline: a lock left held would wait forever) and
+// answers every file and event.
+func TestFailedOpenReleasesBoth(t *testing.T) {
+	dir := t.TempDir()
+	o := Options{SegmentSize: 8 << 10, BlockSize: 1 << 10, SearchIndex: "off"}
+	st := openStore(t, dir, o)
+	want := saveFiles(t, st, 8, 4)
+	saveBatches(t, st, 100, 400, 50)
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	segs, _ := filepath.Glob(filepath.Join(dir, "segments", "*.seg"))
+	if len(segs) == 0 {
+		t.Fatal("no sealed segment")
+	}
+	for _, c := range []struct {
+		what string
+		path string
+		at   int64
+	}{
+		{"a damaged segment", segs[0], 0},
+		{"a damaged pack", filepath.Join(dir, "files", "packs", "00000001.pack"), 100},
+	} {
+		orig, err := os.ReadFile(c.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bad := bytes.Clone(orig)
+		bad[c.at] ^= 0xff
+		if err := os.WriteFile(c.path, bad, 0o640); err != nil {
+			t.Fatal(err)
+		}
+		var ce *trove.CorruptionError
+		if _, err := Open(dir, o); !errors.As(err, &ce) || ce.File != c.path {
+			t.Fatalf("Open with %s = %v, want a CorruptionError naming %s", c.what, err, c.path)
+		}
+		if err := os.WriteFile(c.path, orig, 0o640); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		st, err := OpenContext(ctx, dir, o)
+		cancel()
+		if err != nil {
+			t.Fatalf("Open after %s was mended: %v", c.what, err)
+		}
+		checkFiles(t, st, want)
+		for i := 100; i < 500; i += 37 {
+			if _, err := st.GetEvent(context.Background(), testEvent(i).ID); err != nil {
+				t.Fatalf("after %s: event %d: %v", c.what, i, err)
+			}
+		}
+		if err := st.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -225,7 +225,29 @@ func open(ctx context.Context, dir string, opts Options, readOnly bool) (st *Sto
 		lock:     lock,
 	}
 	s.cache = newBlockCache(o.CacheSize)
+	// The file store reads its packs to index them (blob/local): beside
+	// the log's recovery, which does not touch them. An open canceled
+	// before it starts leaves the files alone.
+	type opened struct {
+		blobs *local.Store
+		err   error
+	}
+	blobsOpened := make(chan opened, 1)
+	if !readOnly {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("engine: open: %w", err)
+		}
+		go func() {
+			b, err := local.OpenContext(ctx, filepath.Join(dir, "files"))
+			blobsOpened <- opened{b, err}
+		}()
+	}
 	if err := s.recover(ctx); err != nil {
+		if !readOnly {
+			if b := <-blobsOpened; b.err == nil {
+				b.blobs.Close()
+			}
+		}
 		return nil, err
 	}
 	s.openSegIndexes()
@@ -233,7 +255,8 @@ func open(ctx context.Context, dir string, opts Options, readOnly bool) (st *Sto
 		s.publish()
 		return s, nil
 	}
-	blobs, err := local.Open(filepath.Join(dir, "files"))
+	b := <-blobsOpened
+	blobs, err := b.blobs, b.err
 	if err != nil {
 		s.wal.Close()
 		s.closeSegIndexes()
