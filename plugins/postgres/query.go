@@ -206,8 +206,11 @@ type firstRead struct {
 	stmt string
 	args []any
 	rows []scanned
-	// The window it reads, (lo, hi] (hi not cut at the head), and whether
-	// by position buckets (walk).
+	// For a walk's first window (firstWalkRead): the walk's filter and its
+	// rate key, the window it reads, (lo, hi] (hi not cut at the head),
+	// and whether by position buckets.
+	w       where
+	key     uint64
 	lo, hi  int64
 	buckets bool
 }

@@ -75,7 +75,14 @@ const (
 // ascending order with the snapshot's head (firstWalkRead).
 func (s *Store) walk(ctx context.Context, tx querier, c *trove.CompiledQuery, cols string, desc bool, head int64, want int,
 	first *firstRead, have func() int, keep func([]scanned, [][]trove.EventLink) error) (last int64, done bool, err error) {
-	w := whereClause(c, true)
+	var w where
+	var key uint64
+	if first != nil {
+		w, key = first.w, first.key
+	} else {
+		w = whereClause(c, true)
+		key = rateKey(w)
+	}
 	n := len(w.args)
 	stmt := walkStatement(cols, w, desc)
 	bstmt := ""
@@ -94,7 +101,6 @@ func (s *Store) walk(ctx context.Context, tx querier, c *trove.CompiledQuery, co
 		return head - b
 	}
 	var seen, found int64
-	key := rateKey(w)
 	defer func() {
 		if err == nil && seen >= minRateSpan {
 			s.rates.put(key, rate{rate: float64(found) / float64(seen), head: head})
@@ -230,20 +236,24 @@ func (s *Store) startPlan(key uint64, w where, want int, b int64, desc bool) ste
 // firstWalkRead is the first window of an ascending walk of c for want
 // matches, to be read with the head: its statement and arguments, and its
 // bounds (0, hi], not yet cut at the head (positions past it are not in
-// the snapshot). It is nil when the walk is to hand the log over to the
-// GIN index at once.
+// the snapshot), with the filter and its rate key for the walk that goes
+// on from it. It is nil when the walk is to hand the log over to the GIN
+// index at once.
 func (s *Store) firstWalkRead(c *trove.CompiledQuery, cols string, want int) *firstRead {
 	w := whereClause(c, true)
-	start := s.startPlan(rateKey(w), w, want, 0, false)
+	key := rateKey(w)
+	start := s.startPlan(key, w, want, 0, false)
+	n := len(w.args)
 	switch {
 	case start.handOver:
 		return nil
 	case start.buckets > 0:
 		lo, hi := bucketWindow(0, start.buckets, false, math.MaxInt64)
-		return &firstRead{stmt: bucketStatement(cols, w, false), args: append(w.args, lo, hi, bucketDocs(w, lo, hi)),
-			lo: lo, hi: hi, buckets: true}
+		return &firstRead{stmt: bucketStatement(cols, w, false), args: append(w.args[:n:n], lo, hi, bucketDocs(w, lo, hi)),
+			w: w, key: key, lo: lo, hi: hi, buckets: true}
 	}
-	return &firstRead{stmt: walkStatement(cols, w, false), args: append(w.args, int64(0), start.window), hi: start.window}
+	return &firstRead{stmt: walkStatement(cols, w, false), args: append(w.args[:n:n], int64(0), start.window),
+		w: w, key: key, hi: start.window}
 }
 
 // bucketDocs are the containment documents of the buckets of (lo, hi]
