@@ -33,6 +33,7 @@ var (
 	benchBlock  = flag.Int("benchblock", 0, "blockSize option of the benchmarks' stores (0: the default)")
 	benchSegSz  = flag.Int64("benchsegsize", 0, "segmentSize option of the ingest benchmarks (0: the default)")
 	benchSearch = flag.String("benchsearch", "on", "searchIndex option of the ingest benchmarks (on: bleve indexes sealed events in the background)")
+	benchQSrch  = flag.String("benchquerysearch", "off", "searchIndex option of the query benchmarks' store (on: reads run while bleve catches up, as in the harness at 10M events)")
 	benchHeap   = flag.String("benchheapprofile", "", "BenchmarkIngestRSS: write a heap profile of the open store here after the ingest")
 	benchWide   = flag.Bool("benchwide", false, "use the bench harness's event shape (~728 bytes of JSON, ~296-byte payload, metadata, 30% linked, 10 schemas × 100 producers); keep its -benchdir apart")
 )
@@ -299,7 +300,7 @@ func benchQuery(b *testing.B, q trove.EventQuery, want int) {
 func benchQueries(b *testing.B, next func(i int) trove.EventQuery, want int) {
 	q := next(0)
 	dir := fixture(b)
-	st, err := Open(dir, Options{SearchIndex: "off"})
+	st, err := Open(dir, Options{SearchIndex: *benchQSrch})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -334,7 +335,7 @@ func reportP50(b *testing.B, lat []time.Duration) {
 
 func BenchmarkGetByID(b *testing.B) {
 	dir := fixture(b)
-	st, err := Open(dir, Options{SearchIndex: "off"})
+	st, err := Open(dir, Options{SearchIndex: *benchQSrch})
 	if err != nil {
 		b.Fatal(err)
 	}

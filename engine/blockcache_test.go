@@ -16,10 +16,10 @@ func testBlock(seg, idx int, size int64) *block {
 	return &block{first: uint64(seg)<<32 | uint64(idx), size: size}
 }
 
-// checkCache verifies the cache's bookkeeping against its segments' slots:
-// every cached block hangs from its slot, its size is counted once, and no
-// slot holds a block the cache has dropped.
-func checkCache(t *testing.T, c *blockCache, segs []*sealed) {
+// checkCache verifies the cache's bookkeeping against its maps: every
+// cached block is in its shard's map under its key, its size is counted
+// once, and no map holds a block the cache has dropped.
+func checkCache(t *testing.T, c *blockCache) {
 	t.Helper()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -33,47 +33,56 @@ func checkCache(t *testing.T, c *blockCache, segs []*sealed) {
 		count++
 		size += e.blk.size
 		inRing[e.blk] = true
-		if got := (*e.sg.slots.Load())[e.idx].Load(); got != e.blk {
-			t.Fatalf("ring entry (%d, %d) is not in its slot", e.sg.id, e.idx)
+		if got := c.shard(e.key).m[e.key]; got != e.blk {
+			t.Fatalf("ring entry (%d, %d) is not in its map", e.key.sg.id, e.key.idx)
 		}
 	}
 	if count != c.mu.count || size != c.mu.size || len(c.mu.ring)-len(c.mu.free) != count {
 		t.Fatalf("cache counts %d blocks of %d bytes (%d ring places, %d free); ring holds %d of %d",
 			c.mu.count, c.mu.size, len(c.mu.ring), len(c.mu.free), count, size)
 	}
-	for _, sg := range segs {
-		slots := sg.slots.Load()
-		if slots == nil {
-			if sg.cached != 0 {
-				t.Fatalf("segment %d: %d blocks cached, no slots", sg.id, sg.cached)
+	held := 0
+	for i := range c.shards {
+		for k, b := range c.shards[i].m {
+			held++
+			if c.shard(k) != &c.shards[i] {
+				t.Fatalf("block (%d, %d) in shard %d, not its own", k.sg.id, k.idx, i)
 			}
-			continue
-		}
-		held := 0
-		for i := range *slots {
-			if b := (*slots)[i].Load(); b != nil {
-				held++
-				if !inRing[b] {
-					t.Fatalf("slot (%d, %d) holds a block the cache dropped", sg.id, i)
-				}
+			if !inRing[b] {
+				t.Fatalf("map entry (%d, %d) holds a block the cache dropped", k.sg.id, k.idx)
 			}
 		}
-		if held == 0 || held != sg.cached {
-			t.Fatalf("segment %d: %d slots hold blocks, %d counted", sg.id, held, sg.cached)
-		}
+	}
+	if held != count {
+		t.Fatalf("maps hold %d blocks, ring %d", held, count)
 	}
 }
 
-func testSegs(n, blocks int) []*sealed {
+// cachedOf counts the blocks of sg in the cache's maps.
+func cachedOf(c *blockCache, sg *sealed) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for i := range c.shards {
+		for k := range c.shards[i].m {
+			if k.sg == sg {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+func testSegs(n int) []*sealed {
 	segs := make([]*sealed, n)
 	for i := range segs {
-		segs[i] = &sealed{id: uint64(i), nblocks: blocks}
+		segs[i] = &sealed{id: uint64(i)}
 	}
 	return segs
 }
 
 func TestBlockCacheEvictsBySize(t *testing.T) {
-	segs := testSegs(2, 50)
+	segs := testSegs(2)
 	c := newBlockCache(1000)
 	for i := range 100 {
 		sg := segs[i%2]
@@ -88,7 +97,7 @@ func TestBlockCacheEvictsBySize(t *testing.T) {
 		if size > 1000 || blocks != min(i+1, 10) {
 			t.Fatalf("after %d puts: %d blocks, %d bytes; want %d blocks, at most 1000 bytes", i+1, blocks, size, min(i+1, 10))
 		}
-		checkCache(t, c, segs)
+		checkCache(t, c)
 	}
 	// Blocks of different sizes: the total stays bounded, holes are reused.
 	for i := range 200 {
@@ -96,18 +105,19 @@ func TestBlockCacheEvictsBySize(t *testing.T) {
 		if _, size := c.stats(); size > 1000 {
 			t.Fatalf("%d bytes cached past 1000", size)
 		}
-		checkCache(t, c, segs)
+		checkCache(t, c)
 	}
 	if len(c.mu.ring) > 20 {
 		t.Fatalf("ring of %d places for at most 20 blocks", len(c.mu.ring))
 	}
-	// A segment no longer read loses its blocks, and then its slots.
+	// A segment no longer read loses its blocks: what the cache keeps is
+	// the blocks it holds, whichever segments they come from.
 	for i := range 50 {
 		c.put(segs[1], i, testBlock(1, i, 100))
-		checkCache(t, c, segs)
+		checkCache(t, c)
 	}
-	if segs[0].slots.Load() != nil {
-		t.Fatal("a segment with no cached block keeps its slots")
+	if n := cachedOf(c, segs[0]); n != 0 {
+		t.Fatalf("a segment no longer read keeps %d blocks", n)
 	}
 }
 
@@ -115,7 +125,7 @@ func TestBlockCacheEvictsBySize(t *testing.T) {
 // any number of them (CLOCK gives it a second chance each sweep), while
 // blocks never read again go.
 func TestBlockCacheKeepsWhatIsRead(t *testing.T) {
-	segs := testSegs(1, 1000)
+	segs := testSegs(1)
 	sg := segs[0]
 	c := newBlockCache(10 * 100)
 	hot := testBlock(0, 0, 100)
@@ -135,11 +145,11 @@ func TestBlockCacheKeepsWhatIsRead(t *testing.T) {
 	if cached != 9 {
 		t.Fatalf("%d cold blocks cached, want 9", cached)
 	}
-	checkCache(t, c, segs)
+	checkCache(t, c)
 }
 
 func TestBlockCacheEdges(t *testing.T) {
-	segs := testSegs(1, 4)
+	segs := testSegs(1)
 	sg := segs[0]
 	t.Run("first put wins", func(t *testing.T) {
 		c := newBlockCache(1 << 20)
@@ -152,7 +162,7 @@ func TestBlockCacheEdges(t *testing.T) {
 		}
 	})
 	t.Run("oversized block kept alone", func(t *testing.T) {
-		segs := testSegs(1, 4)
+		segs := testSegs(1)
 		sg := segs[0]
 		c := newBlockCache(100)
 		c.put(sg, 0, testBlock(0, 0, 60))
@@ -164,14 +174,14 @@ func TestBlockCacheEdges(t *testing.T) {
 		if c.get(sg, 1) != nil || c.get(sg, 2) == nil {
 			t.Fatal("the oversized block outlived the next put")
 		}
-		checkCache(t, c, segs)
+		checkCache(t, c)
 	})
 	t.Run("disabled", func(t *testing.T) {
-		segs := testSegs(1, 4)
+		segs := testSegs(1)
 		sg := segs[0]
 		c := newBlockCache(-1)
 		b := testBlock(0, 0, 10)
-		if c.put(sg, 0, b) != b || c.get(sg, 0) != nil || sg.slots.Load() != nil {
+		if c.put(sg, 0, b) != b || c.get(sg, 0) != nil || cachedOf(c, sg) != 0 {
 			t.Fatal("a disabled cache kept a block")
 		}
 	})
@@ -181,7 +191,7 @@ func TestBlockCacheEdges(t *testing.T) {
 // (run with -race) always get back the block of the key they asked for,
 // and the bookkeeping holds at the end.
 func TestBlockCacheConcurrent(t *testing.T) {
-	segs := testSegs(3, 64)
+	segs := testSegs(3)
 	c := newBlockCache(40 * 100)
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
@@ -212,7 +222,7 @@ func TestBlockCacheConcurrent(t *testing.T) {
 	if _, size := c.stats(); size > 40*100 {
 		t.Fatalf("%d bytes cached past %d", size, 40*100)
 	}
-	checkCache(t, c, segs)
+	checkCache(t, c)
 }
 
 // TestReadsThroughSmallCache: a store whose cache holds a few blocks reads

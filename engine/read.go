@@ -26,28 +26,21 @@ type sealed struct {
 	// was found damaged and rebuilt (checkSegIndexes); every index it
 	// held is closed by Close.
 	idx atomic.Pointer[index.SegIndex]
-	// nblocks is seg.NumBlocks(), the length of slots.
-	nblocks int
-	// slots holds the segment's blocks that are in the block cache, by
-	// block number; nil while the cache holds none of them (8 bytes a
-	// block only for segments being read).
-	slots atomic.Pointer[[]atomic.Pointer[block]]
-	// cached counts the non-nil slots; guarded by the block cache's mutex.
-	cached int
 }
 
 func newSealed(id uint64, path string, seg *segment.Segment) *sealed {
-	return &sealed{id: id, path: path, seg: seg, meta: seg.Meta(), nblocks: seg.NumBlocks()}
+	return &sealed{id: id, path: path, seg: seg, meta: seg.Meta()}
 }
 
 // hasEvents reports whether the segment holds any event.
 func (sg *sealed) hasEvents() bool { return sg.meta.LastPosition != 0 }
 
 // Memory a cached block holds besides its records' bytes: the block, its
-// entry in the cache's ring and its slot.
+// entry in the cache's ring and its map entry (key, value and the map's
+// control byte, with room to spare for the map's load factor).
 const (
 	recordSize    = int64(unsafe.Sizeof(segment.Record{}))
-	blockOverhead = int64(unsafe.Sizeof(block{}) + unsafe.Sizeof(clockEntry{}) + 8)
+	blockOverhead = int64(unsafe.Sizeof(block{}) + unsafe.Sizeof(clockEntry{}) + 2*(unsafe.Sizeof(blockKey{})+8+1))
 )
 
 // block is a decoded block: its event records in position order.
