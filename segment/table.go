@@ -125,27 +125,40 @@ func (t *table) state() (*tableState, error) {
 	if crc32.Checksum(footer, castagnoli) != t.footerCRC {
 		return nil, corrupt(t.name, t.footerOff, "footer changed since the segment was opened (CRC mismatch)")
 	}
-	st := &tableState{}
+	st := &tableState{slots: make([]groupSlot, t.ng)}
 	entries := footer[segMetaSize:]
 	if t.packed {
-		buf := unpackedBufs.Get().(*[]byte)
-		defer unpackedBufs.Put(buf)
-		wide, offs, reason := unpackTable(footer, uint64(t.n), *buf)
-		if reason != "" {
-			// The bytes passed the CRC the open checked, and unpacked then.
-			return nil, corrupt(t.name, t.footerOff, "%s", reason)
+		// Each group is unpacked on its own into one group's room, which
+		// stays in the CPU's cache while its summary is taken: unpacking
+		// the whole table first wrote, and then read back, 56 bytes a
+		// block of a table of tens of thousands.
+		if uint64(t.n) > uint64(len(entries))/minPackedEntry {
+			return nil, corrupt(t.name, t.footerOff, "meta says %d blocks, the packed table holds %d bytes", t.n, len(entries))
 		}
-		*buf = wide[:0]
-		entries, st.offs = wide[segMetaSize:], offs
-	}
-	if len(entries) != t.n*segBlockEntry {
+		st.offs = make([]uint32, t.ng+1)
+	} else if len(entries) != t.n*segBlockEntry {
 		return nil, corrupt(t.name, t.footerOff, "footer holds %d bytes of entries for %d blocks", len(entries), t.n)
 	}
-	st.slots = make([]groupSlot, t.ng)
+	var room [groupBlocks * segBlockEntry]byte
 	var hi uint64
+	at := 0 // a packed table: where group g starts
 	for g := range t.ng {
+		first := g * groupBlocks
+		n := min(groupBlocks, t.n-first)
+		var raw []byte
+		if t.packed {
+			// The bytes passed the CRC the open checked, and unpacked then.
+			st.offs[g] = uint32(at)
+			raw = room[:n*segBlockEntry]
+			used, reason := unpackGroup(entries[at:], raw, n)
+			if reason != "" {
+				return nil, corrupt(t.name, t.footerOff, "packed table group %d: %s", g, reason)
+			}
+			at += used
+		} else {
+			raw = entries[first*segBlockEntry : (first+n)*segBlockEntry]
+		}
 		sl := &st.slots[g]
-		raw := entries[g*groupBlocks*segBlockEntry : min(t.n, (g+1)*groupBlocks)*segBlockEntry]
 		for e := 0; e < len(raw); e += segBlockEntry {
 			hi = max(hi, binary.LittleEndian.Uint64(raw[e+32:]))
 			if binary.LittleEndian.Uint64(raw[e+24:]) == 0 {
@@ -154,6 +167,12 @@ func (t *table) state() (*tableState, error) {
 		}
 		sl.hi = hi
 		sl.crc = crc32.Checksum(raw, castagnoli)
+	}
+	if t.packed {
+		if at != len(entries) {
+			return nil, corrupt(t.name, t.footerOff, "%d bytes after the packed table's %d entries", len(entries)-at, t.n)
+		}
+		st.offs[t.ng] = uint32(at)
 	}
 	t.st.Store(st)
 	return st, nil
