@@ -127,22 +127,36 @@ func unpackTable(footer []byte, nblocks uint64, dst []byte) (wide []byte, offs [
 	}
 	wide = dst[:size]
 	copy(wide, footer[:segMetaSize])
-	ng := (n + groupBlocks - 1) / groupBlocks
-	offs = make([]uint32, ng+1)
+	offs = make([]uint32, (n+groupBlocks-1)/groupBlocks+1)
+	into := func(g int) []byte { return wide[segMetaSize+g*groupBlocks*segBlockEntry:] }
+	end, reason := unpackGroups(packed, n, into, func(g, at int, _ []byte) { offs[g] = uint32(at) })
+	if reason != "" {
+		return nil, nil, reason
+	}
+	offs[len(offs)-1] = uint32(end)
+	return wide, offs, ""
+}
+
+// unpackGroups unpacks the n entries of a packed table (the footer after
+// the meta), which the caller checked can hold them, a group at a time:
+// group g into the room into(g) gives (which holds at least its entries),
+// then each(g, at, entries) with where its packed bytes start. It returns
+// where the table ends, or what is wrong when the bytes do not hold
+// exactly n entries.
+func unpackGroups(packed []byte, n int, into func(g int) []byte, each func(g, at int, entries []byte)) (end int, reason string) {
 	at := 0
-	for g := range ng {
-		offs[g] = uint32(at)
-		first := g * groupBlocks
-		cnt := min(groupBlocks, n-first)
-		used, reason := unpackGroup(packed[at:], wide[segMetaSize+first*segBlockEntry:], cnt)
+	for g := range (n + groupBlocks - 1) / groupBlocks {
+		cnt := min(groupBlocks, n-g*groupBlocks)
+		entries := into(g)[:cnt*segBlockEntry]
+		used, reason := unpackGroup(packed[at:], entries, cnt)
 		if reason != "" {
-			return nil, nil, fmt.Sprintf("packed table group %d: %s", g, reason)
+			return 0, fmt.Sprintf("packed table group %d: %s", g, reason)
 		}
+		each(g, at, entries)
 		at += used
 	}
 	if at != len(packed) {
-		return nil, nil, fmt.Sprintf("%d bytes after the packed table's %d entries", len(packed)-at, n)
+		return 0, fmt.Sprintf("%d bytes after the packed table's %d entries", len(packed)-at, n)
 	}
-	offs[ng] = uint32(at)
-	return wide, offs, ""
+	return at, ""
 }

@@ -127,37 +127,8 @@ func (t *table) state() (*tableState, error) {
 	}
 	st := &tableState{slots: make([]groupSlot, t.ng)}
 	entries := footer[segMetaSize:]
-	if t.packed {
-		// Each group is unpacked on its own into one group's room, which
-		// stays in the CPU's cache while its summary is taken: unpacking
-		// the whole table first wrote, and then read back, 56 bytes a
-		// block of a table of tens of thousands.
-		if uint64(t.n) > uint64(len(entries))/minPackedEntry {
-			return nil, corrupt(t.name, t.footerOff, "meta says %d blocks, the packed table holds %d bytes", t.n, len(entries))
-		}
-		st.offs = make([]uint32, t.ng+1)
-	} else if len(entries) != t.n*segBlockEntry {
-		return nil, corrupt(t.name, t.footerOff, "footer holds %d bytes of entries for %d blocks", len(entries), t.n)
-	}
-	var room [groupBlocks * segBlockEntry]byte
 	var hi uint64
-	at := 0 // a packed table: where group g starts
-	for g := range t.ng {
-		first := g * groupBlocks
-		n := min(groupBlocks, t.n-first)
-		var raw []byte
-		if t.packed {
-			// The bytes passed the CRC the open checked, and unpacked then.
-			st.offs[g] = uint32(at)
-			raw = room[:n*segBlockEntry]
-			used, reason := unpackGroup(entries[at:], raw, n)
-			if reason != "" {
-				return nil, corrupt(t.name, t.footerOff, "packed table group %d: %s", g, reason)
-			}
-			at += used
-		} else {
-			raw = entries[first*segBlockEntry : (first+n)*segBlockEntry]
-		}
+	sum := func(g int, raw []byte) {
 		sl := &st.slots[g]
 		for e := 0; e < len(raw); e += segBlockEntry {
 			hi = max(hi, binary.LittleEndian.Uint64(raw[e+32:]))
@@ -168,12 +139,34 @@ func (t *table) state() (*tableState, error) {
 		sl.hi = hi
 		sl.crc = crc32.Checksum(raw, castagnoli)
 	}
-	if t.packed {
-		if at != len(entries) {
-			return nil, corrupt(t.name, t.footerOff, "%d bytes after the packed table's %d entries", len(entries)-at, t.n)
+	if !t.packed {
+		if len(entries) != t.n*segBlockEntry {
+			return nil, corrupt(t.name, t.footerOff, "footer holds %d bytes of entries for %d blocks", len(entries), t.n)
 		}
-		st.offs[t.ng] = uint32(at)
+		for g := range t.ng {
+			sum(g, entries[g*groupBlocks*segBlockEntry:min(t.n, (g+1)*groupBlocks)*segBlockEntry])
+		}
+		t.st.Store(st)
+		return st, nil
 	}
+	// Each group is unpacked on its own into one group's room, which stays
+	// in the CPU's cache while its summary is taken: unpacking the whole
+	// table first wrote, and then read back, 56 bytes a block of a table of
+	// tens of thousands. The bytes passed the CRC the open checked, and
+	// unpacked then.
+	if uint64(t.n) > uint64(len(entries))/minPackedEntry {
+		return nil, corrupt(t.name, t.footerOff, "meta says %d blocks, the packed table holds %d bytes", t.n, len(entries))
+	}
+	var room [groupBlocks * segBlockEntry]byte
+	st.offs = make([]uint32, t.ng+1)
+	end, reason := unpackGroups(entries, t.n, func(int) []byte { return room[:] }, func(g, at int, raw []byte) {
+		st.offs[g] = uint32(at)
+		sum(g, raw)
+	})
+	if reason != "" {
+		return nil, corrupt(t.name, t.footerOff, "%s", reason)
+	}
+	st.offs[t.ng] = uint32(end)
 	t.st.Store(st)
 	return st, nil
 }
