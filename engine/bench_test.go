@@ -35,6 +35,7 @@ var (
 	benchSearch = flag.String("benchsearch", "on", "searchIndex option of the ingest benchmarks (on: bleve indexes sealed events in the background)")
 	benchQSrch  = flag.String("benchquerysearch", "off", "searchIndex option of the query benchmarks' store (on: reads run while bleve catches up, as in the harness at 10M events)")
 	benchHeap   = flag.String("benchheapprofile", "", "BenchmarkIngestRSS: write a heap profile of the open store here after the ingest")
+	benchCold   = flag.Bool("benchcold", false, "query benchmarks: drop the store's files from the page cache after opening it (Linux), so that reads find them on the disk; reports disk bytes and major faults an op")
 	benchWide   = flag.Bool("benchwide", false, "use the bench harness's event shape (~728 bytes of JSON, ~296-byte payload, metadata, 30% linked, 10 schemas × 100 producers); keep its -benchdir apart")
 )
 
@@ -311,6 +312,7 @@ func benchQueries(b *testing.B, next func(i int) trove.EventQuery, want int) {
 		b.Fatalf("query: %d results, %v; want %d", len(res), err, want)
 	}
 	var lat []time.Duration
+	io := startColdReads(b, dir)
 	i := 0
 	for b.Loop() {
 		q := next(i)
@@ -321,7 +323,30 @@ func benchQueries(b *testing.B, next func(i int) trove.EventQuery, want int) {
 		}
 		lat = append(lat, time.Since(t))
 	}
+	io.report(b, len(lat))
 	reportP50(b, lat)
+}
+
+// coldReads measures what a read benchmark's ops read from the disk.
+type coldReads struct{ at ioCounters }
+
+// startColdReads evicts the store on dir from the page cache when
+// -benchcold asks, and starts counting.
+func startColdReads(b *testing.B, dir string) coldReads {
+	if *benchCold {
+		evictStore(b, dir)
+	}
+	return coldReads{readIOCounters()}
+}
+
+// report adds the disk KiB and major page faults an op to b's metrics.
+func (c coldReads) report(b *testing.B, ops int) {
+	if ops == 0 {
+		return
+	}
+	now := readIOCounters()
+	b.ReportMetric(float64(now.readBytes-c.at.readBytes)/1024/float64(ops), "disk-KiB/op")
+	b.ReportMetric(float64(now.majorFaults-c.at.majorFaults)/float64(ops), "majflt/op")
 }
 
 func reportP50(b *testing.B, lat []time.Duration) {
@@ -342,6 +367,7 @@ func BenchmarkGetByID(b *testing.B) {
 	defer st.Close()
 	ctx := context.Background()
 	var lat []time.Duration
+	io := startColdReads(b, dir)
 	i := 0
 	for b.Loop() {
 		id := benchEvent((i * 7919) % *benchEvents).ID
@@ -352,6 +378,7 @@ func BenchmarkGetByID(b *testing.B) {
 		}
 		lat = append(lat, time.Since(t))
 	}
+	io.report(b, len(lat))
 	reportP50(b, lat)
 }
 

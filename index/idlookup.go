@@ -148,6 +148,9 @@ func (ix *Index) sealedID(id string, last uint32, at func(uint32) (string, error
 				return 0, false, e
 			}
 		} else {
+			if src.run != nil && src.run.mapped {
+				src.run.prefetch(h)
+			}
 			ok = idCandidates(src.hash, src.pos, src.fence, h, last, verify)
 		}
 		if ok {

@@ -344,8 +344,59 @@ func OpenIDRun(path string) (*IDRun, error) {
 			r.Close()
 			return nil, fmt.Errorf("index: id run: %w", err)
 		}
+		// Every lookup probes the filter, so it lives in the heap: a
+		// page of the map not touched for a while may leave the page
+		// cache (a host reclaiming cold file pages does that within a
+		// minute), and each probe would then wait for the disk.
+		// It is read from the file, which leaves the map's pages
+		// untouched.
+		if err = r.copyFilter(); err != nil {
+			r.Close()
+			return nil, err
+		}
 	}
 	return r, nil
+}
+
+// copyFilter replaces a mapped run's filter, which reads its map, by a
+// copy in the heap read from its file.
+func (r *IDRun) copyFilter() error {
+	n := int64(len(r.hash))
+	off := idRunHeaderSize + 8*n + (4*n+7)&^7
+	words := make(idFilter, len(r.filter))
+	b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(words))), 8*len(words))
+	if err := r.readAt(b, off); err != nil {
+		return err
+	}
+	var tr [idRunTrailer]byte
+	if err := r.readAt(tr[:], int64(len(r.data)-idRunTrailer)); err != nil {
+		return err
+	}
+	if crc32.Checksum(b, castagnoli) != binary.LittleEndian.Uint32(tr[8:]) {
+		return &trove.CorruptionError{File: r.file, Offset: off, Reason: "index: id run: the filter changed since the run was checked"}
+	}
+	for i := range words {
+		words[i] = binary.LittleEndian.Uint64(b[8*i:])
+	}
+	r.filter = words
+	return nil
+}
+
+// prefetch asks the kernel to start reading the window of entries a
+// lookup of h reads (its hashes and their positions), so that when their
+// pages are not cached the two reads overlap instead of following each
+// other. It costs a system call a lookup; r must be mapped.
+func (r *IDRun) prefetch(h uint64) {
+	a := atMost(r.fence, h)
+	if a == 0 {
+		return
+	}
+	lo := (a - 1) * fenceStep
+	hi := min(lo+fenceStep, len(r.hash))
+	n := int64(len(r.hash))
+	hashAt, posAt := idRunHeaderSize+8*int64(lo), idRunHeaderSize+8*n+4*int64(lo)
+	willNeed(r.f, hashAt, 8*int64(hi-lo))
+	willNeed(r.f, posAt, 4*int64(hi-lo))
 }
 
 // ReadIDRun is OpenIDRun reading the whole file into memory instead of

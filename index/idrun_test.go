@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"unsafe"
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/trovedb/trove"
@@ -728,5 +729,80 @@ func TestIDRunLookupAcrossWindows(t *testing.T) {
 	var ce *trove.CorruptionError
 	if !errors.As(err, &ce) || ce.File != path {
 		t.Fatalf("lookup in a truncated run: %v, want a CorruptionError naming it", err)
+	}
+}
+
+// A mapped run keeps its filter in the heap, not in its map: every lookup
+// probes it, and a page of the map can leave the page cache. prefetch,
+// which only hints the kernel, accepts any hash, and lookups after it
+// answer as before.
+func TestMappedRunFilterAndPrefetch(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	docs, prevs := chainedDocs(r, 1200)
+	segs := segIndexes(t, docs, prevs, 700, 500)
+	data := encodeRun(t, SegSource(segs[0]), SegSource(segs[1]))
+	path := filepath.Join(t.TempDir(), "f.run")
+	if err := os.WriteFile(path, data, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	run, err := OpenIDRun(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer run.Close()
+	if run.mapped {
+		lo := uintptr(unsafe.Pointer(unsafe.SliceData(run.data)))
+		at := uintptr(unsafe.Pointer(unsafe.SliceData(run.filter)))
+		if at >= lo && at < lo+uintptr(len(run.data)) {
+			t.Fatal("a mapped run's filter reads its map")
+		}
+		for _, h := range []uint64{0, 1, run.hash[0], run.hash[len(run.hash)/2], run.hash[len(run.hash)-1], ^uint64(0)} {
+			run.prefetch(h)
+		}
+	}
+	mem, err := DecodeIDRun("f", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(run.filter, mem.filter) {
+		t.Fatal("the mapped run's filter differs from the file's")
+	}
+	checkRun(t, run, docs, 1, 1200)
+}
+
+// A mapped run's filter is read from its file after the run was checked:
+// bytes that changed in between are damage, not a filter.
+func TestMappedRunFilterChanged(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	docs, prevs := chainedDocs(r, 400)
+	segs := segIndexes(t, docs, prevs, 400)
+	data := encodeRun(t, SegSource(segs[0]))
+	path := filepath.Join(t.TempDir(), "c.run")
+	if err := os.WriteFile(path, data, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	run, err := OpenIDRun(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer run.Close()
+	if !run.mapped {
+		t.Skip("runs are not mapped on this platform")
+	}
+	if err := run.copyFilter(); err != nil {
+		t.Fatalf("copying an unchanged filter: %v", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := int64(len(data) - idRunTrailer - 8*len(run.filter) + 3)
+	if _, err := f.WriteAt([]byte{data[at] ^ 0x10}, at); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	var ce *trove.CorruptionError
+	if err := run.copyFilter(); !errors.As(err, &ce) || ce.File != path {
+		t.Fatalf("copying a changed filter: %v, want a CorruptionError naming the run", err)
 	}
 }
