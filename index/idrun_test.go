@@ -689,15 +689,7 @@ func TestIDRunLookupAcrossWindows(t *testing.T) {
 	}
 	segs := segIndexes(t, docs, prevs, 900, 600)
 	data := encodeRun(t, SegSource(segs[0]), SegSource(segs[1]))
-	path := filepath.Join(t.TempDir(), "hot.run")
-	if err := os.WriteFile(path, data, 0o640); err != nil {
-		t.Fatal(err)
-	}
-	mapped, err := OpenIDRun(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mapped.Close()
+	mapped, path := openRunFile(t, "hot.run", data)
 	if mapped.f == nil {
 		t.Fatal("a mapped run without its file")
 	}
@@ -741,15 +733,7 @@ func TestMappedRunFilterAndPrefetch(t *testing.T) {
 	docs, prevs := chainedDocs(r, 1200)
 	segs := segIndexes(t, docs, prevs, 700, 500)
 	data := encodeRun(t, SegSource(segs[0]), SegSource(segs[1]))
-	path := filepath.Join(t.TempDir(), "f.run")
-	if err := os.WriteFile(path, data, 0o640); err != nil {
-		t.Fatal(err)
-	}
-	run, err := OpenIDRun(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer run.Close()
+	run, _ := openRunFile(t, "f.run", data)
 	if run.mapped {
 		lo := uintptr(unsafe.Pointer(unsafe.SliceData(run.data)))
 		at := uintptr(unsafe.Pointer(unsafe.SliceData(run.filter)))
@@ -777,15 +761,7 @@ func TestMappedRunFilterChanged(t *testing.T) {
 	docs, prevs := chainedDocs(r, 400)
 	segs := segIndexes(t, docs, prevs, 400)
 	data := encodeRun(t, SegSource(segs[0]))
-	path := filepath.Join(t.TempDir(), "c.run")
-	if err := os.WriteFile(path, data, 0o640); err != nil {
-		t.Fatal(err)
-	}
-	run, err := OpenIDRun(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer run.Close()
+	run, path := openRunFile(t, "c.run", data)
 	if !run.mapped {
 		t.Skip("runs are not mapped on this platform")
 	}
@@ -805,4 +781,21 @@ func TestMappedRunFilterChanged(t *testing.T) {
 	if err := run.copyFilter(); !errors.As(err, &ce) || ce.File != path {
 		t.Fatalf("copying a changed filter: %v, want a CorruptionError naming the run", err)
 	}
+}
+
+// openRunFile writes data to a file named name in a fresh directory and
+// opens it with OpenIDRun (closed when the test ends); it returns the run
+// and the file's path.
+func openRunFile(t *testing.T, name string, data []byte) (*IDRun, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, data, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	run, err := OpenIDRun(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { run.Close() })
+	return run, path
 }

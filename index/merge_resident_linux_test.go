@@ -145,15 +145,7 @@ func TestIDRunCheckReleases(t *testing.T) {
 	// Opened through its map, a run leaves little resident.
 	defer func(v int) { maxCheckCopy = v }(maxCheckCopy)
 	maxCheckCopy = 0
-	path := filepath.Join(t.TempDir(), "r.run")
-	if err := os.WriteFile(path, data, 0o640); err != nil {
-		t.Fatal(err)
-	}
-	opened, err := OpenIDRun(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer opened.Close()
+	opened, _ := openRunFile(t, "r.run", data)
 	if !opened.mapped {
 		t.Fatal("the run was not mapped")
 	}
