@@ -312,7 +312,7 @@ func benchQueries(b *testing.B, next func(i int) trove.EventQuery, want int) {
 		b.Fatalf("query: %d results, %v; want %d", len(res), err, want)
 	}
 	var lat []time.Duration
-	io := startColdReads(b, dir)
+	cold := startColdReads(b, dir)
 	i := 0
 	for b.Loop() {
 		q := next(i)
@@ -323,7 +323,7 @@ func benchQueries(b *testing.B, next func(i int) trove.EventQuery, want int) {
 		}
 		lat = append(lat, time.Since(t))
 	}
-	io.report(b, len(lat))
+	cold.report(b, len(lat))
 	reportP50(b, lat)
 }
 
@@ -367,7 +367,7 @@ func BenchmarkGetByID(b *testing.B) {
 	defer st.Close()
 	ctx := context.Background()
 	var lat []time.Duration
-	io := startColdReads(b, dir)
+	cold := startColdReads(b, dir)
 	i := 0
 	for b.Loop() {
 		id := benchEvent((i * 7919) % *benchEvents).ID
@@ -378,7 +378,7 @@ func BenchmarkGetByID(b *testing.B) {
 		}
 		lat = append(lat, time.Since(t))
 	}
-	io.report(b, len(lat))
+	cold.report(b, len(lat))
 	reportP50(b, lat)
 }
 

@@ -361,8 +361,7 @@ func OpenIDRun(path string) (*IDRun, error) {
 // copyFilter replaces a mapped run's filter, which reads its map, by a
 // copy in the heap read from its file.
 func (r *IDRun) copyFilter() error {
-	n := int64(len(r.hash))
-	off := idRunHeaderSize + 8*n + (4*n+7)&^7
+	off := r.filterAt()
 	words := make(idFilter, len(r.filter))
 	b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(words))), 8*len(words))
 	if err := r.readAt(b, off); err != nil {
@@ -387,17 +386,34 @@ func (r *IDRun) copyFilter() error {
 // pages are not cached the two reads overlap instead of following each
 // other. It costs a system call a lookup; r must be mapped.
 func (r *IDRun) prefetch(h uint64) {
-	a := atMost(r.fence, h)
-	if a == 0 {
+	lo, hi, ok := r.window(h)
+	if !ok {
 		return
 	}
-	lo := (a - 1) * fenceStep
-	hi := min(lo+fenceStep, len(r.hash))
-	n := int64(len(r.hash))
-	hashAt, posAt := idRunHeaderSize+8*int64(lo), idRunHeaderSize+8*n+4*int64(lo)
-	willNeed(r.f, hashAt, 8*int64(hi-lo))
-	willNeed(r.f, posAt, 4*int64(hi-lo))
+	willNeed(r.f, r.hashAt(lo), 8*int64(hi-lo))
+	willNeed(r.f, r.posAt(lo), 4*int64(hi-lo))
 }
+
+// window returns the entries lo…hi−1 of the fence's window in which the
+// entries of h end (they may begin in earlier ones); ok is false when h
+// is below every hash.
+func (r *IDRun) window(h uint64) (lo, hi int, ok bool) {
+	a := atMost(r.fence, h)
+	if a == 0 {
+		return 0, 0, false
+	}
+	lo = (a - 1) * fenceStep
+	return lo, min(lo+fenceStep, len(r.hash)), true
+}
+
+// hashAt, posAt and filterAt are the file offsets of entry i's hash, of
+// its position, and of the filter (IDRUN.md, "Layout").
+func (r *IDRun) hashAt(i int) int64 { return idRunHeaderSize + 8*int64(i) }
+func (r *IDRun) posAt(i int) int64  { return r.hashAt(len(r.hash)) + 4*int64(i) }
+func (r *IDRun) filterAt() int64    { return r.posAt(0) + int64(runPosBytes(uint64(len(r.hash)))) }
+
+// runPosBytes is the size of the positions of n entries, padding included.
+func runPosBytes(n uint64) uint64 { return (4*n + 7) &^ 7 }
 
 // ReadIDRun is OpenIDRun reading the whole file into memory instead of
 // mapping it.
@@ -465,7 +481,7 @@ func decodeIDRunReleasing(file string, data []byte, from *IDRun, release func(lo
 	if words != uint64(filterWordsFor(int(n), int(bits))) {
 		return nil, corrupt(20, "filter of %d words for %d entries of %d bits", words, n, bits)
 	}
-	posBytes := (4*n + 7) &^ 7
+	posBytes := runPosBytes(n)
 	want := idRunHeaderSize + 8*n + posBytes + 8*words + idRunTrailer
 	if uint64(len(data)) != want {
 		return nil, corrupt(0, "%d bytes, want %d for %d entries", len(data), want, n)
@@ -531,14 +547,11 @@ func (r *IDRun) candidates(h uint64, last uint32, fn func(pos uint32) bool) (boo
 	if r.f == nil {
 		return idCandidates(r.hash, r.pos, r.fence, h, last, fn), nil
 	}
-	a := atMost(r.fence, h)
-	if a == 0 {
+	lo, hi, ok := r.window(h)
+	if !ok {
 		return false, nil // h is below every hash
 	}
-	// Entries of h end in window a−1, and may begin in earlier ones.
 	var win [fenceStep]uint64
-	lo := (a - 1) * fenceStep
-	hi := min(lo+fenceStep, len(r.hash))
 	if err := r.readHashes(win[:hi-lo], lo); err != nil {
 		return false, err
 	}
@@ -564,7 +577,7 @@ func (r *IDRun) candidates(h uint64, last uint32, fn func(pos uint32) bool) (boo
 		return false, nil
 	}
 	b := make([]byte, 4*(end-start))
-	if err := r.readAt(b, idRunHeaderSize+8*int64(len(r.hash))+4*int64(start)); err != nil {
+	if err := r.readAt(b, r.posAt(start)); err != nil {
 		return false, err
 	}
 	for k := end - start - 1; k >= 0; k-- {
@@ -578,7 +591,7 @@ func (r *IDRun) candidates(h uint64, last uint32, fn func(pos uint32) bool) (boo
 // readHashes reads the hashes of entries lo… into dst.
 func (r *IDRun) readHashes(dst []uint64, lo int) error {
 	b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(dst))), 8*len(dst))
-	if err := r.readAt(b, idRunHeaderSize+8*int64(lo)); err != nil {
+	if err := r.readAt(b, r.hashAt(lo)); err != nil {
 		return err
 	}
 	for k := range dst {
