@@ -228,6 +228,11 @@ func BenchmarkReopen(b *testing.B) {
 	dir := fixture(b)
 	var heap uint64
 	for b.Loop() {
+		if *benchCold {
+			b.StopTimer()
+			evictStore(b, dir)
+			b.StartTimer()
+		}
 		st, err := Open(dir, Options{SearchIndex: "off"})
 		if err != nil {
 			b.Fatal(err)

@@ -40,8 +40,9 @@
 // calls are coalesced into one write and one fdatasync per group, as event
 // saves are, and a file is durable when SaveFile returns. Larger files are
 // streamed into a staged file and published under their SHA-256. Check
-// verifies files/ too (every pack record, every file's hash), and Salvage
-// reads the files without changing files/, around damaged pack records.
+// verifies files/ too (every pack record and key file, every file's
+// hash), and Salvage reads the files without changing files/, around
+// damaged pack records.
 //
 // # Writes
 //

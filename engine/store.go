@@ -225,9 +225,9 @@ func open(ctx context.Context, dir string, opts Options, readOnly bool) (st *Sto
 		lock:     lock,
 	}
 	s.cache = newBlockCache(o.CacheSize)
-	// The file store reads its packs to index them (blob/local): beside
-	// the log's recovery, which does not touch them. An open canceled
-	// before it starts leaves the files alone.
+	// The file store indexes its packs from their key files and its last
+	// pack (blob/local), beside the log's recovery, which does not touch
+	// them. An open canceled before it starts leaves the files alone.
 	type opened struct {
 		blobs *local.Store
 		err   error

@@ -266,8 +266,8 @@ func TestCrash(t *testing.T) {
 // TestCrashSmallFiles is the SIGKILL crash test with 64 concurrent writers
 // of small files only (1 to 4096 bytes, all packed, meeting in the group
 // commit), in packs of 64 KiB so that kills also land while a new pack is
-// started; after every kill the reopen (which reads every pack record and
-// commit) succeeds, each acknowledged file is there with its bytes, and
+// started (and a key file written); after every kill the reopen (which
+// replays the sealed packs' key files and reads the last pack) succeeds, each acknowledged file is there with its bytes, and
 // after every fifth Verify (every live object's hash) passes.
 func TestCrashSmallFiles(t *testing.T) {
 	checks := 0

@@ -50,13 +50,19 @@
 // pwrite and one fdatasync, and creates no file. A full pack
 // (Options.PackSize, 64 MiB) is cut to its last record and the next group
 // starts a new one (created with its header, fsynced, its directory
-// fsynced). Open reads every pack to rebuild the index: the records of a
-// group count once its commit record is read and its group CRC holds. A
-// torn tail of the last pack (a group whose write never completed, so was
-// never acknowledged) is truncated; a bad record followed by an intact
-// commit, or any other damage, fails Open with a *trove.CorruptionError
-// naming the pack and offset, and changes nothing. Opening reads every
-// pack, so it costs time in proportion to the bytes packed.
+// fsynced); the full pack's key file, the list of its records
+// (FORMAT.md, section 6), is written before the new pack is created.
+// Open rebuilds the index from the key files of the sealed packs and by
+// reading the last pack (and any sealed pack whose key file is missing or
+// does not match it, whose key file it then writes again): the records
+// of a group count once its commit record is read and its group CRC
+// holds. So opening costs time in proportion to the records packed, not
+// to their bytes. A torn tail of the last pack (a group whose write never
+// completed, so was never acknowledged) is truncated; a bad record
+// followed by an intact commit, or any other damage in a pack Open reads,
+// fails Open with a *trove.CorruptionError naming the pack and offset,
+// and changes nothing. Damage inside a sealed pack replayed from its key
+// file is found when its record is read, and by Verify and Check.
 //
 // Delete of a packed key appends a delete record with the same group
 // commit; the bytes stay in the pack (there is no compaction: deletes are
@@ -104,9 +110,9 @@
 // # Checks and salvage
 //
 // Check verifies a directory without changing anything on disk: every pack
-// record and commit, every live object's bytes against its size and
-// SHA-256; the torn tail the next Open would cut is reported, not a
-// problem. OpenReadOnly opens a directory for reading without changing it,
+// record and commit, every key file against its pack, every live object's
+// bytes against its size and SHA-256; the torn tail the next Open would
+// cut is reported, not a problem. OpenReadOnly opens a directory for reading without changing it,
 // serving every record that reads back intact even around damage (for
 // salvage).
 //

@@ -167,11 +167,13 @@ func OpenContext(ctx context.Context, dir string) (*Store, error) {
 	return OpenWith(ctx, dir, Options{})
 }
 
-// OpenWith is OpenContext with options. Open reads every pack to rebuild
-// the index of packed keys: it truncates a torn tail of the last pack
-// (bytes of a write never acknowledged) and fails with a
-// *trove.CorruptionError naming the pack and offset, changing nothing,
-// when a pack is damaged anywhere else (see FORMAT.md).
+// OpenWith is OpenContext with options. Open rebuilds the index of packed
+// keys from the sealed packs' key files and by reading the last pack (and
+// any sealed pack without a matching key file, whose key file it writes):
+// it truncates a torn tail of the last pack (bytes of a write never
+// acknowledged) and fails with a *trove.CorruptionError naming the pack
+// and offset, changing nothing, when a pack it reads is damaged anywhere
+// else (see FORMAT.md).
 func OpenWith(ctx context.Context, dir string, opts Options) (_ *Store, err error) {
 	opts, err = opts.withDefaults()
 	if err != nil {

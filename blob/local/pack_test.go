@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/trovedb/trove"
@@ -65,6 +66,8 @@ func checkKeys(t *testing.T, s *Store, want map[string][]byte, gone []string) {
 }
 
 func packPath(dir string, n uint32) string { return filepath.Join(dir, "packs", packName(n)) }
+
+func keysPath(dir string, n uint32) string { return filepath.Join(dir, "packs", keysName(n)) }
 
 func appendTo(t *testing.T, path string, b []byte) {
 	t.Helper()
@@ -282,8 +285,9 @@ func TestPackDamage(t *testing.T) {
 		offset  int64 // -2: any
 		salvage bool  // OpenReadOnly opens
 	}{
-		{"bit flip in a record of the first pack", func(t *testing.T, dir string) {
+		{"bit flip in a record of the first pack, its key file gone", func(t *testing.T, dir string) {
 			flipByte(t, packPath(dir, 1), firstRecord+200)
+			os.Remove(keysPath(dir, 1))
 		}, 1, []string{"k0"}, firstRecord, true},
 		{"bit flip in an early record of the last pack", func(t *testing.T, dir string) {
 			flipByte(t, packPath(dir, 2), firstRecord+300)
@@ -781,7 +785,12 @@ func TestPackCostPerPut(t *testing.T) {
 		for i := range n {
 			mustPut(t, s, fmt.Sprintf("k%04d", i), testData(i, 1<<10))
 		}
-		packs := len(regularFiles(t, dir, "packs"))
+		var packs int
+		for _, f := range regularFiles(t, dir, "packs") {
+			if strings.HasSuffix(f, ".pack") {
+				packs++
+			}
+		}
 		if packs < 4 {
 			t.Fatalf("%d packs, want at least 4", packs)
 		}
@@ -789,10 +798,12 @@ func TestPackCostPerPut(t *testing.T) {
 		for i := range packs {
 			groups += commitRecords(t, packPath(dir, uint32(i+1)))
 		}
-		later := int64(packs - 1) // packs started after the first, each cutting the one before
-		if w, y := ops(s); groups != n || w != n+1+2*later || y != n+2+3*later {
+		// Packs started after the first, each cutting the one before and
+		// writing its key file.
+		later := int64(packs - 1)
+		if w, y := ops(s); groups != n || w != n+1+3*later || y != n+2+4*later {
 			t.Fatalf("%d puts over %d packs: %d groups, %d writes, %d syncs; want %d, %d, %d",
-				n, packs, groups, w, y, n, n+1+2*later, n+2+3*later)
+				n, packs, groups, w, y, n, n+1+3*later, n+2+4*later)
 		}
 	})
 	t.Run("concurrent", func(t *testing.T) {

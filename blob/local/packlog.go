@@ -1,6 +1,7 @@
 package local
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -83,6 +84,10 @@ type packLog struct {
 	activeSize int64  // bytes of the active pack in use (header and groups)
 	allocEnd   int64  // its file size: zeros written ahead from activeSize
 	buf        []byte // the group being written
+	// The active pack's committed records and its last commit's group
+	// CRC: its key file once it is sealed (FORMAT.md, section 6).
+	activeRecs    []keyRec
+	activeLastCRC uint32
 
 	// ops counts the calls of the write path (writeGroup, rotate) that
 	// reach the disk: what a group costs.
@@ -95,23 +100,29 @@ type packLog struct {
 // scanResult is what reading every pack found.
 type scanResult struct {
 	packs    int
+	keyed    int // sealed packs replayed from their key files, not read
 	records  int
 	tornTail string   // a torn tail (repaired by a writable open), "" when none
 	problems []error  // damage (*trove.CorruptionError), in a read-only open
 	lastN    uint32   // the last pack's number, 0 when none
 	lastSize int64    // the bytes it uses (after repair)
 	names    []string // pack paths in number order
+	// Read-only: what the scan of each sealed pack found, to compare
+	// with its key file (Check).
+	found map[uint32]packKeys
 }
 
 // packName is the file name of pack n.
 func packName(n uint32) string { return fmt.Sprintf("%08d.pack", n) }
 
-// openPackLog reads every pack under dir and rebuilds the index. Writable
-// (repair true): a torn tail of the last pack is truncated and a cut-short
-// header rewritten; any damage fails with a *trove.CorruptionError and
-// changes nothing. Read-only (repair false): nothing on disk changes, the
-// torn tail is reported, damage is listed in the result and skipped (the
-// scan looks for the next record that decodes).
+// openPackLog replays every pack under dir and rebuilds the index.
+// Writable (repair true): a sealed pack is replayed from its key file when
+// that matches it, else read and its key file written; a torn tail of the
+// last pack is truncated and a cut-short header rewritten; any damage
+// found fails with a *trove.CorruptionError and changes nothing.
+// Read-only (repair false): every pack is read, nothing on disk changes,
+// the torn tail is reported, damage is listed in the result and skipped
+// (the scan looks for the next record that decodes).
 func openPackLog(dir string, packSize int64, repair bool) (_ *packLog, _ scanResult, err error) {
 	l := &packLog{dir: dir, packSize: packSize, idx: map[string]packLoc{}, files: map[uint32]*os.File{}}
 	l.idle = sync.NewCond(&l.mu)
@@ -151,6 +162,8 @@ func openPackLog(dir string, packSize int64, repair bool) (_ *packLog, _ scanRes
 		res.problems = append(res.problems, ce)
 		return nil
 	}
+	res.found = map[uint32]packKeys{}
+	synced := true // whether dir's entries are durable
 	for i, n := range nums {
 		path := filepath.Join(dir, packName(n))
 		res.names = append(res.names, path)
@@ -169,29 +182,107 @@ func openPackLog(dir string, packSize int64, repair bool) (_ *packLog, _ scanRes
 			return nil, res, fmt.Errorf("local: open: %w", err)
 		}
 		l.files[n] = f
-		size, err := l.scanPack(f, path, n, last, repair, &res, damage)
+		res.packs++
+		if repair && !last {
+			// A sealed pack whose key file matches it is replayed from
+			// the key file, without reading the pack.
+			st, err := f.Stat()
+			if err != nil {
+				return nil, res, fmt.Errorf("local: open: %w", err)
+			}
+			k, ok, err := loadKeys(dir, n, f, st.Size())
+			if err != nil {
+				return nil, res, err
+			}
+			if ok {
+				for _, r := range k.recs {
+					if err := l.apply(path, n, r, damage); err != nil {
+						return nil, res, err
+					}
+				}
+				res.keyed++
+				res.records += len(k.recs)
+				continue
+			}
+		}
+		found := packKeys{pack: n}
+		size, err := l.scanPack(f, path, n, last, repair, &res, damage, &found)
 		if err != nil {
 			return nil, res, err
 		}
-		res.packs++
+		found.size = size
+		switch {
+		case last && repair:
+			st, err := f.Stat()
+			if err != nil {
+				return nil, res, fmt.Errorf("local: open: %w", err)
+			}
+			l.active, l.activeN, l.activeSize, l.allocEnd = f, n, size, st.Size()
+			l.activeRecs, l.activeLastCRC = found.recs, found.lastCRC
+		case last:
+		case repair:
+			// The scan found the pack intact: write the key file it
+			// lacked (or that did not match it).
+			if err := writeKeys(dir, found); err != nil {
+				return nil, res, err
+			}
+			synced = false
+		default:
+			res.found[n] = found
+		}
 		if last {
 			res.lastN, res.lastSize = n, size
-			if repair {
-				st, err := f.Stat()
-				if err != nil {
-					return nil, res, fmt.Errorf("local: open: %w", err)
+		}
+	}
+	if repair {
+		// Key files of no sealed pack (the last pack's, written before a
+		// crash cut the start of the next pack short) and temporary files
+		// are removed.
+		for _, e := range entries {
+			name := e.Name()
+			stale := strings.HasPrefix(name, ".")
+			if k, ok := strings.CutSuffix(name, ".keys"); ok && len(name) == len("00000000.keys") {
+				n, perr := strconv.ParseUint(k, 10, 32)
+				stale = perr != nil || n == 0 || n >= uint64(res.lastN)
+			}
+			if stale && !e.IsDir() {
+				if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return nil, res, fmt.Errorf("local: open: remove leftover: %w", err)
 				}
-				l.active, l.activeN, l.activeSize, l.allocEnd = f, n, size, st.Size()
+				synced = false
+			}
+		}
+		if !synced {
+			if err := fsutil.SyncDir(dir); err != nil {
+				return nil, res, err
 			}
 		}
 	}
 	return l, res, nil
 }
 
-// scanPack reads the records of pack n (open as f) into the index and
-// returns the bytes it uses (after any repair): its size but for the zeros
-// written ahead at the end of the last pack.
-func (l *packLog) scanPack(f *os.File, path string, n uint32, last, repair bool, res *scanResult, damage func(string, int64, string) error) (int64, error) {
+// apply applies a committed record of pack n (path) to the index, by the
+// replay rules (FORMAT.md, section 3).
+func (l *packLog) apply(path string, n uint32, r keyRec, damage func(string, int64, string) error) error {
+	_, live := l.idx[r.key]
+	switch {
+	case r.typ == recPut && !live:
+		l.idx[r.key] = packLoc{pack: n, off: r.off, n: r.n}
+	case r.typ == recDelete && live:
+		delete(l.idx, r.key)
+	case r.typ == recPut:
+		return damage(path, r.off, "a second put of live key "+r.key)
+	default:
+		return damage(path, r.off, "a delete of key "+r.key+", which is not live")
+	}
+	return nil
+}
+
+// scanPack reads the records of pack n (open as f) into the index, and
+// into found the committed ones and the last commit's group CRC, and
+// returns the bytes it uses (after any repair): its size but for the
+// zeros written ahead at the end of the last pack.
+func (l *packLog) scanPack(f *os.File, path string, n uint32, last, repair bool, res *scanResult, damage func(string, int64, string) error, found *packKeys) (int64, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return 0, fmt.Errorf("local: open: %w", err)
@@ -226,29 +317,14 @@ func (l *packLog) scanPack(f *os.File, path string, n uint32, last, repair bool,
 		}
 	}
 	off := int64(packHeaderSize)
-	groupStart := off // where the current group's records begin; -1: unknown (after skipped damage)
-	type pend struct {
-		p   packed
-		loc packLoc
-	}
-	var pending []pend // records of the group not yet committed
+	groupStart := off    // where the current group's records begin; -1: unknown (after skipped damage)
+	var pending []keyRec // records of the group not yet committed
 	apply := func() error {
 		for _, r := range pending {
-			_, live := l.idx[r.p.key]
-			switch {
-			case r.p.typ == recPut && !live:
-				l.idx[r.p.key] = r.loc
-			case r.p.typ == recDelete && live:
-				delete(l.idx, r.p.key)
-			case r.p.typ == recPut:
-				if err := damage(path, r.loc.off, "a second put of live key "+r.p.key); err != nil {
-					return err
-				}
-			default:
-				if err := damage(path, r.loc.off, "a delete of key "+r.p.key+", which is not live"); err != nil {
-					return err
-				}
+			if err := l.apply(path, n, r, damage); err != nil {
+				return err
 			}
+			found.recs = append(found.recs, r)
 		}
 		pending = pending[:0]
 		return nil
@@ -282,15 +358,16 @@ func (l *packLog) scanPack(f *os.File, path string, n uint32, last, repair bool,
 		}
 		if ferr == nil {
 			res.records++
-			loc := packLoc{pack: n, off: off, n: uint32(fl)}
+			r := keyRec{typ: p.typ, key: p.key, off: off, n: uint32(fl)}
 			off += int64(fl)
 			if p.typ != recCommit {
-				pending = append(pending, pend{p: p, loc: loc})
+				pending = append(pending, r)
 				continue
 			}
 			if err := apply(); err != nil {
 				return 0, err
 			}
+			found.lastCRC = p.groupCRC
 			groupStart = off
 			continue
 		}
@@ -334,7 +411,7 @@ func (l *packLog) scanPack(f *os.File, path string, n uint32, last, repair bool,
 		groupStart = -1
 	}
 	if len(pending) > 0 {
-		return torn(max(groupStart, pending[0].loc.off), errFrame("no commit record after the group"))
+		return torn(max(groupStart, pending[0].off), errFrame("no commit record after the group"))
 	}
 	return size, nil
 }
@@ -598,6 +675,14 @@ func (l *packLog) writeGroup(group []*packWrite) error {
 	if err := fdatasync(l.active); err != nil {
 		return fmt.Errorf("local: sync %s: %w", l.active.Name(), err)
 	}
+	for _, w := range group {
+		r := keyRec{typ: recPut, key: w.key, off: w.loc.off, n: w.loc.n}
+		if w.del {
+			r.typ = recDelete
+		}
+		l.activeRecs = append(l.activeRecs, r)
+	}
+	l.activeLastCRC = binary.LittleEndian.Uint32(l.buf[used-4 : used]) // the commit's group CRC
 	l.activeSize += used
 	l.allocEnd = alloc
 	if cap(l.buf) > 2*groupMax {
@@ -619,8 +704,9 @@ const preallocChunk = 1 << 20
 // concurrent writers are large.
 const zeroAheadMax = 256 << 10
 
-// rotate starts the next pack: created with its header, fsynced, and its
-// directory entry fsynced, before any record goes into it.
+// rotate seals the active pack, writing its key file, and starts the
+// next pack: created with its header, fsynced, and the directory fsynced
+// (which makes both entries durable), before any record goes into it.
 func (l *packLog) rotate() error {
 	if l.active != nil && l.allocEnd > l.activeSize {
 		// A pack that is not the last ends at its last commit.
@@ -632,6 +718,14 @@ func (l *packLog) rotate() error {
 		if err := fdatasync(l.active); err != nil {
 			return fmt.Errorf("local: close pack %s: %w", l.active.Name(), err)
 		}
+	}
+	if l.active != nil {
+		l.ops.writes.Add(1)
+		l.ops.syncs.Add(1)
+		if err := writeKeys(l.dir, packKeys{pack: l.activeN, size: l.activeSize, lastCRC: l.activeLastCRC, recs: l.activeRecs}); err != nil {
+			return err
+		}
+		l.activeRecs, l.activeLastCRC = nil, 0
 	}
 	n := l.activeN + 1
 	path := filepath.Join(l.dir, packName(n))
