@@ -87,11 +87,15 @@ func openMapped[T any](path, what string, prefix func(data []byte) int, decode f
 }
 
 // checkBuffer returns a buffer of size bytes, 8-byte aligned, from
-// checkBufs, and the function that gives it back.
+// checkBufs, and the function that gives it back. A new buffer is
+// rounded up to a whole mebibyte, so that files of about the same size
+// (the segment indexes of a store) reuse it: a buffer too small by a few
+// bytes would be dropped, and each new one costs clearing it.
 func checkBuffer(size int) ([]byte, func()) {
 	p, _ := checkBufs.Get().(*[]uint64)
 	if p == nil || 8*cap(*p) < size {
-		w := make([]uint64, (size+7)/8)
+		const mib = 1 << 20
+		w := make([]uint64, (size+mib-1)&^(mib-1)/8)
 		p = &w
 	}
 	buf := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(*p))), 8*cap(*p))[:size]

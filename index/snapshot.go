@@ -704,7 +704,7 @@ func (s *state) decodeTerms(d *dec) {
 		pos  uint32
 		hash uint64
 	}
-	var all []hashPos
+	all := make([]hashPos, 0, nhh) // a hash has one position or more
 	for range nhh {
 		hash := d.u64()
 		k := d.count(1)

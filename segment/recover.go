@@ -3,6 +3,7 @@ package segment
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -19,10 +20,12 @@ func recoverDir(dir string) (Recovery, error) {
 	if err != nil {
 		return Recovery{}, wrapOpen(err)
 	}
+	// One buffer serves every file: a new one for each would be memory
+	// the process touches for the first time, file after file.
+	var data []byte
 	for i, f := range files {
 		path := filepath.Join(dir, f.name)
-		data, err := os.ReadFile(path)
-		if err != nil {
+		if data, err = readFileInto(path, data); err != nil {
 			return Recovery{}, wrapOpen(err)
 		}
 		next, bad, reason := scanEntries(data, f.index)
@@ -56,6 +59,28 @@ func recoverDir(dir string) (Recovery, error) {
 		return rec, nil
 	}
 	return Recovery{}, nil
+}
+
+// readFileInto reads the file at path into buf, grown when too small.
+func readFileInto(path string, buf []byte) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return buf, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return buf, err
+	}
+	size := fi.Size()
+	if int64(cap(buf)) < size {
+		buf = make([]byte, size)
+	}
+	buf = buf[:size]
+	if _, err := io.ReadFull(f, buf); err != nil {
+		return buf, err
+	}
+	return buf, nil
 }
 
 func wrapOpen(err error) error {
