@@ -341,24 +341,33 @@ func (s *Store) replay(ctx context.Context, from, lastSealed uint64) error {
 	}
 	s.recoveryView()
 	start := min(next, lastSealed+1)
-	if first != 0 {
-		start = max(start, first)
+	if first == 0 || start > last {
+		return nil
 	}
-	for i := start; first != 0 && i <= last; i++ {
+	// The memtable keeps its records' bodies, which alias the WAL file
+	// Scan read them from: each file is read once, into memory the
+	// memtable then holds.
+	var stopped error // why fn stopped the scan
+	err := s.wal.Scan(start, func(i uint64, recs []segment.Record) error {
 		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("engine: open: %w", err)
-		}
-		recs, err := s.wal.Read(i)
-		if err != nil {
-			return fmt.Errorf("engine: replay: %w", err)
+			stopped = fmt.Errorf("engine: open: %w", err)
+			return stopped
 		}
 		toIndex, toMem := i >= next, i > lastSealed
 		if err := s.apply(recs, i, toIndex, toMem); err != nil {
-			return fmt.Errorf("engine: replay WAL entry %d: %w", i, err)
+			stopped = fmt.Errorf("engine: replay WAL entry %d: %w", i, err)
+			return stopped
 		}
 		if toMem {
 			s.recoveryView() // its events are readable now
 		}
+		return nil
+	})
+	switch {
+	case stopped != nil:
+		return stopped
+	case err != nil:
+		return fmt.Errorf("engine: replay: %w", err)
 	}
 	return nil
 }

@@ -299,6 +299,67 @@ func (w *WAL) Read(index uint64) ([]Record, error) {
 	return recs, nil
 }
 
+// Scan calls fn with the records of every entry from index from (or the
+// first one held, when later) to the last one written, in order. It reads
+// each tidwall file holding them once, into a buffer of its own that the
+// records alias and fn may keep (Read copies every entry out of a file it
+// also keeps: twice the memory). Scan holds the writer lock: Append,
+// TruncateFront and DropBefore wait for it. An entry that does not decode
+// is a *trove.CorruptionError naming its file and offset; an error of fn
+// ends the scan and is returned as it is.
+func (w *WAL) Scan(from uint64, fn func(index uint64, recs []Record) error) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.mu.closed {
+		return fmt.Errorf("segment: wal scan: %w", trove.ErrClosed)
+	}
+	from = max(from, w.first.Load())
+	next := w.next.Load()
+	if from >= next {
+		return nil
+	}
+	files, err := listWALFiles(w.dir)
+	if err != nil {
+		return fmt.Errorf("segment: wal scan: %w", err)
+	}
+	at := from // the next entry fn is owed
+	for i, f := range files {
+		if i+1 < len(files) && files[i+1].index <= from {
+			continue // every entry of f is before from
+		}
+		if f.index > at || at >= next {
+			break
+		}
+		path := filepath.Join(w.dir, f.name)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("segment: wal scan: %w", err)
+		}
+		off := 0
+		for index := f.index; index < next && off < len(data); index++ {
+			entry, end, ok := nextEntry(data, off)
+			if !ok {
+				return corrupt(path, int64(off), "wal entry %d: incomplete tidwall entry", index)
+			}
+			if index >= at {
+				recs, bad, reason := decodeFrame(entry, index)
+				if reason != "" {
+					return corrupt(path, int64(end-len(entry)+bad), "wal entry %d: %s", index, reason)
+				}
+				if err := fn(index, recs); err != nil {
+					return err
+				}
+				at = index + 1
+			}
+			off = end
+		}
+	}
+	if at < next {
+		return corrupt(w.dir, -1, "wal entry %d: not in any tidwall file (entries up to %d were written)", at, next-1)
+	}
+	return nil
+}
+
 // locate finds the tidwall file holding entry index and the entry's byte
 // offset in it, for error messages. It reads the file: only for the error
 // path.

@@ -487,3 +487,93 @@ func TestWALDropBefore(t *testing.T) {
 		equalRecords(t, got, batch((i-1)*5+1, 5))
 	}
 }
+
+// TestWALScan: Scan gives the entries Read gives, from any starting
+// index, across files, after TruncateFront and DropBefore; records it
+// gives stay valid after later scans; a damaged entry is a
+// CorruptionError naming its file, and an error of fn is returned as it
+// is.
+func TestWALScan(t *testing.T) {
+	dir := t.TempDir()
+	w := openWAL(t, dir, WALOptions{SegmentSize: 4 << 10})
+	defer w.Close()
+	pos := uint64(1)
+	for i := range 40 {
+		n := 1 + i%7
+		if _, err := w.Append([][]Record{batch(pos, n)}); err != nil {
+			t.Fatal(err)
+		}
+		pos += uint64(n)
+	}
+	if files, _ := listWALFiles(dir); len(files) < 4 {
+		t.Fatalf("%d files, want several", len(files))
+	}
+	scan := func(from uint64) (idx []uint64, recs [][]Record) {
+		t.Helper()
+		err := w.Scan(from, func(i uint64, r []Record) error {
+			idx, recs = append(idx, i), append(recs, r)
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("Scan(%d): %v", from, err)
+		}
+		return idx, recs
+	}
+	check := func(from uint64) {
+		t.Helper()
+		idx, recs := scan(from)
+		first := max(from, w.FirstIndex())
+		if len(idx) != int(w.LastIndex()-first+1) {
+			t.Fatalf("Scan(%d): %d entries, want %d..%d", from, len(idx), first, w.LastIndex())
+		}
+		scan(1) // another scan reads the files again: recs must not change
+		for k, i := range idx {
+			want, err := w.Read(i)
+			if err != nil || i != first+uint64(k) {
+				t.Fatalf("Scan(%d): entry %d is index %d (Read: %v)", from, k, i, err)
+			}
+			equalRecords(t, recs[k], want)
+		}
+	}
+	for _, from := range []uint64{0, 1, 2, 17, 39, 40} {
+		check(from)
+	}
+	if idx, _ := scan(41); len(idx) != 0 {
+		t.Fatalf("Scan past the end gave %v", idx)
+	}
+	if err := w.TruncateFront(12); err != nil {
+		t.Fatal(err)
+	}
+	check(1)
+	check(20)
+	if _, err := w.DropBefore(30); err != nil {
+		t.Fatal(err)
+	}
+	check(1)
+
+	stop := errors.New("stop")
+	n := 0
+	if err := w.Scan(1, func(uint64, []Record) error { n++; return stop }); err != stop || n != 1 {
+		t.Fatalf("Scan with fn failing = %v after %d calls, want fn's error after 1", err, n)
+	}
+
+	// A flipped byte in an entry of a file before the tail.
+	files, _ := listWALFiles(dir)
+	path := filepath.Join(dir, files[len(files)-2].name)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-3] ^= 0x40
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err = w.Scan(1, func(uint64, []Record) error { return nil })
+	if ce := wantCorrupt(t, err); ce.File != path {
+		t.Fatalf("Scan of a damaged entry names %s, want %s", ce.File, path)
+	}
+	w.Close()
+	if err := w.Scan(1, func(uint64, []Record) error { return nil }); !errors.Is(err, trove.ErrClosed) {
+		t.Fatalf("Scan after Close = %v", err)
+	}
+}
