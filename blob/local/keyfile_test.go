@@ -345,3 +345,36 @@ func FuzzDecodeKeys(f *testing.F) {
 		}
 	})
 }
+
+// TestIndexHint: the index's size hint counts the sealed packs' records
+// and estimates the last pack's; key files that are missing or damaged
+// count for nothing.
+func TestIndexHint(t *testing.T) {
+	dir, _, packs := keyFileStore(t)
+	pd := filepath.Join(dir, "packs")
+	nums := make([]uint32, packs)
+	records := 0
+	for i := range nums {
+		nums[i] = uint32(i + 1)
+		if i < packs-1 {
+			k, err := decodeKeys(mustRead(t, keysPath(dir, nums[i])), nums[i])
+			if err != nil {
+				t.Fatal(err)
+			}
+			records += len(k.recs)
+		}
+	}
+	// The last pack's zeros written ahead (1 MiB) count as records too:
+	// about 500 of these 2 KiB puts.
+	if h := indexHint(pd, nums); h < records || h > records+1000 {
+		t.Fatalf("hint %d for %d records in sealed packs and a last one", h, records)
+	}
+	if h := indexHint(pd, nil); h != 0 {
+		t.Fatalf("hint %d for no packs", h)
+	}
+	os.Remove(keysPath(dir, 1))
+	os.WriteFile(keysPath(dir, 2), []byte("trovepks and not much else, a header cut short"), 0o644)
+	if h := indexHint(pd, nums); h < 0 || h > records+1000 {
+		t.Fatalf("hint %d with damaged key files", h)
+	}
+}

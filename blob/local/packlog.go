@@ -163,6 +163,9 @@ func openPackLog(dir string, packSize int64, repair bool) (_ *packLog, _ scanRes
 		return nil
 	}
 	res.found = map[uint32]packKeys{}
+	if repair {
+		l.idx = make(map[string]packLoc, indexHint(dir, nums))
+	}
 	synced := true // whether dir's entries are durable
 	for i, n := range nums {
 		path := filepath.Join(dir, packName(n))
