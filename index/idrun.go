@@ -334,7 +334,9 @@ func mergeIDs(srcs []idSource, fn func(h uint64, pos uint32) error) error {
 // OpenIDRun opens the id run file at path and checks it (DecodeIDRun). A
 // damaged file gives a *trove.CorruptionError.
 func OpenIDRun(path string) (*IDRun, error) {
-	r, mapped, err := openMapped(path, "id run", nil, decodeIDRunReleasing)
+	r, mapped, err := openMapped(path, "id run", nil, decodeIDRun, func(f *os.File, data []byte) (*IDRun, error) {
+		return checkIDRunFile(f, path, data)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -425,23 +427,16 @@ func ReadIDRun(path string) (*IDRun, error) { return readWhole(path, "id run", d
 // are *trove.CorruptionError naming file.
 func DecodeIDRun(file string, data []byte) (*IDRun, error) { return decodeIDRun(file, data, nil) }
 
+// checkChunk is how many bytes of a section checkIDRunFile reads at a
+// time.
+const checkChunk = 1 << 20
+
 // decodeIDRun is DecodeIDRun. from, when not nil, is the run decoded and
-// checked from a copy of data's bytes (openMapped): then only the header
-// and trailer are read and checked again, and the fence comes from from,
-// so that decoding touches none of data's other pages.
+// checked from a copy of data's bytes (openMapped), or checked from its
+// file (checkIDRunFile): then only the header and trailer are read and
+// checked again, and the fence comes from from, so that decoding touches
+// none of data's other pages.
 func decodeIDRun(file string, data []byte, from *IDRun) (*IDRun, error) {
-	return decodeIDRunReleasing(file, data, from, nil)
-}
-
-// releaseEvery is how many bytes of a section a check reads between calls
-// of its release function.
-const releaseEvery = 1 << 20
-
-// decodeIDRunReleasing is decodeIDRun calling release, when not nil, with
-// each range of data its checks have read, as they go (openMapped checking
-// a large run through its map drops those pages: a run of millions of
-// entries would otherwise be resident whole until the check ends).
-func decodeIDRunReleasing(file string, data []byte, from *IDRun, release func(lo, hi int)) (*IDRun, error) {
 	data = aligned8(data)
 	corrupt := func(off int64, format string, args ...any) error {
 		return &trove.CorruptionError{File: file, Offset: off, Reason: "index: id run: " + fmt.Sprintf(format, args...)}
@@ -496,15 +491,7 @@ func decodeIDRunReleasing(file string, data []byte, from *IDRun, release func(lo
 	for k, size := range []uint64{8 * n, posBytes, 8 * words} {
 		secs[k] = data[off : off+size]
 		if from == nil {
-			var sum uint32
-			for at := 0; at < len(secs[k]); at += releaseEvery {
-				end := min(at+releaseEvery, len(secs[k]))
-				sum = crc32.Update(sum, castagnoli, secs[k][at:end])
-				if release != nil {
-					release(int(off)+at, int(off)+end)
-				}
-			}
-			if sum != binary.LittleEndian.Uint32(tr[4*k:]) {
+			if crc32.Checksum(secs[k], castagnoli) != binary.LittleEndian.Uint32(tr[4*k:]) {
 				return nil, corrupt(int64(off), "section %d checksum mismatch", k)
 			}
 		}
@@ -519,7 +506,6 @@ func decodeIDRunReleasing(file string, data []byte, from *IDRun, release func(lo
 	}
 	// One pass over the entries checks their order and takes the fence.
 	r.fence = make([]uint64, 0, (len(r.hash)+fenceStep-1)/fenceStep)
-	const step = releaseEvery / 8
 	for i := range r.hash {
 		if r.pos[i] < r.first || r.pos[i] > r.last ||
 			i > 0 && (r.hash[i] < r.hash[i-1] || r.hash[i] == r.hash[i-1] && r.pos[i] <= r.pos[i-1]) {
@@ -527,11 +513,6 @@ func decodeIDRunReleasing(file string, data []byte, from *IDRun, release func(lo
 		}
 		if i%fenceStep == 0 {
 			r.fence = append(r.fence, r.hash[i])
-		}
-		if release != nil && ((i+1)%step == 0 || i+1 == len(r.hash)) {
-			lo := max(0, i+1-step)
-			release(idRunHeaderSize+8*lo, idRunHeaderSize+8*(i+1))
-			release(int(idRunHeaderSize+8*n)+4*lo, int(idRunHeaderSize+8*n)+4*(i+1))
 		}
 	}
 	return r, nil

@@ -35,7 +35,8 @@ var poisonCheckCopies bool
 // same bytes); the map is then decoded again with that result (decode's
 // from), which reads only what the checks did not (the header) and
 // leaves the rest of the map untouched until a reader needs it. A larger
-// file is checked through the map, which the kernel reads ahead
+// file is checked by checkFile when there is one (reading the file a
+// chunk at a time), else through the map, which the kernel reads ahead
 // (readingWhole; with the file not cached, faulting it in a page at a
 // time took 8.4–9.6 s to reopen 10M events, against 1.9–2.3 s), and whose
 // pages then leave the resident set.
@@ -44,9 +45,10 @@ var poisonCheckCopies bool
 // reads from a copy (the rest of the copy is left as the buffer had it);
 // nil reads all of them.
 //
-// decode's release, when not nil, is called with ranges of data the checks
-// have read, as they go: the large file's path drops their pages then.
-func openMapped[T any](path, what string, prefix func(data []byte) int, decode func(file string, data []byte, from T, release func(lo, hi int)) (T, error)) (v T, mapped bool, err error) {
+// checkFile, when not nil, checks a large file instead, given the open
+// file and its map: reading what it checks with pread rather than through
+// the map (an id run, checkIDRunFile), and returns it decoded.
+func openMapped[T any](path, what string, prefix func(data []byte) int, decode func(file string, data []byte, from T) (T, error), checkFile func(f *os.File, data []byte) (T, error)) (v T, mapped bool, err error) {
 	var zero T
 	f, err := os.Open(path)
 	if err != nil {
@@ -58,7 +60,7 @@ func openMapped[T any](path, what string, prefix func(data []byte) int, decode f
 		return zero, false, fmt.Errorf("index: %s: %w", what, err)
 	}
 	if !mapped {
-		v, err = decode(path, data, zero, nil)
+		v, err = decode(path, data, zero)
 		return v, false, err
 	}
 	if len(data) <= maxCheckCopy {
@@ -71,12 +73,15 @@ func openMapped[T any](path, what string, prefix func(data []byte) int, decode f
 		}
 		if _, err = f.ReadAt(buf[:n], 0); err != nil {
 			err = fmt.Errorf("index: %s: %w", what, err)
-		} else if from, err = decode(path, buf, zero, nil); err == nil {
-			v, err = decode(path, data, from, nil)
+		} else if from, err = decode(path, buf, zero); err == nil {
+			v, err = decode(path, data, from)
 		}
+	} else if checkFile != nil {
+		v, err = checkFile(f, data)
+		dropResident(data) // the header's and trailer's pages (a fault may map a large folio)
 	} else {
 		readingWhole(data)
-		v, err = decode(path, data, zero, func(lo, hi int) { dropPages(data, lo, hi) })
+		v, err = decode(path, data, zero)
 		dropResident(data)
 	}
 	if err != nil {

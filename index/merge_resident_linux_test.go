@@ -98,51 +98,19 @@ func TestMergeReleasesSourcePages(t *testing.T) {
 	checkRun(t, all, docs, 1, 160_000)
 }
 
-// TestIDRunCheckReleases: checking a run through its map (a run larger
-// than maxCheckCopy) hands every range it read to release as it goes, a
-// bounded range at a time, so that its pages leave the resident set
-// before the check ends; the run decodes as it does from a copy.
-func TestIDRunCheckReleases(t *testing.T) {
+// TestIDRunCheckLargeFile: a run larger than maxCheckCopy is checked
+// from its file with pread (checkIDRunFile), so that its open leaves
+// nothing of the map resident but its header and trailer pages; it
+// decodes as it does from a copy, fence included.
+func TestIDRunCheckLargeFile(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	docs, prevs := chainedDocs(r, 300_000)
 	segs := segIndexes(t, docs, prevs, 300_000)
 	data := encodeRun(t, SegSource(segs[0]))
-	type span struct{ lo, hi int }
-	var got []span
-	run, err := decodeIDRunReleasing("r", data, nil, func(lo, hi int) {
-		if hi-lo > releaseEvery || lo >= hi || lo < 0 || hi > len(data) {
-			t.Fatalf("release(%d, %d) of a %d-byte run", lo, hi, len(data))
-		}
-		got = append(got, span{lo, hi})
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkRun(t, run, docs, 1, 300_000)
 	want, err := DecodeIDRun("r", data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(run.fence, want.fence) || len(run.fence) != (300_000+fenceStep-1)/fenceStep {
-		t.Fatalf("fence of %d hashes, want %d", len(run.fence), len(want.fence))
-	}
-	// Every byte between the header and the trailer was released, in
-	// spans of at most releaseEvery bytes (checked as they came).
-	covered := make([]int, len(data))
-	for _, s := range got {
-		for i := s.lo; i < s.hi; i++ {
-			covered[i]++
-		}
-	}
-	for i := idRunHeaderSize; i < len(data)-idRunTrailer; i++ {
-		if covered[i] == 0 {
-			t.Fatalf("byte %d of %d never released", i, len(data))
-		}
-	}
-	if min := len(data) / releaseEvery; len(got) < min {
-		t.Fatalf("%d releases for %d bytes", len(got), len(data))
-	}
-	// Opened through its map, a run leaves little resident.
 	defer func(v int) { maxCheckCopy = v }(maxCheckCopy)
 	maxCheckCopy = 0
 	opened, _ := openRunFile(t, "r.run", data)
@@ -151,6 +119,9 @@ func TestIDRunCheckReleases(t *testing.T) {
 	}
 	if kib := residentKiB(t, opened.data); kib > 32 {
 		t.Fatalf("%d KiB resident after the open of a %d KiB run", kib, len(data)/1024)
+	}
+	if !slices.Equal(opened.fence, want.fence) || len(opened.fence) != (300_000+fenceStep-1)/fenceStep {
+		t.Fatalf("fence of %d hashes, want %d", len(opened.fence), len(want.fence))
 	}
 	checkRun(t, opened, docs, 1, 300_000)
 }

@@ -847,13 +847,10 @@ func (s *SegIndex) Close() error {
 // by CheckSections). A damaged file gives a *trove.CorruptionError, at
 // once or from the first lookup that reads the damage.
 func OpenSegIndex(path string) (*SegIndex, error) {
-	// A segment index's checks release nothing as they go: at the
-	// engine's segment sizes its files are far smaller than maxCheckCopy,
-	// and are checked on a copy.
-	s, mapped, err := openMapped(path, "segment index", segCheckedPrefix,
-		func(file string, data []byte, from *SegIndex, _ func(lo, hi int)) (*SegIndex, error) {
-			return decodeSegIndex(file, data, from)
-		})
+	// At the engine's segment sizes a segment index is far smaller than
+	// maxCheckCopy, and is checked on a copy; a larger one through its
+	// map.
+	s, mapped, err := openMapped(path, "segment index", segCheckedPrefix, decodeSegIndex, nil)
 	if err == nil {
 		s.mapped = mapped
 	}
