@@ -48,6 +48,8 @@ func (p Posting) Bitmap(lo, hi uint64) *roaring.Bitmap {
 	// The segments are in position order: start at the first that ends
 	// at or after lo.
 	first, _ := slices.BinarySearchFunc(s.segs, lo, func(seg *SegIndex, lo uint64) int { return cmp.Compare(uint64(seg.Last()), lo) })
+	end, _ := slices.BinarySearchFunc(s.segs, hi, func(seg *SegIndex, hi uint64) int { return cmp.Compare(uint64(seg.First()), hi) })
+	touchKeyFilters(s.segs[first:max(first, end)], p.hash)
 	for _, seg := range s.segs[first:] {
 		f, l := uint64(seg.First()), uint64(seg.Last())
 		if f >= hi {

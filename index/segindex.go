@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -775,6 +776,43 @@ func (s *SegIndex) postingsOf(h uint64) (*roaring.Bitmap, error) {
 	}
 	return s.entry(i)
 }
+
+// touchKeyFilters reads the key filter block that a lookup of key hash h
+// probes in each of segs (both ends of it: a block may straddle two cache
+// lines), so that the probes postingsOf makes next find them in the CPU's
+// cache. These loads do not depend on each other, so the CPU overlaps
+// their cache and TLB misses; each probe waits on the branches of the
+// probe before it. Across the 121 segment indexes of 10M events, a link
+// target's probes took about 24 µs of its 144.
+func touchKeyFilters(segs []*SegIndex, h uint64) {
+	if len(segs) < 4 {
+		return
+	}
+	filterTouched.Store(keyFilterWords(segs, h)) // keeps the loads
+}
+
+// keyFilterWords returns the XOR of the first and last words of the key
+// filter block a lookup of h probes in each of segs (those with a
+// filter).
+func keyFilterWords(segs []*SegIndex, h uint64) uint64 {
+	k := filterKey32(uint32(h >> 32))
+	var x uint64
+	for _, s := range segs {
+		f := s.keyFilter
+		if len(f) == 0 {
+			continue
+		}
+		b := f.block(h)
+		if s.format >= 3 {
+			b = f.block(k)
+		}
+		x ^= f[b] ^ f[b+filterBlockW-1]
+	}
+	return x
+}
+
+// filterTouched receives what touchKeyFilters read, which nothing uses.
+var filterTouched atomic.Uint64
 
 // entry decodes key entry i's positions.
 func (s *SegIndex) entry(i int) (bm *roaring.Bitmap, err error) {

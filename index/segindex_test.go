@@ -841,3 +841,48 @@ func BenchmarkSortHashPos(b *testing.B) {
 		}
 	})
 }
+
+// TestTouchKeyFilters: the words touchKeyFilters reads before a posting's
+// lookups are those of the blocks the filter probes of postingsOf then
+// read (the block of the key as each version hashes it into its filter),
+// in segment indexes of every version (version 1 has no filter).
+func TestTouchKeyFilters(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	docs, prevs := chainedDocs(r, 400)
+	var segs []*SegIndex
+	for i, v := range []uint32{1, 2, 3, 3, 2} {
+		first := uint32(80*i + 1)
+		s, err := DecodeSegIndex("seg", buildSegIndexVersion(t, v, first, docs[first-1:first+79], prevs[first-1:first+79]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		segs = append(segs, s)
+	}
+	for range 200 {
+		h := r.Uint64()
+		var want uint64
+		for _, s := range segs {
+			// The block the probe of postingsOf starts from: the bit
+			// it tests first lies in it.
+			key := h
+			if s.format >= 3 {
+				key = filterKey32(uint32(h >> 32))
+			}
+			if s.format < 2 {
+				continue
+			}
+			b := s.keyFilter.block(key)
+			if o := int(bitsOf(key)&(filterBlockBits-1)) >> 6; o >= filterBlockW {
+				t.Fatalf("probe word %d outside a block", o)
+			}
+			want ^= s.keyFilter[b] ^ s.keyFilter[b+filterBlockW-1]
+		}
+		if got := keyFilterWords(segs, h); got != want {
+			t.Fatalf("hash %x: touched %x, want %x", h, got, want)
+		}
+		touchKeyFilters(segs, h)
+		if filterTouched.Load() != want {
+			t.Fatal("touchKeyFilters did not read the blocks")
+		}
+	}
+}
