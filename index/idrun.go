@@ -427,6 +427,15 @@ func ReadIDRun(path string) (*IDRun, error) { return readWhole(path, "id run", d
 // are *trove.CorruptionError naming file.
 func DecodeIDRun(file string, data []byte) (*IDRun, error) { return decodeIDRun(file, data, nil) }
 
+// inRange reports whether position p lies in the run's range.
+func (r *IDRun) inRange(p uint32) bool { return p >= r.first && p <= r.last }
+
+// follows reports whether entry (h, p) may follow entry (prevH, prevP):
+// ascending by hash, then by position, and p in the run's range.
+func (r *IDRun) follows(prevH uint64, prevP uint32, h uint64, p uint32) bool {
+	return r.inRange(p) && (h > prevH || h == prevH && p > prevP)
+}
+
 // checkChunk is how many bytes of a section checkIDRunFile reads at a
 // time.
 const checkChunk = 1 << 20
@@ -507,8 +516,7 @@ func decodeIDRun(file string, data []byte, from *IDRun) (*IDRun, error) {
 	// One pass over the entries checks their order and takes the fence.
 	r.fence = make([]uint64, 0, (len(r.hash)+fenceStep-1)/fenceStep)
 	for i := range r.hash {
-		if r.pos[i] < r.first || r.pos[i] > r.last ||
-			i > 0 && (r.hash[i] < r.hash[i-1] || r.hash[i] == r.hash[i-1] && r.pos[i] <= r.pos[i-1]) {
+		if i == 0 && !r.inRange(r.pos[0]) || i > 0 && !r.follows(r.hash[i-1], r.pos[i-1], r.hash[i], r.pos[i]) {
 			return nil, corrupt(-1, "entries out of order at entry %d", i)
 		}
 		if i%fenceStep == 0 {

@@ -52,7 +52,7 @@ func checkIDRunFile(f *os.File, file string, data []byte) (*IDRun, error) {
 			h := binary.LittleEndian.Uint64(hb[8*j:])
 			p := binary.LittleEndian.Uint32(pb[4*j:])
 			k := i + j
-			if disorder < 0 && (p < r.first || p > r.last || k > 0 && (h < prevH || h == prevH && p <= prevP)) {
+			if disorder < 0 && (k == 0 && !r.inRange(p) || k > 0 && !r.follows(prevH, prevP, h, p)) {
 				disorder = k
 			}
 			if k%fenceStep == 0 {

@@ -751,7 +751,7 @@ func (s *SegIndex) postingsOf(h uint64) (*roaring.Bitmap, error) {
 	}
 	if s.format >= 3 {
 		k := uint32(h >> 32)
-		if !s.keyFilter.has(filterKey32(k)) {
+		if !s.keyFilter.has(s.filterHash(h)) {
 			return nil, nil
 		}
 		if err := s.checkKeys(); err != nil {
@@ -763,7 +763,7 @@ func (s *SegIndex) postingsOf(h uint64) (*roaring.Bitmap, error) {
 		}
 		return s.entry(i)
 	}
-	if s.keyFilter != nil && !s.keyFilter.has(h) {
+	if s.keyFilter != nil && !s.keyFilter.has(s.filterHash(h)) {
 		return nil, nil
 	}
 	if err := s.checkKeys(); err != nil {
@@ -795,20 +795,25 @@ func touchKeyFilters(segs []*SegIndex, h uint64) {
 // filter block a lookup of h probes in each of segs (those with a
 // filter).
 func keyFilterWords(segs []*SegIndex, h uint64) uint64 {
-	k := filterKey32(uint32(h >> 32))
 	var x uint64
 	for _, s := range segs {
 		f := s.keyFilter
 		if len(f) == 0 {
 			continue
 		}
-		b := f.block(h)
-		if s.format >= 3 {
-			b = f.block(k)
-		}
+		b := f.block(s.filterHash(h))
 		x ^= f[b] ^ f[b+filterBlockW-1]
 	}
 	return x
+}
+
+// filterHash is what the key filter holds of key hash h: h itself in
+// version 2, its high 32 bits spread (filterKey32) in version 3.
+func (s *SegIndex) filterHash(h uint64) uint64 {
+	if s.format >= 3 {
+		return filterKey32(uint32(h >> 32))
+	}
+	return h
 }
 
 // filterTouched receives what touchKeyFilters read, which nothing uses.

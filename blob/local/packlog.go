@@ -162,9 +162,10 @@ func openPackLog(dir string, packSize int64, repair bool) (_ *packLog, _ scanRes
 		res.problems = append(res.problems, ce)
 		return nil
 	}
-	res.found = map[uint32]packKeys{}
 	if repair {
 		l.idx = make(map[string]packLoc, indexHint(dir, nums))
+	} else {
+		res.found = map[uint32]packKeys{}
 	}
 	synced := true // whether dir's entries are durable
 	for i, n := range nums {
