@@ -107,6 +107,9 @@ func (s *Store) writer() {
 		case m := <-s.idMerged:
 			s.finishIDMerge(m)
 			continue
+		case m := <-s.keyMerged:
+			s.finishKeyMerge(m)
+			continue
 		case r := <-s.repaired:
 			s.finishSegIndexRepair(r)
 			continue
@@ -115,6 +118,7 @@ func (s *Store) writer() {
 				s.w.closing = true
 				s.waitSeal()
 				s.waitIDMerge()
+				s.waitKeyMerge()
 				return
 			}
 			r = req

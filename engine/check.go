@@ -30,6 +30,9 @@ type Report struct {
 	// IDRuns counts the id runs (segments/ids-*.run) found equal to the
 	// merge of the segment indexes they cover.
 	IDRuns int
+	// KeyRuns counts the key runs (segments/keys-*.run) found equal to the
+	// run built from the segment indexes they cover.
+	KeyRuns int
 	// TornTail describes the WAL's torn tail, bytes of a write that was
 	// never acknowledged, which the next Open truncates ("" when none). It
 	// is not a problem.
@@ -191,6 +194,7 @@ func (s *Store) checkView(ctx context.Context, v *view) (Report, error) {
 		}
 	}
 	s.checkIDRuns(v, &rep, problem)
+	s.checkKeyRuns(v, &rep, problem)
 	if n := len(v.segs); n > 0 {
 		expect = v.segs[n-1].meta.LastPosition + 1
 	}
@@ -233,6 +237,9 @@ func (s *Store) checkView(ctx context.Context, v *view) (Report, error) {
 	}
 	if len(s.w.idRunDamage) > 0 && s.readOnly {
 		return rep, fmt.Errorf("engine: check found damage that the next open repairs: %w", s.w.idRunDamage[0])
+	}
+	if len(s.w.keyRunDamage) > 0 && s.readOnly {
+		return rep, fmt.Errorf("engine: check found damage that the next open repairs: %w", s.w.keyRunDamage[0])
 	}
 	return rep, nil
 }

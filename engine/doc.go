@@ -30,7 +30,9 @@
 //	wal/         the write-ahead log (package segment: tidwall/wal files of CRC'd frames)
 //	segments/    sealed segment files, named by their first WAL entry (N.seg),
 //	             each with its segment index (N.idx, index/SEGINDEX.md), and
-//	             id runs merging their id sections (ids-F-L.run, index/IDRUN.md)
+//	             id runs merging their id sections (ids-F-L.run, index/IDRUN.md),
+//	             and key runs holding their key filters side by side
+//	             (keys-F-L.run, index/KEYRUN.md)
 //	index.snap   the latest index snapshot (package index, FORMAT.md)
 //	files/       file bytes (blob/local): files up to 64 KiB in packs with a group commit, larger ones content-addressed by sha256
 //	search.bleve/  the background search index (rebuilt when missing or damaged)

@@ -2,15 +2,10 @@ package engine
 
 import (
 	"bytes"
-	"cmp"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/trovedb/trove"
 	"github.com/trovedb/trove/index"
@@ -51,141 +46,44 @@ type idMerge struct {
 	err  error
 }
 
-func idRunName(first, last uint32) string { return fmt.Sprintf("ids-%010d-%010d.run", first, last) }
+func idRunName(first, last uint32) string { return runName("ids-", first, last) }
 
 // parseIDRunName returns the positions an id run's file name covers.
-func parseIDRunName(name string) (first, last uint32, ok bool) {
-	rest, found := strings.CutPrefix(name, "ids-")
-	if !found {
-		return 0, 0, false
-	}
-	rest, found = strings.CutSuffix(rest, ".run")
-	a, b, cut := strings.Cut(rest, "-")
-	if !found || !cut || len(a) != 10 || len(b) != 10 {
-		return 0, 0, false
-	}
-	f, err1 := strconv.ParseUint(a, 10, 32)
-	l, err2 := strconv.ParseUint(b, 10, 32)
-	if err1 != nil || err2 != nil || f == 0 || l < f {
-		return 0, 0, false
-	}
-	return uint32(f), uint32(l), true
-}
-
-// idRunChoice is the chain of id runs recovery uses (see above), and what
-// chooseIDRuns found besides.
-type idRunChoice struct {
-	runs   []*index.IDRun
-	damage []error  // runs of the chain that did not open
-	unused []string // run files not in the chain
-}
+func parseIDRunName(name string) (first, last uint32, ok bool) { return parseRunName("ids-", name) }
 
 // chooseIDRuns opens the chain of id runs of a store whose sealed
 // segments holding events are segs. It changes nothing: useIDRuns does.
-func (s *Store) chooseIDRuns(segs []*sealed) idRunChoice {
-	var c idRunChoice
-	ends := map[uint32]bool{}
-	for _, sg := range segs {
-		ends[uint32(sg.meta.LastPosition)] = true
-	}
-	files, err := idRunFiles(s.segDir())
-	if err != nil {
-		s.logger.Warn("cannot list the id runs", "err", err)
-		return c
-	}
-	used := map[string]bool{}
-	idRunChain(files, ends, func(f idRunFile) bool {
-		path := filepath.Join(s.segDir(), f.name)
+func (s *Store) chooseIDRuns(segs []*sealed) runChoice[*index.IDRun] {
+	return chooseRuns(s, segs, "ids-", "id run", func(path string, f runFile) (*index.IDRun, error) {
 		r, err := s.loadIDRun(path)
 		if err == nil {
-			if err = f.fits(path, r); err != nil {
+			if err = idRunFits(path, f, r); err != nil {
 				r.Close()
 			}
 		}
-		if err != nil {
-			s.logger.Warn("damaged id run; it is merged again later", "err", err)
-			c.damage = append(c.damage, err)
-			return false
-		}
-		c.runs = append(c.runs, r)
-		used[f.name] = true
-		return true
+		return r, err
 	})
-	for _, f := range files {
-		if !used[f.name] {
-			c.unused = append(c.unused, f.name)
-		}
-	}
-	return c
 }
 
 // useIDRuns makes c's runs the store's and its index's, once the sealed
 // segments are open and before the index is used, and removes the run
 // files not used (a read-only store removes nothing).
-func (s *Store) useIDRuns(c idRunChoice) {
+func (s *Store) useIDRuns(c runChoice[*index.IDRun]) {
 	s.w.idRuns = c.runs
 	s.w.idRunDamage = append(s.w.idRunDamage, c.damage...)
 	if s.ix != nil {
 		s.ix.SetIDRuns(s.w.idRuns)
 	}
-	if s.readOnly {
-		return
-	}
-	for _, name := range c.unused {
-		if err := os.Remove(filepath.Join(s.segDir(), name)); err != nil {
-			s.logger.Warn("cannot remove an unused id run", "err", err)
-		}
-	}
+	s.removeUnused(c.unused, "id run")
 }
 
-// idRunFile is an id run's file name and the positions it names.
-type idRunFile struct {
-	name        string
-	first, last uint32
-}
-
-// fits checks that the run read from f covers the positions f's name
-// says.
-func (f idRunFile) fits(path string, r *index.IDRun) error {
+// idRunFits checks that the run read from f covers the positions f's
+// name says.
+func idRunFits(path string, f runFile, r *index.IDRun) error {
 	if r.First() != f.first || r.Last() != f.last {
 		return &trove.CorruptionError{File: path, Offset: 12, Reason: fmt.Sprintf("engine: id run covers positions %d-%d, its name %d-%d", r.First(), r.Last(), f.first, f.last)}
 	}
 	return nil
-}
-
-// idRunFiles lists the id run files in dir by first position, the longest
-// first among those starting at one position.
-func idRunFiles(dir string) ([]idRunFile, error) {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	var files []idRunFile
-	for _, e := range ents {
-		if f, l, ok := parseIDRunName(e.Name()); ok && !e.IsDir() {
-			files = append(files, idRunFile{e.Name(), f, l})
-		}
-	}
-	slices.SortFunc(files, func(a, b idRunFile) int {
-		if a.first != b.first {
-			return cmp.Compare(a.first, b.first)
-		}
-		return cmp.Compare(b.last, a.last)
-	})
-	return files, nil
-}
-
-// idRunChain walks the runs among files (idRunFiles) that a store whose
-// segments end at the positions in ends uses: from position 1, at each
-// step the longest run that accept takes (it opens or checks the run and
-// reports whether it is sound).
-func idRunChain(files []idRunFile, ends map[uint32]bool, accept func(idRunFile) bool) {
-	var upTo uint32
-	for _, f := range files {
-		if f.first == upTo+1 && ends[f.last] && accept(f) {
-			upTo = f.last
-		}
-	}
 }
 
 func (s *Store) loadIDRun(path string) (*index.IDRun, error) {
@@ -295,15 +193,7 @@ func (s *Store) finishIDMerge(m *idMerge) {
 	s.stats.bytesWritten.Add(uint64(m.run.Size()))
 	s.w.idRuns = append(m.keep, m.run)
 	s.ix.SetIDRuns(s.w.idRuns)
-	// No lookup reads the replaced runs any more: SetIDRuns waited for
-	// the index's readers.
-	for _, r := range m.gone {
-		path := filepath.Join(s.segDir(), idRunName(r.First(), r.Last()))
-		r.Close()
-		if err := os.Remove(path); err != nil {
-			s.logger.Warn("cannot remove a replaced id run", "err", err)
-		}
-	}
+	dropRuns(s, m.gone, "ids-", "id run")
 	s.maybeMergeIDs()
 }
 
@@ -317,6 +207,9 @@ func (s *Store) finishIDMerge(m *idMerge) {
 func (s *Store) dropMappedPages() {
 	for _, r := range s.w.idRuns {
 		index.DropResident(index.RunSource(r))
+	}
+	for _, r := range s.w.keyRuns {
+		r.DropResident()
 	}
 	for _, sg := range s.w.evSegs {
 		if ix := sg.idx.Load(); ix != nil {
@@ -335,12 +228,9 @@ func (s *Store) waitIDMerge() {
 
 // closeIDRuns closes the open id runs.
 func (s *Store) closeIDRuns() error {
-	var errs []error
-	for _, r := range s.w.idRuns {
-		errs = append(errs, r.Close())
-	}
+	err := closeRuns(s.w.idRuns)
 	s.w.idRuns = nil
-	return errors.Join(errs...)
+	return err
 }
 
 // checkIDRuns compares each id run of the chain Open would use with the
@@ -349,11 +239,6 @@ func (s *Store) closeIDRuns() error {
 // (Open removes it and merges again); one that decodes but differs is a
 // problem. A run a concurrent merge replaced is skipped.
 func (s *Store) checkIDRuns(v *view, rep *Report, problem func(error)) {
-	files, err := idRunFiles(s.segDir())
-	if err != nil {
-		problem(fmt.Errorf("engine: check id runs: %w", err))
-		return
-	}
 	ends := map[uint32]bool{}
 	byFirst := map[uint32]*sealed{}
 	for _, sg := range v.segs {
@@ -362,48 +247,32 @@ func (s *Store) checkIDRuns(v *view, rep *Report, problem func(error)) {
 			byFirst[uint32(sg.meta.FirstPosition)] = sg
 		}
 	}
-	idRunChain(files, ends, func(f idRunFile) bool {
-		path := filepath.Join(s.segDir(), f.name)
-		data, err := os.ReadFile(path)
-		if errors.Is(err, os.ErrNotExist) {
-			return false
-		}
-		if err != nil {
-			problem(fmt.Errorf("engine: check: %w", err))
-			return false
-		}
+	rep.IDRuns = s.checkRuns(rep, problem, ends, "ids-", "merges the segment indexes again", func(path string, f runFile, data []byte) (bool, error) {
 		run, err := index.DecodeIDRun(path, data)
 		if err == nil {
-			err = f.fits(path, run)
+			err = idRunFits(path, f, run)
 		}
 		if err != nil {
-			rep.Repairable = append(rep.Repairable, fmt.Sprintf("%v (the next open removes it and merges the segment indexes again)", err))
-			return false
+			return false, err
 		}
 		var srcs []index.IDSourceOf
 		for p := f.first; p <= f.last; {
 			sg := byFirst[p]
 			if sg == nil {
-				srcs = nil
-				break
+				return false, nil // a segment index is missing: Open rebuilds it
 			}
 			srcs = append(srcs, index.SegSource(sg.idx.Load()))
 			p = uint32(sg.meta.LastPosition) + 1
 		}
-		// Open uses the run from here on, sound or not.
-		if srcs == nil {
-			return true // a segment index is missing: Open rebuilds it
-		}
 		var buf bytes.Buffer
 		if err := index.MergeIDRunsVersion(&buf, run.Version(), srcs...); err != nil {
 			problem(fmt.Errorf("engine: check %s: %w", path, err))
-			return true
+			return false, nil
 		}
 		if !bytes.Equal(buf.Bytes(), data) {
 			problem(&trove.CorruptionError{File: path, Offset: -1, Reason: "engine: the id run disagrees with the segment indexes it merges"})
-			return true
+			return false, nil
 		}
-		rep.IDRuns++
-		return true
+		return true, nil
 	})
 }

@@ -18,6 +18,7 @@ import (
 func (s *Store) newIndex() *index.Index {
 	ix := index.New(index.Options{MaxPathValues: s.opts.MaxPathValues, IDAt: s.idAt})
 	ix.SetIDRuns(s.w.idRuns)
+	ix.SetKeyRuns(s.w.keyRuns)
 	return ix
 }
 

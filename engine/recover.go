@@ -71,6 +71,7 @@ func (s *Store) recover(ctx context.Context) (err error) {
 				sg.seg.Close()
 			}
 			s.closeIDRuns()
+			s.closeKeyRuns()
 			if s.wal != nil {
 				s.wal.Close()
 			}
@@ -296,6 +297,7 @@ func (s *Store) loadSnapshot() (uint64, bool) {
 	s.ix.Close()
 	s.ix = ix
 	ix.SetIDRuns(s.w.idRuns)
+	ix.SetKeyRuns(s.w.keyRuns)
 	s.w.last = sm.Last
 	s.w.snapLast, s.w.snapWAL = sm.Last, sm.WALIndex
 	return sm.WALIndex, true
@@ -411,10 +413,11 @@ func parallel(n int, fn func(i int)) {
 // preopening is the opening of the id runs and the segment indexes on
 // other goroutines (preopen) while recovery loads the snapshot.
 type preopening struct {
-	s    *Store
-	done chan struct{}
-	runs idRunChoice
-	idx  map[*sealed]openedIndex // what opening each segment's index gave, until taken
+	s       *Store
+	done    chan struct{}
+	runs    runChoice[*index.IDRun]
+	keyRuns runChoice[*index.KeyRun]
+	idx     map[*sealed]openedIndex // what opening each segment's index gave, until taken
 }
 
 type openedIndex struct {
@@ -436,6 +439,7 @@ func (s *Store) preopen() *preopening {
 		go func() {
 			defer wg.Done()
 			p.runs = s.chooseIDRuns(segs)
+			p.keyRuns = s.chooseKeyRuns(segs)
 		}()
 		opened := make([]openedIndex, len(segs))
 		parallel(len(segs), func(i int) {
@@ -454,6 +458,7 @@ func (s *Store) preopen() *preopening {
 func (p *preopening) wait() {
 	<-p.done
 	p.s.useIDRuns(p.runs)
+	p.s.useKeyRuns(p.keyRuns)
 }
 
 // take returns what opening sg's index gave (wait first), and forgets it;

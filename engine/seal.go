@@ -164,6 +164,7 @@ func (s *Store) finishSeal(job *sealJob) {
 	s.w.segs[len(s.w.segs)-1].idx.Store(job.idx)
 	s.setSegIndexes()
 	s.maybeMergeIDs()
+	s.maybeMergeKeys()
 	s.dropMappedPages()
 	// The memtable's events start with the sealed ones: drop them.
 	s.w.mem = &memtable{

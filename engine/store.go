@@ -65,16 +65,17 @@ type Store struct {
 	blobs *local.Store
 	files trove.FileStorage // over blobs
 
-	reqs     chan *request
-	sealed   chan *sealJob        // a background seal reports here
-	idMerged chan *idMerge        // a background merge of id runs reports here
-	repaired chan *segIndexRepair // checkSegIndexes hands rebuilt segment indexes here
-	checking sync.WaitGroup       // checkSegIndexes's goroutine
-	writerWG sync.WaitGroup
-	walDrops sync.WaitGroup // dropSealedWAL's goroutines
-	trims    sync.WaitGroup // trimHead's goroutines
-	inflight sync.WaitGroup
-	closedCh chan struct{}
+	reqs      chan *request
+	sealed    chan *sealJob        // a background seal reports here
+	idMerged  chan *idMerge        // a background merge of id runs reports here
+	keyMerged chan *keyMerge       // a background build of a key run reports here
+	repaired  chan *segIndexRepair // checkSegIndexes hands rebuilt segment indexes here
+	checking  sync.WaitGroup       // checkSegIndexes's goroutine
+	writerWG  sync.WaitGroup
+	walDrops  sync.WaitGroup // dropSealedWAL's goroutines
+	trims     sync.WaitGroup // trimHead's goroutines
+	inflight  sync.WaitGroup
+	closedCh  chan struct{}
 
 	mu struct {
 		sync.RWMutex
@@ -136,6 +137,11 @@ type writerState struct {
 	idMerging   bool
 	closing     bool
 	idRunDamage []error // the id runs recovery found damaged (and removed)
+	// keyRuns are the key runs in use (keyruns.go), in position order;
+	// keyMerging is set while one is built.
+	keyRuns      []*index.KeyRun
+	keyMerging   bool
+	keyRunDamage []error // the key runs recovery found damaged (and removed)
 }
 
 // view is an immutable picture of the committed log for readers.
@@ -213,16 +219,17 @@ func open(ctx context.Context, dir string, opts Options, readOnly bool) (st *Sto
 		}
 	}()
 	s := &Store{
-		dir:      dir,
-		opts:     o,
-		logger:   o.Logger.With("store", dir),
-		reqs:     make(chan *request, 1024),
-		sealed:   make(chan *sealJob, 1),
-		idMerged: make(chan *idMerge, 1),
-		repaired: make(chan *segIndexRepair),
-		closedCh: make(chan struct{}),
-		readOnly: readOnly,
-		lock:     lock,
+		dir:       dir,
+		opts:      o,
+		logger:    o.Logger.With("store", dir),
+		reqs:      make(chan *request, 1024),
+		sealed:    make(chan *sealJob, 1),
+		idMerged:  make(chan *idMerge, 1),
+		keyMerged: make(chan *keyMerge, 1),
+		repaired:  make(chan *segIndexRepair),
+		closedCh:  make(chan struct{}),
+		readOnly:  readOnly,
+		lock:      lock,
 	}
 	s.cache = newBlockCache(o.CacheSize)
 	// The file store indexes its packs from their key files and its last
@@ -261,6 +268,7 @@ func open(ctx context.Context, dir string, opts Options, readOnly bool) (st *Sto
 		s.wal.Close()
 		s.closeSegIndexes()
 		s.closeIDRuns()
+		s.closeKeyRuns()
 		for _, sg := range s.w.segs {
 			sg.seg.Close()
 		}
@@ -273,6 +281,7 @@ func open(ctx context.Context, dir string, opts Options, readOnly bool) (st *Sto
 	}
 	s.publish()
 	s.maybeMergeIDs()
+	s.maybeMergeKeys()
 	s.checkSegIndexes()
 	s.writerWG.Add(1)
 	go s.writer()
@@ -334,6 +343,9 @@ func (s *Store) Close() error {
 		errs = append(errs, err)
 	}
 	if err := s.closeIDRuns(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := s.closeKeyRuns(); err != nil {
 		errs = append(errs, err)
 	}
 	for _, sg := range s.w.segs {

@@ -28,6 +28,10 @@
 //     segment indexes' for the sealed log, the index's own for the head
 //     (hothead.go).
 //
+// A posting of the sealed log asks the segment indexes that may hold its
+// key: those a key run covers (KEYRUN.md, SetKeyRuns, WriteKeyRun) are
+// named by one page of the run, the others by their own key filters.
+//
 // Incoming links are kept per target id in save order, as LinkRefs.
 //
 // # Concurrency

@@ -133,6 +133,10 @@ type state struct {
 	// 1…segUpTo (SetSegments).
 	segs    []*SegIndex
 	segUpTo uint32
+	// keyRuns are the key runs of the sealed log (SetKeyRuns), keyUnits
+	// segs grouped for key lookups (keyunits.go).
+	keyRuns  []*KeyRun
+	keyUnits []keyUnit
 	// trimmed is the prefix of positions dropped from the postings above
 	// (posting.go): the segment indexes answer for them. colSegs are the
 	// segment indexes as columns, for the positions whose column chunks

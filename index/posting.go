@@ -49,21 +49,19 @@ func (p Posting) Bitmap(lo, hi uint64) *roaring.Bitmap {
 	// at or after lo.
 	first, _ := slices.BinarySearchFunc(s.segs, lo, func(seg *SegIndex, lo uint64) int { return cmp.Compare(uint64(seg.Last()), lo) })
 	end, _ := slices.BinarySearchFunc(s.segs, hi, func(seg *SegIndex, hi uint64) int { return cmp.Compare(uint64(seg.First()), hi) })
-	touchKeyFilters(s.segs[first:max(first, end)], p.hash)
-	for _, seg := range s.segs[first:] {
-		f, l := uint64(seg.First()), uint64(seg.Last())
-		if f >= hi {
-			break
-		}
+	touchKeyFilters(s.unitSegs(first, end), p.hash)
+	s.keySegs(p.hash, first, end, false, func(i int) bool {
+		seg := s.segs[i]
 		bm, err := seg.postingsOf(p.hash)
 		switch {
 		case err != nil:
 			// Unreadable: every position is a candidate.
-			parts = append(parts, rangeBitmap(max(f, lo), min(l+1, hi)))
+			parts = append(parts, rangeBitmap(max(uint64(seg.First()), lo), min(uint64(seg.Last())+1, hi)))
 		case bm != nil:
 			parts = append(parts, bm)
 		}
-	}
+		return true
+	})
 	if g0, g1 := uint64(s.segUpTo)+1, uint64(s.trimmed)+1; g0 < g1 && g0 < hi && g1 > lo {
 		parts = append(parts, rangeBitmap(max(g0, lo), min(g1, hi)))
 	}
@@ -103,20 +101,22 @@ func (p Posting) least() (uint32, bool) {
 	if p.head != nil && !p.head.IsEmpty() {
 		take(p.head.Minimum())
 	}
-	for _, seg := range s.segs {
+	s.keySegs(p.hash, 0, len(s.segs), false, func(i int) bool {
+		seg := s.segs[i]
 		if ok && least <= seg.First() {
-			break
+			return false
 		}
 		bm, err := seg.postingsOf(p.hash)
 		if err != nil {
 			take(seg.First())
-			break
+			return false
 		}
 		if bm != nil && !bm.IsEmpty() {
 			take(bm.Minimum())
-			break
+			return false
 		}
-	}
+		return true
+	})
 	if s.segUpTo < s.trimmed {
 		take(s.segUpTo + 1)
 	}
@@ -138,20 +138,22 @@ func (p Posting) greatest() (uint32, bool) {
 	if s.segUpTo < s.trimmed {
 		take(s.trimmed)
 	}
-	for i := len(s.segs) - 1; i >= 0; i-- {
-		if ok && greatest >= s.segs[i].Last() {
-			break
+	s.keySegs(p.hash, 0, len(s.segs), true, func(i int) bool {
+		seg := s.segs[i]
+		if ok && greatest >= seg.Last() {
+			return false
 		}
-		bm, err := s.segs[i].postingsOf(p.hash)
+		bm, err := seg.postingsOf(p.hash)
 		if err != nil {
-			take(s.segs[i].Last())
-			break
+			take(seg.Last())
+			return false
 		}
 		if bm != nil && !bm.IsEmpty() {
 			take(bm.Maximum())
-			break
+			return false
 		}
-	}
+		return true
+	})
 	return greatest, ok
 }
 

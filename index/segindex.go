@@ -555,8 +555,13 @@ type SegIndex struct {
 type segChecks struct {
 	filter, keys       sync.Once
 	filterErr, keysErr error
-	secs               [][]byte // the sections, as the section table places them
-	offs, sums         []uint32 // their offsets and CRC-32Cs, from the section table
+	// keyFence is every keyFenceStep-th hash of a version 3 key table,
+	// taken when checkKeys reads it: a lookup searches it, then one
+	// window of the table, a page or two, instead of searching the whole
+	// table (a page of the map a step, cold ones read from the disk).
+	keyFence   []uint32
+	secs       [][]byte // the sections, as the section table places them
+	offs, sums []uint32 // their offsets and CRC-32Cs, from the section table
 }
 
 // withCopy calls fn with sections lo…hi (consecutive) of s. A mapped
@@ -630,7 +635,13 @@ func (s *SegIndex) checkKeys() error {
 			if s.format < 3 {
 				err = s.checkKeysV1(secs[0])
 			} else {
-				err = s.checkKeysV3(castSlice[uint32](secs[0][:4*s.keys]), castSlice[uint32](secs[0][4*s.keys:]))
+				hash32 := castSlice[uint32](secs[0][:4*s.keys])
+				if err = s.checkKeysV3(hash32, castSlice[uint32](secs[0][4*s.keys:])); err == nil {
+					c.keyFence = make([]uint32, 0, (len(hash32)+keyFenceStep-1)/keyFenceStep)
+					for i := 0; i < len(hash32); i += keyFenceStep {
+						c.keyFence = append(c.keyFence, hash32[i])
+					}
+				}
 			}
 			if err != nil {
 				return &trove.CorruptionError{File: s.file, Offset: -1, Reason: "index: segment index: " + err.Error()}
@@ -757,7 +768,7 @@ func (s *SegIndex) postingsOf(h uint64) (*roaring.Bitmap, error) {
 		if err := s.checkKeys(); err != nil {
 			return nil, err
 		}
-		i, found := slices.BinarySearch(s.keyHash32, k)
+		i, found := s.findKey32(k)
 		if !found {
 			return nil, nil
 		}
@@ -775,6 +786,24 @@ func (s *SegIndex) postingsOf(h uint64) (*roaring.Bitmap, error) {
 		return nil, nil
 	}
 	return s.entry(i)
+}
+
+// keyFenceStep is how many key table entries of a version 3 segment
+// index one entry of its fence (segChecks.keyFence) stands for: 1 KiB of
+// the table's hashes, 4 bytes of memory.
+const keyFenceStep = 256
+
+// findKey32 is slices.BinarySearch(s.keyHash32, k) through the key
+// fence (checkKeys first).
+func (s *SegIndex) findKey32(k uint32) (int, bool) {
+	fence := s.checks.keyFence
+	w := sort.Search(len(fence), func(i int) bool { return fence[i] > k }) - 1
+	if w < 0 {
+		return 0, false
+	}
+	lo := w * keyFenceStep
+	i, found := slices.BinarySearch(s.keyHash32[lo:min(lo+keyFenceStep, len(s.keyHash32))], k)
+	return lo + i, found
 }
 
 // touchKeyFilters reads the key filter block that a lookup of key hash h

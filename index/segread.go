@@ -43,6 +43,7 @@ func (ix *Index) SetSegments(segs []*SegIndex) {
 		return
 	}
 	s.segs, s.segUpTo, s.colSegs = used, upTo, cols
+	s.setKeyUnits()
 	ix.setIDSources()
 	s.trim(min(upTo, s.n))
 	s.cols.drop(s.trimmed)
@@ -80,7 +81,9 @@ func (r Reader) SegmentTerm(path, value string) (bm *roaring.Bitmap, upTo uint32
 	}
 	bms := []*roaring.Bitmap{roaring.New()}
 	h := postingHash(KindTerm, path, value)
-	for _, seg := range s.segs {
+	touchKeyFilters(s.unitSegs(0, len(s.segs)), h)
+	s.keySegs(h, 0, len(s.segs), false, func(i int) bool {
+		seg := s.segs[i]
 		p, err := seg.postingsOf(h)
 		switch {
 		case err != nil:
@@ -88,7 +91,8 @@ func (r Reader) SegmentTerm(path, value string) (bm *roaring.Bitmap, upTo uint32
 		case p != nil:
 			bms = append(bms, p)
 		}
-	}
+		return true
+	})
 	if s.segUpTo < s.trimmed {
 		bms[0].AddRange(uint64(s.segUpTo)+1, uint64(s.trimmed)+1)
 	}
