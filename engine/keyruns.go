@@ -135,9 +135,6 @@ func (s *Store) maybeMergeKeys() {
 	s.crashPoint("keyrun:writing")
 	go func() {
 		err := fsutil.WriteFileAtomic(m.path, 0o640, func(w io.Writer) error { return index.WriteKeyRun(w, m.segs) })
-		for _, ix := range m.segs {
-			index.DropResident(index.SegSource(ix)) // the key tables the build read
-		}
 		if err == nil {
 			m.run, err = s.loadKeyRun(m.path)
 		}

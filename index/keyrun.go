@@ -135,21 +135,27 @@ func (r *KeyRun) row(off int) uint64 {
 }
 
 // keyHashes calls fn with the high 32 bits of each key hash of s's key
-// table, checking the table first.
+// table, checking the table first. A mapped index reads the table from its
+// file into a reused buffer (withCopy): a build of a run reads the tables
+// of 64 segment indexes several times, and through their maps every page
+// of them would stay resident until dropped.
 func (s *SegIndex) keyHashes(fn func(h32 uint32)) error {
 	if err := s.checkKeys(); err != nil {
 		return err
 	}
-	if s.format >= 3 {
-		for _, h := range s.keyHash32 {
-			fn(h)
+	return s.withCopy(secKeys, secKeys, func(secs [][]byte) error {
+		sec := secs[0]
+		if s.format >= 3 {
+			for _, h := range castSlice[uint32](sec[:4*s.keys]) {
+				fn(h)
+			}
+			return nil
+		}
+		for i := 0; i+16 <= len(sec); i += 16 {
+			fn(uint32(binary.LittleEndian.Uint64(sec[i:]) >> 32))
 		}
 		return nil
-	}
-	for i := 0; i+16 <= len(s.keyData); i += 16 {
-		fn(uint32(binary.LittleEndian.Uint64(s.keyData[i:]) >> 32))
-	}
-	return nil
+	})
 }
 
 // keyCount returns how many entries s's key table has.

@@ -125,3 +125,71 @@ func TestIDRunCheckLargeFile(t *testing.T) {
 	}
 	checkRun(t, opened, docs, 1, 300_000)
 }
+
+// TestKeyRunBuildLeavesNothingResident: building a key run reads the key
+// tables of its mapped segment indexes from their files, and opening the
+// run checks it from its file: neither leaves pages of the maps resident
+// beyond what opening a segment index does.
+func TestKeyRunBuildLeavesNothingResident(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	dir := t.TempDir()
+	var segs []*SegIndex
+	for i := range 3 {
+		first := uint32(i*20_000 + 1)
+		docs, prevs := segDocs(r, first, 20_000)
+		for k := range docs {
+			docs[k].ID = fmt.Sprintf("%d-%s", first, docs[k].ID)
+			docs[k].Version, prevs[k] = 1, 0
+		}
+		path := filepath.Join(dir, fmt.Sprintf("%d.idx", i))
+		if err := os.WriteFile(path, buildSegIndex(t, first, docs, prevs), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		s, err := OpenSegIndex(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if !s.mapped {
+			t.Fatal("the segment index was not mapped")
+		}
+		segs = append(segs, s)
+	}
+	before := make([]int, len(segs))
+	for i, s := range segs {
+		before[i] = residentKiB(t, s.data)
+	}
+	path := filepath.Join(dir, "keys.run")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteKeyRun(f, segs); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range segs {
+		if kib := residentKiB(t, s.data); kib > before[i]+8 {
+			t.Fatalf("segment index %d after the build: %d KiB resident of %d, %d before", i, kib, len(s.data)/1024, before[i])
+		}
+	}
+	run, err := OpenKeyRun(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer run.Close()
+	if kib := residentKiB(t, run.data); kib > 8 {
+		t.Fatalf("%d KiB of a %d KiB run resident after its open", kib, len(run.data)/1024)
+	}
+	for i, s := range segs {
+		if err := s.keyHashes(func(h32 uint32) {
+			if run.Candidates(uint64(h32)<<32)&(1<<i) == 0 {
+				t.Fatalf("a key of segment %d is not a candidate", i)
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
