@@ -91,8 +91,10 @@ func (r *KeyRun) fits(segs []*SegIndex) bool {
 // keySegs calls fn with the index in s.segs of each segment index in
 // s.segs[from:to] that may hold the key of hash h, ascending (descending
 // when desc), until fn returns false. A segment index it skips certainly
-// does not hold the key; one it gives may not.
-func (s *state) keySegs(h uint64, from, to int, desc bool, fn func(i int) bool) {
+// does not hold the key; one it gives may not. viaRun says that a key run
+// named it: its own key filter, which holds the same keys, need not be
+// asked again.
+func (s *state) keySegs(h uint64, from, to int, desc bool, fn func(i int, viaRun bool) bool) {
 	if from >= to {
 		return
 	}
@@ -112,7 +114,7 @@ func (s *state) keySegs(h uint64, from, to int, desc bool, fn func(i int) bool) 
 	for k := u0; ; k += step {
 		u := units[k]
 		if u.run == nil {
-			if !fn(u.a) {
+			if !fn(u.a, false) {
 				return
 			}
 		} else {
@@ -127,7 +129,7 @@ func (s *state) keySegs(h uint64, from, to int, desc bool, fn func(i int) bool) 
 					b = bits.TrailingZeros64(m)
 					m &= m - 1
 				}
-				if !fn(u.a + b) {
+				if !fn(u.a+b, true) {
 					return
 				}
 			}

@@ -50,9 +50,9 @@ func (p Posting) Bitmap(lo, hi uint64) *roaring.Bitmap {
 	first, _ := slices.BinarySearchFunc(s.segs, lo, func(seg *SegIndex, lo uint64) int { return cmp.Compare(uint64(seg.Last()), lo) })
 	end, _ := slices.BinarySearchFunc(s.segs, hi, func(seg *SegIndex, hi uint64) int { return cmp.Compare(uint64(seg.First()), hi) })
 	touchKeyFilters(s.unitSegs(first, end), p.hash)
-	s.keySegs(p.hash, first, end, false, func(i int) bool {
+	s.keySegs(p.hash, first, end, false, func(i int, viaRun bool) bool {
 		seg := s.segs[i]
-		bm, err := seg.postingsOf(p.hash)
+		bm, err := seg.lookup(p.hash, !viaRun)
 		switch {
 		case err != nil:
 			// Unreadable: every position is a candidate.
@@ -101,12 +101,12 @@ func (p Posting) least() (uint32, bool) {
 	if p.head != nil && !p.head.IsEmpty() {
 		take(p.head.Minimum())
 	}
-	s.keySegs(p.hash, 0, len(s.segs), false, func(i int) bool {
+	s.keySegs(p.hash, 0, len(s.segs), false, func(i int, viaRun bool) bool {
 		seg := s.segs[i]
 		if ok && least <= seg.First() {
 			return false
 		}
-		bm, err := seg.postingsOf(p.hash)
+		bm, err := seg.lookup(p.hash, !viaRun)
 		if err != nil {
 			take(seg.First())
 			return false
@@ -138,12 +138,12 @@ func (p Posting) greatest() (uint32, bool) {
 	if s.segUpTo < s.trimmed {
 		take(s.trimmed)
 	}
-	s.keySegs(p.hash, 0, len(s.segs), true, func(i int) bool {
+	s.keySegs(p.hash, 0, len(s.segs), true, func(i int, viaRun bool) bool {
 		seg := s.segs[i]
 		if ok && greatest >= seg.Last() {
 			return false
 		}
-		bm, err := seg.postingsOf(p.hash)
+		bm, err := seg.lookup(p.hash, !viaRun)
 		if err != nil {
 			take(seg.Last())
 			return false

@@ -756,29 +756,29 @@ func (s *SegIndex) Postings(kind byte, key, value string) (*roaring.Bitmap, erro
 }
 
 // postingsOf is Postings of the key whose hash is h (postingHash).
-func (s *SegIndex) postingsOf(h uint64) (*roaring.Bitmap, error) {
-	if err := s.checkFilter(); err != nil {
+func (s *SegIndex) postingsOf(h uint64) (*roaring.Bitmap, error) { return s.lookup(h, true) }
+
+// lookup is postingsOf; filtered false skips the key filter, for a lookup
+// that a key run (KEYRUN.md), whose filter for this index holds the same
+// keys, already sent here: the filter's section is then never read.
+func (s *SegIndex) lookup(h uint64, filtered bool) (*roaring.Bitmap, error) {
+	if filtered {
+		if err := s.checkFilter(); err != nil {
+			return nil, err
+		}
+		if !s.keyFilter.has(s.filterHash(h)) { // version 1 has none: true
+			return nil, nil
+		}
+	}
+	if err := s.checkKeys(); err != nil {
 		return nil, err
 	}
 	if s.format >= 3 {
-		k := uint32(h >> 32)
-		if !s.keyFilter.has(s.filterHash(h)) {
-			return nil, nil
-		}
-		if err := s.checkKeys(); err != nil {
-			return nil, err
-		}
-		i, found := s.findKey32(k)
+		i, found := s.findKey32(uint32(h >> 32))
 		if !found {
 			return nil, nil
 		}
 		return s.entry(i)
-	}
-	if s.keyFilter != nil && !s.keyFilter.has(s.filterHash(h)) {
-		return nil, nil
-	}
-	if err := s.checkKeys(); err != nil {
-		return nil, err
 	}
 	n := len(s.keyData) / 16
 	i := sort.Search(n, func(i int) bool { return binary.LittleEndian.Uint64(s.keyData[16*i:]) >= h })

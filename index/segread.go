@@ -82,9 +82,9 @@ func (r Reader) SegmentTerm(path, value string) (bm *roaring.Bitmap, upTo uint32
 	bms := []*roaring.Bitmap{roaring.New()}
 	h := postingHash(KindTerm, path, value)
 	touchKeyFilters(s.unitSegs(0, len(s.segs)), h)
-	s.keySegs(h, 0, len(s.segs), false, func(i int) bool {
+	s.keySegs(h, 0, len(s.segs), false, func(i int, viaRun bool) bool {
 		seg := s.segs[i]
-		p, err := seg.postingsOf(h)
+		p, err := seg.lookup(h, !viaRun)
 		switch {
 		case err != nil:
 			bms[0].AddRange(uint64(seg.First()), uint64(seg.Last())+1)
