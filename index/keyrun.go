@@ -8,6 +8,8 @@ import (
 	"io"
 	"math/bits"
 	"os"
+	"sync/atomic"
+	"time"
 
 	"github.com/trovedb/trove"
 )
@@ -56,6 +58,31 @@ type KeyRun struct {
 	w           int    // bytes a row
 	all         uint64 // a bit for each segment
 	rows        []byte
+	warmed      atomic.Int64 // unix nanoseconds of the last warm
+}
+
+// keyRunWarmEvery is how often a lookup asks the kernel to read a mapped
+// run's pages that are not in the page cache (warm). A run is small (a
+// hundredth of the store) and every key lookup reads one page of it, at
+// random: once its pages have left the page cache (a host that reclaims
+// file pages nobody has touched for a minute does that to a store left
+// idle), each of thousands of lookups would wait for the disk on its first
+// touch of a page. Reading the run again in one stream costs one read of
+// its size, and nothing while its pages stay cached.
+const keyRunWarmEvery = 20 * time.Second
+
+// warm reads the run's pages ahead when no lookup has done so for
+// keyRunWarmEvery.
+func (r *KeyRun) warm() {
+	if !r.mapped {
+		return
+	}
+	now := time.Now().UnixNano()
+	last := r.warmed.Load()
+	if now-last < int64(keyRunWarmEvery) || !r.warmed.CompareAndSwap(last, now) {
+		return
+	}
+	willNeedMap(r.data)
 }
 
 // keyRunRowBytes is the width of the rows of a run of n segments.
@@ -107,6 +134,7 @@ func keyRunHash(h uint64) uint64 { return filterKey32(uint32(h >> 32)) }
 // key of hash h (postingHash), bit i for segment i; a segment whose bit
 // is clear certainly does not hold it.
 func (r *KeyRun) Candidates(h uint64) uint64 {
+	r.warm()
 	g := keyRunHash(h)
 	blk, _ := bits.Mul64(g, r.blocks)
 	base := int(blk) * filterBlockBits * r.w

@@ -41,6 +41,12 @@ func willNeed(f *os.File, off, n int64) { _ = unix.Fadvise(int(f.Fd()), off, n, 
 // dropResident.
 func readingWhole(b []byte) { _ = syscall.Madvise(b, syscall.MADV_SEQUENTIAL) }
 
+// willNeedMap starts reading the pages of the mapping b that are not in
+// the page cache, without waiting (MADV_WILLNEED): a file's pages a
+// lookup will touch at random, read in one stream instead of one fault at
+// a time.
+func willNeedMap(b []byte) { _ = syscall.Madvise(b, syscall.MADV_WILLNEED) }
+
 // dropResident tells the kernel that the pages of the mapping b are not
 // needed now: they leave the process's resident set (the page cache keeps
 // them) and are read again when next touched. Reads of the mapping are

@@ -18,6 +18,8 @@ func unmapFile([]byte) error { return errors.New("index: no memory maps on this 
 
 func readingWhole([]byte) {}
 
+func willNeedMap([]byte) {}
+
 func willNeed(*os.File, int64, int64) {}
 
 func dropResident([]byte) {}
