@@ -21,9 +21,9 @@ import (
 //
 // The writer plans them by segment count: a source (a run, or a segment
 // index no run covers) of n segments is in tier 0 below keyMergeFan
-// segments, tier 1 below keyMergeFan², and so on. When the newest
-// keyMergeFan sources or more share a tier, a background goroutine builds
-// one run of all their segments (index.WriteKeyRun, at most
+// segments, tier 1 below keyMergeFan², and so on. The oldest keyMergeFan
+// consecutive sources of one tier are built by a background goroutine
+// into one run of all their segments (index.WriteKeyRun, at most
 // index.MaxKeyRunSegments of them; published atomically), and the writer
 // swaps it in and deletes the runs it replaces. A lookup then reads at
 // most about keyMergeFan sources below the runs of

@@ -350,6 +350,9 @@ func TestKeyRunsReadOnly(t *testing.T) {
 	}
 	data[40] ^= 1
 	write(t, runs[1], data)
+	stray := filepath.Join(dir, "segments", keyRunName(1, 2))
+	write(t, stray, []byte("not a run"))
+	runs = keyRunPaths(t, dir)
 	st, err = openReadOnly(context.Background(), dir, keyRunOptions)
 	if err != nil {
 		t.Fatal(err)
@@ -359,7 +362,14 @@ func TestKeyRunsReadOnly(t *testing.T) {
 		t.Fatalf("read-only: the index reads %d key runs, want the one before the damaged", got)
 	}
 	st.Close()
-	if got := keyRunPaths(t, dir); len(got) != len(runs) {
+	if got := keyRunPaths(t, dir); !slices.Equal(got, runs) {
 		t.Fatalf("a read-only open changed the runs: %v, was %v", got, runs)
+	}
+	rep, err := Check(context.Background(), dir)
+	if !errors.Is(err, trove.ErrCorrupt) || !strings.Contains(err.Error(), "next open repairs") || len(rep.Repairable) == 0 {
+		t.Fatalf("check of a damaged run: %v (%+v), want damage the next open repairs", err, rep)
+	}
+	if got := keyRunPaths(t, dir); !slices.Equal(got, runs) {
+		t.Fatalf("check changed the runs: %v, was %v", got, runs)
 	}
 }

@@ -215,7 +215,7 @@ func TestKeyRunPostings(t *testing.T) {
 	// A run that covers segment indexes that are not those of the index
 	// is not used: here the index's segments start elsewhere.
 	other, _ := keyRunSegs(t, rand.New(rand.NewPCG(9, 9)), 2, 15, 3)
-	ix.SetKeyRuns([]*KeyRun{run(0, 8), DecodeOrFatal(t, writeKeyRun(t, other))})
+	ix.SetKeyRuns([]*KeyRun{run(0, 8), decodeKeyRunOrFatal(t, writeKeyRun(t, other))})
 	if got := len(ix.KeyRuns()); got != 1 {
 		t.Fatalf("the index uses %d runs, want 1", got)
 	}
@@ -225,7 +225,7 @@ func TestKeyRunPostings(t *testing.T) {
 	}
 }
 
-func DecodeOrFatal(t testing.TB, data []byte) *KeyRun {
+func decodeKeyRunOrFatal(t testing.TB, data []byte) *KeyRun {
 	t.Helper()
 	k, err := DecodeKeyRun("run", data)
 	if err != nil {
@@ -292,7 +292,7 @@ func TestOpenKeyRun(t *testing.T) {
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	want := DecodeOrFatal(t, data)
+	want := decodeKeyRunOrFatal(t, data)
 	opened, err := OpenKeyRun(path)
 	if err != nil {
 		t.Fatal(err)
@@ -357,7 +357,7 @@ func TestKeyRunGolden(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Fatalf("the run of the golden segment indexes differs from %s (run with -update-keyrun if the format changed on purpose)", path)
 	}
-	run := DecodeOrFatal(t, want)
+	run := decodeKeyRunOrFatal(t, want)
 	if run.Segments() != 3 || run.First() != 1 || run.Last() != 48 || run.SegmentFirst(1) != 17 || run.SegmentFirst(2) != 33 {
 		t.Fatalf("golden run: %d segments, %d-%d", run.Segments(), run.First(), run.Last())
 	}
